@@ -1,0 +1,60 @@
+"""The `harness` command line: a thin dispatcher.
+
+Each command lives in its own module under ``harness.commands``; the module defines
+``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the
+parsed arguments and returning an exit code. Command modules keep heavy imports (litellm,
+docker, textual, pydantic_monty) inside the function, so ``harness --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from harness.errors import ExitCode, HarnessError
+
+# One line per command module, in the order `harness --help` lists them.
+COMMANDS: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="A coding-agent harness: durable sessions, honest progress, sandboxed work.",
+        epilog="Exit codes: 0 ok/complete, 1 failed, 2 invalid input, 3 budget exhausted, "
+        "4 waiting for a human, 5 stuck, 6 busy (another process drives the run).",
+    )
+    parser.add_argument(
+        "-C",
+        "--project",
+        default=".",
+        metavar="DIR",
+        help="the project folder (default: the current directory)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMANDS:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return int(ExitCode.INVALID)
+    try:
+        return int(args.func(args))
+    except HarnessError as error:
+        print(f"harness: {error}", file=sys.stderr)
+        return int(error.exit_code)
+    except KeyboardInterrupt:
+        print("harness: interrupted; `harness run` resumes where this stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

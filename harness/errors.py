@@ -1,0 +1,145 @@
+"""Errors that carry data, and the exit codes the CLI maps them to.
+
+The hierarchy::
+
+    HarnessError                     message, exit_code
+    ├── ArtifactError                file, where, why, fix       (exit 2: bad input)
+    │   ├── GuardViolation           an illegal feature-list transition
+    │   └── ConfigError              harness.toml, HARNESS_* or a flag is wrong
+    ├── GitError                     not a repo, detached HEAD, a failed commit
+    ├── JournalError                 the journal cannot be used
+    │   ├── JournalDamaged           truncated, garbage, or a newer schema (never deleted)
+    │   └── RunLocked                another live process drives this run     (exit 6)
+    ├── ModelError                   the model gateway gave up
+    │   ├── ModelFatal               400/401/403/404: a thing the user must fix
+    │   ├── ContextWindowExceeded    a signal: the session compacts and goes on
+    │   └── QuotaExhausted           the provider's quota is spent: the run parks (exit 4)
+    ├── BudgetExhausted              steps, tokens, dollars or wall time        (exit 3)
+    └── RunnerError                  the runner itself cannot work (daemon, image)
+
+This module imports nothing of ours, so every package may use it.
+Infrastructure failures of a *command* (OOM, time limit) are not exceptions: they are
+results the agent reads (see ``runners``).
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of every harness command (documented in README.md)."""
+
+    OK = 0
+    FAILED = 1
+    INVALID = 2
+    BUDGET_EXHAUSTED = 3
+    WAITING_FOR_HUMAN = 4
+    STUCK = 5
+    BUSY = 6
+
+
+class HarnessError(Exception):
+    """Base of every error harness raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ArtifactError(HarnessError):
+    """A protocol file is unreadable or invalid; names the file, the place and the reason."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, file: Path | str, where: str, why: str, fix: str = "") -> None:
+        self.file = str(file)
+        self.where = where or "(whole file)"
+        self.why = why
+        self.fix = fix
+        text = f"{self.file}: at {self.where}: {why}."
+        if fix:
+            text += f" {fix}"
+        text += " The file was left unchanged."
+        super().__init__(text)
+
+
+class GuardViolation(ArtifactError):
+    """A change to feature_list.json that the protocol forbids."""
+
+
+class ConfigError(ArtifactError):
+    """Configuration from harness.toml, the environment or a flag is wrong."""
+
+
+class GitError(HarnessError):
+    """A git operation failed or the repository is in a state harness cannot use."""
+
+
+class JournalError(HarnessError):
+    """The journal cannot be opened or written."""
+
+
+class JournalDamaged(JournalError):
+    """The journal file is damaged or from a newer harness; it is never deleted."""
+
+    exit_code = ExitCode.INVALID
+
+
+class RunLocked(JournalError):
+    """Another live process drives this run."""
+
+    exit_code = ExitCode.BUSY
+
+
+class ModelError(HarnessError):
+    """The model gateway gave up on a call."""
+
+
+class ModelFatal(ModelError):
+    """A model error no retry can fix (bad request, auth, permission, unknown model)."""
+
+    exit_code = ExitCode.INVALID
+
+
+class ContextWindowExceeded(ModelError):
+    """The prompt no longer fits the model's context window: compact and retry."""
+
+
+class QuotaExhausted(ModelError):
+    """The provider's quota is spent: the run parks until a human tops it up."""
+
+    exit_code = ExitCode.WAITING_FOR_HUMAN
+
+
+class BudgetExhausted(HarnessError):
+    """A configured budget (steps, tokens, dollars, wall time) is spent."""
+
+    exit_code = ExitCode.BUDGET_EXHAUSTED
+
+    def __init__(self, budget: str, limit: float, used: float) -> None:
+        self.budget = budget
+        self.limit = limit
+        self.used = used
+        super().__init__(f"budget {budget} exhausted: used {used:g} of {limit:g}")
+
+
+class RunnerError(HarnessError):
+    """The runner cannot run anything (Docker daemon unreachable, image missing).
+
+    The run parks (exit 4) rather than failing: nothing is lost, and the next
+    ``harness run`` once the engine is back goes on from the same step.
+    """
+
+    exit_code = ExitCode.WAITING_FOR_HUMAN
+
+    def __init__(self, message: str, *, kind: str, suggestion: str = "") -> None:
+        self.kind = kind
+        self.suggestion = suggestion
+        super().__init__(f"{message} {suggestion}".strip())

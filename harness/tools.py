@@ -1,0 +1,128 @@
+"""The tool registry: tools as pydantic-typed functions the model calls by name.
+
+A tool's arguments are a pydantic model; its JSON Schema is what the model sees. Every
+failure (unknown tool, bad JSON, invalid arguments, an exception in the tool) comes back
+as a `ToolResult` the model reads, never as a crash of the harness. The registry is generic
+over the context object the tools receive, so it depends on nothing of the session.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field, ValidationError
+
+from harness.errors import BudgetExhausted, HarnessError, ModelError, RunnerError
+
+Ctx = TypeVar("Ctx")
+
+ToolStatus = Literal["ok", "error", "denied", "parked"]
+
+
+class ToolResult(BaseModel):
+    """What a tool call returns; `output` is the text the model reads."""
+
+    status: ToolStatus = "ok"
+    output: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def error(cls, message: str, **data: Any) -> ToolResult:
+        return cls(status="error", output=f"error: {message}", data=data)
+
+    @classmethod
+    def denied(cls, message: str, **data: Any) -> ToolResult:
+        return cls(status="denied", output=message, data=data)
+
+
+@dataclass(frozen=True)
+class Tool(Generic[Ctx]):
+    """One tool: a name, a description, an argument model and the function."""
+
+    name: str
+    description: str
+    args: type[BaseModel]
+    fn: Callable[[Ctx, Any], ToolResult]
+    idempotent: bool = True
+
+    def schema(self) -> dict[str, Any]:
+        """The OpenAI-format tool description the model sees."""
+        parameters = self.args.model_json_schema()
+        parameters.pop("title", None)
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": parameters,
+            },
+        }
+
+
+class ToolRegistry(Generic[Ctx]):
+    """Tools by name; `call` turns every failure into a result the model can read."""
+
+    def __init__(self, tools: Iterable[Tool[Ctx]]) -> None:
+        self._tools: dict[str, Tool[Ctx]] = {}
+        for tool in tools:
+            if tool.name in self._tools:
+                raise ValueError(f"tool {tool.name!r} registered twice")
+            self._tools[tool.name] = tool
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def get(self, name: str) -> Tool[Ctx] | None:
+        return self._tools.get(name)
+
+    def schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self._tools.values()]
+
+    def parse(self, name: str, raw_arguments: str) -> BaseModel | ToolResult:
+        """Validate raw JSON arguments; a ToolResult means they were refused."""
+        tool = self._tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self._tools))
+            return ToolResult.error(f"unknown tool {name!r}; the tools are: {known}")
+        try:
+            payload = json.loads(raw_arguments or "{}")
+        except json.JSONDecodeError as exc:
+            return ToolResult.error(
+                f"the arguments of {name} are not valid JSON ({exc.msg} at char {exc.pos}); "
+                "send a JSON object matching the tool's schema"
+            )
+        if not isinstance(payload, dict):
+            return ToolResult.error(f"the arguments of {name} must be a JSON object")
+        try:
+            return tool.args.model_validate(payload)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            return ToolResult.error(f"invalid arguments for {name}: {problems}")
+
+    def call(self, name: str, raw_arguments: str, ctx: Ctx) -> ToolResult:
+        """Parse, validate and run one tool call."""
+        parsed = self.parse(name, raw_arguments)
+        if isinstance(parsed, ToolResult):
+            return parsed
+        return self.invoke(name, parsed, ctx)
+
+    def invoke(self, name: str, args: BaseModel, ctx: Ctx) -> ToolResult:
+        """Run a tool on validated arguments; exceptions become error results."""
+        tool = self._tools[name]
+        try:
+            return tool.fn(ctx, args)
+        except (RunnerError, BudgetExhausted, ModelError):
+            raise  # run-level conditions: the run parks or stops, the model cannot fix them
+        except HarnessError as exc:
+            return ToolResult.error(str(exc), error_type=type(exc).__name__)
+        except (OSError, ValueError) as exc:
+            return ToolResult.error(f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)

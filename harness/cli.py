@@ -17,6 +17,9 @@ from harness.errors import ExitCode, HarnessError
 
 # One line per command module, in the order `harness --help` lists them.
 COMMANDS: tuple[str, ...] = (
+    "harness.commands.demo",
+    "harness.commands.init",
+    "harness.commands.run",
 )
 
 

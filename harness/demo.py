@@ -1,0 +1,119 @@
+"""`harness demo`: a sample project taken from spec to all-passing by the real pipeline.
+
+Only the model is scripted. The initializer and the sessions run through litellm, the
+journal, the tools, the runner and git; a 429 storm and a malformed tool call hit the
+model gateway, and the first `harness run` is killed on purpose halfway and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from harness.errors import ArtifactError
+
+SCRIPT_FILE = "scripted_model.json"
+CRASH_AT_STEP = 23  # the first run dies here, in the middle of a session
+
+
+@dataclass
+class DemoOptions:
+    ask: bool = False
+    unattended: bool = False
+    crash: bool = True
+    latency_s: float = 0.0
+
+
+def create_project(target: Path, options: DemoOptions) -> None:
+    """Copy the sample project and write harness.toml and the model's script."""
+    from harness.demo_script import build_script
+
+    source = resources.files("templates").joinpath("demo", "project")
+    with resources.as_file(source) as folder:
+        shutil.copytree(folder, target, dirs_exist_ok=True)
+    (target / SCRIPT_FILE).write_text(
+        json.dumps(build_script(ask=options.ask, latency_s=options.latency_s), indent=1) + "\n"
+    )
+    (target / "harness.toml").write_text(
+        "# The demo's configuration: a scripted model, so it runs offline.\n"
+        "[model]\n"
+        f'name = "scripted/{SCRIPT_FILE}"\n\n'
+        "[budgets]\nsession_steps = 40\nrun_sessions = 12\n\n"
+        '[runner]\nkind = "auto"\n'
+    )
+
+
+def _harness(target: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    command = [sys.executable, "-m", "harness", "-C", str(target), *args]
+    return subprocess.run(command, env={**os.environ, **(env or {})}).returncode
+
+
+def run_demo(target: Path, options: DemoOptions) -> int:
+    """Create (or continue) the demo project in `target` and run it to the end."""
+    started = time.monotonic()
+    target = target.resolve()
+    fresh = not (target / "feature_list.json").exists()
+    if fresh:
+        if target.exists() and any(target.iterdir()) and not (target / SCRIPT_FILE).exists():
+            raise ArtifactError(
+                target, "(folder)", "the folder is not empty and is not a demo project",
+                "Give an empty or new folder.",
+            )
+        print(f"harness demo: creating the sample project in {target}")
+        create_project(target, options)
+        code = _harness(target, "init", "--spec", "SPEC.md")
+        if code != 0:
+            return code
+    else:
+        print(f"harness demo: {target} already holds the demo; continuing it")
+    run_args = ["run", "--report", str(target / ".harness" / "demo-report.json")]
+    if options.unattended:
+        run_args.append("--unattended")
+    env = {}
+    if options.crash and fresh:
+        env["HARNESS_CRASH_AT_STEP"] = str(CRASH_AT_STEP)
+    code = _harness(target, *run_args, env=env)
+    if code == -9 or code == 137:
+        print(
+            f"harness demo: the run was killed on purpose at step {CRASH_AT_STEP}; "
+            "resuming with `harness run`: recorded steps replay, nothing is paid twice"
+        )
+        code = _harness(target, *run_args)
+    _summary(target, time.monotonic() - started, code)
+    return code
+
+
+def _summary(target: Path, wall_s: float, code: int) -> None:
+    from harness.journal import Journal
+
+    report_file = target / ".harness" / "demo-report.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    journal = Journal.open_readonly(target / ".harness")
+    steps = journal.steps()
+    retried = sum(1 for s in steps if s.kind == "llm" and _attempts(s) > 1)
+    rerun = sum(1 for s in steps if s.attempts > 1)
+    print("\nharness demo: summary")
+    print(f"  project:   {target}")
+    print(f"  outcome:   {report.get('outcome', '?')} (exit {code})")
+    passing, total = report.get("features_passing", "?"), report.get("features_total", "?")
+    print(f"  features:  {passing}/{total} passing")
+    print(f"  runner:    {report.get('runner', '?')}")
+    print(f"  steps:     {len(steps)} journaled; {rerun} re-run after the crash")
+    print(f"  model:     {retried} call(s) retried after 429/5xx or malformed output")
+    print(f"  tokens:    {sum(s.tokens or 0 for s in steps)}, cost ${report.get('cost_usd', 0):.4f}")
+    print(f"  wall time: {wall_s:.1f} s")
+    print(f"  next:      harness -C {target} status | log | run")
+
+
+def _attempts(step: object) -> int:
+    output = getattr(step, "output", None)
+    if isinstance(output, dict):
+        return int(output.get("attempts", 1))
+    return 1

@@ -1,0 +1,195 @@
+"""`harness init`: the initializer agent writes the protocol files and the first commit.
+
+It runs as session 0 of a run of kind "init", so a killed `harness init` resumes from its
+journal like any session; a finished project is reported and left untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import ArtifactError, HarnessError
+from session.loop import AgentLoop, Limits
+from session.prompt import render
+
+if TYPE_CHECKING:
+    from artifacts.config import HarnessConfig
+    from harness.journal import Run, SessionJournal
+
+SPEC_MAX_CHARS = 60_000
+GITIGNORE_LINE = ".harness/"
+INIT_TRAILER = "Harness-Init"
+PROTOCOL_FILES = ("feature_list.json", "progress.md", "init.sh", "harness.toml", ".gitignore")
+
+
+@dataclass
+class InitReport:
+    already: bool
+    features: int
+    commit: str | None
+    detail: str = ""
+
+
+def initialize(
+    root: Path, spec: Path | None, config: HarnessConfig, *, config_text: str | None = None
+) -> InitReport:
+    """Initialise `root` from the spec, or resume an interrupted initialisation."""
+    from artifacts.feature_list import FEATURE_LIST, load_feature_list
+    from harness.journal import Journal
+
+    root.mkdir(parents=True, exist_ok=True)
+    journal = Journal.open(root / ".harness", synchronous=config.journal.synchronous)
+    pending = journal.unfinished_run("init")
+    if pending is None and (root / FEATURE_LIST).exists():
+        features = load_feature_list(root)  # raises a clear error if the file is broken
+        return InitReport(True, len(features.features), None, "already initialised")
+    if spec is None:
+        raise ArtifactError("SPEC.md", "--spec", "no specification given", "Pass --spec FILE.")
+    spec_text = _read_spec(spec)
+    run = journal.resume_run(pending) if pending else journal.start_run("init")
+    try:
+        report = _initialise(root, spec, spec_text, config, run, config_text)
+        run.finish("complete", {"features": report.features, "commit": report.commit})
+        return report
+    finally:
+        run.release()
+
+
+def _read_spec(spec: Path) -> str:
+    if not spec.is_file():
+        raise ArtifactError(spec, "(whole file)", "the specification does not exist", "")
+    try:
+        return spec.read_text(encoding="utf-8")[:SPEC_MAX_CHARS]
+    except UnicodeDecodeError as exc:
+        raise ArtifactError(spec, f"byte {exc.start}", "not UTF-8 text", "Save it as UTF-8.")
+
+
+def _initialise(
+    root: Path,
+    spec: Path,
+    spec_text: str,
+    config: HarnessConfig,
+    run: Run,
+    config_text: str | None,
+) -> InitReport:
+    from artifacts.feature_list import FEATURE_LIST, load_feature_list
+    from harness.model import Accounting, LitellmModel
+    from harness.tools import ToolRegistry
+    from initializer.tools import INIT_TOOLS
+    from runners import make_runner
+    from session.context import WorkContext
+
+    journal = run.session(0)
+    runner = make_runner(config.runner, root, labels={"harness.run": run.id})
+    try:
+        ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
+        accounting = Accounting(config.budgets)
+        accounting.start_session()
+        loop = AgentLoop(
+            journal=journal,
+            model=LitellmModel(config.model, project_root=root),
+            model_name=config.model.name,
+            tools=ToolRegistry(INIT_TOOLS),
+            ctx=ctx,
+            accounting=accounting,
+            limits=Limits(steps=config.budgets.session_steps),
+        )
+        files = sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not p.relative_to(root).parts[0].startswith((".git", ".harness"))
+        )
+        messages = [
+            {"role": "system", "content": render("init_system")},
+            {
+                "role": "user",
+                "content": render(
+                    "init_kickoff",
+                    spec_name=spec.name,
+                    spec=spec_text,
+                    files="\n".join(files[:300]) or "(empty folder)",
+                ),
+            },
+        ]
+        outcome = loop.run(messages)
+    finally:
+        runner.close()
+    if not (root / FEATURE_LIST).exists():
+        raise HarnessError(
+            f"the initializer ended ({outcome.ending}: {outcome.detail or outcome.final_text}) "
+            "without writing feature_list.json; nothing was committed"
+        )
+    features = load_feature_list(root)
+    sha = _writeback(root, journal, config_text, outcome.final_text, len(features.features))
+    journal.close("complete", {"features": len(features.features), "commit": sha})
+    return InitReport(False, len(features.features), sha)
+
+
+def _writeback(
+    root: Path, journal: SessionJournal, config_text: str | None, plan: str, count: int
+) -> str | None:
+    """harness.toml, .gitignore, progress entry 0, then the first commit (each checked first)."""
+    from artifacts.git import GitRepo
+    from artifacts.io import atomic_write
+    from artifacts.models import ProgressEntry
+    from artifacts.progress import append_progress, read_progress
+
+    def write_support_files() -> list[str]:
+        written = []
+        toml = root / "harness.toml"
+        if not toml.exists():
+            atomic_write(toml, config_text or render("harness_toml"), root=root)
+            written.append("harness.toml")
+        ignore = root / ".gitignore"
+        lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
+        if GITIGNORE_LINE not in lines:
+            atomic_write(ignore, "\n".join([*lines, GITIGNORE_LINE]) + "\n", root=root)
+            written.append(".gitignore")
+        return written
+
+    journal.step("artifact", "support-files", {}, write_support_files, output=list[str])
+    entry = ProgressEntry(
+        session=0,
+        date=datetime.now(UTC).replace(microsecond=0),
+        feature=None,
+        outcome="initialised",
+        summary=f"The initializer wrote {count} features (all failing) and init.sh. "
+        + " ".join(plan.split())[:600],
+        next="Start with the highest-priority failing feature.",
+    )
+    journal.step(
+        "artifact",
+        "progress.append",
+        {"session": 0},
+        lambda: append_progress(root, entry),
+        idempotent=False,
+        recover=lambda: True if any(e.session == 0 for e in read_progress(root)) else None,
+        output=bool,
+    )
+
+    def find() -> str | None:
+        if not (root / ".git").exists():
+            return None
+        with GitRepo.open(root) as repo:
+            return repo.find_commit_with_trailer(INIT_TRAILER, "1")
+
+    def commit() -> str:
+        existing = (root / ".git").exists()
+        repo = GitRepo.open(root) if existing else GitRepo.init(root)
+        # In an existing repository only the protocol files are committed: the user's own
+        # uncommitted work stays theirs to commit.
+        paths = [p for p in PROTOCOL_FILES if (root / p).exists()] if existing else None
+        with repo:
+            return repo.commit(
+                f"harness init: {count} features, init.sh, progress.md",
+                paths=paths,
+                trailers={INIT_TRAILER: "1"},
+            )
+
+    sha: str = journal.step(
+        "git", "commit", {"init": True}, commit, idempotent=False, recover=find, output=str
+    )
+    return sha

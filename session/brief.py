@@ -1,0 +1,101 @@
+"""Orient and brief: pick the session's feature and build a fresh context from the artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from session.prompt import render
+
+if TYPE_CHECKING:
+    from artifacts.models import Feature, FeatureList
+    from runners import CommandResult
+
+AGENTS_MAX_CHARS = 8_000
+
+
+def pick_feature(features: FeatureList) -> Feature | None:
+    """The highest-priority failing feature (lowest priority number, then file order)."""
+    failing = [f for f in features.features if not f.passes]
+    return min(failing, key=lambda f: f.priority) if failing else None
+
+
+def _progress_tail(root: Path, count: int = 3) -> str:
+    from artifacts.progress import read_progress
+
+    entries = read_progress(root)[-count:]
+    if not entries:
+        return "(no sessions yet)"
+    return "\n".join(
+        f"- session {e.session} ({e.outcome}, feature {e.feature or '-'}): {e.summary} "
+        f"Next: {e.next}"
+        for e in entries
+    )
+
+
+def _git_log(root: Path, count: int = 8) -> str:
+    from artifacts.git import GitRepo
+
+    try:
+        with GitRepo.open(root) as repo:
+            commits = repo.log(count)
+    except Exception as exc:  # the brief must not fail on git: say what is wrong instead
+        return f"(git log unavailable: {exc})"
+    return "\n".join(f"- {c.sha[:8]} {c.summary}" for c in commits) or "(no commits)"
+
+
+def _environment(wake: CommandResult | None) -> str:
+    if wake is None:
+        return "## Environment\ninit.sh is absent: there is nothing to bring up."
+    if wake.exit_code == 0 and wake.failure is None:
+        return "## Environment\ninit.sh ran and its smoke test passed."
+    from session.tools.work import render_command
+
+    return (
+        "## ENVIRONMENT BROKEN: fix this first\n"
+        "init.sh failed at wake; a broken environment is this session's first problem.\n"
+        + render_command(wake)
+    )
+
+
+def build_messages(
+    root: Path,
+    features: FeatureList,
+    feature: Feature,
+    *,
+    session: int,
+    wake: CommandResult | None,
+    runner: str,
+) -> list[dict[str, Any]]:
+    """The system prompt and the kickoff message of a session: nothing from earlier contexts."""
+    passing = sum(1 for f in features.features if f.passes)
+    table = "\n".join(
+        f"- [{'x' if f.passes else ' '}] {f.id} (p{f.priority}) {f.description}"
+        for f in features.features
+    )
+    agents = root / "AGENTS.md"
+    agents_md = ""
+    if agents.is_file():
+        agents_md = "## Standing instructions (AGENTS.md)\n" + agents.read_text(
+            encoding="utf-8", errors="replace"
+        )[:AGENTS_MAX_CHARS]
+    kickoff = render(
+        "session_kickoff",
+        session=session,
+        feature_id=feature.id,
+        feature_description=feature.description,
+        feature_category=feature.category,
+        feature_steps="\n".join(f"{i}. {s}" for i, s in enumerate(feature.steps, 1)) or "-",
+        feature_check=feature.check or "(none: marking it passing needs a human's approval)",
+        environment=_environment(wake),
+        passing=passing,
+        total=len(features.features),
+        feature_table=table,
+        progress_tail=_progress_tail(root),
+        git_log=_git_log(root),
+        agents_md=agents_md,
+    )
+    return [
+        {"role": "system", "content": render("session_system", runner=runner)},
+        {"role": "user", "content": kickoff},
+    ]

@@ -1,0 +1,80 @@
+"""Compaction: older turns become a summary; the standing context is re-injected.
+
+The summary is mechanical (which tools were called, with what outcome, and the model's
+last words), so it costs no model call and is identical when a resumed session replays.
+The marker line tells the scripted model how many assistant turns were folded in.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from session.context import WorkContext
+
+Message = dict[str, Any]
+KEEP_RECENT = 6
+CHARS_PER_TOKEN = 4
+
+
+def estimate_tokens(messages: list[Message]) -> int:
+    return len(json.dumps(messages)) // CHARS_PER_TOKEN
+
+
+def needs_compaction(messages: list[Message], window: int, fraction: float) -> bool:
+    return estimate_tokens(messages) > window * fraction
+
+
+def compact(messages: list[Message], ctx: WorkContext, *, force: bool = False) -> list[Message]:
+    """Keep the system prompt, the kickoff and the recent turns; summarise the middle."""
+    head = messages[:2]
+    body = messages[2:]
+    keep = KEEP_RECENT if not force else KEEP_RECENT // 2
+    cut = max(0, len(body) - keep)
+    # Never split an assistant message from its tool results.
+    while cut < len(body) and body[cut].get("role") == "tool":
+        cut += 1
+    old, recent = body[:cut], body[cut:]
+    if not old:
+        return messages if not force else head + recent[-2:]
+    folded = sum(1 for m in old if m.get("role") == "assistant")
+    folded += _already_folded(head + old)
+    lines = [f"[harness: compacted {folded} assistant turns]", "Summary of the earlier work:"]
+    for message in old:
+        if message.get("role") == "assistant":
+            for call in message.get("tool_calls", []):
+                function = call["function"]
+                lines.append(f"- called {function['name']}({function['arguments'][:160]})")
+            if message.get("content"):
+                lines.append(f"- said: {str(message['content'])[:300]}")
+        elif message.get("role") == "tool":
+            first = str(message.get("content", "")).splitlines()[:1]
+            lines.append(f"  -> {first[0][:200] if first else ''}")
+    lines.append(_standing_context(ctx))
+    summary = {"role": "user", "content": "\n".join(lines)}
+    return [*head, summary, *recent]
+
+
+def _already_folded(messages: list[Message]) -> int:
+    total = 0
+    for message in messages:
+        content = str(message.get("content") or "")
+        marker = "[harness: compacted "
+        if content.startswith(marker):
+            total += int(content[len(marker) :].split(" ", 1)[0])
+    return total
+
+
+def _standing_context(ctx: WorkContext) -> str:
+    """AGENTS.md, the last progress entry and the current feature, re-injected."""
+    parts = []
+    agents = ctx.root / "AGENTS.md"
+    if agents.is_file():
+        parts.append("Standing instructions (AGENTS.md):\n" + agents.read_text()[:4000])
+    progress = ctx.root / "progress.md"
+    if progress.is_file():
+        parts.append("Progress file (tail):\n" + progress.read_text()[-3000:])
+    if ctx.feature is not None:
+        parts.append(f"Your feature remains {ctx.feature.id}: {ctx.feature.description}")
+    return "\n\n".join(parts)
+

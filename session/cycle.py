@@ -1,0 +1,222 @@
+"""One session: wake → orient → work → writeback, each phase made of journaled steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from session.brief import build_messages, pick_feature
+from session.context import WorkContext
+from session.loop import AgentLoop, Limits, LoopOutcome
+
+if TYPE_CHECKING:
+    from artifacts.config import HarnessConfig
+    from artifacts.models import ProgressEntry
+    from harness.journal import Run, SessionJournal
+    from harness.model import Accounting, Model
+    from harness.tools import ToolRegistry
+    from runners import CommandResult, Runner
+
+INIT_SCRIPT = "init.sh"
+
+# Session outcome -> the word in progress.md.
+OUTCOME_WORDS = {
+    "passing": "passing",
+    "done": "unfinished",
+    "stuck": "stuck",
+    "budget": "budget exhausted",
+    "parked": "waiting for a human",
+}
+
+
+@dataclass
+class SessionEnv:
+    """Everything a session needs, built once per run."""
+
+    root: Path
+    config: HarnessConfig
+    run: Run
+    model: Model
+    accounting: Accounting
+    runner: Runner
+    tools: ToolRegistry[WorkContext]
+    gates: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+    on_step: Any = None
+
+
+@dataclass
+class SessionOutcome:
+    number: int
+    feature: str | None
+    ending: str
+    detail: str = ""
+    steps: int = 0
+    commit: str | None = None
+
+
+def run_session(env: SessionEnv, number: int) -> SessionOutcome:
+    """Run (or resume, replaying its recorded steps) session `number` of the run."""
+    from artifacts.feature_list import load_feature_list
+    from runners import CommandResult
+
+    journal = env.run.session(number)
+    wake = _wake(env, journal)
+
+    def orient() -> str | None:
+        chosen = pick_feature(load_feature_list(env.root))
+        return chosen.id if chosen else None
+
+    feature_id = journal.step("artifact", "orient", {}, orient, output=str | None)  # type: ignore[arg-type]
+    features = load_feature_list(env.root)
+    feature = features.get(feature_id) if feature_id else None
+    if feature is None:
+        journal.close("complete", {"feature": None})
+        return SessionOutcome(number, None, "complete")
+
+    ctx = WorkContext(
+        root=env.root,
+        runner=env.runner,
+        run_id=env.run.id,
+        session=number,
+        feature=feature,
+        resources=env.extras.get("resources"),
+        max_resources=env.extras.get("max_resources"),
+        gates=env.gates,
+    )
+    ctx.extra.update(env.extras)
+    budgets = env.config.budgets
+    limits = Limits(
+        steps=budgets.session_steps,
+        wall_s=budgets.session_wall_s,
+        context_window=env.config.model.context_window,
+        compact_at=env.config.model.compact_at,
+    )
+    env.accounting.start_session()
+    loop = AgentLoop(
+        journal=journal,
+        model=env.model,
+        model_name=env.config.model.name,
+        tools=env.tools,
+        ctx=ctx,
+        accounting=env.accounting,
+        limits=limits,
+        gates=env.gates,
+        on_step=env.on_step,
+    )
+    messages = build_messages(
+        env.root,
+        features,
+        feature,
+        session=number,
+        wake=wake if isinstance(wake, CommandResult) else None,
+        runner=getattr(env.runner, "name", "runner"),
+    )
+    outcome = loop.run(messages)
+    ending = "passing" if feature.id in ctx.marked else outcome.ending
+    if outcome.ending == "parked":
+        # The session stays open: the next `harness run` replays it up to the question.
+        return SessionOutcome(number, feature.id, "parked", outcome.detail, outcome.steps)
+    sha = _writeback(env, journal, number, feature.id, ending, outcome, ctx)
+    journal.close(ending, {"feature": feature.id, "steps": outcome.steps, "commit": sha})
+    return SessionOutcome(number, feature.id, ending, outcome.detail, outcome.steps, sha)
+
+
+def _wake(env: SessionEnv, journal: SessionJournal) -> CommandResult | None:
+    from runners import CommandResult
+
+    if not (env.root / INIT_SCRIPT).is_file():
+        return None
+    return journal.step(
+        "runner",
+        "wake:init.sh",
+        {"command": f"bash {INIT_SCRIPT}"},
+        lambda: env.runner.run(f"bash {INIT_SCRIPT}", phase="setup"),
+        output=CommandResult,
+    )
+
+
+def progress_entry(
+    number: int, feature: str, ending: str, outcome: LoopOutcome, ctx: WorkContext
+) -> ProgressEntry:
+    from artifacts.models import ProgressEntry
+
+    if ending == "passing":
+        summary = f"{feature} verified by its check and marked passing."
+        following = "Pick the next failing feature."
+    elif ending == "stuck":
+        summary = f"Stuck on {feature}: {outcome.detail}."
+        following = f"A human should look at {feature} before more budget is spent."
+    elif ending == "budget":
+        summary = f"Stopped on {feature}: {outcome.detail}."
+        following = f"Continue {feature}."
+    else:
+        summary = f"Worked on {feature}; it is not passing yet."
+        following = f"Continue {feature}."
+    if outcome.final_text:
+        summary += " Agent: " + " ".join(outcome.final_text.split())[:600]
+    return ProgressEntry(
+        session=number,
+        date=datetime.now(UTC).replace(microsecond=0),
+        feature=feature,
+        outcome=OUTCOME_WORDS.get(ending, ending),
+        summary=summary,
+        next=following,
+        notes=list(ctx.notes),
+    )
+
+
+def _writeback(
+    env: SessionEnv,
+    journal: SessionJournal,
+    number: int,
+    feature: str,
+    ending: str,
+    outcome: LoopOutcome,
+    ctx: WorkContext,
+) -> str | None:
+    """Append the progress entry, then commit; both check the world first on resume."""
+    from artifacts.git import GitRepo
+    from artifacts.progress import append_progress, read_progress
+
+    entry = progress_entry(number, feature, ending, outcome, ctx)
+
+    def appended() -> bool | None:
+        return True if any(e.session == number for e in read_progress(env.root)) else None
+
+    journal.step(
+        "artifact",
+        "progress.append",
+        {"session": number},
+        lambda: append_progress(env.root, entry),
+        idempotent=False,
+        recover=appended,
+        output=bool,
+    )
+    trailer = f"{env.run.id}/{number}"
+
+    def existing_commit() -> str | None:
+        with GitRepo.open(env.root) as repo:
+            return repo.find_commit_with_trailer("Harness-Session", trailer)
+
+    def commit() -> str | None:
+        with GitRepo.open(env.root) as repo:
+            if not repo.is_dirty():
+                return None
+            return repo.commit(
+                f"session {number}: {feature} {OUTCOME_WORDS.get(ending, ending)}",
+                trailers={"Harness-Session": trailer, "Harness-Feature": feature},
+            )
+
+    sha: str | None = journal.step(
+        "git",
+        "commit",
+        {"session": number, "feature": feature},
+        commit,
+        idempotent=False,
+        recover=existing_commit,
+        output=str | None,  # type: ignore[arg-type]
+    )
+    return sha

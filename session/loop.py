@@ -1,0 +1,157 @@
+"""The agent loop: model turn, tool calls, results; every call a journaled step.
+
+The transcript is rebuilt from step outputs, so a resumed loop replays the recorded turns
+and continues with exactly the transcript the crashed one had: an assistant message with
+tool calls is always followed by all of their results before the next model call.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from harness.errors import BudgetExhausted, ContextWindowExceeded
+from harness.tools import ToolRegistry, ToolResult
+from session.compaction import compact, needs_compaction
+from session.context import WorkContext
+
+if TYPE_CHECKING:
+    from escalation.gates import Gates
+    from harness.journal import SessionJournal
+    from harness.model import Accounting, Model, ModelResponse
+
+Message = dict[str, Any]
+Ending = Literal["done", "stuck", "budget", "parked"]
+STUCK_REPEATS = 3
+
+
+@dataclass
+class Limits:
+    """Per-session limits the loop enforces itself (tokens and dollars: the accounting)."""
+
+    steps: int = 60
+    wall_s: float | None = None
+    context_window: int = 128_000
+    compact_at: float = 0.8
+
+
+@dataclass
+class LoopOutcome:
+    ending: Ending
+    detail: str = ""
+    final_text: str = ""
+    steps: int = 0
+
+
+@dataclass
+class AgentLoop:
+    journal: SessionJournal
+    model: Model
+    model_name: str
+    tools: ToolRegistry[WorkContext]
+    ctx: WorkContext
+    accounting: Accounting
+    limits: Limits
+    gates: Gates | None = None
+    on_step: Any = None
+    _steps: int = 0
+    _rounds: list[str] = field(default_factory=list)
+
+    def run(self, messages: list[Message]) -> LoopOutcome:
+        started = time.monotonic()
+        sent = 0
+        while True:
+            if self._steps >= self.limits.steps:
+                return self._end("budget", f"step limit {self.limits.steps} reached")
+            if self.limits.wall_s and time.monotonic() - started > self.limits.wall_s:
+                return self._end("budget", f"wall-time limit {self.limits.wall_s:g}s reached")
+            try:
+                self.accounting.check()
+            except BudgetExhausted as exc:
+                return self._end("budget", str(exc))
+            if needs_compaction(messages, self.limits.context_window, self.limits.compact_at):
+                messages[:] = compact(messages, self.ctx)
+                sent = 0
+            try:
+                response = self._complete(messages, sent)
+            except ContextWindowExceeded:
+                messages[:] = compact(messages, self.ctx, force=True)
+                sent = 0
+                continue
+            sent = len(messages)
+            messages.append(response.message())
+            if not response.tool_calls:
+                return self._end("done", final_text=response.content or "")
+            results = []
+            for call in response.tool_calls:
+                result = self._call_tool(call.id, call.name, call.arguments)
+                messages.append(
+                    {"role": "tool", "tool_call_id": call.id, "content": result.output}
+                )
+                results.append(result)
+                if result.status == "parked":
+                    return self._end("parked", result.output)
+            if self._is_stuck(response, results):
+                return self._end(
+                    "stuck",
+                    f"the same {len(response.tool_calls)} call(s) gave the same result "
+                    f"{STUCK_REPEATS} times in a row",
+                )
+
+    def _complete(self, messages: list[Message], sent: int) -> ModelResponse:
+        from harness.model import ModelResponse
+
+        snapshot = list(messages)
+        response = self.journal.step(
+            "llm",
+            self.model_name,
+            {"new_messages": snapshot[sent:], "message_count": len(snapshot)},
+            lambda: self.model.complete(snapshot, self.tools.schemas()),
+            output=ModelResponse,
+        )
+        self._tick()
+        self.accounting.add(response.usage)
+        return response
+
+    def _call_tool(self, call_id: str, name: str, arguments: str) -> ToolResult:
+        # Tools are safe to run again when their step was in flight at a crash: the file
+        # tools converge, mark_passing checks the feature list first.
+        result = self.journal.step(
+            "tool",
+            name,
+            {"id": call_id, "arguments": arguments},
+            lambda: self._dispatch(name, arguments),
+            output=ToolResult,
+        )
+        self._tick()
+        self.ctx.absorb(name, result.status, result.data, self.journal.ref(self.journal.last_seq))
+        return result
+
+    def _dispatch(self, name: str, arguments: str) -> ToolResult:
+        parsed = self.tools.parse(name, arguments)
+        if isinstance(parsed, ToolResult):
+            return parsed
+        if self.gates is not None:
+            from session.gating import apply_gates
+
+            gated = apply_gates(self.gates, self.ctx, name, parsed)
+            if gated is not None:
+                return gated
+        return self.tools.invoke(name, parsed, self.ctx)
+
+    def _tick(self) -> None:
+        self._steps += 1
+        if self.on_step is not None:
+            self.on_step()
+
+    def _is_stuck(self, response: ModelResponse, results: list[ToolResult]) -> bool:
+        calls = [(c.name, c.arguments) for c in response.tool_calls]
+        outputs = [(r.status, r.output) for r in results]
+        self._rounds.append(json.dumps([calls, outputs], sort_keys=True))
+        recent = self._rounds[-STUCK_REPEATS:]
+        return len(recent) == STUCK_REPEATS and len(set(recent)) == 1
+
+    def _end(self, ending: Ending, detail: str = "", final_text: str = "") -> LoopOutcome:
+        return LoopOutcome(ending, detail=detail, final_text=final_text, steps=self._steps)

@@ -1,0 +1,39 @@
+"""Confinement of the agent's file access to the project folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PROTECTED = (".git", ".harness")
+
+
+class PathRefused(ValueError):
+    """A path the agent may not touch: outside the project, or harness state."""
+
+
+def confine(root: Path, relative: str, *, write: bool = False) -> Path:
+    """Resolve `relative` inside `root`; refuse absolute paths, `..` and symlinks out.
+
+    Writes are also refused inside `.git/` and `.harness/`, and to the feature list,
+    which only the guarded tools change.
+    """
+    if not relative or relative.strip() == "":
+        raise PathRefused("an empty path; give a path relative to the project root")
+    candidate = Path(relative)
+    if candidate.is_absolute():
+        raise PathRefused(f"{relative!r} is absolute; give a path relative to the project root")
+    if ".." in candidate.parts:
+        raise PathRefused(f"{relative!r} climbs out with '..'; stay inside the project")
+    root = root.resolve()
+    resolved = (root / candidate).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise PathRefused(f"{relative!r} leads outside the project through a symlink")
+    inside = resolved.relative_to(root).parts
+    if inside and inside[0] in PROTECTED:
+        if write or inside[0] == ".harness":
+            raise PathRefused(f"{relative!r} is harness or git state; it is not the agent's to touch")
+    if write and inside == ("feature_list.json",):
+        raise PathRefused(
+            "feature_list.json changes only through verify_feature and mark_passing"
+        )
+    return resolved

@@ -1,0 +1,161 @@
+"""File tools: read, write, exact edit, glob and grep, confined to the project."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from harness.tools import Tool, ToolResult
+from session.context import WorkContext
+from session.paths import PROTECTED, PathRefused, confine
+
+MAX_READ_CHARS = 60_000
+MAX_LISTED = 500
+MAX_GREP_HITS = 200
+
+
+class ReadArgs(BaseModel):
+    path: str = Field(description="file path relative to the project root")
+    offset: int = Field(0, ge=0, description="first line to return (0-based)")
+    limit: int = Field(2000, ge=1, le=20000, description="how many lines at most")
+
+
+class WriteArgs(BaseModel):
+    path: str = Field(description="file path relative to the project root")
+    content: str = Field(description="the whole new content of the file")
+
+
+class EditArgs(BaseModel):
+    path: str = Field(description="file path relative to the project root")
+    old: str = Field(min_length=1, description="exact text to replace; must occur exactly once")
+    new: str = Field(description="replacement text")
+
+
+class ListArgs(BaseModel):
+    pattern: str = Field("**/*", description="glob relative to the project root, e.g. src/**/*.py")
+
+
+class GrepArgs(BaseModel):
+    regex: str = Field(description="Python regular expression")
+    glob: str = Field("**/*", description="which files to search")
+
+
+def _refused(exc: PathRefused) -> ToolResult:
+    return ToolResult.error(str(exc))
+
+
+def read_file(ctx: WorkContext, args: ReadArgs) -> ToolResult:
+    try:
+        path = confine(ctx.root, args.path)
+    except PathRefused as exc:
+        return _refused(exc)
+    if not path.is_file():
+        return ToolResult.error(f"{args.path} does not exist or is not a file")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    chunk = "".join(lines[args.offset : args.offset + args.limit])
+    if len(chunk) > MAX_READ_CHARS:
+        chunk = chunk[:MAX_READ_CHARS] + "\n[... cut: read a smaller range ...]"
+    shown = min(len(lines), args.offset + args.limit)
+    header = f"{args.path} (lines {args.offset + 1}-{shown} of {len(lines)})\n"
+    return ToolResult(output=header + chunk, data={"path": args.path, "lines": len(lines)})
+
+
+def write_file(ctx: WorkContext, args: WriteArgs) -> ToolResult:
+    try:
+        path = confine(ctx.root, args.path, write=True)
+    except PathRefused as exc:
+        return _refused(exc)
+    if path.is_dir():
+        return ToolResult.error(f"{args.path} is a directory")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.harness-tmp")
+    tmp.write_text(args.content, encoding="utf-8")
+    os.replace(tmp, path)
+    return ToolResult(
+        output=f"wrote {args.path} ({len(args.content)} chars)",
+        data={"path": args.path, "chars": len(args.content)},
+    )
+
+
+def edit_file(ctx: WorkContext, args: EditArgs) -> ToolResult:
+    try:
+        path = confine(ctx.root, args.path, write=True)
+    except PathRefused as exc:
+        return _refused(exc)
+    if not path.is_file():
+        return ToolResult.error(f"{args.path} does not exist; use write_file to create it")
+    text = path.read_text(encoding="utf-8")
+    count = text.count(args.old)
+    if count == 0:
+        if text.count(args.new) == 1 and args.new:
+            # The edit was already applied (a replayed or repeated call): say so, change nothing.
+            return ToolResult(output=f"{args.path} already contains the new text; unchanged")
+        return ToolResult.error(f"the old text does not occur in {args.path}; read it first")
+    if count > 1:
+        return ToolResult.error(
+            f"the old text occurs {count} times in {args.path}; include more context"
+        )
+    path.write_text(text.replace(args.old, args.new, 1), encoding="utf-8")
+    return ToolResult(output=f"edited {args.path}", data={"path": args.path})
+
+
+def _project_files(root: Path, pattern: str) -> list[str]:
+    found = []
+    for path in sorted(root.glob(pattern)):
+        relative = path.relative_to(root)
+        if relative.parts and relative.parts[0] in PROTECTED:
+            continue
+        if path.is_file() and not path.is_symlink():
+            found.append(relative.as_posix())
+    return found
+
+
+def list_files(ctx: WorkContext, args: ListArgs) -> ToolResult:
+    if args.pattern.startswith("/") or ".." in Path(args.pattern).parts:
+        return ToolResult.error("the pattern must stay inside the project")
+    files = _project_files(ctx.root.resolve(), args.pattern)
+    more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
+    return ToolResult(
+        output="\n".join(files[:MAX_LISTED]) + more or "(no files match)",
+        data={"count": len(files)},
+    )
+
+
+def grep(ctx: WorkContext, args: GrepArgs) -> ToolResult:
+    if args.glob.startswith("/") or ".." in Path(args.glob).parts:
+        return ToolResult.error("the glob must stay inside the project")
+    try:
+        regex = re.compile(args.regex)
+    except re.error as exc:
+        return ToolResult.error(f"bad regular expression: {exc}")
+    root = ctx.root.resolve()
+    hits: list[str] = []
+    for name in _project_files(root, args.glob):
+        try:
+            text = (root / name).read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if regex.search(line):
+                hits.append(f"{name}:{number}: {line[:300]}")
+                if len(hits) >= MAX_GREP_HITS:
+                    break
+    return ToolResult(output="\n".join(hits) or "(no matches)", data={"count": len(hits)})
+
+
+FILE_TOOLS: list[Tool[WorkContext]] = [
+    Tool("read_file", "Read a text file of the project.", ReadArgs, read_file),
+    Tool("write_file", "Create or overwrite a file of the project.", WriteArgs, write_file),
+    Tool(
+        "edit_file",
+        "Replace one exact occurrence of `old` with `new` in a file.",
+        EditArgs,
+        edit_file,
+    ),
+    Tool("list_files", "List project files matching a glob.", ListArgs, list_files),
+    Tool("grep", "Search project files for a regular expression.", GrepArgs, grep),
+]

@@ -1,0 +1,207 @@
+"""Work tools: run a command, verify a feature, mark it passing, ask for resources, note."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from harness.tools import Tool, ToolResult
+from session.context import WorkContext
+
+if TYPE_CHECKING:
+    from runners import CommandResult
+
+TAIL_CHARS = 4_000
+
+
+class RunArgs(BaseModel):
+    command: str = Field(description="shell command, run in the project root inside the runner")
+    timeout_s: float | None = Field(None, gt=0, description="time limit for this command")
+
+
+class VerifyArgs(BaseModel):
+    feature: str = Field(description="feature id, e.g. F003")
+
+
+class MarkArgs(BaseModel):
+    feature: str = Field(description="feature id whose check passed in this session")
+
+
+class ResourcesArgs(BaseModel):
+    memory_mb: int | None = Field(None, gt=0, description="memory limit for the next workloads")
+    cpus: float | None = Field(None, gt=0, description="CPU cores")
+    timeout_s: float | None = Field(None, gt=0, description="time limit per command")
+    reason: str = Field(description="why the workload needs it")
+
+
+class NoteArgs(BaseModel):
+    text: str = Field(min_length=1, description="a line for the progress entry of this session")
+
+
+def render_command(result: CommandResult) -> str:
+    """The text the model reads for a command: exit code, output tails, failure context."""
+    parts = [f"$ {result.command}", f"exit code: {result.exit_code}"]
+    if result.attempts > 1:
+        parts.append(f"attempts: {result.attempts} (the runner retried after a preemption)")
+    for label, text in (("stdout", result.stdout), ("stderr", result.stderr)):
+        if text:
+            cut = text[-TAIL_CHARS:]
+            note = f" (last {TAIL_CHARS} chars)" if len(text) > TAIL_CHARS else ""
+            parts.append(f"--- {label}{note} ---\n{cut.rstrip()}")
+    if result.failure is not None:
+        failure = result.failure
+        parts.append(
+            f"INFRASTRUCTURE FAILURE ({failure.kind}): {failure.message}\n"
+            f"suggestion: {failure.suggestion}"
+        )
+    return "\n".join(parts)
+
+
+def run_command(ctx: WorkContext, args: RunArgs) -> ToolResult:
+    from runners import Resources
+
+    resources = ctx.resources
+    if args.timeout_s is not None:
+        base = resources or Resources()
+        resources = base.model_copy(update={"timeout_s": args.timeout_s})
+    result = ctx.runner.run(args.command, resources=resources, phase="agent")
+    status = "ok" if result.failure is None else "error"
+    return ToolResult(
+        status=status,
+        output=render_command(result),
+        data={
+            "exit_code": result.exit_code,
+            "failure": result.failure.model_dump() if result.failure else None,
+        },
+    )
+
+
+def _digest(result: CommandResult) -> str:
+    payload = f"{result.exit_code}\n{result.stdout}\n{result.stderr}".encode()
+    return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
+def verify_feature(ctx: WorkContext, args: VerifyArgs) -> ToolResult:
+    from artifacts.feature_list import load_feature_list
+
+    features = {f.id: f for f in load_feature_list(ctx.root).features}
+    feature = features.get(args.feature)
+    if feature is None:
+        return ToolResult.error(f"no feature {args.feature!r} in feature_list.json")
+    if not feature.check:
+        return ToolResult.error(
+            f"{feature.id} has no automated check; marking it passing needs a human's approval"
+        )
+    result = ctx.runner.run(feature.check, resources=ctx.resources, phase="agent")
+    if result.failure is not None:
+        return ToolResult(status="error", output=render_command(result))
+    verdict = "PASSES" if result.exit_code == 0 else "FAILS"
+    return ToolResult(
+        output=f"{feature.id} {verdict}\n{render_command(result)}",
+        data={
+            "feature": feature.id,
+            "command": feature.check,
+            "exit_code": result.exit_code,
+            "output_digest": _digest(result),
+            "at": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
+    from artifacts.feature_list import load_feature_list, save_feature_list
+    from artifacts.models import Evidence
+
+    verification = ctx.verifications.get(args.feature)
+    if verification is None:
+        return ToolResult.error(
+            f"no verification of {args.feature} in this session; call verify_feature first"
+        )
+    if verification.exit_code != 0:
+        return ToolResult.error(
+            f"the last check of {args.feature} in this session failed "
+            f"(exit {verification.exit_code}); fix it and verify again"
+        )
+    current = load_feature_list(ctx.root)
+    evidence = Evidence(
+        verification=verification.ref,
+        at=datetime.fromisoformat(verification.at),
+        exit_code=verification.exit_code,
+        output_digest=verification.output_digest,
+        command=verification.command,
+        session=ctx.session,
+    )
+    updated = current.model_copy(deep=True)
+    for feature in updated.features:
+        if feature.id == args.feature:
+            if feature.passes and feature.evidence == evidence:
+                return ToolResult(output=f"{args.feature} is already passing with this evidence")
+            feature.passes = True
+            feature.evidence = evidence
+    save_feature_list(ctx.root, updated)
+    return ToolResult(
+        output=f"{args.feature} marked passing (evidence {verification.ref})",
+        data={"feature": args.feature},
+    )
+
+
+def request_resources(ctx: WorkContext, args: ResourcesArgs) -> ToolResult:
+    from runners import Resources
+
+    current = ctx.resources or Resources()
+    limits = ctx.max_resources
+    wanted = {
+        key: value
+        for key, value in (
+            ("memory_mb", args.memory_mb),
+            ("cpus", args.cpus),
+            ("timeout_s", args.timeout_s),
+        )
+        if value is not None
+    }
+    if limits is not None:
+        over = [key for key, value in wanted.items() if value > getattr(limits, key)]
+        if over:
+            maxima = ", ".join(f"{key} <= {getattr(limits, key)}" for key in over)
+            return ToolResult.denied(
+                f"POLICY: the request exceeds the configured maxima ({maxima}); it needs a "
+                "human's approval (ask_human), do not retry it as is",
+                over=over,
+            )
+    granted = current.model_copy(update=wanted)
+    return ToolResult(
+        output=f"granted for the next workloads: {granted.model_dump()}",
+        data={"resources": granted.model_dump()},
+    )
+
+
+def note(ctx: WorkContext, args: NoteArgs) -> ToolResult:
+    return ToolResult(output="noted", data={"note": args.text.strip()})
+
+
+WORK_TOOLS: list[Tool[WorkContext]] = [
+    Tool("run", "Run a shell command in the project through the runner.", RunArgs, run_command),
+    Tool(
+        "verify_feature",
+        "Run a feature's check command; the harness records the result as evidence.",
+        VerifyArgs,
+        verify_feature,
+    ),
+    Tool(
+        "mark_passing",
+        "Mark a feature passing; accepted only after its check passed in this session.",
+        MarkArgs,
+        mark_passing,
+        idempotent=False,
+    ),
+    Tool(
+        "request_resources",
+        "Ask for more memory, CPUs or time for the next commands (after an OOM or timeout).",
+        ResourcesArgs,
+        request_resources,
+    ),
+    Tool("note", "Add a line to this session's progress entry.", NoteArgs, note),
+]

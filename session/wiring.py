@@ -1,0 +1,74 @@
+"""Build the objects of a run from config: model, accounting, runner, tools, gates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.tools import ToolRegistry
+from session.context import WorkContext
+from session.cycle import SessionEnv
+
+if TYPE_CHECKING:
+    from artifacts.config import HarnessConfig
+    from harness.journal import Run
+
+
+def session_tools(extra: list[Any] | None = None) -> ToolRegistry[WorkContext]:
+    """The tools of a working session."""
+    from session.tools.files import FILE_TOOLS
+    from session.tools.work import WORK_TOOLS
+
+    return ToolRegistry([*FILE_TOOLS, *WORK_TOOLS, *(extra or [])])
+
+
+def build_env(
+    root: Path,
+    config: HarnessConfig,
+    run: Run,
+    *,
+    unattended: bool,
+    on_step: Any = None,
+) -> SessionEnv:
+    from harness.model import Accounting, LitellmModel
+    from runners import Resources, make_runner
+
+    runner = make_runner(
+        config.runner,
+        root,
+        labels={"harness.run": run.id, "harness.project": str(root.resolve())},
+    )
+    accounting = Accounting(config.budgets)
+    totals = run.usage_totals()
+    accounting.restore(tokens=totals.tokens, cost_usd=totals.cost_usd)
+    rc = config.runner
+    resources = Resources(
+        memory_mb=rc.memory_mb,
+        cpus=rc.cpus,
+        pids=rc.pids,
+        gpus=rc.gpus,
+        timeout_s=rc.timeout_s,
+        network=rc.network,
+    )
+    maxima = resources.model_copy(
+        update={"memory_mb": rc.max_memory_mb, "cpus": rc.max_cpus, "timeout_s": rc.max_timeout_s}
+    )
+    extras: dict[str, Any] = {
+        "resources": resources,
+        "max_resources": maxima,
+        "unattended": unattended,
+        "state_dir": root / ".harness",
+        "config": config,
+    }
+    return SessionEnv(
+        root=root,
+        config=config,
+        run=run,
+        model=LitellmModel(config.model, project_root=root),
+        accounting=accounting,
+        runner=runner,
+        tools=session_tools(),
+        gates=None,
+        extras=extras,
+        on_step=on_step,
+    )

@@ -20,6 +20,8 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.demo",
     "harness.commands.init",
     "harness.commands.run",
+    "harness.commands.validate",
+    "harness.commands.adopt",
 )
 
 

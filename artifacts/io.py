@@ -1,0 +1,231 @@
+"""Careful file I/O for the protocol files: atomic writes and reads that refuse bad input.
+
+Reads refuse, with an :class:`ArtifactError` naming the file, the place and the reason:
+symlinks that resolve outside the project, directories and other non-regular files,
+files over ``max_bytes`` (checked with ``stat`` before reading), empty files (unless
+allowed), non-UTF-8 bytes (with the byte offset) and a UTF-8 byte-order mark.
+
+The BOM is *refused*, not stripped: JSON (RFC 8259) forbids it, and stripping it on read
+would make the next write silently change bytes the user did not ask to change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from harness.errors import ArtifactError
+
+BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_BYTES = 10_000_000
+
+
+def display(path: Path, root: Path) -> str:
+    """The path as shown in messages: relative to the project root when inside it."""
+    try:
+        return str(path.absolute().relative_to(root.absolute()))
+    except ValueError:
+        return str(path)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.is_relative_to(root)
+
+
+def check_file(path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> os.stat_result:
+    """Check that ``path`` is a regular file inside ``root`` and not too big; return its stat."""
+    name = display(path, root)
+    real_root = root.resolve()
+    try:
+        link = path.lstat()
+    except FileNotFoundError:
+        raise ArtifactError(
+            name, "", "the file does not exist", "Create it (`harness init` writes every file)."
+        ) from None
+    except OSError as error:
+        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+    target = path.resolve()
+    is_link = stat.S_ISLNK(link.st_mode)
+    if not _inside(target, real_root):
+        what = f"it is a symlink to {target}" if is_link else f"it is at {target}"
+        raise ArtifactError(
+            name,
+            "",
+            f"{what}, outside the project {real_root}",
+            "Replace the link by a regular file inside the project.",
+        )
+    if is_link and not target.exists():
+        raise ArtifactError(name, "", f"it is a symlink to {target}, which does not exist")
+    try:
+        info = target.stat()
+    except OSError as error:
+        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ArtifactError(
+            name,
+            "",
+            "it is a directory, where a file should be",
+            "Move the directory away and put the file there.",
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise ArtifactError(
+            name, "", "it is not a regular file (a device, socket or FIFO)", "Replace it."
+        )
+    if info.st_size > max_bytes:
+        raise ArtifactError(
+            name,
+            "",
+            f"the file is {info.st_size:,} bytes, over the limit of {max_bytes:,} bytes "
+            "(it was not read)",
+            "A protocol file this big is almost surely not what it should be; check it.",
+        )
+    return info
+
+
+def read_bytes(
+    path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES, allow_empty: bool = False
+) -> bytes:
+    """Read a protocol file's bytes after the checks of :func:`check_file`."""
+    check_file(path, root=root, max_bytes=max_bytes)
+    name = display(path, root)
+    try:
+        with open(path.resolve(), "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+    if len(data) > max_bytes:
+        raise ArtifactError(name, "", f"the file grew over the limit of {max_bytes:,} bytes")
+    if not data and not allow_empty:
+        raise ArtifactError(
+            name, "", "the file is empty", "Restore its content (see `git log -p` for it)."
+        )
+    return data
+
+
+def decode(data: bytes, name: str) -> str:
+    """Decode UTF-8 strictly; a BOM or bad bytes give an error with the place."""
+    if data.startswith(BOM):
+        raise ArtifactError(
+            name,
+            "byte 0",
+            "the file starts with a UTF-8 byte-order mark (EF BB BF), which harness refuses",
+            "Save it as UTF-8 without BOM (e.g. `sed -i '1s/^\\xEF\\xBB\\xBF//' FILE`).",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ArtifactError(
+            name,
+            f"byte {error.start} (line {line})",
+            f"the bytes are not valid UTF-8 ({error.reason}: "
+            f"{data[error.start : error.start + 4]!r})",
+            "Re-save the file as UTF-8.",
+        ) from None
+
+
+def read_text(
+    path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES, allow_empty: bool = False
+) -> str:
+    """Read a protocol file as UTF-8 text, refusing bad input (see the module docstring).
+
+    Line endings are kept exactly as they are in the file.
+    """
+    data = read_bytes(path, root=root, max_bytes=max_bytes, allow_empty=allow_empty)
+    return decode(data, display(path, root))
+
+
+def atomic_write(path: Path, data: bytes | str, *, root: Path) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    A reader sees the old content or the new, never a mix; after a crash the file is
+    whole. The existing file's permission bits are kept (``init.sh`` stays executable).
+    """
+    name = display(path, root)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    target = path.resolve()
+    if not _inside(target, root.resolve()):
+        raise ArtifactError(
+            name, "", f"it resolves to {target}, outside the project", "Refusing to write there."
+        )
+    if target.is_dir():
+        raise ArtifactError(name, "", "it is a directory, where a file should be", "")
+    mode = 0o644
+    with contextlib.suppress(FileNotFoundError):
+        mode = stat.S_IMODE(target.stat().st_mode)
+    folder = target.parent
+    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename durable (the directory entry is data too)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(name)
+
+
+def parse_json(text: str, name: str) -> object:
+    """Parse JSON strictly: no duplicate keys, no NaN/Infinity; errors name line and column."""
+    import json
+
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except json.JSONDecodeError as error:
+        raise ArtifactError(
+            name,
+            f"line {error.lineno}, column {error.colno} (character {error.pos})",
+            f"the file is not valid JSON: {error.msg}",
+            "Fix the syntax (a truncated file may be restored from `git log -p`).",
+        ) from None
+    except _DuplicateKey as error:
+        raise ArtifactError(
+            name,
+            f'key "{error.args[0]}"',
+            f'an object has the key "{error.args[0]}" twice',
+            "Keep one of them.",
+        ) from None
+    except ValueError as error:
+        raise ArtifactError(
+            name, "", f"the file contains {error.args[0]}, which JSON does not allow", ""
+        ) from None
+    except RecursionError:
+        raise ArtifactError(name, "", "the JSON is nested too deeply to read", "") from None

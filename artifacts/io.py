@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -213,7 +214,7 @@ def parse_json(text: str, name: str) -> object:
         raise ArtifactError(
             name,
             f"line {error.lineno}, column {error.colno} (character {error.pos})",
-            f"the file is not valid JSON: {error.msg}",
+            f"the file is not valid JSON: {error.msg.replace(' starting at', ' starting here')}",
             "Fix the syntax (a truncated file may be restored from `git log -p`).",
         ) from None
     except _DuplicateKey as error:
@@ -224,8 +225,17 @@ def parse_json(text: str, name: str) -> object:
             "Keep one of them.",
         ) from None
     except ValueError as error:
+        constant = str(error.args[0])
+        found = re.search(rf"(?<![\w\"]){re.escape(constant)}(?![\w\"])", text)
+        where = ""
+        if found:
+            line = text.count("\n", 0, found.start()) + 1
+            where = f"line {line}, column {found.start() - text.rfind(chr(10), 0, found.start())}"
         raise ArtifactError(
-            name, "", f"the file contains {error.args[0]}, which JSON does not allow", ""
+            name,
+            where,
+            f"the file contains {constant}, which JSON does not allow",
+            "Write a number, or null.",
         ) from None
     except RecursionError:
         raise ArtifactError(name, "", "the JSON is nested too deeply to read", "") from None

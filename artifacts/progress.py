@@ -144,15 +144,19 @@ def _read_value(rest: str | None, lines: _Lines, indent: str) -> str:
         if not fence:
             raise lines.error(f"expected a fenced block opening with {indent!r}```text")
         closer = indent + fence.group(1)
+        opened = f"the fenced block opened at line {lines.start + lines.index - 1}"
         body: list[str] = []
         while True:
             if lines.peek() is None:
-                raise lines.error(f"the fenced block is not closed with {closer.strip()}")
+                raise lines.error(f"{opened} is not closed with {closer.strip()}")
             line = lines.take()
             if line == closer:
                 return "\n".join(body)
             if line and not line.startswith(indent):
-                raise lines.error(f"a line in the fenced block is not indented by {indent!r}")
+                raise lines.error(
+                    f"{opened} is not closed with {closer.strip()} before this line "
+                    f"(a line inside is indented by {indent!r})"
+                )
             body.append(line[len(indent) :])
     if rest.startswith('"'):
         try:

@@ -164,8 +164,10 @@ def schema_errors(instance: object, name: str, file: str) -> list[ArtifactError]
     seen: set[tuple[str, str]] = set()
     for error in found:
         for described in _describe(error, file):
-            if (described.where, described.why) not in seen:
-                seen.add((described.where, described.why))
+            # the evidence rule and the field type may both say "expected ..." at one place
+            key = "expected" if described.why.startswith("expected ") else described.why
+            if (described.where, key) not in seen:
+                seen.add((described.where, key))
                 result.append(described)
     return result
 
@@ -182,7 +184,10 @@ def pydantic_errors(
     for item in error.errors():
         where = json_path([*prefix, *item["loc"]])
         why = item["msg"].removeprefix("Value error, ")
-        result.append(ArtifactError(file, where, why, f"See templates/schemas/ for {file}."))
+        fix = f"See templates/schemas/ for {file}."
+        if "datetime" in item["type"] or "timezone" in item["type"]:
+            fix = "Write a date as ISO 8601 with a time zone, e.g. 2026-11-23T12:00:00Z."
+        result.append(ArtifactError(file, where, why, fix))
     return result
 
 

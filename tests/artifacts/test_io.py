@@ -1,0 +1,123 @@
+"""Atomic writes and careful reads."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from artifacts.io import atomic_write, parse_json, read_text
+from harness.errors import ArtifactError
+
+
+def test_atomic_write_replaces_and_keeps_mode(tmp_path: Path) -> None:
+    target = tmp_path / "init.sh"
+    target.write_text("old")
+    target.chmod(0o755)
+    atomic_write(target, "new ✓", root=tmp_path)
+    assert target.read_text("utf-8") == "new ✓"
+    assert target.stat().st_mode & 0o777 == 0o755
+    assert [p.name for p in tmp_path.iterdir()] == ["init.sh"]  # no temp file left
+
+
+def test_atomic_write_leaves_old_content_when_the_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "f.json"
+    target.write_text("old")
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        atomic_write(target, b"new", root=tmp_path)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_atomic_write_refuses_outside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "link.json").symlink_to(tmp_path / "out.json")
+    with pytest.raises(ArtifactError, match="outside the project"):
+        atomic_write(root / "link.json", "x", root=root)
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_atomic_write_refuses_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ArtifactError, match="directory"):
+        atomic_write(tmp_path / "d", "x", root=tmp_path)
+
+
+def test_read_text_follows_a_symlink_inside_the_project(tmp_path: Path) -> None:
+    (tmp_path / "real.md").write_text("hello")
+    (tmp_path / "link.md").symlink_to("real.md")
+    assert read_text(tmp_path / "link.md", root=tmp_path) == "hello"
+
+
+def test_read_text_refuses_a_symlink_outside(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    (tmp_path / "secret").write_text("s")
+    (root / "f.md").symlink_to("../secret")
+    with pytest.raises(ArtifactError, match="outside the project") as caught:
+        read_text(root / "f.md", root=root)
+    assert caught.value.file == "f.md"
+
+
+def test_read_text_refuses_a_big_file_without_reading_it(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    with open(big, "wb") as handle:
+        handle.truncate(50 * 1024 * 1024)
+    started = time.perf_counter()
+    with pytest.raises(ArtifactError, match="over the limit"):
+        read_text(big, root=tmp_path)
+    assert time.perf_counter() - started < 0.2
+
+
+def test_read_text_refuses_a_bom(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"\xef\xbb\xbf{}")
+    with pytest.raises(ArtifactError, match="byte-order mark"):
+        read_text(tmp_path / "f", root=tmp_path)
+
+
+def test_read_text_names_the_offset_of_bad_bytes(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"ok\nline two \xff here")
+    with pytest.raises(ArtifactError) as caught:
+        read_text(tmp_path / "f", root=tmp_path)
+    assert caught.value.where == "byte 12 (line 2)"
+
+
+def test_read_text_empty(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(ArtifactError, match="empty"):
+        read_text(tmp_path / "f", root=tmp_path)
+    assert read_text(tmp_path / "f", root=tmp_path, allow_empty=True) == ""
+
+
+def test_read_text_keeps_line_endings(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"a\r\nb\n")
+    assert read_text(tmp_path / "f", root=tmp_path) == "a\r\nb\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"a": 1,\n "a": 2}', 'key "a"'),
+        ('{"a": [1, 2}', "line 1, column 12 (character 11)"),
+        ('{"a": Infinity}', "line 1, column 7"),
+    ],
+)
+def test_parse_json_errors(text: str, where: str) -> None:
+    with pytest.raises(ArtifactError) as caught:
+        parse_json(text, "f.json")
+    assert caught.value.where == where
+
+
+def test_parse_json_deep_nesting() -> None:
+    with pytest.raises(ArtifactError, match="nested too deeply"):
+        parse_json("[" * 100_000 + "]" * 100_000, "f.json")

@@ -1,0 +1,115 @@
+"""The `Model` interface and the values it returns (plain pydantic, journal-friendly)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+
+class ToolCall(BaseModel):
+    """One tool call the model asked for; `arguments` is the model's raw JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+class Usage(BaseModel):
+    """Tokens and dollars of one call (or a sum of calls)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            total_tokens=self.total_tokens + other.total_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+        )
+
+
+class ModelResponse(BaseModel):
+    """One assistant turn: text and/or tool calls, with its usage and how many attempts it took."""
+
+    content: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    model: str = ""
+    finish_reason: str | None = None
+    attempts: int = 1
+    """Calls made for this turn, counting the retried failures (1 = no retry)."""
+    retry_delays_s: list[float] = Field(default_factory=list)
+    """The back-off sleeps between attempts, in order."""
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message in OpenAI format, to append to the transcript."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in self.tool_calls
+            ]
+        return msg
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A chat model that answers a transcript, possibly with tool calls."""
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> ModelResponse:
+        """Answer the transcript.
+
+        Args:
+            messages: the whole transcript in OpenAI chat format.
+            tools: tool definitions in OpenAI format (``{"type": "function", ...}``).
+
+        Returns:
+            The assistant turn. Raises ``ModelError`` (or a subclass) or ``BudgetExhausted``.
+        """
+        ...
+
+    async def acomplete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+    ) -> ModelResponse:
+        """The same as `complete`, for asyncio callers."""
+        ...
+
+
+class ModelSettings(Protocol):
+    """The fields of ``[model]`` in harness.toml that the gateway reads (``ModelConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def temperature(self) -> float | None: ...
+    @property
+    def max_tokens(self) -> int | None: ...
+    @property
+    def timeout_s(self) -> float | None: ...
+    @property
+    def retry_deadline_s(self) -> float | None: ...
+    @property
+    def api_key_env(self) -> str | None: ...
+
+
+class BudgetSettings(Protocol):
+    """The token and dollar fields of ``[budgets]`` (``BudgetsConfig``); None means no limit."""
+
+    @property
+    def session_tokens(self) -> int | None: ...
+    @property
+    def session_dollars(self) -> float | None: ...
+    @property
+    def run_tokens(self) -> int | None: ...
+    @property
+    def run_dollars(self) -> float | None: ...

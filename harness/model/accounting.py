@@ -44,11 +44,33 @@ class Accounting:
         acc.session_calls = session_calls
         return acc
 
-    def new_session(self) -> None:
+    def restore(
+        self,
+        *,
+        tokens: int = 0,
+        cost_usd: float = 0.0,
+        session_tokens: int = 0,
+        session_cost_usd: float = 0.0,
+    ) -> None:
+        """Set the run (and session) totals from recorded numbers, e.g. on resume."""
+        self.run = Usage(total_tokens=tokens, cost_usd=cost_usd)
+        self.session = Usage(total_tokens=session_tokens, cost_usd=session_cost_usd)
+
+    def start_session(self) -> None:
         """Start counting a new session; the run totals carry on."""
         self.session = Usage()
         self.session_calls = 0
         self.last = None
+
+    new_session = start_session
+
+    @property
+    def run_usage(self) -> Usage:
+        return self.run
+
+    @property
+    def session_usage(self) -> Usage:
+        return self.session
 
     def add(self, usage: Usage) -> None:
         """Count one call's usage in the session and the run."""
@@ -59,19 +81,23 @@ class Accounting:
         self.last = usage
 
     def check(self) -> None:
-        """Raise `BudgetExhausted` if a token or dollar budget is already spent."""
-        if self.budgets is None:
-            return
-        b = self.budgets
-        limits: tuple[tuple[str, float | None, float], ...] = (
-            ("session_tokens", b.session_tokens, self.session.total_tokens),
-            ("session_dollars", b.session_dollars, self.session.cost_usd),
-            ("run_tokens", b.run_tokens, self.run.total_tokens),
-            ("run_dollars", b.run_dollars, self.run.cost_usd),
-        )
-        for name, limit, used in limits:
-            if limit is not None and used >= limit:
-                raise BudgetExhausted(name, float(limit), float(used))
+        """Raise `BudgetExhausted` if a session or run token/dollar budget is spent."""
+        self.check_session()
+        self.check_run()
+
+    def check_session(self) -> None:
+        """Raise `BudgetExhausted` if the session's token or dollar budget is spent."""
+        if self.budgets is not None:
+            b = self.budgets
+            _check("session_tokens", b.session_tokens, self.session.total_tokens)
+            _check("session_dollars", b.session_dollars, self.session.cost_usd)
+
+    def check_run(self) -> None:
+        """Raise `BudgetExhausted` if the run's token or dollar budget is spent."""
+        if self.budgets is not None:
+            b = self.budgets
+            _check("run_tokens", b.run_tokens, self.run.total_tokens)
+            _check("run_dollars", b.run_dollars, self.run.cost_usd)
 
     def snapshot(self) -> dict[str, Any]:
         """The totals as JSON-able numbers (for the journal and `harness status`)."""
@@ -81,3 +107,9 @@ class Accounting:
             "session_calls": self.session_calls,
             "run_calls": self.run_calls,
         }
+
+
+def _check(name: str, limit: float | None, used: float) -> None:
+    """A budget is spent when what was used reaches the limit (None: no limit)."""
+    if limit is not None and used >= limit:
+        raise BudgetExhausted(name, float(limit), float(used))

@@ -158,7 +158,10 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         mode = stat.S_IMODE(target.stat().st_mode)
     folder = target.parent
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        raise _write_error(name, error) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
@@ -166,11 +169,22 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path) -> None:
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(temp, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        if isinstance(error, OSError):
+            raise _write_error(name, error) from None
         raise
     _fsync_dir(folder)
+
+
+def _write_error(name: str, error: OSError) -> ArtifactError:
+    return ArtifactError(
+        name,
+        "",
+        f"cannot be written ({error.strerror or error})",
+        "Check free space and permissions; the old content, if any, is intact.",
+    )
 
 
 def _fsync_dir(folder: Path) -> None:

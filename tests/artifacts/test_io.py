@@ -32,7 +32,7 @@ def test_atomic_write_leaves_old_content_when_the_write_fails(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(ArtifactError, match="No space left on device"):
         atomic_write(target, b"new", root=tmp_path)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
@@ -45,6 +45,11 @@ def test_atomic_write_refuses_outside_the_root(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="outside the project"):
         atomic_write(root / "link.json", "x", root=root)
     assert not (tmp_path / "out.json").exists()
+
+
+def test_atomic_write_into_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="cannot be written"):
+        atomic_write(tmp_path / "nope" / "f.json", "x", root=tmp_path)
 
 
 def test_atomic_write_refuses_a_directory(tmp_path: Path) -> None:
@@ -121,3 +126,27 @@ def test_parse_json_errors(text: str, where: str) -> None:
 def test_parse_json_deep_nesting() -> None:
     with pytest.raises(ArtifactError, match="nested too deeply"):
         parse_json("[" * 100_000 + "]" * 100_000, "f.json")
+
+
+def test_readers_never_see_a_partial_write(tmp_path: Path) -> None:
+    import threading
+
+    target = tmp_path / "f.json"
+    versions = {b"a" * 300_000, b"b" * 300_000}
+    target.write_bytes(b"a" * 300_000)
+    seen: set[bytes] = set()
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            seen.add(target.read_bytes())
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for n in range(40):
+            atomic_write(target, b"ab"[n % 2 : n % 2 + 1] * 300_000, root=tmp_path)
+    finally:
+        done.set()
+        thread.join()
+    assert seen and seen <= versions

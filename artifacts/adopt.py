@@ -110,7 +110,12 @@ def adopt_feature_list(root: Path) -> AdoptResult:
             "Adopt reads a JSON array of {category, description, steps, passes}.",
         )
     if not data:
-        raise ArtifactError(file, "$", "the array is empty: there is nothing to adopt", "")
+        raise ArtifactError(
+            file,
+            "$",
+            "the array is empty: there is nothing to adopt",
+            "Write the features first, or let `harness init` write them.",
+        )
     new = upgrade(data, file)
     check_transition(None, new, adopting=True)
     out = dump_feature_list(new)

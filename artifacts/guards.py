@@ -140,7 +140,10 @@ def check_transition(old: FeatureList | None, new: FeatureList, *, adopting: boo
         return
     if new.version != old.version:
         raise GuardViolation(
-            FILE, "$.version", f"the version changed from {old.version} to {new.version}", ""
+            FILE,
+            "$.version",
+            f"the version changed from {old.version} to {new.version}",
+            "Keep the version of the file on disk.",
         )
     if len(new.features) < len(old.features):
         missing = [f.id for f in old.features if new.get(f.id) is None]

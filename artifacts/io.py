@@ -47,7 +47,7 @@ def check_file(path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
             name, "", "the file does not exist", "Create it (`harness init` writes every file)."
         ) from None
     except OSError as error:
-        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+        raise _read_error(name, error) from None
     target = path.resolve()
     is_link = stat.S_ISLNK(link.st_mode)
     if not _inside(target, real_root):
@@ -59,11 +59,16 @@ def check_file(path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
             "Replace the link by a regular file inside the project.",
         )
     if is_link and not target.exists():
-        raise ArtifactError(name, "", f"it is a symlink to {target}, which does not exist")
+        raise ArtifactError(
+            name,
+            "",
+            f"it is a symlink to {target}, which does not exist",
+            "Point the link at an existing file, or replace it by a file.",
+        )
     try:
         info = target.stat()
     except OSError as error:
-        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+        raise _read_error(name, error) from None
     if stat.S_ISDIR(info.st_mode):
         raise ArtifactError(
             name,
@@ -96,9 +101,14 @@ def read_bytes(
         with open(path.resolve(), "rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
-        raise ArtifactError(name, "", f"cannot be read ({error.strerror})") from None
+        raise _read_error(name, error) from None
     if len(data) > max_bytes:
-        raise ArtifactError(name, "", f"the file grew over the limit of {max_bytes:,} bytes")
+        raise ArtifactError(
+            name,
+            "",
+            f"the file grew over the limit of {max_bytes:,} bytes while being read",
+            "Check what writes to it.",
+        )
     if not data and not allow_empty:
         raise ArtifactError(
             name, "", "the file is empty", "Restore its content (see `git log -p` for it)."
@@ -153,7 +163,12 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path) -> None:
             name, "", f"it resolves to {target}, outside the project", "Refusing to write there."
         )
     if target.is_dir():
-        raise ArtifactError(name, "", "it is a directory, where a file should be", "")
+        raise ArtifactError(
+            name,
+            "",
+            "it is a directory, where a file should be",
+            "Move the directory away.",
+        )
     mode = 0o644
     with contextlib.suppress(FileNotFoundError):
         mode = stat.S_IMODE(target.stat().st_mode)
@@ -252,4 +267,15 @@ def parse_json(text: str, name: str) -> object:
             "Write a number, or null.",
         ) from None
     except RecursionError:
-        raise ArtifactError(name, "", "the JSON is nested too deeply to read", "") from None
+        raise ArtifactError(
+            name,
+            "",
+            "the JSON is nested too deeply to read",
+            "A feature list is at most a few levels deep; check the file.",
+        ) from None
+
+
+def _read_error(name: str, error: OSError) -> ArtifactError:
+    return ArtifactError(
+        name, "", f"cannot be read ({error.strerror or error})", "Check its permissions."
+    )

@@ -1,0 +1,89 @@
+"""The file tools stay inside the project and report errors as results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.tools import ToolRegistry
+from session.context import WorkContext
+from session.paths import PathRefused, confine
+from session.tools.files import FILE_TOOLS
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> WorkContext:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def f():\n    return 1\n")
+    return WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tools() -> ToolRegistry[WorkContext]:
+    return ToolRegistry(FILE_TOOLS)
+
+
+def call(tools: ToolRegistry[WorkContext], ctx: WorkContext, name: str, **args: object):
+    return tools.call(name, json.dumps(args), ctx)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/passwd", "../outside.txt", "src/../../outside.txt", "", ".harness/journal.db"],
+)
+def test_paths_out_of_the_project_are_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(PathRefused):
+        confine(tmp_path, path)
+
+
+def test_symlink_out_is_refused(tmp_path: Path, ctx: WorkContext, tools) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text("secret")
+    (tmp_path / "link.txt").symlink_to(outside)
+    result = call(tools, ctx, "read_file", path="link.txt")
+    assert result.status == "error"
+    assert "outside the project" in result.output
+    result = call(tools, ctx, "write_file", path="link.txt", content="x")
+    assert result.status == "error"
+    assert outside.read_text() == "secret"
+
+
+def test_feature_list_and_git_are_not_writable(ctx: WorkContext, tools) -> None:
+    for path in ("feature_list.json", ".git/config"):
+        result = call(tools, ctx, "write_file", path=path, content="{}")
+        assert result.status == "error", path
+    assert not (ctx.root / "feature_list.json").exists()
+
+
+def test_write_read_edit_round_trip(ctx: WorkContext, tools) -> None:
+    assert call(tools, ctx, "write_file", path="pkg/mod.py", content="a = 1\nb = 2\n").status == "ok"
+    edited = call(tools, ctx, "edit_file", path="pkg/mod.py", old="b = 2", new="b = 3")
+    assert edited.status == "ok"
+    text = call(tools, ctx, "read_file", path="pkg/mod.py").output
+    assert "b = 3" in text and "a = 1" in text
+    again = call(tools, ctx, "edit_file", path="pkg/mod.py", old="b = 2", new="b = 3")
+    assert again.status == "ok" and "already" in again.output
+
+
+def test_ambiguous_edit_is_refused(ctx: WorkContext, tools) -> None:
+    call(tools, ctx, "write_file", path="x.txt", content="same\nsame\n")
+    result = call(tools, ctx, "edit_file", path="x.txt", old="same", new="other")
+    assert result.status == "error" and "2 times" in result.output
+    assert (ctx.root / "x.txt").read_text() == "same\nsame\n"
+
+
+def test_list_and_grep_skip_state(ctx: WorkContext, tools) -> None:
+    (ctx.root / ".harness").mkdir()
+    (ctx.root / ".harness" / "journal.db").write_text("return 1")
+    listed = call(tools, ctx, "list_files", pattern="**/*").output
+    assert "src/app.py" in listed and ".harness" not in listed
+    hits = call(tools, ctx, "grep", regex=r"return \d").output
+    assert hits == "src/app.py:2:     return 1"
+
+
+def test_bad_arguments_come_back_as_results(ctx: WorkContext, tools) -> None:
+    assert "not valid JSON" in tools.call("read_file", "{not json", ctx).output
+    assert "invalid arguments" in tools.call("read_file", "{}", ctx).output
+    assert "unknown tool" in tools.call("rm_rf", "{}", ctx).output

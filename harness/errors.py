@@ -15,7 +15,8 @@ The hierarchy::
     │   ├── ContextWindowExceeded    a signal: the session compacts and goes on
     │   └── QuotaExhausted           the provider's quota is spent: the run parks (exit 4)
     ├── BudgetExhausted              steps, tokens, dollars or wall time        (exit 3)
-    └── RunnerError                  the runner itself cannot work (daemon, image)
+    ├── RunnerError                  the runner itself cannot work (daemon, image)  (exit 4)
+    └── Parked                       a step waits for a human: left in flight, run parks (exit 4)
 
 This module imports nothing of ours, so every package may use it.
 Infrastructure failures of a *command* (OOM, time limit) are not exceptions: they are
@@ -143,3 +144,18 @@ class RunnerError(HarnessError):
         self.kind = kind
         self.suggestion = suggestion
         super().__init__(f"{message} {suggestion}".strip())
+
+
+class Parked(HarnessError):
+    """A step that needs a human's answer that is not there yet.
+
+    The journal leaves such a step in flight (no ended row), so the next `harness run`
+    runs it again, and by then the answer may be there.
+    """
+
+    exit_code = ExitCode.WAITING_FOR_HUMAN
+
+    def __init__(self, question_id: str, text: str) -> None:
+        self.question_id = question_id
+        super().__init__(f"waiting for a human: question {question_id}: {text}")
+

@@ -68,6 +68,21 @@ def _is_quota(exc: BaseException) -> bool:
     return "quota" in text and not any(p in text for p in per_period)
 
 
+def _is_missing_key(exc: BaseException) -> bool:
+    """No key at all: some providers report it as a 500 or a connection error."""
+    text = str(exc).lower()
+    return (
+        "missing credentials" in text
+        or "api key not found" in text
+        or ("api_key" in text and "environment variable" in text)
+    )
+
+
+def _is_server_side(exc: BaseException) -> bool:
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and status >= 500
+
+
 def _is_unknown_provider(exc: BaseException) -> bool:
     return "llm provider not provided" in str(exc).lower()
 
@@ -107,11 +122,26 @@ POLICY: tuple[Rule, ...] = (
         when=_is_quota,
     ),
     Rule("RateLimitError", Action.RETRY),
+    Rule(
+        "InternalServerError",
+        Action.FATAL,
+        "no API key for {model}: set the environment variable {key_env} (or name another "
+        "variable with `[model] api_key_env` in harness.toml). Provider said: {detail}",
+        when=_is_missing_key,
+    ),
+    Rule(
+        "APIConnectionError",
+        Action.FATAL,
+        "no API key for {model}: set the environment variable {key_env} (or name another "
+        "variable with `[model] api_key_env` in harness.toml). Provider said: {detail}",
+        when=_is_missing_key,
+    ),
     Rule("Timeout", Action.RETRY),
     Rule("APIConnectionError", Action.RETRY),
     Rule("InternalServerError", Action.RETRY),
     Rule("ServiceUnavailableError", Action.RETRY),
     Rule("BadGatewayError", Action.RETRY),
+    Rule("APIError", Action.RETRY, when=_is_server_side),
     Rule(
         "AuthenticationError",
         Action.FATAL,

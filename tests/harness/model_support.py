@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.model import Accounting, LitellmModel
+
+# Tests that import litellm themselves must not make it fetch its price table.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @dataclass
@@ -87,4 +91,7 @@ def make_model(
 
 
 def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "system", "content": "You are a coding agent."}, {"role": "user", "content": text}]
+    return [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": text},
+    ]

@@ -78,6 +78,9 @@ def _check_config(root: Path, report: ProjectReport) -> None:
         report.config_checked = True
     except ArtifactError as error:
         report.errors.append(error)
+    except ValueError as error:  # a loader that lets tomllib's error through
+        why = f"the file is not valid TOML ({error})"
+        report.errors.append(ArtifactError(HARNESS_TOML, "", why, "Fix the syntax."))
 
 
 def _check_init_sh(root: Path, report: ProjectReport) -> None:

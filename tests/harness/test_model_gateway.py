@@ -118,7 +118,9 @@ def test_usage_and_cost_accumulate(tmp_path: Path) -> None:
     second = model.complete([*user("Feature F003"), first.message()], TOOLS)
     assert accounting.run_calls == 2
     assert accounting.run.total_tokens == first.usage.total_tokens + second.usage.total_tokens
-    assert accounting.session.cost_usd == pytest.approx(first.usage.cost_usd + second.usage.cost_usd)
+    assert accounting.session.cost_usd == pytest.approx(
+        first.usage.cost_usd + second.usage.cost_usd
+    )
     # The journal reads usage.total_tokens and usage.cost_usd from the dumped output.
     dumped = json.loads(first.model_dump_json())
     assert dumped["usage"]["total_tokens"] == first.usage.total_tokens
@@ -174,3 +176,34 @@ def test_latency_is_applied(tmp_path: Path) -> None:
     started = time.monotonic()
     make_model(tmp_path, name).complete(user("x"), [])
     assert time.monotonic() - started >= 0.05
+
+
+async def test_concurrent_async_calls_do_not_block_each_other(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    name = write_script(tmp_path, {"latency_s": 0.1, "turns": [{"text": "slow"}]})
+    model = make_model(tmp_path, name)
+    await model.acomplete(user("warm up"), [])  # litellm's first-call setup out of the timing
+    started = time.monotonic()
+    answers = await asyncio.gather(*(model.acomplete(user(f"run {i}"), []) for i in range(20)))
+    assert {a.content for a in answers} == {"slow"}
+    assert time.monotonic() - started < 1.0  # 20 x 0.1 s in sequence would take 2 s
+
+
+def test_call_options_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_TEST_KEY", "sk-test-123")
+    model = make_model(
+        tmp_path,
+        "openai/gpt-4o-mini",
+        temperature=0.2,
+        max_tokens=500,
+        timeout_s=30,
+        api_key_env="HARNESS_TEST_KEY",
+    )
+    kwargs = model._kwargs(user("x"), TOOLS)
+    assert kwargs["api_key"] == "sk-test-123" and kwargs["tools"] == TOOLS
+    assert (kwargs["temperature"], kwargs["max_tokens"], kwargs["timeout"]) == (0.2, 500, 30)
+    assert kwargs["_skip_mcp_handler"] is True and "api_base" not in kwargs
+    scripted = make_model(tmp_path, "scripted/builtin:echo")._kwargs(user("x"), [])
+    assert scripted["api_base"] == str(tmp_path) and "tools" not in scripted

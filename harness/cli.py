@@ -22,6 +22,8 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.run",
     "harness.commands.validate",
     "harness.commands.adopt",
+    "harness.commands.state",
+    "harness.commands.ci",
 )
 
 

@@ -1,0 +1,179 @@
+"""`harness state save/load`: a state file is safe to load and carries a run to another clone."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.state import MANIFEST, StateRefused, load_state, read_archive, save_state
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def make_repo(root: Path, text: str = "project\n") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "t@example.com")
+    git(root, "config", "user.name", "t")
+    (root / ".gitignore").write_text(".harness/\n")
+    (root / "README.md").write_text(text)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "first")
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "project")
+    state = root / ".harness"
+    (state / "blobs" / "ab").mkdir(parents=True)
+    (state / "blobs" / "ab" / "cdef").write_bytes(b"blob bytes")
+    (state / "notes.txt").write_text("kept\n")
+    (state / "run.lock").write_text("12345\n")  # machine-specific: stays behind
+    (state / "cache").mkdir()
+    (state / "cache" / "x").write_text("machine cache\n")
+    return root
+
+
+def members(path: Path) -> list[str]:
+    with tarfile.open(path, "r:gz") as archive:
+        return archive.getnames()
+
+
+def test_save_writes_manifest_and_leaves_machine_files(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "state.tar.gz"
+    manifest = save_state(project, target)
+    names = members(target)
+    assert MANIFEST in names
+    assert "state/blobs/ab/cdef" in names and "state/notes.txt" in names
+    assert not any("lock" in n or "cache" in n for n in names)
+    assert manifest.git_head == git(project, "rev-parse", "HEAD")
+    assert set(manifest.files) == {"blobs/ab/cdef", "notes.txt"}
+    assert all(d.startswith("sha256:") for d in manifest.files.values())
+
+
+def test_load_into_a_clone_at_another_path(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "state.tar.gz"
+    save_state(project, target)
+    clone = tmp_path / "elsewhere" / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    assert main(["-C", str(clone), "state", "load", str(target)]) == 0
+    assert (clone / ".harness" / "blobs" / "ab" / "cdef").read_bytes() == b"blob bytes"
+    assert not (clone / ".harness" / "run.lock").exists()
+    assert not list(clone.glob(".harness-*"))  # no staging folders left behind
+
+
+def test_load_refuses_a_head_outside_this_history(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "state.tar.gz"
+    other = make_repo(tmp_path / "other", text="another project\n")
+    save_state(project, target)
+    with pytest.raises(StateRefused, match="not in the history"):
+        load_state(other, target)
+    assert not (other / ".harness").exists()
+
+
+def test_load_refuses_a_state_ahead_of_the_clone(project: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    (project / "new.txt").write_text("x")
+    git(project, "add", "new.txt")
+    git(project, "commit", "-qm", "second")
+    target = tmp_path / "state.tar.gz"
+    save_state(project, target)
+    with pytest.raises(StateRefused, match="git fetch"):
+        load_state(clone, target)
+    git(clone, "pull", "-q", "origin", "main")
+    load_state(clone, target)
+    assert (clone / ".harness" / "notes.txt").exists()
+
+
+def hostile(tmp_path: Path, member: tarfile.TarInfo, data: bytes = b"x") -> Path:
+    path = tmp_path / "hostile.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        manifest = {
+            "harness_version": "0",
+            "git_head": None,
+            "created_at": "now",
+            "files": {},
+            "runs": {},
+        }
+        info = tarfile.TarInfo(MANIFEST)
+        raw = json.dumps(manifest).encode()
+        info.size = len(raw)
+        archive.addfile(info, io.BytesIO(raw))
+        if member.isfile():
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+        else:
+            archive.addfile(member)
+    return path
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    return info
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [
+        (_member("state/../../escape.txt"), "climbs out"),
+        (_member("../escape.txt"), "climbs out"),
+        (_member("/tmp/abs.txt"), "absolute"),
+        (_member("state/link", tarfile.SYMTYPE, "/etc/passwd"), "a link"),
+        (_member("state/hard", tarfile.LNKTYPE, "state/other"), "a link"),
+        (_member("state/dev", tarfile.CHRTYPE), "device"),
+        (_member("state/fifo", tarfile.FIFOTYPE), "device"),
+        (_member("elsewhere.txt"), "unexpected member"),
+        (_member("state/unlisted.txt"), "disagree"),
+    ],
+)
+def test_load_refuses_unsafe_members(
+    project: Path, tmp_path: Path, member: tarfile.TarInfo, reason: str
+) -> None:
+    path = hostile(tmp_path, member)
+    before = sorted(p.name for p in project.iterdir())
+    with pytest.raises(StateRefused, match=reason):
+        load_state(project, path, force=True)
+    assert sorted(p.name for p in project.iterdir()) == before
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_load_refuses_a_damaged_file(project: Path, tmp_path: Path) -> None:
+    target = tmp_path / "state.tar.gz"
+    save_state(project, target)
+    manifest, files = read_archive(target)
+    bad = tmp_path / "bad.tar.gz"
+    with tarfile.open(bad, "w:gz") as archive:
+        raw = json.dumps(manifest.__dict__).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size = len(raw)
+        archive.addfile(info, io.BytesIO(raw))
+        for name, data in files.items():
+            data = data + b"tampered" if name == "notes.txt" else data
+            info = tarfile.TarInfo(f"state/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    with pytest.raises(StateRefused, match="digest"):
+        load_state(project, bad, force=True)
+    (tmp_path / "garbage.tar.gz").write_bytes(b"not a tar")
+    assert main(["-C", str(project), "state", "load", str(tmp_path / "garbage.tar.gz")]) == 2
+
+
+def test_save_without_state_is_an_error(tmp_path: Path) -> None:
+    root = make_repo(tmp_path / "empty")
+    assert main(["-C", str(root), "state", "save", str(tmp_path / "s.tar.gz")]) == 2
+    assert not (tmp_path / "s.tar.gz").exists()

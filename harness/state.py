@@ -1,0 +1,309 @@
+"""State that travels: `.harness/` packed into one file and unpacked in another clone.
+
+`save_state` writes a tar.gz: a manifest (harness version, git HEAD, time, file digests)
+and the state files, each SQLite database copied through SQLite's backup API after a WAL
+checkpoint (a consistent copy even while a writer is live). Lock files, WAL side files,
+temporary files and caches are machine-specific and stay behind.
+
+`load_state` refuses what it cannot trust: a member that is not a plain file or folder,
+an absolute name or `..` (path traversal), a digest that does not match, a state whose git
+HEAD is not in this clone's history, and an existing `.harness/` that is newer than or
+unrelated to the incoming one (unless forced). It unpacks beside `.harness/` and swaps
+the folder in with one rename, so a failed load changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from harness.errors import ArtifactError, ExitCode, GitError, HarnessError
+
+STATE_DIR = ".harness"
+MANIFEST = "harness-state.json"
+PREFIX = "state"
+FORMAT = 1
+# Machine-specific: locks, SQLite side files, temporaries, caches, crash-test markers.
+EXCLUDED = ("*.lock", "lock", "*-wal", "*-shm", "*-journal", "*.tmp", "tmp", "cache", "*.pid")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class StateRefused(HarnessError):
+    """A state file that cannot be loaded here (its reason says why and what to do)."""
+
+    exit_code = ExitCode.INVALID
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What `harness state save` recorded about the state it packed."""
+
+    harness_version: str
+    git_head: str | None
+    created_at: str
+    files: dict[str, str]  # relative path under .harness/ -> "sha256:<hex>"
+    runs: dict[str, int]  # run id -> recorded steps, to tell newer from older states
+    format: int = FORMAT
+
+    def to_json(self) -> bytes:
+        return (json.dumps(self.__dict__, indent=2, sort_keys=True) + "\n").encode()
+
+
+def harness_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("harness")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def git_head(root: Path) -> str | None:
+    """The commit checked out in `root`, or None in a repository without commits."""
+    done = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return done.stdout.strip() or None
+
+
+def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git {' '.join(args)} failed in {root}: {exc}") from exc
+    if check and done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {root}: {done.stderr.strip()}")
+    return done
+
+
+def _excluded(relative: PurePosixPath) -> bool:
+    return any(fnmatch(part, pattern) for part in relative.parts for pattern in EXCLUDED)
+
+
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _sqlite_copy(path: Path) -> bytes:
+    """A consistent copy of a SQLite database: checkpoint its WAL, then back it up."""
+    source = sqlite3.connect(path, timeout=10)
+    try:
+        # Busy (a live writer) or read-only: the backup below still copies a consistent
+        # snapshot, WAL included.
+        with contextlib.suppress(sqlite3.OperationalError):
+            source.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        with tempfile.TemporaryDirectory() as tmp:
+            copy_path = Path(tmp) / "copy.db"
+            target = sqlite3.connect(copy_path)
+            try:
+                source.backup(target)
+            finally:
+                target.close()
+            return copy_path.read_bytes()
+    finally:
+        source.close()
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+
+
+def collect(state_dir: Path) -> dict[str, bytes]:
+    """The files of a state folder worth carrying, by relative POSIX path."""
+    files: dict[str, bytes] = {}
+    for path in sorted(state_dir.rglob("*")):
+        relative = PurePosixPath(path.relative_to(state_dir).as_posix())
+        if _excluded(relative) or path.is_symlink() or not path.is_file():
+            continue
+        files[str(relative)] = _sqlite_copy(path) if _is_sqlite(path) else path.read_bytes()
+    return files
+
+
+def journal_runs(state_dir: Path) -> dict[str, int]:
+    """Run id -> recorded steps in the journal of `state_dir` ({} without a journal)."""
+    if not any(state_dir.glob("*.db")):
+        return {}
+    from harness.journal import Journal
+
+    return Journal.summarize(state_dir)
+
+
+def save_state(root: Path, target: Path) -> Manifest:
+    """Pack `<root>/.harness` into `target` (a .tar.gz); returns its manifest."""
+    state_dir = root / STATE_DIR
+    if not state_dir.is_dir():
+        raise StateRefused(
+            f"{state_dir} does not exist: there is no harness state to save in {root}"
+        )
+    files = collect(state_dir)
+    manifest = Manifest(
+        harness_version=harness_version(),
+        git_head=git_head(root),
+        created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
+        files={name: _digest(data) for name, data in files.items()},
+        runs=journal_runs(state_dir),
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    with tarfile.open(partial, "w:gz") as archive:
+        _add(archive, MANIFEST, manifest.to_json())
+        for name, data in files.items():
+            _add(archive, f"{PREFIX}/{name}", data)
+    os.replace(partial, target)
+    return manifest
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = int(datetime.now(UTC).timestamp())
+    archive.addfile(info, io.BytesIO(data))
+
+
+def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
+    """The manifest and files of a state file, every member checked; StateRefused if not."""
+    raw_manifest: bytes | None = None
+    files: dict[str, bytes] = {}
+    try:
+        archive = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the `with` below
+    except (OSError, tarfile.TarError) as exc:
+        raise StateRefused(f"{source} is not a harness state file (tar.gz): {exc}") from exc
+    with archive:
+        for member in archive:
+            name = _safe_name(source, member)
+            if member.isdir():
+                continue
+            handle = archive.extractfile(member)
+            data = handle.read() if handle is not None else b""
+            if name == MANIFEST:
+                raw_manifest = data
+            elif name.startswith(f"{PREFIX}/"):
+                files[name[len(PREFIX) + 1 :]] = data
+            else:
+                raise StateRefused(f"{source}: unexpected member {name!r}; not loaded")
+    manifest = _parse_manifest(source, raw_manifest)
+    if set(files) != set(manifest.files):
+        extra = sorted(set(files) ^ set(manifest.files))
+        raise StateRefused(f"{source}: files and manifest disagree ({', '.join(extra)})")
+    for name, data in files.items():
+        if _digest(data) != manifest.files[name]:
+            raise StateRefused(f"{source}: {name} does not match its digest; the file is damaged")
+    return manifest, files
+
+
+def _safe_name(source: Path, member: tarfile.TarInfo) -> str:
+    if not (member.isfile() or member.isdir()):
+        kind = "a link" if member.issym() or member.islnk() else "a device or special file"
+        raise StateRefused(f"{source}: member {member.name!r} is {kind}; refused")
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or member.name.startswith(("/", "\\")) or ":" in member.name:
+        raise StateRefused(f"{source}: member {member.name!r} has an absolute path; refused")
+    if ".." in path.parts or "\\" in member.name:
+        raise StateRefused(f"{source}: member {member.name!r} climbs out with '..'; refused")
+    return str(path)
+
+
+def _parse_manifest(source: Path, raw: bytes | None) -> Manifest:
+    if raw is None:
+        raise StateRefused(
+            f"{source} has no {MANIFEST}: it was not written by `harness state save`"
+        )
+    try:
+        data: dict[str, Any] = json.loads(raw)
+        manifest = Manifest(**data)
+    except (ValueError, TypeError) as exc:
+        raise ArtifactError(source, MANIFEST, f"the manifest is unreadable ({exc})") from exc
+    if manifest.format > FORMAT:
+        raise StateRefused(
+            f"{source} was saved by a newer harness ({manifest.harness_version}, format "
+            f"{manifest.format}); upgrade harness to load it"
+        )
+    return manifest
+
+
+def check_history(root: Path, manifest: Manifest, source: Path) -> None:
+    """Refuse a state saved at a commit this clone does not have in its history."""
+    if manifest.git_head is None:
+        return
+    known = _git(root, "cat-file", "-e", f"{manifest.git_head}^{{commit}}", check=False)
+    here = git_head(root)
+    related = here is not None and (
+        _git(root, "merge-base", "--is-ancestor", manifest.git_head, here, check=False).returncode
+        == 0
+    )
+    if known.returncode != 0 or not related:
+        raise StateRefused(
+            f"{source} was saved at commit {manifest.git_head[:12]}, which is not in the "
+            f"history of {root} (HEAD {here[:12] if here else 'none'}): fetch or pull the "
+            "branch the state was saved on (with full history: `git fetch --unshallow`), "
+            "then load it again"
+        )
+
+
+def compare(existing: dict[str, int], incoming: dict[str, int]) -> str:
+    """'older' when the incoming state extends the existing one, else 'newer' or 'unrelated'."""
+    if all(run in incoming and steps <= incoming[run] for run, steps in existing.items()):
+        return "older"
+    if any(run in incoming for run in existing):
+        return "newer"
+    return "unrelated"
+
+
+def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
+    """Unpack the state file `source` into `<root>/.harness`; returns its manifest."""
+    manifest, files = read_archive(source)
+    check_history(root, manifest, source)
+    state_dir = root / STATE_DIR
+    if state_dir.exists() and not force:
+        current = collect(state_dir)
+        if {n: _digest(d) for n, d in current.items()} == manifest.files:
+            return manifest  # already this state
+        if current:
+            relation = compare(journal_runs(state_dir), manifest.runs)
+            if relation != "older":
+                raise StateRefused(
+                    f"{state_dir} holds a journal {relation} than the state in {source} "
+                    "(its runs have steps the saved state lacks); loading would lose them. "
+                    "Save it first (`harness state save`), then pass --force to replace it"
+                )
+    _ensure_unlocked(state_dir)
+    staging = Path(tempfile.mkdtemp(prefix=".harness-loading-", dir=root))
+    try:
+        for name, data in files.items():
+            path = staging.joinpath(*PurePosixPath(name).parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if state_dir.exists():
+            retired = Path(tempfile.mkdtemp(prefix=".harness-replaced-", dir=root))
+            os.replace(state_dir, retired / STATE_DIR)
+            os.replace(staging, state_dir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, state_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _ensure_unlocked(state_dir: Path) -> None:
+    """Refuse to replace a state folder while a live process drives a run in it."""
+    if not state_dir.exists():
+        return
+    from harness.journal import Journal
+
+    Journal.assert_unlocked(state_dir)

@@ -105,8 +105,13 @@ def run_program(
     functions: Mapping[str, Callable[..., Any]],
     stubs: str,
     limits: CodeLimits | None = None,
+    *,
+    type_check: bool = True,
 ) -> ProgramResult:
-    """Type-check and run `source`; host exceptions other than HostCallError propagate."""
+    """Type-check and run `source`; host exceptions other than HostCallError propagate.
+
+    `type_check=False` is for tests: the sandbox must hold without the checker too.
+    """
     import pydantic_monty as monty
 
     limits = limits or CodeLimits()
@@ -130,7 +135,7 @@ def run_program(
             pool.checkout(
                 script_name="program.py",
                 limits=resource_limits,
-                type_check=True,
+                type_check=type_check,
                 type_check_stubs=stubs,
                 type_check_format="concise",
                 os_policy=policy,

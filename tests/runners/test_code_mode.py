@@ -1,0 +1,189 @@
+"""Code mode: the sandbox holds, errors come back as results, tool calls are journaled steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from pydantic import BaseModel, Field
+
+from runners.code_mode import CodeLimits, HostCallError, run_program
+from runners.code_stubs import bind_arguments, function_stub, module_stubs
+
+
+class EchoArgs(BaseModel):
+    text: str = Field(description="what to echo")
+    times: int = Field(1, ge=1)
+
+
+ECHO = function_stub("echo", EchoArgs, "Echo text.")
+STUBS = module_stubs([ECHO])
+FAST = CodeLimits(time_s=1.0, memory_mb=32, host_calls=5)
+
+
+def echo_host(calls: list[dict[str, Any]]) -> Any:
+    def echo(*args: Any, **kwargs: Any) -> str:
+        bound = bind_arguments(ECHO, args, kwargs)
+        calls.append(bound)
+        if bound["text"] == "fail":
+            raise HostCallError("echo: told to fail")
+        return bound["text"] * bound.get("times", 1)
+
+    return echo
+
+
+# --- stubs -------------------------------------------------------------------------------
+
+
+class Mixed(BaseModel):
+    a: int = 1
+    b: str
+    c: Literal["x", "y"] | None = None
+    d: list[str] = Field(default_factory=list)
+
+
+def test_stub_of_the_read_file_tool() -> None:
+    from session.tools.files import ReadArgs
+
+    stub = function_stub("read_file", ReadArgs)
+    assert stub.text.startswith(
+        "def read_file(path: str, offset: int = 0, limit: int = 2000) -> str:"
+    )
+    assert stub.positional == ("path", "offset", "limit")
+
+
+def test_required_after_default_becomes_keyword_only() -> None:
+    stub = function_stub("mixed", Mixed)
+    assert "(a: int = 1, *, b: str, c: Literal['x', 'y'] | None = None" in stub.text
+    assert stub.positional == ("a",)
+    assert bind_arguments(stub, (2,), {"b": "s"}) == {"a": 2, "b": "s"}
+    with pytest.raises(TypeError, match="positional"):
+        bind_arguments(stub, (2, "s"), {})
+    with pytest.raises(TypeError, match="unexpected argument 'zz'"):
+        bind_arguments(stub, (), {"zz": 1})
+
+
+# --- programs ----------------------------------------------------------------------------
+
+
+def test_program_calls_host_functions_and_prints() -> None:
+    calls: list[dict[str, Any]] = []
+    source = 'a = echo(text="ab", times=2)\nb = echo("c")\nprint(a, b)\nlen(a + b)'
+    result = run_program(source, {"echo": echo_host(calls)}, STUBS, FAST)
+    assert result.kind == "ok", result.message
+    assert result.output == "abab c\n"
+    assert result.value == "5"
+    assert calls == [{"text": "ab", "times": 2}, {"text": "c"}]
+
+
+def test_host_errors_are_catchable_runtime_errors() -> None:
+    source = 'try:\n    echo(text="fail")\nexcept RuntimeError as e:\n    print("caught:", e)\n'
+    result = run_program(source, {"echo": echo_host([])}, STUBS, FAST)
+    assert result.kind == "ok"
+    assert "caught: echo: told to fail" in result.output
+
+
+def test_host_abort_cannot_be_swallowed() -> None:
+    """A host exception that is not a HostCallError stops the program and propagates."""
+    calls: list[str] = []
+
+    def boom(*args: Any, **kwargs: Any) -> str:
+        calls.append("boom")
+        raise KeyError("the host is going down")
+
+    source = (
+        "for i in range(3):\n"
+        "    try:\n"
+        '        echo(text="x")\n'
+        "    except BaseException:\n"
+        "        pass\n"
+    )
+    with pytest.raises(KeyError, match="going down"):
+        run_program(source, {"echo": boom}, STUBS, FAST)
+    assert calls == ["boom"]  # the later calls never reached the host
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "needle"),
+    [
+        ("def f(:\n    pass", "syntax", "syntax"),
+        ("echo(text=3)", "type", "invalid-argument-type"),
+        ('x: int = echo(text="a")', "type", "invalid-assignment"),
+        ('echo(text="a", bogus=1)', "type", "bogus"),
+        ("1 / 0", "runtime", "ZeroDivisionError"),
+        ('echo(text="fail")', "runtime", "told to fail"),
+    ],
+)
+def test_errors_come_back_as_results(source: str, kind: str, needle: str) -> None:
+    calls: list[dict[str, Any]] = []
+    result = run_program(source, {"echo": echo_host(calls)}, STUBS, FAST)
+    assert result.kind == kind
+    assert needle in result.message
+    if kind in ("syntax", "type"):
+        assert calls == []  # nothing ran
+
+
+ESCAPES = [
+    # files
+    'open("/etc/passwd").read()',
+    'import pathlib\npathlib.Path("/etc/passwd").read_text()',
+    'import os\nos.listdir("/")',
+    'import os\nos.remove("/tmp/x")',
+    # imports and builtins that reach the host
+    '__import__("os")',
+    "import subprocess",
+    'import subprocess\nsubprocess.run(["ls"])',
+    "import socket",
+    "import urllib.request",
+    "import ctypes",
+    "import importlib",
+    'import os\nos.system("touch /tmp/pwned")',
+    "import sys\nsys.modules",
+    "globals()",
+    # environment
+    'import os\nos.environ["HOME"]',
+    'import os\nos.getenv("HOME")',
+]
+
+
+@pytest.mark.parametrize("source", ESCAPES)
+@pytest.mark.parametrize("checked", [True, False], ids=["type-checked", "unchecked"])
+def test_escapes_fail_cleanly(source: str, checked: bool) -> None:
+    """Every escape fails, whether the type checker or (without it) the runtime stops it."""
+    result = run_program(source, {"echo": echo_host([])}, STUBS, FAST, type_check=checked)
+    assert result.kind == ("runtime" if not checked else result.kind), result
+    assert result.kind in ("type", "runtime"), (source, result)
+    assert not Path("/tmp/pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ("while True:\n    pass", "time limit"),
+        ("try:\n    while True:\n        pass\nexcept BaseException:\n    pass", "time limit"),
+        ('x = "a" * (10 ** 9)', "memory limit"),
+        ("x = [0] * (10 ** 8)", "memory limit"),
+        ("s = [1]\nfor i in range(40):\n    s = s + s", "memory limit"),
+        ("def f(n: int) -> int:\n    return f(n + 1)\nf(0)", "recursion"),
+        ('for i in range(100):\n    echo(text="x")', "tool calls"),
+    ],
+)
+def test_limits_stop_the_program(source: str, needle: str) -> None:
+    calls: list[dict[str, Any]] = []
+    result = run_program(source, {"echo": echo_host(calls)}, STUBS, FAST)
+    assert result.kind == "limit", result
+    assert needle in result.message
+    assert len(calls) <= FAST.host_calls
+
+
+def test_printing_forever_is_cut() -> None:
+    limits = CodeLimits(time_s=0.5, output_chars=1000)
+    result = run_program('while True:\n    print("y" * 100)', {}, STUBS, limits)
+    assert result.kind == "limit"
+    assert len(result.output) < 1100 and "output cut" in result.output
+
+
+def test_sleep_costs_nothing() -> None:
+    result = run_program("import time\ntime.sleep(60)\n'woke'", {}, STUBS, FAST)
+    assert result.kind == "ok" and result.value == "'woke'"

@@ -24,6 +24,7 @@ import sqlite3
 import subprocess
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatch
@@ -183,19 +184,22 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
         archive = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the `with` below
     except (OSError, tarfile.TarError) as exc:
         raise StateRefused(f"{source} is not a harness state file (tar.gz): {exc}") from exc
-    with archive:
-        for member in archive:
-            name = _safe_name(source, member)
-            if member.isdir():
-                continue
-            handle = archive.extractfile(member)
-            data = handle.read() if handle is not None else b""
-            if name == MANIFEST:
-                raw_manifest = data
-            elif name.startswith(f"{PREFIX}/"):
-                files[name[len(PREFIX) + 1 :]] = data
-            else:
-                raise StateRefused(f"{source}: unexpected member {name!r}; not loaded")
+    try:
+        with archive:
+            for member in archive:
+                name = _safe_name(source, member)
+                if member.isdir():
+                    continue
+                handle = archive.extractfile(member)
+                data = handle.read() if handle is not None else b""
+                if name == MANIFEST:
+                    raw_manifest = data
+                elif name.startswith(f"{PREFIX}/"):
+                    files[name[len(PREFIX) + 1 :]] = data
+                else:
+                    raise StateRefused(f"{source}: unexpected member {name!r}; not loaded")
+    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+        raise StateRefused(f"{source} is truncated or damaged ({exc}); save it again") from exc
     manifest = _parse_manifest(source, raw_manifest)
     if set(files) != set(manifest.files):
         extra = sorted(set(files) ^ set(manifest.files))

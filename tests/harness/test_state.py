@@ -177,3 +177,15 @@ def test_save_without_state_is_an_error(tmp_path: Path) -> None:
     root = make_repo(tmp_path / "empty")
     assert main(["-C", str(root), "state", "save", str(tmp_path / "s.tar.gz")]) == 2
     assert not (tmp_path / "s.tar.gz").exists()
+
+
+def test_load_refuses_a_truncated_file(project: Path, tmp_path: Path) -> None:
+    (project / ".harness" / "big.bin").write_bytes(bytes(range(256)) * 4000)
+    target = tmp_path / "state.tar.gz"
+    save_state(project, target)
+    raw = target.read_bytes()
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(StateRefused, match="truncated or damaged"):
+        load_state(project, cut, force=True)
+    assert (project / ".harness" / "notes.txt").exists()

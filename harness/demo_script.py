@@ -102,8 +102,11 @@ def _call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
 
-def _turn(*calls: dict[str, Any], text: str = "") -> dict[str, Any]:
-    return {"content": text, "tool_calls": list(calls)}
+def _turn(*calls: dict[str, Any], text: str | None = None, **fault: Any) -> dict[str, Any]:
+    turn: dict[str, Any] = {"tool_calls": list(calls), **fault}
+    if text:
+        turn["text"] = text
+    return turn
 
 
 def init_scene() -> dict[str, Any]:
@@ -130,7 +133,7 @@ def init_scene() -> dict[str, Any]:
             _turn(_call("write_feature_list", features=features)),
             _turn(_call("write_init_sh", content=init_sh)),
             {
-                "content": "Plan: eight features, each checked by its acceptance test in "
+                "text": "Plan: eight features, each checked by its acceptance test in "
                 "tests/; implement them in priority order in wordstat.py."
             },
         ],
@@ -140,9 +143,8 @@ def init_scene() -> dict[str, Any]:
 def feature_scene(k: int, *, ask: bool) -> dict[str, Any]:
     fid = f"F{k:03d}"
     turns: list[dict[str, Any]] = []
-    if k == STORM_FEATURE:
-        turns.append({"fault": "rate_limit", "retry_after": 0.2, "times": 4})
-    turns.append(_turn(_call("read_file", path=FEATURES[k - 1]["test"])))
+    storm = {"fault": "rate_limit", "retry_after": 0.2, "times": 4} if k == STORM_FEATURE else {}
+    turns.append(_turn(_call("read_file", path=FEATURES[k - 1]["test"]), **storm))
     if ask and k == ASK_FEATURE:
         turns.append(
             _turn(
@@ -160,13 +162,15 @@ def feature_scene(k: int, *, ask: bool) -> dict[str, Any]:
         turns.append(_turn(_call("write_file", path="wordstat.py", content=stage(1))))
     else:
         old, new = edit_between(stage(k - 1), stage(k))
+        edit = _call("edit_file", path="wordstat.py", old=old, new=new)
         if k == BAD_ARGS_FEATURE:
-            turns.append({"fault": "bad_tool_args", "times": 1})
-        turns.append(_turn(_call("edit_file", path="wordstat.py", old=old, new=new)))
+            # The model's first try has malformed JSON arguments; it reads the error, retries.
+            turns.append(_turn(edit, fault="bad_tool_args"))
+        turns.append(_turn(edit))
     turns.append(_turn(_call("verify_feature", feature=fid)))
     turns.append(_turn(_call("mark_passing", feature=fid)))
     turns.append(_turn(_call("note", text=f"{fid} done: {FEATURES[k - 1]['description']}")))
-    turns.append({"content": f"{fid} is implemented, verified by its check and marked passing."})
+    turns.append({"text": f"{fid} is implemented, verified by its check and marked passing."})
     return {"match": f"Session \\d+: Feature {fid}\\b", "turns": turns}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -187,3 +188,126 @@ def test_printing_forever_is_cut() -> None:
 def test_sleep_costs_nothing() -> None:
     result = run_program("import time\ntime.sleep(60)\n'woke'", {}, STUBS, FAST)
     assert result.kind == "ok" and result.value == "'woke'"
+
+
+# --- the `code` tool, each call a journaled step -----------------------------------------
+
+TWO_CALLS = 'bump(label="first")\nbump(label="second")\nprint(read_file(path="effects.txt"))\n'
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    pytest.importorskip("harness.journal", reason="the journal has not landed")
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "notes.md").write_text("hello from the project\n")
+    return root
+
+
+def test_program_calling_tools_works(project: Path) -> None:
+    from tests.runners.code_support import effects, run_code
+
+    result = run_code(project, 'text = read_file(path="notes.md")\nbump(label=text.split()[-1])')
+    assert result.status == "ok", result.output
+    assert effects(project) == ["project"]
+    assert [c["tool"] for c in result.data["calls"]] == ["read_file", "bump"]
+    assert all(c["ref"].startswith("journal:") for c in result.data["calls"])
+
+
+def test_tool_errors_reach_the_program(project: Path) -> None:
+    from tests.runners.code_support import run_code
+
+    program = 'try:\n    read_file(path="missing.txt")\nexcept RuntimeError as e:\n    print(e)\n'
+    result = run_code(project, program)
+    assert result.status == "ok"
+    assert "missing.txt does not exist" in result.output
+    refused = run_code(project, 'read_file(path="../../etc/passwd")', call_id="call-2")
+    assert refused.status == "error" and "climbs out" in refused.output
+
+
+def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
+    from tests.runners.code_support import effects, run_code
+
+    for n, program in enumerate(
+        [
+            "bump(label=1)",
+            "bump(",
+            'import os\nos.getenv("HOME")',
+            "while True:\n    pass",
+            'code(program="1")',
+        ]
+    ):
+        result = run_code(project, program, call_id=f"call-{n}")
+        assert result.status == "error", program
+        assert result.output.startswith("error: ")
+    assert effects(project) == []
+
+
+def test_code_is_not_callable_from_code(project: Path) -> None:
+    from session.tools.code import make_code_tool
+    from tests.runners.code_support import TOOLS
+
+    inner = make_code_tool(TOOLS)
+    outer = make_code_tool([*TOOLS, inner])
+    assert "def code(" not in outer.description
+    assert "def bump(" in outer.description
+
+
+def test_without_a_journal_the_tool_says_so(tmp_path: Path) -> None:
+    from session.context import WorkContext
+    from session.tools.code import CodeArgs, make_code_tool
+    from tests.runners.code_support import TOOLS, effects
+
+    ctx = WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+    result = make_code_tool(TOOLS).fn(ctx, CodeArgs(program='bump(label="x")'))
+    assert result.status == "error" and "journal" in result.output
+    assert effects(tmp_path) == []
+
+
+def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
+    """SIGKILL while the program's 2nd call hangs; the resumed program replays the 1st."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.runners.code_support import BLOCK_ENV, effects
+
+    program = project.parent / "program.py"
+    program.write_text(TWO_CALLS)
+    command = [sys.executable, "-m", "tests.runners.code_support", str(project), str(program)]
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, BLOCK_ENV: "second"}
+    child = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not (project / "blocked").exists():
+        assert child.poll() is None, "the child ended before blocking"
+        assert time.monotonic() < deadline, "the child never reached the second call"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=10)
+    assert effects(project) == ["first"]
+
+    env.pop(BLOCK_ENV)
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == "ok", result
+    assert effects(project) == ["first", "second"]  # the first call was not repeated
+    assert "first\nsecond" in result["output"]
+
+
+def test_host_crash_after_a_call_resumes_without_repeating_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.runners.code_support import RAISE_ENV, HostCrash, effects, run_code
+
+    monkeypatch.setenv(RAISE_ENV, "second")
+    with pytest.raises(HostCrash):
+        run_code(project, TWO_CALLS)
+    assert effects(project) == ["first"]
+    monkeypatch.delenv(RAISE_ENV)
+    result = run_code(project, TWO_CALLS)
+    assert result.status == "ok", result.output
+    assert effects(project) == ["first", "second"]

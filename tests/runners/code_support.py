@@ -1,0 +1,94 @@
+"""Helpers for the code-tool tests: a tool with a visible side effect, and a driver that
+runs one `code` call the way the agent loop does (a journaled "tool" step named "code").
+
+Run as a script (`python -m tests.runners.code_support ROOT PROGRAM_FILE`) it does one
+such call in a fresh process and prints the result as JSON, so a test can kill it midway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from harness.tools import Tool, ToolResult
+from session.context import WorkContext
+from session.tools.code import CodeArgs, make_code_tool
+from session.tools.files import FILE_TOOLS
+
+BLOCK_ENV = "HARNESS_TEST_BLOCK_ON"
+RAISE_ENV = "HARNESS_TEST_RAISE_ON"
+
+
+class BumpArgs(BaseModel):
+    label: str = Field(description="what to append to effects.txt")
+
+
+class HostCrash(Exception):
+    """Stands for the process dying inside a tool call."""
+
+
+def bump(ctx: WorkContext, args: BumpArgs) -> ToolResult:
+    """Append a label to effects.txt; told to, hang or raise before acting."""
+    if args.label == os.environ.get(BLOCK_ENV):
+        (ctx.root / "blocked").write_text("yes")
+        while True:
+            time.sleep(0.05)
+    if args.label == os.environ.get(RAISE_ENV):
+        raise HostCrash(f"crash while bumping {args.label}")
+    with (ctx.root / "effects.txt").open("a") as handle:
+        handle.write(args.label + "\n")
+    return ToolResult(output=f"bumped {args.label}", data={"label": args.label})
+
+
+BUMP: Tool[WorkContext] = Tool(
+    "bump", "Append a label to effects.txt.", BumpArgs, bump, idempotent=False
+)
+TOOLS = [*FILE_TOOLS, BUMP]
+
+
+def effects(root: Path) -> list[str]:
+    path = root / "effects.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def run_code(root: Path, program: str, *, call_id: str = "call-1") -> ToolResult:
+    """One `code` tool call in session 1 of the project's (resumed) run, journaled."""
+    from harness.journal import Journal
+
+    journal = Journal.open(root / ".harness")
+    run_id = journal.unfinished_run("run")
+    run = journal.resume_run(run_id) if run_id else journal.start_run("run")
+    session = run.session(1)
+    ctx = WorkContext(root=root, runner=None, run_id=run.id, session=1)  # type: ignore[arg-type]
+    ctx.extra["journal"] = session
+    tool = make_code_tool(TOOLS)
+    arguments = json.dumps({"program": program})
+    try:
+        result: ToolResult = session.step(
+            "tool",
+            "code",
+            {"id": call_id, "arguments": arguments},
+            lambda: tool.fn(ctx, CodeArgs(program=program)),
+            output=ToolResult,
+        )
+    finally:
+        release = getattr(run, "release", None)
+        if release is not None:
+            release()
+    return result
+
+
+def main(argv: list[str]) -> int:
+    root, program_file = Path(argv[0]), Path(argv[1])
+    result = run_code(root, program_file.read_text())
+    print(result.model_dump_json())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -67,7 +67,8 @@ class ArtifactError(HarnessError):
         text = f"{self.file}: at {self.where}: {why}."
         if fix:
             text += f" {fix}"
-        text += " The file was left unchanged."
+        if Path(self.file).is_file():
+            text += " The file was left unchanged."
         super().__init__(text)
 
 

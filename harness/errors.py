@@ -67,8 +67,7 @@ class ArtifactError(HarnessError):
         text = f"{self.file}: at {self.where}: {why}."
         if fix:
             text += f" {fix}"
-        if Path(self.file).is_file():
-            text += " The file was left unchanged."
+        text += " The file was left unchanged."
         super().__init__(text)
 
 

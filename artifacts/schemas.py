@@ -21,12 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from artifacts.config import HarnessConfig
 from artifacts.models import FeatureList, ProgressEntry
 from harness.errors import ArtifactError
 
 SCHEMAS: dict[str, type[BaseModel]] = {
     "feature_list": FeatureList,
     "progress_entry": ProgressEntry,
+    "harness_toml": HarnessConfig,
 }
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _JSON_TYPES = {

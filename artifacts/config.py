@@ -1,0 +1,258 @@
+"""``harness.toml``: one pydantic model per component, and the file loader.
+
+Every model forbids unknown keys, so a typo is an error that names the key instead of a
+setting silently ignored. :func:`load_config_file` turns TOML syntax errors, unknown keys,
+wrong types and out-of-range values into a :class:`ConfigError` naming the file, the place
+(``[section].key``), the reason and what to do. The precedence chain (defaults < file <
+environment < flags) lives in :mod:`harness.config`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ConfigError
+
+HARNESS_TOML = "harness.toml"
+MAX_BYTES = 1_000_000
+
+DEFAULT_GATE_PATTERNS: list[str] = [
+    r"\bgit\s+push\b",
+    r"\brm\s+-[a-zA-Z]*[rR][a-zA-Z]*\s+(/|~|\$HOME)",
+    r"\bnpm\s+publish\b",
+    r"\btwine\s+upload\b",
+    r"\b(poetry|uv)\s+publish\b",
+    r"\bdocker\s+push\b",
+    r"\b(curl|wget)\b",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(_Section):
+    """The model the agent talks to."""
+
+    name: str = Field(default="scripted/builtin:echo", min_length=1)
+    """A litellm model string ("openai/gpt-4o-mini"), or "scripted/..." for the offline model."""
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    """Sampling temperature; None leaves the provider's default."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Most tokens the model may write per call; None leaves the provider's default."""
+    timeout_s: float | None = Field(default=120.0, gt=0)
+    """Seconds one call may take before it counts as a (retried) timeout."""
+    retry_deadline_s: float = Field(default=300.0, ge=0)
+    """Seconds of retrying (rate limits, 5xx, timeouts) before the gateway gives up."""
+    context_window: int = Field(default=128_000, ge=1_000)
+    """The model's context window in tokens."""
+    compact_at: float = Field(default=0.8, gt=0.0, le=1.0)
+    """Fraction of the context window at which the session compacts its history."""
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the API key; None lets litellm use its usual one."""
+
+
+class BudgetsConfig(_Section):
+    """Limits per session and per run; None means unlimited."""
+
+    session_steps: int | None = Field(default=60, ge=1)
+    """Agent steps (model calls) per session."""
+    session_tokens: int | None = Field(default=None, ge=1)
+    """Tokens per session."""
+    session_dollars: float | None = Field(default=None, gt=0)
+    """Dollars per session."""
+    session_wall_s: float | None = Field(default=None, gt=0)
+    """Wall-clock seconds per session."""
+    run_sessions: int | None = Field(default=20, ge=1)
+    """Sessions per `harness run`."""
+    run_tokens: int | None = Field(default=None, ge=1)
+    """Tokens per run."""
+    run_dollars: float | None = Field(default=None, gt=0)
+    """Dollars per run."""
+    run_wall_s: float | None = Field(default=None, gt=0)
+    """Wall-clock seconds per run."""
+
+
+class RunnerConfig(_Section):
+    """Where and with which resources the agent's commands run."""
+
+    kind: Literal["auto", "docker", "local"] = "auto"
+    """"docker", "local" (not a sandbox), or "auto": Docker when reachable, else local."""
+    image: str = Field(default="harness-default:latest", min_length=1)
+    """The Docker image commands run in."""
+    memory_mb: int = Field(default=2048, ge=16)
+    """Memory limit per command, in MiB."""
+    cpus: float = Field(default=1.0, gt=0)
+    """CPU limit per command."""
+    pids: int = Field(default=256, ge=1)
+    """Most processes a command may have at once."""
+    gpus: int = Field(default=0, ge=0)
+    """GPUs given to a command."""
+    timeout_s: float = Field(default=600.0, gt=0)
+    """Time limit per command, in seconds."""
+    network: bool = False
+    """Whether the agent's commands have network access."""
+    setup_network: bool = True
+    """Whether init.sh (the setup phase) has network access."""
+    max_memory_mb: int = Field(default=8192, ge=16)
+    """The most memory the agent may ask for."""
+    max_cpus: float = Field(default=4.0, gt=0)
+    """The most CPUs the agent may ask for."""
+    max_timeout_s: float = Field(default=3600.0, gt=0)
+    """The longest time limit the agent may ask for."""
+    allow_local: bool = True
+    """With kind "auto", whether the local runner may stand in when Docker is absent."""
+    user: str = Field(default="1000:1000", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
+    """The user (uid:gid) commands run as in the container."""
+
+    @model_validator(mode="after")
+    def _within_maxima(self) -> RunnerConfig:
+        for value, maximum in (
+            ("memory_mb", "max_memory_mb"),
+            ("cpus", "max_cpus"),
+            ("timeout_s", "max_timeout_s"),
+        ):
+            low, high = getattr(self, value), getattr(self, maximum)
+            if low > high:
+                raise ValueError(f"{value} = {low} is above {maximum} = {high}")
+        return self
+
+
+class JournalConfig(_Section):
+    """The durable journal under .harness/."""
+
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """SQLite synchronous mode: NORMAL (fast, safe against crashes) or FULL (power loss too)."""
+
+
+class GatesConfig(_Section):
+    """Actions that always need a human's approval."""
+
+    command_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_GATE_PATTERNS))
+    """Regular expressions; a command matching any of them needs approval."""
+    mark_passing_without_check: bool = True
+    """Marking a feature passing when it has no automated check needs approval."""
+    network: bool = True
+    """Asking for network access needs approval."""
+    resources_above_max: bool = True
+    """Asking for resources above the runner's maxima needs approval."""
+
+    @field_validator("command_patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for index, pattern in enumerate(patterns):
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"pattern {index} ({pattern!r}) is not a regex: {error}") from None
+        return patterns
+
+
+class EscalationConfig(_Section):
+    """When the agent asks a human: score = weights · (uncertainty, novelty, benefit)."""
+
+    w_uncertainty: float = Field(default=0.4, ge=0.0, le=1.0)
+    """Weight of the model's own uncertainty."""
+    w_novelty: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Weight of the situation's distance to past ones."""
+    w_benefit: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Weight of how much past human answers of this kind changed the outcome."""
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    """Escalate when the weighted score is above this."""
+    max_questions_per_session: int = Field(default=3, ge=0)
+    """Most questions the agent may ask a human per session."""
+    gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
+    """Policy gates (always ask)."""
+
+
+class HarnessConfig(_Section):
+    """The whole of harness.toml."""
+
+    model: ModelConfig = Field(default_factory=lambda: ModelConfig())
+    """The model."""
+    budgets: BudgetsConfig = Field(default_factory=lambda: BudgetsConfig())
+    """Budgets."""
+    runner: RunnerConfig = Field(default_factory=lambda: RunnerConfig())
+    """The runner."""
+    journal: JournalConfig = Field(default_factory=lambda: JournalConfig())
+    """The journal."""
+    escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
+    """Escalation to a human."""
+
+
+SECTIONS: dict[str, type[BaseModel]] = {
+    name: info.annotation
+    for name, info in HarnessConfig.model_fields.items()
+    if isinstance(info.annotation, type)
+}
+
+
+def where(loc: Sequence[str | int]) -> str:
+    """``("escalation", "gates", "network")`` -> ``[escalation.gates].network``."""
+    parts = [str(p) for p in loc]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return f"[{parts[0]}]"
+    return f"[{'.'.join(parts[:-1])}].{parts[-1]}"
+
+
+def _why(item: Any) -> tuple[str, str]:
+    """A pydantic error item in plain words, and what to do."""
+    kind = item["type"]
+    value = item.get("input")
+    if kind == "extra_forbidden":
+        return (
+            f'unknown key "{item["loc"][-1]}"',
+            "Remove it or fix its spelling; `harness config` lists every key.",
+        )
+    if kind == "model_type" or kind == "dict_type":
+        return f"expected a table, found {value!r}", "Write it as a [section] table."
+    message = str(item["msg"]).removeprefix("Value error, ")
+    if kind != "value_error" and value is not None and not isinstance(value, dict):
+        message += f" (found {value!r})"
+    return message, "Fix the value; `harness config` shows every key with its default."
+
+
+def validation_error(error: ValidationError, file: str, prefix: Sequence[str] = ()) -> ConfigError:
+    """The first error of a pydantic ValidationError as a ConfigError."""
+    item = error.errors()[0]
+    loc = [*prefix, *item["loc"]]
+    why, fix = _why(item)
+    others = len(error.errors()) - 1
+    if others:
+        why += f" ({others} more error{'s' if others > 1 else ''} after this one)"
+    return ConfigError(file, where(loc), why, fix)
+
+
+def parse_config(data: dict[str, Any], file: str) -> HarnessConfig:
+    """Validate parsed TOML; ConfigError on the first problem."""
+    try:
+        return HarnessConfig.model_validate(data)
+    except ValidationError as error:
+        raise validation_error(error, file) from None
+
+
+def load_config_file(path: Path, *, root: Path | None = None) -> HarnessConfig:
+    """Read and validate ``harness.toml``; ConfigError naming file, key and reason."""
+    from artifacts.io import display, read_text
+
+    root = path.parent if root is None else root
+    name = display(path, root)
+    text = read_text(path, root=root, max_bytes=MAX_BYTES, allow_empty=True)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        message = str(error)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        place = f"line {found.group(1)}, column {found.group(2)}" if found else ""
+        reason = re.sub(r" \(at line .*\)$", "", message)
+        why = f"the file is not valid TOML ({reason})"
+        raise ConfigError(name, place, why, "Fix the syntax (see https://toml.io).") from None
+    return parse_config(data, name)

@@ -1,0 +1,338 @@
+"""DockerRunner: commands in hardened containers with declared resources.
+
+One *session container* (started on first use, reused through ``exec``) runs the
+session's commands with the default resources; a *fresh container* runs a workload that
+asks for it (``fresh=True``) or declares resources the session container does not have
+(memory, CPUs, pids, GPUs, network). Only the project is mounted, read-write, at
+``/workspace``. Failures come back classified in ``CommandResult.failure``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import RunnerError
+from runners import classify
+from runners import docker_support as ds
+from runners.base import CommandResult, Failure, Phase, Resources
+from runners.output import MAX_OUTPUT_BYTES, TailBuffer
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+
+KEEPALIVE = "while :; do sleep 3600; done"
+
+
+class _Preempted(Exception):
+    """The container was killed ("killed") or removed ("gone") from outside."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def _remove_all(api: Any, owned: set[str]) -> None:
+    for container_id in list(owned):
+        # At exit or close the engine may be gone; the next start sweeps the orphans.
+        with contextlib.suppress(Exception):
+            ds.remove_quietly(api, container_id)
+        owned.discard(container_id)
+
+
+class DockerRunner:
+    """Runs commands in Docker containers built from one image."""
+
+    name = "docker"
+    sandboxed = True
+
+    def __init__(
+        self,
+        project_root: Path,
+        *,
+        image: str,
+        resources: Resources | None = None,
+        setup_network: bool = True,
+        user: str = "1000:1000",
+        labels: dict[str, str] | None = None,
+        max_attempts: int = 3,
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
+        client: DockerClient | None = None,
+        reason: str = 'configured (runner.kind = "docker")',
+    ) -> None:
+        self.root = Path(project_root).resolve()
+        self.image = image
+        self.resources = resources or Resources()
+        self.setup_network = setup_network
+        self.user = user
+        self.max_attempts = max(1, max_attempts)
+        self.max_output_bytes = max_output_bytes
+        self.reason = reason
+        self.client = client or ds.connect()
+        self.api = self.client.api
+        ds.check_image(self.client, image)
+        self.labels = {**(labels or {}), **ds.owner_labels(self.root)}
+        self._owned: set[str] = set()
+        self._session: str | None = None
+        self._seen_oom: set[int] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self.orphans_removed = ds.remove_orphans(self.api, self.root)
+        except ds.connection_errors() as error:
+            raise ds.unreachable(error) from error
+        self._finalizer = weakref.finalize(self, _remove_all, self.api, self._owned)
+
+    def describe(self) -> str:
+        return (
+            f"docker runner, image {self.image}, user {self.user}, project at "
+            f"{ds.WORKSPACE}: {self.reason}"
+        )
+
+    # -- running -------------------------------------------------------------------------
+
+    def run(
+        self,
+        command: str,
+        *,
+        resources: Resources | None = None,
+        phase: Phase = "agent",
+        fresh: bool = False,
+        env: dict[str, str] | None = None,
+        cwd: str = ".",
+    ) -> CommandResult:
+        if self._closed:
+            raise RuntimeError("DockerRunner used after close()")
+        limits = resources or self.resources
+        network = self.setup_network if phase == "setup" else limits.network
+        limits = limits.model_copy(update={"network": network})
+        in_session = not fresh and limits.container_key() == self.resources.container_key()
+        workdir = self._workdir(cwd)
+        environment = {"HOME": ds.HOME, **(env or {})}
+        last_kind = "killed"
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if in_session:
+                    result = self._exec(command, limits, environment, workdir)
+                else:
+                    result = self._fresh(command, limits, environment, workdir)
+            except _Preempted as preemption:
+                last_kind = preemption.kind
+                continue
+            except ds.connection_errors() as error:
+                raise ds.unreachable(error) from error
+            return result.model_copy(update={"attempts": attempt})
+        return CommandResult(
+            command=command,
+            exit_code=None,
+            stdout="",
+            stderr="",
+            duration_s=0.0,
+            failure=classify.preempted(last_kind, self.max_attempts),
+            attempts=self.max_attempts,
+        )
+
+    def _workdir(self, cwd: str) -> str:
+        path = posixpath.normpath(posixpath.join(ds.WORKSPACE, cwd))
+        if path != ds.WORKSPACE and not path.startswith(ds.WORKSPACE + "/"):
+            raise ValueError(f"cwd {cwd!r} is outside the project")
+        return path
+
+    def _exec(
+        self, command: str, limits: Resources, env: dict[str, str], workdir: str
+    ) -> CommandResult:
+        """One attempt in the session container; _Preempted if it dies under the command."""
+        from docker.errors import APIError
+
+        container_id = self._session_container()
+        try:
+            outcome = ds.run_exec(
+                self.api,
+                container_id,
+                command,
+                env=env,
+                workdir=workdir,
+                timeout_s=limits.timeout_s,
+                max_bytes=self.max_output_bytes,
+            )
+        except APIError as error:  # 404 removed, 409 not running: preempted before the start
+            self._drop_session(container_id)
+            raise _Preempted("gone" if error.status_code == 404 else "killed") from error
+        if isinstance(outcome.stream_error, ds.connection_errors()):
+            self._ping()
+        state = ds.container_state(self.api, container_id)
+        failure: Failure | None = None
+        if state is None or not state.get("Running"):
+            self._drop_session(container_id)
+            if state is not None and state.get("OOMKilled"):
+                failure = classify.oom(limits.memory_mb)  # e.g. a tmpfs filled the limit
+            else:
+                raise _Preempted("gone" if state is None else "killed")
+        elif outcome.timed_out:
+            if outcome.exit_code is None:  # the kill did not end it: restart the container
+                self._drop_session(container_id)
+            failure = classify.timeout(limits.timeout_s)
+        elif outcome.exit_code == 137:
+            failure = self._exec_oom(container_id, outcome.started_at, limits)
+        return CommandResult(
+            command=command,
+            exit_code=None if outcome.timed_out else outcome.exit_code,
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            duration_s=outcome.duration_s,
+            failure=failure,
+        )
+
+    def _exec_oom(self, container_id: str, since: float, limits: Resources) -> Failure | None:
+        """Exit 137 in a live container: an OOM kill if the engine saw one since the start."""
+        # The engine's OOMKilled flag is set only when the whole container dies; an exec'd
+        # process killed by the cgroup's OOM killer shows as an `oom` event instead.
+        seen = self._seen_oom
+        events = [t for t in ds.oom_events(self.api, container_id, since) if t not in seen]
+        if not events:
+            return None  # a plain SIGKILL (e.g. `kill -9`), not memory
+        self._seen_oom.update(events)
+        return classify.oom(limits.memory_mb, ds.peak_memory_mb(self.api, container_id))
+
+    def _fresh(
+        self, command: str, limits: Resources, env: dict[str, str], workdir: str
+    ) -> CommandResult:
+        """One attempt in a new container with ``limits``, removed afterwards."""
+        from docker.errors import APIError, NotFound
+
+        try:
+            container_id = self._create(limits, ["sh", "-c", command], env, workdir, "fresh")
+        except RunnerError:
+            raise
+        except APIError as error:
+            return self._refused(command, error)
+        started = time.monotonic()
+        timed_out = False
+        try:
+            try:
+                self.api.start(container_id)
+                status = self.api.wait(container_id, timeout=limits.timeout_s)  # type: ignore[arg-type]
+                exit_code: int | None = int(status.get("StatusCode", -1))
+            except NotFound as error:
+                raise _Preempted("gone") from error
+            except ds.connection_errors():
+                if time.monotonic() - started < limits.timeout_s - 0.5:
+                    raise
+                timed_out, exit_code = True, None
+                self.api.kill(container_id)
+            duration = time.monotonic() - started
+            state = ds.container_state(self.api, container_id)
+            if state is None:
+                raise _Preempted("gone")
+            out, err = self._logs(container_id)
+            failure: Failure | None = None
+            if timed_out:
+                failure = classify.timeout(limits.timeout_s)
+            elif state.get("OOMKilled"):
+                failure = classify.oom(limits.memory_mb)
+            elif exit_code == 137 and self._killed_since(container_id, duration):
+                raise _Preempted("killed")
+            return CommandResult(
+                command=command,
+                exit_code=exit_code,
+                stdout=out,
+                stderr=err,
+                duration_s=duration,
+                failure=failure,
+            )
+        finally:
+            self._remove(container_id)
+
+    def _killed_since(self, container_id: str, duration: float) -> bool:
+        return ds.kill_events(self.api, container_id, time.time() - duration - 1.0) > 0
+
+    def _logs(self, container_id: str) -> tuple[str, str]:
+        texts = []
+        for stdout in (True, False):
+            sink = TailBuffer(self.max_output_bytes)
+            for chunk in self.api.logs(container_id, stdout=stdout, stderr=not stdout, stream=True):
+                sink.write(chunk)
+            texts.append(sink.text())
+        return texts[0], texts[1]
+
+    def _refused(self, command: str, error: Exception) -> CommandResult:
+        """The engine would not create the container (e.g. GPUs it does not have)."""
+        failure = Failure(
+            kind="sandbox",
+            message=f"the Docker engine refused to create the container: {ds.short(error)}",
+            suggestion="request fewer or other resources (e.g. gpus=0) and rerun, or "
+            "ask_human if the workload needs them",
+        )
+        return CommandResult(
+            command=command, exit_code=None, stdout="", stderr="", duration_s=0.0, failure=failure
+        )
+
+    # -- containers ----------------------------------------------------------------------
+
+    def _create(
+        self, limits: Resources, command: list[str], env: dict[str, str], workdir: str, role: str
+    ) -> str:
+        from docker.errors import ImageNotFound
+
+        try:
+            created = self.api.create_container(
+                self.image,
+                command=command[2:],
+                entrypoint=command[:2],
+                user=self.user,
+                working_dir=workdir,
+                environment=env,
+                labels={**self.labels, "harness.role": role},
+                host_config=ds.host_config(
+                    self.api, self.root, limits, network=limits.network, uid_gid=self.user
+                ),
+            )
+        except ImageNotFound as error:
+            raise classify.image_missing(self.image) from error
+        container_id: str = created["Id"]
+        self._owned.add(container_id)
+        return container_id
+
+    def _session_container(self) -> str:
+        with self._lock:
+            if self._session is None:
+                command = ["sh", "-c", KEEPALIVE]
+                env = {"HOME": ds.HOME}
+                container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session")
+                self.api.start(container_id)
+                self._session = container_id
+            return self._session
+
+    def _drop_session(self, container_id: str) -> None:
+        with self._lock:
+            if self._session == container_id:
+                self._session = None
+        self._remove(container_id)
+
+    def _remove(self, container_id: str) -> None:
+        try:
+            ds.remove_quietly(self.api, container_id)
+        finally:
+            self._owned.discard(container_id)
+
+    def _ping(self) -> None:
+        try:
+            self.api.ping()
+        except Exception as error:
+            raise ds.unreachable(error) from error
+
+    @property
+    def session_container(self) -> str | None:
+        """The id of the running session container, if one was started."""
+        return self._session
+
+    def close(self) -> None:
+        """Remove every container this runner started."""
+        self._closed = True
+        self._session = None
+        self._finalizer()

@@ -1,0 +1,285 @@
+"""Docker plumbing for ``DockerRunner``: connecting, container settings, exec, cleanup.
+
+The docker SDK is imported inside functions, so importing ``runners`` stays cheap.
+Everything here uses the low-level ``APIClient`` (one HTTP call per operation).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import RunnerError
+from runners import classify
+from runners.base import Resources
+from runners.output import TailBuffer
+
+if TYPE_CHECKING:
+    from docker import APIClient, DockerClient
+
+WORKSPACE = "/workspace"
+HOME = "/home/harness"
+LABEL_PROJECT = "harness.project"
+LABEL_PID = "harness.pid"
+LABEL_HOST = "harness.host"
+# Every exec carries this variable with a fresh token; its children inherit it, so a
+# timeout kills the command and everything it started (even children in new sessions)
+# without wrapping the command in anything (no cost on the normal path).
+TOKEN_VAR = "HARNESS_EXEC"
+KILL_SCRIPT = (
+    'for d in /proc/[0-9]*; do grep -q "HARNESS_EXEC=$1" "$d/environ" 2>/dev/null '
+    '&& kill -9 "${d#/proc/}" 2>/dev/null; done; true'
+)
+
+
+def connection_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that mean the engine did not answer (not a refusal by the engine)."""
+    import requests
+
+    return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+def connect(timeout_s: float = 30.0) -> DockerClient:
+    """A client for the engine of the environment (DOCKER_HOST), checked with a ping."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=int(timeout_s))
+        client.ping()
+    except DockerException as error:
+        raise classify.daemon_unreachable(short(error)) from error
+    except connection_errors() as error:
+        raise classify.daemon_unreachable(short(error)) from error
+    return client
+
+
+def check_image(client: DockerClient, image: str) -> None:
+    """RunnerError image_missing unless ``image`` is present locally (nothing is pulled)."""
+    from docker.errors import ImageNotFound
+
+    try:
+        client.api.inspect_image(image)  # type: ignore[no-untyped-call]
+    except ImageNotFound as error:
+        raise classify.image_missing(image) from error
+    except connection_errors() as error:
+        raise classify.daemon_unreachable(short(error)) from error
+
+
+def short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:300]
+
+
+def host_config(
+    api: APIClient, project_root: Path, resources: Resources, *, network: bool, uid_gid: str
+) -> dict[str, Any]:
+    """The hardened host settings of a workload container with these resources."""
+    from docker.types import DeviceRequest
+
+    uid, _, gid = uid_gid.partition(":")
+    tmpfs_opts = f"rw,nosuid,nodev,size=512m,uid={uid},gid={gid or uid}"
+    memory = resources.memory_mb * 1024 * 1024
+    config: dict[str, Any] = api.create_host_config(
+        binds={str(project_root): {"bind": WORKSPACE, "mode": "rw"}},
+        mem_limit=memory,
+        memswap_limit=memory,  # equal to the memory limit: no swap
+        nano_cpus=int(resources.cpus * 1e9),
+        pids_limit=resources.pids,
+        device_requests=(
+            [DeviceRequest(count=resources.gpus, capabilities=[["gpu"]])]
+            if resources.gpus
+            else None
+        ),
+        network_mode="bridge" if network else "none",
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        read_only=True,
+        tmpfs={"/tmp": tmpfs_opts, HOME: tmpfs_opts},
+        init=True,
+    )
+    return config
+
+
+def owner_labels(project_root: Path) -> dict[str, str]:
+    """Labels that let a later harness find this process's containers if it dies."""
+    return {
+        LABEL_PROJECT: str(project_root),
+        LABEL_PID: str(os.getpid()),
+        LABEL_HOST: socket.gethostname(),
+    }
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphans(api: APIClient, project_root: Path) -> list[str]:
+    """Remove this project's containers left by harness processes that are gone."""
+    host = socket.gethostname()
+    removed = []
+    for info in api.containers(all=True, filters={"label": f"{LABEL_PROJECT}={project_root}"}):
+        labels = info.get("Labels") or {}
+        if labels.get(LABEL_HOST) != host:
+            continue  # another machine's harness: its pid means nothing here
+        try:
+            pid = int(labels.get(LABEL_PID, ""))
+        except ValueError:
+            pid = -1
+        if pid > 0 and _alive(pid):
+            continue
+        remove_quietly(api, info["Id"])
+        removed.append(info["Id"])
+    return removed
+
+
+def remove_quietly(api: APIClient, container_id: str) -> None:
+    """Remove a container, ignoring one that is already gone."""
+    from docker.errors import APIError
+
+    try:
+        api.remove_container(container_id, force=True)
+    except APIError as error:
+        if error.status_code not in (404, 409):  # gone, or removal already in progress
+            raise
+
+
+@dataclass
+class ExecOutcome:
+    """What one exec reported; ``timed_out`` when the harness killed it."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    started_at: float
+    duration_s: float
+    stream_error: BaseException | None = field(default=None)
+
+
+def run_exec(
+    api: APIClient,
+    container_id: str,
+    command: str,
+    *,
+    env: dict[str, str],
+    workdir: str,
+    timeout_s: float,
+    max_bytes: int,
+) -> ExecOutcome:
+    """Run ``command`` in a running container, killing its process group at the time limit."""
+    token = uuid.uuid4().hex
+    environment = {**env, TOKEN_VAR: token}
+    started_at = time.time()
+    started = time.monotonic()
+    exec_id = api.exec_create(
+        container_id, ["sh", "-c", command], environment=environment, workdir=workdir
+    )["Id"]
+    out, err = TailBuffer(max_bytes), TailBuffer(max_bytes)
+    errors: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
+                if chunk_out:
+                    out.write(chunk_out)
+                if chunk_err:
+                    err.write(chunk_err)
+        except Exception as error:  # reported to the caller, which classifies it
+            errors.append(error)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    timed_out = reader.is_alive()
+    if timed_out:
+        kill_exec(api, container_id, token)
+        reader.join(5.0)
+    exit_code = None
+    if not reader.is_alive():
+        try:
+            exit_code = api.exec_inspect(exec_id).get("ExitCode")
+        except Exception as error:
+            errors.append(error)
+    return ExecOutcome(
+        exit_code=exit_code,
+        stdout=out.text(),
+        stderr=err.text(),
+        timed_out=timed_out,
+        started_at=started_at,
+        duration_s=time.monotonic() - started,
+        stream_error=errors[0] if errors else None,
+    )
+
+
+def kill_exec(api: APIClient, container_id: str, token: str) -> None:
+    """SIGKILL every process of the exec marked with ``token``."""
+    try:
+        kill_id = api.exec_create(container_id, ["sh", "-c", KILL_SCRIPT, "kill", token])["Id"]
+        api.exec_start(kill_id)
+    except Exception:  # the container may be gone already; the caller checks its state
+        pass
+
+
+def _stamp(seconds: float) -> str:
+    """A timestamp as the engine parses it: seconds.nanoseconds (nine digits)."""
+    whole = int(seconds)
+    return f"{whole}.{int((seconds - whole) * 1e9):09d}"
+
+
+def _events(api: APIClient, container_id: str, event: str, since: float) -> list[int]:
+    # `until` is now: a future `until` would make the engine hold the stream open.
+    found = api.events(  # type: ignore[call-overload]  # the engine takes "sec.nanos" text
+        since=_stamp(since - 1.0),
+        until=_stamp(time.time()),
+        filters={"container": container_id, "event": event},
+        decode=True,
+    )
+    return [int(item.get("timeNano", 0)) for item in found]
+
+
+def oom_events(api: APIClient, container_id: str, since: float) -> list[int]:
+    """The engine's OOM events for the container since ``since`` (their timeNano)."""
+    return _events(api, container_id, "oom", since)
+
+
+def kill_events(api: APIClient, container_id: str, since: float) -> int:
+    """How many times the container was sent a kill since ``since``."""
+    return len(_events(api, container_id, "kill", since))
+
+
+def peak_memory_mb(api: APIClient, container_id: str) -> float | None:
+    """Peak memory use of a running container where the engine reports it (cgroup v1)."""
+    try:
+        stats = api.stats(container_id, stream=False, one_shot=True)
+    except Exception:
+        return None
+    peak = (stats.get("memory_stats") or {}).get("max_usage")
+    return round(peak / (1024 * 1024), 1) if peak else None
+
+
+def container_state(api: APIClient, container_id: str) -> dict[str, Any] | None:
+    """The container's State, or None when it no longer exists."""
+    from docker.errors import NotFound
+
+    try:
+        state: dict[str, Any] = api.inspect_container(container_id)["State"]
+    except NotFound:
+        return None
+    return state
+
+
+def unreachable(error: BaseException) -> RunnerError:
+    return classify.daemon_unreachable(short(error))

@@ -1,0 +1,34 @@
+"""`harness tui`: the live terminal view of a project; answers questions, approves gates."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ArtifactError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tui",
+        help="watch runs live; answer the agent's questions; approve or deny gated actions",
+        description="A terminal app beside long runs: features, sessions, the live step "
+        "stream, the runner and an inbox of questions and gated actions. It only reads the "
+        "project (and stores answers like `harness answer`); a parked run goes on with "
+        "`harness run` (the key r starts one when no run is active).",
+    )
+    parser.add_argument(
+        "--poll", type=float, default=1.0, metavar="S", help="poll interval besides file events"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tui.app import HarnessApp
+
+    root = Path(args.project)
+    if not root.is_dir():
+        raise ArtifactError(root, "-C", "not a folder", "Pass the project folder with -C DIR.")
+    app = HarnessApp(root, poll_s=args.poll)
+    return app.run() or 0

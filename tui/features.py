@@ -1,0 +1,90 @@
+"""The features panel: passing/total, a progress bar, a filter and the list."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Input, ProgressBar, Static
+
+from artifacts.models import Feature, FeatureList
+
+
+def matches(feature: Feature, query: str) -> bool:
+    """True when every word of `query` is in the feature (`is:passing`/`is:failing` too)."""
+    text = f"{feature.id} {feature.category} {feature.description}".lower()
+    for word in query.lower().split():
+        if word in ("is:passing", "is:pass"):
+            if not feature.passes:
+                return False
+        elif word in ("is:failing", "is:fail"):
+            if feature.passes:
+                return False
+        elif word not in text:
+            return False
+    return True
+
+
+class FeaturesPanel(Vertical):
+    """Feature list status; the filter narrows the table, never the counts."""
+
+    BORDER_TITLE = "Features"
+
+    def __init__(self) -> None:
+        super().__init__(id="features")
+        self._features: FeatureList | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("reading feature_list.json...", id="features-summary")
+        yield ProgressBar(total=None, show_eta=False, id="features-bar")
+        yield Input(placeholder="filter: words, is:passing, is:failing", id="features-filter")
+        table: DataTable[str] = DataTable(
+            id="features-table", cursor_type="row", zebra_stripes=True
+        )
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#features-table", DataTable)
+        table.add_column("id", key="id")
+        table.add_column("", key="status", width=4)
+        table.add_column("pri", key="priority", width=3)
+        table.add_column("description", key="description")
+
+    def show(self, features: FeatureList | None, error: str | None = None) -> None:
+        """Draw a new feature list (or the reason there is none)."""
+        summary = self.query_one("#features-summary", Static)
+        if error is not None:
+            summary.update(f"[b red]feature list:[/] {error}")
+            return
+        if features is None:
+            return
+        self._features = features
+        total, passing = len(features.features), features.passing
+        self.query_one("#features-bar", ProgressBar).update(total=max(total, 1), progress=passing)
+        summary.update(f"[b]{passing}/{total}[/] passing")
+        self.border_subtitle = f"{passing}/{total}"
+        self._fill()
+
+    def _fill(self) -> None:
+        table = self.query_one("#features-table", DataTable)
+        table.clear()
+        if self._features is None:
+            return
+        query = self.query_one("#features-filter", Input).value
+        for feature in self._features.features:
+            if not matches(feature, query):
+                continue
+            mark = Text("pass", "green") if feature.passes else Text("fail", "red")
+            table.add_row(
+                feature.id, mark, str(feature.priority), feature.description, key=feature.id
+            )
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "features-filter":
+            event.stop()
+            self._fill()
+
+    def visible_ids(self) -> list[str]:
+        """Ids of the rows the filter lets through (for tests and the status line)."""
+        table = self.query_one("#features-table", DataTable)
+        return [str(key.value) for key in table.rows]

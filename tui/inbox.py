@@ -1,0 +1,172 @@
+"""The inbox: pending questions and gated actions; the human answers here.
+
+Keys (list focused): 1-9 choose, t or enter type an answer, a approve, d deny (then type
+the reason and press enter), f attach files. In the answer box, enter sends.
+Answers go through `escalation.questions.QuestionStore`, the same API `harness answer` uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui.model import QuestionView
+
+
+@dataclass
+class Reply:
+    """What the human decided about one question."""
+
+    question_id: str
+    action: str  # "answer", "approve", "deny"
+    text: str | None = None
+    choice: str | None = None
+    files: tuple[str, ...] = ()
+
+
+def detail(q: QuestionView) -> str:
+    """The question's full text, scores, reason and choices (markup)."""
+    head = "[b magenta]APPROVAL[/]" if q.kind == "approval" else "[b cyan]QUESTION[/]"
+    lines = [f"{head} {escape(q.id)}  {escape(q.text)}"]
+    if q.context:
+        lines.append(f"[dim]{escape(q.context[:400])}[/]")
+    s = q.scores
+    if s:
+        names = ("uncertainty", "novelty", "benefit", "total")
+        lines.append("scores: " + "  ".join(f"{n} {float(s.get(n, 0)):.2f}" for n in names))
+    lines.append(f"why asked: {escape(q.reason or 'not recorded')}")
+    for i, choice in enumerate(q.choices[:9], 1):
+        lines.append(f"  [b]{i}[/] {escape(choice)}")
+    if q.kind == "approval":
+        lines.append("[b]a[/] approve   [b]d[/] deny (type a reason, enter)")
+    else:
+        keys = "[b]1-9[/] choose   " if q.choices else ""
+        lines.append(f"{keys}[b]t[/] type an answer (enter sends)   [b]f[/] attach files")
+    return "\n".join(lines)
+
+
+class InboxPanel(Vertical):
+    """Pending questions, newest last; the selected one is shown in full."""
+
+    BORDER_TITLE = "Inbox"
+    BINDINGS = [  # noqa: RUF012 (Textual's idiom)
+        Binding("a", "approve", "Approve"),
+        Binding("d", "deny", "Deny"),
+        Binding("t", "type", "Answer"),
+        Binding("f", "files", "Attach", show=False),
+        *(Binding(str(n), f"choose({n})", show=False) for n in range(1, 10)),
+    ]
+
+    class Replied(Message):
+        """Posted when the human answers, approves or denies."""
+
+        def __init__(self, reply: Reply) -> None:
+            super().__init__()
+            self.reply = reply
+
+    def __init__(self) -> None:
+        super().__init__(id="inbox")
+        self.questions: list[QuestionView] = []
+        self.denying = False
+
+    def compose(self) -> ComposeResult:
+        yield OptionList(id="inbox-list")
+        yield Static("no pending questions", id="inbox-detail")
+        yield Input(placeholder="answer (enter sends)", id="inbox-answer")
+        yield Input(placeholder="attach files: paths separated by spaces", id="inbox-files")
+
+    def show(self, questions: list[QuestionView]) -> None:
+        """Replace the list with the pending questions, keeping the selection."""
+        current = self.selected()
+        self.questions = questions
+        options = self.query_one("#inbox-list", OptionList)
+        options.clear_options()
+        for q in questions:
+            label = f"{'gate' if q.kind == 'approval' else ' ask'} {q.id[:8]} {q.text[:60]}"
+            options.add_option(Option(escape(label), id=q.id))
+        ids = [q.id for q in questions]
+        if questions:
+            options.highlighted = ids.index(current.id) if current and current.id in ids else 0
+        self.border_title = f"Inbox ({len(questions)} pending)" if questions else "Inbox"
+        self._detail()
+
+    def selected(self) -> QuestionView | None:
+        """The highlighted question."""
+        index = self.query_one("#inbox-list", OptionList).highlighted
+        if index is None or index >= len(self.questions):
+            return None
+        return self.questions[index]
+
+    def _detail(self) -> None:
+        q = self.selected()
+        text = detail(q) if q else "no pending questions"
+        self.query_one("#inbox-detail", Static).update(text)
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        self.denying = False
+        self._detail()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.action_type()
+
+    def _files(self) -> tuple[str, ...]:
+        return tuple(self.query_one("#inbox-files", Input).value.split())
+
+    def _send(self, reply: Reply) -> None:
+        for box in self.query(Input):
+            box.value = ""
+        self.query_one("#inbox-answer", Input).placeholder = "answer (enter sends)"
+        self.denying = False
+        self.query_one("#inbox-list", OptionList).focus()
+        self.post_message(self.Replied(reply))
+
+    def action_approve(self) -> None:
+        q = self.selected()
+        if q is not None:
+            self._send(Reply(q.id, "approve"))
+
+    def action_deny(self) -> None:
+        if self.selected() is None:
+            return
+        self.denying = True
+        box = self.query_one("#inbox-answer", Input)
+        box.placeholder = "why deny? enter denies, escape cancels"
+        box.focus()
+
+    def action_type(self) -> None:
+        if self.selected() is not None:
+            self.query_one("#inbox-answer", Input).focus()
+
+    def action_files(self) -> None:
+        if self.selected() is not None:
+            self.query_one("#inbox-files", Input).focus()
+
+    def action_choose(self, number: int) -> None:
+        q = self.selected()
+        if q is not None and 0 < number <= len(q.choices):
+            self._send(Reply(q.id, "answer", choice=q.choices[number - 1], files=self._files()))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        q = self.selected()
+        if q is None:
+            return
+        text = self.query_one("#inbox-answer", Input).value.strip()
+        if self.denying:
+            self._send(Reply(q.id, "deny", text=text or "denied in the TUI"))
+        elif q.kind == "approval":
+            self.notify("an approval: press a to approve or d to deny", severity="warning")
+        elif text or self._files():
+            self._send(Reply(q.id, "answer", text=text or None, files=self._files()))
+
+    def key_escape(self) -> None:
+        self.denying = False
+        self.query_one("#inbox-answer", Input).placeholder = "answer (enter sends)"
+        self.query_one("#inbox-list", OptionList).focus()

@@ -1,0 +1,45 @@
+"""Runner facts that are not in the journal: its config, and the containers of this project."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+RESOURCE_KEYS = ("kind", "image", "memory_mb", "cpus", "pids", "gpus", "timeout_s", "network")
+LABEL_PROJECT = "harness.project"  # as runners.docker_support labels its containers
+
+
+def read_runner_config(root: Path) -> dict[str, Any]:
+    """The [runner] section as configured (defaults < harness.toml < environment)."""
+    from harness.config import load_config
+
+    try:
+        runner = load_config(root).runner
+    except Exception as error:  # a bad harness.toml is `harness validate`'s to report
+        return {"kind": f"? ({type(error).__name__}: see `harness validate`)"}
+    return {key: getattr(runner, key) for key in RESOURCE_KEYS if hasattr(runner, key)}
+
+
+def docker_reachable() -> bool:
+    """True when a Docker engine is configured or its socket exists (cheap, no connect)."""
+    return bool(os.environ.get("DOCKER_HOST")) or Path("/var/run/docker.sock").exists()
+
+
+def list_containers(root: Path) -> tuple[str, ...]:
+    """Running containers labelled for this project: "name (status, image)"; () if none."""
+    if not docker_reachable():
+        return ()
+    try:
+        import docker
+
+        client = docker.from_env(timeout=2)
+        try:
+            found = client.containers.list(filters={"label": f"{LABEL_PROJECT}={root.resolve()}"})
+            return tuple(
+                f"{c.name} ({c.status}, {c.labels.get('harness.role', 'agent')})" for c in found
+            )
+        finally:
+            client.close()
+    except Exception:  # an unreachable engine is shown by the runner's own failure
+        return ()

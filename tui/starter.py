@@ -1,0 +1,46 @@
+"""Start `harness run` in a subprocess: the one thing the TUI may launch, on request."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+
+class RunStarter:
+    """One `harness run` child at a time; its output goes to .harness/tui-run.log."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.process: subprocess.Popen[bytes] | None = None
+        self.last_exit: int | None = None
+        self._lock = threading.Lock()
+
+    def running(self) -> bool:
+        """True while the child runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def describe(self) -> str:
+        """A few words for the status line, or "" when nothing was started."""
+        if self.running() and self.process is not None:
+            return f"`harness run` started here (pid {self.process.pid})"
+        if self.last_exit is not None:
+            return f"last `harness run` from here exited {self.last_exit} · r runs again"
+        return ""
+
+    def run(self) -> int:
+        """Run `harness run --unattended` to its end; return its exit code."""
+        with self._lock:
+            if self.running():
+                return -1
+            log_dir = self.root / ".harness"
+            log_dir.mkdir(exist_ok=True)
+            command = [sys.executable, "-m", "harness", "-C", str(self.root), "run", "--unattended"]
+            with open(log_dir / "tui-run.log", "ab") as log:
+                self.process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.root
+                )
+        code = self.process.wait()
+        self.last_exit = code
+        return code

@@ -1,0 +1,39 @@
+"""Shared fixtures: a temporary project with a git repository."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@localhost",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@localhost",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    """Run plain git in ``root`` (no user config) and return its stdout."""
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=GIT_ENV, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def git_project(tmp_path: Path) -> Path:
+    """A project folder with a git repository and one commit (README.md, .gitignore)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "README.md").write_text("# a project\n", encoding="utf-8")
+    (root / ".gitignore").write_text(".harness/\n", encoding="utf-8")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first")
+    return root

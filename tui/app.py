@@ -21,8 +21,8 @@ from textual.worker import get_current_worker
 
 from tui.data import ProjectData
 from tui.features import FeaturesPanel
-from tui.inbox import InboxPanel, Reply
-from tui.model import Update
+from tui.inbox import InboxPanel
+from tui.model import Reply, Update
 from tui.runner import RunnerPanel
 from tui.sessions import SessionsPanel
 from tui.starter import RunStarter
@@ -55,6 +55,7 @@ class HarnessApp(App[int]):
         self.ready = threading.Event()  # set after the first data is drawn
         self.refreshes = 0
         self.run_status = "reading the journal..."
+        self.run_active = False
         self._wake = threading.Event()
         self._stopping = False
         self.starter = RunStarter(self.root)
@@ -93,9 +94,12 @@ class HarnessApp(App[int]):
         try:
             while not (worker.is_cancelled or self._stopping):
                 update = data.refresh()
-                data.runner_state(update)
                 if not update.empty() or not self.ready.is_set():
                     self.call_from_thread(self.apply, update)
+                runner = Update()  # after the first draw: it may ask the Docker engine
+                data.runner_state(runner)
+                if not runner.empty():
+                    self.call_from_thread(self.apply, runner)
                 if self._wake.wait(self.poll_s):
                     time.sleep(DEBOUNCE_S)
                 self._wake.clear()
@@ -121,6 +125,8 @@ class HarnessApp(App[int]):
             self.query_one(RunnerPanel).show(update.runner)
         if update.run_status is not None:
             self.run_status = update.run_status
+        if update.run_active is not None:
+            self.run_active = update.run_active
         for error in update.errors:
             self.notify(error, severity="error", timeout=8)
         self._status()
@@ -149,7 +155,7 @@ class HarnessApp(App[int]):
         self.poke()
 
     def action_start_run(self) -> None:
-        active = "running" in self.run_status or self.starter.running()
+        active = self.run_active or self.starter.running()
         if active:
             self.notify("a run is active: the TUI never drives it; it only watches", timeout=5)
             return
@@ -165,7 +171,14 @@ class HarnessApp(App[int]):
         self.call_from_thread(self._status)
         self.poke()
 
-    async def action_quit(self) -> None:
+    def stop_following(self) -> None:
+        """Let the follower thread end now (it would otherwise sleep until the poll)."""
         self._stopping = True
         self._wake.set()
+
+    async def action_quit(self) -> None:
+        self.stop_following()
         self.exit(0)
+
+    def on_unmount(self) -> None:
+        self.stop_following()

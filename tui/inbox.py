@@ -7,8 +7,6 @@ Answers go through `escalation.questions.QuestionStore`, the same API `harness a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,18 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.model import QuestionView
-
-
-@dataclass
-class Reply:
-    """What the human decided about one question."""
-
-    question_id: str
-    action: str  # "answer", "approve", "deny"
-    text: str | None = None
-    choice: str | None = None
-    files: tuple[str, ...] = ()
+from tui.model import QuestionView, Reply
 
 
 def detail(q: QuestionView) -> str:

@@ -1,60 +1,77 @@
 """Follow the journal read-only: sessions, the tail of the steps, the runner's last work.
 
-Reads go through `Journal.open_readonly` (a read-only SQLite connection: the writer is
-never blocked); only the steps after the last rowid seen are read on each refresh, and at
-start only the last `tail` steps, so a journal of 100,000 steps opens as fast as a small one.
+Reads go through `Journal.open_readonly` (a read-only SQLite connection; WAL readers never
+block the writer). Only steps after the last rowid seen are read on each refresh, and at
+start only the last `tail` steps, so a journal of 100,000 steps opens as fast as a small
+one. Per-session totals come from one aggregate query at start, then only the sessions
+that got new steps are counted again (an indexed range).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+import os
 from pathlib import Path
 from typing import Any
 
 from tui.model import SessionView, StepView, Update
 
-RUNNER_STEPS = {("runner", "run"), ("tool", "run")}
-
-
-def _get(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-        if value is not None:
-            return value
-    return default
-
-
-def _seconds(start: Any, end: Any) -> float | None:
-    if start is None or end is None:
-        return None
-    if isinstance(start, datetime) and isinstance(end, datetime):
-        return (end - start).total_seconds()
-    if isinstance(start, int | float) and isinstance(end, int | float):
-        return float(end - start)
-    return None
+RUNNER_STEPS = {"runner"}  # every step of kind "runner" (setup, init.sh, checks)
+RUNNER_TOOLS = {"run", "verify_feature"}  # tool steps that ran a command
+STATUS = {"started": "running", "ended": "ok", "failed": "error"}
+STALE_OPEN = 1000  # a step still "started" this far back was left in flight: stop watching
 
 
 def step_view(step: Any) -> StepView:
-    """A StepView of a journal step record."""
-    status = str(_get(step, "status", default="running"))
-    error = _get(step, "error")
-    detail = ""
-    if error:
-        detail = str(_get(error, "message", default=error))
-    duration = _get(step, "duration_s")
-    if duration is None:
-        duration = _seconds(_get(step, "started_at"), _get(step, "ended_at"))
+    """A StepView of a `harness.journal.StepRow`."""
+    detail = f"{step.error_class}" if step.error_class else ""
+    if step.cached:
+        detail = "cached"
+    if step.attempts and step.attempts > 1:
+        detail = f"{detail} attempt {step.attempts}".strip()
+    if step.tokens:
+        detail = f"{detail} {step.tokens} tok".strip()
     return StepView(
-        rowid=int(_get(step, "rowid", default=0)),
-        run=str(_get(step, "run_id", "run", default="")),
-        session=int(_get(step, "session", default=0)),
-        seq=int(_get(step, "seq", default=0)),
-        kind=str(_get(step, "kind", default="?")),
-        name=str(_get(step, "name", default="?")),
-        status=status,
-        duration_s=float(duration) if duration is not None else None,
+        rowid=step.rowid,
+        run=step.run_id,
+        session=step.session,
+        seq=step.seq,
+        kind=step.kind,
+        name=step.name,
+        status=STATUS.get(step.status, step.status),
+        duration_s=step.duration,
         detail=detail,
     )
+
+
+def command_of(kind: str, inputs: Any, output: Any) -> dict[str, Any] | None:
+    """{command, exit_code, failure} of a step that ran a command, else None."""
+    if not isinstance(output, dict):
+        return None
+    if "command" in output and "exit_code" in output:  # a CommandResult
+        return output
+    data = output.get("data")
+    if kind == "tool" and isinstance(data, dict) and "exit_code" in data:
+        command = data.get("command")
+        if command is None and isinstance(inputs, dict):
+            try:
+                command = json.loads(inputs.get("arguments") or "{}").get("command")
+            except (ValueError, AttributeError):
+                command = None
+        return {**data, "command": command or "?"}
+    return None
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JournalFollower:
@@ -66,72 +83,105 @@ class JournalFollower:
         self.journal = Journal.open_readonly(state_dir)
         self.tail = tail
         self.last_rowid: int | None = None
-        self.open_steps: dict[int, Any] = {}  # rowid -> step still running
-        self.last_runner: Any = None
+        self.open_steps: set[int] = set()  # rowids of steps seen while still running
+        self.totals: dict[tuple[str, int], tuple[int, int, float]] = {}
+        self.last_runner: dict[str, Any] | None = None
         self.last_failure: tuple[dict[str, Any], str] | None = None
 
+    def _count(self, where: str = "", params: tuple[Any, ...] = ()) -> None:
+        rows = self.journal.execute(
+            "SELECT run_id, session, count(*), coalesce(sum(tokens), 0), "
+            "coalesce(sum(cost_usd), 0) FROM steps WHERE status != 'superseded' "
+            f"{where} GROUP BY run_id, session",
+            params,
+        )
+        for run_id, session, count, tokens, cost in rows:
+            self.totals[(run_id, session)] = (int(count), int(tokens), float(cost))
+
     def read(self, update: Update) -> None:
-        """Add new steps, the sessions and the run status to `update`."""
+        """Add new and updated steps, the sessions and the run status to `update`."""
         if self.last_rowid is None:
-            steps = list(self.journal.tail(self.tail))
+            top = self.journal.execute("SELECT coalesce(max(id), 0) FROM steps").fetchone()[0]
+            since = max(0, int(top) - self.tail)
+            self._count()
         else:
-            watch = min(self.open_steps, default=self.last_rowid + 1) - 1
-            steps = list(self.journal.steps(since_rowid=min(watch, self.last_rowid)))
-        for step in steps:
-            rowid = int(_get(step, "rowid", default=0))
+            self.open_steps = {r for r in self.open_steps if self.last_rowid - r < STALE_OPEN}
+            since = min([self.last_rowid, *(r - 1 for r in self.open_steps)])
+        seen = self.last_rowid or 0
+        touched: set[tuple[str, int]] = set()
+        runner_steps = []
+        for step in self.journal.steps(since_rowid=since):
+            if step.rowid <= seen and step.rowid not in self.open_steps:
+                continue  # shown before, and already finished then
             view = step_view(step)
-            if rowid <= (self.last_rowid or 0) and rowid not in self.open_steps:
-                continue  # seen before and finished since: nothing new
             if view.status == "running":
-                self.open_steps[rowid] = step
+                self.open_steps.add(step.rowid)
             else:
-                self.open_steps.pop(rowid, None)
+                self.open_steps.discard(step.rowid)
+                if step.kind in RUNNER_STEPS or (step.kind, step.name) in _tool_pairs():
+                    runner_steps.append(step)
             update.steps.append(view)
-            self._runner(step, view)
-            self.last_rowid = max(self.last_rowid or 0, rowid)
-        if self.last_rowid is None:
-            self.last_rowid = 0
+            touched.add((step.run_id, step.session))
+            seen = max(seen, step.rowid)
+        first = self.last_rowid is None
+        self.last_rowid = seen
+        if not first:
+            for run_id, session in touched:
+                self._count("AND run_id = ? AND session = ?", (run_id, session))
+        for step in runner_steps[-20:]:
+            self._runner(step)
         self._sessions(update)
 
-    def _runner(self, step: Any, view: StepView) -> None:
-        if (view.kind, view.name) not in RUNNER_STEPS or view.status == "running":
+    def _runner(self, step: Any) -> None:
+        detail = self.journal.step_detail(step.run_id, step.session, step.seq)
+        if detail is None:
             return
-        output = _get(step, "output")
-        if not isinstance(output, dict) or "command" not in output:
+        result = command_of(step.kind, detail.inputs, detail.output)
+        if result is None:
             return
-        self.last_runner = output
-        if output.get("failure"):
-            self.last_failure = (output["failure"], f"s{view.session}#{view.seq}")
+        self.last_runner = result
+        if result.get("failure"):
+            self.last_failure = (result["failure"], f"s{step.session}#{step.seq}")
 
     def _sessions(self, update: Update) -> None:
-        runs = list(self.journal.runs())
+        runs = self.journal.runs()
         if not runs:
             update.sessions = []
             update.run_status = "no run yet"
             return
-        latest = runs[-1]
-        run_id = str(_get(latest, "id", "run_id", default="?"))
         sessions = []
-        for s in self.journal.sessions(run_id=run_id):
-            summary = _get(s, "summary", default={}) or {}
+        for s in self.journal.sessions():
+            count, tokens, cost = self.totals.get((s.run_id, s.number), (0, 0, 0.0))
+            summary = s.summary or {}
+            passing = summary.get("passing")
             sessions.append(
                 SessionView(
-                    run=run_id,
-                    number=int(_get(s, "number", "session", default=0)),
-                    outcome=str(_get(s, "outcome", default="running")),
-                    steps=int(_get(s, "steps", default=0)),
-                    tokens=int(_get(s, "tokens", default=0)),
-                    cost_usd=float(_get(s, "cost_usd", "cost", default=0.0)),
-                    passing=_get(summary, "passing"),
+                    run=s.run_id,
+                    number=s.number,
+                    outcome=s.outcome or ("running" if s.status == "open" else s.status),
+                    steps=count,
+                    tokens=tokens,
+                    cost_usd=cost,
+                    passing=int(passing) if isinstance(passing, int) else None,
                 )
             )
         update.sessions = sessions
-        outcome = _get(latest, "outcome")
-        state = f"finished: {outcome}" if outcome else "running or parked"
-        update.run_status = f"run {run_id[:8]} {state}"
+        update.run_status = run_status(runs[-1])
+        update.run_active = runs[-1].status != "finished" and _alive(runs[-1].holder_pid)
 
     def close(self) -> None:
         """Close the read-only connection."""
-        close = getattr(self.journal, "close", None)
-        if close is not None:
-            close()
+        self.journal.close()
+
+
+def _tool_pairs() -> set[tuple[str, str]]:
+    return {("tool", name) for name in RUNNER_TOOLS}
+
+
+def run_status(run: Any) -> str:
+    """ "run <id> running (pid N)" / "parked or stopped" / "finished: <outcome>"."""
+    if run.status == "finished":
+        return f"run {run.id} finished: {run.outcome}"
+    if _alive(run.holder_pid):
+        return f"run {run.id} running (pid {run.holder_pid})"
+    return f"run {run.id} not running (parked or stopped): `harness run` resumes it"

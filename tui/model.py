@@ -63,6 +63,17 @@ class RunnerView:
     failure_at: str = ""
 
 
+@dataclass(frozen=True)
+class Reply:
+    """What the human decided about one question."""
+
+    question_id: str
+    action: str  # "answer", "approve", "deny"
+    text: str | None = None
+    choice: str | None = None
+    files: tuple[str, ...] = ()
+
+
 @dataclass
 class Update:
     """What changed since the last refresh; None means "unchanged"."""
@@ -75,6 +86,7 @@ class Update:
     questions: list[QuestionView] | None = None
     runner: RunnerView | None = None
     run_status: str | None = None  # e.g. "run 3f2a: running", "no run"
+    run_active: bool | None = None  # a live process drives the latest run
     errors: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ArtifactError
-from tui.inbox import Reply
-from tui.model import QuestionView
+from tui.model import QuestionView, Reply
 
 
 def _field(obj: Any, name: str, default: Any = None) -> Any:

@@ -1,0 +1,77 @@
+"""The features panel: counts, progress bar, filter; and it follows the file live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, ProgressBar
+
+from artifacts.feature_list import dump_feature_list
+from tests.tui.conftest import make_features
+from tui.app import HarnessApp
+from tui.features import FeaturesPanel, matches
+from tui.sessions import SessionsPanel, bar_chart
+
+
+async def wait_until(pilot, condition, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+async def test_counts_bar_and_filter(project: Path) -> None:
+    app = HarnessApp(project, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        panel = app.query_one(FeaturesPanel)
+        assert "2/6" in str(app.query_one("#features-summary").content)
+        bar = app.query_one("#features-bar", ProgressBar)
+        assert (bar.progress, bar.total) == (2, 6)
+        assert panel.visible_ids() == ["F001", "F002", "F003", "F004", "F005", "F006"]
+        await pilot.press("slash", *"beta")
+        assert app.query_one("#features-filter", Input).value == "beta"
+        assert panel.visible_ids() == ["F001", "F004"]
+        app.query_one("#features-filter", Input).value = "is:passing"
+        await pilot.pause()
+        assert panel.visible_ids() == ["F001", "F002"]
+        assert "2/6" in str(app.query_one("#features-summary").content)  # counts ignore it
+
+
+async def test_feature_file_written_by_another_writer_shows_within_a_second(
+    project: Path,
+) -> None:
+    app = HarnessApp(project, poll_s=5.0)  # the poll is slow: the watcher must do it
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        (project / "feature_list.json").write_text(dump_feature_list(make_features(6, 5)))
+        await wait_until(
+            pilot, lambda: "5/6" in str(app.query_one("#features-summary").content), 1.0
+        )
+        chart = str(app.query_one("#sessions-chart").content)
+        assert "features passing by session" in chart
+        assert app.query_one(SessionsPanel).total == 6
+
+
+async def test_invalid_feature_list_is_reported_not_raised(project: Path) -> None:
+    (project / "feature_list.json").write_text('{"version": 1, "features": [}')
+    app = HarnessApp(project, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        text = str(app.query_one("#features-summary").content)
+        assert "feature_list.json" in text
+
+
+def test_matches_words_and_status() -> None:
+    features = make_features(3, 1).features
+    assert [f.id for f in features if matches(f, "is:failing")] == ["F002", "F003"]
+    assert [f.id for f in features if matches(f, "F003 functional")] == []
+    assert [f.id for f in features if matches(f, "number 2")] == ["F002"]
+
+
+def test_bar_chart_uses_an_absolute_scale() -> None:
+    lines = bar_chart([0, 4, 8], total=8, height=2)
+    assert lines[0] == "    ██" and lines[1] == "  ████"
+    assert bar_chart([], total=8) == ["(no session has closed yet)"]

@@ -1,0 +1,66 @@
+"""The step stream follows a journal written by another process; sessions and runner too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.tui.test_features import wait_until
+from tui.app import HarnessApp
+from tui.runner import RunnerPanel
+from tui.sessions import SessionsPanel
+from tui.steps import MAX_ROWS, StepsPanel
+
+WRITER = Path(__file__).with_name("journal_writer.py")
+
+
+def writer(root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(WRITER), str(root), *args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+
+
+async def test_step_written_by_another_process_appears(project: Path) -> None:
+    app = HarnessApp(project, poll_s=10.0)  # no help from the poll: events only
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        panel = app.query_one(StepsPanel)
+        assert panel.shown() == []  # no journal yet
+        child = writer(project, "3", "--slow-step", "1.5")
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "slow started"
+        seen_at = time.monotonic()
+        await wait_until(pilot, lambda: ("llm", "slow_call", "running") in panel.shown(), 1.0)
+        assert time.monotonic() - seen_at < 1.0
+        assert panel.shown()[:3] == [("tool", f"write_file_{i}", "ok") for i in range(3)]
+        await wait_until(pilot, lambda: ("llm", "slow_call", "ok") in panel.shown(), 4.0)
+        assert len(panel.shown()) == 4  # the running row was updated, not added again
+        assert child.wait(10) == 0
+        sessions = app.query_one(SessionsPanel)
+        await wait_until(pilot, lambda: [s.outcome for s in sessions.sessions] == ["passing"])
+        assert sessions.sessions[0].steps == 4
+        assert sessions.sessions[0].tokens == 305
+
+
+async def test_runner_failure_sessions_and_bounded_stream(project: Path) -> None:
+    child = writer(project, str(MAX_ROWS + 100), "--runner-failure", "--sessions", "2")
+    assert child.wait(30) == 0
+    app = HarnessApp(project, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        runner = app.query_one(RunnerPanel)
+        await wait_until(pilot, lambda: runner.view.last_failure is not None)
+        text = str(runner.content)
+        assert "oom" in text and "memory_mb=512" in text and "pytest -q" in text
+        assert len(app.query_one(StepsPanel).shown()) <= MAX_ROWS
+        sessions = app.query_one(SessionsPanel)
+        assert [s.number for s in sessions.sessions] == [1, 2]
+        assert sessions.sessions[1].steps == (MAX_ROWS + 100) // 2 + 1
+        chart = str(app.query_one("#sessions-chart").content)
+        assert "s1..s2, now 2/6" in chart
+        assert "not running" in app.run_status and not app.run_active

@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.adopt",
     "harness.commands.state",
     "harness.commands.ci",
+    "harness.commands.tui",
 )
 
 

@@ -27,10 +27,10 @@ OOM_MARKERS = (
 
 def oom(limit_mb: int, peak_mb: float | None = None, *, where: str = "container") -> Failure:
     """The command was killed for memory (the engine's OOM flag or the kernel's OOM events)."""
-    peak = f"; peak usage {peak_mb:.1f} MB" if peak_mb else ""
+    peak = f" (peak usage {peak_mb:.1f} MB)" if peak_mb else ""
     return Failure(
         kind="oom",
-        message=f"out of memory: the {where} hit its memory limit of {limit_mb} MB{peak} "
+        message=f"out of memory: the {where} reached its memory limit of {limit_mb} MB{peak} "
         "and the command was killed",
         suggestion=f"call request_resources with memory_mb >= {limit_mb * 2} and rerun, "
         "or make the command use less memory",

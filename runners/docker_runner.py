@@ -166,19 +166,14 @@ class DockerRunner:
         if isinstance(outcome.stream_error, ds.connection_errors()):
             self._ping()
         state = ds.container_state(self.api, container_id)
+        running = state is not None and bool(state.get("Running"))
         failure: Failure | None = None
-        if state is None or not state.get("Running"):
-            self._drop_session(container_id)
-            if state is not None and state.get("OOMKilled"):
-                failure = classify.oom(limits.memory_mb)  # e.g. a tmpfs filled the limit
-            else:
-                raise _Preempted("gone" if state is None else "killed")
-        elif outcome.timed_out:
+        if running and outcome.timed_out:
             if outcome.exit_code is None:  # the kill did not end it: restart the container
                 self._drop_session(container_id)
             failure = classify.timeout(limits.timeout_s)
-        elif outcome.exit_code == 137:
-            failure = self._exec_oom(container_id, outcome.started_at, limits)
+        elif not running or outcome.exit_code in (137, None):
+            failure = self._classify_kill(container_id, outcome.started_at, limits, running)
         return CommandResult(
             command=command,
             exit_code=None if outcome.timed_out else outcome.exit_code,
@@ -188,16 +183,33 @@ class DockerRunner:
             failure=failure,
         )
 
-    def _exec_oom(self, container_id: str, since: float, limits: Resources) -> Failure | None:
-        """Exit 137 in a live container: an OOM kill if the engine saw one since the start."""
-        # The engine's OOMKilled flag is set only when the whole container dies; an exec'd
-        # process killed by the cgroup's OOM killer shows as an `oom` event instead.
-        seen = self._seen_oom
-        events = [t for t in ds.oom_events(self.api, container_id, since) if t not in seen]
-        if not events:
-            return None  # a plain SIGKILL (e.g. `kill -9`), not memory
-        self._seen_oom.update(events)
-        return classify.oom(limits.memory_mb, ds.peak_memory_mb(self.api, container_id))
+    def _classify_kill(
+        self, container_id: str, since: float, limits: Resources, running: bool
+    ) -> Failure | None:
+        """A command killed in the session container: by memory, from outside, or itself.
+
+        The engine's OOMKilled flag is set only when the whole container dies; an exec'd
+        process killed by the cgroup's OOM killer shows as an ``oom`` event instead. A
+        container killed from outside shows as ``kill``/``die`` events, maybe before its
+        state says so.
+        """
+        events = ds.container_events(
+            self.api, container_id, ["oom", "kill", "die", "destroy"], since
+        )
+        if not running or any(action != "oom" for action, _ in events):
+            state = ds.wait_stopped(self.api, container_id)
+            self._drop_session(container_id)
+            if state is not None and state.get("OOMKilled"):
+                return classify.oom(limits.memory_mb)  # e.g. a tmpfs filled the limit
+            raise _Preempted("gone" if state is None else "killed")
+        fresh_ooms = {t for action, t in events if action == "oom"} - self._seen_oom
+        if not fresh_ooms:
+            return None  # a plain SIGKILL (e.g. `kill -9 $$`), not memory
+        self._seen_oom.update(fresh_ooms)
+        peak = ds.peak_memory_mb(self.api, container_id)
+        # Memory may still be held (a full tmpfs, a leaked daemon): start clean next time.
+        self._drop_session(container_id)
+        return classify.oom(limits.memory_mb, peak)
 
     def _fresh(
         self, command: str, limits: Resources, env: dict[str, str], workdir: str
@@ -216,6 +228,11 @@ class DockerRunner:
         try:
             try:
                 self.api.start(container_id)
+            except NotFound as error:
+                raise _Preempted("gone") from error
+            except APIError as error:  # the engine cannot provide what was declared
+                return self._refused(command, error)
+            try:
                 status = self.api.wait(container_id, timeout=limits.timeout_s)  # type: ignore[arg-type]
                 exit_code: int | None = int(status.get("StatusCode", -1))
             except NotFound as error:
@@ -224,7 +241,8 @@ class DockerRunner:
                 if time.monotonic() - started < limits.timeout_s - 0.5:
                     raise
                 timed_out, exit_code = True, None
-                self.api.kill(container_id)
+                with contextlib.suppress(APIError):  # it may have just ended
+                    self.api.kill(container_id)
             duration = time.monotonic() - started
             state = ds.container_state(self.api, container_id)
             if state is None:
@@ -249,7 +267,8 @@ class DockerRunner:
             self._remove(container_id)
 
     def _killed_since(self, container_id: str, duration: float) -> bool:
-        return ds.kill_events(self.api, container_id, time.time() - duration - 1.0) > 0
+        since = time.time() - duration - 1.0
+        return bool(ds.container_events(self.api, container_id, ["kill"], since))
 
     def _logs(self, container_id: str) -> tuple[str, str]:
         texts = []

@@ -6,6 +6,7 @@ Everything here uses the low-level ``APIClient`` (one HTTP call per operation).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -239,25 +240,32 @@ def _stamp(seconds: float) -> str:
     return f"{whole}.{int((seconds - whole) * 1e9):09d}"
 
 
-def _events(api: APIClient, container_id: str, event: str, since: float) -> list[int]:
+def container_events(
+    api: APIClient, container_id: str, actions: list[str], since: float
+) -> list[tuple[str, int]]:
+    """The engine's events ``actions`` for the container since ``since``: (action, timeNano)."""
     # `until` is now: a future `until` would make the engine hold the stream open.
     found = api.events(  # type: ignore[call-overload]  # the engine takes "sec.nanos" text
         since=_stamp(since - 1.0),
         until=_stamp(time.time()),
-        filters={"container": container_id, "event": event},
+        filters={"container": container_id, "event": actions},
         decode=True,
     )
-    return [int(item.get("timeNano", 0)) for item in found]
+    return [
+        (str(item.get("Action", item.get("status"))), int(item.get("timeNano", 0)))
+        for item in found
+    ]
 
 
-def oom_events(api: APIClient, container_id: str, since: float) -> list[int]:
-    """The engine's OOM events for the container since ``since`` (their timeNano)."""
-    return _events(api, container_id, "oom", since)
+def wait_stopped(
+    api: APIClient, container_id: str, timeout_s: float = 10.0
+) -> dict[str, Any] | None:
+    """Wait for a container that is going down; its final State (None once removed)."""
+    from docker.errors import APIError
 
-
-def kill_events(api: APIClient, container_id: str, since: float) -> int:
-    """How many times the container was sent a kill since ``since``."""
-    return len(_events(api, container_id, "kill", since))
+    with contextlib.suppress(APIError, *connection_errors()):
+        api.wait(container_id, timeout=int(timeout_s))
+    return container_state(api, container_id)
 
 
 def peak_memory_mb(api: APIClient, container_id: str) -> float | None:

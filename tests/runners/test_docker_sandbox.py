@@ -1,0 +1,120 @@
+"""Inside the container: what a command can and cannot see or do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from runners import Resources
+
+
+def test_only_loopback_network(docker_runner: Any) -> None:
+    result = docker_runner.run("cat /proc/net/dev")
+    assert result.exit_code == 0, result
+    interfaces = [line.split(":")[0].strip() for line in result.stdout.splitlines()[2:]]
+    assert interfaces == ["lo"]
+
+
+def test_no_capabilities_and_no_new_privileges(docker_runner: Any) -> None:
+    result = docker_runner.run("cat /proc/self/status")
+    fields = dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
+    assert fields["CapEff"].strip() == "0000000000000000"
+    assert fields["CapPrm"].strip() == "0000000000000000"
+    assert fields["CapBnd"].strip() == "0000000000000000"
+    assert fields["NoNewPrivs"].strip() == "1"
+
+
+def test_user_is_not_root(docker_runner: Any) -> None:
+    result = docker_runner.run("id -u; id -g")
+    assert result.stdout.split() == ["1000", "1000"]
+
+
+def test_root_filesystem_is_read_only_but_tmp_and_home_are_writable(docker_runner: Any) -> None:
+    result = docker_runner.run("touch /x")
+    assert result.exit_code != 0
+    assert "Read-only file system" in result.stderr
+    result = docker_runner.run('touch /tmp/x "$HOME/y" && echo ok')
+    assert result.stdout.strip() == "ok", result
+
+
+def test_no_docker_socket(docker_runner: Any) -> None:
+    result = docker_runner.run(
+        "ls /var/run/docker.sock /run/docker.sock 2>&1; "
+        "grep -cF /docker.sock /proc/self/mountinfo"
+    )
+    assert "No such file" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "0"
+
+
+def test_workspace_is_the_project_and_only_the_project(docker_runner: Any, project: Path) -> None:
+    (project / "from_host.txt").write_text("hello from the host\n")
+    result = docker_runner.run("pwd; cat from_host.txt; echo written > from_container.txt")
+    assert result.stdout.splitlines() == ["/workspace", "hello from the host"]
+    assert (project / "from_container.txt").read_text() == "written\n"
+    # Every mount from the host's disks: only the project, plus the engine's own files.
+    mounts = docker_runner.run("cat /proc/self/mountinfo").stdout.splitlines()
+    host_mounts = {}
+    for line in mounts:
+        fields = line.split()
+        source_type = line.split(" - ")[1].split()[0]
+        if source_type not in ("overlay", "proc", "tmpfs", "devpts", "sysfs", "cgroup", "mqueue"):
+            host_mounts[fields[4]] = (fields[3], fields[5])
+    assert host_mounts.pop("/workspace")[0] == str(project.resolve())
+    engine_files = {"/etc/resolv.conf", "/etc/hostname", "/etc/hosts", "/sbin/docker-init"}
+    assert set(host_mounts) <= engine_files, host_mounts
+    for root, options in host_mounts.values():
+        assert options.startswith("ro"), (root, options)
+        assert root.startswith(("/var/lib/docker/", "/usr/")), root
+
+
+def test_cwd_outside_the_project_is_refused(docker_runner: Any) -> None:
+    import pytest
+
+    with pytest.raises(ValueError, match="outside the project"):
+        docker_runner.run("true", cwd="../..")
+
+
+def test_session_container_is_reused_and_labelled(docker_runner: Any, docker_client: Any) -> None:
+    docker_runner.run("true")
+    first = docker_runner.session_container
+    docker_runner.run("true")
+    assert docker_runner.session_container == first
+    labels = docker_client.containers.get(first).labels
+    assert labels["harness.run"] == "test-run"
+    assert labels["harness.session"] == "1"
+    assert labels["harness.project"] == str(docker_runner.root)
+    assert labels["harness.role"] == "session"
+
+
+def test_fresh_container_gets_declared_resources(docker_runner: Any) -> None:
+    wanted = Resources(memory_mb=96, cpus=0.5, pids=64, timeout_s=30)
+    result = docker_runner.run(
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes "
+        "/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes "
+        "/sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us "
+        "/sys/fs/cgroup/pids/pids.max",
+        resources=wanted,
+    )
+    assert result.exit_code == 0, result
+    memory, memswap, quota, period, pids = (int(x) for x in result.stdout.split())
+    assert memory == memswap == 96 * 1024 * 1024  # no swap beyond the limit
+    assert quota / period == 0.5
+    assert pids == 64
+    assert docker_runner.session_container is None  # a different shape: a fresh container
+
+
+def test_setup_phase_has_network_and_agent_phase_has_none(docker_runner: Any) -> None:
+    setup = docker_runner.run("cat /proc/net/dev", phase="setup")
+    agent = docker_runner.run("cat /proc/net/dev", phase="agent")
+    assert "eth0" in setup.stdout, setup
+    assert "eth0" not in agent.stdout
+
+
+def test_gpus_the_engine_lacks_are_a_sandbox_failure(docker_runner: Any) -> None:
+    result = docker_runner.run("true", resources=Resources(gpus=1))
+    if result.failure is None:
+        import pytest
+
+        pytest.skip("this engine has GPUs")
+    assert result.failure.kind == "sandbox"
+    assert "gpus=0" in result.failure.suggestion

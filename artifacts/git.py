@@ -228,3 +228,53 @@ def _trailer(key: str, value: str) -> str:
 def _stderr(error: Any) -> str:
     text = str(getattr(error, "stderr", "") or error).strip()
     return text.removeprefix("stderr:").strip().strip("'").strip()
+
+
+@dataclass(frozen=True)
+class QuickStatus:
+    """What `harness status` shows of git; ``error`` says why git could not tell."""
+
+    head: str | None
+    dirty: bool
+    detached: bool
+    branch: str | None
+    summary: str | None = None
+    error: str | None = None
+
+
+def quick_status(root: Path) -> QuickStatus:
+    """Head, dirty, detached and branch from one ``git status --porcelain=v2`` run.
+
+    Read-only and without GitPython: importing it and its calls cost about 0.15 s, most of
+    the start-up budget of `harness status`. Everything that writes uses :class:`GitRepo`.
+    """
+    import subprocess
+
+    if not (root / ".git").exists():
+        return QuickStatus(None, False, False, None, error=f"{root} is not a git repository")
+    command = ["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z"]
+    try:
+        done = subprocess.run(command, capture_output=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return QuickStatus(None, False, False, None, error=f"git status failed: {error}")
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip()
+        return QuickStatus(None, False, False, None, error=f"git status failed: {why}")
+    head: str | None = None
+    branch: str | None = None
+    dirty = False
+    for record in done.stdout.decode("utf-8", "replace").split("\0"):
+        if record.startswith("# branch.oid "):
+            oid = record.removeprefix("# branch.oid ")
+            head = None if oid == "(initial)" else oid
+        elif record.startswith("# branch.head "):
+            branch = record.removeprefix("# branch.head ")
+        elif record and not record.startswith("#"):
+            dirty = True
+    detached = branch == "(detached)"
+    summary = None
+    if head is not None:
+        log = ["git", "-C", str(root), "log", "-1", "--format=%s", head]
+        shown = subprocess.run(log, capture_output=True, check=False, timeout=30)
+        summary = shown.stdout.decode("utf-8", "replace").strip() or None
+    return QuickStatus(head, dirty, detached, None if detached else branch, summary)

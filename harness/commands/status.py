@@ -1,0 +1,143 @@
+"""`harness status`: features passing/total, the last progress entry, the git head.
+
+Reads only the protocol files and git (no model, runner or journal), so it starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ExitCode
+
+BAR_WIDTH = 30
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="show features passing/total, the last session and the git head",
+        description="Features passing/total with a progress bar, the last progress.md entry "
+        "and the git head (short sha, dirty, detached). Exit 2 when the project has no "
+        "feature_list.json or a protocol file is invalid.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the status as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.project).absolute()
+    if not (root / "feature_list.json").exists() and not (root / "feature_list.json").is_symlink():
+        print(
+            f"harness: {root} has no feature_list.json, so it is not a harness project yet. "
+            "Run `harness init --spec SPEC.md` there to start one, or `harness adopt` to "
+            "upgrade an existing flat feature list.",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INVALID)
+    status = collect(root)
+    if args.json:
+        print(json.dumps(status, indent=2))
+    else:
+        print(render(status))
+    return int(ExitCode.OK)
+
+
+def collect(root: Path) -> dict[str, Any]:
+    """The status as plain data (the ``--json`` output)."""
+    from artifacts.feature_list import load_feature_list
+    from artifacts.progress import read_progress
+
+    features = load_feature_list(root).features
+    entries = read_progress(root)
+    last = entries[-1] if entries else None
+    passing = sum(1 for f in features if f.passes)
+    failing = sorted((f for f in features if not f.passes), key=lambda f: f.priority)
+    return {
+        "project": str(root),
+        "features": {
+            "total": len(features),
+            "passing": passing,
+            "next": failing[0].id if failing else None,
+            "list": [
+                {
+                    "id": f.id,
+                    "priority": f.priority,
+                    "passes": f.passes,
+                    "category": f.category,
+                    "description": f.description,
+                    "has_check": f.check is not None,
+                }
+                for f in features
+            ],
+        },
+        "last_session": None
+        if last is None
+        else {
+            "session": last.session,
+            "date": last.date.isoformat(),
+            "feature": last.feature,
+            "outcome": last.outcome,
+            "summary": last.summary,
+            "next": last.next,
+        },
+        "sessions": len(entries),
+        "git": git_status(root),
+    }
+
+
+def git_status(root: Path) -> dict[str, Any]:
+    """Head, dirty and detached flags; ``head`` None and an ``error`` when git cannot tell."""
+    from dataclasses import asdict
+
+    from artifacts.git import quick_status
+
+    found = asdict(quick_status(root))
+    if found["error"] is None:
+        del found["error"]
+    return found
+
+
+def bar(done: int, total: int, width: int = BAR_WIDTH) -> str:
+    """``[#########.....]``: a text progress bar."""
+    filled = round(width * done / total) if total else 0
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def render(status: dict[str, Any]) -> str:
+    """The human-readable status."""
+    features = status["features"]
+    total, passing = features["total"], features["passing"]
+    percent = f"{100 * passing / total:.0f}%" if total else "-"
+    lines = [f"features  {bar(passing, total)} {passing}/{total} passing ({percent})"]
+    if features["next"]:
+        lines.append(f"next      {features['next']} (highest-priority failing feature)")
+    elif total:
+        lines.append("next      - (every feature passes)")
+    last = status["last_session"]
+    if last is None:
+        lines.append("last      no session yet (progress.md has no entry)")
+    else:
+        lines.append(
+            f"last      session {last['session']} ({last['date']}): {last['outcome']}, "
+            f"feature {last['feature'] or '-'}"
+        )
+        lines.append(f"          next: {_one_line(last['next'])}")
+    git = status["git"]
+    if git["head"] is None:
+        lines.append(f"git       {git.get('error') or 'no commits yet'}")
+    else:
+        flags = [
+            "dirty" if git["dirty"] else "clean",
+            "detached HEAD" if git["detached"] else f"on {git['branch']}",
+        ]
+        lines.append(f"git       {git['head'][:10]} ({', '.join(flags)}) {git['summary']}")
+    return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."

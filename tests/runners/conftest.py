@@ -11,7 +11,9 @@ import pytest
 
 TEST_IMAGE = "harness-test-busybox"
 BUSYBOX = Path("/bin/busybox")
-DOCKERFILE = 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+DOCKERFILE = (
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,81 @@
+"""make_runner chooses the runner the configuration names, and says which and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artifacts.config import RunnerConfig
+from harness.errors import RunnerError
+from runners import Resources, make_runner, resources_from_config
+from runners.local import LocalRunner
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("runners.local._warned", True)
+
+
+def test_local_kind_gives_the_local_runner(tmp_path: Path) -> None:
+    runner = make_runner(RunnerConfig(kind="local", memory_mb=300), tmp_path, labels={})
+    assert isinstance(runner, LocalRunner)
+    assert runner.resources.memory_mb == 300
+    assert "local" in runner.describe()
+
+
+def test_resources_come_from_the_runner_section() -> None:
+    config = RunnerConfig(memory_mb=512, cpus=1.5, pids=99, gpus=0, timeout_s=30, network=True)
+    assert resources_from_config(config) == Resources(
+        memory_mb=512, cpus=1.5, pids=99, gpus=0, timeout_s=30, network=True
+    )
+    assert Resources() == resources_from_config(RunnerConfig())  # the same defaults
+
+
+def test_auto_without_docker_falls_back_to_local_when_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    runner = make_runner(RunnerConfig(kind="auto", allow_local=True), tmp_path, labels={})
+    assert isinstance(runner, LocalRunner)
+    assert "daemon_unreachable" in runner.describe()
+
+
+def test_auto_without_docker_and_without_local_is_a_runner_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    with pytest.raises(RunnerError) as caught:
+        make_runner(RunnerConfig(kind="auto", allow_local=False), tmp_path, labels={})
+    assert caught.value.kind == "daemon_unreachable"
+    assert "allow_local" in str(caught.value)
+
+
+def test_docker_kind_never_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    with pytest.raises(RunnerError) as caught:
+        make_runner(RunnerConfig(kind="docker", allow_local=True), tmp_path, labels={})
+    assert caught.value.kind == "daemon_unreachable"
+
+
+def test_auto_with_an_engine_and_the_image_gives_docker(
+    docker_client: Any, busybox_image: str, project: Path
+) -> None:
+    config = RunnerConfig(kind="auto", image=busybox_image, memory_mb=128)
+    runner = make_runner(config, project, labels={"harness.run": "r1"})
+    try:
+        assert runner.name == "docker" and runner.sandboxed
+        assert "auto" in runner.describe() and busybox_image in runner.describe()
+        assert runner.run("echo hi").stdout == "hi\n"
+    finally:
+        runner.close()
+
+
+def test_auto_with_a_missing_image_falls_back_and_says_why(
+    docker_client: Any, project: Path
+) -> None:
+    config = RunnerConfig(kind="auto", image="harness-no-such-image:never")
+    runner = make_runner(config, project, labels={})
+    assert isinstance(runner, LocalRunner)
+    assert "image_missing" in runner.describe()

@@ -1,0 +1,107 @@
+"""LocalRunner: process-group kill on timeout, rlimits classified, truncation, warning."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from runners import Resources
+from runners import local as local_module
+from runners.local import LocalRunner
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> LocalRunner:
+    return LocalRunner(tmp_path, warn=False)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1].startswith("Z")  # a zombie is dead
+    except FileNotFoundError:
+        return True
+
+
+def test_runs_in_the_project_and_captures_both_streams(runner: LocalRunner) -> None:
+    result = runner.run("pwd; echo err >&2; exit 3")
+    assert result.stdout.strip() == str(runner.root)
+    assert result.stderr == "err\n"
+    assert result.exit_code == 3
+    assert result.failure is None
+
+
+def test_timeout_kills_the_whole_process_group(runner: LocalRunner, tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = runner.run(
+        "sh -c 'sleep 300 & echo $! > grandchild.pid; wait' & sleep 300",
+        resources=Resources(timeout_s=1),
+    )
+    assert time.monotonic() - started < 4
+    assert result.failure is not None and result.failure.kind == "timeout"
+    assert result.exit_code is None
+    assert "1 s" in result.failure.message
+    grandchild = int((tmp_path / "grandchild.pid").read_text())
+    deadline = time.monotonic() + 2
+    while not _gone(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(grandchild), f"grandchild {grandchild} still runs"
+
+
+def test_memory_limit_is_classified_as_oom(runner: LocalRunner) -> None:
+    result = runner.run(
+        f"{sys.executable} -c 'x = bytearray(400 * 1024 * 1024)'",
+        resources=Resources(memory_mb=200),
+    )
+    assert result.exit_code != 0
+    assert "MemoryError" in result.stderr
+    assert result.failure is not None and result.failure.kind == "oom"
+    assert "200 MB" in result.failure.message
+    assert "memory_mb >= 400" in result.failure.suggestion
+    ok = runner.run(
+        f"{sys.executable} -c 'x = bytearray(100 * 1024 * 1024)'",
+        resources=Resources(memory_mb=1024),
+    )
+    assert ok.exit_code == 0 and ok.failure is None
+
+
+def test_output_keeps_the_tail(tmp_path: Path) -> None:
+    runner = LocalRunner(tmp_path, warn=False, max_output_bytes=1000)
+    result = runner.run("i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done")
+    assert result.stdout.startswith("[... ")
+    assert "earlier bytes cut" in result.stdout.splitlines()[0]
+    assert result.stdout.endswith("line1999\n")
+    assert "line0\n" not in result.stdout
+    assert len(result.stdout) < 1100
+
+
+def test_secrets_in_the_environment_are_not_passed(
+    runner: LocalRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("HARNESS_PLAIN", "visible")
+    result = runner.run("echo ${OPENAI_API_KEY:-unset} $HARNESS_PLAIN $EXTRA", env={"EXTRA": "x"})
+    assert result.stdout.split() == ["unset", "visible", "x"]
+
+
+def test_warns_once_that_it_is_not_a_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(local_module, "_warned", False)
+    first = LocalRunner(tmp_path)
+    LocalRunner(tmp_path)
+    err = capsys.readouterr().err
+    assert err.count("NOT a sandbox") == 1
+    assert first.sandboxed is False
+    assert "NOT a sandbox" in first.describe()
+
+
+def test_cwd_outside_the_project_is_refused(runner: LocalRunner) -> None:
+    with pytest.raises(ValueError, match="outside the project"):
+        runner.run("true", cwd="..")
+    (runner.root / "sub").mkdir()
+    assert runner.run("pwd", cwd="sub").stdout.strip() == os.path.join(runner.root, "sub")

@@ -9,7 +9,8 @@ The hierarchy::
     ├── GitError                     not a repo, detached HEAD, a failed commit
     ├── JournalError                 the journal cannot be used
     │   ├── JournalDamaged           truncated, garbage, or a newer schema (never deleted)
-    │   └── RunLocked                another live process drives this run     (exit 6)
+    │   ├── RunLocked                another live process drives this run     (exit 6)
+    │   └── StepFailed               a replayed step failed with a non-harness error
     ├── ModelError                   the model gateway gave up
     │   ├── ModelFatal               400/401/403/404: a thing the user must fix
     │   ├── ContextWindowExceeded    a signal: the session compacts and goes on
@@ -99,6 +100,21 @@ class RunLocked(JournalError):
     exit_code = ExitCode.BUSY
 
 
+class StepFailed(JournalError):
+    """A replayed step had failed with an error harness cannot rebuild: its class and message."""
+
+    def __init__(
+        self, error_class: str, message: str, data: dict[str, object] | None = None
+    ) -> None:
+        self.error_class = error_class
+        self.data = dict(data or {})
+        super().__init__(f"{error_class}: {message}")
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.error_class}: {self.message}"
+
+
 class ModelError(HarnessError):
     """The model gateway gave up on a call."""
 
@@ -158,4 +174,3 @@ class Parked(HarnessError):
     def __init__(self, question_id: str, text: str) -> None:
         self.question_id = question_id
         super().__init__(f"waiting for a human: question {question_id}: {text}")
-

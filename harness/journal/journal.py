@@ -1,0 +1,231 @@
+"""The journal: runs, sessions and the read API used by the CLI and the TUI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness.errors import JournalDamaged, JournalError
+from harness.journal import rows
+from harness.journal.blobs import INLINE_LIMIT, BlobStore
+from harness.journal.codec import encode
+from harness.journal.lock import RunLock
+from harness.journal.redact import Redactor
+from harness.journal.session import SessionJournal
+from harness.journal.store import DB_NAME, damaged, open_db, open_db_readonly
+
+
+class Journal:
+    """One project's journal at ``<project>/.harness`` (SQLite in WAL mode plus blob files)."""
+
+    def __init__(
+        self, state_dir: Path, conn: sqlite3.Connection, *, readonly: bool, synchronous: str
+    ) -> None:
+        self.state_dir = state_dir
+        self.path = state_dir / DB_NAME
+        self.conn = conn
+        self.readonly = readonly
+        self.synchronous = synchronous
+        self.blobs = BlobStore(state_dir / "blobs", fsync=synchronous == "FULL")
+        self.redactor = Redactor()
+        self.write_lock = threading.RLock()
+        self._locks: dict[str, RunLock] = {}
+
+    @classmethod
+    def open(cls, state_dir: Path, *, synchronous: str = "NORMAL") -> Journal:
+        """Open (or create) the journal for writing; JournalDamaged on a bad file."""
+        state_dir = Path(state_dir)
+        conn = open_db(state_dir, synchronous=synchronous)
+        return cls(state_dir, conn, readonly=False, synchronous=synchronous.upper())
+
+    @classmethod
+    def open_readonly(cls, state_dir: Path) -> Journal:
+        """Open for reading only (status, log, TUI): never blocks the writer, never writes."""
+        state_dir = Path(state_dir)
+        return cls(state_dir, open_db_readonly(state_dir), readonly=True, synchronous="NORMAL")
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release every run lock this process holds and close the database."""
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+        self.conn.close()
+
+    # -- runs ------------------------------------------------------------------------
+    def _writable(self) -> None:
+        if self.readonly:
+            raise JournalError(f"journal {self.path} was opened read-only")
+
+    def start_run(self, kind: str = "run", meta: dict[str, Any] | None = None) -> Run:
+        """Create a run and take its lock (RunLocked if another process drives it)."""
+        self._writable()
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self._locks[run_id] = RunLock.acquire(self.state_dir, run_id)
+        with self.write_lock:
+            self.execute(
+                "INSERT INTO runs (id, kind, status, meta, created_at, holder_pid) "
+                "VALUES (?, ?, 'running', ?, ?, ?)",
+                (run_id, kind, self.dump(meta or {}), time.time(), os.getpid()),
+            )
+        return Run(self, run_id, kind)
+
+    def resume_run(self, run_id: str) -> Run:
+        """Take over an existing run (RunLocked if another live process drives it)."""
+        self._writable()
+        row = self.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"no run {run_id!r} in journal {self.path}")
+        if run_id not in self._locks:
+            self._locks[run_id] = RunLock.acquire(self.state_dir, run_id)
+        with self.write_lock:
+            self.execute("UPDATE runs SET holder_pid = ? WHERE id = ?", (os.getpid(), run_id))
+        return Run(self, run_id, str(row[0]))
+
+    def unfinished_run(self, kind: str = "run") -> str | None:
+        """The newest run of ``kind`` that has not finished, if any."""
+        row = self.execute(
+            "SELECT id FROM runs WHERE kind = ? AND status = 'running' "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (kind,),
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def release(self, run_id: str) -> None:
+        lock = self._locks.pop(run_id, None)
+        if lock is not None:
+            lock.release()
+
+    # -- storage helpers -------------------------------------------------------------
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """Run one statement, turning SQLite corruption errors into JournalDamaged."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
+                raise JournalError(f"journal {self.path}: {error}") from error
+            raise damaged(self.path, f"SQLite reports {error}") from error
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction: committed on success, rolled back on an exception."""
+        self.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.execute("COMMIT")
+
+    def dump(self, value: Any) -> str:
+        """Redacted JSON text of a small value (meta, summaries, reports)."""
+        return encode(value, self.redactor)
+
+    def store(self, text: str) -> tuple[str | None, str | None]:
+        """(inline text, blob digest): payloads over 16 KB go to the blob store."""
+        if len(text) <= INLINE_LIMIT // 4:
+            return text, None
+        data = text.encode()
+        if len(data) <= INLINE_LIMIT:
+            return text, None
+        digest = self.blobs.put(data)
+        self.execute(
+            "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
+            (digest, len(data), time.time()),
+        )
+        return None, digest
+
+    def load(self, text: str | None, blob: str | None) -> Any:
+        """The JSON value stored inline or in a blob (None if neither)."""
+        if blob is not None:
+            text = self.blobs.get(blob).decode()
+        if text is None:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise JournalDamaged(f"journal {self.path}: a stored value is not JSON") from error
+
+    # -- read API ----------------------------------------------------------------------
+    def runs(self) -> list[rows.RunRow]:
+        return rows.runs(self.conn)
+
+    def sessions(self, run_id: str | None = None) -> list[rows.SessionRow]:
+        return rows.sessions(self.conn, run_id)
+
+    def steps(
+        self,
+        run_id: str | None = None,
+        session: int | None = None,
+        since_rowid: int | None = None,
+        *,
+        include_superseded: bool = False,
+    ) -> list[rows.StepRow]:
+        return rows.steps(self.conn, run_id, session, since_rowid, include_superseded)
+
+    def step_detail(self, run_id: str, session: int, seq: int) -> rows.StepDetail | None:
+        """A step with its inputs, output and error loaded (blobs included)."""
+        return rows.step_detail(self, run_id, session, seq)
+
+    def cache_stats(self) -> list[rows.CacheStat]:
+        return rows.cache_stats(self.conn)
+
+    def latest_run(self) -> str | None:
+        found = self.runs()
+        return found[-1].id if found else None
+
+
+class Run:
+    """One run: a numbered series of sessions driven by one process at a time."""
+
+    def __init__(self, journal: Journal, run_id: str, kind: str) -> None:
+        self.journal = journal
+        self.id = run_id
+        self.kind = kind
+
+    def session(self, number: int, meta: dict[str, Any] | None = None) -> SessionJournal:
+        """Open session ``number``; if it has recorded steps they replay first."""
+        journal = self.journal
+        with journal.write_lock:
+            journal.execute(
+                "INSERT OR IGNORE INTO sessions (run_id, number, status, meta, started_at) "
+                "VALUES (?, ?, 'open', ?, ?)",
+                (self.id, number, journal.dump(meta or {}), time.time()),
+            )
+        return SessionJournal(journal, self.id, number)
+
+    def next_session_number(self) -> int:
+        row = self.journal.execute(
+            "SELECT max(number) FROM sessions WHERE run_id = ?", (self.id,)
+        ).fetchone()
+        return 1 if row is None or row[0] is None else int(row[0]) + 1
+
+    def finish(self, outcome: str, report: dict[str, Any]) -> None:
+        """Mark the run finished and release its lock."""
+        journal = self.journal
+        with journal.write_lock:
+            journal.execute(
+                "UPDATE runs SET status = 'finished', outcome = ?, report = ?, finished_at = ? "
+                "WHERE id = ?",
+                (outcome, journal.dump(report), time.time(), self.id),
+            )
+        journal.release(self.id)

@@ -1,0 +1,364 @@
+"""SessionJournal: the one door every step goes through (record, replay, recover, cache)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import TypeAdapter
+
+from harness.journal.codec import decode_error, digest, encode, encode_error
+
+if TYPE_CHECKING:
+    from harness.journal.journal import Journal
+
+T = TypeVar("T")
+log = logging.getLogger("harness.journal")
+
+
+class DivergenceWarning(UserWarning):
+    """The code asked for a different step than the one recorded at this position."""
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(kind: Any) -> TypeAdapter[Any]:
+    """A cached TypeAdapter (building one costs far more than a replayed step)."""
+    adapter = _ADAPTERS.get(kind)
+    if adapter is None:
+        adapter = _ADAPTERS[kind] = TypeAdapter(kind)
+    return adapter
+
+
+@dataclass(slots=True)
+class _Live:
+    """A step that runs now: its row, timing and cache key."""
+
+    row_id: int
+    seq: int
+    kind: str
+    name: str
+    input_digest: str
+    version: str
+    cache: bool
+    t0: float
+
+
+# (seq, kind, name, status, output, output_blob, error, attempts, id)
+_Recorded = tuple[int, str, str, str, str | None, str | None, str | None, int, int]
+
+_INSERT = (
+    "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, inputs, inputs_blob, "
+    "status, attempts, idempotent, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'started', 1, ?, ?)"
+)
+_END = (
+    "UPDATE steps SET status = 'ended', output = ?, output_blob = ?, ended_at = ?, duration = ?, "
+    "tokens = ?, cost_usd = ? WHERE id = ?"
+)
+_FAIL = "UPDATE steps SET status = 'failed', error = ?, ended_at = ?, duration = ? WHERE id = ?"
+
+
+def _usage(data: Any) -> tuple[int | None, float | None]:
+    if isinstance(data, dict):
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            tokens, cost = usage.get("total_tokens"), usage.get("cost_usd")
+            return (
+                tokens if isinstance(tokens, int) else None,
+                float(cost) if isinstance(cost, int | float) else None,
+            )
+    return None, None
+
+
+class SessionJournal:
+    """Records the steps of one session; on reopening, replays the recorded ones first."""
+
+    def __init__(self, journal: Journal, run_id: str, number: int) -> None:
+        self.journal = journal
+        self.run_id = run_id
+        self.number = number
+        self.last_seq = 0
+        self._seq = 0
+        recorded = journal.execute(
+            "SELECT seq, kind, name, status, output, output_blob, error, attempts, id "
+            "FROM steps WHERE run_id = ? AND session = ? AND gen = 0 ORDER BY seq",
+            (run_id, number),
+        ).fetchall()
+        self._recorded: dict[int, _Recorded] = {row[0]: row for row in recorded}
+        self._replaying = bool(self._recorded)
+        self._replay_end = max(self._recorded, default=0)
+
+    @property
+    def replaying(self) -> bool:
+        """True while recorded steps remain to be replayed."""
+        return self._replaying and self._seq < self._replay_end
+
+    def ref(self, seq: int) -> str:
+        """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
+        return f"journal:{self.run_id}/{self.number}/{seq}"
+
+    def close(self, outcome: str, summary: dict[str, Any]) -> None:
+        journal = self.journal
+        with journal.write_lock:
+            journal.execute(
+                "UPDATE sessions SET status = 'closed', outcome = ?, summary = ?, ended_at = ? "
+                "WHERE run_id = ? AND number = ?",
+                (outcome, journal.dump(summary), time.time(), self.run_id, self.number),
+            )
+
+    # -- the door ------------------------------------------------------------------------
+    def step(
+        self,
+        kind: str,
+        name: str,
+        inputs: Any,
+        fn: Callable[[], T],
+        *,
+        cache: bool = False,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+        version: str = "1",
+        output: type[T] | None = None,
+    ) -> T:
+        """Run ``fn`` as step ``kind``/``name`` once, durably.
+
+        Args:
+            inputs: JSON-able description of what the step does (digested, stored redacted).
+            fn: the work; not called when the step is replayed, cached or recovered.
+            cache: reuse a recorded output of the same kind, name, inputs and version.
+            idempotent: False for steps that must not happen twice (commit, append).
+            recover: for non-idempotent steps interrupted mid-flight: returns the output if
+                the world shows the effect happened, else None (then ``fn`` runs again).
+            output: the type to rebuild a replayed output into (pydantic TypeAdapter).
+        Returns:
+            ``fn()``'s value live; the recorded value, validated into ``output``, on replay.
+        """
+        found, value, live = self._begin(kind, name, inputs, cache, idempotent, version, output)
+        if found:
+            return value  # type: ignore[no-any-return]
+        assert live is not None
+        if recover is not None and not idempotent and live.seq in self._recorded:
+            recovered = recover()
+            if recovered is not None:
+                return self._end(live, recovered)
+        try:
+            result = fn()
+        except Exception as error:
+            self._fail(live, error)
+            raise
+        return self._end(live, result)
+
+    async def astep(
+        self,
+        kind: str,
+        name: str,
+        inputs: Any,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        cache: bool = False,
+        idempotent: bool = True,
+        recover: Callable[[], T | Awaitable[T | None] | None] | None = None,
+        version: str = "1",
+        output: type[T] | None = None,
+    ) -> T:
+        """The async form of :meth:`step` (``fn`` and ``recover`` may be coroutines)."""
+        found, value, live = self._begin(kind, name, inputs, cache, idempotent, version, output)
+        if found:
+            return value  # type: ignore[no-any-return]
+        assert live is not None
+        if recover is not None and not idempotent and live.seq in self._recorded:
+            recovered = recover()
+            if inspect.isawaitable(recovered):
+                recovered = await recovered
+            if recovered is not None:
+                return self._end(live, recovered)
+        try:
+            result = await fn()
+        except Exception as error:
+            self._fail(live, error)
+            raise
+        return self._end(live, result)
+
+    # -- internals -----------------------------------------------------------------------
+    def _begin(
+        self,
+        kind: str,
+        name: str,
+        inputs: Any,
+        cache: bool,
+        idempotent: bool,
+        version: str,
+        output: type[Any] | None,
+    ) -> tuple[bool, Any, _Live | None]:
+        """(True, value, None) if replayed or cached, else (False, None, the live step)."""
+        seq = self._seq + 1
+        self._seq = seq
+        journal = self.journal
+        if self._replaying:
+            rec = self._recorded.get(seq)
+            if rec is not None and (rec[1] != kind or rec[2] != name):
+                self._diverge(seq, rec, kind, name)
+                rec = None
+            if rec is None:
+                self._replaying = False
+            elif rec[3] == "ended":
+                self.last_seq = seq
+                data = journal.load(rec[4], rec[5])
+                return (
+                    True,
+                    data if output is None else _adapter(output).validate_python(data),
+                    None,
+                )
+            elif rec[3] == "failed":
+                self.last_seq = seq
+                raise decode_error(rec[6] or "{}")
+            else:  # in flight when the last process died: it runs again
+                self._replaying = False
+                text = encode(inputs, journal.redactor)
+                with journal.write_lock:
+                    journal.execute(
+                        "UPDATE steps SET attempts = attempts + 1, started_at = ? WHERE id = ?",
+                        (time.time(), rec[8]),
+                    )
+                return (
+                    False,
+                    None,
+                    _Live(
+                        rec[8], seq, kind, name, digest(text), version, cache, time.perf_counter()
+                    ),
+                )
+        text = encode(inputs, journal.redactor)
+        input_digest = digest(text)
+        if cache:
+            hit = self._cache_lookup(seq, kind, name, input_digest, version, idempotent)
+            if hit is not None:
+                data = journal.load(*hit)
+                return (
+                    True,
+                    data if output is None else _adapter(output).validate_python(data),
+                    None,
+                )
+        with journal.write_lock:
+            inline, blob = journal.store(text)
+            cursor = journal.execute(
+                _INSERT,
+                (
+                    self.run_id,
+                    self.number,
+                    seq,
+                    kind,
+                    name,
+                    input_digest,
+                    inline,
+                    blob,
+                    int(idempotent),
+                    time.time(),
+                ),
+            )
+        row_id = cursor.lastrowid
+        assert row_id is not None
+        return (
+            False,
+            None,
+            _Live(row_id, seq, kind, name, input_digest, version, cache, time.perf_counter()),
+        )
+
+    def _end(self, live: _Live, value: T) -> T:
+        journal = self.journal
+        text = encode(value, journal.redactor)
+        tokens, cost = _usage(json.loads(text)) if '"usage"' in text else (None, None)
+        now = time.time()
+        duration = time.perf_counter() - live.t0
+        with journal.write_lock:
+            inline, blob = journal.store(text)
+            if not live.cache:
+                journal.execute(_END, (inline, blob, now, duration, tokens, cost, live.row_id))
+            else:
+                with journal.transaction():
+                    journal.execute(_END, (inline, blob, now, duration, tokens, cost, live.row_id))
+                    journal.execute(
+                        "INSERT OR REPLACE INTO cache (kind, name, input_digest, version, "
+                        "output, output_blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (live.kind, live.name, live.input_digest, live.version, inline, blob, now),
+                    )
+        self.last_seq = live.seq
+        return value
+
+    def _fail(self, live: _Live, error: Exception) -> None:
+        journal = self.journal
+        text = encode_error(error, journal.redactor)
+        with journal.write_lock:
+            journal.execute(_FAIL, (text, time.time(), time.perf_counter() - live.t0, live.row_id))
+        self.last_seq = live.seq
+
+    def _cache_lookup(
+        self, seq: int, kind: str, name: str, input_digest: str, version: str, idempotent: bool
+    ) -> tuple[str | None, str | None] | None:
+        journal = self.journal
+        row = journal.execute(
+            "SELECT output, output_blob FROM cache "
+            "WHERE kind = ? AND name = ? AND input_digest = ? AND version = ?",
+            (kind, name, input_digest, version),
+        ).fetchone()
+        counter = "hits" if row is not None else "misses"
+        now = time.time()
+        with journal.write_lock, journal.transaction():
+            journal.execute(
+                f"INSERT INTO cache_stats (kind, name, {counter}) VALUES (?, ?, 1) "
+                f"ON CONFLICT (kind, name) DO UPDATE SET {counter} = {counter} + 1",
+                (kind, name),
+            )
+            if row is not None:
+                journal.execute(
+                    "UPDATE cache SET hits = hits + 1 WHERE kind = ? AND name = ? "
+                    "AND input_digest = ? AND version = ?",
+                    (kind, name, input_digest, version),
+                )
+                journal.execute(
+                    "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, status, "
+                    "output, output_blob, attempts, idempotent, started_at, ended_at, duration, "
+                    "cached) VALUES (?, ?, ?, ?, ?, ?, 'ended', ?, ?, 1, ?, ?, ?, 0, 1)",
+                    (
+                        self.run_id,
+                        self.number,
+                        seq,
+                        kind,
+                        name,
+                        input_digest,
+                        row[0],
+                        row[1],
+                        int(idempotent),
+                        now,
+                        now,
+                    ),
+                )
+        if row is None:
+            return None
+        self.last_seq = seq
+        return row[0], row[1]
+
+    def _diverge(self, seq: int, rec: _Recorded, kind: str, name: str) -> None:
+        journal = self.journal
+        with journal.write_lock:
+            journal.execute(
+                "UPDATE steps SET status = 'superseded', gen = id WHERE run_id = ? "
+                "AND session = ? AND seq >= ? AND gen = 0",
+                (self.run_id, self.number, seq),
+            )
+        count = sum(1 for s in self._recorded if s >= seq)
+        message = (
+            f"journal divergence in run {self.run_id} session {self.number} at step {seq}: "
+            f"recorded {rec[1]}/{rec[2]}, the code asked for {kind}/{name}; replay stops here, "
+            f"{count} recorded step(s) marked superseded, the session goes on live"
+        )
+        for s in [s for s in self._recorded if s >= seq]:
+            del self._recorded[s]
+        log.warning(message)
+        warnings.warn(message, DivergenceWarning, stacklevel=4)

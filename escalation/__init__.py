@@ -1,0 +1,25 @@
+"""Escalation: policy gates, the escalation matrix, and durable questions to a human."""
+
+from escalation.ask import AskResult, WaitingForHuman, ask_human, is_unattended
+from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
+from escalation.matrix import Decision, Matrix, Situation
+from escalation.questions import Question, QuestionError, QuestionStore, Scores
+
+__all__ = [
+    "Action",
+    "AskResult",
+    "Decision",
+    "GateDecision",
+    "Gates",
+    "Matrix",
+    "Question",
+    "QuestionError",
+    "QuestionStore",
+    "Scores",
+    "Situation",
+    "WaitingForHuman",
+    "approval_text",
+    "ask_human",
+    "is_unattended",
+    "render_denial",
+]

@@ -1,0 +1,383 @@
+"""Durable questions to a human, in ``.harness/questions.db`` (SQLite, WAL).
+
+Questions survive the process that asked them and can be answered from another one (the
+CLI, the TUI). Ids are short ("q1", "q2", ...). The same file keeps the situation history
+the matrix's novelty needs, so it survives processes too. Every write is one short
+``BEGIN IMMEDIATE`` transaction; ``busy_timeout`` lets a writer in another process finish.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from array import array
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from escalation.inputs import import_files, remove_files
+from harness.errors import ExitCode, HarnessError
+
+Kind = Literal["question", "approval"]
+Status = Literal["pending", "answered", "approved", "denied"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT UNIQUE,
+    kind TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    text TEXT NOT NULL,
+    context TEXT NOT NULL,
+    choices TEXT NOT NULL,
+    scores TEXT,
+    reason TEXT NOT NULL,
+    step_ref TEXT,
+    run TEXT,
+    session INTEGER,
+    asked_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    answer TEXT,
+    choice INTEGER,
+    files TEXT NOT NULL DEFAULT '[]',
+    deny_reason TEXT,
+    answered_at TEXT,
+    outcome_changed INTEGER
+);
+CREATE INDEX IF NOT EXISTS questions_status ON questions(status);
+CREATE TABLE IF NOT EXISTS situations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    embedder TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    run TEXT,
+    session INTEGER,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS situations_embedder ON situations(embedder, id);
+"""
+
+
+class QuestionError(HarnessError):
+    """A question that does not exist, or cannot take this answer."""
+
+    exit_code = ExitCode.INVALID
+
+
+class Scores(BaseModel):
+    """The matrix's scores that led to a question (all in [0, 1])."""
+
+    uncertainty: float = 0.0
+    novelty: float = 0.0
+    benefit: float = 0.0
+    total: float = 0.0
+
+
+class Question(BaseModel):
+    """One question to a human and, once given, its answer."""
+
+    id: str
+    kind: Kind
+    key: str | None = None
+    """The caller's idempotency key (a replayed ask finds its question by it)."""
+    topic: str
+    """The situation's kind, e.g. "ask_human" or "gate:command:git push" (for benefit)."""
+    text: str
+    context: str = ""
+    choices: list[str] = Field(default_factory=list)
+    scores: Scores | None = None
+    reason: str = ""
+    step_ref: str | None = None
+    run: str | None = None
+    session: int | None = None
+    asked_at: datetime
+    status: Status = "pending"
+    answer: str | None = None
+    choice: int | None = None
+    """0-based index into ``choices`` when the human picked one."""
+    files: list[str] = Field(default_factory=list)
+    """Project-relative paths of the files the human attached."""
+    deny_reason: str | None = None
+    answered_at: datetime | None = None
+    outcome_changed: bool | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class QuestionStore:
+    """The durable question queue and situation history of one project."""
+
+    def __init__(self, state_dir: Path, *, project_root: Path | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.project_root = project_root or self.state_dir.parent
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / "questions.db"
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._lock:
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> QuestionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._db, self._lock)
+
+    # -- questions -------------------------------------------------------------------
+    def ask(
+        self,
+        kind: Kind,
+        text: str,
+        context: str = "",
+        choices: Sequence[str] = (),
+        scores: Scores | None = None,
+        step_ref: str | None = None,
+        *,
+        reason: str = "",
+        topic: str = "ask_human",
+        session: int | None = None,
+        run: str | None = None,
+        key: str | None = None,
+    ) -> Question:
+        """File a question; with a ``key`` already used, return that question instead."""
+        row = (
+            key,
+            kind,
+            topic,
+            text,
+            context,
+            json.dumps(list(choices)),
+            scores.model_dump_json() if scores else None,
+            reason,
+            step_ref,
+            run,
+            session,
+            _now(),
+        )
+        with self._write():
+            cursor = self._db.execute(
+                "INSERT INTO questions (key, kind, topic, text, context, choices, scores, "
+                "reason, step_ref, run, session, asked_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(key) DO NOTHING",
+                row,
+            )
+            if cursor.rowcount == 0 and key is not None:
+                found = self._db.execute("SELECT * FROM questions WHERE key=?", (key,))
+                return _question(found.fetchone())
+            rowid = cursor.lastrowid
+        return self.get(f"q{rowid}")
+
+    def get(self, question_id: str) -> Question:
+        """The question with this id; QuestionError if there is none."""
+        row = self._db.execute(
+            "SELECT * FROM questions WHERE id=?", (_number(question_id),)
+        ).fetchone()
+        if row is None:
+            raise QuestionError(
+                f"no question {question_id!r} in {self.path}; `harness questions` lists "
+                "the pending ones"
+            )
+        return _question(row)
+
+    def find(self, key: str) -> Question | None:
+        """The question filed under ``key``, if any."""
+        row = self._db.execute("SELECT * FROM questions WHERE key=?", (key,)).fetchone()
+        return None if row is None else _question(row)
+
+    def pending(self) -> list[Question]:
+        """Unanswered questions, oldest first."""
+        rows = self._db.execute("SELECT * FROM questions WHERE status='pending' ORDER BY id")
+        return [_question(row) for row in rows]
+
+    def all(self) -> list[Question]:
+        return [_question(row) for row in self._db.execute("SELECT * FROM questions ORDER BY id")]
+
+    def count_asked(self, session: int | None, run: str | None = None) -> int:
+        """Questions (not approvals) filed in one session: what the per-session cap counts."""
+        sql = "SELECT COUNT(*) FROM questions WHERE kind='question' AND session IS ?"
+        args: list[Any] = [session]
+        if run is not None:
+            sql += " AND run=?"
+            args.append(run)
+        return int(self._db.execute(sql, args).fetchone()[0])
+
+    def answer(
+        self,
+        question_id: str,
+        text: str | None = None,
+        choice: int | None = None,
+        files: Sequence[Path] = (),
+    ) -> Question:
+        """Answer a question with text, a 0-based choice, or both, plus attached files."""
+        question = self._require(question_id, "question", "answer")
+        if choice is not None:
+            if not 0 <= choice < len(question.choices):
+                raise QuestionError(
+                    f"{question_id} has {len(question.choices)} choices; {choice + 1} is not one"
+                )
+            text = text or question.choices[choice]
+        if not text and not files:
+            raise QuestionError(f"an answer to {question_id} needs text, a choice or a file")
+        paths = import_files(self.project_root, question.id, [Path(f) for f in files])
+        try:
+            self._settle(
+                question.id, "answered", answer=text or "", choice=choice, files=json.dumps(paths)
+            )
+        except QuestionError:
+            if paths:
+                remove_files(self.project_root, question.id)
+            raise
+        return self.get(question.id)
+
+    def approve(self, question_id: str) -> Question:
+        """Approve a gated action."""
+        question = self._require(question_id, "approval", "approve")
+        self._settle(question.id, "approved", answer="approved")
+        return self.get(question.id)
+
+    def deny(self, question_id: str, reason: str = "") -> Question:
+        """Deny a gated action; ``reason`` reaches the model with the denial."""
+        question = self._require(question_id, "approval", "deny")
+        self._settle(question.id, "denied", answer="denied", deny_reason=reason)
+        return self.get(question.id)
+
+    def record_outcome(self, question_id: str, changed: bool) -> None:
+        """Whether the human's answer changed what happened (feeds intervention benefit)."""
+        question = self.get(question_id)
+        if question.pending:
+            raise QuestionError(f"{question_id} is not answered yet; no outcome to record")
+        with self._write():
+            self._db.execute(
+                "UPDATE questions SET outcome_changed=? WHERE id=?",
+                (int(changed), _number(question_id)),
+            )
+
+    def outcomes(self, topic: str) -> tuple[int, int]:
+        """(answers that changed the outcome, answers with a recorded outcome) for a topic."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(outcome_changed), 0), COUNT(outcome_changed) FROM questions "
+            "WHERE topic=? AND outcome_changed IS NOT NULL",
+            (topic,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def _require(self, question_id: str, kind: Kind, verb: str) -> Question:
+        question = self.get(question_id)
+        if question.kind != kind:
+            other = "answer" if kind == "approval" else "approve/deny"
+            raise QuestionError(
+                f"{question.id} is {question.kind!r}: use `harness {other}`, not `harness {verb}`"
+            )
+        if not question.pending:
+            raise QuestionError(_settled_message(question))
+        return question
+
+    def _settle(self, question_id: str, status: Status, **values: Any) -> None:
+        columns = ", ".join(f"{name}=?" for name in values)
+        with self._write():
+            cursor = self._db.execute(
+                f"UPDATE questions SET status=?, answered_at=?, {columns} "
+                "WHERE id=? AND status='pending'",
+                (status, _now(), *values.values(), _number(question_id)),
+            )
+        if cursor.rowcount == 0:
+            raise QuestionError(_settled_message(self.get(question_id)))
+
+    # -- situations (the matrix's history) ---------------------------------------------
+    def add_situation(
+        self,
+        embedder: str,
+        topic: str,
+        text: str,
+        vector: Sequence[float],
+        *,
+        session: int | None = None,
+        run: str | None = None,
+    ) -> int:
+        """Keep one situation's embedding; returns its row id."""
+        blob = array("f", vector).tobytes()
+        with self._write():
+            cursor = self._db.execute(
+                "INSERT INTO situations (embedder, topic, text, vector, run, session, "
+                "created_at) VALUES (?,?,?,?,?,?,?)",
+                (embedder, topic, text[:2000], blob, run, session, _now()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def situations_after(self, embedder: str, after_id: int) -> list[tuple[int, list[float]]]:
+        """Embeddings of ``embedder`` with id > ``after_id``, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, vector FROM situations WHERE embedder=? AND id>? ORDER BY id",
+            (embedder, after_id),
+        )
+        return [(int(r[0]), array("f", bytes(r[1])).tolist()) for r in rows]
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) under the store's lock."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+        self.db, self.lock = db, lock
+
+    def __enter__(self) -> None:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        try:
+            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.lock.release()
+
+
+def _number(question_id: str) -> int:
+    text = question_id.strip().lower().removeprefix("q")
+    if not text.isdigit():
+        raise QuestionError(f"{question_id!r} is not a question id (ids look like q1, q2)")
+    return int(text)
+
+
+def _settled_message(question: Question) -> str:
+    when = question.answered_at.isoformat(timespec="seconds") if question.answered_at else "?"
+    return (
+        f"{question.id} was already {question.status} at {when}; an answer cannot be "
+        "changed (ask a new question instead)"
+    )
+
+
+def _question(row: sqlite3.Row) -> Question:
+    data = dict(row)
+    data["id"] = f"q{data['id']}"
+    data["choices"] = json.loads(data["choices"])
+    data["files"] = json.loads(data["files"])
+    data["scores"] = Scores.model_validate_json(data["scores"]) if data["scores"] else None
+    changed = data.pop("outcome_changed")
+    data["outcome_changed"] = None if changed is None else bool(changed)
+    return Question.model_validate(data)

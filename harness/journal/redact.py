@@ -16,7 +16,8 @@ from typing import Any
 # Key shapes of the providers most likely to leak into a coding session.
 KEY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("ANTHROPIC_KEY", r"sk-ant-[A-Za-z0-9_\-]{16,}"),
-    ("OPENAI_KEY", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+    # Generic "sk-": at least 20 characters and a digit, so "task-assessment-..." is safe.
+    ("OPENAI_KEY", r"sk-(?=[A-Za-z_\-]*[0-9])[A-Za-z0-9_\-]{20,}"),
     ("AWS_ACCESS_KEY", r"(?:AKIA|ASIA)[0-9A-Z]{16}"),
     ("GITHUB_TOKEN", r"(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}"),
     ("SLACK_TOKEN", r"xox[abposr]-[A-Za-z0-9\-]{10,}"),
@@ -44,10 +45,8 @@ class Redactor:
         # Longest values first so a value that contains another is replaced whole.
         ordered = sorted(values.items(), key=lambda item: -len(item[1]))
         self._names = {value: name for name, value in ordered}
-        # A key must start a word, so "task-..." is not mistaken for "sk-...".
-        parts = [
-            f"(?P<k{i}>(?<![A-Za-z0-9_]){pattern})" for i, (_, pattern) in enumerate(KEY_PATTERNS)
-        ]
+        # No word boundary: a key glued to other text ("line2sk-...") is still a key.
+        parts = [f"(?P<k{i}>{pattern})" for i, (_, pattern) in enumerate(KEY_PATTERNS)]
         self._key_names = [name for name, _ in KEY_PATTERNS]
         env_alts = [re.escape(value) for _, value in ordered]
         if env_alts:

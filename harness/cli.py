@@ -26,6 +26,8 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.adopt",
     "harness.commands.state",
     "harness.commands.ci",
+    "harness.commands.image",
+    "harness.commands.doctor",
     "harness.commands.tui",
 )
 

@@ -1,0 +1,154 @@
+"""`harness doctor`: check Docker, the image, git, the model settings and the journal."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ExitCode, HarnessError
+
+# Where a provider's key usually lives (a bare model name is OpenAI's, as in litellm).
+KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}
+
+
+@dataclass
+class Check:
+    """One line of the report; ``fix`` says what to do when not ``ok``."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False  # a problem that does not stop a run
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check Docker, the image, git, the model settings and the journal",
+        description="Check what a run needs and say what to fix (exit 0 all fine, 1 "
+        "something to fix).",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.project).resolve()
+    checks = diagnose(root)
+    for check in checks:
+        mark = "ok  " if check.ok else ("warn" if check.warning else "FIX ")
+        print(f"[{mark}] {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            print(f"       -> {check.fix}")
+    failing = [c for c in checks if not c.ok and not c.warning]
+    warnings = sum(1 for c in checks if not c.ok and c.warning)
+    if failing:
+        print(f"{len(failing)} thing(s) to fix")
+    else:
+        print("all fine" + (f" ({warnings} warning(s))" if warnings else ""))
+    return int(ExitCode.OK if not failing else ExitCode.FAILED)
+
+
+def diagnose(root: Path) -> list[Check]:
+    """Every check, in the order a user fixes them."""
+    from harness.config import load_config
+
+    checks: list[Check] = []
+    try:
+        config = load_config(root)
+    except HarnessError as error:
+        checks.append(Check("config", False, error.message, "fix harness.toml as the message says"))
+        config = None
+    else:
+        checks.append(Check("config", True, "harness.toml and HARNESS_* settings load"))
+    checks.append(_git(root))
+    if config is not None:
+        checks.extend(_docker(config.runner))
+        checks.append(_model(config.model.name, config.model.api_key_env))
+    checks.append(_journal(root))
+    return checks
+
+
+def _docker(runner: Any) -> list[Check]:
+    from runners.docker_support import check_image, connect
+
+    needed = runner.kind == "docker" or (runner.kind == "auto" and not runner.allow_local)
+    soft = not needed  # "auto" with allow_local: the run falls back to the local runner
+    if runner.kind == "local":
+        return [Check("docker", True, 'runner.kind = "local": Docker not used (no sandbox)')]
+    try:
+        client = connect(timeout_s=10)
+    except HarnessError as error:
+        return [Check("docker", False, *_split(error), soft)]
+    try:
+        version = client.version().get("Version", "?")
+        docker = Check("docker", True, f"engine {version} answers")
+        try:
+            check_image(client, runner.image)
+        except HarnessError as error:
+            image = Check("image", False, *_split(error), soft)
+        else:
+            image = Check("image", True, f"{runner.image} is present")
+    finally:
+        client.close()
+    return [docker, image]
+
+
+def _split(error: HarnessError) -> tuple[str, str]:
+    """A RunnerError's message without its suggestion, and the suggestion."""
+    suggestion: str = getattr(error, "suggestion", "")
+    return error.message.removesuffix(suggestion).strip(), suggestion
+
+
+def _git(root: Path) -> Check:
+    if shutil.which("git") is None:
+        return Check("git", False, "git is not installed", "install git (e.g. apt install git)")
+    done = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return Check("git", False, f"{root} is not a git repository", "run `git init` there")
+    return Check("git", True, f"repository at {done.stdout.strip()}")
+
+
+def _model(name: str, api_key_env: str | None) -> Check:
+    if name.startswith("scripted/"):
+        return Check("model", True, f"{name} (scripted, offline: no key needed)")
+    provider = name.split("/", 1)[0] if "/" in name else "openai"
+    if not api_key_env and name.startswith("claude"):
+        provider = "anthropic"
+    key = api_key_env or KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
+    if not os.environ.get(key):
+        return Check(
+            "model",
+            False,
+            f"{name}: the API key variable {key} is not set",
+            f"export {key}=... (or set model.api_key_env in harness.toml)",
+        )
+    return Check("model", True, f"{name}, key in {key}")
+
+
+def _journal(root: Path) -> Check:
+    from harness.journal.verify import verify
+
+    state = root / ".harness"
+    if not (state / "journal.db").exists():
+        return Check("journal", True, "no journal yet (the first `harness run` creates it)")
+    report = verify(state)
+    if not report.ok:
+        problems = "; ".join(report.problems[:3])
+        return Check(
+            "journal",
+            False,
+            f"{report.path}: {problems}",
+            "see `harness journal verify`; move the damaged .harness/ aside, never delete it",
+        )
+    return Check("journal", True, f"{report.steps} steps, {report.blobs} blobs verified")

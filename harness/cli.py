@@ -29,6 +29,7 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.image",
     "harness.commands.doctor",
     "harness.commands.tui",
+    "harness.commands.questions",
 )
 
 

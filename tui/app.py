@@ -58,6 +58,7 @@ class HarnessApp(App[int]):
         self.run_active = False
         self._wake = threading.Event()
         self._stopping = False
+        self._errors_shown: set[str] = set()
         self.starter = RunStarter(self.root)
 
     def compose(self) -> ComposeResult:
@@ -128,7 +129,9 @@ class HarnessApp(App[int]):
         if update.run_active is not None:
             self.run_active = update.run_active
         for error in update.errors:
-            self.notify(error, severity="error", timeout=8)
+            if error not in self._errors_shown:  # a failing source is retried every poll
+                self._errors_shown.add(error)
+                self.notify(error, severity="error", timeout=8)
         self._status()
         self.ready.set()
 

@@ -155,6 +155,8 @@ class ProjectData:
         """Close the read-only connections."""
         if self._journal is not None:
             self._journal.close()
+        if self._questions is not None:
+            self._questions.close()
 
 
 __all__ = ["SOURCES", "WATCHED", "ProjectData", "QuestionView", "source_of"]

@@ -138,7 +138,7 @@ class InboxPanel(Vertical):
     def action_choose(self, number: int) -> None:
         q = self.selected()
         if q is not None and 0 < number <= len(q.choices):
-            self._send(Reply(q.id, "answer", choice=q.choices[number - 1], files=self._files()))
+            self._send(Reply(q.id, "answer", choice=number - 1, files=self._files()))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

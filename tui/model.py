@@ -70,7 +70,7 @@ class Reply:
     question_id: str
     action: str  # "answer", "approve", "deny"
     text: str | None = None
-    choice: str | None = None
+    choice: int | None = None  # 0-based index into the question's choices
     files: tuple[str, ...] = ()
 
 

@@ -1,87 +1,96 @@
-"""Pending questions from the question store, and storing the human's replies."""
+"""Pending questions (read-only), and storing the human's replies through the store.
+
+Reading uses its own read-only SQLite connection to ``.harness/questions.db`` (WAL: it
+never blocks the run that asks); it runs on every change of that file. Writing goes through
+`escalation.questions.QuestionStore`, the API `harness answer/approve/deny` use, so an
+answer from the TUI is the same row, with the same checks, as one from the CLI.
+"""
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ArtifactError
 from tui.model import QuestionView, Reply
 
-
-def _field(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+SCORE_NAMES = ("uncertainty", "novelty", "benefit", "total")
 
 
-def _scores(raw: Any) -> dict[str, float]:
-    if raw is None:
+def _scores(text: str | None) -> dict[str, float]:
+    if not text:
         return {}
-    if hasattr(raw, "model_dump"):
-        raw = raw.model_dump()
-    elif not isinstance(raw, dict):
-        raw = {k: getattr(raw, k) for k in ("uncertainty", "novelty", "benefit", "total")}
-    return {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
+    data: Any = json.loads(text)
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(v, int | float)}
 
 
-def view(question: Any) -> QuestionView:
-    """A QuestionView of a stored question."""
-    context = _field(question, "context", "")
-    if not isinstance(context, str):
-        context = json.dumps(context, default=str)
-    scores = _field(question, "scores")
-    reason = _field(question, "reason", "") or _field(scores, "reason", "") or ""
+def view(row: sqlite3.Row) -> QuestionView:
+    """A QuestionView of one row of the questions table."""
     return QuestionView(
-        id=str(_field(question, "id")),
-        kind=str(_field(question, "kind", "question")),
-        text=str(_field(question, "text", "")),
-        context=context or "",
-        choices=tuple(str(c) for c in (_field(question, "choices") or ())),
-        scores=_scores(scores),
-        reason=str(reason),
-        step_ref=str(_field(question, "step_ref", "") or ""),
+        id=f"q{row['id']}",
+        kind=str(row["kind"]),
+        text=str(row["text"]),
+        context=str(row["context"] or ""),
+        choices=tuple(str(c) for c in json.loads(row["choices"] or "[]")),
+        scores=_scores(row["scores"]),
+        reason=str(row["reason"] or ""),
+        step_ref=str(row["step_ref"] or ""),
     )
 
 
 class QuestionReader:
-    """Reads pending questions from .harness/questions.db."""
+    """Reads pending questions from .harness/questions.db, read-only."""
 
     def __init__(self, state_dir: Path) -> None:
-        from escalation.questions import QuestionStore
-
-        self.store = QuestionStore(state_dir)
+        path = (state_dir / "questions.db").resolve()
+        self.db = sqlite3.connect(
+            f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA query_only=ON")
 
     def pending(self) -> list[QuestionView]:
         """Every pending question, oldest first."""
-        return [view(q) for q in self.store.pending()]
+        try:
+            rows = self.db.execute("SELECT * FROM questions WHERE status='pending' ORDER BY id")
+        except sqlite3.OperationalError as error:
+            if "no such table" in str(error):  # the asker has not created it yet
+                return []
+            raise
+        return [view(row) for row in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
 
 
-def check_files(root: Path, files: tuple[str, ...]) -> list[str]:
-    """The attached paths, checked to exist; relative ones are taken from the project."""
-    checked = []
+def attached(root: Path, files: tuple[str, ...]) -> list[Path]:
+    """The attached paths; relative ones are taken from the project folder."""
+    paths = []
     for name in files:
         path = Path(name).expanduser()
-        full = path if path.is_absolute() else root / path
-        if not full.is_file():
-            raise ArtifactError(name, "attached file", "no such file", "Check the path.")
-        checked.append(str(full))
-    return checked
+        paths.append(path if path.is_absolute() else root / path)
+    return paths
 
 
 def store_reply(root: Path, reply: Reply) -> str:
     """Store an answer, an approval or a denial; return what was done, in words."""
     from escalation.questions import QuestionStore
 
-    store = QuestionStore(root / ".harness")
-    short = reply.question_id[:8]
-    if reply.action == "approve":
-        store.approve(reply.question_id)
-        return f"approved {short}"
-    if reply.action == "deny":
-        store.deny(reply.question_id, reply.text or "denied in the TUI")
-        return f"denied {short}"
-    files = check_files(root, reply.files)
-    store.answer(reply.question_id, text=reply.text, choice=reply.choice, files=files)
-    return f"answered {short}"
+    with QuestionStore(root / ".harness", project_root=root) as store:
+        if reply.action == "approve":
+            store.approve(reply.question_id)
+            return f"approved {reply.question_id}"
+        if reply.action == "deny":
+            store.deny(reply.question_id, reply.text or "denied in the TUI")
+            return f"denied {reply.question_id}"
+        store.answer(
+            reply.question_id,
+            text=reply.text,
+            choice=reply.choice,
+            files=attached(root, reply.files),
+        )
+        return f"answered {reply.question_id}"

@@ -18,6 +18,9 @@ def register(subparsers: Any) -> None:
         "project (and stores answers like `harness answer`); a parked run goes on with "
         "`harness run` (the key r starts one when no run is active).",
     )
+    parser.add_argument(  # also accepted after `tui`, as in `harness tui -C DIR`
+        "-C", "--project", default=argparse.SUPPRESS, metavar="DIR", help="the project folder"
+    )
     parser.add_argument(
         "--poll", type=float, default=1.0, metavar="S", help="poll interval besides file events"
     )

@@ -30,6 +30,10 @@ COMMANDS: tuple[str, ...] = (
     "harness.commands.doctor",
     "harness.commands.tui",
     "harness.commands.questions",
+    "harness.commands.log",
+    "harness.commands.show",
+    "harness.commands.journal_cmd",
+    "harness.commands.export",
 )
 
 

@@ -1,0 +1,104 @@
+"""`harness log`: the steps of a run as a table (or one JSON object per line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ExitCode, JournalError
+
+if TYPE_CHECKING:
+    from harness.journal import Journal, StepRow
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "log",
+        help="list the journal's steps (seq, kind, name, duration, tokens, cost, status)",
+        description="The steps of a run from the journal (.harness/journal.db), read-only: "
+        "never blocks a running harness. Defaults to the newest run.",
+    )
+    parser.add_argument("--run", metavar="ID", help="the run (default: the newest)")
+    parser.add_argument("--session", type=int, metavar="N", help="only session N")
+    parser.add_argument("--limit", type=int, metavar="N", help="only the last N steps")
+    parser.add_argument(
+        "--superseded", action="store_true", help="include steps superseded by a divergence"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per step per line")
+    parser.set_defaults(func=run)
+
+
+def open_reader(args: argparse.Namespace) -> Journal:
+    """The project's journal, read-only."""
+    from harness.journal import Journal
+
+    return Journal.open_readonly(Path(args.project).absolute() / ".harness")
+
+
+def pick_run(journal: Journal, run_id: str | None) -> str | None:
+    """``run_id`` if it exists, else the newest run (None if there are no runs)."""
+    if run_id is None:
+        return journal.latest_run()
+    if run_id not in {r.id for r in journal.runs()}:
+        raise JournalError(f"no run {run_id!r} in {journal.path}; `harness log` lists the newest")
+    return run_id
+
+
+def step_json(row: StepRow) -> dict[str, Any]:
+    return row.model_dump(mode="json")
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_reader(args) as journal:
+        run_id = pick_run(journal, args.run)
+        if run_id is None:
+            print("harness: the journal has no runs yet", file=sys.stderr)
+            return int(ExitCode.OK)
+        rows = journal.steps(run_id, args.session, include_superseded=args.superseded)
+    if args.limit is not None:
+        rows = rows[-args.limit :] if args.limit > 0 else []
+    if args.json:
+        for row in rows:
+            print(json.dumps(step_json(row)))
+        return int(ExitCode.OK)
+    print(render(run_id, rows))
+    return int(ExitCode.OK)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms"
+    return f"{seconds:.2f}s"
+
+
+def render(run_id: str, rows: list[StepRow]) -> str:
+    """A plain text table of steps."""
+    header = ("session", "seq", "kind", "name", "duration", "tokens", "cost", "status", "attempts")
+    table = [header]
+    for r in rows:
+        status = r.status + (" (cached)" if r.cached else "")
+        if r.error_class:
+            status += f" {r.error_class}"
+        table.append(
+            (
+                str(r.session),
+                str(r.seq),
+                r.kind,
+                r.name,
+                _duration(r.duration),
+                "-" if r.tokens is None else str(r.tokens),
+                "-" if r.cost_usd is None else f"${r.cost_usd:.4f}",
+                status,
+                str(r.attempts),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = [f"run {run_id}: {len(rows)} step(s)"]
+    for line in table:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return "\n".join(line.rstrip() for line in lines)

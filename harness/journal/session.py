@@ -220,7 +220,9 @@ class SessionJournal:
                 self.last_seq = seq
                 raise decode_error(rec[6] or "{}")
             else:  # in flight when the last process died: it runs again
-                self._replaying = False
+                # Steps recorded after it are its nested steps (a code-mode program's
+                # tool calls): they replay while it runs again.
+                self._replaying = seq < self._replay_end
                 text = encode(inputs, journal.redactor)
                 with journal.write_lock:
                     journal.execute(

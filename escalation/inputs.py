@@ -2,7 +2,8 @@
 
 Plain files are copied under their base name; a ``.zip`` is unpacked into a folder of the
 same stem, refusing absolute paths, ``..``, links, too many members and too many bytes.
-Everything lands in a temporary folder first and is renamed into place in one step.
+Everything lands in a staging folder first; the store renames it into place inside the
+transaction that records the answer, so a losing answerer never touches the winner's files.
 """
 
 from __future__ import annotations
@@ -28,15 +29,48 @@ class InputFileError(HarnessError):
     exit_code = ExitCode.INVALID
 
 
-def import_files(project_root: Path, question_id: str, sources: Sequence[Path]) -> list[str]:
-    """Copy ``sources`` into ``human_inputs/<question_id>/``; return project-relative paths.
+class StagedFiles:
+    """Attached files copied into a hidden staging folder, not yet in place."""
+
+    def __init__(self, project_root: Path, question_id: str, staging: Path | None) -> None:
+        self.project_root = project_root
+        self.final = project_root / INPUTS_DIR / question_id
+        self.staging = staging
+        self.placed = False
+        self.paths: list[str] = []
+        if staging is not None:
+            self.paths = sorted(
+                (self.final / p.relative_to(staging)).relative_to(project_root).as_posix()
+                for p in staging.rglob("*")
+                if p.is_file()
+            )
+
+    def place(self) -> None:
+        """Rename the staging folder to ``human_inputs/<question id>/``."""
+        if self.staging is None:
+            return
+        if self.final.exists():  # left by an answer that crashed before it was recorded
+            shutil.rmtree(self.final)
+        self.staging.rename(self.final)
+        self.placed = True
+
+    def discard(self) -> None:
+        """Remove whatever this staging put anywhere."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
+            if self.placed:
+                shutil.rmtree(self.final, ignore_errors=True)
+
+
+def stage_files(project_root: Path, question_id: str, sources: Sequence[Path]) -> StagedFiles:
+    """Copy ``sources`` into a staging folder under ``human_inputs/``.
 
     Raises:
         InputFileError: a source is missing or a directory, names collide, a size limit is
             passed, or a zip member would land outside its folder.
     """
     if not sources:
-        return []
+        return StagedFiles(project_root, question_id, None)
     base = project_root / INPUTS_DIR
     base.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{question_id}-", dir=base))
@@ -44,19 +78,10 @@ def import_files(project_root: Path, question_id: str, sources: Sequence[Path]) 
         total = 0
         for source in sources:
             total += _take(Path(source), staging, total)
-        final = base / question_id
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return sorted(p.relative_to(project_root).as_posix() for p in final.rglob("*") if p.is_file())
-
-
-def remove_files(project_root: Path, question_id: str) -> None:
-    """Remove what ``import_files`` put in place (an answer that lost a race)."""
-    shutil.rmtree(project_root / INPUTS_DIR / question_id, ignore_errors=True)
+    return StagedFiles(project_root, question_id, staging)
 
 
 def _take(source: Path, staging: Path, total: int) -> int:

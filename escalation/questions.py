@@ -12,14 +12,14 @@ import json
 import sqlite3
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from escalation.inputs import import_files, remove_files
+from escalation.inputs import stage_files
 from harness.errors import ExitCode, HarnessError
 
 Kind = Literal["question", "approval"]
@@ -241,14 +241,18 @@ class QuestionStore:
             text = text or question.choices[choice]
         if not text and not files:
             raise QuestionError(f"an answer to {question_id} needs text, a choice or a file")
-        paths = import_files(self.project_root, question.id, [Path(f) for f in files])
+        staged = stage_files(self.project_root, question.id, [Path(f) for f in files])
         try:
             self._settle(
-                question.id, "answered", answer=text or "", choice=choice, files=json.dumps(paths)
+                question.id,
+                "answered",
+                before=staged.place,
+                answer=text or "",
+                choice=choice,
+                files=json.dumps(staged.paths),
             )
-        except QuestionError:
-            if paths:
-                remove_files(self.project_root, question.id)
+        except BaseException:
+            staged.discard()
             raise
         return self.get(question.id)
 
@@ -295,15 +299,30 @@ class QuestionStore:
             raise QuestionError(_settled_message(question))
         return question
 
-    def _settle(self, question_id: str, status: Status, **values: Any) -> None:
+    def _settle(
+        self,
+        question_id: str,
+        status: Status,
+        before: Callable[[], None] | None = None,
+        **values: Any,
+    ) -> None:
+        """Record the answer if the question is still pending; ``before`` runs under the lock."""
         columns = ", ".join(f"{name}=?" for name in values)
         with self._write():
-            cursor = self._db.execute(
-                f"UPDATE questions SET status=?, answered_at=?, {columns} "
-                "WHERE id=? AND status='pending'",
-                (status, _now(), *values.values(), _number(question_id)),
-            )
-        if cursor.rowcount == 0:
+            row = self._db.execute(
+                "SELECT status FROM questions WHERE id=?", (_number(question_id),)
+            ).fetchone()
+            if row is None or row[0] != "pending":
+                cursor = None
+            else:
+                if before is not None:
+                    before()
+                cursor = self._db.execute(
+                    f"UPDATE questions SET status=?, answered_at=?, {columns} "
+                    "WHERE id=? AND status='pending'",
+                    (status, _now(), *values.values(), _number(question_id)),
+                )
+        if cursor is None or cursor.rowcount == 0:
             raise QuestionError(_settled_message(self.get(question_id)))
 
     # -- situations (the matrix's history) ---------------------------------------------

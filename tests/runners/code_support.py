@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from harness.tools import Tool, ToolResult
+from runners.code_mode import CodeLimits
 from session.context import WorkContext
 from session.tools.code import CodeArgs, make_code_tool
 from session.tools.files import FILE_TOOLS
@@ -28,8 +29,9 @@ class BumpArgs(BaseModel):
     label: str = Field(description="what to append to effects.txt")
 
 
-class HostCrash(Exception):
-    """Stands for the process dying inside a tool call."""
+class HostCrash(BaseException):
+    """Stands for the process dying inside a tool call (not an Exception: the journal
+    records no failure for it, as for a real crash)."""
 
 
 def bump(ctx: WorkContext, args: BumpArgs) -> ToolResult:
@@ -56,30 +58,24 @@ def effects(root: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def run_code(root: Path, program: str, *, call_id: str = "call-1") -> ToolResult:
-    """One `code` tool call in session 1 of the project's (resumed) run, journaled."""
+def run_code(root: Path, program: str, *, session_number: int = 1) -> ToolResult:
+    """One `code` tool call, first step of a session of the project's (resumed) run."""
     from harness.journal import Journal
 
-    journal = Journal.open(root / ".harness")
-    run_id = journal.unfinished_run("run")
-    run = journal.resume_run(run_id) if run_id else journal.start_run("run")
-    session = run.session(1)
-    ctx = WorkContext(root=root, runner=None, run_id=run.id, session=1)  # type: ignore[arg-type]
-    ctx.extra["journal"] = session
-    tool = make_code_tool(TOOLS)
-    arguments = json.dumps({"program": program})
-    try:
+    with Journal.open(root / ".harness") as journal:
+        run_id = journal.unfinished_run("run")
+        run = journal.resume_run(run_id) if run_id else journal.start_run("run")
+        session = run.session(session_number)
+        ctx = WorkContext(root=root, runner=None, run_id=run.id, session=session_number)  # type: ignore[arg-type]
+        ctx.extra["journal"] = session
+        tool = make_code_tool(TOOLS, CodeLimits(time_s=2.0))
         result: ToolResult = session.step(
             "tool",
             "code",
-            {"id": call_id, "arguments": arguments},
+            {"id": "call-1", "arguments": json.dumps({"program": program})},
             lambda: tool.fn(ctx, CodeArgs(program=program)),
             output=ToolResult,
         )
-    finally:
-        release = getattr(run, "release", None)
-        if release is not None:
-            release()
     return result
 
 

@@ -221,7 +221,7 @@ def test_tool_errors_reach_the_program(project: Path) -> None:
     result = run_code(project, program)
     assert result.status == "ok"
     assert "missing.txt does not exist" in result.output
-    refused = run_code(project, 'read_file(path="../../etc/passwd")', call_id="call-2")
+    refused = run_code(project, 'read_file(path="../../etc/passwd")', session_number=2)
     assert refused.status == "error" and "climbs out" in refused.output
 
 
@@ -237,7 +237,7 @@ def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
             'code(program="1")',
         ]
     ):
-        result = run_code(project, program, call_id=f"call-{n}")
+        result = run_code(project, program, session_number=n + 1)
         assert result.status == "error", program
         assert result.output.startswith("error: ")
     assert effects(project) == []
@@ -296,6 +296,25 @@ def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
     assert result["status"] == "ok", result
     assert effects(project) == ["first", "second"]  # the first call was not repeated
     assert "first\nsecond" in result["output"]
+    from harness.journal import Journal
+
+    with Journal.open_readonly(project / ".harness") as journal:
+        steps = [(s.name, s.status, s.attempts) for s in journal.steps()]
+        detail = journal.step_detail(steps_run_id(journal), 1, 2)
+    assert steps == [
+        ("code", "ended", 2),  # in flight at the kill: ran again
+        ("bump", "ended", 1),  # replayed, not repeated
+        ("bump", "ended", 2),  # in flight at the kill: ran again
+        ("read_file", "ended", 1),
+    ]
+    assert detail is not None
+    assert detail.inputs == {"arguments": {"label": "first"}, "via": "code"}
+
+
+def steps_run_id(journal: Any) -> str:
+    runs = journal.runs()
+    assert len(runs) == 1
+    return str(runs[0].id)
 
 
 def test_host_crash_after_a_call_resumes_without_repeating_it(

@@ -1,0 +1,94 @@
+"""ask_human: park when unattended, wait when interactive, replay answers; is_unattended."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+
+from escalation.ask import WaitingForHuman, ask_human, is_unattended
+from escalation.questions import QuestionStore
+from harness.errors import ExitCode
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_is_unattended() -> None:
+    tty = FakeTTY()
+    assert not is_unattended(False, env={}, stdin=tty)
+    assert is_unattended(True, env={}, stdin=tty)
+    assert is_unattended(False, env={"CI": "true"}, stdin=tty)
+    assert not is_unattended(False, env={"CI": "false"}, stdin=tty)
+    assert is_unattended(False, env={}, stdin=io.StringIO())  # not a TTY
+    closed = io.StringIO()
+    closed.close()  # isatty() raises on a closed stream
+    assert is_unattended(False, env={}, stdin=closed)
+
+
+def test_unattended_parks_then_replays_the_answer(store: QuestionStore) -> None:
+    asked = dict(text="Which port?", choices=["8000", "8080"], step_ref="journal:r/1/4")
+    parked = ask_human(store, interactive=False, session=1, **asked)  # type: ignore[arg-type]
+    assert parked.parked and parked.status == "parked"
+    with pytest.raises(WaitingForHuman) as info:
+        parked.raise_if_parked()
+    assert info.value.exit_code == ExitCode.WAITING_FOR_HUMAN
+    assert "harness answer q1" in str(info.value)
+    # next run, still no answer: same question, parked again
+    again = ask_human(store, interactive=False, session=1, **asked)  # type: ignore[arg-type]
+    assert again.parked and again.question.id == "q1"
+    store.answer("q1", choice=1)
+    # the replay after the answer returns at once, even "interactive"
+    start = time.monotonic()
+    replay = ask_human(store, interactive=True, session=1, **asked)  # type: ignore[arg-type]
+    assert time.monotonic() - start < 0.5
+    assert replay.status == "answered" and replay.question.answer == "8080"
+    assert "The human answered q1: 8080" in replay.text_for_model()
+    assert "(choice 2 of 2)" in replay.text_for_model()
+    assert len(store.all()) == 1
+
+
+def test_interactive_waits_for_the_answer(store: QuestionStore) -> None:
+    seen: list[str] = []
+
+    def answer_soon() -> None:
+        time.sleep(0.2)
+        store.approve("q1")
+
+    threading.Thread(target=answer_soon).start()
+    result = ask_human(
+        store,
+        "push?",
+        kind="approval",
+        interactive=True,
+        poll_s=0.02,
+        on_wait=lambda q: seen.append(q.id),
+    )
+    assert seen == ["q1"]
+    assert result.status == "approved" and not result.parked
+    assert "Approved" in result.text_for_model()
+
+
+def test_interactive_timeout_parks(store: QuestionStore) -> None:
+    result = ask_human(store, "anyone?", interactive=True, wait_timeout=0.1, poll_s=0.02)
+    assert result.status == "timeout" and result.parked
+
+
+def test_denial_text(store: QuestionStore) -> None:
+    ask_human(store, "rm -rf /?", kind="approval", interactive=False)
+    store.deny("q1", "never")
+    result = ask_human(store, "rm -rf /?", kind="approval", interactive=False)
+    assert result.status == "denied"
+    text = result.text_for_model()
+    assert text.startswith("POLICY DENIAL") and "never" in text and "Do not retry" in text
+
+
+def test_default_key_tells_sessions_apart(store: QuestionStore) -> None:
+    one = ask_human(store, "same words", interactive=False, session=1)
+    two = ask_human(store, "same words", interactive=False, session=2)
+    again = ask_human(store, "same words", interactive=False, session=1)
+    assert (one.question.id, two.question.id, again.question.id) == ("q1", "q2", "q1")

@@ -39,7 +39,8 @@ def ensure_image(client: object) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy("/bin/busybox", Path(tmp) / "busybox")
         (Path(tmp) / "Dockerfile").write_text(
-            'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+            "FROM scratch\nCOPY busybox /bin/busybox\n"
+            'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
         )
         client.images.build(path=tmp, tag=IMAGE, rm=True, pull=False)  # type: ignore[attr-defined]
 
@@ -110,7 +111,9 @@ def main() -> int:
             f"{pct(values, 0.9):>9.1f}{pct(values, 0.99):>9.1f}"
         )
     for kind in ("exec", "fresh"):
-        ratio = statistics.median(times[f"runner {kind}"]) / statistics.median(times[f"bare {kind}"])
+        ratio = statistics.median(times[f"runner {kind}"]) / statistics.median(
+            times[f"bare {kind}"]
+        )
         verdict = "within" if ratio <= 1.10 else "ABOVE"
         print(f"runner {kind} / bare {kind}: {ratio:.3f} ({verdict} the 10% target)")
     return 0

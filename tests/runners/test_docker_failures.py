@@ -58,7 +58,7 @@ def test_oom_in_fresh_container_reads_the_oom_killed_flag(docker_runner: Any) ->
     assert "64 MB" in result.failure.message
 
 
-def test_filling_a_tmpfs_past_the_limit_kills_the_container_and_reads_as_oom(
+def test_filling_a_tmpfs_past_the_limit_reads_as_oom_and_the_next_command_runs_clean(
     docker_client: Any, busybox_image: str, project: Path
 ) -> None:
     runner = _runner(project, busybox_image, docker_client, resources=Resources(memory_mb=64))

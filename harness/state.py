@@ -38,7 +38,18 @@ MANIFEST = "harness-state.json"
 PREFIX = "state"
 FORMAT = 1
 # Machine-specific: locks, SQLite side files, temporaries, caches, crash-test markers.
-EXCLUDED = ("*.lock", "lock", "*-wal", "*-shm", "*-journal", "*.tmp", "tmp", "cache", "*.pid")
+EXCLUDED = (
+    "locks",
+    "*.lock",
+    "lock",
+    "*-wal",
+    "*-shm",
+    "*-journal",
+    "*.tmp",
+    "tmp",
+    "cache",
+    "*.pid",
+)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -135,12 +146,20 @@ def collect(state_dir: Path) -> dict[str, bytes]:
 
 
 def journal_runs(state_dir: Path) -> dict[str, int]:
-    """Run id -> recorded steps in the journal of `state_dir` ({} without a journal)."""
-    if not any(state_dir.glob("*.db")):
-        return {}
+    """Run id -> completed (ended or failed) steps in the journal of `state_dir`."""
     from harness.journal import Journal
+    from harness.journal.store import DB_NAME
 
-    return Journal.summarize(state_dir)
+    if not (state_dir / DB_NAME).is_file():
+        return {}
+    counts: dict[str, int] = {}
+    with Journal.open_readonly(state_dir) as journal:
+        for run in journal.runs():
+            counts[run.id] = 0
+        for step in journal.steps():
+            if step.status in ("ended", "failed"):
+                counts[step.run_id] = counts.get(step.run_id, 0) + 1
+    return counts
 
 
 def save_state(root: Path, target: Path) -> Manifest:
@@ -306,8 +325,13 @@ def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
 
 def _ensure_unlocked(state_dir: Path) -> None:
     """Refuse to replace a state folder while a live process drives a run in it."""
-    if not state_dir.exists():
-        return
-    from harness.journal import Journal
+    from harness.errors import RunLocked
+    from harness.journal.lock import RunLock
 
-    Journal.assert_unlocked(state_dir)
+    for lock in sorted((state_dir / "locks").glob("*.lock")):
+        pid = RunLock.holder(state_dir, lock.stem)
+        if pid is not None:
+            raise RunLocked(
+                f"run {lock.stem} in {state_dir} is being driven by a live process (pid {pid}); "
+                "stop it before loading a state over it"
+            )

@@ -189,3 +189,86 @@ def test_load_refuses_a_truncated_file(project: Path, tmp_path: Path) -> None:
     with pytest.raises(StateRefused, match="truncated or damaged"):
         load_state(project, cut, force=True)
     assert (project / ".harness" / "notes.txt").exists()
+
+
+# --- with a real journal ------------------------------------------------------------------
+
+
+def fill(root: Path, steps: int, *, calls: list[str], run_id: str | None = None) -> str:
+    """Record `steps` steps in session 1 of a run (resumed if given), leaving it open."""
+    from harness.journal import Journal
+
+    with Journal.open(root / ".harness") as journal:
+        run = journal.resume_run(run_id) if run_id else journal.start_run("run")
+        session = run.session(1)
+        for n in range(steps):
+            session.step("tool", f"t{n}", {"n": n}, lambda n=n: calls.append(f"t{n}") or n)
+        return run.id
+
+
+def test_journal_travels_and_replays_in_a_clone(project: Path, tmp_path: Path) -> None:
+    from harness.journal import Journal
+
+    calls: list[str] = []
+    with Journal.open(project / ".harness") as journal:  # a live writer while saving
+        run = journal.start_run("run")
+        session = run.session(1)
+        for n in range(3):
+            session.step("tool", f"t{n}", {"n": n}, lambda n=n: calls.append(f"t{n}") or n)
+        assert (project / ".harness" / "journal.db-wal").exists()
+        target = tmp_path / "state.tar.gz"
+        manifest = save_state(project, target)
+        run_id = run.id
+    assert manifest.runs == {run_id: 3}
+    assert "journal.db" in manifest.files and "journal.db-wal" not in manifest.files
+
+    clone = tmp_path / "far" / "away"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    load_state(clone, target)
+    assert fill(clone, 5, calls=calls, run_id=run_id) == run_id
+    assert calls == ["t0", "t1", "t2", "t3", "t4"]  # t0..t2 replayed, not re-run
+    with Journal.open_readonly(clone / ".harness") as journal:
+        assert [s.attempts for s in journal.steps(run_id)] == [1] * 5
+
+
+def test_load_refuses_to_lose_newer_steps(project: Path, tmp_path: Path) -> None:
+    calls: list[str] = []
+    run_id = fill(project, 2, calls=calls)
+    old = tmp_path / "old.tar.gz"
+    save_state(project, old)
+    fill(project, 4, calls=calls, run_id=run_id)
+    newer = tmp_path / "newer.tar.gz"
+    save_state(project, newer)
+
+    with pytest.raises(StateRefused, match="newer"):
+        load_state(project, old)
+    assert main(["-C", str(project), "state", "load", str(old)]) == 2
+    load_state(project, newer)  # the incoming state extends the existing one: no --force
+    load_state(project, old, force=True)
+    from harness.state import journal_runs
+
+    assert journal_runs(project / ".harness") == {run_id: 2}
+
+
+def test_load_refuses_an_unrelated_journal(project: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "-q", str(project), str(other)], check=True)
+    fill(other, 1, calls=[])
+    theirs = tmp_path / "theirs.tar.gz"
+    save_state(other, theirs)
+    fill(project, 1, calls=[])
+    with pytest.raises(StateRefused, match="unrelated"):
+        load_state(project, theirs)
+
+
+def test_load_refuses_while_a_run_is_live(project: Path, tmp_path: Path) -> None:
+    from harness.errors import RunLocked
+    from harness.journal import Journal
+
+    target = tmp_path / "state.tar.gz"
+    fill(project, 1, calls=[])
+    save_state(project, target)
+    with Journal.open(project / ".harness") as journal:
+        journal.start_run("run")
+        with pytest.raises(RunLocked):
+            load_state(project, target, force=True)

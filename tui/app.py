@@ -36,7 +36,7 @@ RUN_HINT = "r starts `harness run` (only when no run is active)"
 class HarnessApp(App[int]):
     """Live view of one project: features, sessions, steps, runner, inbox."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "harness"
     AUTO_FOCUS = "#inbox-list"
     BINDINGS = [  # noqa: RUF012 (Textual's idiom)

@@ -10,7 +10,6 @@ connections. It runs in a worker thread; it imports no Textual.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +19,7 @@ from harness.errors import HarnessError
 from tui.journal_view import JournalFollower
 from tui.model import QuestionView, RunnerView, Update
 from tui.questions_view import QuestionReader
-from tui.runner_state import list_containers, read_runner_config
+from tui.runner_state import ContainerWatch, read_runner_config
 
 SOURCES = ("features", "progress", "journal", "questions")  # "config": runner_state()
 
@@ -70,8 +69,7 @@ class ProjectData:
         self._journal: JournalFollower | None = None
         self._questions: QuestionReader | None = None
         self._config: dict[str, Any] = {}
-        self._docker_at = -DOCKER_POLL_S
-        self._containers: tuple[str, ...] = ()
+        self._docker = ContainerWatch(root, DOCKER_POLL_S)
         self._runner: RunnerView | None = None
 
     def changed(self, source: str) -> bool:
@@ -131,15 +129,13 @@ class ProjectData:
 
     def runner_state(self, update: Update) -> None:
         """Set `update.runner` when the runner's config, work or containers changed."""
-        now = time.monotonic()
         if self.changed("config"):
             self._config = read_runner_config(self.root)
-        if now - self._docker_at >= DOCKER_POLL_S:
-            self._docker_at = now
-            self._containers = list_containers(self.root)
+        self._docker.start()
         resources = {k: v for k, v in self._config.items() if k != "kind"}
         kind = str(self._config.get("kind", "?"))
-        view = RunnerView(kind=kind, containers=self._containers, resources=resources)
+        containers = self._docker.containers
+        view = RunnerView(kind=kind, containers=containers, resources=resources)
         if self._journal is not None:
             out = self._journal.last_runner
             if out is not None:
@@ -153,6 +149,7 @@ class ProjectData:
 
     def close(self) -> None:
         """Close the read-only connections."""
+        self._docker.stop()
         if self._journal is not None:
             self._journal.close()
         if self._questions is not None:

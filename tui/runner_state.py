@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,32 @@ def list_containers(root: Path) -> tuple[str, ...]:
             client.close()
     except Exception:  # an unreachable engine is shown by the runner's own failure
         return ()
+
+
+class ContainerWatch:
+    """Lists this project's containers every `every_s` seconds on a daemon thread.
+
+    A daemon thread, because a slow or hung Docker engine must never delay the TUI's quit.
+    """
+
+    def __init__(self, root: Path, every_s: float) -> None:
+        self.root = root
+        self.every_s = every_s
+        self.containers: tuple[str, ...] = ()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start listing (only when an engine may be there)."""
+        if docker_reachable() and self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="tui-docker", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.containers = list_containers(self.root)
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> None:
+        """Ask the thread to end (it is not waited for)."""
+        self._stop.set()

@@ -35,6 +35,7 @@ from harness.errors import ArtifactError, ExitCode, GitError, HarnessError
 
 STATE_DIR = ".harness"
 MANIFEST = "harness-state.json"
+WORKTREE = "worktree.patch"
 PREFIX = "state"
 FORMAT = 1
 # Machine-specific: locks, SQLite side files, temporaries, caches, crash-test markers.
@@ -68,6 +69,7 @@ class Manifest:
     created_at: str
     files: dict[str, str]  # relative path under .harness/ -> "sha256:<hex>"
     runs: dict[str, int]  # run id -> recorded steps, to tell newer from older states
+    worktree: str | None = None  # digest of the uncommitted changes at save time, if any
     format: int = FORMAT
 
     def to_json(self) -> bytes:
@@ -170,17 +172,21 @@ def save_state(root: Path, target: Path) -> Manifest:
             f"{state_dir} does not exist: there is no harness state to save in {root}"
         )
     files = collect(state_dir)
+    patch = worktree_patch(root)
     manifest = Manifest(
         harness_version=harness_version(),
         git_head=git_head(root),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
         files={name: _digest(data) for name, data in files.items()},
         runs=journal_runs(state_dir),
+        worktree=_digest(patch) if patch else None,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     with tarfile.open(partial, "w:gz") as archive:
         _add(archive, MANIFEST, manifest.to_json())
+        if patch:
+            _add(archive, WORKTREE, patch)
         for name, data in files.items():
             _add(archive, f"{PREFIX}/{name}", data)
     os.replace(partial, target)
@@ -195,10 +201,11 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
-    """The manifest and files of a state file, every member checked; StateRefused if not."""
+def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
+    """The manifest, state files and work-tree patch of a state file, every member checked."""
     raw_manifest: bytes | None = None
     files: dict[str, bytes] = {}
+    patch = b""
     try:
         archive = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the `with` below
     except (OSError, tarfile.TarError) as exc:
@@ -213,6 +220,8 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
                 data = handle.read() if handle is not None else b""
                 if name == MANIFEST:
                     raw_manifest = data
+                elif name == WORKTREE:
+                    patch = data
                 elif name.startswith(f"{PREFIX}/"):
                     files[name[len(PREFIX) + 1 :]] = data
                 else:
@@ -226,7 +235,9 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes]]:
     for name, data in files.items():
         if _digest(data) != manifest.files[name]:
             raise StateRefused(f"{source}: {name} does not match its digest; the file is damaged")
-    return manifest, files
+    if (_digest(patch) if patch else None) != manifest.worktree:
+        raise StateRefused(f"{source}: {WORKTREE} does not match its digest; the file is damaged")
+    return manifest, files, patch
 
 
 def _safe_name(source: Path, member: tarfile.TarInfo) -> str:
@@ -289,7 +300,7 @@ def compare(existing: dict[str, int], incoming: dict[str, int]) -> str:
 
 def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
     """Unpack the state file `source` into `<root>/.harness`; returns its manifest."""
-    manifest, files = read_archive(source)
+    manifest, files, patch = read_archive(source)
     check_history(root, manifest, source)
     state_dir = root / STATE_DIR
     if state_dir.exists() and not force:
@@ -305,6 +316,7 @@ def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
                     "Save it first (`harness state save`), then pass --force to replace it"
                 )
     _ensure_unlocked(state_dir)
+    apply_worktree_patch(root, patch, manifest, source)
     staging = Path(tempfile.mkdtemp(prefix=".harness-loading-", dir=root))
     try:
         for name, data in files.items():
@@ -335,3 +347,46 @@ def _ensure_unlocked(state_dir: Path) -> None:
                 f"run {lock.stem} in {state_dir} is being driven by a live process (pid {pid}); "
                 "stop it before loading a state over it"
             )
+
+
+def worktree_patch(root: Path) -> bytes:
+    """The uncommitted changes of the work tree (untracked files included) as a git patch.
+
+    A session that stopped part-way (parked, killed) has written files it has not committed
+    yet; its journal will replay those writes, not redo them, so the files travel too.
+    """
+    if git_head(root) is None:
+        return b""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        for args in (("read-tree", "HEAD"), ("add", "-A")):
+            _git_env(root, env, *args)
+        tree = _git_env(root, env, "write-tree").decode().strip()
+    return _git_env(root, None, "diff", "--binary", "--full-index", "HEAD", tree)
+
+
+def apply_worktree_patch(root: Path, patch: bytes, manifest: Manifest, source: Path) -> None:
+    """Re-create the saved uncommitted changes; nothing if they are already there."""
+    if not patch:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / WORKTREE
+        path.write_bytes(patch)
+        if _git(root, "apply", "--reverse", "--check", str(path), check=False).returncode == 0:
+            return  # already applied (loading into the project it came from)
+        if _git(root, "apply", "--check", str(path), check=False).returncode != 0:
+            raise StateRefused(
+                f"{source} carries uncommitted changes made on top of commit "
+                f"{(manifest.git_head or '')[:12]} that do not apply to the work tree of "
+                f"{root}: check out that commit with a clean work tree, then load again"
+            )
+        _git(root, "apply", str(path))
+
+
+def _git_env(root: Path, env: dict[str, str] | None, *args: str) -> bytes:
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, env=env, timeout=120
+    )
+    if done.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {root}: {done.stderr.decode().strip()}")
+    return done.stdout

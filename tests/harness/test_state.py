@@ -155,7 +155,7 @@ def test_load_refuses_unsafe_members(
 def test_load_refuses_a_damaged_file(project: Path, tmp_path: Path) -> None:
     target = tmp_path / "state.tar.gz"
     save_state(project, target)
-    manifest, files = read_archive(target)
+    manifest, files, _ = read_archive(target)
     bad = tmp_path / "bad.tar.gz"
     with tarfile.open(bad, "w:gz") as archive:
         raw = json.dumps(manifest.__dict__).encode()
@@ -272,3 +272,77 @@ def test_load_refuses_while_a_run_is_live(project: Path, tmp_path: Path) -> None
         journal.start_run("run")
         with pytest.raises(RunLocked):
             load_state(project, target, force=True)
+
+
+# --- end to end: `harness run` stops part-way on one clone, finishes on another -------------
+
+SCRIPT = {
+    "version": 1,
+    "turns": [
+        {
+            "text": "Start.",
+            "tool_calls": [
+                {"name": "write_file", "arguments": {"path": "wip.txt", "content": "from A\n"}},
+                {"name": "run", "arguments": {"command": "echo one >> effects.log"}},
+            ],
+        },
+        {"tool_calls": [{"name": "run", "arguments": {"command": "echo two >> effects.log"}}]},
+        {"text": "Done for this session."},
+    ],
+}
+
+
+def harness_run(root: Path, *args: str, env: dict[str, str] | None = None) -> int:
+    import os
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended", *args]
+    return subprocess.run(command, env=full_env, capture_output=True, timeout=300).returncode
+
+
+@pytest.mark.slow
+def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(tmp_path: Path) -> None:
+    from importlib import resources
+
+    from harness.journal import Journal
+
+    source = resources.files("templates").joinpath("example")
+    project = tmp_path / "machine-a" / "project"
+    project.mkdir(parents=True)
+    for name in ("feature_list.json", "init.sh", "progress.md"):
+        (project / name).write_text(source.joinpath(name).read_text())
+    (project / "harness.toml").write_text(
+        '[model]\nname = "scripted/script.json"\n\n[runner]\nkind = "local"\n'
+    )
+    (project / "script.json").write_text(json.dumps(SCRIPT))
+    make_repo(project)
+
+    # Machine A: killed right after the 4th step of the session (the 2nd model turn).
+    code = harness_run(project, env={"HARNESS_CRASH_AT_STEP": "4"})
+    assert code == -9
+    assert (project / "effects.log").read_text() == "one\n"
+    state = tmp_path / "state.tar.gz"
+    assert main(["-C", str(project), "state", "save", str(state)]) == 0
+
+    # Machine B: a fresh clone at another path, plus the state.
+    clone = tmp_path / "machine-b" / "elsewhere"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    assert main(["-C", str(clone), "state", "load", str(state)]) == 0
+    assert (clone / "wip.txt").read_text() == "from A\n"  # uncommitted work travels
+    assert harness_run(clone, "--max-sessions", "1") == 3  # the session finishes, budget spent
+
+    # Nothing recorded on A ran again on B: the command ran once each, every step once
+    # except the model call that was in flight at the kill.
+    assert (clone / "effects.log").read_text() == "one\ntwo\n"
+    with Journal.open_readonly(clone / ".harness") as journal:
+        steps = journal.steps()
+    assert len({(s.run_id, s.session, s.seq) for s in steps}) == len(steps)
+    again = [(s.kind, s.name) for s in steps if s.attempts > 1]
+    assert len(again) <= 1 and all(kind == "llm" for kind, _ in again), again
+    log = git(clone, "log", "--format=%s%n%b")
+    assert log.count("Harness-Session:") == 1
+    # The journal carries no absolute path of machine A.
+    db = (clone / ".harness" / "journal.db").read_bytes()
+    assert str(project).encode() not in db

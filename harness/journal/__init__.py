@@ -3,11 +3,27 @@
 See README.md. May import only ``harness.errors`` among our modules.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from harness.errors import StepFailed
 from harness.journal.journal import Journal, Run
 from harness.journal.redact import redact
-from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
 from harness.journal.session import DivergenceWarning, SessionJournal
+
+if TYPE_CHECKING:
+    from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
+
+_ROWS = ("CacheStat", "RunRow", "SessionRow", "StepDetail", "StepRow")
+
+
+def __getattr__(name: str) -> Any:
+    # The row models need pydantic, which is slow to import; a resuming writer never needs them.
+    if name in _ROWS:
+        from harness.journal import rows
+
+        return getattr(rows, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CacheStat",

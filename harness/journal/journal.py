@@ -7,21 +7,22 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import JournalDamaged, JournalError
-from harness.journal import rows
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
 from harness.journal.codec import encode
 from harness.journal.lock import RunLock
 from harness.journal.redact import Redactor
 from harness.journal.session import SessionJournal
 from harness.journal.store import DB_NAME, damaged, open_db, open_db_readonly
+
+if TYPE_CHECKING:
+    from harness.journal import rows
 
 
 class Journal:
@@ -79,7 +80,7 @@ class Journal:
     def start_run(self, kind: str = "run", meta: dict[str, Any] | None = None) -> Run:
         """Create a run and take its lock (RunLocked if another process drives it)."""
         self._writable()
-        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + os.urandom(3).hex()
         self._locks[run_id] = RunLock.acquire(self.state_dir, run_id)
         with self.write_lock:
             self.execute(
@@ -166,11 +167,25 @@ class Journal:
             raise JournalDamaged(f"journal {self.path}: a stored value is not JSON") from error
 
     # -- read API ----------------------------------------------------------------------
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Reads that hit a damaged page raise JournalDamaged, not a raw SQLite error."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            raise damaged(self.path, f"SQLite reports {error}") from error
+
     def runs(self) -> list[rows.RunRow]:
-        return rows.runs(self.conn)
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.runs(self.conn)
 
     def sessions(self, run_id: str | None = None) -> list[rows.SessionRow]:
-        return rows.sessions(self.conn, run_id)
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.sessions(self.conn, run_id)
 
     def steps(
         self,
@@ -180,14 +195,23 @@ class Journal:
         *,
         include_superseded: bool = False,
     ) -> list[rows.StepRow]:
-        return rows.steps(self.conn, run_id, session, since_rowid, include_superseded)
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.steps(self.conn, run_id, session, since_rowid, include_superseded)
 
     def step_detail(self, run_id: str, session: int, seq: int) -> rows.StepDetail | None:
         """A step with its inputs, output and error loaded (blobs included)."""
-        return rows.step_detail(self, run_id, session, seq)
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.step_detail(self, run_id, session, seq)
 
     def cache_stats(self) -> list[rows.CacheStat]:
-        return rows.cache_stats(self.conn)
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.cache_stats(self.conn)
 
     def latest_run(self) -> str | None:
         found = self.runs()

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from pydantic import TypeAdapter
 
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
 if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
     from harness.journal.journal import Journal
 
 T = TypeVar("T")
-log = logging.getLogger("harness.journal")
 
 
 class DivergenceWarning(UserWarning):
@@ -33,22 +29,30 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     """A cached TypeAdapter (building one costs far more than a replayed step)."""
     adapter = _ADAPTERS.get(kind)
     if adapter is None:
+        from pydantic import TypeAdapter  # imported on first use: pydantic is slow to import
+
         adapter = _ADAPTERS[kind] = TypeAdapter(kind)
     return adapter
 
 
-@dataclass(slots=True)
 class _Live:
     """A step that runs now: its row, timing and cache key."""
 
-    row_id: int
-    seq: int
-    kind: str
-    name: str
-    input_digest: str
-    version: str
-    cache: bool
-    t0: float
+    __slots__ = ("cache", "input_digest", "kind", "name", "row_id", "seq", "t0", "version")
+
+    def __init__(
+        self,
+        row_id: int,
+        seq: int,
+        kind: str,
+        name: str,
+        input_digest: str,
+        version: str,
+        cache: bool,
+        t0: float,
+    ) -> None:
+        self.row_id, self.seq, self.kind, self.name = row_id, seq, kind, name
+        self.input_digest, self.version, self.cache, self.t0 = input_digest, version, cache, t0
 
 
 # (seq, kind, name, status, output, output_blob, error, attempts, id)
@@ -175,7 +179,7 @@ class SessionJournal:
         assert live is not None
         if recover is not None and not idempotent and live.seq in self._recorded:
             recovered = recover()
-            if inspect.isawaitable(recovered):
+            if isinstance(recovered, Awaitable):
                 recovered = await recovered
             if recovered is not None:
                 return self._end(live, recovered)
@@ -362,5 +366,7 @@ class SessionJournal:
         )
         for s in [s for s in self._recorded if s >= seq]:
             del self._recorded[s]
-        log.warning(message)
+        import logging  # only here: importing logging costs more than a restart should
+
+        logging.getLogger("harness.journal").warning(message)
         warnings.warn(message, DivergenceWarning, stacklevel=4)

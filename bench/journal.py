@@ -1,0 +1,374 @@
+"""Journal benchmark: per-step overhead, restart-to-first-new-step, replay time.
+
+Side by side in one run: harness's journal (synchronous NORMAL and FULL), DBOS with its
+SQLite system database, and LangGraph with its SQLite checkpointer, over the same loop of
+trivial steps. Each measurement runs in its own process so no library's state leaks into
+another's. Peers that are not installed are reported as such; the rest still runs.
+
+    python bench/journal.py           # 1,000 steps, 3 repeats of the restart measurement
+    python bench/journal.py --quick   # 300 steps, 1 repeat
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+TARGET_STEP_US = 50.0
+TARGET_FIRST_STEP_S = 0.3
+TARGET_REPLAY_S = 0.5
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {"median_us": statistics.median(ordered) * 1e6, "p99_us": p99 * 1e6, "n": len(ordered)}
+
+
+# -- parts, each run in a child process ------------------------------------------------------
+def loop_journal(workdir: Path, steps: int, synchronous: str) -> dict[str, Any]:
+    from harness.journal import Journal
+
+    with Journal.open(workdir / ".harness", synchronous=synchronous) as journal:
+        session = journal.start_run().session(1)
+        times = []
+        clock = time.perf_counter
+        for i in range(steps):
+            t0 = clock()
+            session.step("tool", "step", {"i": i}, lambda i=i: {"i": i})
+            times.append(clock() - t0)
+    return summary(times)
+
+
+def loop_dbos(workdir: Path, steps: int) -> dict[str, Any]:
+    from dbos import DBOS, DBOSConfig
+
+    config: DBOSConfig = {
+        "name": "bench",
+        "system_database_url": f"sqlite:///{workdir / 'dbos.sqlite'}",
+        "log_level": "ERROR",
+    }
+    DBOS(config=config)
+    times: list[float] = []
+
+    @DBOS.step()
+    def one(i: int) -> dict[str, int]:
+        return {"i": i}
+
+    @DBOS.workflow()
+    def flow(n: int) -> None:
+        clock = time.perf_counter
+        for i in range(n):
+            t0 = clock()
+            one(i)
+            times.append(clock() - t0)
+
+    DBOS.launch()
+    flow(steps)
+    DBOS.destroy()
+    return summary(times)
+
+
+def loop_langgraph(workdir: Path, steps: int) -> dict[str, Any]:
+    import sqlite3
+    from typing import TypedDict
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        i: int
+
+    entries: list[float] = []
+
+    def node(state: State) -> State:
+        entries.append(time.perf_counter())
+        return {"i": state["i"] + 1}
+
+    graph = StateGraph(State)
+    graph.add_node("step", node)
+    graph.add_edge(START, "step")
+    graph.add_conditional_edges("step", lambda s: END if s["i"] >= steps else "step")
+    conn = sqlite3.connect(workdir / "lg.sqlite", check_same_thread=False)
+    app = graph.compile(checkpointer=SqliteSaver(conn))
+    config: Any = {"configurable": {"thread_id": "bench"}, "recursion_limit": steps + 10}
+    app.invoke({"i": 0}, config, durability="sync")  # durable before the next step, like ours
+    conn.close()
+    return summary([b - a for a, b in itertools.pairwise(entries)])
+
+
+def worker_journal(workdir: Path, steps: int, die_at: int, first_new: str) -> None:
+    """200 steps; SIGKILL self inside step ``die_at``; note when the first live step runs."""
+    from harness.journal import Journal
+
+    written = False
+    with Journal.open(workdir / ".harness") as journal:
+        run_id = journal.unfinished_run()
+        run = journal.resume_run(run_id) if run_id else journal.start_run()
+        session = run.session(1)
+        for i in range(1, steps + 1):
+
+            def work(i: int = i) -> dict[str, int]:
+                nonlocal written
+                if first_new and not written:
+                    Path(first_new).write_text(repr(time.time()))
+                    written = True
+                if i == die_at:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return {"i": i}
+
+            session.step("tool", "step", {"i": i}, work)
+        run.finish("complete", {})
+
+
+def worker_dbos(workdir: Path, steps: int, die_at: int, first_new: str) -> None:
+    from dbos import DBOS, DBOSConfig, SetWorkflowID
+
+    config: DBOSConfig = {
+        "name": "bench",
+        "system_database_url": f"sqlite:///{workdir / 'dbos.sqlite'}",
+        "log_level": "ERROR",
+    }
+    DBOS(config=config)
+    written = False
+
+    @DBOS.step()
+    def one(i: int) -> dict[str, int]:
+        nonlocal written
+        if first_new and not written:
+            Path(first_new).write_text(repr(time.time()))
+            written = True
+        if i == die_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"i": i}
+
+    @DBOS.workflow()
+    def flow(n: int) -> int:
+        for i in range(1, n + 1):
+            one(i)
+        return n
+
+    DBOS.launch()
+    if not first_new:
+        with SetWorkflowID("bench-restart"):
+            flow(steps)
+    else:  # DBOS recovers the pending workflow itself on launch; wait for it
+        handle = DBOS.retrieve_workflow("bench-restart")
+        handle.get_result()
+    DBOS.destroy()
+
+
+def replay_journal(workdir: Path, steps: int, record: bool) -> dict[str, Any]:
+    from harness.journal import Journal
+
+    state = workdir / ".harness"
+    if record:
+        with Journal.open(state) as journal:
+            run = journal.start_run()
+            session = run.session(1)
+            for i in range(steps):
+                session.step("tool", "step", {"i": i}, lambda i=i: {"i": i})
+        return {"run": run.id}
+    t0 = time.perf_counter()
+    with Journal.open(state) as journal:
+        run_id = journal.unfinished_run()
+        assert run_id is not None
+        session = journal.resume_run(run_id).session(1)
+        for i in range(steps):
+            session.step("tool", "step", {"i": i}, lambda: {"i": -1})
+        elapsed = time.perf_counter() - t0
+        assert not session.replaying
+    return {"seconds": elapsed, "steps": steps}
+
+
+# -- the driver ----------------------------------------------------------------------------------
+def child(part: str, workdir: Path, *extra: str) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, str(HERE), "--part", part, "--workdir", str(workdir), *extra],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": last}
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def restart(kind: str, workdir: Path, steps: int = 200, die_at: int = 147) -> dict[str, Any]:
+    """Seconds from spawning a process to its first new step after a SIGKILL at ``die_at``."""
+    cmd = [sys.executable, str(HERE), "--part", f"worker-{kind}", "--workdir", str(workdir)]
+    first = subprocess.run(
+        [*cmd, "--steps", str(steps), "--die-at", str(die_at)], capture_output=True, text=True
+    )
+    if first.returncode != -signal.SIGKILL:
+        last = (first.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"the first process did not die at step {die_at}: {last}"}
+    stamp = workdir / "first_new.txt"
+    spawned = time.time()
+    second = subprocess.run(
+        [*cmd, "--steps", str(steps), "--first-new", str(stamp)], capture_output=True, text=True
+    )
+    if second.returncode != 0 or not stamp.exists():
+        last = (second.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"the restarted process failed: {last}"}
+    return {"seconds": float(stamp.read_text()) - spawned}
+
+
+def peer_available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def fmt(value: float | None, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:,.1f}{unit}"
+
+
+def run_all(quick: bool) -> int:
+    steps = 300 if quick else 1000
+    repeats = 1 if quick else 3
+    replay_steps = 10_000
+    rows: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
+    base = Path(tempfile.mkdtemp(prefix="bench-journal-"))
+
+    def fresh(name: str) -> Path:
+        path = base / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    print(f"per-step overhead over a {steps}-step loop (each in its own process)...")
+    rows["journal NORMAL"] = child("loop-journal", fresh("jn"), "--steps", str(steps))
+    rows["journal FULL"] = child(
+        "loop-journal", fresh("jf"), "--steps", str(steps), "--synchronous", "FULL"
+    )
+    for name, module, part in (
+        ("DBOS (SQLite)", "dbos", "loop-dbos"),
+        ("LangGraph (SqliteSaver)", "langgraph.checkpoint.sqlite", "loop-langgraph"),
+    ):
+        if peer_available(module.split(".")[0]) and peer_available(module):
+            rows[name] = child(part, fresh(part), "--steps", str(steps))
+        else:
+            rows[name] = {"error": f"not installed (pip install {module.split('.')[0]}...)"}
+
+    print("restart: spawn to first new step after SIGKILL at step 147 of 200...")
+    restarts: dict[str, list[float]] = {"journal": [], "DBOS": []}
+    restart_errors: dict[str, str] = {}
+    for kind, label in (("journal", "journal"), ("dbos", "DBOS")):
+        if kind == "dbos" and not peer_available("dbos"):
+            restart_errors[label] = "not installed"
+            continue
+        for r in range(repeats):
+            got = restart(kind, fresh(f"restart-{kind}-{r}"))
+            if "error" in got:
+                restart_errors[label] = got["error"]
+                break
+            restarts[label].append(got["seconds"])
+
+    print(f"replay of {replay_steps:,} recorded steps (open + replay, in a fresh process)...")
+    rdir = fresh("replay")
+    recorded = child("replay-journal", rdir, "--steps", str(replay_steps), "--record")
+    replay = (
+        recorded
+        if "error" in recorded
+        else child("replay-journal", rdir, "--steps", str(replay_steps))
+    )
+
+    print()
+    print(f"{'per-step overhead':<26}{'median µs':>12}{'p99 µs':>12}{'vs journal':>12}")
+    ours = rows["journal NORMAL"].get("median_us")
+    for name, row in rows.items():
+        if "error" in row:
+            print(f"{name:<26}  unavailable: {row['error']}")
+            continue
+        ratio = f"{row['median_us'] / ours:.1f}x" if ours else "n/a"
+        print(f"{name:<26}{fmt(row['median_us']):>12}{fmt(row['p99_us']):>12}{ratio:>12}")
+    print()
+    print(f"{'restart to first new step':<26}{'median s':>12}{'runs':>12}")
+    for label, values in restarts.items():
+        if values:
+            print(f"{label:<26}{statistics.median(values):>12.3f}{len(values):>12}")
+        else:
+            print(f"{label:<26}  unavailable: {restart_errors.get(label, 'no result')}")
+    if restarts["journal"] and restarts["DBOS"]:
+        ratio = statistics.median(restarts["DBOS"]) / statistics.median(restarts["journal"])
+        notes.append(f"DBOS takes {ratio:.1f}x as long as the journal to its first new step")
+    print()
+    if "error" in replay:
+        print(f"replay of {replay_steps:,} steps: unavailable: {replay['error']}")
+    else:
+        print(f"replay of {replay_steps:,} steps: {replay['seconds']:.3f} s "
+              f"({replay['seconds'] / replay_steps * 1e6:.1f} µs per step)")  # fmt: skip
+
+    print()
+    for name in ("DBOS (SQLite)", "LangGraph (SqliteSaver)"):
+        row = rows[name]
+        if ours and "median_us" in row:
+            notes.append(f"{name} per step: {row['median_us'] / ours:.1f}x the journal's")
+    checks = [
+        ("journal NORMAL median <= 50 µs", ours is not None and ours <= TARGET_STEP_US),
+        (
+            "first new step within 0.3 s of spawn",
+            bool(restarts["journal"])
+            and statistics.median(restarts["journal"]) <= TARGET_FIRST_STEP_S,
+        ),
+        (
+            "replay of 10,000 steps within 0.5 s",
+            "seconds" in replay and replay["seconds"] <= TARGET_REPLAY_S,
+        ),
+    ]
+    for note in notes:
+        print(f"ratio: {note}")
+    for label, ok in checks:
+        print(f"target: {label}: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="300 steps, 1 restart repeat")
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=1000, help=argparse.SUPPRESS)
+    parser.add_argument("--synchronous", default="NORMAL", help=argparse.SUPPRESS)
+    parser.add_argument("--die-at", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--first-new", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.part:
+        return run_all(args.quick)
+    workdir = Path(args.workdir)
+    result: dict[str, Any] | None = None
+    if args.part == "loop-journal":
+        result = loop_journal(workdir, args.steps, args.synchronous)
+    elif args.part == "loop-dbos":
+        result = loop_dbos(workdir, args.steps)
+    elif args.part == "loop-langgraph":
+        result = loop_langgraph(workdir, args.steps)
+    elif args.part == "worker-journal":
+        worker_journal(workdir, args.steps, args.die_at, args.first_new)
+    elif args.part == "worker-dbos":
+        worker_dbos(workdir, args.steps, args.die_at, args.first_new)
+    elif args.part == "replay-journal":
+        result = replay_journal(workdir, args.steps, args.record)
+    else:
+        parser.error(f"unknown part {args.part}")
+    if result is not None:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

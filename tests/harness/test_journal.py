@@ -251,3 +251,30 @@ def test_unserialisable_output_is_a_clear_error(state: Path) -> None:
         s = journal.start_run().session(1)
         with pytest.raises(JournalError, match="JSON"):
             s.step("tool", "x", {}, lambda: object())
+
+
+def test_synchronous_full_is_applied_and_bad_values_refused(state: Path) -> None:
+    with Journal.open(state, synchronous="FULL") as journal:
+        assert journal.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        assert journal.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with Journal.open(state) as journal:
+        assert journal.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    with pytest.raises(JournalError, match="NORMAL or FULL"):
+        Journal.open(state, synchronous="OFF")
+
+
+def test_replay_after_a_divergence_follows_the_new_branch(state: Path) -> None:
+    with Journal.open(state) as journal:
+        run = journal.start_run()
+        s = run.session(1)
+        s.step("tool", "a", {}, lambda: 1)
+        s.step("tool", "old", {}, lambda: 2)
+    with Journal.open(state) as journal, pytest.warns(DivergenceWarning):
+        s = journal.resume_run(run.id).session(1)
+        s.step("tool", "a", {}, lambda: 0)
+        s.step("tool", "new", {}, lambda: 3)
+    with Journal.open(state) as journal:
+        s = journal.resume_run(run.id).session(1)
+        assert s.step("tool", "a", {}, lambda: 0) == 1
+        assert s.step("tool", "new", {}, lambda: 0) == 3
+        assert not s.replaying

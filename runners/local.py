@@ -43,8 +43,7 @@ def warn_not_sandboxed() -> None:
         if _warned:
             return
         _warned = True
-    print(WARNING, file=sys.stderr)
-    log.warning(WARNING)
+    print(WARNING, file=sys.stderr)  # printed, not logged: logging's fallback would repeat it
 
 
 def _limits(resources: Resources) -> None:
@@ -108,6 +107,10 @@ class LocalRunner:
         if not workdir.is_relative_to(self.root):
             raise ValueError(f"cwd {cwd!r} is outside the project")
         environment = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+        # The harness's own interpreter comes first on PATH, so `python` in a check is the
+        # one harness runs under (with its test tools), not whatever else is on the machine.
+        interpreter_dir = str(Path(sys.executable).parent)
+        environment["PATH"] = os.pathsep.join([interpreter_dir, environment.get("PATH", "")])
         environment.update(env or {})
         out, err = TailBuffer(self.max_output_bytes), TailBuffer(self.max_output_bytes)
         started = time.monotonic()

@@ -1,6 +1,13 @@
 """Escalation: policy gates, the escalation matrix, and durable questions to a human."""
 
-from escalation.ask import AskResult, WaitingForHuman, ask_human, is_unattended
+from escalation.ask import (
+    AskResult,
+    GateOutcome,
+    WaitingForHuman,
+    ask_human,
+    gate_action,
+    is_unattended,
+)
 from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
 from escalation.matrix import Decision, Matrix, Situation
 from escalation.questions import Question, QuestionError, QuestionStore, Scores
@@ -10,6 +17,7 @@ __all__ = [
     "AskResult",
     "Decision",
     "GateDecision",
+    "GateOutcome",
     "Gates",
     "Matrix",
     "Question",
@@ -20,6 +28,7 @@ __all__ = [
     "WaitingForHuman",
     "approval_text",
     "ask_human",
+    "gate_action",
     "is_unattended",
     "render_denial",
 ]

@@ -18,6 +18,7 @@ from typing import Literal, TextIO
 
 from pydantic import BaseModel
 
+from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
 from escalation.questions import Kind, Question, QuestionStore, Scores
 from harness.errors import ExitCode, HarnessError
 
@@ -167,3 +168,56 @@ def ask_human(
         if deadline is not None and time.monotonic() >= deadline:
             return AskResult(status="timeout", question=question)
         time.sleep(poll_s)
+
+
+class GateOutcome(BaseModel):
+    """A gated action after the gates (and, if asked, the human) had their say."""
+
+    allowed: bool
+    """Run the action."""
+    parked: bool = False
+    """An approval is pending and nobody can answer now: park the run."""
+    denial: str | None = None
+    """The policy-denial text for the model when the action is denied."""
+    decision: GateDecision
+    result: AskResult | None = None
+
+
+def gate_action(
+    gates: Gates,
+    store: QuestionStore,
+    action: Action,
+    *,
+    interactive: bool,
+    step_ref: str | None = None,
+    session: int | None = None,
+    run: str | None = None,
+    wait_timeout: float | None = None,
+) -> GateOutcome:
+    """Check ``action``; an "ask" becomes an approval question, a "deny" a denial text."""
+    decision = gates.check(action)
+    if decision.verdict == "allow":
+        return GateOutcome(allowed=True, decision=decision)
+    if decision.verdict == "deny":
+        text = render_denial(action, decision.reason, by="policy")
+        return GateOutcome(allowed=False, denial=text, decision=decision)
+    result = ask_human(
+        store,
+        approval_text(action, decision),
+        interactive=interactive,
+        kind="approval",
+        context=action.model_dump_json(),
+        reason=decision.reason,
+        topic=f"gate:{decision.gate}",
+        step_ref=step_ref,
+        session=session,
+        run=run,
+        wait_timeout=wait_timeout,
+    )
+    if result.status == "approved":
+        return GateOutcome(allowed=True, decision=decision, result=result)
+    if result.status == "denied":
+        reason = result.question.deny_reason or "denied by a human"
+        text = render_denial(action, reason, by="human")
+        return GateOutcome(allowed=False, denial=text, decision=decision, result=result)
+    return GateOutcome(allowed=False, parked=True, decision=decision, result=result)

@@ -178,15 +178,17 @@ class QuestionStore:
             _now(),
         )
         with self._write():
+            if key is not None:
+                # Look first: a conflicting INSERT would still use up an AUTOINCREMENT id.
+                found = self._db.execute("SELECT * FROM questions WHERE key=?", (key,))
+                existing = found.fetchone()
+                if existing is not None:
+                    return _question(existing)
             cursor = self._db.execute(
                 "INSERT INTO questions (key, kind, topic, text, context, choices, scores, "
-                "reason, step_ref, run, session, asked_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(key) DO NOTHING",
+                "reason, step_ref, run, session, asked_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 row,
             )
-            if cursor.rowcount == 0 and key is not None:
-                found = self._db.execute("SELECT * FROM questions WHERE key=?", (key,))
-                return _question(found.fetchone())
             rowid = cursor.lastrowid
         return self.get(f"q{rowid}")
 

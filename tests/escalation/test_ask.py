@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from escalation.ask import WaitingForHuman, ask_human, is_unattended
+from artifacts.config import GatesConfig
+from escalation.ask import WaitingForHuman, ask_human, gate_action, is_unattended
+from escalation.gates import Action, Gates
 from escalation.questions import QuestionStore
 from harness.errors import ExitCode
 
@@ -92,3 +97,41 @@ def test_default_key_tells_sessions_apart(store: QuestionStore) -> None:
     two = ask_human(store, "same words", interactive=False, session=2)
     again = ask_human(store, "same words", interactive=False, session=1)
     assert (one.question.id, two.question.id, again.question.id) == ("q1", "q2", "q1")
+
+
+def test_gate_action(store: QuestionStore) -> None:
+    gates = Gates(GatesConfig(command_patterns=[r"deny:\bmkfs\b"]))
+    run = Action(tool="run_command", args={"command": "git status"}, workspace_root="/p")
+    assert gate_action(gates, store, run, interactive=False).allowed
+    mkfs = Action(tool="run_command", args={"command": "mkfs /dev/sda"}, workspace_root="/p")
+    denied = gate_action(gates, store, mkfs, interactive=False)
+    assert not denied.allowed and denied.denial and denied.denial.startswith("POLICY DENIAL")
+    assert store.all() == []  # an outright denial asks nobody
+    push = Action(tool="run_command", args={"command": "git push"}, workspace_root="/p")
+    parked = gate_action(gates, store, push, interactive=False, step_ref="journal:r/1/9")
+    assert parked.parked and not parked.allowed
+    question = store.get("q1")
+    assert question.kind == "approval" and question.topic == "gate:command:git push"
+    store.deny("q1", "not from the agent")
+    replay = gate_action(gates, store, push, interactive=False, step_ref="journal:r/1/9")
+    assert not replay.allowed and not replay.parked
+    assert replay.denial and "not from the agent" in replay.denial and "human" in replay.denial
+    again = gate_action(gates, store, push, interactive=False, step_ref="journal:r/1/10")
+    assert again.parked
+    store.approve("q2")
+    assert gate_action(gates, store, push, interactive=False, step_ref="journal:r/1/10").allowed
+
+
+def test_no_tty_in_a_real_subprocess() -> None:
+    code = "from escalation.ask import is_unattended; print(is_unattended(False))"
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        stdin=subprocess.DEVNULL,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.strip() == "True"

@@ -44,6 +44,7 @@ def test_key_makes_ask_idempotent(store: QuestionStore) -> None:
     again = store.ask("question", "Which?", key="journal:r/1/3")
     assert first.id == again.id == "q1"
     assert len(store.all()) == 1
+    assert store.ask("question", "Other?").id == "q2"  # ids stay dense
 
 
 def test_errors(store: QuestionStore) -> None:

@@ -151,7 +151,7 @@ def part1(folder: Path, rng: random.Random, decisions: int) -> None:
             "decide, no record": timed(
                 lambda s: matrix.decide(s, record=False), [s.situation for s in steps]
             ),
-            "decide + record (SQLite)": timed(matrix.decide, [s.situation for s in steps]),
+            "decide + record (to 2,500)": timed(matrix.decide, [s.situation for s in steps]),
         }
         mismatches = sum(
             abs(index.nearest(v) - index.nearest(v, exact=True)) > 1e-9 for v in vectors[:200]

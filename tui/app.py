@@ -30,7 +30,7 @@ from tui.steps import StepsPanel
 from tui.watch import ChangeWatcher
 
 DEBOUNCE_S = 0.03  # one write gives several events: gather them, then read once
-RUN_HINT = "r starts `harness run` (only when no run is active)"
+RUN_HINT = "r: start `harness run`"
 
 
 class HarnessApp(App[int]):
@@ -78,8 +78,8 @@ class HarnessApp(App[int]):
         self.follow()
 
     def _status(self) -> None:
-        run = self.starter.describe() or RUN_HINT
-        text = f"[b]harness[/] {self.root}  ·  {self.run_status}  ·  {run}"
+        run = self.starter.describe() or ("" if self.run_active else RUN_HINT)
+        text = f"[b]harness[/] {self.root.name} · {self.run_status}" + (f" · {run}" if run else "")
         self.query_one("#status", Static).update(text)
 
     # -- the follower: a worker thread that reads, the UI thread that draws ---------------

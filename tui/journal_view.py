@@ -184,4 +184,4 @@ def run_status(run: Any) -> str:
         return f"run {run.id} finished: {run.outcome}"
     if _alive(run.holder_pid):
         return f"run {run.id} running (pid {run.holder_pid})"
-    return f"run {run.id} not running (parked or stopped): `harness run` resumes it"
+    return f"run {run.id} parked or stopped (`harness run` resumes)"

@@ -36,11 +36,11 @@ class StepsPanel(Vertical):
 
     def on_mount(self) -> None:
         table = self.query_one("#steps-table", DataTable)
-        table.add_column("step", key="ref", width=10)
-        table.add_column("kind", key="kind", width=10)
-        table.add_column("name", key="name", width=22)
-        table.add_column("time", key="time", width=8)
-        table.add_column("status", key="status", width=10)
+        table.add_column("step", key="ref", width=8)
+        table.add_column("kind", key="kind", width=8)
+        table.add_column("name", key="name", width=18)
+        table.add_column("time", key="time", width=7)
+        table.add_column("status", key="status", width=7)
         table.add_column("detail", key="detail")
 
     def add(self, steps: list[StepView]) -> None:

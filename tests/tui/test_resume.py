@@ -35,7 +35,7 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
         question = inbox.questions[0]
         await wait_until(pilot, lambda: not app.run_active, 5.0)
-        assert "not running" in app.run_status
+        assert "parked or stopped" in app.run_status
         if question.kind == "approval":
             await pilot.press("i", "a")
         elif question.choices:

@@ -31,14 +31,15 @@ async def test_step_written_by_another_process_appears(project: Path) -> None:
         await wait_until(pilot, app.ready.is_set)
         panel = app.query_one(StepsPanel)
         assert panel.shown() == []  # no journal yet
-        child = writer(project, "3", "--slow-step", "1.5")
+        child = writer(project, "3", "--slow-step", "2.5")
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "slow started"
         seen_at = time.monotonic()
-        await wait_until(pilot, lambda: ("llm", "slow_call", "running") in panel.shown(), 1.0)
-        assert time.monotonic() - seen_at < 1.0
+        # target: within 1 s (bench/tui.py measures it); 1.5 s leaves room on a loaded machine
+        await wait_until(pilot, lambda: ("llm", "slow_call", "running") in panel.shown(), 1.5)
+        assert time.monotonic() - seen_at < 1.5
         assert panel.shown()[:3] == [("tool", f"write_file_{i}", "ok") for i in range(3)]
-        await wait_until(pilot, lambda: ("llm", "slow_call", "ok") in panel.shown(), 4.0)
+        await wait_until(pilot, lambda: ("llm", "slow_call", "ok") in panel.shown(), 5.0)
         assert len(panel.shown()) == 4  # the running row was updated, not added again
         assert child.wait(10) == 0
         sessions = app.query_one(SessionsPanel)
@@ -63,4 +64,4 @@ async def test_runner_failure_sessions_and_bounded_stream(project: Path) -> None
         assert sessions.sessions[1].steps == (MAX_ROWS + 100) // 2 + 1
         chart = str(app.query_one("#sessions-chart").content)
         assert "s1..s2, now 2/6" in chart
-        assert "not running" in app.run_status and not app.run_active
+        assert "parked or stopped" in app.run_status and not app.run_active

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import subprocess
 import sys
@@ -124,6 +125,7 @@ async def latency(root: Path, samples: int, *, watch: bool) -> list[float]:
     assert asker.stdin is not None and asker.stdout is not None
     asker.stdout.readline()
     delays = []
+    jitter = random.Random(7)
     app = Timed(root, watch=watch)
     async with app.run_test(size=(120, 40)) as pilot:
         while not app.ready.is_set():
@@ -136,7 +138,7 @@ async def latency(root: Path, samples: int, *, watch: bool) -> list[float]:
             while qid not in seen and time.monotonic() < deadline:
                 await pilot.pause(0.002)
             delays.append(seen.get(qid, float("inf")) - float(stored_at))
-            await pilot.pause(0.05 + 0.01 * (n % 7))  # questions do not come in lockstep
+            await pilot.pause(jitter.uniform(0.05, 1.0))  # not in step with the 1 s poll
     asker.stdin.close()
     asker.wait(10)
     return delays

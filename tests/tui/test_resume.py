@@ -11,8 +11,7 @@ import pytest
 from tests.tui.test_features import wait_until
 from tui.app import HarnessApp
 from tui.inbox import InboxPanel
-
-pytestmark = pytest.mark.slow
+from tui.steps import StepsPanel
 
 
 def harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -21,6 +20,7 @@ def harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.slow
 async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     parked = harness("demo", str(root), "--ask", "--unattended", "--no-crash")
@@ -50,3 +50,35 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
         summary = str(app.query_one("#features-summary").content)
         passing, total = summary.split("[/]")[0].removeprefix("[b]").split("/")
         assert passing == total
+
+
+PARKING_RUN = Path(__file__).with_name("parking_run.py")
+
+
+def parking_run(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(PARKING_RUN), str(root)],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+
+
+async def test_answer_in_the_tui_resumes_a_parked_stand_in_run(project: Path) -> None:
+    """The same flow on a stand-in run (real journal and ask_human, no session loop)."""
+    first = parking_run(project)
+    assert first.returncode == 4, first.stderr
+    app = HarnessApp(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        inbox = app.query_one(InboxPanel)
+        await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
+        assert "parked or stopped" in app.run_status and not app.run_active
+        assert "why asked: score 0.70 above threshold 0.55" in str(
+            app.query_one("#inbox-detail").content
+        )
+        await pilot.press("i", "2")  # "table"
+        await wait_until(pilot, lambda: inbox.questions == [], 5.0)
+        second = parking_run(project)  # what `harness run` does after the answer
+        assert second.returncode == 0, second.stderr
+        assert "finished with answer table" in second.stdout
+        await wait_until(pilot, lambda: "finished: complete" in app.run_status, 3.0)
+        steps = app.query_one(StepsPanel).shown()
+        assert ("human", "ask_human", "ok") in steps

@@ -170,6 +170,8 @@ class HarnessApp(App[int]):
         self.call_from_thread(self.notify, "started `harness run` in a subprocess")
         self.call_from_thread(self._status)
         code = self.starter.run()
+        if self._stopping:
+            return
         self.call_from_thread(self.notify, f"`harness run` exited with {code}", timeout=8)
         self.call_from_thread(self._status)
         self.poke()
@@ -178,6 +180,7 @@ class HarnessApp(App[int]):
         """Let the follower thread end now (it would otherwise sleep until the poll)."""
         self._stopping = True
         self._wake.set()
+        self.starter.stop_waiting()
 
     async def action_quit(self) -> None:
         self.stop_following()

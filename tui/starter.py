@@ -16,6 +16,8 @@ class RunStarter:
         self.process: subprocess.Popen[bytes] | None = None
         self.last_exit: int | None = None
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.command = [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended"]
 
     def running(self) -> bool:
         """True while the child runs."""
@@ -36,11 +38,23 @@ class RunStarter:
                 return -1
             log_dir = self.root / ".harness"
             log_dir.mkdir(exist_ok=True)
-            command = [sys.executable, "-m", "harness", "-C", str(self.root), "run", "--unattended"]
             with open(log_dir / "tui-run.log", "ab") as log:
-                self.process = subprocess.Popen(
-                    command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=self.root
+                process = self.process = subprocess.Popen(
+                    self.command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.root,
+                    start_new_session=True,
                 )
-        code = self.process.wait()
-        self.last_exit = code
-        return code
+        while not self._stop.is_set():
+            code = process.poll()
+            if code is not None:
+                self.last_exit = code
+                return code
+            self._stop.wait(0.1)
+        return -1  # the TUI quits; the run goes on (its own session: no SIGHUP from us)
+
+    def stop_waiting(self) -> None:
+        """Stop waiting for the child (on quit); the child itself goes on."""
+        self._stop.set()

@@ -34,4 +34,10 @@ def run(args: argparse.Namespace) -> int:
     if not root.is_dir():
         raise ArtifactError(root, "-C", "not a folder", "Pass the project folder with -C DIR.")
     app = HarnessApp(root, poll_s=args.poll)
-    return app.run() or 0
+    code = app.run() or 0
+    if app.starter.running() and app.starter.process is not None:
+        print(
+            f"harness tui: `harness run` (pid {app.starter.process.pid}) started from the TUI "
+            "goes on; its output is in .harness/tui-run.log"
+        )
+    return code

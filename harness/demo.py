@@ -16,11 +16,15 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ArtifactError
 
+if TYPE_CHECKING:
+    from harness.journal import Journal, StepRow
+
 SCRIPT_FILE = "scripted_model.json"
-CRASH_AT_STEP = 23  # the first run dies here, in the middle of a session
+CRASH_AT_STEP = 14  # the first run dies in its 14th tool call, mid-session
 
 
 @dataclass
@@ -63,12 +67,14 @@ def run_demo(target: Path, options: DemoOptions) -> int:
     if fresh:
         if target.exists() and any(target.iterdir()) and not (target / SCRIPT_FILE).exists():
             raise ArtifactError(
-                target, "(folder)", "the folder is not empty and is not a demo project",
+                target,
+                "(folder)",
+                "the folder is not empty and is not a demo project",
                 "Give an empty or new folder.",
             )
         print(f"harness demo: creating the sample project in {target}")
         create_project(target, options)
-        code = _harness(target, "init", "--spec", "SPEC.md")
+        code = _harness(target, "init", "--spec", str(target / "SPEC.md"))
         if code != 0:
             return code
     else:
@@ -82,7 +88,7 @@ def run_demo(target: Path, options: DemoOptions) -> int:
     code = _harness(target, *run_args, env=env)
     if code == -9 or code == 137:
         print(
-            f"harness demo: the run was killed on purpose at step {CRASH_AT_STEP}; "
+            f"harness demo: the run was killed on purpose (SIGKILL) in tool call {CRASH_AT_STEP}; "
             "resuming with `harness run`: recorded steps replay, nothing is paid twice"
         )
         code = _harness(target, *run_args)
@@ -97,7 +103,11 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
     journal = Journal.open_readonly(target / ".harness")
     steps = journal.steps()
-    retried = sum(1 for s in steps if s.kind == "llm" and _attempts(s) > 1)
+    model_calls = [s for s in steps if s.kind == "llm"]
+    retried = sum(1 for s in model_calls if _attempts(journal, s) > 1)
+    spoiled = sum(
+        1 for s in steps if s.kind == "tool" and s.status == "ended" and _bad_args(journal, s)
+    )
     rerun = sum(1 for s in steps if s.attempts > 1)
     print("\nharness demo: summary")
     print(f"  project:   {target}")
@@ -106,14 +116,26 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
     print(f"  features:  {passing}/{total} passing")
     print(f"  runner:    {report.get('runner', '?')}")
     print(f"  steps:     {len(steps)} journaled; {rerun} re-run after the crash")
-    print(f"  model:     {retried} call(s) retried after 429/5xx or malformed output")
-    print(f"  tokens:    {sum(s.tokens or 0 for s in steps)}, cost ${report.get('cost_usd', 0):.4f}")
+    print(
+        f"  model:     {len(model_calls)} calls; {retried} retried after 429/5xx; "
+        f"{spoiled} malformed tool call(s) answered with an error the model fixed"
+    )
+    print(
+        f"  tokens:    {sum(s.tokens or 0 for s in steps)}, cost ${report.get('cost_usd', 0):.4f}"
+    )
     print(f"  wall time: {wall_s:.1f} s")
     print(f"  next:      harness -C {target} status | log | run")
 
 
-def _attempts(step: object) -> int:
-    output = getattr(step, "output", None)
-    if isinstance(output, dict):
-        return int(output.get("attempts", 1))
-    return 1
+def _output(journal: Journal, step: StepRow) -> dict[str, Any]:
+    detail = journal.step_detail(step.run_id, step.session, step.seq)
+    output = detail.output if detail is not None else None
+    return output if isinstance(output, dict) else {}
+
+
+def _attempts(journal: Journal, step: StepRow) -> int:
+    return int(_output(journal, step).get("attempts", 1))
+
+
+def _bad_args(journal: Journal, step: StepRow) -> bool:
+    return "not valid JSON" in str(_output(journal, step).get("output", ""))

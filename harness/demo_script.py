@@ -102,7 +102,7 @@ def _call(name: str, **arguments: Any) -> dict[str, Any]:
     return {"name": name, "arguments": arguments}
 
 
-def _turn(*calls: dict[str, Any], text: str | None = None, **fault: Any) -> dict[str, Any]:
+def _turn(*calls: dict[str, Any], text: str | None = None, **fault: object) -> dict[str, Any]:
     turn: dict[str, Any] = {"tool_calls": list(calls), **fault}
     if text:
         turn["text"] = text
@@ -143,7 +143,9 @@ def init_scene() -> dict[str, Any]:
 def feature_scene(k: int, *, ask: bool) -> dict[str, Any]:
     fid = f"F{k:03d}"
     turns: list[dict[str, Any]] = []
-    storm = {"fault": "rate_limit", "retry_after": 0.2, "times": 4} if k == STORM_FEATURE else {}
+    storm: dict[str, Any] = (
+        {"fault": "rate_limit", "retry_after": 0.2, "times": 4} if k == STORM_FEATURE else {}
+    )
     turns.append(_turn(_call("read_file", path=FEATURES[k - 1]["test"]), **storm))
     if ask and k == ASK_FEATURE:
         turns.append(
@@ -152,8 +154,7 @@ def feature_scene(k: int, *, ask: bool) -> dict[str, Any]:
                     "ask_human",
                     question="Ties in `top`: alphabetical with uppercase first (Python's "
                     "default order), or case-insensitive order?",
-                    context="The spec says alphabetical; the test expects 'The 1' before "
-                    "'cat 1'.",
+                    context="The spec says alphabetical; the test expects 'The 1' before 'cat 1'.",
                     choices=["Python's default order", "case-insensitive order"],
                 )
             )

@@ -55,7 +55,7 @@ def initialize(
         run.finish("complete", {"features": report.features, "commit": report.commit})
         return report
     finally:
-        run.release()
+        journal.close()  # releases the run lock
 
 
 def _read_spec(spec: Path) -> str:
@@ -64,7 +64,9 @@ def _read_spec(spec: Path) -> str:
     try:
         return spec.read_text(encoding="utf-8")[:SPEC_MAX_CHARS]
     except UnicodeDecodeError as exc:
-        raise ArtifactError(spec, f"byte {exc.start}", "not UTF-8 text", "Save it as UTF-8.")
+        raise ArtifactError(
+            spec, f"byte {exc.start}", "not UTF-8 text", "Save it as UTF-8."
+        ) from None
 
 
 def _initialise(
@@ -95,7 +97,7 @@ def _initialise(
             tools=ToolRegistry(INIT_TOOLS),
             ctx=ctx,
             accounting=accounting,
-            limits=Limits(steps=config.budgets.session_steps),
+            limits=Limits(steps=config.budgets.session_steps or 10**9),
         )
         files = sorted(
             p.relative_to(root).as_posix()

@@ -76,9 +76,10 @@ def build_messages(
     agents = root / "AGENTS.md"
     agents_md = ""
     if agents.is_file():
-        agents_md = "## Standing instructions (AGENTS.md)\n" + agents.read_text(
-            encoding="utf-8", errors="replace"
-        )[:AGENTS_MAX_CHARS]
+        agents_md = (
+            "## Standing instructions (AGENTS.md)\n"
+            + agents.read_text(encoding="utf-8", errors="replace")[:AGENTS_MAX_CHARS]
+        )
     kickoff = render(
         "session_kickoff",
         session=session,

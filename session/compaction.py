@@ -77,4 +77,3 @@ def _standing_context(ctx: WorkContext) -> str:
     if ctx.feature is not None:
         parts.append(f"Your feature remains {ctx.feature.id}: {ctx.feature.description}")
     return "\n\n".join(parts)
-

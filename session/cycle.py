@@ -89,7 +89,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     ctx.extra.update(env.extras)
     budgets = env.config.budgets
     limits = Limits(
-        steps=budgets.session_steps,
+        steps=budgets.session_steps or 10**9,
         wall_s=budgets.session_wall_s,
         context_window=env.config.model.context_window,
         compact_at=env.config.model.compact_at,
@@ -197,7 +197,7 @@ def _writeback(
     )
     trailer = f"{env.run.id}/{number}"
 
-    def existing_commit() -> str | None:
+    def existing_commit() -> str | None:  # the world says: committed already?
         with GitRepo.open(env.root) as repo:
             return repo.find_commit_with_trailer("Harness-Session", trailer)
 
@@ -214,7 +214,7 @@ def _writeback(
         "git",
         "commit",
         {"session": number, "feature": feature},
-        commit,
+        commit,  # type: ignore[arg-type]
         idempotent=False,
         recover=existing_commit,
         output=str | None,  # type: ignore[arg-type]

@@ -87,9 +87,7 @@ class AgentLoop:
             results = []
             for call in response.tool_calls:
                 result = self._call_tool(call.id, call.name, call.arguments)
-                messages.append(
-                    {"role": "tool", "tool_call_id": call.id, "content": result.output}
-                )
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
                 results.append(result)
                 if result.status == "parked":
                     return self._end("parked", result.output)
@@ -130,21 +128,21 @@ class AgentLoop:
         return result
 
     def _dispatch(self, name: str, arguments: str) -> ToolResult:
+        if self.on_step is not None:
+            self.on_step()  # a crash switch fires here, with this tool's step in flight
         parsed = self.tools.parse(name, arguments)
         if isinstance(parsed, ToolResult):
             return parsed
         if self.gates is not None:
             from session.gating import apply_gates
 
-            gated = apply_gates(self.gates, self.ctx, name, parsed)
+            gated: ToolResult | None = apply_gates(self.gates, self.ctx, name, parsed)
             if gated is not None:
                 return gated
         return self.tools.invoke(name, parsed, self.ctx)
 
     def _tick(self) -> None:
         self._steps += 1
-        if self.on_step is not None:
-            self.on_step()
 
     def _is_stuck(self, response: ModelResponse, results: list[ToolResult]) -> bool:
         calls = [(c.name, c.arguments) for c in response.tool_calls]

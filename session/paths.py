@@ -29,11 +29,8 @@ def confine(root: Path, relative: str, *, write: bool = False) -> Path:
     if resolved != root and root not in resolved.parents:
         raise PathRefused(f"{relative!r} leads outside the project through a symlink")
     inside = resolved.relative_to(root).parts
-    if inside and inside[0] in PROTECTED:
-        if write or inside[0] == ".harness":
-            raise PathRefused(f"{relative!r} is harness or git state; it is not the agent's to touch")
+    if inside and inside[0] in PROTECTED and (write or inside[0] == ".harness"):
+        raise PathRefused(f"{relative!r} is harness or git state, not the agent's to touch")
     if write and inside == ("feature_list.json",):
-        raise PathRefused(
-            "feature_list.json changes only through verify_feature and mark_passing"
-        )
+        raise PathRefused("feature_list.json changes only through verify_feature and mark_passing")
     return resolved

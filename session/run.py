@@ -50,7 +50,9 @@ class RunReport:
 
 
 class CrashSwitch:
-    """Kill this process with SIGKILL at global step N (for demos and crash tests).
+    """Kill this process with SIGKILL in its N-th live tool call (for demos and crash tests).
+
+    The tool's step is then in flight: the resumed run runs it again (attempt 2).
 
     A marker file under `.harness/` records that the crash happened, so the resumed
     process goes past the same step instead of dying again.
@@ -66,7 +68,10 @@ class CrashSwitch:
         if self.at_step is None or self.count != self.at_step or self.marker.exists():
             return
         self.marker.write_text("crashed here on purpose\n")
-        print(f"harness: crashing on purpose at step {self.count} ({CRASH_ENV})", file=sys.stderr)
+        print(
+            f"harness: crashing on purpose in live tool call {self.count} ({CRASH_ENV})",
+            file=sys.stderr,
+        )
         sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -91,8 +96,10 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         report.runner = env.runner.describe() if hasattr(env.runner, "describe") else ""
         outcome, detail = _loop(env, report)
     except (BudgetExhausted, QuotaExhausted, RunnerError) as exc:
-        outcome = "waiting_for_human" if exc.exit_code == ExitCode.WAITING_FOR_HUMAN else (
-            "budget_exhausted"
+        outcome = (
+            "waiting_for_human"
+            if exc.exit_code == ExitCode.WAITING_FOR_HUMAN
+            else ("budget_exhausted")
         )
         detail = str(exc)
     except HarnessError as exc:
@@ -112,23 +119,24 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     report.wall_s = round(time.monotonic() - started, 3)
     if outcome != "waiting_for_human":
         run.finish(outcome, {"detail": detail, "passing": features.passing})
-    run.release()
+    journal.close()  # releases the run lock
     return report
 
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
     from artifacts.feature_list import load_feature_list
 
-    open_session = env.run.open_session()
+    open_session = _open_session(env)
     sessions_run = 0
     while True:
         if open_session is None:
             features = load_feature_list(env.root)
             if features.passing == len(features.features):
                 return "complete", f"all {len(features.features)} features pass"
-            if sessions_run >= env.config.budgets.run_sessions:
-                return "budget_exhausted", f"run_sessions {env.config.budgets.run_sessions} used"
-        number = open_session if open_session is not None else env.run.next_session_number()
+            limit = env.config.budgets.run_sessions
+            if limit is not None and sessions_run >= limit:
+                return "budget_exhausted", f"all {limit} sessions of the run (run_sessions) used"
+        number = open_session if open_session is not None else _next_session_number(env)
         open_session = None
         outcome: SessionOutcome = run_session(env, number)
         sessions_run += 1
@@ -139,6 +147,22 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             return "stuck", f"session {number}: {outcome.detail}"
         if outcome.ending == "budget" and _run_budget_spent(env):
             return "budget_exhausted", outcome.detail
+
+
+def _open_session(env: SessionEnv) -> int | None:
+    """The session of this run that a crash or a question interrupted, if any."""
+    open_numbers = [s.number for s in env.run.journal.sessions(env.run.id) if s.status == "open"]
+    return min(open_numbers) if open_numbers else None
+
+
+def _next_session_number(env: SessionEnv) -> int:
+    """Session numbers run through the project's life: after every journaled session and
+    every entry of progress.md (which travels in git even when the journal does not)."""
+    from artifacts.progress import read_progress
+
+    numbers = [s.number for s in env.run.journal.sessions()]
+    numbers += [entry.session for entry in read_progress(env.root)]
+    return max(numbers, default=0) + 1
 
 
 def _run_budget_spent(env: SessionEnv) -> bool:

@@ -39,8 +39,14 @@ def build_env(
         labels={"harness.run": run.id, "harness.project": str(root.resolve())},
     )
     accounting = Accounting(config.budgets)
-    totals = run.usage_totals()
-    accounting.restore(tokens=totals.tokens, cost_usd=totals.cost_usd)
+    # A resumed run goes on counting from what it already spent (replayed steps of an
+    # open session are added again by the loop, so count only closed sessions here).
+    closed = {s.number for s in run.journal.sessions(run.id) if s.status != "open"}
+    spent = [step for step in run.journal.steps(run_id=run.id) if step.session in closed]
+    accounting.restore(
+        tokens=sum(step.tokens or 0 for step in spent),
+        cost_usd=sum(step.cost_usd or 0.0 for step in spent),
+    )
     rc = config.runner
     resources = Resources(
         memory_mb=rc.memory_mb,

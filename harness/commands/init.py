@@ -31,9 +31,13 @@ def run(args: argparse.Namespace) -> int:
     spec = Path(args.spec).resolve() if args.spec else None
     report = initialize(root, spec, config)
     if report.already:
-        print(f"harness init: {root} is already initialised ({report.features} features); "
-              "nothing changed. Use `harness run` to work on it.")
+        print(
+            f"harness init: {root} is already initialised ({report.features} features); "
+            "nothing changed. Use `harness run` to work on it."
+        )
     else:
-        print(f"harness init: wrote {report.features} features (all failing), init.sh, "
-              f"progress.md; first commit {(report.commit or '')[:10]}")
+        print(
+            f"harness init: wrote {report.features} features (all failing), init.sh, "
+            f"progress.md; first commit {(report.commit or '')[:10]}"
+        )
     return 0

@@ -68,9 +68,8 @@ def run_command(ctx: WorkContext, args: RunArgs) -> ToolResult:
         base = resources or Resources()
         resources = base.model_copy(update={"timeout_s": args.timeout_s})
     result = ctx.runner.run(args.command, resources=resources, phase="agent")
-    status = "ok" if result.failure is None else "error"
     return ToolResult(
-        status=status,
+        status="ok" if result.failure is None else "error",
         output=render_command(result),
         data={
             "exit_code": result.exit_code,

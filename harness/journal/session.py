@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness.errors import Parked, QuotaExhausted, RunnerError
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
 if TYPE_CHECKING:
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from harness.journal.journal import Journal
 
 T = TypeVar("T")
+
+
+# Errors that say "not now" rather than "this step failed": a question awaiting its answer,
+# a Docker engine that is down, a spent provider quota. The step is left in flight (no
+# ended row), so the resumed run runs it again instead of replaying the failure.
+IN_FLIGHT = (Parked, RunnerError, QuotaExhausted)
 
 
 class DivergenceWarning(UserWarning):
@@ -154,6 +161,8 @@ class SessionJournal:
                 return self._end(live, recovered)
         try:
             result = fn()
+        except IN_FLIGHT:
+            raise  # left in flight: the next run runs this step again
         except Exception as error:
             self._fail(live, error)
             raise
@@ -185,6 +194,8 @@ class SessionJournal:
                 return self._end(live, recovered)
         try:
             result = await fn()
+        except IN_FLIGHT:
+            raise  # left in flight: the next run runs this step again
         except Exception as error:
             self._fail(live, error)
             raise

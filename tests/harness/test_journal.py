@@ -278,3 +278,41 @@ def test_replay_after_a_divergence_follows_the_new_branch(state: Path) -> None:
         assert s.step("tool", "a", {}, lambda: 0) == 1
         assert s.step("tool", "new", {}, lambda: 0) == 3
         assert not s.replaying
+
+
+def test_parked_and_runner_errors_leave_the_step_in_flight(tmp_path: Path) -> None:
+    """A step that raises Parked or RunnerError runs again on resume, not replayed as failed."""
+    from harness.errors import Parked, RunnerError
+    from harness.journal import Journal
+
+    calls: list[str] = []
+
+    def waiting() -> str:
+        calls.append("ask")
+        raise Parked("q1", "which way?")
+
+    def engine_down() -> str:
+        calls.append("run")
+        raise RunnerError("Docker is unreachable.", kind="daemon_unreachable")
+
+    with Journal.open(tmp_path / ".harness") as journal:
+        run = journal.start_run()
+        session = run.session(1)
+        with pytest.raises(Parked):
+            session.step("human", "ask", {}, waiting)
+        run_id = run.id
+    with Journal.open(tmp_path / ".harness") as journal:
+        session = journal.resume_run(run_id).session(1)
+        assert session.step("human", "ask", {}, lambda: "left") == "left"
+        with pytest.raises(RunnerError):
+            session.step("runner", "cmd", {}, engine_down)
+    with Journal.open(tmp_path / ".harness") as journal:
+        session = journal.resume_run(run_id).session(1)
+        assert session.step("human", "ask", {}, waiting) == "left"  # replayed, not re-asked
+        assert session.step("runner", "cmd", {}, lambda: "ok") == "ok"
+        steps = journal.steps(run_id=run_id)
+    assert calls == ["ask", "run"]
+    assert [(s.name, s.status, s.attempts) for s in steps] == [
+        ("ask", "ended", 2),
+        ("cmd", "ended", 2),
+    ]

@@ -25,9 +25,10 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     parked = harness("demo", str(root), "--ask", "--unattended", "--no-crash")
     if parked.returncode != 4:
+        said = [ln.strip() for ln in parked.stdout.splitlines() if "outcome:" in ln]
         pytest.skip(
-            "the pipeline cannot park a run yet: `harness demo DIR --ask --unattended` "
-            f"exited {parked.returncode}, not 4: {(parked.stderr or parked.stdout)[-300:]}"
+            "the pipeline does not park a run yet: `harness demo DIR --ask --unattended` "
+            f"exited {parked.returncode}, not 4 ({said[-1] if said else 'no outcome line'})"
         )
     app = HarnessApp(root)
     async with app.run_test(size=(120, 40)) as pilot:

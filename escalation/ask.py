@@ -193,6 +193,7 @@ def gate_action(
     session: int | None = None,
     run: str | None = None,
     wait_timeout: float | None = None,
+    on_wait: Callable[[Question], None] | None = None,
 ) -> GateOutcome:
     """Check ``action``; an "ask" becomes an approval question, a "deny" a denial text."""
     decision = gates.check(action)
@@ -213,6 +214,7 @@ def gate_action(
         session=session,
         run=run,
         wait_timeout=wait_timeout,
+        on_wait=on_wait,
     )
     if result.status == "approved":
         return GateOutcome(allowed=True, decision=decision, result=result)

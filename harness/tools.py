@@ -15,7 +15,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.errors import BudgetExhausted, HarnessError, ModelError, RunnerError
+from harness.errors import BudgetExhausted, HarnessError, ModelError, Parked, RunnerError
 
 Ctx = TypeVar("Ctx")
 
@@ -120,7 +120,7 @@ class ToolRegistry(Generic[Ctx]):
         tool = self._tools[name]
         try:
             return tool.fn(ctx, args)
-        except (RunnerError, BudgetExhausted, ModelError):
+        except (RunnerError, BudgetExhausted, ModelError, Parked):
             raise  # run-level conditions: the run parks or stops, the model cannot fix them
         except HarnessError as exc:
             return ToolResult.error(str(exc), error_type=type(exc).__name__)

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
-    from escalation.gates import Gates
     from runners import Resources, Runner
+    from session.gating import Escalation
 
 
 class Verification(BaseModel):
@@ -36,7 +36,7 @@ class WorkContext:
     feature: Feature | None = None
     resources: Resources | None = None
     max_resources: Resources | None = None
-    gates: Gates | None = None
+    gates: Escalation | None = None  # gates, questions and the matrix; None: no human
     notes: list[str] = field(default_factory=list)
     verifications: dict[str, Verification] = field(default_factory=dict)
     marked: list[str] = field(default_factory=list)

@@ -87,6 +87,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         gates=env.gates,
     )
     ctx.extra.update(env.extras)
+    ctx.extra["journal"] = journal  # code mode journals each call its program makes
     budgets = env.config.budgets
     limits = Limits(
         steps=budgets.session_steps or 10**9,
@@ -103,7 +104,6 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         ctx=ctx,
         accounting=env.accounting,
         limits=limits,
-        gates=env.gates,
         on_step=env.on_step,
     )
     messages = build_messages(
@@ -120,8 +120,21 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         # The session stays open: the next `harness run` replays it up to the question.
         return SessionOutcome(number, feature.id, "parked", outcome.detail, outcome.steps)
     sha = _writeback(env, journal, number, feature.id, ending, outcome, ctx)
+    _record_outcomes(env, number, passed=ending == "passing")
     journal.close(ending, {"feature": feature.id, "steps": outcome.steps, "commit": sha})
     return SessionOutcome(number, feature.id, ending, outcome.detail, outcome.steps, sha)
+
+
+def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:
+    """Feed intervention benefit: an answered question of this session counts as having
+    changed the outcome when the session ended with its feature passing (a proxy: the
+    harness cannot know what would have happened without the answer)."""
+    if env.gates is None:
+        return
+    store = env.gates.store
+    for question in store.all():
+        if question.session == number and question.run == env.run.id and question.answered_at:
+            store.record_outcome(question.id, passed)
 
 
 def _wake(env: SessionEnv, journal: SessionJournal) -> CommandResult | None:

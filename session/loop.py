@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.errors import BudgetExhausted, ContextWindowExceeded
+from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
 from harness.tools import ToolRegistry, ToolResult
 from session.compaction import compact, needs_compaction
 from session.context import WorkContext
 
 if TYPE_CHECKING:
-    from escalation.gates import Gates
     from harness.journal import SessionJournal
     from harness.model import Accounting, Model, ModelResponse
 
@@ -54,7 +53,6 @@ class AgentLoop:
     ctx: WorkContext
     accounting: Accounting
     limits: Limits
-    gates: Gates | None = None
     on_step: Any = None
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
@@ -82,11 +80,22 @@ class AgentLoop:
                 continue
             sent = len(messages)
             messages.append(response.message())
+            try:
+                advice = self._consider(response)
+            except Parked as exc:
+                return self._end("parked", str(exc))
+            if advice is not None:
+                messages.extend(_answer_tool_calls(response, "not run: a human was consulted"))
+                messages.append({"role": "user", "content": advice})
+                continue
             if not response.tool_calls:
                 return self._end("done", final_text=response.content or "")
             results = []
             for call in response.tool_calls:
-                result = self._call_tool(call.id, call.name, call.arguments)
+                try:
+                    result = self._call_tool(call.id, call.name, call.arguments)
+                except Parked as exc:
+                    return self._end("parked", str(exc))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
                 results.append(result)
                 if result.status == "parked":
@@ -133,13 +142,22 @@ class AgentLoop:
         parsed = self.tools.parse(name, arguments)
         if isinstance(parsed, ToolResult):
             return parsed
-        if self.gates is not None:
+        if self.ctx.gates is not None:
             from session.gating import apply_gates
 
-            gated: ToolResult | None = apply_gates(self.gates, self.ctx, name, parsed)
+            gated: ToolResult | None = apply_gates(self.ctx.gates, self.ctx, name, parsed)
             if gated is not None:
                 return gated
         return self.tools.invoke(name, parsed, self.ctx)
+
+    def _consider(self, response: ModelResponse) -> str | None:
+        """The escalation matrix on the model's reasoning; above the threshold, a human
+        is consulted and their answer returned (Parked while it is awaited)."""
+        from session.gating import consult
+
+        if self.ctx.gates is None or not (response.content or "").strip():
+            return None
+        return consult(self.ctx.gates, self.ctx, self.journal, response.content or "")
 
     def _tick(self) -> None:
         self._steps += 1
@@ -153,3 +171,10 @@ class AgentLoop:
 
     def _end(self, ending: Ending, detail: str = "", final_text: str = "") -> LoopOutcome:
         return LoopOutcome(ending, detail=detail, final_text=final_text, steps=self._steps)
+
+
+def _answer_tool_calls(response: ModelResponse, text: str) -> list[Message]:
+    """Results for tool calls that were not run, so the transcript stays valid."""
+    return [
+        {"role": "tool", "tool_call_id": call.id, "content": text} for call in response.tool_calls
+    ]

@@ -107,6 +107,8 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     finally:
         if env is not None:
             env.runner.close()
+            if env.gates is not None:
+                env.gates.store.close()
     features = load_feature_list(root)
     report.outcome = outcome
     report.exit_code = int(EXIT_CODES[outcome])

@@ -14,12 +14,31 @@ if TYPE_CHECKING:
     from harness.journal import Run
 
 
-def session_tools(extra: list[Any] | None = None) -> ToolRegistry[WorkContext]:
-    """The tools of a working session."""
+def session_tools() -> ToolRegistry[WorkContext]:
+    """The tools of a working session: files, work, ask_human, and code mode over them."""
+    from session.gating import ASK_TOOL
+    from session.tools.code import make_code_tool
     from session.tools.files import FILE_TOOLS
     from session.tools.work import WORK_TOOLS
 
-    return ToolRegistry([*FILE_TOOLS, *WORK_TOOLS, *(extra or [])])
+    tools = [*FILE_TOOLS, *WORK_TOOLS, ASK_TOOL]
+    return ToolRegistry([*tools, make_code_tool(tools)])
+
+
+def build_escalation(root: Path, config: HarnessConfig, run_id: str, *, unattended: bool) -> Any:
+    """Gates, the durable question store and the matrix for one run."""
+    from escalation import Gates, Matrix, QuestionStore
+    from session.gating import Escalation
+
+    store = QuestionStore(root / ".harness", project_root=root)
+    return Escalation(
+        gates=Gates(config.escalation.gates),
+        store=store,
+        matrix=Matrix(config.escalation, store),
+        interactive=not unattended,
+        run_id=run_id,
+        max_questions=config.escalation.max_questions_per_session,
+    )
 
 
 def build_env(
@@ -74,7 +93,7 @@ def build_env(
         accounting=accounting,
         runner=runner,
         tools=session_tools(),
-        gates=None,
+        gates=build_escalation(root, config, run.id, unattended=unattended),
         extras=extras,
         on_step=on_step,
     )

@@ -111,6 +111,11 @@ class SessionJournal:
         """True while recorded steps remain to be replayed."""
         return self._replaying and self._seq < self._replay_end
 
+    @property
+    def seq(self) -> int:
+        """The seq of the step in flight (inside its ``fn``), else of the last step begun."""
+        return self._seq
+
     def ref(self, seq: int) -> str:
         """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
         return f"journal:{self.run_id}/{self.number}/{seq}"

@@ -114,6 +114,11 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
     from artifacts.feature_list import load_feature_list, save_feature_list
     from artifacts.models import Evidence
 
+    feature = load_feature_list(ctx.root).get(args.feature)
+    if feature is None:
+        return ToolResult.error(f"no feature {args.feature!r} in feature_list.json")
+    if not feature.check:
+        return _mark_approved(ctx, args.feature)
     verification = ctx.verifications.get(args.feature)
     if verification is None:
         return ToolResult.error(
@@ -147,6 +152,35 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
     )
 
 
+def _mark_approved(ctx: WorkContext, feature_id: str) -> ToolResult:
+    """A feature without an automated check passes only on a human's recorded approval."""
+    from artifacts.feature_list import load_feature_list, save_feature_list
+    from artifacts.models import Evidence, digest
+
+    approval = ctx.extra.get("approved_by")
+    if not approval:
+        return ToolResult.error(
+            f"{feature_id} has no automated check; only a human's approval can mark it "
+            "passing (the policy gate asks for one)"
+        )
+    updated = load_feature_list(ctx.root).model_copy(deep=True)
+    for feature in updated.features:
+        if feature.id == feature_id and not feature.passes:
+            feature.passes = True
+            feature.evidence = Evidence(
+                verification=f"human:{approval}",
+                at=datetime.now(UTC),
+                exit_code=0,
+                output_digest=digest(f"approved by a human in question {approval}"),
+                session=ctx.session,
+            )
+    save_feature_list(ctx.root, updated)
+    return ToolResult(
+        output=f"{feature_id} marked passing on a human's approval ({approval})",
+        data={"feature": feature_id},
+    )
+
+
 def request_resources(ctx: WorkContext, args: ResourcesArgs) -> ToolResult:
     from runners import Resources
 
@@ -161,7 +195,7 @@ def request_resources(ctx: WorkContext, args: ResourcesArgs) -> ToolResult:
         )
         if value is not None
     }
-    if limits is not None:
+    if limits is not None and not ctx.extra.get("approved_by"):
         over = [key for key, value in wanted.items() if value > getattr(limits, key)]
         if over:
             maxima = ", ".join(f"{key} <= {getattr(limits, key)}" for key in over)

@@ -39,8 +39,7 @@ def test_root_filesystem_is_read_only_but_tmp_and_home_are_writable(docker_runne
 
 def test_no_docker_socket(docker_runner: Any) -> None:
     result = docker_runner.run(
-        "ls /var/run/docker.sock /run/docker.sock 2>&1; "
-        "grep -cF /docker.sock /proc/self/mountinfo"
+        "ls /var/run/docker.sock /run/docker.sock 2>&1; grep -cF /docker.sock /proc/self/mountinfo"
     )
     assert "No such file" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "0"

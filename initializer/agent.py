@@ -85,6 +85,10 @@ def _initialise(
     from session.context import WorkContext
 
     journal = run.session(0)
+    from session.chaos import ChaosJournal, CrashSwitch
+
+    switch = CrashSwitch.from_env(root / ".harness")
+    journal = ChaosJournal(journal, switch)  # type: ignore[assignment]
     runner = make_runner(config.runner, root, labels={"harness.run": run.id})
     try:
         ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
@@ -98,6 +102,7 @@ def _initialise(
             ctx=ctx,
             accounting=accounting,
             limits=Limits(steps=config.budgets.session_steps or 10**9),
+            on_step=switch,
         )
         files = sorted(
             p.relative_to(root).as_posix()

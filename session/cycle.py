@@ -63,6 +63,10 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     from runners import CommandResult
 
     journal = env.run.session(number)
+    if env.on_step is not None and hasattr(env.on_step, "wrap"):
+        from session.chaos import ChaosJournal
+
+        journal = ChaosJournal(journal, env.on_step)  # type: ignore[assignment]
     wake = _wake(env, journal)
 
     def orient() -> str | None:

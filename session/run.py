@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import BudgetExhausted, ExitCode, HarnessError, QuotaExhausted, RunnerError
+from session.chaos import CrashSwitch
 from session.cycle import SessionEnv, SessionOutcome, run_session
 
 if TYPE_CHECKING:
@@ -26,7 +24,6 @@ EXIT_CODES: dict[str, ExitCode] = {
     "stuck": ExitCode.STUCK,
     "failed": ExitCode.FAILED,
 }
-CRASH_ENV = "HARNESS_CRASH_AT_STEP"
 
 
 @dataclass
@@ -49,33 +46,6 @@ class RunReport:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
 
 
-class CrashSwitch:
-    """Kill this process with SIGKILL in its N-th live tool call (for demos and crash tests).
-
-    The tool's step is then in flight: the resumed run runs it again (attempt 2).
-
-    A marker file under `.harness/` records that the crash happened, so the resumed
-    process goes past the same step instead of dying again.
-    """
-
-    def __init__(self, state_dir: Path, at_step: int | None) -> None:
-        self.marker = state_dir / f"crash-at-{at_step}.done"
-        self.at_step = at_step
-        self.count = 0
-
-    def __call__(self) -> None:
-        self.count += 1
-        if self.at_step is None or self.count != self.at_step or self.marker.exists():
-            return
-        self.marker.write_text("crashed here on purpose\n")
-        print(
-            f"harness: crashing on purpose in live tool call {self.count} ({CRASH_ENV})",
-            file=sys.stderr,
-        )
-        sys.stderr.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunReport:
     """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
     from artifacts.feature_list import load_feature_list
@@ -87,8 +57,7 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     journal = Journal.open(state_dir, synchronous=config.journal.synchronous)
     run_id = journal.unfinished_run("run")
     run = journal.resume_run(run_id) if run_id else journal.start_run("run")
-    crash_at = os.environ.get(CRASH_ENV)
-    switch = CrashSwitch(state_dir, int(crash_at) if crash_at else None)
+    switch = CrashSwitch.from_env(state_dir)
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
     env: SessionEnv | None = None
     try:

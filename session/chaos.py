@@ -1,0 +1,89 @@
+"""Crashes on purpose, for the demo and the crash tests: SIGKILL with a step in flight.
+
+Two switches, read from the environment:
+- `HARNESS_CRASH_AT_STEP=N`: die inside the N-th live tool call of the process;
+- `HARNESS_CRASH_IN=kind:name[#k]`: die inside the k-th live step of that kind and name
+  (e.g. `git:commit`, `runner:wake:init.sh`, `artifact:orient`, `llm:*#3`).
+A marker file under `.harness/` records that the crash happened, so the resumed process
+goes past the same point instead of dying again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+STEP_ENV = "HARNESS_CRASH_AT_STEP"
+IN_ENV = "HARNESS_CRASH_IN"
+
+
+class CrashSwitch:
+    """Counts live tool calls and live steps; kills the process at the configured one."""
+
+    def __init__(self, state_dir: Path, at_step: int | None, at: str | None = None) -> None:
+        self.state_dir = state_dir
+        self.at_step = at_step
+        self.kind, self.name, self.nth = _parse(at)
+        self.count = 0
+        self.seen = 0
+
+    @classmethod
+    def from_env(cls, state_dir: Path) -> CrashSwitch:
+        raw = os.environ.get(STEP_ENV)
+        return cls(state_dir, int(raw) if raw else None, os.environ.get(IN_ENV))
+
+    def __call__(self) -> None:
+        """Called at the start of every live tool call."""
+        self.count += 1
+        if self.at_step is not None and self.count == self.at_step:
+            self._die(f"live tool call {self.count} ({STEP_ENV})", f"step-{self.at_step}")
+
+    def wrap(self, kind: str, name: str, fn: Callable[[], T]) -> Callable[[], T]:
+        """`fn`, dying first if this is the configured live step."""
+        if self.kind is None or kind != self.kind or self.name not in ("*", name):
+            return fn
+
+        def crashing() -> T:
+            self.seen += 1
+            if self.seen == self.nth:
+                self._die(f"{kind}:{name} #{self.nth} ({IN_ENV})", f"{kind}-{name}-{self.nth}")
+            return fn()
+
+        return crashing
+
+    def _die(self, what: str, tag: str) -> None:
+        marker = self.state_dir / f"crash-{tag.replace(':', '_').replace('/', '_')}.done"
+        if marker.exists():
+            return
+        marker.write_text("crashed here on purpose\n")
+        print(f"harness: crashing on purpose in {what}", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _parse(at: str | None) -> tuple[str | None, str, int]:
+    if not at:
+        return None, "", 0
+    spec, _, nth = at.partition("#")
+    kind, _, name = spec.partition(":")
+    return kind, name or "*", int(nth or 1)
+
+
+class ChaosJournal:
+    """A SessionJournal whose steps pass through the crash switch; all else delegates."""
+
+    def __init__(self, journal: Any, switch: CrashSwitch) -> None:
+        self._journal = journal
+        self._switch = switch
+
+    def step(self, kind: str, name: str, inputs: Any, fn: Callable[[], T], **options: Any) -> T:
+        wrapped = self._switch.wrap(kind, name, fn)
+        result: T = self._journal.step(kind, name, inputs, wrapped, **options)
+        return result
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._journal, attribute)

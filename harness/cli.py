@@ -71,6 +71,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("harness: interrupted; `harness run` resumes where this stopped.", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug of ours: keep the traceback in a file, not on screen
+        where = _save_traceback(args.project)
+        print(
+            f"harness: internal error: {type(error).__name__}: {error}. The journal kept every "
+            f"finished step; `harness run` resumes from there. Traceback: {where}",
+            file=sys.stderr,
+        )
+        return int(ExitCode.FAILED)
+
+
+def _save_traceback(project: str) -> str:
+    import tempfile
+    import time
+    import traceback
+    from pathlib import Path
+
+    state = Path(project) / ".harness"
+    folder = state if state.is_dir() else Path(tempfile.gettempdir())
+    path = folder / f"harness-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    try:
+        from harness.journal.redact import redact
+
+        path.write_text(str(redact(traceback.format_exc())), encoding="utf-8")
+    except OSError:
+        return "(could not be written)"
+    return str(path)
 
 
 if __name__ == "__main__":

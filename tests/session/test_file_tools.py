@@ -58,7 +58,9 @@ def test_feature_list_and_git_are_not_writable(ctx: WorkContext, tools) -> None:
 
 
 def test_write_read_edit_round_trip(ctx: WorkContext, tools) -> None:
-    assert call(tools, ctx, "write_file", path="pkg/mod.py", content="a = 1\nb = 2\n").status == "ok"
+    assert (
+        call(tools, ctx, "write_file", path="pkg/mod.py", content="a = 1\nb = 2\n").status == "ok"
+    )
     edited = call(tools, ctx, "edit_file", path="pkg/mod.py", old="b = 2", new="b = 3")
     assert edited.status == "ok"
     text = call(tools, ctx, "read_file", path="pkg/mod.py").output

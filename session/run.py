@@ -99,8 +99,12 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
 
     open_session = _open_session(env)
     sessions_run = 0
+    started = time.monotonic()
+    wall_limit = env.config.budgets.run_wall_s
     while True:
         if open_session is None:
+            if wall_limit is not None and time.monotonic() - started > wall_limit:
+                return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
             features = load_feature_list(env.root)
             if features.passing == len(features.features):
                 return "complete", f"all {len(features.features)} features pass"

@@ -174,6 +174,11 @@ def progress_entry(
         following = f"Continue {feature}."
     if outcome.final_text:
         summary += " Agent: " + " ".join(outcome.final_text.split())[:600]
+    from harness.journal import redact
+
+    # progress.md goes into git: no secret the model may have echoed goes with it.
+    summary = str(redact(summary))
+    notes = [str(redact(note)) for note in ctx.notes]
     return ProgressEntry(
         session=number,
         date=datetime.now(UTC).replace(microsecond=0),
@@ -181,7 +186,7 @@ def progress_entry(
         outcome=OUTCOME_WORDS.get(ending, ending),
         summary=summary,
         next=following,
-        notes=list(ctx.notes),
+        notes=notes,
     )
 
 

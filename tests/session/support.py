@@ -1,0 +1,233 @@
+"""Tiny projects and scripts for the end-to-end tests: real litellm, git, SQLite, local runner.
+
+A project has 2-3 features whose checks are `test -f done_<x>.txt`; the scripted model's
+scenes are matched on the first user message (`ROLE: initializer`, `Feature F001`, ...).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+SCRIPT = "script.json"
+LETTERS = "abc"
+SPEC = "# Tiny\n\nA project whose features are files: done_a.txt, done_b.txt, done_c.txt.\n"
+INIT_SH = "#!/usr/bin/env bash\nset -e\necho 'environment ok'\n"
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"name": name, "arguments": arguments}
+
+
+def turn(*calls: dict[str, Any], text: str | None = None, **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"tool_calls": list(calls), **extra}
+    if text:
+        out["text"] = text
+    return out
+
+
+def fid(k: int) -> str:
+    return f"F{k:03d}"
+
+
+def drafts(count: int) -> list[dict[str, Any]]:
+    """The feature drafts the initializer writes: feature k is the file done_<letter>.txt."""
+    return [
+        {
+            "category": "functional",
+            "description": f"the file done_{LETTERS[k]}.txt exists",
+            "steps": [f"create done_{LETTERS[k]}.txt"],
+            "check": f"test -f done_{LETTERS[k]}.txt",
+        }
+        for k in range(count)
+    ]
+
+
+def init_scene(count: int, extra_turns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "name": "init",
+        "match": "ROLE: initializer",
+        "turns": [
+            turn(call("read_file", path="SPEC.md")),
+            turn(call("write_feature_list", features=drafts(count))),
+            *(extra_turns or []),
+            turn(call("write_init_sh", content=INIT_SH)),
+            {"text": "Plan: create the files one per session."},
+        ],
+    }
+
+
+def good_turns(k: int) -> list[dict[str, Any]]:
+    """Feature k (1-based) done honestly: write, verify, mark, note, finish."""
+    f = fid(k)
+    return [
+        turn(call("write_file", path=f"done_{LETTERS[k - 1]}.txt", content="done\n")),
+        turn(call("verify_feature", feature=f)),
+        turn(call("mark_passing", feature=f)),
+        turn(call("note", text=f"{f} done")),
+        {"text": f"{f} is done."},
+    ]
+
+
+def scene(k: int, turns: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": fid(k), "match": f"Session \\d+: Feature {fid(k)}\\b", "turns": turns}
+
+
+def make_project(
+    root: Path,
+    *,
+    count: int = 2,
+    sessions: dict[int, list[dict[str, Any]]] | None = None,
+    init_extra: list[dict[str, Any]] | None = None,
+    toml: str = "",
+    model: str = "",
+    files: dict[str, str] | None = None,
+) -> Path:
+    """SPEC.md, script.json and harness.toml (local runner) in a new folder `root`.
+
+    `sessions` replaces the turns of feature k's scene; `toml` is appended to harness.toml,
+    `model` goes into its [model] table.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    scenes = [init_scene(count, init_extra)]
+    for k in range(1, count + 1):
+        scenes.append(scene(k, (sessions or {}).get(k, good_turns(k))))
+    (root / SCRIPT).write_text(json.dumps({"scenes": scenes}, indent=1) + "\n")
+    (root / "SPEC.md").write_text(SPEC)
+    (root / "harness.toml").write_text(
+        f'[model]\nname = "scripted/{SCRIPT}"\n{model}\n[runner]\nkind = "local"\n\n{toml}'
+    )
+    for name, text in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def harness(root: Path, *args: str) -> int:
+    """`harness -C root ...` in this process."""
+    from harness.cli import main
+
+    return main(["-C", str(root), *args])
+
+
+def harness_out(root: Path, *args: str) -> tuple[int, str]:
+    """`harness` in this process, with its stdout."""
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = harness(root, *args)
+    return code, buffer.getvalue()
+
+
+def harness_proc(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m harness -C root ...` in a child process (for crashes)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
+    return subprocess.run(
+        [sys.executable, "-m", "harness", "-C", str(root), *args],
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def init(root: Path) -> None:
+    code = harness(root, "init", "--spec", str(root / "SPEC.md"))
+    assert code == 0
+
+
+def feature_list(root: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((root / "feature_list.json").read_text())
+    return data
+
+
+def passing(root: Path) -> list[str]:
+    return [f["id"] for f in feature_list(root)["features"] if f["passes"]]
+
+
+def session_commits(root: Path) -> Counter[str]:
+    """Harness-Session trailer value -> number of commits carrying it."""
+    out = subprocess.run(
+        ["git", "-C", str(root), "log", "--format=%(trailers:key=Harness-Session,valueonly)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return Counter(line.strip() for line in out.splitlines() if line.strip())
+
+
+def init_commits(root: Path) -> int:
+    out = subprocess.run(
+        ["git", "-C", str(root), "log", "--format=%(trailers:key=Harness-Init,valueonly)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
+
+
+def commit_count(root: Path) -> int:
+    out = subprocess.run(
+        ["git", "-C", str(root), "rev-list", "--count", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(out)
+
+
+def progress_sessions(root: Path) -> Counter[int]:
+    from artifacts.progress import read_progress
+
+    return Counter(entry.session for entry in read_progress(root))
+
+
+def log_json(root: Path, *args: str) -> list[dict[str, Any]]:
+    """`harness log --json` rows (newest run unless `--run` is given)."""
+    code, out = harness_out(root, "log", "--json", *args)
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def steps(root: Path) -> list[Any]:
+    """Every journaled step of every run."""
+    from harness.journal import Journal
+
+    with Journal.open_readonly(root / ".harness") as journal:
+        return journal.steps()
+
+
+def tool_outputs(root: Path, name: str) -> list[str]:
+    """The results the model read for every call of tool `name`, in order."""
+    from harness.journal import Journal
+
+    found = []
+    with Journal.open_readonly(root / ".harness") as journal:
+        for step in journal.steps():
+            if step.kind == "tool" and step.name == name and step.status == "ended":
+                detail = journal.step_detail(step.run_id, step.session, step.seq)
+                assert detail is not None
+                found.append(str(detail.output["output"]))
+    return found
+
+
+def llm_inputs(root: Path) -> list[tuple[Any, dict[str, Any]]]:
+    """(step row, inputs) for every model call of every run."""
+    from harness.journal import Journal
+
+    found = []
+    with Journal.open_readonly(root / ".harness") as journal:
+        for step in journal.steps():
+            if step.kind == "llm":
+                detail = journal.step_detail(step.run_id, step.session, step.seq)
+                assert detail is not None
+                found.append((step, detail.inputs))
+    return found

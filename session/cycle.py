@@ -119,6 +119,8 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         runner=getattr(env.runner, "name", "runner"),
     )
     outcome = loop.run(messages)
+    if loop.sentinel.restore():
+        ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
     if outcome.ending == "parked":
         # The session stays open: the next `harness run` replays it up to the question.

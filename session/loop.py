@@ -16,6 +16,7 @@ from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
 from harness.tools import ToolRegistry, ToolResult
 from session.compaction import compact, needs_compaction
 from session.context import WorkContext
+from session.sentinel import NOTICE, WRITERS, Sentinel
 
 if TYPE_CHECKING:
     from harness.journal import SessionJournal
@@ -54,8 +55,12 @@ class AgentLoop:
     accounting: Accounting
     limits: Limits
     on_step: Any = None
+    sentinel: Sentinel = field(init=False)
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sentinel = Sentinel(self.ctx.root)
 
     def run(self, messages: list[Message]) -> LoopOutcome:
         started = time.monotonic()
@@ -133,12 +138,23 @@ class AgentLoop:
             output=ToolResult,
         )
         self._tick()
+        self.sentinel.accept()  # live: checked in _dispatch; replayed: the world as it stands
         self.ctx.absorb(name, result.status, result.data, self.journal.ref(self.journal.last_seq))
         return result
 
     def _dispatch(self, name: str, arguments: str) -> ToolResult:
         if self.on_step is not None:
             self.on_step()  # a crash switch fires here, with this tool's step in flight
+        tampered = self.sentinel.restore()  # changed since the last step (a background job)
+        result = self._invoke(name, arguments)
+        if name in WRITERS and result.status == "ok":
+            self.sentinel.accept()
+        tampered = self.sentinel.restore() or tampered
+        if tampered:
+            result = result.model_copy(update={"output": f"{result.output}\n{NOTICE}"})
+        return result
+
+    def _invoke(self, name: str, arguments: str) -> ToolResult:
         parsed = self.tools.parse(name, arguments)
         if isinstance(parsed, ToolResult):
             return parsed

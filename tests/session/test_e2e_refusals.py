@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.session.support import (
     call,
     harness,
@@ -102,11 +100,6 @@ def test_file_tools_cannot_touch_the_feature_list(tmp_path: Path) -> None:
     assert sum("climbs out with '..'" in o for o in outputs) == 1, outputs
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the run tool's shell command rewrites feature_list.json unguarded "
-    "(session/tools/work.py run_command); the session commits it",
-)
 def test_a_shell_command_cannot_reword_or_delete_features(tmp_path: Path) -> None:
     program = (
         "import json\np = 'feature_list.json'\nd = json.load(open(p))\n"
@@ -158,11 +151,6 @@ def test_instructions_in_a_repository_file_change_nothing(tmp_path: Path) -> Non
     assert len(session_commits(root)) <= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a shell command writes passes=true with forged evidence; nothing checks "
-    "that the evidence names a real verify_feature step (session/run.py, session/cycle.py)",
-)
 def test_instructions_followed_through_the_shell_change_nothing(tmp_path: Path) -> None:
     forge = (
         "import json\np = 'feature_list.json'\nd = json.load(open(p))\n"

@@ -162,14 +162,20 @@ class QuestionStore:
         run: str | None = None,
         key: str | None = None,
     ) -> Question:
-        """File a question; with a ``key`` already used, return that question instead."""
+        """File a question; with a ``key`` already used, return that question instead.
+
+        Secrets (API keys, values of secret-looking environment variables) are redacted
+        from the text, the context and the choices before they are stored.
+        """
+        from harness.journal.redact import redact
+
         row = (
             key,
             kind,
             topic,
-            text,
-            context,
-            json.dumps(list(choices)),
+            str(redact(text)),
+            str(redact(context)),
+            json.dumps([str(redact(choice)) for choice in choices]),
             scores.model_dump_json() if scores else None,
             reason,
             step_ref,
@@ -338,13 +344,15 @@ class QuestionStore:
         session: int | None = None,
         run: str | None = None,
     ) -> int:
-        """Keep one situation's embedding; returns its row id."""
+        """Keep one situation's embedding (its text redacted); returns its row id."""
+        from harness.journal.redact import redact
+
         blob = array("f", vector).tobytes()
         with self._write():
             cursor = self._db.execute(
                 "INSERT INTO situations (embedder, topic, text, vector, run, session, "
                 "created_at) VALUES (?,?,?,?,?,?,?)",
-                (embedder, topic, text[:2000], blob, run, session, _now()),
+                (embedder, topic, str(redact(text[:2000])), blob, run, session, _now()),
             )
         return int(cursor.lastrowid or 0)
 

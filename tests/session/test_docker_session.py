@@ -1,0 +1,247 @@
+"""Issue 5's proof at the session level: real `harness run`s on tiny projects whose
+harness.toml says `[runner] kind = "docker"`, a scripted model, and a real Docker engine
+(skipped with a reason when there is none). The model reads infrastructure failures as
+tool results (read back here from the journal) and acts on them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import git
+from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
+from tests.session.docker_support import (
+    ALLOCATE_100MB,
+    Preemptor,
+    docker_project,
+    finish,
+    leftovers,
+)
+from tests.session.support import (
+    call,
+    feature_list,
+    harness,
+    harness_out,
+    harness_proc,
+    init,
+    passing,
+    steps,
+    tool_outputs,
+    turn,
+)
+
+
+@pytest.fixture
+def engine(docker_client: Any, busybox_image: str) -> tuple[Any, str]:  # noqa: F811
+    """The engine's client and the busybox test image."""
+    return docker_client, busybox_image
+
+
+def run_clean(client: Any, root: Path, *args: str) -> int:
+    """`harness run --unattended` in this process; no container of the project is left."""
+    code = harness(root, "run", "--unattended", *args)
+    assert leftovers(client, root) == []
+    return code
+
+
+@pytest.mark.slow
+def test_oom_names_the_limit_then_more_memory_passes(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, image = engine
+    turns = [
+        turn(call("verify_feature", feature="F001")),
+        turn(call("request_resources", memory_mb=256, reason="the check needs ~100 MB")),
+        *finish(),
+    ]
+    root = docker_project(
+        tmp_path / "p", image, check=ALLOCATE_100MB, turns=turns, runner="memory_mb = 64\n"
+    )
+    init(root)
+    assert run_clean(client, root) == 0
+
+    verify = tool_outputs(root, "verify_feature")
+    assert len(verify) == 2
+    assert "INFRASTRUCTURE FAILURE (oom)" in verify[0]
+    assert "64 MB" in verify[0]
+    assert "request_resources" in verify[0]  # the suggestion names the way out
+    assert "F001 PASSES" in verify[1] and "allocated 100000000" in verify[1]
+    granted = tool_outputs(root, "request_resources")
+    assert len(granted) == 1 and "'memory_mb': 256" in granted[0]
+    (feature,) = feature_list(root)["features"]
+    assert feature["passes"] is True
+    assert feature["evidence"]["exit_code"] == 0
+    assert feature["evidence"]["command"] == ALLOCATE_100MB
+    assert feature["evidence"]["verification"] in tool_outputs(root, "mark_passing")[0]
+
+
+def test_time_limit_gives_a_timeout_promptly_and_the_session_goes_on(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, image = engine
+    turns = [
+        turn(call("run", command="sleep 30", timeout_s=1)),
+        turn(call("write_file", path="done.txt", content="done\n")),
+        *finish(),
+    ]
+    root = docker_project(tmp_path / "p", image, check="test -f done.txt", turns=turns)
+    init(root)
+    started = time.monotonic()
+    assert run_clean(client, root) == 0
+    elapsed = time.monotonic() - started
+    assert elapsed < 15, f"the run took {elapsed:.1f}s: the 1 s limit did not stop `sleep 30`"
+
+    (ran,) = tool_outputs(root, "run")
+    assert "INFRASTRUCTURE FAILURE (timeout)" in ran
+    assert "time limit of 1 s" in ran and "exit code: None" in ran
+    assert passing(root) == ["F001"]
+
+
+@pytest.mark.slow
+def test_a_container_killed_mid_command_is_retried_and_the_session_goes_on(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, image = engine
+    turns = [
+        turn(call("run", command="sleep 3; echo done > done.txt; echo done")),
+        *finish(),
+    ]
+    root = docker_project(tmp_path / "p", image, check="test -f done.txt", turns=turns)
+    init(root)
+    preemptor = Preemptor(client, root, "sleep 3")
+    preemptor.start()
+    try:
+        assert run_clean(client, root) == 0
+    finally:
+        preemptor.stop()
+    assert preemptor.killed is not None, "the session container was never seen running sleep 3"
+
+    (ran,) = tool_outputs(root, "run")
+    assert "attempts: 2 (the runner retried after a preemption)" in ran
+    assert "exit code: 0" in ran and "--- stdout ---\ndone" in ran
+    assert "INFRASTRUCTURE FAILURE" not in ran
+    assert passing(root) == ["F001"]
+
+
+def test_an_unreachable_daemon_parks_the_run_losing_nothing_then_it_finishes(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, image = engine
+    turns = [turn(call("write_file", path="done.txt", content="done\n")), *finish()]
+    root = docker_project(tmp_path / "p", image, check="test -f done.txt", turns=turns)
+    init(root)
+    before = (root / "feature_list.json").read_bytes()
+    journal_steps = len(steps(root))
+    tree = git(root, "status", "--porcelain")
+
+    down = harness_proc(
+        root, "run", "--unattended", env={"DOCKER_HOST": "unix:///nonexistent.sock"}
+    )
+    assert down.returncode == 4, down.stderr
+    assert "Traceback" not in down.stderr + down.stdout
+    assert "waiting for human: the Docker engine cannot be reached" in down.stderr, down.stderr
+    assert "DOCKER_HOST" in down.stderr  # what to check, in plain words
+    assert (root / "feature_list.json").read_bytes() == before
+    assert len(steps(root)) == journal_steps  # the journal opens and holds what it held
+    assert git(root, "status", "--porcelain") == tree
+    assert leftovers(client, root) == []
+
+    assert run_clean(client, root) == 0
+    assert passing(root) == ["F001"]
+
+
+@pytest.mark.slow
+def test_resources_above_the_maxima_park_for_approval_then_the_run_finishes(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    client, image = engine
+    turns = [
+        turn(call("verify_feature", feature="F001")),
+        turn(call("request_resources", memory_mb=256, reason="the check needs ~100 MB")),
+        *finish(),
+    ]
+    root = docker_project(
+        tmp_path / "p",
+        image,
+        check=ALLOCATE_100MB,
+        turns=turns,
+        runner="memory_mb = 64\nmax_memory_mb = 128\n",
+    )
+    init(root)
+    assert run_clean(client, root) == 4
+    assert passing(root) == []
+    code, out = harness_out(root, "questions")
+    assert code == 0 and "q1" in out and "memory_mb" in out, out
+
+    assert harness(root, "approve", "q1") == 0
+    assert run_clean(client, root) == 0
+    verify = tool_outputs(root, "verify_feature")
+    assert "INFRASTRUCTURE FAILURE (oom)" in verify[0] and "F001 PASSES" in verify[-1]
+    assert passing(root) == ["F001"]
+
+
+def test_inside_the_container_as_the_agent_sees_it(engine: tuple[Any, str], tmp_path: Path) -> None:
+    client, image = engine
+    probe = (
+        "echo '== net'; cat /proc/net/dev; "
+        "echo '== cap'; grep CapEff /proc/self/status; "
+        "echo '== uid'; id -u; "
+        "echo '== rootfs'; (touch /probe 2>/dev/null && echo writable) || echo read-only; "
+        "echo '== socket'; (test -e /var/run/docker.sock || test -e /run/docker.sock) "
+        "&& echo present || echo absent; "
+        "echo '== workspace'; pwd; ls -a; "
+        # fs type, its root, the mount point, the options, for each mount
+        'echo \'== mounts\'; awk \'{split($0, a, " - "); split(a[2], b, " "); '
+        "print b[1], $4, $5, $6}' /proc/self/mountinfo"
+    )
+    turns = [turn(call("run", command=probe)), *finish()]
+    root = docker_project(
+        tmp_path / "p",
+        image,
+        check="test -f host_made_this.txt",
+        turns=turns,
+        files={"host_made_this.txt": "from the host\n"},
+    )
+    init(root)
+    assert run_clean(client, root) == 0
+
+    (seen,) = tool_outputs(root, "run")
+    section = sections(seen)
+    interfaces = [line.split(":")[0].strip() for line in section["net"] if ":" in line]
+    assert interfaces == ["lo"], section["net"]
+    assert section["cap"] == ["CapEff:\t0000000000000000"]
+    assert section["uid"] != ["0"] and section["uid"][0].isdigit()
+    assert section["rootfs"] == ["read-only"]
+    assert section["socket"] == ["absent"]
+    assert section["workspace"][0] == "/workspace"
+    assert "host_made_this.txt" in section["workspace"] and "SPEC.md" in section["workspace"]
+    mounts = [line.split() for line in section["mounts"]]
+    (workspace,) = [m for m in mounts if m[2] == "/workspace"]
+    assert str(root.resolve()).endswith(workspace[1]) and workspace[3].startswith("rw")
+    # Any other mount from a host filesystem is a read-only file Docker itself manages.
+    host = [m for m in mounts if m[0] not in VIRTUAL_FS and m[2] != "/workspace"]
+    assert host and all(m[2] in DOCKER_FILES and m[3].startswith("ro") for m in host), host
+    assert not [m for m in mounts if "docker.sock" in m[1] + m[2]]
+    assert "(last " not in seen  # the whole output was read
+    assert passing(root) == ["F001"]
+
+
+VIRTUAL_FS = {"overlay", "proc", "sysfs", "tmpfs", "devpts", "mqueue", "cgroup", "cgroup2"}
+DOCKER_FILES = {"/etc/resolv.conf", "/etc/hostname", "/etc/hosts", "/sbin/docker-init"}
+
+
+def sections(output: str) -> dict[str, list[str]]:
+    """The probe's output split at its `== name` lines."""
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in output.splitlines():
+        if line.startswith("== "):
+            current = line[3:].strip()
+            found[current] = []
+        elif current is not None:
+            found[current].append(line)
+    return found

@@ -66,7 +66,7 @@ def docker_project(
     (root / "SPEC.md").write_text("# Tiny\n\nOne feature whose check runs in a container.\n")
     (root / "harness.toml").write_text(
         f'[model]\nname = "scripted/{SCRIPT}"\n\n'
-        f'[runner]\nkind = "docker"\nimage = "{image}"\nsetup_network = false\n{runner}'
+        f'[runner]\nkind = "docker"\nimage = "{image}"\n{runner}'
     )
     for name, text in (files or {}).items():
         (root / name).write_text(text)

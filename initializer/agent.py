@@ -158,12 +158,13 @@ def _writeback(
         return written
 
     journal.step("artifact", "support-files", {}, write_support_files, output=list[str])
+    wrote = f"{count} features" + (", init.sh" if (root / "init.sh").exists() else "")
     entry = ProgressEntry(
         session=0,
         date=datetime.now(UTC).replace(microsecond=0),
         feature=None,
         outcome="initialised",
-        summary=f"The initializer wrote {count} features (all failing) and init.sh. "
+        summary=f"The initializer wrote {wrote} (features all failing). "
         + " ".join(plan.split())[:600],
         next="Start with the highest-priority failing feature.",
     )
@@ -191,7 +192,7 @@ def _writeback(
         paths = [p for p in PROTOCOL_FILES if (root / p).exists()] if existing else None
         with repo:
             return repo.commit(
-                f"harness init: {count} features, init.sh, progress.md",
+                f"harness init: {wrote}, progress.md",
                 paths=paths,
                 trailers={INIT_TRAILER: "1"},
             )

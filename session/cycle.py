@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from runners import CommandResult, Runner
 
 INIT_SCRIPT = "init.sh"
+# bash where the image has it (init.sh is a bash script), else the POSIX shell.
+WAKE_COMMAND = f"if command -v bash >/dev/null; then bash {INIT_SCRIPT}; else sh {INIT_SCRIPT}; fi"
 
 # Session outcome -> the word in progress.md.
 OUTCOME_WORDS = {
@@ -151,8 +153,8 @@ def _wake(env: SessionEnv, journal: SessionJournal) -> CommandResult | None:
     return journal.step(
         "runner",
         "wake:init.sh",
-        {"command": f"bash {INIT_SCRIPT}"},
-        lambda: env.runner.run(f"bash {INIT_SCRIPT}", phase="setup"),
+        {"command": WAKE_COMMAND},
+        lambda: env.runner.run(WAKE_COMMAND, phase="setup"),
         output=CommandResult,
     )
 

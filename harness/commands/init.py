@@ -36,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
             "nothing changed. Use `harness run` to work on it."
         )
     else:
+        init_sh = ", init.sh" if (root / "init.sh").exists() else " (no init.sh)"
         print(
-            f"harness init: wrote {report.features} features (all failing), init.sh, "
+            f"harness init: wrote {report.features} features (all failing){init_sh}, "
             f"progress.md; first commit {(report.commit or '')[:10]}"
         )
     return 0

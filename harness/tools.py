@@ -8,6 +8,7 @@ over the context object the tools receive, so it depends on nothing of the sessi
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class Tool(Generic[Ctx]):
     fn: Callable[[Ctx, Any], ToolResult]
     idempotent: bool = True
 
+    @functools.cache  # noqa: B019 (tools live as long as the process; pydantic is slow here)
     def schema(self) -> dict[str, Any]:
         """The OpenAI-format tool description the model sees."""
         parameters = self.args.model_json_schema()

@@ -287,10 +287,14 @@ def main() -> int:
             f"{statistics.median(overhead):>16.3f} {pct(overhead, 0.9):>6.3f} "
             f"{pct(overhead, 0.99):>6.3f}"
         )
-    best = min(statistics.median(r[5]) for r in rows)
-    worst = max(statistics.median(r[5]) for r in rows)
-    verdict = "meets" if worst <= 2.0 else "misses"
-    print(f"harness overhead median {best:.3f}-{worst:.3f} ms/step: {verdict} the 2 ms target")
+    for way, _, _, _, _, overhead in rows:
+        median = statistics.median(overhead)
+        verdict = "meets" if median <= 2.0 else "misses"
+        print(f"{way}: harness overhead median {median:.3f} ms/step {verdict} the 2 ms target")
+    print(
+        "(litellm's own work outside complete(), e.g. its callback threads, lands in the "
+        "litellm row's '-model' columns; the null row is the harness alone)"
+    )
     lit, null = statistics.median(rows[0][4]), statistics.median(rows[1][4])
     print(f"ratio -model litellm/null: {lit / null:.2f}")
 

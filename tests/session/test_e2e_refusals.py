@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.session.support import (
     call,
     harness,
@@ -172,6 +174,35 @@ def test_instructions_followed_through_the_shell_change_nothing(tmp_path: Path) 
         sessions={1: turns},
         toml=ONE_SESSION,
         files={"README.md": readme, "mark_all.py": forge},
+    )
+    init(root)
+    code = harness(root, "run")
+    assert passing(root) == []
+    assert code != 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: the sentinel is created after wake (session/cycle.py run_session), so a "
+    "feature list forged by init.sh at wake is taken as legitimate",
+)
+def test_a_forging_init_sh_changes_nothing_at_the_next_wake(tmp_path: Path) -> None:
+    forge = (
+        "import json\np = 'feature_list.json'\nd = json.load(open(p))\n"
+        "for f in d['features']:\n"
+        "    f['passes'] = True\n"
+        "    f['evidence'] = {'verification': 'journal:x/1/1', 'at': '2026-01-01T00:00:00Z',"
+        " 'exit_code': 0, 'output_digest': 'sha256:00'}\n"
+        "json.dump(d, open(p, 'w'))\n"
+    )
+    init_sh = "#!/usr/bin/env bash\npython mark_all.py\necho 'environment ok'\n"
+    turns = [
+        turn(call("write_file", path="mark_all.py", content=forge)),
+        turn(call("write_file", path="init.sh", content=init_sh)),  # runs at the next wake
+        {"text": "Prepared the environment."},
+    ]
+    root = make_project(
+        tmp_path / "p", count=2, sessions={1: turns}, toml="[budgets]\nrun_sessions = 2\n"
     )
     init(root)
     code = harness(root, "run")

@@ -62,7 +62,7 @@ class BudgetsConfig(_Section):
     """Limits per session and per run; None means unlimited."""
 
     session_steps: int | None = Field(default=60, ge=1)
-    """Agent steps (model calls) per session."""
+    """Journaled steps per session: model calls and tool calls together."""
     session_tokens: int | None = Field(default=None, ge=1)
     """Tokens per session."""
     session_dollars: float | None = Field(default=None, gt=0)

@@ -69,7 +69,11 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         from session.chaos import ChaosJournal
 
         journal = ChaosJournal(journal, env.on_step)  # type: ignore[assignment]
+    from session.sentinel import Sentinel
+
+    sentinel = Sentinel(env.root)  # before wake: init.sh may not change the feature list
     wake = _wake(env, journal)
+    wake_tampered = sentinel.restore()
 
     def orient() -> str | None:
         chosen = pick_feature(load_feature_list(env.root))
@@ -120,6 +124,8 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         wake=wake if isinstance(wake, CommandResult) else None,
         runner=getattr(env.runner, "name", "runner"),
     )
+    if wake_tampered:
+        ctx.notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
     outcome = loop.run(messages)
     if loop.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from tests.session.support import (
     call,
     harness,
@@ -181,11 +179,6 @@ def test_instructions_followed_through_the_shell_change_nothing(tmp_path: Path) 
     assert code != 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the sentinel is created after wake (session/cycle.py run_session), so a "
-    "feature list forged by init.sh at wake is taken as legitimate",
-)
 def test_a_forging_init_sh_changes_nothing_at_the_next_wake(tmp_path: Path) -> None:
     forge = (
         "import json\np = 'feature_list.json'\nd = json.load(open(p))\n"

@@ -179,6 +179,17 @@ class GitRepo:
         assert sha is not None
         return sha
 
+    def read_at_head(self, path: str) -> str | None:
+        """The text of `path` as committed at HEAD, or None (no commit, or not tracked)."""
+        if self.head() is None:
+            return None
+        try:
+            blob = self._repo.head.commit.tree / path
+        except KeyError:
+            return None
+        data: bytes = blob.data_stream.read()
+        return data.decode("utf-8")
+
     def find_commit_with_trailer(self, key: str, value: str) -> str | None:
         """The newest commit whose trailers hold ``key: value``; None if there is none."""
         if self.head() is None:

@@ -69,8 +69,9 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         from session.chaos import ChaosJournal
 
         journal = ChaosJournal(journal, env.on_step)  # type: ignore[assignment]
-    from session.sentinel import Sentinel
+    from session.sentinel import Sentinel, check_against_head
 
+    restored = None if journal.replaying else check_against_head(env.root)
     sentinel = Sentinel(env.root)  # before wake: init.sh may not change the feature list
     wake = _wake(env, journal)
     wake_tampered = sentinel.restore()
@@ -124,6 +125,8 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         wake=wake if isinstance(wake, CommandResult) else None,
         runner=getattr(env.runner, "name", "runner"),
     )
+    if restored:
+        ctx.notes.append(restored)
     if wake_tampered:
         ctx.notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
     outcome = loop.run(messages)

@@ -47,3 +47,46 @@ class Sentinel:
         else:
             atomic_write(self.path, self.known, root=self.root)
         return True
+
+
+def check_against_head(root: Path) -> str | None:
+    """At the start of a new session: harness committed every change it made to the
+    feature list, so a change since HEAD that rewords, removes or reorders features, or
+    turns one passing, came from elsewhere (a background job, a hand edit): the committed
+    version is restored and the reason returned. Features added at the end, all failing,
+    are a legal edit by a person and are kept."""
+    from artifacts.feature_list import parse_feature_list
+    from artifacts.git import GitRepo
+    from artifacts.guards import check_transition
+    from artifacts.io import atomic_write
+    from harness.errors import ArtifactError, GitError
+
+    path = root / FEATURE_LIST
+    try:
+        with GitRepo.open(root) as repo:
+            committed = repo.read_at_head(FEATURE_LIST)
+    except GitError:
+        return None
+    if committed is None or not path.is_file():
+        return None
+    current_text = path.read_text(encoding="utf-8", errors="replace")
+    if current_text == committed:
+        return None
+    try:
+        old = parse_feature_list(committed)
+    except ArtifactError:
+        return None  # e.g. a quickstart list adopted since: HEAD's version is no reference
+    reason = ""
+    try:
+        new = parse_feature_list(current_text)
+        check_transition(old, new)
+        was = {f.id: f.passes for f in old.features}
+        newly = [f.id for f in new.features if f.passes and not was.get(f.id, False)]
+        if newly:
+            reason = f"{', '.join(newly)} turned passing without a harness verification"
+    except ArtifactError as error:
+        reason = error.why
+    if not reason:
+        return None
+    atomic_write(path, committed, root=root)
+    return f"feature_list.json was changed outside harness ({reason}); restored from HEAD"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.session.support import (
     call,
+    feature_list,
     harness,
     init,
     make_project,
@@ -201,3 +202,22 @@ def test_a_forging_init_sh_changes_nothing_at_the_next_wake(tmp_path: Path) -> N
     code = harness(root, "run")
     assert passing(root) == []
     assert code != 0
+
+
+def test_a_feature_list_forged_between_sessions_is_restored_from_head(tmp_path: Path) -> None:
+    """A change made while no harness ran (a leftover background job, a hand edit) that
+    turns a feature passing is undone at the next session's start; added features stay."""
+    root = make_project(tmp_path / "p", count=2, toml=ONE_SESSION)
+    init(root)
+    data = feature_list(root)
+    data["features"][1]["passes"] = True
+    data["features"][1]["evidence"] = {
+        "verification": "journal:x/1/1",
+        "at": "2026-01-01T00:00:00Z",
+        "exit_code": 0,
+        "output_digest": "sha256:00",
+    }
+    (root / "feature_list.json").write_text(json.dumps(data, indent=2) + "\n")
+    assert harness(root, "run") in (0, 3)
+    assert "F002" not in passing(root)
+    assert "restored from HEAD" in (root / "progress.md").read_text()

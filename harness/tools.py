@@ -20,7 +20,16 @@ from harness.errors import BudgetExhausted, HarnessError, ModelError, Parked, Ru
 
 Ctx = TypeVar("Ctx")
 
-ToolStatus = Literal["ok", "error", "denied", "parked"]
+ToolStatus = Literal["ok", "error", "denied"]
+
+
+def invalid_arguments(name: str, error: ValidationError) -> str:
+    """What the model reads when a tool's arguments do not fit its schema."""
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']}"
+        for err in error.errors()
+    )
+    return f"invalid arguments for {name}: {problems}"
 
 
 class ToolResult(BaseModel):
@@ -104,11 +113,7 @@ class ToolRegistry(Generic[Ctx]):
         try:
             return tool.args.model_validate(payload)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            return ToolResult.error(f"invalid arguments for {name}: {problems}")
+            return ToolResult.error(invalid_arguments(name, exc))
 
     def call(self, name: str, raw_arguments: str, ctx: Ctx) -> ToolResult:
         """Parse, validate and run one tool call."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from harness.errors import Parked
-from harness.tools import Tool, ToolResult
+from harness.tools import Tool, ToolRegistry, ToolResult
 from session.context import WorkContext
 
 if TYPE_CHECKING:
@@ -97,6 +97,17 @@ def apply_gates(
         question = outcome.result.question
         raise Parked(question.id, question.text)
     return ToolResult.denied(outcome.denial or "POLICY: denied", gate=outcome.decision.gate)
+
+
+def invoke_gated(
+    tools: ToolRegistry[WorkContext], ctx: WorkContext, name: str, args: BaseModel
+) -> ToolResult:
+    """Run a validated tool call through the policy gates (when a human is configured)."""
+    if ctx.gates is not None:
+        gated = apply_gates(ctx.gates, ctx, name, args)
+        if gated is not None:
+            return gated
+    return tools.invoke(name, args, ctx)
 
 
 class AskArgs(BaseModel):

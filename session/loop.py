@@ -103,8 +103,6 @@ class AgentLoop:
                     return self._end("parked", str(exc))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
                 results.append(result)
-                if result.status == "parked":
-                    return self._end("parked", result.output)
             if self._is_stuck(response, results):
                 return self._end(
                     "stuck",
@@ -158,13 +156,9 @@ class AgentLoop:
         parsed = self.tools.parse(name, arguments)
         if isinstance(parsed, ToolResult):
             return parsed
-        if self.ctx.gates is not None:
-            from session.gating import apply_gates
+        from session.gating import invoke_gated
 
-            gated: ToolResult | None = apply_gates(self.ctx.gates, self.ctx, name, parsed)
-            if gated is not None:
-                return gated
-        return self.tools.invoke(name, parsed, self.ctx)
+        return invoke_gated(self.tools, self.ctx, name, parsed)
 
     def _consider(self, response: ModelResponse) -> str | None:
         """The escalation matrix on the model's reasoning; above the threshold, a human

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.tools import Tool, ToolRegistry, ToolResult
+from harness.tools import Tool, ToolRegistry, ToolResult, invalid_arguments
 from runners.code_mode import CodeLimits, HostCallError, ProgramResult, run_program
 from runners.code_stubs import FunctionStub, bind_arguments, function_stub, module_stubs
 from session.context import WorkContext
+from session.gating import invoke_gated
 
 if TYPE_CHECKING:
     from harness.journal import SessionJournal
@@ -36,14 +37,6 @@ class CodeArgs(BaseModel):
         "arguments (each returns the tool's output text and raises RuntimeError when the "
         "tool fails); print() what you want to read; no imports of files, network or os",
     )
-
-
-class ProgramParked(Exception):
-    """A call inside the program needs a human: the program stops, the session parks."""
-
-    def __init__(self, result: ToolResult) -> None:
-        super().__init__(result.output)
-        self.result = result
 
 
 class CodeMode:
@@ -78,11 +71,9 @@ class CodeMode:
             )
         calls: list[dict[str, Any]] = []
         functions = {name: self._host(name, ctx, journal, calls) for name in self.stubs}
-        try:
-            program = run_program(args.program, functions, self.stub_module, self.limits)
-        except ProgramParked as parked:
-            data = {**parked.result.data, "calls": calls}
-            return ToolResult(status="parked", output=parked.result.output, data=data)
+        # A call that waits for a human raises Parked: it stops the program and leaves this
+        # step in flight, so the resumed run replays the program's finished calls.
+        program = run_program(args.program, functions, self.stub_module, self.limits)
         return _result(program, calls)
 
     def _host(
@@ -99,39 +90,24 @@ class CodeMode:
             except TypeError as exc:
                 raise HostCallError(str(exc)) from None
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(arguments)'}: {e['msg']}"
-                    for e in exc.errors()
-                )
-                raise HostCallError(f"invalid arguments for {name}: {problems}") from None
+                raise HostCallError(invalid_arguments(name, exc)) from None
             arguments = parsed.model_dump(mode="json", by_alias=True)
             result = journal.step(
                 "tool",
                 name,
                 {"arguments": arguments, "via": CODE_TOOL},
-                lambda: self._dispatch(name, parsed, ctx),
+                lambda: invoke_gated(self.registry, ctx, name, parsed),
                 output=ToolResult,
             )
             ref = journal.ref(journal.last_seq)
             ctx.absorb(name, result.status, result.data, ref)
             calls.append({"tool": name, "status": result.status, "ref": ref})
-            if result.status == "parked":
-                raise ProgramParked(result)
             if result.status != "ok":
                 raise HostCallError(result.output)
             output: str = result.output
             return output
 
         return call
-
-    def _dispatch(self, name: str, parsed: BaseModel, ctx: WorkContext) -> ToolResult:
-        if ctx.gates is not None:
-            from session.gating import apply_gates
-
-            gated: ToolResult | None = apply_gates(ctx.gates, ctx, name, parsed)
-            if gated is not None:
-                return gated
-        return self.registry.invoke(name, parsed, ctx)
 
 
 def _result(program: ProgramResult, calls: list[dict[str, Any]]) -> ToolResult:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from harness.errors import Parked
 from harness.tools import Tool, ToolResult
 from runners.code_mode import CodeLimits
 from session.context import WorkContext
@@ -23,6 +24,7 @@ from session.tools.files import FILE_TOOLS
 
 BLOCK_ENV = "HARNESS_TEST_BLOCK_ON"
 RAISE_ENV = "HARNESS_TEST_RAISE_ON"
+PARK_ENV = "HARNESS_TEST_PARK_ON"
 
 
 class BumpArgs(BaseModel):
@@ -42,6 +44,8 @@ def bump(ctx: WorkContext, args: BumpArgs) -> ToolResult:
             time.sleep(0.05)
     if args.label == os.environ.get(RAISE_ENV):
         raise HostCrash(f"crash while bumping {args.label}")
+    if args.label == os.environ.get(PARK_ENV):
+        raise Parked("q1", f"may I bump {args.label}?")
     with (ctx.root / "effects.txt").open("a") as handle:
         handle.write(args.label + "\n")
     return ToolResult(output=f"bumped {args.label}", data={"label": args.label})

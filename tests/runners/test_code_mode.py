@@ -330,3 +330,25 @@ def test_host_crash_after_a_call_resumes_without_repeating_it(
     result = run_code(project, TWO_CALLS)
     assert result.status == "ok", result.output
     assert effects(project) == ["first", "second"]
+
+
+def test_a_call_waiting_for_a_human_stops_the_program_and_resumes(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parked inside a program is not swallowed: it reaches the loop (which parks the
+    run), and the next run replays the finished call and goes on from the waiting one."""
+    from harness.errors import Parked
+    from harness.journal import Journal
+    from tests.runners.code_support import PARK_ENV, effects, run_code
+
+    monkeypatch.setenv(PARK_ENV, "second")
+    with pytest.raises(Parked):
+        run_code(project, TWO_CALLS)
+    assert effects(project) == ["first"]
+    with Journal.open_readonly(project / ".harness") as journal:
+        in_flight = [(s.name, s.status) for s in journal.steps() if s.status == "started"]
+    assert ("code", "started") in in_flight and ("bump", "started") in in_flight
+    monkeypatch.delenv(PARK_ENV)  # the human answered
+    result = run_code(project, TWO_CALLS)
+    assert result.status == "ok", result.output
+    assert effects(project) == ["first", "second"]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from artifacts.io import atomic_write
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.paths import PROTECTED, PathRefused, confine
@@ -72,9 +72,7 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> ToolResult:
     if path.is_dir():
         return ToolResult.error(f"{args.path} is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.harness-tmp")
-    tmp.write_text(args.content, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, args.content, root=ctx.root)
     return ToolResult(
         output=f"wrote {args.path} ({len(args.content)} chars)",
         data={"path": args.path, "chars": len(args.content)},
@@ -99,7 +97,7 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> ToolResult:
         return ToolResult.error(
             f"the old text occurs {count} times in {args.path}; include more context"
         )
-    path.write_text(text.replace(args.old, args.new, 1), encoding="utf-8")
+    atomic_write(path, text.replace(args.old, args.new, 1), root=ctx.root)
     return ToolResult(output=f"edited {args.path}", data={"path": args.path})
 
 

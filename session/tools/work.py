@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -79,8 +78,9 @@ def run_command(ctx: WorkContext, args: RunArgs) -> ToolResult:
 
 
 def _digest(result: CommandResult) -> str:
-    payload = f"{result.exit_code}\n{result.stdout}\n{result.stderr}".encode()
-    return "sha256:" + hashlib.sha256(payload).hexdigest()
+    from artifacts.models import digest
+
+    return digest(f"{result.exit_code}\n{result.stdout}\n{result.stderr}")
 
 
 def verify_feature(ctx: WorkContext, args: VerifyArgs) -> ToolResult:

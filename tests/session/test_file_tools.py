@@ -89,3 +89,16 @@ def test_bad_arguments_come_back_as_results(ctx: WorkContext, tools) -> None:
     assert "not valid JSON" in tools.call("read_file", "{not json", ctx).output
     assert "invalid arguments" in tools.call("read_file", "{}", ctx).output
     assert "unknown tool" in tools.call("rm_rf", "{}", ctx).output
+
+
+def test_rewriting_a_file_keeps_its_mode(ctx: WorkContext, tools) -> None:
+    script = ctx.root / "init.sh"
+    script.write_text("#!/bin/sh\necho old\n")
+    script.chmod(0o755)
+    assert (
+        call(tools, ctx, "write_file", path="init.sh", content="#!/bin/sh\necho new\n").status
+        == "ok"
+    )
+    assert call(tools, ctx, "edit_file", path="init.sh", old="new", new="newer").status == "ok"
+    assert script.stat().st_mode & 0o777 == 0o755
+    assert script.read_text() == "#!/bin/sh\necho newer\n"

@@ -142,7 +142,7 @@ def _writeback(
     from artifacts.git import GitRepo
     from artifacts.io import atomic_write
     from artifacts.models import ProgressEntry
-    from artifacts.progress import append_progress, read_progress
+    from session.cycle import record_progress
 
     def write_support_files() -> list[str]:
         written = []
@@ -168,15 +168,7 @@ def _writeback(
         + " ".join(plan.split())[:600],
         next="Start with the highest-priority failing feature.",
     )
-    journal.step(
-        "artifact",
-        "progress.append",
-        {"session": 0},
-        lambda: append_progress(root, entry),
-        idempotent=False,
-        recover=lambda: True if any(e.session == 0 for e in read_progress(root)) else None,
-        output=bool,
-    )
+    record_progress(journal, root, entry)
 
     def find() -> str | None:
         if not (root / ".git").exists():

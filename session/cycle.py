@@ -203,6 +203,25 @@ def progress_entry(
     )
 
 
+def record_progress(journal: SessionJournal, root: Path, entry: ProgressEntry) -> None:
+    """Append the session's progress entry as a journaled step; on resume the world is
+    checked first (an entry for this session already there means it was appended)."""
+    from artifacts.progress import append_progress, read_progress
+
+    def appended() -> bool | None:
+        return True if any(e.session == entry.session for e in read_progress(root)) else None
+
+    journal.step(
+        "artifact",
+        "progress.append",
+        {"session": entry.session},
+        lambda: append_progress(root, entry),
+        idempotent=False,
+        recover=appended,
+        output=bool,
+    )
+
+
 def _writeback(
     env: SessionEnv,
     journal: SessionJournal,
@@ -214,22 +233,8 @@ def _writeback(
 ) -> str | None:
     """Append the progress entry, then commit; both check the world first on resume."""
     from artifacts.git import GitRepo
-    from artifacts.progress import append_progress, read_progress
 
-    entry = progress_entry(number, feature, ending, outcome, ctx)
-
-    def appended() -> bool | None:
-        return True if any(e.session == number for e in read_progress(env.root)) else None
-
-    journal.step(
-        "artifact",
-        "progress.append",
-        {"session": number},
-        lambda: append_progress(env.root, entry),
-        idempotent=False,
-        recover=appended,
-        output=bool,
-    )
+    record_progress(journal, env.root, progress_entry(number, feature, ending, outcome, ctx))
     trailer = f"{env.run.id}/{number}"
 
     def existing_commit() -> str | None:  # the world says: committed already?

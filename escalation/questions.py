@@ -167,7 +167,7 @@ class QuestionStore:
         Secrets (API keys, values of secret-looking environment variables) are redacted
         from the text, the context and the choices before they are stored.
         """
-        from harness.journal.redact import redact
+        from harness.redact import redact
 
         row = (
             key,
@@ -345,7 +345,7 @@ class QuestionStore:
         run: str | None = None,
     ) -> int:
         """Keep one situation's embedding (its text redacted); returns its row id."""
-        from harness.journal.redact import redact
+        from harness.redact import redact
 
         blob = array("f", vector).tobytes()
         with self._write():

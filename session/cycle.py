@@ -187,7 +187,7 @@ def progress_entry(
         following = f"Continue {feature}."
     if outcome.final_text:
         summary += " Agent: " + " ".join(outcome.final_text.split())[:600]
-    from harness.journal import redact
+    from harness.redact import redact
 
     # progress.md goes into git: no secret the model may have echoed goes with it.
     summary = str(redact(summary))

@@ -1,13 +1,12 @@
 """The step journal: every step of every session, durable in SQLite (WAL) under ``.harness/``.
 
-See README.md. May import only ``harness.errors`` among our modules.
+See README.md. May import only ``harness.errors`` and ``harness.redact`` among our modules.
 """
 
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import StepFailed
 from harness.journal.journal import Journal, Run
-from harness.journal.redact import redact
 from harness.journal.session import DivergenceWarning, SessionJournal
 
 if TYPE_CHECKING:
@@ -36,5 +35,4 @@ __all__ = [
     "StepDetail",
     "StepFailed",
     "StepRow",
-    "redact",
 ]

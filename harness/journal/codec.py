@@ -11,7 +11,7 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from harness import errors as harness_errors
 from harness.errors import HarnessError, JournalError, StepFailed
-from harness.journal.redact import Redactor
+from harness.redact import Redactor
 
 
 def encode(value: Any, redactor: Redactor) -> str:

@@ -17,9 +17,9 @@ from harness.errors import JournalDamaged, JournalError
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
 from harness.journal.codec import encode
 from harness.journal.lock import RunLock
-from harness.journal.redact import Redactor
 from harness.journal.session import SessionJournal
 from harness.journal.store import DB_NAME, damaged, open_db, open_db_readonly
+from harness.redact import Redactor
 
 if TYPE_CHECKING:
     from harness.journal import rows

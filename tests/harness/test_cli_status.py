@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.commands.status import bar
+from harness.cli.commands.status import bar
 from tests.conftest import git
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "templates" / "example"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.errors import JournalDamaged, JournalError
-from harness.journal import Journal, redact
+from harness.journal import Journal
 from harness.journal.verify import verify
+from harness.redact import redact
 
 
 def make_journal(state: Path, steps: int = 300) -> str:

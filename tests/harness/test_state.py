@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.state import MANIFEST, StateRefused, load_state, read_archive, save_state
+from harness.cli.state import MANIFEST, StateRefused, load_state, read_archive, save_state
 
 
 def git(root: Path, *args: str) -> str:
@@ -245,7 +245,7 @@ def test_load_refuses_to_lose_newer_steps(project: Path, tmp_path: Path) -> None
     assert main(["-C", str(project), "state", "load", str(old)]) == 2
     load_state(project, newer)  # the incoming state extends the existing one: no --force
     load_state(project, old, force=True)
-    from harness.state import journal_runs
+    from harness.cli.state import journal_runs
 
     assert journal_runs(project / ".harness") == {run_id: 2}
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from harness.commands.log import open_reader, pick_run
+from harness.cli.commands.log import open_reader, pick_run
 from harness.errors import ArtifactError, ExitCode, JournalError
 
 

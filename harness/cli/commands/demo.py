@@ -30,7 +30,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.demo import DemoOptions, run_demo
+    from harness.cli.demo import DemoOptions, run_demo
 
     target = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="harness-demo-"))
     options = DemoOptions(

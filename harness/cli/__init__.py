@@ -1,6 +1,6 @@
 """The `harness` command line: a thin dispatcher.
 
-Each command lives in its own module under ``harness.commands``; the module defines
+Each command lives in its own module under ``harness.cli.commands``; the module defines
 ``register(subparsers)``, which adds its parser and sets ``func`` to a function taking the
 parsed arguments and returning an exit code. Command modules keep heavy imports (litellm,
 docker, textual, pydantic_monty) inside the function, so ``harness --help`` stays fast.
@@ -17,23 +17,23 @@ from harness.errors import ExitCode, HarnessError
 
 # One line per command module, in the order `harness --help` lists them.
 COMMANDS: tuple[str, ...] = (
-    "harness.commands.demo",
-    "harness.commands.init",
-    "harness.commands.run",
-    "harness.commands.status",
-    "harness.commands.validate",
-    "harness.commands.config",
-    "harness.commands.adopt",
-    "harness.commands.state",
-    "harness.commands.ci",
-    "harness.commands.image",
-    "harness.commands.doctor",
-    "harness.commands.tui",
-    "harness.commands.questions",
-    "harness.commands.log",
-    "harness.commands.show",
-    "harness.commands.journal_cmd",
-    "harness.commands.export",
+    "harness.cli.commands.demo",
+    "harness.cli.commands.init",
+    "harness.cli.commands.run",
+    "harness.cli.commands.status",
+    "harness.cli.commands.validate",
+    "harness.cli.commands.config",
+    "harness.cli.commands.adopt",
+    "harness.cli.commands.state",
+    "harness.cli.commands.ci",
+    "harness.cli.commands.image",
+    "harness.cli.commands.doctor",
+    "harness.cli.commands.tui",
+    "harness.cli.commands.questions",
+    "harness.cli.commands.log",
+    "harness.cli.commands.show",
+    "harness.cli.commands.journal_cmd",
+    "harness.cli.commands.export",
 )
 
 
@@ -91,7 +91,7 @@ def _save_traceback(project: str) -> str:
     folder = state if state.is_dir() else Path(tempfile.gettempdir())
     path = folder / f"harness-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
-        from harness.journal.redact import redact
+        from harness.redact import redact
 
         path.write_text(str(redact(traceback.format_exc())), encoding="utf-8")
     except OSError:

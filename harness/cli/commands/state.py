@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from harness.state import save_state
+    from harness.cli.state import save_state
 
     root = Path(args.project).resolve()
     target = Path(args.file).resolve()
@@ -46,7 +46,7 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from harness.state import load_state
+    from harness.cli.state import load_state
 
     root = Path(args.project).resolve()
     manifest = load_state(root, Path(args.file).resolve(), force=args.force)

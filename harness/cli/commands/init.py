@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.commands.run import overrides
+from harness.cli.commands.run import overrides
 
 
 def register(subparsers: Any) -> None:

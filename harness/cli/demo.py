@@ -37,7 +37,7 @@ class DemoOptions:
 
 def create_project(target: Path, options: DemoOptions) -> None:
     """Copy the sample project and write harness.toml and the model's script."""
-    from harness.demo_script import build_script
+    from harness.cli.demo_script import build_script
 
     source = resources.files("templates").joinpath("demo", "project")
     with resources.as_file(source) as folder:

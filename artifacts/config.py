@@ -171,6 +171,42 @@ class EscalationConfig(_Section):
     """Policy gates (always ask)."""
 
 
+class GitConfig(_Section):
+    """What the writeback may commit."""
+
+    max_file_mb: float = Field(default=10.0, gt=0)
+    """Largest file (MiB, from its size on disk) a harness commit takes; larger ones are
+    reported and left out."""
+    max_commit_mb: float = Field(default=50.0, gt=0)
+    """Most MiB of files one harness commit takes; what would exceed it is reported and
+    left out."""
+
+
+class ProtectConfig(_Section):
+    """Paths the agent may not change (beyond .git/, .harness/ and feature_list.json)."""
+
+    paths: list[str] = Field(default_factory=list)
+    """Files or directories relative to the project root (no globs), e.g.
+    ["tests/acceptance", "SPEC.md"]: refused by the file tools, read-only in the sandbox,
+    restored from HEAD and never committed when the agent changed them anyway."""
+
+    @field_validator("paths")
+    @classmethod
+    def _relative(cls, paths: list[str]) -> list[str]:
+        cleaned = []
+        for index, path in enumerate(paths):
+            parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+            if not parts or path.startswith("/") or ".." in parts:
+                raise ValueError(
+                    f"path {index} ({path!r}) must be relative to the project root, "
+                    "inside it, without '..'"
+                )
+            if any(ch in path for ch in "*?["):
+                raise ValueError(f"path {index} ({path!r}) is a glob; name a file or a directory")
+            cleaned.append("/".join(parts))
+        return cleaned
+
+
 class HarnessConfig(_Section):
     """The whole of harness.toml."""
 
@@ -184,6 +220,21 @@ class HarnessConfig(_Section):
     """The journal."""
     escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
     """Escalation to a human."""
+    git: GitConfig = Field(default_factory=lambda: GitConfig())
+    """The writeback's commits."""
+    protect: ProtectConfig = Field(default_factory=lambda: ProtectConfig())
+    """Protected paths."""
+
+
+# The harness's own state: never writable by the agent, whatever harness.toml says.
+HARNESS_PROTECTED: tuple[str, ...] = (".git", ".harness", "feature_list.json")
+
+
+def protected_paths(config: HarnessConfig) -> list[str]:
+    """Every protected path, relative to the project root: the harness's own state, then
+    ``[protect] paths`` (what a runner makes read-only and the file tools refuse)."""
+    extra = [p for p in config.protect.paths if p not in HARNESS_PROTECTED]
+    return [*HARNESS_PROTECTED, *extra]
 
 
 SECTIONS: dict[str, type[BaseModel]] = {

@@ -5,6 +5,10 @@ explicitly, so no user config is needed), without hooks or signing, with ``Key: 
 trailers (``Harness-Session: <run>/<n>``) that :meth:`GitRepo.find_commit_with_trailer`
 finds again: a commit interrupted by a crash is recognised instead of made twice.
 
+Every git command runs hardened (:mod:`artifacts.git_safety`): no hooks, no fsmonitor, no
+program the repository's config names; a repository whose own config would run one is
+refused when opened.
+
 GitPython keeps ``git cat-file`` children per ``Repo``; :class:`GitRepo` is a context manager
 that closes them. ``git`` (about 0.1 s to import) is imported on first use only.
 """
@@ -67,8 +71,15 @@ class GitRepo:
     """A git work tree at ``root``; use as ``with GitRepo.open(root) as repo: ...``."""
 
     def __init__(self, repo: git.Repo, root: Path) -> None:
+        from artifacts.git_safety import git_env, git_options
+
         self._repo = repo
         self.root = root
+        # Every GitPython call (cat-file children included) gets the overrides and the env.
+        repo.git.set_persistent_git_options(c=git_options()[1::2])
+        repo.git.update_environment(
+            **{k: v for k, v in git_env().items() if k.startswith(("GIT_", "SSH_"))}
+        )
 
     @classmethod
     def open(cls, root: Path) -> GitRepo:
@@ -89,6 +100,13 @@ class GitRepo:
             top = repo.working_tree_dir
             repo.close()
             raise GitError(f"{root} is inside the git work tree {top}, not its top.")
+        from artifacts.git_safety import check_config
+
+        try:
+            check_config(root)
+        except GitError:
+            repo.close()
+            raise
         return cls(repo, root)
 
     @classmethod
@@ -160,8 +178,18 @@ class GitRepo:
             "GIT_COMMITTER_NAME": AUTHOR_NAME,
             "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
         }
-        command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false"]
-        command += ["commit", "--no-verify", "--quiet", "--cleanup=verbatim", "-m", text]
+        from artifacts.git_safety import git_options
+
+        command = [
+            "git",
+            *git_options(),
+            "commit",
+            "--no-verify",
+            "--quiet",
+            "--cleanup=verbatim",
+            "-m",
+            text,
+        ]
         try:
             if paths is None:
                 self._repo.git.add(A=True)
@@ -259,14 +287,16 @@ def quick_status(root: Path) -> QuickStatus:
     Read-only and without GitPython: importing it and its calls cost about 0.15 s, most of
     the start-up budget of `harness status`. Everything that writes uses :class:`GitRepo`.
     """
-    import subprocess
+    from artifacts.git_safety import GitConfigRefused, check_config, run_git
 
     if not (root / ".git").exists():
         return QuickStatus(None, False, False, None, error=f"{root} is not a git repository")
-    command = ["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z"]
     try:
-        done = subprocess.run(command, capture_output=True, check=False, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as error:
+        check_config(root)
+        done = run_git(root, "status", "--porcelain=v2", "--branch", "-z", check=False, timeout=30)
+    except GitConfigRefused as error:
+        return QuickStatus(None, False, False, None, error=str(error))
+    except GitError as error:
         return QuickStatus(None, False, False, None, error=f"git status failed: {error}")
     if done.returncode != 0:
         why = done.stderr.decode("utf-8", "replace").strip()
@@ -285,7 +315,6 @@ def quick_status(root: Path) -> QuickStatus:
     detached = branch == "(detached)"
     summary = None
     if head is not None:
-        log = ["git", "-C", str(root), "log", "-1", "--format=%s", head]
-        shown = subprocess.run(log, capture_output=True, check=False, timeout=30)
+        shown = run_git(root, "log", "-1", "--format=%s", head, check=False, timeout=30)
         summary = shown.stdout.decode("utf-8", "replace").strip() or None
     return QuickStatus(head, dirty, detached, None if detached else branch, summary)

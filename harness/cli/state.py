@@ -92,9 +92,11 @@ def git_head(root: Path) -> str | None:
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    from artifacts.git_safety import git_argv, git_env
+
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60
+            git_argv(root, *args), capture_output=True, text=True, timeout=60, env=git_env()
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {' '.join(args)} failed in {root}: {exc}") from exc
@@ -358,7 +360,7 @@ def worktree_patch(root: Path) -> bytes:
     if git_head(root) is None:
         return b""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         for args in (("read-tree", "HEAD"), ("add", "-A")):
             _git_env(root, env, *args)
         tree = _git_env(root, env, "write-tree").decode().strip()
@@ -384,9 +386,9 @@ def apply_worktree_patch(root: Path, patch: bytes, manifest: Manifest, source: P
 
 
 def _git_env(root: Path, env: dict[str, str] | None, *args: str) -> bytes:
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, env=env, timeout=120
-    )
+    from artifacts.git_safety import git_argv, git_env
+
+    done = subprocess.run(git_argv(root, *args), capture_output=True, env=git_env(env), timeout=120)
     if done.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed in {root}: {done.stderr.decode().strip()}")
     return done.stdout

@@ -108,14 +108,27 @@ def _split(error: HarnessError) -> tuple[str, str]:
 def _git(root: Path) -> Check:
     if shutil.which("git") is None:
         return Check("git", False, "git is not installed", "install git (e.g. apt install git)")
+    from artifacts.git_safety import dangerous_config, git_argv, git_env
+
     done = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+        git_argv(root, "rev-parse", "--show-toplevel"),
         capture_output=True,
         text=True,
         check=False,
+        env=git_env(),
     )
     if done.returncode != 0:
         return Check("git", False, f"{root} is not a git repository", "run `git init` there")
+    found = dangerous_config(root)
+    if found:
+        keys = ", ".join(f"{k.key} ({k.origin})" for k in found)
+        return Check(
+            "git",
+            False,
+            f"the repository's own git config would run a program: {keys}",
+            f"remove it (git config --file {found[0].origin} --unset-all {found[0].key}) or "
+            "move it to ~/.gitconfig if you trust it",
+        )
     return Check("git", True, f"repository at {done.stdout.strip()}")
 
 

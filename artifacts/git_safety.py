@@ -1,0 +1,208 @@
+"""Host git that runs no program the project chose.
+
+The agent can write the project's ``.git/`` (the local runner does not stop it, and a
+sandbox bug might not), so every git command harness runs on the host carries
+:data:`OVERRIDES` (``-c key=value``, which beat every config file): no hooks, no
+fsmonitor, no credential helper, no pager, editor, ssh or gpg program. :func:`git_env` drops
+the environment variables that would point git at other files or programs.
+
+Keys whose names the project picks (``filter.<driver>.clean``, ``diff.<driver>.textconv``,
+``merge.<driver>.driver``) or that pull in other files (``include.path``, ``includeIf``)
+cannot be overridden one by one: :func:`check_config` refuses a repository whose own config
+(``.git/config``, ``config.worktree``, or a file they include) sets any key that would
+execute a program, naming the key and the command that removes it. The user's global and
+system config are the user's own and are trusted. ``core.hooksPath`` is allowed (tools such
+as husky set it): it is overridden, so no hook runs.
+
+harness never calls a git alias (git does not let an alias shadow a built-in command), so
+``alias.*`` keys are harmless to it and are left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import ExitCode, GitError
+
+# Each pair becomes `-c key=value` on every git command harness runs.
+OVERRIDES: tuple[tuple[str, str], ...] = (
+    ("core.hooksPath", "/dev/null"),
+    ("core.fsmonitor", "false"),
+    ("core.untrackedCache", "false"),
+    ("core.sshCommand", "false"),
+    ("core.askPass", ""),
+    ("core.editor", "false"),
+    ("core.pager", "cat"),
+    ("credential.helper", ""),
+    ("sequence.editor", "false"),
+    ("gpg.program", "false"),
+    ("commit.gpgSign", "false"),
+    ("tag.gpgSign", "false"),
+    ("protocol.allow", "never"),
+    ("submodule.recurse", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+    ("safe.bareRepository", "explicit"),
+)
+
+# Environment variables that point git at other repositories, config or programs.
+_DROPPED_ENV = re.compile(
+    r"^GIT_(DIR|WORK_TREE|INDEX_FILE|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|"
+    r"COMMON_DIR|NAMESPACE|CEILING_DIRECTORIES|DISCOVERY_ACROSS_FILESYSTEM|CONFIG|"
+    r"CONFIG_PARAMETERS|CONFIG_COUNT|CONFIG_KEY_\d+|CONFIG_VALUE_\d+|EXTERNAL_DIFF|SSH|"
+    r"SSH_COMMAND|ASKPASS|EDITOR|SEQUENCE_EDITOR|PAGER|PROXY_COMMAND|EXEC_PATH|TEMPLATE_DIR)$"
+)
+_FORCED_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_PAGER": "cat",
+    "GIT_EDITOR": "false",
+    "GIT_SEQUENCE_EDITOR": "false",
+    "GIT_ASKPASS": "",
+    "SSH_ASKPASS": "",
+    "GIT_OPTIONAL_LOCKS": "0",  # `git status` does not take index.lock to refresh it
+    "GIT_ATTR_NOSYSTEM": "1",
+}
+
+# Keys of the repository's own config that would make git run a program harness cannot
+# override by name. Matched on the lower-cased key.
+_REFUSED = (
+    (re.compile(r"^filter\.[^=]+\.(clean|smudge|process)$"), "a filter driver program"),
+    (re.compile(r"^diff\.[^=]+\.(textconv|command)$"), "a diff driver program"),
+    (re.compile(r"^merge\.[^=]+\.driver$"), "a merge driver program"),
+    (re.compile(r"^include\.path$"), "pulls in another config file"),
+    (re.compile(r"^includeif\..+\.path$"), "pulls in another config file"),
+    (re.compile(r"^credential\..+\.helper$"), "a credential helper program"),
+    (re.compile(r"^gpg\.[^.]+\.program$"), "a signing program"),
+    (re.compile(r"^pager\..+$"), "a pager program"),
+    (re.compile(r"^core\.(gitproxy|alternaterefscommand|worktree)$"), "a program or other tree"),
+    (re.compile(r"^uploadpack\.packobjectshook$"), "a hook program"),
+    (re.compile(r"^remote\..+\.(uploadpack|receivepack|vcs)$"), "a remote program"),
+    (re.compile(r"^core\.fsmonitor$"), "an fsmonitor hook program"),
+    (re.compile(r"^(core\.sshcommand|core\.editor|core\.pager|core\.askpass)$"), "a program"),
+    (
+        re.compile(r"^(credential\.helper|gpg\.program|sequence\.editor|diff\.external)$"),
+        "a program",
+    ),
+)
+_HARMLESS_VALUES = {"", "false", "true", "no", "yes", "off", "on", "0", "1", "cat"}
+_FIXED = {key.lower() for key, _ in OVERRIDES}
+
+
+def git_options() -> list[str]:
+    """``-c key=value`` for every override, to put right after ``git``."""
+    options: list[str] = []
+    for key, value in OVERRIDES:
+        options += ["-c", f"{key}={value}"]
+    return options
+
+
+def git_argv(root: Path | str, *args: str) -> list[str]:
+    """The full command line of a hardened ``git -C root args...``."""
+    return ["git", *git_options(), "-C", str(root), *args]
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The process environment for git: redirecting variables dropped, prompts off."""
+    env = {k: v for k, v in os.environ.items() if not _DROPPED_ENV.match(k)}
+    env.update(_FORCED_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run_git(
+    root: Path | str,
+    *args: str,
+    check: bool = True,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run hardened git in ``root``; GitError naming the command on failure when ``check``."""
+    try:
+        done = subprocess.run(
+            git_argv(root, *args),
+            capture_output=True,
+            input=input,
+            env=git_env(env),
+            timeout=timeout,
+            check=False,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise GitError(f"git {' '.join(args[:2])} failed in {root}: {error}") from None
+    if check and done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+        raise GitError(f"git {' '.join(args[:2])} failed in {root}: {why}")
+    return done
+
+
+@dataclass(frozen=True)
+class DangerousKey:
+    """A key of the repository's own config that would make git run a program."""
+
+    key: str
+    value: str
+    origin: str
+    why: str
+
+
+class GitConfigRefused(GitError):
+    """The repository's own git config would make host git run a program."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, root: Path, found: list[DangerousKey]) -> None:
+        self.found = found
+        first = found[0]
+        more = f" (and {len(found) - 1} more: " + ", ".join(k.key for k in found[1:]) + ")"
+        text = (
+            f"{root}: the repository's git config sets {first.key} = {first.value!r} "
+            f"in {first.origin} ({first.why}); harness runs git on the host and refuses a "
+            f"repository whose own config would run a program"
+            f"{more if len(found) > 1 else ''}. If you set it yourself and trust it, move it to "
+            f"your global config (~/.gitconfig); otherwise remove it: "
+            f"git config --file {first.origin} --unset-all {first.key}"
+        )
+        super().__init__(text)
+
+
+def dangerous_config(root: Path) -> list[DangerousKey]:
+    """The repository-scoped keys (local, worktree, and files they include) that would run a
+    program. Reading config runs nothing."""
+    done = run_git(
+        root, "config", "--list", "--show-scope", "--show-origin", "--includes", "-z", check=False
+    )
+    if done.returncode != 0:
+        return []  # no config at all (or no repository): nothing of the project's to run
+    found: list[DangerousKey] = []
+    fields = done.stdout.decode("utf-8", "replace").split("\0")
+    # -z: records of "scope\0origin\0key\nvalue\0"
+    for index in range(0, len(fields) - 2, 3):
+        scope, origin, entry = fields[index], fields[index + 1], fields[index + 2]
+        if scope not in ("local", "worktree"):
+            continue
+        key, _, value = entry.partition("\n")
+        lowered = key.lower()
+        for pattern, why in _REFUSED:
+            if not pattern.match(lowered):
+                continue
+            if lowered in _FIXED | {"core.fsmonitor"} and value.strip().lower() in _HARMLESS_VALUES:
+                break  # a boolean or empty value runs nothing (and is overridden anyway)
+            path = Path(origin.removeprefix("file:"))
+            found.append(
+                DangerousKey(key, value, str(path if path.is_absolute() else root / path), why)
+            )
+            break
+    return found
+
+
+def check_config(root: Path) -> None:
+    """Refuse (GitConfigRefused, exit 2) a repository whose own config would run a program."""
+    found = dangerous_config(root)
+    if found:
+        raise GitConfigRefused(root, found)

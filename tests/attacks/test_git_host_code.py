@@ -20,10 +20,9 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
     set_turns,
-    still_open,
 )
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
-from tests.session.support import call, good_turns, turn
+from tests.session.support import call, good_turns, harness_out, turn
 
 HOOKS = (
     "pre-commit",
@@ -69,10 +68,6 @@ def plant(marker: Path) -> dict[str, str]:
 
 
 ATTACKS = ("hooks", "fsmonitor", "hooksPath", "filter", "include")
-OPEN = (
-    "host git is not hardened: `git add -A`/`status` run with the repository's hooks and "
-    "program-executing config, and the sandbox mounts .git read-write"
-)
 
 
 @pytest.mark.parametrize("attack", ATTACKS)
@@ -87,9 +82,12 @@ def test_code_planted_in_git_never_runs_on_the_host(
     # Plant, then do the feature honestly so that the writeback commits (and a second
     # session runs git again at its wake).
     set_turns(root, 1, [turn(call("run", command=f"{planted}; echo planted=$?")), *good_turns(1)])
-    still_open(request, kind, {"local": OPEN, "docker": OPEN})
     code, report = run(root, tmp_path)
     assert not marker.exists(), f"the harness's git ran the agent's {attack} on the host"
+    # The user's next commands read git too: none of them may run the planted code.
+    for command in (["status"], ["status", "--json"], ["validate"], ["doctor"], ["log"]):
+        harness_out(root, *command)
+        assert not marker.exists(), f"`harness {' '.join(command)}` ran the agent's {attack}"
     if code == 0:
         # Completing is fine only if the repository the harness committed to is one that
         # runs nothing: the planted config is refused, not silently kept.
@@ -99,7 +97,8 @@ def test_code_planted_in_git_never_runs_on_the_host(
 
 
 def _runs_code(root: Path) -> bool:
-    """Whether .git/config still holds a key that executes a program (hooks in .git/hooks
-    are not counted: disabled hooks are harmless, the config is what must be refused)."""
+    """Whether .git/config still holds a key that executes a program. Not counted: hooks
+    in .git/hooks and core.hooksPath, which every host git command overrides (no hook
+    runs; see artifacts/git_safety.py), so they need no refusal."""
     config = (root / ".git" / "config").read_text()
-    return any(key in config for key in ("fsmonitor", "hooksPath", "filter", "include"))
+    return any(key in config for key in ("fsmonitor", "filter", "include"))

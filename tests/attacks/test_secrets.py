@@ -1,0 +1,133 @@
+"""The agent tries to get a secret into git, into `.harness/`, or into its own context:
+a file holding a secret-named variable's value or the parent's `/proc/<pid>/environ`,
+a key-shaped string written with the file tools, and command output carrying the secret.
+
+The canaries are set in this process's environment (the harness's own), as a user's API
+key would be. In a sandbox the command does not see them at all; on the local runner it
+does, and then the writeback's scan is what must keep them out of git.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.attacks.support import (
+    RUNNERS,
+    assert_secret_absent,
+    project,
+    run,
+    runner_for,
+    runner_params,
+    still_open,
+)
+from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
+from tests.session.support import call, good_turns, harness_proc, tool_outputs, turn
+
+CANARY_KEY = "sk-canaryQ9w8E7r6T5y4U3i2O1p0"
+CANARY_TOKEN = "ghp_canaryZYXWVUTSRQPONMLKJIHGFEDCBA0123"
+# Key-shaped, but no variable holds it: only its shape gives it away.
+SHAPED = "AKIA" + "QWERTYUIOPASDFGH"  # an AWS access key id's shape
+SHAPED_SK = "sk-proj-" + "Zx81Yw72Xv63Wu54Vt45Us36Tr27Qs18"
+
+LEAKS = {
+    "variable": 'echo "$MY_SERVICE_TOKEN $OPENAI_API_KEY" > leak-env.txt; wc -c leak-env.txt',
+    "environ": "cat /proc/$PPID/environ | tr '\\0' '\\n' > leak-proc.txt; wc -l leak-proc.txt",
+}
+
+
+@pytest.fixture
+def canaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
+    monkeypatch.setenv("MY_SERVICE_TOKEN", CANARY_TOKEN)
+
+
+@pytest.mark.slow  # a child harness process per case
+@pytest.mark.parametrize("leak", sorted(LEAKS))
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_a_file_of_secrets_written_by_a_command_is_not_committed(
+    kind: str, leak: str, canaries: None, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for(kind, request)
+    if leak == "environ":  # the local runner drops secret-named variables, not /proc
+        still_open(
+            request,
+            kind,
+            {"local": "no secret scan of the staged content before the writeback's commit"},
+        )
+    turns = [turn(call("run", command=LEAKS[leak])), *good_turns(1)]
+    root = project(tmp_path / "p", runner, sessions={1: turns})
+    # A child process, so that its /proc/<pid>/environ holds the canaries as a user's
+    # harness process would (setenv in this process does not show there).
+    done = harness_proc(root, "run", "--unattended")
+    assert tool_outputs(root, "run"), done.stderr
+    for secret in (CANARY_KEY, CANARY_TOKEN):
+        assert_secret_absent(root, secret)
+
+
+def test_key_shaped_strings_written_with_the_file_tools_are_not_committed(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """No variable holds these: the scan must know key shapes (runner-independent: the
+    file tools write on the host)."""
+    request.applymarker(
+        pytest.mark.xfail(strict=True, reason="no key-shape scan of the staged content")
+    )
+    runner = runner_for("local", request)
+    content = f"AWS_KEY = '{SHAPED}'\nOPENAI = '{SHAPED_SK}'\n"
+    turns = [turn(call("write_file", path="settings.py", content=content)), *good_turns(1)]
+    root = project(tmp_path / "p", runner, sessions={1: turns})
+    run(root, tmp_path)
+    for secret in (SHAPED, SHAPED_SK):
+        assert_secret_absent(root, secret)
+
+
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_command_output_carrying_a_secret_never_reaches_the_model(
+    kind: str,
+    canaries: None,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the model receives is recorded at the edge (the scripted provider's input).
+    The secret is in a file the harness does not know of; the command prints it."""
+    runner = runner_for(kind, request)
+    still_open(
+        request,
+        kind,
+        {k: "tool output sent to the model is not redacted" for k in ("local", "docker")},
+    )
+    seen = _record_model_input(monkeypatch)
+    turns = [
+        turn(call("run", command="cat creds.txt; echo token=$MY_SERVICE_TOKEN")),
+        turn(call("read_file", path="creds.txt")),
+        *good_turns(1),
+    ]
+    files = {"creds.txt": f"OPENAI_API_KEY={CANARY_KEY}\n"}
+    root = project(tmp_path / "p", runner, sessions={1: turns}, files=files)
+    run(root, tmp_path)
+    assert seen, "the model was never called"
+    sent = json.dumps(seen)
+    assert "creds.txt" in sent  # the attack ran and its results went back
+    assert CANARY_KEY not in sent, "the model read the key"
+    assert CANARY_TOKEN not in sent, "the model read the token"
+    assert_secret_absent(root, CANARY_KEY, skip=("script.json", "creds.txt"))
+
+
+def _record_model_input(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every message list the scripted provider is given, in order."""
+    from harness.model.scripted import ScriptedLLM
+
+    seen: list[Any] = []
+    original = ScriptedLLM._prepare
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("messages", args[1] if len(args) > 1 else []))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ScriptedLLM, "_prepare", recording)
+    return seen

@@ -156,6 +156,8 @@ def ask_human(
         run=run,
         key=key,
     )
+    if question.pending:
+        _tell(question, interactive, wait_timeout)
     if not question.pending or not interactive:
         return AskResult(status=_status(question), question=question)
     if on_wait is not None:
@@ -168,6 +170,31 @@ def ask_human(
         if deadline is not None and time.monotonic() >= deadline:
             return AskResult(status="timeout", question=question)
         time.sleep(poll_s)
+
+
+def _tell(question: Question, waiting: bool, wait_timeout: float | None) -> None:
+    """Tell whoever watches the run (progress lines, `--json`) that a human is needed."""
+    from harness import events
+
+    if events.active():
+        until = None if wait_timeout is None or not waiting else time.time() + wait_timeout
+        how = "waits for the answer" if waiting else "the run parks until it is answered"
+        events.emit(
+            events.Event(
+                "question",
+                run_id=question.run or "",
+                session=question.session,
+                status="waiting" if waiting else "parked",
+                detail=f"{question.id} ({question.kind}): {question.text}; {how}",
+                until=until,
+                data={
+                    "id": question.id,
+                    "kind": question.kind,
+                    "text": question.text,
+                    "choices": list(question.choices),
+                },
+            )
+        )
 
 
 class GateOutcome(BaseModel):

@@ -40,6 +40,7 @@ class ExitCode(IntEnum):
     WAITING_FOR_HUMAN = 4
     STUCK = 5
     BUSY = 6
+    INTERRUPTED = 130
 
 
 class HarnessError(Exception):

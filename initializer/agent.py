@@ -49,13 +49,41 @@ def initialize(
     if spec is None:
         raise ArtifactError("SPEC.md", "--spec", "no specification given", "Pass --spec FILE.")
     spec_text = _read_spec(spec)
-    run = journal.resume_run(pending) if pending else journal.start_run("init")
+    meta = {"spec": str(spec.resolve())}
+    run = journal.resume_run(pending) if pending else journal.start_run("init", meta)
     try:
         report = _initialise(root, spec, spec_text, config, run, config_text)
         run.finish("complete", {"features": report.features, "commit": report.commit})
         return report
     finally:
         journal.close()  # releases the run lock
+
+
+def interrupted_init(root: Path) -> Path | None:
+    """The spec of an init of ``root`` that was interrupted (None if none is pending).
+
+    ArtifactError when one is pending but its spec is gone, naming the command to type.
+    """
+    import json
+
+    from harness.journal import Journal
+
+    if not (root / ".harness" / "journal.db").exists():
+        return None
+    with Journal.open_readonly(root / ".harness") as journal:
+        pending = journal.unfinished_run("init")
+        if pending is None:
+            return None
+        row = journal.execute("SELECT meta FROM runs WHERE id = ?", (pending,)).fetchone()
+    spec = json.loads(row[0] or "{}").get("spec") if row else None
+    if not spec or not Path(spec).is_file():
+        raise ArtifactError(
+            root / ".harness",
+            f"run {pending}",
+            f"`harness init` was interrupted and its spec ({spec or 'not recorded'}) is gone",
+            "Finish it with `harness init --spec FILE`, then `harness run`.",
+        )
+    return Path(spec)
 
 
 def _read_spec(spec: Path) -> str:

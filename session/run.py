@@ -8,22 +8,42 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness.errors import BudgetExhausted, ExitCode, HarnessError, QuotaExhausted, RunnerError
+from harness import events
+from harness.errors import (
+    BudgetExhausted,
+    ExitCode,
+    HarnessError,
+    Parked,
+    QuotaExhausted,
+    RunnerError,
+)
 from session.chaos import CrashSwitch
 from session.cycle import SessionEnv, SessionOutcome, run_session
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from harness.journal import Journal, Run
 
-Outcome = Literal["complete", "budget_exhausted", "waiting_for_human", "stuck", "failed"]
+Outcome = Literal[
+    "complete", "budget_exhausted", "waiting_for_human", "waiting", "stuck", "failed", "interrupted"
+]
 
 EXIT_CODES: dict[str, ExitCode] = {
     "complete": ExitCode.OK,
     "budget_exhausted": ExitCode.BUDGET_EXHAUSTED,
     "waiting_for_human": ExitCode.WAITING_FOR_HUMAN,
+    "waiting": ExitCode.WAITING_FOR_HUMAN,
     "stuck": ExitCode.STUCK,
     "failed": ExitCode.FAILED,
+    "interrupted": ExitCode.INTERRUPTED,
 }
+# Outcomes after which `harness run` goes on with the same run (its lock released).
+RESUMABLE = ("waiting_for_human", "waiting", "interrupted")
+FIGURES_SCOPE = (
+    "tokens and cost_usd cover this run (every step it journaled, across processes and "
+    "resumes); figures.project covers every run of the project, the init included; "
+    "figures.this_process covers the steps this process ran live (replayed steps are free)"
+)
 
 
 @dataclass
@@ -41,6 +61,7 @@ class RunReport:
     cost_usd: float = 0.0
     runner: str = ""
     wall_s: float = 0.0
+    figures: dict[str, Any] = field(default_factory=dict)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -50,48 +71,161 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
     from artifacts.feature_list import load_feature_list
     from harness.journal import Journal
-    from session.wiring import build_env
 
     started = time.monotonic()
     state_dir = root / ".harness"
     journal = Journal.open(state_dir, synchronous=config.journal.synchronous)
-    run_id = journal.unfinished_run("run")
-    run = journal.resume_run(run_id) if run_id else journal.start_run("run")
-    switch = CrashSwitch.from_env(state_dir)
+    try:
+        close_abandoned(journal)
+        run_id = journal.unfinished_run("run")
+        if run_id is None and finished(root):
+            return _nothing_to_do(root, journal)
+        resumed = run_id is not None
+        run = journal.resume_run(run_id) if run_id else journal.start_run("run")
+    except BaseException:
+        journal.close()
+        raise
+    spent_before = journal.usage(run.id)
+    if events.active():
+        data = {"resumed": resumed, "project": str(root), "unattended": unattended}
+        data.update(tokens=spent_before[0], cost_usd=spent_before[1])
+        events.emit(events.Event("run.started", run.id, data=data))
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
+    outcome, detail, code = _drive(root, config, run, report, unattended=unattended)
+    features = load_feature_list(root)
+    report.outcome = outcome
+    report.exit_code = code
+    report.detail = detail
+    report.features_total = len(features.features)
+    report.features_passing = features.passing
+    report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
+    report.wall_s = round(time.monotonic() - started, 3)
+    if outcome not in RESUMABLE:
+        close_open_sessions(journal, run.id, outcome)
+        run.finish(outcome, {"detail": detail, "passing": features.passing})
+    journal.close()  # releases the run lock
+    if events.active():
+        events.emit(
+            events.Event("run.ended", run.id, status=outcome, data={"report": asdict(report)})
+        )
+    return report
+
+
+def _drive(
+    root: Path, config: HarnessConfig, run: Run, report: RunReport, *, unattended: bool
+) -> tuple[Outcome, str, int]:
+    """(outcome, detail, exit code) of driving the run's sessions."""
+    from session.reverify import reverify_adopted
+    from session.wiring import build_env
+
+    switch = CrashSwitch.from_env(root / ".harness")
     env: SessionEnv | None = None
+    outcome: Outcome
     try:
         env = build_env(root, config, run, unattended=unattended, on_step=switch)
         report.runner = env.runner.describe() if hasattr(env.runner, "describe") else ""
+        reverify_adopted(env)
         outcome, detail = _loop(env, report)
-    except (BudgetExhausted, QuotaExhausted, RunnerError) as exc:
-        outcome = (
-            "waiting_for_human"
-            if exc.exit_code == ExitCode.WAITING_FOR_HUMAN
-            else ("budget_exhausted")
-        )
-        detail = str(exc)
+    except Parked as exc:
+        outcome, detail = "waiting_for_human", str(exc)
+    except BudgetExhausted as exc:
+        outcome, detail = "budget_exhausted", str(exc)
+    except (QuotaExhausted, RunnerError) as exc:
+        outcome, detail = "waiting", f"{exc} (since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})"
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        detail = "interrupted (Ctrl-C); `harness run` resumes at the step it stopped in"
     except HarnessError as exc:
-        outcome, detail = "failed", str(exc)
+        invalid = exc.exit_code == ExitCode.INVALID
+        return "failed", str(exc), int(ExitCode.INVALID if invalid else ExitCode.FAILED)
     finally:
         if env is not None:
             env.runner.close()
             if env.gates is not None:
                 env.gates.store.close()
+    return outcome, detail, int(EXIT_CODES[outcome])
+
+
+def _figures(
+    journal: Journal, run_id: str, before: tuple[int, float], report: RunReport
+) -> tuple[int, float]:
+    """The run's tokens and dollars, and the report's labelled figures (one source: the
+    journal's step rows, so the report, the progress lines and the TUI agree)."""
+    run_tokens, run_cost = journal.usage(run_id)
+    project_tokens, project_cost = journal.usage()
+    report.figures = {
+        "scope": FIGURES_SCOPE,
+        "run": {"tokens": run_tokens, "cost_usd": round(run_cost, 6)},
+        "project": {"tokens": project_tokens, "cost_usd": round(project_cost, 6)},
+        "this_process": {
+            "tokens": run_tokens - before[0],
+            "cost_usd": round(run_cost - before[1], 6),
+        },
+    }
+    return run_tokens, round(run_cost, 6)
+
+
+def finished(root: Path) -> bool:
+    """Every feature passes, and none on an adoption's word alone."""
+    from artifacts.feature_list import load_feature_list
+    from artifacts.models import ADOPTED
+
+    features = load_feature_list(root).features
+    return all(
+        f.passes and not (f.evidence and f.evidence.verification == ADOPTED) for f in features
+    )
+
+
+def _nothing_to_do(root: Path, journal: Journal) -> RunReport:
+    """A finished project: report it without starting an (empty) run."""
+    from artifacts.feature_list import load_feature_list
+
     features = load_feature_list(root)
-    report.outcome = outcome
-    report.exit_code = int(EXIT_CODES[outcome])
-    report.detail = detail
-    report.features_total = len(features.features)
-    report.features_passing = features.passing
-    if env is not None:
-        report.tokens = env.accounting.run_usage.total_tokens
-        report.cost_usd = round(env.accounting.run_usage.cost_usd, 6)
-    report.wall_s = round(time.monotonic() - started, 3)
-    if outcome != "waiting_for_human":
-        run.finish(outcome, {"detail": detail, "passing": features.passing})
-    journal.close()  # releases the run lock
-    return report
+    last = journal.latest_busy_run() or ""
+    tokens, cost = journal.usage(last) if last else (0, 0.0)
+    journal.close()
+    return RunReport(
+        outcome="complete",
+        exit_code=int(ExitCode.OK),
+        run_id=last,
+        detail=f"nothing to do: all {len(features.features)} features already pass "
+        "(no run started)",
+        features_total=len(features.features),
+        features_passing=features.passing,
+        tokens=tokens,
+        cost_usd=round(cost, 6),
+        figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
+    )
+
+
+def close_open_sessions(journal: Journal, run_id: str, outcome: str) -> None:
+    """Sessions of a run that ends are closed with its outcome, never left "running"."""
+    with journal.write_lock:
+        journal.execute(
+            "UPDATE sessions SET status = 'closed', outcome = ?, ended_at = ? "
+            "WHERE run_id = ? AND status = 'open'",
+            (outcome, time.time(), run_id),
+        )
+
+
+def close_abandoned(journal: Journal) -> None:
+    """Runs of kind "run" left running by a dead process, other than the newest (which
+    this run resumes), are finished as `interrupted`, with their open sessions."""
+    from harness.journal.lock import RunLock
+
+    newest = journal.unfinished_run("run")
+    for row in journal.runs():
+        if row.kind != "run" or row.status != "running" or row.id == newest:
+            continue
+        if RunLock.holder(journal.state_dir, row.id) is not None:
+            continue
+        close_open_sessions(journal, row.id, "interrupted")
+        with journal.write_lock:
+            journal.execute(
+                "UPDATE runs SET status = 'finished', outcome = 'interrupted', finished_at = ? "
+                "WHERE id = ? AND status = 'running'",
+                (time.time(), row.id),
+            )
 
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
@@ -105,9 +239,9 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
         if open_session is None:
             if wall_limit is not None and time.monotonic() - started > wall_limit:
                 return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
-            features = load_feature_list(env.root)
-            if features.passing == len(features.features):
-                return "complete", f"all {len(features.features)} features pass"
+            if finished(env.root):
+                count = len(load_feature_list(env.root).features)
+                return "complete", f"all {count} features pass"
             limit = env.config.budgets.run_sessions
             if limit is not None and sessions_run >= limit:
                 return "budget_exhausted", f"all {limit} sessions of the run (run_sessions) used"
@@ -126,7 +260,9 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
 
 def _open_session(env: SessionEnv) -> int | None:
     """The session of this run that a crash or a question interrupted, if any."""
-    open_numbers = [s.number for s in env.run.journal.sessions(env.run.id) if s.status == "open"]
+    open_numbers = [
+        s.number for s in env.run.journal.sessions(env.run.id) if s.status == "open" and s.number
+    ]
     return min(open_numbers) if open_numbers else None
 
 

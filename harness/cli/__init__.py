@@ -15,6 +15,11 @@ from collections.abc import Sequence
 
 from harness.errors import ExitCode, HarnessError
 
+DISTRIBUTION = (
+    "durable-agent-harness"  # the name on the package index (the command stays `harness`)
+)
+CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
+
 # One line per command module, in the order `harness --help` lists them.
 COMMANDS: tuple[str, ...] = (
     "harness.cli.commands.demo",
@@ -30,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "harness.cli.commands.doctor",
     "harness.cli.commands.tui",
     "harness.cli.commands.questions",
+    "harness.cli.commands.runs",
     "harness.cli.commands.log",
     "harness.cli.commands.show",
     "harness.cli.commands.journal_cmd",
@@ -42,8 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harness",
         description="A coding-agent harness: durable sessions, honest progress, sandboxed work.",
         epilog="Exit codes: 0 ok/complete, 1 failed, 2 invalid input, 3 budget exhausted, "
-        "4 waiting for a human, 5 stuck, 6 busy (another process drives the run).",
+        "4 waiting (for a human, the provider, Docker or disk), 5 stuck, 6 busy (another "
+        "process drives the run), 130 interrupted (Ctrl-C).",
     )
+    parser.add_argument("--version", action="version", version=f"harness {version()}")
     parser.add_argument(
         "-C",
         "--project",
@@ -57,7 +65,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed(DISTRIBUTION)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`harness log | head`): stop quietly, as git does."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
+    except (OSError, ValueError):
+        pass
+    return CLOSED_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
@@ -65,12 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.INVALID)
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        raise
     except HarnessError as error:
         print(f"harness: {error}", file=sys.stderr)
         return int(error.exit_code)
     except KeyboardInterrupt:
         print("harness: interrupted; `harness run` resumes where this stopped.", file=sys.stderr)
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except Exception as error:  # a bug of ours: keep the traceback in a file, not on screen
         where = _save_traceback(args.project)
         print(

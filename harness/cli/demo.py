@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from harness.journal import Journal, StepRow
 
 SCRIPT_FILE = "scripted_model.json"
+# Written before anything else, so a demo killed while it sets up is finished by `harness run`.
+MARKER = Path(".harness") / "demo.json"
 CRASH_AT_STEP = 14  # the first run dies in its 14th tool call, mid-session
 
 
@@ -36,9 +38,14 @@ class DemoOptions:
 
 
 def create_project(target: Path, options: DemoOptions) -> None:
-    """Copy the sample project and write harness.toml and the model's script."""
+    """Copy the sample project and write harness.toml and the model's script (again, if
+    a killed demo left them half written)."""
+    from dataclasses import asdict
+
     from harness.cli.demo_script import build_script
 
+    (target / MARKER).parent.mkdir(parents=True, exist_ok=True)
+    (target / MARKER).write_text(json.dumps(asdict(options)) + "\n")
     source = resources.files("templates").joinpath("demo", "project")
     with resources.as_file(source) as folder:
         shutil.copytree(folder, target, dirs_exist_ok=True)
@@ -54,6 +61,18 @@ def create_project(target: Path, options: DemoOptions) -> None:
     )
 
 
+def finish_setup(target: Path) -> bool:
+    """A demo killed before its init began: write its files again; True if it did."""
+    if not (target / MARKER).is_file() or (target / "feature_list.json").exists():
+        return False
+    try:
+        options = DemoOptions(**json.loads((target / MARKER).read_text()))
+    except (ValueError, TypeError):
+        options = DemoOptions()
+    create_project(target, options)
+    return True
+
+
 def _harness(target: Path, *args: str, env: dict[str, str] | None = None) -> int:
     command = [sys.executable, "-m", "harness", "-C", str(target), *args]
     return subprocess.run(command, env={**os.environ, **(env or {})}).returncode
@@ -65,7 +84,8 @@ def run_demo(target: Path, options: DemoOptions) -> int:
     target = target.resolve()
     fresh = not (target / "feature_list.json").exists()
     if fresh:
-        if target.exists() and any(target.iterdir()) and not (target / SCRIPT_FILE).exists():
+        known = (target / SCRIPT_FILE).exists() or (target / MARKER).exists()
+        if target.exists() and any(target.iterdir()) and not known:
             raise ArtifactError(
                 target,
                 "(folder)",

@@ -213,9 +213,30 @@ class Journal:
         with self._reading():
             return rows.cache_stats(self.conn)
 
+    def usage(self, run_id: str | None = None) -> tuple[int, float]:
+        """(tokens, dollars) recorded by the steps of ``run_id`` (every run if None),
+        superseded steps included: what was spent, whether or not it still counts."""
+        sql = "SELECT coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0.0) FROM steps"
+        params: tuple[Any, ...] = () if run_id is None else (run_id,)
+        with self._reading():
+            row = self.conn.execute(
+                sql + (" WHERE run_id = ?" if run_id else ""), params
+            ).fetchone()
+        return int(row[0]), float(row[1])
+
     def latest_run(self) -> str | None:
         found = self.runs()
         return found[-1].id if found else None
+
+    def latest_busy_run(self) -> str | None:
+        """The newest run that journaled at least one step (None if none did)."""
+        with self._reading():
+            row = self.conn.execute(
+                "SELECT r.id FROM runs r "
+                "WHERE EXISTS (SELECT 1 FROM steps s WHERE s.run_id = r.id) "
+                "ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else str(row[0])
 
 
 class Run:
@@ -235,7 +256,14 @@ class Run:
                 "VALUES (?, ?, 'open', ?, ?)",
                 (self.id, number, journal.dump(meta or {}), time.time()),
             )
-        return SessionJournal(journal, self.id, number)
+        opened = SessionJournal(journal, self.id, number)
+        from harness import events
+
+        if events.active():
+            recorded = len(opened._recorded)
+            data = {"run_kind": self.kind, "replaying": recorded, **(meta or {})}
+            events.emit(events.Event("session.started", self.id, number, data=data))
+        return opened
 
     def next_session_number(self) -> int:
         row = self.journal.execute(

@@ -8,6 +8,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness import events
 from harness.errors import Parked, QuotaExhausted, RunnerError
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
@@ -128,6 +129,16 @@ class SessionJournal:
                 "WHERE run_id = ? AND number = ?",
                 (outcome, journal.dump(summary), time.time(), self.run_id, self.number),
             )
+        if events.active():
+            events.emit(
+                events.Event(
+                    "session.ended",
+                    self.run_id,
+                    self.number,
+                    status=outcome,
+                    data=json.loads(journal.dump(summary)),
+                )
+            )
 
     # -- the door ------------------------------------------------------------------------
     def step(
@@ -166,7 +177,11 @@ class SessionJournal:
                 return self._end(live, recovered)
         try:
             result = fn()
-        except IN_FLIGHT:
+        except IN_FLIGHT as waiting:
+            detail = f"{type(waiting).__name__}: {waiting}"
+            self._tell(
+                "step.waiting", live, duration_s=time.perf_counter() - live.t0, detail=detail
+            )
             raise  # left in flight: the next run runs this step again
         except Exception as error:
             self._fail(live, error)
@@ -199,7 +214,11 @@ class SessionJournal:
                 return self._end(live, recovered)
         try:
             result = await fn()
-        except IN_FLIGHT:
+        except IN_FLIGHT as waiting:
+            detail = f"{type(waiting).__name__}: {waiting}"
+            self._tell(
+                "step.waiting", live, duration_s=time.perf_counter() - live.t0, detail=detail
+            )
             raise  # left in flight: the next run runs this step again
         except Exception as error:
             self._fail(live, error)
@@ -249,13 +268,11 @@ class SessionJournal:
                         "UPDATE steps SET attempts = attempts + 1, started_at = ? WHERE id = ?",
                         (time.time(), rec[8]),
                     )
-                return (
-                    False,
-                    None,
-                    _Live(
-                        rec[8], seq, kind, name, digest(text), version, cache, time.perf_counter()
-                    ),
+                rerun = _Live(
+                    rec[8], seq, kind, name, digest(text), version, cache, time.perf_counter()
                 )
+                self._tell("step.started", rerun, attempts=rec[7] + 1)
+                return False, None, rerun
         text = encode(inputs, journal.redactor)
         input_digest = digest(text)
         if cache:
@@ -286,11 +303,9 @@ class SessionJournal:
             )
         row_id = cursor.lastrowid
         assert row_id is not None
-        return (
-            False,
-            None,
-            _Live(row_id, seq, kind, name, input_digest, version, cache, time.perf_counter()),
-        )
+        live = _Live(row_id, seq, kind, name, input_digest, version, cache, time.perf_counter())
+        self._tell("step.started", live)
+        return False, None, live
 
     def _end(self, live: _Live, value: T) -> T:
         journal = self.journal
@@ -311,14 +326,37 @@ class SessionJournal:
                         (live.kind, live.name, live.input_digest, live.version, inline, blob, now),
                     )
         self.last_seq = live.seq
+        self._tell("step.ended", live, duration_s=duration, tokens=tokens, cost_usd=cost)
         return value
+
+    def _tell(self, type_: events.EventType, live: _Live, **fields: Any) -> None:
+        """Tell this process's observers (progress lines, `--json`) about a live step."""
+        if events.active():
+            status = type_.partition(".")[2]
+            events.emit(
+                events.Event(
+                    type_,
+                    self.run_id,
+                    self.number,
+                    live.seq,
+                    live.kind,
+                    live.name,
+                    status,
+                    **fields,
+                )
+            )
 
     def _fail(self, live: _Live, error: Exception) -> None:
         journal = self.journal
         text = encode_error(error, journal.redactor)
+        duration = time.perf_counter() - live.t0
         with journal.write_lock:
-            journal.execute(_FAIL, (text, time.time(), time.perf_counter() - live.t0, live.row_id))
+            journal.execute(_FAIL, (text, time.time(), duration, live.row_id))
         self.last_seq = live.seq
+        message = str(journal.redactor.text(str(error)))[:300]
+        self._tell(
+            "step.failed", live, duration_s=duration, detail=f"{type(error).__name__}: {message}"
+        )
 
     def _cache_lookup(
         self, seq: int, kind: str, name: str, input_digest: str, version: str, idempotent: bool

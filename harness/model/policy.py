@@ -323,6 +323,11 @@ class Retrier:
                 kind=kind,
             ) from exc
         self.delays.append(delay)
+        from harness.events import announce_wait  # who watches the run hears of the wait
+
+        announce_wait(
+            f"retry {self.attempts + 1} of {self.ctx.model!r} after {type(exc).__name__}", delay
+        )
         return delay
 
 

@@ -143,7 +143,7 @@ def test_an_unreachable_daemon_parks_the_run_losing_nothing_then_it_finishes(
     )
     assert down.returncode == 4, down.stderr
     assert "Traceback" not in down.stderr + down.stdout
-    assert "waiting for human: the Docker engine cannot be reached" in down.stderr, down.stderr
+    assert "waiting: the Docker engine cannot be reached" in down.stderr, down.stderr
     assert "DOCKER_HOST" in down.stderr  # what to check, in plain words
     assert (root / "feature_list.json").read_bytes() == before
     assert len(steps(root)) == journal_steps  # the journal opens and holds what it held

@@ -45,7 +45,12 @@ def register(subparsers: Any) -> None:
     init.add_argument("--force", action="store_true", help="overwrite an existing workflow")
     init.add_argument("--cron", default="17 3 * * *", help="schedule (default: 03:17 UTC)")
     init.add_argument(
-        "--harness-spec", default="harness", help="what pip installs (default: harness)"
+        "--install-from",
+        "--harness-spec",
+        dest="install_from",
+        metavar="SPEC",
+        help="what the job pip-installs: a git URL (git+https://host/owner/repo@ref) or a "
+        "requirement (default: this version, pinned: durable-agent-harness==VERSION)",
     )
     init.add_argument("--python", default="3.12", help="Python version (default: 3.12)")
     init.add_argument("--sessions", type=int, default=5, help="sessions per run (default 5)")
@@ -119,10 +124,47 @@ def workflow_values(args: argparse.Namespace, secrets: list[str]) -> dict[str, s
         "TIMEOUT_MINUTES": str(args.timeout_minutes),
         "WALL_S": str(wall_s),
         "PYTHON": args.python,
-        "HARNESS_SPEC": args.harness_spec.replace('"', ""),
+        "HARNESS_SPEC": install_spec(args.install_from),
         "RETENTION_DAYS": "14",
         "SECRET_ENV": secret_env,
     }
+
+
+def install_spec(given: str | None) -> str:
+    """What the nightly job installs: the user's git URL or requirement, else exactly the
+    distribution and version that wrote the workflow (never a bare name on the index)."""
+    from harness.cli import DISTRIBUTION, version
+
+    if given is None:
+        current = version()
+        if not re.fullmatch(r"[0-9][0-9A-Za-z.+!-]*", current):
+            raise ConfigError(
+                "--install-from",
+                "(flag)",
+                f"this harness is not installed from a distribution ({current}), so the "
+                "workflow cannot pin it",
+                "Pass --install-from git+https://host/owner/repo@ref (or a requirement).",
+            )
+        return f"{DISTRIBUTION}=={current}"
+    spec = given.strip()
+    if spec.startswith("git+"):
+        ok = re.fullmatch(r"git\+(https|ssh)://[^\s\"'`$;&|<>]+", spec) is not None
+    else:
+        ok = (
+            re.fullmatch(
+                r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?([<>=!~]=?[^\s\"'`$;&|<>]+)?",
+                spec,
+            )
+            is not None
+        )
+    if not ok:
+        raise ConfigError(
+            "--install-from",
+            "(flag)",
+            f"{given!r} is neither a git+https:// (or git+ssh://) URL nor a requirement",
+            "E.g. --install-from git+https://github.com/you/harness@v0.1.0",
+        )
+    return spec
 
 
 def run_init(args: argparse.Namespace) -> int:

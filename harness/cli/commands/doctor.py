@@ -34,18 +34,25 @@ def register(subparsers: Any) -> None:
         description="Check what a run needs and say what to fix (exit 0 all fine, 1 "
         "something to fix).",
     )
+    parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.project).resolve()
     checks = diagnose(root)
+    failing = [c for c in checks if not c.ok and not c.warning]
+    if getattr(args, "json", False):
+        import json
+        from dataclasses import asdict
+
+        print(json.dumps({"ok": not failing, "checks": [asdict(c) for c in checks]}, indent=2))
+        return int(ExitCode.OK if not failing else ExitCode.FAILED)
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.warning else "FIX ")
         print(f"[{mark}] {check.name}: {check.detail}")
         if not check.ok and check.fix:
             print(f"       -> {check.fix}")
-    failing = [c for c in checks if not c.ok and not c.warning]
     warnings = sum(1 for c in checks if not c.ok and c.warning)
     if failing:
         print(f"{len(failing)} thing(s) to fix")

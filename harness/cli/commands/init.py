@@ -19,6 +19,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--spec", metavar="FILE", help="the specification (e.g. SPEC.md)")
     parser.add_argument("--model", metavar="NAME", help="override [model] name")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -29,7 +32,11 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.project).resolve()
     config = load_config(root, overrides=overrides(args))
     spec = Path(args.spec).resolve() if args.spec else None
-    report = initialize(root, spec, config)
+    from harness.cli.live import ProgressLines
+    from harness.events import observing
+
+    with observing(*([] if getattr(args, "quiet", False) else [ProgressLines()])):
+        report = initialize(root, spec, config)
     if report.already:
         print(
             f"harness init: {root} is already initialised ({report.features} features); "

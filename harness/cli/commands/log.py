@@ -19,15 +19,22 @@ def register(subparsers: Any) -> None:
         "log",
         help="list the journal's steps (seq, kind, name, duration, tokens, cost, status)",
         description="The steps of a run from the journal (.harness/journal.db), read-only: "
-        "never blocks a running harness. Defaults to the newest run.",
+        "never blocks a running harness. Defaults to the newest run that did something "
+        "(`harness runs` lists them).",
     )
-    parser.add_argument("--run", metavar="ID", help="the run (default: the newest)")
+    parser.add_argument("--run", metavar="ID", help="the run (default: the newest run with steps)")
     parser.add_argument("--session", type=int, metavar="N", help="only session N")
     parser.add_argument("--limit", type=int, metavar="N", help="only the last N steps")
     parser.add_argument(
         "--superseded", action="store_true", help="include steps superseded by a divergence"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per step per line")
+    parser.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing steps as they end, until the run finishes or parks (Ctrl-C stops)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,7 +48,7 @@ def open_reader(args: argparse.Namespace) -> Journal:
 def pick_run(journal: Journal, run_id: str | None) -> str | None:
     """``run_id`` if it exists, else the newest run (None if there are no runs)."""
     if run_id is None:
-        return journal.latest_run()
+        return journal.latest_busy_run() or journal.latest_run()
     if run_id not in {r.id for r in journal.runs()}:
         raise JournalError(f"no run {run_id!r} in {journal.path}; `harness log` lists the newest")
     return run_id
@@ -52,6 +59,10 @@ def step_json(row: StepRow) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.follow:
+        from harness.cli.commands.follow import follow
+
+        return follow(args)
     with open_reader(args) as journal:
         run_id = pick_run(journal, args.run)
         if run_id is None:

@@ -38,15 +38,18 @@ def register(subparsers: Any) -> None:
     answer.add_argument(
         "--file", action="append", default=[], metavar="PATH", help="attach a file (repeatable)"
     )
+    answer.add_argument("--json", action="store_true", help="print the question as JSON")
     answer.set_defaults(func=run_answer)
 
     approve = subparsers.add_parser("approve", help="approve a gated action")
     approve.add_argument("id", help="the approval id, e.g. q2")
+    approve.add_argument("--json", action="store_true", help="print the question as JSON")
     approve.set_defaults(func=run_approve)
 
     deny = subparsers.add_parser("deny", help="deny a gated action")
     deny.add_argument("id", help="the approval id, e.g. q2")
     deny.add_argument("--reason", default="", help="why; the agent reads it")
+    deny.add_argument("--json", action="store_true", help="print the question as JSON")
     deny.set_defaults(func=run_deny)
 
 
@@ -63,6 +66,23 @@ def _store(args: argparse.Namespace, *, required: bool) -> QuestionStore | None:
             f"(is {root} the project? use -C DIR)"
         )
     return QuestionStore(state, project_root=root)
+
+
+def _done(args: argparse.Namespace, question: Question, line: str) -> int:
+    """Print what was recorded: one line, or the question as JSON with ``--json``."""
+    if getattr(args, "json", False):
+        row = _row(question)
+        row.update(
+            status=question.status,
+            answer=question.answer,
+            files=[str(p) for p in question.files],
+        )
+        print(json.dumps(row, indent=2, default=str))
+    else:
+        print(line)
+        for path in question.files:
+            print(f"  file: {path}")
+    return int(ExitCode.OK)
 
 
 def _row(question: Question) -> dict[str, Any]:
@@ -120,10 +140,7 @@ def run_answer(args: argparse.Namespace) -> int:
         question = store.answer(
             args.id, text=args.text, choice=choice, files=[Path(f) for f in args.file]
         )
-    print(f"{question.id} answered: {question.answer}")
-    for path in question.files:
-        print(f"  file: {path}")
-    return int(ExitCode.OK)
+    return _done(args, question, f"{question.id} answered: {question.answer}")
 
 
 def run_approve(args: argparse.Namespace) -> int:
@@ -131,8 +148,7 @@ def run_approve(args: argparse.Namespace) -> int:
     assert store is not None
     with store:
         question = store.approve(args.id)
-    print(f"{question.id} approved: {question.text}")
-    return int(ExitCode.OK)
+    return _done(args, question, f"{question.id} approved: {question.text}")
 
 
 def run_deny(args: argparse.Namespace) -> int:
@@ -140,5 +156,4 @@ def run_deny(args: argparse.Namespace) -> int:
     assert store is not None
     with store:
         question = store.deny(args.id, args.reason)
-    print(f"{question.id} denied: {question.text}")
-    return int(ExitCode.OK)
+    return _done(args, question, f"{question.id} denied: {question.text}")

@@ -26,6 +26,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--report", metavar="FILE", help="write a JSON run report to FILE")
     parser.add_argument("--model", metavar="NAME", help="override [model] name")
     parser.add_argument("--max-sessions", type=int, metavar="N", help="override run_sessions")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="write a JSONL event stream on stdout while the run goes (run, session, step "
+        "started/ended, wait, question, session ended, run ended with the report)",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,18 +50,65 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def run(args: argparse.Namespace) -> int:
     from escalation.ask import is_unattended
+    from harness.cli.live import JsonStream, ProgressLines
     from harness.config import load_config
-    from session.run import run_project
+    from harness.events import observing
 
     root = Path(args.project).resolve()
+    demo_setup = _finish_demo_setup(root)
     config = load_config(root, overrides=overrides(args))
-    report = run_project(root, config, unattended=is_unattended(args.unattended))
+    watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
+    if args.json:
+        watchers.append(JsonStream(sys.stdout))
+    with observing(*watchers):
+        finish_interrupted_init(root, config, demo_setup)
+        report = _run(root, config, unattended=is_unattended(args.unattended))
     if args.report:
         report.write(Path(args.report))
     print(
         f"harness run: {report.outcome.replace('_', ' ')}: {report.detail} "
         f"({report.features_passing}/{report.features_total} features passing, "
-        f"{len(report.sessions)} session(s), {report.tokens} tokens, ${report.cost_usd:.4f})",
-        file=sys.stderr if report.exit_code else sys.stdout,
+        f"{len(report.sessions)} session(s) this time; this run: {report.tokens} tokens, "
+        f"${report.cost_usd:.4f})",
+        file=sys.stderr if report.exit_code or args.json else sys.stdout,
     )
-    return report.exit_code
+    return int(report.exit_code)
+
+
+def _run(root: Path, config: Any, *, unattended: bool) -> Any:
+    from session.run import run_project
+
+    if not (root / "feature_list.json").exists():
+        from harness.errors import ArtifactError
+
+        raise ArtifactError(
+            root / "feature_list.json",
+            "(whole file)",
+            "the project is not initialised: there is no feature list",
+            "Start it with `harness init --spec SPEC.md` (or `harness adopt` for a "
+            "quickstart project), then `harness run`.",
+        )
+    return run_project(root, config, unattended=unattended)
+
+
+def _finish_demo_setup(root: Path) -> bool:
+    """A `harness demo` killed before its init: its files are written again."""
+    from harness.cli.demo import finish_setup
+
+    return finish_setup(root)
+
+
+def finish_interrupted_init(root: Path, config: Any, demo_setup: bool = False) -> None:
+    """An init that was killed is finished first, from its recorded spec."""
+    from initializer.agent import initialize, interrupted_init
+
+    spec = interrupted_init(root)
+    if spec is None and demo_setup and (root / "SPEC.md").is_file():
+        spec = root / "SPEC.md"
+    if spec is None:
+        return
+    print(
+        f"harness run: finishing the interrupted `harness init --spec {spec}` first",
+        file=sys.stderr,
+    )
+    initialize(root, spec, config)

@@ -1,0 +1,88 @@
+"""`harness runs`: every run of the project: id, kind, started, outcome, sessions, cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from harness.errors import ExitCode
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "runs",
+        help="list the runs (id, started, outcome, sessions, tokens, cost)",
+        description="Every run in the journal, oldest first, read-only. A run id names a run "
+        "for `harness log --run ID` and `harness show --run ID SESSION:SEQ`.",
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.set_defaults(func=run)
+
+
+def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from harness.cli.commands.log import open_reader
+    from harness.journal.lock import RunLock
+
+    state = _state(args)
+    if not (state / "journal.db").exists():
+        return []
+    rows = []
+    with open_reader(args) as journal:
+        sessions = journal.sessions()
+        for run in journal.runs():
+            mine = [s for s in sessions if s.run_id == run.id]
+            tokens, cost = journal.usage(run.id)
+            status = run.outcome or run.status
+            if run.status == "running":
+                held = RunLock.holder(state, run.id) is not None
+                status = "running" if held else "unfinished (resumable)"
+            rows.append(
+                {
+                    "id": run.id,
+                    "kind": run.kind,
+                    "started": run.created_at,
+                    "finished": run.finished_at,
+                    "outcome": status,
+                    "sessions": len(mine),
+                    "tokens": tokens,
+                    "cost_usd": round(cost, 6),
+                }
+            )
+    return rows
+
+
+def _state(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    return Path(args.project).absolute() / ".harness"
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = collect(args)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return int(ExitCode.OK)
+    if not rows:
+        print("No runs yet: `harness init --spec SPEC.md`, then `harness run`.")
+        return int(ExitCode.OK)
+    header = ("RUN", "KIND", "STARTED", "OUTCOME", "SESSIONS", "TOKENS", "COST")
+    table = [header]
+    for r in rows:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["started"]))
+        table.append(
+            (
+                r["id"],
+                r["kind"],
+                started,
+                str(r["outcome"]),
+                str(r["sessions"]),
+                str(r["tokens"]),
+                f"${r['cost_usd']:.4f}",
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return int(ExitCode.OK)

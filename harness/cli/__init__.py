@@ -92,6 +92,7 @@ def _closed_pipe() -> int:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush is silent
     except (OSError, ValueError):
         pass
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives until the process ends)
     return CLOSED_PIPE
 
 

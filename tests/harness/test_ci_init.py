@@ -82,8 +82,8 @@ def test_workflow_content(tmp_path: Path) -> None:
             tmp_path,
             "--cron",
             "5 4 * * *",
-            "--harness-spec",
-            "harness==0.1.0",
+            "--install-from",
+            "git+https://github.com/example/harness@v0.1.0",
             "--sessions",
             "3",
             "--dollars",
@@ -107,7 +107,7 @@ def test_workflow_content(tmp_path: Path) -> None:
     checkout = next(s for s in steps if str(s.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0
     runs = "\n".join(s.get("run", "") for s in steps)
-    assert 'pip install "harness==0.1.0"' in runs
+    assert 'pip install "git+https://github.com/example/harness@v0.1.0"' in runs
     assert "harness state load" in runs and "harness state save" in runs
     assert "harness run --unattended --report report.json" in runs
     assert "git push" in runs and "harness ci summary" in runs
@@ -183,3 +183,30 @@ def test_summary_without_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     rc = main(["ci", "summary", "--report", str(tmp_path / "none.json"), "--exit-code", "1"])
     assert rc == 1
+
+
+def test_the_default_install_is_this_distribution_pinned_to_this_version(tmp_path: Path) -> None:
+    """Never a bare name on the public index (`harness` there is someone else's project)."""
+    from importlib.metadata import version
+
+    from harness.cli import DISTRIBUTION
+
+    assert DISTRIBUTION != "harness"
+    assert init(tmp_path) == 0
+    runs = "\n".join(
+        s.get("run", "")
+        for s in yaml.safe_load((tmp_path / WORKFLOW).read_text())["jobs"]["run"]["steps"]
+    )
+    assert f'pip install "{DISTRIBUTION}=={version(DISTRIBUTION)}"' in runs
+    assert 'pip install "harness"' not in runs
+
+
+@pytest.mark.parametrize(
+    "spec", ["git+file:///etc", "harness; rm -rf /", "git+https://x/y$(id)", "a b"]
+)
+def test_an_install_source_that_is_no_url_or_requirement_is_refused(
+    tmp_path: Path, spec: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert init(tmp_path, "--install-from", spec) == 2
+    assert "--install-from" in capsys.readouterr().err
+    assert not (tmp_path / WORKFLOW).exists()

@@ -1,0 +1,132 @@
+"""A run you can watch: progress lines on stderr, the --json event stream read while the
+run goes, `harness runs`, no empty run on a finished project, CLI conventions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.session.support import harness, harness_out, init, make_project
+
+
+def _popen(root: Path, *args: str) -> subprocess.Popen[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "-C", str(root), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean,
+    )
+
+
+def test_the_json_stream_is_read_line_by_line_while_the_run_goes(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=2)
+    init(root)
+    proc = _popen(root, "run", "--json", "--quiet")
+    assert proc.stdout is not None
+    events = []
+    seen_while_running = 0
+    for line in proc.stdout:  # one event per line, as it happens
+        events.append(json.loads(line))
+        if proc.poll() is None:
+            seen_while_running += 1
+    code = proc.wait(timeout=120)
+    err = proc.stderr.read() if proc.stderr else ""
+    assert code == 0, err
+    assert seen_while_running > 0  # the stream was read before the process ended
+    types = [e["type"] for e in events]
+    assert types[0] == "run.started" and types[-1] == "run.ended"
+    assert types.count("session.started") == 2 and types.count("session.ended") == 2
+    starts = [e for e in events if e["type"] == "step.started"]
+    ends = [e for e in events if e["type"] == "step.ended"]
+    assert starts and len(ends) == len(starts)
+    assert {e["kind"] for e in ends} >= {"llm", "tool", "git"}
+    report = events[-1]["report"]
+    assert report["outcome"] == "complete" and report["features_passing"] == 2
+    # one set of figures: the stream's running total is the report's
+    assert events[-1]["run_totals"]["tokens"] == report["tokens"] > 0
+    assert sum(e["tokens"] for e in ends) == report["figures"]["this_process"]["tokens"]
+    assert "run" in report["figures"]["scope"]
+    assert "harness: starting run" not in err  # --quiet: no progress lines
+
+
+def test_progress_lines_name_session_step_model_tool_and_totals(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "-C", str(root), "run"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert any(line.startswith("harness: starting run") for line in lines)
+    model = [line for line in lines if " model scripted/script.json " in line]
+    tool = [line for line in lines if " tool verify_feature " in line]
+    assert model and tool
+    assert all("s1 #" in line and "run " in line and "tokens $" in line for line in model + tool)
+    assert any("session 1 ended: passing F001" in line for line in lines)
+    assert proc.stdout.startswith("harness run: complete")
+
+
+def test_a_finished_project_starts_no_empty_run(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    assert harness(root, "run") == 0
+    code, out = harness_out(root, "runs", "--json")
+    before = json.loads(out)
+    assert code == 0 and [r["kind"] for r in before] == ["init", "run"]
+    assert before[1]["outcome"] == "complete" and before[1]["sessions"] == 1
+    code, out = harness_out(root, "run")
+    assert code == 0 and "nothing to do" in out
+    _, out = harness_out(root, "runs", "--json")
+    assert json.loads(out) == before  # no new run
+    _, out = harness_out(root, "log", "--json")
+    assert {json.loads(line)["run_id"] for line in out.splitlines()} == {before[1]["id"]}
+    _, out = harness_out(root, "log", "--run", before[0]["id"], "--json")
+    assert {json.loads(line)["session"] for line in out.splitlines()} == {0}
+
+
+def test_version_and_a_closed_pipe_are_quiet(tmp_path: Path) -> None:
+    from harness.cli import DISTRIBUTION
+
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.startswith("harness ")
+    from importlib.metadata import version
+
+    assert version(DISTRIBUTION) in done.stdout
+    root = make_project(tmp_path / "p", count=2)
+    init(root)
+    assert harness(root, "run") == 0
+    script = f"{sys.executable} -m harness -C {root} log | head -1; echo rc=${{PIPESTATUS[0]}} >&2"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("run ")
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] in ("rc=0", "rc=141")
+    assert not list((root / ".harness").glob("harness-crash-*"))
+    # the reader gone before the first write: EPIPE on the first line
+    broken = (
+        "import sys\n"
+        "from harness.cli import main\n"
+        "class Gone:\n"
+        "    def write(self, text): raise BrokenPipeError(32, 'Broken pipe')\n"
+        "    def flush(self): raise BrokenPipeError(32, 'Broken pipe')\n"
+        "    def fileno(self): return 1\n"
+        f"sys.stdout = Gone()\nsys.exit(main(['-C', {str(root)!r}, 'log']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", broken], capture_output=True, text=True)
+    assert done.returncode == 141, done.stderr
+    assert done.stderr == ""
+    assert not list((root / ".harness").glob("harness-crash-*"))
+
+
+def test_a_config_error_in_run_exits_2(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=1, toml="[runner]\nbogus = 1\n")
+    assert harness(root, "run") == 2

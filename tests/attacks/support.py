@@ -75,11 +75,19 @@ def project(
     toml: str = "[budgets]\nrun_sessions = 1\n",
     files: dict[str, str] | None = None,
     init_extra: list[dict[str, Any]] | None = None,
+    checks: list[str] | None = None,
 ) -> Path:
-    """A tiny project on `runner`, initialised (`harness init`, committed)."""
+    """A tiny project on `runner`, initialised (`harness init`, committed); `checks`
+    replaces the features' check commands (default `test -f done_<x>.txt`)."""
     make_project(
         root, count=count, sessions=sessions, toml=toml, files=files, init_extra=init_extra
     )
+    if checks:
+        script = json.loads((root / "script.json").read_text())
+        for call in script["scenes"][0]["turns"][1]["tool_calls"]:
+            for feature, check in zip(call["arguments"]["features"], checks, strict=False):
+                feature["check"] = check
+        (root / "script.json").write_text(json.dumps(script, indent=1) + "\n")
     config = root / "harness.toml"
     text = config.read_text()
     config.write_text(text.replace('[runner]\nkind = "local"\n', runner.table, 1))

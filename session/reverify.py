@@ -43,11 +43,17 @@ def reverify_adopted(env: SessionEnv) -> dict[str, str]:
         return {}
     journal = env.run.session(SESSION, {"purpose": "re-verify adopted features"})
     verdicts: dict[str, dict[str, Any]] = {}
+    parked: Parked | None = None
     for feature in pending:
         if feature.check:
             verdicts[feature.id] = _run_check(env, journal, feature)
-        else:
+            continue
+        try:
             verdicts[feature.id] = _ask_approval(env, journal, feature)
+        except Parked as exc:  # ask every approval now; the run parks once, after them all
+            parked = parked or exc
+    if parked is not None:
+        raise parked
     _apply(env, verdicts)
     sha = _commit(env, journal, verdicts)
     summary = {fid: v["verdict"] for fid, v in verdicts.items()}

@@ -13,15 +13,21 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "adopt",
         help="upgrade the autonomous-coding quickstart's feature_list.json in place",
-        description="Give a flat-array feature list ids and priorities from array order, "
-        'keeping every text; passing entries keep passing as "adopted, unverified".',
+        description="Make a quickstart project a harness project: the flat-array "
+        "feature_list.json gets ids and priorities from array order (every text kept; "
+        'passing entries stay passing as "adopted, unverified" until `harness run` '
+        "re-verifies them), progress.md starts with claude-progress.txt verbatim, "
+        "harness.toml and .gitignore (.harness/) are written when missing, app_spec.txt is "
+        "kept, and those protocol files are committed.",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from artifacts.adopt import adopt_feature_list
+    from initializer.adopt import adopt_project
 
-    result = adopt_feature_list(Path(args.project))
-    print(result.message)
+    report = adopt_project(Path(args.project).resolve())
+    for line in report.lines:
+        print(f"harness adopt: {line}")
+    print("harness adopt: next: `harness validate`, then `harness run`")
     return int(ExitCode.OK)

@@ -1,0 +1,76 @@
+"""Every interruption resumes from the command the user would type: `harness run`.
+
+A kill inside `harness init` (at its model call, its commit) and a kill of `harness demo`
+before or during its init are finished by `harness run`, paying for nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.session.support import (
+    harness_out,
+    harness_proc,
+    init_commits,
+    make_project,
+    passing,
+    session_commits,
+)
+
+
+@pytest.mark.parametrize("where", ["llm:*#2", "artifact:support-files", "git:commit"])
+def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> None:
+    root = make_project(tmp_path / "p", count=2)
+    killed = harness_proc(
+        root, "init", "--spec", str(root / "SPEC.md"), env={"HARNESS_CRASH_IN": where}
+    )
+    assert killed.returncode == -9, killed.stderr
+    done = harness_proc(root, "run")
+    assert done.returncode == 0, done.stderr
+    assert "finishing the interrupted `harness init" in done.stderr
+    assert init_commits(root) == 1
+    assert passing(root) == ["F001", "F002"]
+    assert sorted(session_commits(root).values()) == [1, 1]
+    code, out = harness_out(root, "runs", "--json")
+    runs = json.loads(out)
+    assert [r["kind"] for r in runs] == ["init", "run"]
+    assert runs[0]["outcome"] == "complete"
+
+
+def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=1)
+    done = harness_proc(root, "run")
+    assert done.returncode == 2
+    assert "harness init --spec" in done.stderr
+
+
+@pytest.mark.slow
+def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    demo = harness_proc(
+        tmp_path, "demo", str(root), "--no-crash", env={"HARNESS_CRASH_IN": "git:commit"}
+    )
+    assert demo.returncode != 0
+    assert not (root / ".git").exists() or init_commits(root) == 0
+    done = harness_proc(root, "run")
+    assert done.returncode == 0, done.stderr
+    assert len(passing(root)) == 8 and init_commits(root) == 1
+
+
+def test_a_demo_killed_while_it_wrote_its_files_is_finished_by_run(tmp_path: Path) -> None:
+    from harness.cli.demo import MARKER, SCRIPT_FILE, DemoOptions, create_project
+
+    root = tmp_path / "demo"
+    root.mkdir()
+    create_project(root, DemoOptions())
+    # as if killed mid-copy: the marker is there, half the files are not
+    (root / SCRIPT_FILE).unlink()
+    (root / "harness.toml").unlink()
+    assert (root / MARKER).exists()
+    done = harness_proc(root, "run", "--max-sessions", "1")
+    assert done.returncode in (0, 3), done.stderr
+    assert init_commits(root) == 1 and (root / SCRIPT_FILE).exists()
+    assert len(passing(root)) >= 1

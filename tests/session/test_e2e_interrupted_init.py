@@ -35,6 +35,7 @@ def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> No
     assert passing(root) == ["F001", "F002"]
     assert sorted(session_commits(root).values()) == [1, 1]
     code, out = harness_out(root, "runs", "--json")
+    assert code == 0
     runs = json.loads(out)
     assert [r["kind"] for r in runs] == ["init", "run"]
     assert runs[0]["outcome"] == "complete"

@@ -229,3 +229,20 @@ def still_open(request: pytest.FixtureRequest, kind: str, open_on: dict[str, str
     fails, the xfail turns into a failure, and the entry is removed."""
     if kind in open_on:
         request.applymarker(pytest.mark.xfail(strict=True, reason=open_on[kind]))
+
+
+def set_scenes(root: Path, scenes: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """Replace every working scene (after init) by `(match regex, turns)` pairs, e.g. one
+    scene per session number; committed like `set_turns`."""
+    path = root / "script.json"
+    script = json.loads(path.read_text())
+    script["scenes"] = script["scenes"][:1] + [
+        {"name": f"s{i}", "match": match, "turns": turns} for i, (match, turns) in enumerate(scenes)
+    ]
+    path.write_text(json.dumps(script, indent=1) + "\n")
+    subprocess.run(["git", "add", "script.json"], cwd=root, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@l", "commit", "-qm", "attack script"],
+        cwd=root,
+        check=True,
+    )

@@ -22,6 +22,9 @@ from typing import Any
 
 import pytest
 
+# litellm is imported by some attacks before the gateway sets this (the cost map offline).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 from tests.session.support import harness, harness_out, init, make_project
 
 RUNNERS = ("local", "docker", "bwrap")

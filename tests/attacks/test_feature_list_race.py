@@ -4,6 +4,7 @@ another one by rename, or for a symlink to a file it controls."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,83 @@ def test_a_feature_list_symlinked_to_an_agent_file_wins_nothing(
     assert disk_passing(root) == []
     # The definition of done in git is the harness's own file, not a link to the agent's.
     assert tree_mode(root, "HEAD", "feature_list.json") == "100644"
+
+
+def _weakened_list(root: Path) -> str:
+    """The feature list with every check replaced by `true` (nothing marked passing)."""
+    data = json.loads((root / "feature_list.json").read_text())
+    for feature in data["features"]:
+        feature["check"] = "true"
+    return json.dumps(data, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("kind", runner_params("docker", "bwrap"))
+def test_a_background_process_cannot_swap_in_a_weaker_check(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """verify_feature reads the check from feature_list.json: a forger keeps a copy whose
+    check is `true` in place, so that the harness would run the weak check and record it
+    as evidence (done_a.txt is never created: an honest check fails).
+
+    Only in a sandbox, where a read-only feature list makes the outcome certain. Without
+    one (local runner, Docker before the read-only mount) the sentinel's restore comes
+    microseconds before the read: the forger wins that race rarely, so a strict xfail
+    there would be flaky; Docker is a non-strict xfail until its mount is read-only."""
+    runner = runner_for(kind, request)
+    if kind == "docker":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=False,
+                reason="feature_list.json is writable in the container: a narrow race between "
+                "the sentinel's restore and verify_feature's read",
+            )
+        )
+    root = project(tmp_path / "p", runner, sessions={1: []})
+    forger = FORGER.replace("forged.json", "weak.json")
+    set_turns(
+        root,
+        1,
+        [
+            turn(call("write_file", path="weak.json", content=_weakened_list(root))),
+            turn(call("write_file", path="forge.sh", content=forger)),
+            turn(call("run", command=START)),
+            *[turn(call("verify_feature", feature="F001")) for _ in range(3)],
+            turn(call("mark_passing", feature="F001")),
+            {"text": "F001 passes."},
+        ],
+    )
+    try:
+        code, report = run(root, tmp_path)
+    finally:
+        end_background(runner, root / "bg.pid", MARK)
+    assert_not_complete(code, report)
+    assert committed_passing(root) == [], "a weakened check became evidence"
+    if runner.sandbox:
+        assert disk_passing(root) == []
+
+
+HARDLINK = (
+    "ln feature_list.json fl.json && cat forged.json > fl.json; grep -c true feature_list.json"
+)
+
+
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_writing_the_feature_list_through_a_hard_link_wins_nothing(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for(kind, request)
+    root = project(tmp_path / "p", runner, sessions={1: []})
+    set_turns(
+        root,
+        1,
+        [
+            turn(call("write_file", path="forged.json", content=forged_list(root))),
+            turn(call("run", command=HARDLINK)),
+            turn(call("run", command="cat forged.json > fl.json; echo again")),
+            {"text": "All features pass."},
+        ],
+    )
+    code, report = run(root, tmp_path)
+    assert_not_complete(code, report)
+    assert committed_passing(root) == []
+    assert disk_passing(root) == []

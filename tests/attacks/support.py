@@ -78,10 +78,10 @@ def project(
     toml: str = "[budgets]\nrun_sessions = 1\n",
     files: dict[str, str] | None = None,
     init_extra: list[dict[str, Any]] | None = None,
-    checks: list[str] | None = None,
+    checks: list[str | None] | None = None,
 ) -> Path:
     """A tiny project on `runner`, initialised (`harness init`, committed); `checks`
-    replaces the features' check commands (default `test -f done_<x>.txt`)."""
+    replaces the features' check commands (default `test -f done_<x>.txt`; None: no check)."""
     make_project(
         root, count=count, sessions=sessions, toml=toml, files=files, init_extra=init_extra
     )
@@ -90,6 +90,8 @@ def project(
         for call in script["scenes"][0]["turns"][1]["tool_calls"]:
             for feature, check in zip(call["arguments"]["features"], checks, strict=False):
                 feature["check"] = check
+                if check is None:
+                    del feature["check"]
         (root / "script.json").write_text(json.dumps(script, indent=1) + "\n")
     config = root / "harness.toml"
     text = config.read_text()

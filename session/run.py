@@ -82,6 +82,7 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
             return _nothing_to_do(root, journal)
         resumed = run_id is not None
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
+        park(journal, run.id, None, {})  # driven again: no longer parked
     except BaseException:
         journal.close()
         raise
@@ -103,6 +104,8 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     if outcome not in RESUMABLE:
         close_open_sessions(journal, run.id, outcome)
         run.finish(outcome, {"detail": detail, "passing": features.passing})
+    else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
+        park(journal, run.id, outcome, {"detail": detail, "at": time.time()})
     journal.close()  # releases the run lock
     if events.active():
         events.emit(
@@ -196,6 +199,15 @@ def _nothing_to_do(root: Path, journal: Journal) -> RunReport:
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
     )
+
+
+def park(journal: Journal, run_id: str, outcome: str | None, report: dict[str, Any]) -> None:
+    """Record why an unfinished run stopped (None: it is being driven again)."""
+    with journal.write_lock:
+        journal.execute(
+            "UPDATE runs SET outcome = ?, report = ? WHERE id = ? AND status = 'running'",
+            (outcome, journal.dump(report) if outcome else None, run_id),
+        )
 
 
 def close_open_sessions(journal: Journal, run_id: str, outcome: str) -> None:

@@ -20,8 +20,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status",
         help="show features passing/total, the last session and the git head",
-        description="Features passing/total with a progress bar, the last progress.md entry "
-        "and the git head (short sha, dirty, detached). Exit 2 when the project has no "
+        description="Features passing/total with a progress bar, the last progress.md entry, "
+        "the git head (short sha, dirty, detached), the newest run's state (running, parked "
+        "waiting for a human or for something else, interrupted, finished) and the pending "
+        "questions. Exit 2 when the project has no "
         "feature_list.json or a protocol file is invalid.",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
@@ -86,7 +88,50 @@ def collect(root: Path) -> dict[str, Any]:
         },
         "sessions": len(entries),
         "git": git_status(root),
+        "run": run_state(root),
+        "questions": pending_questions(root),
     }
+
+
+def run_state(root: Path) -> dict[str, Any]:
+    """The newest run and its state: running (a live process drives it), waiting_for_human,
+    waiting (provider, Docker, disk), interrupted (killed or Ctrl-C), or finished."""
+    from harness.journal import Journal
+    from harness.journal.lock import RunLock
+
+    state = root / ".harness"
+    if not (state / "journal.db").exists():
+        return {"state": "none"}
+    with Journal.open_readonly(state) as journal:
+        runs = journal.runs()
+        if not runs:
+            return {"state": "none"}
+        run = runs[-1]
+        row = journal.execute("SELECT report FROM runs WHERE id = ?", (run.id,)).fetchone()
+    report = json.loads(row[0]) if row and row[0] else {}
+    found: dict[str, Any] = {"run_id": run.id, "kind": run.kind}
+    pid = RunLock.holder(state, run.id) if run.status == "running" else None
+    if pid is not None:
+        found.update(state="running", pid=pid)
+    elif run.status == "running":
+        found["state"] = run.outcome or "interrupted"
+        found["detail"] = report.get("detail", "") if run.outcome else "the process was killed"
+        found["resume"] = "harness run"
+    else:
+        found.update(state="finished", outcome=run.outcome, detail=report.get("detail", ""))
+    return found
+
+
+def pending_questions(root: Path) -> list[dict[str, Any]]:
+    if not (root / ".harness" / "questions.db").exists():
+        return []
+    from escalation.questions import QuestionStore
+
+    with QuestionStore(root / ".harness", project_root=root) as store:
+        return [
+            {"id": q.id, "kind": q.kind, "text": q.text, "choices": q.choices}
+            for q in store.pending()
+        ]
 
 
 def git_status(root: Path) -> dict[str, Any]:
@@ -135,7 +180,41 @@ def render(status: dict[str, Any]) -> str:
             "detached HEAD" if git["detached"] else f"on {git['branch']}",
         ]
         lines.append(f"git       {git['head'][:10]} ({', '.join(flags)}) {git['summary']}")
+    lines.extend(_run_lines(status["run"], status["questions"]))
     return "\n".join(lines)
+
+
+STATE_WORDS = {
+    "running": "running",
+    "waiting_for_human": "parked: waiting for a human",
+    "waiting": "parked: waiting",
+    "interrupted": "interrupted",
+    "finished": "finished",
+}
+
+
+def _run_lines(run: dict[str, Any], questions: list[dict[str, Any]]) -> list[str]:
+    if run["state"] == "none":
+        return ["run       none yet (`harness run` starts one)"]
+    words = STATE_WORDS.get(run["state"], run["state"])
+    line = f"run       {run['run_id']} ({run['kind']}): {words}"
+    if run["state"] == "running":
+        line += f" (pid {run['pid']})"
+    elif run["state"] == "finished":
+        line += f": {run.get('outcome')}"
+    lines = [line]
+    if run.get("detail"):
+        lines.append(f"          {_one_line(run['detail'])}")
+    if run.get("resume"):
+        lines.append("          `harness run` resumes it")
+    for q in questions:
+        lines.append(f"question  {q['id']} ({q['kind']}): {_one_line(q['text'], 80)}")
+    if questions:
+        lines.append(
+            "          answer: `harness answer ID TEXT|--choice N`, `harness approve ID`, "
+            "`harness deny ID`, or `harness tui`"
+        )
+    return lines
 
 
 def _one_line(text: str, limit: int = 100) -> str:

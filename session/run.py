@@ -103,9 +103,13 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     report.wall_s = round(time.monotonic() - started, 3)
     if outcome not in RESUMABLE:
         close_open_sessions(journal, run.id, outcome)
-        run.finish(outcome, {"detail": detail, "passing": features.passing})
+        run.finish(
+            outcome, {"detail": detail, "passing": features.passing, "runner": report.runner}
+        )
     else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
-        park(journal, run.id, outcome, {"detail": detail, "at": time.time()})
+        park(
+            journal, run.id, outcome, {"detail": detail, "at": time.time(), "runner": report.runner}
+        )
     journal.close()  # releases the run lock
     if events.active():
         events.emit(

@@ -12,11 +12,11 @@ import threading
 import time
 from pathlib import Path
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
 from tui.data import ProjectData
@@ -44,8 +44,10 @@ class HarnessApp(App[int]):
         Binding("r", "start_run", "Start run"),
         Binding("i", "focus('inbox-list')", "Inbox"),
         Binding("s", "focus('steps-table')", "Steps"),
-        Binding("slash", "focus('features-filter')", "Filter"),
+        Binding("slash", "filter", "Filter"),
+        Binding("question_mark", "help", "Help"),
     ]
+    COMPACT_BELOW = 32  # rows: a smaller terminal hides the charts and the filter box
 
     def __init__(self, root: Path, *, poll_s: float = 1.0, watch: bool = True) -> None:
         super().__init__()
@@ -76,6 +78,30 @@ class HarnessApp(App[int]):
     def on_mount(self) -> None:
         self._status()
         self.follow()
+        self._fit(self.size.height)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit(event.size.height)
+
+    def _fit(self, height: int) -> None:
+        """At 80×24 the feature table keeps its rows: charts and the filter box give way."""
+        self.screen.set_class(height < self.COMPACT_BELOW, "compact")
+
+    def action_filter(self) -> None:
+        self.screen.add_class("filtering")
+        self.set_focus(self.query_one("#features-filter"))
+
+    def action_help(self) -> None:
+        from tui.screens import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "steps-table" or event.row_key.value is None:
+            return
+        from tui.screens import StepDetailScreen
+
+        self.push_screen(StepDetailScreen(self.root, str(event.row_key.value)))
 
     def _status(self) -> None:
         run = self.starter.describe() or ("" if self.run_active else RUN_HINT)

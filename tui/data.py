@@ -137,6 +137,8 @@ class ProjectData:
         containers = self._docker.containers
         view = RunnerView(kind=kind, containers=containers, resources=resources)
         if self._journal is not None:
+            if self._journal.runner_in_use:
+                view = replace(view, in_use=self._journal.runner_in_use)
             out = self._journal.last_runner
             if out is not None:
                 view = replace(view, last_command=str(out.get("command", "")))

@@ -87,11 +87,14 @@ class JournalFollower:
         self.totals: dict[tuple[str, int], tuple[int, int, float]] = {}
         self.last_runner: dict[str, Any] | None = None
         self.last_failure: tuple[dict[str, Any], str] | None = None
+        self.runner_in_use = ""  # what the newest run recorded (its runner's description)
 
     def _count(self, where: str = "", params: tuple[Any, ...] = ()) -> None:
         rows = self.journal.execute(
-            "SELECT run_id, session, count(*), coalesce(sum(tokens), 0), "
-            "coalesce(sum(cost_usd), 0) FROM steps WHERE status != 'superseded' "
+            # steps shown exclude superseded ones; tokens and cost include them (they were
+            # paid), the figures of `harness run`'s report and progress lines
+            "SELECT run_id, session, sum(CASE WHEN status != 'superseded' THEN 1 ELSE 0 END), "
+            "coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0) FROM steps WHERE 1 = 1 "
             f"{where} GROUP BY run_id, session",
             params,
         )
@@ -150,6 +153,7 @@ class JournalFollower:
             update.run_status = "no run yet"
             return
         sessions = []
+        by_id = {r.id: r for r in runs}
         for s in self.journal.sessions():
             count, tokens, cost = self.totals.get((s.run_id, s.number), (0, 0, 0.0))
             summary = s.summary or {}
@@ -158,7 +162,7 @@ class JournalFollower:
                 SessionView(
                     run=s.run_id,
                     number=s.number,
-                    outcome=s.outcome or ("running" if s.status == "open" else s.status),
+                    outcome=s.outcome or _open_outcome(by_id.get(s.run_id), s.status),
                     steps=count,
                     tokens=tokens,
                     cost_usd=cost,
@@ -166,8 +170,28 @@ class JournalFollower:
                 )
             )
         update.sessions = sessions
-        update.run_status = run_status(runs[-1])
-        update.run_active = runs[-1].status != "finished" and _alive(runs[-1].holder_pid)
+        newest = runs[-1]
+        run_tokens = sum(t for (r, _), (_, t, _) in self.totals.items() if r == newest.id)
+        run_cost = sum(c for (r, _), (_, _, c) in self.totals.items() if r == newest.id)
+        figures = f"this run {run_tokens:,} tokens ${run_cost:.4f}"
+        update.run_status = f"{run_status(newest)} · {figures}"
+        update.run_active = newest.status != "finished" and _alive(newest.holder_pid)
+        self.runner_in_use = self._runner_in_use(newest.id)
+
+    def _runner_in_use(self, run_id: str) -> str:
+        """The runner the newest run recorded in its meta ("" if it recorded none)."""
+        row = self.journal.execute(
+            "SELECT meta, report FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        meta = json.loads(row[0]) if row and row[0] else {}
+        report = json.loads(row[1]) if row and row[1] else {}
+        runner = meta.get("runner") or report.get("runner")  # the report: runs before meta
+        if isinstance(runner, dict):
+            text = str(runner.get("description") or runner.get("name") or "")
+            if runner.get("sandboxed") is False and "not a sandbox" not in text.lower():
+                text += " (NOT a sandbox)"
+            return text
+        return str(runner or "")
 
     def close(self) -> None:
         """Close the read-only connection."""
@@ -178,10 +202,30 @@ def _tool_pairs() -> set[tuple[str, str]]:
     return {("tool", name) for name in RUNNER_TOOLS}
 
 
+def _open_outcome(run: Any, status: str) -> str:
+    """What an open session is doing: running, parked with its run, or interrupted."""
+    if status != "open":
+        return status
+    if run is None or run.status == "finished":
+        return "interrupted"
+    if _alive(run.holder_pid):
+        return "running"
+    return PARKED.get(run.outcome or "", "interrupted")
+
+
+PARKED = {
+    "waiting_for_human": "waiting for a human",
+    "waiting": "parked",
+    "interrupted": "interrupted",
+}
+
+
 def run_status(run: Any) -> str:
-    """ "run <id> running (pid N)" / "parked or stopped" / "finished: <outcome>"."""
+    """ "run <id> running (pid N)" / "parked: ..." / "interrupted" / "finished: <outcome>"."""
     if run.status == "finished":
         return f"run {run.id} finished: {run.outcome}"
     if _alive(run.holder_pid):
         return f"run {run.id} running (pid {run.holder_pid})"
-    return f"run {run.id} parked or stopped (`harness run` resumes)"
+    if run.outcome in PARKED:
+        return f"run {run.id} {PARKED[run.outcome]} (`harness run` resumes)"
+    return f"run {run.id} interrupted (`harness run` resumes)"

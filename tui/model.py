@@ -55,6 +55,7 @@ class RunnerView:
     """What the runner last did, and the last infrastructure failure."""
 
     kind: str = "?"
+    in_use: str = ""  # the runner the newest run used (its own description)
     containers: tuple[str, ...] = ()
     resources: dict[str, Any] = field(default_factory=dict)
     last_command: str = ""

@@ -10,7 +10,10 @@ from tui.model import RunnerView
 
 def describe(view: RunnerView) -> str:
     """The panel's text (markup) for a runner view."""
-    lines = [f"[b]runner[/] {escape(view.kind)}"]
+    if view.in_use:
+        lines = [f"[b]runner in use[/] {escape(view.in_use)} (config: {escape(view.kind)})"]
+    else:
+        lines = [f"[b]runner[/] {escape(view.kind)} (configured; no run recorded one yet)"]
     if view.resources:
         res = view.resources
         parts = [f"{k}={res[k]}" for k in ("memory_mb", "cpus", "pids", "gpus", "timeout_s")]

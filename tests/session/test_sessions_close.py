@@ -26,6 +26,7 @@ def test_a_failed_run_closes_its_session_as_failed(tmp_path: Path) -> None:
     run_sessions = [s for s in _sessions(root) if s[0] == report["run_id"]]
     assert run_sessions == [(report["run_id"], 1, "closed", "failed")]
     code, out = harness_out(root, "status", "--json")
+    assert code == 0
     assert json.loads(out)["run"]["state"] == "finished"
 
 
@@ -37,6 +38,7 @@ def test_a_killed_run_shows_interrupted_and_an_abandoned_one_is_closed(tmp_path:
     killed = harness_proc(root, "run", env={"HARNESS_CRASH_AT_STEP": "1"})
     assert killed.returncode == -9
     code, out = harness_out(root, "status", "--json")
+    assert code == 0
     state = json.loads(out)["run"]
     assert state["state"] == "interrupted" and state["resume"] == "harness run"
     assert "interrupted" in harness_out(root, "status")[1]

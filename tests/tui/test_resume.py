@@ -36,7 +36,7 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
         question = inbox.questions[0]
         await wait_until(pilot, lambda: not app.run_active, 5.0)
-        assert "parked or stopped" in app.run_status
+        assert "waiting for a human (`harness run` resumes)" in app.run_status
         if question.kind == "approval":
             await pilot.press("i", "a")
         elif question.choices:
@@ -71,7 +71,7 @@ async def test_answer_in_the_tui_resumes_a_parked_stand_in_run(project: Path) ->
     async with app.run_test(size=(120, 40)) as pilot:
         inbox = app.query_one(InboxPanel)
         await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
-        assert "parked or stopped" in app.run_status and not app.run_active
+        assert "(`harness run` resumes)" in app.run_status and not app.run_active
         assert "why asked: score 0.70 above threshold 0.55" in str(
             app.query_one("#inbox-detail").content
         )

@@ -64,4 +64,4 @@ async def test_runner_failure_sessions_and_bounded_stream(project: Path) -> None
         assert sessions.sessions[1].steps == (MAX_ROWS + 100) // 2 + 1
         chart = str(app.query_one("#sessions-chart").content)
         assert "s1..s2, now 2/6" in chart
-        assert "parked or stopped" in app.run_status and not app.run_active
+        assert "(`harness run` resumes)" in app.run_status and not app.run_active

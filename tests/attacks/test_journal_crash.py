@@ -1,0 +1,49 @@
+"""The journal forgery again, resumed after a crash instead of a park: verify (fails),
+rewrite its row with sqlite3, then mark_passing, which is killed in flight (SIGKILL);
+the resumed process replays the forged row and runs mark_passing again live."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.attacks.support import (
+    assert_not_complete,
+    assert_nothing_passes,
+    journal_verifies,
+    project,
+    runner_for,
+    runner_params,
+    still_open,
+)
+from tests.attacks.test_journal_forgery import OPEN, REWRITE, _verify_outputs
+from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
+from tests.session.support import call, harness_proc, turn
+
+
+@pytest.mark.slow  # two child harness processes
+@pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
+def test_a_forged_verification_row_is_not_evidence_after_a_crash(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for(kind, request)
+    still_open(request, kind, {"local": OPEN})
+    turns = [
+        turn(call("verify_feature", feature="F001")),  # done_a.txt is missing: FAILS
+        turn(call("run", command="python3 rewrite.py")),
+        turn(call("mark_passing", feature="F001")),  # refused live; killed in flight
+        {"text": "F001 passes."},
+    ]
+    root = project(tmp_path / "p", runner, sessions={1: turns}, files={"rewrite.py": REWRITE})
+    crashed = harness_proc(
+        root, "run", "--unattended", env={"HARNESS_CRASH_IN": "tool:mark_passing"}
+    )
+    assert crashed.returncode == -9, crashed.stderr  # the attack needs the kill
+    report = tmp_path / "report.json"
+    resumed = harness_proc(root, "run", "--unattended", "--report", str(report))
+    assert_not_complete(resumed.returncode, json.loads(report.read_text()))
+    assert_nothing_passes(root)
+    if any(out.startswith("F001 PASSES") for out in _verify_outputs(root)):
+        assert not journal_verifies(root), "`journal verify` accepts a forged row"

@@ -130,3 +130,51 @@ def test_version_and_a_closed_pipe_are_quiet(tmp_path: Path) -> None:
 def test_a_config_error_in_run_exits_2(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1, toml="[runner]\nbogus = 1\n")
     assert harness(root, "run") == 2
+
+
+def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) -> None:
+    from tests.session.support import good_turns
+
+    turns = good_turns(1)
+    turns[0] = {**turns[0], "fault": "rate_limit", "retry_after": 1, "times": 1}
+    root = make_project(tmp_path / "p", count=1, sessions={1: turns})
+    init(root)
+    proc = _popen(root, "run", "--json")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    waits = [e for e in events if e["type"] == "wait"]
+    assert len(waits) == 1
+    assert "RateLimitError" in waits[0]["detail"] and "retry 2" in waits[0]["detail"]
+    assert waits[0]["until"] - waits[0]["ts"] >= 0.9  # the provider's Retry-After: 1 s
+    line = next(x for x in err.splitlines() if x.strip().startswith("waiting: retry 2"))
+    assert " until " in line and "(in " in line
+
+
+def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None:
+    from tests.session.support import good_turns
+
+    turns = good_turns(1)
+    turns[2] = {**turns[2], "latency_s": 3.0}
+    root = make_project(tmp_path / "p", count=1, sessions={1: turns})
+    init(root)
+    run = _popen(root, "run", "--quiet")
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:  # follow once the run exists (before it, the newest run is the init)
+        code, out = harness_out(root, "runs", "--json")
+        assert code == 0
+        if any(r["kind"] == "run" for r in json.loads(out)):
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    follow = _popen(root, "log", "--follow", "--json")
+    assert follow.stdout is not None
+    rows = [json.loads(line) for line in follow.stdout]
+    assert follow.wait(timeout=60) == 0
+    assert run.wait(timeout=60) == 0
+    names = [(r["session"], r["name"]) for r in rows]
+    assert (1, "mark_passing") in names and (1, "commit") in names
+    assert len(names) == len(set(names)) or len(rows) == len({r["rowid"] for r in rows})
+    assert {r["status"] for r in rows} <= {"ended", "failed"}

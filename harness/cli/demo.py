@@ -140,9 +140,10 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
         f"  model:     {len(model_calls)} calls; {retried} retried after 429/5xx; "
         f"{spoiled} malformed tool call(s) answered with an error the model fixed"
     )
-    print(
-        f"  tokens:    {sum(s.tokens or 0 for s in steps)}, cost ${report.get('cost_usd', 0):.4f}"
-    )
+    run_tokens, run_cost = journal.usage(report["run_id"]) if report.get("run_id") else (0, 0.0)
+    all_tokens, all_cost = journal.usage()
+    print(f"  tokens:    this run {run_tokens} (${run_cost:.4f}, as its report says); ", end="")
+    print(f"the project, init included: {all_tokens} (${all_cost:.4f})")
     print(f"  wall time: {wall_s:.1f} s")
     print(f"  next:      harness -C {target} status | log | run")
 

@@ -14,8 +14,9 @@ def register(subparsers: Any) -> None:
         help="run sessions until every feature passes (resumes an interrupted run)",
         description="Run sessions (wake, orient, work, writeback) until every feature passes, "
         "a budget is spent, or a human is needed. An interrupted run resumes at the step it "
-        "died in. Exit codes: 0 complete, 3 budget exhausted, 4 waiting for a human, "
-        "5 stuck, 1 failed, 2 invalid input, 6 another process drives the run.",
+        "died in; an interrupted init is finished first. Exit codes: 0 complete, 3 budget "
+        "exhausted, 4 waiting (for a human, the provider, Docker or disk), 5 stuck, 1 failed, "
+        "2 invalid input, 6 another process drives the run, 130 interrupted (Ctrl-C).",
     )
     parser.add_argument(
         "--unattended",

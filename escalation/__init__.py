@@ -11,11 +11,13 @@ from escalation.ask import (
 from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
 from escalation.matrix import Decision, Matrix, Situation
 from escalation.questions import Question, QuestionError, QuestionStore, Scores
+from escalation.session import Escalation
 
 __all__ = [
     "Action",
     "AskResult",
     "Decision",
+    "Escalation",
     "GateDecision",
     "GateOutcome",
     "Gates",

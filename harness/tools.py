@@ -3,7 +3,9 @@
 A tool's arguments are a pydantic model; its JSON Schema is what the model sees. Every
 failure (unknown tool, bad JSON, invalid arguments, an exception in the tool) comes back
 as a `ToolResult` the model reads, never as a crash of the harness. The registry is generic
-over the context object the tools receive, so it depends on nothing of the session.
+over the context object the tools receive, and a result over the typed effects its tool
+produced (the session's union, `session.effects.Effect`), so it depends on nothing of the
+session. Calls are made through the session's one door (`session.pipeline`), not here.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from harness.errors import BudgetExhausted, HarnessError, ModelError, Parked, RunnerError
 
 Ctx = TypeVar("Ctx")
+E = TypeVar("E")
 
 ToolStatus = Literal["ok", "error", "denied"]
 
@@ -32,31 +35,38 @@ def invalid_arguments(name: str, error: ValidationError) -> str:
     return f"invalid arguments for {name}: {problems}"
 
 
-class ToolResult(BaseModel):
-    """What a tool call returns; `output` is the text the model reads."""
+class ToolResult(BaseModel, Generic[E]):
+    """What a tool call returns: `output` is the text the model reads, `effects` what the
+    call changed that the session must know (typed values, journaled with the step)."""
 
     status: ToolStatus = "ok"
     output: str = ""
-    data: dict[str, Any] = Field(default_factory=dict)
+    effects: list[E] = Field(default_factory=list)
 
     @classmethod
-    def error(cls, message: str, **data: Any) -> ToolResult:
-        return cls(status="error", output=f"error: {message}", data=data)
+    def error(cls, message: str) -> ToolResult[Any]:
+        return ToolResult(status="error", output=f"error: {message}")
 
     @classmethod
-    def denied(cls, message: str, **data: Any) -> ToolResult:
-        return cls(status="denied", output=message, data=data)
+    def denied(cls, message: str) -> ToolResult[Any]:
+        return ToolResult(status="denied", output=message)
 
 
 @dataclass(frozen=True)
 class Tool(Generic[Ctx]):
-    """One tool: a name, a description, an argument model and the function."""
+    """One tool: a name, a description, an argument model and the function.
+
+    `approved` is what the tool does instead of `fn` when a human approved this very call
+    (a policy gate asked and the answer was yes); it gets the approving question's id.
+    `nested`: the tool makes tool calls of its own through the pipeline (code mode).
+    """
 
     name: str
     description: str
     args: type[BaseModel]
-    fn: Callable[[Ctx, Any], ToolResult]
-    idempotent: bool = True
+    fn: Callable[[Ctx, Any], ToolResult[Any]]
+    approved: Callable[[Ctx, Any, str], ToolResult[Any]] | None = None
+    nested: bool = False
 
     @functools.cache  # noqa: B019 (tools live as long as the process; pydantic is slow here)
     def schema(self) -> dict[str, Any]:
@@ -74,7 +84,7 @@ class Tool(Generic[Ctx]):
 
 
 class ToolRegistry(Generic[Ctx]):
-    """Tools by name; `call` turns every failure into a result the model can read."""
+    """Tools by name; parsing and running turn every failure into a result the model reads."""
 
     def __init__(self, tools: Iterable[Tool[Ctx]]) -> None:
         self._tools: dict[str, Tool[Ctx]] = {}
@@ -95,7 +105,7 @@ class ToolRegistry(Generic[Ctx]):
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self._tools.values()]
 
-    def parse(self, name: str, raw_arguments: str) -> BaseModel | ToolResult:
+    def parse(self, name: str, raw_arguments: str) -> BaseModel | ToolResult[Any]:
         """Validate raw JSON arguments; a ToolResult means they were refused."""
         tool = self._tools.get(name)
         if tool is None:
@@ -115,21 +125,22 @@ class ToolRegistry(Generic[Ctx]):
         except ValidationError as exc:
             return ToolResult.error(invalid_arguments(name, exc))
 
-    def call(self, name: str, raw_arguments: str, ctx: Ctx) -> ToolResult:
-        """Parse, validate and run one tool call."""
-        parsed = self.parse(name, raw_arguments)
-        if isinstance(parsed, ToolResult):
-            return parsed
-        return self.invoke(name, parsed, ctx)
+    def invoke(
+        self, name: str, args: BaseModel, ctx: Ctx, *, approved_by: str | None = None
+    ) -> ToolResult[Any]:
+        """Run a tool on validated arguments; exceptions become error results.
 
-    def invoke(self, name: str, args: BaseModel, ctx: Ctx) -> ToolResult:
-        """Run a tool on validated arguments; exceptions become error results."""
+        Args:
+            approved_by: the question by which a human approved this call, if one did.
+        """
         tool = self._tools[name]
         try:
+            if approved_by is not None and tool.approved is not None:
+                return tool.approved(ctx, args, approved_by)
             return tool.fn(ctx, args)
         except (RunnerError, BudgetExhausted, ModelError, Parked):
             raise  # run-level conditions: the run parks or stops, the model cannot fix them
         except HarnessError as exc:
-            return ToolResult.error(str(exc), error_type=type(exc).__name__)
+            return ToolResult.error(str(exc))
         except (OSError, ValueError) as exc:
-            return ToolResult.error(f"{type(exc).__name__}: {exc}", error_type=type(exc).__name__)
+            return ToolResult.error(f"{type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
+from session.effects import FeaturesWritten, Result
 from session.tools.files import FILE_TOOLS
 
 READ_ONLY = {"read_file", "list_files", "grep"}
@@ -34,7 +35,7 @@ class InitShArgs(BaseModel):
     )
 
 
-def write_feature_list(ctx: WorkContext, args: FeatureListArgs) -> ToolResult:
+def write_feature_list(ctx: WorkContext, args: FeatureListArgs) -> Result:
     from artifacts.feature_list import FEATURE_LIST, load_feature_list, save_feature_list
     from artifacts.models import Feature, FeatureList
 
@@ -58,11 +59,11 @@ def write_feature_list(ctx: WorkContext, args: FeatureListArgs) -> ToolResult:
     return ToolResult(
         output=f"wrote {FEATURE_LIST}: {len(new.features)} features, all failing, "
         f"{with_check} with an automated check",
-        data={"features": len(new.features)},
+        effects=[FeaturesWritten(count=len(new.features))],
     )
 
 
-def write_init_sh(ctx: WorkContext, args: InitShArgs) -> ToolResult:
+def write_init_sh(ctx: WorkContext, args: InitShArgs) -> Result:
     from artifacts.io import atomic_write
 
     path = ctx.root / "init.sh"

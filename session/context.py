@@ -4,30 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from session.effects import (
+    Asked,
+    CommandRan,
+    Effect,
+    FeaturesWritten,
+    Marked,
+    Noted,
+    ProgramRan,
+    ResourcesGranted,
+    Verified,
+)
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
+    from escalation import Escalation
     from runners import Resources, Runner
-    from session.gating import Escalation
-
-
-class Verification(BaseModel):
-    """A check the harness itself ran in this session, cited as evidence."""
-
-    feature: str
-    command: str
-    exit_code: int
-    output_digest: str
-    at: str
-    ref: str = ""
+    from session.pipeline import ToolPipeline
 
 
 @dataclass
 class WorkContext:
-    """State the tools read and the loop updates from (possibly replayed) results."""
+    """State the tools read and the session updates from (possibly replayed) effects."""
 
     root: Path
     runner: Runner
@@ -38,21 +38,24 @@ class WorkContext:
     max_resources: Resources | None = None
     gates: Escalation | None = None  # gates, questions and the matrix; None: no human
     notes: list[str] = field(default_factory=list)
-    verifications: dict[str, Verification] = field(default_factory=dict)
+    verifications: dict[str, Verified] = field(default_factory=dict)
     marked: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    questions: list[str] = field(default_factory=list)
+    pipeline: ToolPipeline | None = None
+    """The session's one door for tool calls (code mode's calls and ask_human use it)."""
 
-    def absorb(self, tool: str, status: str, data: dict[str, Any], ref: str) -> None:
-        """Update session state from a tool result, live or replayed from the journal."""
-        if status != "ok":
-            return
-        if tool == "verify_feature" and "exit_code" in data:
-            self.verifications[data["feature"]] = Verification(ref=ref, **data)
-        elif tool == "note" and "note" in data:
-            self.notes.append(data["note"])
-        elif tool == "mark_passing" and "feature" in data:
-            self.marked.append(data["feature"])
-        elif tool == "request_resources" and "resources" in data:
-            from runners import Resources
-
-            self.resources = Resources(**data["resources"])
+    def apply(self, effect: Effect) -> None:
+        """Update session state from one effect of a tool call, live or replayed."""
+        match effect:
+            case Verified():
+                self.verifications[effect.feature] = effect
+            case Noted():
+                self.notes.append(effect.text)
+            case Marked():
+                self.marked.append(effect.feature)
+            case ResourcesGranted():
+                self.resources = effect.resources
+            case Asked():
+                self.questions.append(effect.question)
+            case CommandRan() | ProgramRan() | FeaturesWritten():
+                pass  # records for the journal's readers; nothing of the session changes

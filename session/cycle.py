@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,10 +14,11 @@ from session.loop import AgentLoop, Limits, LoopOutcome
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from artifacts.models import ProgressEntry
+    from escalation import Escalation
     from harness.journal import Run, SessionJournal
     from harness.model import Accounting, Model
     from harness.tools import ToolRegistry
-    from runners import CommandResult, Runner
+    from runners import CommandResult, Resources, Runner
 
 INIT_SCRIPT = "init.sh"
 # bash where the image has it (init.sh is a bash script), else the POSIX shell.
@@ -44,8 +45,9 @@ class SessionEnv:
     accounting: Accounting
     runner: Runner
     tools: ToolRegistry[WorkContext]
-    gates: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    gates: Escalation | None = None
+    resources: Resources | None = None  # what workloads get unless the agent asks for more
+    max_resources: Resources | None = None  # above these, a request needs a human
     on_step: Any = None
 
 
@@ -93,12 +95,10 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         run_id=env.run.id,
         session=number,
         feature=feature,
-        resources=env.extras.get("resources"),
-        max_resources=env.extras.get("max_resources"),
+        resources=env.resources,
+        max_resources=env.max_resources,
         gates=env.gates,
     )
-    ctx.extra.update(env.extras)
-    ctx.extra["journal"] = journal  # code mode journals each call its program makes
     budgets = env.config.budgets
     limits = Limits(
         steps=budgets.session_steps or 10**9,
@@ -130,7 +130,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     if wake_tampered:
         ctx.notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
     outcome = loop.run(messages)
-    if loop.sentinel.restore():
+    if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
     if outcome.ending == "parked":

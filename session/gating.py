@@ -13,31 +13,21 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from harness.errors import Parked
-from harness.tools import Tool, ToolRegistry, ToolResult
+from harness.tools import Tool, ToolResult
 from session.context import WorkContext
+from session.effects import Asked, Result
 
 if TYPE_CHECKING:
-    from escalation import Decision, Gates, Matrix, QuestionStore
+    from escalation import Decision, Escalation
     from harness.journal import SessionJournal
 
 
-@dataclass
-class Escalation:
-    """Gates, the question store and the matrix of one run."""
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the gates said of one call: go ahead (approved by a human or not), or refused."""
 
-    gates: Gates
-    store: QuestionStore
-    matrix: Matrix
-    interactive: bool
-    run_id: str
-    max_questions: int
-
-    def step_ref(self, ctx: WorkContext) -> str | None:
-        journal: SessionJournal | None = ctx.extra.get("journal")
-        return journal.ref(journal.seq) if journal is not None else None
-
-    def asked(self, session: int) -> int:
-        return self.store.count_asked(session, run=self.run_id)
+    approved_by: str | None = None
+    denial: Result | None = None
 
 
 def announce(question: Any) -> None:
@@ -73,41 +63,32 @@ def _action(ctx: WorkContext, name: str, args: dict[str, Any]) -> Any:
 
 
 def apply_gates(
-    escalation: Escalation, ctx: WorkContext, name: str, args: BaseModel
-) -> ToolResult | None:
-    """None to go ahead; a denial result; or Parked while an approval is awaited."""
+    escalation: Escalation, ctx: WorkContext, name: str, args: BaseModel, step_ref: str
+) -> GateVerdict:
+    """The gates on one validated call; Parked while an approval is awaited.
+
+    Args:
+        step_ref: the journal reference of the call's step (the question's durable key).
+    """
     from escalation import gate_action
 
-    ctx.extra.pop("approved_by", None)
     outcome = gate_action(
         escalation.gates,
         escalation.store,
         _action(ctx, name, args.model_dump()),
         interactive=escalation.interactive,
-        step_ref=escalation.step_ref(ctx),
+        step_ref=step_ref,
         session=ctx.session,
         run=escalation.run_id,
         on_wait=announce,
     )
     if outcome.allowed:
-        if outcome.result is not None:
-            ctx.extra["approved_by"] = outcome.result.question.id
-        return None
+        approved = outcome.result.question.id if outcome.result is not None else None
+        return GateVerdict(approved_by=approved)
     if outcome.parked and outcome.result is not None:
         question = outcome.result.question
         raise Parked(question.id, question.text)
-    return ToolResult.denied(outcome.denial or "POLICY: denied", gate=outcome.decision.gate)
-
-
-def invoke_gated(
-    tools: ToolRegistry[WorkContext], ctx: WorkContext, name: str, args: BaseModel
-) -> ToolResult:
-    """Run a validated tool call through the policy gates (when a human is configured)."""
-    if ctx.gates is not None:
-        gated = apply_gates(ctx.gates, ctx, name, args)
-        if gated is not None:
-            return gated
-    return tools.invoke(name, args, ctx)
+    return GateVerdict(denial=ToolResult.denied(outcome.denial or "POLICY: denied"))
 
 
 class AskArgs(BaseModel):
@@ -119,13 +100,13 @@ class AskArgs(BaseModel):
     )
 
 
-def ask_human_tool(ctx: WorkContext, args: AskArgs) -> ToolResult:
+def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
     from escalation import Situation, ask_human
 
     escalation = ctx.gates
     if escalation is None:
         return ToolResult.error("no human is configured for this run")
-    ref = escalation.step_ref(ctx)
+    ref = ctx.pipeline.step_ref() if ctx.pipeline is not None else None
     existing = escalation.store.find(ref) if ref else None
     decision: Decision | None = None
     if existing is None:
@@ -159,7 +140,7 @@ def ask_human_tool(ctx: WorkContext, args: AskArgs) -> ToolResult:
         raise Parked(result.question.id, result.question.text)
     return ToolResult(
         output=result.text_for_model(),
-        data={"question": result.question.id, "status": result.status},
+        effects=[Asked(question=result.question.id, status=result.status)],
     )
 
 

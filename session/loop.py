@@ -1,5 +1,6 @@
 """The agent loop: model turn, tool calls, results; every call a journaled step.
 
+Tool calls go through the session's one door, `session.pipeline.ToolPipeline`.
 The transcript is rebuilt from step outputs, so a resumed loop replays the recorded turns
 and continues with exactly the transcript the crashed one had: an assistant message with
 tool calls is always followed by all of their results before the next model call.
@@ -13,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
-from harness.tools import ToolRegistry, ToolResult
+from harness.tools import ToolRegistry
 from session.compaction import compact, needs_compaction
 from session.context import WorkContext
-from session.sentinel import NOTICE, WRITERS, Sentinel
+from session.effects import Result
+from session.pipeline import ToolPipeline
 
 if TYPE_CHECKING:
     from harness.journal import SessionJournal
@@ -55,12 +57,12 @@ class AgentLoop:
     accounting: Accounting
     limits: Limits
     on_step: Any = None
-    sentinel: Sentinel = field(init=False)
+    pipeline: ToolPipeline = field(init=False)
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.sentinel = Sentinel(self.ctx.root)
+        self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
 
     def run(self, messages: list[Message]) -> LoopOutcome:
         started = time.monotonic()
@@ -98,9 +100,10 @@ class AgentLoop:
             results = []
             for call in response.tool_calls:
                 try:
-                    result = self._call_tool(call.id, call.name, call.arguments)
+                    result = self.pipeline.call(call.id, call.name, call.arguments)
                 except Parked as exc:
                     return self._end("parked", str(exc))
+                self._tick()
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
                 results.append(result)
             if self._is_stuck(response, results):
@@ -125,41 +128,6 @@ class AgentLoop:
         self.accounting.add(response.usage)
         return response
 
-    def _call_tool(self, call_id: str, name: str, arguments: str) -> ToolResult:
-        # Tools are safe to run again when their step was in flight at a crash: the file
-        # tools converge, mark_passing checks the feature list first.
-        result = self.journal.step(
-            "tool",
-            name,
-            {"id": call_id, "arguments": arguments},
-            lambda: self._dispatch(name, arguments),
-            output=ToolResult,
-        )
-        self._tick()
-        self.sentinel.accept()  # live: checked in _dispatch; replayed: the world as it stands
-        self.ctx.absorb(name, result.status, result.data, self.journal.ref(self.journal.last_seq))
-        return result
-
-    def _dispatch(self, name: str, arguments: str) -> ToolResult:
-        if self.on_step is not None:
-            self.on_step()  # a crash switch fires here, with this tool's step in flight
-        tampered = self.sentinel.restore()  # changed since the last step (a background job)
-        result = self._invoke(name, arguments)
-        if name in WRITERS and result.status == "ok":
-            self.sentinel.accept()
-        tampered = self.sentinel.restore() or tampered
-        if tampered:
-            result = result.model_copy(update={"output": f"{result.output}\n{NOTICE}"})
-        return result
-
-    def _invoke(self, name: str, arguments: str) -> ToolResult:
-        parsed = self.tools.parse(name, arguments)
-        if isinstance(parsed, ToolResult):
-            return parsed
-        from session.gating import invoke_gated
-
-        return invoke_gated(self.tools, self.ctx, name, parsed)
-
     def _consider(self, response: ModelResponse) -> str | None:
         """The escalation matrix on the model's reasoning; above the threshold, a human
         is consulted and their answer returned (Parked while it is awaited)."""
@@ -172,7 +140,7 @@ class AgentLoop:
     def _tick(self) -> None:
         self._steps += 1
 
-    def _is_stuck(self, response: ModelResponse, results: list[ToolResult]) -> bool:
+    def _is_stuck(self, response: ModelResponse, results: list[Result]) -> bool:
         calls = [(c.name, c.arguments) for c in response.tool_calls]
         outputs = [(r.status, r.output) for r in results]
         self._rounds.append(json.dumps([calls, outputs], sort_keys=True))

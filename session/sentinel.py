@@ -3,7 +3,10 @@
 The agent's shell commands run in the project and could rewrite the file (reword,
 delete, forge evidence). The sentinel keeps the bytes the harness last knew to be
 legitimate and puts them back whenever anything else changed the file, telling the
-model so; at writeback it checks once more before the commit.
+model so; at writeback it checks once more before the commit. The tool pipeline
+(`session.pipeline`) runs it around every tool call and accepts a new content only after
+a call whose effects say the tool itself wrote the file through the guards
+(`session.effects.GUARDED_WRITES`), whether the model called it directly or from code mode.
 """
 
 from __future__ import annotations
@@ -12,8 +15,6 @@ from pathlib import Path
 
 from artifacts.feature_list import FEATURE_LIST
 
-# Tools whose own writes to the feature list are legitimate (they go through the guards).
-WRITERS = frozenset({"mark_passing", "write_feature_list"})
 NOTICE = (
     "POLICY: feature_list.json was changed outside verify_feature/mark_passing; the harness "
     "restored it. Features change only through those tools; do not edit the file."

@@ -11,13 +11,14 @@ from session.cycle import SessionEnv
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from escalation import Escalation
     from harness.journal import Run
 
 
 def session_tools() -> ToolRegistry[WorkContext]:
     """The tools of a working session: files, work, ask_human, and code mode over them."""
+    from session.codemode import make_code_tool
     from session.gating import ASK_TOOL
-    from session.tools.code import make_code_tool
     from session.tools.files import FILE_TOOLS
     from session.tools.work import WORK_TOOLS
 
@@ -25,10 +26,11 @@ def session_tools() -> ToolRegistry[WorkContext]:
     return ToolRegistry([*tools, make_code_tool(tools)])
 
 
-def build_escalation(root: Path, config: HarnessConfig, run_id: str, *, unattended: bool) -> Any:
+def build_escalation(
+    root: Path, config: HarnessConfig, run_id: str, *, unattended: bool
+) -> Escalation:
     """Gates, the durable question store and the matrix for one run."""
-    from escalation import Gates, Matrix, QuestionStore
-    from session.gating import Escalation
+    from escalation import Escalation, Gates, Matrix, QuestionStore
 
     store = QuestionStore(root / ".harness", project_root=root)
     return Escalation(
@@ -78,13 +80,6 @@ def build_env(
     maxima = resources.model_copy(
         update={"memory_mb": rc.max_memory_mb, "cpus": rc.max_cpus, "timeout_s": rc.max_timeout_s}
     )
-    extras: dict[str, Any] = {
-        "resources": resources,
-        "max_resources": maxima,
-        "unattended": unattended,
-        "state_dir": root / ".harness",
-        "config": config,
-    }
     return SessionEnv(
         root=root,
         config=config,
@@ -94,6 +89,7 @@ def build_env(
         runner=runner,
         tools=session_tools(),
         gates=build_escalation(root, config, run.id, unattended=unattended),
-        extras=extras,
+        resources=resources,
+        max_resources=maxima,
         on_step=on_step,
     )

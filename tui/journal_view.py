@@ -50,7 +50,12 @@ def command_of(kind: str, inputs: Any, output: Any) -> dict[str, Any] | None:
         return None
     if "command" in output and "exit_code" in output:  # a CommandResult
         return output
-    data = output.get("data")
+    effects = output.get("effects")
+    if kind == "tool" and isinstance(effects, list):
+        for effect in effects:  # a `run` tool call: its CommandRan effect
+            if isinstance(effect, dict) and effect.get("kind") == "command_ran":
+                return {k: v for k, v in effect.items() if k != "kind"}
+    data = output.get("data")  # journals written before effects were typed
     if kind == "tool" and isinstance(data, dict) and "exit_code" in data:
         command = data.get("command")
         if command is None and isinstance(inputs, dict):

@@ -117,6 +117,11 @@ class SessionJournal:
         """The seq of the step in flight (inside its ``fn``), else of the last step begun."""
         return self._seq
 
+    def skip_nested(self, through: int) -> None:
+        """Go past the nested steps of a step just replayed, up to seq `through` (a code-mode
+        program's tool calls: its recorded result already holds what they did)."""
+        self._seq = max(self._seq, through)
+
     def ref(self, seq: int) -> str:
         """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
         return f"journal:{self.run_id}/{self.number}/{seq}"

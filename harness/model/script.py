@@ -18,6 +18,9 @@ BUILTIN_PREFIX = "builtin:"
 SCRIPTS_DIR = Path(__file__).resolve().parents[2] / "templates" / "scripts"
 COMPACTION_MARKER = re.compile(r"\[harness: compacted (\d+) assistant turns?\]")
 SCRIPT_ENDED = "(script ended)"
+# The price of the scripted model's tokens, so budgets in dollars can be exercised offline.
+INPUT_COST_PER_TOKEN = 1e-6
+OUTPUT_COST_PER_TOKEN = 2e-6
 
 FaultKind = Literal[
     "rate_limit",

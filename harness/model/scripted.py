@@ -20,6 +20,8 @@ from litellm.exceptions import ContextWindowExceededError, RateLimitError
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 
 from harness.model.script import (
+    INPUT_COST_PER_TOKEN,
+    OUTPUT_COST_PER_TOKEN,
     SCRIPT_ENDED,
     Scene,
     Script,
@@ -31,8 +33,6 @@ from harness.model.script import (
 )
 
 PROVIDER = "scripted"
-INPUT_COST_PER_TOKEN = 1e-6
-OUTPUT_COST_PER_TOKEN = 2e-6
 CONTEXT_WINDOW = 128_000
 
 _lock = threading.Lock()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from artifacts.io import atomic_write
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
+from session.effects import Result
 from session.paths import PROTECTED, PathRefused, confine
 
 MAX_READ_CHARS = 60_000
@@ -43,11 +44,11 @@ class GrepArgs(BaseModel):
     glob: str = Field("**/*", description="which files to search")
 
 
-def _refused(exc: PathRefused) -> ToolResult:
+def _refused(exc: PathRefused) -> Result:
     return ToolResult.error(str(exc))
 
 
-def read_file(ctx: WorkContext, args: ReadArgs) -> ToolResult:
+def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
     try:
         path = confine(ctx.root, args.path)
     except PathRefused as exc:
@@ -61,10 +62,10 @@ def read_file(ctx: WorkContext, args: ReadArgs) -> ToolResult:
         chunk = chunk[:MAX_READ_CHARS] + "\n[... cut: read a smaller range ...]"
     shown = min(len(lines), args.offset + args.limit)
     header = f"{args.path} (lines {args.offset + 1}-{shown} of {len(lines)})\n"
-    return ToolResult(output=header + chunk, data={"path": args.path, "lines": len(lines)})
+    return ToolResult(output=header + chunk)
 
 
-def write_file(ctx: WorkContext, args: WriteArgs) -> ToolResult:
+def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
     try:
         path = confine(ctx.root, args.path, write=True)
     except PathRefused as exc:
@@ -73,13 +74,10 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> ToolResult:
         return ToolResult.error(f"{args.path} is a directory")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, args.content, root=ctx.root)
-    return ToolResult(
-        output=f"wrote {args.path} ({len(args.content)} chars)",
-        data={"path": args.path, "chars": len(args.content)},
-    )
+    return ToolResult(output=f"wrote {args.path} ({len(args.content)} chars)")
 
 
-def edit_file(ctx: WorkContext, args: EditArgs) -> ToolResult:
+def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     try:
         path = confine(ctx.root, args.path, write=True)
     except PathRefused as exc:
@@ -98,7 +96,7 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> ToolResult:
             f"the old text occurs {count} times in {args.path}; include more context"
         )
     atomic_write(path, text.replace(args.old, args.new, 1), root=ctx.root)
-    return ToolResult(output=f"edited {args.path}", data={"path": args.path})
+    return ToolResult(output=f"edited {args.path}")
 
 
 def _project_files(root: Path, pattern: str) -> list[str]:
@@ -112,18 +110,15 @@ def _project_files(root: Path, pattern: str) -> list[str]:
     return found
 
 
-def list_files(ctx: WorkContext, args: ListArgs) -> ToolResult:
+def list_files(ctx: WorkContext, args: ListArgs) -> Result:
     if args.pattern.startswith("/") or ".." in Path(args.pattern).parts:
         return ToolResult.error("the pattern must stay inside the project")
     files = _project_files(ctx.root.resolve(), args.pattern)
     more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
-    return ToolResult(
-        output="\n".join(files[:MAX_LISTED]) + more or "(no files match)",
-        data={"count": len(files)},
-    )
+    return ToolResult(output="\n".join(files[:MAX_LISTED]) + more or "(no files match)")
 
 
-def grep(ctx: WorkContext, args: GrepArgs) -> ToolResult:
+def grep(ctx: WorkContext, args: GrepArgs) -> Result:
     if args.glob.startswith("/") or ".." in Path(args.glob).parts:
         return ToolResult.error("the glob must stay inside the project")
     try:
@@ -142,7 +137,7 @@ def grep(ctx: WorkContext, args: GrepArgs) -> ToolResult:
                 hits.append(f"{name}:{number}: {line[:300]}")
                 if len(hits) >= MAX_GREP_HITS:
                     break
-    return ToolResult(output="\n".join(hits) or "(no matches)", data={"count": len(hits)})
+    return ToolResult(output="\n".join(hits) or "(no matches)")
 
 
 FILE_TOOLS: list[Tool[WorkContext]] = [

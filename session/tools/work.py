@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
+from session.effects import CommandRan, Marked, Noted, ResourcesGranted, Result, Verified
 
 if TYPE_CHECKING:
     from runners import CommandResult
@@ -59,7 +60,7 @@ def render_command(result: CommandResult) -> str:
     return "\n".join(parts)
 
 
-def run_command(ctx: WorkContext, args: RunArgs) -> ToolResult:
+def run_command(ctx: WorkContext, args: RunArgs) -> Result:
     from runners import Resources
 
     resources = ctx.resources
@@ -70,21 +71,15 @@ def run_command(ctx: WorkContext, args: RunArgs) -> ToolResult:
     return ToolResult(
         status="ok" if result.failure is None else "error",
         output=render_command(result),
-        data={
-            "exit_code": result.exit_code,
-            "failure": result.failure.model_dump() if result.failure else None,
-        },
+        effects=[
+            CommandRan(command=args.command, exit_code=result.exit_code, failure=result.failure)
+        ],
     )
 
 
-def _digest(result: CommandResult) -> str:
-    from artifacts.models import digest
-
-    return digest(f"{result.exit_code}\n{result.stdout}\n{result.stderr}")
-
-
-def verify_feature(ctx: WorkContext, args: VerifyArgs) -> ToolResult:
+def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
     from artifacts.feature_list import load_feature_list
+    from artifacts.models import digest
 
     features = {f.id: f for f in load_feature_list(ctx.root).features}
     feature = features.get(args.feature)
@@ -95,22 +90,25 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> ToolResult:
             f"{feature.id} has no automated check; marking it passing needs a human's approval"
         )
     result = ctx.runner.run(feature.check, resources=ctx.resources, phase="agent")
-    if result.failure is not None:
+    if result.failure is not None or result.exit_code is None:
         return ToolResult(status="error", output=render_command(result))
     verdict = "PASSES" if result.exit_code == 0 else "FAILS"
     return ToolResult(
         output=f"{feature.id} {verdict}\n{render_command(result)}",
-        data={
-            "feature": feature.id,
-            "command": feature.check,
-            "exit_code": result.exit_code,
-            "output_digest": _digest(result),
-            "at": datetime.now(UTC).isoformat(),
-        },
+        effects=[
+            Verified(
+                feature=feature.id,
+                command=feature.check,
+                exit_code=result.exit_code,
+                output_digest=digest(f"{result.exit_code}\n{result.stdout}\n{result.stderr}"),
+                at=datetime.now(UTC).isoformat(),
+            )
+        ],
     )
 
 
-def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
+def mark_passing(ctx: WorkContext, args: MarkArgs) -> Result:
+    """Mark a feature passing on the evidence of its check, run in this session."""
     from artifacts.feature_list import load_feature_list, save_feature_list
     from artifacts.models import Evidence
 
@@ -118,7 +116,10 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
     if feature is None:
         return ToolResult.error(f"no feature {args.feature!r} in feature_list.json")
     if not feature.check:
-        return _mark_approved(ctx, args.feature)
+        return ToolResult.error(
+            f"{args.feature} has no automated check; only a human's approval can mark it "
+            "passing (the policy gate asks for one)"
+        )
     verification = ctx.verifications.get(args.feature)
     if verification is None:
         return ToolResult.error(
@@ -148,21 +149,20 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> ToolResult:
     save_feature_list(ctx.root, updated)
     return ToolResult(
         output=f"{args.feature} marked passing (evidence {verification.ref})",
-        data={"feature": args.feature},
+        effects=[Marked(feature=args.feature)],
     )
 
 
-def _mark_approved(ctx: WorkContext, feature_id: str) -> ToolResult:
-    """A feature without an automated check passes only on a human's recorded approval."""
+def mark_approved(ctx: WorkContext, args: MarkArgs, approval: str) -> Result:
+    """mark_passing approved by a human (question `approval`): a feature without an
+    automated check passes on that recorded approval; one with a check still needs it."""
     from artifacts.feature_list import load_feature_list, save_feature_list
     from artifacts.models import Evidence, digest
 
-    approval = ctx.extra.get("approved_by")
-    if not approval:
-        return ToolResult.error(
-            f"{feature_id} has no automated check; only a human's approval can mark it "
-            "passing (the policy gate asks for one)"
-        )
+    feature_id = args.feature
+    found = load_feature_list(ctx.root).get(feature_id)
+    if found is None or found.check:
+        return mark_passing(ctx, args)
     updated = load_feature_list(ctx.root).model_copy(deep=True)
     for feature in updated.features:
         if feature.id == feature_id and not feature.passes:
@@ -177,11 +177,21 @@ def _mark_approved(ctx: WorkContext, feature_id: str) -> ToolResult:
     save_feature_list(ctx.root, updated)
     return ToolResult(
         output=f"{feature_id} marked passing on a human's approval ({approval})",
-        data={"feature": feature_id},
+        effects=[Marked(feature=feature_id)],
     )
 
 
-def request_resources(ctx: WorkContext, args: ResourcesArgs) -> ToolResult:
+def request_resources(ctx: WorkContext, args: ResourcesArgs) -> Result:
+    """More resources, up to the configured maxima."""
+    return _grant(ctx, args, approved=False)
+
+
+def request_approved(ctx: WorkContext, args: ResourcesArgs, approval: str) -> Result:
+    """request_resources approved by a human: the maxima do not apply."""
+    return _grant(ctx, args, approved=True)
+
+
+def _grant(ctx: WorkContext, args: ResourcesArgs, *, approved: bool) -> Result:
     from runners import Resources
 
     current = ctx.resources or Resources()
@@ -195,24 +205,23 @@ def request_resources(ctx: WorkContext, args: ResourcesArgs) -> ToolResult:
         )
         if value is not None
     }
-    if limits is not None and not ctx.extra.get("approved_by"):
+    if limits is not None and not approved:
         over = [key for key, value in wanted.items() if value > getattr(limits, key)]
         if over:
             maxima = ", ".join(f"{key} <= {getattr(limits, key)}" for key in over)
             return ToolResult.denied(
                 f"POLICY: the request exceeds the configured maxima ({maxima}); it needs a "
-                "human's approval (ask_human), do not retry it as is",
-                over=over,
+                "human's approval (ask_human), do not retry it as is"
             )
     granted = current.model_copy(update=wanted)
     return ToolResult(
         output=f"granted for the next workloads: {granted.model_dump()}",
-        data={"resources": granted.model_dump()},
+        effects=[ResourcesGranted(resources=granted)],
     )
 
 
-def note(ctx: WorkContext, args: NoteArgs) -> ToolResult:
-    return ToolResult(output="noted", data={"note": args.text.strip()})
+def note(ctx: WorkContext, args: NoteArgs) -> Result:
+    return ToolResult(output="noted", effects=[Noted(text=args.text.strip())])
 
 
 WORK_TOOLS: list[Tool[WorkContext]] = [
@@ -228,13 +237,14 @@ WORK_TOOLS: list[Tool[WorkContext]] = [
         "Mark a feature passing; accepted only after its check passed in this session.",
         MarkArgs,
         mark_passing,
-        idempotent=False,
+        approved=mark_approved,
     ),
     Tool(
         "request_resources",
         "Ask for more memory, CPUs or time for the next commands (after an OOM or timeout).",
         ResourcesArgs,
         request_resources,
+        approved=request_approved,
     ),
     Tool("note", "Add a line to this session's progress entry.", NoteArgs, note),
 ]

@@ -54,7 +54,8 @@ def test_init_then_run_to_all_passing(tmp_path: Path) -> None:
             step = journal.step_detail(run_id, number, seq)
             assert step is not None
             assert (step.kind, step.name, step.status) == ("tool", "verify_feature", "ended")
-            assert step.output["data"]["exit_code"] == 0
+            [verified] = [e for e in step.output["effects"] if e["kind"] == "verified"]
+            assert verified["exit_code"] == 0 and verified["feature"] == feature["id"]
             assert evidence["session"] == number
             assert evidence["command"] == feature["check"]
     # a finished project: run again does nothing, init again changes nothing

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.tools import ToolRegistry
+from harness.tools import ToolRegistry, ToolResult
 from session.context import WorkContext
 from session.paths import PathRefused, confine
 from session.tools.files import FILE_TOOLS
@@ -25,8 +25,14 @@ def tools() -> ToolRegistry[WorkContext]:
     return ToolRegistry(FILE_TOOLS)
 
 
+def raw_call(tools: ToolRegistry[WorkContext], name: str, arguments: str, ctx: WorkContext):
+    """Parse and run one call, as the pipeline does inside its step."""
+    parsed = tools.parse(name, arguments)
+    return parsed if isinstance(parsed, ToolResult) else tools.invoke(name, parsed, ctx)
+
+
 def call(tools: ToolRegistry[WorkContext], ctx: WorkContext, name: str, **args: object):
-    return tools.call(name, json.dumps(args), ctx)
+    return raw_call(tools, name, json.dumps(args), ctx)
 
 
 @pytest.mark.parametrize(
@@ -86,9 +92,9 @@ def test_list_and_grep_skip_state(ctx: WorkContext, tools) -> None:
 
 
 def test_bad_arguments_come_back_as_results(ctx: WorkContext, tools) -> None:
-    assert "not valid JSON" in tools.call("read_file", "{not json", ctx).output
-    assert "invalid arguments" in tools.call("read_file", "{}", ctx).output
-    assert "unknown tool" in tools.call("rm_rf", "{}", ctx).output
+    assert "not valid JSON" in raw_call(tools, "read_file", "{not json", ctx).output
+    assert "invalid arguments" in raw_call(tools, "read_file", "{}", ctx).output
+    assert "unknown tool" in raw_call(tools, "rm_rf", "{}", ctx).output
 
 
 def test_rewriting_a_file_keeps_its_mode(ctx: WorkContext, tools) -> None:

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from runners.code_mode import CodeLimits, HostCallError, run_program
-from runners.code_stubs import bind_arguments, function_stub, module_stubs
+from session.codemode.sandbox import CodeLimits, HostCallError, run_program
+from session.codemode.stubs import bind_arguments, function_stub, module_stubs
 
 
 class EchoArgs(BaseModel):
@@ -205,17 +205,21 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_program_calling_tools_works(project: Path) -> None:
-    from tests.runners.code_support import effects, run_code
+    from tests.session.code_support import effects, run_code
 
     result = run_code(project, 'text = read_file(path="notes.md")\nbump(label=text.split()[-1])')
     assert result.status == "ok", result.output
     assert effects(project) == ["project"]
-    assert [c["tool"] for c in result.data["calls"]] == ["read_file", "bump"]
-    assert all(c["ref"].startswith("journal:") for c in result.data["calls"])
+    from session.effects import ProgramRan
+
+    ran = [e for e in result.effects if isinstance(e, ProgramRan)]
+    assert len(ran) == 1 and ran[0].outcome == "ok"
+    assert [c.tool for c in ran[0].calls] == ["read_file", "bump"]
+    assert all(c.ref.startswith("journal:") for c in ran[0].calls)
 
 
 def test_tool_errors_reach_the_program(project: Path) -> None:
-    from tests.runners.code_support import run_code
+    from tests.session.code_support import run_code
 
     program = 'try:\n    read_file(path="missing.txt")\nexcept RuntimeError as e:\n    print(e)\n'
     result = run_code(project, program)
@@ -226,7 +230,7 @@ def test_tool_errors_reach_the_program(project: Path) -> None:
 
 
 def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
-    from tests.runners.code_support import effects, run_code
+    from tests.session.code_support import effects, run_code
 
     for n, program in enumerate(
         [
@@ -244,8 +248,8 @@ def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
 
 
 def test_code_is_not_callable_from_code(project: Path) -> None:
-    from session.tools.code import make_code_tool
-    from tests.runners.code_support import TOOLS
+    from session.codemode import make_code_tool
+    from tests.session.code_support import TOOLS
 
     inner = make_code_tool(TOOLS)
     outer = make_code_tool([*TOOLS, inner])
@@ -254,9 +258,9 @@ def test_code_is_not_callable_from_code(project: Path) -> None:
 
 
 def test_without_a_journal_the_tool_says_so(tmp_path: Path) -> None:
+    from session.codemode import CodeArgs, make_code_tool
     from session.context import WorkContext
-    from session.tools.code import CodeArgs, make_code_tool
-    from tests.runners.code_support import TOOLS, effects
+    from tests.session.code_support import TOOLS, effects
 
     ctx = WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
     result = make_code_tool(TOOLS).fn(ctx, CodeArgs(program='bump(label="x")'))
@@ -272,11 +276,11 @@ def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
     import sys
     import time
 
-    from tests.runners.code_support import BLOCK_ENV, effects
+    from tests.session.code_support import BLOCK_ENV, effects
 
     program = project.parent / "program.py"
     program.write_text(TWO_CALLS)
-    command = [sys.executable, "-m", "tests.runners.code_support", str(project), str(program)]
+    command = [sys.executable, "-m", "tests.session.code_support", str(project), str(program)]
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, BLOCK_ENV: "second"}
     child = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE)
@@ -320,7 +324,7 @@ def steps_run_id(journal: Any) -> str:
 def test_host_crash_after_a_call_resumes_without_repeating_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.runners.code_support import RAISE_ENV, HostCrash, effects, run_code
+    from tests.session.code_support import RAISE_ENV, HostCrash, effects, run_code
 
     monkeypatch.setenv(RAISE_ENV, "second")
     with pytest.raises(HostCrash):
@@ -339,7 +343,7 @@ def test_a_call_waiting_for_a_human_stops_the_program_and_resumes(
     run), and the next run replays the finished call and goes on from the waiting one."""
     from harness.errors import Parked
     from harness.journal import Journal
-    from tests.runners.code_support import PARK_ENV, effects, run_code
+    from tests.session.code_support import PARK_ENV, effects, run_code
 
     monkeypatch.setenv(PARK_ENV, "second")
     with pytest.raises(Parked):

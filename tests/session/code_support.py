@@ -1,7 +1,8 @@
 """Helpers for the code-tool tests: a tool with a visible side effect, and a driver that
-runs one `code` call the way the agent loop does (a journaled "tool" step named "code").
+runs one `code` call the way the agent loop does (through the session's tool pipeline: a
+journaled "tool" step named "code").
 
-Run as a script (`python -m tests.runners.code_support ROOT PROGRAM_FILE`) it does one
+Run as a script (`python -m tests.session.code_support ROOT PROGRAM_FILE`) it does one
 such call in a fresh process and prints the result as JSON, so a test can kill it midway.
 """
 
@@ -16,10 +17,12 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from harness.errors import Parked
-from harness.tools import Tool, ToolResult
-from runners.code_mode import CodeLimits
+from harness.tools import Tool, ToolRegistry, ToolResult
+from session.codemode import make_code_tool
+from session.codemode.sandbox import CodeLimits
 from session.context import WorkContext
-from session.tools.code import CodeArgs, make_code_tool
+from session.effects import Result
+from session.pipeline import ToolPipeline
 from session.tools.files import FILE_TOOLS
 
 BLOCK_ENV = "HARNESS_TEST_BLOCK_ON"
@@ -36,7 +39,7 @@ class HostCrash(BaseException):
     records no failure for it, as for a real crash)."""
 
 
-def bump(ctx: WorkContext, args: BumpArgs) -> ToolResult:
+def bump(ctx: WorkContext, args: BumpArgs) -> Result:
     """Append a label to effects.txt; told to, hang or raise before acting."""
     if args.label == os.environ.get(BLOCK_ENV):
         (ctx.root / "blocked").write_text("yes")
@@ -48,12 +51,10 @@ def bump(ctx: WorkContext, args: BumpArgs) -> ToolResult:
         raise Parked("q1", f"may I bump {args.label}?")
     with (ctx.root / "effects.txt").open("a") as handle:
         handle.write(args.label + "\n")
-    return ToolResult(output=f"bumped {args.label}", data={"label": args.label})
+    return ToolResult(output=f"bumped {args.label}")
 
 
-BUMP: Tool[WorkContext] = Tool(
-    "bump", "Append a label to effects.txt.", BumpArgs, bump, idempotent=False
-)
+BUMP: Tool[WorkContext] = Tool("bump", "Append a label to effects.txt.", BumpArgs, bump)
 TOOLS = [*FILE_TOOLS, BUMP]
 
 
@@ -62,7 +63,7 @@ def effects(root: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def run_code(root: Path, program: str, *, session_number: int = 1) -> ToolResult:
+def run_code(root: Path, program: str, *, session_number: int = 1) -> Result:
     """One `code` tool call, first step of a session of the project's (resumed) run."""
     from harness.journal import Journal
 
@@ -71,16 +72,9 @@ def run_code(root: Path, program: str, *, session_number: int = 1) -> ToolResult
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
         session = run.session(session_number)
         ctx = WorkContext(root=root, runner=None, run_id=run.id, session=session_number)  # type: ignore[arg-type]
-        ctx.extra["journal"] = session
-        tool = make_code_tool(TOOLS, CodeLimits(time_s=2.0))
-        result: ToolResult = session.step(
-            "tool",
-            "code",
-            {"id": "call-1", "arguments": json.dumps({"program": program})},
-            lambda: tool.fn(ctx, CodeArgs(program=program)),
-            output=ToolResult,
-        )
-    return result
+        tools = ToolRegistry([*TOOLS, make_code_tool(TOOLS, CodeLimits(time_s=2.0))])
+        pipeline = ToolPipeline(session, tools, ctx)
+        return pipeline.call("call-1", "code", json.dumps({"program": program}))
 
 
 def main(argv: list[str]) -> int:

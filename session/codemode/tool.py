@@ -1,13 +1,11 @@
 """The `code` tool: a short Python program that calls the session's tools as functions.
 
-The program runs in pydantic-monty (see `runners.code_mode`); each tool call it makes is
-its own journaled step (kind "tool", inputs ``{"arguments": ..., "via": "code"}``), so a
-program cut short by a crash re-runs from its start on resume (it is pure) and its
-completed calls replay from the journal instead of running again.
-
-What the session must provide on the WorkContext:
-    ctx.extra["journal"]   the SessionJournal of the session (required)
-Gates, when `ctx.gates` is set, apply to every call the program makes, as to direct calls.
+The program runs in pydantic-monty (see `session.codemode.sandbox`); each tool call it
+makes goes through the session's one door, `ctx.pipeline` (`session.pipeline`): its own
+journaled step (kind "tool", inputs ``{"arguments": ..., "via": "code"}``), the gates, the
+feature list's protection, the tool, its effects; exactly as a direct call. A program cut
+short by a crash re-runs from its start on resume (it is pure) and its completed calls
+replay from the journal instead of running again.
 """
 
 from __future__ import annotations
@@ -17,17 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.tools import Tool, ToolRegistry, ToolResult, invalid_arguments
-from runners.code_mode import CodeLimits, HostCallError, ProgramResult, run_program
-from runners.code_stubs import FunctionStub, bind_arguments, function_stub, module_stubs
+from harness.tools import Tool, ToolResult, invalid_arguments
+from session.codemode.sandbox import CodeLimits, HostCallError, ProgramResult, run_program
+from session.codemode.stubs import FunctionStub, bind_arguments, function_stub, module_stubs
 from session.context import WorkContext
-from session.gating import invoke_gated
+from session.effects import Effect, ProgramCall, ProgramRan, Result
 
 if TYPE_CHECKING:
-    from harness.journal import SessionJournal
+    from session.pipeline import ToolPipeline
 
 CODE_TOOL = "code"
-JOURNAL_KEY = "journal"
 
 
 class CodeArgs(BaseModel):
@@ -44,7 +41,7 @@ class CodeMode:
 
     def __init__(self, tools: Iterable[Tool[WorkContext]], limits: CodeLimits | None) -> None:
         exposed = [tool for tool in tools if tool.name != CODE_TOOL]  # no recursion
-        self.registry: ToolRegistry[WorkContext] = ToolRegistry(exposed)
+        self.args = {tool.name: tool.args for tool in exposed}
         self.stubs: dict[str, FunctionStub] = {
             tool.name: function_stub(tool.name, tool.args, tool.description) for tool in exposed
         }
@@ -62,46 +59,43 @@ class CodeMode:
             "The functions:\n" + self.stub_module
         )
 
-    def run(self, ctx: WorkContext, args: CodeArgs) -> ToolResult:
-        journal: SessionJournal | None = ctx.extra.get(JOURNAL_KEY)
-        if journal is None:
+    def run(self, ctx: WorkContext, args: CodeArgs) -> Result:
+        pipeline = ctx.pipeline
+        if pipeline is None:
             return ToolResult.error(
-                "code mode is not wired in this session (no journal on the work context); "
-                "call the tools directly"
+                "code mode is not wired in this session (no tool pipeline, hence no journal, "
+                "on the work context); call the tools directly"
             )
-        calls: list[dict[str, Any]] = []
-        functions = {name: self._host(name, ctx, journal, calls) for name in self.stubs}
+        calls: list[ProgramCall] = []
+        effects: list[Effect] = []
+        functions = {name: self._host(name, pipeline, calls, effects) for name in self.stubs}
         # A call that waits for a human raises Parked: it stops the program and leaves this
         # step in flight, so the resumed run replays the program's finished calls.
         program = run_program(args.program, functions, self.stub_module, self.limits)
-        return _result(program, calls)
+        return _result(program, calls, effects)
 
     def _host(
-        self, name: str, ctx: WorkContext, journal: SessionJournal, calls: list[dict[str, Any]]
+        self,
+        name: str,
+        pipeline: ToolPipeline,
+        calls: list[ProgramCall],
+        effects: list[Effect],
     ) -> Any:
         stub = self.stubs[name]
-        tool = self.registry.get(name)
-        assert tool is not None
+        model = self.args[name]
 
         def call(*args: Any, **kwargs: Any) -> str:
             try:
                 bound = bind_arguments(stub, args, kwargs)
-                parsed = tool.args.model_validate(bound)
+                parsed = model.model_validate(bound)
             except TypeError as exc:
                 raise HostCallError(str(exc)) from None
             except ValidationError as exc:
                 raise HostCallError(invalid_arguments(name, exc)) from None
-            arguments = parsed.model_dump(mode="json", by_alias=True)
-            result = journal.step(
-                "tool",
-                name,
-                {"arguments": arguments, "via": CODE_TOOL},
-                lambda: invoke_gated(self.registry, ctx, name, parsed),
-                output=ToolResult,
-            )
-            ref = journal.ref(journal.last_seq)
-            ctx.absorb(name, result.status, result.data, ref)
-            calls.append({"tool": name, "status": result.status, "ref": ref})
+            result = pipeline.call_nested(name, parsed, via=CODE_TOOL)
+            ref = pipeline.journal.ref(pipeline.journal.last_seq)
+            calls.append(ProgramCall(tool=name, status=result.status, ref=ref))
+            effects.extend(result.effects)
             if result.status != "ok":
                 raise HostCallError(result.output)
             output: str = result.output
@@ -110,21 +104,23 @@ class CodeMode:
         return call
 
 
-def _result(program: ProgramResult, calls: list[dict[str, Any]]) -> ToolResult:
+def _result(program: ProgramResult, calls: list[ProgramCall], effects: list[Effect]) -> Result:
+    """The program's result; its effects are those of its calls (applied as they ran; a
+    replay of this step applies them again)."""
     parts = []
     if program.output:
         parts.append(f"--- printed ---\n{program.output.rstrip()}")
     if program.value is not None:
         parts.append(f"--- value ---\n{program.value}")
-    made = ", ".join(f"{c['tool']} ({c['status']})" for c in calls) or "none"
+    made = ", ".join(f"{c.tool} ({c.status})" for c in calls) or "none"
     parts.append(f"tool calls: {made}")
-    data: dict[str, Any] = {"kind": program.kind, "calls": calls}
+    ran = ProgramRan(outcome=program.kind, calls=calls)
     if program.ok:
-        return ToolResult(output="\n".join(parts), data=data)
+        return ToolResult(output="\n".join(parts), effects=[ran, *effects])
     return ToolResult(
         status="error",
         output=f"error: {program.message}\n" + "\n".join(parts),
-        data=data,
+        effects=[ran, *effects],
     )
 
 
@@ -133,4 +129,4 @@ def make_code_tool(
 ) -> Tool[WorkContext]:
     """The `code` tool over `tools` (any tool named "code" among them is left out)."""
     mode = CodeMode(tools, limits)
-    return Tool(CODE_TOOL, mode.description(), CodeArgs, mode.run)
+    return Tool(CODE_TOOL, mode.description(), CodeArgs, mode.run, nested=True)

@@ -1,0 +1,131 @@
+"""The one door of every tool call, from the agent loop and from code mode alike.
+
+    journal step → gates → protection of the harness's files → the tool → its effects
+
+1. **journal step** (kind "tool", named after the tool): replayed calls return their
+   recorded result without running; a live one runs the rest inside the step.
+2. **gates** (`session.gating`, when a human is configured): go ahead, refuse, or park
+   (Parked leaves the step in flight); a human's approval is passed on to the tool as an
+   argument (`approved_by`), never through shared state.
+3. **protection** (`session.sentinel`): feature_list.json changed by anything but a guarded
+   write of the tool itself is put back, and the model is told.
+4. **the tool** (`ToolRegistry.invoke`): its exceptions become results the model reads.
+5. **effects** (`session.effects`): typed values the session applies (`WorkContext.apply`),
+   live and on replay alike.
+
+A program of code mode is one step whose tool calls are steps of their own, made through
+this same door (`call_nested`); their effects apply as they happen, and again when the
+program's finished step is replayed (its result carries them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from harness.tools import ToolRegistry, ToolResult
+from session.context import WorkContext
+from session.effects import GUARDED_WRITES, ProgramRan, Result, stamp
+from session.sentinel import NOTICE, Sentinel
+
+if TYPE_CHECKING:
+    from harness.journal import SessionJournal
+
+
+class ToolPipeline:
+    """Runs the tool calls of one session; owns the feature list's sentinel."""
+
+    def __init__(
+        self,
+        journal: SessionJournal,
+        tools: ToolRegistry[WorkContext],
+        ctx: WorkContext,
+        *,
+        on_step: Callable[[], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.tools = tools
+        self.ctx = ctx
+        self.on_step = on_step  # a crash switch fires here, with the call's step in flight
+        self.sentinel = Sentinel(ctx.root)
+        self.restored = 0  # times the sentinel put the file back (nested calls count too)
+        ctx.pipeline = self
+
+    def call(self, call_id: str, name: str, arguments: str) -> Result:
+        """A call the model made, with its raw JSON arguments."""
+        inputs = {"id": call_id, "arguments": arguments}
+        return self._step(name, inputs, lambda: self.tools.parse(name, arguments))
+
+    def call_nested(self, name: str, args: BaseModel, *, via: str) -> Result:
+        """A call a program made (`via` the tool that runs it), arguments validated."""
+        inputs = {"arguments": args.model_dump(mode="json", by_alias=True), "via": via}
+        return self._step(name, inputs, lambda: args)
+
+    def step_ref(self) -> str:
+        """The journal reference of the step in flight (a question's durable key)."""
+        return self.journal.ref(self.journal.seq)
+
+    def _step(self, name: str, inputs: dict[str, Any], parse: Callable[[], Any]) -> Result:
+        ran = False
+
+        def live() -> Result:
+            nonlocal ran
+            ran = True
+            return self._live(name, parse())
+
+        result: Result = self.journal.step("tool", name, inputs, live, output=Result)
+        effects = stamp(result.effects, self.journal.ref(self.journal.last_seq))
+        tool = self.tools.get(name)
+        nested = tool is not None and tool.nested
+        if not ran:
+            self.sentinel.accept()  # replayed: the file as it stands is what the step left
+            if nested:
+                self._skip_nested(effects)
+        if not (ran and nested):  # a live program's calls applied their effects as they ran
+            for effect in effects:
+                self.ctx.apply(effect)
+        return result.model_copy(update={"effects": effects})
+
+    def _skip_nested(self, effects: list[Any]) -> None:
+        """A replayed program: its calls' steps follow it in the journal; go past them."""
+        seqs = [
+            int(call.ref.rsplit("/", 1)[1])
+            for effect in effects
+            if isinstance(effect, ProgramRan)
+            for call in effect.calls
+        ]
+        if seqs:
+            self.journal.skip_nested(max(seqs))
+
+    def _live(self, name: str, parsed: BaseModel | ToolResult[Any]) -> Result:
+        if self.on_step is not None:
+            self.on_step()
+        before = self.restored
+        self._restore()  # changed since the last step (a background job)
+        if isinstance(parsed, ToolResult):
+            result: Result = parsed  # the arguments were refused
+        else:
+            result = self._gated(name, parsed)
+            if any(isinstance(e, GUARDED_WRITES) for e in result.effects):
+                self.sentinel.accept()
+        self._restore()
+        if self.restored > before:  # by this call or one of its nested calls
+            result = result.model_copy(update={"output": f"{result.output}\n{NOTICE}"})
+        return result
+
+    def _restore(self) -> None:
+        if self.sentinel.restore():
+            self.restored += 1
+
+    def _gated(self, name: str, args: BaseModel) -> Result:
+        approved_by = None
+        if self.ctx.gates is not None:
+            from session.gating import apply_gates
+
+            verdict = apply_gates(self.ctx.gates, self.ctx, name, args, self.step_ref())
+            if verdict.denial is not None:
+                return verdict.denial
+            approved_by = verdict.approved_by
+        return self.tools.invoke(name, args, self.ctx, approved_by=approved_by)

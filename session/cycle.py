@@ -1,8 +1,9 @@
-"""One session: wake → orient → work → writeback, each phase made of journaled steps."""
+"""One session: wake → orient → work → writeback, each phase a function made of journaled
+steps (their names and order are what a recorded session replays against)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from session.loop import AgentLoop, Limits, LoopOutcome
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
-    from artifacts.models import ProgressEntry
+    from artifacts.models import Feature, ProgressEntry
     from escalation import Escalation
     from harness.journal import Run, SessionJournal
     from harness.model import Accounting, Model
@@ -61,33 +62,79 @@ class SessionOutcome:
     commit: str | None = None
 
 
-def run_session(env: SessionEnv, number: int) -> SessionOutcome:
-    """Run (or resume, replaying its recorded steps) session `number` of the run."""
-    from artifacts.feature_list import load_feature_list
-    from runners import CommandResult
+@dataclass
+class Woken:
+    """What wake found: init.sh's result (None: no init.sh) and what the harness restored."""
 
+    result: CommandResult | None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Worked:
+    """What the work phase left: the session's record and how its loop ended."""
+
+    ctx: WorkContext
+    outcome: LoopOutcome
+    ending: str  # "passing" when the feature was marked, else the loop's ending
+
+
+def run_session(env: SessionEnv, number: int) -> SessionOutcome:
+    """Run (or resume, replaying its recorded steps) session `number` of the run:
+    wake → orient → work → writeback, each phase made of journaled steps."""
     journal = env.run.session(number)
     if env.on_step is not None and hasattr(env.on_step, "wrap"):
         from session.chaos import ChaosJournal
 
         journal = ChaosJournal(journal, env.on_step)  # type: ignore[assignment]
-    from session.sentinel import Sentinel, check_against_head
-
-    restored = None if journal.replaying else check_against_head(env.root)
-    sentinel = Sentinel(env.root)  # before wake: init.sh may not change the feature list
-    wake = _wake(env, journal)
-    wake_tampered = sentinel.restore()
-
-    def orient() -> str | None:
-        chosen = pick_feature(load_feature_list(env.root))
-        return chosen.id if chosen else None
-
-    feature_id = journal.step("artifact", "orient", {}, orient, output=str | None)  # type: ignore[arg-type]
-    features = load_feature_list(env.root)
-    feature = features.get(feature_id) if feature_id else None
+    woken = wake(env, journal)
+    feature = orient(env, journal)
     if feature is None:
         journal.close("complete", {"feature": None})
         return SessionOutcome(number, None, "complete")
+    worked = work(env, journal, number, feature, woken)
+    if worked.outcome.ending == "parked":
+        # The session stays open: the next `harness run` replays it up to the question.
+        return SessionOutcome(
+            number, feature.id, "parked", worked.outcome.detail, worked.outcome.steps
+        )
+    return writeback(env, journal, number, feature.id, worked)
+
+
+def wake(env: SessionEnv, journal: SessionJournal) -> Woken:
+    """Check the feature list against HEAD, run init.sh (a step), undo what it did to the
+    feature list."""
+    from runners import CommandResult
+    from session.sentinel import Sentinel, check_against_head
+
+    notes = []
+    restored = None if journal.replaying else check_against_head(env.root)
+    if restored:
+        notes.append(restored)
+    sentinel = Sentinel(env.root)  # before init.sh: it may not change the feature list
+    result = _wake(env, journal)
+    if sentinel.restore():
+        notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
+    return Woken(result if isinstance(result, CommandResult) else None, notes)
+
+
+def orient(env: SessionEnv, journal: SessionJournal) -> Feature | None:
+    """The session's unit of work (a step): the highest-priority failing feature."""
+    from artifacts.feature_list import load_feature_list
+
+    def pick() -> str | None:
+        chosen = pick_feature(load_feature_list(env.root))
+        return chosen.id if chosen else None
+
+    feature_id = journal.step("artifact", "orient", {}, pick, output=str | None)  # type: ignore[arg-type]
+    return load_feature_list(env.root).get(feature_id) if feature_id else None
+
+
+def work(
+    env: SessionEnv, journal: SessionJournal, number: int, feature: Feature, woken: Woken
+) -> Worked:
+    """The agent loop on a fresh context built from the artifacts."""
+    from artifacts.feature_list import load_feature_list
 
     ctx = WorkContext(
         root=env.root,
@@ -119,27 +166,29 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     )
     messages = build_messages(
         env.root,
-        features,
+        load_feature_list(env.root),
         feature,
         session=number,
-        wake=wake if isinstance(wake, CommandResult) else None,
+        wake=woken.result,
         runner=getattr(env.runner, "name", "runner"),
     )
-    if restored:
-        ctx.notes.append(restored)
-    if wake_tampered:
-        ctx.notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
+    ctx.notes.extend(woken.notes)
     outcome = loop.run(messages)
     if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
-    if outcome.ending == "parked":
-        # The session stays open: the next `harness run` replays it up to the question.
-        return SessionOutcome(number, feature.id, "parked", outcome.detail, outcome.steps)
-    sha = _writeback(env, journal, number, feature.id, ending, outcome, ctx)
+    return Worked(ctx, outcome, ending)
+
+
+def writeback(
+    env: SessionEnv, journal: SessionJournal, number: int, feature: str, worked: Worked
+) -> SessionOutcome:
+    """Progress entry and commit (steps that check the world first), then close the session."""
+    outcome, ending = worked.outcome, worked.ending
+    sha = _writeback(env, journal, number, feature, ending, outcome, worked.ctx)
     _record_outcomes(env, number, passed=ending == "passing")
-    journal.close(ending, {"feature": feature.id, "steps": outcome.steps, "commit": sha})
-    return SessionOutcome(number, feature.id, ending, outcome.detail, outcome.steps, sha)
+    journal.close(ending, {"feature": feature, "steps": outcome.steps, "commit": sha})
+    return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha)
 
 
 def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:

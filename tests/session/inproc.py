@@ -26,10 +26,20 @@ def script(*turns: dict[str, Any], scenes: list[dict[str, Any]] | None = None) -
     return Script.model_validate({"turns": list(turns)})
 
 
+EVIDENCE = {
+    "verification": "journal:r/1/2",
+    "at": "2026-12-01T00:00:00+00:00",
+    "exit_code": 0,
+    "output_digest": "sha256:" + "0" * 64,
+}
+
+
 def feature(k: int, *, check: str | None = "test -f done.txt", passes: bool = False) -> Any:
-    from artifacts.models import Feature
+    """Feature k (priority k); a passing one carries made-up evidence."""
+    from artifacts.models import Evidence, Feature
 
     return Feature(
+        evidence=Evidence.model_validate(EVIDENCE) if passes else None,
         id=f"F{k:03d}",
         category="functional",
         description=f"feature number {k}",

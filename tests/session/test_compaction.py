@@ -1,0 +1,77 @@
+"""Compaction: the middle of the transcript becomes a mechanical summary with a marker."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.model.script import turn_index
+from session.compaction import compact, estimate_tokens, needs_compaction
+from session.context import WorkContext
+from tests.session.inproc import feature
+
+Message = dict[str, Any]
+
+
+def _transcript(rounds: int) -> list[Message]:
+    messages: list[Message] = [
+        {"role": "system", "content": "system"},
+        {"role": "user", "content": "Session 1: Feature F001"},
+    ]
+    for i in range(rounds):
+        messages.append(
+            {
+                "role": "assistant",
+                "content": f"thinking {i}",
+                "tool_calls": [
+                    {
+                        "id": f"c{i}",
+                        "type": "function",
+                        "function": {"name": "run", "arguments": json.dumps({"command": f"t{i}"})},
+                    }
+                ],
+            }
+        )
+        messages.append({"role": "tool", "tool_call_id": f"c{i}", "content": f"exit code: {i}"})
+    return messages
+
+
+def _ctx(root: Path) -> WorkContext:
+    return WorkContext(root=root, runner=None, run_id="r", session=1, feature=feature(1))  # type: ignore[arg-type]
+
+
+def test_needs_compaction_at_the_fraction_of_the_window() -> None:
+    messages = _transcript(10)
+    tokens = estimate_tokens(messages)
+    assert needs_compaction(messages, window=tokens, fraction=0.5)
+    assert not needs_compaction(messages, window=tokens * 2, fraction=0.8)
+
+
+def test_the_head_and_the_recent_turns_stay_and_the_middle_is_summarised(tmp_path: Path) -> None:
+    (tmp_path / "AGENTS.md").write_text("always run the tests")
+    messages = _transcript(10)
+    out = compact(messages, _ctx(tmp_path))
+    assert out[:2] == messages[:2]
+    summary = out[2]["content"]
+    assert summary.startswith("[harness: compacted 7 assistant turns]")
+    assert "called run(" in summary and "-> exit code: 0" in summary
+    assert "always run the tests" in summary and "F001" in summary
+    assert out[3:] == messages[-(len(out) - 3) :]
+    assert out[3]["role"] == "assistant"  # a tool result is never cut from its call
+
+
+def test_the_scripted_model_counts_folded_turns_through_the_marker(tmp_path: Path) -> None:
+    messages = _transcript(10)
+    once = compact(messages, _ctx(tmp_path))
+    assert turn_index(once) == turn_index(messages) == 10
+    twice = compact([*once, *_transcript(8)[2:]], _ctx(tmp_path))
+    assert turn_index(twice) == 18
+    assert twice[2]["content"].startswith("[harness: compacted ")
+
+
+def test_a_short_transcript_is_left_alone_unless_forced(tmp_path: Path) -> None:
+    messages = _transcript(2)
+    assert compact(messages, _ctx(tmp_path)) == messages
+    forced = compact(messages, _ctx(tmp_path), force=True)
+    assert len(forced) < len(messages) and forced[:2] == messages[:2]

@@ -3,7 +3,6 @@
 from escalation.ask import (
     AskResult,
     GateOutcome,
-    WaitingForHuman,
     ask_human,
     gate_action,
     is_unattended,
@@ -27,7 +26,6 @@ __all__ = [
     "QuestionStore",
     "Scores",
     "Situation",
-    "WaitingForHuman",
     "approval_text",
     "ask_human",
     "gate_action",

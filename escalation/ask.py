@@ -20,23 +20,9 @@ from pydantic import BaseModel
 
 from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
 from escalation.questions import Kind, Question, QuestionStore, Scores
-from harness.errors import ExitCode, HarnessError
+from harness.errors import Parked
 
 AskStatus = Literal["answered", "approved", "denied", "parked", "timeout"]
-
-
-class WaitingForHuman(HarnessError):
-    """A question needs a human and nobody is at the terminal: the run parks (exit 4)."""
-
-    exit_code = ExitCode.WAITING_FOR_HUMAN
-
-    def __init__(self, question: Question) -> None:
-        self.question = question
-        super().__init__(
-            f"waiting for a human: {question.id} ({question.kind}): {question.text} "
-            f"Answer it with `harness answer {question.id} ...` (or approve/deny), "
-            "then `harness run` goes on from here."
-        )
 
 
 class AskResult(BaseModel):
@@ -51,8 +37,14 @@ class AskResult(BaseModel):
         return self.status in ("parked", "timeout")
 
     def raise_if_parked(self) -> None:
+        """No answer yet: raise `Parked` (the step stays in flight, the run parks, exit 4)."""
         if self.parked:
-            raise WaitingForHuman(self.question)
+            q = self.question
+            raise Parked(
+                q.id,
+                f"{q.text} ({q.kind}). Answer it with `harness answer {q.id} ...` (or "
+                "approve/deny), then `harness run` goes on from here.",
+            )
 
     def text_for_model(self) -> str:
         """The tool output the model reads."""

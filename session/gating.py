@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from harness.errors import Parked
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.effects import Asked, Result
@@ -86,8 +85,7 @@ def apply_gates(
         approved = outcome.result.question.id if outcome.result is not None else None
         return GateVerdict(approved_by=approved)
     if outcome.parked and outcome.result is not None:
-        question = outcome.result.question
-        raise Parked(question.id, question.text)
+        outcome.result.raise_if_parked()
     return GateVerdict(denial=ToolResult.denied(outcome.denial or "POLICY: denied"))
 
 
@@ -136,8 +134,7 @@ def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
         run=escalation.run_id,
         on_wait=announce,
     )
-    if result.parked:
-        raise Parked(result.question.id, result.question.text)
+    result.raise_if_parked()
     return ToolResult(
         output=result.text_for_model(),
         effects=[Asked(question=result.question.id, status=result.status)],
@@ -189,8 +186,7 @@ def consult(
             run=escalation.run_id,
             on_wait=announce,
         )
-        if result.parked:
-            raise Parked(result.question.id, result.question.text)
+        result.raise_if_parked()
         return result.text_for_model()
 
     answer = journal.step("human", "consult", {"scores": decision.scores().model_dump()}, ask)

@@ -15,7 +15,6 @@ the folder in with one rename, so a failed load changes nothing.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import os
@@ -109,10 +108,6 @@ def _excluded(relative: PurePosixPath) -> bool:
     return any(fnmatch(part, pattern) for part in relative.parts for pattern in EXCLUDED)
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def _sqlite_copy(path: Path) -> bytes:
     """A consistent copy of a SQLite database: checkpoint its WAL, then back it up."""
     source = sqlite3.connect(path, timeout=10)
@@ -168,6 +163,8 @@ def journal_runs(state_dir: Path) -> dict[str, int]:
 
 def save_state(root: Path, target: Path) -> Manifest:
     """Pack `<root>/.harness` into `target` (a .tar.gz); returns its manifest."""
+    from artifacts.models import digest  # pydantic: imported when used
+
     state_dir = root / STATE_DIR
     if not state_dir.is_dir():
         raise StateRefused(
@@ -179,9 +176,9 @@ def save_state(root: Path, target: Path) -> Manifest:
         harness_version=harness_version(),
         git_head=git_head(root),
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat(),
-        files={name: _digest(data) for name, data in files.items()},
+        files={name: digest(data) for name, data in files.items()},
         runs=journal_runs(state_dir),
-        worktree=_digest(patch) if patch else None,
+        worktree=digest(patch) if patch else None,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -205,6 +202,8 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
     """The manifest, state files and work-tree patch of a state file, every member checked."""
+    from artifacts.models import digest  # pydantic: imported when used
+
     raw_manifest: bytes | None = None
     files: dict[str, bytes] = {}
     patch = b""
@@ -235,9 +234,9 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
         extra = sorted(set(files) ^ set(manifest.files))
         raise StateRefused(f"{source}: files and manifest disagree ({', '.join(extra)})")
     for name, data in files.items():
-        if _digest(data) != manifest.files[name]:
+        if digest(data) != manifest.files[name]:
             raise StateRefused(f"{source}: {name} does not match its digest; the file is damaged")
-    if (_digest(patch) if patch else None) != manifest.worktree:
+    if (digest(patch) if patch else None) != manifest.worktree:
         raise StateRefused(f"{source}: {WORKTREE} does not match its digest; the file is damaged")
     return manifest, files, patch
 
@@ -302,12 +301,14 @@ def compare(existing: dict[str, int], incoming: dict[str, int]) -> str:
 
 def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
     """Unpack the state file `source` into `<root>/.harness`; returns its manifest."""
+    from artifacts.models import digest  # pydantic: imported when used
+
     manifest, files, patch = read_archive(source)
     check_history(root, manifest, source)
     state_dir = root / STATE_DIR
     if state_dir.exists() and not force:
         current = collect(state_dir)
-        if {n: _digest(d) for n, d in current.items()} == manifest.files:
+        if {n: digest(d) for n, d in current.items()} == manifest.files:
             return manifest  # already this state
         if current:
             relation = compare(journal_runs(state_dir), manifest.runs)

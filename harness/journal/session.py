@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import events
@@ -182,43 +182,6 @@ class SessionJournal:
                 return self._end(live, recovered)
         try:
             result = fn()
-        except IN_FLIGHT as waiting:
-            detail = f"{type(waiting).__name__}: {waiting}"
-            self._tell(
-                "step.waiting", live, duration_s=time.perf_counter() - live.t0, detail=detail
-            )
-            raise  # left in flight: the next run runs this step again
-        except Exception as error:
-            self._fail(live, error)
-            raise
-        return self._end(live, result)
-
-    async def astep(
-        self,
-        kind: str,
-        name: str,
-        inputs: Any,
-        fn: Callable[[], Awaitable[T]],
-        *,
-        cache: bool = False,
-        idempotent: bool = True,
-        recover: Callable[[], T | Awaitable[T | None] | None] | None = None,
-        version: str = "1",
-        output: type[T] | None = None,
-    ) -> T:
-        """The async form of :meth:`step` (``fn`` and ``recover`` may be coroutines)."""
-        found, value, live = self._begin(kind, name, inputs, cache, idempotent, version, output)
-        if found:
-            return value  # type: ignore[no-any-return]
-        assert live is not None
-        if recover is not None and not idempotent and live.seq in self._recorded:
-            recovered = recover()
-            if isinstance(recovered, Awaitable):
-                recovered = await recovered
-            if recovered is not None:
-                return self._end(live, recovered)
-        try:
-            result = await fn()
         except IN_FLIGHT as waiting:
             detail = f"{type(waiting).__name__}: {waiting}"
             self._tell(

@@ -78,12 +78,6 @@ class Model(Protocol):
         """
         ...
 
-    async def acomplete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
-    ) -> ModelResponse:
-        """The same as `complete`, for asyncio callers."""
-        ...
-
 
 class ModelSettings(Protocol):
     """The fields of ``[model]`` in harness.toml that the gateway reads (``ModelConfig``)."""

@@ -99,11 +99,6 @@ class ScriptedModel:
         self.calls += 1
         return self._response(messages, scene.name, index, turn, attempts, delays, spoil)
 
-    async def acomplete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
-    ) -> ModelResponse:
-        return self.complete(messages, tools)
-
     def _response(
         self,
         messages: list[dict[str, Any]],

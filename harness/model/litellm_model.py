@@ -6,7 +6,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ class LitellmModel:
         config: the ``[model]`` section (``ModelConfig``).
         project_root: where ``scripted/<file.json>`` scripts are looked up.
         accounting: if given, budgets are checked before each call and usage added after.
-        sleep, asleep, clock, rng: injectable time and randomness (tests do not wait).
+        sleep, clock, rng: injectable time and randomness (tests do not wait).
     """
 
     def __init__(
@@ -60,7 +60,6 @@ class LitellmModel:
         project_root: Path,
         accounting: Accounting | None = None,
         sleep: Callable[[float], None] | None = None,
-        asleep: Callable[[float], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -68,9 +67,6 @@ class LitellmModel:
         self.project_root = Path(project_root)
         self.accounting = accounting
         self._sleep = sleep or time.sleep
-        self._asleep = asleep
-        if asleep is None and sleep is not None:
-            self._asleep = _as_async(sleep)
         self._clock = clock
         self._rng = rng or random.Random()
         self._ready = False
@@ -97,20 +93,6 @@ class LitellmModel:
             self.last_attempts, self.last_delays = retrier.attempts, list(retrier.delays)
         return self._finish(litellm, raw, retrier)
 
-    async def acomplete(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
-    ) -> ModelResponse:
-        litellm, retrier, kwargs = self._begin(messages, tools)
-
-        async def once() -> Any:
-            return await litellm.acompletion(**kwargs)
-
-        try:
-            raw = await retrier.acall(once)
-        finally:
-            self.last_attempts, self.last_delays = retrier.attempts, list(retrier.delays)
-        return self._finish(litellm, raw, retrier)
-
     def _begin(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> tuple[Any, Retrier, dict[str, Any]]:
@@ -127,7 +109,6 @@ class LitellmModel:
             ctx=self._context(litellm),
             deadline_s=DEFAULT_DEADLINE_S if deadline is None else float(deadline),
             sleep=self._sleep,
-            asleep=self._asleep,
             clock=self._clock,
             rng=self._rng,
         )
@@ -233,10 +214,3 @@ def _provider(litellm: Any, name: str) -> str:
         return str(litellm.get_llm_provider(name)[1])
     except Exception:
         return name.split("/", 1)[0] if "/" in name else "unknown"
-
-
-def _as_async(sleep: Callable[[float], None]) -> Callable[[float], Awaitable[None]]:
-    async def asleep(delay: float) -> None:
-        sleep(delay)
-
-    return asleep

@@ -20,7 +20,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -257,7 +257,6 @@ class Retrier:
     ctx: CallContext
     deadline_s: float = DEFAULT_DEADLINE_S
     sleep: Callable[[float], None] = time.sleep
-    asleep: Callable[[float], Awaitable[None]] | None = None
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     base_s: float = 1.0
@@ -274,21 +273,6 @@ class Retrier:
             except Exception as exc:
                 delay = self._after_failure(exc, start)
             self.sleep(delay)
-
-    async def acall(self, fn: Callable[[], Awaitable[T]]) -> T:
-        start = self._begin()
-        while True:
-            self.attempts += 1
-            try:
-                return await fn()
-            except Exception as exc:
-                delay = self._after_failure(exc, start)
-            if self.asleep is not None:
-                await self.asleep(delay)
-            else:
-                import asyncio
-
-                await asyncio.sleep(delay)
 
     def _begin(self) -> float:
         self.attempts = 0

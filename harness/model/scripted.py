@@ -6,7 +6,6 @@ or ``scripted/builtin:<name>``. Imports litellm: load it only from where a model
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -55,12 +54,6 @@ class ScriptedLLM(CustomLLM):
         latency, reply = self._prepare(*args, **kwargs)
         if latency > 0:
             time.sleep(latency)
-        return reply()
-
-    async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
-        latency, reply = self._prepare(*args, **kwargs)
-        if latency > 0:
-            await asyncio.sleep(latency)
         return reply()
 
     def _prepare(

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from artifacts.config import GatesConfig
-from escalation.ask import WaitingForHuman, ask_human, gate_action, is_unattended
+from escalation.ask import ask_human, gate_action, is_unattended
 from escalation.gates import Action, Gates
 from escalation.questions import QuestionStore
-from harness.errors import ExitCode
+from harness.errors import ExitCode, Parked
 
 
 class FakeTTY(io.StringIO):
@@ -39,9 +39,10 @@ def test_unattended_parks_then_replays_the_answer(store: QuestionStore) -> None:
     asked = dict(text="Which port?", choices=["8000", "8080"], step_ref="journal:r/1/4")
     parked = ask_human(store, interactive=False, session=1, **asked)  # type: ignore[arg-type]
     assert parked.parked and parked.status == "parked"
-    with pytest.raises(WaitingForHuman) as info:
+    with pytest.raises(Parked) as info:
         parked.raise_if_parked()
     assert info.value.exit_code == ExitCode.WAITING_FOR_HUMAN
+    assert info.value.question_id == "q1"
     assert "harness answer q1" in str(info.value)
     # next run, still no answer: same question, parked again
     again = ask_human(store, interactive=False, session=1, **asked)  # type: ignore[arg-type]

@@ -163,22 +163,6 @@ def test_cache_hits_across_runs_keyed_by_inputs_and_version(state: Path) -> None
         assert [r.cached for r in journal.steps(s2.run_id)] == [True, False, False, False]
 
 
-async def test_astep_records_and_replays(state: Path) -> None:
-    async def work() -> Answer:
-        return Answer(text="async", n=1)
-
-    with Journal.open(state) as journal:
-        run = journal.start_run()
-        live = await run.session(1).astep("llm", "x", {}, work, output=Answer)
-    with Journal.open(state) as journal:
-        s = journal.resume_run(run.id).session(1)
-
-        async def never() -> Answer:
-            raise AssertionError("replay must not run fn")
-
-        assert await s.astep("llm", "x", {}, never, output=Answer) == live
-
-
 def test_usage_columns_and_large_outputs_in_blobs(state: Path) -> None:
     big = "y" * 40_000
     with Journal.open(state) as journal:

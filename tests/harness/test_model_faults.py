@@ -135,13 +135,6 @@ def test_bad_tool_args_returns_malformed_json(tmp_path: Path) -> None:
     assert json.loads(good.tool_calls[0].arguments) == {"command": "make test"}
 
 
-async def test_async_retries_with_injected_sleep(tmp_path: Path) -> None:
-    fake = FakeTime()
-    name = faulty(tmp_path, fault="rate_limit", retry_after=0.5, times=2)
-    response = await make_model(tmp_path, name, fake=fake).acomplete(user("go"), TOOLS)
-    assert fake.sleeps == [0.5, 0.5] and response.attempts == 3
-
-
 def test_policy_table_lists_subclasses_before_bases() -> None:
     import litellm
 

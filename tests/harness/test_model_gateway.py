@@ -162,13 +162,6 @@ def test_accounting_restores_from_numbers() -> None:
     assert acc.session.total_tokens == 0 and acc.run.cost_usd == pytest.approx(0.26)
 
 
-async def test_async_path(tmp_path: Path) -> None:
-    model = make_model(tmp_path, write_script(tmp_path, SCRIPT))
-    sync = model.complete(user("Feature F003"), TOOLS)
-    response = await model.acomplete(user("Feature F003"), TOOLS)
-    assert response == sync
-
-
 def test_latency_is_applied(tmp_path: Path) -> None:
     import time
 
@@ -176,19 +169,6 @@ def test_latency_is_applied(tmp_path: Path) -> None:
     started = time.monotonic()
     make_model(tmp_path, name).complete(user("x"), [])
     assert time.monotonic() - started >= 0.05
-
-
-async def test_concurrent_async_calls_do_not_block_each_other(tmp_path: Path) -> None:
-    import asyncio
-    import time
-
-    name = write_script(tmp_path, {"latency_s": 0.1, "turns": [{"text": "slow"}]})
-    model = make_model(tmp_path, name)
-    await model.acomplete(user("warm up"), [])  # litellm's first-call setup out of the timing
-    started = time.monotonic()
-    answers = await asyncio.gather(*(model.acomplete(user(f"run {i}"), []) for i in range(20)))
-    assert {a.content for a in answers} == {"slow"}
-    assert time.monotonic() - started < 1.0  # 20 x 0.1 s in sequence would take 2 s
 
 
 def test_call_options_from_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,7 +67,7 @@ def _run_check(env: SessionEnv, journal: SessionJournal, feature: Feature) -> di
     check = str(feature.check)
 
     def run() -> dict[str, Any]:
-        result = env.runner.run(check, resources=env.extras.get("resources"), phase="agent")
+        result = env.runner.run(check, resources=env.resources, phase="agent")
         text = f"{result.exit_code}\n{result.stdout}\n{result.stderr}"
         ok = result.failure is None and result.exit_code == 0
         return {
@@ -88,24 +88,24 @@ def _ask_approval(env: SessionEnv, journal: SessionJournal, feature: Feature) ->
     from artifacts.models import digest
     from escalation import ask_human
 
-    store = env.gates.store if env.gates is not None else None
-    if store is None:  # no question queue: nobody can approve, so it cannot stay passing
+    escalation = env.gates
+    if escalation is None:  # no question queue: nobody can approve, so it cannot stay passing
         return {"verdict": "failing", "why": "no check and no question queue"}
+    store = escalation.store
 
     def ask() -> dict[str, Any]:
         result = ask_human(
             store,
             f"{feature.id} was adopted as passing but has no automated check: is it really "
             f"done? ({feature.description})",
-            interactive=not env.extras.get("unattended", True),
+            interactive=escalation.interactive,
             kind="approval",
             topic="reverify",
             run=env.run.id,
             session=SESSION,
             key=f"reverify:{env.run.id}:{feature.id}",
         )
-        if result.parked:
-            raise Parked(result.question.id, result.question.text)
+        result.raise_if_parked()
         ok = result.status == "approved"
         return {
             "verdict": "verified" if ok else "failing",

@@ -45,13 +45,6 @@ def _reported_passing(root: Path) -> bool:
 def test_an_honest_mark_from_code_mode_is_reported_as_it_is_committed(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    request.applymarker(
-        pytest.mark.xfail(
-            strict=True,
-            reason="the sentinel reverts a mark made inside `code` (not a guarded writer) "
-            "while progress.md and the commit say passing",
-        )
-    )
     runner = runner_for("local", request)
     turns = [turn(call("code", program=HONEST)), {"text": "F001 done in one program."}]
     root = project(tmp_path / "p", runner, sessions={1: turns})

@@ -178,3 +178,19 @@ def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None
     assert (1, "mark_passing") in names and (1, "commit") in names
     assert len(names) == len(set(names)) or len(rows) == len({r["rowid"] for r in rows})
     assert {r["status"] for r in rows} <= {"ended", "failed"}
+
+
+def test_validate_and_doctor_speak_json(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    code, out = harness_out(root, "validate", "--json")
+    assert code == 0 and json.loads(out)["ok"] is True
+    (root / "feature_list.json").write_text('{"version": 1, "features": [{"id": 3}]}')
+    code, out = harness_out(root, "validate", "--json")
+    found = json.loads(out)
+    assert code == 2 and found["ok"] is False
+    assert found["errors"][0]["file"] == "feature_list.json" and found["errors"][0]["where"]
+    code, out = harness_out(root, "doctor", "--json")
+    checks = json.loads(out)
+    assert {c["name"] for c in checks["checks"]} >= {"git", "journal"}
+    assert checks["ok"] is (code == 0)

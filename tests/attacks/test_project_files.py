@@ -44,7 +44,10 @@ def test_an_agent_rewritten_harness_toml_does_not_unsandbox_the_next_run(
     still_open(
         request,
         kind,
-        {"docker": "harness.toml is not protected: the agent's edit configures the next run"},
+        {
+            k: "harness.toml is not protected: the agent's edit configures the next run"
+            for k in ("docker", "bwrap")
+        },
     )
     toml = '[budgets]\nrun_sessions = 1\n\n[protect]\npaths = ["tests/acceptance"]\n'
     root = project(
@@ -96,7 +99,7 @@ def test_an_emptied_gitignore_does_not_commit_the_journal(
     still_open(
         request,
         kind,
-        {k: ".harness/ is staged when .gitignore does not list it" for k in ("local", "docker")},
+        {k: ".harness/ is staged when .gitignore does not list it" for k in RUNNERS},
     )
     turns = [
         turn(call("write_file", path=".gitignore", content="# nothing ignored\n")),
@@ -129,7 +132,7 @@ def test_the_harness_does_not_append_progress_through_an_agent_symlink(
             {
                 k: "the writeback appends progress.md through a symlink the agent planted "
                 "(into .git/config, then git fails: 'internal error: GitCommandError')"
-                for k in ("local", "docker")
+                for k in RUNNERS
             },
         )
     marker = tmp_path / "MARKER-progress"

@@ -121,7 +121,14 @@ def test_a_protected_path_that_does_not_exist_yet_cannot_be_created(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     runner = runner_for(kind, request)
-    still_open(request, kind, {"docker": OPEN_COMMANDS})
+    still_open(
+        request,
+        kind,
+        {
+            "docker": OPEN_COMMANDS,
+            "bwrap": "a protected path that does not exist yet can be created in the sandbox",
+        },
+    )
     create = "mkdir -p tests && echo 'exit 0' > tests/override.sh; echo made=$?"
     root = project(
         tmp_path / "p",

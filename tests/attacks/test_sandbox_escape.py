@@ -6,6 +6,7 @@ Not on the local runner: it is not a sandbox (its commands run as the user, anyw
 
 from __future__ import annotations
 
+import importlib
 import os
 from pathlib import Path
 
@@ -47,3 +48,30 @@ def test_a_sandboxed_command_reaches_nothing_outside_the_project(
     assert SECRET not in "".join(outputs), "a command read a host file outside the project"
     assert "srw" not in outputs[2], "the Docker socket is reachable"
     assert "HARNESS-VISIBLE" not in outputs[3], "a command can signal the harness's process"
+
+
+@pytest.mark.parametrize("kind", runner_params("docker", "bwrap"))
+def test_a_sandboxed_command_cannot_read_the_journal_key(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key that chains the journal lives outside the project; a command that finds
+    it could sign forged rows. (On the local runner it can: not a sandbox.)"""
+    runner = runner_for(kind, request)
+    try:
+        keys = importlib.import_module("harness.journal.keys")
+    except ImportError:
+        pytest.skip("the journal's HMAC key store (harness/journal/keys.py) is not here yet")
+    state = tmp_path / "state"
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(state))
+    probe = (
+        f"cat {state}/keys/*.key 2>&1; cat $HOME/.local/state/harness/keys/*.key 2>&1; echo probed"
+    )
+    turns = [turn(call("run", command=probe)), {"text": "Looked for keys."}]
+    root = project(tmp_path / "p", runner, sessions={1: turns})
+    run(root, tmp_path)
+    found = [p for p in keys.state_home().glob("keys/*.key")]
+    assert found, "no journal key was made: nothing to steal"
+    output = tool_outputs(root, "run")[0]
+    assert "probed" in output
+    for path in found:
+        assert path.read_text().strip() not in output, "the command read the journal key"

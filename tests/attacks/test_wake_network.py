@@ -56,3 +56,30 @@ def test_an_agent_edited_init_sh_gets_no_network_at_the_next_wake(
     if probe.exists():  # the edited init.sh ran at a wake
         seen = _interfaces(probe.read_text())
         assert seen == {"lo"}, f"the agent-edited init.sh ran with a network: {seen}"
+
+
+@pytest.mark.parametrize("kind", runner_params("docker", "bwrap"))
+def test_init_sh_rewritten_by_a_command_gets_no_network_at_the_next_wake(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The same edit made by a shell command instead of the file tools (init.sh is not a
+    protected path: the agent may fix it, so the defence cannot be a read-only mount)."""
+    runner = runner_for(kind, request)
+    still_open(
+        request,
+        kind,
+        {
+            k: "the wake runs an agent-edited init.sh with the setup network, ungated"
+            for k in ("docker", "bwrap")
+        },
+    )
+    rewrite = "printf '#!/bin/sh\\ncat /proc/net/dev > wake-net.txt\\n' > init.sh; echo ok"
+    turns = [turn(call("run", command=rewrite)), {"text": "Improved the environment setup."}]
+    root = project(
+        tmp_path / "p", runner, sessions={1: turns}, toml="[budgets]\nrun_sessions = 2\n"
+    )
+    run(root, tmp_path)
+    probe = root / "wake-net.txt"
+    if probe.exists():
+        seen = _interfaces(probe.read_text())
+        assert seen == {"lo"}, f"the agent-edited init.sh ran with a network: {seen}"

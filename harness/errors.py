@@ -8,7 +8,10 @@ The hierarchy::
     │   └── ConfigError              harness.toml, HARNESS_* or a flag is wrong
     ├── GitError                     not a repo, detached HEAD, a failed commit
     ├── JournalError                 the journal cannot be used
-    │   ├── JournalDamaged           truncated, garbage, or a newer schema (never deleted)
+    │   ├── JournalDamaged           SQLite's own check fails, or a newer schema (never deleted)
+    │   ├── JournalForged            a row fails its HMAC chain: names the step       (exit 2)
+    │   ├── JournalKeyMissing        the chain's key is not on this machine           (exit 2)
+    │   ├── JournalLost              .harness/ was removed or replaced under a live run (exit 2)
     │   ├── RunLocked                another live process drives this run     (exit 6)
     │   └── StepFailed               a replayed step failed with a non-harness error
     ├── ModelError                   the model gateway gave up
@@ -17,6 +20,7 @@ The hierarchy::
     │   └── QuotaExhausted           the provider's quota is spent: the run parks (exit 4)
     ├── BudgetExhausted              steps, tokens, dollars or wall time        (exit 3)
     ├── RunnerError                  the runner itself cannot work (daemon, image)  (exit 4)
+    ├── StorageError                 no space left, or read-only storage: path, reason (exit 4)
     └── Parked                       a step waits for a human: left in flight, run parks (exit 4)
 
 This module imports nothing of ours, so every package may use it.
@@ -95,6 +99,37 @@ class JournalDamaged(JournalError):
     exit_code = ExitCode.INVALID
 
 
+class JournalForged(JournalError):
+    """A journal row does not match its HMAC chain: written or reordered outside harness.
+
+    ``step`` names it as ``run/session/seq``; nothing was replayed from it or written.
+    """
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, message: str, *, step: str = "", what: str = "") -> None:
+        self.step = step
+        self.what = what
+        super().__init__(message)
+
+
+class JournalKeyMissing(JournalError):
+    """The key that signs a journal's chain is not in this machine's state directory."""
+
+    exit_code = ExitCode.INVALID
+
+    def __init__(self, message: str, *, journal_id: str = "", key_path: str = "") -> None:
+        self.journal_id = journal_id
+        self.key_path = key_path
+        super().__init__(message)
+
+
+class JournalLost(JournalError):
+    """The journal file a run writes was removed or replaced while it ran."""
+
+    exit_code = ExitCode.INVALID
+
+
 class RunLocked(JournalError):
     """Another live process drives this run."""
 
@@ -161,6 +196,30 @@ class RunnerError(HarnessError):
         self.kind = kind
         self.suggestion = suggestion
         super().__init__(f"{message} {suggestion}".strip())
+
+
+class StorageError(HarnessError):
+    """The disk under the project is full or read-only: named as such, never as damage.
+
+    The run stops resumable (exit 4, outcome ``waiting``): once space is freed or the file
+    system is writable again, ``harness run`` goes on from the same step.
+    """
+
+    exit_code = ExitCode.WAITING_FOR_HUMAN
+
+    def __init__(self, path: Path | str, reason: str, detail: str = "") -> None:
+        self.path = str(path)
+        self.reason = reason  # "full" or "read-only"
+        self.detail = detail
+        if reason == "full":
+            text = f"no space left on {self.path}"
+            fix = "free some space, then `harness run` resumes from the same step"
+        else:
+            text = f"{self.path} is read-only"
+            fix = "make it writable (e.g. remount it read-write), then `harness run` resumes"
+        if detail:
+            text += f" ({detail})"
+        super().__init__(f"{text}: {fix}; nothing was lost")
 
 
 class Parked(HarnessError):

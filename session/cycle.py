@@ -102,15 +102,21 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
 
 
 def wake(env: SessionEnv, journal: SessionJournal) -> Woken:
-    """Check the feature list against HEAD, run init.sh (a step), undo what it did to the
-    feature list."""
+    """Check the feature list against HEAD and its evidence against the journal, run
+    init.sh (a step), undo what it did to the feature list."""
     from runners import CommandResult
     from session.sentinel import Sentinel, check_against_head
+
+    from session.evidence import demote_unverified
 
     notes = []
     restored = None if journal.replaying else check_against_head(env.root)
     if restored:
         notes.append(restored)
+    # Passing features whose evidence the journal does not bear out (a lost, replaced or
+    # forged journal) turn failing, to be verified again.
+    unverified = [] if journal.replaying else demote_unverified(env.root, env.run.journal)
+    notes.extend(f"{item.text()}; failing again, to be verified" for item in unverified)
     sentinel = Sentinel(env.root)  # before init.sh: it may not change the feature list
     result = _wake(env, journal)
     if sentinel.restore():

@@ -13,9 +13,12 @@ from harness.errors import (
     BudgetExhausted,
     ExitCode,
     HarnessError,
+    JournalError,
     Parked,
     QuotaExhausted,
+    RunLocked,
     RunnerError,
+    StorageError,
 )
 from session.chaos import CrashSwitch
 from session.cycle import SessionEnv, SessionOutcome, run_session
@@ -74,15 +77,22 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
 
     started = time.monotonic()
     state_dir = root / ".harness"
-    journal = Journal.open(state_dir, synchronous=config.journal.synchronous)
+    try:
+        # Checked before anything is written: disk writable, SQLite's check, the key.
+        journal = Journal.open(state_dir, synchronous=config.journal.synchronous)
+    except StorageError as exc:
+        return _stopped(root, exc, started)
     try:
         close_abandoned(journal)
         run_id = journal.unfinished_run("run")
-        if run_id is None and finished(root):
+        if run_id is None and finished(root) and not _demote_unverified(root, journal):
             return _nothing_to_do(root, journal)
         resumed = run_id is not None
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
         park(journal, run.id, None, {})  # driven again: no longer parked
+    except StorageError as exc:
+        journal.close()
+        return _stopped(root, exc, started)
     except BaseException:
         journal.close()
         raise
@@ -92,7 +102,11 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         data.update(tokens=spent_before[0], cost_usd=spent_before[1])
         events.emit(events.Event("run.started", run.id, data=data))
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
-    outcome, detail, code = _drive(root, config, run, report, unattended=unattended)
+    try:
+        outcome, detail, code = _drive(root, config, run, report, unattended=unattended)
+    except JournalError:
+        journal.close()  # damaged, forged, lost, key missing: stop, write nothing more
+        raise
     features = load_feature_list(root)
     report.outcome = outcome
     report.exit_code = code
@@ -139,12 +153,24 @@ def _drive(
         outcome, detail = "budget_exhausted", str(exc)
     except (QuotaExhausted, RunnerError) as exc:
         outcome, detail = "waiting", f"{exc} (since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})"
+    except StorageError as exc:
+        outcome, detail = "waiting", _waiting_on(exc)
     except KeyboardInterrupt:
         outcome = "interrupted"
         detail = "interrupted (Ctrl-C); `harness run` resumes at the step it stopped in"
+    except JournalError as exc:
+        if isinstance(exc, RunLocked) or exc.exit_code == ExitCode.INVALID:
+            raise  # damaged, forged, lost, key missing: the caller stops
+        outcome, detail = _storage_or(root, exc, "failed")
     except HarnessError as exc:
-        invalid = exc.exit_code == ExitCode.INVALID
-        return "failed", str(exc), int(ExitCode.INVALID if invalid else ExitCode.FAILED)
+        outcome, detail = _storage_or(root, exc, "failed")
+        if outcome == "failed":
+            invalid = exc.exit_code == ExitCode.INVALID
+            return "failed", str(exc), int(ExitCode.INVALID if invalid else ExitCode.FAILED)
+    except OSError as exc:
+        outcome, detail = _storage_or(root, exc, "failed")
+        if outcome == "failed":
+            raise  # not a storage fault: a bug, with its traceback
     finally:
         if env is not None:
             env.runner.close()
@@ -255,7 +281,8 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
         if open_session is None:
             if wall_limit is not None and time.monotonic() - started > wall_limit:
                 return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
-            if finished(env.root):
+            env.run.journal.check_present()  # .harness/ removed under us: never "complete"
+            if finished(env.root) and not _demote_unverified(env.root, env.run.journal):
                 count = len(load_feature_list(env.root).features)
                 return "complete", f"all {count} features pass"
             limit = env.config.budgets.run_sessions
@@ -272,6 +299,52 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             return "stuck", f"session {number}: {outcome.detail}"
         if outcome.ending == "budget" and _run_budget_spent(env):
             return "budget_exhausted", outcome.detail
+
+
+def _demote_unverified(root: Path, journal: Journal) -> bool:
+    """Passing features whose evidence does not hold in this journal turn failing (to be
+    verified again); each is told on stderr. True if there was any."""
+    import sys
+
+    from session.evidence import demote_unverified
+
+    found = demote_unverified(root, journal)
+    for item in found:
+        print(f"harness: {item.text()}; it is failing again and will be verified", file=sys.stderr)
+    return bool(found)
+
+
+def _stopped(root: Path, error: StorageError, started: float) -> RunReport:
+    """The report of a run that could not even open its journal for a storage reason."""
+    from artifacts.feature_list import load_feature_list
+
+    features = load_feature_list(root)
+    return RunReport(
+        outcome="waiting",
+        exit_code=int(EXIT_CODES["waiting"]),
+        run_id="",
+        detail=_waiting_on(error),
+        features_total=len(features.features),
+        features_passing=features.passing,
+        wall_s=round(time.monotonic() - started, 3),
+    )
+
+
+def _waiting_on(error: StorageError) -> str:
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    return f"{error} (waiting on storage since {since})"
+
+
+def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Outcome, str]:
+    """A failure on a full or read-only disk is named as such (and the run is resumable):
+    the disk is tried, not guessed from the message."""
+    from harness.journal.faults import from_oserror, probe
+
+    found = from_oserror(root, error) if isinstance(error, OSError) else None
+    found = found or probe(root / ".harness") or probe(root)
+    if found is not None:
+        return "waiting", _waiting_on(found)
+    return outcome, str(error)
 
 
 def _open_session(env: SessionEnv) -> int | None:

@@ -26,6 +26,14 @@ def git(root: Path, *args: str) -> str:
     return done.stdout
 
 
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's state directory (journal keys) of each test, never the real one."""
+    home = tmp_path_factory.mktemp("state-home")
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(home))
+    return home
+
+
 @pytest.fixture
 def git_project(tmp_path: Path) -> Path:
     """A project folder with a git repository and one commit (README.md, .gitignore)."""

@@ -8,17 +8,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import JournalDamaged, JournalError
+from harness.errors import JournalDamaged, JournalError, JournalLost
+from harness.journal import faults
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
+from harness.journal.chain import Chain
 from harness.journal.codec import encode
 from harness.journal.lock import RunLock
 from harness.journal.session import SessionJournal
-from harness.journal.store import DB_NAME, damaged, open_db, open_db_readonly
+from harness.journal.store import DB_NAME, open_db, open_db_readonly, read_journal_id
 from harness.redact import Redactor
 
 if TYPE_CHECKING:
@@ -29,11 +31,20 @@ class Journal:
     """One project's journal at ``<project>/.harness`` (SQLite in WAL mode plus blob files)."""
 
     def __init__(
-        self, state_dir: Path, conn: sqlite3.Connection, *, readonly: bool, synchronous: str
+        self,
+        state_dir: Path,
+        conn: sqlite3.Connection,
+        *,
+        readonly: bool,
+        synchronous: str,
+        chain: Chain | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
         self.conn = conn
+        self._chain = chain
+        self.id = chain.journal_id if chain is not None else read_journal_id(conn)
+        self._identity = _file_identity(self.path)
         self.readonly = readonly
         self.synchronous = synchronous
         self.blobs = BlobStore(state_dir / "blobs", fsync=synchronous == "FULL")
@@ -43,10 +54,11 @@ class Journal:
 
     @classmethod
     def open(cls, state_dir: Path, *, synchronous: str = "NORMAL") -> Journal:
-        """Open (or create) the journal for writing; JournalDamaged on a bad file."""
+        """Open (or create) the journal for writing, checked first: StorageError on a full or
+        read-only disk, JournalDamaged when SQLite's check fails, JournalKeyMissing."""
         state_dir = Path(state_dir)
-        conn = open_db(state_dir, synchronous=synchronous)
-        return cls(state_dir, conn, readonly=False, synchronous=synchronous.upper())
+        conn, chain = open_db(state_dir, synchronous=synchronous)
+        return cls(state_dir, conn, readonly=False, synchronous=synchronous.upper(), chain=chain)
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> Journal:
@@ -71,6 +83,33 @@ class Journal:
             lock.release()
         self._locks.clear()
         self.conn.close()
+
+    @property
+    def chain(self) -> Chain:
+        """The HMAC chain (its key read on first use; JournalKeyMissing if not here)."""
+        if self._chain is None:
+            from harness.journal import keys
+
+            if self.id is None:
+                raise JournalError(
+                    f"journal {self.path} predates the HMAC chain (schema version 1); the next "
+                    "`harness run` signs it"
+                )
+            self._chain = Chain(self.id, keys.load_key(self.id, self.path))
+        return self._chain
+
+    def check_present(self) -> None:
+        """JournalLost if the file this journal writes was removed or replaced on disk
+        (``.harness/`` deleted mid-run): what it writes from then on is lost."""
+        now = _file_identity(self.path)
+        if now is None or now != self._identity:
+            what = "removed" if now is None else "replaced by another file"
+            raise JournalLost(
+                f"journal {self.path} (id {self.id}) was {what} while this run was writing "
+                "it: the steps recorded since are lost, and evidence citing them cannot be "
+                "checked. `harness run` starts again with the journal now there, and verifies "
+                "again every feature whose evidence cites the lost one"
+            )
 
     # -- runs ------------------------------------------------------------------------
     def _writable(self) -> None:
@@ -118,13 +157,14 @@ class Journal:
 
     # -- storage helpers -------------------------------------------------------------
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
-        """Run one statement, turning SQLite corruption errors into JournalDamaged."""
+        """Run one statement; an SQLite error becomes what it means: StorageError (full,
+        read-only), JournalDamaged (only when SQLite's own check agrees) or JournalError."""
         try:
             return self.conn.execute(sql, params)
+        except sqlite3.IntegrityError as error:
+            raise JournalError(f"journal {self.path}: {error}") from error
         except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError | sqlite3.IntegrityError):
-                raise JournalError(f"journal {self.path}: {error}") from error
-            raise damaged(self.path, f"SQLite reports {error}") from error
+            raise faults.classify(self.path, error) from error
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -133,7 +173,8 @@ class Journal:
         try:
             yield
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
             raise
         self.execute("COMMIT")
 
@@ -148,7 +189,10 @@ class Journal:
         data = text.encode()
         if len(data) <= INLINE_LIMIT:
             return text, None
-        digest = self.blobs.put(data)
+        try:
+            digest = self.blobs.put(data)
+        except OSError as error:
+            raise (faults.from_oserror(self.blobs.root, error) or error) from error
         self.execute(
             "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
             (digest, len(data), time.time()),
@@ -173,7 +217,7 @@ class Journal:
         try:
             yield
         except sqlite3.DatabaseError as error:
-            raise damaged(self.path, f"SQLite reports {error}") from error
+            raise faults.classify(self.path, error) from error
 
     def runs(self) -> list[rows.RunRow]:
         from harness.journal import rows
@@ -237,6 +281,14 @@ class Journal:
                 "ORDER BY r.created_at DESC, r.rowid DESC LIMIT 1"
             ).fetchone()
         return None if row is None else str(row[0])
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 class Run:

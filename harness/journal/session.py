@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import events
 from harness.errors import Parked, QuotaExhausted, RunnerError
+from harness.journal.chain import ROW_COLUMNS, check_row
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
 class _Live:
     """A step that runs now: its row, timing and cache key."""
 
-    __slots__ = ("cache", "input_digest", "kind", "name", "row_id", "seq", "t0", "version")
+    __slots__ = (
+        "cache", "input_digest", "kind", "mac", "name", "row_id", "seq", "t0", "version"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -58,9 +61,11 @@ class _Live:
         version: str,
         cache: bool,
         t0: float,
+        mac: bytes,
     ) -> None:
         self.row_id, self.seq, self.kind, self.name = row_id, seq, kind, name
         self.input_digest, self.version, self.cache, self.t0 = input_digest, version, cache, t0
+        self.mac = mac  # the row's mac_start, which its end is chained to
 
 
 # (seq, kind, name, status, output, output_blob, error, attempts, id)
@@ -68,13 +73,17 @@ _Recorded = tuple[int, str, str, str, str | None, str | None, str | None, int, i
 
 _INSERT = (
     "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, inputs, inputs_blob, "
-    "status, attempts, idempotent, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'started', 1, ?, ?)"
+    "status, attempts, idempotent, started_at, mac_start) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'started', 1, ?, ?, ?)"
 )
 _END = (
     "UPDATE steps SET status = 'ended', output = ?, output_blob = ?, ended_at = ?, duration = ?, "
-    "tokens = ?, cost_usd = ? WHERE id = ?"
+    "tokens = ?, cost_usd = ?, mac = ? WHERE id = ?"
 )
-_FAIL = "UPDATE steps SET status = 'failed', error = ?, ended_at = ?, duration = ? WHERE id = ?"
+_FAIL = (
+    "UPDATE steps SET status = 'failed', error = ?, ended_at = ?, duration = ?, mac = ? "
+    "WHERE id = ?"
+)
 
 
 def _usage(data: Any) -> tuple[int | None, float | None]:
@@ -98,11 +107,22 @@ class SessionJournal:
         self.number = number
         self.last_seq = 0
         self._seq = 0
-        recorded = journal.execute(
-            "SELECT seq, kind, name, status, output, output_blob, error, attempts, id "
-            "FROM steps WHERE run_id = ? AND session = ? AND gen = 0 ORDER BY seq",
+        rows = journal.execute(
+            f"SELECT id, attempts, {ROW_COLUMNS} FROM steps "
+            "WHERE run_id = ? AND session = ? AND gen = 0 ORDER BY seq",
             (run_id, number),
         ).fetchall()
+        # Every recorded row is checked against the chain before any is used: a forged or
+        # reordered one stops the session here (JournalForged), before anything is written.
+        chain = journal.chain
+        link = chain.seed(run_id, number)
+        self._links: dict[int, bytes] = {0: link}
+        recorded: list[_Recorded] = []
+        for row in rows:
+            link = check_row(chain, link, run_id, number, row[2:], str(journal.path))
+            seq = row[2]
+            self._links[seq] = link
+            recorded.append((seq, row[3], row[4], row[7], row[8], row[9], row[10], row[1], row[0]))
         self._recorded: dict[int, _Recorded] = {row[0]: row for row in recorded}
         self._replaying = bool(self._recorded)
         self._replay_end = max(self._recorded, default=0)
@@ -123,8 +143,8 @@ class SessionJournal:
         self._seq = max(self._seq, through)
 
     def ref(self, seq: int) -> str:
-        """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
-        return f"journal:{self.run_id}/{self.number}/{seq}"
+        """The evidence reference of a step: ``journal:<journal-id>/<run>/<session>/<seq>``."""
+        return f"journal:{self.journal.id}/{self.run_id}/{self.number}/{seq}"
 
     def close(self, outcome: str, summary: dict[str, Any]) -> None:
         journal = self.journal
@@ -237,14 +257,27 @@ class SessionJournal:
                         (time.time(), rec[8]),
                     )
                 rerun = _Live(
-                    rec[8], seq, kind, name, digest(text), version, cache, time.perf_counter()
+                    rec[8],
+                    seq,
+                    kind,
+                    name,
+                    digest(text),
+                    version,
+                    cache,
+                    time.perf_counter(),
+                    self._links[seq],
                 )
                 self._tell("step.started", rerun, attempts=rec[7] + 1)
                 return False, None, rerun
         text = encode(inputs, journal.redactor)
         input_digest = digest(text)
+        mac = journal.chain.start(
+            self._links[seq - 1], self.run_id, self.number, seq, kind, name, input_digest,
+            int(idempotent),
+        )  # fmt: skip
+        self._links[seq] = mac
         if cache:
-            hit = self._cache_lookup(seq, kind, name, input_digest, version, idempotent)
+            hit = self._cache_lookup(seq, kind, name, input_digest, version, idempotent, mac)
             if hit is not None:
                 data = journal.load(*hit)
                 return (
@@ -267,11 +300,14 @@ class SessionJournal:
                     blob,
                     int(idempotent),
                     time.time(),
+                    mac,
                 ),
             )
         row_id = cursor.lastrowid
         assert row_id is not None
-        live = _Live(row_id, seq, kind, name, input_digest, version, cache, time.perf_counter())
+        live = _Live(
+            row_id, seq, kind, name, input_digest, version, cache, time.perf_counter(), mac
+        )
         self._tell("step.started", live)
         return False, None, live
 
@@ -281,17 +317,21 @@ class SessionJournal:
         tokens, cost = _usage(json.loads(text)) if '"usage"' in text else (None, None)
         now = time.time()
         duration = time.perf_counter() - live.t0
+        chain = journal.chain
         with journal.write_lock:
             inline, blob = journal.store(text)
+            mac = chain.end(live.mac, "ended", inline, blob, None, tokens, cost, 0)
+            end = (inline, blob, now, duration, tokens, cost, mac, live.row_id)
             if not live.cache:
-                journal.execute(_END, (inline, blob, now, duration, tokens, cost, live.row_id))
+                journal.execute(_END, end)
             else:
+                key = (live.kind, live.name, live.input_digest, live.version)
                 with journal.transaction():
-                    journal.execute(_END, (inline, blob, now, duration, tokens, cost, live.row_id))
+                    journal.execute(_END, end)
                     journal.execute(
                         "INSERT OR REPLACE INTO cache (kind, name, input_digest, version, "
-                        "output, output_blob, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (live.kind, live.name, live.input_digest, live.version, inline, blob, now),
+                        "output, output_blob, created_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*key, inline, blob, now, chain.cache(*key, inline, blob)),
                     )
         self.last_seq = live.seq
         self._tell("step.ended", live, duration_s=duration, tokens=tokens, cost_usd=cost)
@@ -318,8 +358,9 @@ class SessionJournal:
         journal = self.journal
         text = encode_error(error, journal.redactor)
         duration = time.perf_counter() - live.t0
+        mac = journal.chain.end(live.mac, "failed", None, None, text, None, None, 0)
         with journal.write_lock:
-            journal.execute(_FAIL, (text, time.time(), duration, live.row_id))
+            journal.execute(_FAIL, (text, time.time(), duration, mac, live.row_id))
         self.last_seq = live.seq
         message = str(journal.redactor.text(str(error)))[:300]
         self._tell(
@@ -327,14 +368,36 @@ class SessionJournal:
         )
 
     def _cache_lookup(
-        self, seq: int, kind: str, name: str, input_digest: str, version: str, idempotent: bool
+        self,
+        seq: int,
+        kind: str,
+        name: str,
+        input_digest: str,
+        version: str,
+        idempotent: bool,
+        mac_start: bytes,
     ) -> tuple[str | None, str | None] | None:
+        import hmac
+
         journal = self.journal
+        chain = journal.chain
         row = journal.execute(
-            "SELECT output, output_blob FROM cache "
+            "SELECT output, output_blob, mac FROM cache "
             "WHERE kind = ? AND name = ? AND input_digest = ? AND version = ?",
             (kind, name, input_digest, version),
         ).fetchone()
+        if row is not None:
+            expected = chain.cache(kind, name, input_digest, version, row[0], row[1])
+            if row[2] is None or not hmac.compare_digest(bytes(row[2]), expected):
+                from harness.errors import JournalForged
+
+                raise JournalForged(
+                    f"journal {journal.path}: the cache entry for {kind}/{name} (inputs "
+                    f"{input_digest[:12]}, version {version}) does not match its MAC: it was "
+                    "written outside harness, so it is not used and nothing was changed. Run "
+                    "`harness journal verify`",
+                    step=f"{self.run_id}/{self.number}/{seq}",
+                )
         counter = "hits" if row is not None else "misses"
         now = time.time()
         with journal.write_lock, journal.transaction():
@@ -352,7 +415,8 @@ class SessionJournal:
                 journal.execute(
                     "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, status, "
                     "output, output_blob, attempts, idempotent, started_at, ended_at, duration, "
-                    "cached) VALUES (?, ?, ?, ?, ?, ?, 'ended', ?, ?, 1, ?, ?, ?, 0, 1)",
+                    "cached, mac_start, mac) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'ended', ?, ?, 1, ?, ?, ?, 0, 1, ?, ?)",
                     (
                         self.run_id,
                         self.number,
@@ -365,6 +429,8 @@ class SessionJournal:
                         int(idempotent),
                         now,
                         now,
+                        mac_start,
+                        chain.end(mac_start, "ended", row[0], row[1], None, None, None, 1),
                     ),
                 )
         if row is None:
@@ -374,12 +440,21 @@ class SessionJournal:
 
     def _diverge(self, seq: int, rec: _Recorded, kind: str, name: str) -> None:
         journal = self.journal
-        with journal.write_lock:
-            journal.execute(
-                "UPDATE steps SET status = 'superseded', gen = id WHERE run_id = ? "
-                "AND session = ? AND seq >= ? AND gen = 0",
+        chain = journal.chain
+        with journal.write_lock, journal.transaction():
+            # Each superseded row is signed as superseded, so it cannot be turned back.
+            for row_id, start, output, blob, error, tokens, cost, cached in journal.execute(
+                "SELECT id, mac_start, output, output_blob, error, tokens, cost_usd, cached "
+                "FROM steps WHERE run_id = ? AND session = ? AND seq >= ? AND gen = 0",
                 (self.run_id, self.number, seq),
-            )
+            ).fetchall():
+                mac = chain.end(
+                    bytes(start or b""), "superseded", output, blob, error, tokens, cost, cached
+                )
+                journal.execute(
+                    "UPDATE steps SET status = 'superseded', gen = id, mac = ? WHERE id = ?",
+                    (mac, row_id),
+                )
         count = sum(1 for s in self._recorded if s >= seq)
         message = (
             f"journal divergence in run {self.run_id} session {self.number} at step {seq}: "

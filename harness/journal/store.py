@@ -1,27 +1,26 @@
-"""The SQLite file: schema, opening (read-write or read-only) and damage checks.
+"""The SQLite file: schema, opening (read-write or read-only), identity and checks at open.
 
 The file is never deleted or rewritten when it looks wrong: every check happens before
-the first write, and a bad file raises :class:`JournalDamaged` saying what to do.
+the first write. Damage is SQLite's own verdict (``faults.check``, run at every open);
+a full or read-only disk is a StorageError, never "damaged".
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import struct
 from pathlib import Path
 
-from harness.errors import JournalDamaged, JournalError
+from harness.errors import JournalDamaged, JournalError, StorageError
+from harness.journal import faults, keys
+from harness.journal.chain import Chain
 
-SCHEMA_VERSION = 1
-# Opening runs PRAGMA quick_check (about 3 ms per MB here) on files up to this size; larger
-# journals rely on SQLite's own checks as pages are read, and `harness journal verify`.
-QUICK_CHECK_LIMIT = 8 * 1024 * 1024
+SCHEMA_VERSION = 2
 DB_NAME = "journal.db"
-HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE runs (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT,
     meta TEXT, report TEXT, created_at REAL NOT NULL, finished_at REAL, holder_pid INTEGER
@@ -41,14 +40,15 @@ CREATE TABLE steps (
     attempts INTEGER NOT NULL DEFAULT 1, idempotent INTEGER NOT NULL DEFAULT 1,
     started_at REAL NOT NULL, ended_at REAL, duration REAL,
     tokens INTEGER, cost_usd REAL, cached INTEGER NOT NULL DEFAULT 0,
-    gen INTEGER NOT NULL DEFAULT 0  -- 0 for live rows; a superseded row gets its own id
+    gen INTEGER NOT NULL DEFAULT 0,  -- 0 for live rows; a superseded row gets its own id
+    mac_start BLOB, mac BLOB  -- the HMAC chain (chain.py)
 );
 CREATE UNIQUE INDEX steps_key ON steps (run_id, session, seq, gen);
 CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at REAL NOT NULL);
 CREATE TABLE cache (
     kind TEXT NOT NULL, name TEXT NOT NULL, input_digest TEXT NOT NULL, version TEXT NOT NULL,
     output TEXT, output_blob TEXT, created_at REAL NOT NULL,
-    hits INTEGER NOT NULL DEFAULT 0,
+    hits INTEGER NOT NULL DEFAULT 0, mac BLOB,
     PRIMARY KEY (kind, name, input_digest, version)
 );
 CREATE TABLE cache_stats (
@@ -57,40 +57,38 @@ CREATE TABLE cache_stats (
 );
 """
 
-MOVE_ASIDE = (
-    "Move it aside (e.g. `mv {path} {path}.damaged`) to start a new journal, or restore it "
-    "from a backup; harness left it unchanged."
-)
+damaged = faults.damaged
 
 
-def damaged(path: Path, what: str) -> JournalDamaged:
-    """A JournalDamaged naming the file, what is wrong and what to do."""
-    return JournalDamaged(f"journal {path} is damaged: {what}. " + MOVE_ASIDE.format(path=path))
-
-
-def check_header(path: Path) -> None:
-    """Reject a file that is not an SQLite database or is shorter than its header says."""
+def _version(conn: sqlite3.Connection, path: Path) -> int:
     try:
-        with path.open("rb") as handle:
-            head = handle.read(100)
-        size = path.stat().st_size
-    except OSError as error:
-        raise JournalError(f"cannot read journal {path}: {error.strerror}") from error
-    if len(head) < 100:
-        raise damaged(path, f"the file is truncated ({size} bytes, not even a header)")
-    if head[:16] != HEADER:
-        raise damaged(path, "it is not an SQLite database (the header is garbage)")
-    page_size = struct.unpack(">H", head[16:18])[0]
-    page_size = 65536 if page_size == 1 else page_size
-    change_counter, page_count = struct.unpack(">II", head[24:32])
-    valid_for = struct.unpack(">I", head[92:96])[0]
-    if page_size < 512 or page_size & (page_size - 1):
-        raise damaged(path, f"the header is garbage (page size {page_size})")
-    if valid_for == change_counter and page_count * page_size > size:
-        raise damaged(
-            path,
-            f"the file is truncated ({size} bytes, the header says {page_count * page_size})",
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    except sqlite3.OperationalError as error:
+        if "no such table" in str(error):
+            raise damaged(path, "it has no schema version (SQLite reads it, but it is not a "
+                          "harness journal)") from error  # fmt: skip
+        raise faults.classify(path, error) from error
+    except sqlite3.DatabaseError as error:
+        raise faults.classify(path, error) from error
+    version = row[0] if row else None
+    if version is None:
+        raise damaged(path, "it has no schema version")
+    if version > SCHEMA_VERSION:
+        raise JournalDamaged(
+            f"journal {path} has schema version {version}, newer than this harness "
+            f"understands ({SCHEMA_VERSION}): upgrade harness to read it; harness left it "
+            "unchanged"
         )
+    return int(version)
+
+
+def read_journal_id(conn: sqlite3.Connection) -> str | None:
+    """The journal's identity (None for a version-1 journal, made before the chain)."""
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'journal_id'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None else str(row[0])
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -100,32 +98,19 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute("PRAGMA foreign_keys=OFF")
 
 
-def _check_version(conn: sqlite3.Connection, path: Path) -> None:
-    try:
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    except sqlite3.DatabaseError as error:
-        raise damaged(path, f"SQLite cannot read it ({error})") from error
-    version = row[0] if row else None
-    if version is None:
-        raise damaged(path, "it has no schema version")
-    if version > SCHEMA_VERSION:
-        raise JournalDamaged(
-            f"journal {path} has schema version {version}, newer than this harness "
-            f"understands ({SCHEMA_VERSION}): upgrade harness to read it. "
-            + MOVE_ASIDE.format(path=path)
-        )
-
-
-def _create(path: Path, synchronous: str) -> None:
-    """Create a fresh journal beside ``path`` and rename it in place, so a crash never
-    leaves a half-made file behind."""
+def _create(path: Path) -> None:
+    """Create a fresh journal (with its identity and key) beside ``path`` and link it in
+    place, so a crash never leaves a half-made file and a journal never lacks its key."""
     tmp = path.with_name(f"{path.name}.new-{os.getpid()}")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    journal_id = keys.new_journal_id()
+    keys.create_key(journal_id)
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.executescript(SCHEMA)
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('journal_id', ?)", (journal_id,))
         conn.execute("PRAGMA journal_mode=WAL")
     finally:
         conn.close()
@@ -137,38 +122,99 @@ def _create(path: Path, synchronous: str) -> None:
     try:
         os.link(tmp, path)  # never replaces: if another process made it first, keep theirs
     except FileExistsError:
-        pass
+        keys.key_path(journal_id).unlink(missing_ok=True)
     except OSError:  # a file system without hard links
         if not path.exists():
             os.replace(tmp, path)
     tmp.unlink(missing_ok=True)
 
 
-def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> sqlite3.Connection:
-    """The read-write connection to ``<state_dir>/journal.db``, created if absent."""
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Version 1 (no chain) to 2: give the journal an identity and a key, and sign the rows
+    it holds as they stand (they were trusted as they stand until now)."""
+    from harness.journal.chain import ROW_COLUMNS
+
+    journal_id = keys.new_journal_id()
+    chain = Chain(journal_id, keys.create_key(journal_id))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("ALTER TABLE steps ADD COLUMN mac_start BLOB")
+        conn.execute("ALTER TABLE steps ADD COLUMN mac BLOB")
+        conn.execute("ALTER TABLE cache ADD COLUMN mac BLOB")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta (key, value) VALUES ('journal_id', ?)", (journal_id,))
+        sign_all(conn, chain, ROW_COLUMNS)
+        conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def sign_all(conn: sqlite3.Connection, chain: Chain, columns: str) -> None:
+    """Compute every row's MACs as it stands (the version-1 upgrade)."""
+    prev: dict[tuple[str, int], bytes] = {}
+    rows = conn.execute(
+        f"SELECT id, run_id, session, {columns} FROM steps ORDER BY run_id, session, gen != 0, seq"
+    ).fetchall()
+    for row in rows:
+        row_id, run_id, session = row[0], row[1], row[2]
+        seq, kind, name, digest, idempotent, status = row[3:9]
+        link = prev.get((run_id, session)) or chain.seed(run_id, session)
+        start = chain.start(link, run_id, session, seq, kind, name, digest, idempotent)
+        if status != "superseded":
+            prev[(run_id, session)] = start
+        end = chain.end(start, status, row[9], row[10], row[11], row[12], row[13], row[14])
+        conn.execute("UPDATE steps SET mac_start = ?, mac = ? WHERE id = ?", (start, end, row_id))
+    for kind, name, digest, version, output, blob in conn.execute(
+        "SELECT kind, name, input_digest, version, output, output_blob FROM cache"
+    ).fetchall():
+        conn.execute(
+            "UPDATE cache SET mac = ? WHERE kind = ? AND name = ? AND input_digest = ? "
+            "AND version = ?",
+            (chain.cache(kind, name, digest, version, output, blob), kind, name, digest, version),
+        )
+
+
+def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> tuple[sqlite3.Connection, Chain]:
+    """The read-write connection to ``<state_dir>/journal.db`` (created if absent) and its
+    chain. Checked before anything is written: the disk takes a write, SQLite's
+    quick_check passes, the key is here."""
     synchronous = synchronous.upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise JournalError(f"journal synchronous must be NORMAL or FULL, not {synchronous!r}")
     path = state_dir / DB_NAME
-    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise (faults.from_oserror(state_dir, error) or JournalError(str(error))) from error
+    found = faults.probe(state_dir)
+    if found is not None:
+        raise found
     if not path.exists():
-        _create(path, synchronous)
-    check_header(path)
+        _create(path)
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=256
     )
     try:
-        _check_version(conn, path)
+        problems = faults.check(path)
+        if problems:
+            raise damaged(path, "SQLite's quick_check finds: " + "; ".join(problems[:3]))
+        version = _version(conn, path)
         _configure(conn, synchronous)
-        if path.stat().st_size <= QUICK_CHECK_LIMIT:
-            conn.execute("PRAGMA quick_check(1)").fetchone()
-    except JournalError:
+        if version < SCHEMA_VERSION:
+            _upgrade(conn)
+        journal_id = read_journal_id(conn)
+        if journal_id is None:
+            raise damaged(path, "it has no journal id")
+        chain = Chain(journal_id, keys.load_key(journal_id, path))
+    except (JournalError, StorageError):
         conn.close()
         raise
     except sqlite3.DatabaseError as error:
         conn.close()
-        raise damaged(path, f"SQLite cannot read it ({error})") from error
-    return conn
+        raise faults.classify(path, error) from error
+    return conn, chain
 
 
 def open_db_readonly(state_dir: Path) -> sqlite3.Connection:
@@ -176,16 +222,13 @@ def open_db_readonly(state_dir: Path) -> sqlite3.Connection:
     path = state_dir / DB_NAME
     if not path.exists():
         raise JournalError(f"no journal at {path}: nothing has run in this project yet")
-    check_header(path)
-    conn = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=ro",
-        uri=True,
-        isolation_level=None,
-        check_same_thread=False,
-    )
+    try:
+        conn = faults.connect_readonly(path, check_same_thread=False)
+    except sqlite3.DatabaseError as error:
+        raise faults.classify(path, error) from error
     try:
         conn.execute("PRAGMA query_only=ON")
-        _check_version(conn, path)
+        _version(conn, path)
     except JournalError:
         conn.close()
         raise

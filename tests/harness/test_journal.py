@@ -34,7 +34,7 @@ def test_record_then_replay_returns_recorded_outputs_without_running(state: Path
         s = run.session(1)
         assert s.step("tool", "a", {"i": 1}, lambda: calls.append(1) or {"v": 1}) == {"v": 1}
         live = s.step("llm", "b", {"i": 2}, lambda: Answer(text="hi", n=2), output=Answer)
-        assert s.last_seq == 2 and s.ref(2) == f"journal:{run.id}/1/2"
+        assert s.last_seq == 2 and s.ref(2) == f"journal:{journal.id}/{run.id}/1/2"
     with Journal.open(state) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.replaying

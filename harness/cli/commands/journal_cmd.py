@@ -1,4 +1,4 @@
-"""`harness journal verify`: integrity check of .harness/journal.db and its blobs."""
+"""`harness journal verify`: integrity check of .harness/journal.db, its chain and blobs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ExitCode
+
+ADVICE = {
+    "forged": "Rows were written or reordered outside harness: `harness run` refuses to replay "
+    "them. Restore the journal from a backup or a saved state (`harness state load FILE`); "
+    "if there is none, move it aside (`mv {path} {path}.forged`) to start a new one.",
+    "damaged": "SQLite's own check fails. Restore the journal from a backup or a saved state "
+    "(`harness state load FILE`); only if there is none, move it aside "
+    "(`mv {path} {path}.damaged`) to start a new one.",
+    "key-missing": "",
+    "read-only": "The journal was not judged: this is not damage. Check it where the "
+    "project is writable.",
+}
+VERDICTS = {"forged": "FORGED", "damaged": "DAMAGED", "key-missing": "KEY MISSING",
+            "read-only": "READ-ONLY"}  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -19,10 +33,12 @@ def register(subparsers: Any) -> None:
     verbs = parser.add_subparsers(dest="journal_verb", metavar="VERB", required=True)
     verify = verbs.add_parser(
         "verify",
-        help="check the journal: SQLite integrity, blob digests, step sequences",
-        description="Read-only check: PRAGMA integrity_check, every blob against its sha256, "
-        "steps without an end only as the last of a session, continuous step numbers. "
-        "Exit 0 when sound, 2 when damaged (with a report). Changes nothing.",
+        help="check the journal: SQLite integrity, HMAC chain, blob digests, step sequences",
+        description="Read-only check: PRAGMA integrity_check, every row against its HMAC chain "
+        "(the key is in the user's state directory), every blob against its sha256, steps "
+        "without an end only as the last of a session, continuous step numbers. Exit 0 when "
+        "sound, 2 when damaged, forged or its key is missing, 4 when it cannot be read for a "
+        "storage reason (read-only). Changes nothing.",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=run_verify)
@@ -32,16 +48,22 @@ def run_verify(args: argparse.Namespace) -> int:
     from harness.journal.verify import verify
 
     report = verify(Path(args.project).absolute() / ".harness")
+    code = ExitCode.OK
+    if not report.ok:
+        code = ExitCode.WAITING_FOR_HUMAN if report.verdict == "read-only" else ExitCode.INVALID
     if args.json:
         print(json.dumps(report.model_dump() | {"ok": report.ok}))
-    elif report.ok:
-        print(f"journal {report.path}: ok ({report.steps} steps, {report.blobs} blobs)")
+        return int(code)
+    if report.ok:
+        chain = "chain valid" if report.journal_id else "not signed yet"
+        print(f"journal {report.path}: ok ({report.steps} steps, {report.blobs} blobs, {chain})")
     else:
-        print(f"journal {report.path}: DAMAGED ({len(report.problems)} problem(s))")
+        verdict = VERDICTS.get(report.verdict, report.verdict.upper())
+        print(f"journal {report.path}: {verdict} ({len(report.problems)} problem(s))")
         for problem in report.problems:
             print(f"  - {problem}")
-        print(
-            "Nothing was changed. Move the journal aside to start over, or restore it from "
-            "a backup."
-        )
-    return int(ExitCode.OK if report.ok else ExitCode.INVALID)
+        advice = ADVICE.get(report.verdict, "").format(path=report.path)
+        print(("Nothing was changed. " + advice).strip())
+    for note in report.notes:
+        print(f"note: {note}")
+    return int(code)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.errors import ExitCode
+from harness.errors import ArtifactError, ExitCode, HarnessError
+
+if TYPE_CHECKING:
+    from artifacts.models import FeatureList
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "validate",
-        help="check feature_list.json, progress.md, harness.toml and init.sh",
-        description="Check every protocol file and list every error (exit 0 valid, 2 invalid).",
+        help="check feature_list.json, progress.md, harness.toml, init.sh and the evidence",
+        description="Check every protocol file and list every error (exit 0 valid, 2 invalid). "
+        "Every passing feature's evidence must cite an existing, ended, chain-valid "
+        "verify_feature step of this project's journal, with exit 0 and the same digest.",
     )
     parser.add_argument(
         "--json", action="store_true", help="print {ok, errors: [{file, where, why, fix}], ...}"
@@ -27,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.project)
     report = check_project(root)
+    if report.features is not None:
+        report.errors.extend(evidence_errors(root, report.features))
     if getattr(args, "json", False):
         import json
 
@@ -49,3 +56,31 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode.INVALID)
     print(report.summary())
     return int(ExitCode.OK)
+
+
+def evidence_errors(root: Path, features: FeatureList) -> list[ArtifactError]:
+    """Each passing feature whose evidence the journal does not bear out, as an error."""
+    from artifacts.feature_list import FEATURE_LIST
+    from harness.journal import Journal
+    from harness.journal.store import DB_NAME
+    from session.evidence import check_evidence
+
+    state = root / ".harness"
+    journal = None
+    if (state / DB_NAME).exists():
+        try:
+            journal = Journal.open_readonly(state)
+        except HarnessError as error:
+            return [ArtifactError(state / DB_NAME, "", f"the evidence cannot be checked: {error}")]
+    try:
+        found = check_evidence(root, features, journal)
+    finally:
+        if journal is not None:
+            journal.close()
+    fix = "`harness run` counts it as failing and verifies it again."
+    return [
+        ArtifactError(
+            FEATURE_LIST, f"features[{item.index}].evidence ({item.feature})", item.reason, fix
+        )
+        for item in found
+    ]

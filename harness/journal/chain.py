@@ -1,0 +1,131 @@
+"""The HMAC chain that makes the journal tamper-evident.
+
+Every step row carries two MACs under the journal's key (``keys.py``):
+
+- ``mac_start`` over the row's identity (journal id, run, session, seq, kind, name, input
+  digest) and the ``mac_start`` of the step before it in the session (the session's
+  seed for seq 1): a row moved, inserted or removed breaks every link after it;
+- ``mac`` over ``mac_start`` and what the step produced (status, output or blob digest,
+  error, tokens, cost): an edited result (a failed check turned into exit 0) breaks it.
+
+A cache entry has its own ``mac``. Replay checks each recorded row of a session before
+using any; ``harness journal verify`` checks all of them. What is not covered, because
+nothing trusted is read from it: attempt counts and timings, and the runs and sessions
+rows (which session runs next; every step it replays is checked).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable
+from typing import Any
+
+from harness.errors import JournalForged
+
+
+def _pack(fields: Iterable[Any]) -> bytes:
+    parts = []
+    for value in fields:
+        text = "\x00" if value is None else str(value)
+        parts.append(f"{len(text)}:{text}")
+    return "|".join(parts).encode()
+
+
+class Chain:
+    """MACs for one journal (its id and key)."""
+
+    __slots__ = ("journal_id", "key")
+
+    def __init__(self, journal_id: str, key: bytes) -> None:
+        self.journal_id = journal_id
+        self.key = key
+
+    def _mac(self, *fields: Any) -> bytes:
+        return hmac.digest(self.key, _pack(fields), "sha256")
+
+    def seed(self, run_id: str, session: int) -> bytes:
+        """The link before a session's first step."""
+        return self._mac("session", self.journal_id, run_id, session)
+
+    def start(
+        self,
+        prev: bytes,
+        run_id: str,
+        session: int,
+        seq: int,
+        kind: str,
+        name: str,
+        input_digest: str,
+        idempotent: int,
+    ) -> bytes:
+        return self._mac(
+            "start", prev.hex(), run_id, session, seq, kind, name, input_digest, idempotent
+        )
+
+    def end(
+        self,
+        start: bytes,
+        status: str,
+        output: str | None,
+        output_blob: str | None,
+        error: str | None,
+        tokens: int | None,
+        cost_usd: float | None,
+        cached: int,
+    ) -> bytes:
+        return self._mac(
+            "end", start.hex(), status, output, output_blob, error, tokens, cost_usd, cached
+        )
+
+    def cache(
+        self,
+        kind: str,
+        name: str,
+        input_digest: str,
+        version: str,
+        output: str | None,
+        output_blob: str | None,
+    ) -> bytes:
+        return self._mac("cache", kind, name, input_digest, version, output, output_blob)
+
+
+# Columns a chain check reads, in this order (see ``check_row``).
+ROW_COLUMNS = (
+    "seq, kind, name, input_digest, idempotent, status, output, output_blob, error, tokens, "
+    "cost_usd, cached, mac_start, mac"
+)
+
+
+def forged(run_id: str, session: int, seq: int, what: str, path: str) -> JournalForged:
+    step = f"{run_id}/{session}/{seq}"
+    return JournalForged(
+        f"journal {path}: step {step} (run {run_id}, session {session}, seq {seq}) {what}: "
+        "it was written or reordered outside harness, so it is not replayed and nothing "
+        "was changed. Run `harness journal verify` for every such row; restore the journal "
+        "from a backup or a saved state, or move it aside to start a new one (its passing "
+        "features are then verified again)",
+        step=step,
+        what=what,
+    )
+
+
+def check_row(
+    chain: Chain, prev: bytes, run_id: str, session: int, row: tuple[Any, ...], path: str
+) -> bytes:
+    """Check one row (``ROW_COLUMNS``) against the link before it; returns its ``mac_start``.
+
+    Raises JournalForged naming the step when a MAC does not match.
+    """
+    seq, kind, name, input_digest, idempotent, status = row[:6]
+    mac_start, mac = row[12], row[13]
+    expected = chain.start(prev, run_id, session, seq, kind, name, input_digest, idempotent)
+    if mac_start is None or not hmac.compare_digest(bytes(mac_start), expected):
+        raise forged(run_id, session, seq, "does not follow its chain (moved, inserted or "
+                     "edited identity)", path)  # fmt: skip
+    if status == "started":
+        return expected
+    end = chain.end(expected, status, row[6], row[7], row[8], row[9], row[10], row[11])
+    if mac is None or not hmac.compare_digest(bytes(mac), end):
+        raise forged(run_id, session, seq, f"has a {status} result its MAC does not match "
+                     "(edited output, error or status)", path)  # fmt: skip
+    return expected

@@ -1,0 +1,109 @@
+"""The keys that sign journals' HMAC chains: one per journal, outside the project.
+
+A key lives in the user's state directory, ``$HARNESS_STATE_HOME/keys/<journal-id>.key``
+(default ``$XDG_STATE_HOME/harness``, else ``~/.local/state/harness``), mode 0600, so
+that nothing with access to the project alone (a sandboxed agent, a clone, a state
+file saved without ``--with-key``) can forge a row that replays as the harness's own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+from harness.errors import JournalError, JournalKeyMissing, StorageError
+
+KEY_BYTES = 32
+JOURNAL_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+def state_home() -> Path:
+    """The user's harness state directory (never inside a project)."""
+    explicit = os.environ.get("HARNESS_STATE_HOME")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    return base / "harness"
+
+
+def key_path(journal_id: str) -> Path:
+    if not JOURNAL_ID.match(journal_id):
+        raise JournalError(f"{journal_id!r} is not a journal id (16 hex digits)")
+    return state_home() / "keys" / f"{journal_id}.key"
+
+
+def new_journal_id() -> str:
+    return secrets.token_hex(8)
+
+
+def create_key(journal_id: str) -> bytes:
+    """Make and store a fresh key for a new journal (mode 0600, folder 0700)."""
+    key = secrets.token_bytes(KEY_BYTES)
+    store_key(journal_id, key)
+    return key
+
+
+def store_key(journal_id: str, key: bytes) -> Path:
+    """Write ``key`` for ``journal_id``; an existing different key is never replaced."""
+    path = key_path(journal_id)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
+        if path.exists():
+            if read_key_file(path) != key:
+                raise JournalError(
+                    f"{path} already holds a different key for journal {journal_id}; "
+                    "refusing to replace it"
+                )
+            return path
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, key.hex().encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as error:
+        from harness.journal.faults import from_oserror
+
+        found = from_oserror(path.parent, error)
+        if found is not None:
+            raise found from error
+        raise JournalError(f"cannot write the journal key {path}: {error.strerror}") from error
+    return path
+
+
+def read_key_file(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise JournalError(f"{path} is not a journal key ({KEY_BYTES} bytes as hex)")
+    return key
+
+
+def load_key(journal_id: str, journal_path: Path) -> bytes:
+    """The key of ``journal_id``; JournalKeyMissing (saying what to do) if it is not here."""
+    path = key_path(journal_id)
+    try:
+        return read_key_file(path)
+    except FileNotFoundError:
+        raise JournalKeyMissing(
+            f"journal {journal_path} (id {journal_id}) is signed with a key that is not on "
+            f"this machine ({path}): its rows cannot be checked, so none is trusted. Load "
+            "the state with its key (`harness state save --with-key FILE` where it was "
+            "written, then `harness state load --with-key FILE` here), or copy that key file "
+            "from the machine that wrote the journal",
+            journal_id=journal_id,
+            key_path=str(path),
+        ) from None
+    except StorageError:
+        raise
+    except OSError as error:
+        raise JournalError(f"cannot read the journal key {path}: {error.strerror}") from error

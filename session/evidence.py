@@ -1,0 +1,91 @@
+"""Every passing feature's evidence checked against the journal it cites.
+
+A feature passes only on a check the harness ran: its evidence must cite an existing,
+ended, chain-valid ``verify_feature`` step of this project's journal, for that feature,
+with exit 0 and the same output digest. ``harness validate`` reports what fails; each
+``harness run`` turns such features failing again (to be verified), so a lost, replaced
+or forged journal never leaves a run "complete" on evidence nobody can check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from artifacts.models import Feature, FeatureList
+    from harness.journal import Journal
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """A passing feature whose evidence does not hold, and why."""
+
+    index: int
+    feature: str
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.feature}: its evidence does not hold: {self.reason}"
+
+
+def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
+    from artifacts.models import ADOPTED
+    from harness.journal.evidence import CitedStep, cited_step
+
+    evidence = feature.evidence
+    assert evidence is not None
+    ref = evidence.verification
+    if ref == ADOPTED or ref.startswith("human:"):
+        return None  # re-verified by the first session / a human's approval, not a step
+    if journal is None:
+        return f"it cites {ref}, but there is no journal in {root / '.harness'} (lost?)"
+    found = cited_step(journal, ref)
+    if not isinstance(found, CitedStep):
+        return found
+    if found.kind != "tool" or found.name != "verify_feature":
+        return f"it cites step {found.ref.step}, which is {found.kind}/{found.name}, not a check"
+    if found.status != "ended":
+        return f"it cites step {found.ref.step}, which has not ended ({found.status})"
+    data: dict[str, Any] = {}
+    if isinstance(found.output, dict) and found.output.get("status") == "ok":
+        data = found.output.get("data") or {}
+    if data.get("feature") != feature.id:
+        return f"step {found.ref.step} checked {data.get('feature')!r}, not {feature.id}"
+    if data.get("exit_code") != 0 or evidence.exit_code != 0:
+        return f"step {found.ref.step} recorded exit code {data.get('exit_code')!r}, not 0"
+    if data.get("output_digest") != evidence.output_digest:
+        return f"step {found.ref.step} recorded output digest {data.get('output_digest')!r}, " \
+            f"the evidence says {evidence.output_digest!r}"  # fmt: skip
+    return None
+
+
+def check_evidence(root: Path, features: FeatureList, journal: Journal | None) -> list[Unverified]:
+    """Every passing feature whose evidence does not hold (none when all do)."""
+    found = []
+    for index, feature in enumerate(features.features):
+        if feature.passes and feature.evidence is not None:
+            reason = _check(feature, journal, root)
+            if reason is not None:
+                found.append(Unverified(index, feature.id, reason))
+    return found
+
+
+def demote_unverified(root: Path, journal: Journal) -> list[Unverified]:
+    """Turn every passing feature whose evidence does not hold failing again (a guarded
+    write of feature_list.json), so the run verifies it instead of counting it done."""
+    from artifacts.feature_list import load_feature_list, save_feature_list
+
+    features = load_feature_list(root)
+    found = check_evidence(root, features, journal)
+    if not found:
+        return []
+    updated = features.model_copy(deep=True)
+    bad = {item.feature for item in found}
+    for feature in updated.features:
+        if feature.id in bad:
+            feature.passes = False
+            feature.evidence = None
+    save_feature_list(root, updated)
+    return found

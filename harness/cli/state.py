@@ -10,6 +10,10 @@ an absolute name or `..` (path traversal), a digest that does not match, a state
 HEAD is not in this clone's history, and an existing `.harness/` that is newer than or
 unrelated to the incoming one (unless forced). It unpacks beside `.harness/` and swaps
 the folder in with one rename, so a failed load changes nothing.
+
+The key that signs the journal's HMAC chain lives outside the project and travels only
+when asked (`--with-key` on both ends): a state file that holds it lets its holder forge
+the journal, so both commands warn.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ from harness.errors import ArtifactError, ExitCode, GitError, HarnessError
 STATE_DIR = ".harness"
 MANIFEST = "harness-state.json"
 WORKTREE = "worktree.patch"
+KEY_MEMBER = "key/journal.key"
+KEY_WARNING = (
+    "the state file holds the journal's signing key: whoever has the file can forge rows "
+    "that replay as harness's own. Keep it private (not in the repository, not where the "
+    "agent can read it) and delete it once loaded"
+)
 PREFIX = "state"
 FORMAT = 1
 # Machine-specific: locks, SQLite side files, temporaries, caches, crash-test markers.
@@ -69,6 +79,7 @@ class Manifest:
     files: dict[str, str]  # relative path under .harness/ -> "sha256:<hex>"
     runs: dict[str, int]  # run id -> recorded steps, to tell newer from older states
     worktree: str | None = None  # digest of the uncommitted changes at save time, if any
+    key: str | None = None  # the journal id whose key the file carries (--with-key), if any
     format: int = FORMAT
 
     def to_json(self) -> bytes:
@@ -161,8 +172,25 @@ def journal_runs(state_dir: Path) -> dict[str, int]:
     return counts
 
 
-def save_state(root: Path, target: Path) -> Manifest:
-    """Pack `<root>/.harness` into `target` (a .tar.gz); returns its manifest."""
+def journal_key(state_dir: Path) -> tuple[str, bytes] | None:
+    """(journal id, key) of the journal in `state_dir`, from this machine's key store."""
+    from harness.journal import Journal, keys
+    from harness.journal.store import DB_NAME
+
+    if not (state_dir / DB_NAME).is_file():
+        return None
+    with Journal.open_readonly(state_dir) as journal:
+        journal_id = journal.id
+    if journal_id is None:
+        return None
+    return journal_id, keys.load_key(journal_id, state_dir / DB_NAME)
+
+
+def save_state(root: Path, target: Path, *, with_key: bool = False) -> Manifest:
+    """Pack `<root>/.harness` into `target` (a .tar.gz); returns its manifest.
+
+    ``with_key`` adds the journal's signing key (see KEY_WARNING).
+    """
     from artifacts.models import digest  # pydantic: imported when used
 
     state_dir = root / STATE_DIR
@@ -172,6 +200,9 @@ def save_state(root: Path, target: Path) -> Manifest:
         )
     files = collect(state_dir)
     patch = worktree_patch(root)
+    key = journal_key(state_dir) if with_key else None
+    if with_key and key is None:
+        raise StateRefused(f"{state_dir} has no signed journal: there is no key to carry")
     manifest = Manifest(
         harness_version=harness_version(),
         git_head=git_head(root),
@@ -179,6 +210,7 @@ def save_state(root: Path, target: Path) -> Manifest:
         files={name: digest(data) for name, data in files.items()},
         runs=journal_runs(state_dir),
         worktree=digest(patch) if patch else None,
+        key=key[0] if key else None,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
@@ -186,6 +218,8 @@ def save_state(root: Path, target: Path) -> Manifest:
         _add(archive, MANIFEST, manifest.to_json())
         if patch:
             _add(archive, WORKTREE, patch)
+        if key:
+            _add(archive, KEY_MEMBER, key[1].hex().encode() + b"\n")
         for name, data in files.items():
             _add(archive, f"{PREFIX}/{name}", data)
     os.replace(partial, target)
@@ -202,11 +236,18 @@ def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
     """The manifest, state files and work-tree patch of a state file, every member checked."""
+    manifest, files, patch, _ = read_archive_with_key(source)
+    return manifest, files, patch
+
+
+def read_archive_with_key(source: Path) -> tuple[Manifest, dict[str, bytes], bytes, bytes]:
+    """Like `read_archive`, plus the journal key it carries (b"" when none)."""
     from artifacts.models import digest  # pydantic: imported when used
 
     raw_manifest: bytes | None = None
     files: dict[str, bytes] = {}
     patch = b""
+    key = b""
     try:
         archive = tarfile.open(source, "r:gz")  # noqa: SIM115 - closed by the `with` below
     except (OSError, tarfile.TarError) as exc:
@@ -223,6 +264,8 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
                     raw_manifest = data
                 elif name == WORKTREE:
                     patch = data
+                elif name == KEY_MEMBER:
+                    key = data
                 elif name.startswith(f"{PREFIX}/"):
                     files[name[len(PREFIX) + 1 :]] = data
                 else:
@@ -238,7 +281,9 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
             raise StateRefused(f"{source}: {name} does not match its digest; the file is damaged")
     if (digest(patch) if patch else None) != manifest.worktree:
         raise StateRefused(f"{source}: {WORKTREE} does not match its digest; the file is damaged")
-    return manifest, files, patch
+    if bool(key) != bool(manifest.key):
+        raise StateRefused(f"{source}: its key and its manifest disagree; the file is damaged")
+    return manifest, files, patch, key
 
 
 def _safe_name(source: Path, member: tarfile.TarInfo) -> str:
@@ -299,16 +344,36 @@ def compare(existing: dict[str, int], incoming: dict[str, int]) -> str:
     return "unrelated"
 
 
-def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
-    """Unpack the state file `source` into `<root>/.harness`; returns its manifest."""
+def load_state(
+    root: Path, source: Path, *, force: bool = False, with_key: bool = False
+) -> Manifest:
+    """Unpack the state file `source` into `<root>/.harness`; returns its manifest.
+
+    ``with_key`` also installs the journal key the file carries in this machine's key
+    store (refused if it carries none); without it a carried key is left unused.
+    """
     from artifacts.models import digest  # pydantic: imported when used
 
-    manifest, files, patch = read_archive(source)
+    manifest, files, patch, key = read_archive_with_key(source)
+    if with_key and not key:
+        raise StateRefused(
+            f"{source} was saved without its journal key: save it again with "
+            "`harness state save --with-key`, or copy the key file from the machine that "
+            "wrote it"
+        )
     check_history(root, manifest, source)
+    from harness.journal import keys
+
+    try:
+        parsed = keys.parse_key(key) if with_key else b""
+    except ValueError as exc:
+        raise StateRefused(f"{source}: the key it carries is not a journal key") from exc
     state_dir = root / STATE_DIR
     if state_dir.exists() and not force:
         current = collect(state_dir)
         if {n: digest(d) for n, d in current.items()} == manifest.files:
+            if parsed and manifest.key:
+                keys.store_key(manifest.key, parsed)
             return manifest  # already this state
         if current:
             relation = compare(journal_runs(state_dir), manifest.runs)
@@ -335,6 +400,8 @@ def load_state(root: Path, source: Path, *, force: bool = False) -> Manifest:
             os.replace(staging, state_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if parsed and manifest.key:
+        keys.store_key(manifest.key, parsed)
     return manifest
 
 

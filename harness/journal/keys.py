@@ -77,15 +77,19 @@ def store_key(journal_id: str, key: bytes) -> Path:
     return path
 
 
-def read_key_file(path: Path) -> bytes:
-    text = path.read_text(encoding="ascii").strip()
-    try:
-        key = bytes.fromhex(text)
-    except ValueError:
-        key = b""
+def parse_key(data: bytes) -> bytes:
+    """The key in a key file's bytes (hex, one line); ValueError if it is not one."""
+    key = bytes.fromhex(data.decode("ascii", errors="replace").strip())
     if len(key) != KEY_BYTES:
-        raise JournalError(f"{path} is not a journal key ({KEY_BYTES} bytes as hex)")
+        raise ValueError(f"a journal key is {KEY_BYTES} bytes")
     return key
+
+
+def read_key_file(path: Path) -> bytes:
+    try:
+        return parse_key(path.read_bytes())
+    except ValueError:
+        raise JournalError(f"{path} is not a journal key ({KEY_BYTES} bytes as hex)") from None
 
 
 def load_key(journal_id: str, journal_path: Path) -> bytes:

@@ -231,6 +231,47 @@ def test_journal_travels_and_replays_in_a_clone(project: Path, tmp_path: Path) -
         assert [s.attempts for s in journal.steps(run_id)] == [1] * 5
 
 
+def test_the_journal_key_travels_only_when_asked(
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import stat
+
+    from harness.errors import JournalKeyMissing
+    from harness.journal import Journal
+    from harness.journal.keys import key_path
+
+    with Journal.open(project / ".harness") as journal:
+        run = journal.start_run("run")
+        run.session(1).step("tool", "t0", {}, lambda: 0)
+        journal_id, run_id = str(journal.id), run.id
+    plain, keyed = tmp_path / "plain.tar.gz", tmp_path / "keyed.tar.gz"
+    assert main(["-C", str(project), "state", "save", str(plain)]) == 0
+    assert "signing key" not in capsys.readouterr().err
+    assert not any(name.startswith("key/") for name in members(plain))
+    assert main(["-C", str(project), "state", "save", "--with-key", str(keyed)]) == 0
+    assert "signing key" in capsys.readouterr().err  # the warning
+    assert "key/journal.key" in members(keyed)
+
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(tmp_path / "machine-b"))  # another machine
+    clone = tmp_path / "b" / "clone"
+    subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
+    assert main(["-C", str(clone), "state", "load", str(plain)]) == 0
+    assert "--with-key" in capsys.readouterr().err  # says the key is not here
+    with pytest.raises(JournalKeyMissing):
+        Journal.open(clone / ".harness")
+    assert main(["-C", str(clone), "state", "load", "--with-key", str(plain)]) == 2
+    assert "saved without its journal key" in capsys.readouterr().err
+    assert main(["-C", str(clone), "state", "load", "--with-key", str(keyed)]) == 0
+    assert "signing key" in capsys.readouterr().err
+    key = key_path(journal_id)
+    assert key.is_relative_to(tmp_path / "machine-b") and stat.S_IMODE(key.stat().st_mode) == 0o600
+    with Journal.open(clone / ".harness") as journal:
+        assert journal.resume_run(run_id).session(1).step("tool", "t0", {}, lambda: 9) == 0
+
+
 def test_load_refuses_to_lose_newer_steps(project: Path, tmp_path: Path) -> None:
     calls: list[str] = []
     run_id = fill(project, 2, calls=calls)
@@ -304,14 +345,17 @@ def harness_run_command(root: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended", *args]
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(state_home: Path) -> dict[str, str]:
     import os
 
-    return {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
+    return env | {"HARNESS_STATE_HOME": str(state_home)}  # the machine's own key store
 
 
 @pytest.mark.slow
-def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(tmp_path: Path) -> None:
+def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from importlib import resources
 
     from harness.journal import Journal
@@ -332,9 +376,11 @@ def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(tmp_path: Pat
     import signal
     import time
 
+    home_a, home_b = tmp_path / "home-a", tmp_path / "home-b"
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(home_a))
     child = subprocess.Popen(
         harness_run_command(project),
-        env=clean_env(),
+        env=clean_env(home_a),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -346,17 +392,18 @@ def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(tmp_path: Pat
     child.wait(timeout=30)
     assert (project / "effects.log").read_text() == "one\n"
     state = tmp_path / "state.tar.gz"
-    assert main(["-C", str(project), "state", "save", str(state)]) == 0
+    assert main(["-C", str(project), "state", "save", "--with-key", str(state)]) == 0
 
-    # Machine B: a fresh clone at another path, plus the state.
+    # Machine B: a fresh clone at another path, plus the state (and the journal's key).
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(home_b))
     clone = tmp_path / "machine-b" / "elsewhere"
     subprocess.run(["git", "clone", "-q", str(project), str(clone)], check=True)
-    assert main(["-C", str(clone), "state", "load", str(state)]) == 0
+    assert main(["-C", str(clone), "state", "load", "--with-key", str(state)]) == 0
     assert (clone / "wip.txt").read_text() == "from A\n"  # uncommitted work travels
     (clone / "go").write_text("")
     done = subprocess.run(
         harness_run_command(clone, "--max-sessions", "1"),
-        env=clean_env(),
+        env=clean_env(home_b),
         capture_output=True,
         text=True,
         timeout=300,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,12 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     save = sub.add_parser("save", help="write .harness/ to FILE (tar.gz with a manifest)")
     save.add_argument("file", metavar="FILE")
+    save.add_argument(
+        "--with-key",
+        action="store_true",
+        help="also pack the journal's signing key (from the user's state directory): needed "
+        "to resume on another machine; whoever holds the file can then forge the journal",
+    )
     save.set_defaults(func=run_save)
     load = sub.add_parser(
         "load",
@@ -27,15 +34,22 @@ def register(subparsers: Any) -> None:
     )
     load.add_argument("file", metavar="FILE")
     load.add_argument("--force", action="store_true", help="replace a newer or unrelated .harness/")
+    load.add_argument(
+        "--with-key",
+        action="store_true",
+        help="install the journal key the file carries into the user's state directory",
+    )
     load.set_defaults(func=run_load)
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from harness.cli.state import save_state
+    from harness.cli.state import KEY_WARNING, save_state
 
     root = Path(args.project).resolve()
     target = Path(args.file).resolve()
-    manifest = save_state(root, target)
+    manifest = save_state(root, target, with_key=args.with_key)
+    if manifest.key:
+        print(f"harness: warning: {KEY_WARNING}", file=sys.stderr)
     steps = sum(manifest.runs.values())
     head = (manifest.git_head or "no commit")[:12]
     print(
@@ -46,13 +60,28 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from harness.cli.state import load_state
+    from harness.cli.state import KEY_WARNING, load_state
 
     root = Path(args.project).resolve()
-    manifest = load_state(root, Path(args.file).resolve(), force=args.force)
+    manifest = load_state(root, Path(args.file).resolve(), force=args.force, with_key=args.with_key)
+    if args.with_key:
+        print(f"harness: warning: installed the journal key; {KEY_WARNING}", file=sys.stderr)
+    else:
+        _say_if_keyless(root)
     print(
         f"harness state load: restored .harness/ from {args.file} (saved "
         f"{manifest.created_at} at {(manifest.git_head or 'no commit')[:12]}, "
         f"{len(manifest.runs)} run(s)); `harness run` resumes it"
     )
     return 0
+
+
+def _say_if_keyless(root: Path) -> None:
+    """After a load without --with-key: tell when this machine cannot check the journal."""
+    from harness.errors import JournalKeyMissing
+    from harness.cli.state import STATE_DIR, journal_key
+
+    try:
+        journal_key(root / STATE_DIR)
+    except JournalKeyMissing as error:
+        print(f"harness: warning: {error}", file=sys.stderr)

@@ -126,6 +126,7 @@ def check_row(
         return expected
     end = chain.end(expected, status, row[6], row[7], row[8], row[9], row[10], row[11])
     if mac is None or not hmac.compare_digest(bytes(mac), end):
-        raise forged(run_id, session, seq, f"has a {status} result its MAC does not match "
-                     "(edited output, error or status)", path)  # fmt: skip
+        article = "an" if status[:1] in "aeiou" else "a"
+        raise forged(run_id, session, seq, f"has {article} {status} result its MAC does not "
+                     "match (edited output, error or status)", path)  # fmt: skip
     return expected

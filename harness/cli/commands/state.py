@@ -78,8 +78,8 @@ def run_load(args: argparse.Namespace) -> int:
 
 def _say_if_keyless(root: Path) -> None:
     """After a load without --with-key: tell when this machine cannot check the journal."""
-    from harness.errors import JournalKeyMissing
     from harness.cli.state import STATE_DIR, journal_key
+    from harness.errors import JournalKeyMissing
 
     try:
         journal_key(root / STATE_DIR)

@@ -60,11 +60,19 @@ def test_json_path() -> None:
 
 
 def test_example_project_validates_clean(project: Path, cli: Cli) -> None:
-    code, out, err = cli(project, "validate")
-    assert code == 0, err
-    assert out.startswith(
+    from artifacts.validate import check_project
+
+    report = check_project(project)  # the protocol files themselves
+    assert report.errors == []
+    assert report.summary().startswith(
         "valid: feature_list.json (2/5 features passing), progress.md (2 entries)"
     )
+    # Copied without its journal: the evidence of its two passing features cannot be
+    # checked, and `harness validate` says so (the files themselves are fine).
+    code, out, err = cli(project, "validate")
+    assert code == 2 and out == "" and "2 error(s)" in err
+    assert "features[0].evidence (F001)" in err and "features[1].evidence (F002)" in err
+    assert "there is no journal" in err
     features = load_feature_list(project)
     assert isinstance(features, FeatureList) and features.passing == 2
 

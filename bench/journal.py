@@ -1,9 +1,12 @@
-"""Journal benchmark: per-step overhead, restart-to-first-new-step, replay time.
+"""Journal benchmark: per-step overhead, restart-to-first-new-step, replay time, open check.
 
-Side by side in one run: harness's journal (synchronous NORMAL and FULL), DBOS with its
-SQLite system database, and LangGraph with its SQLite checkpointer, over the same loop of
-trivial steps. Each measurement runs in its own process so no library's state leaks into
-another's. Peers that are not installed are reported as such; the rest still runs.
+Side by side in one run: harness's journal (synchronous NORMAL and FULL, and NORMAL with
+the HMAC chain's MACs replaced by a constant, to show what the chain costs), DBOS with
+its SQLite system database, and LangGraph with its SQLite checkpointer, over the same loop
+of trivial steps. Each measurement runs in its own process so no library's state leaks
+into another's. Peers that are not installed are reported as such; the rest still runs.
+Last, the check every `harness run` makes when it opens its journal (disk probe, SQLite's
+quick_check, the key) on journals of 10,000 and 100,000 steps.
 
     python bench/journal.py           # 1,000 steps, 3 repeats of the restart measurement
     python bench/journal.py --quick   # 300 steps, 1 repeat
@@ -25,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-TARGET_STEP_US = 50.0
+TARGET_STEP_US = 40.0  # with the HMAC chain, synchronous NORMAL
+TARGET_OPEN_MS = 50.0  # the open-time check of a 100,000-step journal
+OPEN_SIZES = (10_000, 100_000)
 TARGET_FIRST_STEP_S = 0.3
 TARGET_REPLAY_S = 0.5
 
@@ -37,8 +42,20 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 # -- parts, each run in a child process ------------------------------------------------------
-def loop_journal(workdir: Path, steps: int, synchronous: str) -> dict[str, Any]:
+def no_chain() -> None:
+    """Replace the chain's MACs by a constant: the same rows and SQL, no HMAC computed."""
+    from harness.journal.chain import Chain
+
+    constant = bytes(32)
+    for name in ("seed", "start", "end", "cache"):
+        setattr(Chain, name, lambda self, *args, **kwargs: constant)
+
+
+def loop_journal(workdir: Path, steps: int, synchronous: str, chain: bool = True) -> dict[str, Any]:
     from harness.journal import Journal
+
+    if not chain:
+        no_chain()
 
     with Journal.open(workdir / ".harness", synchronous=synchronous) as journal:
         session = journal.start_run().session(1)
@@ -169,6 +186,33 @@ def worker_dbos(workdir: Path, steps: int, die_at: int, first_new: str) -> None:
     DBOS.destroy()
 
 
+def open_check(workdir: Path, steps: int, record: bool) -> dict[str, Any]:
+    """Record ``steps`` steps (``record``), or time opening the journal: the whole check a
+    run makes (``Journal.open``) and SQLite's quick_check alone, 5 times each."""
+    from harness.journal import Journal, faults
+
+    state = workdir / ".harness"
+    if record:
+        with Journal.open(state) as journal:
+            session = journal.start_run().session(1)
+            for i in range(steps):
+                session.step("tool", "step", {"i": i}, lambda i=i: {"i": i})
+        return {"bytes": (state / "journal.db").stat().st_size}
+    opens, checks = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        Journal.open(state).close()
+        opens.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        assert faults.check(state / "journal.db") == []
+        checks.append(time.perf_counter() - t0)
+    return {
+        "open_ms": statistics.median(opens) * 1e3,
+        "quick_check_ms": statistics.median(checks) * 1e3,
+        "mb": (state / "journal.db").stat().st_size / 1e6,
+    }
+
+
 def replay_journal(workdir: Path, steps: int, record: bool) -> dict[str, Any]:
     from harness.journal import Journal
 
@@ -243,6 +287,8 @@ def run_all(quick: bool) -> int:
     rows: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
     base = Path(tempfile.mkdtemp(prefix="bench-journal-"))
+    # The throwaway journals' keys go with them, not into the user's state directory.
+    os.environ["HARNESS_STATE_HOME"] = str(base / "state-home")
 
     def fresh(name: str) -> Path:
         path = base / name
@@ -253,6 +299,9 @@ def run_all(quick: bool) -> int:
     rows["journal NORMAL"] = child("loop-journal", fresh("jn"), "--steps", str(steps))
     rows["journal FULL"] = child(
         "loop-journal", fresh("jf"), "--steps", str(steps), "--synchronous", "FULL"
+    )
+    rows["journal NORMAL, no chain"] = child(
+        "loop-journal", fresh("jnc"), "--steps", str(steps), "--no-chain"
     )
     for name, module, part in (
         ("DBOS (SQLite)", "dbos", "loop-dbos"),
@@ -286,6 +335,13 @@ def run_all(quick: bool) -> int:
         else child("replay-journal", rdir, "--steps", str(replay_steps))
     )
 
+    print("open-time check on journals of " + ", ".join(f"{n:,}" for n in OPEN_SIZES) + " steps...")
+    opened: dict[int, dict[str, Any]] = {}
+    for size in OPEN_SIZES:
+        odir = fresh(f"open-{size}")
+        made = child("open-check", odir, "--steps", str(size), "--record")
+        opened[size] = made if "error" in made else child("open-check", odir, "--steps", str(size))
+
     print()
     print(f"{'per-step overhead':<26}{'median µs':>12}{'p99 µs':>12}{'vs journal':>12}")
     ours = rows["journal NORMAL"].get("median_us")
@@ -313,12 +369,29 @@ def run_all(quick: bool) -> int:
               f"({replay['seconds'] / replay_steps * 1e6:.1f} µs per step)")  # fmt: skip
 
     print()
+    print(f"{'open-time check':<26}{'open ms':>12}{'quick_check':>12}{'file MB':>12}")
+    for size, got in opened.items():
+        if "error" in got:
+            print(f"{size:>10,} steps{'':<10}  unavailable: {got['error']}")
+        else:
+            print(f"{size:>10,} steps{'':<10}{got['open_ms']:>12.1f}{got['quick_check_ms']:>12.1f}"
+                  f"{got['mb']:>12.1f}")  # fmt: skip
+    plain = rows["journal NORMAL, no chain"].get("median_us")
+    if ours and plain:
+        notes.append(f"the HMAC chain costs {ours - plain:.1f} µs per step ({ours / plain:.2f}x)")
+
+    print()
     for name in ("DBOS (SQLite)", "LangGraph (SqliteSaver)"):
         row = rows[name]
         if ours and "median_us" in row:
             notes.append(f"{name} per step: {row['median_us'] / ours:.1f}x the journal's")
+    biggest = opened.get(OPEN_SIZES[-1], {})
     checks = [
-        ("journal NORMAL median <= 50 µs", ours is not None and ours <= TARGET_STEP_US),
+        ("journal NORMAL (chained) median <= 40 µs", ours is not None and ours <= TARGET_STEP_US),
+        (
+            "open-time check of 100,000 steps within 50 ms",
+            "open_ms" in biggest and biggest["open_ms"] <= TARGET_OPEN_MS,
+        ),
         (
             "first new step within 0.3 s of spawn",
             bool(restarts["journal"])
@@ -346,13 +419,14 @@ def main() -> int:
     parser.add_argument("--die-at", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--first-new", default="", help=argparse.SUPPRESS)
     parser.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-chain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.part:
         return run_all(args.quick)
     workdir = Path(args.workdir)
     result: dict[str, Any] | None = None
     if args.part == "loop-journal":
-        result = loop_journal(workdir, args.steps, args.synchronous)
+        result = loop_journal(workdir, args.steps, args.synchronous, chain=not args.no_chain)
     elif args.part == "loop-dbos":
         result = loop_dbos(workdir, args.steps)
     elif args.part == "loop-langgraph":
@@ -361,6 +435,8 @@ def main() -> int:
         worker_journal(workdir, args.steps, args.die_at, args.first_new)
     elif args.part == "worker-dbos":
         worker_dbos(workdir, args.steps, args.die_at, args.first_new)
+    elif args.part == "open-check":
+        result = open_check(workdir, args.steps, args.record)
     elif args.part == "replay-journal":
         result = replay_journal(workdir, args.steps, args.record)
     else:

@@ -1,8 +1,10 @@
 """Every passing feature's evidence checked against the journal it cites.
 
 A feature passes only on a check the harness ran: its evidence must cite an existing,
-ended, chain-valid ``verify_feature`` step of this project's journal, for that feature,
-with exit 0 and the same output digest. ``harness validate`` reports what fails; each
+ended, chain-valid ``verify_feature`` step (or the ``reverify:<id>`` step that checked an
+adopted feature) of this project's journal, for that feature, with exit 0 and the same
+output digest. Evidence from a human's approval (``human:<question>``) and
+``adopted, unverified`` cite no step and are settled elsewhere (gates, ``reverify.py``). ``harness validate`` reports what fails; each
 ``harness run`` turns such features failing again (to be verified), so a lost, replaced
 or forged journal never leaves a run "complete" on evidence nobody can check.
 """
@@ -44,13 +46,16 @@ def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
     found = cited_step(journal, ref)
     if not isinstance(found, CitedStep):
         return found
-    if found.kind != "tool" or found.name != "verify_feature":
-        return f"it cites step {found.ref.step}, which is {found.kind}/{found.name}, not a check"
     if found.status != "ended":
         return f"it cites step {found.ref.step}, which has not ended ({found.status})"
     data: dict[str, Any] = {}
-    if isinstance(found.output, dict) and found.output.get("status") == "ok":
-        data = found.output.get("data") or {}
+    output = found.output if isinstance(found.output, dict) else {}
+    if (found.kind, found.name) == ("tool", "verify_feature"):
+        data = (output.get("data") or {}) if output.get("status") == "ok" else {}
+    elif (found.kind, found.name) == ("runner", f"reverify:{feature.id}"):
+        data = {**output, "feature": feature.id}  # an adopted feature's check (reverify.py)
+    else:
+        return f"it cites step {found.ref.step}, which is {found.kind}/{found.name}, not a check"
     if data.get("feature") != feature.id:
         return f"step {found.ref.step} checked {data.get('feature')!r}, not {feature.id}"
     if data.get("exit_code") != 0 or evidence.exit_code != 0:

@@ -105,9 +105,8 @@ def wake(env: SessionEnv, journal: SessionJournal) -> Woken:
     """Check the feature list against HEAD and its evidence against the journal, run
     init.sh (a step), undo what it did to the feature list."""
     from runners import CommandResult
-    from session.sentinel import Sentinel, check_against_head
-
     from session.evidence import demote_unverified
+    from session.sentinel import Sentinel, check_against_head
 
     notes = []
     restored = None if journal.replaying else check_against_head(env.root)

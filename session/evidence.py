@@ -4,9 +4,10 @@ A feature passes only on a check the harness ran: its evidence must cite an exis
 ended, chain-valid ``verify_feature`` step (or the ``reverify:<id>`` step that checked an
 adopted feature) of this project's journal, for that feature, with exit 0 and the same
 output digest. Evidence from a human's approval (``human:<question>``) and
-``adopted, unverified`` cite no step and are settled elsewhere (gates, ``reverify.py``). ``harness validate`` reports what fails; each
-``harness run`` turns such features failing again (to be verified), so a lost, replaced
-or forged journal never leaves a run "complete" on evidence nobody can check.
+``adopted, unverified`` cite no step and are settled elsewhere (gates, ``reverify.py``).
+``harness validate`` reports what fails; each ``harness run`` turns such features failing
+again (to be verified), so a lost, replaced or forged journal never leaves a run
+"complete" on evidence nobody can check.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
     data: dict[str, Any] = {}
     output = found.output if isinstance(found.output, dict) else {}
     if (found.kind, found.name) == ("tool", "verify_feature"):
-        data = (output.get("data") or {}) if output.get("status") == "ok" else {}
+        # the step's typed effect (session.effects.Verified), as journaled with its output
+        effects = output.get("effects") if output.get("status") == "ok" else None
+        verified = [e for e in effects or [] if isinstance(e, dict) and e.get("kind") == "verified"]
+        data = verified[0] if verified else {}
     elif (found.kind, found.name) == ("runner", f"reverify:{feature.id}"):
         data = {**output, "feature": feature.id}  # an adopted feature's check (reverify.py)
     else:

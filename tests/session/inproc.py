@@ -183,3 +183,12 @@ def session_env(
         tools=session_tools(),
         gates=gates,
     )
+
+
+def escalation(root: Path, run_id: str, *, threshold: float = 1.0) -> Any:
+    """The run's Escalation, unattended (threshold 1: the matrix never escalates a turn)."""
+    from artifacts.config import EscalationConfig, HarnessConfig
+    from session.wiring import build_escalation
+
+    config = HarnessConfig(escalation=EscalationConfig(threshold=threshold))
+    return build_escalation(root, config, run_id, unattended=True)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.session.inproc import (
     call,
+    escalation,
     feature,
     features_on_disk,
     harnessed,
@@ -21,21 +22,13 @@ from tests.session.inproc import (
 NO_CHECK = feature(1, check=None)
 
 
-def _escalation(root: Path, run_id: str, *, threshold: float = 1.0) -> Any:
-    from artifacts.config import EscalationConfig, HarnessConfig
-    from session.wiring import build_escalation
-
-    config = HarnessConfig(escalation=EscalationConfig(threshold=threshold))
-    return build_escalation(root, config, run_id, unattended=True)
-
-
 def _run(root: Path, turns: Any, *, run_id: str | None = None) -> tuple[Any, Any]:
     from harness.journal import Journal
 
     if run_id is None:
         with Journal.open(root / ".harness") as journal:
             run_id = journal.start_run("run").id
-    gates = _escalation(root, run_id)
+    gates = escalation(root, run_id)
     h = harnessed(root, turns, gates=gates, run_id=run_id)
     outcome = h.run()
     h.close()
@@ -111,7 +104,7 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(tmp_path: Path)
     with Journal.open(root / ".harness") as journal:
         run_id = journal.start_run("run").id
     for attempt in range(2):
-        gates = _escalation(root, run_id)
+        gates = escalation(root, run_id)
         h = harnessed(root, turns, gates=gates, run_id=run_id)
         h.ctx.max_resources = Resources(memory_mb=4096)
         outcome = h.run()
@@ -131,7 +124,7 @@ def test_ask_human_is_capped_per_session(tmp_path: Path) -> None:
 
     with Journal.open(root / ".harness") as journal:
         run_id = journal.start_run("run").id
-    gates = _escalation(root, run_id)
+    gates = escalation(root, run_id)
     gates.max_questions = 0
     h = harnessed(
         root,
@@ -154,14 +147,14 @@ def test_an_unsure_turn_consults_a_human_and_the_answer_replays(tmp_path: Path) 
         run_id = journal.start_run("run").id
     # every turn with text is scored (threshold 0: every one escalates); the last has none
     turns = script({"text": "I am not sure, maybe, perhaps I should guess?"}, {})
-    gates = _escalation(root, run_id, threshold=0.0)
+    gates = escalation(root, run_id, threshold=0.0)
     h = harnessed(root, turns, gates=gates, run_id=run_id)
     assert h.run().ending == "parked"
     h.close()
     [question] = gates.store.pending()
     gates.store.answer(question.id, "do X")
     gates.store.close()
-    gates = _escalation(root, run_id, threshold=0.0)
+    gates = escalation(root, run_id, threshold=0.0)
     again = harnessed(root, turns, gates=gates, run_id=run_id)
     outcome = again.run()
     again.close()

@@ -77,16 +77,20 @@ def test_the_phases_make_their_steps_in_order(tmp_path: Path) -> None:
 
 def test_nothing_failing_is_complete_without_a_model_call(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", git=True)
-    path = root / "feature_list.json"  # passing since an earlier session, committed then
-    path.write_text(
-        json.dumps({"features": [json.loads(feature(1, passes=True).model_dump_json())]})
-    )
-    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
-    subprocess.run([*git, "commit", "-qam", "F001 passing"], check=True)
-    _, (outcome, steps, _) = _session(root, GOOD)
+    _, (first, _, _) = _session(root, GOOD)  # session 1 passes F001, with real evidence
+    assert first.ending == "passing"
+    env = session_env(root, script(scenes=[{"name": "F001", "turns": GOOD}]))
+    try:
+        outcome = run_session(env, 2)
+        steps = [
+            (s.kind, s.name) for s in env.run.journal.steps(run_id=env.run.id) if s.session == 2
+        ]
+    finally:
+        env.run.journal.close()
     assert outcome.ending == "complete" and outcome.feature is None
     assert steps == [("artifact", "orient")]
-    assert _commits(root) == ["F001 passing", "project"]
+    assert env.model.calls == 0
+    assert _commits(root) == ["session 1: F001 passing", "project"]
 
 
 def test_a_parked_session_stays_open_and_writes_nothing_back(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_mark_passing_from_code_mode_has_the_direct_calls_effect(tmp_path: Path)
 
     for root in (direct, via_code):
         ref = features_on_disk(root)["F001"]["evidence"]["verification"]
-        run_id, session, seq = ref.removeprefix("journal:").split("/")
+        run_id, session, seq = ref.removeprefix("journal:").split("/")[-3:]
         with Journal.open_readonly(root / ".harness") as journal:
             step = journal.step_detail(run_id, int(session), int(seq))
         assert step is not None and (step.kind, step.name) == ("tool", "verify_feature")

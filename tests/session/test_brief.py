@@ -32,9 +32,9 @@ def _brief(root: Path, wake: CommandResult | None) -> str:
 
 
 def test_the_kickoff_names_the_feature_the_list_and_the_standing_instructions(
-    tmp_path: Path,
+    fast_path: Path,
 ) -> None:
-    root = make_project(tmp_path / "p", feature(1), feature(2, check=None))
+    root = make_project(fast_path / "p", feature(1), feature(2, check=None))
     (root / "AGENTS.md").write_text("Use tabs.")
     text = _brief(root, None)
     assert "Session 4: Feature F001" in text
@@ -44,8 +44,8 @@ def test_the_kickoff_names_the_feature_the_list_and_the_standing_instructions(
     assert "git log unavailable" in text  # no repository: said, not raised
 
 
-def test_a_broken_environment_comes_first(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_a_broken_environment_comes_first(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     broken = CommandResult(
         command="bash init.sh", exit_code=3, stdout="", stderr="db down", duration_s=0.1
     )
@@ -55,13 +55,13 @@ def test_a_broken_environment_comes_first(tmp_path: Path) -> None:
     assert "smoke test passed" in _brief(root, ok)
 
 
-def test_the_progress_tail_is_in_the_brief(tmp_path: Path) -> None:
+def test_the_progress_tail_is_in_the_brief(fast_path: Path) -> None:
     from datetime import UTC, datetime
 
     from artifacts.models import ProgressEntry
     from artifacts.progress import append_progress
 
-    root = make_project(tmp_path / "p")
+    root = make_project(fast_path / "p")
     append_progress(
         root,
         ProgressEntry(

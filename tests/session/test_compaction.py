@@ -48,10 +48,10 @@ def test_needs_compaction_at_the_fraction_of_the_window() -> None:
     assert not needs_compaction(messages, window=tokens * 2, fraction=0.8)
 
 
-def test_the_head_and_the_recent_turns_stay_and_the_middle_is_summarised(tmp_path: Path) -> None:
-    (tmp_path / "AGENTS.md").write_text("always run the tests")
+def test_the_head_and_the_recent_turns_stay_and_the_middle_is_summarised(fast_path: Path) -> None:
+    (fast_path / "AGENTS.md").write_text("always run the tests")
     messages = _transcript(10)
-    out = compact(messages, _ctx(tmp_path))
+    out = compact(messages, _ctx(fast_path))
     assert out[:2] == messages[:2]
     summary = out[2]["content"]
     assert summary.startswith("[harness: compacted 7 assistant turns]")
@@ -61,17 +61,17 @@ def test_the_head_and_the_recent_turns_stay_and_the_middle_is_summarised(tmp_pat
     assert out[3]["role"] == "assistant"  # a tool result is never cut from its call
 
 
-def test_the_scripted_model_counts_folded_turns_through_the_marker(tmp_path: Path) -> None:
+def test_the_scripted_model_counts_folded_turns_through_the_marker(fast_path: Path) -> None:
     messages = _transcript(10)
-    once = compact(messages, _ctx(tmp_path))
+    once = compact(messages, _ctx(fast_path))
     assert turn_index(once) == turn_index(messages) == 10
-    twice = compact([*once, *_transcript(8)[2:]], _ctx(tmp_path))
+    twice = compact([*once, *_transcript(8)[2:]], _ctx(fast_path))
     assert turn_index(twice) == 18
     assert twice[2]["content"].startswith("[harness: compacted ")
 
 
-def test_a_short_transcript_is_left_alone_unless_forced(tmp_path: Path) -> None:
+def test_a_short_transcript_is_left_alone_unless_forced(fast_path: Path) -> None:
     messages = _transcript(2)
-    assert compact(messages, _ctx(tmp_path)) == messages
-    forced = compact(messages, _ctx(tmp_path), force=True)
+    assert compact(messages, _ctx(fast_path)) == messages
+    forced = compact(messages, _ctx(fast_path), force=True)
     assert len(forced) < len(messages) and forced[:2] == messages[:2]

@@ -52,8 +52,8 @@ def _session(root: Path, turns: list[dict[str, Any]], **options: Any) -> tuple[A
         env.run.journal.close()
 
 
-def test_the_phases_make_their_steps_in_order(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", git=True)
+def test_the_phases_make_their_steps_in_order(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", git=True)
     (root / "init.sh").write_text("echo up\n")
     env, (outcome, steps, sessions) = _session(root, GOOD)
     llm = env.config.model.name
@@ -75,8 +75,8 @@ def test_the_phases_make_their_steps_in_order(tmp_path: Path) -> None:
     assert [(s.number, s.status) for s in sessions] == [(1, "closed")]
 
 
-def test_nothing_failing_is_complete_without_a_model_call(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", git=True)
+def test_nothing_failing_is_complete_without_a_model_call(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", git=True)
     _, (first, _, _) = _session(root, GOOD)  # session 1 passes F001, with real evidence
     assert first.ending == "passing"
     env = session_env(root, script(scenes=[{"name": "F001", "turns": GOOD}]))
@@ -93,8 +93,8 @@ def test_nothing_failing_is_complete_without_a_model_call(tmp_path: Path) -> Non
     assert _commits(root) == ["session 1: F001 passing", "project"]
 
 
-def test_a_parked_session_stays_open_and_writes_nothing_back(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", feature(1, check=None), git=True)
+def test_a_parked_session_stays_open_and_writes_nothing_back(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", feature(1, check=None), git=True)
     env = session_env(
         root,
         script(scenes=[{"name": "F001", "turns": [turn(call("mark_passing", feature="F001"))]}]),
@@ -122,8 +122,8 @@ class TamperingRunner(ScriptedRunner):
         return super().run(command, **options)
 
 
-def test_what_init_sh_does_to_the_feature_list_is_undone_and_said(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", git=True)
+def test_what_init_sh_does_to_the_feature_list_is_undone_and_said(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", git=True)
     (root / "init.sh").write_text("echo up\n")
     runner = TamperingRunner()
     runner.root = str(root)  # type: ignore[attr-defined]
@@ -133,11 +133,11 @@ def test_what_init_sh_does_to_the_feature_list_is_undone_and_said(tmp_path: Path
     assert "init.sh changed feature_list.json at wake" in (root / "progress.md").read_text()
 
 
-def test_a_session_killed_mid_call_resumes_to_the_same_end(tmp_path: Path) -> None:
+def test_a_session_killed_mid_call_resumes_to_the_same_end(fast_path: Path) -> None:
     class Killed(BaseException):
         pass
 
-    root = make_project(tmp_path / "p", git=True)
+    root = make_project(fast_path / "p", git=True)
     turns = script(scenes=[{"name": "F001", "turns": GOOD}])
     env = session_env(root, turns)
     count = {"n": 0}

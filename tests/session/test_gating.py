@@ -40,8 +40,8 @@ def _run(root: Path, turns: Any, *, run_id: str | None = None) -> tuple[Any, Any
     [call("mark_passing", feature="F001"), call("code", program='mark_passing(feature="F001")')],
     ids=["direct", "code"],
 )
-def test_an_approval_marks_a_feature_without_a_check(tmp_path: Path, mark: dict[str, Any]) -> None:
-    root = make_project(tmp_path / "p", NO_CHECK)
+def test_an_approval_marks_a_feature_without_a_check(fast_path: Path, mark: dict[str, Any]) -> None:
+    root = make_project(fast_path / "p", NO_CHECK)
     turns = script(turn(mark), {"text": "done"})
     first, outcome = _run(root, turns)
     assert outcome.ending == "parked"
@@ -59,9 +59,9 @@ def test_an_approval_marks_a_feature_without_a_check(tmp_path: Path, mark: dict[
     assert again.ctx.marked == ["F001"]
 
 
-def test_without_an_approval_a_feature_without_a_check_stays_failing(tmp_path: Path) -> None:
+def test_without_an_approval_a_feature_without_a_check_stays_failing(fast_path: Path) -> None:
     """A hostile model calls mark_passing with no human configured: refused."""
-    root = make_project(tmp_path / "p", NO_CHECK)
+    root = make_project(fast_path / "p", NO_CHECK)
     h = harnessed(root, script(turn(call("mark_passing", feature="F001")), {"text": "done"}))
     h.run()
     h.close()
@@ -70,8 +70,8 @@ def test_without_an_approval_a_feature_without_a_check_stays_failing(tmp_path: P
     assert features_on_disk(root)["F001"]["passes"] is False and h.ctx.marked == []
 
 
-def test_a_denial_is_a_result_and_changes_nothing(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", NO_CHECK)
+def test_a_denial_is_a_result_and_changes_nothing(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", NO_CHECK)
     turns = script(turn(call("mark_passing", feature="F001")), {"text": "done"})
     first, _ = _run(root, turns)
     [question] = first.ctx.gates.store.pending()
@@ -85,10 +85,10 @@ def test_a_denial_is_a_result_and_changes_nothing(tmp_path: Path) -> None:
     assert features_on_disk(root)["F001"]["passes"] is False and again.ctx.marked == []
 
 
-def test_resources_above_the_maxima_are_granted_only_on_approval(tmp_path: Path) -> None:
+def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path) -> None:
     from runners import Resources
 
-    root = make_project(tmp_path / "p")
+    root = make_project(fast_path / "p")
     ask = call("request_resources", memory_mb=9000, reason="oom")
     turns = script(turn(ask), {"text": "done"})
     # no human: refused by the tool itself
@@ -118,8 +118,8 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(tmp_path: Path)
     assert h.ctx.resources is not None and h.ctx.resources.memory_mb == 9000
 
 
-def test_ask_human_is_capped_per_session(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_ask_human_is_capped_per_session(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     from harness.journal import Journal
 
     with Journal.open(root / ".harness") as journal:
@@ -139,8 +139,8 @@ def test_ask_human_is_capped_per_session(tmp_path: Path) -> None:
     assert "has asked its 0 questions" in result and h.ctx.questions == []
 
 
-def test_an_unsure_turn_consults_a_human_and_the_answer_replays(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_an_unsure_turn_consults_a_human_and_the_answer_replays(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     from harness.journal import Journal
 
     with Journal.open(root / ".harness") as journal:

@@ -13,8 +13,8 @@ from tests.session.inproc import call, harnessed, make_project, script, turn
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    return make_project(tmp_path / "p")
+def root(fast_path: Path) -> Path:
+    return make_project(fast_path / "p")
 
 
 def test_a_turn_without_tool_calls_ends_the_loop(root: Path) -> None:

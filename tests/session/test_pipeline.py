@@ -59,11 +59,11 @@ def _outcome(root: Path) -> dict[str, Any]:
     }
 
 
-def test_mark_passing_from_code_mode_has_the_direct_calls_effect(tmp_path: Path) -> None:
+def test_mark_passing_from_code_mode_has_the_direct_calls_effect(fast_path: Path) -> None:
     """The bug: inside `code`, the sentinel reverted mark_passing's write while the session
     said passing. Through the one pipeline both paths end the same, and consistent."""
-    direct = make_project(tmp_path / "direct", git=True)
-    via_code = make_project(tmp_path / "code", git=True)
+    direct = make_project(fast_path / "direct", git=True)
+    via_code = make_project(fast_path / "code", git=True)
     ended = _session(
         direct,
         [
@@ -122,8 +122,8 @@ def _tools() -> list[Tool[WorkContext]]:
     return [*tools, make_code_tool(tools)]
 
 
-def test_a_write_behind_the_guards_is_restored_direct_and_in_code(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_a_write_behind_the_guards_is_restored_direct_and_in_code(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     before = (root / "feature_list.json").read_bytes()
     h = harnessed(
         root,
@@ -143,8 +143,8 @@ def test_a_write_behind_the_guards_is_restored_direct_and_in_code(tmp_path: Path
     assert h.ctx.marked == []
 
 
-def test_nested_calls_are_journaled_steps_with_the_same_gates(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_nested_calls_are_journaled_steps_with_the_same_gates(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     h = harnessed(
         root,
         script(turn(call("code", program=VERIFY_AND_MARK)), {"text": "done"}),
@@ -165,9 +165,9 @@ def test_nested_calls_are_journaled_steps_with_the_same_gates(tmp_path: Path) ->
     assert h.ctx.verifications["F001"].ref.endswith("/3")  # the nested verify step
 
 
-def test_a_replayed_program_applies_its_calls_effects_again(tmp_path: Path) -> None:
+def test_a_replayed_program_applies_its_calls_effects_again(fast_path: Path) -> None:
     """A session resumed after a finished `code` step knows what its calls did."""
-    root = make_project(tmp_path / "p")
+    root = make_project(fast_path / "p")
     turns = script(turn(call("code", program=VERIFY_AND_MARK)), {"text": "done"})
     first = harnessed(root, turns, tools=_tools())
     first.run()
@@ -184,8 +184,8 @@ def test_a_replayed_program_applies_its_calls_effects_again(tmp_path: Path) -> N
     assert features_on_disk(root)["F001"]["passes"] is True
 
 
-def test_effects_survive_the_journal_as_typed_values(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_effects_survive_the_journal_as_typed_values(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     h = harnessed(
         root,
         script(

@@ -16,8 +16,8 @@ def _edit(root: Path, **changes: object) -> None:
     path.write_text(json.dumps(data))
 
 
-def test_restore_puts_back_the_known_bytes_and_says_so(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_restore_puts_back_the_known_bytes_and_says_so(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     before = (root / "feature_list.json").read_bytes()
     sentinel = Sentinel(root)
     assert sentinel.restore() is False
@@ -28,8 +28,8 @@ def test_restore_puts_back_the_known_bytes_and_says_so(tmp_path: Path) -> None:
     assert sentinel.restore() is True and (root / "feature_list.json").read_bytes() == before
 
 
-def test_accept_makes_the_current_content_the_known_one(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p")
+def test_accept_makes_the_current_content_the_known_one(fast_path: Path) -> None:
+    root = make_project(fast_path / "p")
     sentinel = Sentinel(root)
     _edit(root, description="accepted")
     sentinel.accept()
@@ -37,15 +37,15 @@ def test_accept_makes_the_current_content_the_known_one(tmp_path: Path) -> None:
     assert "accepted" in (root / "feature_list.json").read_text()
 
 
-def test_a_file_that_did_not_exist_is_removed_again(tmp_path: Path) -> None:
-    tmp_path.mkdir(exist_ok=True)
-    sentinel = Sentinel(tmp_path)
-    (tmp_path / "feature_list.json").write_text("{}")
-    assert sentinel.restore() is True and not (tmp_path / "feature_list.json").exists()
+def test_a_file_that_did_not_exist_is_removed_again(fast_path: Path) -> None:
+    fast_path.mkdir(exist_ok=True)
+    sentinel = Sentinel(fast_path)
+    (fast_path / "feature_list.json").write_text("{}")
+    assert sentinel.restore() is True and not (fast_path / "feature_list.json").exists()
 
 
-def test_at_wake_a_change_since_head_turning_a_feature_passing_is_undone(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", git=True)
+def test_at_wake_a_change_since_head_turning_a_feature_passing_is_undone(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", git=True)
     committed = (root / "feature_list.json").read_bytes()
     assert check_against_head(root) is None
     from tests.session.inproc import EVIDENCE
@@ -56,8 +56,8 @@ def test_at_wake_a_change_since_head_turning_a_feature_passing_is_undone(tmp_pat
     assert (root / "feature_list.json").read_bytes() == committed
 
 
-def test_at_wake_features_added_at_the_end_by_a_person_are_kept(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", git=True)
+def test_at_wake_features_added_at_the_end_by_a_person_are_kept(fast_path: Path) -> None:
+    root = make_project(fast_path / "p", git=True)
     path = root / "feature_list.json"
     data = json.loads(path.read_text())
     data["features"].append(json.loads(feature(2).model_dump_json()))

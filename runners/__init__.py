@@ -1,11 +1,19 @@
 """Runners: where the agent's commands run (Docker, local), and how failures read.
 
-Imports only ``harness.errors`` and pydantic at import time; the docker SDK is imported
-when a DockerRunner is built.
+Imports only ``harness.errors``, ``artifacts.config`` (the defaults) and pydantic at import
+time; the docker SDK is imported when a DockerRunner is built.
 """
 
-from runners.base import CommandResult, Failure, FailureKind, Phase, Resources, Runner
-from runners.factory import make_runner, resources_from_config
+from runners.base import (
+    CommandResult,
+    Failure,
+    FailureKind,
+    Phase,
+    Resources,
+    Runner,
+    RunnerSettings,
+)
+from runners.factory import make_runner
 from runners.fake import FakeRunner, ScriptedRunner
 
 __all__ = [
@@ -16,7 +24,7 @@ __all__ = [
     "Phase",
     "Resources",
     "Runner",
+    "RunnerSettings",
     "ScriptedRunner",
     "make_runner",
-    "resources_from_config",
 ]

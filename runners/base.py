@@ -13,10 +13,51 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from artifacts.config import RunnerConfig
+
 Phase = Literal["setup", "agent"]
 FailureKind = Literal[
     "oom", "timeout", "killed", "gone", "daemon_unreachable", "image_missing", "sandbox"
 ]
+
+
+# The one place the runners' defaults are written is ``RunnerConfig`` (``[runner]`` in
+# harness.toml, artifacts/config.py); everything here reads them from it.
+DEFAULTS = RunnerConfig()
+PREEMPTION_ATTEMPTS = 3  # a command killed or removed from outside runs at most this often
+
+
+class RunnerSettings(Protocol):
+    """The fields of ``[runner]`` that the runners read (``artifacts.config.RunnerConfig``)."""
+
+    @property
+    def kind(self) -> Literal["auto", "docker", "local"]: ...
+    @property
+    def image(self) -> str: ...
+    @property
+    def memory_mb(self) -> int: ...
+    @property
+    def cpus(self) -> float: ...
+    @property
+    def pids(self) -> int: ...
+    @property
+    def gpus(self) -> int: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def network(self) -> bool: ...
+    @property
+    def setup_network(self) -> bool: ...
+    @property
+    def max_memory_mb(self) -> int: ...
+    @property
+    def max_cpus(self) -> float: ...
+    @property
+    def max_timeout_s(self) -> float: ...
+    @property
+    def allow_local(self) -> bool: ...
+    @property
+    def user(self) -> str: ...
 
 
 class Resources(BaseModel):
@@ -24,12 +65,45 @@ class Resources(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    memory_mb: int = Field(default=2048, gt=0, description="memory limit in MiB (no swap)")
-    cpus: float = Field(default=1.0, gt=0, description="CPU cores (fractions allowed)")
-    pids: int = Field(default=256, gt=0, description="maximum number of processes and threads")
-    gpus: int = Field(default=0, ge=0, description="GPUs requested from the engine (0: none)")
-    timeout_s: float = Field(default=600.0, gt=0, description="wall-clock limit of one command")
-    network: bool = Field(default=False, description="network access (off: loopback only)")
+    memory_mb: int = Field(
+        default=DEFAULTS.memory_mb, gt=0, description="memory limit in MiB (no swap)"
+    )
+    cpus: float = Field(default=DEFAULTS.cpus, gt=0, description="CPU cores (fractions allowed)")
+    pids: int = Field(
+        default=DEFAULTS.pids, gt=0, description="maximum number of processes and threads"
+    )
+    gpus: int = Field(
+        default=DEFAULTS.gpus, ge=0, description="GPUs requested from the engine (0: none)"
+    )
+    timeout_s: float = Field(
+        default=DEFAULTS.timeout_s, gt=0, description="wall-clock limit of one command"
+    )
+    network: bool = Field(
+        default=DEFAULTS.network, description="network access (off: loopback only)"
+    )
+
+    @classmethod
+    def of(cls, config: RunnerSettings) -> Resources:
+        """The default resources of a run: ``memory_mb``, ``cpus``, ... of ``[runner]``."""
+        return cls(
+            memory_mb=config.memory_mb,
+            cpus=config.cpus,
+            pids=config.pids,
+            gpus=config.gpus,
+            timeout_s=config.timeout_s,
+            network=config.network,
+        )
+
+    @classmethod
+    def maxima(cls, config: RunnerSettings) -> Resources:
+        """The most the agent may ask for without a human: ``max_memory_mb``, ... of [runner]."""
+        return cls.of(config).model_copy(
+            update={
+                "memory_mb": config.max_memory_mb,
+                "cpus": config.max_cpus,
+                "timeout_s": config.max_timeout_s,
+            }
+        )
 
     def container_key(self) -> tuple[int, float, int, int, bool]:
         """The fields fixed when a container starts (the time limit is per command)."""

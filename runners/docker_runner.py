@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import RunnerError
 from runners import classify
 from runners import docker_support as ds
-from runners.base import CommandResult, Failure, Phase, Resources
+from runners.base import DEFAULTS, PREEMPTION_ATTEMPTS, CommandResult, Failure, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES, TailBuffer
 
 if TYPE_CHECKING:
@@ -58,9 +58,9 @@ class DockerRunner:
         image: str,
         resources: Resources | None = None,
         setup_network: bool = True,
-        user: str = "1000:1000",
+        user: str = DEFAULTS.user,
         labels: dict[str, str] | None = None,
-        max_attempts: int = 3,
+        max_attempts: int = PREEMPTION_ATTEMPTS,
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         client: DockerClient | None = None,
         reason: str = 'configured (runner.kind = "docker")',

@@ -4,34 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunnerError
-from runners.base import Resources, Runner
-
-if TYPE_CHECKING:
-    from artifacts.config import RunnerConfig
+from runners.base import Resources, Runner, RunnerSettings
 
 log = logging.getLogger(__name__)
-DEFAULT_IMAGE = "harness-default:latest"
-DEFAULT_USER = "1000:1000"
-
-
-def resources_from_config(config: RunnerConfig | Any) -> Resources:
-    """The default resources of a run, from the ``[runner]`` section."""
-    defaults = Resources()
-    return Resources(
-        memory_mb=getattr(config, "memory_mb", None) or defaults.memory_mb,
-        cpus=getattr(config, "cpus", None) or defaults.cpus,
-        pids=getattr(config, "pids", None) or defaults.pids,
-        gpus=getattr(config, "gpus", None) or 0,
-        timeout_s=getattr(config, "timeout_s", None) or defaults.timeout_s,
-        network=bool(getattr(config, "network", False)),
-    )
 
 
 def make_runner(
-    config: RunnerConfig | Any, project_root: Path, *, labels: dict[str, str] | None = None
+    config: RunnerSettings, project_root: Path, *, labels: dict[str, str] | None = None
 ) -> Runner:
     """The runner that ``config.kind`` names ("docker", "local" or "auto").
 
@@ -43,9 +24,9 @@ def make_runner(
     """
     from runners.local import LocalRunner
 
-    kind = getattr(config, "kind", "auto")
-    resources = resources_from_config(config)
-    setup_network = bool(getattr(config, "setup_network", True))
+    kind = config.kind
+    resources = Resources.of(config)
+    setup_network = config.setup_network
     if kind == "local":
         return LocalRunner(project_root, resources=resources, setup_network=setup_network)
     if kind not in ("docker", "auto"):
@@ -57,7 +38,7 @@ def make_runner(
     try:
         return _docker(config, project_root, resources, labels, kind)
     except RunnerError as error:
-        if kind == "docker" or not getattr(config, "allow_local", False):
+        if kind == "docker" or not config.allow_local:
             if kind == "auto":
                 error.suggestion += (
                     " Or set runner.allow_local = true to fall back to the local runner "
@@ -74,7 +55,7 @@ def make_runner(
 
 
 def _docker(
-    config: Any,
+    config: RunnerSettings,
     project_root: Path,
     resources: Resources,
     labels: dict[str, str] | None,
@@ -82,7 +63,6 @@ def _docker(
 ) -> Runner:
     from runners.docker_runner import DockerRunner
 
-    image = getattr(config, "image", None) or DEFAULT_IMAGE
     reason = (
         'configured (runner.kind = "docker")'
         if kind == "docker"
@@ -90,11 +70,10 @@ def _docker(
     )
     return DockerRunner(
         project_root,
-        image=image,
+        image=config.image,
         resources=resources,
-        setup_network=bool(getattr(config, "setup_network", True)),
-        user=getattr(config, "user", None) or DEFAULT_USER,
+        setup_network=config.setup_network,
+        user=config.user,
         labels=labels,
-        max_attempts=int(getattr(config, "max_attempts", 3) or 3),
         reason=reason,
     )

@@ -9,7 +9,7 @@ import pytest
 
 from artifacts.config import RunnerConfig
 from harness.errors import RunnerError
-from runners import Resources, make_runner, resources_from_config
+from runners import Resources, make_runner
 from runners.local import LocalRunner
 
 
@@ -27,10 +27,14 @@ def test_local_kind_gives_the_local_runner(tmp_path: Path) -> None:
 
 def test_resources_come_from_the_runner_section() -> None:
     config = RunnerConfig(memory_mb=512, cpus=1.5, pids=99, gpus=0, timeout_s=30, network=True)
-    assert resources_from_config(config) == Resources(
+    assert Resources.of(config) == Resources(
         memory_mb=512, cpus=1.5, pids=99, gpus=0, timeout_s=30, network=True
     )
-    assert Resources() == resources_from_config(RunnerConfig())  # the same defaults
+    assert Resources() == Resources.of(RunnerConfig())  # the same defaults
+    limits = RunnerConfig(max_memory_mb=4096, max_cpus=2.0, max_timeout_s=900, network=True)
+    assert Resources.maxima(limits) == Resources(
+        memory_mb=4096, cpus=2.0, timeout_s=900, network=True
+    )
 
 
 def test_auto_without_docker_falls_back_to_local_when_allowed(

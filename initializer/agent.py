@@ -17,7 +17,7 @@ from session.prompt import render
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
-    from harness.journal import Run, SessionJournal
+    from harness.journal.protocol import RunJournal, StepJournal
 
 SPEC_MAX_CHARS = 60_000
 GITIGNORE_LINE = ".harness/"
@@ -38,10 +38,10 @@ def initialize(
 ) -> InitReport:
     """Initialise `root` from the spec, or resume an interrupted initialisation."""
     from artifacts.feature_list import FEATURE_LIST, load_feature_list
-    from harness.journal import Journal
+    from harness.journal.protocol import open_store
 
     root.mkdir(parents=True, exist_ok=True)
-    journal = Journal.open(root / ".harness", synchronous=config.journal.synchronous)
+    journal = open_store(root / ".harness", synchronous=config.journal.synchronous)
     pending = journal.unfinished_run("init")
     if pending is None and (root / FEATURE_LIST).exists():
         features = load_feature_list(root)  # raises a clear error if the file is broken
@@ -64,18 +64,16 @@ def interrupted_init(root: Path) -> Path | None:
 
     ArtifactError when one is pending but its spec is gone, naming the command to type.
     """
-    import json
-
-    from harness.journal import Journal
+    from harness.journal.protocol import open_reader
 
     if not (root / ".harness" / "journal.db").exists():
         return None
-    with Journal.open_readonly(root / ".harness") as journal:
+    with open_reader(root / ".harness") as journal:
         pending = journal.unfinished_run("init")
         if pending is None:
             return None
-        row = journal.execute("SELECT meta FROM runs WHERE id = ?", (pending,)).fetchone()
-    spec = json.loads(row[0] or "{}").get("spec") if row else None
+        meta = next((r.meta for r in journal.runs() if r.id == pending), {})
+    spec = meta.get("spec")
     if not spec or not Path(spec).is_file():
         raise ArtifactError(
             root / ".harness",
@@ -102,7 +100,7 @@ def _initialise(
     spec: Path,
     spec_text: str,
     config: HarnessConfig,
-    run: Run,
+    run: RunJournal,
     config_text: str | None,
 ) -> InitReport:
     from artifacts.feature_list import FEATURE_LIST, load_feature_list
@@ -116,7 +114,7 @@ def _initialise(
     from session.chaos import ChaosJournal, CrashSwitch
 
     switch = CrashSwitch.from_env(root / ".harness")
-    journal = ChaosJournal(journal, switch)  # type: ignore[assignment]
+    journal = ChaosJournal(journal, switch)
     runner = make_runner(config.runner, root, labels={"harness.run": run.id})
     try:
         ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
@@ -164,7 +162,7 @@ def _initialise(
 
 
 def _writeback(
-    root: Path, journal: SessionJournal, config_text: str | None, plan: str, count: int
+    root: Path, journal: StepJournal, config_text: str | None, plan: str, count: int
 ) -> str | None:
     """harness.toml, .gitignore, progress entry 0, then the first commit (each checked first)."""
     from artifacts.git import GitRepo

@@ -15,7 +15,10 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from harness.journal.protocol import StepJournal
 
 T = TypeVar("T")
 STEP_ENV = "HARNESS_CRASH_AT_STEP"
@@ -74,16 +77,58 @@ def _parse(at: str | None) -> tuple[str | None, str, int]:
 
 
 class ChaosJournal:
-    """A SessionJournal whose steps pass through the crash switch; all else delegates."""
+    """A :class:`StepJournal` whose live steps pass through the crash switch first.
 
-    def __init__(self, journal: Any, switch: CrashSwitch) -> None:
+    A decorator: every member of the protocol delegates to the wrapped journal; only
+    ``step`` wraps its ``fn``, so a crash happens inside a step already recorded as started.
+    """
+
+    def __init__(self, journal: StepJournal, switch: CrashSwitch) -> None:
         self._journal = journal
         self._switch = switch
 
-    def step(self, kind: str, name: str, inputs: Any, fn: Callable[[], T], **options: Any) -> T:
-        wrapped = self._switch.wrap(kind, name, fn)
-        result: T = self._journal.step(kind, name, inputs, wrapped, **options)
-        return result
+    @property
+    def replaying(self) -> bool:
+        return self._journal.replaying
 
-    def __getattr__(self, attribute: str) -> Any:
-        return getattr(self._journal, attribute)
+    @property
+    def seq(self) -> int:
+        return self._journal.seq
+
+    @property
+    def last_seq(self) -> int:
+        return self._journal.last_seq
+
+    def ref(self, seq: int) -> str:
+        return self._journal.ref(seq)
+
+    def skip_nested(self, through: int) -> None:
+        self._journal.skip_nested(through)
+
+    def step(
+        self,
+        kind: str,
+        name: str,
+        inputs: Any,
+        fn: Callable[[], T],
+        *,
+        cache: bool = False,
+        idempotent: bool = True,
+        recover: Callable[[], T | None] | None = None,
+        version: str = "1",
+        output: type[T] | None = None,
+    ) -> T:
+        return self._journal.step(
+            kind,
+            name,
+            inputs,
+            self._switch.wrap(kind, name, fn),
+            cache=cache,
+            idempotent=idempotent,
+            recover=recover,
+            version=version,
+            output=output,
+        )
+
+    def close(self, outcome: str, summary: dict[str, Any]) -> None:
+        self._journal.close(outcome, summary)

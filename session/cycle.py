@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from artifacts.models import Feature, ProgressEntry
     from escalation import Escalation
-    from harness.journal import Run, SessionJournal
+    from harness.journal.protocol import RunJournal, StepJournal
     from harness.model import Accounting, Model
     from harness.tools import ToolRegistry
     from runners import CommandResult, Resources, Runner
@@ -41,7 +41,7 @@ class SessionEnv:
 
     root: Path
     config: HarnessConfig
-    run: Run
+    run: RunJournal
     model: Model
     accounting: Accounting
     runner: Runner
@@ -86,7 +86,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     if env.on_step is not None and hasattr(env.on_step, "wrap"):
         from session.chaos import ChaosJournal
 
-        journal = ChaosJournal(journal, env.on_step)  # type: ignore[assignment]
+        journal = ChaosJournal(journal, env.on_step)
     woken = wake(env, journal)
     feature = orient(env, journal)
     if feature is None:
@@ -101,7 +101,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     return writeback(env, journal, number, feature.id, worked)
 
 
-def wake(env: SessionEnv, journal: SessionJournal) -> Woken:
+def wake(env: SessionEnv, journal: StepJournal) -> Woken:
     """Check the feature list against HEAD and its evidence against the journal, run
     init.sh (a step), undo what it did to the feature list."""
     from runners import CommandResult
@@ -123,7 +123,7 @@ def wake(env: SessionEnv, journal: SessionJournal) -> Woken:
     return Woken(result if isinstance(result, CommandResult) else None, notes)
 
 
-def orient(env: SessionEnv, journal: SessionJournal) -> Feature | None:
+def orient(env: SessionEnv, journal: StepJournal) -> Feature | None:
     """The session's unit of work (a step): the highest-priority failing feature."""
     from artifacts.feature_list import load_feature_list
 
@@ -136,7 +136,7 @@ def orient(env: SessionEnv, journal: SessionJournal) -> Feature | None:
 
 
 def work(
-    env: SessionEnv, journal: SessionJournal, number: int, feature: Feature, woken: Woken
+    env: SessionEnv, journal: StepJournal, number: int, feature: Feature, woken: Woken
 ) -> Worked:
     """The agent loop on a fresh context built from the artifacts."""
     from artifacts.feature_list import load_feature_list
@@ -186,7 +186,7 @@ def work(
 
 
 def writeback(
-    env: SessionEnv, journal: SessionJournal, number: int, feature: str, worked: Worked
+    env: SessionEnv, journal: StepJournal, number: int, feature: str, worked: Worked
 ) -> SessionOutcome:
     """Progress entry and commit (steps that check the world first), then close the session."""
     outcome, ending = worked.outcome, worked.ending
@@ -208,7 +208,7 @@ def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:
             store.record_outcome(question.id, passed)
 
 
-def _wake(env: SessionEnv, journal: SessionJournal) -> CommandResult | None:
+def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
     from runners import CommandResult
 
     if not (env.root / INIT_SCRIPT).is_file():
@@ -257,7 +257,7 @@ def progress_entry(
     )
 
 
-def record_progress(journal: SessionJournal, root: Path, entry: ProgressEntry) -> None:
+def record_progress(journal: StepJournal, root: Path, entry: ProgressEntry) -> None:
     """Append the session's progress entry as a journaled step; on resume the world is
     checked first (an entry for this session already there means it was appended)."""
     from artifacts.progress import append_progress, read_progress
@@ -278,7 +278,7 @@ def record_progress(journal: SessionJournal, root: Path, entry: ProgressEntry) -
 
 def _writeback(
     env: SessionEnv,
-    journal: SessionJournal,
+    journal: StepJournal,
     number: int,
     feature: str,
     ending: str,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from artifacts.models import Feature, FeatureList
-    from harness.journal import Journal
+    from harness.journal.protocol import JournalReader
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ class Unverified:
         return f"{self.feature}: its evidence does not hold: {self.reason}"
 
 
-def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
+def _check(feature: Feature, journal: JournalReader | None, root: Path) -> str | None:
     from artifacts.models import ADOPTED
-    from harness.journal.evidence import CitedStep, cited_step
+    from harness.journal.evidence import CitedStep
 
     evidence = feature.evidence
     assert evidence is not None
@@ -44,7 +44,7 @@ def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
         return None  # re-verified by the first session / a human's approval, not a step
     if journal is None:
         return f"it cites {ref}, but there is no journal in {root / '.harness'} (lost?)"
-    found = cited_step(journal, ref)
+    found = journal.cited_step(ref)
     if not isinstance(found, CitedStep):
         return found
     if found.status != "ended":
@@ -70,7 +70,9 @@ def _check(feature: Feature, journal: Journal | None, root: Path) -> str | None:
     return None
 
 
-def check_evidence(root: Path, features: FeatureList, journal: Journal | None) -> list[Unverified]:
+def check_evidence(
+    root: Path, features: FeatureList, journal: JournalReader | None
+) -> list[Unverified]:
     """Every passing feature whose evidence does not hold (none when all do)."""
     found = []
     for index, feature in enumerate(features.features):
@@ -81,7 +83,7 @@ def check_evidence(root: Path, features: FeatureList, journal: Journal | None) -
     return found
 
 
-def demote_unverified(root: Path, journal: Journal) -> list[Unverified]:
+def demote_unverified(root: Path, journal: JournalReader) -> list[Unverified]:
     """Turn every passing feature whose evidence does not hold failing again (a guarded
     write of feature_list.json), so the run verifies it instead of counting it done."""
     from artifacts.feature_list import load_feature_list, save_feature_list

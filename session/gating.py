@@ -18,7 +18,7 @@ from session.effects import Asked, Result
 
 if TYPE_CHECKING:
     from escalation import Decision, Escalation
-    from harness.journal import SessionJournal
+    from harness.journal.protocol import StepJournal
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ ASK_TOOL: Tool[WorkContext] = Tool(
 
 
 def consult(
-    escalation: Escalation, ctx: WorkContext, journal: SessionJournal, text: str
+    escalation: Escalation, ctx: WorkContext, journal: StepJournal, text: str
 ) -> str | None:
     """Score the model's reasoning; above the threshold, ask a human on its behalf.
 

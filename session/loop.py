@@ -21,7 +21,7 @@ from session.effects import Result
 from session.pipeline import ToolPipeline
 
 if TYPE_CHECKING:
-    from harness.journal import SessionJournal
+    from harness.journal.protocol import StepJournal
     from harness.model import Accounting, Model, ModelResponse
 
 Message = dict[str, Any]
@@ -49,7 +49,7 @@ class LoopOutcome:
 
 @dataclass
 class AgentLoop:
-    journal: SessionJournal
+    journal: StepJournal
     model: Model
     model_name: str
     tools: ToolRegistry[WorkContext]

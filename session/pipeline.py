@@ -31,7 +31,7 @@ from session.effects import GUARDED_WRITES, ProgramRan, Result, stamp
 from session.sentinel import NOTICE, Sentinel
 
 if TYPE_CHECKING:
-    from harness.journal import SessionJournal
+    from harness.journal.protocol import StepJournal
 
 
 class ToolPipeline:
@@ -39,7 +39,7 @@ class ToolPipeline:
 
     def __init__(
         self,
-        journal: SessionJournal,
+        journal: StepJournal,
         tools: ToolRegistry[WorkContext],
         ctx: WorkContext,
         *,

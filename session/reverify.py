@@ -18,7 +18,7 @@ from harness.errors import Parked
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
-    from harness.journal import SessionJournal
+    from harness.journal.protocol import StepJournal
     from session.cycle import SessionEnv
 
 SESSION = 0
@@ -61,7 +61,7 @@ def reverify_adopted(env: SessionEnv) -> dict[str, str]:
     return summary
 
 
-def _run_check(env: SessionEnv, journal: SessionJournal, feature: Feature) -> dict[str, Any]:
+def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[str, Any]:
     from artifacts.models import digest
 
     check = str(feature.check)
@@ -84,7 +84,7 @@ def _run_check(env: SessionEnv, journal: SessionJournal, feature: Feature) -> di
     return {**verdict, "ref": journal.ref(journal.last_seq)}
 
 
-def _ask_approval(env: SessionEnv, journal: SessionJournal, feature: Feature) -> dict[str, Any]:
+def _ask_approval(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[str, Any]:
     from artifacts.models import digest
     from escalation import ask_human
 
@@ -146,7 +146,7 @@ def _apply(env: SessionEnv, verdicts: dict[str, dict[str, Any]]) -> None:
     save_feature_list(env.root, updated)
 
 
-def _commit(env: SessionEnv, journal: SessionJournal, verdicts: dict[str, Any]) -> str | None:
+def _commit(env: SessionEnv, journal: StepJournal, verdicts: dict[str, Any]) -> str | None:
     from artifacts.git import GitRepo
 
     if not (env.root / ".git").exists():

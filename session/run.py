@@ -25,7 +25,7 @@ from session.cycle import SessionEnv, SessionOutcome, run_session
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
-    from harness.journal import Journal, Run
+    from harness.journal.protocol import JournalReader, RunJournal
 
 Outcome = Literal[
     "complete", "budget_exhausted", "waiting_for_human", "waiting", "stuck", "failed", "interrupted"
@@ -73,23 +73,23 @@ class RunReport:
 def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunReport:
     """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
     from artifacts.feature_list import load_feature_list
-    from harness.journal import Journal
+    from harness.journal.protocol import open_store
 
     started = time.monotonic()
     state_dir = root / ".harness"
     try:
         # Checked before anything is written: disk writable, SQLite's check, the key.
-        journal = Journal.open(state_dir, synchronous=config.journal.synchronous)
+        journal = open_store(state_dir, synchronous=config.journal.synchronous)
     except StorageError as exc:
         return _stopped(root, exc, started)
     try:
-        close_abandoned(journal)
+        journal.close_abandoned("run")
         run_id = journal.unfinished_run("run")
         if run_id is None and finished(root) and not _demote_unverified(root, journal):
             return _nothing_to_do(root, journal)
         resumed = run_id is not None
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
-        park(journal, run.id, None, {})  # driven again: no longer parked
+        run.park(None, {})  # driven again: no longer parked
     except StorageError as exc:
         journal.close()
         return _stopped(root, exc, started)
@@ -116,14 +116,12 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     report.wall_s = round(time.monotonic() - started, 3)
     if outcome not in RESUMABLE:
-        close_open_sessions(journal, run.id, outcome)
+        journal.close_open_sessions(run.id, outcome)
         run.finish(
             outcome, {"detail": detail, "passing": features.passing, "runner": report.runner}
         )
     else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
-        park(
-            journal, run.id, outcome, {"detail": detail, "at": time.time(), "runner": report.runner}
-        )
+        run.park(outcome, {"detail": detail, "at": time.time(), "runner": report.runner})
     journal.close()  # releases the run lock
     if events.active():
         events.emit(
@@ -133,7 +131,7 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
 
 
 def _drive(
-    root: Path, config: HarnessConfig, run: Run, report: RunReport, *, unattended: bool
+    root: Path, config: HarnessConfig, run: RunJournal, report: RunReport, *, unattended: bool
 ) -> tuple[Outcome, str, int]:
     """(outcome, detail, exit code) of driving the run's sessions."""
     from session.reverify import reverify_adopted
@@ -180,7 +178,7 @@ def _drive(
 
 
 def _figures(
-    journal: Journal, run_id: str, before: tuple[int, float], report: RunReport
+    journal: JournalReader, run_id: str, before: tuple[int, float], report: RunReport
 ) -> tuple[int, float]:
     """The run's tokens and dollars, and the report's labelled figures (one source: the
     journal's step rows, so the report, the progress lines and the TUI agree)."""
@@ -209,7 +207,7 @@ def finished(root: Path) -> bool:
     )
 
 
-def _nothing_to_do(root: Path, journal: Journal) -> RunReport:
+def _nothing_to_do(root: Path, journal: JournalReader) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
     from artifacts.feature_list import load_feature_list
 
@@ -229,45 +227,6 @@ def _nothing_to_do(root: Path, journal: Journal) -> RunReport:
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
     )
-
-
-def park(journal: Journal, run_id: str, outcome: str | None, report: dict[str, Any]) -> None:
-    """Record why an unfinished run stopped (None: it is being driven again)."""
-    with journal.write_lock:
-        journal.execute(
-            "UPDATE runs SET outcome = ?, report = ? WHERE id = ? AND status = 'running'",
-            (outcome, journal.dump(report) if outcome else None, run_id),
-        )
-
-
-def close_open_sessions(journal: Journal, run_id: str, outcome: str) -> None:
-    """Sessions of a run that ends are closed with its outcome, never left "running"."""
-    with journal.write_lock:
-        journal.execute(
-            "UPDATE sessions SET status = 'closed', outcome = ?, ended_at = ? "
-            "WHERE run_id = ? AND status = 'open'",
-            (outcome, time.time(), run_id),
-        )
-
-
-def close_abandoned(journal: Journal) -> None:
-    """Runs of kind "run" left running by a dead process, other than the newest (which
-    this run resumes), are finished as `interrupted`, with their open sessions."""
-    from harness.journal.lock import RunLock
-
-    newest = journal.unfinished_run("run")
-    for row in journal.runs():
-        if row.kind != "run" or row.status != "running" or row.id == newest:
-            continue
-        if RunLock.holder(journal.state_dir, row.id) is not None:
-            continue
-        close_open_sessions(journal, row.id, "interrupted")
-        with journal.write_lock:
-            journal.execute(
-                "UPDATE runs SET status = 'finished', outcome = 'interrupted', finished_at = ? "
-                "WHERE id = ? AND status = 'running'",
-                (time.time(), row.id),
-            )
 
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
@@ -301,7 +260,7 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             return "budget_exhausted", outcome.detail
 
 
-def _demote_unverified(root: Path, journal: Journal) -> bool:
+def _demote_unverified(root: Path, journal: JournalReader) -> bool:
     """Passing features whose evidence does not hold in this journal turn failing (to be
     verified again); each is told on stderr. True if there was any."""
     import sys

@@ -12,7 +12,7 @@ from session.cycle import SessionEnv
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from escalation import Escalation
-    from harness.journal import Run
+    from harness.journal.protocol import RunJournal
 
 
 def session_tools() -> ToolRegistry[WorkContext]:
@@ -46,7 +46,7 @@ def build_escalation(
 def build_env(
     root: Path,
     config: HarnessConfig,
-    run: Run,
+    run: RunJournal,
     *,
     unattended: bool,
     on_step: Any = None,
@@ -68,18 +68,8 @@ def build_env(
         tokens=sum(step.tokens or 0 for step in spent),
         cost_usd=sum(step.cost_usd or 0.0 for step in spent),
     )
-    rc = config.runner
-    resources = Resources(
-        memory_mb=rc.memory_mb,
-        cpus=rc.cpus,
-        pids=rc.pids,
-        gpus=rc.gpus,
-        timeout_s=rc.timeout_s,
-        network=rc.network,
-    )
-    maxima = resources.model_copy(
-        update={"memory_mb": rc.max_memory_mb, "cpus": rc.max_cpus, "timeout_s": rc.max_timeout_s}
-    )
+    resources = Resources.of(config.runner)
+    maxima = Resources.maxima(config.runner)
     return SessionEnv(
         root=root,
         config=config,

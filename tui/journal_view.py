@@ -1,10 +1,11 @@
 """Follow the journal read-only: sessions, the tail of the steps, the runner's last work.
 
-Reads go through `Journal.open_readonly` (a read-only SQLite connection; WAL readers never
-block the writer). Only steps after the last rowid seen are read on each refresh, and at
-start only the last `tail` steps, so a journal of 100,000 steps opens as fast as a small
-one. Per-session totals come from one aggregate query at start, then only the sessions
-that got new steps are counted again (an indexed range).
+Reads go through the journal's read API (`harness.journal.protocol.JournalReader` from
+`open_reader`: a read-only SQLite connection; WAL readers never block the writer). Only
+steps after the last rowid seen are read on each refresh, and at start only the last `tail`
+steps, so a journal of 100,000 steps opens as fast as a small one. Per-session totals come
+from one aggregate query at start, then only the sessions that got new steps are counted
+again (an indexed range).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.model import SessionView, StepView, Update
+
+if TYPE_CHECKING:
+    from harness.journal.protocol import JournalReader
+    from harness.journal.rows import RunRow
 
 RUNNER_STEPS = {"runner"}  # every step of kind "runner" (setup, init.sh, checks)
 RUNNER_TOOLS = {"run", "verify_feature"}  # tool steps that ran a command
@@ -83,9 +88,9 @@ class JournalFollower:
     """Incremental reader of one project's journal."""
 
     def __init__(self, state_dir: Path, *, tail: int = 200) -> None:
-        from harness.journal import Journal
+        from harness.journal.protocol import open_reader
 
-        self.journal = Journal.open_readonly(state_dir)
+        self.journal: JournalReader = open_reader(state_dir)
         self.tail = tail
         self.last_rowid: int | None = None
         self.open_steps: set[int] = set()  # rowids of steps seen while still running
@@ -94,24 +99,11 @@ class JournalFollower:
         self.last_failure: tuple[dict[str, Any], str] | None = None
         self.runner_in_use = ""  # what the newest run recorded (its runner's description)
 
-    def _count(self, where: str = "", params: tuple[Any, ...] = ()) -> None:
-        rows = self.journal.execute(
-            # steps shown exclude superseded ones; tokens and cost include them (they were
-            # paid), the figures of `harness run`'s report and progress lines
-            "SELECT run_id, session, sum(CASE WHEN status != 'superseded' THEN 1 ELSE 0 END), "
-            "coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0) FROM steps WHERE 1 = 1 "
-            f"{where} GROUP BY run_id, session",
-            params,
-        )
-        for run_id, session, count, tokens, cost in rows:
-            self.totals[(run_id, session)] = (int(count), int(tokens), float(cost))
-
     def read(self, update: Update) -> None:
         """Add new and updated steps, the sessions and the run status to `update`."""
         if self.last_rowid is None:
-            top = self.journal.execute("SELECT coalesce(max(id), 0) FROM steps").fetchone()[0]
-            since = max(0, int(top) - self.tail)
-            self._count()
+            since = max(0, self.journal.last_rowid() - self.tail)
+            self.totals.update(self.journal.session_totals())
         else:
             self.open_steps = {r for r in self.open_steps if self.last_rowid - r < STALE_OPEN}
             since = min([self.last_rowid, *(r - 1 for r in self.open_steps)])
@@ -135,7 +127,7 @@ class JournalFollower:
         self.last_rowid = seen
         if not first:
             for run_id, session in touched:
-                self._count("AND run_id = ? AND session = ?", (run_id, session))
+                self.totals.update(self.journal.session_totals(run_id, session))
         for step in runner_steps[-20:]:
             self._runner(step)
         self._sessions(update)
@@ -181,16 +173,12 @@ class JournalFollower:
         figures = f"this run {run_tokens:,} tokens ${run_cost:.4f}"
         update.run_status = f"{run_status(newest)} · {figures}"
         update.run_active = newest.status != "finished" and _alive(newest.holder_pid)
-        self.runner_in_use = self._runner_in_use(newest.id)
+        self.runner_in_use = self._runner_in_use(newest)
 
-    def _runner_in_use(self, run_id: str) -> str:
+    def _runner_in_use(self, run: RunRow) -> str:
         """The runner the newest run recorded in its meta ("" if it recorded none)."""
-        row = self.journal.execute(
-            "SELECT meta, report FROM runs WHERE id = ?", (run_id,)
-        ).fetchone()
-        meta = json.loads(row[0]) if row and row[0] else {}
-        report = json.loads(row[1]) if row and row[1] else {}
-        runner = meta.get("runner") or report.get("runner")  # the report: runs before meta
+        report = run.report or {}
+        runner = run.meta.get("runner") or report.get("runner")  # the report: runs before meta
         if isinstance(runner, dict):
             text = str(runner.get("description") or runner.get("name") or "")
             if runner.get("sandboxed") is False and "not a sandbox" not in text.lower():

@@ -54,10 +54,10 @@ class HelpScreen(ModalScreen[None]):
 
 def step_text(root: Path, ref: str) -> str:
     """The markup of one step (`run/session/seq`), read-only from the journal."""
-    from harness.journal import Journal
+    from harness.journal.protocol import open_reader
 
     run_id, session, seq = ref.rsplit("/", 2)
-    with Journal.open_readonly(root / ".harness") as journal:
+    with open_reader(root / ".harness") as journal:
         detail = journal.step_detail(run_id, int(session), int(seq))
     if detail is None:
         return f"no step {escape(ref)} in the journal"

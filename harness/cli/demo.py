@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ArtifactError
 
 if TYPE_CHECKING:
-    from harness.journal import Journal, StepRow
+    from harness.journal import StepRow
+    from harness.journal.protocol import JournalReader
 
 SCRIPT_FILE = "scripted_model.json"
 # Written before anything else, so a demo killed while it sets up is finished by `harness run`.
@@ -117,17 +118,17 @@ def run_demo(target: Path, options: DemoOptions) -> int:
 
 
 def _summary(target: Path, wall_s: float, code: int) -> None:
-    from harness.journal import Journal
+    from harness.journal.protocol import open_reader
 
     report_file = target / ".harness" / "demo-report.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
-    journal = Journal.open_readonly(target / ".harness")
-    steps = journal.steps()
-    model_calls = [s for s in steps if s.kind == "llm"]
-    retried = sum(1 for s in model_calls if _attempts(journal, s) > 1)
-    spoiled = sum(
-        1 for s in steps if s.kind == "tool" and s.status == "ended" and _bad_args(journal, s)
-    )
+    with open_reader(target / ".harness") as journal:
+        steps = journal.steps()
+        model_calls = [s for s in steps if s.kind == "llm"]
+        retried = sum(1 for s in model_calls if _attempts(journal, s) > 1)
+        spoiled = sum(
+            1 for s in steps if s.kind == "tool" and s.status == "ended" and _bad_args(journal, s)
+        )
     rerun = sum(1 for s in steps if s.attempts > 1)
     print("\nharness demo: summary")
     print(f"  project:   {target}")
@@ -148,15 +149,15 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
     print(f"  next:      harness -C {target} status | log | run")
 
 
-def _output(journal: Journal, step: StepRow) -> dict[str, Any]:
+def _output(journal: JournalReader, step: StepRow) -> dict[str, Any]:
     detail = journal.step_detail(step.run_id, step.session, step.seq)
     output = detail.output if detail is not None else None
     return output if isinstance(output, dict) else {}
 
 
-def _attempts(journal: Journal, step: StepRow) -> int:
+def _attempts(journal: JournalReader, step: StepRow) -> int:
     return int(_output(journal, step).get("attempts", 1))
 
 
-def _bad_args(journal: Journal, step: StepRow) -> bool:
+def _bad_args(journal: JournalReader, step: StepRow) -> bool:
     return "not valid JSON" in str(_output(journal, step).get("output", ""))

@@ -157,13 +157,13 @@ def collect(state_dir: Path) -> dict[str, bytes]:
 
 def journal_runs(state_dir: Path) -> dict[str, int]:
     """Run id -> completed (ended or failed) steps in the journal of `state_dir`."""
-    from harness.journal import Journal
+    from harness.journal.protocol import open_reader
     from harness.journal.store import DB_NAME
 
     if not (state_dir / DB_NAME).is_file():
         return {}
     counts: dict[str, int] = {}
-    with Journal.open_readonly(state_dir) as journal:
+    with open_reader(state_dir) as journal:
         for run in journal.runs():
             counts[run.id] = 0
         for step in journal.steps():

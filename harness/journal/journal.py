@@ -1,4 +1,4 @@
-"""The journal: runs, sessions and the read API used by the CLI and the TUI."""
+"""The SQLite journal: runs, sessions and the read API (``harness.journal.protocol``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from harness.redact import Redactor
 
 if TYPE_CHECKING:
     from harness.journal import rows
+    from harness.journal.evidence import CitedStep
 
 
 class Journal:
@@ -251,6 +252,25 @@ class Journal:
         with self._reading():
             return rows.step_detail(self, run_id, session, seq)
 
+    def last_rowid(self) -> int:
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.last_rowid(self.conn)
+
+    def session_totals(
+        self, run_id: str | None = None, session: int | None = None
+    ) -> dict[tuple[str, int], tuple[int, int, float]]:
+        from harness.journal import rows
+
+        with self._reading():
+            return rows.session_totals(self.conn, run_id, session)
+
+    def cited_step(self, ref: str) -> CitedStep | str:
+        from harness.journal.evidence import cited_step
+
+        return cited_step(self, ref)
+
     def cache_stats(self) -> list[rows.CacheStat]:
         from harness.journal import rows
 
@@ -271,6 +291,38 @@ class Journal:
     def latest_run(self) -> str | None:
         found = self.runs()
         return found[-1].id if found else None
+
+    def close_open_sessions(self, run_id: str, outcome: str) -> None:
+        """Sessions of a run that ends are closed with its outcome, never left "running"."""
+        self._writable()
+        with self.write_lock:
+            self.execute(
+                "UPDATE sessions SET status = 'closed', outcome = ?, ended_at = ? "
+                "WHERE run_id = ? AND status = 'open'",
+                (outcome, time.time(), run_id),
+            )
+
+    def close_abandoned(self, kind: str = "run") -> None:
+        """Runs of ``kind`` left running by a dead process, other than the newest (which
+        the caller resumes), are finished as `interrupted`, with their open sessions."""
+        self._writable()
+        newest = self.unfinished_run(kind)
+        for row in self.runs():
+            if row.kind != kind or row.status != "running" or row.id == newest:
+                continue
+            if self.holder(row.id) is not None:
+                continue
+            self.close_open_sessions(row.id, "interrupted")
+            with self.write_lock:
+                self.execute(
+                    "UPDATE runs SET status = 'finished', outcome = 'interrupted', "
+                    "finished_at = ? WHERE id = ? AND status = 'running'",
+                    (time.time(), row.id),
+                )
+
+    def holder(self, run_id: str) -> int | None:
+        """The pid of the live process holding the run's lock (driving it now), else None."""
+        return RunLock.holder(self.state_dir, run_id)
 
     def latest_busy_run(self) -> str | None:
         """The newest run that journaled at least one step (None if none did)."""
@@ -322,6 +374,15 @@ class Run:
             "SELECT max(number) FROM sessions WHERE run_id = ?", (self.id,)
         ).fetchone()
         return 1 if row is None or row[0] is None else int(row[0]) + 1
+
+    def park(self, outcome: str | None, report: dict[str, Any]) -> None:
+        """Record why the unfinished run stopped (None: it is being driven again)."""
+        journal = self.journal
+        with journal.write_lock:
+            journal.execute(
+                "UPDATE runs SET outcome = ?, report = ? WHERE id = ? AND status = 'running'",
+                (outcome, journal.dump(report) if outcome else None, self.id),
+            )
 
     def finish(self, outcome: str, report: dict[str, Any]) -> None:
         """Mark the run finished and release its lock."""

@@ -20,6 +20,8 @@ class RunRow(BaseModel):
     created_at: float
     finished_at: float | None = None
     holder_pid: int | None = None
+    meta: dict[str, Any] = {}
+    report: dict[str, Any] | None = None
 
 
 class SessionRow(BaseModel):
@@ -86,11 +88,18 @@ def _step(row: tuple[Any, ...]) -> dict[str, Any]:
 
 def runs(conn: sqlite3.Connection) -> list[RunRow]:
     cursor = conn.execute(
-        "SELECT id, kind, status, outcome, created_at, finished_at, holder_pid FROM runs "
-        "ORDER BY created_at, rowid"
+        "SELECT id, kind, status, outcome, created_at, finished_at, holder_pid, meta, report "
+        "FROM runs ORDER BY created_at, rowid"
     )
     keys = ("id", "kind", "status", "outcome", "created_at", "finished_at", "holder_pid")
-    return [RunRow.model_construct(**dict(zip(keys, row, strict=True))) for row in cursor]
+    return [
+        RunRow.model_construct(
+            **dict(zip(keys, row[:7], strict=True)),
+            meta=json.loads(row[7]) if row[7] else {},
+            report=json.loads(row[8]) if row[8] else None,
+        )
+        for row in cursor
+    ]
 
 
 def sessions(conn: sqlite3.Connection, run_id: str | None) -> list[SessionRow]:
@@ -158,6 +167,31 @@ def step_detail(journal: Journal, run_id: str, session: int, seq: int) -> StepDe
     fields["output"] = journal.load(row[19], row[20])
     fields["error"] = json.loads(row[16]) if row[16] else None
     return StepDetail.model_construct(**fields)
+
+
+def last_rowid(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT coalesce(max(id), 0) FROM steps").fetchone()
+    return int(row[0])
+
+
+def session_totals(
+    conn: sqlite3.Connection, run_id: str | None, session: int | None
+) -> dict[tuple[str, int], tuple[int, int, float]]:
+    where = ""
+    params: list[Any] = []
+    if run_id is not None:
+        where, params = "AND run_id = ?", [run_id]
+        if session is not None:
+            where, params = where + " AND session = ?", [run_id, session]
+    cursor = conn.execute(
+        # steps counted exclude superseded ones; tokens and cost include them (they were
+        # paid), as the figures of `harness run`'s report and progress lines do
+        "SELECT run_id, session, sum(CASE WHEN status != 'superseded' THEN 1 ELSE 0 END), "
+        "coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0) FROM steps WHERE 1 = 1 "
+        f"{where} GROUP BY run_id, session",
+        tuple(params),
+    )
+    return {(r[0], int(r[1])): (int(r[2]), int(r[3]), float(r[4])) for r in cursor}
 
 
 def cache_stats(conn: sqlite3.Connection) -> list[CacheStat]:

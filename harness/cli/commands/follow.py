@@ -20,7 +20,6 @@ def follow(args: argparse.Namespace, *, poll_s: float = POLL_S) -> int:
     following. Stops when the followed run is finished and nobody drives it any more.
     """
     from harness.cli.commands.log import open_reader, render, step_json
-    from harness.journal.lock import RunLock
 
     state = Path(args.project).absolute() / ".harness"
     while not (state / "journal.db").exists():  # follow a project whose first run starts now
@@ -36,6 +35,7 @@ def follow(args: argparse.Namespace, *, poll_s: float = POLL_S) -> int:
                 continue
             rows = journal.steps(current, args.session)
             runs = {r.id: r for r in journal.runs()}
+            driven = journal.holder(current) is not None
         for row in rows:
             if row.rowid in shown or row.status == "started":
                 continue
@@ -49,7 +49,6 @@ def follow(args: argparse.Namespace, *, poll_s: float = POLL_S) -> int:
                     header = False
                 print(text[2], flush=True)
         info = runs.get(current)
-        driven = RunLock.holder(state, current) is not None
         if info is not None and not driven and (info.status == "finished" or rows):
             if args.run or not _newer_run_started(args, current):
                 return int(ExitCode.OK)

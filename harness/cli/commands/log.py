@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ExitCode, JournalError
 
 if TYPE_CHECKING:
-    from harness.journal import Journal, StepRow
+    from harness.journal import StepRow
+    from harness.journal.protocol import JournalReader
 
 
 def register(subparsers: Any) -> None:
@@ -38,19 +39,23 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def open_reader(args: argparse.Namespace) -> Journal:
+def state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.project).absolute() / ".harness"
+
+
+def open_reader(args: argparse.Namespace) -> JournalReader:
     """The project's journal, read-only."""
-    from harness.journal import Journal
+    from harness.journal.protocol import open_reader
 
-    return Journal.open_readonly(Path(args.project).absolute() / ".harness")
+    return open_reader(state_dir(args))
 
 
-def pick_run(journal: Journal, run_id: str | None) -> str | None:
+def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | None:
     """``run_id`` if it exists, else the newest run (None if there are no runs)."""
     if run_id is None:
         return journal.latest_busy_run() or journal.latest_run()
     if run_id not in {r.id for r in journal.runs()}:
-        raise JournalError(f"no run {run_id!r} in {journal.path}; `harness log` lists the newest")
+        raise JournalError(f"no run {run_id!r} in {where}; `harness log` lists the newest")
     return run_id
 
 
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         return follow(args)
     with open_reader(args) as journal:
-        run_id = pick_run(journal, args.run)
+        run_id = pick_run(journal, args.run, state_dir(args))
         if run_id is None:
             print("harness: the journal has no runs yet", file=sys.stderr)
             return int(ExitCode.OK)

@@ -23,7 +23,6 @@ def register(subparsers: Any) -> None:
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
     from harness.cli.commands.log import open_reader
-    from harness.journal.lock import RunLock
 
     state = _state(args)
     if not (state / "journal.db").exists():
@@ -36,7 +35,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
             tokens, cost = journal.usage(run.id)
             status = run.outcome or run.status
             if run.status == "running":
-                held = RunLock.holder(state, run.id) is not None
+                held = journal.holder(run.id) is not None
                 status = "running" if held else "unfinished (resumable)"
             rows.append(
                 {

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from harness.cli.commands.log import open_reader, pick_run
+from harness.cli.commands.log import open_reader, pick_run, state_dir
 from harness.errors import ArtifactError, ExitCode, JournalError
 
 
@@ -35,7 +35,7 @@ def parse_ref(text: str) -> tuple[int, int]:
 def run(args: argparse.Namespace) -> int:
     session, seq = parse_ref(args.step)
     with open_reader(args) as journal:
-        run_id = pick_run(journal, args.run)
+        run_id = pick_run(journal, args.run, state_dir(args))
         detail = None if run_id is None else journal.step_detail(run_id, session, seq)
     if detail is None:
         raise JournalError(f"no step {session}:{seq} in run {run_id}; `harness log` lists them")

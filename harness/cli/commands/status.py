@@ -96,21 +96,19 @@ def collect(root: Path) -> dict[str, Any]:
 def run_state(root: Path) -> dict[str, Any]:
     """The newest run and its state: running (a live process drives it), waiting_for_human,
     waiting (provider, Docker, disk), interrupted (killed or Ctrl-C), or finished."""
-    from harness.journal import Journal
-    from harness.journal.lock import RunLock
+    from harness.journal.protocol import open_reader
 
     state = root / ".harness"
     if not (state / "journal.db").exists():
         return {"state": "none"}
-    with Journal.open_readonly(state) as journal:
+    with open_reader(state) as journal:
         runs = journal.runs()
         if not runs:
             return {"state": "none"}
         run = runs[-1]
-        row = journal.execute("SELECT report FROM runs WHERE id = ?", (run.id,)).fetchone()
-    report = json.loads(row[0]) if row and row[0] else {}
+        pid = journal.holder(run.id) if run.status == "running" else None
+    report = run.report or {}
     found: dict[str, Any] = {"run_id": run.id, "kind": run.kind}
-    pid = RunLock.holder(state, run.id) if run.status == "running" else None
     if pid is not None:
         found.update(state="running", pid=pid)
     elif run.status == "running":

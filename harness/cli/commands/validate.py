@@ -61,17 +61,17 @@ def run(args: argparse.Namespace) -> int:
 def evidence_errors(root: Path, features: FeatureList) -> list[ArtifactError]:
     """Each passing feature whose evidence the journal does not bear out, as an error."""
     from artifacts.feature_list import FEATURE_LIST
-    from harness.journal import Journal
-    from harness.journal.store import DB_NAME
+    from harness.journal.protocol import JournalReader, journal_exists, open_reader
     from session.evidence import check_evidence
 
     state = root / ".harness"
-    journal = None
-    if (state / DB_NAME).exists():
+    journal: JournalReader | None = None
+    if journal_exists(state):
         try:
-            journal = Journal.open_readonly(state)
+            journal = open_reader(state)
         except HarnessError as error:
-            return [ArtifactError(state / DB_NAME, "", f"the evidence cannot be checked: {error}")]
+            where = state / "journal.db"
+            return [ArtifactError(where, "", f"the evidence cannot be checked: {error}")]
     try:
         found = check_evidence(root, features, journal)
     finally:

@@ -65,6 +65,7 @@ def test_the_same_list_written_twice_is_accepted_unchanged(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "crash_in, step",
     [

@@ -106,6 +106,7 @@ def transcript_problems(inputs: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_crash_in_a_phase_resumes_without_duplicates(tmp_path: Path, case: str) -> None:
     env, (kind, name, session), landed = CASES[case]

@@ -43,7 +43,8 @@ def test_reader_totals_and_last_rowid(tmp_path: Path) -> None:
         assert [s.number for s in reader.sessions(run_id)] == [1, 2]
 
 
-def test_totals_leave_superseded_steps_out(tmp_path: Path) -> None:
+def test_totals_count_live_steps_and_every_token_paid(tmp_path: Path) -> None:
+    # A superseded step is not shown (not counted), but its tokens and dollars were spent.
     state = tmp_path / ".harness"
     run_id = write_two_sessions(state)
     with open_store(state) as journal:
@@ -52,7 +53,8 @@ def test_totals_leave_superseded_steps_out(tmp_path: Path) -> None:
             warnings.simplefilter("ignore", DivergenceWarning)
             again.step("tool", "other", {}, lambda: {"usage": {"total_tokens": 1, "cost_usd": 0}})
     with open_reader(state) as reader:
-        assert reader.session_totals(run_id, 2) == {(run_id, 2): (1, 1, 0.0)}
+        assert reader.session_totals(run_id, 2) == {(run_id, 2): (1, 8, 1.0)}
+        assert [s.name for s in reader.steps(run_id, 2)] == ["other"]
 
 
 def test_an_empty_journal_reads_as_empty(tmp_path: Path) -> None:

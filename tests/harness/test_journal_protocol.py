@@ -91,7 +91,8 @@ def test_chaos_journal_is_a_transparent_step_journal(tmp_path: Path) -> None:
         chaos: StepJournal = ChaosJournal(inner, never)
         assert chaos.step("tool", "a", {"x": 1}, lambda: {"v": 1}, idempotent=False) == {"v": 1}
         assert (chaos.seq, chaos.last_seq, chaos.replaying) == (1, 1, False)
-        assert chaos.ref(1) == inner.ref(1) == f"journal:{run.id}/1/1"
+        assert chaos.ref(1) == inner.ref(1)
+        assert chaos.ref(1).startswith("journal:") and chaos.ref(1).endswith(f"/{run.id}/1/1")
         chaos.close("complete", {"feature": None})
         run_id = run.id
     with open_store(state) as journal:

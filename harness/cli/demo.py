@@ -129,6 +129,9 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
         spoiled = sum(
             1 for s in steps if s.kind == "tool" and s.status == "ended" and _bad_args(journal, s)
         )
+        run_id = report.get("run_id")
+        run_tokens, run_cost = journal.usage(run_id) if run_id else (0, 0.0)
+        all_tokens, all_cost = journal.usage()
     rerun = sum(1 for s in steps if s.attempts > 1)
     print("\nharness demo: summary")
     print(f"  project:   {target}")
@@ -141,8 +144,6 @@ def _summary(target: Path, wall_s: float, code: int) -> None:
         f"  model:     {len(model_calls)} calls; {retried} retried after 429/5xx; "
         f"{spoiled} malformed tool call(s) answered with an error the model fixed"
     )
-    run_tokens, run_cost = journal.usage(report["run_id"]) if report.get("run_id") else (0, 0.0)
-    all_tokens, all_cost = journal.usage()
     print(f"  tokens:    this run {run_tokens} (${run_cost:.4f}, as its report says); ", end="")
     print(f"the project, init included: {all_tokens} (${all_cost:.4f})")
     print(f"  wall time: {wall_s:.1f} s")

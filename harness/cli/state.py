@@ -59,6 +59,7 @@ EXCLUDED = (
     "tmp",
     "cache",
     "*.pid",
+    "journal.checked",  # the open-time check's stamp: true only of this machine's files
 )
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

@@ -16,36 +16,42 @@ rows (which session runs next; every step it replays is checked).
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-from collections.abc import Iterable
 from typing import Any
 
 from harness.errors import JournalForged
 
 
-def _pack(fields: Iterable[Any]) -> bytes:
-    parts = []
-    for value in fields:
-        text = "\x00" if value is None else str(value)
-        parts.append(f"{len(text)}:{text}")
-    return "|".join(parts).encode()
-
-
 class Chain:
-    """MACs for one journal (its id and key)."""
+    """MACs for one journal (its id and key).
 
-    __slots__ = ("journal_id", "key")
+    HMAC-SHA256 (RFC 2104) with the key's inner and outer pads hashed once, which halves
+    the cost of each MAC; a message is the previous link's bytes and the ``repr`` of a
+    tuple of str/int/float/None fields (unambiguous: ``repr`` quotes and escapes).
+    """
+
+    __slots__ = ("_inner", "_outer", "journal_id", "key")
 
     def __init__(self, journal_id: str, key: bytes) -> None:
         self.journal_id = journal_id
         self.key = key
+        block = key.ljust(64, b"\0") if len(key) <= 64 else hashlib.sha256(key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
-    def _mac(self, *fields: Any) -> bytes:
-        return hmac.digest(self.key, _pack(fields), "sha256")
+    def _mac(self, link: bytes, *fields: Any) -> bytes:
+        inner = self._inner.copy()
+        inner.update(link)
+        inner.update(repr(fields).encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
 
     def seed(self, run_id: str, session: int) -> bytes:
         """The link before a session's first step."""
-        return self._mac("session", self.journal_id, run_id, session)
+        return self._mac(b"", "session", self.journal_id, run_id, session)
 
     def start(
         self,
@@ -58,9 +64,7 @@ class Chain:
         input_digest: str,
         idempotent: int,
     ) -> bytes:
-        return self._mac(
-            "start", prev.hex(), run_id, session, seq, kind, name, input_digest, idempotent
-        )
+        return self._mac(prev, "start", run_id, session, seq, kind, name, input_digest, idempotent)
 
     def end(
         self,
@@ -73,9 +77,7 @@ class Chain:
         cost_usd: float | None,
         cached: int,
     ) -> bytes:
-        return self._mac(
-            "end", start.hex(), status, output, output_blob, error, tokens, cost_usd, cached
-        )
+        return self._mac(start, "end", status, output, output_blob, error, tokens, cost_usd, cached)
 
     def cache(
         self,
@@ -86,7 +88,9 @@ class Chain:
         output: str | None,
         output_blob: str | None,
     ) -> bytes:
-        return self._mac("cache", kind, name, input_digest, version, output, output_blob)
+        return self._mac(
+            b"", "cache", self.journal_id, kind, name, input_digest, version, output, output_blob
+        )
 
 
 # Columns a chain check reads, in this order (see ``check_row``).

@@ -177,3 +177,53 @@ def classify(path: Path, error: sqlite3.Error) -> HarnessError:
             "sound (nothing is damaged); run the command again"
         )
     return JournalError(f"journal {path}: {error}")
+
+
+# -- the open-time check's shortcut ---------------------------------------------------------
+# quick_check reads every page (about 110 ms for 100,000 steps on a loaded 2-core machine).
+# When the journal's files are exactly as this harness left them at its last close (same
+# inode, size, mtime and ctime: ctime cannot be set back without changing the clock), and
+# that is vouched for by an HMAC under the journal's key (so a process that can write
+# .harness/ cannot vouch for its own edit), nothing has written them since, and the check
+# made then holds. Any other state (a crash left a WAL, anything wrote the file) gets the
+# full quick_check.
+STAMP = "journal.checked"
+
+
+def identity(path: Path) -> str:
+    """What would change if anything wrote ``path`` or its WAL."""
+    parts = []
+    for name in (path, Path(f"{path}-wal")):
+        try:
+            st = os.stat(name)
+        except FileNotFoundError:
+            parts.append("-")
+            continue
+        parts.append(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+    return "|".join(parts)
+
+
+def _stamp(key: bytes, ident: str) -> str:
+    import hmac
+
+    return hmac.digest(key, f"checked|{ident}".encode(), "sha256").hex()
+
+
+def stamp_matches(path: Path, ident: str, key: bytes) -> bool:
+    """True when ``ident`` is the state vouched for at the last clean close."""
+    import hmac
+
+    try:
+        recorded = (path.parent / STAMP).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(recorded, _stamp(key, ident))
+
+
+def write_stamp(path: Path, key: bytes) -> None:
+    """Vouch for the journal's files as they are now (after this process closed them)."""
+    target = path.parent / STAMP
+    tmp = target.with_name(f".{STAMP}.{os.getpid()}")
+    with contextlib.suppress(OSError):
+        tmp.write_text(_stamp(key, identity(path)) + "\n", encoding="ascii")
+        os.replace(tmp, target)

@@ -46,6 +46,7 @@ class Journal:
         self._chain = chain
         self.id = chain.journal_id if chain is not None else read_journal_id(conn)
         self._identity = _file_identity(self.path)
+        self._faulted = False
         self.readonly = readonly
         self.synchronous = synchronous
         self.blobs = BlobStore(state_dir / "blobs", fsync=synchronous == "FULL")
@@ -84,6 +85,9 @@ class Journal:
             lock.release()
         self._locks.clear()
         self.conn.close()
+        if not self.readonly and self._chain is not None and not self._faulted:
+            # The files as this process leaves them: the next open may trust its check.
+            faults.write_stamp(self.path, self._chain.key)
 
     @property
     def chain(self) -> Chain:
@@ -165,6 +169,7 @@ class Journal:
         except sqlite3.IntegrityError as error:
             raise JournalError(f"journal {self.path}: {error}") from error
         except sqlite3.DatabaseError as error:
+            self._faulted = True  # never vouch for this file at close
             raise faults.classify(self.path, error) from error
 
     @contextmanager
@@ -218,6 +223,7 @@ class Journal:
         try:
             yield
         except sqlite3.DatabaseError as error:
+            self._faulted = True  # never vouch for this file at close
             raise faults.classify(self.path, error) from error
 
     def runs(self) -> list[rows.RunRow]:

@@ -193,21 +193,25 @@ def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> tuple[sqlite3.Co
         raise found
     if not path.exists():
         _create(path)
+    untouched = faults.identity(path)  # before SQLite opens it (reading makes a WAL)
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=256
     )
     try:
-        problems = faults.check(path)
-        if problems:
-            raise damaged(path, "SQLite's quick_check finds: " + "; ".join(problems[:3]))
         version = _version(conn, path)
+        journal_id = read_journal_id(conn)
+        key = keys.load_key(journal_id, path) if journal_id else None
+        if key is None or not faults.stamp_matches(path, untouched, key):
+            problems = faults.check(path)
+            if problems:
+                raise damaged(path, "SQLite's quick_check finds: " + "; ".join(problems[:3]))
         _configure(conn, synchronous)
         if version < SCHEMA_VERSION:
             _upgrade(conn)
-        journal_id = read_journal_id(conn)
+            journal_id = read_journal_id(conn)
         if journal_id is None:
             raise damaged(path, "it has no journal id")
-        chain = Chain(journal_id, keys.load_key(journal_id, path))
+        chain = Chain(journal_id, key or keys.load_key(journal_id, path))
     except (JournalError, StorageError):
         conn.close()
         raise

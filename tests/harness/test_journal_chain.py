@@ -201,3 +201,21 @@ def test_a_version_1_journal_is_signed_as_it_stands(tmp_path: Path) -> None:
         assert s.step("tool", "t1", {"i": 1}, lambda: {}) == {"exit_code": 1}
         assert s.step("tool", "t2", {"i": 2}, lambda: {"new": 2}) == {"new": 2}
     assert verify(state).ok
+
+
+def test_the_chain_is_standard_hmac_sha256() -> None:
+    import hmac
+    import os
+
+    from harness.journal.chain import Chain
+
+    key = os.urandom(32)
+    chain = Chain("0123456789abcdef", key)
+    link = os.urandom(32)
+    fields = ("start", "run", 1, 2, "tool", "t", "d" * 64, 1)
+    assert chain.start(link, *fields[1:]) == hmac.digest(
+        key, link + repr(fields).encode(), "sha256"
+    )
+    assert chain.start(link, *fields[1:]) != Chain("0123456789abcdef", os.urandom(32)).start(
+        link, *fields[1:]
+    )

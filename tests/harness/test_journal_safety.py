@@ -183,3 +183,36 @@ def test_redact_function_and_false_positives(monkeypatch: pytest.MonkeyPatch) ->
         "the task-assessment-for-the-project-now"
     )
     assert redact("Bearer abcdefghijkl") == "Bearer [REDACTED:BEARER_TOKEN]"
+
+
+def test_the_open_check_is_skipped_only_for_files_as_harness_left_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clean close vouches for the files (an HMAC over inode, size, mtime, ctime); any
+    write since, even with its mtime put back, or a forged stamp, gets quick_check."""
+    import os
+
+    state = tmp_path / ".harness"
+    make_journal(state)
+    db, stamp = state / "journal.db", state / "journal.checked"
+    assert stamp.exists()
+    from harness.journal import faults
+
+    checks: list[Path] = []
+    real_check = faults.check
+    monkeypatch.setattr(faults, "check", lambda path: checks.append(path) or real_check(path))
+    Journal.open(state).close()
+    assert checks == []  # the stamp holds: opened without the full check
+    before = db.stat()
+    data = bytearray(db.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 4096] = b"\xde\xad\xbe\xef" * 1024
+    db.write_bytes(bytes(data))
+    os.utime(db, ns=(before.st_atime_ns, before.st_mtime_ns))  # mtime put back; ctime moved
+    with pytest.raises(JournalDamaged, match="quick_check"):
+        Journal.open(state)
+    assert checks == [db]
+    stamp.write_text("0" * 64 + "\n")  # a stamp nobody with the key wrote
+    with pytest.raises(JournalDamaged):
+        Journal.open(state)
+    assert db.read_bytes() == bytes(data)

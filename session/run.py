@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -121,7 +122,9 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
             outcome, {"detail": detail, "passing": features.passing, "runner": report.runner}
         )
     else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
-        run.park(outcome, {"detail": detail, "at": time.time(), "runner": report.runner})
+        # (a full or read-only disk has no room for this note: the report says it)
+        with contextlib.suppress(StorageError):
+            run.park(outcome, {"detail": detail, "at": time.time(), "runner": report.runner})
     journal.close()  # releases the run lock
     if events.active():
         events.emit(

@@ -9,9 +9,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from harness.journal import Journal
 from tests.session.support import (
@@ -122,3 +125,40 @@ def test_a_journal_removed_under_a_live_run_never_ends_complete(tmp_path: Path) 
     assert code == 2  # the evidence cites a journal that is gone
     assert harness(root, "run") == 0  # both verified again in a new journal
     assert harness(root, "validate") == 0
+
+
+def test_validate_checks_each_passing_feature_against_its_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(tmp_path / "p", count=2, toml="[budgets]\nrun_sessions = 1\n")
+    init(root)
+    assert harness(root, "run") == 3 and passing(root) == ["F001"]
+    assert harness(root, "validate") == 0
+    path = root / "feature_list.json"
+    honest = path.read_text()
+
+    data = feature_list(root)  # a digest that is not the one the step recorded
+    data["features"][0]["evidence"]["output_digest"] = "sha256:" + "0" * 64
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    capsys.readouterr()
+    assert harness(root, "validate") == 2
+    assert "recorded output digest" in capsys.readouterr().err
+    path.write_text(honest)
+
+    data = feature_list(root)  # a step that is not a check (the session's orient step)
+    ref = data["features"][0]["evidence"]["verification"]
+    data["features"][0]["evidence"]["verification"] = ref.rsplit("/", 1)[0] + "/2"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    assert harness(root, "validate") == 2
+    assert "not a check" in capsys.readouterr().err
+    path.write_text(honest)
+
+    seq = int(ref.rsplit("/", 1)[1])  # the cited row rewritten outside harness
+    conn = sqlite3.connect(root / ".harness" / "journal.db")
+    conn.execute(
+        "UPDATE steps SET output = replace(output, 'PASSES', 'PASSES!') WHERE seq = ?", (seq,)
+    )
+    conn.commit()
+    conn.close()
+    assert harness(root, "validate") == 2
+    assert "fails the journal's chain" in capsys.readouterr().err

@@ -192,8 +192,15 @@ class GitRepo:
         ]
         try:
             if paths is None:
+                # .harness/ is the harness's machine state: never staged, whatever
+                # .gitignore says.
                 self._repo.git.add(A=True)
+                if self.head() is not None:
+                    self._repo.git.reset("-q", "--", ".harness")
+                else:
+                    self._repo.git.rm("-r", "--cached", "-q", "--ignore-unmatch", "--", ".harness")
             else:
+                paths = [p for p in paths if p != ".harness" and not p.startswith(".harness/")]
                 if not paths:
                     raise GitError("commit: an empty list of paths; nothing to commit.")
                 self._repo.git.add("-A", "--", *paths)

@@ -26,7 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import ExitCode, GitError
+from harness.errors import GitError, GitRefused
 
 # Each pair becomes `-c key=value` on every git command harness runs.
 OVERRIDES: tuple[tuple[str, str], ...] = (
@@ -151,10 +151,8 @@ class DangerousKey:
     why: str
 
 
-class GitConfigRefused(GitError):
+class GitConfigRefused(GitRefused):
     """The repository's own git config would make host git run a program."""
-
-    exit_code = ExitCode.INVALID
 
     def __init__(self, root: Path, found: list[DangerousKey]) -> None:
         self.found = found

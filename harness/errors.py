@@ -6,7 +6,11 @@ The hierarchy::
     ├── ArtifactError                file, where, why, fix       (exit 2: bad input)
     │   ├── GuardViolation           an illegal feature-list transition
     │   └── ConfigError              harness.toml, HARNESS_* or a flag is wrong
-    ├── GitError                     not a repo, detached HEAD, a failed commit
+    ├── GitError                     not a repo, a failed git command
+    │   ├── GitRefused               a repository state or config harness will not use (exit 2)
+    │   └── CommitPending            the writeback's commit could not be made yet: left in
+    │       │                        flight, the next `harness run` retries it
+    │       └── GitBusy              a git lock held by a live process            (exit 6)
     ├── JournalError                 the journal cannot be used
     │   ├── JournalDamaged           SQLite's own check fails, or a newer schema (never deleted)
     │   ├── JournalForged            a row fails its HMAC chain: names the step       (exit 2)
@@ -87,6 +91,24 @@ class ConfigError(ArtifactError):
 
 class GitError(HarnessError):
     """A git operation failed or the repository is in a state harness cannot use."""
+
+
+class GitRefused(GitError):
+    """The repository is mid-rebase/merge/..., on a detached HEAD, or its config would run a
+    program: refused before any work is paid for."""
+
+    exit_code = ExitCode.INVALID
+
+
+class CommitPending(GitError):
+    """The writeback's commit did not happen (yet); the step stays in flight and the next
+    run retries it, so a verified result is never lost to a failed commit."""
+
+
+class GitBusy(CommitPending):
+    """A git lock file belongs to a live process."""
+
+    exit_code = ExitCode.BUSY
 
 
 class JournalError(HarnessError):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import ArtifactError, HarnessError
+from initializer.tools import ACCEPTANCE_DIR
 from session.loop import AgentLoop, Limits
 from session.prompt import render
 
@@ -174,7 +175,11 @@ def _writeback(
         written = []
         toml = root / "harness.toml"
         if not toml.exists():
-            atomic_write(toml, config_text or render("harness_toml"), root=root)
+            text = config_text or render("harness_toml")
+            if (root / ACCEPTANCE_DIR).is_dir() and "[protect]" not in text:
+                # The initializer's acceptance tests define done: the agent may not edit them.
+                text = text.rstrip("\n") + f'\n\n[protect]\npaths = ["{ACCEPTANCE_DIR}"]\n'
+            atomic_write(toml, text, root=root)
             written.append("harness.toml")
         ignore = root / ".gitignore"
         lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
@@ -207,7 +212,8 @@ def _writeback(
         repo = GitRepo.open(root) if existing else GitRepo.init(root)
         # In an existing repository only the protocol files are committed: the user's own
         # uncommitted work stays theirs to commit.
-        paths = [p for p in PROTOCOL_FILES if (root / p).exists()] if existing else None
+        files = (*PROTOCOL_FILES, ACCEPTANCE_DIR)
+        paths = [p for p in files if (root / p).exists()] if existing else None
         with repo:
             return repo.commit(
                 f"harness init: {wrote}, progress.md",

@@ -29,6 +29,11 @@ class FeatureListArgs(BaseModel):
     )
 
 
+class AcceptanceArgs(BaseModel):
+    path: str = Field(description="file path inside tests/acceptance/, e.g. test_cli.py")
+    content: str = Field(min_length=1, description="the whole test file")
+
+
 class InitShArgs(BaseModel):
     content: str = Field(
         min_length=1, description="bash script: bring the environment up, run a smoke test"
@@ -73,6 +78,33 @@ def write_init_sh(ctx: WorkContext, args: InitShArgs) -> Result:
     return ToolResult(output=f"wrote init.sh ({len(content)} chars, executable)")
 
 
+ACCEPTANCE_DIR = "tests/acceptance"
+
+
+def write_acceptance_test(ctx: WorkContext, args: AcceptanceArgs) -> Result:
+    """A test under tests/acceptance/, which the harness then protects ([protect] paths):
+    the coding agent's tools, commands and commits cannot change it."""
+    from pathlib import PurePosixPath
+
+    from artifacts.io import atomic_write
+
+    relative = PurePosixPath(args.path.removeprefix(ACCEPTANCE_DIR + "/"))
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        return ToolResult.error(f"{args.path!r}: give a path inside {ACCEPTANCE_DIR}/")
+    from session.paths import PathRefused, confine
+
+    shown = f"{ACCEPTANCE_DIR}/{relative.as_posix()}"
+    try:
+        target = confine(ctx.root, shown, write=True)  # no symlink out of the project
+    except PathRefused as error:
+        return ToolResult.error(str(error))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, args.content, root=ctx.root)
+    return ToolResult(
+        output=f"wrote {shown}; {ACCEPTANCE_DIR}/ will be protected from the coding agent"
+    )
+
+
 INIT_TOOLS: list[Tool[WorkContext]] = [
     *(tool for tool in FILE_TOOLS if tool.name in READ_ONLY),
     Tool(
@@ -82,4 +114,10 @@ INIT_TOOLS: list[Tool[WorkContext]] = [
         write_feature_list,
     ),
     Tool("write_init_sh", "Write init.sh.", InitShArgs, write_init_sh),
+    Tool(
+        "write_acceptance_test",
+        "Write an acceptance test under tests/acceptance/ (protected from the coding agent).",
+        AcceptanceArgs,
+        write_acceptance_test,
+    ),
 ]

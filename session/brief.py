@@ -26,11 +26,15 @@ def _progress_tail(root: Path, count: int = 3) -> str:
     entries = read_progress(root)[-count:]
     if not entries:
         return "(no sessions yet)"
-    return "\n".join(
-        f"- session {e.session} ({e.outcome}, feature {e.feature or '-'}): {e.summary} "
-        f"Next: {e.next}"
-        for e in entries
-    )
+    lines = []
+    for e in entries:
+        lines.append(
+            f"- session {e.session} ({e.outcome}, feature {e.feature or '-'}): {e.summary} "
+            f"Next: {e.next}"
+        )
+        # Notes say what the harness refused to commit (secrets, sizes, protected paths).
+        lines += [f"  - note: {note}" for note in e.notes[:8]]
+    return "\n".join(lines)
 
 
 def _git_log(root: Path, count: int = 8) -> str:

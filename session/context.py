@@ -41,6 +41,8 @@ class WorkContext:
     verifications: dict[str, Verified] = field(default_factory=dict)
     marked: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
+    """Paths the agent may not change (``artifacts.config.protected_paths``)."""
     pipeline: ToolPipeline | None = None
     """The session's one door for tool calls (code mode's calls and ask_human use it)."""
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from harness.model import Accounting, Model
     from harness.tools import ToolRegistry
     from runners import CommandResult, Resources, Runner
+    from session.writeback import WakeSnapshot
 
 INIT_SCRIPT = "init.sh"
 # bash where the image has it (init.sh is a bash script), else the POSIX shell.
@@ -77,6 +78,7 @@ class Worked:
     ctx: WorkContext
     outcome: LoopOutcome
     ending: str  # "passing" when the feature was marked, else the loop's ending
+    known: bytes | None = None  # the feature-list bytes the guarded tools wrote
 
 
 def run_session(env: SessionEnv, number: int) -> SessionOutcome:
@@ -87,6 +89,9 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         from session.chaos import ChaosJournal
 
         journal = ChaosJournal(journal, env.on_step)
+    from session.writeback import wake_repository
+
+    snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
     woken = wake(env, journal)
     feature = orient(env, journal)
     if feature is None:
@@ -98,7 +103,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
         return SessionOutcome(
             number, feature.id, "parked", worked.outcome.detail, worked.outcome.steps
         )
-    return writeback(env, journal, number, feature.id, worked)
+    return writeback(env, journal, number, feature.id, worked, snapshot)
 
 
 def wake(env: SessionEnv, journal: StepJournal) -> Woken:
@@ -139,6 +144,7 @@ def work(
     env: SessionEnv, journal: StepJournal, number: int, feature: Feature, woken: Woken
 ) -> Worked:
     """The agent loop on a fresh context built from the artifacts."""
+    from artifacts.config import protected_paths
     from artifacts.feature_list import load_feature_list
 
     ctx = WorkContext(
@@ -150,6 +156,7 @@ def work(
         resources=env.resources,
         max_resources=env.max_resources,
         gates=env.gates,
+        protected=protected_paths(env.config),
     )
     budgets = env.config.budgets
     limits = Limits(
@@ -182,15 +189,25 @@ def work(
     if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
-    return Worked(ctx, outcome, ending)
+    return Worked(ctx, outcome, ending, loop.pipeline.sentinel.known)
 
 
 def writeback(
-    env: SessionEnv, journal: StepJournal, number: int, feature: str, worked: Worked
+    env: SessionEnv,
+    journal: StepJournal,
+    number: int,
+    feature: str,
+    worked: Worked,
+    snapshot: WakeSnapshot,
 ) -> SessionOutcome:
-    """Progress entry and commit (steps that check the world first), then close the session."""
+    """Plan, progress entry and commit of only what harness decided (session/writeback.py),
+    then close the session."""
+    from session.writeback import commit_session
+
     outcome, ending = worked.outcome, worked.ending
-    sha = _writeback(env, journal, number, feature, ending, outcome, worked.ctx)
+    sha = commit_session(
+        env, journal, number, feature, ending, outcome, worked.ctx, snapshot, worked.known
+    )
     _record_outcomes(env, number, passed=ending == "passing")
     journal.close(ending, {"feature": feature, "steps": outcome.steps, "commit": sha})
     return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha)
@@ -209,16 +226,22 @@ def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:
 
 
 def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
+    from artifacts.git_state import init_sh_trusted
     from runners import CommandResult
 
     if not (env.root / INIT_SCRIPT).is_file():
         return None
+    # An init.sh the agent edited (uncommitted, or last committed by a session) runs with
+    # the agent's own resources, never the setup network (README, "Security model").
+    trusted = init_sh_trusted(env.root)
+
+    def run() -> CommandResult:
+        if trusted:
+            return env.runner.run(WAKE_COMMAND, phase="setup")
+        return env.runner.run(WAKE_COMMAND, phase="agent", resources=env.resources)
+
     return journal.step(
-        "runner",
-        "wake:init.sh",
-        {"command": WAKE_COMMAND},
-        lambda: env.runner.run(WAKE_COMMAND, phase="setup"),
-        output=CommandResult,
+        "runner", "wake:init.sh", {"command": WAKE_COMMAND}, run, output=CommandResult
     )
 
 
@@ -274,43 +297,3 @@ def record_progress(journal: StepJournal, root: Path, entry: ProgressEntry) -> N
         recover=appended,
         output=bool,
     )
-
-
-def _writeback(
-    env: SessionEnv,
-    journal: StepJournal,
-    number: int,
-    feature: str,
-    ending: str,
-    outcome: LoopOutcome,
-    ctx: WorkContext,
-) -> str | None:
-    """Append the progress entry, then commit; both check the world first on resume."""
-    from artifacts.git import GitRepo
-
-    record_progress(journal, env.root, progress_entry(number, feature, ending, outcome, ctx))
-    trailer = f"{env.run.id}/{number}"
-
-    def existing_commit() -> str | None:  # the world says: committed already?
-        with GitRepo.open(env.root) as repo:
-            return repo.find_commit_with_trailer("Harness-Session", trailer)
-
-    def commit() -> str | None:
-        with GitRepo.open(env.root) as repo:
-            if not repo.is_dirty():
-                return None
-            return repo.commit(
-                f"session {number}: {feature} {OUTCOME_WORDS.get(ending, ending)}",
-                trailers={"Harness-Session": trailer, "Harness-Feature": feature},
-            )
-
-    sha: str | None = journal.step(
-        "git",
-        "commit",
-        {"session": number, "feature": feature},
-        commit,  # type: ignore[arg-type]
-        idempotent=False,
-        recover=existing_commit,
-        output=str | None,  # type: ignore[arg-type]
-    )
-    return sha

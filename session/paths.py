@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 PROTECTED = (".git", ".harness")
@@ -11,11 +12,13 @@ class PathRefused(ValueError):
     """A path the agent may not touch: outside the project, or harness state."""
 
 
-def confine(root: Path, relative: str, *, write: bool = False) -> Path:
+def confine(
+    root: Path, relative: str, *, write: bool = False, protected: Sequence[str] = ()
+) -> Path:
     """Resolve `relative` inside `root`; refuse absolute paths, `..` and symlinks out.
 
-    Writes are also refused inside `.git/` and `.harness/`, and to the feature list,
-    which only the guarded tools change.
+    Writes are also refused inside `.git/` and `.harness/`, to the feature list, which
+    only the guarded tools change, and to the ``protected`` paths (``[protect] paths``).
     """
     if not relative or relative.strip() == "":
         raise PathRefused("an empty path; give a path relative to the project root")
@@ -33,4 +36,12 @@ def confine(root: Path, relative: str, *, write: bool = False) -> Path:
         raise PathRefused(f"{relative!r} is harness or git state, not the agent's to touch")
     if write and inside == ("feature_list.json",):
         raise PathRefused("feature_list.json changes only through verify_feature and mark_passing")
+    if write:
+        where = "/".join(inside)
+        for path in protected:
+            if where == path or where.startswith(path.rstrip("/") + "/"):
+                raise PathRefused(
+                    f"{relative!r} is protected ([protect] paths in harness.toml: {path}); "
+                    "the agent may not change it. Ask a human if it is wrong."
+                )
     return resolved

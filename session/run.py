@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from harness import events
 from harness.errors import (
     BudgetExhausted,
+    CommitPending,
     ExitCode,
+    GitRefused,
     HarnessError,
     JournalError,
     Parked,
@@ -73,10 +76,13 @@ class RunReport:
 
 def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunReport:
     """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
-    from artifacts.feature_list import load_feature_list
+    from artifacts.git_state import preflight
     from harness.journal.protocol import open_store
+    from session.writeback import passing_count
 
     started = time.monotonic()
+    for note in preflight(root):  # a repository harness must not use: refused before anything
+        print(f"harness: {note}", file=sys.stderr)
     state_dir = root / ".harness"
     try:
         # Checked before anything is written: disk writable, SQLite's check, the key.
@@ -104,23 +110,21 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         events.emit(events.Event("run.started", run.id, data=data))
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
     try:
-        outcome, detail, code = _drive(root, config, run, report, unattended=unattended)
+        outcome, detail, code, keep_open = _drive(root, config, run, report, unattended=unattended)
     except JournalError:
         journal.close()  # damaged, forged, lost, key missing: stop, write nothing more
         raise
-    features = load_feature_list(root)
+    passing, total = passing_count(root)  # a feature passes when HEAD agrees, not the disk only
     report.outcome = outcome
     report.exit_code = code
     report.detail = detail
-    report.features_total = len(features.features)
-    report.features_passing = features.passing
+    report.features_total = total
+    report.features_passing = passing
     report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     report.wall_s = round(time.monotonic() - started, 3)
-    if outcome not in RESUMABLE:
+    if outcome not in RESUMABLE and not keep_open:
         journal.close_open_sessions(run.id, outcome)
-        run.finish(
-            outcome, {"detail": detail, "passing": features.passing, "runner": report.runner}
-        )
+        run.finish(outcome, {"detail": detail, "passing": passing, "runner": report.runner})
     else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
         # (a full or read-only disk has no room for this note: the report says it)
         with contextlib.suppress(StorageError):
@@ -135,8 +139,9 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
 
 def _drive(
     root: Path, config: HarnessConfig, run: RunJournal, report: RunReport, *, unattended: bool
-) -> tuple[Outcome, str, int]:
-    """(outcome, detail, exit code) of driving the run's sessions."""
+) -> tuple[Outcome, str, int, bool]:
+    """(outcome, detail, exit code, whether the open session must stay open) of driving the
+    run's sessions."""
     from session.reverify import reverify_adopted
     from session.wiring import build_env
 
@@ -166,8 +171,11 @@ def _drive(
     except HarnessError as exc:
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
-            invalid = exc.exit_code == ExitCode.INVALID
-            return "failed", str(exc), int(ExitCode.INVALID if invalid else ExitCode.FAILED)
+            code = exc.exit_code if exc.exit_code in (ExitCode.INVALID, ExitCode.BUSY) else None
+            # A refused repository or a commit not made yet: the session resumes at its
+            # writeback once the user fixed the repository (or the lock's holder is gone).
+            keep_open = isinstance(exc, GitRefused | CommitPending)
+            return "failed", str(exc), int(code or ExitCode.FAILED), keep_open
     except OSError as exc:
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
@@ -177,7 +185,7 @@ def _drive(
             env.runner.close()
             if env.gates is not None:
                 env.gates.store.close()
-    return outcome, detail, int(EXIT_CODES[outcome])
+    return outcome, detail, int(EXIT_CODES[outcome]), False
 
 
 def _figures(
@@ -203,10 +211,17 @@ def finished(root: Path) -> bool:
     """Every feature passes, and none on an adoption's word alone."""
     from artifacts.feature_list import load_feature_list
     from artifacts.models import ADOPTED
+    from session.writeback import committed_features
 
     features = load_feature_list(root).features
+    committed = committed_features(root)
+    # A file rewritten on disk after the last commit does not finish a run: HEAD must agree.
+    at_head = None if committed is None else {f.id for f in committed.features if f.passes}
     return all(
-        f.passes and not (f.evidence and f.evidence.verification == ADOPTED) for f in features
+        f.passes
+        and not (f.evidence and f.evidence.verification == ADOPTED)
+        and (at_head is None or f.id in at_head)
+        for f in features
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import events
-from harness.errors import Parked, QuotaExhausted, RunnerError, StorageError
+from harness.errors import CommitPending, Parked, QuotaExhausted, RunnerError, StorageError
 from harness.journal.chain import ROW_COLUMNS, check_row
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
@@ -22,10 +22,10 @@ T = TypeVar("T")
 
 
 # Errors that say "not now" rather than "this step failed": a question awaiting its answer,
-# a Docker engine that is down, a spent provider quota, a full or read-only disk. The step
-# is left in flight (no ended row), so the resumed run runs it again instead of replaying
-# the failure.
-IN_FLIGHT = (Parked, RunnerError, QuotaExhausted, StorageError)
+# a Docker engine that is down, a spent provider quota, a full or read-only disk, a commit
+# git could not make yet (a lock). The step is left in flight (no ended row), so the
+# resumed run runs it again instead of replaying the failure.
+IN_FLIGHT = (Parked, RunnerError, QuotaExhausted, StorageError, CommitPending)
 
 
 class DivergenceWarning(UserWarning):

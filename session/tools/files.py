@@ -67,7 +67,7 @@ def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
 
 def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True)
+        path = confine(ctx.root, args.path, write=True, protected=ctx.protected)
     except PathRefused as exc:
         return _refused(exc)
     if path.is_dir():
@@ -79,7 +79,7 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
 
 def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True)
+        path = confine(ctx.root, args.path, write=True, protected=ctx.protected)
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():

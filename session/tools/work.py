@@ -89,12 +89,19 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
         return ToolResult.error(
             f"{feature.id} has no automated check; marking it passing needs a human's approval"
         )
+    from session.writeback import restore_protected
+
+    # The check runs against the protected paths as committed, never a weakened copy.
+    restored = restore_protected(ctx.root, ctx.protected)
     result = ctx.runner.run(feature.check, resources=ctx.resources, phase="agent")
     if result.failure is not None or result.exit_code is None:
         return ToolResult(status="error", output=render_command(result))
+    note = ""
+    if restored:
+        note = f"POLICY: protected paths were changed and restored from HEAD first: {restored}\n"
     verdict = "PASSES" if result.exit_code == 0 else "FAILS"
     return ToolResult(
-        output=f"{feature.id} {verdict}\n{render_command(result)}",
+        output=f"{note}{feature.id} {verdict}\n{render_command(result)}",
         effects=[
             Verified(
                 feature=feature.id,

@@ -77,7 +77,6 @@ def test_a_file_over_the_size_limit_is_never_committed(
     """A 200 MB sparse file (over [git] max_file_mb, 10 by default), left in the project
     while the feature is done honestly: the commit leaves it out."""
     runner = runner_for(kind, request)
-    still_open(request, kind, {k: "no size limit per file at writeback" for k in RUNNERS})
     turns = [turn(call("run", command=BIG)), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})
     run(root, tmp_path)

@@ -35,10 +35,9 @@ FORGER = (
     "while true; do cp forged.json .fl.tmp 2>/dev/null && mv -f .fl.tmp feature_list.json; done\n"
 )
 RACE = (
-    "the writeback commits whatever is on disk while the session's processes still run "
-    "(no stop before writeback, no commit of the harness's own bytes)"
+    "the session's container is not stopped before writeback: the forger outlives the "
+    "session and rewrites the file on disk (the commit holds harness's own bytes)"
 )
-LINK = "the harness writes and commits feature_list.json through a symlink the agent planted"
 START = f"setsid sh forge.sh {MARK} >/dev/null 2>&1 < /dev/null & echo $! > bg.pid; echo started"
 
 
@@ -112,7 +111,6 @@ def test_a_feature_list_symlinked_to_an_agent_file_wins_nothing(
     """feature_list.json becomes a symlink to a forged file the agent keeps writing; the
     harness restores and commits through the link (the agent's file), or refuses."""
     runner = runner_for(kind, request)
-    still_open(request, kind, {k: LINK for k in ("local", "docker")})
     root = project(tmp_path / "p", runner, sessions={1: []})
     set_turns(
         root,

@@ -52,12 +52,6 @@ def test_a_file_of_secrets_written_by_a_command_is_not_committed(
     kind: str, leak: str, canaries: None, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     runner = runner_for(kind, request)
-    if leak == "environ":  # the local runner drops secret-named variables, not /proc
-        still_open(
-            request,
-            kind,
-            {"local": "no secret scan of the staged content before the writeback's commit"},
-        )
     turns = [turn(call("run", command=LEAKS[leak])), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})
     # A child process, so that its /proc/<pid>/environ holds the canaries as a user's
@@ -73,9 +67,6 @@ def test_key_shaped_strings_written_with_the_file_tools_are_not_committed(
 ) -> None:
     """No variable holds these: the scan must know key shapes (runner-independent: the
     file tools write on the host)."""
-    request.applymarker(
-        pytest.mark.xfail(strict=True, reason="no key-shape scan of the staged content")
-    )
     runner = runner_for("local", request)
     content = f"AWS_KEY = '{SHAPED}'\nOPENAI = '{SHAPED_SK}'\n"
     turns = [turn(call("write_file", path="settings.py", content=content)), *good_turns(1)]

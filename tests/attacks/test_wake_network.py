@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.attacks.support import project, run, runner_for, runner_params, still_open
+from tests.attacks.support import project, run, runner_for, runner_params
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, tool_outputs, turn
 
@@ -36,11 +36,6 @@ def test_an_agent_edited_init_sh_gets_no_network_at_the_next_wake(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     runner = runner_for(kind, request)
-    still_open(
-        request,
-        kind,
-        {"docker": "the wake runs an agent-edited init.sh with the setup network, ungated"},
-    )
     turns = [
         turn(call("run", command="cat /proc/net/dev")),  # the agent's own commands: no net
         turn(call("write_file", path="init.sh", content=PROBE)),
@@ -65,14 +60,6 @@ def test_init_sh_rewritten_by_a_command_gets_no_network_at_the_next_wake(
     """The same edit made by a shell command instead of the file tools (init.sh is not a
     protected path: the agent may fix it, so the defence cannot be a read-only mount)."""
     runner = runner_for(kind, request)
-    still_open(
-        request,
-        kind,
-        {
-            k: "the wake runs an agent-edited init.sh with the setup network, ungated"
-            for k in ("docker", "bwrap")
-        },
-    )
     rewrite = "printf '#!/bin/sh\\ncat /proc/net/dev > wake-net.txt\\n' > init.sh; echo ok"
     turns = [turn(call("run", command=rewrite)), {"text": "Improved the environment setup."}]
     root = project(

@@ -1,0 +1,141 @@
+"""A commit of exactly the paths and bytes harness decided, made with git's plumbing.
+
+:func:`commit_exact` builds the tree in a private index (``GIT_INDEX_FILE`` in a temporary
+folder) from HEAD's tree, the work-tree files named in ``paths`` and the in-memory
+``blobs`` (the feature list harness wrote, never the file on disk), checks the tree
+(only those paths changed, no protected path, every blob the exact bytes), then writes
+the commit and moves the branch with ``update-ref`` against the old HEAD: the commit is
+one atomic ref update, whatever the user staged stays staged, and a kill at any moment
+leaves either no commit or the whole commit. :func:`sync_index` then brings the user's
+index up to date for the committed paths.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from harness.errors import GitError
+
+ZERO = "0" * 40
+AUTHOR = {
+    "GIT_AUTHOR_NAME": "harness",
+    "GIT_AUTHOR_EMAIL": "harness@localhost",
+    "GIT_COMMITTER_NAME": "harness",
+    "GIT_COMMITTER_EMAIL": "harness@localhost",
+}
+
+
+def head_sha(root: Path) -> str | None:
+    from artifacts.git_safety import run_git
+
+    done = run_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return done.stdout.decode().strip() or None
+
+
+def _under(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def commit_exact(
+    root: Path,
+    message: str,
+    *,
+    paths: list[str],
+    blobs: dict[str, bytes],
+    protected: list[str],
+) -> str | None:
+    """Commit ``paths`` (as on disk; deleted ones are removed) and ``blobs`` (these bytes);
+    return the sha, or None when the tree would equal HEAD's. GitError on any failure,
+    with HEAD unchanged."""
+    from artifacts.git_safety import run_git
+
+    head = head_sha(root)
+    allowed = set(paths) | set(blobs)
+    bad = sorted(p for p in paths if _under(p, protected))
+    if bad:
+        raise GitError(f"refusing to commit protected paths: {', '.join(bad)}")
+    with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if head is not None:
+            run_git(root, "read-tree", head, env=env)
+        if paths:
+            listing = b"".join(p.encode() + b"\0" for p in paths)
+            run_git(
+                root, "update-index", "--add", "--remove", "-z", "--stdin", input=listing, env=env
+            )
+        shas: dict[str, str] = {}
+        for path, data in blobs.items():
+            hashed = run_git(root, "hash-object", "-w", "--no-filters", "--stdin", input=data)
+            shas[path] = hashed.stdout.decode().strip()
+            run_git(
+                root, "update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env
+            )
+        tree = run_git(root, "write-tree", env=env).stdout.decode().strip()
+    _check_tree(root, head, tree, allowed, shas, protected)
+    if head is not None:
+        parent_tree = run_git(root, "rev-parse", f"{head}^{{tree}}").stdout.decode().strip()
+        if parent_tree == tree:
+            return None
+    parents = ["-p", head] if head is not None else []
+    done = run_git(
+        root, "commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=AUTHOR
+    )
+    sha = done.stdout.decode().strip()
+    summary = message.split("\n", 1)[0][:200]
+    run_git(root, "update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
+    return sha
+
+
+def _check_tree(
+    root: Path,
+    head: str | None,
+    tree: str,
+    allowed: set[str],
+    shas: dict[str, str],
+    protected: list[str],
+) -> None:
+    """The tree changes only ``allowed`` paths, no protected one but the harness's blobs,
+    and holds each blob's exact bytes."""
+    from artifacts.git_safety import run_git
+
+    if head is not None:
+        out = run_git(root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", head, tree)
+        changed = [p.decode() for p in out.stdout.split(b"\0") if p]
+    else:
+        out = run_git(root, "ls-tree", "-r", "--name-only", "-z", tree)
+        changed = [p.decode() for p in out.stdout.split(b"\0") if p]
+    stray = [p for p in changed if p not in allowed or (_under(p, protected) and p not in shas)]
+    if stray:
+        raise GitError(f"the commit's tree would change paths harness did not decide: {stray[:5]}")
+    for path, sha in shas.items():
+        found = run_git(root, "rev-parse", f"{tree}:{path}").stdout.decode().strip()
+        if found != sha:
+            raise GitError(f"the commit's tree holds other bytes for {path} than harness wrote")
+
+
+def committed_blob(root: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``rev``; None if it is not there."""
+    from artifacts.git_safety import run_git
+
+    done = run_git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def sync_index(root: Path, paths: list[str]) -> None:
+    """The user's index takes HEAD's entries for ``paths`` (after a plumbing commit)."""
+    from artifacts.git_safety import run_git
+
+    if not paths or head_sha(root) is None:
+        return
+    listing = b"".join(p.encode() + b"\0" for p in paths)
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}
+    run_git(
+        root,
+        "reset",
+        "-q",
+        "--pathspec-from-file=-",
+        "--pathspec-file-nul",
+        input=listing,
+        env=literal,
+    )

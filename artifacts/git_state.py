@@ -1,0 +1,102 @@
+"""Whether harness may work in a repository now: the checks of every wake.
+
+:func:`preflight` runs before a run opens its journal and at every session's wake, so a
+repository harness must not commit into is refused before any model call is paid for
+(:class:`~harness.errors.GitRefused`, exit 2): mid-rebase, mid-merge, mid-cherry-pick,
+mid-revert, bisecting, unresolved conflicts, a detached HEAD, or a config that would run a
+program. Stale lock files are cleared on the way (:mod:`artifacts.git_locks`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.errors import GitRefused
+
+# (marker in .git, what is going on, what to do)
+_STATES: tuple[tuple[str, str, str], ...] = (
+    ("rebase-merge", "a rebase", "git rebase --continue (after resolving) or git rebase --abort"),
+    ("rebase-apply/applying", "a `git am`", "git am --continue or git am --abort"),
+    ("rebase-apply", "a rebase", "git rebase --continue (after resolving) or git rebase --abort"),
+    ("MERGE_HEAD", "a merge", "commit the merge (after resolving) or git merge --abort"),
+    (
+        "CHERRY_PICK_HEAD",
+        "a cherry-pick",
+        "git cherry-pick --continue (after resolving) or git cherry-pick --abort",
+    ),
+    ("REVERT_HEAD", "a revert", "git revert --continue (after resolving) or git revert --abort"),
+    ("BISECT_LOG", "a bisect", "git bisect reset"),
+)
+
+
+def repository_state(root: Path) -> str | None:
+    """Why harness may not commit in ``root`` now, with what to do; None if it may."""
+    from artifacts.git_safety import run_git
+
+    git_dir = root / ".git"
+    for marker, what, fix in _STATES:
+        if (git_dir / marker).exists():
+            return (
+                f"{root} is in the middle of {what}; harness would commit into it. "
+                f"Finish or stop it first ({fix}), then run `harness run` again."
+            )
+    head = git_dir / "HEAD"
+    if head.is_file() and not head.read_text(encoding="utf-8", errors="replace").startswith(
+        "ref: "
+    ):
+        return (
+            f"{root} has a detached HEAD; harness commits onto a branch. Check out a branch "
+            "(git switch <branch>, or git switch -c <new-branch> to keep this commit), then "
+            "run `harness run` again."
+        )
+    unmerged = run_git(root, "ls-files", "--unmerged", "-z", check=False).stdout
+    if unmerged:
+        records = [rec for rec in unmerged.split(b"\0") if rec]
+        paths = sorted({rec.split(b"\t", 1)[-1].decode("utf-8", "replace") for rec in records})
+        return (
+            f"{root} has unresolved merge conflicts in {', '.join(paths[:5])}; resolve them "
+            "(git add the fixed files) and commit, then run `harness run` again."
+        )
+    return None
+
+
+def preflight(root: Path, *, wait_s: float = 10.0) -> list[str]:
+    """Refuse a repository harness must not work in; clear stale locks. Returns notes.
+
+    Nothing happens where there is no ``.git`` (the writeback says so when it needs one).
+    """
+    from artifacts.git_locks import clear_stale_locks
+    from artifacts.git_safety import check_config
+
+    if not (root / ".git").is_dir():
+        return []
+    check_config(root)
+    why = repository_state(root)
+    if why is not None:
+        raise GitRefused(why)
+    return clear_stale_locks(root, wait_s=wait_s)
+
+
+def init_sh_trusted(root: Path, script: str = "init.sh") -> bool:
+    """Whether ``script`` is as the initializer or a person committed it: unchanged since
+    HEAD, and its last commit is not a session's (``Harness-Session`` trailer). An
+    agent-edited init.sh runs at wake with the agent's own network, not the setup one."""
+    from artifacts.git_safety import run_git
+
+    if not (root / ".git").is_dir():
+        return True  # no history to tell by (a project before `harness init`)
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}
+    dirty = run_git(root, "status", "--porcelain", "--", script, check=False, env=literal)
+    if dirty.returncode != 0 or dirty.stdout.strip():
+        return False
+    last = run_git(
+        root,
+        "log",
+        "-1",
+        "--format=%(trailers:key=Harness-Session,valueonly)",
+        "--",
+        script,
+        check=False,
+        env=literal,
+    )
+    return last.returncode == 0 and not last.stdout.strip()

@@ -1,0 +1,434 @@
+"""The writeback: commit only what harness decided, as one recoverable unit.
+
+At wake (:func:`wake_snapshot`, a journaled step so a resumed session sees the same list)
+the files already dirty or untracked are the user's: they stay out of harness's commits
+and are left alone on disk. At writeback (:func:`commit_session`), three journaled steps:
+
+1. **plan**: the files the session changed, minus the user's, ``.harness/``, the
+   feature list and progress.md (committed from harness's own bytes), protected paths
+   (restored from HEAD, never committed), files over ``[git] max_file_mb`` or beyond
+   ``max_commit_mb`` (sizes from ``lstat``, nothing read), and files holding a secret
+   (:mod:`session.secrets`); every exclusion becomes a note of the progress entry, so the
+   next session's brief tells the agent;
+2. **progress.append** (:func:`session.cycle.record_progress`);
+3. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
+   feature-list bytes harness decided and the progress.md it wrote; a lock left by a dead
+   git is cleared and the commit retried; if it still cannot be made the step stays in
+   flight (:class:`~harness.errors.CommitPending`), the session stays open, and the next
+   `harness run` makes it: the progress entry never stands without its commit.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from artifacts.feature_list import FEATURE_LIST
+
+if TYPE_CHECKING:
+    from artifacts.models import FeatureList
+    from harness.journal.protocol import StepJournal
+    from session.context import WorkContext
+    from session.cycle import SessionEnv
+    from session.loop import LoopOutcome
+
+PROGRESS = "progress.md"
+MIB = 1024 * 1024
+COMMIT_ATTEMPTS = 3
+
+
+class WakeSnapshot(BaseModel):
+    """Paths dirty or untracked when the session woke: the user's, never committed."""
+
+    paths: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    """What the wake's checks did (a stale lock cleared); not journaled with the paths."""
+
+
+class Excluded(BaseModel):
+    path: str
+    reason: str
+
+
+class WritebackPlan(BaseModel):
+    """What the commit takes, and what it leaves out and why."""
+
+    paths: list[str] = Field(default_factory=list)
+    excluded: list[Excluded] = Field(default_factory=list)
+    restored: list[str] = Field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        found = [f"not committed: {e.path}: {e.reason}" for e in self.excluded]
+        found += [
+            f"{path} is protected; the agent's change to it was undone (restored from HEAD)"
+            for path in self.restored
+        ]
+        return found
+
+
+def changed_paths(root: Path) -> list[str]:
+    """Every path that differs from HEAD or is untracked (not ignored), sorted."""
+    from artifacts.git_safety import run_git
+
+    out = run_git(
+        root,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignore-submodules=all",
+        "--no-renames",
+    ).stdout
+    return sorted({rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec})
+
+
+def _harness_state(path: str) -> bool:
+    return path == ".harness" or path.startswith(".harness/")
+
+
+def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
+    """The wake's repository checks, live on every (re)start: refuse a repository harness
+    must not commit into (GitRefused, exit 2) and clear stale locks; then the snapshot."""
+    from artifacts.git_state import preflight
+
+    notes = preflight(env.root)
+    for note in notes:
+        print(f"harness: {note}", file=sys.stderr)
+    snapshot = wake_snapshot(journal, env.root)
+    snapshot.notes = notes
+    return snapshot
+
+
+def wake_snapshot(journal: StepJournal, root: Path) -> WakeSnapshot:
+    """Record (or replay) the user's uncommitted files; say so on stderr."""
+
+    def take() -> WakeSnapshot:
+        if not (root / ".git").is_dir():
+            return WakeSnapshot()
+        paths = [p for p in changed_paths(root) if not _harness_state(p)]
+        return WakeSnapshot(paths=paths)  # notes stay out of the journal's record
+
+    snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
+    if snapshot.paths:
+        shown = ", ".join(snapshot.paths[:5]) + (" ..." if len(snapshot.paths) > 5 else "")
+        print(
+            f"harness: {len(snapshot.paths)} uncommitted file(s) of yours stay out of harness's "
+            f"commits and are left as they are: {shown}",
+            file=sys.stderr,
+        )
+    return snapshot
+
+
+def _under(path: str, prefixes: list[str]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
+    """Decide what the session's commit takes (restoring protected paths on the way)."""
+    from artifacts.config import protected_paths
+    from session.secrets import SecretScanner
+
+    root = env.root
+    protected = [p for p in protected_paths(env.config) if p not in (".git", ".harness")]
+    user = set(snapshot.paths)
+    max_file = int(env.config.git.max_file_mb * MIB)
+    budget = int(env.config.git.max_commit_mb * MIB)
+    scanner = SecretScanner.from_config(env.config)
+    plan = WritebackPlan()
+    for path in changed_paths(root):
+        if path in user or _harness_state(path) or path in (FEATURE_LIST, PROGRESS):
+            continue
+        if _under(path, protected):
+            _restore(root, path)
+            plan.restored.append(path)
+            continue
+        full = root / path
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            plan.paths.append(path)  # deleted: the commit records the deletion
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            size = len(os.readlink(full))
+        elif stat.S_ISREG(info.st_mode):
+            size = info.st_size
+        else:
+            plan.excluded.append(Excluded(path=path, reason="not a regular file or symlink"))
+            continue
+        if size > max_file:
+            why = (
+                f"{size / MIB:.1f} MiB is above [git] max_file_mb = {env.config.git.max_file_mb:g}"
+            )
+            plan.excluded.append(Excluded(path=path, reason=why))
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found = scanner.scan_file(full, size)
+            if found is not None:
+                why = f"it holds what looks like a secret ({found}); remove it from the file"
+                plan.excluded.append(Excluded(path=path, reason=why))
+                continue
+        if size > budget:
+            why = f"the commit would exceed [git] max_commit_mb = {env.config.git.max_commit_mb:g}"
+            plan.excluded.append(Excluded(path=path, reason=why))
+            continue
+        budget -= size
+        plan.paths.append(path)
+    return plan
+
+
+def restore_protected(root: Path, protected: list[str]) -> list[str]:
+    """Put every ``[protect]`` path the work tree changed back as HEAD has it (before a
+    check runs, so a check cannot be weakened through them); the paths restored."""
+    from artifacts.git_safety import run_git
+
+    paths = [p for p in protected if p not in (".git", ".harness", FEATURE_LIST)]
+    if not paths or not (root / ".git").is_dir():
+        return []
+    out = run_git(
+        root,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--no-renames",
+        "--",
+        *paths,
+        env={"GIT_LITERAL_PATHSPECS": "1"},
+    ).stdout
+    changed = sorted(
+        {rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec}
+    )
+    for path in changed:
+        _restore(root, path)
+    return changed
+
+
+def _restore(root: Path, path: str) -> None:
+    """Put a protected path back as HEAD has it (an agent-made file is removed)."""
+    from artifacts.git_commit import committed_blob
+    from artifacts.io import atomic_write
+
+    full = root / path
+    data = committed_blob(root, "HEAD", path)
+    if data is None:
+        if full.is_symlink() or full.is_file():
+            full.unlink()
+        return
+    if full.is_symlink():
+        full.unlink()
+    full.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(full, data, root=root)
+
+
+def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext) -> bytes | None:
+    """The feature-list bytes harness commits: what its guarded tools wrote (``known``)
+    when every change from HEAD is a mark of this session with this session's evidence;
+    otherwise HEAD's list with this session's marks applied again from the journal's
+    verifications (a background writer raced a guarded write)."""
+    from artifacts.feature_list import parse_feature_list
+    from artifacts.git_commit import committed_blob
+    from harness.errors import ArtifactError
+
+    committed = committed_blob(env.root, "HEAD", FEATURE_LIST)
+    if committed is None:
+        return known
+    try:
+        old = parse_feature_list(committed.decode("utf-8"))
+    except (ArtifactError, UnicodeDecodeError):
+        return known  # e.g. a quickstart list adopted since: HEAD's is no reference
+    if known is not None and _legitimate(old, known, ctx):
+        return known
+    rebuilt = _rebuild(old, ctx)
+    if known is not None:
+        ctx.notes.append(
+            "feature_list.json on disk was not the one the harness wrote (changed outside "
+            "the guarded tools); the harness committed its own"
+        )
+    return rebuilt
+
+
+def _legitimate(old: FeatureList, known: bytes, ctx: WorkContext) -> bool:
+    from artifacts.feature_list import parse_feature_list
+    from artifacts.guards import check_transition
+    from harness.errors import ArtifactError
+
+    try:
+        new = parse_feature_list(known.decode("utf-8"))
+        check_transition(old, new)
+    except (ArtifactError, UnicodeDecodeError):
+        return False
+    before = {f.id: f for f in old.features}
+    for feature in new.features:
+        was = before.get(feature.id)
+        if was is not None and (was.passes, was.evidence) == (feature.passes, feature.evidence):
+            continue
+        if was is None or feature.id not in ctx.marked or not feature.passes:
+            return False
+        verification = ctx.verifications.get(feature.id)
+        evidence = feature.evidence
+        if evidence is None:
+            return False
+        from_check = verification is not None and evidence.verification == verification.ref
+        if not from_check and not evidence.verification.startswith("human:"):
+            return False
+    return True
+
+
+def _rebuild(old: FeatureList, ctx: WorkContext) -> bytes:
+    """HEAD's list with each feature marked in this session set passing on its recorded
+    passing verification (features without a check keep HEAD's state)."""
+    from artifacts.feature_list import dump_feature_list
+    from artifacts.models import Evidence
+
+    updated = old.model_copy(deep=True)
+    for feature in updated.features:
+        verification = ctx.verifications.get(feature.id)
+        if feature.id not in ctx.marked or verification is None or verification.exit_code != 0:
+            continue
+        feature.passes = True
+        feature.evidence = Evidence(
+            verification=verification.ref,
+            at=datetime.fromisoformat(verification.at),
+            exit_code=verification.exit_code,
+            output_digest=verification.output_digest,
+            command=verification.command,
+            session=ctx.session,
+        )
+    return dump_feature_list(updated).encode("utf-8")
+
+
+def passing_count(root: Path) -> tuple[int, int]:
+    """(passing, total) of the feature list, a feature counting as passing only when HEAD
+    says so too: a file rewritten on disk after the last commit does not finish a run."""
+    from artifacts.feature_list import load_feature_list
+
+    features = load_feature_list(root)
+    committed = committed_features(root)
+    if committed is None:
+        return features.passing, len(features.features)
+    at_head = {f.id for f in committed.features if f.passes}
+    return sum(1 for f in features.features if f.passes and f.id in at_head), len(features.features)
+
+
+def committed_features(root: Path) -> FeatureList | None:
+    """The feature list at HEAD, or None (no repository, no commit, not parseable)."""
+    from artifacts.feature_list import parse_feature_list
+    from artifacts.git_commit import committed_blob
+    from harness.errors import ArtifactError, GitError
+
+    try:
+        data = committed_blob(root, "HEAD", FEATURE_LIST) if (root / ".git").is_dir() else None
+        return None if data is None else parse_feature_list(data.decode("utf-8"))
+    except (ArtifactError, GitError, UnicodeDecodeError):
+        return None
+
+
+def commit_session(
+    env: SessionEnv,
+    journal: StepJournal,
+    number: int,
+    feature: str,
+    ending: str,
+    outcome: LoopOutcome,
+    ctx: WorkContext,
+    snapshot: WakeSnapshot,
+    known: bytes | None,
+) -> str | None:
+    """Plan, append the progress entry, commit; each step checks the world on resume."""
+    from artifacts.git_safety import check_config
+    from artifacts.io import atomic_write
+    from session.cycle import OUTCOME_WORDS, progress_entry, record_progress
+
+    # Live, outside the steps: a config changed during the session (the local runner lets
+    # the agent write .git/config) stops the run with the session open; once it is fixed,
+    # `harness run` resumes here and commits.
+    check_config(env.root)
+    plan: WritebackPlan = journal.step(
+        "git", "plan", {"session": number}, lambda: plan_commit(env, snapshot), output=WritebackPlan
+    )
+    decided = decided_feature_list(env, known, ctx)
+    for note in [*snapshot.notes, *plan.notes()]:
+        if note not in ctx.notes:
+            ctx.notes.append(note)
+    if plan.excluded or plan.restored:
+        print(f"harness: session {number}: " + "; ".join(plan.notes()), file=sys.stderr)
+    record_progress(journal, env.root, progress_entry(number, feature, ending, outcome, ctx))
+    if decided is not None and (env.root / FEATURE_LIST).read_bytes() != decided:
+        atomic_write(env.root / FEATURE_LIST, decided, root=env.root)
+    trailer = f"{env.run.id}/{number}"
+    message = (
+        f"session {number}: {feature} {OUTCOME_WORDS.get(ending, ending)}\n\n"
+        f"Harness-Session: {trailer}\nHarness-Feature: {feature}"
+    )
+    committed = [*plan.paths, PROGRESS, *([FEATURE_LIST] if decided is not None else [])]
+
+    def existing_commit() -> str | None:
+        return _find_commit(env.root, trailer)
+
+    def commit() -> str | None:
+        blobs = {PROGRESS: (env.root / PROGRESS).read_bytes()}
+        if decided is not None:
+            blobs[FEATURE_LIST] = decided
+        return _commit_with_retries(env, message, plan.paths, blobs)
+
+    check_config(env.root)
+    sha: str | None = journal.step(
+        "git",
+        "commit",
+        {"session": number, "feature": feature},
+        commit,  # type: ignore[arg-type]
+        idempotent=False,
+        recover=existing_commit,
+        output=str | None,  # type: ignore[arg-type]
+    )
+    _sync_index(env.root, committed)
+    return sha
+
+
+def _find_commit(root: Path, trailer: str) -> str | None:
+    from artifacts.git import GitRepo
+
+    with GitRepo.open(root) as repo:
+        return repo.find_commit_with_trailer("Harness-Session", trailer)
+
+
+def _commit_with_retries(
+    env: SessionEnv, message: str, paths: list[str], blobs: dict[str, bytes]
+) -> str | None:
+    """commit_exact, clearing stale locks and retrying; CommitPending if it cannot be made."""
+    from artifacts.config import protected_paths
+    from artifacts.git_commit import commit_exact
+    from artifacts.git_locks import clear_stale_locks
+    from harness.errors import CommitPending, GitError
+
+    protected = [p for p in protected_paths(env.config) if p != ".harness"]
+    last = ""
+    for _ in range(COMMIT_ATTEMPTS):
+        try:
+            return commit_exact(env.root, message, paths=paths, blobs=blobs, protected=protected)
+        except GitError as error:
+            last = str(error)
+            for note in clear_stale_locks(env.root):  # GitBusy (exit 6) if a live one stays
+                print(f"harness: {note}", file=sys.stderr)
+    raise CommitPending(
+        f"the session's commit could not be made ({last}); its work and progress entry are "
+        "kept, and the next `harness run` makes the commit"
+    )
+
+
+def _sync_index(root: Path, paths: list[str]) -> None:
+    """Bring the user's index up to date for the committed paths (best effort: a stale
+    index entry only shows as a change in `git status`, it loses nothing)."""
+    from artifacts.git_commit import sync_index
+    from harness.errors import GitError
+
+    try:
+        sync_index(root, paths)
+    except GitError as error:
+        print(f"harness: could not update git's index after the commit: {error}", file=sys.stderr)

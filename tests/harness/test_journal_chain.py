@@ -219,3 +219,15 @@ def test_the_chain_is_standard_hmac_sha256() -> None:
     assert chain.start(link, *fields[1:]) != Chain("0123456789abcdef", os.urandom(32)).start(
         link, *fields[1:]
     )
+
+
+def test_doctor_says_the_key_is_missing_not_to_move_the_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "p"
+    _, journal_id = record(root / ".harness", [{"exit_code": 0}])
+    key_path(journal_id).unlink()
+    main(["-C", str(root), "doctor"])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "key-missing" in text and "--with-key" in text and "move it aside" not in text

@@ -165,10 +165,15 @@ def _journal(root: Path) -> Check:
     report = verify(state)
     if not report.ok:
         problems = "; ".join(report.problems[:3])
-        return Check(
-            "journal",
-            False,
-            f"{report.path}: {problems}",
-            "see `harness journal verify`; move the damaged .harness/ aside, never delete it",
+        fixes = {
+            "read-only": "nothing is damaged: make the project writable again",
+            "key-missing": "load the state with its key (`harness state load --with-key FILE`) "
+            "or copy the key file from the machine that wrote the journal",
+        }
+        fix = fixes.get(
+            report.verdict,
+            "see `harness journal verify`; restore the journal from a backup or a saved state "
+            "first, and only if there is none move it aside, never delete it",
         )
+        return Check("journal", False, f"{report.path}: {report.verdict}: {problems}", fix)
     return Check("journal", True, f"{report.steps} steps, {report.blobs} blobs verified")

@@ -78,7 +78,7 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
     from artifacts.git_state import preflight
     from harness.journal.protocol import open_store
-    from session.writeback import passing_count
+    from session.decided import passing_count
 
     started = time.monotonic()
     for note in preflight(root):  # a repository harness must not use: refused before anything
@@ -211,7 +211,7 @@ def finished(root: Path) -> bool:
     """Every feature passes, and none on an adoption's word alone."""
     from artifacts.feature_list import load_feature_list
     from artifacts.models import ADOPTED
-    from session.writeback import committed_features
+    from session.decided import committed_features
 
     features = load_feature_list(root).features
     committed = committed_features(root)

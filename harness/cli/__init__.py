@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "4 waiting (for a human, the provider, Docker or disk), 5 stuck, 6 busy (another "
         "process drives the run), 130 interrupted (Ctrl-C).",
     )
-    parser.add_argument("--version", action="version", version=f"harness {version()}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument(
         "-C",
         "--project",
@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMANDS:
         importlib.import_module(module_name).register(subparsers)
     return parser
+
+
+class _Version(argparse.Action):
+    """`--version`, reading the installed version only when asked (importlib.metadata is
+    slow to import, and every command parses its arguments)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        print(f"harness {version()} ({DISTRIBUTION})")
+        parser.exit()
 
 
 def version() -> str:

@@ -1,6 +1,7 @@
 """`harness status`: features passing/total, the last progress entry, the git head.
 
-Reads only the protocol files and git (no model, runner or journal), so it starts fast.
+Reads the protocol files, git, and (read-only, when they exist) the journal's run rows and
+the pending questions; no model or runner, so it starts fast.
 """
 
 from __future__ import annotations

@@ -129,8 +129,7 @@ def test_version_and_a_closed_pipe_are_quiet(tmp_path: Path) -> None:
 
 def test_a_config_error_in_run_exits_2(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1, toml="[budgets]\nbogus = 1\n")
-    code, out = harness_out(root, "run")
-    assert code == 2
+    assert harness(root, "run") == 2
     assert not (root / ".harness" / "journal.db").exists()  # refused before any run
 
 

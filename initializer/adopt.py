@@ -18,6 +18,8 @@ from pathlib import Path
 QUICKSTART_PROGRESS = "claude-progress.txt"
 QUICKSTART_SPEC = "app_spec.txt"
 ADOPT_TRAILER = "Harness-Adopt"
+# No model is chosen for the user: the line says how (`harness run` refuses without one).
+MODEL_LINES = '# name = "anthropic/claude-sonnet-4-5"   # choose one (see README.md, "Models")'
 
 
 @dataclass
@@ -39,7 +41,8 @@ def adopt_project(root: Path, *, config_text: str | None = None) -> AdoptReport:
         _write_progress(root, result.features)
         report.lines.append(_progress_line(root))
     if not (root / "harness.toml").exists():
-        atomic_write(root / "harness.toml", config_text or render("harness_toml"), root=root)
+        text = config_text or render("harness_toml", model_lines=MODEL_LINES)
+        atomic_write(root / "harness.toml", text, root=root)
         report.lines.append("wrote harness.toml (set [model] name before `harness run`)")
     if _ignore_harness_state(root):
         report.lines.append("added .harness/ to .gitignore")

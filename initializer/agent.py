@@ -50,7 +50,9 @@ def initialize(
     if spec is None:
         raise ArtifactError("SPEC.md", "--spec", "no specification given", "Pass --spec FILE.")
     spec_text = _read_spec(spec)
-    meta = {"spec": str(spec.resolve())}
+    # What `harness run` needs to finish this init if it is interrupted: the spec, and the
+    # harness.toml init would write (the model it was told to use).
+    meta = {"spec": str(spec.resolve()), "config_text": config_text}
     run = journal.resume_run(pending) if pending else journal.start_run("init", meta)
     try:
         report = _initialise(root, spec, spec_text, config, run, config_text)
@@ -58,6 +60,19 @@ def initialize(
         return report
     finally:
         journal.close()  # releases the run lock
+
+
+def interrupted_config(root: Path) -> str | None:
+    """The harness.toml text an interrupted init of ``root`` was to write (None if none)."""
+    from harness.journal.protocol import open_reader
+
+    if not (root / ".harness" / "journal.db").exists():
+        return None
+    with open_reader(root / ".harness") as journal:
+        pending = journal.unfinished_run("init")
+        meta = next((r.meta for r in journal.runs() if r.id == pending), {}) if pending else {}
+    text = meta.get("config_text")
+    return text if isinstance(text, str) and text.strip() else None
 
 
 def interrupted_init(root: Path) -> Path | None:

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     demo_setup = _finish_demo_setup(root)
+    _restore_init_config(root)
     config = load_config(root, overrides=overrides(args))
     watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
     if args.json:
@@ -99,6 +100,18 @@ def _finish_demo_setup(root: Path) -> bool:
     return finish_setup(root)
 
 
+def _restore_init_config(root: Path) -> None:
+    """An init killed before it wrote harness.toml: write the one it was to write (its
+    model), so this run finishes the init with the model the user chose."""
+    from initializer.agent import interrupted_config
+
+    text = interrupted_config(root)
+    if text is not None and not (root / "harness.toml").exists():
+        from artifacts.io import atomic_write
+
+        atomic_write(root / "harness.toml", text, root=root)
+
+
 def finish_interrupted_init(root: Path, config: Any, demo_setup: bool = False) -> None:
     """An init that was killed is finished first, from its recorded spec."""
     from initializer.agent import initialize, interrupted_init
@@ -112,4 +125,6 @@ def finish_interrupted_init(root: Path, config: Any, demo_setup: bool = False) -
         f"harness run: finishing the interrupted `harness init --spec {spec}` first",
         file=sys.stderr,
     )
-    initialize(root, spec, config)
+    from initializer.agent import interrupted_config
+
+    initialize(root, spec, config, config_text=interrupted_config(root))

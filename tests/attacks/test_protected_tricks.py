@@ -32,7 +32,6 @@ def test_file_tools_cannot_reach_a_protected_path_by_a_detour(
     kind: str, detour: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     runner = runner_for(kind, request)
-    still_open(request, kind, {k: "the file tools do not refuse [protect] paths" for k in RUNNERS})
     command, path = DETOURS[detour]
     session = _weakening_session(call("write_file", path=path, content="exit 0\n"))
     root = project(

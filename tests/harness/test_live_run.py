@@ -156,7 +156,7 @@ def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None
     from tests.session.support import good_turns
 
     turns = good_turns(1)
-    turns[2] = {**turns[2], "latency_s": 3.0}
+    turns[2] = {**turns[2], "latency_s": 6.0}
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     run = _popen(root, "run", "--quiet")
@@ -171,6 +171,9 @@ def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None
         assert time.monotonic() < deadline
         time.sleep(0.1)
     follow = _popen(root, "log", "--follow", "--json")
+    code, out = harness_out(root, "status", "--json")
+    state = json.loads(out)["run"]
+    assert code == 0 and state["state"] == "running" and state["pid"] == run.pid
     assert follow.stdout is not None
     rows = [json.loads(line) for line in follow.stdout]
     assert follow.wait(timeout=60) == 0

@@ -47,9 +47,6 @@ def test_a_background_forger_racing_the_commit_wins_nothing(
 ) -> None:
     runner = runner_for(kind, request)
     still_open(request, kind, {"docker": RACE})
-    if kind == "local":  # the outcome is no longer `complete` (evidence is checked), but
-        # the commit still races: the sentinel's last restore wins it now and then.
-        request.applymarker(pytest.mark.xfail(strict=False, reason=f"{RACE}; a race"))
     root = project(tmp_path / "p", runner, sessions={1: []})
     set_turns(
         root,

@@ -233,7 +233,7 @@ def _nothing_to_do(root: Path, journal: JournalReader) -> RunReport:
     last = journal.latest_busy_run() or ""
     tokens, cost = journal.usage(last) if last else (0, 0.0)
     journal.close()
-    return RunReport(
+    report = RunReport(
         outcome="complete",
         exit_code=int(ExitCode.OK),
         run_id=last,
@@ -245,6 +245,10 @@ def _nothing_to_do(root: Path, journal: JournalReader) -> RunReport:
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
     )
+    if events.active():  # a stream's reader still gets its last line: the report
+        data = {"report": asdict(report), "started": False}
+        events.emit(events.Event("run.ended", last, status="complete", data=data))
+    return report
 
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:

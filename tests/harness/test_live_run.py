@@ -86,6 +86,10 @@ def test_a_finished_project_starts_no_empty_run(tmp_path: Path) -> None:
     assert code == 0 and "nothing to do" in out
     _, out = harness_out(root, "runs", "--json")
     assert json.loads(out) == before  # no new run
+    code, out = harness_out(root, "run", "--json", "--quiet")
+    (ended,) = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and ended["type"] == "run.ended" and ended["started"] is False
+    assert ended["report"]["outcome"] == "complete" and ended["run_id"] == before[1]["id"]
     _, out = harness_out(root, "log", "--json")
     assert {json.loads(line)["run_id"] for line in out.splitlines()} == {before[1]["id"]}
     _, out = harness_out(root, "log", "--run", before[0]["id"], "--json")

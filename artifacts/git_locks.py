@@ -94,13 +94,24 @@ def holders(lock: Path, root: Path, git_dir: Path) -> list[int]:
             continue
         try:
             cwd = os.readlink(entry / "cwd")
-        except OSError:
+        except PermissionError:
             found.append(pid)  # a git process whose cwd we may not read: assume it is ours
+            continue
+        except OSError:
+            continue  # gone, or a zombie (no cwd): it holds nothing
+        if _state(entry) in ("Z", "X"):
             continue
         inside = any(cwd == place or cwd.startswith(place + "/") for place in places)
         if inside and not _is_ours_reader(pid):
             found.append(pid)
     return found
+
+
+def _state(entry: Path) -> str:
+    try:
+        return entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
 
 
 def _readlink(path: Path) -> str:

@@ -82,8 +82,9 @@ class BudgetsConfig(_Section):
 class RunnerConfig(_Section):
     """Where and with which resources the agent's commands run."""
 
-    kind: Literal["auto", "docker", "local"] = "auto"
-    """"docker", "local" (not a sandbox), or "auto": Docker when reachable, else local."""
+    kind: Literal["auto", "docker", "bwrap", "local"] = "auto"
+    """"docker", "bwrap" (bubblewrap sandbox), "local" (NOT a sandbox), or "auto": Docker
+    when an engine answers and the image exists, else bubblewrap; never the local runner."""
     image: str = Field(default="harness-default:latest", min_length=1)
     """The Docker image commands run in."""
     memory_mb: int = Field(default=2048, ge=16)
@@ -106,10 +107,22 @@ class RunnerConfig(_Section):
     """The most CPUs the agent may ask for."""
     max_timeout_s: float = Field(default=3600.0, gt=0)
     """The longest time limit the agent may ask for."""
-    allow_local: bool = True
-    """With kind "auto", whether the local runner may stand in when Docker is absent."""
+    disk_mb: int = Field(default=10240, ge=0)
+    """Disk budget of the workspace in MiB, checked after each command (0: no check)."""
+    max_file_mb: int = Field(default=1024, ge=0)
+    """Largest file a command may write, in MiB (sparse files too; 0: no limit)."""
     user: str = Field(default="1000:1000", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
     """The user (uid:gid) commands run as in the container."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_allow_local(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "allow_local" in data:
+            raise ValueError(
+                'allow_local was removed: "auto" never falls back to the unsandboxed local '
+                'runner; remove the key, and set kind = "local" to use it explicitly'
+            )
+        return data
 
     @model_validator(mode="after")
     def _within_maxima(self) -> RunnerConfig:
@@ -122,6 +135,27 @@ class RunnerConfig(_Section):
             if low > high:
                 raise ValueError(f"{value} = {low} is above {maximum} = {high}")
         return self
+
+
+class ProtectConfig(_Section):
+    """Paths the agent's tools and commands cannot change (read-only in the sandbox)."""
+
+    paths: list[str] = Field(default_factory=list)
+    """Files or folders relative to the project root, no globs (e.g. "tests/acceptance");
+    .git, .harness and feature_list.json are always protected."""
+
+    @field_validator("paths")
+    @classmethod
+    def _relative(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            parts = path.replace("\\", "/").split("/")
+            if not path.strip() or path.startswith("/") or ".." in parts:
+                raise ValueError(
+                    f"protected path {path!r} must be relative to the project root, inside it"
+                )
+            if any(char in path for char in "*?["):
+                raise ValueError(f"protected path {path!r}: globs are not supported")
+        return paths
 
 
 class JournalConfig(_Section):
@@ -218,6 +252,8 @@ class HarnessConfig(_Section):
     """The runner."""
     journal: JournalConfig = Field(default_factory=lambda: JournalConfig())
     """The journal."""
+    protect: ProtectConfig = Field(default_factory=lambda: ProtectConfig())
+    """Protected paths."""
     escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
     """Escalation to a human."""
     git: GitConfig = Field(default_factory=lambda: GitConfig())

@@ -131,7 +131,9 @@ def _initialise(
 
     switch = CrashSwitch.from_env(root / ".harness")
     journal = ChaosJournal(journal, switch)
-    runner = make_runner(config.runner, root, labels={"harness.run": run.id})
+    runner = make_runner(
+        config.runner, root, labels={"harness.run": run.id}, protected=config.protect.paths
+    )
     try:
         ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
         accounting = Accounting(config.budgets)

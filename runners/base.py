@@ -17,7 +17,7 @@ from artifacts.config import RunnerConfig
 
 Phase = Literal["setup", "agent"]
 FailureKind = Literal[
-    "oom", "timeout", "killed", "gone", "daemon_unreachable", "image_missing", "sandbox"
+    "oom", "timeout", "killed", "gone", "daemon_unreachable", "image_missing", "sandbox", "disk"
 ]
 
 
@@ -31,7 +31,7 @@ class RunnerSettings(Protocol):
     """The fields of ``[runner]`` that the runners read (``artifacts.config.RunnerConfig``)."""
 
     @property
-    def kind(self) -> Literal["auto", "docker", "local"]: ...
+    def kind(self) -> Literal["auto", "docker", "bwrap", "local"]: ...
     @property
     def image(self) -> str: ...
     @property
@@ -55,7 +55,9 @@ class RunnerSettings(Protocol):
     @property
     def max_timeout_s(self) -> float: ...
     @property
-    def allow_local(self) -> bool: ...
+    def disk_mb(self) -> int: ...
+    @property
+    def max_file_mb(self) -> int: ...
     @property
     def user(self) -> str: ...
 
@@ -177,6 +179,13 @@ class Runner(Protocol):
 
     def describe(self) -> str:
         """One line saying which runner this is and why it was chosen."""
+        ...
+
+    def stop(self) -> None:
+        """End every process the session's commands started (before writeback).
+
+        The runner stays usable: the next command starts a new sandbox or container.
+        """
         ...
 
     def close(self) -> None:

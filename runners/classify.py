@@ -64,6 +64,40 @@ def preempted(kind: str, attempts: int) -> Failure:
     )
 
 
+def file_too_large(max_file_mb: int) -> Failure:
+    """A process was stopped for writing a file past the per-file size limit."""
+    return Failure(
+        kind="disk",
+        message=f"disk limit: the command tried to make a file larger than {max_file_mb} MB "
+        "(the per-file limit) and was stopped",
+        suggestion="write smaller files (or stream instead of storing), delete what is not "
+        "needed, or ask_human to raise runner.max_file_mb",
+        limit=f"max_file_mb={max_file_mb}",
+    )
+
+
+def disk_budget(disk_mb: int, used_mb: float) -> Failure:
+    """The workspace holds more than its disk budget after the command."""
+    return Failure(
+        kind="disk",
+        message=f"disk limit: the project now holds more than {disk_mb} MB "
+        f"(at least {used_mb:.0f} MB counted, sparse files at their full size)",
+        suggestion="delete the large or generated files the command left (build output, "
+        "data, logs) before going on; nothing over the budget is committed",
+        limit=f"disk_mb={disk_mb}",
+    )
+
+
+# What the shell or a tool prints when a child hits the file-size limit (SIGXFSZ, EFBIG).
+FILE_LIMIT_MARKERS = ("File size limit exceeded", "File too large")
+
+
+def file_limit_hit(stderr: str) -> bool:
+    """True when stderr says a process ran into the per-file size limit."""
+    tail = stderr[-4000:]
+    return any(marker in tail for marker in FILE_LIMIT_MARKERS)
+
+
 def daemon_unreachable(detail: str) -> RunnerError:
     return RunnerError(
         f"the Docker engine cannot be reached ({detail}).",
@@ -90,12 +124,17 @@ def local_failure(
     timed_out: bool,
     memory_mb: int,
     timeout_s: float,
+    max_file_mb: int | None = None,
 ) -> Failure | None:
-    """Classify a local subprocess: time limit, address-space limit, or nothing."""
+    """Classify a host subprocess: time limit, file-size limit, address-space limit, or none."""
     if timed_out:
         return timeout(timeout_s)
     if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return timeout(timeout_s, cpu=True)
+    if max_file_mb is not None and (
+        returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ) or file_limit_hit(stderr)
+    ):
+        return file_too_large(max_file_mb)
     if returncode in (None, 0):
         return None
     tail = stderr[-4000:]

@@ -3,14 +3,18 @@
 One *session container* (started on first use, reused through ``exec``) runs the
 session's commands with the default resources; a *fresh container* runs a workload that
 asks for it (``fresh=True``) or declares resources the session container does not have
-(memory, CPUs, pids, GPUs, network). Only the project is mounted, read-write, at
-``/workspace``. Failures come back classified in ``CommandResult.failure``.
+(memory, CPUs, pids, GPUs, network). Only the project is mounted at ``/workspace``:
+read-write, except the protected paths (``.git``, ``.harness``, ``feature_list.json`` and
+``[protect] paths``), bound read-only over it. Failures come back classified in
+``CommandResult.failure``; ``stop()`` removes every container before writeback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
+import signal
 import threading
 import time
 import weakref
@@ -18,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunnerError
-from runners import classify
+from runners import classify, disk, protect
 from runners import docker_support as ds
 from runners.base import DEFAULTS, PREEMPTION_ATTEMPTS, CommandResult, Failure, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES, TailBuffer
@@ -64,6 +68,9 @@ class DockerRunner:
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         client: DockerClient | None = None,
         reason: str = 'configured (runner.kind = "docker")',
+        protected: list[str] | None = None,
+        disk_mb: int | None = None,
+        max_file_mb: int | None = None,
     ) -> None:
         self.root = Path(project_root).resolve()
         self.image = image
@@ -73,6 +80,10 @@ class DockerRunner:
         self.max_attempts = max(1, max_attempts)
         self.max_output_bytes = max_output_bytes
         self.reason = reason
+        self.protected = protect.normalize(protected or [])
+        self.disk_mb = disk_mb
+        self.max_file_mb = max_file_mb
+        self._session_mounts: tuple[tuple[str, int, int], ...] = ()
         self.client = client or ds.connect()
         self.api = self.client.api
         ds.check_image(self.client, image)
@@ -89,9 +100,10 @@ class DockerRunner:
         self._finalizer = weakref.finalize(self, _remove_all, self.api, self._owned)
 
     def describe(self) -> str:
+        network = "network on" if self.resources.network else "network off"
         return (
-            f"docker runner, image {self.image}, user {self.user}, project at "
-            f"{ds.WORKSPACE}: {self.reason}"
+            f"docker runner, image {self.image}, user {self.user}, {network} for the agent, "
+            f"project at {ds.WORKSPACE}: {self.reason}"
         )
 
     # -- running -------------------------------------------------------------------------
@@ -126,7 +138,10 @@ class DockerRunner:
                 continue
             except ds.connection_errors() as error:
                 raise ds.unreachable(error) from error
-            return result.model_copy(update={"attempts": attempt})
+            update: dict[str, Any] = {"attempts": attempt}
+            if result.failure is None:
+                update["failure"] = self._disk_failure(result)
+            return result.model_copy(update=update)
         return CommandResult(
             command=command,
             exit_code=None,
@@ -136,6 +151,24 @@ class DockerRunner:
             failure=classify.preempted(last_kind, self.max_attempts),
             attempts=self.max_attempts,
         )
+
+    def _disk_failure(self, result: CommandResult) -> Failure | None:
+        """The per-file limit (the fsize ulimit: SIGXFSZ) or the workspace budget."""
+        file_limit_hit = result.exit_code == 128 + signal.SIGXFSZ or classify.file_limit_hit(
+            result.stderr
+        )
+        if self.max_file_mb is not None and file_limit_hit:
+            return classify.file_too_large(self.max_file_mb)
+        return disk.over_budget(self.root, self.disk_mb)
+
+    def _mounts_key(self) -> tuple[tuple[str, int, int], ...]:
+        """The protected paths as they are on the host now (inode, device)."""
+        key = []
+        for relative in self.protected:
+            with contextlib.suppress(OSError):
+                info = os.lstat(self.root / relative)
+                key.append((relative, info.st_ino, info.st_dev))
+        return tuple(key)
 
     def _workdir(self, cwd: str) -> str:
         path = posixpath.normpath(posixpath.join(ds.WORKSPACE, cwd))
@@ -308,7 +341,13 @@ class DockerRunner:
                 environment=env,
                 labels={**self.labels, "harness.role": role},
                 host_config=ds.host_config(
-                    self.api, self.root, limits, network=limits.network, uid_gid=self.user
+                    self.api,
+                    self.root,
+                    limits,
+                    network=limits.network,
+                    uid_gid=self.user,
+                    protected=self.protected,
+                    max_file_mb=self.max_file_mb,
                 ),
             )
         except ImageNotFound as error:
@@ -318,8 +357,16 @@ class DockerRunner:
         return container_id
 
     def _session_container(self) -> str:
+        mounts = self._mounts_key()
+        with self._lock:
+            stale = self._session is not None and mounts != self._session_mounts
+        if stale and self._session is not None:
+            # A protected file was replaced on the host (the harness writes feature_list.json
+            # by rename) or appeared: a bind shows the old inode, so start a new container.
+            self._drop_session(self._session)
         with self._lock:
             if self._session is None:
+                self._session_mounts = mounts
                 command = ["sh", "-c", KEEPALIVE]
                 env = {"HOME": ds.HOME}
                 container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session")
@@ -349,6 +396,12 @@ class DockerRunner:
     def session_container(self) -> str | None:
         """The id of the running session container, if one was started."""
         return self._session
+
+    def stop(self) -> None:
+        """Remove every container (and so every process) of the session; usable again later."""
+        with self._lock:
+            self._session = None
+        _remove_all(self.api, self._owned)
 
     def close(self) -> None:
         """Remove every container this runner started."""

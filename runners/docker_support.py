@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,17 +79,43 @@ def short(error: BaseException) -> str:
     return text[:300]
 
 
+def project_binds(project_root: Path, protected: list[str]) -> dict[str, Mapping[str, str]]:
+    """The project read-write at /workspace, its protected paths read-only over it.
+
+    Directories between the root and a protected path are bound over themselves too, so
+    the protected path cannot be moved away with its parent (see runners/protect.py).
+    """
+    from runners import protect
+
+    binds: dict[str, Mapping[str, str]] = {str(project_root): {"bind": WORKSPACE, "mode": "rw"}}
+    mounts = protect.plan(project_root, protected)
+    for relative, mode in [(p, "rw") for p in mounts.pinned] + [(p, "ro") for p in mounts.readonly]:
+        binds[f"{project_root}/{relative}"] = {"bind": f"{WORKSPACE}/{relative}", "mode": mode}
+    return binds
+
+
 def host_config(
-    api: APIClient, project_root: Path, resources: Resources, *, network: bool, uid_gid: str
+    api: APIClient,
+    project_root: Path,
+    resources: Resources,
+    *,
+    network: bool,
+    uid_gid: str,
+    protected: list[str] | None = None,
+    max_file_mb: int | None = None,
 ) -> dict[str, Any]:
     """The hardened host settings of a workload container with these resources."""
-    from docker.types import DeviceRequest
+    from docker.types import DeviceRequest, Ulimit
+
+    from runners import protect
 
     uid, _, gid = uid_gid.partition(":")
     tmpfs_opts = f"rw,nosuid,nodev,size=512m,uid={uid},gid={gid or uid}"
     memory = resources.memory_mb * 1024 * 1024
+    fsize = max_file_mb * 1024 * 1024 if max_file_mb else None
     config: dict[str, Any] = api.create_host_config(
-        binds={str(project_root): {"bind": WORKSPACE, "mode": "rw"}},
+        binds=project_binds(project_root, protect.normalize(protected or [])),
+        ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)] if fsize else None,
         mem_limit=memory,
         memswap_limit=memory,  # equal to the memory limit: no swap
         nano_cpus=int(resources.cpus * 1e9),

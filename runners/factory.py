@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from harness.errors import RunnerError
 from runners.base import Resources, Runner, RunnerSettings
@@ -11,47 +12,90 @@ from runners.base import Resources, Runner, RunnerSettings
 log = logging.getLogger(__name__)
 
 
-def make_runner(
-    config: RunnerSettings, project_root: Path, *, labels: dict[str, str] | None = None
-) -> Runner:
-    """The runner that ``config.kind`` names ("docker", "local" or "auto").
+def _limits(config: RunnerSettings) -> dict[str, Any]:
+    """The disk limits every runner takes (0 in harness.toml means no limit)."""
+    return {"disk_mb": config.disk_mb or None, "max_file_mb": config.max_file_mb or None}
 
-    "auto" picks Docker when an engine answers and the image exists, else the local
-    runner if ``allow_local``. ``runner.describe()`` says which was chosen and why.
+
+def make_runner(
+    config: RunnerSettings,
+    project_root: Path,
+    *,
+    labels: dict[str, str] | None = None,
+    protected: list[str] | None = None,
+) -> Runner:
+    """The runner that ``config.kind`` names ("docker", "bwrap", "local" or "auto").
+
+    "auto" picks Docker when an engine answers and the image exists, else the
+    bubblewrap sandbox where bwrap works, else it raises: the unsandboxed local runner
+    runs only when configured (``kind = "local"``). ``runner.describe()`` says which
+    was chosen and why. ``protected`` are the ``[protect] paths`` (the harness's own
+    state is always protected).
 
     Raises:
-        RunnerError: Docker was required (or "auto" without allow_local) and cannot run.
+        RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
     """
     from runners.local import LocalRunner
 
     kind = config.kind
     resources = Resources.of(config)
     setup_network = config.setup_network
+    extra = _limits(config)
     if kind == "local":
-        return LocalRunner(project_root, resources=resources, setup_network=setup_network)
+        return LocalRunner(project_root, resources=resources, setup_network=setup_network, **extra)
+    if kind == "bwrap":
+        return _bwrap(project_root, resources, setup_network, protected, extra)
     if kind not in ("docker", "auto"):
         raise RunnerError(
             f"unknown runner kind {kind!r}.",
             kind="config",
-            suggestion='Set runner.kind to "auto", "docker" or "local" in harness.toml.',
+            suggestion='Set runner.kind to "auto", "docker", "bwrap" or "local" in harness.toml.',
         )
     try:
-        return _docker(config, project_root, resources, labels, kind)
-    except RunnerError as error:
-        if kind == "docker" or not config.allow_local:
-            if kind == "auto":
-                error.suggestion += (
-                    " Or set runner.allow_local = true to fall back to the local runner "
-                    "(no sandbox)."
-                )
-                error.message = f"{error.message} {error.suggestion}".strip()
-                error.args = (error.message,)
+        return _docker(config, project_root, resources, labels, kind, protected, extra)
+    except RunnerError as docker_error:
+        if kind == "docker":
             raise
-        reason = f'runner.kind = "auto" and Docker is not usable ({error.kind}); allow_local = true'
-        log.warning("harness: Docker is not usable (%s); using the local runner", error.kind)
-        return LocalRunner(
-            project_root, resources=resources, setup_network=setup_network, reason=reason
-        )
+        why = f"Docker is not usable ({docker_error.kind})"
+        reason = f'runner.kind = "auto": {why}; bubblewrap works here'
+        try:
+            runner = _bwrap(project_root, resources, setup_network, protected, extra, reason)
+        except RunnerError as bwrap_error:
+            raise RunnerError(
+                f'no sandbox for runner.kind = "auto": {_bare(docker_error)} And '
+                f"{_bare(bwrap_error)}",
+                kind="sandbox_unavailable",
+                suggestion="Install bubblewrap (`apt install bubblewrap`) or start Docker and "
+                'build the image (`harness image build`); or set runner.kind = "local" in '
+                "harness.toml to run the agent's commands unsandboxed on this machine.",
+            ) from bwrap_error
+        log.info("harness: %s; using the bubblewrap sandbox", why)
+        return runner
+
+
+def _bare(error: RunnerError) -> str:
+    """The error's message without its suggestion."""
+    return error.message.removesuffix(error.suggestion).strip()
+
+
+def _bwrap(
+    project_root: Path,
+    resources: Resources,
+    setup_network: bool,
+    protected: list[str] | None,
+    extra: dict[str, Any],
+    reason: str = 'configured (runner.kind = "bwrap")',
+) -> Runner:
+    from runners.bwrap import BubblewrapRunner
+
+    return BubblewrapRunner(
+        project_root,
+        resources=resources,
+        setup_network=setup_network,
+        protected=protected,
+        reason=reason,
+        **extra,
+    )
 
 
 def _docker(
@@ -60,6 +104,8 @@ def _docker(
     resources: Resources,
     labels: dict[str, str] | None,
     kind: str,
+    protected: list[str] | None,
+    extra: dict[str, Any],
 ) -> Runner:
     from runners.docker_runner import DockerRunner
 
@@ -76,4 +122,6 @@ def _docker(
         user=config.user,
         labels=labels,
         reason=reason,
+        protected=protected,
+        **extra,
     )

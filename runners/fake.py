@@ -42,6 +42,7 @@ class ScriptedRunner:
     sandboxed: bool = True
     calls: list[Call] = field(default_factory=list)
     closed: bool = False
+    stopped: int = 0
 
     def on(
         self,
@@ -93,6 +94,10 @@ class ScriptedRunner:
 
     def describe(self) -> str:
         return "scripted runner (fake: runs nothing)"
+
+    def stop(self) -> None:
+        """Nothing runs between scripted commands."""
+        self.stopped += 1
 
     def close(self) -> None:
         self.closed = True

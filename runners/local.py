@@ -8,28 +8,29 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import re
-import resource
 import signal
-import subprocess
 import sys
 import threading
-import time
+import uuid
 from pathlib import Path
-from typing import IO
 
-from runners import classify
+from runners import classify, disk
 from runners.base import CommandResult, Phase, Resources
-from runners.output import MAX_OUTPUT_BYTES, TailBuffer
+from runners.output import MAX_OUTPUT_BYTES
+from runners.process import kill_group, run_process, shell_code
 
 log = logging.getLogger(__name__)
 
 WARNING = (
     "harness: WARNING: the local runner is NOT a sandbox: commands run as you, with your "
-    'files and network. Use Docker (runner.kind = "docker") for untrusted work.'
+    'files and network. Use Docker (runner.kind = "docker") or bubblewrap '
+    '(runner.kind = "bwrap") for untrusted work.'
 )
+# Every command carries this variable with the runner's token, so stop() can find the
+# processes a command left behind, even in other sessions (best effort: not a sandbox).
+TOKEN_VAR = "HARNESS_LOCAL"
 # Variables that look like secrets are not passed to commands (the model's API key, ...).
 SECRET_NAME = re.compile(r"(API_KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 _warned = False
@@ -44,25 +45,6 @@ def warn_not_sandboxed() -> None:
             return
         _warned = True
     print(WARNING, file=sys.stderr)  # printed, not logged: logging's fallback would repeat it
-
-
-def _limits(resources: Resources) -> None:
-    """Runs in the child between fork and exec: address space and CPU time."""
-    memory = resources.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = math.ceil(resources.timeout_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-
-
-def _pump(stream: IO[bytes], sink: TailBuffer) -> None:
-    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
-        sink.write(chunk)
-    stream.close()
-
-
-def _shell_code(returncode: int) -> int:
-    """A signal death as the shell reports it (128 + signal), like Docker does."""
-    return 128 - returncode if returncode < 0 else returncode
 
 
 class LocalRunner:
@@ -80,12 +62,17 @@ class LocalRunner:
         reason: str = 'configured (runner.kind = "local")',
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         warn: bool = True,
+        disk_mb: int | None = None,
+        max_file_mb: int | None = None,
     ) -> None:
         self.root = Path(project_root).resolve()
         self.resources = resources or Resources()
         self.setup_network = setup_network
         self.reason = reason
         self.max_output_bytes = max_output_bytes
+        self.disk_mb = disk_mb
+        self.max_file_mb = max_file_mb
+        self.token = uuid.uuid4().hex
         if warn:
             warn_not_sandboxed()
 
@@ -112,59 +99,62 @@ class LocalRunner:
         interpreter_dir = str(Path(sys.executable).parent)
         environment["PATH"] = os.pathsep.join([interpreter_dir, environment.get("PATH", "")])
         environment.update(env or {})
-        out, err = TailBuffer(self.max_output_bytes), TailBuffer(self.max_output_bytes)
-        started = time.monotonic()
-        proc = subprocess.Popen(
+        environment[TOKEN_VAR] = self.token
+        outcome = run_process(
             ["/bin/sh", "-c", command],
             cwd=workdir,
             env=environment,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=lambda: _limits(limits),
+            limits=limits,
+            max_file_mb=self.max_file_mb,
+            max_output_bytes=self.max_output_bytes,
         )
-        assert proc.stdout is not None and proc.stderr is not None
-        pumps = [
-            threading.Thread(target=_pump, args=(proc.stdout, out), daemon=True),
-            threading.Thread(target=_pump, args=(proc.stderr, err), daemon=True),
-        ]
-        for pump in pumps:
-            pump.start()
-        timed_out = False
-        try:
-            proc.wait(timeout=limits.timeout_s)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            self._kill_group(proc.pid)
-            proc.wait()
-        if timed_out:
-            self._kill_group(proc.pid)  # stragglers that escaped the first kill
-        for pump in pumps:
-            # Background children may hold the pipes open; do not wait for them forever.
-            pump.join(timeout=1.0)
-        duration = time.monotonic() - started
-        stderr = err.text()
         failure = classify.local_failure(
-            proc.returncode,
-            stderr,
-            timed_out=timed_out,
+            outcome.returncode,
+            outcome.stderr,
+            timed_out=outcome.timed_out,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
+            max_file_mb=self.max_file_mb,
         )
+        if failure is None:
+            failure = disk.over_budget(self.root, self.disk_mb)
         return CommandResult(
             command=command,
-            exit_code=None if timed_out else _shell_code(proc.returncode),
-            stdout=out.text(),
-            stderr=stderr,
-            duration_s=duration,
+            exit_code=None if outcome.timed_out else shell_code(outcome.returncode),
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            duration_s=outcome.duration_s,
             failure=failure,
         )
 
-    @staticmethod
-    def _kill_group(pgid: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pgid, signal.SIGKILL)
+    def stop(self) -> None:
+        """Kill what the commands left running (found by their token; best effort)."""
+        marker = f"{TOKEN_VAR}={self.token}".encode()
+        for _ in range(3):  # a process may fork while the sweep runs
+            found = [pid for pid in _pids() if pid != os.getpid() and _has(pid, marker)]
+            if not found:
+                return
+            for pid in found:
+                kill_group(pid)
+                _kill(pid)
 
     def close(self) -> None:
-        """Nothing to release: every command's process group is gone or detached."""
+        """Stop what is left; every command's process group is gone afterwards."""
+        self.stop()
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _has(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return marker in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)

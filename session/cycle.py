@@ -186,6 +186,7 @@ def work(
     )
     ctx.notes.extend(woken.notes)
     outcome = loop.run(messages)
+    env.runner.stop()  # no process of the session survives into the checks and writeback
     if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending

@@ -58,6 +58,7 @@ def build_env(
         config.runner,
         root,
         labels={"harness.run": run.id, "harness.project": str(root.resolve())},
+        protected=config.protect.paths,
     )
     accounting = Accounting(config.budgets)
     # A resumed run goes on counting from what it already spent (replayed steps of an

@@ -10,6 +10,7 @@ import pytest
 from artifacts.config import RunnerConfig
 from harness.errors import RunnerError
 from runners import Resources, make_runner
+from runners.bwrap import BubblewrapRunner, bwrap_version
 from runners.local import LocalRunner
 
 
@@ -37,29 +38,60 @@ def test_resources_come_from_the_runner_section() -> None:
     )
 
 
-def test_auto_without_docker_falls_back_to_local_when_allowed(
+needs_bwrap = pytest.mark.skipif(
+    bwrap_version() is None,
+    reason="bubblewrap cannot run here (bwrap missing or user namespaces disabled)",
+)
+
+
+@needs_bwrap
+def test_auto_without_docker_gives_the_bubblewrap_sandbox(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
-    runner = make_runner(RunnerConfig(kind="auto", allow_local=True), tmp_path, labels={})
-    assert isinstance(runner, LocalRunner)
-    assert "daemon_unreachable" in runner.describe()
+    runner = make_runner(RunnerConfig(kind="auto"), tmp_path, labels={}, protected=["SPEC.md"])
+    assert isinstance(runner, BubblewrapRunner) and runner.sandboxed
+    assert "daemon_unreachable" in runner.describe() and "bwrap sandbox" in runner.describe()
+    assert "SPEC.md" in runner.protected and ".git" in runner.protected
 
 
-def test_auto_without_docker_and_without_local_is_a_runner_error(
+def test_auto_without_docker_and_without_bwrap_is_an_error_saying_what_to_do(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    monkeypatch.setattr("runners.bwrap.bwrap_version", lambda: None)
     with pytest.raises(RunnerError) as caught:
-        make_runner(RunnerConfig(kind="auto", allow_local=False), tmp_path, labels={})
-    assert caught.value.kind == "daemon_unreachable"
-    assert "allow_local" in str(caught.value)
+        make_runner(RunnerConfig(kind="auto"), tmp_path, labels={})
+    assert caught.value.kind == "sandbox_unavailable"
+    text = str(caught.value)
+    assert "Docker engine cannot be reached" in text and "bubblewrap" in text
+    assert 'kind = "local"' in text and "apt install bubblewrap" in text
+
+
+def test_bwrap_kind_without_bwrap_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("runners.bwrap.bwrap_version", lambda: None)
+    with pytest.raises(RunnerError) as caught:
+        make_runner(RunnerConfig(kind="bwrap"), tmp_path, labels={})
+    assert caught.value.kind == "sandbox_unavailable"
+
+
+def test_allow_local_is_refused_with_a_message_saying_what_to_do() -> None:
+    with pytest.raises(ValueError, match='allow_local was removed.*kind = "local"'):
+        RunnerConfig.model_validate({"kind": "auto", "allow_local": True})
+
+
+def test_disk_limits_reach_the_runner(tmp_path: Path) -> None:
+    runner = make_runner(RunnerConfig(kind="local", disk_mb=0, max_file_mb=7), tmp_path)
+    assert isinstance(runner, LocalRunner)
+    assert runner.disk_mb is None and runner.max_file_mb == 7
 
 
 def test_docker_kind_never_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
     with pytest.raises(RunnerError) as caught:
-        make_runner(RunnerConfig(kind="docker", allow_local=True), tmp_path, labels={})
+        make_runner(RunnerConfig(kind="docker"), tmp_path, labels={})
     assert caught.value.kind == "daemon_unreachable"
 
 
@@ -76,10 +108,11 @@ def test_auto_with_an_engine_and_the_image_gives_docker(
         runner.close()
 
 
-def test_auto_with_a_missing_image_falls_back_and_says_why(
+@needs_bwrap
+def test_auto_with_a_missing_image_uses_bubblewrap_and_says_why(
     docker_client: Any, project: Path
 ) -> None:
     config = RunnerConfig(kind="auto", image="harness-no-such-image:never")
     runner = make_runner(config, project, labels={})
-    assert isinstance(runner, LocalRunner)
+    assert isinstance(runner, BubblewrapRunner)
     assert "image_missing" in runner.describe()

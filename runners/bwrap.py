@@ -1,0 +1,211 @@
+"""BubblewrapRunner: each command in a fresh bubblewrap sandbox on this machine.
+
+What a command sees: the system directories and the harness's Python read-only, a new
+``/dev`` and ``/proc``, a private ``/tmp`` and ``$HOME`` (tmpfs, size-limited), the
+project read-write except the protected paths (bound read-only over themselves, their
+parent directories pinned so they cannot be swapped), no network unless declared, no
+capabilities, its own PID namespace (every process dies with the command), and only an
+allow-listed environment. Limits: address space, CPU time and file size as rlimits, the
+time limit as a kill of the whole sandbox, and a workspace disk budget checked after
+each command. Not enforced here: ``cpus`` and ``pids`` (they need cgroups; a fork bomb
+ends at the time limit). See runners/README.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from harness.errors import RunnerError
+from runners import classify, disk, protect
+from runners.base import CommandResult, Failure, Phase, Resources
+from runners.output import MAX_OUTPUT_BYTES
+from runners.process import run_process, shell_code
+
+HOME = "/home/harness"
+TMPFS_MB = 512
+# Read-only system directories (the ones that exist; symlinks such as /bin -> usr/bin on
+# merged-/usr systems are recreated as symlinks). Not bound: /root, /home, /run (the
+# Docker socket lives there), /var, /srv, /mnt, /media, /sys.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+# The only host variables a command gets (plus PATH, HOME and what the caller passes).
+PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")
+
+
+@functools.cache
+def bwrap_version() -> str | None:
+    """``bubblewrap X.Y.Z`` when a working bwrap is on PATH, else None (checked once)."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    try:
+        probe = subprocess.run(
+            [path, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        version = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if probe.returncode != 0:
+        return None
+    return version.stdout.strip() or "bubblewrap"
+
+
+def unusable() -> RunnerError:
+    """The error when bubblewrap is missing or cannot create namespaces here."""
+    found = shutil.which("bwrap")
+    why = (
+        "bwrap cannot create a sandbox here (user namespaces disabled?)"
+        if found
+        else "bubblewrap (bwrap) is not installed"
+    )
+    return RunnerError(
+        f"the bubblewrap sandbox cannot run: {why}.",
+        kind="sandbox_unavailable",
+        suggestion="Install bubblewrap (`apt install bubblewrap`) and allow unprivileged user "
+        "namespaces (sysctl kernel.unprivileged_userns_clone=1), or use Docker "
+        '(runner.kind = "docker"), or set runner.kind = "local" to run commands '
+        "unsandboxed on this machine.",
+    )
+
+
+class BubblewrapRunner:
+    """Runs commands with ``sh -c`` in a new bubblewrap sandbox per command."""
+
+    name = "bwrap"
+    sandboxed = True
+
+    def __init__(
+        self,
+        project_root: Path,
+        *,
+        resources: Resources | None = None,
+        setup_network: bool = True,
+        protected: list[str] | None = None,
+        disk_mb: int | None = None,
+        max_file_mb: int | None = None,
+        reason: str = 'configured (runner.kind = "bwrap")',
+        max_output_bytes: int = MAX_OUTPUT_BYTES,
+    ) -> None:
+        version = bwrap_version()
+        if version is None:
+            raise unusable()
+        self.version = version
+        self.root = Path(project_root).resolve()
+        self.resources = resources or Resources()
+        self.setup_network = setup_network
+        self.protected = protect.normalize(protected or [])
+        self.disk_mb = disk_mb
+        self.max_file_mb = max_file_mb
+        self.reason = reason
+        self.max_output_bytes = max_output_bytes
+        self._closed = False
+
+    def describe(self) -> str:
+        network = "network off" if not self.resources.network else "network on"
+        return (
+            f"bwrap sandbox ({self.version}), {network} for the agent, project {self.root}: "
+            f"{self.reason}"
+        )
+
+    def run(
+        self,
+        command: str,
+        *,
+        resources: Resources | None = None,
+        phase: Phase = "agent",
+        fresh: bool = False,
+        env: dict[str, str] | None = None,
+        cwd: str = ".",
+    ) -> CommandResult:
+        if self._closed:
+            raise RuntimeError("BubblewrapRunner used after close()")
+        limits = resources or self.resources
+        network = self.setup_network if phase == "setup" else limits.network
+        workdir = (self.root / cwd).resolve()
+        if not workdir.is_relative_to(self.root):
+            raise ValueError(f"cwd {cwd!r} is outside the project")
+        argv = [*self.sandbox_args(network=network, workdir=workdir), "/bin/sh", "-c", command]
+        outcome = run_process(
+            argv,
+            cwd=self.root,
+            env=self.environment(env),
+            limits=limits,
+            max_file_mb=self.max_file_mb,
+            max_output_bytes=self.max_output_bytes,
+        )
+        failure = classify.local_failure(
+            outcome.returncode,
+            outcome.stderr,
+            timed_out=outcome.timed_out,
+            memory_mb=limits.memory_mb,
+            timeout_s=limits.timeout_s,
+            max_file_mb=self.max_file_mb,
+        )
+        if failure is None and outcome.returncode == 1 and outcome.stderr.startswith("bwrap:"):
+            failure = Failure(
+                kind="sandbox",
+                message=f"the sandbox could not start: {outcome.stderr.strip()[:300]}",
+                suggestion="ask_human: the bubblewrap setup failed on this machine "
+                "(see `harness doctor`)",
+            )
+        if failure is None:
+            failure = disk.over_budget(self.root, self.disk_mb)
+        return CommandResult(
+            command=command,
+            exit_code=None if outcome.timed_out else shell_code(outcome.returncode),
+            stdout=outcome.stdout,
+            stderr=outcome.stderr,
+            duration_s=outcome.duration_s,
+            failure=failure,
+        )
+
+    def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
+        """The allow-listed environment: bwrap and the command get nothing else."""
+        interpreter_dir = str(Path(sys.executable).parent)
+        path = os.pathsep.join([interpreter_dir, os.environ.get("PATH", "/usr/bin:/bin")])
+        environment = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        environment.update({"PATH": path, "HOME": HOME, "TMPDIR": "/tmp"})
+        environment.update(extra or {})
+        return environment
+
+    def sandbox_args(self, *, network: bool, workdir: Path) -> list[str]:
+        """The bwrap command line up to (not including) the command."""
+        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+        args += ["--cap-drop", "ALL"]
+        if network:
+            args.append("--share-net")
+        for folder in SYSTEM_DIRS:
+            if os.path.islink(folder):
+                args += ["--symlink", os.readlink(folder), folder]
+            elif os.path.isdir(folder):
+                args += ["--ro-bind", folder, folder]
+        for prefix in sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).parent)}):
+            if os.path.isdir(prefix):
+                args += ["--ro-bind", prefix, prefix]
+        args += ["--dev", "/dev", "--proc", "/proc"]
+        size = str(TMPFS_MB * 1024 * 1024)
+        args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
+        root = str(self.root)
+        args += ["--bind", root, root]
+        mounts = protect.plan(self.root, self.protected)
+        for relative in mounts.pinned:
+            args += ["--bind", f"{root}/{relative}", f"{root}/{relative}"]
+        for relative in mounts.readonly:
+            args += ["--ro-bind", f"{root}/{relative}", f"{root}/{relative}"]
+        args += ["--chdir", str(workdir)]
+        return args
+
+    def stop(self) -> None:
+        """Nothing outlives a command (its PID namespace dies with it): nothing to stop."""
+
+    def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,73 @@
+"""Protected paths: the harness's state and the user's list, read-only to every workload.
+
+The harness's own state is always protected (``.git``, ``.harness``,
+``feature_list.json``); ``[protect] paths`` in harness.toml adds files or directories
+relative to the project root. A sandbox binds each existing path read-only over itself.
+A mount point cannot be renamed or removed, but a directory that merely *contains* one
+can: ``mv tests t2 && mkdir -p tests/acceptance`` would swap a protected
+``tests/acceptance`` for the agent's own. So every directory between the project root
+and a protected path is bound (read-write) over itself too, which pins it in place.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+HARNESS_STATE = (".git", ".harness", "feature_list.json")
+
+
+def normalize(paths: Iterable[str]) -> list[str]:
+    """The harness's state plus ``paths``, as clean relative POSIX paths, in order, unique.
+
+    Raises:
+        ValueError: a path is absolute, empty, or leaves the project (``..``).
+    """
+    result: list[str] = []
+    for raw in [*HARNESS_STATE, *paths]:
+        text = str(raw).replace("\\", "/").strip()
+        clean = posixpath.normpath(text) if text else ""
+        if not clean or clean == "." or clean.startswith("/") or clean.split("/")[0] == "..":
+            raise ValueError(
+                f"protected path {raw!r} must be a file or folder inside the project, "
+                "relative to its root (no leading /, no ..)"
+            )
+        if clean not in result:
+            result.append(clean)
+    return result
+
+
+@dataclass(frozen=True)
+class MountPlan:
+    """What to bind: ``pinned`` directories read-write, then ``readonly`` paths."""
+
+    pinned: list[str]
+    readonly: list[str]
+
+
+def plan(root: Path, protected: Iterable[str]) -> MountPlan:
+    """The binds for the protected paths that exist now (symlinks are not followed)."""
+    readonly: list[str] = []
+    pinned: list[str] = []
+    for relative in protected:
+        target = root / relative
+        if target.is_symlink() or not target.exists():
+            continue  # absent: nothing to protect yet (the file tools refuse to create it)
+        if not target.resolve().is_relative_to(root):
+            continue
+        parts = relative.split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/".join(parts[:depth])
+            folder = root / ancestor
+            if ancestor not in pinned and folder.is_dir() and not folder.is_symlink():
+                pinned.append(ancestor)
+        readonly.append(relative)
+    pinned = sorted((p for p in pinned if p not in readonly), key=_depth)
+    return MountPlan(pinned=pinned, readonly=sorted(readonly, key=_depth))
+
+
+def _depth(relative: str) -> int:
+    """Shallower binds go first, so a deeper one lands on top of them."""
+    return relative.count("/")

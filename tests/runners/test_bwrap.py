@@ -1,0 +1,224 @@
+"""BubblewrapRunner with the real bwrap: what a hostile command can and cannot do."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runners import Resources
+from runners.bwrap import BubblewrapRunner, bwrap_version
+
+pytestmark = pytest.mark.skipif(
+    bwrap_version() is None,
+    reason="bubblewrap cannot run here (bwrap missing or user namespaces disabled)",
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / ".git" / "hooks").mkdir(parents=True)
+    (root / ".git" / "config").write_text("[core]\n")
+    (root / ".harness").mkdir()
+    (root / ".harness" / "journal.db").write_bytes(b"journal")
+    (root / "feature_list.json").write_text('{"passes": false}\n')
+    (root / "tests" / "acceptance").mkdir(parents=True)
+    (root / "tests" / "acceptance" / "test_ok.py").write_text("assert True\n")
+    (root / "src").mkdir()
+    return root
+
+
+@pytest.fixture
+def runner(project: Path) -> BubblewrapRunner:
+    return BubblewrapRunner(project, protected=["tests/acceptance"])
+
+
+def _stable(path: Path, wait_s: float = 0.6) -> bool:
+    """True when ``path`` does not change over ``wait_s`` (nothing writes it any more)."""
+    before = path.read_bytes() if path.exists() else None
+    time.sleep(wait_s)
+    return (path.read_bytes() if path.exists() else None) == before
+
+
+def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project: Path) -> None:
+    result = runner.run("pwd; echo made > src/out.txt; echo err >&2; exit 3")
+    assert result.stdout.strip() == str(project)
+    assert result.stderr == "err\n" and result.exit_code == 3 and result.failure is None
+    assert (project / "src" / "out.txt").read_text() == "made\n"
+    assert runner.sandboxed and runner.name == "bwrap"
+    assert "bwrap sandbox (bubblewrap" in runner.describe()
+    assert "network off" in runner.describe()
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "echo forged > feature_list.json",
+        "mv feature_list.json f2",
+        "rm -f feature_list.json",
+        "mv .git g2",
+        "echo 'rm -rf /' > .git/hooks/pre-commit",
+        "printf '[core]\\n fsmonitor = evil\\n' >> .git/config",
+        "echo forged > .harness/journal.db",
+        "rm -rf .harness",
+        "echo weak > tests/acceptance/test_ok.py",
+        "mv tests tests2",  # the parent of a protected path is pinned too
+        "mv tests/acceptance tests/moved",
+        "rm -rf tests",
+        "umount .git",  # no capabilities, even when the harness runs as root
+        "touch /usr/marker",
+        "touch /etc/marker",
+    ],
+)
+def test_protected_paths_and_the_system_stay_read_only(
+    runner: BubblewrapRunner, project: Path, attack: str
+) -> None:
+    result = runner.run(f"{attack} && echo BROKE; echo x > .git/after-umount && echo BROKE")
+    assert "BROKE" not in result.stdout, result.stderr
+    assert (project / "feature_list.json").read_text() == '{"passes": false}\n'
+    assert (project / ".git" / "config").read_text() == "[core]\n"
+    assert not (project / ".git" / "hooks" / "pre-commit").exists()
+    assert (project / ".harness" / "journal.db").read_bytes() == b"journal"
+    assert (project / "tests" / "acceptance" / "test_ok.py").read_text() == "assert True\n"
+    assert not (project / "tests2").exists() and not Path("/usr/marker").exists()
+
+
+def test_the_host_is_out_of_sight(runner: BubblewrapRunner, tmp_path: Path) -> None:
+    marker = f"harness-bwrap-marker-{os.getpid()}"
+    result = runner.run(
+        f"echo $HOME; touch /tmp/{marker}; ls /root /home 2>&1; "
+        "test -e /var/run/docker.sock || test -e /run/docker.sock && echo SOCKET; true"
+    )
+    assert result.stdout.splitlines()[0] == "/home/harness"
+    assert "SOCKET" not in result.stdout
+    assert not Path(f"/tmp/{marker}").exists()  # /tmp is private
+    host_home = Path.home()
+    if host_home.is_dir() and any(host_home.iterdir()):
+        listed = set(runner.run(f"ls -A {host_home} 2>/dev/null").stdout.split())
+        # Only the way to the harness's own Python (e.g. ~/.pyenv/versions/X) is there.
+        python_dirs = {
+            Path(p).relative_to(host_home).parts[0]
+            for p in (sys.prefix, sys.base_prefix)
+            if Path(p).is_relative_to(host_home)
+        }
+        assert listed <= python_dirs, listed
+
+
+def test_secrets_in_the_environment_do_not_reach_the_command(
+    runner: BubblewrapRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_TEST_API_KEY", "sk-very-secret-value")
+    monkeypatch.setenv("PLAIN_LOOKING_VARIABLE", "also-private")
+    result = runner.run("env; cat /proc/1/environ; cat /proc/$PPID/environ", env={"MINE": "1"})
+    assert "sk-very-secret-value" not in result.stdout
+    assert "also-private" not in result.stdout
+    assert "MINE=1" in result.stdout
+
+
+@pytest.fixture
+def listener() -> Iterator[int]:
+    """A TCP server on the host's loopback that answers 'pong'."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(10)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            conn.sendall(b"pong")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def test_no_network_unless_declared(runner: BubblewrapRunner, listener: int) -> None:
+    probe = (
+        f"{sys.executable} -c \"import socket; s = socket.create_connection(('127.0.0.1', "
+        f"{listener}), timeout=3); print(s.recv(4).decode())\""
+    )
+    closed = runner.run(probe)
+    assert "pong" not in closed.stdout and closed.exit_code != 0
+    assert runner.run("cat /proc/net/dev").stdout.count(":") == 1  # only lo
+    opened = runner.run(probe, resources=Resources(network=True))
+    assert opened.stdout.strip() == "pong", opened.stderr
+    setup = runner.run(probe, phase="setup")  # setup_network defaults to on
+    assert setup.stdout.strip() == "pong", setup.stderr
+
+
+def test_no_process_outlives_the_command(runner: BubblewrapRunner, project: Path) -> None:
+    result = runner.run(
+        "(while :; do date +%N >> beat.txt; sleep 0.05; done) & "
+        "setsid sh -c 'while :; do date +%N >> beat2.txt; sleep 0.05; done' & "
+        "nohup sh -c 'sleep 1; echo late > late.txt' >/dev/null 2>&1 & "
+        "sleep 0.3; echo started"
+    )
+    assert result.stdout.strip() == "started" and result.duration_s < 5
+    assert _stable(project / "beat.txt") and _stable(project / "beat2.txt")
+    time.sleep(1.0)
+    assert not (project / "late.txt").exists()
+    runner.stop()  # nothing to stop, and the runner is still usable
+    assert runner.run("echo again").stdout == "again\n"
+
+
+def test_time_limit_kills_the_sandbox(runner: BubblewrapRunner, project: Path) -> None:
+    result = runner.run(
+        "(while :; do date +%N >> beat.txt; sleep 0.05; done) & sleep 300",
+        resources=Resources(timeout_s=1),
+    )
+    assert result.failure is not None and result.failure.kind == "timeout"
+    assert result.exit_code is None and result.duration_s < 5
+    assert _stable(project / "beat.txt")
+
+
+def test_memory_limit_is_an_oom_failure(runner: BubblewrapRunner) -> None:
+    result = runner.run(
+        f"{sys.executable} -c 'x = bytearray(600 * 1024 * 1024)'",
+        resources=Resources(memory_mb=300),
+    )
+    assert result.failure is not None and result.failure.kind == "oom"
+    assert "300 MB" in result.failure.message
+
+
+def test_a_50_gb_sparse_file_is_a_disk_failure(project: Path) -> None:
+    runner = BubblewrapRunner(project, max_file_mb=5)
+    result = runner.run("truncate -s 50G big.bin; echo done")
+    assert result.failure is not None and result.failure.kind == "disk"
+    assert "5 MB" in result.failure.message and "max_file_mb" in result.failure.suggestion
+    assert not (project / "big.bin").exists() or (project / "big.bin").stat().st_size <= 5 << 20
+    written = runner.run("dd if=/dev/zero of=data.bin bs=1M count=8")
+    assert written.failure is not None and written.failure.kind == "disk"
+    assert (project / "data.bin").stat().st_size <= 5 << 20
+
+
+def test_the_workspace_budget_is_checked_after_each_command(project: Path) -> None:
+    runner = BubblewrapRunner(project, disk_mb=3)
+    assert runner.run("dd if=/dev/zero of=a.bin bs=1M count=2").failure is None
+    result = runner.run("dd if=/dev/zero of=b.bin bs=1M count=2")
+    assert result.failure is not None and result.failure.kind == "disk"
+    assert "3 MB" in result.failure.message and result.failure.limit == "disk_mb=3"
+    assert runner.run("rm b.bin").failure is None  # back under the budget
+
+
+def test_tmp_is_size_limited(runner: BubblewrapRunner) -> None:
+    result = runner.run("dd if=/dev/zero of=/tmp/fill bs=1M count=600 2>&1; echo rc=$?")
+    assert "No space left on device" in result.stdout
+
+
+def test_a_protected_path_created_later_is_protected_from_then_on(project: Path) -> None:
+    runner = BubblewrapRunner(project, protected=["SPEC.md"])
+    assert runner.run("echo mine > SPEC.md").exit_code == 0  # absent: nothing to protect
+    assert runner.run("echo changed > SPEC.md").exit_code != 0
+    assert (project / "SPEC.md").read_text() == "mine\n"

@@ -150,7 +150,16 @@ def _drive(
     outcome: Outcome
     try:
         env = build_env(root, config, run, unattended=unattended, on_step=switch)
-        report.runner = env.runner.describe() if hasattr(env.runner, "describe") else ""
+        report.runner = env.runner.describe()
+        run.annotate(
+            {
+                "runner": {
+                    "name": env.runner.name,
+                    "sandboxed": env.runner.sandboxed,
+                    "description": report.runner,
+                }
+            }
+        )
         reverify_adopted(env)
         outcome, detail = _loop(env, report)
     except Parked as exc:

@@ -390,6 +390,15 @@ class Run:
                 (outcome, journal.dump(report) if outcome else None, self.id),
             )
 
+    def annotate(self, values: dict[str, Any]) -> None:
+        """Merge ``values`` into the run's meta (e.g. the runner in use, for the TUI)."""
+        journal = self.journal
+        with journal.write_lock:
+            row = journal.execute("SELECT meta FROM runs WHERE id = ?", (self.id,)).fetchone()
+            meta = json.loads(row[0]) if row and row[0] else {}
+            meta.update(values)
+            journal.execute("UPDATE runs SET meta = ? WHERE id = ?", (journal.dump(meta), self.id))
+
     def finish(self, outcome: str, report: dict[str, Any]) -> None:
         """Mark the run finished and release its lock."""
         journal = self.journal

@@ -22,6 +22,7 @@ class RunRow(BaseModel):
     holder_pid: int | None = None
     meta: dict[str, Any] = {}
     report: dict[str, Any] | None = None
+    """What the run recorded about itself, e.g. ``runner``: {name, sandboxed, description}."""
 
 
 class SessionRow(BaseModel):

@@ -147,7 +147,7 @@ def listener() -> Iterator[int]:
 def test_no_network_unless_declared(runner: BubblewrapRunner, listener: int) -> None:
     probe = (
         f"{sys.executable} -c \"import socket; s = socket.create_connection(('127.0.0.1', "
-        f"{listener}), timeout=3); print(s.recv(4).decode())\""
+        f'{listener}), timeout=3); print(s.recv(4).decode())"'
     )
     closed = runner.run(probe)
     assert "pong" not in closed.stdout and closed.exit_code != 0

@@ -78,7 +78,7 @@ def test_bwrap_kind_without_bwrap_is_an_error(
 
 
 def test_allow_local_is_refused_with_a_message_saying_what_to_do() -> None:
-    with pytest.raises(ValueError, match='allow_local was removed.*kind = "local"'):
+    with pytest.raises(ValueError, match=r'allow_local was removed.*kind = "local"'):
         RunnerConfig.model_validate({"kind": "auto", "allow_local": True})
 
 

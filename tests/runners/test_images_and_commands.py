@@ -70,7 +70,49 @@ def test_doctor_all_fine(
     assert main(["-C", str(root), "doctor"]) == 0
     out = capsys.readouterr().out
     assert f"[ok  ] image: {busybox_image} is present" in out
+    assert f"[ok  ] runner: docker runner, image {busybox_image}" in out
+    assert "network off for the agent" in out
     assert out.strip().endswith("all fine")
+
+
+@pytest.mark.parametrize(
+    ("kind", "line"),
+    [
+        ("bwrap", "[ok  ] runner: bwrap sandbox (bubblewrap "),
+        ("local", "[warn] runner: local runner (NOT a sandbox)"),
+    ],
+)
+def test_doctor_names_the_runner_in_use(
+    kind: str,
+    line: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from runners.bwrap import bwrap_version
+
+    if kind == "bwrap" and bwrap_version() is None:
+        pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")
+    monkeypatch.setenv("HARNESS_RUNNER_KIND", kind)
+    monkeypatch.setattr("runners.local._warned", True)
+    main(["-C", str(_git_project(tmp_path)), "doctor"])
+    out = capsys.readouterr().out
+    assert line in out
+    assert f'docker: runner.kind = "{kind}": Docker not used' in out
+
+
+def test_doctor_with_auto_and_no_docker_names_bubblewrap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runners.bwrap import bwrap_version
+
+    if bwrap_version() is None:
+        pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    main(["-C", str(_git_project(tmp_path)), "doctor"])
+    out = capsys.readouterr().out
+    assert "[warn] docker: the Docker engine cannot be reached" in out
+    assert "[ok  ] runner: bwrap sandbox (bubblewrap " in out and "daemon_unreachable" in out
 
 
 def test_doctor_says_what_to_fix(

@@ -105,3 +105,35 @@ def test_cwd_outside_the_project_is_refused(runner: LocalRunner) -> None:
         runner.run("true", cwd="..")
     (runner.root / "sub").mkdir()
     assert runner.run("pwd", cwd="sub").stdout.strip() == os.path.join(runner.root, "sub")
+
+
+def test_stop_ends_what_the_commands_left_running(tmp_path: Path) -> None:
+    runner = LocalRunner(tmp_path, warn=False)
+    result = runner.run(
+        "setsid sh -c 'while :; do date +%N >> beat.txt; sleep 0.05; done' >/dev/null 2>&1 & "
+        "sleep 0.2; echo started"
+    )
+    assert result.stdout == "started\n"
+    beat = tmp_path / "beat.txt"
+    before = beat.read_bytes()
+    time.sleep(0.3)
+    assert beat.read_bytes() != before  # the local runner is not a sandbox: it survived
+    runner.stop()
+    stopped = beat.read_bytes()
+    time.sleep(0.5)
+    assert beat.read_bytes() == stopped
+    assert runner.run("echo again").stdout == "again\n"
+
+
+def test_a_sparse_file_past_the_file_limit_is_a_disk_failure(tmp_path: Path) -> None:
+    runner = LocalRunner(tmp_path, warn=False, max_file_mb=5)
+    result = runner.run("truncate -s 50G big.bin; echo done")
+    assert result.failure is not None and result.failure.kind == "disk"
+    assert (tmp_path / "big.bin").stat().st_size <= 5 << 20
+
+
+def test_the_workspace_budget_is_a_disk_failure(tmp_path: Path) -> None:
+    runner = LocalRunner(tmp_path, warn=False, disk_mb=1)
+    result = runner.run("dd if=/dev/zero of=a.bin bs=1M count=2 2>/dev/null")
+    assert result.failure is not None and result.failure.kind == "disk"
+    assert result.failure.limit == "disk_mb=1"

@@ -222,8 +222,16 @@ def test_inside_the_container_as_the_agent_sees_it(engine: tuple[Any, str], tmp_
     mounts = [line.split() for line in section["mounts"]]
     (workspace,) = [m for m in mounts if m[2] == "/workspace"]
     assert str(root.resolve()).endswith(workspace[1]) and workspace[3].startswith("rw")
+    # The harness's state is bound read-only over the workspace.
+    protected = {m[2]: m[3] for m in mounts if m[2].startswith("/workspace/")}
+    assert set(protected) == {
+        "/workspace/.git",
+        "/workspace/.harness",
+        "/workspace/feature_list.json",
+    }
+    assert all(options.startswith("ro") for options in protected.values()), protected
     # Any other mount from a host filesystem is a read-only file Docker itself manages.
-    host = [m for m in mounts if m[0] not in VIRTUAL_FS and m[2] != "/workspace"]
+    host = [m for m in mounts if m[0] not in VIRTUAL_FS and not m[2].startswith("/workspace")]
     assert host and all(m[2] in DOCKER_FILES and m[3].startswith("ro") for m in host), host
     assert not [m for m in mounts if "docker.sock" in m[1] + m[2]]
     assert "(last " not in seen  # the whole output was read

@@ -75,7 +75,10 @@ def diagnose(root: Path) -> list[Check]:
         checks.append(Check("config", True, "harness.toml and HARNESS_* settings load"))
     checks.append(_git(root))
     if config is not None:
-        checks.extend(_docker(config.runner))
+        docker = _docker(config.runner)
+        checks.extend(docker)
+        if config.runner.kind != "docker" or all(check.ok for check in docker):
+            checks.append(_runner(config, root))  # the runner really in use, named
         checks.append(_model(config.model.name, config.model.api_key_env))
     checks.append(_journal(root))
     return checks
@@ -84,10 +87,9 @@ def diagnose(root: Path) -> list[Check]:
 def _docker(runner: Any) -> list[Check]:
     from runners.docker_support import check_image, connect
 
-    needed = runner.kind == "docker" or (runner.kind == "auto" and not runner.allow_local)
-    soft = not needed  # "auto" with allow_local: the run falls back to the local runner
-    if runner.kind == "local":
-        return [Check("docker", True, 'runner.kind = "local": Docker not used (no sandbox)')]
+    soft = runner.kind != "docker"  # "auto" goes on to bubblewrap without Docker
+    if runner.kind in ("local", "bwrap"):
+        return [Check("docker", True, f'runner.kind = "{runner.kind}": Docker not used')]
     try:
         client = connect(timeout_s=10)
     except HarnessError as error:
@@ -104,6 +106,24 @@ def _docker(runner: Any) -> list[Check]:
     finally:
         client.close()
     return [docker, image]
+
+
+def _runner(config: Any, root: Path) -> Check:
+    """The runner a run would really use here, built the way `harness run` builds it."""
+    from runners import make_runner
+
+    try:
+        runner = make_runner(config.runner, root, protected=config.protect.paths)
+    except HarnessError as error:
+        return Check("runner", False, *_split(error))
+    try:
+        described = runner.describe()
+    finally:
+        runner.close()
+    if not runner.sandboxed:
+        fix = 'use runner.kind = "auto", "docker" or "bwrap" for untrusted work'
+        return Check("runner", False, described, fix, warning=True)
+    return Check("runner", True, described)
 
 
 def _split(error: HarnessError) -> tuple[str, str]:

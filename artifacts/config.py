@@ -137,27 +137,6 @@ class RunnerConfig(_Section):
         return self
 
 
-class ProtectConfig(_Section):
-    """Paths the agent's tools and commands cannot change (read-only in the sandbox)."""
-
-    paths: list[str] = Field(default_factory=list)
-    """Files or folders relative to the project root, no globs (e.g. "tests/acceptance");
-    .git, .harness and feature_list.json are always protected."""
-
-    @field_validator("paths")
-    @classmethod
-    def _relative(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            parts = path.replace("\\", "/").split("/")
-            if not path.strip() or path.startswith("/") or ".." in parts:
-                raise ValueError(
-                    f"protected path {path!r} must be relative to the project root, inside it"
-                )
-            if any(char in path for char in "*?["):
-                raise ValueError(f"protected path {path!r}: globs are not supported")
-        return paths
-
-
 class JournalConfig(_Section):
     """The durable journal under .harness/."""
 
@@ -252,8 +231,6 @@ class HarnessConfig(_Section):
     """The runner."""
     journal: JournalConfig = Field(default_factory=lambda: JournalConfig())
     """The journal."""
-    protect: ProtectConfig = Field(default_factory=lambda: ProtectConfig())
-    """Protected paths."""
     escalation: EscalationConfig = Field(default_factory=lambda: EscalationConfig())
     """Escalation to a human."""
     git: GitConfig = Field(default_factory=lambda: GitConfig())

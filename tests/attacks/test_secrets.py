@@ -90,7 +90,7 @@ def test_command_output_carrying_a_secret_never_reaches_the_model(
     still_open(
         request,
         kind,
-        {k: "tool output sent to the model is not redacted" for k in ("local", "docker")},
+        {k: "tool output sent to the model is not redacted" for k in RUNNERS},
     )
     seen = _record_model_input(monkeypatch)
     turns = [

@@ -134,6 +134,7 @@ class BubblewrapRunner:
         if not workdir.is_relative_to(self.root):
             raise ValueError(f"cwd {cwd!r} is outside the project")
         argv = [*self.sandbox_args(network=network, workdir=workdir), "/bin/sh", "-c", command]
+        were_absent = protect.absent(self.root, self.protected)
         outcome = run_process(
             argv,
             cwd=self.root,
@@ -157,6 +158,9 @@ class BubblewrapRunner:
                 suggestion="ask_human: the bubblewrap setup failed on this machine "
                 "(see `harness doctor`)",
             )
+        created = protect.remove_created(self.root, were_absent)
+        if created:
+            failure = failure or classify.protected_created(created)
         if failure is None:
             failure = disk.over_budget(self.root, self.disk_mb)
         return CommandResult(

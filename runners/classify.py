@@ -88,6 +88,17 @@ def disk_budget(disk_mb: int, used_mb: float) -> Failure:
     )
 
 
+def protected_created(paths: list[str]) -> Failure:
+    """The command created protected paths that did not exist; the runner removed them."""
+    named = ", ".join(paths)
+    return Failure(
+        kind="sandbox",
+        message=f"protected path(s) created by the command and removed again: {named} "
+        "(the harness's state and [protect] paths are not the agent's to write)",
+        suggestion="leave these paths alone; if the work needs them changed, ask_human",
+    )
+
+
 # What the shell or a tool prints when a child hits the file-size limit (SIGXFSZ, EFBIG).
 FILE_LIMIT_MARKERS = ("File size limit exceeded", "File too large")
 

@@ -127,6 +127,7 @@ class DockerRunner:
         workdir = self._workdir(cwd)
         environment = {"HOME": ds.HOME, **(env or {})}
         last_kind = "killed"
+        were_absent = protect.absent(self.root, self.protected)
         for attempt in range(1, self.max_attempts + 1):
             try:
                 if in_session:
@@ -139,7 +140,12 @@ class DockerRunner:
             except ds.connection_errors() as error:
                 raise ds.unreachable(error) from error
             update: dict[str, Any] = {"attempts": attempt}
-            if result.failure is None:
+            # A bind cannot guard a path that did not exist; a process left running in the
+            # session container could still create one later (stop() ends those).
+            created = protect.remove_created(self.root, were_absent)
+            if created and result.failure is None:
+                update["failure"] = classify.protected_created(created)
+            elif result.failure is None:
                 update["failure"] = self._disk_failure(result)
             return result.model_copy(update=update)
         return CommandResult(

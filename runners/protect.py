@@ -11,7 +11,10 @@ and a protected path is bound (read-write) over itself too, which pins it in pla
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,3 +74,33 @@ def plan(root: Path, protected: Iterable[str]) -> MountPlan:
 def _depth(relative: str) -> int:
     """Shallower binds go first, so a deeper one lands on top of them."""
     return relative.count("/")
+
+
+def absent(root: Path, protected: Iterable[str]) -> list[str]:
+    """The protected paths that do not exist now (a command must not create them)."""
+    return [relative for relative in protected if not os.path.lexists(root / relative)]
+
+
+def remove_created(root: Path, were_absent: Iterable[str]) -> list[str]:
+    """Remove the protected paths a command created; the ones it created, in order.
+
+    A bind cannot protect a path that does not exist, so the runner checks after the
+    command (in bubblewrap nothing runs any more by then). Nothing outside the project
+    is touched: a path whose folder resolves outside it is reported, not removed.
+    """
+    created = []
+    for relative in were_absent:
+        target = root / relative
+        if not os.path.lexists(target):
+            continue
+        created.append(relative)
+        folder = target.parent.resolve()
+        if not folder.is_relative_to(root):
+            continue
+        victim = folder / target.name
+        if victim.is_dir() and not victim.is_symlink():
+            shutil.rmtree(victim, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                victim.unlink()
+    return created

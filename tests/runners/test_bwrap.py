@@ -219,6 +219,31 @@ def test_tmp_is_size_limited(runner: BubblewrapRunner) -> None:
 
 def test_a_protected_path_created_later_is_protected_from_then_on(project: Path) -> None:
     runner = BubblewrapRunner(project, protected=["SPEC.md"])
-    assert runner.run("echo mine > SPEC.md").exit_code == 0  # absent: nothing to protect
+    assert runner.run("echo hi").exit_code == 0
+    (project / "SPEC.md").write_text("the human's\n")  # written by the harness, on the host
     assert runner.run("echo changed > SPEC.md").exit_code != 0
-    assert (project / "SPEC.md").read_text() == "mine\n"
+    assert (project / "SPEC.md").read_text() == "the human's\n"
+
+
+def test_a_protected_path_that_does_not_exist_cannot_be_planted(project: Path) -> None:
+    runner = BubblewrapRunner(project, protected=["conftest.py", "tests/conftest.py", "docs/x"])
+    result = runner.run(
+        "echo evil > conftest.py; echo evil > tests/conftest.py; mkdir -p docs/x; echo ok"
+    )
+    assert result.failure is not None and result.failure.kind == "sandbox"
+    assert "conftest.py, tests/conftest.py, docs/x" in result.failure.message
+    assert not (project / "conftest.py").exists()
+    assert not (project / "tests" / "conftest.py").exists()
+    assert not (project / "docs" / "x").exists() and (project / "docs").is_dir()
+
+
+def test_a_planted_path_through_a_symlink_out_of_the_project_is_not_followed(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "conftest.py").write_text("the user's file\n")
+    runner = BubblewrapRunner(project, protected=["lib/conftest.py"])
+    result = runner.run(f"ln -s {outside} lib")
+    assert result.failure is not None and "lib/conftest.py" in result.failure.message
+    assert (outside / "conftest.py").read_text() == "the user's file\n"  # not removed

@@ -126,3 +126,18 @@ def test_stop_ends_every_process_before_writeback(
     assert project_containers(docker_client, state) == []
     assert _stable(state / "beat.txt") and _stable(state / "beat2.txt")  # ...not the stop
     assert runner.run("echo again").stdout == "again\n"  # a new session container
+
+
+def test_a_protected_path_that_does_not_exist_cannot_be_planted(
+    docker_client: Any, busybox_image: str, state: Path
+) -> None:
+    runner = DockerRunner(
+        state, image=busybox_image, client=docker_client, protected=["tests/conftest.py"]
+    )
+    try:
+        result = runner.run("echo evil > tests/conftest.py; echo ok")
+        assert result.failure is not None and result.failure.kind == "sandbox"
+        assert "tests/conftest.py" in result.failure.message
+        assert not (state / "tests" / "conftest.py").exists()
+    finally:
+        runner.close()

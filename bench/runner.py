@@ -1,14 +1,19 @@
-"""Overhead of DockerRunner against the bare docker SDK for a trivial command (`true`).
+"""Overhead of the runners for a trivial command (`true`): Docker, bubblewrap, bare subprocess.
 
-Four ways, interleaved run by run so drift hits them alike:
+The ways, interleaved run by run so drift hits them alike:
+  subprocess    subprocess.run(["sh", "-c", "true"]) (no runner, no sandbox)
+  bare bwrap    subprocess.run of the bwrap command line the runner builds, then `sh -c true`
+  bwrap runner  BubblewrapRunner.run("true") (rlimits, output capture, disk budget check)
   bare exec     container.exec_run(["sh", "-c", "true"]) in a running container
   runner exec   DockerRunner.run("true") (the session container, via exec)
   bare fresh    client.containers.run(..., remove=True) of `sh -c true`
   runner fresh  DockerRunner.run("true", fresh=True)
-Both sides use the same image and the same hardened settings (no network, caps dropped).
-Target: the runner at most 10% above the bare SDK (median).
+Docker's sides use the same image and the same hardened settings (no network, caps
+dropped). Targets: DockerRunner at most 10% above the bare SDK (median); the bubblewrap
+runner at most 10 ms above bare subprocess (median). Without a Docker engine (or with
+--no-docker) the Docker ways are left out; without bwrap its ways are.
 
-    python bench/runner.py [--runs N] [--quick]
+    python bench/runner.py [--runs N] [--quick] [--no-docker]
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -54,18 +60,79 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="10 runs")
+    parser.add_argument("--no-docker", action="store_true", help="leave the Docker ways out")
     args = parser.parse_args()
     runs = 10 if args.quick else args.runs
 
+    from runners.bwrap import BubblewrapRunner, bwrap_version
+
+    project = Path(tempfile.mkdtemp(prefix="harness-bench-"))
+    project.chmod(0o777)
+    ways: dict[str, Callable[[], object]] = {
+        "subprocess": lambda: subprocess.run(["sh", "-c", "true"], cwd=project, check=True),
+    }
+    cleanup: list[Callable[[], object]] = [lambda: shutil.rmtree(project, ignore_errors=True)]
+    if bwrap_version() is not None:
+        sandbox = BubblewrapRunner(project)
+        argv = [*sandbox.sandbox_args(network=False, workdir=project), "/bin/sh", "-c", "true"]
+        env = sandbox.environment(None)
+        ways["bare bwrap"] = lambda: subprocess.run(argv, cwd=project, env=env, check=True)
+        ways["bwrap runner"] = lambda: sandbox.run("true")
+    else:
+        print("bubblewrap cannot run here: its ways are left out")
+    if not args.no_docker:
+        try:
+            ways.update(_docker_ways(project, cleanup))
+        except Exception as error:  # no engine: say so and measure the rest
+            print(f"no Docker engine ({type(error).__name__}): the Docker ways are left out")
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    try:
+        for fn in ways.values():  # warm up: the session container starts here
+            fn()
+        for _ in range(runs):
+            for name, fn in ways.items():
+                started = time.perf_counter()
+                fn()
+                times[name].append((time.perf_counter() - started) * 1000)
+    finally:
+        for step in reversed(cleanup):
+            step()
+
+    print(f"{runs} runs each, trivial command `true`")
+    print(f"{'way':<14}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
+    for name, values in times.items():
+        print(
+            f"{name:<14}{statistics.median(values):>11.1f}"
+            f"{pct(values, 0.9):>9.1f}{pct(values, 0.99):>9.1f}"
+        )
+    median = {name: statistics.median(values) for name, values in times.items()}
+    if "bwrap runner" in median:
+        above = median["bwrap runner"] - median["subprocess"]
+        verdict = "within" if above <= 10.0 else "ABOVE"
+        print(
+            f"bwrap runner - subprocess: {above:+.1f} ms, ratio "
+            f"{median['bwrap runner'] / median['subprocess']:.2f} ({verdict} the 10 ms target)"
+        )
+    for kind in ("exec", "fresh"):
+        if f"runner {kind}" not in median:
+            continue
+        ratio = median[f"runner {kind}"] / median[f"bare {kind}"]
+        verdict = "within" if ratio <= 1.10 else "ABOVE"
+        print(f"runner {kind} / bare {kind}: {ratio:.3f} ({verdict} the 10% target)")
+    return 0
+
+
+def _docker_ways(
+    project: Path, cleanup: list[Callable[[], object]]
+) -> dict[str, Callable[[], object]]:
     import docker
 
     from runners import Resources
     from runners.docker_runner import DockerRunner
 
     client = docker.from_env()
+    client.ping()
     ensure_image(client)
-    project = Path(tempfile.mkdtemp(prefix="harness-bench-"))
-    project.chmod(0o777)
     hardening = dict(
         user="1000:1000",
         network_mode="none",
@@ -78,10 +145,12 @@ def main() -> int:
         working_dir="/workspace",
     )
     runner = DockerRunner(project, image=IMAGE, client=client, resources=Resources())
+    cleanup.append(runner.close)
     bare = client.containers.run(
         IMAGE, ["sleep", "3600"], detach=True, labels={"harness.bench": "1"}, **hardening
     )
-    ways: dict[str, Callable[[], object]] = {
+    cleanup.append(lambda: bare.remove(force=True))
+    return {
         "bare exec": lambda: bare.exec_run(["sh", "-c", "true"]),
         "runner exec": lambda: runner.run("true"),
         "bare fresh": lambda: client.containers.run(
@@ -89,34 +158,6 @@ def main() -> int:
         ),
         "runner fresh": lambda: runner.run("true", fresh=True),
     }
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    try:
-        for fn in ways.values():  # warm up: the session container starts here
-            fn()
-        for _ in range(runs):
-            for name, fn in ways.items():
-                started = time.perf_counter()
-                fn()
-                times[name].append((time.perf_counter() - started) * 1000)
-    finally:
-        runner.close()
-        bare.remove(force=True)
-        shutil.rmtree(project, ignore_errors=True)
-
-    print(f"{runs} runs each, trivial command `true`, image {IMAGE}")
-    print(f"{'way':<14}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
-    for name, values in times.items():
-        print(
-            f"{name:<14}{statistics.median(values):>11.1f}"
-            f"{pct(values, 0.9):>9.1f}{pct(values, 0.99):>9.1f}"
-        )
-    for kind in ("exec", "fresh"):
-        ratio = statistics.median(times[f"runner {kind}"]) / statistics.median(
-            times[f"bare {kind}"]
-        )
-        verdict = "within" if ratio <= 1.10 else "ABOVE"
-        print(f"runner {kind} / bare {kind}: {ratio:.3f} ({verdict} the 10% target)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -59,6 +59,14 @@ def bwrap_version() -> str | None:
     return version.stdout.strip() or "bubblewrap"
 
 
+def _key_folder() -> str | None:
+    """The harness's state directory (journal keys) when it exists, resolved."""
+    from harness.journal.keys import state_home
+
+    folder = state_home()
+    return str(folder.resolve()) if folder.is_dir() else None
+
+
 def unusable() -> RunnerError:
     """The error when bubblewrap is missing or cannot create namespaces here."""
     found = shutil.which("bwrap")
@@ -205,6 +213,9 @@ class BubblewrapRunner:
             args += ["--bind", f"{root}/{relative}", f"{root}/{relative}"]
         for relative in mounts.readonly:
             args += ["--ro-bind", f"{root}/{relative}", f"{root}/{relative}"]
+        keys = _key_folder()
+        if keys is not None:  # the journal's HMAC keys: never visible to a workload
+            args += ["--tmpfs", keys]
         args += ["--chdir", str(workdir)]
         return args
 

@@ -247,3 +247,15 @@ def test_a_planted_path_through_a_symlink_out_of_the_project_is_not_followed(
     result = runner.run(f"ln -s {outside} lib")
     assert result.failure is not None and "lib/conftest.py" in result.failure.message
     assert (outside / "conftest.py").read_text() == "the user's file\n"  # not removed
+
+
+def test_the_journal_keys_are_out_of_sight_even_under_a_bound_folder(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = project / "src" / "state"  # a state home a workload could otherwise read
+    (state / "keys").mkdir(parents=True)
+    (state / "keys" / "0123456789abcdef.key").write_bytes(b"k" * 32)
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(state))
+    result = BubblewrapRunner(project).run("ls -A src/state; cat src/state/keys/*.key")
+    assert "kkkk" not in result.stdout and "keys" not in result.stdout
+    assert (state / "keys" / "0123456789abcdef.key").read_bytes() == b"k" * 32

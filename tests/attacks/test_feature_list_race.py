@@ -140,16 +140,9 @@ def test_a_background_process_cannot_swap_in_a_weaker_check(
     Only in a sandbox, where a read-only feature list makes the outcome certain. Without
     one (local runner, Docker before the read-only mount) the sentinel's restore comes
     microseconds before the read: the forger wins that race rarely, so a strict xfail
-    there would be flaky; Docker is a non-strict xfail until its mount is read-only."""
+    there would be flaky. Docker and bubblewrap mount it read-only: the forger cannot
+    write it at all."""
     runner = runner_for(kind, request)
-    if kind == "docker":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=False,
-                reason="feature_list.json is writable in the container: a narrow race between "
-                "the sentinel's restore and verify_feature's read",
-            )
-        )
     root = project(tmp_path / "p", runner, sessions={1: []})
     forger = FORGER.replace("forged.json", "weak.json")
     set_turns(

@@ -184,6 +184,10 @@ class RunJournal(Protocol):
         """Record why the run stopped unfinished (resumable); None: it is driven again."""
         ...
 
+    def annotate(self, values: dict[str, Any]) -> None:
+        """Merge ``values`` into the run's meta (e.g. the runner in use, for the TUI)."""
+        ...
+
     def finish(self, outcome: str, report: dict[str, Any]) -> None:
         """Mark the run finished and release its lock."""
         ...

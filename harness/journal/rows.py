@@ -21,8 +21,8 @@ class RunRow(BaseModel):
     finished_at: float | None = None
     holder_pid: int | None = None
     meta: dict[str, Any] = {}
-    report: dict[str, Any] | None = None
     """What the run recorded about itself, e.g. ``runner``: {name, sandboxed, description}."""
+    report: dict[str, Any] | None = None
 
 
 class SessionRow(BaseModel):

@@ -40,8 +40,10 @@ class _Section(BaseModel):
 class ModelConfig(_Section):
     """The model the agent talks to."""
 
-    name: str = Field(default="scripted/builtin:echo", min_length=1)
-    """A litellm model string ("openai/gpt-4o-mini"), or "scripted/..." for the offline model."""
+    name: str | None = Field(default=None, min_length=1)
+    """A litellm model string ("openai/gpt-4o-mini", "ollama_chat/qwen2.5-coder"), or
+    "scripted/<file.json>" for the offline model; unset: commands that call a model stop
+    and say how to choose one."""
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     """Sampling temperature; None leaves the provider's default."""
     max_tokens: int | None = Field(default=None, ge=1)
@@ -56,6 +58,14 @@ class ModelConfig(_Section):
     """Fraction of the context window at which the session compacts its history."""
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     """Environment variable holding the API key; None lets litellm use its usual one."""
+    api_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """Base URL of the API (litellm's api_base), e.g. "http://localhost:8080/v1" for a local
+    OpenAI-compatible server (llama.cpp, vLLM) with name = "openai/<model>"."""
+    api_version: str | None = Field(default=None, min_length=1)
+    """API version where the provider wants one (Azure OpenAI), passed to litellm."""
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers added to every model request (a proxy's or gateway's own headers);
+    values are sent as written, so keep secrets in api_key_env."""
 
 
 class BudgetsConfig(_Section):

@@ -21,7 +21,8 @@ The hierarchy::
     ├── ModelError                   the model gateway gave up
     │   ├── ModelFatal               400/401/403/404: a thing the user must fix
     │   ├── ContextWindowExceeded    a signal: the session compacts and goes on
-    │   └── QuotaExhausted           the provider's quota is spent: the run parks (exit 4)
+    │   ├── QuotaExhausted           the provider's quota is spent: the run parks (exit 4)
+    │   └── ProviderUnavailable      unreachable or failing past the deadline: parks (exit 4)
     ├── BudgetExhausted              steps, tokens, dollars or wall time        (exit 3)
     ├── RunnerError                  the runner itself cannot work (daemon, image)  (exit 4)
     ├── StorageError                 no space left, or read-only storage: path, reason (exit 4)
@@ -191,6 +192,22 @@ class QuotaExhausted(ModelError):
     """The provider's quota is spent: the run parks until a human tops it up."""
 
     exit_code = ExitCode.WAITING_FOR_HUMAN
+
+
+class ProviderUnavailable(ModelError):
+    """The provider stayed unreachable or failing past `[model] retry_deadline_s`.
+
+    The run parks (exit 4, outcome ``waiting``) with the model step left in flight: the
+    next ``harness run`` sends the same request again. ``since`` is when the failures began
+    (ISO 8601, UTC), ``what`` the last failure in words.
+    """
+
+    exit_code = ExitCode.WAITING_FOR_HUMAN
+
+    def __init__(self, message: str, *, since: str = "", what: str = "") -> None:
+        self.since = since
+        self.what = what
+        super().__init__(message)
 
 
 class BudgetExhausted(HarnessError):

@@ -26,6 +26,10 @@ INIT_TRAILER = "Harness-Init"
 PROTOCOL_FILES = ("feature_list.json", "progress.md", "init.sh", "harness.toml", ".gitignore")
 
 
+class NoFeatureList(HarnessError):
+    """The initializer's model ended without writing feature_list.json."""
+
+
 @dataclass
 class InitReport:
     already: bool
@@ -55,7 +59,13 @@ def initialize(
     meta = {"spec": str(spec.resolve()), "config_text": config_text}
     run = journal.resume_run(pending) if pending else journal.start_run("init", meta)
     try:
-        report = _initialise(root, spec, spec_text, config, run, config_text)
+        try:
+            report = _initialise(root, spec, spec_text, config, run, config_text)
+        except NoFeatureList as error:
+            # The model's fault, not a crash: finish this attempt, so the next `harness
+            # init` asks the model again instead of replaying the same answer.
+            run.finish("failed", {"detail": str(error)})
+            raise
         run.finish("complete", {"features": report.features, "commit": report.commit})
         return report
     finally:
@@ -125,6 +135,7 @@ def _initialise(
     from initializer.tools import INIT_TOOLS
     from runners import make_runner
     from session.context import WorkContext
+    from session.sanitize import model_text
 
     journal = run.session(0)
     from session.chaos import ChaosJournal, CrashSwitch
@@ -141,12 +152,13 @@ def _initialise(
         loop = AgentLoop(
             journal=journal,
             model=LitellmModel(config.model, project_root=root),
-            model_name=config.model.name,
+            model_name=config.model.name or "",
             tools=ToolRegistry(INIT_TOOLS),
             ctx=ctx,
             accounting=accounting,
             limits=Limits(steps=config.budgets.session_steps or 10**9),
             on_step=switch,
+            satisfied=lambda: (root / FEATURE_LIST).exists(),
         )
         files = sorted(
             p.relative_to(root).as_posix()
@@ -169,9 +181,11 @@ def _initialise(
     finally:
         runner.close()
     if not (root / FEATURE_LIST).exists():
-        raise HarnessError(
-            f"the initializer ended ({outcome.ending}: {outcome.detail or outcome.final_text}) "
-            "without writing feature_list.json; nothing was committed"
+        said = outcome.detail or model_text(outcome.final_text, 200)
+        raise NoFeatureList(
+            f"the initializer's model ended ({outcome.ending}: {said}) without writing "
+            "feature_list.json; nothing was committed. `harness init` again asks the model "
+            "again; a model that does not call tools needs replacing (`--model`)"
         )
     features = load_feature_list(root)
     sha = _writeback(root, journal, config_text, outcome.final_text, len(features.features))
@@ -187,6 +201,7 @@ def _writeback(
     from artifacts.io import atomic_write
     from artifacts.models import ProgressEntry
     from session.cycle import record_progress
+    from session.sanitize import model_text
 
     def write_support_files() -> list[str]:
         written = []
@@ -212,8 +227,7 @@ def _writeback(
         date=datetime.now(UTC).replace(microsecond=0),
         feature=None,
         outcome="initialised",
-        summary=f"The initializer wrote {wrote} (features all failing). "
-        + " ".join(plan.split())[:600],
+        summary=f"The initializer wrote {wrote} (features all failing). " + model_text(plan),
         next="Start with the highest-priority failing feature.",
     )
     record_progress(journal, root, entry)

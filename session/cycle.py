@@ -61,6 +61,8 @@ class SessionOutcome:
     detail: str = ""
     steps: int = 0
     commit: str | None = None
+    idle: bool = False
+    """No tool changed or checked anything (no write, command or verification)."""
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Worked:
     outcome: LoopOutcome
     ending: str  # "passing" when the feature was marked, else the loop's ending
     known: bytes | None = None  # the feature-list bytes the guarded tools wrote
+    idle: bool = False  # no tool changed or checked anything (see session.loop.CHANGERS)
 
 
 def run_session(env: SessionEnv, number: int) -> SessionOutcome:
@@ -169,7 +172,7 @@ def work(
     loop = AgentLoop(
         journal=journal,
         model=env.model,
-        model_name=env.config.model.name,
+        model_name=env.config.model.name or "",
         tools=env.tools,
         ctx=ctx,
         accounting=env.accounting,
@@ -190,7 +193,7 @@ def work(
     if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
-    return Worked(ctx, outcome, ending, loop.pipeline.sentinel.known)
+    return Worked(ctx, outcome, ending, loop.pipeline.sentinel.known, idle=not loop.changed)
 
 
 def writeback(
@@ -210,8 +213,9 @@ def writeback(
         env, journal, number, feature, ending, outcome, worked.ctx, snapshot, worked.known
     )
     _record_outcomes(env, number, passed=ending == "passing")
-    journal.close(ending, {"feature": feature, "steps": outcome.steps, "commit": sha})
-    return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha)
+    idle = worked.idle
+    journal.close(ending, {"feature": feature, "steps": outcome.steps, "commit": sha, "idle": idle})
+    return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha, idle)
 
 
 def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:
@@ -263,13 +267,16 @@ def progress_entry(
     else:
         summary = f"Worked on {feature}; it is not passing yet."
         following = f"Continue {feature}."
-    if outcome.final_text:
-        summary += " Agent: " + " ".join(outcome.final_text.split())[:600]
     from harness.redact import redact
+    from session.sanitize import model_text
+
+    if outcome.final_text:
+        # The model's words are untrusted: one bounded plain line, never structure.
+        summary += " Agent: " + model_text(outcome.final_text)
 
     # progress.md goes into git: no secret the model may have echoed goes with it.
     summary = str(redact(summary))
-    notes = [str(redact(note)) for note in ctx.notes]
+    notes = [model_text(note, 300) for note in ctx.notes]
     return ProgressEntry(
         session=number,
         date=datetime.now(UTC).replace(microsecond=0),

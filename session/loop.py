@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 Message = dict[str, Any]
 Ending = Literal["done", "stuck", "budget", "parked"]
 STUCK_REPEATS = 3
+# Said once per session to a model that answered in prose only, before the session ends.
+NUDGE = (
+    "[harness] Your last answer called no tool, so nothing happened. To go on, call a tool "
+    "(read_file, write_file, run, verify_feature, mark_passing, ...). If the feature is done, "
+    "verify it with verify_feature and mark it with mark_passing; if you are blocked, call "
+    "no tool and say BLOCKED and why in one short paragraph: the session then ends."
+)
+# Tools whose success means the session changed or checked something (not an idle session).
+CHANGERS = frozenset({"write_file", "edit_file", "run", "verify_feature", "mark_passing", "code"})
 
 
 @dataclass
@@ -58,8 +67,14 @@ class AgentLoop:
     limits: Limits
     on_step: Any = None
     pipeline: ToolPipeline = field(init=False)
+    satisfied: Any = None
+    """() -> bool: the session's goal is met, so a prose-only answer ends it without a
+    nudge (default: the session's feature was marked passing)."""
+    changed: bool = False
+    """A tool that changes or checks the project succeeded (see `CHANGERS`)."""
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
+    _nudged: bool = False
 
     def __post_init__(self) -> None:
         self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
@@ -96,6 +111,10 @@ class AgentLoop:
                 messages.append({"role": "user", "content": advice})
                 continue
             if not response.tool_calls:
+                if not self._nudged and not self._goal_met():
+                    self._nudged = True  # one nudge, then a prose-only answer ends it
+                    messages.append({"role": "user", "content": NUDGE})
+                    continue
                 return self._end("done", final_text=response.content or "")
             results = []
             for call in response.tool_calls:
@@ -106,6 +125,8 @@ class AgentLoop:
                 self._tick()
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.output})
                 results.append(result)
+                if result.status == "ok" and call.name in CHANGERS:
+                    self.changed = True
             if self._is_stuck(response, results):
                 return self._end(
                     "stuck",
@@ -117,16 +138,35 @@ class AgentLoop:
         from harness.model import ModelResponse
 
         snapshot = list(messages)
+        schemas = self.tools.schemas()
+
+        def call() -> ModelResponse:
+            lost = None
+            estimate = getattr(self.model, "estimate", None)
+            if getattr(self.journal, "resumed_in_flight", False) and estimate is not None:
+                # The request was in flight at a crash: the provider may have billed it.
+                lost = estimate(snapshot, schemas)
+            response = self.model.complete(snapshot, schemas)
+            if lost is not None:
+                response = response.model_copy(update={"estimated_usage": lost})
+            return response
+
         response = self.journal.step(
             "llm",
             self.model_name,
             {"new_messages": snapshot[sent:], "message_count": len(snapshot)},
-            lambda: self.model.complete(snapshot, self.tools.schemas()),
+            call,
             output=ModelResponse,
         )
         self._tick()
-        self.accounting.add(response.usage)
+        self.accounting.add(response.usage, estimated=response.estimated_usage)
         return response
+
+    def _goal_met(self) -> bool:
+        if self.satisfied is not None:
+            return bool(self.satisfied())
+        feature = self.ctx.feature
+        return feature is None or feature.id in self.ctx.marked
 
     def _consider(self, response: ModelResponse) -> str | None:
         """The escalation matrix on the model's reasoning; above the threshold, a human

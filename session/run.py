@@ -18,7 +18,9 @@ from harness.errors import (
     GitRefused,
     HarnessError,
     JournalError,
+    ModelFatal,
     Parked,
+    ProviderUnavailable,
     QuotaExhausted,
     RunLocked,
     RunnerError,
@@ -46,6 +48,9 @@ EXIT_CODES: dict[str, ExitCode] = {
 }
 # Outcomes after which `harness run` goes on with the same run (its lock released).
 RESUMABLE = ("waiting_for_human", "waiting", "interrupted")
+# Sessions in a row that change and check nothing (prose only, reads only) before the run
+# is stuck: the model is not working on the feature, more sessions only burn budget.
+IDLE_SESSIONS = 3
 FIGURES_SCOPE = (
     "tokens and cost_usd cover this run (every step it journaled, across processes and "
     "resumes); figures.project covers every run of the project, the init included; "
@@ -66,6 +71,13 @@ class RunReport:
     sessions: list[dict[str, Any]] = field(default_factory=list)
     tokens: int = 0
     cost_usd: float = 0.0
+    estimated_tokens: int = 0
+    """Tokens of requests in flight at a crash (possibly billed, never answered): an
+    estimate from their size, not in `tokens`, counted against the budgets."""
+    estimated_cost_usd: float = 0.0
+    resumable: bool = False
+    """The run stays open: the next `harness run` resumes it (a wait, or a fatal model
+    error whose step stays in flight until the user has fixed the key or the name)."""
     runner: str = ""
     wall_s: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
@@ -122,7 +134,8 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
     report.features_passing = passing
     report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     report.wall_s = round(time.monotonic() - started, 3)
-    if outcome not in RESUMABLE and not keep_open:
+    report.resumable = report.resumable or keep_open or outcome in RESUMABLE
+    if not report.resumable:
         journal.close_open_sessions(run.id, outcome)
         run.finish(outcome, {"detail": detail, "passing": passing, "runner": report.runner})
     else:  # the run stays unfinished for `harness run` to resume; status says why it stopped
@@ -166,6 +179,8 @@ def _drive(
         outcome, detail = "waiting_for_human", str(exc)
     except BudgetExhausted as exc:
         outcome, detail = "budget_exhausted", str(exc)
+    except ProviderUnavailable as exc:  # "waiting for the provider since <time>: <what>"
+        outcome, detail = "waiting", str(exc)
     except (QuotaExhausted, RunnerError) as exc:
         outcome, detail = "waiting", f"{exc} (since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})"
     except StorageError as exc:
@@ -173,6 +188,11 @@ def _drive(
     except KeyboardInterrupt:
         outcome = "interrupted"
         detail = "interrupted (Ctrl-C); `harness run` resumes at the step it stopped in"
+    except ModelFatal as exc:
+        # A model the user must fix (a bad key, a wrong name): exit 2, and its step stays
+        # in flight with the run open, so after the fix `harness run` resends that request.
+        report.resumable = True
+        return "failed", str(exc), int(ExitCode.INVALID), True
     except JournalError as exc:
         if isinstance(exc, RunLocked) or exc.exit_code == ExitCode.INVALID:
             raise  # damaged, forged, lost, key missing: the caller stops
@@ -191,6 +211,8 @@ def _drive(
             raise  # not a storage fault: a bug, with its traceback
     finally:
         if env is not None:
+            report.estimated_tokens = env.accounting.estimated.total_tokens
+            report.estimated_cost_usd = round(env.accounting.estimated.cost_usd, 6)
             env.runner.close()
             if env.gates is not None:
                 env.gates.store.close()
@@ -265,6 +287,7 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
 
     open_session = _open_session(env)
     sessions_run = 0
+    idle = _idle_streak(env)  # counted across runs: a nightly job is a session or two a night
     started = time.monotonic()
     wall_limit = env.config.budgets.run_wall_s
     while True:
@@ -287,6 +310,13 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             return "waiting_for_human", outcome.detail
         if outcome.ending == "stuck":
             return "stuck", f"session {number}: {outcome.detail}"
+        idle = idle + 1 if outcome.idle and outcome.ending != "passing" else 0
+        if idle >= IDLE_SESSIONS:
+            return "stuck", (
+                f"{idle} sessions in a row (the last: {number}) changed and checked nothing: "
+                "the model answers without working on the feature. Try a stronger model "
+                "(`[model] name`) or look at progress.md and the journal (`harness log`)."
+            )
         if outcome.ending == "budget" and _run_budget_spent(env):
             return "budget_exhausted", outcome.detail
 
@@ -335,6 +365,17 @@ def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Out
     if found is not None:
         return "waiting", _waiting_on(found)
     return outcome, str(error)
+
+
+def _idle_streak(env: SessionEnv) -> int:
+    """Closed sessions at the end of the journal (every run) that changed nothing."""
+    streak = 0
+    closed = [s for s in env.run.journal.sessions() if s.status == "closed" and s.number > 0]
+    for session in sorted(closed, key=lambda s: s.ended_at or 0.0, reverse=True):
+        if not (session.summary or {}).get("idle") or session.outcome == "passing":
+            break
+        streak += 1
+    return streak
 
 
 def _open_session(env: SessionEnv) -> int | None:

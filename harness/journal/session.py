@@ -9,7 +9,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from harness import events
-from harness.errors import CommitPending, Parked, QuotaExhausted, RunnerError, StorageError
+from harness.errors import (
+    CommitPending,
+    ContextWindowExceeded,
+    ModelError,
+    ModelFatal,
+    Parked,
+    ProviderUnavailable,
+    QuotaExhausted,
+    RunnerError,
+    StepFailed,
+    StorageError,
+)
 from harness.journal.chain import ROW_COLUMNS, check_row
 from harness.journal.codec import decode_error, digest, encode, encode_error
 
@@ -23,9 +34,34 @@ T = TypeVar("T")
 
 # Errors that say "not now" rather than "this step failed": a question awaiting its answer,
 # a Docker engine that is down, a spent provider quota, a full or read-only disk, a commit
-# git could not make yet (a lock). The step is left in flight (no ended row), so the
-# resumed run runs it again instead of replaying the failure.
-IN_FLIGHT = (Parked, RunnerError, QuotaExhausted, StorageError, CommitPending)
+# git could not make yet (a lock), a provider unreachable past its deadline, a model error
+# the user fixes (a bad key, a wrong model name). The step is left in flight (no ended
+# row), so the resumed run runs it again instead of replaying the failure.
+IN_FLIGHT = (
+    Parked,
+    RunnerError,
+    QuotaExhausted,
+    StorageError,
+    CommitPending,
+    ProviderUnavailable,
+    ModelFatal,
+)
+# A recorded failure of these kinds, the last step of its session, is not replayed but run
+# again when it is a model error or a bug (not a harness decision such as a spent budget):
+# a model request has no side effect, and its failure (a malformed answer, a key since
+# fixed, an IndexError since fixed) may not recur.
+RERUN_FAILED_KINDS = frozenset({"llm"})
+
+
+def _rerun(rec: _Recorded) -> bool:
+    """A failed model step that ended its session's record runs again (a compaction signal
+    replays: the session went on from it)."""
+    if rec[1] not in RERUN_FAILED_KINDS:
+        return False
+    error = decode_error(rec[6] or "{}")
+    if isinstance(error, ContextWindowExceeded):
+        return False
+    return isinstance(error, ModelError | StepFailed)
 
 
 class DivergenceWarning(UserWarning):
@@ -108,6 +144,9 @@ class SessionJournal:
         self.number = number
         self.last_seq = 0
         self._seq = 0
+        self.resumed_in_flight = False
+        """True inside the ``fn`` of a step that was in flight when the last process died
+        (its request may have been sent, and billed, without an answer recorded)."""
         rows = journal.execute(
             f"SELECT id, attempts, {ROW_COLUMNS} FROM steps "
             "WHERE run_id = ? AND session = ? AND gen = 0 ORDER BY seq",
@@ -204,6 +243,7 @@ class SessionJournal:
         try:
             result = fn()
         except IN_FLIGHT as waiting:
+            self._note(live, waiting)
             detail = f"{type(waiting).__name__}: {waiting}"
             self._tell(
                 "step.waiting", live, duration_s=time.perf_counter() - live.t0, detail=detail
@@ -228,6 +268,7 @@ class SessionJournal:
         """(True, value, None) if replayed or cached, else (False, None, the live step)."""
         seq = self._seq + 1
         self._seq = seq
+        self.resumed_in_flight = False
         journal = self.journal
         if self._replaying:
             rec = self._recorded.get(seq)
@@ -244,10 +285,11 @@ class SessionJournal:
                     data if output is None else _adapter(output).validate_python(data),
                     None,
                 )
-            elif rec[3] == "failed":
+            elif rec[3] == "failed" and not (seq == self._replay_end and _rerun(rec)):
                 self.last_seq = seq
                 raise decode_error(rec[6] or "{}")
-            else:  # in flight when the last process died: it runs again
+            else:  # in flight when the last process died (or a model step failed): again
+                self.resumed_in_flight = rec[3] == "started"
                 # Steps recorded after it are its nested steps (a code-mode program's
                 # tool calls): they replay while it runs again.
                 self._replaying = seq < self._replay_end
@@ -354,6 +396,19 @@ class SessionJournal:
                     **fields,
                 )
             )
+
+    def _note(self, live: _Live, error: Exception) -> None:
+        """Keep why a model step was left in flight (its attempts, statuses and delays) on its
+        row; the status stays ``started``, so the next run runs it again."""
+        if not isinstance(error, ModelError):
+            return
+        journal = self.journal
+        text = encode_error(error, journal.redactor)
+        try:
+            with journal.write_lock:
+                journal.execute("UPDATE steps SET error = ? WHERE id = ?", (text, live.row_id))
+        except StorageError:
+            pass  # a note only: the step stays in flight either way
 
     def _fail(self, live: _Live, error: Exception) -> None:
         journal = self.journal

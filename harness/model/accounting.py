@@ -23,6 +23,10 @@ class Accounting:
         self.session_calls = 0
         self.run_calls = 0
         self.last: Usage | None = None
+        self.estimated = Usage()
+        """Requests in flight at a crash (possibly billed, never answered), estimated from
+        their size; counted against the budgets, reported apart from the measured usage."""
+        self.session_estimated = Usage()
 
     @classmethod
     def from_totals(
@@ -61,6 +65,7 @@ class Accounting:
         self.session = Usage()
         self.session_calls = 0
         self.last = None
+        self.session_estimated = Usage()
 
     new_session = start_session
 
@@ -72,13 +77,21 @@ class Accounting:
     def session_usage(self) -> Usage:
         return self.session
 
-    def add(self, usage: Usage) -> None:
-        """Count one call's usage in the session and the run."""
+    def add(self, usage: Usage, *, estimated: Usage | None = None) -> None:
+        """Count one call's usage in the session and the run; `estimated`: a lost request
+        of the same turn (in flight at a crash) that the provider may have billed."""
         self.session = self.session + usage
         self.run = self.run + usage
         self.session_calls += 1
         self.run_calls += 1
         self.last = usage
+        if estimated is not None:
+            self.add_estimate(estimated)
+
+    def add_estimate(self, estimated: Usage) -> None:
+        """Count a possibly billed, never answered request (an estimate) in the budgets."""
+        self.estimated = self.estimated + estimated
+        self.session_estimated = self.session_estimated + estimated
 
     def check(self) -> None:
         """Raise `BudgetExhausted` if a session or run token/dollar budget is spent."""
@@ -89,15 +102,17 @@ class Accounting:
         """Raise `BudgetExhausted` if the session's token or dollar budget is spent."""
         if self.budgets is not None:
             b = self.budgets
-            _check("session_tokens", b.session_tokens, self.session.total_tokens)
-            _check("session_dollars", b.session_dollars, self.session.cost_usd)
+            est = self.session_estimated
+            _check("session_tokens", b.session_tokens, self.session.total_tokens + est.total_tokens)
+            _check("session_dollars", b.session_dollars, self.session.cost_usd + est.cost_usd)
 
     def check_run(self) -> None:
         """Raise `BudgetExhausted` if the run's token or dollar budget is spent."""
         if self.budgets is not None:
             b = self.budgets
-            _check("run_tokens", b.run_tokens, self.run.total_tokens)
-            _check("run_dollars", b.run_dollars, self.run.cost_usd)
+            est = self.estimated
+            _check("run_tokens", b.run_tokens, self.run.total_tokens + est.total_tokens)
+            _check("run_dollars", b.run_dollars, self.run.cost_usd + est.cost_usd)
 
     def snapshot(self) -> dict[str, Any]:
         """The totals as JSON-able numbers (for the journal and `harness status`)."""
@@ -106,6 +121,7 @@ class Accounting:
             "run": self.run.model_dump(),
             "session_calls": self.session_calls,
             "run_calls": self.run_calls,
+            "estimated": self.estimated.model_dump(),
         }
 
 

@@ -32,6 +32,21 @@ class Usage(BaseModel):
         )
 
 
+class Attempt(BaseModel):
+    """One failed HTTP attempt of a model call, as the journal keeps it."""
+
+    n: int
+    """1 for the first attempt."""
+    status: int | None = None
+    """The HTTP status (None: no response, e.g. a refused connection or a timeout)."""
+    error: str = ""
+    """The error class (``RateLimitError``, ``Timeout``, ``MalformedResponse``...)."""
+    delay_s: float | None = None
+    """The wait before the next attempt (None: no next attempt)."""
+    delay_from: str | None = None
+    """What set the wait: ``retry-after``, ``retry-after-ms`` (headers) or ``backoff``."""
+
+
 class ModelResponse(BaseModel):
     """One assistant turn: text and/or tool calls, with its usage and how many attempts it took."""
 
@@ -44,6 +59,11 @@ class ModelResponse(BaseModel):
     """Calls made for this turn, counting the retried failures (1 = no retry)."""
     retry_delays_s: list[float] = Field(default_factory=list)
     """The back-off sleeps between attempts, in order."""
+    attempt_log: list[Attempt] = Field(default_factory=list)
+    """The failed attempts before this answer, each with its status and delay."""
+    estimated_usage: Usage | None = None
+    """Usage of a request for this turn that was in flight at a crash: possibly billed,
+    never answered; estimated from the request's size (prompt tokens = bytes / 4)."""
 
     def message(self) -> dict[str, Any]:
         """The assistant message in OpenAI format, to append to the transcript."""
@@ -83,7 +103,7 @@ class ModelSettings(Protocol):
     """The fields of ``[model]`` in harness.toml that the gateway reads (``ModelConfig``)."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str | None: ...
     @property
     def temperature(self) -> float | None: ...
     @property
@@ -94,6 +114,12 @@ class ModelSettings(Protocol):
     def retry_deadline_s(self) -> float | None: ...
     @property
     def api_key_env(self) -> str | None: ...
+    @property
+    def api_base(self) -> str | None: ...
+    @property
+    def api_version(self) -> str | None: ...
+    @property
+    def extra_headers(self) -> dict[str, str]: ...
 
 
 class BudgetSettings(Protocol):

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.errors import ConfigError, ModelFatal
 from harness.model.accounting import Accounting
 from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
-from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, Retrier
+from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedResponse, Retrier
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,21 @@ def import_litellm() -> Any:
     return litellm
 
 
+CHOOSE_A_MODEL = (
+    "Choose one with `harness init --model NAME` (or `[model] name` in harness.toml, or "
+    "HARNESS_MODEL_NAME). Hosted APIs: 'anthropic/claude-sonnet-4-5' (key in "
+    "ANTHROPIC_API_KEY), 'openai/gpt-4o-mini' (key in OPENAI_API_KEY). Local servers: Ollama "
+    "'ollama_chat/qwen2.5-coder'; llama.cpp or vLLM 'openai/<model>' with `[model] api_base "
+    '= "http://localhost:8080/v1"` (any key value). Offline, for tests: '
+    "'scripted/<file.json>'."
+)
+
+
+def no_model_error() -> ConfigError:
+    """The error when no model is configured (exit 2): says how to choose one."""
+    return ConfigError("harness.toml", "[model].name", "no model is configured", CHOOSE_A_MODEL)
+
+
 class LitellmModel:
     """A chat model reached through litellm (or the offline ``scripted/...`` model).
 
@@ -63,6 +79,8 @@ class LitellmModel:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        if not config.name:
+            raise no_model_error()
         self.config = config
         self.project_root = Path(project_root)
         self.accounting = accounting
@@ -74,24 +92,40 @@ class LitellmModel:
         self.last_attempts = 0
         """Attempts of the last call, also when it raised (for the journal)."""
         self.last_delays: list[float] = []
+        self._price_warned = False
 
     @property
     def name(self) -> str:
-        return self.config.name
+        return self.config.name or ""
 
     @property
     def scripted(self) -> bool:
-        return self.config.name.startswith(SCRIPTED_PREFIX)
+        return self.name.startswith(SCRIPTED_PREFIX)
 
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> ModelResponse:
         litellm, retrier, kwargs = self._begin(messages, tools)
         try:
-            raw = retrier.call(lambda: litellm.completion(**kwargs))
+            raw, parsed = retrier.call(lambda: _checked(litellm.completion(**kwargs)))
         finally:
             self.last_attempts, self.last_delays = retrier.attempts, list(retrier.delays)
-        return self._finish(litellm, raw, retrier)
+        return self._finish(litellm, raw, parsed, retrier)
+
+    def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
+        """What a request of this transcript may have cost when its answer was lost (a crash
+        mid-request): prompt tokens from its size (4 bytes a token), no completion."""
+        import json
+
+        size = len(json.dumps({"messages": messages, "tools": tools}, default=str))
+        prompt = max(1, size // 4)
+        cost = 0.0
+        try:
+            litellm = self._setup()
+            cost = float(litellm.cost_per_token(model=self.name, prompt_tokens=prompt)[0])
+        except Exception:  # no price known: tokens only
+            cost = 0.0
+        return Usage(prompt_tokens=prompt, total_tokens=prompt, cost_usd=cost)
 
     def _begin(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -105,8 +139,14 @@ class LitellmModel:
             # A bad script is the user's input: report it here, never retry it.
             load_script(resolve(self.name[len(SCRIPTED_PREFIX) :], self.project_root))
         deadline = self.config.retry_deadline_s
+        ctx = self._context(litellm)
+        if ctx.provider == "unknown" or (
+            not self.scripted and ctx.provider not in _known_providers(litellm)
+        ):
+            raise ModelFatal(unknown_provider_message(self.name, litellm))
         retrier = Retrier(
-            ctx=self._context(litellm),
+            ctx=ctx,
+            timeout_s=self.config.timeout_s,
             deadline_s=DEFAULT_DEADLINE_S if deadline is None else float(deadline),
             sleep=self._sleep,
             clock=self._clock,
@@ -127,10 +167,33 @@ class LitellmModel:
     def _context(self, litellm: Any) -> CallContext:
         if self._ctx is None:
             provider = _provider(litellm, self.name)
+            url, source = self._endpoint(litellm, provider)
             self._ctx = CallContext(
-                model=self.name, provider=provider, key_env=self._key_env(litellm, provider)
+                model=self.name,
+                provider=provider,
+                key_env=self._key_env(litellm, provider),
+                url=url,
+                url_source=source,
             )
         return self._ctx
+
+    def _endpoint(self, litellm: Any, provider: str) -> tuple[str, str]:
+        """The URL requests go to, and what set it (for messages that say what to fix)."""
+        if self.scripted:
+            return "", ""
+        if self.config.api_base:
+            return self.config.api_base, "`[model] api_base` in harness.toml"
+        for variable in _BASE_ENV.get(provider, ()):
+            if os.environ.get(variable):
+                return os.environ[variable], f"the environment variable {variable}"
+        try:
+            found = litellm.get_llm_provider(self.name)[3]
+        except Exception:
+            found = None
+        if found:
+            return str(found), f"litellm's default for {provider}"
+        default = _DEFAULT_BASE.get(provider, "")
+        return default, (f"litellm's default for {provider}" if default else "")
 
     def _key_env(self, litellm: Any, provider: str) -> str:
         if self.config.api_key_env:
@@ -148,7 +211,7 @@ class LitellmModel:
     ) -> dict[str, Any]:
         cfg = self.config
         kwargs: dict[str, Any] = {
-            "model": cfg.name,
+            "model": self.name,
             "messages": messages,
             # litellm 1.106 imports the optional `mcp` package for any call with tools
             # unless told not to; harness has no MCP tools (DEPENDENCIES.md).
@@ -166,30 +229,32 @@ class LitellmModel:
             kwargs["api_key"] = os.environ[cfg.api_key_env]
         if self.scripted:
             kwargs["api_base"] = str(self.project_root)
+            return kwargs
+        # One retry policy: the harness's. The OpenAI SDK under litellm would otherwise
+        # retry each attempt twice more by itself (DEPENDENCIES.md, "Over real HTTP").
+        kwargs["max_retries"] = 0
+        if cfg.api_base:
+            kwargs["api_base"] = cfg.api_base
+        if cfg.api_version:
+            kwargs["api_version"] = cfg.api_version
+        if cfg.extra_headers:
+            kwargs["extra_headers"] = dict(cfg.extra_headers)
         return kwargs
 
-    def _finish(self, litellm: Any, raw: Any, retrier: Retrier) -> ModelResponse:
-        choice = raw.choices[0]
-        message = choice.message
-        calls = [
-            ToolCall(
-                id=str(call.id),
-                name=str(call.function.name),
-                arguments=str(call.function.arguments or ""),
-            )
-            for call in (getattr(message, "tool_calls", None) or [])
-        ]
+    def _finish(self, litellm: Any, raw: Any, parsed: _Parsed, retrier: Retrier) -> ModelResponse:
+        content, calls, finish_reason = parsed
         usage = self._usage(litellm, raw)
         if self.accounting is not None:
             self.accounting.add(usage)
         return ModelResponse(
-            content=message.content,
+            content=content,
             tool_calls=calls,
             usage=usage,
             model=self.name,
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=finish_reason,
             attempts=retrier.attempts,
             retry_delays_s=list(retrier.delays),
+            attempt_log=list(retrier.log),
         )
 
     def _usage(self, litellm: Any, raw: Any) -> Usage:
@@ -200,11 +265,101 @@ class LitellmModel:
         try:
             cost = float(litellm.completion_cost(completion_response=raw, model=self.name))
         except Exception as exc:  # a model without a price: count tokens, cost 0
-            log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
+            if not self._price_warned:  # once per run (one model object per run)
+                self._price_warned = True
+                log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
             cost = 0.0
         return Usage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=total, cost_usd=cost
         )
+
+
+_Parsed = tuple[str | None, list[ToolCall], str | None]
+
+# Variables the OpenAI SDK (and litellm) read a base URL from, per provider.
+_BASE_ENV: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    "ollama": ("OLLAMA_API_BASE",),
+    "ollama_chat": ("OLLAMA_API_BASE",),
+    "hosted_vllm": ("HOSTED_VLLM_API_BASE",),
+    "anthropic": ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_BASE"),
+}
+_DEFAULT_BASE = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "ollama": "http://localhost:11434",
+    "ollama_chat": "http://localhost:11434",
+}
+
+
+def _checked(raw: Any) -> tuple[Any, _Parsed]:
+    """The content, tool calls and finish reason of a completion; MalformedResponse (retried)
+    for a 200 that is not one: no choices, no message, a tool call without a name."""
+    choices = getattr(raw, "choices", None)
+    if not choices:
+        raise MalformedResponse("the response has no choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise MalformedResponse("the first choice has no message")
+    calls = []
+    for index, call in enumerate(getattr(message, "tool_calls", None) or []):
+        function = getattr(call, "function", None)
+        name = getattr(function, "name", None)
+        if not name:
+            raise MalformedResponse(f"tool call {index} has no function name")
+        calls.append(
+            ToolCall(
+                id=str(getattr(call, "id", None) or f"call_{index}"),
+                name=str(name),
+                arguments=str(getattr(function, "arguments", None) or ""),
+            )
+        )
+    content = getattr(message, "content", None)
+    return raw, (
+        None if content is None else str(content),
+        calls,
+        getattr(choice, "finish_reason", None),
+    )
+
+
+def _known_providers(litellm: Any) -> set[str]:
+    return {str(getattr(p, "value", p)) for p in litellm.provider_list} | {"scripted"}
+
+
+def unknown_provider_message(name: str, litellm: Any | None = None) -> str:
+    """`[model] name` names no provider litellm knows: say so, with the closest names."""
+    import difflib
+
+    litellm = litellm or import_litellm()
+    head = name.split("/", 1)[0] if "/" in name else name
+    close = difflib.get_close_matches(head, sorted(_known_providers(litellm)), n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (
+        f"unknown model provider {head!r} in [model] name = {name!r}: litellm knows no such "
+        f"provider.{hint} Fix [model] name in harness.toml (or --model): 'provider/model', "
+        "e.g. 'openai/gpt-4o-mini', "
+        "'anthropic/claude-sonnet-4-5', 'ollama_chat/qwen2.5-coder', or 'openai/<model>' with "
+        "`[model] api_base` for a local OpenAI-compatible server (llama.cpp, vLLM)."
+    )
+
+
+def check_model_name(name: str, project_root: Path) -> str | None:
+    """Why `name` cannot work (unknown provider, missing script), or None; no request."""
+    if name.startswith(SCRIPTED_PREFIX):
+        from harness.errors import HarnessError
+        from harness.model.script import load_script, resolve
+
+        try:
+            load_script(resolve(name[len(SCRIPTED_PREFIX) :], project_root))
+        except HarnessError as error:
+            return str(error)
+        return None
+    litellm = import_litellm()
+    provider = _provider(litellm, name)
+    if provider == "unknown" or provider not in _known_providers(litellm):
+        return unknown_provider_message(name, litellm)
+    return None
 
 
 def _provider(litellm: Any, name: str) -> str:

@@ -9,7 +9,8 @@ Retries use exponential back-off with full jitter (``uniform(0, min(cap, base * 
 or exactly the provider's Retry-After when it sends one, within a deadline for the whole
 turn. What each outcome raises:
 
-- retry, deadline passed    -> ``RetriesExhausted`` (a ``ModelError``; attempts, last error)
+- retry, deadline passed    -> ``RetriesExhausted`` (a ``ProviderUnavailable``: the run parks,
+                                exit 4, and the next ``harness run`` sends the request again)
 - fatal                      -> ``ModelFatal`` saying what to fix
 - compact                    -> ``ContextWindowExceeded`` (the session compacts, goes on)
 - park                       -> ``QuotaExhausted`` (the run parks until a human tops up)
@@ -26,7 +27,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from harness.errors import ContextWindowExceeded, ModelError, ModelFatal, QuotaExhausted
+from harness.errors import (
+    ContextWindowExceeded,
+    ModelError,
+    ModelFatal,
+    ProviderUnavailable,
+    QuotaExhausted,
+)
+from harness.model.base import Attempt
 
 T = TypeVar("T")
 
@@ -41,22 +49,46 @@ class Action(StrEnum):
     PARK = "park"
 
 
-class RetriesExhausted(ModelError):
-    """Retryable failures went on past the deadline."""
+class RetriesExhausted(ProviderUnavailable):
+    """Retryable failures went on past the deadline: the run parks (exit 4)."""
 
-    def __init__(self, message: str, *, attempts: int, kind: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int,
+        kind: str,
+        since: str = "",
+        what: str = "",
+        attempt_log: list[dict[str, Any]] | None = None,
+    ) -> None:
         self.attempts = attempts
         self.kind = kind
-        super().__init__(message)
+        self.attempt_log = list(attempt_log or [])
+        super().__init__(message, since=since, what=what)
+
+
+class MalformedResponse(Exception):
+    """A 200 that is not a usable chat completion (no choices, no message, a nameless tool
+    call): retried like a server error, then reported as such."""
 
 
 @dataclass(frozen=True)
 class CallContext:
-    """What an error message may name: the model, its provider, the key's variable."""
+    """What an error message may name: the model, its provider, the key's variable, and
+    the URL requests go to with what set it (``[model] api_base``, ``OPENAI_BASE_URL``...)."""
 
     model: str
     provider: str
     key_env: str
+    url: str = ""
+    url_source: str = ""
+
+    def endpoint(self) -> str:
+        """``http://host/v1 (from [model] api_base in harness.toml)``, or the provider."""
+        if not self.url:
+            return f"{self.provider}'s API"
+        return f"{self.url} (set by {self.url_source})" if self.url_source else self.url
 
 
 def _is_quota(exc: BaseException) -> bool:
@@ -99,7 +131,8 @@ class Rule:
 
 _FIX_NAME = (
     "Fix `[model] name` in harness.toml: 'provider/model', e.g. 'openai/gpt-4o-mini', "
-    "'anthropic/claude-3-5-sonnet-20240620', or 'scripted/builtin:echo' for the offline model."
+    "'anthropic/claude-sonnet-4-5', 'ollama_chat/qwen2.5-coder' (a local Ollama), or "
+    "'openai/<model>' with `[model] api_base` for a local OpenAI-compatible server."
 )
 
 POLICY: tuple[Rule, ...] = (
@@ -136,6 +169,7 @@ POLICY: tuple[Rule, ...] = (
         "variable with `[model] api_key_env` in harness.toml). Provider said: {detail}",
         when=_is_missing_key,
     ),
+    Rule("MalformedResponse", Action.RETRY),
     Rule("Timeout", Action.RETRY),
     Rule("APIConnectionError", Action.RETRY),
     Rule("InternalServerError", Action.RETRY),
@@ -186,34 +220,53 @@ def classify(exc: BaseException) -> Rule | None:
     import litellm
 
     for rule in POLICY:
-        cls = getattr(litellm, rule.exception, None)
+        cls = rule_class(rule.exception, litellm)
         matches = isinstance(cls, type) and isinstance(exc, cls)
         if matches and (rule.when is None or rule.when(exc)):
             return rule
     return None
 
 
+_LOCAL: dict[str, type[BaseException]] = {"MalformedResponse": MalformedResponse}
+
+
+def rule_class(name: str, litellm: Any) -> Any:
+    """The exception class a rule names: one of ours (`MalformedResponse`) or litellm's."""
+    return _LOCAL.get(name) or getattr(litellm, name, None)
+
+
 def retry_after_s(exc: BaseException, *, now: datetime | None = None) -> float | None:
     """The provider's Retry-After (seconds), from the response headers of `exc`, if any."""
+    found = retry_hint(exc, now=now)
+    return None if found is None else found[0]
+
+
+def _headers(exc: BaseException) -> Any:
     headers: Any = None
     response = getattr(exc, "response", None)
     if response is not None:
         headers = getattr(response, "headers", None)
     if not headers:
         headers = getattr(exc, "litellm_response_headers", None) or getattr(exc, "headers", None)
-    if not headers:
+    return headers or None
+
+
+def retry_hint(exc: BaseException, *, now: datetime | None = None) -> tuple[float, str] | None:
+    """(seconds, the header that said so: ``retry-after-ms`` or ``retry-after``), if any."""
+    headers = _headers(exc)
+    if headers is None:
         return None
     try:
         ms = headers.get("retry-after-ms")
         if ms is not None:
-            return max(0.0, float(ms) / 1000.0)
+            return max(0.0, float(ms) / 1000.0), "retry-after-ms"
         value = headers.get("retry-after")
     except (AttributeError, TypeError, ValueError):
         return None
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        return max(0.0, float(value)), "retry-after"
     except (TypeError, ValueError):
         pass
     try:
@@ -222,7 +275,17 @@ def retry_after_s(exc: BaseException, *, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds()), "retry-after"
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of a provider error (None: no response, e.g. a refused connection)."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None)
+    return code if isinstance(code, int) else None
 
 
 def _detail(exc: BaseException) -> str:
@@ -250,9 +313,58 @@ def to_error(rule: Rule | None, exc: BaseException, ctx: CallContext, attempts: 
     return ModelFatal(text)
 
 
+def _what(exc: BaseException, ctx: CallContext, timeout_s: float | None) -> str:
+    """A retryable failure in words that say what is wrong (never "throttling" for a
+    server that cannot be reached)."""
+    litellm: Any = _litellm()
+    status = status_of(exc)
+    if isinstance(exc, MalformedResponse):
+        return f"{ctx.endpoint()} answered 200 with a malformed completion ({_detail(exc)})"
+    if isinstance(exc, litellm.Timeout):
+        limit = f" within {timeout_s:g} s (`[model] timeout_s`)" if timeout_s else ""
+        return f"{ctx.endpoint()} did not answer{limit}"
+    if is_connection_error(exc):
+        return f"cannot connect to {ctx.endpoint()}: {_detail(exc)}"
+    if isinstance(exc, litellm.RateLimitError):
+        return f"{ctx.provider} keeps rate-limiting {ctx.model!r} (429): {_detail(exc)}"
+    code = f" (HTTP {status})" if status else ""
+    return f"{ctx.endpoint()} keeps failing{code}: {_detail(exc)}"
+
+
+def _litellm() -> Any:
+    import litellm
+
+    return litellm
+
+
+def _attempt_status(exc: BaseException) -> int | None:
+    """The HTTP status an attempt got: None where no response came (refused, timed out)."""
+    litellm: Any = _litellm()
+    if isinstance(exc, MalformedResponse):
+        return 200
+    if isinstance(exc, litellm.Timeout) or is_connection_error(exc):
+        return None
+    return status_of(exc)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """No HTTP exchange happened (refused, reset, dropped): litellm reports some of these as
+    a 500 "Connection error." from the OpenAI SDK."""
+    litellm: Any = _litellm()
+    if isinstance(exc, litellm.APIConnectionError):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    names = {type(exc).__name__, type(cause).__name__ if cause else ""}
+    return "connection error" in str(exc).lower() or "APIConnectionError" in names
+
+
 @dataclass
 class Retrier:
-    """Runs one model call under the policy; counts attempts and records the sleeps."""
+    """Runs one model call under the policy; counts attempts and records each one.
+
+    The deadline bounds the whole call: a retry is not started when its delay would end
+    past ``deadline_s``, so a call takes at most the deadline plus one attempt's timeout.
+    """
 
     ctx: CallContext
     deadline_s: float = DEFAULT_DEADLINE_S
@@ -261,8 +373,12 @@ class Retrier:
     rng: random.Random = field(default_factory=random.Random)
     base_s: float = 1.0
     cap_s: float = 60.0
+    timeout_s: float | None = None
     attempts: int = 0
     delays: list[float] = field(default_factory=list)
+    log: list[Attempt] = field(default_factory=list)
+    """One record per failed attempt: status, error, the delay after it and its source."""
+    _since: str = ""
 
     def call(self, fn: Callable[[], T]) -> T:
         start = self._begin()
@@ -277,6 +393,8 @@ class Retrier:
     def _begin(self) -> float:
         self.attempts = 0
         self.delays = []
+        self.log = []
+        self._since = ""
         return self.clock()
 
     def _after_failure(self, exc: Exception, start: float) -> float:
@@ -284,28 +402,39 @@ class Retrier:
         rule = classify(exc)
         if rule is None:
             if _is_provider_error(exc):
+                self._record(exc, None, None)
                 raise to_error(None, exc, self.ctx, self.attempts) from exc
             raise exc
+        if not self._since:
+            self._since = datetime.now(UTC).replace(microsecond=0).isoformat()
         if rule.action is not Action.RETRY:
+            self._record(exc, None, None)
             raise to_error(rule, exc, self.ctx, self.attempts) from exc
-        hinted = retry_after_s(exc)
-        if hinted is not None:
-            delay = hinted
+        hint = retry_hint(exc)
+        if hint is not None:
+            delay, source = hint
         else:
             ceiling = min(self.cap_s, self.base_s * 2 ** (self.attempts - 1))
-            delay = self.rng.uniform(0.0, ceiling)
+            delay, source = self.rng.uniform(0.0, ceiling), "backoff"
         elapsed = self.clock() - start
         if elapsed + delay > self.deadline_s:
-            kind = type(exc).__name__
-            hint = f", the provider asked to wait {hinted:g} s" if hinted is not None else ""
+            self._record(exc, None, None)
+            what = _what(exc, self.ctx, self.timeout_s)
+            asked = f"; the provider asked to wait {delay:g} s ({source})" if hint else ""
             raise RetriesExhausted(
-                f"gave up on {self.ctx.model!r} after {self.attempts} attempts in "
-                f"{elapsed:.1f} s (retry_deadline_s = {self.deadline_s:g}{hint}): "
-                f"last error {kind}: {_detail(exc)}. The provider is failing or "
-                "throttling; try again later or raise `[model] retry_deadline_s`.",
+                f"waiting for the provider since {self._since}: {what} (last error "
+                f"{type(exc).__name__}, after {self.attempts} "
+                f"attempt{'s' if self.attempts != 1 else ''} in {elapsed:.1f} s, "
+                "[model] retry_deadline_s = "
+                f"{self.deadline_s:g}{asked}). The run is parked: `harness run` sends the "
+                "request again.",
                 attempts=self.attempts,
-                kind=kind,
+                kind=type(exc).__name__,
+                since=self._since,
+                what=what,
+                attempt_log=[a.model_dump() for a in self.log],
             ) from exc
+        self._record(exc, delay, source)
         self.delays.append(delay)
         from harness.events import announce_wait  # who watches the run hears of the wait
 
@@ -313,6 +442,17 @@ class Retrier:
             f"retry {self.attempts + 1} of {self.ctx.model!r} after {type(exc).__name__}", delay
         )
         return delay
+
+    def _record(self, exc: BaseException, delay: float | None, source: str | None) -> None:
+        self.log.append(
+            Attempt(
+                n=self.attempts,
+                status=_attempt_status(exc),
+                error=type(exc).__name__,
+                delay_s=None if delay is None else round(delay, 3),
+                delay_from=source,
+            )
+        )
 
 
 def _is_provider_error(exc: BaseException) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,9 @@ class Cfg:
     retry_deadline_s: float | None = 60.0
     context_window: int = 128_000
     api_key_env: str | None = None
+    api_base: str | None = None
+    api_version: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -210,3 +210,19 @@ def test_an_install_source_that_is_no_url_or_requirement_is_refused(
     assert init(tmp_path, "--install-from", spec) == 2
     assert "--install-from" in capsys.readouterr().err
     assert not (tmp_path / WORKFLOW).exists()
+
+
+def test_summary_of_a_run_parked_on_the_provider_is_waiting_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "report.json"
+    detail = "waiting for the provider since 2026-12-01T02:00:00+00:00: cannot connect to x"
+    report.write_text(json.dumps({"run_id": "r1", "outcome": "waiting", "detail": detail}))
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    rc = main(["ci", "summary", "--report", str(report), "--exit-code", "4"])
+    assert rc == 0
+    assert capsys.readouterr().out.startswith("::notice")
+    text = summary.read_text()
+    assert "harness run: waiting (exit 4)" in text and "waiting for a human" not in text
+    assert detail in text

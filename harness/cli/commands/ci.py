@@ -26,6 +26,13 @@ GREEN = {
     ),
 }
 
+# Exit 4 with outcome "waiting": parked on no human (the model provider, Docker, the disk).
+WAITING = (
+    "waiting",
+    "parked on something outside the project (the run report says what and since when); "
+    "the next night's run resumes it",
+)
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -192,6 +199,8 @@ def run_init(args: argparse.Namespace) -> int:
 def summary_text(report: dict[str, Any] | None, exit_code: int) -> tuple[str, str, bool]:
     """(markdown summary, one-line annotation, job succeeds) for a run's report."""
     title, meaning = GREEN.get(exit_code, ("failed", "the run failed; read the job log"))
+    if exit_code == int(ExitCode.WAITING_FOR_HUMAN) and (report or {}).get("outcome") == "waiting":
+        title, meaning = WAITING
     if exit_code == int(ExitCode.STUCK):
         title, meaning = "stuck", "the agent repeats itself; a human should look"
     ok = exit_code in GREEN

@@ -12,9 +12,6 @@ from typing import Any
 
 from harness.errors import ExitCode, HarnessError
 
-# Where a provider's key usually lives (a bare model name is OpenAI's, as in litellm).
-KEY_ENV = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY", "gemini": "GEMINI_API_KEY"}
-
 
 @dataclass
 class Check:
@@ -32,7 +29,13 @@ def register(subparsers: Any) -> None:
         "doctor",
         help="check Docker, the image, git, the model settings and the journal",
         description="Check what a run needs and say what to fix (exit 0 all fine, 1 "
-        "something to fix).",
+        "something to fix). With --probe, also send one tiny request to the model.",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="send one tiny request to the configured model: reachability, auth, latency, "
+        "and whether tool calls come back (costs a few tokens)",
     )
     parser.add_argument("--json", action="store_true", help="print the checks as JSON")
     parser.set_defaults(func=run)
@@ -40,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = Path(args.project).resolve()
-    checks = diagnose(root)
+    checks = diagnose(root, probe=getattr(args, "probe", False))
     failing = [c for c in checks if not c.ok and not c.warning]
     if getattr(args, "json", False):
         import json
@@ -61,8 +64,8 @@ def run(args: argparse.Namespace) -> int:
     return int(ExitCode.OK if not failing else ExitCode.FAILED)
 
 
-def diagnose(root: Path) -> list[Check]:
-    """Every check, in the order a user fixes them."""
+def diagnose(root: Path, *, probe: bool = False) -> list[Check]:
+    """Every check, in the order a user fixes them (`probe`: one real model request)."""
     from harness.config import load_config
 
     checks: list[Check] = []
@@ -79,7 +82,12 @@ def diagnose(root: Path) -> list[Check]:
         checks.extend(docker)
         if config.runner.kind != "docker" or all(check.ok for check in docker):
             checks.append(_runner(config, root))  # the runner really in use, named
-        checks.append(_model(config.model.name, config.model.api_key_env))
+        model = _model(root, config.model)
+        checks.append(model)
+        if probe and model.ok:
+            from harness.cli.commands.probe import probe_model
+
+            checks.extend(probe_model(root, config.model))
     checks.append(_journal(root))
     return checks
 
@@ -159,21 +167,42 @@ def _git(root: Path) -> Check:
     return Check("git", True, f"repository at {done.stdout.strip()}")
 
 
-def _model(name: str, api_key_env: str | None) -> Check:
+def _model(root: Path, model: Any) -> Check:
+    from harness.model.litellm_model import CHOOSE_A_MODEL, check_model_name
+
+    name = model.name
+    if not name:
+        return Check("model", False, "no model is configured", CHOOSE_A_MODEL)
+    problem = check_model_name(name, root)
+    if problem:
+        return Check("model", False, f"{name}: cannot work", problem)
     if name.startswith("scripted/"):
         return Check("model", True, f"{name} (scripted, offline: no key needed)")
-    provider = name.split("/", 1)[0] if "/" in name else "openai"
-    if not api_key_env and name.startswith("claude"):
-        provider = "anthropic"
-    key = api_key_env or KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
-    if not os.environ.get(key):
+    where = f" at {model.api_base}" if model.api_base else ""
+    if model.api_key_env:
+        if not os.environ.get(model.api_key_env):
+            return Check(
+                "model",
+                False,
+                f"{name}: the API key variable {model.api_key_env} is not set",
+                f"export {model.api_key_env}=... ([model] api_key_env in harness.toml)",
+            )
+        return Check("model", True, f"{name}{where}, key in {model.api_key_env}")
+    from harness.model.litellm_model import import_litellm
+
+    try:
+        missing = import_litellm().validate_environment(name).get("missing_keys") or []
+    except Exception:  # litellm cannot tell
+        missing = []
+    if missing and not model.api_base:
+        key = str(missing[0])
         return Check(
             "model",
             False,
             f"{name}: the API key variable {key} is not set",
             f"export {key}=... (or set model.api_key_env in harness.toml)",
         )
-    return Check("model", True, f"{name}, key in {key}")
+    return Check("model", True, f"{name}{where}" + (" (key variables set)" if not missing else ""))
 
 
 def _journal(root: Path) -> Check:

@@ -18,25 +18,59 @@ def register(subparsers: Any) -> None:
         "then makes the first commit. On an initialised project it changes nothing.",
     )
     parser.add_argument("--spec", metavar="FILE", help="the specification (e.g. SPEC.md)")
-    parser.add_argument("--model", metavar="NAME", help="override [model] name")
+    parser.add_argument(
+        "--model",
+        metavar="NAME",
+        help="the model, written into harness.toml: a litellm name such as "
+        "anthropic/claude-sonnet-4-5, openai/gpt-4o-mini, ollama_chat/qwen2.5-coder",
+    )
+    parser.add_argument(
+        "--api-base",
+        metavar="URL",
+        help="[model] api_base: a local OpenAI-compatible server, e.g. http://localhost:8080/v1",
+    )
+    parser.add_argument(
+        "--api-key-env", metavar="VAR", help="[model] api_key_env: the variable holding the key"
+    )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
     )
     parser.set_defaults(func=run)
 
 
+def config_text(model: Any) -> str:
+    """harness.toml as `init` writes it: the template with the model init used (from
+    --model, --api-base, --api-key-env, or the environment)."""
+    import json
+
+    from session.prompt import render
+
+    lines = []
+    for key, value in (
+        ("name", model.name),
+        ("api_base", model.api_base),
+        ("api_key_env", model.api_key_env),
+    ):
+        if value:
+            lines.append(f"{key} = {json.dumps(value)}")  # a JSON string is a TOML string
+    return render("harness_toml", model_lines="\n".join(lines))
+
+
 def run(args: argparse.Namespace) -> int:
     from harness.config import load_config
+    from harness.model.litellm_model import no_model_error
     from initializer.agent import initialize
 
     root = Path(args.project).resolve()
     config = load_config(root, overrides=overrides(args))
     spec = Path(args.spec).resolve() if args.spec else None
+    if not config.model.name and not (root / "feature_list.json").exists():
+        raise no_model_error()  # before anything is written or paid for (exit 2)
     from harness.cli.live import ProgressLines
     from harness.events import observing
 
     with observing(*([] if getattr(args, "quiet", False) else [ProgressLines()])):
-        report = initialize(root, spec, config)
+        report = initialize(root, spec, config, config_text=config_text(config.model))
     if report.already:
         print(
             f"harness init: {root} is already initialised ({report.features} features); "

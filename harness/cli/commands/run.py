@@ -44,6 +44,10 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
     values: dict[str, object] = {}
     if getattr(args, "model", None):
         values["model.name"] = args.model
+    if getattr(args, "api_base", None):
+        values["model.api_base"] = args.api_base
+    if getattr(args, "api_key_env", None):
+        values["model.api_key_env"] = args.api_key_env
     if getattr(args, "max_sessions", None) is not None:
         values["budgets.run_sessions"] = args.max_sessions
     return values
@@ -59,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     demo_setup = _finish_demo_setup(root)
     _restore_init_config(root)
     config = load_config(root, overrides=overrides(args))
+    if not config.model.name:
+        from harness.model.litellm_model import no_model_error
+
+        raise no_model_error()  # exit 2, before a run is started or anything paid for
     watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
     if args.json:
         watchers.append(JsonStream(sys.stdout))

@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     report = check_project(root)
     if report.features is not None:
         report.errors.extend(evidence_errors(root, report.features))
+    if report.config_checked:
+        _check_model(root, report)
     if getattr(args, "json", False):
         import json
 
@@ -84,3 +86,23 @@ def evidence_errors(root: Path, features: FeatureList) -> list[ArtifactError]:
         )
         for item in found
     ]
+
+
+def _check_model(root: Path, report: Any) -> None:
+    """The configured model must be one that can work: a provider litellm knows, or a
+    script file that exists and parses (no request is sent; `doctor --probe` sends one)."""
+    from harness.config import load_config
+    from harness.errors import ConfigError, HarnessError
+    from harness.model.litellm_model import CHOOSE_A_MODEL, check_model_name
+
+    try:
+        name = load_config(root).model.name
+    except HarnessError as error:
+        report.errors.append(error)
+        return
+    if not name:
+        report.warnings.append(f"no model is configured. {CHOOSE_A_MODEL}")
+        return
+    problem = check_model_name(name, root.resolve())
+    if problem:
+        report.errors.append(ConfigError("harness.toml", "[model].name", problem.rstrip(".")))

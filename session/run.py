@@ -106,6 +106,10 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         run_id = journal.unfinished_run("run")
         if run_id is None and finished(root) and not _demote_unverified(root, journal):
             return _nothing_to_do(root, journal)
+        if not config.model.name:
+            from harness.model.litellm_model import no_model_error
+
+            raise no_model_error()  # exit 2, before a run is started or anything paid for
         resumed = run_id is not None
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
         run.park(None, {})  # driven again: no longer parked

@@ -323,3 +323,18 @@ def test_validate_and_doctor_refuse_a_model_that_cannot_work(tmp_path: Path) -> 
     assert harness(root, "validate") == 2
     (root / "harness.toml").write_text(text.replace("script.json", "missing.json"))
     assert harness(root, "validate") == 2
+
+
+def test_run_without_a_model_exits_2_and_starts_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    (root / "harness.toml").write_text('[runner]\nkind = "local"\n')
+    capsys.readouterr()
+    assert harness(root, "run", "--unattended") == 2
+    assert "no model is configured" in capsys.readouterr().err
+    from harness.journal import Journal
+
+    with Journal.open_readonly(root / ".harness") as journal:
+        assert [r.kind for r in journal.runs()] == ["init"]

@@ -67,6 +67,7 @@ def test_doctor_all_fine(
 ) -> None:
     root = _git_project(tmp_path)
     monkeypatch.setenv("HARNESS_RUNNER_IMAGE", busybox_image)
+    monkeypatch.setenv("HARNESS_MODEL_NAME", "scripted/builtin:echo")  # no model: a FIX
     assert main(["-C", str(root), "doctor"]) == 0
     out = capsys.readouterr().out
     assert f"[ok  ] image: {busybox_image} is present" in out

@@ -63,10 +63,6 @@ def run(args: argparse.Namespace) -> int:
     demo_setup = _finish_demo_setup(root)
     _restore_init_config(root)
     config = load_config(root, overrides=overrides(args))
-    if not config.model.name:
-        from harness.model.litellm_model import no_model_error
-
-        raise no_model_error()  # exit 2, before a run is started or anything paid for
     watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
     if args.json:
         watchers.append(JsonStream(sys.stdout))

@@ -296,7 +296,10 @@ class SessionJournal:
                 text = encode(inputs, journal.redactor)
                 with journal.write_lock:
                     journal.execute(
-                        "UPDATE steps SET attempts = attempts + 1, started_at = ? WHERE id = ?",
+                        # In flight again (a failed model step re-run too): no result yet,
+                        # so no stale error (its MAC would not match the new result).
+                        "UPDATE steps SET attempts = attempts + 1, started_at = ?, "
+                        "status = 'started', error = NULL WHERE id = ?",
                         (time.time(), rec[8]),
                     )
                 rerun = _Live(

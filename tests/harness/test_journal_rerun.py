@@ -9,6 +9,7 @@ import pytest
 
 from harness.errors import ContextWindowExceeded, ModelFatal, ProviderUnavailable
 from harness.journal import Journal
+from harness.journal.verify import verify
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,9 @@ def test_a_failed_or_fatal_last_model_step_runs_again(tmp_path: Path, error: Exc
         s = journal.resume_run(run.id).session(1)
         assert s.step("llm", "m", {}, lambda: calls.append(1) or "answer") == "answer"
     assert calls == [1]  # asked again, not the failure replayed
+    assert verify(state).ok  # the re-run result is chained like any other
+    with Journal.open(state) as journal:
+        assert journal.resume_run(run.id).session(1).step("llm", "m", {}, lambda: "no") == "answer"
 
 
 def test_an_outage_leaves_the_step_in_flight_with_its_attempts(tmp_path: Path) -> None:
@@ -53,6 +57,7 @@ def test_an_outage_leaves_the_step_in_flight_with_its_attempts(tmp_path: Path) -
         s = journal.resume_run(run.id).session(1)
         assert s.step("llm", "m", {}, lambda: "back") == "back"
         assert s.resumed_in_flight
+    assert verify(state).ok  # the noted error is gone with the result; the chain holds
 
 
 def test_a_compaction_signal_and_a_failed_step_before_others_replay(tmp_path: Path) -> None:

@@ -99,6 +99,10 @@ class ChaosJournal:
     def last_seq(self) -> int:
         return self._journal.last_seq
 
+    @property
+    def resumed_in_flight(self) -> bool:
+        return self._journal.resumed_in_flight
+
     def ref(self, seq: int) -> str:
         return self._journal.ref(seq)
 

@@ -133,6 +133,12 @@ class StepJournal(Protocol):
         """The seq of the last step that finished (ended, failed, replayed or cached)."""
         ...
 
+    @property
+    def resumed_in_flight(self) -> bool:
+        """Inside a step's ``fn``: the step was in flight when the last process died (a model
+        request may have been sent, and billed, with no answer recorded)."""
+        ...
+
     def ref(self, seq: int) -> str:
         """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
         ...

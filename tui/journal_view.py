@@ -73,7 +73,7 @@ def command_of(kind: str, inputs: Any, output: Any) -> dict[str, Any] | None:
 
 
 def _alive(pid: int | None) -> bool:
-    if not pid:
+    if not pid or pid == os.getpid():  # the viewer never drives a run itself
         return False
     try:
         os.kill(pid, 0)
@@ -210,6 +210,7 @@ PARKED = {
     "waiting_for_human": "waiting for a human",
     "waiting": "parked",
     "interrupted": "interrupted",
+    "failed": "stopped (fix what it says, then `harness run` resumes)",  # a fatal model error
 }
 
 

@@ -109,8 +109,11 @@ def harnessed(
     session: int = 1,
     run_id: str | None = None,
     on_step: Any = None,
+    nudge: bool = False,
 ) -> Harnessed:
-    """An AgentLoop over `root` with the in-process model; a fresh or resumed run."""
+    """An AgentLoop over `root` with the in-process model; a fresh or resumed run.
+    `nudge`: a prose-only turn gets the loop's one nudge (off: it ends the loop at once,
+    so scripts about other things need no turn for it)."""
     from artifacts.config import BudgetsConfig
     from harness.journal import Journal
     from harness.model import Accounting
@@ -143,6 +146,7 @@ def harnessed(
         accounting=accounting,
         limits=limits or Limits(steps=50),
         on_step=on_step,
+        satisfied=None if nudge else (lambda: True),
     )
     assert isinstance(ctx.runner, ScriptedRunner)
     return Harnessed(loop, ctx, model, ctx.runner, journal, store)

@@ -27,6 +27,17 @@ def test_a_turn_without_tool_calls_ends_the_loop(root: Path) -> None:
     assert h.ctx.notes == ["a"]
 
 
+def test_a_prose_only_turn_gets_one_nudge_then_the_loop_ends(root: Path) -> None:
+
+    h = harnessed(
+        root, script({"text": "I would start by"}, {"text": "BLOCKED: no spec"}), nudge=True
+    )
+    outcome = h.run()
+    h.close()
+    assert (outcome.ending, outcome.final_text) == ("done", "BLOCKED: no spec")
+    assert h.model.calls == 2 and not h.loop.changed  # nothing changed: an idle session
+
+
 def test_every_tool_call_of_a_turn_gets_its_result_in_order(root: Path) -> None:
     h = harnessed(
         root,

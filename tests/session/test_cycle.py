@@ -58,6 +58,7 @@ def test_the_phases_make_their_steps_in_order(fast_path: Path) -> None:
     env, (outcome, steps, sessions) = _session(root, GOOD)
     llm = env.config.model.name or env.model.name  # the step is named after the model
     assert steps == [
+        ("git", "snapshot"),  # the user's uncommitted files at wake
         ("runner", "wake:init.sh"),
         ("artifact", "orient"),
         ("llm", llm),
@@ -67,6 +68,7 @@ def test_the_phases_make_their_steps_in_order(fast_path: Path) -> None:
         ("llm", llm),
         ("tool", "note"),
         ("llm", llm),
+        ("git", "plan"),  # what the commit takes and leaves out
         ("artifact", "progress.append"),
         ("git", "commit"),
     ]
@@ -88,7 +90,7 @@ def test_nothing_failing_is_complete_without_a_model_call(fast_path: Path) -> No
     finally:
         env.run.journal.close()
     assert outcome.ending == "complete" and outcome.feature is None
-    assert steps == [("artifact", "orient")]
+    assert steps == [("git", "snapshot"), ("artifact", "orient")]
     assert env.model.calls == 0
     assert _commits(root) == ["session 1: F001 passing", "project"]
 

@@ -42,6 +42,8 @@ class WorkContext:
     marked: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    user_files: list[str] = field(default_factory=list)
+    """Files already dirty or untracked at wake: the user's, never restored or removed."""
     """Paths the agent may not change (``artifacts.config.protected_paths``)."""
     pipeline: ToolPipeline | None = None
     """The session's one door for tool calls (code mode's calls and ask_human use it)."""

@@ -71,6 +71,7 @@ class Woken:
 
     result: CommandResult | None
     notes: list[str] = field(default_factory=list)
+    user_files: list[str] = field(default_factory=list)  # the wake snapshot's paths
 
 
 @dataclass
@@ -96,6 +97,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
 
     snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
     woken = wake(env, journal)
+    woken.user_files = snapshot.paths
     feature = orient(env, journal)
     if feature is None:
         journal.close("complete", {"feature": None})
@@ -160,6 +162,7 @@ def work(
         max_resources=env.max_resources,
         gates=env.gates,
         protected=protected_paths(env.config),
+        user_files=woken.user_files,
     )
     budgets = env.config.budgets
     limits = Limits(

@@ -180,7 +180,7 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     return plan
 
 
-def restore_protected(root: Path, protected: list[str]) -> list[str]:
+def restore_protected(root: Path, protected: list[str], keep: set[str] | None = None) -> list[str]:
     """Put every ``[protect]`` path the work tree changed back as HEAD has it (before a
     check runs, so a check cannot be weakened through them); the paths restored."""
     from artifacts.git_safety import run_git
@@ -202,6 +202,7 @@ def restore_protected(root: Path, protected: list[str]) -> list[str]:
     changed = sorted(
         {rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec}
     )
+    changed = [p for p in changed if p not in (keep or set())]  # the user's own: untouched
     for path in changed:
         _restore(root, path)
     return changed

@@ -92,7 +92,7 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
     from session.writeback import restore_protected
 
     # The check runs against the protected paths as committed, never a weakened copy.
-    restored = restore_protected(ctx.root, ctx.protected)
+    restored = restore_protected(ctx.root, ctx.protected, keep=set(ctx.user_files))
     result = ctx.runner.run(feature.check, resources=ctx.resources, phase="agent")
     if result.failure is not None or result.exit_code is None:
         return ToolResult(status="error", output=render_command(result))

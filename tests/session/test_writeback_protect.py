@@ -125,3 +125,28 @@ def test_the_initializer_writes_acceptance_tests_and_protects_them(
     assert passing(root) == []
     assert "is protected" in tool_outputs(root, "edit_file")[0]
     assert git_out(root, "show", f"HEAD:{TARGET}") == ORIGINAL
+
+
+def test_a_users_uncommitted_protected_file_is_never_removed_or_restored(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The user's own draft under a protected path (untracked at wake) stays as it is."""
+    turns = [
+        turn(call("write_file", path="done_a.txt", content="done\n")),
+        turn(call("verify_feature", feature="F001")),
+        turn(call("mark_passing", feature="F001")),
+        {"text": "F001 passes."},
+    ]
+    root = project(
+        tmp_path / "p",
+        runner_for("local", request),
+        sessions={1: turns},
+        toml=PROTECT,
+        files={TARGET: ORIGINAL},
+        checks=[CHECK],
+    )
+    draft = root / "tests/acceptance/my_draft.sh"
+    draft.write_text("echo mine\n")
+    run(root, tmp_path)
+    assert draft.read_text() == "echo mine\n"
+    assert "my_draft.sh" not in git_out(root, "ls-tree", "-r", "--name-only", "HEAD")

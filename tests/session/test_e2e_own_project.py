@@ -1,0 +1,56 @@
+"""A project that is not the demo, start to end as a user would type it: init with the
+model named by --model (written into harness.toml), run to complete, state kept out of git."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.session.support import SCRIPT, harness_proc, make_project, passing
+
+LOCAL = {"HARNESS_RUNNER_KIND": "local"}
+
+
+def test_init_with_model_then_run_to_complete(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "app", count=2)
+    (root / "harness.toml").unlink()  # the user's folder: a spec and nothing of ours
+    init = harness_proc(
+        root, "init", "--spec", str(root / "SPEC.md"), "--model", f"scripted/{SCRIPT}", env=LOCAL
+    )
+    assert init.returncode == 0, init.stderr
+    toml = (root / "harness.toml").read_text()
+    assert f'"scripted/{SCRIPT}"' in toml and "builtin:demo" not in toml
+    run = harness_proc(root, "run", "--json", "--quiet", env=LOCAL)
+    assert run.returncode == 0, run.stderr
+    ended = json.loads(run.stdout.splitlines()[-1])
+    assert ended["type"] == "run.ended" and ended["report"]["outcome"] == "complete"
+    assert passing(root) == ["F001", "F002"]
+    tracked = subprocess.run(
+        ["git", "-C", str(root), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert "harness.toml" in tracked and not [p for p in tracked if p.startswith(".harness")]
+    again = harness_proc(root, "run", env=LOCAL)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_init_with_model_killed_before_it_wrote_harness_toml_is_finished_by_run(
+    tmp_path: Path,
+) -> None:
+    root = make_project(tmp_path / "app", count=1)
+    (root / "harness.toml").unlink()
+    killed = harness_proc(
+        root,
+        "init",
+        "--spec",
+        str(root / "SPEC.md"),
+        "--model",
+        f"scripted/{SCRIPT}",
+        env={**LOCAL, "HARNESS_CRASH_IN": "llm:*#2"},
+    )
+    assert killed.returncode == -9, killed.stderr
+    assert not (root / "harness.toml").exists()
+    done = harness_proc(root, "run", env=LOCAL)  # what the user types: no flags again
+    assert done.returncode == 0, done.stderr
+    assert f'"scripted/{SCRIPT}"' in (root / "harness.toml").read_text()
+    assert passing(root) == ["F001"]

@@ -116,7 +116,9 @@ def test_size_limits_come_from_stat_and_are_reported(tmp_path: Path) -> None:
         turn(call("run", command="head -c 300000 /dev/zero > mid2.bin")),
         *good_turns(1),
     ]
-    toml = "[git]\nmax_file_mb = 1\nmax_commit_mb = 0.5\n"
+    # The runner's own limits off (these keys land in make_project's [runner] table), so
+    # the writeback's bound is the one tested.
+    toml = "max_file_mb = 0\ndisk_mb = 0\n\n[git]\nmax_file_mb = 1\nmax_commit_mb = 0.5\n"
     root = make_project(tmp_path / "p", count=1, sessions={1: turns}, toml=toml)
     init(root)
     assert harness(root, "run") == 0

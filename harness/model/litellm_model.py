@@ -182,7 +182,7 @@ class LitellmModel:
         if self.scripted:
             return "", ""
         if self.config.api_base:
-            return self.config.api_base, "`[model] api_base` in harness.toml"
+            return self.config.api_base, "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
         for variable in _BASE_ENV.get(provider, ()):
             if os.environ.get(variable):
                 return os.environ[variable], f"the environment variable {variable}"

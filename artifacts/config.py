@@ -249,8 +249,10 @@ class HarnessConfig(_Section):
     """Protected paths."""
 
 
-# The harness's own state: never writable by the agent, whatever harness.toml says.
-HARNESS_PROTECTED: tuple[str, ...] = (".git", ".harness", "feature_list.json")
+# The harness's own state, and the configuration that says how the agent is confined (an
+# agent that could edit harness.toml would choose the next run's runner, network and
+# protected paths): never writable by the agent, whatever harness.toml says.
+HARNESS_PROTECTED: tuple[str, ...] = (".git", ".harness", "feature_list.json", "harness.toml")
 
 
 def protected_paths(config: HarnessConfig) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
+from harness.redact import Redactor
 from harness.tools import ToolRegistry
 from session.compaction import compact, needs_compaction
 from session.context import WorkContext
@@ -72,6 +73,8 @@ class AgentLoop:
     nudge (default: the session's feature was marked passing)."""
     changed: bool = False
     """A tool that changes or checks the project succeeded (see `CHANGERS`)."""
+    redactor: Redactor = field(default_factory=Redactor)
+    """What the model is sent passes through it: no secret reaches the model's context."""
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
     _nudged: bool = False
@@ -137,6 +140,9 @@ class AgentLoop:
     def _complete(self, messages: list[Message], sent: int) -> ModelResponse:
         from harness.model import ModelResponse
 
+        # Everything new since the last call (the brief, tool output, notices) is redacted
+        # here, the one door to the model, the same way the journal redacts what it keeps.
+        messages[sent:] = self.redactor.value(messages[sent:])
         snapshot = list(messages)
         schemas = self.tools.schemas()
 

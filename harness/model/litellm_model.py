@@ -182,7 +182,7 @@ class LitellmModel:
         if self.scripted:
             return "", ""
         if self.config.api_base:
-            return self.config.api_base, "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
+            return self.config.api_base, API_BASE_SOURCE
         for variable in _BASE_ENV.get(provider, ()):
             if os.environ.get(variable):
                 return os.environ[variable], f"the environment variable {variable}"
@@ -360,6 +360,10 @@ def check_model_name(name: str, project_root: Path) -> str | None:
     if provider == "unknown" or provider not in _known_providers(litellm):
         return unknown_provider_message(name, litellm)
     return None
+
+
+# The model settings arrive merged; either layer may have set the URL.
+API_BASE_SOURCE = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
 
 
 def _provider(litellm: Any, name: str) -> str:

@@ -41,14 +41,6 @@ def test_an_agent_rewritten_harness_toml_does_not_unsandbox_the_next_run(
     """Run 1: the agent rewrites harness.toml (runner local, network on, no protected
     paths). Run 2: it weakens the acceptance test and marks the feature."""
     runner = runner_for(kind, request)
-    still_open(
-        request,
-        kind,
-        {
-            k: "harness.toml is not protected: the agent's edit configures the next run"
-            for k in ("docker", "bwrap")
-        },
-    )
     toml = '[budgets]\nrun_sessions = 1\n\n[protect]\npaths = ["tests/acceptance"]\n'
     root = project(
         tmp_path / "p",

@@ -22,7 +22,6 @@ from tests.attacks.support import (
     run,
     runner_for,
     runner_params,
-    still_open,
 )
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_proc, tool_outputs, turn
@@ -87,11 +86,6 @@ def test_command_output_carrying_a_secret_never_reaches_the_model(
     """What the model receives is recorded at the edge (the scripted provider's input).
     The secret is in a file the harness does not know of; the command prints it."""
     runner = runner_for(kind, request)
-    still_open(
-        request,
-        kind,
-        {k: "tool output sent to the model is not redacted" for k in RUNNERS},
-    )
     seen = _record_model_input(monkeypatch)
     turns = [
         turn(call("run", command="cat creds.txt; echo token=$MY_SERVICE_TOKEN")),

@@ -210,7 +210,8 @@ def test_refused_connection_names_the_url_and_its_setting(
             user("go"), TOOLS
         )
     text = str(info.value)
-    assert f"cannot connect to {url} (set by `[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE))" in text
+    source = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
+    assert f"cannot connect to {url} (set by {source})" in text
     assert "throttl" not in text and info.value.exit_code == 4
 
 

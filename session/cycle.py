@@ -216,8 +216,12 @@ def writeback(
         env, journal, number, feature, ending, outcome, worked.ctx, snapshot, worked.known
     )
     _record_outcomes(env, number, passed=ending == "passing")
+    summary: dict[str, Any] = {"feature": feature, "steps": outcome.steps, "commit": sha}
+    summary["idle"] = worked.idle
+    if env.accounting.session_estimated.total_tokens:  # a later process restores it
+        summary["estimated"] = env.accounting.session_estimated.model_dump()
+    journal.close(ending, summary)
     idle = worked.idle
-    journal.close(ending, {"feature": feature, "steps": outcome.steps, "commit": sha, "idle": idle})
     return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha, idle)
 
 

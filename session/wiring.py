@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from escalation import Escalation
     from harness.journal.protocol import RunJournal
+    from harness.model import Accounting
 
 
 def session_tools() -> ToolRegistry[WorkContext]:
@@ -61,14 +62,7 @@ def build_env(
         protected=config.protect.paths,
     )
     accounting = Accounting(config.budgets)
-    # A resumed run goes on counting from what it already spent (replayed steps of an
-    # open session are added again by the loop, so count only closed sessions here).
-    closed = {s.number for s in run.journal.sessions(run.id) if s.status != "open"}
-    spent = [step for step in run.journal.steps(run_id=run.id) if step.session in closed]
-    accounting.restore(
-        tokens=sum(step.tokens or 0 for step in spent),
-        cost_usd=sum(step.cost_usd or 0.0 for step in spent),
-    )
+    restore_spent(accounting, run)
     resources = Resources.of(config.runner)
     maxima = Resources.maxima(config.runner)
     return SessionEnv(
@@ -84,3 +78,23 @@ def build_env(
         max_resources=maxima,
         on_step=on_step,
     )
+
+
+def restore_spent(accounting: Accounting, run: RunJournal) -> None:
+    """A resumed run goes on counting from what it already spent: the measured usage of
+    its closed sessions' steps, and the estimates of requests lost in flight that those
+    sessions recorded when they closed (replayed steps of an open session, estimates
+    included, are added again by the loop, so only closed sessions count here)."""
+    from harness.model import Usage
+
+    sessions = run.journal.sessions(run.id)
+    closed = {s.number for s in sessions if s.status != "open"}
+    spent = [step for step in run.journal.steps(run_id=run.id) if step.session in closed]
+    accounting.restore(
+        tokens=sum(step.tokens or 0 for step in spent),
+        cost_usd=sum(step.cost_usd or 0.0 for step in spent),
+    )
+    for row in sessions:
+        recorded = (row.summary or {}).get("estimated") if row.number in closed else None
+        if recorded:
+            accounting.estimated = accounting.estimated + Usage.model_validate(recorded)

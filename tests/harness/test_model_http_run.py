@@ -224,8 +224,12 @@ def test_a_kill_during_a_request_pays_nothing_twice_and_counts_the_lost_call(
             for s in journal.steps()
             if s.kind == "llm"
         ]
+        closed = [row.summary or {} for row in journal.sessions() if row.status == "closed"]
     estimated = [o.output.get("estimated_usage") for o in outputs if o is not None and o.output]
     assert sum(1 for e in estimated if e) == 1
+    # The session's close keeps its estimate, so a later process of the run counts it too.
+    kept = [summary["estimated"] for summary in closed if summary.get("estimated")]
+    assert [e["total_tokens"] for e in kept] == [resumed["estimated_tokens"]]
     assert sessions_in_progress(root) == [0, 1]
 
 

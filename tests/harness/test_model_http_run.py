@@ -286,6 +286,34 @@ def test_init_with_a_model_writes_it_and_the_run_completes_over_http(
     assert code == 0 and report["outcome"] == "complete"
 
 
+def test_init_with_a_model_writes_it_into_an_existing_harness_toml(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The user's own harness.toml (no model yet) gains the flags; its comments stay."""
+    root = tmp_path / "mine"
+    root.mkdir()
+    (root / "SPEC.md").write_text("# Mine\n\nThe file done_a.txt exists.\n")
+    (root / "harness.toml").write_text('# mine\n[runner]\nkind = "local"\n')
+    flags = ["--model", "openai/fake-model", "--api-base", fake.url, "--api-key-env", KEY_ENV]
+    assert harness(root, "init", "--spec", str(root / "SPEC.md"), *flags) == 0
+    import tomllib
+
+    text = (root / "harness.toml").read_text()
+    written = tomllib.loads(text)
+    assert written["model"] == {
+        "name": "openai/fake-model",
+        "api_base": fake.url,
+        "api_key_env": KEY_ENV,
+    }
+    assert written["runner"] == {"kind": "local"} and text.startswith("# mine\n")
+    status = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True
+    )
+    assert "harness.toml" not in status.stdout  # committed with the protocol files
+    code, report = run(root)  # no flag: the model comes from harness.toml
+    assert code == 0 and report["outcome"] == "complete"
+
+
 def test_init_without_a_model_says_how_to_choose_and_commits_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

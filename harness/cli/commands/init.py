@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     from harness.cli.live import ProgressLines
     from harness.events import observing
 
+    if not (root / "feature_list.json").exists():
+        _write_model_flags(root, args)
     with observing(*([] if getattr(args, "quiet", False) else [ProgressLines()])):
         report = initialize(root, spec, config, config_text=config_text(config.model))
     if report.already:
@@ -83,3 +85,28 @@ def run(args: argparse.Namespace) -> int:
             f"progress.md; first commit {(report.commit or '')[:10]}"
         )
     return 0
+
+
+def _write_model_flags(root: Path, args: argparse.Namespace) -> None:
+    """The model flags given to init go into an existing harness.toml too (a new one is
+    written from the template with them), so the next `harness run` uses that model."""
+    from artifacts.io import atomic_write
+    from artifacts.toml_edit import set_table_keys
+
+    toml = root / "harness.toml"
+    flags = {
+        key: value
+        for key, value in (
+            ("name", args.model),
+            ("api_base", args.api_base),
+            ("api_key_env", args.api_key_env),
+        )
+        if value
+    }
+    if not flags or not toml.is_file():
+        return
+    text = toml.read_text(encoding="utf-8")
+    updated = set_table_keys(text, "model", flags)
+    if updated != text:
+        atomic_write(toml, updated, root=root)
+        print(f"harness init: wrote {', '.join(flags)} into [model] of harness.toml")

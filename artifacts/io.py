@@ -36,6 +36,29 @@ def _inside(path: Path, root: Path) -> bool:
     return path.is_relative_to(root)
 
 
+def resolves_outside(path: Path, root: Path) -> Path | None:
+    """Where ``path`` really is when a symlink (of it or of a folder above it) takes it
+    out of ``root``; None when it stays inside. The one rule for links out of the
+    project: protocol-file reads refuse them, the agent's listing and search skip them."""
+    target = path.resolve()
+    return None if _inside(target, root.resolve()) else target
+
+
+def refuse_link(path: Path, root: Path) -> None:
+    """Refuse a protocol file that is itself a symlink: harness reads and writes its own
+    files (progress.md, feature_list.json, init.sh) only as regular files, never through a
+    link someone planted (it could point into .git/ or .harness/)."""
+    if path.is_symlink():
+        name = display(path, root)
+        raise ArtifactError(
+            name,
+            "",
+            f"it is a symlink (to {os.readlink(path)}); harness reads and writes its own "
+            "files only as regular files, never through a link",
+            f"Remove the link and restore the file: `rm {name} && git checkout HEAD -- {name}`.",
+        )
+
+
 def check_file(path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> os.stat_result:
     """Check that ``path`` is a regular file inside ``root`` and not too big; return its stat."""
     name = display(path, root)
@@ -50,7 +73,7 @@ def check_file(path: Path, *, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) ->
         raise _read_error(name, error) from None
     target = path.resolve()
     is_link = stat.S_ISLNK(link.st_mode)
-    if not _inside(target, real_root):
+    if resolves_outside(path, real_root) is not None:
         what = f"it is a symlink to {target}" if is_link else f"it is at {target}"
         raise ArtifactError(
             name,
@@ -149,29 +172,37 @@ def read_text(
     return decode(data, display(path, root))
 
 
-def atomic_write(path: Path, data: bytes | str, *, root: Path) -> None:
+def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: bool = False) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
     A reader sees the old content or the new, never a mix; after a crash the file is
     whole. The existing file's permission bits are kept (``init.sh`` stays executable).
+    A symlink at ``path`` is never written through: refused (:func:`refuse_link`), or,
+    with ``replace_link`` (the caller holds the file's authoritative content), replaced
+    by a regular file.
     """
     name = display(path, root)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     target = path.resolve()
+    replacing = replace_link and path.is_symlink()
+    if replacing:
+        target = path.parent.resolve() / path.name  # the link itself, not where it points
     if not _inside(target, root.resolve()):
         raise ArtifactError(
             name, "", f"it resolves to {target}, outside the project", "Refusing to write there."
         )
-    if target.is_dir():
-        raise ArtifactError(
-            name,
-            "",
-            "it is a directory, where a file should be",
-            "Move the directory away.",
-        )
     mode = 0o644
-    with contextlib.suppress(FileNotFoundError):
-        mode = stat.S_IMODE(target.stat().st_mode)
+    if not replacing:
+        refuse_link(path, root)
+        if target.is_dir():
+            raise ArtifactError(
+                name,
+                "",
+                "it is a directory, where a file should be",
+                "Move the directory away.",
+            )
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(target.stat().st_mode)
     folder = target.parent
     try:
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")

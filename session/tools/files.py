@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from artifacts.io import atomic_write
+from artifacts.io import atomic_write, resolves_outside
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.effects import Result
@@ -99,23 +99,41 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     return ToolResult(output=f"edited {args.path}")
 
 
-def _project_files(root: Path, pattern: str) -> list[str]:
-    found = []
+def _project_files(root: Path, pattern: str) -> tuple[list[str], int]:
+    """Regular files matching `pattern`, and how many matches were skipped because a
+    symlink (the file's or a folder's above it) leads out of the project or into its
+    state: the rule read_file keeps (`artifacts.io.resolves_outside`)."""
+    found, skipped = [], 0
     for path in sorted(root.glob(pattern)):
         relative = path.relative_to(root)
         if relative.parts and relative.parts[0] in PROTECTED:
             continue
+        if resolves_outside(path, root) is not None:
+            skipped += 1
+            continue
+        real = path.resolve().relative_to(root).parts
+        if real and real[0] in PROTECTED:
+            skipped += 1
+            continue
         if path.is_file() and not path.is_symlink():
             found.append(relative.as_posix())
-    return found
+    return found, skipped
+
+
+def _skipped(count: int) -> str:
+    if not count:
+        return ""
+    links = "link" if count == 1 else "links"
+    return f"\n[skipped {count} {links} out of the project or into its state]"
 
 
 def list_files(ctx: WorkContext, args: ListArgs) -> Result:
     if args.pattern.startswith("/") or ".." in Path(args.pattern).parts:
         return ToolResult.error("the pattern must stay inside the project")
-    files = _project_files(ctx.root.resolve(), args.pattern)
+    files, skipped = _project_files(ctx.root.resolve(), args.pattern)
     more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
-    return ToolResult(output="\n".join(files[:MAX_LISTED]) + more or "(no files match)")
+    listed = "\n".join(files[:MAX_LISTED]) + more or "(no files match)"
+    return ToolResult(output=listed + _skipped(skipped))
 
 
 def grep(ctx: WorkContext, args: GrepArgs) -> Result:
@@ -127,7 +145,8 @@ def grep(ctx: WorkContext, args: GrepArgs) -> Result:
         return ToolResult.error(f"bad regular expression: {exc}")
     root = ctx.root.resolve()
     hits: list[str] = []
-    for name in _project_files(root, args.glob):
+    names, skipped = _project_files(root, args.glob)
+    for name in names:
         try:
             text = (root / name).read_text(encoding="utf-8")
         except (UnicodeDecodeError, OSError):
@@ -137,7 +156,7 @@ def grep(ctx: WorkContext, args: GrepArgs) -> Result:
                 hits.append(f"{name}:{number}: {line[:300]}")
                 if len(hits) >= MAX_GREP_HITS:
                     break
-    return ToolResult(output="\n".join(hits) or "(no matches)")
+    return ToolResult(output=("\n".join(hits) or "(no matches)") + _skipped(skipped))
 
 
 FILE_TOOLS: list[Tool[WorkContext]] = [

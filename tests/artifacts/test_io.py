@@ -150,3 +150,17 @@ def test_readers_never_see_a_partial_write(tmp_path: Path) -> None:
         done.set()
         thread.join()
     assert seen and seen <= versions
+
+
+def test_atomic_write_never_writes_through_a_link_inside(tmp_path: Path) -> None:
+    (tmp_path / "real.md").write_text("kept")
+    link = tmp_path / "link.md"
+    link.symlink_to("real.md")
+    with pytest.raises(ArtifactError, match="is a symlink") as caught:
+        atomic_write(link, "x", root=tmp_path)
+    assert caught.value.file == "link.md"
+    assert (tmp_path / "real.md").read_text() == "kept" and link.is_symlink()
+    atomic_write(link, "harness's own", root=tmp_path, replace_link=True)
+    assert not link.is_symlink() and link.read_text() == "harness's own"
+    assert (tmp_path / "real.md").read_text() == "kept"
+    assert oct(link.stat().st_mode & 0o777) == oct(0o644)

@@ -20,7 +20,6 @@ from tests.attacks.support import (
     run,
     runner_for,
     runner_params,
-    still_open,
 )
 from tests.attacks.test_secrets import _record_model_input
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
@@ -34,15 +33,6 @@ def test_file_tools_do_not_read_outside_through_a_linked_directory(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = runner_for(kind, request)
-    still_open(
-        request,
-        kind,
-        {
-            k: "grep and list_files follow a symlinked directory out of the project "
-            "(only the last path part is checked for a link)"
-            for k in RUNNERS
-        },
-    )
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text(f"{OUTSIDE}\n")
@@ -61,6 +51,7 @@ def test_file_tools_do_not_read_outside_through_a_linked_directory(
     assert "f.txt" in tool_outputs(root, "read_file")[-1]  # the attack ran
     assert OUTSIDE not in json.dumps(seen), "the model read a file outside the project"
     assert "secret.txt" not in "".join(tool_outputs(root, "list_files")), "listed outside"
+    assert all("skipped" in out for out in tool_outputs(root, "grep")), "the skip is not said"
 
 
 TARGETS = {"git-config": ".git/config", "journal": ".harness/journal.db", "outside": None}

@@ -108,3 +108,24 @@ def test_rewriting_a_file_keeps_its_mode(ctx: WorkContext, tools) -> None:
     assert call(tools, ctx, "edit_file", path="init.sh", old="new", new="newer").status == "ok"
     assert script.stat().st_mode & 0o777 == 0o755
     assert script.read_text() == "#!/bin/sh\necho newer\n"
+
+
+def test_list_and_grep_skip_a_linked_directory_out_of_the_project(
+    tmp_path: Path, ctx: WorkContext, tools
+) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("OUTSIDE\n")
+    (tmp_path / "linked").symlink_to(outside)
+    (tmp_path / "state").symlink_to(".git")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "config").write_text("OUTSIDE in git\n")
+    (tmp_path / "src" / "in.txt").write_text("OUTSIDE? no, inside\n")
+    listed = call(tools, ctx, "list_files", pattern="linked/*").output
+    assert "secret.txt" not in listed and "skipped 1 link out of the project" in listed
+    found = call(tools, ctx, "grep", regex="OUTSIDE", glob="*/*").output
+    assert "src/in.txt:1:" in found, found  # files inside are still searched
+    assert "secret" not in found and "in git" not in found, found
+    assert "skipped 2 links" in found, found
+    plain = call(tools, ctx, "grep", regex="return", glob="**/*.py").output
+    assert "skipped" not in plain, plain

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from artifacts.io import atomic_write, display, read_text
+from artifacts.io import atomic_write, display, read_text, refuse_link
 from artifacts.models import ProgressEntry
 from harness.errors import ArtifactError
 
@@ -260,16 +260,20 @@ def parse_progress(text: str, file: str = PROGRESS) -> list[ProgressEntry]:
 
 
 def read_progress(root: Path) -> list[ProgressEntry]:
-    """The entries of ``<root>/progress.md`` ([] when it does not exist or is empty)."""
+    """The entries of ``<root>/progress.md`` ([] when it does not exist or is empty); a
+    symlink there is refused, never followed (:func:`artifacts.io.refuse_link`)."""
     path = root / PROGRESS
     if not path.exists() and not path.is_symlink():
         return []
+    refuse_link(path, root)
     return parse_progress(read_text(path, root=root, allow_empty=True), display(path, root))
 
 
 def append_progress(root: Path, entry: ProgressEntry) -> bool:
-    """Append ``entry``; False (and nothing written) when its session has an entry already."""
+    """Append ``entry``; False (and nothing written) when its session has an entry already.
+    A symlinked progress.md is refused: neither read nor written through."""
     path = root / PROGRESS
+    refuse_link(path, root)
     exists = path.exists() or path.is_symlink()
     text = read_text(path, root=root, allow_empty=True) if exists else ""
     entries = parse_progress(text, display(path, root))

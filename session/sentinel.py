@@ -46,7 +46,7 @@ class Sentinel:
         if self.known is None:
             self.path.unlink(missing_ok=True)
         else:
-            atomic_write(self.path, self.known, root=self.root)
+            atomic_write(self.path, self.known, root=self.root, replace_link=True)
         return True
 
 
@@ -89,5 +89,5 @@ def check_against_head(root: Path) -> str | None:
         reason = error.why
     if not reason:
         return None
-    atomic_write(path, committed, root=root)
+    atomic_write(path, committed, root=root, replace_link=True)
     return f"feature_list.json was changed outside harness ({reason}); restored from HEAD"

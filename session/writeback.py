@@ -225,6 +225,20 @@ def _restore(root: Path, path: str) -> None:
     atomic_write(full, data, root=root)
 
 
+def _unlink_progress(root: Path) -> str | None:
+    """progress.md is harness's file: a symlink there (planted during the session, maybe
+    into .git/config) is replaced by HEAD's progress.md before the entry is appended, so
+    nothing is read or written through it and no link is committed. Replaced, not
+    refused: a refusal would let any planted link stop every run; the committed file is
+    the authoritative content (harness wrote each of its entries)."""
+    path = root / PROGRESS
+    if not path.is_symlink():
+        return None
+    where = os.readlink(path)
+    _restore(root, PROGRESS)
+    return f"progress.md was a symlink (to {where}); replaced by the committed progress.md"
+
+
 def commit_session(
     env: SessionEnv,
     journal: StepJournal,
@@ -256,6 +270,10 @@ def commit_session(
             ctx.notes.append(note)
     if plan.excluded or plan.restored:
         print(f"harness: session {number}: " + "; ".join(plan.notes()), file=sys.stderr)
+    unlinked = _unlink_progress(env.root)
+    if unlinked:
+        ctx.notes.append(unlinked)
+        print(f"harness: session {number}: {unlinked}", file=sys.stderr)
     record_progress(journal, env.root, progress_entry(number, feature, ending, outcome, ctx))
     if decided is not None and (env.root / FEATURE_LIST).read_bytes() != decided:
         atomic_write(env.root / FEATURE_LIST, decided, root=env.root)

@@ -167,3 +167,17 @@ def test_broken_entries_name_the_line(edit: object, line: int, why: str) -> None
     assert caught.value.file == "progress.md"
     assert caught.value.where == f"line {line}", caught.value
     assert why in caught.value.why
+
+
+def test_a_symlinked_progress_md_is_neither_read_nor_written_through(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    config = tmp_path / ".git" / "config"
+    config.write_text("[core]\n")
+    (tmp_path / "progress.md").symlink_to(".git/config")
+    entry = random_entry(random.Random(1), 1)
+    with pytest.raises(ArtifactError, match="is a symlink") as caught:
+        append_progress(tmp_path, entry)
+    assert caught.value.file == "progress.md" and "git checkout" in caught.value.fix
+    with pytest.raises(ArtifactError, match="is a symlink"):
+        read_progress(tmp_path)
+    assert config.read_text() == "[core]\n"

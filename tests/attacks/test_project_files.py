@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from artifacts.progress import read_progress
 from tests.attacks.support import (
     RUNNERS,
     assert_nothing_passes,
@@ -112,16 +113,6 @@ def test_the_harness_does_not_append_progress_through_an_agent_symlink(
     inside it) must not land there. The state is byte-identical after the run (.git/config)
     or still verifies (the journal), and the committed progress.md is a file."""
     runner = runner_for(kind, request)
-    if link == "git-config":
-        still_open(
-            request,
-            kind,
-            {
-                k: "the writeback appends progress.md through a symlink the agent planted "
-                "(into .git/config, then git fails: 'internal error: GitCommandError')"
-                for k in RUNNERS
-            },
-        )
     marker = tmp_path / "MARKER-progress"
     target = LINKS[link]
     turns = [
@@ -131,11 +122,14 @@ def test_the_harness_does_not_append_progress_through_an_agent_symlink(
     ]
     root = project(tmp_path / "p", runner, sessions={1: turns})
     before = (root / ".git" / "config").read_bytes()
-    run(root, tmp_path)
+    code, report = run(root, tmp_path)
+    assert (code, report.get("outcome")) == (0, "complete"), report  # a clear end, no error
     assert not marker.exists()
     assert (root / ".git" / "config").read_bytes() == before, "the harness wrote .git/config"
     assert journal_verifies(root), "the harness wrote into its own journal"
     assert tree_mode(root, "HEAD", "progress.md") == "100644", "progress.md is committed as a link"
+    last = read_progress(root)[-1]
+    assert any("progress.md was a symlink" in note for note in last.notes), last.notes
 
 
 FORGED_ENTRY = (

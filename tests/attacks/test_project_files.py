@@ -25,7 +25,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
     set_scenes,
-    still_open,
     tree_mode,
 )
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)

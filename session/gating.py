@@ -33,9 +33,15 @@ def announce(question: Any) -> None:
     """Tell the person at the terminal that the run waits for them, and how to answer."""
     import sys
 
-    choices = "".join(f"\n  {i}. {c}" for i, c in enumerate(question.choices, start=1))
+    from harness.terminal import for_terminal
+
+    choices = "".join(
+        f"\n  {i}. {for_terminal(c, one_line=True)}"
+        for i, c in enumerate(question.choices, start=1)
+    )
     print(
-        f"harness: waiting for a human: {question.id} ({question.kind}): {question.text}"
+        f"harness: waiting for a human: {question.id} ({question.kind}): "
+        f"{for_terminal(question.text)}"
         f"{choices}\n  answer with `harness answer {question.id} TEXT` (or --choice N), "
         f"`harness approve/deny {question.id}`, or in `harness tui`",
         file=sys.stderr,

@@ -15,22 +15,23 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from harness.terminal import for_terminal
 from tui.model import QuestionView, Reply
 
 
 def detail(q: QuestionView) -> str:
     """The question's full text, scores, reason and choices (markup)."""
     head = "[b magenta]APPROVAL[/]" if q.kind == "approval" else "[b cyan]QUESTION[/]"
-    lines = [f"{head} {escape(q.id)}  {escape(q.text)}"]
+    lines = [f"{head} {escape(q.id)}  {escape(for_terminal(q.text))}"]
     if q.context:
-        lines.append(f"[dim]{escape(q.context[:400])}[/]")
+        lines.append(f"[dim]{escape(for_terminal(q.context[:400]))}[/]")
     s = q.scores
     if s:
         names = ("uncertainty", "novelty", "benefit", "total")
         lines.append("scores: " + "  ".join(f"{n} {float(s.get(n, 0)):.2f}" for n in names))
-    lines.append(f"why asked: {escape(q.reason or 'not recorded')}")
+    lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
     for i, choice in enumerate(q.choices[:9], 1):
-        lines.append(f"  [b]{i}[/] {escape(choice)}")
+        lines.append(f"  [b]{i}[/] {escape(for_terminal(choice, one_line=True))}")
     if q.kind == "approval":
         lines.append("[b]a[/] approve   [b]d[/] deny (type a reason, enter)")
     else:
@@ -77,7 +78,7 @@ class InboxPanel(Vertical):
         options.clear_options()
         for q in questions:
             label = f"{'gate' if q.kind == 'approval' else ' ask'} {q.id[:8]} {q.text[:60]}"
-            options.add_option(Option(escape(label), id=q.id))
+            options.add_option(Option(escape(for_terminal(label, one_line=True)), id=q.id))
         ids = [q.id for q in questions]
         if questions:
             options.highlighted = ids.index(current.id) if current and current.id in ids else 0

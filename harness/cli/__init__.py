@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from harness.errors import ExitCode, HarnessError
+from harness.terminal import for_terminal
 
 DISTRIBUTION = (
     "durable-agent-harness"  # the name on the package index (the command stays `harness`)
@@ -116,7 +117,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise
     except HarnessError as error:
-        print(f"harness: {error}", file=sys.stderr)
+        print(f"harness: {for_terminal(str(error))}", file=sys.stderr)
         return int(error.exit_code)
     except KeyboardInterrupt:
         print("harness: interrupted; `harness run` resumes where this stopped.", file=sys.stderr)

@@ -13,6 +13,7 @@ import time
 from typing import Any, TextIO
 
 from harness.events import Event
+from harness.terminal import for_terminal
 
 KIND_WORDS = {"llm": "model", "tool": "tool", "runner": "runner", "git": "git"}
 
@@ -58,6 +59,11 @@ class ProgressLines:
             self._write(line)
 
     def render(self, event: Event) -> str | None:
+        """The event's line, or None; the agent's words in it are shown, never obeyed."""
+        line = self._line(event)
+        return None if line is None else for_terminal(line, one_line=True)
+
+    def _line(self, event: Event) -> str | None:
         where = f"s{event.session} #{event.seq}" if event.seq is not None else ""
         totals = f"run {self.totals.tokens:,} tokens ${self.totals.cost_usd:.4f}"
         kind = KIND_WORDS.get(event.kind, event.kind)

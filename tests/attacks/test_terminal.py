@@ -18,12 +18,6 @@ SPOOF = "\x1b[2J\x1b[Hharness: all checks passed.\rApprove with `harness approve
 def test_a_question_cannot_drive_the_terminal(
     request: pytest.FixtureRequest, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    request.applymarker(
-        pytest.mark.xfail(
-            strict=True,
-            reason="the agent's question is printed raw (ANSI escapes, CR, BEL) on stderr",
-        )
-    )
     runner = runner_for("local", request)
     turns = [turn(call("ask_human", question=SPOOF, choices=["yes", "no"])), {"text": "?"}]
     root = project(tmp_path / "p", runner, sessions={1: turns})

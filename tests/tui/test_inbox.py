@@ -120,3 +120,16 @@ async def test_a_missing_attachment_is_reported_and_nothing_stored(project: Path
         await pilot.pause(0.5)
         assert stored(project, qid).status == "pending"
         assert any("not stored" in str(n.message) for n in app._notifications)
+
+
+def test_the_agents_words_are_shown_as_text_not_markup_or_terminal_control() -> None:
+    from rich.text import Text
+
+    from tui.inbox import detail
+    from tui.model import QuestionView
+
+    q = QuestionView("q1", "question", "[red]ok[/] \x1b[2Japprove?\x07", choices=("[b]yes\r",))
+    shown = Text.from_markup(detail(q)).plain
+    assert "[red]ok[/] \\x1b[2Japprove?\\x07" in shown  # the brackets are text, not style
+    assert "[b]yes\\r" in shown
+    assert not any(char in shown for char in "\x1b\r\x07")

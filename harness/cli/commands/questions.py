@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ExitCode
+from harness.terminal import for_terminal
 
 if TYPE_CHECKING:
     from escalation.questions import Question, QuestionStore
@@ -79,7 +80,7 @@ def _done(args: argparse.Namespace, question: Question, line: str) -> int:
         )
         print(json.dumps(row, indent=2, default=str))
     else:
-        print(line)
+        print(for_terminal(line))
         for path in question.files:
             print(f"  file: {path}")
     return int(ExitCode.OK)
@@ -116,9 +117,9 @@ def run_questions(args: argparse.Namespace) -> int:
         asked = q.asked_at.strftime("%Y-%m-%d %H:%M")
         score = f"{q.scores.total:.2f}" if q.scores else "-"
         session = "-" if q.session is None else str(q.session)
-        print(f"{q.id:<5} {q.kind:<9} {asked:<17} {session:>7} {score:>5}  {q.text}")
+        print(f"{q.id:<5} {q.kind:<9} {asked:<17} {session:>7} {score:>5}  {for_terminal(q.text)}")
         for number, choice in enumerate(q.choices, start=1):
-            print(f"{'':<48}[{number}] {choice}")
+            print(f"{'':<48}[{number}] {for_terminal(choice, one_line=True)}")
     print(
         "\nAnswer: harness answer ID TEXT | --choice N [--file PATH]; "
         "approvals: harness approve ID / harness deny ID --reason TEXT"

@@ -71,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
         report = _run(root, config, unattended=is_unattended(args.unattended))
     if args.report:
         report.write(Path(args.report))
+    from harness.terminal import for_terminal
+
     print(
-        f"harness run: {report.outcome.replace('_', ' ')}: {report.detail} "
+        f"harness run: {report.outcome.replace('_', ' ')}: {for_terminal(report.detail)} "
         f"({report.features_passing}/{report.features_total} features passing, "
         f"{len(report.sessions)} session(s) this time; this run: {report.tokens} tokens, "
         f"${report.cost_usd:.4f})",

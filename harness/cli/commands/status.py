@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ExitCode
+from harness.terminal import for_terminal
 
 BAR_WIDTH = 30
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
     else:
-        print(render(status))
+        print(for_terminal(render(status)))
     return int(ExitCode.OK)
 
 

@@ -1,0 +1,51 @@
+"""`for_terminal`: the agent's text is shown on a terminal, never obeyed by it."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.terminal import for_terminal
+
+
+def test_plain_text_and_its_newlines_and_tabs_are_unchanged() -> None:
+    text = "Which database?\n\t1. SQLite (ünïcode, emoji 🙂)"
+    assert for_terminal(text) == text
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("\x1b[2J\x1b[Hfake", "\\x1b[2J\\x1b[Hfake"),  # clear screen, cursor home
+        ("ok\rApprove q1", "ok\\rApprove q1"),  # CR rewrites the line
+        ("ding\x07", "ding\\x07"),  # BEL
+        ("\x1b]0;title\x07", "\\x1b]0;title\\x07"),  # OSC: the window title
+        ("a\x9b31mred", "a\\x9b31mred"),  # C1 CSI
+        ("del\x7f\x00\x08", "del\\x7f\\x00\\x08"),
+        ("abc\u202edcba", "abc\\u202edcba"),  # right-to-left override
+    ],
+)
+def test_control_characters_become_visible_escapes(raw: str, shown: str) -> None:
+    assert for_terminal(raw) == shown
+    assert for_terminal(raw).isprintable()
+
+
+def test_one_line_shows_newline_and_tab_too() -> None:
+    shown = for_terminal("step\nharness: run ended: complete\t!", one_line=True)
+    assert shown == "step\\nharness: run ended: complete\\t!"
+    assert "\n" not in shown
+
+
+def test_a_progress_line_shows_the_agent_words_as_one_inert_line() -> None:
+    import io
+
+    from harness.cli.live import ProgressLines
+    from harness.events import Event
+
+    stream = io.StringIO()
+    lines = ProgressLines(stream)
+    lines(Event("step.failed", session=1, seq=3, kind="tool", name="sh\x1b[2K", detail="x\r\ny"))
+    lines(Event("question", status="parked", detail="q1 (question): \x1b[2Jok?\x07"))
+    written = stream.getvalue()
+    assert written.count("\n") == 2  # one line per event, no line of the agent's own
+    assert "\x1b" not in written and "\r" not in written and "\x07" not in written
+    assert "sh\\x1b[2K" in written and "x\\r\\ny" in written and "\\x1b[2Jok?\\x07" in written

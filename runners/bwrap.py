@@ -200,12 +200,14 @@ class BubblewrapRunner:
                 args += ["--symlink", os.readlink(folder), folder]
             elif os.path.isdir(folder):
                 args += ["--ro-bind", folder, folder]
-        for prefix in sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).parent)}):
-            if os.path.isdir(prefix):
-                args += ["--ro-bind", prefix, prefix]
         args += ["--dev", "/dev", "--proc", "/proc"]
         size = str(TMPFS_MB * 1024 * 1024)
         args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
+        # After the private /tmp: a harness installed under /tmp (a clone, a CI checkout)
+        # must stay visible, and bwrap mounts in order.
+        for prefix in sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).parent)}):
+            if os.path.isdir(prefix):
+                args += ["--ro-bind", prefix, prefix]
         root = str(self.root)
         args += ["--bind", root, root]
         mounts = protect.plan(self.root, self.protected)

@@ -294,12 +294,11 @@ def quick_status(root: Path) -> QuickStatus:
     Read-only and without GitPython: importing it and its calls cost about 0.15 s, most of
     the start-up budget of `harness status`. Everything that writes uses :class:`GitRepo`.
     """
-    from artifacts.git_safety import GitConfigRefused, check_config, run_git
+    from artifacts.git_safety import GitConfigRefused, run_git
 
     if not (root / ".git").exists():
         return QuickStatus(None, False, False, None, error=f"{root} is not a git repository")
-    try:
-        check_config(root)
+    try:  # run_git checks the repository's config first
         done = run_git(root, "status", "--porcelain=v2", "--branch", "-z", check=False, timeout=30)
     except GitConfigRefused as error:
         return QuickStatus(None, False, False, None, error=str(error))

@@ -122,7 +122,24 @@ def run_git(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run hardened git in ``root``; GitError naming the command on failure when ``check``."""
+    """Run hardened git in ``root``; GitError naming the command on failure when ``check``.
+
+    The repository's config is checked first, every time (GitConfigRefused): a command
+    such as ``git status`` runs a clean filter the agent planted a moment ago, and the
+    overrides cannot name every filter.
+    """
+    check_config(Path(root))
+    return _run_unchecked(root, *args, check=check, input=input, env=env, timeout=timeout)
+
+
+def _run_unchecked(
+    root: Path | str,
+    *args: str,
+    check: bool = True,
+    input: bytes | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[bytes]:
     try:
         done = subprocess.run(
             git_argv(root, *args),
@@ -172,7 +189,7 @@ class GitConfigRefused(GitRefused):
 def dangerous_config(root: Path) -> list[DangerousKey]:
     """The repository-scoped keys (local, worktree, and files they include) that would run a
     program. Reading config runs nothing."""
-    done = run_git(
+    done = _run_unchecked(
         root, "config", "--list", "--show-scope", "--show-origin", "--includes", "-z", check=False
     )
     if done.returncode != 0:

@@ -18,7 +18,14 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.errors import BudgetExhausted, HarnessError, ModelError, Parked, RunnerError
+from harness.errors import (
+    BudgetExhausted,
+    GitRefused,
+    HarnessError,
+    ModelError,
+    Parked,
+    RunnerError,
+)
 
 Ctx = TypeVar("Ctx")
 E = TypeVar("E")
@@ -138,7 +145,7 @@ class ToolRegistry(Generic[Ctx]):
             if approved_by is not None and tool.approved is not None:
                 return tool.approved(ctx, args, approved_by)
             return tool.fn(ctx, args)
-        except (RunnerError, BudgetExhausted, ModelError, Parked):
+        except (RunnerError, BudgetExhausted, ModelError, Parked, GitRefused):
             raise  # run-level conditions: the run parks or stops, the model cannot fix them
         except HarnessError as exc:
             return ToolResult.error(str(exc))

@@ -12,6 +12,7 @@ from harness import events
 from harness.errors import (
     CommitPending,
     ContextWindowExceeded,
+    GitRefused,
     ModelError,
     ModelFatal,
     Parked,
@@ -39,6 +40,7 @@ T = TypeVar("T")
 # row), so the resumed run runs it again instead of replaying the failure.
 IN_FLIGHT = (
     Parked,
+    GitRefused,  # a repository the user must fix (its config would run a program)
     RunnerError,
     QuotaExhausted,
     StorageError,

@@ -78,8 +78,9 @@ def test_fsmonitor_program_is_refused_naming_the_key(tmp_path: Path) -> None:
     assert caught.value.exit_code == ExitCode.INVALID
     status = quick_status(root)
     assert status.error is not None and "core.fsmonitor" in status.error
-    # Even a raw hardened command (the doctor's, the state's) does not run it.
-    run_git(root, "status", "--porcelain")
+    # Even a raw hardened command (the doctor's, the state's) refuses rather than run it.
+    with pytest.raises(GitConfigRefused):
+        run_git(root, "status", "--porcelain")
     assert not marker.exists()
 
 
@@ -139,4 +140,23 @@ def test_redirecting_environment_is_ignored(
     (root / "a.txt").write_text("changed\n")
     done = run_git(root, "diff")
     assert b"changed" in done.stdout  # this repository's diff, by git itself
+    assert not marker.exists()
+
+
+def test_a_filter_planted_after_open_never_runs_in_a_later_git_call(tmp_path: Path) -> None:
+    """The agent plants a clean filter mid-session (after harness opened the repository);
+    the next `git status` of harness (the protected-path restore before a check) would run
+    it on a re-stat file: every harness git call checks the config first."""
+    from session.writeback import restore_protected
+
+    root = _repo(tmp_path)
+    script, marker = _evil(tmp_path, "late-filter")
+    _git(root, "config", "filter.x.clean", str(script))
+    (root / ".gitattributes").write_text("* filter=x\n")
+    (root / "a.txt").write_text("a\n")  # same bytes, new mtime: git must hash it again
+    with pytest.raises(GitConfigRefused) as refused:
+        restore_protected(root, ["a.txt"])
+    assert "filter.x.clean" in str(refused.value)
+    with pytest.raises(GitConfigRefused):
+        run_git(root, "status", "--porcelain")
     assert not marker.exists()

@@ -101,37 +101,19 @@ def _ignore_harness_state(root: Path) -> bool:
 
 
 def _commit(root: Path) -> str | None:
-    """Commit the protocol files only (the user's own changes stay theirs to commit)."""
-    from artifacts.git import GitRepo
+    """Commit the protocol files only (the user's own changes stay theirs to commit), each
+    scanned and size-checked like every harness commit; what is left out is said."""
+    from harness.config import load_config
+    from initializer.first_commit import make_first_commit, plan_first_commit, report_left_out
 
     fresh = not (root / ".git").exists()
-    repo = GitRepo.init(root) if fresh else GitRepo.open(root)
-    paths = [
-        p
-        for p in ("feature_list.json", "progress.md", "harness.toml", ".gitignore", "init.sh")
-        if (root / p).exists()
-    ]
-    if fresh and (root / QUICKSTART_SPEC).is_file():
-        paths.append(QUICKSTART_SPEC)
-    with repo:
-        if not fresh and not _changed(root, paths):
-            return None
-        return repo.commit(
-            "harness adopt: feature_list.json upgraded, progress.md, harness.toml, .gitignore",
-            paths=paths,
-            trailers={ADOPT_TRAILER: "1"},
-        )
-
-
-def _changed(root: Path, paths: list[str]) -> bool:
-    import subprocess
-
-    from artifacts.git_safety import git_argv
-
-    done = subprocess.run(
-        git_argv(root, "status", "--porcelain", "--", *paths),
-        capture_output=True,
-        text=True,
-        check=False,
+    only: tuple[str, ...] = ("feature_list.json", "progress.md", "harness.toml", ".gitignore")
+    only += ("init.sh", *([QUICKSTART_SPEC] if fresh else []))
+    # The project's own limits ([git] of harness.toml) and its model's key variable.
+    chosen = plan_first_commit(root, load_config(root), only, again="harness adopt")
+    report_left_out("harness adopt", chosen.excluded)
+    message = (
+        "harness adopt: feature_list.json upgraded, progress.md, harness.toml, .gitignore"
+        f"\n\n{ADOPT_TRAILER}: 1"
     )
-    return bool(done.stdout.strip())
+    return make_first_commit(root, message, chosen.paths)

@@ -188,18 +188,26 @@ def _initialise(
             "again; a model that does not call tools needs replacing (`--model`)"
         )
     features = load_feature_list(root)
-    sha = _writeback(root, journal, config_text, outcome.final_text, len(features.features))
+    sha = _writeback(root, journal, config, config_text, outcome.final_text, len(features.features))
     journal.close("complete", {"features": len(features.features), "commit": sha})
     return InitReport(False, len(features.features), sha)
 
 
 def _writeback(
-    root: Path, journal: StepJournal, config_text: str | None, plan: str, count: int
+    root: Path,
+    journal: StepJournal,
+    config: HarnessConfig,
+    config_text: str | None,
+    plan: str,
+    count: int,
 ) -> str | None:
-    """harness.toml, .gitignore, progress entry 0, then the first commit (each checked first)."""
+    """harness.toml, .gitignore, progress entry 0, then the first commit (each checked
+    first; what the commit leaves out, a secret or a too large file, is said on stderr)."""
     from artifacts.git import GitRepo
     from artifacts.io import atomic_write
     from artifacts.models import ProgressEntry
+    from initializer.first_commit import make_first_commit, plan_first_commit, report_left_out
+    from session.committable import Selection
     from session.cycle import record_progress
     from session.sanitize import model_text
 
@@ -238,21 +246,34 @@ def _writeback(
         with GitRepo.open(root) as repo:
             return repo.find_commit_with_trailer(INIT_TRAILER, "1")
 
-    def commit() -> str:
-        existing = (root / ".git").exists()
-        repo = GitRepo.open(root) if existing else GitRepo.init(root)
-        # In an existing repository only the protocol files are committed: the user's own
-        # uncommitted work stays theirs to commit.
-        files = (*PROTOCOL_FILES, ACCEPTANCE_DIR)
-        paths = [p for p in files if (root / p).exists()] if existing else None
-        with repo:
-            return repo.commit(
-                f"harness init: {wrote}, progress.md",
-                paths=paths,
-                trailers={INIT_TRAILER: "1"},
-            )
+    # Whether the folder was a repository before init: recorded, so a kill between `git
+    # init` and the commit still commits the whole project when the init is resumed. In an
+    # existing repository only the protocol files are committed: the user's own
+    # uncommitted work stays theirs to commit.
+    fresh: bool = journal.step(
+        "git", "fresh", {}, lambda: not (root / ".git").exists(), output=bool
+    )
+    only = None if fresh else (*PROTOCOL_FILES, ACCEPTANCE_DIR)
+    chosen: Selection = journal.step(
+        "git",
+        "plan",
+        {"init": True},
+        lambda: plan_first_commit(root, config, only, again="harness init --spec FILE"),
+        output=Selection,
+    )
+    report_left_out("harness init", chosen.excluded)
+    message = f"harness init: {wrote}, progress.md\n\n{INIT_TRAILER}: 1"
 
-    sha: str = journal.step(
-        "git", "commit", {"init": True}, commit, idempotent=False, recover=find, output=str
+    def commit() -> str | None:
+        return make_first_commit(root, message, chosen.paths)
+
+    sha: str | None = journal.step(
+        "git",
+        "commit",
+        {"init": True},
+        commit,  # type: ignore[arg-type]
+        idempotent=False,
+        recover=find,
+        output=str | None,  # type: ignore[arg-type]
     )
     return sha

@@ -8,7 +8,8 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
    feature list and progress.md (committed from harness's own bytes), protected paths
    (restored from HEAD, never committed), files over ``[git] max_file_mb`` or beyond
    ``max_commit_mb`` (sizes from ``lstat``, nothing read), and files holding a secret
-   (:mod:`session.secrets`); every exclusion becomes a note of the progress entry, so the
+   (:mod:`session.secrets`), as :func:`session.committable.select_committable` decides
+   for every harness commit; every exclusion becomes a note of the progress entry, so the
    next session's brief tells the agent;
 2. **progress.append** (:func:`session.cycle.record_progress`);
 3. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
@@ -21,7 +22,6 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from artifacts.feature_list import FEATURE_LIST
+from session.committable import Excluded, changed_paths
 
 if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from session.loop import LoopOutcome
 
 PROGRESS = "progress.md"
-MIB = 1024 * 1024
 COMMIT_ATTEMPTS = 3
 
 
@@ -49,11 +49,6 @@ class WakeSnapshot(BaseModel):
     """What the wake's checks did (a stale lock cleared); not journaled with the paths."""
 
 
-class Excluded(BaseModel):
-    path: str
-    reason: str
-
-
 class WritebackPlan(BaseModel):
     """What the commit takes, and what it leaves out and why."""
 
@@ -62,28 +57,12 @@ class WritebackPlan(BaseModel):
     restored: list[str] = Field(default_factory=list)
 
     def notes(self) -> list[str]:
-        found = [f"not committed: {e.path}: {e.reason}" for e in self.excluded]
+        found = [e.note() for e in self.excluded]
         found += [
             f"{path} is protected; the agent's change to it was undone (restored from HEAD)"
             for path in self.restored
         ]
         return found
-
-
-def changed_paths(root: Path) -> list[str]:
-    """Every path that differs from HEAD or is untracked (not ignored), sorted."""
-    from artifacts.git_safety import run_git
-
-    out = run_git(
-        root,
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--ignore-submodules=all",
-        "--no-renames",
-    ).stdout
-    return sorted({rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec})
 
 
 def _harness_state(path: str) -> bool:
@@ -130,15 +109,13 @@ def _under(path: str, prefixes: list[str]) -> bool:
 def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     """Decide what the session's commit takes (restoring protected paths on the way)."""
     from artifacts.config import protected_paths
-    from session.secrets import SecretScanner
+    from session.committable import select_committable
 
     root = env.root
     protected = [p for p in protected_paths(env.config) if p not in (".git", ".harness")]
     user = set(snapshot.paths)
-    max_file = int(env.config.git.max_file_mb * MIB)
-    budget = int(env.config.git.max_commit_mb * MIB)
-    scanner = SecretScanner.from_config(env.config)
     plan = WritebackPlan()
+    candidates = []
     for path in changed_paths(root):
         if path in user or _harness_state(path) or path in (FEATURE_LIST, PROGRESS):
             continue
@@ -146,37 +123,9 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
             _restore(root, path)
             plan.restored.append(path)
             continue
-        full = root / path
-        try:
-            info = full.lstat()
-        except FileNotFoundError:
-            plan.paths.append(path)  # deleted: the commit records the deletion
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            size = len(os.readlink(full))
-        elif stat.S_ISREG(info.st_mode):
-            size = info.st_size
-        else:
-            plan.excluded.append(Excluded(path=path, reason="not a regular file or symlink"))
-            continue
-        if size > max_file:
-            why = (
-                f"{size / MIB:.1f} MiB is above [git] max_file_mb = {env.config.git.max_file_mb:g}"
-            )
-            plan.excluded.append(Excluded(path=path, reason=why))
-            continue
-        if stat.S_ISREG(info.st_mode):
-            found = scanner.scan_file(full, size)
-            if found is not None:
-                why = f"it holds what looks like a secret ({found}); remove it from the file"
-                plan.excluded.append(Excluded(path=path, reason=why))
-                continue
-        if size > budget:
-            why = f"the commit would exceed [git] max_commit_mb = {env.config.git.max_commit_mb:g}"
-            plan.excluded.append(Excluded(path=path, reason=why))
-            continue
-        budget -= size
-        plan.paths.append(path)
+        candidates.append(path)
+    chosen = select_committable(root, candidates, env.config)
+    plan.paths, plan.excluded = chosen.paths, chosen.excluded
     return plan
 
 

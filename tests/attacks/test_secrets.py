@@ -18,13 +18,22 @@ import pytest
 from tests.attacks.support import (
     RUNNERS,
     assert_secret_absent,
+    git_out,
     project,
     run,
     runner_for,
     runner_params,
 )
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
-from tests.session.support import call, good_turns, harness_proc, tool_outputs, turn
+from tests.session.support import (
+    call,
+    good_turns,
+    harness,
+    harness_proc,
+    make_project,
+    tool_outputs,
+    turn,
+)
 
 CANARY_KEY = "sk-canaryQ9w8E7r6T5y4U3i2O1p0"
 CANARY_TOKEN = "ghp_canaryZYXWVUTSRQPONMLKJIHGFEDCBA0123"
@@ -116,3 +125,54 @@ def _record_model_input(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(ScriptedLLM, "_prepare", recording)
     return seen
+
+
+@pytest.mark.parametrize("repository", ["fresh", "existing"])
+def test_a_hostile_initializer_cannot_commit_a_secret_in_an_acceptance_test(
+    repository: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The initializer's model is untrusted too: the acceptance tests it writes go into
+    the first commit (fresh folder: the whole project; existing repository: the protocol
+    files), and one carrying a key is left out of it like any other file."""
+    leak = f"KEY = '{SHAPED_SK}'\ndef test_ok():\n    assert KEY\n"
+    extra = [
+        turn(call("write_acceptance_test", path="tests/acceptance/test_leak.py", content=leak)),
+        turn(call("write_acceptance_test", path="tests/acceptance/test_ok.py", content="ok\n")),
+    ]
+    root = make_project(tmp_path / "p", count=1, init_extra=extra)
+    if repository == "existing":
+        git_out(root, "init", "-q", "-b", "main")
+        git_out(root, "add", "SPEC.md")
+        git_out(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "spec")
+    assert harness(root, "init", "--spec", str(root / "SPEC.md")) == 0
+    committed = git_out(root, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert "tests/acceptance/test_ok.py" in committed  # the attack ran; honest tests land
+    assert "tests/acceptance/test_leak.py" not in committed
+    said = capsys.readouterr().err
+    assert "not committed: tests/acceptance/test_leak.py" in said and SHAPED_SK not in said
+    # script.json (the scripted model's own input) holds the key too: also left out.
+    assert_secret_absent(root, SHAPED_SK, skip=())
+
+
+def test_a_hostile_initializer_cannot_commit_a_secret_in_the_feature_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """feature_list.json cannot be left out of the first commit (every session needs it):
+    a key in it refuses the commit (exit 2, nothing committed, the secret not shown);
+    once the user removes it, `harness init` again makes the commit."""
+    root = make_project(tmp_path / "p", count=1)
+    script = json.loads((root / "script.json").read_text())
+    written = script["scenes"][0]["turns"][1]["tool_calls"][0]["arguments"]["features"][0]
+    written["description"] += f" (use the key {SHAPED_SK})"
+    (root / "script.json").write_text(json.dumps(script))
+    spec = str(root / "SPEC.md")
+    assert harness(root, "init", "--spec", spec) == 2
+    said = capsys.readouterr().err
+    assert "feature_list.json: it holds what looks like a secret" in said
+    assert "nothing was committed" in said and SHAPED_SK not in said
+    assert git_out(root, "rev-list", "--all") == ""
+    listed = root / "feature_list.json"
+    listed.write_text(listed.read_text().replace(SHAPED_SK, "(removed)"))
+    assert harness(root, "init", "--spec", spec) == 0
+    assert "feature_list.json" in git_out(root, "ls-tree", "--name-only", "HEAD").split()
+    assert_secret_absent(root, SHAPED_SK, skip=())

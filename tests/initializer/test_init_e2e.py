@@ -13,6 +13,7 @@ from tests.session.support import (
     drafts,
     harness,
     harness_proc,
+    head_files,
     init,
     init_commits,
     log_json,
@@ -73,6 +74,8 @@ def test_the_same_list_written_twice_is_accepted_unchanged(tmp_path: Path) -> No
         ("tool:write_init_sh", ("tool", "write_init_sh")),
         ("artifact:support-files", ("artifact", "support-files")),
         ("artifact:progress.append", ("artifact", "progress.append")),
+        ("git:fresh", ("git", "fresh")),
+        ("git:plan", ("git", "plan")),
         ("git:commit", ("git", "commit")),
     ],
 )
@@ -87,6 +90,9 @@ def test_a_killed_init_resumes(tmp_path: Path, crash_in: str, step: tuple[str, s
     assert harness(root, "init", "--spec", spec) == 0
     assert init_commits(root) == 1
     assert commit_count(root) == 1
+    # the folder was no repository: the resumed init commits the whole project, even
+    # when the kill came after its `git init`
+    assert {"SPEC.md", "feature_list.json", "progress.md"} <= head_files(root)
     assert progress_sessions(root) == {0: 1}
     assert len(json.loads((root / "feature_list.json").read_text())["features"]) == 2
     assert passing(root) == []

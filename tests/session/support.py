@@ -169,6 +169,10 @@ def session_commits(root: Path) -> Counter[str]:
 
 
 def init_commits(root: Path) -> int:
+    """Commits with the Harness-Init trailer (0 in a repository without commits)."""
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "-q", "HEAD"])
+    if head.returncode != 0:
+        return 0
     out = subprocess.run(
         ["git", "-C", str(root), "log", "--format=%(trailers:key=Harness-Init,valueonly)"],
         capture_output=True,
@@ -176,6 +180,16 @@ def init_commits(root: Path) -> int:
         check=True,
     ).stdout
     return sum(1 for line in out.splitlines() if line.strip())
+
+
+def head_files(root: Path) -> set[str]:
+    """Every path committed at HEAD (`git ls-tree -r HEAD`), not the index's."""
+    out = subprocess.run(
+        ["git", "-C", str(root), "ls-tree", "-r", "--name-only", "-z", "HEAD"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return {p.decode() for p in out.split(b"\0") if p}
 
 
 def commit_count(root: Path) -> int:

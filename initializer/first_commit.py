@@ -1,0 +1,77 @@
+"""The first commit of `harness init` and `harness adopt`, under the writeback's rules.
+
+The candidates are every file git would see (a folder that was not a repository: the
+whole project) or only the protocol files (an existing repository: the user's own work
+stays theirs to commit); :func:`session.committable.select_committable` leaves out what
+holds a secret or is too large, as for every harness commit. What is left out is neither
+staged nor changed: :func:`artifacts.git_commit.commit_exact` builds the commit in a
+private index from the chosen paths only. Each left-out file is reported on stderr with
+its reason and what to do. A protocol file harness needs (the feature list, progress.md)
+holding a secret refuses the commit (GitRefused, exit 2): nothing is committed, and the
+command, run again once the file is fixed, makes it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import GitRefused
+from session.committable import Excluded, Selection
+
+if TYPE_CHECKING:
+    from artifacts.config import HarnessConfig
+
+REQUIRED = ("feature_list.json", "progress.md")
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
+
+
+def plan_first_commit(
+    root: Path, config: HarnessConfig, only: tuple[str, ...] | None, *, again: str
+) -> Selection:
+    """Create the repository if there is none; choose what the first commit takes.
+
+    Args:
+        only: the files or folders to commit (None: every file git would see).
+        again: the command that makes the commit once a refused file is fixed.
+    """
+    from artifacts.git import GitRepo
+    from session.committable import changed_paths, select_committable
+
+    if not (root / ".git").exists():
+        GitRepo.init(root).close()
+    paths = [p for p in changed_paths(root) if not _under(p, (".harness",))]
+    if only is not None:
+        paths = [p for p in paths if _under(p, only) and (root / p).exists()]
+    chosen = select_committable(root, paths, config)
+    refused = [e for e in chosen.excluded if e.path in REQUIRED]
+    if refused:
+        first = refused[0]
+        raise GitRefused(
+            f"{root / first.path}: {first.reason}; harness commits its protocol files only "
+            "without secrets and within the size limits, so nothing was committed. Edit the "
+            f"file, then run `{again}` again: it makes the commit."
+        )
+    return chosen
+
+
+def make_first_commit(root: Path, message: str, paths: list[str]) -> str | None:
+    """Commit exactly ``paths`` (nothing else is staged); None if that changes nothing."""
+    from artifacts.git_commit import commit_exact, sync_index
+
+    if not paths:
+        return None
+    sha = commit_exact(root, message, paths=paths, blobs={}, protected=[])
+    if sha is not None:
+        sync_index(root, paths)
+    return sha
+
+
+def report_left_out(command: str, excluded: list[Excluded]) -> None:
+    """Say on stderr which files the commit left out, why, and what to do."""
+    for item in excluded:
+        print(f"{command}: {item.note()} (left on disk as it is)", file=sys.stderr)

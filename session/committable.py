@@ -1,0 +1,111 @@
+"""Which files a harness commit may take, and why each other one is left out.
+
+The one selection every harness commit goes through: the writeback's (session.writeback)
+and the first commits of `harness init` and `harness adopt` (initializer). A candidate is
+left out when it is not a regular file or symlink, when its size (from ``lstat``, nothing
+read) is above ``[git] max_file_mb``, when it holds a secret (:mod:`session.secrets`), or
+when it would take the commit beyond ``[git] max_commit_mb``. A file left out is not
+staged, not changed and not deleted: it stays the user's, on disk, uncommitted; the
+caller tells the agent or the user, with the reason and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from artifacts.config import HarnessConfig
+    from session.secrets import SecretScanner
+
+MIB = 1024 * 1024
+
+
+class Excluded(BaseModel):
+    """A file left out of a commit: the reason, and what to do about it."""
+
+    path: str
+    reason: str
+    fix: str = ""
+
+    def note(self) -> str:
+        return f"not committed: {self.path}: {self.reason}" + (f"; {self.fix}" if self.fix else "")
+
+
+class Selection(BaseModel):
+    """The candidates a commit may take, and those it leaves out."""
+
+    paths: list[str] = Field(default_factory=list)
+    excluded: list[Excluded] = Field(default_factory=list)
+
+
+def changed_paths(root: Path) -> list[str]:
+    """Every path that differs from HEAD or is untracked (not ignored), sorted."""
+    from artifacts.git_safety import run_git
+
+    out = run_git(
+        root,
+        "status",
+        "--porcelain=v1",
+        "-z",
+        "--untracked-files=all",
+        "--ignore-submodules=all",
+        "--no-renames",
+    ).stdout
+    return sorted({rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec})
+
+
+def select_committable(
+    root: Path,
+    candidates: list[str],
+    config: HarnessConfig,
+    scanner: SecretScanner | None = None,
+) -> Selection:
+    """Split ``candidates`` (paths relative to ``root``, in commit order) into those the
+    commit may take and those it leaves out; a deleted candidate is kept (the commit
+    records the deletion). Nothing on disk is changed."""
+    from session.secrets import SecretScanner
+
+    scanner = scanner or SecretScanner.from_config(config)
+    limit_mb, budget_mb = config.git.max_file_mb, config.git.max_commit_mb
+    max_file, budget = int(limit_mb * MIB), int(budget_mb * MIB)
+    chosen = Selection()
+    for path in candidates:
+        full = root / path
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            chosen.paths.append(path)
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            size = len(os.readlink(full))
+        elif stat.S_ISREG(info.st_mode):
+            size = info.st_size
+        else:
+            fix = "add it to .gitignore, or commit it yourself"
+            chosen.excluded.append(Excluded(path=path, reason="not a regular file", fix=fix))
+            continue
+        if size > max_file:
+            why = f"{size / MIB:.1f} MiB is above [git] max_file_mb = {limit_mb:g}"
+            fix = "add it to .gitignore, or raise [git] max_file_mb in harness.toml"
+            chosen.excluded.append(Excluded(path=path, reason=why, fix=fix))
+            continue
+        if stat.S_ISREG(info.st_mode):
+            found = scanner.scan_file(full, size)
+            if found is not None:
+                why = f"it holds what looks like a secret ({found})"
+                fix = "remove the secret from the file, or add the file to .gitignore"
+                chosen.excluded.append(Excluded(path=path, reason=why, fix=fix))
+                continue
+        if size > budget:
+            why = f"the commit would exceed [git] max_commit_mb = {budget_mb:g}"
+            fix = "commit it yourself, or raise [git] max_commit_mb in harness.toml"
+            chosen.excluded.append(Excluded(path=path, reason=why, fix=fix))
+            continue
+        budget -= size
+        chosen.paths.append(path)
+    return chosen

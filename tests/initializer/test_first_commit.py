@@ -1,0 +1,168 @@
+"""The first commits of `harness init` and `harness adopt` obey the writeback's rules:
+a file holding a secret or above the size limits is neither committed nor staged, stays
+on disk as it was, and is named on the terminal with its reason and what to do."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.session.support import harness, harness_proc, head_files, make_project
+from tests.session.test_e2e_adopt import quickstart
+
+SHAPED = "sk-proj-" + "Zx81Yw72Xv63Wu54Vt45Us36Tr27Qs18"  # an OpenAI key's shape
+TOKEN = "deploy-Qm3Lk9Jh7Gf5Ds1A"  # a value only the environment says is secret
+PRIVATE = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\n"
+    "-----END OPENSSH PRIVATE KEY-----\n"
+)
+GITHUB = "ghp_" + "FirstCommitZYXWVUTSRQPONMLKJ0123"
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def _users_project(root: Path) -> dict[str, bytes]:
+    """The user's folder: a spec, some code, and what must never reach git."""
+    make_project(root, count=1)
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text("print('hello')\n")
+    (root / ".env").write_text(f"OPENAI_API_KEY={SHAPED}\nDEBUG=1\n")
+    (root / "id_rsa").write_text(PRIVATE)
+    (root / "deploy.cfg").write_text(f"token = {TOKEN}\n")
+    with (root / "data.bin").open("wb") as handle:
+        handle.truncate(60 * 1024 * 1024)  # 60 MiB (sparse: its size comes from lstat)
+    return {name: (root / name).read_bytes() for name in (".env", "id_rsa", "deploy.cfg")}
+
+
+LEFT_OUT = {
+    ".env": "openai key",
+    "id_rsa": "private key",
+    "deploy.cfg": "the value of $DEPLOY_TOKEN",
+    "data.bin": "60.0 MiB is above [git] max_file_mb = 10",
+}
+
+
+def _assert_left_out(root: Path, said: str, before: dict[str, bytes]) -> None:
+    committed = head_files(root)
+    assert not committed & set(LEFT_OUT), committed
+    assert not set(_git(root, "ls-files").split()) & set(LEFT_OUT)  # not staged either
+    untracked = _git(root, "status", "--porcelain", "--untracked-files=all")
+    for name, reason in LEFT_OUT.items():
+        line = next((ln for ln in said.splitlines() if f"not committed: {name}:" in ln), "")
+        assert reason in line, said
+        assert f"?? {name}" in untracked  # still there, still the user's
+    assert ".gitignore" in said and "max_file_mb in harness.toml" in said
+    for secret in (SHAPED, TOKEN, "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU"):
+        assert secret not in said
+    assert {name: (root / name).read_bytes() for name in before} == before
+    assert (root / "data.bin").stat().st_size == 60 * 1024 * 1024
+
+
+@pytest.mark.slow  # a child harness process (the secret in its environment)
+def test_init_in_a_fresh_folder_commits_the_project_but_not_its_secrets_or_big_files(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "app"
+    before = _users_project(root)
+    done = harness_proc(root, "init", "--spec", str(root / "SPEC.md"), env={"DEPLOY_TOKEN": TOKEN})
+    assert done.returncode == 0, done.stderr
+    committed = head_files(root)
+    assert {"SPEC.md", "src/app.py", "feature_list.json", "progress.md", ".gitignore"} <= committed
+    _assert_left_out(root, done.stdout + done.stderr, before)
+    assert "first commit" in done.stdout
+
+
+@pytest.mark.slow
+def test_a_killed_init_reports_and_leaves_out_the_same_files_when_resumed(
+    tmp_path: Path,
+) -> None:
+    """Killed just before the commit (after the plan made the repository): the resumed
+    init still commits the whole project, without the secrets, and says so again."""
+    root = tmp_path / "app"
+    before = _users_project(root)
+    spec = str(root / "SPEC.md")
+    env = {"DEPLOY_TOKEN": TOKEN}
+    killed = harness_proc(
+        root, "init", "--spec", spec, env={**env, "HARNESS_CRASH_IN": "git:commit"}
+    )
+    assert killed.returncode == -9, killed.stderr
+    done = harness_proc(root, "init", "--spec", spec, env=env)
+    assert done.returncode == 0, done.stderr
+    assert {"SPEC.md", "src/app.py", "feature_list.json"} <= head_files(root)
+    _assert_left_out(root, done.stderr, before)
+
+
+def test_init_in_an_existing_repository_scans_the_protocol_files_it_commits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_project(tmp_path / "app", count=1)
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "SPEC.md")
+    _git(root, "-c", "user.name=u", "-c", "user.email=u@x", "commit", "-qm", "spec")
+    (root / "notes.txt").write_text("the user's own, uncommitted\n")
+    assert harness(root, "init", "--spec", str(root / "SPEC.md")) == 0
+    committed = head_files(root)
+    assert {"feature_list.json", "progress.md", "init.sh", "harness.toml"} <= committed
+    assert "notes.txt" not in committed and "script.json" not in committed
+    assert "?? notes.txt" in _git(root, "status", "--porcelain")
+
+
+def test_adopt_in_a_fresh_folder_leaves_out_a_spec_holding_a_private_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = quickstart(tmp_path / "qs", [False])
+    subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
+    (root / "app_spec.txt").write_text(
+        f"<project_specification>\n{PRIVATE}</project_specification>\n"
+    )
+    assert harness(root, "adopt") == 0
+    said = capsys.readouterr()
+    committed = head_files(root)
+    assert {
+        "feature_list.json",
+        "progress.md",
+        "harness.toml",
+        ".gitignore",
+        "init.sh",
+    } <= committed
+    assert "app_spec.txt" not in committed
+    assert (
+        "not committed: app_spec.txt: it holds what looks like a secret (private key)" in said.err
+    )
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmU" not in said.err + said.out
+    assert (root / "app_spec.txt").read_text().count("PRIVATE KEY") == 2
+
+
+def test_adopt_in_a_repository_refuses_a_progress_md_holding_a_secret_then_commits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """progress.md (the quickstart's notes verbatim) is a file harness needs: it is not
+    left out but the commit is refused (exit 2, nothing committed) until it is fixed; a
+    secret in init.sh only leaves init.sh out."""
+    root = quickstart(tmp_path / "qs", [False])
+    head = _git(root, "rev-parse", "HEAD").strip()
+    (root / "claude-progress.txt").write_text(f"Session 1: used the key {GITHUB}\n")
+    (root / "init.sh").write_text(f"#!/usr/bin/env bash\nexport GH={GITHUB}\necho ok\n")
+    assert harness(root, "adopt") == 2
+    said = capsys.readouterr().err
+    assert "progress.md: it holds what looks like a secret (github token)" in said
+    assert "nothing was committed" in said and "harness adopt" in said
+    assert GITHUB not in said
+    assert _git(root, "rev-parse", "HEAD").strip() == head
+    assert "feature_list.json" not in _git(root, "diff", "--cached", "--name-only")
+
+    progress = root / "progress.md"
+    progress.write_text(progress.read_text().replace(GITHUB, "(a token)"))
+    assert harness(root, "adopt") == 0
+    said = capsys.readouterr().err
+    assert "not committed: init.sh: it holds what looks like a secret (github token)" in said
+    assert _git(root, "rev-parse", "HEAD").strip() != head
+    assert _git(root, "show", "HEAD:progress.md").count("(a token)") == 1
+    assert GITHUB not in _git(root, "log", "-p", "--", "init.sh", "progress.md")
+    assert GITHUB in (root / "init.sh").read_text()  # the user's file, unchanged

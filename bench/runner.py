@@ -3,7 +3,10 @@
 The ways, interleaved run by run so drift hits them alike:
   subprocess    subprocess.run(["sh", "-c", "true"]) (no runner, no sandbox)
   bare bwrap    subprocess.run of the bwrap command line the runner builds, then `sh -c true`
-  bwrap runner  BubblewrapRunner.run("true") (rlimits, output capture, disk budget check)
+  bwrap runner  BubblewrapRunner.run("true") as `harness run` makes it (rlimits, output
+                capture, protected paths, the 10 GiB workspace budget)
+  bwrap+count   the same, counting the workspace after every command (what the budget
+                check cost before it learnt to skip a count that cannot matter)
   bare exec     container.exec_run(["sh", "-c", "true"]) in a running container
   runner exec   DockerRunner.run("true") (the session container, via exec)
   bare fresh    client.containers.run(..., remove=True) of `sh -c true`
@@ -11,9 +14,10 @@ The ways, interleaved run by run so drift hits them alike:
 Docker's sides use the same image and the same hardened settings (no network, caps
 dropped). Targets: DockerRunner at most 10% above the bare SDK (median); the bubblewrap
 runner at most 10 ms above bare subprocess (median). Without a Docker engine (or with
---no-docker) the Docker ways are left out; without bwrap its ways are.
+--no-docker) the Docker ways are left out; without bwrap its ways are. The project
+holds --files small files (20,000: a project with its .venv or node_modules).
 
-    python bench/runner.py [--runs N] [--quick] [--no-docker]
+    python bench/runner.py [--runs N] [--quick] [--no-docker] [--files N]
 """
 
 from __future__ import annotations
@@ -61,23 +65,37 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="10 runs")
     parser.add_argument("--no-docker", action="store_true", help="leave the Docker ways out")
+    parser.add_argument("--files", type=int, default=20_000, help="files in the project")
     args = parser.parse_args()
     runs = 10 if args.quick else args.runs
 
+    from runners.base import DEFAULTS
     from runners.bwrap import BubblewrapRunner, bwrap_version
 
     project = Path(tempfile.mkdtemp(prefix="harness-bench-"))
     project.chmod(0o777)
+    for index in range(args.files):
+        folder = project / "deps" / f"pkg{index // 100}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"m{index % 100}.py").write_text("x = 1\n")
     ways: dict[str, Callable[[], object]] = {
         "subprocess": lambda: subprocess.run(["sh", "-c", "true"], cwd=project, check=True),
     }
     cleanup: list[Callable[[], object]] = [lambda: shutil.rmtree(project, ignore_errors=True)]
     if bwrap_version() is not None:
-        sandbox = BubblewrapRunner(project)
+        limits = {"disk_mb": DEFAULTS.disk_mb, "max_file_mb": DEFAULTS.max_file_mb}
+        sandbox = BubblewrapRunner(project, **limits)
+        counting = BubblewrapRunner(project, **limits)
         argv = [*sandbox.sandbox_args(network=False, workdir=project), "/bin/sh", "-c", "true"]
         env = sandbox.environment(None)
         ways["bare bwrap"] = lambda: subprocess.run(argv, cwd=project, env=env, check=True)
         ways["bwrap runner"] = lambda: sandbox.run("true")
+
+        def count_every_time() -> object:
+            counting.disk = type(counting.disk)(project, DEFAULTS.disk_mb)  # nothing known
+            return counting.run("true")
+
+        ways["bwrap+count"] = count_every_time
     else:
         print("bubblewrap cannot run here: its ways are left out")
     if not args.no_docker:
@@ -98,7 +116,7 @@ def main() -> int:
         for step in reversed(cleanup):
             step()
 
-    print(f"{runs} runs each, trivial command `true`")
+    print(f"{runs} runs each, trivial command `true`, project of {args.files:,} files")
     print(f"{'way':<14}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
     for name, values in times.items():
         print(
@@ -112,6 +130,10 @@ def main() -> int:
         print(
             f"bwrap runner - subprocess: {above:+.1f} ms, ratio "
             f"{median['bwrap runner'] / median['subprocess']:.2f} ({verdict} the 10 ms target)"
+        )
+        print(
+            f"workspace counts: {sandbox.disk.counts} in {runs + 1} commands (bwrap+count: "
+            f"one per command, {median['bwrap+count'] - median['bwrap runner']:+.1f} ms each)"
         )
     for kind in ("exec", "fresh"):
         if f"runner {kind}" not in median:

@@ -5,10 +5,11 @@ What a command sees: the system directories and the harness's Python read-only, 
 project read-write except the protected paths (bound read-only over themselves, their
 parent directories pinned so they cannot be swapped), no network unless declared, no
 capabilities, its own PID namespace (every process dies with the command), and only an
-allow-listed environment. Limits: address space, CPU time and file size as rlimits, the
-time limit as a kill of the whole sandbox, and a workspace disk budget checked after
-each command. Not enforced here: ``cpus`` and ``pids`` (they need cgroups; a fork bomb
-ends at the time limit). See runners/README.md.
+allow-listed environment. Limits: address space, CPU time, file size and process count
+as rlimits set by ``prlimit`` inside the sandbox, the time limit as a kill of the whole
+sandbox, and a workspace disk budget checked after each command. Not enforced here:
+``cpus`` (it needs cgroups), and ``pids`` for root (exempt from RLIMIT_NPROC). See
+runners/README.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from harness.errors import RunnerError
 from runners import classify, disk, protect
 from runners.base import CommandResult, Failure, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
-from runners.process import run_process, shell_code
+from runners.process import limit_argv, prlimit_path, run_process, set_limits, shell_code
 
 HOME = "/home/harness"
 TMPFS_MB = 512
@@ -112,6 +113,7 @@ class BubblewrapRunner:
         self.setup_network = setup_network
         self.protected = protect.normalize(protected or [])
         self.disk_mb = disk_mb
+        self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
         self.reason = reason
         self.max_output_bytes = max_output_bytes
@@ -141,15 +143,26 @@ class BubblewrapRunner:
         workdir = (self.root / cwd).resolve()
         if not workdir.is_relative_to(self.root):
             raise ValueError(f"cwd {cwd!r} is outside the project")
-        argv = [*self.sandbox_args(network=network, workdir=workdir), "/bin/sh", "-c", command]
+        # The limits are set inside the sandbox, on the command only (not on bwrap), so
+        # RLIMIT_NPROC counts the processes of the sandbox's own user namespace.
+        prefix = self._limit_argv(limits)
+        argv = [
+            *self.sandbox_args(network=network, workdir=workdir),
+            *(prefix or []),
+            "/bin/sh",
+            "-c",
+            command,
+        ]
         were_absent = protect.absent(self.root, self.protected)
         outcome = run_process(
             argv,
             cwd=self.root,
             env=self.environment(env),
-            limits=limits,
-            max_file_mb=self.max_file_mb,
+            timeout_s=limits.timeout_s,
             max_output_bytes=self.max_output_bytes,
+            preexec=None
+            if prefix
+            else functools.partial(set_limits, limits, max_file_mb=self.max_file_mb),
         )
         failure = classify.local_failure(
             outcome.returncode,
@@ -159,7 +172,11 @@ class BubblewrapRunner:
             timeout_s=limits.timeout_s,
             max_file_mb=self.max_file_mb,
         )
-        if failure is None and outcome.returncode == 1 and outcome.stderr.startswith("bwrap:"):
+        if (
+            failure is None
+            and outcome.returncode == 1
+            and outcome.stderr.startswith(("bwrap:", "prlimit:"))
+        ):
             failure = Failure(
                 kind="sandbox",
                 message=f"the sandbox could not start: {outcome.stderr.strip()[:300]}",
@@ -170,7 +187,7 @@ class BubblewrapRunner:
         if created:
             failure = failure or classify.protected_created(created)
         if failure is None:
-            failure = disk.over_budget(self.root, self.disk_mb)
+            failure = self.disk.check()
         return CommandResult(
             command=command,
             exit_code=None if outcome.timed_out else shell_code(outcome.returncode),
@@ -179,6 +196,19 @@ class BubblewrapRunner:
             duration_s=outcome.duration_s,
             failure=failure,
         )
+
+    def _limit_argv(self, limits: Resources) -> list[str] | None:
+        """``prlimit ... --`` as the sandbox's first command, or None when it is missing
+        or not inside the system folders the sandbox sees (then the limits are set on
+        bwrap between fork and exec, and ``pids`` is not enforced)."""
+        path = prlimit_path()
+        if path is None or not any(
+            path.startswith(folder + "/") for folder in SYSTEM_DIRS if not os.path.islink(folder)
+        ):
+            return None
+        # RLIMIT_NPROC: root's processes are exempt from it, so it bounds nothing then.
+        pids = limits.pids if os.geteuid() != 0 else None
+        return limit_argv(limits, max_file_mb=self.max_file_mb, pids=pids)
 
     def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
         """The allow-listed environment: bwrap and the command get nothing else."""

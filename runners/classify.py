@@ -81,7 +81,7 @@ def disk_budget(disk_mb: int, used_mb: float) -> Failure:
     return Failure(
         kind="disk",
         message=f"disk limit: the project now holds more than {disk_mb} MB "
-        f"(at least {used_mb:.0f} MB counted, sparse files at their full size)",
+        f"(at least {used_mb:.0f} MB of it on disk)",
         suggestion="delete the large or generated files the command left (build output, "
         "data, logs) before going on; nothing over the budget is committed",
         limit=f"disk_mb={disk_mb}",

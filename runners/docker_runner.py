@@ -82,6 +82,7 @@ class DockerRunner:
         self.reason = reason
         self.protected = protect.normalize(protected or [])
         self.disk_mb = disk_mb
+        self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
         self._session_mounts: tuple[tuple[str, int, int], ...] = ()
         self.client = client or ds.connect()
@@ -165,7 +166,7 @@ class DockerRunner:
         )
         if self.max_file_mb is not None and file_limit_hit:
             return classify.file_too_large(self.max_file_mb)
-        return disk.over_budget(self.root, self.disk_mb)
+        return self.disk.check()
 
     def _mounts_key(self) -> tuple[tuple[str, int, int], ...]:
         """The protected paths as they are on the host now (inode, device)."""

@@ -7,6 +7,7 @@ the harness. It says so loudly, once per process, and sets ``sandboxed = False``
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from runners import classify, disk
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
-from runners.process import kill_group, run_process, shell_code
+from runners.process import kill_group, limit_argv, run_process, set_limits, shell_code
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class LocalRunner:
         self.reason = reason
         self.max_output_bytes = max_output_bytes
         self.disk_mb = disk_mb
+        self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
         self.token = uuid.uuid4().hex
         if warn:
@@ -100,13 +102,16 @@ class LocalRunner:
         environment["PATH"] = os.pathsep.join([interpreter_dir, environment.get("PATH", "")])
         environment.update(env or {})
         environment[TOKEN_VAR] = self.token
+        prefix = limit_argv(limits, max_file_mb=self.max_file_mb)
         outcome = run_process(
-            ["/bin/sh", "-c", command],
+            [*(prefix or []), "/bin/sh", "-c", command],
             cwd=workdir,
             env=environment,
-            limits=limits,
-            max_file_mb=self.max_file_mb,
+            timeout_s=limits.timeout_s,
             max_output_bytes=self.max_output_bytes,
+            preexec=None
+            if prefix
+            else functools.partial(set_limits, limits, max_file_mb=self.max_file_mb),
         )
         failure = classify.local_failure(
             outcome.returncode,
@@ -117,7 +122,7 @@ class LocalRunner:
             max_file_mb=self.max_file_mb,
         )
         if failure is None:
-            failure = disk.over_budget(self.root, self.disk_mb)
+            failure = self.disk.check()
         return CommandResult(
             command=command,
             exit_code=None if outcome.timed_out else shell_code(outcome.returncode),

@@ -259,3 +259,93 @@ def test_the_journal_keys_are_out_of_sight_even_under_a_bound_folder(
     result = BubblewrapRunner(project).run("ls -A src/state; cat src/state/keys/*.key")
     assert "kkkk" not in result.stdout and "keys" not in result.stdout
     assert (state / "keys" / "0123456789abcdef.key").read_bytes() == b"k" * 32
+
+
+@pytest.mark.parametrize("prlimit", [True, False], ids=["prlimit", "preexec"])
+def test_the_limits_hold_with_and_without_prlimit(
+    project: Path, monkeypatch: pytest.MonkeyPatch, prlimit: bool
+) -> None:
+    from runners import process
+
+    if not prlimit:
+        monkeypatch.setattr(process, "prlimit_path", lambda: None)
+        monkeypatch.setattr("runners.bwrap.prlimit_path", lambda: None)
+    elif process.prlimit_path() is None:
+        pytest.skip("util-linux's prlimit is not installed")
+    runner = BubblewrapRunner(project, max_file_mb=5)
+    limits = runner.run("ulimit -f; ulimit -v; ulimit -t", resources=Resources(memory_mb=300))
+    file_blocks, memory_kb, cpu_s = limits.stdout.split()
+    assert int(file_blocks) * 512 == 5 << 20  # POSIX sh: 512-byte blocks
+    assert int(memory_kb) == 300 * 1024
+    assert int(cpu_s) == int(Resources().timeout_s) + 1
+    big = runner.run("dd if=/dev/zero of=data.bin bs=1M count=8")
+    assert big.failure is not None and big.failure.kind == "disk"
+
+
+def test_a_failed_limit_is_a_sandbox_failure_not_the_commands(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runners import process
+
+    if process.prlimit_path() is None:
+        pytest.skip("util-linux's prlimit is not installed")
+    # Limits prlimit cannot set (here a soft limit above its hard one): it says why and
+    # the command does not run.
+    monkeypatch.setattr(
+        "runners.bwrap.limit_argv", lambda *a, **k: [process.prlimit_path(), "--cpu=5:3", "--"]
+    )
+    result = BubblewrapRunner(project).run("echo ran > ran.txt")
+    assert not (project / "ran.txt").exists()
+    assert result.failure is not None and result.failure.kind == "sandbox"
+    assert "soft limit CPU" in result.failure.message
+
+
+SETPRIV = "/usr/bin/setpriv"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not os.path.exists(SETPRIV),
+    reason="needs root to run the runner as an unprivileged user (setpriv)",
+)
+def test_the_pids_limit_holds_for_an_unprivileged_user(tmp_path: Path) -> None:
+    """RLIMIT_NPROC, set inside the sandbox's user namespace, bounds a fork bomb to
+    ``pids`` processes (root is exempt from it, so the runner runs as nobody here)."""
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[2]
+    project = Path(tempfile.mkdtemp(prefix="harness-pids-"))
+    project.chmod(0o777)
+    program = (
+        "from pathlib import Path; from runners import Resources; "
+        "from runners.bwrap import BubblewrapRunner; "
+        f"r = BubblewrapRunner(Path({str(project)!r})); "
+        "cmd = 'n=0; while [ $n -lt 60 ]; do sleep 5 & n=$((n+1)); echo $n; done'; "
+        "res = r.run(cmd, resources=Resources(pids=16, timeout_s=20)); "
+        "print('COUNT', (res.stdout.split() or ['0'])[-1])"
+    )
+    probe = subprocess.run(
+        [
+            SETPRIV,
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            program,
+        ],
+        cwd=project,
+        env={
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": str(repo),
+            "HARNESS_STATE_HOME": str(project),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "COUNT" not in probe.stdout:
+        pytest.skip(f"the harness cannot run as nobody here: {probe.stderr.strip()[-300:]}")
+    started = int(probe.stdout.split("COUNT")[-1].split()[0])
+    assert 0 < started < 16  # the shell, bwrap's init and prlimit count too

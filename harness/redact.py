@@ -1,17 +1,22 @@
 """Secret redaction: API keys and secret-named environment values become ``[REDACTED:<NAME>]``.
 
-Everything the journal stores (inputs, outputs, errors, blobs) goes through a
-:class:`Redactor` first. The hot path is one regex scan over the JSON text; the structure
-is walked only when that scan finds a candidate.
+Everything the journal stores (inputs, outputs, errors, blobs) and everything the model is
+sent goes through a :class:`Redactor` first. A known value is found in its reversible
+encodings too (base64, hex, percent-encoding, reversed: `harness.secret_forms`) and
+replaced by ``[REDACTED:<NAME> (<form>)]``. Key-shaped strings (`KEY_PATTERNS`) are found
+by their shape only, never in an encoding. The hot path is one regex scan over the JSON
+text; the structure is walked only when that scan finds a candidate.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from harness.secret_forms import FormSearch, Found, forms
 
 # Key shapes of the providers most likely to leak into a coding session.
 KEY_PATTERNS: tuple[tuple[str, str], ...] = (
@@ -38,42 +43,29 @@ def secret_env(env: Mapping[str, str]) -> dict[str, str]:
 
 
 class Redactor:
-    """Replaces secrets in strings and JSON-able structures."""
+    """Replaces secrets in strings and JSON-able structures: the known values in each of
+    their forms (`harness.secret_forms`) and key-shaped strings."""
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         values = secret_env(os.environ if env is None else env)
-        # Longest values first so a value that contains another is replaced whole.
-        ordered = sorted(values.items(), key=lambda item: -len(item[1]))
-        self._names = {value: name for name, value in ordered}
-        # No word boundary: a key glued to other text ("line2sk-...") is still a key.
-        parts = [f"(?P<k{i}>{pattern})" for i, (_, pattern) in enumerate(KEY_PATTERNS)]
-        self._key_names = [name for name, _ in KEY_PATTERNS]
-        env_alts = [re.escape(value) for _, value in ordered]
-        if env_alts:
-            parts.insert(0, "(?P<env>" + "|".join(env_alts) + ")")
-        self._precise = re.compile("|".join(parts))
-        # The scan over JSON text also looks for the escaped form of each value.
-        loose = [pattern.replace("(?<=Bearer )", "Bearer ") for _, pattern in KEY_PATTERNS]
-        for _, value in ordered:
-            loose.append(re.escape(value))
-            escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-            if escaped != value:
-                loose.append(re.escape(escaped))
-        self._scan = re.compile("|".join(loose))
-
-    def _replace(self, match: re.Match[str]) -> str:
-        if match.lastgroup == "env":
-            return f"[REDACTED:{self._names.get(match.group(), 'SECRET')}]"
-        index = int((match.lastgroup or "k0")[1:])
-        return f"[REDACTED:{self._key_names[index]}]"
+        self._search = _search(tuple(sorted(values.items())))
 
     def text(self, value: str) -> str:
         """One string with its secrets replaced."""
-        return self._precise.sub(self._replace, value)
+        found = self._search.find(value)
+        if not found:
+            return value
+        parts: list[str] = []
+        pos = 0
+        for item in found:
+            parts += [value[pos : item.start], marker(item)]
+            pos = item.end
+        parts.append(value[pos:])
+        return "".join(parts)
 
     def maybe_secret(self, json_text: str) -> bool:
         """Cheap test: could this JSON text hold a secret?"""
-        return self._scan.search(json_text) is not None
+        return self._search.search(json_text)
 
     def value(self, value: Any) -> Any:
         """A JSON-able structure (dicts, lists, strings, numbers) with its secrets replaced."""
@@ -84,6 +76,20 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+
+def marker(found: Found) -> str:
+    """What stands in for a secret: ``[REDACTED:<NAME>]``, with the form when it is not the
+    value itself (``[REDACTED:OPENAI_API_KEY (base64)]``)."""
+    if found.kind in ("value", "pattern"):
+        return f"[REDACTED:{found.name}]"
+    return f"[REDACTED:{found.name} ({found.kind})]"
+
+
+@functools.lru_cache(maxsize=8)
+def _search(values: tuple[tuple[str, str], ...]) -> FormSearch[str]:
+    """The search for these values (built once: `redact` makes a Redactor per call)."""
+    return FormSearch(forms(dict(values)), KEY_PATTERNS, "")
 
 
 def redact(value: Any, env: Mapping[str, str] | None = None) -> Any:

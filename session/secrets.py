@@ -4,21 +4,22 @@ One compiled bytes regex per writeback: the values harness knows to be secret (t
 values of secret-named environment variables, :func:`harness.redact.secret_env`, and the
 model's key named by ``[model] api_key_env``) and the key shapes the redactor knows, plus
 private-key blocks and Google API keys. The journal's redactor and this scan share their
-patterns, so what is hidden from the journal is kept out of git. A few regexes rather
-than detect-secrets: its entropy plugins flag hashes and lock files (every
-``package-lock.json`` and ``uv.lock``), and one pass of one regex over a 10 MiB file takes
-milliseconds.
+patterns and one search (`harness.secret_forms`), so what is hidden from the journal is
+kept out of git, a value's base64, hex, percent-encoded and reversed forms included.
+A few regexes rather than detect-secrets: its entropy plugins flag hashes and lock files
+(every ``package-lock.json`` and ``uv.lock``), and one pass of one regex over a 10 MiB
+file takes milliseconds.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.redact import KEY_PATTERNS, MIN_SECRET_LENGTH, secret_env
+from harness.secret_forms import FormSearch, forms
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -33,15 +34,7 @@ class SecretScanner:
     """Finds the first secret in some bytes and names its kind (never its value)."""
 
     def __init__(self, values: Mapping[str, str]) -> None:
-        ordered = sorted(values.items(), key=lambda item: -len(item[1]))
-        self._names: dict[bytes, str] = {v.encode(): name for name, v in ordered}
-        parts = [b"(?P<env>" + b"|".join(re.escape(v.encode()) for _, v in ordered) + b")"]
-        if not ordered:
-            parts = []
-        self._kinds = [name for name, _ in (*KEY_PATTERNS, *EXTRA_PATTERNS)]
-        for index, (_, pattern) in enumerate((*KEY_PATTERNS, *EXTRA_PATTERNS)):
-            parts.append(f"(?P<k{index}>{pattern})".encode())
-        self._regex = re.compile(b"|".join(parts))
+        self._search = FormSearch(forms(values), (*KEY_PATTERNS, *EXTRA_PATTERNS), b"")
 
     @classmethod
     def from_config(
@@ -55,13 +48,16 @@ class SecretScanner:
         return cls(values)
 
     def scan(self, data: bytes) -> str | None:
-        """The kind of the first secret in ``data`` (an env name or a key kind), or None."""
-        match = self._regex.search(data)
-        if match is None:
+        """What the first secret in ``data`` is ("the value of $NAME", "the value of $NAME,
+        base64-encoded", "openai key"...), or None."""
+        found = self._search.find(data)
+        if not found:
             return None
-        if match.lastgroup == "env":
-            return f"the value of ${self._names.get(match.group(), 'SECRET')}"
-        return self._kinds[int((match.lastgroup or "k0")[1:])].lower().replace("_", " ")
+        first = found[0]
+        if first.kind == "pattern":
+            return first.name.lower().replace("_", " ")
+        how = {"value": "", "reversed": ", reversed", "percent-encoded": ", percent-encoded"}
+        return f"the value of ${first.name}{how.get(first.kind, f', {first.kind}-encoded')}"
 
     def scan_file(self, path: Path, size: int) -> str | None:
         """Scan a regular file of ``size`` bytes (already checked against the size limit)."""

@@ -132,6 +132,7 @@ class CommandResult(BaseModel):
     duration_s: float
     failure: Failure | None = None
     attempts: int = 1
+    note: str | None = None  # the runner's remark for the agent (e.g. leftovers stopped)
 
     @property
     def ok(self) -> bool:

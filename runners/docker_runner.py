@@ -7,6 +7,10 @@ asks for it (``fresh=True``) or declares resources the session container does no
 read-write, except the protected paths (``.git``, ``.harness``, ``feature_list.json`` and
 ``[protect] paths``), bound read-only over it. Failures come back classified in
 ``CommandResult.failure``; ``stop()`` removes every container before writeback.
+
+No process of a command outlives it, as in the bubblewrap runner: each command runs
+under a wrapper shell that ends what it left behind, and the runner checks from the host
+that nothing remains before it returns (``docker_reap.py`` says how, and why this way).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunnerError
 from runners import classify, disk, protect
+from runners import docker_reap as reap
 from runners import docker_support as ds
 from runners.base import DEFAULTS, PREEMPTION_ATTEMPTS, CommandResult, Failure, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES, TailBuffer
@@ -91,6 +96,10 @@ class DockerRunner:
         self.labels = {**(labels or {}), **ds.owner_labels(self.root)}
         self._owned: set[str] = set()
         self._session: str | None = None
+        self._view: reap.HostView | None = None  # the session container's tasks, host side
+        self._init_pid = 0  # its docker-init, as the engine's host numbers it
+        self._uid: int | None = None  # runner.user's uid, when it is a name (resolved once)
+        self._exec_lock = threading.Lock()  # one command at a time per session container
         self._seen_oom: set[int] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -189,39 +198,59 @@ class DockerRunner:
         """One attempt in the session container; _Preempted if it dies under the command."""
         from docker.errors import APIError
 
-        container_id = self._session_container()
-        try:
-            outcome = ds.run_exec(
-                self.api,
-                container_id,
-                command,
-                env=env,
-                workdir=workdir,
-                timeout_s=limits.timeout_s,
-                max_bytes=self.max_output_bytes,
-            )
-        except APIError as error:  # 404 removed, 409 not running: preempted before the start
-            self._drop_session(container_id)
-            raise _Preempted("gone" if error.status_code == 404 else "killed") from error
-        if isinstance(outcome.stream_error, ds.connection_errors()):
-            self._ping()
-        state = ds.container_state(self.api, container_id)
-        running = state is not None and bool(state.get("Running"))
-        failure: Failure | None = None
-        if running and outcome.timed_out:
-            if outcome.exit_code is None:  # the kill did not end it: restart the container
+        with self._exec_lock:
+            container_id = self._session_container()
+            argv, mark = reap.wrapped(command)
+            try:
+                outcome = ds.run_exec(
+                    self.api,
+                    container_id,
+                    argv,
+                    user=self.user,
+                    env=env,
+                    workdir=workdir,
+                    timeout_s=limits.timeout_s,
+                    max_bytes=self.max_output_bytes,
+                )
+            except APIError as error:  # 404 removed, 409 not running: preempted before start
                 self._drop_session(container_id)
-            failure = classify.timeout(limits.timeout_s)
-        elif not running or outcome.exit_code in (137, None):
-            failure = self._classify_kill(container_id, outcome.started_at, limits, running)
+                raise _Preempted("gone" if error.status_code == 404 else "killed") from error
+            stderr, left = reap.strip_mark(outcome.stderr, mark)
+            if isinstance(outcome.stream_error, ds.connection_errors()):
+                self._ping()
+            state = ds.container_state(self.api, container_id)
+            running = state is not None and bool(state.get("Running"))
+            failure: Failure | None = None
+            if running and outcome.timed_out:
+                if outcome.exit_code is None:  # the kill did not end it: restart the container
+                    self._drop_session(container_id)
+                failure = classify.timeout(limits.timeout_s)
+            elif not running or outcome.exit_code in (137, None):
+                failure = self._classify_kill(container_id, outcome.started_at, limits, running)
+            note = self._end_leftovers(container_id, left)
         return CommandResult(
             command=command,
             exit_code=None if outcome.timed_out else outcome.exit_code,
             stdout=outcome.stdout,
-            stderr=outcome.stderr,
+            stderr=stderr,
             duration_s=outcome.duration_s,
             failure=failure,
+            note=note,
         )
+
+    def _end_leftovers(self, container_id: str, left: bool) -> str | None:
+        """No process of the command runs in the session container any more (docker_reap).
+
+        Returns the note for the agent when some were left (and ended).
+        """
+        if self._session != container_id:
+            return reap.NOTE if left else None  # the container is gone, and its processes
+        look = reap.watch(self.api, container_id, self._view, self._init_pid)
+        reaped = reap.end_leftovers(self.api, container_id, self.user, look)
+        if reaped == "restart":
+            self._drop_session(container_id)
+            return f"{reap.NOTE} (the session container was restarted to end them)"
+        return reap.NOTE if left or reaped == "stopped" else None
 
     def _classify_kill(
         self, container_id: str, since: float, limits: Resources, running: bool
@@ -258,7 +287,8 @@ class DockerRunner:
         from docker.errors import APIError, NotFound
 
         try:
-            container_id = self._create(limits, ["sh", "-c", command], env, workdir, "fresh")
+            argv, mark = reap.wrapped(command)
+            container_id = self._create(limits, argv, env, workdir, "fresh")
         except RunnerError:
             raise
         except APIError as error:
@@ -288,6 +318,9 @@ class DockerRunner:
             if state is None:
                 raise _Preempted("gone")
             out, err = self._logs(container_id)
+            # The container's processes all end with it; the wrapper's mark says if any
+            # were left when the command ended.
+            err, left = reap.strip_mark(err, mark)
             failure: Failure | None = None
             if timed_out:
                 failure = classify.timeout(limits.timeout_s)
@@ -302,6 +335,7 @@ class DockerRunner:
                 stderr=err,
                 duration_s=duration,
                 failure=failure,
+                note=reap.NOTE if left else None,
             )
         finally:
             self._remove(container_id)
@@ -334,7 +368,13 @@ class DockerRunner:
     # -- containers ----------------------------------------------------------------------
 
     def _create(
-        self, limits: Resources, command: list[str], env: dict[str, str], workdir: str, role: str
+        self,
+        limits: Resources,
+        command: list[str],
+        env: dict[str, str],
+        workdir: str,
+        role: str,
+        user: str | None = None,
     ) -> str:
         from docker.errors import ImageNotFound
 
@@ -343,7 +383,7 @@ class DockerRunner:
                 self.image,
                 command=command[2:],
                 entrypoint=command[:2],
-                user=self.user,
+                user=user or self.user,
                 working_dir=workdir,
                 environment=env,
                 labels={**self.labels, "harness.role": role},
@@ -374,12 +414,33 @@ class DockerRunner:
         with self._lock:
             if self._session is None:
                 self._session_mounts = mounts
-                command = ["sh", "-c", KEEPALIVE]
-                env = {"HOME": ds.HOME}
-                container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session")
-                self.api.start(container_id)
-                self._session = container_id
+                self._session = self._start_session()
             return self._session
+
+    def _start_session(self) -> str:
+        """A new session container; its own processes run as the keepalive uid."""
+        keeper = reap.keepalive_user(self.user, self._uid)
+        command = ["sh", "-c", KEEPALIVE]
+        env = {"HOME": ds.HOME}
+        container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session", keeper)
+        self.api.start(container_id)
+        if self._uid is None and not self.user.partition(":")[0].isdigit():
+            self._uid = self._resolve_uid(container_id)
+            if reap.keepalive_user(self.user, self._uid) != keeper:  # a name for that uid
+                self._remove(container_id)
+                return self._start_session()
+        self._init_pid = int(self.api.inspect_container(container_id)["State"]["Pid"])
+        self._view = reap.HostView.find(self._init_pid)
+        return container_id
+
+    def _resolve_uid(self, container_id: str) -> int:
+        """The uid of ``runner.user`` when it is a name (asked once, in the container)."""
+        exec_id = self.api.exec_create(container_id, ["id", "-u"], user=self.user)["Id"]
+        output = self.api.exec_start(exec_id)
+        try:
+            return int(output.decode().strip())
+        except ValueError:  # no such user: the commands will say so; any keeper will do
+            return -1
 
     def _drop_session(self, container_id: str) -> None:
         with self._lock:

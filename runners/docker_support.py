@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +29,9 @@ HOME = "/home/harness"
 LABEL_PROJECT = "harness.project"
 LABEL_PID = "harness.pid"
 LABEL_HOST = "harness.host"
-# Every exec carries this variable with a fresh token; its children inherit it, so a
-# timeout kills the command and everything it started (even children in new sessions)
-# without wrapping the command in anything (no cost on the normal path).
-TOKEN_VAR = "HARNESS_EXEC"
-KILL_SCRIPT = (
-    'for d in /proc/[0-9]*; do grep -q "HARNESS_EXEC=$1" "$d/environ" 2>/dev/null '
-    '&& kill -9 "${d#/proc/}" 2>/dev/null; done; true'
-)
+# Run as the runner's user in the session container: SIGKILL to every process of that
+# user but the shell itself (the keepalive runs as another uid; see docker_reap.py).
+KILL_ALL = ["sh", "-c", "kill -9 -1 2>/dev/null; true"]
 
 
 def connection_errors() -> tuple[type[Exception], ...]:
@@ -200,21 +194,19 @@ class ExecOutcome:
 def run_exec(
     api: APIClient,
     container_id: str,
-    command: str,
+    argv: list[str],
     *,
+    user: str,
     env: dict[str, str],
     workdir: str,
     timeout_s: float,
     max_bytes: int,
 ) -> ExecOutcome:
-    """Run ``command`` in a running container, killing its process group at the time limit."""
-    token = uuid.uuid4().hex
-    environment = {**env, TOKEN_VAR: token}
+    """Run ``argv`` as ``user`` in a running container; at the time limit SIGKILL every
+    process of that user there (the caller runs one command at a time per container)."""
     started_at = time.time()
     started = time.monotonic()
-    exec_id = api.exec_create(
-        container_id, ["sh", "-c", command], environment=environment, workdir=workdir
-    )["Id"]
+    exec_id = api.exec_create(container_id, argv, user=user, environment=env, workdir=workdir)["Id"]
     out, err = TailBuffer(max_bytes), TailBuffer(max_bytes)
     errors: list[BaseException] = []
 
@@ -233,7 +225,7 @@ def run_exec(
     reader.join(timeout_s)
     timed_out = reader.is_alive()
     if timed_out:
-        kill_exec(api, container_id, token)
+        kill_all(api, container_id, user)
         reader.join(5.0)
     exit_code = None
     if not reader.is_alive():
@@ -252,10 +244,10 @@ def run_exec(
     )
 
 
-def kill_exec(api: APIClient, container_id: str, token: str) -> None:
-    """SIGKILL every process of the exec marked with ``token``."""
+def kill_all(api: APIClient, container_id: str, user: str) -> None:
+    """SIGKILL every process of ``user`` in the container (from a new exec)."""
     try:
-        kill_id = api.exec_create(container_id, ["sh", "-c", KILL_SCRIPT, "kill", token])["Id"]
+        kill_id = api.exec_create(container_id, KILL_ALL, user=user)["Id"]
         api.exec_start(kill_id)
     except Exception:  # the container may be gone already; the caller checks its state
         pass

@@ -51,6 +51,8 @@ def render_command(result: CommandResult) -> str:
             cut = text[-TAIL_CHARS:]
             note = f" (last {TAIL_CHARS} chars)" if len(text) > TAIL_CHARS else ""
             parts.append(f"--- {label}{note} ---\n{cut.rstrip()}")
+    if result.note:
+        parts.append(f"note: {result.note}")
     if result.failure is not None:
         failure = result.failure
         parts.append(

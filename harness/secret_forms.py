@@ -12,7 +12,8 @@ model key's), a command's output or a file may hold:
   a core shorter than ``MIN_CORE`` is not searched (a value under 13 bytes has
   fewer than three base64 forms, under 12 none);
 - hex, lower and upper case (``xxd -p``, ``od -An -tx1 | tr -d ' \\n'``);
-- percent-encoding, when it differs from the value;
+- percent-encoding, when it differs from the value (as `quote` does with and without
+  ``/`` kept, spaces as ``+``, and as JavaScript's ``encodeURIComponent``);
 - the value reversed (``rev``).
 
 Base64 and hex may be broken by line breaks (``base64`` wraps at 76 characters,
@@ -41,7 +42,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 MIN_CORE = 16
 ANCHOR = 8
@@ -89,9 +90,12 @@ def forms(values: Mapping[str, str]) -> list[Form]:
             found.append(
                 Form(name, "reversed", reversed_.replace("\\", "\\\\").replace('"', '\\"'))
             )
-        percent = quote(value, safe="")
-        if percent != value:
-            found.append(Form(name, "percent-encoded", percent))
+        # quote() keeps "/" by default; URL forms encode spaces as "+"; JavaScript's
+        # encodeURIComponent keeps !~*'().
+        for safe, plus in (("", False), ("/", False), ("", True), ("!~*'()", False)):
+            percent = (quote_plus if plus else quote)(value, safe=safe)
+            if percent != value and all(f.text != percent for f in found):
+                found.append(Form(name, "percent-encoded", percent))
         found += [Form(name, "hex", raw.hex()), Form(name, "hex", raw.hex().upper())]
         for k in range(3):
             bits = 8 * (k + len(raw))
@@ -273,12 +277,16 @@ def _widen(
 
 def _merge(found: list[Found], shapes: list[Found]) -> list[Found]:
     """Values and shapes in order; where they overlap, one span over both, named by the
-    value."""
+    value (by the longer of two values: the URL-safe form over the standard one it
+    shares a stretch with)."""
     merged: list[Found] = []
     for item in sorted(found + shapes, key=lambda f: (f.start, f.kind == "pattern")):
         if merged and item.start < merged[-1].end:
             last = merged[-1]
-            keep = last if last.kind != "pattern" or item.kind == "pattern" else item
+            if (last.kind == "pattern") != (item.kind == "pattern"):
+                keep = last if item.kind == "pattern" else item
+            else:
+                keep = item if item.end - item.start > last.end - last.start else last
             merged[-1] = Found(last.start, max(last.end, item.end), keep.name, keep.kind)
         else:
             merged.append(item)

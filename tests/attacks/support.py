@@ -176,6 +176,22 @@ def assert_secret_absent(
             assert secret.encode() not in path.read_bytes(), f"the secret is in {path}"
 
 
+def record_model_input(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every message list the scripted provider is given, in order (the model's context,
+    recorded at the edge)."""
+    from harness.model.scripted import ScriptedLLM
+
+    seen: list[Any] = []
+    original = ScriptedLLM._prepare
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("messages", args[1] if len(args) > 1 else []))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ScriptedLLM, "_prepare", recording)
+    return seen
+
+
 def outside_files(tmp_path: Path, root: Path) -> set[Path]:
     """Files under `tmp_path` but outside the project (a marker would be one)."""
     return {p for p in tmp_path.rglob("*") if p.is_file() and root not in p.parents and p != root}

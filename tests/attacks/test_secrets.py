@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from tests.attacks.support import (
     assert_secret_absent,
     git_out,
     project,
+    record_model_input,
     run,
     runner_for,
     runner_params,
@@ -95,7 +95,7 @@ def test_command_output_carrying_a_secret_never_reaches_the_model(
     """What the model receives is recorded at the edge (the scripted provider's input).
     The secret is in a file the harness does not know of; the command prints it."""
     runner = runner_for(kind, request)
-    seen = _record_model_input(monkeypatch)
+    seen = record_model_input(monkeypatch)
     turns = [
         turn(call("run", command="cat creds.txt; echo token=$MY_SERVICE_TOKEN")),
         turn(call("read_file", path="creds.txt")),
@@ -110,21 +110,6 @@ def test_command_output_carrying_a_secret_never_reaches_the_model(
     assert CANARY_KEY not in sent, "the model read the key"
     assert CANARY_TOKEN not in sent, "the model read the token"
     assert_secret_absent(root, CANARY_KEY, skip=("script.json", "creds.txt"))
-
-
-def _record_model_input(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """Every message list the scripted provider is given, in order."""
-    from harness.model.scripted import ScriptedLLM
-
-    seen: list[Any] = []
-    original = ScriptedLLM._prepare
-
-    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs.get("messages", args[1] if len(args) > 1 else []))
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(ScriptedLLM, "_prepare", recording)
-    return seen
 
 
 @pytest.mark.parametrize("repository", ["fresh", "existing"])

@@ -8,7 +8,7 @@ import hashlib
 import json
 import textwrap
 import uuid
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -79,9 +79,18 @@ def test_hex_of_a_short_key_wrapped_anywhere_is_found() -> None:
         assert out == "[REDACTED:OPENAI_API_KEY (hex)]", cut
 
 
-def test_percent_encoded_and_reversed() -> None:
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        quote(PASSWORD, safe=""),
+        quote(PASSWORD),  # "/" kept
+        quote_plus(PASSWORD),  # spaces as "+"
+        quote(PASSWORD, safe="!~*'()"),  # JavaScript's encodeURIComponent
+    ],
+)
+def test_percent_encoded_and_reversed(encoded: str) -> None:
     redactor = Redactor(ENV)
-    out = redactor.text(f"url: https://db/?p={quote(PASSWORD, safe='')}&x=1 rev: {KEY[::-1]}")
+    out = redactor.text(f"url: https://db/?p={encoded}&x=1 rev: {KEY[::-1]}")
     assert out == (
         "url: https://db/?p=[REDACTED:DB_PASSWORD (percent-encoded)]&x=1 "
         "rev: [REDACTED:OPENAI_API_KEY (reversed)]"

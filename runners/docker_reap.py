@@ -69,11 +69,14 @@ NOTE = (
 )
 
 
-def keepalive_user(user: str, resolved_uid: int | None = None) -> str:
-    """A uid:gid for the session container's own processes, never the runner's uid."""
+def keepalive_user(user: str) -> str:
+    """A uid:gid for the session container's own processes, never the runner's uid.
+
+    (``runner.user`` is numeric in practice: a name cannot start a container today, the
+    tmpfs ``uid=`` options need numbers.)
+    """
     uid = user.partition(":")[0]
-    mine = int(uid) if uid.isdigit() else resolved_uid
-    keeper = next(candidate for candidate in KEEPALIVE_UIDS if candidate != mine)
+    keeper = next(c for c in KEEPALIVE_UIDS if not uid.isdigit() or c != int(uid))
     return f"{keeper}:{keeper}"
 
 

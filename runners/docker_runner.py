@@ -98,7 +98,6 @@ class DockerRunner:
         self._session: str | None = None
         self._view: reap.HostView | None = None  # the session container's tasks, host side
         self._init_pid = 0  # its docker-init, as the engine's host numbers it
-        self._uid: int | None = None  # runner.user's uid, when it is a name (resolved once)
         self._exec_lock = threading.Lock()  # one command at a time per session container
         self._seen_oom: set[int] = set()
         self._lock = threading.Lock()
@@ -419,28 +418,14 @@ class DockerRunner:
 
     def _start_session(self) -> str:
         """A new session container; its own processes run as the keepalive uid."""
-        keeper = reap.keepalive_user(self.user, self._uid)
+        keeper = reap.keepalive_user(self.user)
         command = ["sh", "-c", KEEPALIVE]
         env = {"HOME": ds.HOME}
         container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session", keeper)
         self.api.start(container_id)
-        if self._uid is None and not self.user.partition(":")[0].isdigit():
-            self._uid = self._resolve_uid(container_id)
-            if reap.keepalive_user(self.user, self._uid) != keeper:  # a name for that uid
-                self._remove(container_id)
-                return self._start_session()
         self._init_pid = int(self.api.inspect_container(container_id)["State"]["Pid"])
         self._view = reap.HostView.find(self._init_pid)
         return container_id
-
-    def _resolve_uid(self, container_id: str) -> int:
-        """The uid of ``runner.user`` when it is a name (asked once, in the container)."""
-        exec_id = self.api.exec_create(container_id, ["id", "-u"], user=self.user)["Id"]
-        output = self.api.exec_start(exec_id)
-        try:
-            return int(output.decode().strip())
-        except ValueError:  # no such user: the commands will say so; any keeper will do
-            return -1
 
     def _drop_session(self, container_id: str) -> None:
         with self._lock:

@@ -153,3 +153,19 @@ def test_a_runner_whose_user_is_the_usual_keepalive_uid(
         assert _stable(project / "beat.txt")
     finally:
         runner.close()
+
+
+def test_where_the_host_cannot_see_the_container_the_engine_is_asked(
+    docker_client: Any, busybox_image: str, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote engine (or a harness in another PID namespace): `top` instead of /proc."""
+    monkeypatch.setattr(reap.HostView, "find", classmethod(lambda cls, pid: None))
+    runner = DockerRunner(project, image=busybox_image, client=docker_client)
+    try:
+        result = runner.run(f"{LEFTOVERS['setsid']} {ESCAPES['kills_wrapper']}")
+        assert runner._view is None and result.note == reap.NOTE, result
+        assert runner.session_container is not None
+        assert _workload_processes(docker_client, runner.session_container) == []
+        assert _stable(project / "beat.txt")
+    finally:
+        runner.close()

@@ -51,7 +51,8 @@ ANCHOR = 8
 # of it, holds a whole anchor: a form wrapped once is found whatever the wrap's offset.
 SPREAD = 32
 # Rarest first in ordinary output (source, logs, hashes); unlisted characters come last.
-RARE = "%ZXQVYJWKzGUHBqMDLFIOCPjRSTNAE+xvkwyg/_=-8796543b2f10hmcupdlianorste"
+# 8 and 7 early: hex in either case then anchors on them, fewer first characters in all.
+RARE = "%ZXQVYJWK87zGUHBqMDLFIOCPjRSTNAE+xvkwyg/_=-96543b2f10hmcupdlianorste"
 _RANK = {ch: i for i, ch in enumerate(RARE)}
 LINE_BREAKS = "\r\n"
 BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_"

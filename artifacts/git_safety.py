@@ -14,6 +14,11 @@ execute a program, naming the key and the command that removes it. The user's gl
 system config are the user's own and are trusted. ``core.hooksPath`` is allowed (tools such
 as husky set it): it is overridden, so no hook runs.
 
+The check is a ``git config`` run, as long as the command it guards, so a verdict "runs
+nothing" is kept per repository under the stamp of the files it came from
+(:func:`artifacts.git_stamp.config_stamp`) and the check runs again whenever the stamp
+differs or cannot be trusted (a file written in the last seconds).
+
 harness never calls a git alias (git does not let an alias shadow a built-in command), so
 ``alias.*`` keys are harmless to it and are left alone.
 """
@@ -216,8 +221,27 @@ def dangerous_config(root: Path) -> list[DangerousKey]:
     return found
 
 
+_CHECKED: dict[str, tuple[object, ...]] = {}  # root -> the stamp its config was found clean at
+_CHECKED_MAX = 256
+
+
 def check_config(root: Path) -> None:
-    """Refuse (GitConfigRefused, exit 2) a repository whose own config would run a program."""
+    """Refuse (GitConfigRefused, exit 2) a repository whose own config would run a program.
+
+    Skipped when the config files are exactly as they were at the last check that found
+    nothing (:func:`config_stamp`)."""
+    from artifacts.git_stamp import config_stamp
+
+    key = str(Path(root).absolute())
+    stamp = config_stamp(Path(root))
+    if stamp is not None and _CHECKED.get(key) == stamp:
+        return
     found = dangerous_config(root)
+    _CHECKED.pop(key, None)
     if found:
         raise GitConfigRefused(root, found)
+    if stamp is None or config_stamp(Path(root)) != stamp:
+        return  # changed while it was read: the verdict belongs to no one stamp
+    if len(_CHECKED) >= _CHECKED_MAX:
+        _CHECKED.clear()
+    _CHECKED[key] = stamp

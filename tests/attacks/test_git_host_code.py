@@ -8,6 +8,7 @@ even on the local runner a marker can only come from the harness's host-side git
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,40 @@ def _runs_code(root: Path) -> bool:
     runs; see artifacts/git_safety.py), so they need no refusal."""
     config = (root / ".git" / "config").read_text()
     return any(key in config for key in ("fsmonitor", "filter", "include"))
+
+
+@pytest.mark.parametrize("attack", ("fsmonitor", "filter", "include"))
+def test_code_planted_after_the_config_check_was_cached_never_runs(
+    attack: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config check is kept under the config files' stamp (artifacts/git_stamp.py).
+    With the clock set forward every file counts as settled, so the harness's git commands
+    before the plant skip the check; the plant must still be refused at the next one."""
+    from artifacts import git_safety, git_stamp
+
+    monkeypatch.setattr(git_stamp, "_clock", lambda: time.time() + git_stamp.SETTLE_S + 1)
+    calls = {"check": 0, "read": 0}
+    check, read = git_safety.check_config, git_safety.dangerous_config
+
+    def counted_check(root: Path) -> None:
+        calls["check"] += 1
+        check(root)
+
+    def counted_read(root: Path) -> list[git_safety.DangerousKey]:
+        calls["read"] += 1
+        return read(root)
+
+    monkeypatch.setattr(git_safety, "check_config", counted_check)
+    monkeypatch.setattr(git_safety, "dangerous_config", counted_read)
+    runner = runner_for("local", request)
+    marker = tmp_path / f"MARKER-{attack}"
+    root = project(tmp_path / "p", runner, sessions={1: []}, toml="[budgets]\nrun_sessions = 2\n")
+    set_turns(root, 1, [turn(call("run", command=plant(marker)[attack])), *good_turns(1)])
+    code, report = run(root, tmp_path)
+    assert calls["read"] < calls["check"], calls  # the cache was used
+    assert not marker.exists(), f"the harness's git ran the agent's {attack} on the host"
+    for command in (["status"], ["validate"], ["log"]):
+        harness_out(root, *command)
+        assert not marker.exists(), f"`harness {' '.join(command)}` ran the agent's {attack}"
+    assert code != 0 and _runs_code(root)  # refused, the session left open
+    assert_not_complete(code, report)

@@ -17,11 +17,11 @@ from tests.attacks.support import (
     RUNNERS,
     journal_verifies,
     project,
+    record_model_input,
     run,
     runner_for,
     runner_params,
 )
-from tests.attacks.test_secrets import _record_model_input
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, tool_outputs, turn
 
@@ -36,7 +36,7 @@ def test_file_tools_do_not_read_outside_through_a_linked_directory(
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text(f"{OUTSIDE}\n")
-    seen = _record_model_input(monkeypatch)
+    seen = record_model_input(monkeypatch)
     turns = [
         turn(call("run", command=f"ln -s {outside} linked; ln -s {outside}/secret.txt f.txt")),
         turn(call("grep", regex="OUTSIDE", glob="linked/*")),

@@ -217,8 +217,12 @@ class DockerRunner:
             stderr, left = reap.strip_mark(outcome.stderr, mark)
             if isinstance(outcome.stream_error, ds.connection_errors()):
                 self._ping()
-            state = ds.container_state(self.api, container_id)
-            running = state is not None and bool(state.get("Running"))
+            # A command that ended with its own exit code ran to its end: ask the engine
+            # about the container only when the exec may have died with it (saves a call).
+            running = True
+            if outcome.timed_out or outcome.exit_code in (137, None) or outcome.stream_error:
+                state = ds.container_state(self.api, container_id)
+                running = state is not None and bool(state.get("Running"))
             failure: Failure | None = None
             if running and outcome.timed_out:
                 if outcome.exit_code is None:  # the kill did not end it: restart the container

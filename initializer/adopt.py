@@ -110,10 +110,13 @@ def _commit(root: Path) -> str | None:
     only: tuple[str, ...] = ("feature_list.json", "progress.md", "harness.toml", ".gitignore")
     only += ("init.sh", *([QUICKSTART_SPEC] if fresh else []))
     # The project's own limits ([git] of harness.toml) and its model's key variable.
-    chosen = plan_first_commit(root, load_config(root), only, again="harness adopt")
+    config = load_config(root)
+    chosen = plan_first_commit(root, config, only, again="harness adopt")
     report_left_out("harness adopt", chosen.excluded)
     message = (
         "harness adopt: feature_list.json upgraded, progress.md, harness.toml, .gitignore"
         f"\n\n{ADOPT_TRAILER}: 1"
     )
-    return make_first_commit(root, message, chosen.paths)
+    return make_first_commit(
+        root, config, message, chosen.paths, command="harness adopt", again="harness adopt"
+    )

@@ -254,18 +254,21 @@ def _writeback(
         "git", "fresh", {}, lambda: not (root / ".git").exists(), output=bool
     )
     only = None if fresh else (*PROTOCOL_FILES, ACCEPTANCE_DIR)
+    again = "harness init --spec FILE"
     chosen: Selection = journal.step(
         "git",
         "plan",
         {"init": True},
-        lambda: plan_first_commit(root, config, only, again="harness init --spec FILE"),
+        lambda: plan_first_commit(root, config, only, again=again),
         output=Selection,
     )
     report_left_out("harness init", chosen.excluded)
     message = f"harness init: {wrote}, progress.md\n\n{INIT_TRAILER}: 1"
 
     def commit() -> str | None:
-        return make_first_commit(root, message, chosen.paths)
+        return make_first_commit(
+            root, config, message, chosen.paths, command="harness init", again=again
+        )
 
     sha: str | None = journal.step(
         "git",

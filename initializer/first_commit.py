@@ -40,13 +40,19 @@ def plan_first_commit(
         again: the command that makes the commit once a refused file is fixed.
     """
     from artifacts.git import GitRepo
-    from session.committable import changed_paths, select_committable
+    from session.committable import changed_paths
 
     if not (root / ".git").exists():
         GitRepo.init(root).close()
     paths = [p for p in changed_paths(root) if not _under(p, (".harness",))]
     if only is not None:
         paths = [p for p in paths if _under(p, only) and (root / p).exists()]
+    return _select(root, paths, config, again)
+
+
+def _select(root: Path, paths: list[str], config: HarnessConfig, again: str) -> Selection:
+    from session.committable import select_committable
+
     chosen = select_committable(root, paths, config)
     refused = [e for e in chosen.excluded if e.path in REQUIRED]
     if refused:
@@ -59,15 +65,27 @@ def plan_first_commit(
     return chosen
 
 
-def make_first_commit(root: Path, message: str, paths: list[str]) -> str | None:
-    """Commit exactly ``paths`` (nothing else is staged); None if that changes nothing."""
+def make_first_commit(
+    root: Path,
+    config: HarnessConfig,
+    message: str,
+    paths: list[str],
+    *,
+    command: str,
+    again: str,
+) -> str | None:
+    """Commit exactly the planned ``paths`` that still pass (a resumed command commits
+    files that may have changed since the plan); nothing else is staged. None if that
+    changes nothing."""
     from artifacts.git_commit import commit_exact, sync_index
 
-    if not paths:
+    chosen = _select(root, paths, config, again)
+    report_left_out(command, chosen.excluded)
+    if not chosen.paths:
         return None
-    sha = commit_exact(root, message, paths=paths, blobs={}, protected=[])
+    sha = commit_exact(root, message, paths=chosen.paths, blobs={}, protected=[])
     if sha is not None:
-        sync_index(root, paths)
+        sync_index(root, chosen.paths)
     return sha
 
 

@@ -83,7 +83,8 @@ def test_a_killed_init_reports_and_leaves_out_the_same_files_when_resumed(
     tmp_path: Path,
 ) -> None:
     """Killed just before the commit (after the plan made the repository): the resumed
-    init still commits the whole project, without the secrets, and says so again."""
+    init still commits the whole project, without the secrets, and says so again; a
+    planned file that took a secret meanwhile is scanned again and left out too."""
     root = tmp_path / "app"
     before = _users_project(root)
     spec = str(root / "SPEC.md")
@@ -92,9 +93,16 @@ def test_a_killed_init_reports_and_leaves_out_the_same_files_when_resumed(
         root, "init", "--spec", spec, env={**env, "HARNESS_CRASH_IN": "git:commit"}
     )
     assert killed.returncode == -9, killed.stderr
+    assert "not committed: .env" in killed.stderr  # the plan was made and said
+    (root / "src" / "app.py").write_text(PRIVATE)
     done = harness_proc(root, "init", "--spec", spec, env=env)
     assert done.returncode == 0, done.stderr
-    assert {"SPEC.md", "src/app.py", "feature_list.json"} <= head_files(root)
+    committed = head_files(root)
+    assert {"SPEC.md", "feature_list.json", "progress.md"} <= committed
+    assert "src/app.py" not in committed
+    assert "not committed: src/app.py: it holds what looks like a secret (private key)" in (
+        done.stderr
+    )
     _assert_left_out(root, done.stderr, before)
 
 
@@ -118,6 +126,7 @@ def test_adopt_in_a_fresh_folder_leaves_out_a_spec_holding_a_private_key(
 ) -> None:
     root = quickstart(tmp_path / "qs", [False])
     subprocess.run(["rm", "-rf", str(root / ".git")], check=True)
+    users = _users_project(root / "app")  # the user's other files: not protocol files
     (root / "app_spec.txt").write_text(
         f"<project_specification>\n{PRIVATE}</project_specification>\n"
     )
@@ -132,6 +141,8 @@ def test_adopt_in_a_fresh_folder_leaves_out_a_spec_holding_a_private_key(
         "init.sh",
     } <= committed
     assert "app_spec.txt" not in committed
+    assert not {p for p in committed if p.startswith("app/")}
+    assert {name: (root / "app" / name).read_bytes() for name in users} == users
     assert (
         "not committed: app_spec.txt: it holds what looks like a secret (private key)" in said.err
     )

@@ -49,6 +49,11 @@ OVERRIDES: tuple[tuple[str, str], ...] = (
     ("tag.gpgSign", "false"),
     ("protocol.allow", "never"),
     ("submodule.recurse", "false"),
+    # A submodule (or an embedded repository committed as a gitlink) has its own config,
+    # which the agent can write and check_config does not read: `git status` and `git
+    # diff` would run that config's filters while looking inside it. They never look.
+    ("diff.ignoreSubmodules", "all"),
+    ("status.submoduleSummary", "false"),
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
     ("safe.bareRepository", "explicit"),

@@ -3,9 +3,11 @@
 Everything the journal stores (inputs, outputs, errors, blobs) and everything the model is
 sent goes through a :class:`Redactor` first. A known value is found in its reversible
 encodings too (base64, hex, percent-encoding, reversed: `harness.secret_forms`) and
-replaced by ``[REDACTED:<NAME> (<form>)]``. Key-shaped strings (`KEY_PATTERNS`) are found
-by their shape only, never in an encoding. The hot path is one regex scan over the JSON
-text; the structure is walked only when that scan finds a candidate.
+replaced by ``[REDACTED:<NAME> (<form>)]`` (``[REDACTED:OPENAI_API_KEY (base64)]``,
+``(base64url)``, ``(hex)``, ``(percent-encoded)``, ``(reversed)``). Key-shaped strings
+(`KEY_PATTERNS`) are found by their shape only, never in an encoding. The hot path is one
+regex scan over the JSON text; the structure is walked only when that scan finds a
+candidate.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from harness.secret_forms import FormSearch, Found, forms
 
-# Key shapes of the providers most likely to leak into a coding session.
+# Key shapes of the providers most likely to leak into a coding session. Each begins with a
+# literal (or a lookbehind of one): the search's first-character skip depends on it.
 KEY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("ANTHROPIC_KEY", r"sk-ant-[A-Za-z0-9_\-]{16,}"),
     # Generic "sk-": at least 20 characters and a digit, so "task-assessment-..." is safe.

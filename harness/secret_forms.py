@@ -24,7 +24,8 @@ characters of it, or half of it. The other forms count only whole.
 Key-shaped strings (`harness.redact.KEY_PATTERNS`) are found by their shape only: an
 encoded key that no variable holds is not searched for (its encoding has no shape).
 Dumps that interleave offsets, spaces or a character column (``xxd`` without ``-p``,
-``od -c``, ``hexdump -C``) are not searched for either.
+``od -c``, ``od -x``, ``hexdump -C``; their character column shows the value 16
+characters a line) are not searched for either, nor an encoding of an encoding.
 
 Speed: one compiled regex per search. Its alternatives are literal *anchors*, windows
 of ``ANCHOR`` characters of each form that begin at a character rare in ordinary output,
@@ -38,6 +39,7 @@ patterns' scan alone (`bench/redact.py`).
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -82,15 +84,12 @@ def forms(values: Mapping[str, str]) -> list[Form]:
     for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
         raw = value.encode()
         found.append(Form(name, "value", value))
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-        if escaped != value:
-            found.append(Form(name, "value", escaped))
         reversed_ = value[::-1]
         found.append(Form(name, "reversed", reversed_))
-        if escaped != value:
-            found.append(
-                Form(name, "reversed", reversed_.replace("\\", "\\\\").replace('"', '\\"'))
-            )
+        for kind, text in (("value", value), ("reversed", reversed_)):
+            escaped = json.dumps(text, ensure_ascii=False)[1:-1]  # as it is in JSON text
+            if escaped != text:
+                found.append(Form(name, kind, escaped))
         # quote() keeps "/" by default; URL forms encode spaces as "+"; JavaScript's
         # encodeURIComponent keeps !~*'().
         for safe, plus in (("", False), ("/", False), ("", True), ("!~*'()", False)):

@@ -44,8 +44,15 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
 ) -> HarnessConfig:
-    """The effective config of the project at ``root`` (ConfigError on any bad layer)."""
-    return resolve_config(root, env=env, overrides=overrides).config
+    """The effective config of the project at ``root`` (ConfigError on any bad layer).
+
+    The variable named by ``[model] api_key_env`` is declared secret from then on
+    (:func:`harness.redact.declare_secret`), whatever its name."""
+    from harness.redact import declare_secret
+
+    config = resolve_config(root, env=env, overrides=overrides).config
+    declare_secret(config.model.api_key_env)
+    return config
 
 
 def resolve_config(

@@ -35,14 +35,32 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH(?!OR
 MIN_SECRET_LENGTH = 8
 
 
+# Variables declared secret whatever their names (`[model] api_key_env`, see declare_secret).
+_DECLARED: set[str] = set()
+
+
+def declare_secret(name: str | None) -> None:
+    """Treat the variable ``name`` as secret from now on, whatever its name: the model key
+    named by ``[model] api_key_env`` (``MY_LLM``) is hidden like ``OPENAI_API_KEY`` by every
+    Redactor made afterwards, and not passed to local commands."""
+    if name:
+        _DECLARED.add(name)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether the variable ``name`` holds a secret: its name looks like one, or it was
+    declared one."""
+    return name in _DECLARED or SECRET_NAME.search(name) is not None
+
+
 def secret_env(env: Mapping[str, str]) -> dict[str, str]:
-    """The environment values to hide: names that look secret, values of 8 characters or more."""
-    found = {
+    """The environment values to hide: secret names (:func:`is_secret_name`), values of 8
+    characters or more."""
+    return {
         name: value
         for name, value in env.items()
-        if SECRET_NAME.search(name) and len(value) >= MIN_SECRET_LENGTH
+        if is_secret_name(name) and len(value) >= MIN_SECRET_LENGTH
     }
-    return found
 
 
 class Redactor:

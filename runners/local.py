@@ -10,13 +10,13 @@ import contextlib
 import functools
 import logging
 import os
-import re
 import signal
 import sys
 import threading
 import uuid
 from pathlib import Path
 
+from harness.redact import is_secret_name
 from runners import classify, disk
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
@@ -32,8 +32,6 @@ WARNING = (
 # Every command carries this variable with the runner's token, so stop() can find the
 # processes a command left behind, even in other sessions (best effort: not a sandbox).
 TOKEN_VAR = "HARNESS_LOCAL"
-# Variables that look like secrets are not passed to commands (the model's API key, ...).
-SECRET_NAME = re.compile(r"(API_KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 _warned = False
 _warn_lock = threading.Lock()
 
@@ -95,7 +93,9 @@ class LocalRunner:
         workdir = (self.root / cwd).resolve()
         if not workdir.is_relative_to(self.root):
             raise ValueError(f"cwd {cwd!r} is outside the project")
-        environment = {k: v for k, v in os.environ.items() if not SECRET_NAME.search(k)}
+        # Variables that hold secrets are not passed to commands: the names the redactor
+        # hides (*KEY*, *TOKEN*, *AUTH*, ..., and `[model] api_key_env`).
+        environment = {k: v for k, v in os.environ.items() if not is_secret_name(k)}
         # The harness's own interpreter comes first on PATH, so `python` in a check is the
         # one harness runs under (with its test tools), not whatever else is on the machine.
         interpreter_dir = str(Path(sys.executable).parent)

@@ -195,3 +195,24 @@ def test_config_command_bad_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
     code, _, err = cli(tmp_path, capsys)
     assert code == 2
     assert err.startswith("harness: harness.toml: at [runner].kind:")
+
+
+def test_the_model_key_variable_is_secret_whatever_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`[model] api_key_env = "MY_LLM"`: once the config is read, the journal's and the
+    model door's redactors hide MY_LLM's value, and the local runner does not pass it."""
+    from harness import redact
+    from harness.journal import Journal
+    from runners.local import LocalRunner
+
+    monkeypatch.setattr(redact, "_DECLARED", set())
+    monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
+    (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')
+    assert redact.Redactor().text("key llm-value-0123456789") == "key llm-value-0123456789"
+    load_config(tmp_path)
+    assert redact.Redactor().text("key llm-value-0123456789") == "key [REDACTED:MY_LLM]"
+    with Journal.open(tmp_path / ".harness") as journal:
+        assert "llm-value" not in journal.redactor.text("llm-value-0123456789")
+    runner = LocalRunner(tmp_path, warn=False)
+    assert runner.run("echo ${MY_LLM:-unset}").stdout.split() == ["unset"]

@@ -83,9 +83,15 @@ def test_secrets_in_the_environment_are_not_passed(
     runner: LocalRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    monkeypatch.setenv("STRIPE_KEY", "sk_live_0123456789")  # every name the redactor hides
+    monkeypatch.setenv("GH_AUTH", "gho_0123456789")
     monkeypatch.setenv("HARNESS_PLAIN", "visible")
-    result = runner.run("echo ${OPENAI_API_KEY:-unset} $HARNESS_PLAIN $EXTRA", env={"EXTRA": "x"})
-    assert result.stdout.split() == ["unset", "visible", "x"]
+    result = runner.run(
+        "echo ${OPENAI_API_KEY:-unset} ${STRIPE_KEY:-unset} ${GH_AUTH:-unset} $HARNESS_PLAIN "
+        "$EXTRA",
+        env={"EXTRA": "x"},
+    )
+    assert result.stdout.split() == ["unset", "unset", "unset", "visible", "x"]
 
 
 def test_warns_once_that_it_is_not_a_sandbox(

@@ -1,15 +1,19 @@
 """Journal benchmark: per-step overhead, restart-to-first-new-step, replay time, open check.
 
-Side by side in one run: harness's journal (synchronous NORMAL and FULL, and NORMAL with
-the HMAC chain's MACs replaced by a constant, to show what the chain costs), DBOS with
-its SQLite system database, and LangGraph with its SQLite checkpointer, over the same loop
-of trivial steps. Each measurement runs in its own process so no library's state leaks
-into another's. Peers that are not installed are reported as such; the rest still runs.
+Side by side in one run: harness's journal (synchronous NORMAL and FULL; NORMAL with the
+HMAC chain's MACs replaced by a constant, to show what the chain costs; NORMAL with every
+step's end committed on its own, the way before a quick step's end rode with the next
+start), SQLite alone with the journal's schema and statements (the floor, with one and
+with two commits a step), DBOS with its SQLite system database, and LangGraph with its
+SQLite checkpointer, over the same loop of trivial steps. Each measurement runs in its
+own process so no library's state leaks into another's, five rounds interleaved (machine
+noise hits every way alike), the median of the rounds' medians reported. Peers that are
+not installed are reported as such; the rest still runs.
 Last, the check every `harness run` makes when it opens its journal (disk probe, SQLite's
 quick_check, the key) on journals of 10,000 and 100,000 steps.
 
-    python bench/journal.py           # 1,000 steps, 3 repeats of the restart measurement
-    python bench/journal.py --quick   # 300 steps, 1 repeat
+    python bench/journal.py           # 1,000 steps, 5 rounds, 3 restart repeats
+    python bench/journal.py --quick   # 300 steps, 1 round, 1 repeat
 """
 
 from __future__ import annotations
@@ -51,11 +55,17 @@ def no_chain() -> None:
         setattr(Chain, name, lambda self, *args, **kwargs: constant)
 
 
-def loop_journal(workdir: Path, steps: int, synchronous: str, chain: bool = True) -> dict[str, Any]:
+def loop_journal(
+    workdir: Path, steps: int, synchronous: str, chain: bool = True, defer: bool = True
+) -> dict[str, Any]:
     from harness.journal import Journal
 
     if not chain:
         no_chain()
+    if not defer:  # every end committed on its own: two commits a step
+        import harness.journal.session as session_module
+
+        session_module.DEFER_S = 0.0
 
     with Journal.open(workdir / ".harness", synchronous=synchronous) as journal:
         session = journal.start_run().session(1)
@@ -65,6 +75,41 @@ def loop_journal(workdir: Path, steps: int, synchronous: str, chain: bool = True
             t0 = clock()
             session.step("tool", "step", {"i": i}, lambda i=i: {"i": i})
             times.append(clock() - t0)
+    return summary(times)
+
+
+def loop_sqlite(workdir: Path, steps: int, commits: int) -> dict[str, Any]:
+    """SQLite alone, the journal's schema and statements, no harness code: the floor.
+    ``commits`` 2: start and end each committed; 1: an end rides with the next start."""
+    import sqlite3
+
+    from harness.journal.session import _END, _INSERT
+    from harness.journal.store import SCHEMA
+
+    conn = sqlite3.connect(workdir / "floor.db", isolation_level=None, cached_statements=256)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA)
+    times = []
+    pending: tuple[Any, ...] | None = None
+    clock = time.perf_counter
+    mac = bytes(32)
+    for i in range(steps):
+        t0 = clock()
+        text = json.dumps({"i": i})
+        start = ("run", 1, i + 1, "tool", "step", "d" * 64, text, None, 1, time.time(), mac)
+        if commits == 2:
+            row = conn.execute(_INSERT, start).lastrowid
+            conn.execute(_END, (text, None, time.time(), 0.0, None, None, mac, row))
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+            if pending is not None:
+                conn.execute(_END, pending)
+            row = conn.execute(_INSERT, start).lastrowid
+            conn.execute("COMMIT")
+            pending = (text, None, time.time(), 0.0, None, None, mac, row)
+        times.append(clock() - t0)
+    conn.close()
     return summary(times)
 
 
@@ -289,6 +334,7 @@ def fmt(value: float | None, unit: str = "") -> str:
 def run_all(quick: bool) -> int:
     steps = 300 if quick else 1000
     repeats = 1 if quick else 3
+    loops = 1 if quick else 5
     replay_steps = 10_000
     rows: dict[str, dict[str, Any]] = {}
     notes: list[str] = []
@@ -301,14 +347,31 @@ def run_all(quick: bool) -> int:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    print(f"per-step overhead over a {steps}-step loop (each in its own process)...")
-    rows["journal NORMAL"] = child("loop-journal", fresh("jn"), "--steps", str(steps))
-    rows["journal FULL"] = child(
-        "loop-journal", fresh("jf"), "--steps", str(steps), "--synchronous", "FULL"
+    print(
+        f"per-step overhead over a {steps}-step loop (each in its own process, "
+        f"{loops} rounds interleaved, the median of their medians)..."
     )
-    rows["journal NORMAL, no chain"] = child(
-        "loop-journal", fresh("jnc"), "--steps", str(steps), "--no-chain"
-    )
+    ways = {
+        "journal NORMAL": ("loop-journal",),
+        "journal NORMAL, no chain": ("loop-journal", "--no-chain"),
+        "journal NORMAL, 2 commits": ("loop-journal", "--no-defer"),
+        "journal FULL": ("loop-journal", "--synchronous", "FULL"),
+        "SQLite alone, 1 commit": ("loop-sqlite", "--commits", "1"),
+        "SQLite alone, 2 commits": ("loop-sqlite", "--commits", "2"),
+    }
+    rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
+    for r in range(loops):
+        for index, (name, (part, *extra)) in enumerate(ways.items()):
+            workdir = fresh(f"loop-{r}-{index}")
+            rounds[name].append(child(part, workdir, "--steps", str(steps), *extra))
+    for name, results in rounds.items():
+        good = [got for got in results if "error" not in got]
+        if not good:
+            rows[name] = results[0]
+            continue
+        rows[name] = {
+            key: statistics.median(got[key] for got in good) for key in ("median_us", "p99_us")
+        }
     for name, module, part in (
         ("DBOS (SQLite)", "dbos", "loop-dbos"),
         ("LangGraph (SqliteSaver)", "langgraph.checkpoint.sqlite", "loop-langgraph"),
@@ -388,6 +451,14 @@ def run_all(quick: bool) -> int:
     plain = rows["journal NORMAL, no chain"].get("median_us")
     if ours and plain:
         notes.append(f"the HMAC chain costs {ours - plain:.1f} µs per step ({ours / plain:.2f}x)")
+    two = rows["journal NORMAL, 2 commits"].get("median_us")
+    if ours and two:
+        notes.append(
+            f"one commit a step instead of two saves {two - ours:.1f} µs ({two / ours:.2f}x)"
+        )
+    floor = rows["SQLite alone, 1 commit"].get("median_us")
+    if ours and floor:
+        notes.append(f"harness's code over SQLite alone (1 commit): {ours - floor:.1f} µs per step")
 
     print()
     for name in ("DBOS (SQLite)", "LangGraph (SqliteSaver)"):
@@ -433,13 +504,19 @@ def main() -> int:
     parser.add_argument("--first-new", default="", help=argparse.SUPPRESS)
     parser.add_argument("--record", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--no-chain", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--no-defer", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--commits", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not args.part:
         return run_all(args.quick)
     workdir = Path(args.workdir)
     result: dict[str, Any] | None = None
     if args.part == "loop-journal":
-        result = loop_journal(workdir, args.steps, args.synchronous, chain=not args.no_chain)
+        result = loop_journal(
+            workdir, args.steps, args.synchronous, chain=not args.no_chain, defer=not args.no_defer
+        )
+    elif args.part == "loop-sqlite":
+        result = loop_sqlite(workdir, args.steps, args.commits)
     elif args.part == "loop-dbos":
         result = loop_dbos(workdir, args.steps)
     elif args.part == "loop-langgraph":

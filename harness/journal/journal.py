@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import JournalDamaged, JournalError, JournalLost
+from harness.errors import JournalDamaged, JournalError, JournalLost, StorageError
 from harness.journal import faults
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
 from harness.journal.chain import Chain
@@ -26,6 +26,9 @@ from harness.redact import Redactor
 if TYPE_CHECKING:
     from harness.journal import rows
     from harness.journal.evidence import CitedStep
+
+
+FLUSH_AFTER_S = 0.05  # a deferred statement is written at most this late
 
 
 class Journal:
@@ -53,6 +56,11 @@ class Journal:
         self.redactor = Redactor()
         self.write_lock = threading.RLock()
         self._locks: dict[str, RunLock] = {}
+        # A statement written with the next one, in its transaction (``defer``), or by a
+        # timer when no next one comes within FLUSH_AFTER_S.
+        self._pending: tuple[str, tuple[Any, ...]] | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     @classmethod
     def open(cls, state_dir: Path, *, synchronous: str = "NORMAL") -> Journal:
@@ -80,11 +88,18 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        """Release every run lock this process holds and close the database."""
-        for lock in self._locks.values():
-            lock.release()
-        self._locks.clear()
-        self.conn.close()
+        """Write what is deferred, release every run lock this process holds and close
+        the database."""
+        with self.write_lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            with suppress(JournalError, StorageError):  # a deferred end: the step runs again
+                self.flush()
+            self._closed = True
+            for lock in self._locks.values():
+                lock.release()
+            self._locks.clear()
+            self.conn.close()
         if not self.readonly and self._chain is not None and not self._faulted:
             # The files as this process leaves them: the next open may trust its check.
             faults.write_stamp(self.path, self._chain.key)
@@ -163,7 +178,72 @@ class Journal:
     # -- storage helpers -------------------------------------------------------------
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         """Run one statement; an SQLite error becomes what it means: StorageError (full,
-        read-only), JournalDamaged (only when SQLite's own check agrees) or JournalError."""
+        read-only), JournalDamaged (only when SQLite's own check agrees) or JournalError.
+
+        A deferred statement goes first, in the same transaction when this one writes."""
+        if self._pending is not None:
+            with self.write_lock:
+                return self._after_pending(sql, params)
+        return self._run(sql, params)
+
+    def defer(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Write ``sql`` with the next statement (one commit for both) or at close.
+
+        For the end of a quick idempotent step (``session.DEFER_S``): lost in a crash,
+        that step only looks in flight and runs again, which costs less than the commit
+        saved. Readers in other processes see the end when the next statement commits.
+        """
+        with self.write_lock:
+            self.flush()
+            self._pending = (sql, params)
+            if self._timer is None:  # one timer for a burst of quick steps, not one each
+                self._timer = threading.Timer(FLUSH_AFTER_S, self._flush_late)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _flush_late(self) -> None:
+        """The timer: what is still deferred after FLUSH_AFTER_S is written (a reader in
+        another process sees a quick step end within that, even if nothing follows it)."""
+        with self.write_lock:
+            self._timer = None
+            if self._closed:
+                return
+            with suppress(JournalError, StorageError):  # the next statement meets it too
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the deferred statement now, if there is one."""
+        with self.write_lock:
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                self._run(*pending)
+
+    def _after_pending(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        pending, self._pending = self._pending, None
+        assert pending is not None
+        verb = sql.lstrip()[:7].upper()
+        if verb.startswith("BEGIN"):
+            cursor = self._run(sql, params)
+            self._run(*pending)  # the first statement of the transaction
+            return cursor
+        if self.conn.in_transaction:
+            self._run(*pending)  # committed with the open transaction
+            return self._run(sql, params)
+        if not verb.startswith(("INSERT", "UPDATE", "DELETE", "REPLACE")):
+            self._run(*pending)  # a read: the deferred write first, on its own
+            return self._run(sql, params)
+        self._run("BEGIN IMMEDIATE")
+        try:
+            self._run(*pending)
+            cursor = self._run(sql, params)
+            self._run("COMMIT")
+        except BaseException:
+            with suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            raise
+        return cursor
+
+    def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
         except sqlite3.IntegrityError as error:
@@ -219,7 +299,10 @@ class Journal:
     # -- read API ----------------------------------------------------------------------
     @contextmanager
     def _reading(self) -> Iterator[None]:
-        """Reads that hit a damaged page raise JournalDamaged, not a raw SQLite error."""
+        """Reads that hit a damaged page raise JournalDamaged, not a raw SQLite error.
+        What is deferred is written first, so a read sees every step that ended."""
+        if self._pending is not None:
+            self.flush()
         try:
             yield
         except sqlite3.DatabaseError as error:

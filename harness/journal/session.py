@@ -87,7 +87,8 @@ class _Live:
     """A step that runs now: its row, timing and cache key."""
 
     __slots__ = (
-        "cache", "input_digest", "kind", "mac", "name", "row_id", "seq", "t0", "version"
+        "cache", "deferrable", "input_digest", "kind", "mac", "name", "row_id", "seq", "t0",
+        "version",
     )  # fmt: skip
 
     def __init__(
@@ -105,7 +106,15 @@ class _Live:
         self.row_id, self.seq, self.kind, self.name = row_id, seq, kind, name
         self.input_digest, self.version, self.cache, self.t0 = input_digest, version, cache, t0
         self.mac = mac  # the row's mac_start, which its end is chained to
+        self.deferrable = False  # may its end ride with the next write (``DEFER_S``)?
 
+
+# The end of an idempotent step quicker than this is written with the next statement, in
+# one commit (a step then costs one commit, not two). Lost in a crash, the step looks in
+# flight and runs again, which costs less than the commit saved. Never for the steps that
+# cost money or a person's time to run again.
+DEFER_S = 0.002
+NEVER_DEFERRED = frozenset({"llm", "human"})
 
 # (seq, kind, name, status, output, output_blob, error, attempts, id)
 _Recorded = tuple[int, str, str, str, str | None, str | None, str | None, int, int]
@@ -356,6 +365,7 @@ class SessionJournal:
         live = _Live(
             row_id, seq, kind, name, input_digest, version, cache, time.perf_counter(), mac
         )
+        live.deferrable = idempotent and not cache and kind not in NEVER_DEFERRED
         self._tell("step.started", live)
         return False, None, live
 
@@ -370,7 +380,9 @@ class SessionJournal:
             inline, blob = journal.store(text)
             mac = chain.end(live.mac, "ended", inline, blob, None, tokens, cost, 0)
             end = (inline, blob, now, duration, tokens, cost, mac, live.row_id)
-            if not live.cache:
+            if live.deferrable and duration < DEFER_S:
+                journal.defer(_END, end)  # committed with the next statement
+            elif not live.cache:
                 journal.execute(_END, end)
             else:
                 key = (live.kind, live.name, live.input_digest, live.version)

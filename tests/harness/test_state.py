@@ -216,6 +216,9 @@ def test_journal_travels_and_replays_in_a_clone(project: Path, tmp_path: Path) -
         for n in range(3):
             session.step("tool", f"t{n}", {"n": n}, lambda n=n: calls.append(f"t{n}") or n)
         assert (project / ".harness" / "journal.db-wal").exists()
+        # The last quick step's end rides with the next statement (or a 50 ms timer):
+        # written now, so the copy holds all three steps as ended.
+        journal.flush()
         target = tmp_path / "state.tar.gz"
         manifest = save_state(project, target)
         run_id = run.id

@@ -48,6 +48,7 @@ def test_follower_reads_the_tail_then_only_new_and_finished_steps(tmp_path: Path
     session = run.session(1)
     for i in range(50):
         session.step("tool", f"t{i}", {"i": i}, lambda: {"ok": True})
+    writer.flush()  # the last quick step's end (deferred until the next statement or 50 ms)
     follower = JournalFollower(tmp_path / ".harness", tail=10)
     first = Update()
     follower.read(first)

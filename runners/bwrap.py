@@ -121,9 +121,16 @@ class BubblewrapRunner:
 
     def describe(self) -> str:
         network = "network off" if not self.resources.network else "network on"
+        prefix = self._limit_argv(self.resources)
+        if prefix is None:
+            limits = "limits set before exec (no prlimit: pids not enforced)"
+        elif not any(arg.startswith("--nproc") for arg in prefix):
+            limits = "limits by prlimit (pids not enforced: root is exempt)"
+        else:
+            limits = "limits by prlimit"
         return (
-            f"bwrap sandbox ({self.version}), {network} for the agent, project {self.root}: "
-            f"{self.reason}"
+            f"bwrap sandbox ({self.version}), {network} for the agent, {limits}, "
+            f"project {self.root}: {self.reason}"
         )
 
     def run(

@@ -54,6 +54,11 @@ def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project:
     assert (project / "src" / "out.txt").read_text() == "made\n"
     assert runner.sandboxed and runner.name == "bwrap"
     assert "bwrap sandbox (bubblewrap" in runner.describe()
+    from runners.process import prlimit_path
+
+    pids = "" if os.geteuid() != 0 else " (pids not enforced: root is exempt)"
+    limits = f"limits by prlimit{pids}," if prlimit_path() else "(no prlimit: pids not enforced)"
+    assert limits in runner.describe()
     assert "network off" in runner.describe()
 
 

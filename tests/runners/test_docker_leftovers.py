@@ -169,3 +169,22 @@ def test_where_the_host_cannot_see_the_container_the_engine_is_asked(
         assert _stable(project / "beat.txt")
     finally:
         runner.close()
+
+
+def test_what_the_runners_user_cannot_end_ends_with_the_container(
+    runner: DockerRunner, docker_client: Any
+) -> None:
+    """The last resort: a task the runner's user cannot kill (here a root exec from
+    outside) makes the runner replace the session container before it returns."""
+    runner.run("true")
+    container = runner.session_container
+    assert container is not None
+    exec_id = docker_client.api.exec_create(container, ["sleep", "60"], user="0")["Id"]
+    docker_client.api.exec_start(exec_id, detach=True)
+    time.sleep(0.3)
+    result = runner.run("echo hi")
+    assert result.stdout == "hi\n" and result.note is not None, result
+    assert "restarted" in result.note
+    assert runner.session_container is None
+    assert docker_client.containers.list(all=True, filters={"id": container}) == []
+    assert runner.run("echo again").stdout == "again\n"

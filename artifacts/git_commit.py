@@ -1,7 +1,8 @@
 """A commit of exactly the paths and bytes harness decided, made with git's plumbing.
 
 :func:`commit_exact` builds the tree in a private index (``GIT_INDEX_FILE`` in a temporary
-folder) from HEAD's tree, the work-tree files named in ``paths`` and the in-memory
+folder) from HEAD's tree, the work-tree files named in ``paths`` (their bytes on disk as
+they are: no `.gitattributes` conversion, filter or ``ident``) and the in-memory
 ``blobs`` (the feature list harness wrote, never the file on disk), checks the tree
 (only those paths changed, no protected path, every blob the exact bytes), then writes
 the commit and moves the branch with ``update-ref`` against the old HEAD: the commit is
@@ -12,6 +13,8 @@ index up to date for the committed paths.
 
 from __future__ import annotations
 
+import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -60,10 +63,8 @@ def commit_exact(
         if head is not None:
             run_git(root, "read-tree", head, env=env)
         if paths:
-            listing = b"".join(p.encode() + b"\0" for p in paths)
-            run_git(
-                root, "update-index", "--add", "--remove", "-z", "--stdin", input=listing, env=env
-            )
+            entries = _index_entries(root, paths)
+            run_git(root, "update-index", "-z", "--index-info", input=entries, env=env)
         shas: dict[str, str] = {}
         for path, data in blobs.items():
             hashed = run_git(root, "hash-object", "-w", "--no-filters", "--stdin", input=data)
@@ -87,6 +88,54 @@ def commit_exact(
     return sha
 
 
+def _index_entries(root: Path, paths: list[str]) -> bytes:
+    """``update-index --index-info`` records for ``paths``: each file's bytes on disk,
+    hashed with no attribute or filter applied (a `.gitattributes` the agent wrote could
+    otherwise re-encode what the secret scan read, or make every `git add` fail), a
+    symlink as its target, a deleted path removed. Modes are git's two for a file (755
+    when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000."""
+    from artifacts.git_safety import run_git
+
+    files: list[str] = []
+    modes: dict[str, str] = {}
+    shas: dict[str, str] = {}
+    for path in paths:
+        full = root / path
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            modes[path], shas[path] = "0", ZERO
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            target = os.fsencode(os.readlink(full))
+            hashed = run_git(root, "hash-object", "-w", "--no-filters", "--stdin", input=target)
+            modes[path], shas[path] = "120000", hashed.stdout.decode().strip()
+            continue
+        modes[path] = "100755" if info.st_mode & stat.S_IXUSR else "100644"
+        files.append(path)
+    if files:
+        listing = b"".join(_c_quote(os.fsencode(p)) + b"\n" for p in files)
+        out = run_git(root, "hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
+        shas.update(zip(files, out.stdout.decode().split(), strict=True))
+    return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
+
+
+def _c_quote(path: bytes) -> bytes:
+    """``path`` as one line git's ``--stdin-paths`` reads back exactly (C-style quoted when
+    it holds a quote, a backslash or a control character)."""
+    if not any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in path):
+        return path
+    out = bytearray(b'"')
+    for b in path:
+        if b in (0x22, 0x5C):
+            out += b"\\" + bytes([b])
+        elif b < 0x20 or b == 0x7F:
+            out += b"\\%03o" % b
+        else:
+            out.append(b)
+    return bytes(out + b'"')
+
+
 def _check_tree(
     root: Path,
     head: str | None,
@@ -101,10 +150,10 @@ def _check_tree(
 
     if head is not None:
         out = run_git(root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", head, tree)
-        changed = [p.decode() for p in out.stdout.split(b"\0") if p]
+        changed = [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
     else:
         out = run_git(root, "ls-tree", "-r", "--name-only", "-z", tree)
-        changed = [p.decode() for p in out.stdout.split(b"\0") if p]
+        changed = [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
     stray = [p for p in changed if p not in allowed or (_under(p, protected) and p not in shas)]
     if stray:
         raise GitError(f"the commit's tree would change paths harness did not decide: {stray[:5]}")

@@ -7,8 +7,10 @@ holds a secret or is too large, as for every harness commit. What is left out is
 staged nor changed: :func:`artifacts.git_commit.commit_exact` builds the commit in a
 private index from the chosen paths only. Each left-out file is reported on stderr with
 its reason and what to do. A protocol file harness needs (the feature list, progress.md)
-holding a secret refuses the commit (GitRefused, exit 2): nothing is committed, and the
-command, run again once the file is fixed, makes it.
+that would be left out (a secret, a size limit) refuses the commit (GitRefused, exit 2):
+nothing is committed, and the command, run again once the file is fixed, makes it. The
+planned files are checked again when the commit is made: a resumed init commits them as
+they are then.
 """
 
 from __future__ import annotations

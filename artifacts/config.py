@@ -203,6 +203,10 @@ class GitConfig(_Section):
     max_commit_mb: float = Field(default=50.0, gt=0)
     """Most MiB of files one harness commit takes; what would exceed it is reported and
     left out."""
+    max_commit_files: int = Field(default=10_000, gt=0)
+    """Most paths (added, changed or deleted) one harness commit takes, in path order;
+    the rest are reported as one note and left out (200,000 empty files pass every size
+    limit, and would take minutes of git at every writeback)."""
 
 
 class ProtectConfig(_Section):

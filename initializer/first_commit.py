@@ -55,6 +55,8 @@ def plan_first_commit(
 def _select(root: Path, paths: list[str], config: HarnessConfig, again: str) -> Selection:
     from session.committable import select_committable
 
+    # The protocol files first, so no count limit leaves them out.
+    paths = sorted(paths, key=lambda path: path not in REQUIRED)
     chosen = select_committable(root, paths, config)
     refused = [e for e in chosen.excluded if e.path in REQUIRED]
     if refused:

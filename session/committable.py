@@ -4,7 +4,8 @@ The one selection every harness commit goes through: the writeback's (session.wr
 and the first commits of `harness init` and `harness adopt` (initializer). A candidate is
 left out when it is not a regular file or symlink, when its size (from ``lstat``, nothing
 read) is above ``[git] max_file_mb``, when it holds a secret (:mod:`session.secrets`), or
-when it would take the commit beyond ``[git] max_commit_mb``. A file left out is not
+when it would take the commit beyond ``[git] max_commit_mb`` or ``max_commit_files`` (the
+paths past that count, in order, are one entry and are not looked at). A file left out is not
 staged, not changed and not deleted: it stays the user's, on disk, uncommitted; the
 caller tells the agent or the user, with the reason and what to do.
 """
@@ -31,9 +32,13 @@ class Excluded(BaseModel):
     path: str
     reason: str
     fix: str = ""
+    more: int = 0
+    """How many further paths are left out for the same reason (the count limit's: one
+    note for all, not one entry each)."""
 
     def note(self) -> str:
-        return f"not committed: {self.path}: {self.reason}" + (f"; {self.fix}" if self.fix else "")
+        what = self.path + (f" and {self.more:,} more" if self.more else "")
+        return f"not committed: {what}: {self.reason}" + (f"; {self.fix}" if self.fix else "")
 
 
 class Selection(BaseModel):
@@ -74,7 +79,14 @@ def select_committable(
     limit_mb, budget_mb = config.git.max_file_mb, config.git.max_commit_mb
     max_file, budget = int(limit_mb * MIB), int(budget_mb * MIB)
     chosen = Selection()
-    for path in candidates:
+    most = config.git.max_commit_files
+    for index, path in enumerate(candidates):
+        if len(chosen.paths) >= most:  # the rest are not even looked at
+            rest = candidates[index:]
+            why = f"the commit would take more than [git] max_commit_files = {most:,} paths"
+            fix = "commit them yourself, add them to .gitignore, or raise [git] max_commit_files"
+            chosen.excluded.append(Excluded(path=rest[0], reason=why, fix=fix, more=len(rest) - 1))
+            break
         full = root / path
         try:
             info = full.lstat()

@@ -82,3 +82,30 @@ def test_a_file_over_the_size_limit_is_never_committed(
     assert "done_a.txt" in tree  # the honest work was committed
     assert "big.bin" not in tree, "a 200 MB file was committed"
     assert "big.bin" not in git_out(root, "log", "--all", "--name-only", "--format=")
+
+
+MANY = "mkdir many && cd many && seq 1 3000 | xargs touch; ls | wc -l"
+
+
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_many_empty_files_are_bounded_by_count(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Thousands of empty files (no size limit sees them; 200,000 took the writeback over
+    two minutes of git) beside honest work: the commit takes at most [git]
+    max_commit_files paths, says how many it left out, and the work is committed."""
+    runner = runner_for(kind, request)
+    turns = [turn(call("run", command=MANY)), *good_turns(1)]
+    toml = "[budgets]\nrun_sessions = 1\n\n[git]\nmax_commit_files = 100\n"
+    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml)
+    before = set(git_out(root, "ls-tree", "-r", "--name-only", "HEAD").split())
+    code, report = run(root, tmp_path)
+    tree = set(git_out(root, "ls-tree", "-r", "--name-only", "HEAD").split())
+    assert "done_a.txt" in tree, (code, report)  # the honest work was committed
+    assert report.get("outcome") == "complete", report
+    added = tree - before
+    assert len(added - {"progress.md"}) <= 100, len(added)
+    assert len(list((root / "many").iterdir())) == 3000  # left on disk as they are
+    progress = (root / "progress.md").read_text()
+    assert "2,900 more: the commit would take more than" in progress  # one note for all
+    assert "max_commit_files = 100" in progress

@@ -177,3 +177,19 @@ def test_adopt_in_a_repository_refuses_a_progress_md_holding_a_secret_then_commi
     assert _git(root, "show", "HEAD:progress.md").count("(a token)") == 1
     assert GITHUB not in _git(root, "log", "-p", "--", "init.sh", "progress.md")
     assert GITHUB in (root / "init.sh").read_text()  # the user's file, unchanged
+
+
+def test_the_count_limit_never_leaves_the_protocol_files_out(tmp_path: Path) -> None:
+    """A fresh folder with more files than [git] max_commit_files, sorted before the
+    protocol files: the first commit takes the feature list and progress.md first."""
+    root = tmp_path / "app"
+    make_project(root, count=1, toml="[git]\nmax_commit_files = 4\n")
+    (root / "aa").mkdir()
+    for index in range(10):
+        (root / "aa" / f"{index}.txt").write_text("x\n")
+    done = harness_proc(root, "init", "--spec", str(root / "SPEC.md"))
+    assert done.returncode == 0, done.stderr
+    committed = head_files(root)
+    assert {"feature_list.json", "progress.md"} <= committed, committed
+    assert len(committed) <= 4
+    assert "max_commit_files = 4" in done.stderr

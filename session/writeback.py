@@ -8,9 +8,10 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
    feature list and progress.md (committed from harness's own bytes), protected paths
    (restored from HEAD, never committed), files over ``[git] max_file_mb`` or beyond
    ``max_commit_mb`` (sizes from ``lstat``, nothing read) or ``max_commit_files``, and
-   files holding a secret (:mod:`session.secrets`), as :func:`session.committable.select_committable` decides
-   for every harness commit; every exclusion becomes a note of the progress entry, so the
-   next session's brief tells the agent;
+   files holding a secret (:mod:`session.secrets`), as
+   :func:`session.committable.select_committable` decides for every harness commit; every
+   exclusion becomes a note of the progress entry, so the next session's brief tells the
+   agent;
 2. **progress.append** (:func:`session.cycle.record_progress`);
 3. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
    feature-list bytes harness decided and the progress.md it wrote; a lock left by a dead

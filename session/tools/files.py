@@ -16,6 +16,28 @@ from session.paths import PROTECTED, PathRefused, confine
 MAX_READ_CHARS = 60_000
 MAX_LISTED = 500
 MAX_GREP_HITS = 200
+MAX_FILE_BYTES = 16 * 1024 * 1024
+"""Largest file read_file, edit_file and grep read (a 1 GB sparse file, free to make, took
+the harness 2.3 GB of memory to read whole); at most this much plus one byte is read."""
+
+
+class TooLarge(Exception):
+    """A file above MAX_FILE_BYTES: the file tools do not read it."""
+
+    def __init__(self, shown: str) -> None:
+        super().__init__(
+            f"{shown} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB, more than the file "
+            "tools read; look at parts of it with `run` (head, tail, sed -n, grep)"
+        )
+
+
+def _read_bounded(path: Path, shown: str, errors: str = "strict") -> str:
+    """The file's text, read at most MAX_FILE_BYTES + 1 bytes (TooLarge past that)."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise TooLarge(shown)
+    return data.decode("utf-8", errors=errors)
 
 
 class ReadArgs(BaseModel):
@@ -55,7 +77,10 @@ def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
         return _refused(exc)
     if not path.is_file():
         return ToolResult.error(f"{args.path} does not exist or is not a file")
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = _read_bounded(path, args.path, errors="replace")
+    except TooLarge as exc:
+        return ToolResult.error(str(exc))
     lines = text.splitlines(keepends=True)
     chunk = "".join(lines[args.offset : args.offset + args.limit])
     if len(chunk) > MAX_READ_CHARS:
@@ -84,7 +109,10 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
         return _refused(exc)
     if not path.is_file():
         return ToolResult.error(f"{args.path} does not exist; use write_file to create it")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = _read_bounded(path, args.path)
+    except TooLarge as exc:
+        return ToolResult.error(str(exc))
     count = text.count(args.old)
     if count == 0:
         if text.count(args.new) == 1 and args.new:
@@ -146,9 +174,13 @@ def grep(ctx: WorkContext, args: GrepArgs) -> Result:
     root = ctx.root.resolve()
     hits: list[str] = []
     names, skipped = _project_files(root, args.glob)
+    large = 0
     for name in names:
         try:
-            text = (root / name).read_text(encoding="utf-8")
+            text = _read_bounded(root / name, name)
+        except TooLarge:
+            large += 1
+            continue
         except (UnicodeDecodeError, OSError):
             continue
         for number, line in enumerate(text.splitlines(), start=1):
@@ -156,7 +188,9 @@ def grep(ctx: WorkContext, args: GrepArgs) -> Result:
                 hits.append(f"{name}:{number}: {line[:300]}")
                 if len(hits) >= MAX_GREP_HITS:
                     break
-    return ToolResult(output=("\n".join(hits) or "(no matches)") + _skipped(skipped))
+    mib = MAX_FILE_BYTES // (1024 * 1024)
+    over = f"\n[skipped {large} file(s) over {mib} MiB: search them with `run`]" if large else ""
+    return ToolResult(output=("\n".join(hits) or "(no matches)") + _skipped(skipped) + over)
 
 
 FILE_TOOLS: list[Tool[WorkContext]] = [

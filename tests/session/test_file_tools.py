@@ -129,3 +129,44 @@ def test_list_and_grep_skip_a_linked_directory_out_of_the_project(
     assert "skipped 2 links" in found, found
     plain = call(tools, ctx, "grep", regex="return", glob="**/*.py").output
     assert "skipped" not in plain, plain
+
+
+def test_a_huge_sparse_file_is_not_read_whole(
+    tools: ToolRegistry[WorkContext], ctx: WorkContext, tmp_path: Path
+) -> None:
+    """A 1 GB sparse file costs the agent nothing to make; reading it whole took the harness
+    2.3 GB of memory. read_file and edit_file refuse it, grep skips it, saying so."""
+    from session.tools.files import MAX_FILE_BYTES
+
+    with (tmp_path / "big.txt").open("wb") as handle:
+        handle.truncate(1024 * 1024 * 1024)
+    (tmp_path / "edge.txt").write_bytes(b"x" * MAX_FILE_BYTES)  # exactly the limit: read
+    for name, args in (
+        ("read_file", {"path": "big.txt"}),
+        ("edit_file", {"path": "big.txt", "old": "a", "new": "b"}),
+    ):
+        result = call(tools, ctx, name, **args)
+        assert (
+            result.status == "error"
+            and "larger than 16 MiB" in result.output
+            and "run" in result.output
+        )
+    found = call(tools, ctx, "grep", regex="x", glob="*.txt")
+    assert "edge.txt:1:" in found.output
+    assert "skipped 1 file(s) over 16 MiB" in found.output
+    assert call(tools, ctx, "read_file", path="edge.txt").status == "ok"
+
+
+@pytest.mark.parametrize(
+    "path", ["a\0b", "x" * 5000, "d/" * 3000 + "f", "\uff46eature_list.json/../x"]
+)
+def test_odd_paths_are_refused_as_results(
+    tools: ToolRegistry[WorkContext], ctx: WorkContext, tmp_path: Path, path: str
+) -> None:
+    """A NUL byte, a name or path too long, a '..' behind a Unicode twin: an error the model
+    reads, nothing written anywhere."""
+    before = set(tmp_path.parent.rglob("*"))
+    for name in ("write_file", "read_file"):
+        result = call(tools, ctx, name, path=path, content="x")
+        assert result.status == "error", (name, result.output)
+    assert set(tmp_path.parent.rglob("*")) == before

@@ -120,7 +120,17 @@ class AgentLoop:
                     continue
                 return self._end("done", final_text=response.content or "")
             results = []
-            for call in response.tool_calls:
+            for index, call in enumerate(response.tool_calls):
+                if self._steps >= self.limits.steps:
+                    # One answer may hold thousands of calls: the limit counts each, so
+                    # the rest are answered unrun (the transcript stays valid) and it ends.
+                    left = response.model_copy(update={"tool_calls": response.tool_calls[index:]})
+                    messages.extend(_answer_tool_calls(left, "not run: the step limit was reached"))
+                    unrun = len(response.tool_calls) - index
+                    return self._end(
+                        "budget",
+                        f"step limit {self.limits.steps} reached ({unrun} call(s) not run)",
+                    )
                 try:
                     result = self.pipeline.call(call.id, call.name, call.arguments)
                 except Parked as exc:

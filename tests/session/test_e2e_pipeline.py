@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from artifacts.progress import read_progress
 from harness.journal import Journal
 from tests.session.support import (
@@ -99,10 +101,13 @@ def test_repeating_the_same_failing_call_is_stuck_exit_5(tmp_path: Path) -> None
     assert passing(root) == []
 
 
-def test_session_step_budget_ends_the_session_as_budget_exhausted(tmp_path: Path) -> None:
-    toml = "[budgets]\nsession_steps = 3\nrun_sessions = 1\n"
+def test_session_step_budget_ends_the_session_as_budget_exhausted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = "[budgets]\nrun_sessions = 1\n"
     root = make_project(tmp_path / "p", count=2, toml=toml)
-    init(root)
+    init(root)  # the initializer needs more than 3 steps (it shares session_steps)
+    monkeypatch.setenv("HARNESS_BUDGETS_SESSION_STEPS", "3")
     assert harness(root, "run") == 3
     entry = read_progress(root)[-1]
     assert (entry.session, entry.outcome) == (1, "budget exhausted")

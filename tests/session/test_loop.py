@@ -63,6 +63,20 @@ def test_the_step_limit_ends_the_loop_as_budget(root: Path) -> None:
     assert outcome.steps == 4
 
 
+def test_the_step_limit_counts_each_call_of_one_answer(root: Path) -> None:
+    """A hostile answer of 500 calls runs as many as the limit allows, not all of them;
+    every call still gets its result, so the transcript stays valid."""
+    many = turn(*[call("note", text=str(i)) for i in range(500)])
+    h = harnessed(root, script(many, {"text": "never reached"}), limits=Limits(steps=6))
+    outcome = h.run()
+    h.close()
+    assert outcome.ending == "budget" and "step limit 6" in outcome.detail
+    assert "495 call(s) not run" in outcome.detail
+    assert h.ctx.notes == [str(i) for i in range(5)]  # the model call was step 1
+    results = [m for m in h.messages if m["role"] == "tool"]
+    assert len(results) == 500 and results[-1]["content"] == "not run: the step limit was reached"
+
+
 def test_the_same_calls_with_the_same_results_three_times_is_stuck(root: Path) -> None:
     same = turn(call("read_file", path="missing.txt"))
     h = harnessed(root, script(same, same, same, {"text": "never reached"}))

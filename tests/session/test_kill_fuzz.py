@@ -58,7 +58,10 @@ def _git_children(pid: int) -> list[int]:
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         if ppid == pid and comm == "git":
-            cmd = (entry / "cmdline").read_bytes()
+            try:
+                cmd = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue  # it ended between the two reads
             if b"cat-file" not in cmd:  # GitPython's long-lived reader is not interesting
                 found.append(int(entry.name))
     return found

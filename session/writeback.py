@@ -12,7 +12,8 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
    :func:`session.committable.select_committable` decides for every harness commit; every
    exclusion becomes a note of the progress entry, so the next session's brief tells the
    agent;
-2. **progress.append** (:func:`session.cycle.record_progress`);
+2. **progress.append** (:func:`session.cycle.record_progress`), after the setuid and
+   setgid bits a command left are cleared (:mod:`session.setid`, live, said in the entry);
 3. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
    feature-list bytes harness decided and the progress.md it wrote; a lock left by a dead
    git is cleared and the commit retried; if it still cannot be made the step stays in
@@ -220,6 +221,11 @@ def commit_session(
             ctx.notes.append(note)
     if plan.excluded or plan.restored:
         print(f"harness: session {number}: " + "; ".join(plan.notes()), file=sys.stderr)
+    from session.setid import setid_notes
+
+    for note in setid_notes(env.root):  # live: no command runs any more this session
+        ctx.notes.append(note)
+        print(f"harness: session {number}: {note}", file=sys.stderr)
     unlinked = _unlink_progress(env.root)
     if unlinked:
         ctx.notes.append(unlinked)

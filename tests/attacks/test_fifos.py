@@ -1,0 +1,41 @@
+"""A command leaves FIFOs where the harness or its git read: `.gitignore` (at the root and
+in a folder), `.gitattributes`, `progress.md`. git opens the rule files and waits on a
+FIFO forever (then every later run would too); progress.md's append would fail or block.
+The harness removes them, commits the honest work, and does not hang."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.attacks.support import RUNNERS, committed_passing, project, runner_for, runner_params
+from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
+from tests.session.support import call, good_turns, turn
+
+FIFOS = {
+    "gitignore": "rm -f .gitignore; mkfifo .gitignore; mkdir -p sub; mkfifo sub/.gitignore",
+    "gitattributes": "mkdir -p sub; mkfifo .gitattributes sub/.gitattributes",
+    "progress": "rm -f progress.md; mkfifo progress.md",
+}
+
+
+@pytest.mark.parametrize("fifo", sorted(FIFOS))
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_fifos_where_git_or_harness_read_do_not_hang_the_run(
+    kind: str, fifo: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for(kind, request)
+    turns = [turn(call("run", command=FIFOS[fifo] + "; ls -la")), *good_turns(1)]
+    root = project(tmp_path / "p", runner, sessions={1: turns})
+    argv = [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended"]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run hung on a FIFO")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert committed_passing(root) == ["F001"]
+    assert (root / "progress.md").is_file()

@@ -77,13 +77,8 @@ def build_messages(
         f"- [{'x' if f.passes else ' '}] {f.id} (p{f.priority}) {f.description}"
         for f in features.features
     )
-    agents = root / "AGENTS.md"
-    agents_md = ""
-    if agents.is_file():
-        agents_md = (
-            "## Standing instructions (AGENTS.md)\n"
-            + agents.read_text(encoding="utf-8", errors="replace")[:AGENTS_MAX_CHARS]
-        )
+    standing = standing_instructions(root, AGENTS_MAX_CHARS)
+    agents_md = "## Standing instructions (AGENTS.md)\n" + standing if standing else ""
     kickoff = render(
         "session_kickoff",
         session=session,
@@ -104,3 +99,34 @@ def build_messages(
         {"role": "system", "content": render("session_system", runner=runner)},
         {"role": "user", "content": kickoff},
     ]
+
+
+def standing_instructions(root: Path, limit: int) -> str:
+    """The first ``limit`` characters of AGENTS.md, or "" when there is none to read."""
+    return project_text(root, "AGENTS.md", limit)
+
+
+def project_text(root: Path, name: str, limit: int, *, tail: bool = False) -> str:
+    """The first (or, with ``tail``, last) ``limit`` characters of the project's file
+    ``name`` for the model's context, or "" when there is none to read.
+
+    harness reads it on the host, and any command could have replaced it: a symlink out
+    of the project (to a host file, which the context would hand to the model) or into
+    ``.git/`` or ``.harness/``, a FIFO, or a huge sparse file is not read whole."""
+    from artifacts.io import resolves_outside
+
+    path = root / name
+    if not path.is_file() or resolves_outside(path, root) is not None:
+        return ""
+    inside = path.resolve().relative_to(root.resolve()).parts
+    if inside and inside[0] in (".git", ".harness"):
+        return ""
+    try:
+        with path.open("rb") as handle:  # is_file above: no FIFO; 4 bytes a character at most
+            if tail:
+                handle.seek(max(0, handle.seek(0, 2) - limit * 4))
+            data = handle.read(limit * 4)
+    except OSError:
+        return ""
+    text = data.decode("utf-8", errors="replace")
+    return text[-limit:] if tail else text[:limit]

@@ -67,13 +67,15 @@ def _already_folded(messages: list[Message]) -> int:
 
 def _standing_context(ctx: WorkContext) -> str:
     """AGENTS.md, the last progress entry and the current feature, re-injected."""
+    from session.brief import project_text, standing_instructions
+
     parts = []
-    agents = ctx.root / "AGENTS.md"
-    if agents.is_file():
-        parts.append("Standing instructions (AGENTS.md):\n" + agents.read_text()[:4000])
-    progress = ctx.root / "progress.md"
-    if progress.is_file():
-        parts.append("Progress file (tail):\n" + progress.read_text()[-3000:])
+    standing = standing_instructions(ctx.root, 4000)
+    if standing:
+        parts.append("Standing instructions (AGENTS.md):\n" + standing)
+    progress = project_text(ctx.root, "progress.md", 3000, tail=True)
+    if progress:
+        parts.append("Progress file (tail):\n" + progress)
     if ctx.feature is not None:
         parts.append(f"Your feature remains {ctx.feature.id}: {ctx.feature.description}")
     return "\n\n".join(parts)

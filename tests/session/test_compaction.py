@@ -75,3 +75,28 @@ def test_a_short_transcript_is_left_alone_unless_forced(fast_path: Path) -> None
     assert compact(messages, _ctx(fast_path)) == messages
     forced = compact(messages, _ctx(fast_path), force=True)
     assert len(forced) < len(messages) and forced[:2] == messages[:2]
+
+
+def test_the_standing_context_reads_no_file_outside_the_project(
+    fast_path: Path, tmp_path: Path
+) -> None:
+    """A command may have linked AGENTS.md and progress.md to host files, or made them
+    huge, sparse or not UTF-8: the summary holds none of the host's bytes, reads no file
+    whole, and does not crash."""
+    root = fast_path / "p"
+    root.mkdir()
+    host = tmp_path / "host.txt"
+    host.write_text("HOST-CANARY-1")
+    (root / "AGENTS.md").symlink_to(host)
+    (root / "progress.md").symlink_to(host)
+    out = compact(_transcript(10), _ctx(root))
+    assert "HOST-CANARY-1" not in json.dumps(out)
+    (root / "AGENTS.md").unlink()
+    (root / "progress.md").unlink()
+    (root / "AGENTS.md").write_bytes(b"\xff\xfe rules " + b"x" * 10_000)
+    with (root / "progress.md").open("wb") as handle:
+        handle.seek(1024 * 1024 * 1024)  # a 1 GiB hole, then the tail
+        handle.write(b"last entry")
+    summary = compact(_transcript(10), _ctx(root))[2]["content"]
+    assert "rules" in summary  # read, cut, decoded with replacement
+    assert "last entry" in summary

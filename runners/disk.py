@@ -22,36 +22,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from harness import walk
 from runners import classify
 from runners.base import Failure
 
 MB = 1024 * 1024
-SKIPPED = frozenset({".git", ".harness"})
 RECOUNT_EVERY = 25  # checks between full counts, whatever the file system says
 
 
 def workspace_bytes(root: Path, *, stop_above: int | None = None) -> int:
     """Bytes on disk of the files under ``root`` (symlinks not followed), maybe cut short."""
     total = 0
-    pending = [str(root)]
-    while pending:
-        folder = pending.pop()
+    for entry in walk.entries(root):
         try:
-            entries = os.scandir(folder)
+            total += entry.stat(follow_symlinks=False).st_blocks * 512
         except OSError:
             continue
-        with entries:
-            for entry in entries:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not (folder == str(root) and entry.name in SKIPPED):
-                            pending.append(entry.path)
-                    else:
-                        total += entry.stat(follow_symlinks=False).st_blocks * 512
-                except OSError:
-                    continue
-                if stop_above is not None and total > stop_above:
-                    return total
+        if stop_above is not None and total > stop_above:
+            return total
     return total
 
 

@@ -16,8 +16,9 @@ import os
 import stat
 from pathlib import Path
 
+from harness import walk
+
 SETID = stat.S_ISUID | stat.S_ISGID
-SKIPPED = (".git", ".harness")
 
 
 def strip_setid(root: Path) -> tuple[list[str], list[str]]:
@@ -25,28 +26,18 @@ def strip_setid(root: Path) -> tuple[list[str], list[str]]:
     not followed); the paths changed, and those that could not be (with the reason)."""
     changed: list[str] = []
     failed: list[str] = []
-    stack = [root]
-    while stack:
-        folder = stack.pop()
+    for entry in walk.entries(root):
         try:
-            entries = list(os.scandir(folder))
+            info = entry.stat(follow_symlinks=False)
         except OSError:
             continue
-        for entry in entries:
+        if stat.S_ISREG(info.st_mode) and info.st_mode & SETID:
+            relative = os.path.relpath(entry.path, root)
             try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                if folder != root or entry.name not in SKIPPED:
-                    stack.append(Path(entry.path))
-            elif stat.S_ISREG(info.st_mode) and info.st_mode & SETID:
-                relative = os.path.relpath(entry.path, root)
-                try:
-                    os.chmod(entry.path, stat.S_IMODE(info.st_mode) & ~SETID)
-                    changed.append(relative)
-                except OSError as error:
-                    failed.append(f"{relative} ({error.strerror})")
+                os.chmod(entry.path, stat.S_IMODE(info.st_mode) & ~SETID)
+                changed.append(relative)
+            except OSError as error:
+                failed.append(f"{relative} ({error.strerror})")
     return sorted(changed), sorted(failed)
 
 

@@ -98,8 +98,9 @@ def wake_snapshot(journal: StepJournal, root: Path) -> WakeSnapshot:
     if snapshot.paths:
         shown = ", ".join(snapshot.paths[:5]) + (" ..." if len(snapshot.paths) > 5 else "")
         print(
-            f"harness: {len(snapshot.paths)} uncommitted file(s) of yours stay out of harness's "
-            f"commits and are left as they are: {shown}",
+            f"harness: {len(snapshot.paths)} uncommitted file(s) at the start of this session "
+            "(yours, or left out of an earlier harness commit) stay out of harness's commits "
+            f"and are left as they are: {shown}",
             file=sys.stderr,
         )
     return snapshot

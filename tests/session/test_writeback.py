@@ -56,7 +56,7 @@ def test_users_dirty_and_untracked_files_stay_out_and_untouched(tmp_path: Path) 
     (root / "scratch.txt").write_text("untracked\n")
     result = harness_proc(root, "run")
     assert result.returncode == 0, result.stderr
-    assert "uncommitted file(s) of yours stay out" in result.stderr
+    assert "uncommitted file(s) at the start of this session (yours, or left out" in result.stderr
     touched = committed_by_sessions(root)
     assert "done_a.txt" in touched
     assert not touched & {"SPEC.md", "draft.txt", "scratch.txt"}

@@ -54,6 +54,9 @@ def _remove_all(api: Any, owned: set[str]) -> None:
         owned.discard(container_id)
 
 
+MAY_HAVE_DIED = (126, 137, None)  # exit codes after which the container's state is asked
+
+
 class DockerRunner:
     """Runs commands in Docker containers built from one image."""
 
@@ -218,9 +221,11 @@ class DockerRunner:
             if isinstance(outcome.stream_error, ds.connection_errors()):
                 self._ping()
             # A command that ended with its own exit code ran to its end: ask the engine
-            # about the container only when the exec may have died with it (saves a call).
+            # about the container only when the exec may have died with it (saves a call):
+            # 137 (killed), no code, or 126, the engine's own code for an exec it could not
+            # start ("cannot exec in a stopped container": killed between create and start).
             running = True
-            if outcome.timed_out or outcome.exit_code in (137, None) or outcome.stream_error:
+            if outcome.timed_out or outcome.exit_code in MAY_HAVE_DIED or outcome.stream_error:
                 state = ds.container_state(self.api, container_id)
                 running = state is not None and bool(state.get("Running"))
             failure: Failure | None = None

@@ -121,6 +121,41 @@ def test_session_container_killed_from_outside_is_retried(
     assert result.attempts == 2
 
 
+def test_a_container_killed_between_exec_create_and_start_is_retried(
+    docker_runner: Any, docker_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between the exec's create and its start, the engine answers exit 126 with
+    "cannot exec in a stopped container" as output: not the command's own code, so the
+    runner asks the container's state, and runs the command again in a new container (a
+    CI run met this race: the command's result read "exit code: 126", never retried)."""
+    from runners import docker_support
+
+    real = docker_support.run_exec
+    calls: list[str] = []
+
+    def killed_first(api: Any, container_id: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(container_id)
+        if len(calls) == 1:
+            docker_client.api.kill(container_id)
+            docker_client.api.wait(container_id, timeout=30)
+            return docker_support.ExecOutcome(
+                exit_code=126,
+                stdout="OCI runtime exec failed: exec failed: cannot exec in a stopped "
+                "container: unknown\r\n",
+                stderr="",
+                timed_out=False,
+                started_at=time.time(),
+                duration_s=0.01,
+            )
+        return real(api, container_id, *args, **kwargs)
+
+    monkeypatch.setattr(docker_support, "run_exec", killed_first)
+    result = docker_runner.run("echo finished")
+    assert result.failure is None and result.exit_code == 0, result
+    assert result.stdout == "finished\n" and result.attempts == 2
+    assert len(calls) == 2 and calls[0] != calls[1]  # the second in a new container
+
+
 def test_fresh_container_killed_from_outside_is_retried(
     docker_runner: Any, docker_client: Any, project: Path
 ) -> None:

@@ -297,12 +297,22 @@ def quick_status(root: Path) -> QuickStatus:
     Read-only and without GitPython: importing it and its calls cost about 0.15 s, most of
     the start-up budget of `harness status`. Everything that writes uses :class:`GitRepo`.
     """
-    from artifacts.git_safety import GitConfigRefused, run_git
+    from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git
 
     if not (root / ".git").exists():
         return QuickStatus(None, False, False, None, error=f"{root} is not a git repository")
+    checks = ConfigChecks()  # this call's: the second command skips an unchanged config
     try:  # run_git checks the repository's config first
-        done = run_git(root, "status", "--porcelain=v2", "--branch", "-z", check=False, timeout=30)
+        done = run_git(
+            root,
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            "-z",
+            check=False,
+            timeout=30,
+            checks=checks,
+        )
     except GitConfigRefused as error:
         return QuickStatus(None, False, False, None, error=str(error))
     except GitError as error:
@@ -324,6 +334,8 @@ def quick_status(root: Path) -> QuickStatus:
     detached = branch == "(detached)"
     summary = None
     if head is not None:
-        shown = run_git(root, "log", "-1", "--format=%s", head, check=False, timeout=30)
+        shown = run_git(
+            root, "log", "-1", "--format=%s", head, check=False, timeout=30, checks=checks
+        )
         summary = shown.stdout.decode("utf-8", "replace").strip() or None
     return QuickStatus(head, dirty, detached, None if detached else branch, summary)

@@ -9,16 +9,29 @@ the commit and moves the branch with ``update-ref`` against the old HEAD: the co
 one atomic ref update, whatever the user staged stays staged, and a kill at any moment
 leaves either no commit or the whole commit. :func:`sync_index` then brings the user's
 index up to date for the committed paths.
+
+Each function takes the caller's :class:`~artifacts.git_safety.ConfigChecks` (``checks``),
+so the repository's config is checked before every git command but run again only when
+its files changed.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import tempfile
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import GitError
+
+if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
+
+Git = Callable[..., subprocess.CompletedProcess[bytes]]  # run_git bound to one repository
 
 ZERO = "0" * 40
 AUTHOR = {
@@ -29,10 +42,15 @@ AUTHOR = {
 }
 
 
-def head_sha(root: Path) -> str | None:
+def _git(root: Path, checks: ConfigChecks | None) -> Git:
     from artifacts.git_safety import run_git
 
-    done = run_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return partial(run_git, root, checks=checks)
+
+
+def head_sha(root: Path, checks: ConfigChecks | None = None) -> str | None:
+    git = _git(root, checks)
+    done = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
     return done.stdout.decode().strip() or None
 
 
@@ -47,13 +65,13 @@ def commit_exact(
     paths: list[str],
     blobs: dict[str, bytes],
     protected: list[str],
+    checks: ConfigChecks | None = None,
 ) -> str | None:
     """Commit ``paths`` (as on disk; deleted ones are removed) and ``blobs`` (these bytes);
     return the sha, or None when the tree would equal HEAD's. GitError on any failure,
     with HEAD unchanged."""
-    from artifacts.git_safety import run_git
-
-    head = head_sha(root)
+    git = _git(root, checks)
+    head = head_sha(root, checks)
     allowed = set(paths) | set(blobs)
     bad = sorted(p for p in paths if _under(p, protected))
     if bad:
@@ -61,41 +79,35 @@ def commit_exact(
     with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if head is not None:
-            run_git(root, "read-tree", head, env=env)
+            git("read-tree", head, env=env)
         if paths:
-            entries = _index_entries(root, paths)
-            run_git(root, "update-index", "-z", "--index-info", input=entries, env=env)
+            entries = _index_entries(git, root, paths)
+            git("update-index", "-z", "--index-info", input=entries, env=env)
         shas: dict[str, str] = {}
         for path, data in blobs.items():
-            hashed = run_git(root, "hash-object", "-w", "--no-filters", "--stdin", input=data)
+            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=data)
             shas[path] = hashed.stdout.decode().strip()
-            run_git(
-                root, "update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env
-            )
-        tree = run_git(root, "write-tree", env=env).stdout.decode().strip()
-    _check_tree(root, head, tree, allowed, shas, protected)
+            git("update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env)
+        tree = git("write-tree", env=env).stdout.decode().strip()
+    _check_tree(git, head, tree, allowed, shas, protected)
     if head is not None:
-        parent_tree = run_git(root, "rev-parse", f"{head}^{{tree}}").stdout.decode().strip()
+        parent_tree = git("rev-parse", f"{head}^{{tree}}").stdout.decode().strip()
         if parent_tree == tree:
             return None
     parents = ["-p", head] if head is not None else []
-    done = run_git(
-        root, "commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=AUTHOR
-    )
+    done = git("commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=AUTHOR)
     sha = done.stdout.decode().strip()
     summary = message.split("\n", 1)[0][:200]
-    run_git(root, "update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
+    git("update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
     return sha
 
 
-def _index_entries(root: Path, paths: list[str]) -> bytes:
+def _index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
     """``update-index --index-info`` records for ``paths``: each file's bytes on disk,
     hashed with no attribute or filter applied (a `.gitattributes` the agent wrote could
     otherwise re-encode what the secret scan read, or make every `git add` fail), a
     symlink as its target, a deleted path removed. Modes are git's two for a file (755
     when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000."""
-    from artifacts.git_safety import run_git
-
     files: list[str] = []
     modes: dict[str, str] = {}
     shas: dict[str, str] = {}
@@ -108,14 +120,14 @@ def _index_entries(root: Path, paths: list[str]) -> bytes:
             continue
         if stat.S_ISLNK(info.st_mode):
             target = os.fsencode(os.readlink(full))
-            hashed = run_git(root, "hash-object", "-w", "--no-filters", "--stdin", input=target)
+            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
             modes[path], shas[path] = "120000", hashed.stdout.decode().strip()
             continue
         modes[path] = "100755" if info.st_mode & stat.S_IXUSR else "100644"
         files.append(path)
     if files:
         listing = b"".join(_c_quote(os.fsencode(p)) + b"\n" for p in files)
-        out = run_git(root, "hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
+        out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
         shas.update(zip(files, out.stdout.decode().split(), strict=True))
     return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
 
@@ -137,7 +149,7 @@ def _c_quote(path: bytes) -> bytes:
 
 
 def _check_tree(
-    root: Path,
+    git: Git,
     head: str | None,
     tree: str,
     allowed: set[str],
@@ -146,41 +158,36 @@ def _check_tree(
 ) -> None:
     """The tree changes only ``allowed`` paths, no protected one but the harness's blobs,
     and holds each blob's exact bytes."""
-    from artifacts.git_safety import run_git
-
     if head is not None:
-        out = run_git(root, "diff-tree", "-r", "--name-only", "--no-renames", "-z", head, tree)
+        out = git("diff-tree", "-r", "--name-only", "--no-renames", "-z", head, tree)
         changed = [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
     else:
-        out = run_git(root, "ls-tree", "-r", "--name-only", "-z", tree)
+        out = git("ls-tree", "-r", "--name-only", "-z", tree)
         changed = [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
     stray = [p for p in changed if p not in allowed or (_under(p, protected) and p not in shas)]
     if stray:
         raise GitError(f"the commit's tree would change paths harness did not decide: {stray[:5]}")
     for path, sha in shas.items():
-        found = run_git(root, "rev-parse", f"{tree}:{path}").stdout.decode().strip()
+        found = git("rev-parse", f"{tree}:{path}").stdout.decode().strip()
         if found != sha:
             raise GitError(f"the commit's tree holds other bytes for {path} than harness wrote")
 
 
-def committed_blob(root: Path, rev: str, path: str) -> bytes | None:
+def committed_blob(
+    root: Path, rev: str, path: str, checks: ConfigChecks | None = None
+) -> bytes | None:
     """The bytes of ``path`` at ``rev``; None if it is not there."""
-    from artifacts.git_safety import run_git
-
-    done = run_git(root, "cat-file", "blob", f"{rev}:{path}", check=False)
+    done = _git(root, checks)("cat-file", "blob", f"{rev}:{path}", check=False)
     return done.stdout if done.returncode == 0 else None
 
 
-def sync_index(root: Path, paths: list[str]) -> None:
+def sync_index(root: Path, paths: list[str], checks: ConfigChecks | None = None) -> None:
     """The user's index takes HEAD's entries for ``paths`` (after a plumbing commit)."""
-    from artifacts.git_safety import run_git
-
-    if not paths or head_sha(root) is None:
+    if not paths or head_sha(root, checks) is None:
         return
     listing = b"".join(p.encode() + b"\0" for p in paths)
     literal = {"GIT_LITERAL_PATHSPECS": "1"}
-    run_git(
-        root,
+    _git(root, checks)(
         "reset",
         "-q",
         "--pathspec-from-file=-",

@@ -15,9 +15,11 @@ system config are the user's own and are trusted. ``core.hooksPath`` is allowed 
 as husky set it): it is overridden, so no hook runs.
 
 The check is a ``git config`` run, as long as the command it guards, so a verdict "runs
-nothing" is kept per repository under the stamp of the files it came from
-(:func:`artifacts.git_stamp.config_stamp`) and the check runs again whenever the stamp
-differs or cannot be trusted (a file written in the last seconds).
+nothing" can be kept per repository under the stamp of the files it came from
+(:func:`artifacts.git_stamp.config_stamp`), in a :class:`ConfigChecks` that a run (or a
+command) owns and passes to its git calls; the check runs again whenever the stamp
+differs or cannot be trusted (a file written in the last seconds). A call given no
+``ConfigChecks`` checks every time.
 
 harness never calls a git alias (git does not let an alias shadow a built-in command), so
 ``alias.*`` keys are harmless to it and are left alone.
@@ -30,6 +32,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,14 +137,16 @@ def run_git(
     input: bytes | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    checks: ConfigChecks | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run hardened git in ``root``; GitError naming the command on failure when ``check``.
 
     The repository's config is checked first, every time (GitConfigRefused): a command
     such as ``git status`` runs a clean filter the agent planted a moment ago, and the
-    overrides cannot name every filter.
+    overrides cannot name every filter. ``checks`` (the caller's :class:`ConfigChecks`)
+    skips the ``git config`` run while the config files are as its clean verdict found them.
     """
-    check_config(Path(root))
+    check_config(Path(root), checks)
     if args and args[0] in WORK_TREE_READERS:
         for path in clear_blockers(Path(root)):
             print(
@@ -257,27 +262,51 @@ def dangerous_config(root: Path) -> list[DangerousKey]:
     return found
 
 
-_CHECKED: dict[str, tuple[object, ...]] = {}  # root -> the stamp its config was found clean at
-_CHECKED_MAX = 256
+class ConfigChecks:
+    """Clean verdicts of :func:`check_config`, each kept under the stamp of the config files
+    it came from (:func:`artifacts.git_stamp.config_stamp`).
+
+    A value of its owner (a run, a command), passed to the git calls it covers; it holds no
+    refusal, and a verdict counts only while every file is exactly as it was found.
+    """
+
+    LIMIT = 256  # repositories remembered; then it starts over
+
+    def __init__(self) -> None:
+        self._clean: dict[str, tuple[object, ...]] = {}  # root -> the stamp found clean
+        self._lock = threading.Lock()
+
+    def check(self, root: Path) -> None:
+        """:func:`check_config`, skipped when the files are as the last clean verdict's."""
+        from artifacts.git_stamp import config_stamp
+
+        key = str(Path(root).absolute())
+        stamp = config_stamp(Path(root))
+        with self._lock:
+            if stamp is not None and self._clean.get(key) == stamp:
+                return
+            self._clean.pop(key, None)
+        _refuse_dangerous(root)
+        if stamp is None or config_stamp(Path(root)) != stamp:
+            return  # changed while it was read: the verdict belongs to no one stamp
+        with self._lock:
+            if len(self._clean) >= self.LIMIT:
+                self._clean.clear()
+            self._clean[key] = stamp
 
 
-def check_config(root: Path) -> None:
+def check_config(root: Path, checks: ConfigChecks | None = None) -> None:
     """Refuse (GitConfigRefused, exit 2) a repository whose own config would run a program.
 
-    Skipped when the config files are exactly as they were at the last check that found
-    nothing (:func:`config_stamp`)."""
-    from artifacts.git_stamp import config_stamp
+    With ``checks``, skipped when the config files are exactly as they were at its last
+    check that found nothing."""
+    if checks is not None:
+        checks.check(root)
+    else:
+        _refuse_dangerous(root)
 
-    key = str(Path(root).absolute())
-    stamp = config_stamp(Path(root))
-    if stamp is not None and _CHECKED.get(key) == stamp:
-        return
+
+def _refuse_dangerous(root: Path) -> None:
     found = dangerous_config(root)
-    _CHECKED.pop(key, None)
     if found:
         raise GitConfigRefused(root, found)
-    if stamp is None or config_stamp(Path(root)) != stamp:
-        return  # changed while it was read: the verdict belongs to no one stamp
-    if len(_CHECKED) >= _CHECKED_MAX:
-        _CHECKED.clear()
-    _CHECKED[key] = stamp

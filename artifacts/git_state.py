@@ -10,8 +10,12 @@ program. Stale lock files are cleared on the way (:mod:`artifacts.git_locks`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import GitRefused
+
+if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
 
 # (marker in .git, what is going on, what to do)
 _STATES: tuple[tuple[str, str, str], ...] = (
@@ -29,7 +33,7 @@ _STATES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def repository_state(root: Path) -> str | None:
+def repository_state(root: Path, checks: ConfigChecks | None = None) -> str | None:
     """Why harness may not commit in ``root`` now, with what to do; None if it may."""
     from artifacts.git_safety import run_git
 
@@ -49,7 +53,7 @@ def repository_state(root: Path) -> str | None:
             "(git switch <branch>, or git switch -c <new-branch> to keep this commit), then "
             "run `harness run` again."
         )
-    unmerged = run_git(root, "ls-files", "--unmerged", "-z", check=False).stdout
+    unmerged = run_git(root, "ls-files", "--unmerged", "-z", check=False, checks=checks).stdout
     if unmerged:
         records = [rec for rec in unmerged.split(b"\0") if rec]
         paths = sorted({rec.split(b"\t", 1)[-1].decode("utf-8", "replace") for rec in records})
@@ -60,18 +64,19 @@ def repository_state(root: Path) -> str | None:
     return None
 
 
-def preflight(root: Path, *, wait_s: float = 10.0) -> list[str]:
+def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None = None) -> list[str]:
     """Refuse a repository harness must not work in; clear stale locks. Returns notes.
 
     Nothing happens where there is no ``.git`` (the writeback says so when it needs one).
+    ``checks``: the caller's verdicts of the config check (:class:`ConfigChecks`).
     """
     from artifacts.git_locks import clear_stale_locks
     from artifacts.git_safety import check_config
 
     if not (root / ".git").is_dir():
         return []
-    check_config(root)
-    why = repository_state(root)
+    check_config(root, checks)
+    why = repository_state(root, checks)
     if why is not None:
         raise GitRefused(why)
     return clear_stale_locks(root, wait_s=wait_s)

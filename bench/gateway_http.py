@@ -10,13 +10,11 @@ SDK's own retries under the harness's): 43.9 s, 20.1 s and 3 requests.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from harness.errors import HarnessError
 from harness.model import LitellmModel
@@ -27,12 +25,11 @@ from tests.harness.model_support import TOOLS, Cfg, user
 def once(fake: FakeOpenAI, faults: list[object]) -> tuple[int, float, str]:
     fake.faults = list(faults)  # type: ignore[arg-type]
     fake.requests.clear()
-    os.environ["BENCH_KEY"] = "sk-bench"
     cfg = Cfg(
         name="openai/bench", api_base=fake.url, api_key_env="BENCH_KEY",
         timeout_s=5.0, retry_deadline_s=10.0,
     )  # fmt: skip
-    model = LitellmModel(cfg, project_root=Path.cwd())
+    model = LitellmModel(cfg, project_root=Path.cwd(), environ={"BENCH_KEY": "sk-bench"})
     started = time.monotonic()
     try:
         model.complete(user("go"), TOOLS)

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def loop(steps: int, observers: list[Any]) -> list[float]:
-    from harness.events import observing
+    from harness.events import Events
     from harness.journal import Journal
 
-    with tempfile.TemporaryDirectory() as folder, observing(*observers):
-        journal = Journal.open(Path(folder) / ".harness")
+    with tempfile.TemporaryDirectory() as folder:
+        journal = Journal.open(Path(folder) / ".harness", events=Events(*observers))
         session = journal.start_run("bench").session(1)
         samples = []
         for k in range(steps):

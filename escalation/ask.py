@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from escalation.gates import Action, GateDecision, Gates, approval_text, render_denial
 from escalation.questions import Kind, Question, QuestionStore, Scores
 from harness.errors import Parked
+from harness.events import Event, Events
 
 AskStatus = Literal["answered", "approved", "denied", "parked", "timeout"]
 
@@ -117,6 +118,7 @@ def ask_human(
     wait_timeout: float | None = None,
     poll_s: float = 0.2,
     on_wait: Callable[[Question], None] | None = None,
+    events: Events | None = None,
 ) -> AskResult:
     """Ask a human durably; wait for the answer when interactive, else park.
 
@@ -129,6 +131,7 @@ def ask_human(
             run and session. The same key finds the same question on replay.
         wait_timeout: stop waiting after this many seconds ("timeout": park).
         on_wait: called once with the question before waiting (e.g. to print it).
+        events: the run's observers, told that the question waits (or parks the run).
 
     Returns:
         An ``AskResult``: answered/approved/denied, or parked/timeout (no answer yet).
@@ -148,8 +151,8 @@ def ask_human(
         run=run,
         key=key,
     )
-    if question.pending:
-        _tell(question, interactive, wait_timeout)
+    if question.pending and events is not None and events.active:
+        _tell(events, question, interactive, wait_timeout)
     if not question.pending or not interactive:
         return AskResult(status=_status(question), question=question)
     if on_wait is not None:
@@ -164,29 +167,26 @@ def ask_human(
         time.sleep(poll_s)
 
 
-def _tell(question: Question, waiting: bool, wait_timeout: float | None) -> None:
+def _tell(events: Events, question: Question, waiting: bool, wait_timeout: float | None) -> None:
     """Tell whoever watches the run (progress lines, `--json`) that a human is needed."""
-    from harness import events
-
-    if events.active():
-        until = None if wait_timeout is None or not waiting else time.time() + wait_timeout
-        how = "waits for the answer" if waiting else "the run parks until it is answered"
-        events.emit(
-            events.Event(
-                "question",
-                run_id=question.run or "",
-                session=question.session,
-                status="waiting" if waiting else "parked",
-                detail=f"{question.id} ({question.kind}): {question.text}; {how}",
-                until=until,
-                data={
-                    "id": question.id,
-                    "kind": question.kind,
-                    "text": question.text,
-                    "choices": list(question.choices),
-                },
-            )
+    until = None if wait_timeout is None or not waiting else time.time() + wait_timeout
+    how = "waits for the answer" if waiting else "the run parks until it is answered"
+    events.emit(
+        Event(
+            "question",
+            run_id=question.run or "",
+            session=question.session,
+            status="waiting" if waiting else "parked",
+            detail=f"{question.id} ({question.kind}): {question.text}; {how}",
+            until=until,
+            data={
+                "id": question.id,
+                "kind": question.kind,
+                "text": question.text,
+                "choices": list(question.choices),
+            },
         )
+    )
 
 
 class GateOutcome(BaseModel):
@@ -213,6 +213,7 @@ def gate_action(
     run: str | None = None,
     wait_timeout: float | None = None,
     on_wait: Callable[[Question], None] | None = None,
+    events: Events | None = None,
 ) -> GateOutcome:
     """Check ``action``; an "ask" becomes an approval question, a "deny" a denial text."""
     decision = gates.check(action)
@@ -234,6 +235,7 @@ def gate_action(
         run=run,
         wait_timeout=wait_timeout,
         on_wait=on_wait,
+        events=events,
     )
     if result.status == "approved":
         return GateOutcome(allowed=True, decision=decision, result=result)

@@ -66,12 +66,9 @@ class LitellmEmbedder:
 
     def embed(self, text: str) -> list[float]:
         """Call ``litellm.embedding`` for one text."""
-        import os
+        from harness.model.litellm_model import import_litellm
 
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        litellm.suppress_debug_info = True
+        litellm = import_litellm()
         response = litellm.embedding(model=self.model, input=[text[:MAX_CHARS]])
         item = response.data[0]
         raw = item["embedding"] if isinstance(item, dict) else item.embedding

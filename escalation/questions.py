@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from escalation.inputs import stage_files
 from harness.errors import ExitCode, HarnessError
+from harness.redact import Redactor
 
 Kind = Literal["question", "approval"]
 Status = Literal["pending", "answered", "approved", "denied"]
@@ -118,9 +119,17 @@ def _now() -> str:
 class QuestionStore:
     """The durable question queue and situation history of one project."""
 
-    def __init__(self, state_dir: Path, *, project_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        project_root: Path | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.project_root = project_root or self.state_dir.parent
+        self.redactor = redactor or Redactor()
+        """The run's secrets, hidden from every question and situation stored."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.state_dir / "questions.db"
         self._lock = threading.Lock()
@@ -164,18 +173,18 @@ class QuestionStore:
     ) -> Question:
         """File a question; with a ``key`` already used, return that question instead.
 
-        Secrets (API keys, values of secret-looking environment variables) are redacted
-        from the text, the context and the choices before they are stored.
+        The run's secrets (API keys, its key variable, values of secret-looking environment
+        variables) are redacted from the text, the context and the choices before they are
+        stored.
         """
-        from harness.redact import redact
-
+        hide = self.redactor.text
         row = (
             key,
             kind,
             topic,
-            str(redact(text)),
-            str(redact(context)),
-            json.dumps([str(redact(choice)) for choice in choices]),
+            hide(text),
+            hide(context),
+            json.dumps([hide(choice) for choice in choices]),
             scores.model_dump_json() if scores else None,
             reason,
             step_ref,
@@ -345,14 +354,12 @@ class QuestionStore:
         run: str | None = None,
     ) -> int:
         """Keep one situation's embedding (its text redacted); returns its row id."""
-        from harness.redact import redact
-
         blob = array("f", vector).tobytes()
         with self._write():
             cursor = self._db.execute(
                 "INSERT INTO situations (embedder, topic, text, vector, run, session, "
                 "created_at) VALUES (?,?,?,?,?,?,?)",
-                (embedder, topic, str(redact(text[:2000])), blob, run, session, _now()),
+                (embedder, topic, self.redactor.text(text[:2000]), blob, run, session, _now()),
             )
         return int(cursor.lastrowid or 0)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from escalation.gates import Gates
 from escalation.matrix import Matrix
 from escalation.questions import QuestionStore
+from harness.events import Events
 
 
 @dataclass
@@ -19,6 +20,8 @@ class Escalation:
     interactive: bool
     run_id: str
     max_questions: int
+    events: Events = field(default_factory=Events)
+    """The run's observers, told of each question that waits for a human."""
 
     def asked(self, session: int) -> int:
         """Questions this session of the run has asked (approvals not counted)."""

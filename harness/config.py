@@ -19,12 +19,16 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from artifacts.config import HARNESS_TOML, HarnessConfig, load_config_file, validation_error, where
 from harness.errors import ConfigError
+
+if TYPE_CHECKING:
+    from harness.events import Events
+    from harness.scope import RunScope, StepHooks
 
 PREFIX = "HARNESS_"
 Key = tuple[str, ...]
@@ -44,15 +48,23 @@ def load_config(
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, object] | None = None,
 ) -> HarnessConfig:
-    """The effective config of the project at ``root`` (ConfigError on any bad layer).
+    """The effective config of the project at ``root`` (ConfigError on any bad layer)."""
+    return resolve_config(root, env=env, overrides=overrides).config
 
-    The variable named by ``[model] api_key_env`` is declared secret from then on
-    (:func:`harness.redact.declare_secret`), whatever its name."""
-    from harness.redact import declare_secret
 
-    config = resolve_config(root, env=env, overrides=overrides).config
-    declare_secret(config.model.api_key_env)
-    return config
+def run_scope(
+    config: HarnessConfig,
+    environ: Mapping[str, str] | None = None,
+    *,
+    events: Events | None = None,
+    hooks: StepHooks | None = None,
+) -> RunScope:
+    """The scope of one run of ``config`` over ``environ`` (default: ``os.environ`` now):
+    its secrets are the secret-named variables and the one ``[model] api_key_env`` names,
+    whatever its name."""
+    from harness.scope import RunScope
+
+    return RunScope.of(environ, secret_names=[config.model.api_key_env], events=events, hooks=hooks)
 
 
 def resolve_config(

@@ -1,10 +1,12 @@
-"""Live events of this process: steps starting and ending, sessions, waits, questions.
+"""Live events of a run: steps starting and ending, sessions, waits, questions.
 
-The journal emits an event when a session opens or closes and when a live step starts,
-ends, fails or is left waiting; the model gateway emits one before a retry back-off; the
-question queue emits one when a question waits for a human. Observers (the progress
-lines of `harness run`, its `--json` stream) subscribe with :func:`observing`. Emitting
-with no observer costs one truth test; an observer sees events, it never changes them.
+Each run has its own :class:`Events` (its observers), passed to what emits: the journal
+emits an event when a session opens or closes and when a live step starts, ends, fails or
+is left waiting; the model gateway emits one before a retry back-off; the question queue
+emits one when a question waits for a human. Observers (the progress lines of `harness
+run`, its `--json` stream) are given to the run's ``Events``; two runs in one process
+never see each other's events. Emitting with no observer costs one truth test; an
+observer sees events, it never changes them.
 
 This module imports nothing of ours, so the journal, the gateway and the question queue
 may all use it.
@@ -12,8 +14,7 @@ may all use it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,35 +53,29 @@ class Event:
 
 
 Observer = Callable[[Event], None]
-_ACTIVE: list[Observer] = []
 
 
-def active() -> bool:
-    return bool(_ACTIVE)
+class Events:
+    """The observers of one run, and the one way to tell them something."""
 
+    def __init__(self, *observers: Observer) -> None:
+        self._observers: tuple[Observer, ...] = observers
 
-def emit(event: Event) -> None:
-    """Tell every observer (in subscription order)."""
-    for observer in tuple(_ACTIVE):
-        observer(event)
+    @property
+    def active(self) -> bool:
+        """Whether anyone listens (emitters skip building an event otherwise)."""
+        return bool(self._observers)
 
+    def emit(self, event: Event) -> None:
+        """Tell every observer (in subscription order)."""
+        for observer in self._observers:
+            observer(event)
 
-@contextmanager
-def observing(*observers: Observer) -> Iterator[None]:
-    """Subscribe ``observers`` for the duration of the block."""
-    _ACTIVE.extend(observers)
-    try:
-        yield
-    finally:
-        for observer in observers:
-            if observer in _ACTIVE:
-                _ACTIVE.remove(observer)
+    def announce_wait(self, what: str, seconds: float, *, detail: str = "") -> None:
+        """A wait of ``seconds`` begins now (a retry back-off): say what for and until when."""
+        if not self._observers:
+            return
+        import time
 
-
-def announce_wait(what: str, seconds: float, *, detail: str = "") -> None:
-    """A wait of ``seconds`` begins now (a retry back-off): say what for and until when."""
-    if not _ACTIVE:
-        return
-    import time
-
-    emit(Event("wait", detail=detail or what, until=time.time() + seconds, data={"what": what}))
+        until = time.time() + seconds
+        self.emit(Event("wait", detail=detail or what, until=until, data={"what": what}))

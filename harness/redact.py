@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from harness.secret_forms import FormSearch, Found, forms
@@ -35,41 +35,43 @@ SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH(?!OR
 MIN_SECRET_LENGTH = 8
 
 
-# Variables declared secret whatever their names (`[model] api_key_env`, see declare_secret).
-_DECLARED: set[str] = set()
+def is_secret_name(name: str, also: Collection[str] = ()) -> bool:
+    """Whether the variable ``name`` holds a secret: its name looks like one, or the run
+    declared it one (``also``: the model key named by ``[model] api_key_env``)."""
+    return name in also or SECRET_NAME.search(name) is not None
 
 
-def declare_secret(name: str | None) -> None:
-    """Treat the variable ``name`` as secret from now on, whatever its name: the model key
-    named by ``[model] api_key_env`` (``MY_LLM``) is hidden like ``OPENAI_API_KEY`` by every
-    Redactor made afterwards, and not passed to local commands."""
-    if name:
-        _DECLARED.add(name)
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether the variable ``name`` holds a secret: its name looks like one, or it was
-    declared one."""
-    return name in _DECLARED or SECRET_NAME.search(name) is not None
-
-
-def secret_env(env: Mapping[str, str]) -> dict[str, str]:
+def secret_env(env: Mapping[str, str], also: Collection[str] = ()) -> dict[str, str]:
     """The environment values to hide: secret names (:func:`is_secret_name`), values of 8
     characters or more."""
     return {
         name: value
         for name, value in env.items()
-        if is_secret_name(name) and len(value) >= MIN_SECRET_LENGTH
+        if is_secret_name(name, also) and len(value) >= MIN_SECRET_LENGTH
     }
 
 
 class Redactor:
     """Replaces secrets in strings and JSON-able structures: the known values in each of
-    their forms (`harness.secret_forms`) and key-shaped strings."""
+    their forms (`harness.secret_forms`) and key-shaped strings.
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
-        values = secret_env(os.environ if env is None else env)
-        self._search = _search(tuple(sorted(values.items())))
+    One per run, made from the run's environment and the names its config declares
+    secret (``also``), and passed to everything that stores or shows what the run does.
+
+    Args:
+        env: the environment whose secret values are hidden (default: ``os.environ`` now).
+        also: variables secret whatever their names (``[model] api_key_env``).
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, also: Collection[str] = ()) -> None:
+        self.also = frozenset(name for name in also if name)
+        self.secrets = secret_env(os.environ if env is None else env, self.also)
+        """The values hidden, by variable name."""
+        self._search = _search(tuple(sorted(self.secrets.items())))
+
+    def hides(self, name: str) -> bool:
+        """Whether the variable ``name`` is secret to this run (never passed to a command)."""
+        return is_secret_name(name, self.also)
 
     def text(self, value: str) -> str:
         """One string with its secrets replaced."""
@@ -109,7 +111,8 @@ def marker(found: Found) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _search(values: tuple[tuple[str, str], ...]) -> FormSearch[str]:
-    """The search for these values (built once: `redact` makes a Redactor per call)."""
+    """The search for these values (built once per set: `redact` makes a Redactor per call,
+    a run one for its life)."""
     return FormSearch(forms(dict(values)), KEY_PATTERNS, "")
 
 
@@ -117,7 +120,9 @@ def redact(value: Any, env: Mapping[str, str] | None = None) -> Any:
     """``value`` with API keys and secret environment values replaced by ``[REDACTED:<NAME>]``.
 
     Strings, dicts and lists are handled recursively; pydantic models are dumped to JSON
-    form first. ``env`` defaults to ``os.environ`` as it is now.
+    form first. ``env`` defaults to ``os.environ`` as it is now. For text that belongs to
+    no run (the CLI's traceback file); a run's text goes through the run's Redactor, which
+    also knows the names its config declares secret.
     """
     from pydantic_core import to_jsonable_python
 

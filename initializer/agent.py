@@ -19,6 +19,7 @@ from session.prompt import render
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from harness.journal.protocol import RunJournal, StepJournal
+    from harness.scope import RunScope
 
 SPEC_MAX_CHARS = 60_000
 GITIGNORE_LINE = ".harness/"
@@ -39,14 +40,29 @@ class InitReport:
 
 
 def initialize(
-    root: Path, spec: Path | None, config: HarnessConfig, *, config_text: str | None = None
+    root: Path,
+    spec: Path | None,
+    config: HarnessConfig,
+    *,
+    config_text: str | None = None,
+    scope: RunScope | None = None,
 ) -> InitReport:
-    """Initialise `root` from the spec, or resume an interrupted initialisation."""
+    """Initialise `root` from the spec, or resume an interrupted initialisation.
+
+    ``scope``: the run's environment, secrets, observers and hooks (default: one made
+    from ``os.environ`` and ``config`` now)."""
     from artifacts.feature_list import FEATURE_LIST, load_feature_list
+    from harness.config import run_scope
     from harness.journal.protocol import open_store
 
+    scope = scope or run_scope(config)
     root.mkdir(parents=True, exist_ok=True)
-    journal = open_store(root / ".harness", synchronous=config.journal.synchronous)
+    journal = open_store(
+        root / ".harness",
+        synchronous=config.journal.synchronous,
+        redactor=scope.secrets,
+        events=scope.events,
+    )
     pending = journal.unfinished_run("init")
     if pending is None and (root / FEATURE_LIST).exists():
         features = load_feature_list(root)  # raises a clear error if the file is broken
@@ -60,7 +76,7 @@ def initialize(
     run = journal.resume_run(pending) if pending else journal.start_run("init", meta)
     try:
         try:
-            report = _initialise(root, spec, spec_text, config, run, config_text)
+            report = _initialise(root, spec, spec_text, config, run, config_text, scope)
         except NoFeatureList as error:
             # The model's fault, not a crash: finish this attempt, so the next `harness
             # init` asks the model again instead of replaying the same answer.
@@ -128,6 +144,7 @@ def _initialise(
     config: HarnessConfig,
     run: RunJournal,
     config_text: str | None,
+    scope: RunScope,
 ) -> InitReport:
     from artifacts.feature_list import FEATURE_LIST, load_feature_list
     from harness.model import Accounting, LitellmModel
@@ -137,13 +154,17 @@ def _initialise(
     from session.context import WorkContext
     from session.sanitize import model_text
 
-    journal = run.session(0)
-    from session.chaos import ChaosJournal, CrashSwitch
+    journal: StepJournal = run.session(0)
+    if scope.hooks is not None:
+        from session.chaos import ChaosJournal
 
-    switch = CrashSwitch.from_env(root / ".harness")
-    journal = ChaosJournal(journal, switch)
+        journal = ChaosJournal(journal, scope.hooks)
     runner = make_runner(
-        config.runner, root, labels={"harness.run": run.id}, protected=config.protect.paths
+        config.runner,
+        root,
+        labels={"harness.run": run.id},
+        protected=config.protect.paths,
+        environ=scope.public_environ(),
     )
     try:
         ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
@@ -151,13 +172,16 @@ def _initialise(
         accounting.start_session()
         loop = AgentLoop(
             journal=journal,
-            model=LitellmModel(config.model, project_root=root),
+            model=LitellmModel(
+                config.model, project_root=root, environ=scope.environ, events=scope.events
+            ),
             model_name=config.model.name or "",
             tools=ToolRegistry(INIT_TOOLS),
             ctx=ctx,
             accounting=accounting,
             limits=Limits(steps=config.budgets.session_steps or 10**9),
-            on_step=switch,
+            on_step=scope.hooks,
+            redactor=scope.secrets,
             satisfied=lambda: (root / FEATURE_LIST).exists(),
         )
         files = sorted(
@@ -181,14 +205,15 @@ def _initialise(
     finally:
         runner.close()
     if not (root / FEATURE_LIST).exists():
-        said = outcome.detail or model_text(outcome.final_text, 200)
+        said = outcome.detail or model_text(outcome.final_text, 200, secrets=scope.secrets)
         raise NoFeatureList(
             f"the initializer's model ended ({outcome.ending}: {said}) without writing "
             "feature_list.json; nothing was committed. `harness init` again asks the model "
             "again; a model that does not call tools needs replacing (`--model`)"
         )
     features = load_feature_list(root)
-    sha = _writeback(root, journal, config, config_text, outcome.final_text, len(features.features))
+    count = len(features.features)
+    sha = _writeback(root, journal, config, config_text, outcome.final_text, count, scope)
     journal.close("complete", {"features": len(features.features), "commit": sha})
     return InitReport(False, len(features.features), sha)
 
@@ -200,6 +225,7 @@ def _writeback(
     config_text: str | None,
     plan: str,
     count: int,
+    scope: RunScope,
 ) -> str | None:
     """harness.toml, .gitignore, progress entry 0, then the first commit (each checked
     first; what the commit leaves out, a secret or a too large file, is said on stderr)."""
@@ -235,7 +261,8 @@ def _writeback(
         date=datetime.now(UTC).replace(microsecond=0),
         feature=None,
         outcome="initialised",
-        summary=f"The initializer wrote {wrote} (features all failing). " + model_text(plan),
+        summary=f"The initializer wrote {wrote} (features all failing). "
+        + model_text(plan, secrets=scope.secrets),
         next="Start with the highest-priority failing feature.",
     )
     record_progress(journal, root, entry)
@@ -259,7 +286,7 @@ def _writeback(
         "git",
         "plan",
         {"init": True},
-        lambda: plan_first_commit(root, config, only, again=again),
+        lambda: plan_first_commit(root, config, only, again=again, secrets=scope.secrets),
         output=Selection,
     )
     report_left_out("harness init", chosen.excluded)
@@ -267,7 +294,13 @@ def _writeback(
 
     def commit() -> str | None:
         return make_first_commit(
-            root, config, message, chosen.paths, command="harness init", again=again
+            root,
+            config,
+            message,
+            chosen.paths,
+            command="harness init",
+            again=again,
+            secrets=scope.secrets,
         )
 
     sha: str | None = journal.step(

@@ -24,6 +24,7 @@ from session.committable import Excluded, Selection
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from harness.redact import Redactor
 
 REQUIRED = ("feature_list.json", "progress.md")
 
@@ -33,13 +34,20 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 
 
 def plan_first_commit(
-    root: Path, config: HarnessConfig, only: tuple[str, ...] | None, *, again: str
+    root: Path,
+    config: HarnessConfig,
+    only: tuple[str, ...] | None,
+    *,
+    again: str,
+    secrets: Redactor | None = None,
 ) -> Selection:
     """Create the repository if there is none; choose what the first commit takes.
 
     Args:
         only: the files or folders to commit (None: every file git would see).
         again: the command that makes the commit once a refused file is fixed.
+        secrets: the run's secrets, kept out of the commit (default: those of
+            ``os.environ`` and ``config``).
     """
     from artifacts.git import GitRepo
     from session.committable import changed_paths
@@ -49,15 +57,17 @@ def plan_first_commit(
     paths = [p for p in changed_paths(root) if not _under(p, (".harness",))]
     if only is not None:
         paths = [p for p in paths if _under(p, only) and (root / p).exists()]
-    return _select(root, paths, config, again)
+    return _select(root, paths, config, again, secrets)
 
 
-def _select(root: Path, paths: list[str], config: HarnessConfig, again: str) -> Selection:
+def _select(
+    root: Path, paths: list[str], config: HarnessConfig, again: str, secrets: Redactor | None
+) -> Selection:
     from session.committable import select_committable
 
     # The protocol files first, so no count limit leaves them out.
     paths = sorted(paths, key=lambda path: path not in REQUIRED)
-    chosen = select_committable(root, paths, config)
+    chosen = select_committable(root, paths, config, secrets)
     refused = [e for e in chosen.excluded if e.path in REQUIRED]
     if refused:
         first = refused[0]
@@ -77,13 +87,14 @@ def make_first_commit(
     *,
     command: str,
     again: str,
+    secrets: Redactor | None = None,
 ) -> str | None:
     """Commit exactly the planned ``paths`` that still pass (a resumed command commits
     files that may have changed since the plan); nothing else is staged. None if that
     changes nothing."""
     from artifacts.git_commit import commit_exact, sync_index
 
-    chosen = _select(root, paths, config, again)
+    chosen = _select(root, paths, config, again, secrets)
     report_left_out(command, chosen.excluded)
     if not chosen.paths:
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ def make_runner(
     *,
     labels: dict[str, str] | None = None,
     protected: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Runner:
     """The runner that ``config.kind`` names ("docker", "bwrap", "local" or "auto").
 
@@ -30,7 +32,9 @@ def make_runner(
     bubblewrap sandbox where bwrap works, else it raises: the unsandboxed local runner
     runs only when configured (``kind = "local"``). ``runner.describe()`` says which
     was chosen and why. ``protected`` are the ``[protect] paths`` (the harness's own
-    state is always protected).
+    state is always protected). ``environ`` is what the local runner's commands start from:
+    the run's environment without its secrets (default: ``os.environ`` less the variables
+    with secret-looking names, read at each command).
 
     Raises:
         RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
@@ -42,7 +46,13 @@ def make_runner(
     setup_network = config.setup_network
     extra = _limits(config)
     if kind == "local":
-        return LocalRunner(project_root, resources=resources, setup_network=setup_network, **extra)
+        return LocalRunner(
+            project_root,
+            resources=resources,
+            setup_network=setup_network,
+            environ=environ,
+            **extra,
+        )
     if kind == "bwrap":
         return _bwrap(project_root, resources, setup_network, protected, extra)
     if kind not in ("docker", "auto"):

@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.redact import is_secret_name
@@ -63,8 +64,12 @@ class LocalRunner:
         warn: bool = True,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.root = Path(project_root).resolve()
+        self.environ = environ
+        """What commands start from: the run's environment without its secrets (None:
+        ``os.environ`` less the variables with secret-looking names, at each command)."""
         self.resources = resources or Resources()
         self.setup_network = setup_network
         self.reason = reason
@@ -93,9 +98,12 @@ class LocalRunner:
         workdir = (self.root / cwd).resolve()
         if not workdir.is_relative_to(self.root):
             raise ValueError(f"cwd {cwd!r} is outside the project")
-        # Variables that hold secrets are not passed to commands: the names the redactor
-        # hides (*KEY*, *TOKEN*, *AUTH*, ..., and `[model] api_key_env`).
-        environment = {k: v for k, v in os.environ.items() if not is_secret_name(k)}
+        # Variables that hold secrets are not passed to commands: the names the run's
+        # redactor hides (*KEY*, *TOKEN*, *AUTH*, ..., and `[model] api_key_env`).
+        if self.environ is None:
+            environment = {k: v for k, v in os.environ.items() if not is_secret_name(k)}
+        else:
+            environment = dict(self.environ)
         # The harness's own interpreter comes first on PATH, so `python` in a check is the
         # one harness runs under (with its test tools), not whatever else is on the machine.
         interpreter_dir = str(Path(sys.executable).parent)

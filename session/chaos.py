@@ -1,9 +1,12 @@
 """Crashes on purpose, for the demo and the crash tests: SIGKILL with a step in flight.
 
-Two switches, read from the environment:
-- `HARNESS_CRASH_AT_STEP=N`: die inside the N-th live tool call of the process;
-- `HARNESS_CRASH_IN=kind:name[#k]`: die inside the k-th live step of that kind and name
-  (e.g. `git:commit`, `runner:wake:init.sh`, `artifact:orient`, `llm:*#3`).
+A :class:`CrashSwitch` is a run's step hooks (`harness.scope.StepHooks`), passed to the run
+by the process that wants the crash (`python -m harness.cli.chaos`, which the demo and the
+tests start); nothing reads it from the environment, so no variable in a user's shell can
+kill their run. Two switches:
+- ``at_step=N`` (``--at-step N``): die inside the N-th live tool call of the process;
+- ``at="kind:name[#k]"`` (``--in kind:name[#k]``): die inside the k-th live step of that
+  kind and name (e.g. `git:commit`, `runner:wake:init.sh`, `artifact:orient`, `llm:*#3`).
 A marker file under `.harness/` records that the crash happened, so the resumed process
 goes past the same point instead of dying again.
 """
@@ -19,10 +22,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
+    from harness.scope import StepHooks
 
 T = TypeVar("T")
-STEP_ENV = "HARNESS_CRASH_AT_STEP"
-IN_ENV = "HARNESS_CRASH_IN"
 
 
 class CrashSwitch:
@@ -35,16 +37,11 @@ class CrashSwitch:
         self.count = 0
         self.seen = 0
 
-    @classmethod
-    def from_env(cls, state_dir: Path) -> CrashSwitch:
-        raw = os.environ.get(STEP_ENV)
-        return cls(state_dir, int(raw) if raw else None, os.environ.get(IN_ENV))
-
     def __call__(self) -> None:
         """Called at the start of every live tool call."""
         self.count += 1
         if self.at_step is not None and self.count == self.at_step:
-            self._die(f"live tool call {self.count} ({STEP_ENV})", f"step-{self.at_step}")
+            self._die(f"live tool call {self.count} (--at-step)", f"step-{self.at_step}")
 
     def wrap(self, kind: str, name: str, fn: Callable[[], T]) -> Callable[[], T]:
         """`fn`, dying first if this is the configured live step."""
@@ -54,7 +51,7 @@ class CrashSwitch:
         def crashing() -> T:
             self.seen += 1
             if self.seen == self.nth:
-                self._die(f"{kind}:{name} #{self.nth} ({IN_ENV})", f"{kind}-{name}-{self.nth}")
+                self._die(f"{kind}:{name} #{self.nth} (--in)", f"{kind}-{name}-{self.nth}")
             return fn()
 
         return crashing
@@ -83,7 +80,7 @@ class ChaosJournal:
     ``step`` wraps its ``fn``, so a crash happens inside a step already recorded as started.
     """
 
-    def __init__(self, journal: StepJournal, switch: CrashSwitch) -> None:
+    def __init__(self, journal: StepJournal, switch: StepHooks) -> None:
         self._journal = journal
         self._switch = switch
 

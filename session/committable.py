@@ -21,7 +21,8 @@ from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
-    from session.secrets import SecretScanner
+    from artifacts.git_safety import ConfigChecks
+    from harness.redact import Redactor
 
 MIB = 1024 * 1024
 
@@ -48,7 +49,7 @@ class Selection(BaseModel):
     excluded: list[Excluded] = Field(default_factory=list)
 
 
-def changed_paths(root: Path) -> list[str]:
+def changed_paths(root: Path, checks: ConfigChecks | None = None) -> list[str]:
     """Every path that differs from HEAD or is untracked (not ignored), sorted."""
     from artifacts.git_safety import run_git
 
@@ -60,6 +61,7 @@ def changed_paths(root: Path) -> list[str]:
         "--untracked-files=all",
         "--ignore-submodules=all",
         "--no-renames",
+        checks=checks,
     ).stdout
     return sorted({rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec})
 
@@ -68,14 +70,15 @@ def select_committable(
     root: Path,
     candidates: list[str],
     config: HarnessConfig,
-    scanner: SecretScanner | None = None,
+    secrets: Redactor | None = None,
 ) -> Selection:
     """Split ``candidates`` (paths relative to ``root``, in commit order) into those the
     commit may take and those it leaves out; a deleted candidate is kept (the commit
-    records the deletion). Nothing on disk is changed."""
+    records the deletion). Nothing on disk is changed. A file holding one of the run's
+    ``secrets`` (default: those of ``os.environ`` and ``config``) is left out."""
     from session.secrets import SecretScanner
 
-    scanner = scanner or SecretScanner.from_config(config)
+    scanner = SecretScanner.from_config(config) if secrets is None else SecretScanner.of(secrets)
     limit_mb, budget_mb = config.git.max_file_mb, config.git.max_commit_mb
     max_file, budget = int(limit_mb * MIB), int(budget_mb * MIB)
     chosen = Selection()

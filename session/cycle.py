@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artifacts.git_safety import ConfigChecks
+from harness.scope import RunScope
 from session.brief import build_messages, pick_feature
 from session.context import WorkContext
 from session.loop import AgentLoop, Limits, LoopOutcome
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from escalation import Escalation
     from harness.journal.protocol import RunJournal, StepJournal
     from harness.model import Accounting, Model
+    from harness.redact import Redactor
     from harness.tools import ToolRegistry
     from runners import CommandResult, Resources, Runner
     from session.writeback import WakeSnapshot
@@ -50,7 +53,10 @@ class SessionEnv:
     gates: Escalation | None = None
     resources: Resources | None = None  # what workloads get unless the agent asks for more
     max_resources: Resources | None = None  # above these, a request needs a human
-    on_step: Any = None
+    scope: RunScope = field(default_factory=RunScope.of)
+    """The run's environment, secrets, observers and step hooks."""
+    git_checks: ConfigChecks = field(default_factory=ConfigChecks)
+    """The run's verdicts of the repository's config check (run again when it changes)."""
 
 
 @dataclass
@@ -89,10 +95,10 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     """Run (or resume, replaying its recorded steps) session `number` of the run:
     wake → orient → work → writeback, each phase made of journaled steps."""
     journal = env.run.session(number)
-    if env.on_step is not None and hasattr(env.on_step, "wrap"):
+    if env.scope.hooks is not None:
         from session.chaos import ChaosJournal
 
-        journal = ChaosJournal(journal, env.on_step)
+        journal = ChaosJournal(journal, env.scope.hooks)
     from session.writeback import wake_repository
 
     snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
@@ -180,7 +186,8 @@ def work(
         ctx=ctx,
         accounting=env.accounting,
         limits=limits,
-        on_step=env.on_step,
+        on_step=env.scope.hooks,
+        redactor=env.scope.secrets,
     )
     messages = build_messages(
         env.root,
@@ -258,7 +265,12 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
 
 
 def progress_entry(
-    number: int, feature: str, ending: str, outcome: LoopOutcome, ctx: WorkContext
+    number: int,
+    feature: str,
+    ending: str,
+    outcome: LoopOutcome,
+    ctx: WorkContext,
+    secrets: Redactor,
 ) -> ProgressEntry:
     from artifacts.models import ProgressEntry
 
@@ -274,16 +286,15 @@ def progress_entry(
     else:
         summary = f"Worked on {feature}; it is not passing yet."
         following = f"Continue {feature}."
-    from harness.redact import redact
     from session.sanitize import model_text
 
     if outcome.final_text:
         # The model's words are untrusted: one bounded plain line, never structure.
-        summary += " Agent: " + model_text(outcome.final_text)
+        summary += " Agent: " + model_text(outcome.final_text, secrets=secrets)
 
     # progress.md goes into git: no secret the model may have echoed goes with it.
-    summary = str(redact(summary))
-    notes = [model_text(note, 300) for note in ctx.notes]
+    summary = secrets.text(summary)
+    notes = [model_text(note, 300, secrets=secrets) for note in ctx.notes]
     return ProgressEntry(
         session=number,
         date=datetime.now(UTC).replace(microsecond=0),

@@ -30,7 +30,7 @@ def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext)
     from artifacts.git_commit import committed_blob
     from harness.errors import ArtifactError
 
-    committed = committed_blob(env.root, "HEAD", FEATURE_LIST)
+    committed = committed_blob(env.root, "HEAD", FEATURE_LIST, env.git_checks)
     if committed is None:
         return known
     try:

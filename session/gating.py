@@ -86,6 +86,7 @@ def apply_gates(
         session=ctx.session,
         run=escalation.run_id,
         on_wait=announce,
+        events=escalation.events,
     )
     if outcome.allowed:
         approved = outcome.result.question.id if outcome.result is not None else None
@@ -139,6 +140,7 @@ def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
         session=ctx.session,
         run=escalation.run_id,
         on_wait=announce,
+        events=escalation.events,
     )
     result.raise_if_parked()
     return ToolResult(
@@ -191,6 +193,7 @@ def consult(
             session=ctx.session,
             run=escalation.run_id,
             on_wait=announce,
+            events=escalation.events,
         )
         result.raise_if_parked()
         return result.text_for_model()

@@ -104,6 +104,7 @@ def _ask_approval(env: SessionEnv, journal: StepJournal, feature: Feature) -> di
             run=env.run.id,
             session=SESSION,
             key=f"reverify:{env.run.id}:{feature.id}",
+            events=escalation.events,
         )
         result.raise_if_parked()
         ok = result.status == "approved"

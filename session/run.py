@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from harness import events
 from harness.errors import (
     BudgetExhausted,
     CommitPending,
@@ -26,12 +25,14 @@ from harness.errors import (
     RunnerError,
     StorageError,
 )
-from session.chaos import CrashSwitch
+from harness.events import Event
 from session.cycle import SessionEnv, SessionOutcome, run_session
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from harness.events import Events
     from harness.journal.protocol import JournalReader, RunJournal
+    from harness.scope import RunScope
 
 Outcome = Literal[
     "complete", "budget_exhausted", "waiting_for_human", "waiting", "stuck", "failed", "interrupted"
@@ -86,26 +87,38 @@ class RunReport:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
 
 
-def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunReport:
-    """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks."""
+def run_project(
+    root: Path, config: HarnessConfig, *, unattended: bool, scope: RunScope | None = None
+) -> RunReport:
+    """Drive sessions in `root` and return the report; errors become outcomes, not tracebacks.
+
+    ``scope`` holds the run's environment, secrets, observers and hooks (default: one made
+    from ``os.environ`` and ``config`` now, with no observer and no hook)."""
     from artifacts.git_state import preflight
+    from harness.config import run_scope
     from harness.journal.protocol import open_store
     from session.decided import passing_count
 
+    scope = scope or run_scope(config)
     started = time.monotonic()
     for note in preflight(root):  # a repository harness must not use: refused before anything
         print(f"harness: {note}", file=sys.stderr)
     state_dir = root / ".harness"
     try:
         # Checked before anything is written: disk writable, SQLite's check, the key.
-        journal = open_store(state_dir, synchronous=config.journal.synchronous)
+        journal = open_store(
+            state_dir,
+            synchronous=config.journal.synchronous,
+            redactor=scope.secrets,
+            events=scope.events,
+        )
     except StorageError as exc:
         return _stopped(root, exc, started)
     try:
         journal.close_abandoned("run")
         run_id = journal.unfinished_run("run")
         if run_id is None and finished(root) and not _demote_unverified(root, journal):
-            return _nothing_to_do(root, journal)
+            return _nothing_to_do(root, journal, scope.events)
         if not config.model.name:
             from harness.model.litellm_model import no_model_error
 
@@ -120,13 +133,15 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         journal.close()
         raise
     spent_before = journal.usage(run.id)
-    if events.active():
+    if scope.events.active:
         data = {"resumed": resumed, "project": str(root), "unattended": unattended}
         data.update(tokens=spent_before[0], cost_usd=spent_before[1])
-        events.emit(events.Event("run.started", run.id, data=data))
+        scope.events.emit(Event("run.started", run.id, data=data))
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
     try:
-        outcome, detail, code, keep_open = _drive(root, config, run, report, unattended=unattended)
+        outcome, detail, code, keep_open = _drive(
+            root, config, run, report, unattended=unattended, scope=scope
+        )
     except JournalError:
         journal.close()  # damaged, forged, lost, key missing: stop, write nothing more
         raise
@@ -147,26 +162,30 @@ def run_project(root: Path, config: HarnessConfig, *, unattended: bool) -> RunRe
         with contextlib.suppress(StorageError):
             run.park(outcome, {"detail": detail, "at": time.time(), "runner": report.runner})
     journal.close()  # releases the run lock
-    if events.active():
-        events.emit(
-            events.Event("run.ended", run.id, status=outcome, data={"report": asdict(report)})
-        )
+    if scope.events.active:
+        data = {"report": asdict(report)}
+        scope.events.emit(Event("run.ended", run.id, status=outcome, data=data))
     return report
 
 
 def _drive(
-    root: Path, config: HarnessConfig, run: RunJournal, report: RunReport, *, unattended: bool
+    root: Path,
+    config: HarnessConfig,
+    run: RunJournal,
+    report: RunReport,
+    *,
+    unattended: bool,
+    scope: RunScope,
 ) -> tuple[Outcome, str, int, bool]:
     """(outcome, detail, exit code, whether the open session must stay open) of driving the
     run's sessions."""
     from session.reverify import reverify_adopted
     from session.wiring import build_env
 
-    switch = CrashSwitch.from_env(root / ".harness")
     env: SessionEnv | None = None
     outcome: Outcome
     try:
-        env = build_env(root, config, run, unattended=unattended, on_step=switch)
+        env = build_env(root, config, run, unattended=unattended, scope=scope)
         report.runner = env.runner.describe()
         run.annotate(
             {
@@ -260,7 +279,7 @@ def finished(root: Path) -> bool:
     )
 
 
-def _nothing_to_do(root: Path, journal: JournalReader) -> RunReport:
+def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
     from artifacts.feature_list import load_feature_list
 
@@ -280,9 +299,9 @@ def _nothing_to_do(root: Path, journal: JournalReader) -> RunReport:
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
     )
-    if events.active():  # a stream's reader still gets its last line: the report
+    if events.active:  # a stream's reader still gets its last line: the report
         data = {"report": asdict(report), "started": False}
-        events.emit(events.Event("run.ended", last, status="complete", data=data))
+        events.emit(Event("run.ended", last, status="complete", data=data))
     return report
 
 

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.redact import Redactor
 
 MAX_CHARS = 400
 _MARKUP = re.compile(r"[#*`~<>|\[\]\\]+")
 _RULE = re.compile(r"(?:^|\s)[-=]{3,}(?=\s|$)")
 
 
-def model_text(text: str | None, limit: int = MAX_CHARS) -> str:
+def model_text(text: str | None, limit: int = MAX_CHARS, *, secrets: Redactor) -> str:
     """One line of at most `limit` characters: control characters dropped, Markdown
-    structure (headings, emphasis, fences, lists, tables, links, HTML) flattened, secrets
-    redacted."""
-    from harness.redact import redact
-
+    structure (headings, emphasis, fences, lists, tables, links, HTML) flattened, the
+    run's ``secrets`` redacted."""
     if not text:
         return ""
-    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in str(redact(text)))
+    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in secrets.text(text))
     flat = _RULE.sub(" ", _MARKUP.sub(" ", kept))
     line = " ".join(flat.split())
     line = line.lstrip("-+0123456789. ")  # no list marker at the start

@@ -23,6 +23,7 @@ from harness.secret_forms import FormSearch, forms
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from harness.redact import Redactor
 
 EXTRA_PATTERNS: tuple[tuple[str, str], ...] = (
     ("PRIVATE_KEY", r"-----BEGIN [A-Z ]*PRIVATE KEY( BLOCK)?-----"),
@@ -35,6 +36,11 @@ class SecretScanner:
 
     def __init__(self, values: Mapping[str, str]) -> None:
         self._search = FormSearch(forms(values), (*KEY_PATTERNS, *EXTRA_PATTERNS), b"")
+
+    @classmethod
+    def of(cls, secrets: Redactor) -> SecretScanner:
+        """The scan for the values a run's redactor hides."""
+        return cls(secrets.secrets)
 
     @classmethod
     def from_config(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.tools import ToolRegistry
 from session.context import WorkContext
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from escalation import Escalation
     from harness.journal.protocol import RunJournal
     from harness.model import Accounting
+    from harness.scope import RunScope
 
 
 def session_tools() -> ToolRegistry[WorkContext]:
@@ -28,12 +29,20 @@ def session_tools() -> ToolRegistry[WorkContext]:
 
 
 def build_escalation(
-    root: Path, config: HarnessConfig, run_id: str, *, unattended: bool
+    root: Path,
+    config: HarnessConfig,
+    run_id: str,
+    *,
+    unattended: bool,
+    scope: RunScope | None = None,
 ) -> Escalation:
-    """Gates, the durable question store and the matrix for one run."""
+    """Gates, the durable question store and the matrix for one run (its questions
+    redacted with the run's secrets, told to the run's observers)."""
     from escalation import Escalation, Gates, Matrix, QuestionStore
+    from harness.config import run_scope
 
-    store = QuestionStore(root / ".harness", project_root=root)
+    scope = scope or run_scope(config)
+    store = QuestionStore(root / ".harness", project_root=root, redactor=scope.secrets)
     return Escalation(
         gates=Gates(config.escalation.gates),
         store=store,
@@ -41,6 +50,7 @@ def build_escalation(
         interactive=not unattended,
         run_id=run_id,
         max_questions=config.escalation.max_questions_per_session,
+        events=scope.events,
     )
 
 
@@ -50,7 +60,7 @@ def build_env(
     run: RunJournal,
     *,
     unattended: bool,
-    on_step: Any = None,
+    scope: RunScope,
 ) -> SessionEnv:
     from harness.model import Accounting, LitellmModel
     from runners import Resources, make_runner
@@ -60,6 +70,7 @@ def build_env(
         root,
         labels={"harness.run": run.id, "harness.project": str(root.resolve())},
         protected=config.protect.paths,
+        environ=scope.public_environ(),
     )
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
@@ -69,14 +80,16 @@ def build_env(
         root=root,
         config=config,
         run=run,
-        model=LitellmModel(config.model, project_root=root),
+        model=LitellmModel(
+            config.model, project_root=root, environ=scope.environ, events=scope.events
+        ),
         accounting=accounting,
         runner=runner,
         tools=session_tools(),
-        gates=build_escalation(root, config, run.id, unattended=unattended),
+        gates=build_escalation(root, config, run.id, unattended=unattended, scope=scope),
         resources=resources,
         max_resources=maxima,
-        on_step=on_step,
+        scope=scope,
     )
 
 

@@ -35,6 +35,7 @@ from artifacts.feature_list import FEATURE_LIST
 from session.committable import Excluded, changed_paths
 
 if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
     from harness.journal.protocol import StepJournal
     from session.context import WorkContext
     from session.cycle import SessionEnv
@@ -77,21 +78,23 @@ def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
     must not commit into (GitRefused, exit 2) and clear stale locks; then the snapshot."""
     from artifacts.git_state import preflight
 
-    notes = preflight(env.root)
+    notes = preflight(env.root, checks=env.git_checks)
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
-    snapshot = wake_snapshot(journal, env.root)
+    snapshot = wake_snapshot(journal, env.root, env.git_checks)
     snapshot.notes = notes
     return snapshot
 
 
-def wake_snapshot(journal: StepJournal, root: Path) -> WakeSnapshot:
+def wake_snapshot(
+    journal: StepJournal, root: Path, checks: ConfigChecks | None = None
+) -> WakeSnapshot:
     """Record (or replay) the user's uncommitted files; say so on stderr."""
 
     def take() -> WakeSnapshot:
         if not (root / ".git").is_dir():
             return WakeSnapshot()
-        paths = [p for p in changed_paths(root) if not _harness_state(p)]
+        paths = [p for p in changed_paths(root, checks) if not _harness_state(p)]
         return WakeSnapshot(paths=paths)  # notes stay out of the journal's record
 
     snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
@@ -120,7 +123,7 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     user = set(snapshot.paths)
     plan = WritebackPlan()
     candidates = []
-    for path in changed_paths(root):
+    for path in changed_paths(root, env.git_checks):
         if path in user or _harness_state(path) or path in (FEATURE_LIST, PROGRESS):
             continue
         if _under(path, protected):
@@ -128,7 +131,7 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
             plan.restored.append(path)
             continue
         candidates.append(path)
-    chosen = select_committable(root, candidates, env.config)
+    chosen = select_committable(root, candidates, env.config, env.scope.secrets)
     plan.paths, plan.excluded = chosen.paths, chosen.excluded
     return plan
 
@@ -219,7 +222,7 @@ def commit_session(
     # Live, outside the steps: a config changed during the session (the local runner lets
     # the agent write .git/config) stops the run with the session open; once it is fixed,
     # `harness run` resumes here and commits.
-    check_config(env.root)
+    check_config(env.root, env.git_checks)
     plan: WritebackPlan = journal.step(
         "git", "plan", {"session": number}, lambda: plan_commit(env, snapshot), output=WritebackPlan
     )
@@ -240,7 +243,8 @@ def commit_session(
     if unlinked:
         ctx.notes.append(unlinked)
         print(f"harness: session {number}: {unlinked}", file=sys.stderr)
-    record_progress(journal, env.root, progress_entry(number, feature, ending, outcome, ctx))
+    entry = progress_entry(number, feature, ending, outcome, ctx, env.scope.secrets)
+    record_progress(journal, env.root, entry)
     if decided is not None and (env.root / FEATURE_LIST).read_bytes() != decided:
         atomic_write(env.root / FEATURE_LIST, decided, root=env.root)
     trailer = f"{env.run.id}/{number}"
@@ -259,7 +263,7 @@ def commit_session(
             blobs[FEATURE_LIST] = decided
         return _commit_with_retries(env, message, plan.paths, blobs)
 
-    check_config(env.root)
+    check_config(env.root, env.git_checks)
     sha: str | None = journal.step(
         "git",
         "commit",
@@ -269,7 +273,7 @@ def commit_session(
         recover=existing_commit,
         output=str | None,  # type: ignore[arg-type]
     )
-    _sync_index(env.root, committed)
+    _sync_index(env, committed)
     return sha
 
 
@@ -293,7 +297,14 @@ def _commit_with_retries(
     last = ""
     for _ in range(COMMIT_ATTEMPTS):
         try:
-            return commit_exact(env.root, message, paths=paths, blobs=blobs, protected=protected)
+            return commit_exact(
+                env.root,
+                message,
+                paths=paths,
+                blobs=blobs,
+                protected=protected,
+                checks=env.git_checks,
+            )
         except GitError as error:
             last = str(error)
             for note in clear_stale_locks(env.root):  # GitBusy (exit 6) if a live one stays
@@ -304,13 +315,13 @@ def _commit_with_retries(
     )
 
 
-def _sync_index(root: Path, paths: list[str]) -> None:
+def _sync_index(env: SessionEnv, paths: list[str]) -> None:
     """Bring the user's index up to date for the committed paths (best effort: a stale
     index entry only shows as a change in `git status`, it loses nothing)."""
     from artifacts.git_commit import sync_index
     from harness.errors import GitError
 
     try:
-        sync_index(root, paths)
+        sync_index(env.root, paths, env.git_checks)
     except GitError as error:
         print(f"harness: could not update git's index after the commit: {error}", file=sys.stderr)

@@ -12,9 +12,14 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from harness.errors import ExitCode, HarnessError
 from harness.terminal import for_terminal
+
+if TYPE_CHECKING:
+    from harness.redact import Redactor
+    from harness.scope import StepHooks
 
 DISTRIBUTION = (
     "durable-agent-harness"  # the name on the package index (the command stays `harness`)
@@ -86,9 +91,11 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, hooks: StepHooks | None = None) -> int:
+    """`harness` with ``argv``; ``hooks`` (crash switches) reach the run and init commands
+    and are given only by `python -m harness.cli.chaos` (the demo's crash, the tests')."""
     try:
-        return _main(argv)
+        return _main(argv, hooks)
     except BrokenPipeError:
         return _closed_pipe()
 
@@ -106,12 +113,13 @@ def _closed_pipe() -> int:
     return CLOSED_PIPE
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return int(ExitCode.INVALID)
+    args.hooks = hooks
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -142,12 +150,25 @@ def _save_traceback(project: str) -> str:
     folder = state if state.is_dir() else Path(tempfile.gettempdir())
     path = folder / f"harness-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
-        from harness.redact import redact
-
-        path.write_text(str(redact(traceback.format_exc())), encoding="utf-8")
+        path.write_text(_secrets_of(project).text(traceback.format_exc()), encoding="utf-8")
     except OSError:
         return "(could not be written)"
     return str(path)
+
+
+def _secrets_of(project: str) -> Redactor:
+    """The secrets a run of ``project`` hides (its key variable too, when its config can be
+    read): what a traceback of ours must not hold."""
+    from pathlib import Path
+
+    from harness.config import load_config
+    from harness.redact import Redactor
+
+    try:
+        key_env = load_config(Path(project)).model.api_key_env
+    except (HarnessError, OSError):
+        key_env = None
+    return Redactor(also=[key_env] if key_env else [])
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ model gateway, and the first `harness run` is killed on purpose halfway and resu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -74,9 +73,14 @@ def finish_setup(target: Path) -> bool:
     return True
 
 
-def _harness(target: Path, *args: str, env: dict[str, str] | None = None) -> int:
-    command = [sys.executable, "-m", "harness", "-C", str(target), *args]
-    return subprocess.run(command, env={**os.environ, **(env or {})}).returncode
+def _harness(target: Path, *args: str, crash_at_step: int | None = None) -> int:
+    """`harness -C target args...` in a child process; with ``crash_at_step``, through the
+    crash entry (`harness.cli.chaos`), which kills it in that live tool call."""
+    entry = ["harness"]
+    if crash_at_step is not None:
+        entry = ["harness.cli.chaos", "--at-step", str(crash_at_step), "--"]
+    command = [sys.executable, "-m", *entry, "-C", str(target), *args]
+    return subprocess.run(command).returncode
 
 
 def run_demo(target: Path, options: DemoOptions) -> int:
@@ -103,10 +107,8 @@ def run_demo(target: Path, options: DemoOptions) -> int:
     run_args = ["run", "--report", str(target / ".harness" / "demo-report.json")]
     if options.unattended:
         run_args.append("--unattended")
-    env = {}
-    if options.crash and fresh:
-        env["HARNESS_CRASH_AT_STEP"] = str(CRASH_AT_STEP)
-    code = _harness(target, *run_args, env=env)
+    crash = CRASH_AT_STEP if options.crash and fresh else None
+    code = _harness(target, *run_args, crash_at_step=crash)
     if code == -9 or code == 137:
         print(
             f"harness demo: the run was killed on purpose (SIGKILL) in tool call {CRASH_AT_STEP}; "

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import JournalDamaged, JournalError, JournalLost, StorageError
+from harness.events import Events
 from harness.journal import faults
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
 from harness.journal.chain import Chain
@@ -42,6 +43,8 @@ class Journal:
         readonly: bool,
         synchronous: str,
         chain: Chain | None = None,
+        redactor: Redactor | None = None,
+        events: Events | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
@@ -53,7 +56,8 @@ class Journal:
         self.readonly = readonly
         self.synchronous = synchronous
         self.blobs = BlobStore(state_dir / "blobs", fsync=synchronous == "FULL")
-        self.redactor = Redactor()
+        self.redactor = redactor or Redactor()  # the run's secrets, hidden from every row
+        self.events = events or Events()  # who watches the run's sessions and live steps
         self.write_lock = threading.RLock()
         self._locks: dict[str, RunLock] = {}
         # A statement written with the next one, in its transaction (``defer``), or by a
@@ -63,12 +67,27 @@ class Journal:
         self._closed = False
 
     @classmethod
-    def open(cls, state_dir: Path, *, synchronous: str = "NORMAL") -> Journal:
+    def open(
+        cls,
+        state_dir: Path,
+        *,
+        synchronous: str = "NORMAL",
+        redactor: Redactor | None = None,
+        events: Events | None = None,
+    ) -> Journal:
         """Open (or create) the journal for writing, checked first: StorageError on a full or
         read-only disk, JournalDamaged when SQLite's check fails, JournalKeyMissing."""
         state_dir = Path(state_dir)
         conn, chain = open_db(state_dir, synchronous=synchronous)
-        return cls(state_dir, conn, readonly=False, synchronous=synchronous.upper(), chain=chain)
+        return cls(
+            state_dir,
+            conn,
+            readonly=False,
+            synchronous=synchronous.upper(),
+            chain=chain,
+            redactor=redactor,
+            events=events,
+        )
 
     @classmethod
     def open_readonly(cls, state_dir: Path) -> Journal:
@@ -450,12 +469,12 @@ class Run:
                 (self.id, number, journal.dump(meta or {}), time.time()),
             )
         opened = SessionJournal(journal, self.id, number)
-        from harness import events
+        if journal.events.active:
+            from harness.events import Event
 
-        if events.active():
             recorded = len(opened._recorded)
             data = {"run_kind": self.kind, "replaying": recorded, **(meta or {})}
-            events.emit(events.Event("session.started", self.id, number, data=data))
+            journal.events.emit(Event("session.started", self.id, number, data=data))
         return opened
 
     def next_session_number(self) -> int:

@@ -24,8 +24,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from harness.events import Events
     from harness.journal.evidence import CitedStep
     from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
+    from harness.redact import Redactor
 
 T = TypeVar("T")
 
@@ -228,11 +230,21 @@ def journal_exists(state_dir: Path) -> bool:
     return (Path(state_dir) / DB_NAME).is_file()
 
 
-def open_store(state_dir: Path, *, synchronous: str = "NORMAL") -> JournalStore:
-    """The project's journal for writing (SQLite under ``state_dir``); JournalDamaged if bad."""
+def open_store(
+    state_dir: Path,
+    *,
+    synchronous: str = "NORMAL",
+    redactor: Redactor | None = None,
+    events: Events | None = None,
+) -> JournalStore:
+    """The project's journal for writing (SQLite under ``state_dir``); JournalDamaged if bad.
+
+    ``redactor`` hides the run's secrets from every row (default: the secret-named
+    variables of ``os.environ``, no declared name); ``events`` are told of sessions and
+    live steps (default: nobody)."""
     from harness.journal.journal import Journal
 
-    return Journal.open(state_dir, synchronous=synchronous)
+    return Journal.open(state_dir, synchronous=synchronous, redactor=redactor, events=events)
 
 
 def open_reader(state_dir: Path) -> JournalReader:

@@ -205,8 +205,8 @@ class SessionJournal:
                 "WHERE run_id = ? AND number = ?",
                 (outcome, journal.dump(summary), time.time(), self.run_id, self.number),
             )
-        if events.active():
-            events.emit(
+        if journal.events.active:
+            journal.events.emit(
                 events.Event(
                     "session.ended",
                     self.run_id,
@@ -398,10 +398,11 @@ class SessionJournal:
         return value
 
     def _tell(self, type_: events.EventType, live: _Live, **fields: Any) -> None:
-        """Tell this process's observers (progress lines, `--json`) about a live step."""
-        if events.active():
+        """Tell the run's observers (progress lines, `--json`) about a live step."""
+        observers = self.journal.events
+        if observers.active:
             status = type_.partition(".")[2]
-            events.emit(
+            observers.emit(
                 events.Event(
                     type_,
                     self.run_id,

@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, ModelFatal
+from harness.events import Events
 from harness.model.accounting import Accounting
 from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
 from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedResponse, Retrier
@@ -35,9 +38,26 @@ _KEY_ENV = {
 }
 
 
+LOCAL_PRICES = "LITELLM_LOCAL_MODEL_COST_MAP"
+_importing = threading.Lock()
+
+
 def import_litellm() -> Any:
-    """Import litellm the way harness needs it: local price table, no banner."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """Import litellm the way harness needs it: local price table, no banner.
+
+    While it is imported, litellm fetches its price table from GitHub (a 5 s timeout, then
+    retries in a thread) unless ``LITELLM_LOCAL_MODEL_COST_MAP`` says "true" at that moment;
+    the variable is the only switch litellm reads there. Unless the user set it, it is set
+    for the import alone and removed after, so no command, git or child process of harness
+    inherits it.
+    """
+    if "litellm" not in sys.modules and LOCAL_PRICES not in os.environ:
+        with _importing:
+            os.environ[LOCAL_PRICES] = "True"
+            try:
+                import litellm
+            finally:
+                os.environ.pop(LOCAL_PRICES, None)
     import litellm
 
     litellm.suppress_debug_info = True
@@ -66,6 +86,11 @@ class LitellmModel:
         config: the ``[model]`` section (``ModelConfig``).
         project_root: where ``scripted/<file.json>`` scripts are looked up.
         accounting: if given, budgets are checked before each call and usage added after.
+        environ: the run's environment, where the key (``[model] api_key_env``, or the
+            provider's usual variable) and a base URL variable are read (default:
+            ``os.environ``). Providers with several credential variables (AWS, Google,
+            Azure AD) still read those from the process environment, through litellm.
+        events: the run's observers, told of each retry back-off.
         sleep, clock, rng: injectable time and randomness (tests do not wait).
     """
 
@@ -75,6 +100,8 @@ class LitellmModel:
         *,
         project_root: Path,
         accounting: Accounting | None = None,
+        environ: Mapping[str, str] | None = None,
+        events: Events | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -84,6 +111,8 @@ class LitellmModel:
         self.config = config
         self.project_root = Path(project_root)
         self.accounting = accounting
+        self.environ = os.environ if environ is None else environ
+        self.events = events or Events()
         self._sleep = sleep or time.sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -151,6 +180,7 @@ class LitellmModel:
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
+            events=self.events,
         )
         return litellm, retrier, self._kwargs(messages, tools)
 
@@ -184,8 +214,8 @@ class LitellmModel:
         if self.config.api_base:
             return self.config.api_base, API_BASE_SOURCE
         for variable in _BASE_ENV.get(provider, ()):
-            if os.environ.get(variable):
-                return os.environ[variable], f"the environment variable {variable}"
+            if self.environ.get(variable):
+                return self.environ[variable], f"{FROM_ENV}{variable}"
         try:
             found = litellm.get_llm_provider(self.name)[3]
         except Exception:
@@ -210,6 +240,7 @@ class LitellmModel:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> dict[str, Any]:
         cfg = self.config
+        ctx = self._context(self._setup())
         kwargs: dict[str, Any] = {
             "model": self.name,
             "messages": messages,
@@ -225,16 +256,19 @@ class LitellmModel:
             kwargs["max_tokens"] = cfg.max_tokens
         if cfg.timeout_s is not None:
             kwargs["timeout"] = cfg.timeout_s
-        if cfg.api_key_env and os.environ.get(cfg.api_key_env):
-            kwargs["api_key"] = os.environ[cfg.api_key_env]
+        # The key and base URL from the run's environment, not litellm's look-up in the
+        # process's: two runs in one process may use two keys.
+        key_env = cfg.api_key_env or _KEY_ENV.get(ctx.provider)
+        if key_env and self.environ.get(key_env):
+            kwargs["api_key"] = self.environ[key_env]
         if self.scripted:
             kwargs["api_base"] = str(self.project_root)
             return kwargs
         # One retry policy: the harness's. The OpenAI SDK under litellm would otherwise
         # retry each attempt twice more by itself (DEPENDENCIES.md, "Over real HTTP").
         kwargs["max_retries"] = 0
-        if cfg.api_base:
-            kwargs["api_base"] = cfg.api_base
+        if cfg.api_base or ctx.url_source.startswith(FROM_ENV):
+            kwargs["api_base"] = ctx.url
         if cfg.api_version:
             kwargs["api_version"] = cfg.api_version
         if cfg.extra_headers:
@@ -364,6 +398,7 @@ def check_model_name(name: str, project_root: Path) -> str | None:
 
 # The model settings arrive merged; either layer may have set the URL.
 API_BASE_SOURCE = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
+FROM_ENV = "the environment variable "  # a URL's source: the run's environment
 
 
 def _provider(litellm: Any, name: str) -> str:

@@ -34,6 +34,7 @@ from harness.errors import (
     ProviderUnavailable,
     QuotaExhausted,
 )
+from harness.events import Events
 from harness.model.base import Attempt
 
 T = TypeVar("T")
@@ -217,7 +218,7 @@ POLICY: tuple[Rule, ...] = (
 
 def classify(exc: BaseException) -> Rule | None:
     """The first rule of `POLICY` matching `exc`, or None (not a provider error)."""
-    import litellm
+    litellm = _litellm()
 
     for rule in POLICY:
         cls = rule_class(rule.exception, litellm)
@@ -332,9 +333,9 @@ def _what(exc: BaseException, ctx: CallContext, timeout_s: float | None) -> str:
 
 
 def _litellm() -> Any:
-    import litellm
+    from harness.model.litellm_model import import_litellm
 
-    return litellm
+    return import_litellm()
 
 
 def _attempt_status(exc: BaseException) -> int | None:
@@ -374,6 +375,8 @@ class Retrier:
     base_s: float = 1.0
     cap_s: float = 60.0
     timeout_s: float | None = None
+    events: Events = field(default_factory=Events)
+    """The run's observers: told of each back-off before it starts."""
     attempts: int = 0
     delays: list[float] = field(default_factory=list)
     log: list[Attempt] = field(default_factory=list)
@@ -436,9 +439,7 @@ class Retrier:
             ) from exc
         self._record(exc, delay, source)
         self.delays.append(delay)
-        from harness.events import announce_wait  # who watches the run hears of the wait
-
-        announce_wait(
+        self.events.announce_wait(  # who watches the run hears of the wait
             f"retry {self.attempts + 1} of {self.ctx.model!r} after {type(exc).__name__}", delay
         )
         return delay

@@ -138,11 +138,13 @@ def resolve(model: str, project_root: Path | None) -> Path:
     return path
 
 
-_cache: dict[Path, tuple[float, int, Script]] = {}
+# path -> (the file's identity and times, its script): a file replaced or rewritten (a new
+# inode, or a new ctime, which no write can keep) is read again.
+_cache: dict[Path, tuple[tuple[int, ...], Script]] = {}
 
 
 def load_script(path: Path) -> Script:
-    """Parse and validate a script file (cached by modification time)."""
+    """Parse and validate a script file (cached while the file is the same)."""
     try:
         stat = path.stat()
     except OSError as exc:
@@ -152,9 +154,10 @@ def load_script(path: Path) -> Script:
             f"the script cannot be read: {exc.strerror or exc}",
             "Check `[model] name` in harness.toml: scripted/<path relative to the project>.",
         ) from exc
+    seen = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     cached = _cache.get(path)
-    if cached and cached[0] == stat.st_mtime and cached[1] == stat.st_size:
-        return cached[2]
+    if cached and cached[0] == seen:
+        return cached[1]
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -171,7 +174,7 @@ def load_script(path: Path) -> Script:
         if more:
             reason += f" (and {more} more problem{'s' if more > 1 else ''})"
         raise ArtifactError(path, _json_path(tuple(first["loc"])), reason) from exc
-    _cache[path] = (stat.st_mtime, stat.st_size, script)
+    _cache[path] = (seen, script)
     return script
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from artifacts import git_safety, git_stamp
 from artifacts.git import GitRepo
-from artifacts.git_safety import GitConfigRefused, run_git
+from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git
 from artifacts.git_stamp import SETTLE_S, config_stamp
 
 FILTER = '[filter "x"]\n\tclean = "touch /tmp/never; cat"\n'
@@ -38,8 +38,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return real(root)
 
     monkeypatch.setattr(git_safety, "dangerous_config", counting)
-    monkeypatch.setattr(git_safety, "_CHECKED", {})
     return seen
+
+
+@pytest.fixture
+def checks() -> ConfigChecks:
+    """A run's verdicts, passed to its git calls."""
+    return ConfigChecks()
 
 
 @pytest.fixture
@@ -49,40 +54,56 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_settled_unchanged_config_is_read_once(
-    tmp_path: Path, reads: list[Path], settled: None
+    tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
     for _ in range(5):
-        run_git(root, "rev-parse", "HEAD")
+        run_git(root, "rev-parse", "HEAD", checks=checks)
     assert len(reads) == 1
 
 
+def test_verdicts_are_kept_only_by_their_owner(
+    tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
+) -> None:
+    """No verdict is process state: a call given no ConfigChecks, or another's, checks."""
+    root = _repo(tmp_path)
+    run_git(root, "rev-parse", "HEAD", checks=checks)
+    run_git(root, "rev-parse", "HEAD", checks=checks)
+    assert len(reads) == 1
+    run_git(root, "rev-parse", "HEAD")
+    run_git(root, "rev-parse", "HEAD")
+    run_git(root, "rev-parse", "HEAD", checks=ConfigChecks())
+    assert len(reads) == 4
+
+
 def test_a_filter_planted_after_the_check_is_refused_at_the_next_command(
-    tmp_path: Path, reads: list[Path], settled: None
+    tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
-    run_git(root, "status")
+    run_git(root, "status", checks=checks)
     with (root / ".git" / "config").open("a") as config:
         config.write(FILTER)
     with pytest.raises(GitConfigRefused, match=r"filter\.x\.clean"):
-        run_git(root, "status")
+        run_git(root, "status", checks=checks)
     with pytest.raises(GitConfigRefused):  # and again: a refusal is never remembered
-        run_git(root, "status")
+        run_git(root, "status", checks=checks)
     assert len(reads) == 3
 
 
 def test_a_worktree_config_appearing_later_is_checked(
-    tmp_path: Path, reads: list[Path], settled: None
+    tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
     subprocess.run(["git", "-C", str(root), "config", "extensions.worktreeConfig", "true"])
-    run_git(root, "status")
+    run_git(root, "status", checks=checks)
     (root / ".git" / "config.worktree").write_text(FILTER)
     with pytest.raises(GitConfigRefused, match=r"filter\.x\.clean"):
-        run_git(root, "status")
+        run_git(root, "status", checks=checks)
 
 
-def test_a_same_size_rewrite_in_the_same_tick_is_caught(tmp_path: Path, reads: list[Path]) -> None:
+def test_a_same_size_rewrite_in_the_same_tick_is_caught(
+    tmp_path: Path, reads: list[Path], checks: ConfigChecks
+) -> None:
     """The real clock: a config written a moment ago gives no stamp, so a rewrite in place
     that keeps inode, size and (in the same tick) mtime and ctime is still checked."""
     root = _repo(tmp_path)
@@ -92,14 +113,14 @@ def test_a_same_size_rewrite_in_the_same_tick_is_caught(tmp_path: Path, reads: l
     clean = clean[:-1] + "x" * (len(evil) - len(clean)) + "\n"
     assert len(clean) == len(evil)
     config.write_text(clean)
-    run_git(root, "status")  # clean: accepted
+    run_git(root, "status", checks=checks)  # clean: accepted
     assert config_stamp(root) is None  # too young to be trusted
     inode = config.stat().st_ino
     with config.open("r+") as handle:  # in place: same inode, same size
         handle.write(evil)
     assert config.stat().st_ino == inode
     with pytest.raises(GitConfigRefused, match=r"filter\.x\.clean"):
-        run_git(root, "status")
+        run_git(root, "status", checks=checks)
 
 
 def test_the_stamp_moves_with_every_kind_of_change(tmp_path: Path) -> None:

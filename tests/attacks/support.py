@@ -22,10 +22,12 @@ from typing import Any
 
 import pytest
 
-# litellm is imported by some attacks before the gateway sets this (the cost map offline).
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
+from harness.model.litellm_model import import_litellm
 from tests.session.support import harness, harness_out, init, make_project
+
+# litellm is imported by some attacks before the gateway does: imported here the way
+# harness imports it (its local price table offline, no variable left set).
+import_litellm()
 
 RUNNERS = ("local", "docker", "bwrap")
 

@@ -109,18 +109,19 @@ def _runs_code(root: Path) -> bool:
 def test_code_planted_after_the_config_check_was_cached_never_runs(
     attack: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The config check is kept under the config files' stamp (artifacts/git_stamp.py).
-    With the clock set forward every file counts as settled, so the harness's git commands
-    before the plant skip the check; the plant must still be refused at the next one."""
+    """The run keeps the config check under the config files' stamp (its ConfigChecks,
+    artifacts/git_stamp.py). With the clock set forward every file counts as settled, so
+    the run's git commands before the plant skip the check; the plant must still be
+    refused at the next one."""
     from artifacts import git_safety, git_stamp
 
     monkeypatch.setattr(git_stamp, "_clock", lambda: time.time() + git_stamp.SETTLE_S + 1)
     calls = {"check": 0, "read": 0}
     check, read = git_safety.check_config, git_safety.dangerous_config
 
-    def counted_check(root: Path) -> None:
+    def counted_check(root: Path, checks: git_safety.ConfigChecks | None = None) -> None:
         calls["check"] += 1
-        check(root)
+        check(root, checks)
 
     def counted_read(root: Path) -> list[git_safety.DangerousKey]:
         calls["read"] += 1

@@ -35,9 +35,7 @@ def test_a_forged_verification_row_is_not_evidence_after_a_crash(
         {"text": "F001 passes."},
     ]
     root = project(tmp_path / "p", runner, sessions={1: turns}, files={"rewrite.py": REWRITE})
-    crashed = harness_proc(
-        root, "run", "--unattended", env={"HARNESS_CRASH_IN": "tool:mark_passing"}
-    )
+    crashed = harness_proc(root, "run", "--unattended", crash_in="tool:mark_passing")
     assert crashed.returncode == -9, crashed.stderr  # the attack needs the kill
     report = tmp_path / "report.json"
     resumed = harness_proc(root, "run", "--unattended", "--report", str(report))

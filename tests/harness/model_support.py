@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.model import Accounting, LitellmModel
+from harness.model.litellm_model import import_litellm
 
-# Tests that import litellm themselves must not make it fetch its price table.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Tests that import litellm themselves must not make it fetch its price table: imported
+# here the way harness imports it (its local price table, no variable left set).
+import_litellm()
 
 
 @dataclass

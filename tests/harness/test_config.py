@@ -200,19 +200,39 @@ def test_config_command_bad_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFi
 def test_the_model_key_variable_is_secret_whatever_its_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`[model] api_key_env = "MY_LLM"`: once the config is read, the journal's and the
-    model door's redactors hide MY_LLM's value, and the local runner does not pass it."""
-    from harness import redact
+    """`[model] api_key_env = "MY_LLM"`: the run's scope hides MY_LLM's value from its
+    journal and the model door, and its local runner does not pass it; reading the config
+    declares nothing for anyone else (a Redactor of no run does not know the name)."""
+    from harness.config import run_scope
     from harness.journal import Journal
+    from harness.redact import Redactor
     from runners.local import LocalRunner
 
-    monkeypatch.setattr(redact, "_DECLARED", set())
     monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
     (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')
-    assert redact.Redactor().text("key llm-value-0123456789") == "key llm-value-0123456789"
-    load_config(tmp_path)
-    assert redact.Redactor().text("key llm-value-0123456789") == "key [REDACTED:MY_LLM]"
-    with Journal.open(tmp_path / ".harness") as journal:
+    config = load_config(tmp_path)
+    scope = run_scope(config)
+    assert scope.secrets.text("key llm-value-0123456789") == "key [REDACTED:MY_LLM]"
+    assert Redactor().text("key llm-value-0123456789") == "key llm-value-0123456789"
+    with Journal.open(tmp_path / ".harness", redactor=scope.secrets) as journal:
         assert "llm-value" not in journal.redactor.text("llm-value-0123456789")
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path, warn=False, environ=scope.public_environ())
     assert runner.run("echo ${MY_LLM:-unset}").stdout.split() == ["unset"]
+
+
+def test_a_traceback_file_hides_the_projects_key_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An internal error's traceback file is redacted with the project's own secrets: its
+    `[model] api_key_env` too, read from its config (no process-wide declaration)."""
+    from harness.cli import _save_traceback
+
+    monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
+    (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')
+    (tmp_path / ".harness").mkdir()
+    try:
+        raise RuntimeError("a bug saw llm-value-0123456789")
+    except RuntimeError:
+        where = _save_traceback(str(tmp_path))
+    text = Path(where).read_text()
+    assert "llm-value" not in text and "[REDACTED:MY_LLM]" in text

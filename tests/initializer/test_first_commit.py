@@ -89,9 +89,7 @@ def test_a_killed_init_reports_and_leaves_out_the_same_files_when_resumed(
     before = _users_project(root)
     spec = str(root / "SPEC.md")
     env = {"DEPLOY_TOKEN": TOKEN}
-    killed = harness_proc(
-        root, "init", "--spec", spec, env={**env, "HARNESS_CRASH_IN": "git:commit"}
-    )
+    killed = harness_proc(root, "init", "--spec", spec, env=env, crash_in="git:commit")
     assert killed.returncode == -9, killed.stderr
     assert "not committed: .env" in killed.stderr  # the plan was made and said
     (root / "src" / "app.py").write_text(PRIVATE)

@@ -82,7 +82,7 @@ def test_the_same_list_written_twice_is_accepted_unchanged(tmp_path: Path) -> No
 def test_a_killed_init_resumes(tmp_path: Path, crash_in: str, step: tuple[str, str]) -> None:
     root = make_project(tmp_path / "p", count=2)
     spec = str(root / "SPEC.md")
-    crashed = harness_proc(root, "init", "--spec", spec, env={"HARNESS_CRASH_IN": crash_in})
+    crashed = harness_proc(root, "init", "--spec", spec, crash_in=crash_in)
     assert crashed.returncode == -9, crashed.stderr
     if (root / ".git").exists():
         assert init_commits(root) == 0  # the kill came before the first commit

@@ -126,17 +126,28 @@ def harness_out(root: Path, *args: str) -> tuple[int, str]:
 
 
 def harness_proc(
-    root: Path, *args: str, env: dict[str, str] | None = None
+    root: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    crash_in: str | None = None,
+    crash_at_step: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`python -m harness -C root ...` in a child process (for crashes).
 
+    ``crash_in`` (``kind:name[#k]``) or ``crash_at_step`` (N): the child is started through
+    the crash entry, `python -m harness.cli.chaos`, and SIGKILLs itself in that live step.
     The timeout only stops a hung child; it is no speed bound (the demo takes 25 s on a
     quiet machine and over 110 s on a loaded one).
     """
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
+    entry = ["harness"]
+    if crash_in is not None or crash_at_step is not None:
+        entry = ["harness.cli.chaos"]
+        entry += ["--in", crash_in] if crash_in is not None else []
+        entry += ["--at-step", str(crash_at_step)] if crash_at_step is not None else []
+        entry.append("--")
     return subprocess.run(
-        [sys.executable, "-m", "harness", "-C", str(root), *args],
-        env={**clean, **(env or {})},
+        [sys.executable, "-m", *entry, "-C", str(root), *args],
+        env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,

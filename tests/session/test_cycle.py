@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +145,18 @@ def test_a_session_killed_mid_call_resumes_to_the_same_end(fast_path: Path) -> N
     env = session_env(root, turns)
     count = {"n": 0}
 
-    def die_in_mark() -> None:
-        count["n"] += 1
-        if count["n"] == 2:  # the second live tool call: mark_passing
-            raise Killed
+    class DieInMark:
+        """Step hooks that die in the second live tool call: mark_passing."""
 
-    env.on_step = die_in_mark
+        def __call__(self) -> None:
+            count["n"] += 1
+            if count["n"] == 2:
+                raise Killed
+
+        def wrap(self, kind: str, name: str, fn: Any) -> Any:
+            return fn
+
+    env.scope = replace(env.scope, hooks=DieInMark())
     with contextlib.suppress(Killed):
         run_session(env, 1)
     env.run.journal.close()

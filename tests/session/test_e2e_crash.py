@@ -55,26 +55,28 @@ def _commit_landed(root: Path) -> None:
         repo.commit("session 1: F001 passing", trailers={"Harness-Session": f"{_run_id(root)}/1"})
 
 
-# (crash switch env, the step in flight: kind, name, session; what "landed" before the kill)
-CASES: dict[str, tuple[dict[str, str], tuple[str, str, int], Callable[[Path], None] | None]] = {
-    "wake": ({"HARNESS_CRASH_IN": "runner:wake:init.sh"}, ("runner", "wake:init.sh", 1), None),
-    "orient": ({"HARNESS_CRASH_IN": "artifact:orient#2"}, ("artifact", "orient", 2), None),
-    "work-tool": ({"HARNESS_CRASH_IN": "tool:write_file"}, ("tool", "write_file", 1), None),
-    "work-llm": ({"HARNESS_CRASH_IN": "llm:*#2"}, ("llm", "scripted/script.json", 1), None),
-    "work-step-n": ({"HARNESS_CRASH_AT_STEP": "3"}, ("tool", "mark_passing", 1), None),
+# (the crash switch: `--in kind:name[#k]` or `--at-step N`; the step in flight: kind,
+# name, session; what "landed" before the kill)
+Switch = dict[str, Any]
+CASES: dict[str, tuple[Switch, tuple[str, str, int], Callable[[Path], None] | None]] = {
+    "wake": ({"crash_in": "runner:wake:init.sh"}, ("runner", "wake:init.sh", 1), None),
+    "orient": ({"crash_in": "artifact:orient#2"}, ("artifact", "orient", 2), None),
+    "work-tool": ({"crash_in": "tool:write_file"}, ("tool", "write_file", 1), None),
+    "work-llm": ({"crash_in": "llm:*#2"}, ("llm", "scripted/script.json", 1), None),
+    "work-step-n": ({"crash_at_step": 3}, ("tool", "mark_passing", 1), None),
     "writeback-progress": (
-        {"HARNESS_CRASH_IN": "artifact:progress.append"},
+        {"crash_in": "artifact:progress.append"},
         ("artifact", "progress.append", 1),
         None,
     ),
     "writeback-progress-landed": (
-        {"HARNESS_CRASH_IN": "artifact:progress.append"},
+        {"crash_in": "artifact:progress.append"},
         ("artifact", "progress.append", 1),
         _progress_landed,
     ),
-    "writeback-commit": ({"HARNESS_CRASH_IN": "git:commit#2"}, ("git", "commit", 2), None),
+    "writeback-commit": ({"crash_in": "git:commit#2"}, ("git", "commit", 2), None),
     "writeback-commit-landed": (
-        {"HARNESS_CRASH_IN": "git:commit"},
+        {"crash_in": "git:commit"},
         ("git", "commit", 1),
         _commit_landed,
     ),
@@ -109,11 +111,11 @@ def transcript_problems(inputs: list[dict[str, Any]]) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_crash_in_a_phase_resumes_without_duplicates(tmp_path: Path, case: str) -> None:
-    env, (kind, name, session), landed = CASES[case]
+    switch, (kind, name, session), landed = CASES[case]
     root = make_project(tmp_path / "p", count=2)
     init(root)
 
-    crashed = harness_proc(root, "run", env=env)
+    crashed = harness_proc(root, "run", **switch)
     assert crashed.returncode == -9, crashed.stderr
     assert "crashing on purpose" in crashed.stderr
     if landed is not None:

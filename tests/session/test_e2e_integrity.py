@@ -63,7 +63,7 @@ def test_a_forged_failed_check_is_refused_after_a_crash(tmp_path: Path) -> None:
     ]
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
-    crashed = harness_proc(root, "run", env={"HARNESS_CRASH_AT_STEP": "4"})
+    crashed = harness_proc(root, "run", crash_at_step=4)
     assert crashed.returncode == -9, crashed.stderr
     forged = [r for r in rows(root) if r[5] == "verify_feature"]
     assert forged and '"exit_code":0' in str(forged[0][10])  # the forgery is on disk

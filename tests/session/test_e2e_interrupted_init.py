@@ -24,9 +24,7 @@ from tests.session.support import (
 @pytest.mark.parametrize("where", ["llm:*#2", "artifact:support-files", "git:commit"])
 def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> None:
     root = make_project(tmp_path / "p", count=2)
-    killed = harness_proc(
-        root, "init", "--spec", str(root / "SPEC.md"), env={"HARNESS_CRASH_IN": where}
-    )
+    killed = harness_proc(root, "init", "--spec", str(root / "SPEC.md"), crash_in=where)
     assert killed.returncode == -9, killed.stderr
     done = harness_proc(root, "run")
     assert done.returncode == 0, done.stderr
@@ -50,11 +48,14 @@ def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
+    from harness.cli.demo import DemoOptions, create_project
+
     root = tmp_path / "demo"
-    demo = harness_proc(
-        tmp_path, "demo", str(root), "--no-crash", env={"HARNESS_CRASH_IN": "git:commit"}
-    )
-    assert demo.returncode != 0
+    # What `harness demo` does first, its init killed at the commit.
+    create_project(root, DemoOptions(crash=False))
+    spec = str(root / "SPEC.md")
+    killed = harness_proc(root, "init", "--spec", spec, crash_in="git:commit")
+    assert killed.returncode == -9, killed.stderr
     assert not (root / ".git").exists() or init_commits(root) == 0
     done = harness_proc(root, "run")
     assert done.returncode == 0, done.stderr

@@ -46,7 +46,8 @@ def test_init_with_model_killed_before_it_wrote_harness_toml_is_finished_by_run(
         str(root / "SPEC.md"),
         "--model",
         f"scripted/{SCRIPT}",
-        env={**LOCAL, "HARNESS_CRASH_IN": "llm:*#2"},
+        env=LOCAL,
+        crash_in="llm:*#2",
     )
     assert killed.returncode == -9, killed.stderr
     assert not (root / "harness.toml").exists()

@@ -36,10 +36,8 @@ RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 
 
 def _start(root: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
     return subprocess.Popen(
         [sys.executable, "-m", "harness", "-C", str(root), "run", "--quiet"],
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # the group: harness and every git child it starts

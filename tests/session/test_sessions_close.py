@@ -48,7 +48,7 @@ def test_a_killed_run_shows_interrupted_and_an_abandoned_one_is_closed(tmp_path:
 
     root = make_project(tmp_path / "p", count=1)
     init(root)
-    killed = harness_proc(root, "run", env={"HARNESS_CRASH_AT_STEP": "1"})
+    killed = harness_proc(root, "run", crash_at_step=1)
     assert killed.returncode == -9
     code, out = harness_out(root, "status", "--json")
     assert code == 0

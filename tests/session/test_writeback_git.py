@@ -191,7 +191,7 @@ def test_a_kill_inside_the_commit_leaving_index_lock_resumes_and_commits_once(
     stays passing (the next session's restore does not revert it)."""
     root = make_project(tmp_path / "p", count=2)
     init(root)
-    crashed = harness_proc(root, "run", env={"HARNESS_CRASH_IN": "git:commit"})
+    crashed = harness_proc(root, "run", crash_in="git:commit")
     assert crashed.returncode == -9, crashed.stderr
     (root / ".git" / "index.lock").write_bytes(b"")
     resumed = harness_proc(root, "run")

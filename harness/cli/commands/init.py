@@ -67,12 +67,14 @@ def run(args: argparse.Namespace) -> int:
     if not config.model.name and not (root / "feature_list.json").exists():
         raise no_model_error()  # before anything is written or paid for (exit 2)
     from harness.cli.live import ProgressLines
-    from harness.events import observing
+    from harness.config import run_scope
+    from harness.events import Events
 
     if not (root / "feature_list.json").exists():
         _write_model_flags(root, args)
-    with observing(*([] if getattr(args, "quiet", False) else [ProgressLines()])):
-        report = initialize(root, spec, config, config_text=config_text(config.model))
+    watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
+    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+    report = initialize(root, spec, config, config_text=config_text(config.model), scope=scope)
     if report.already:
         print(
             f"harness init: {root} is already initialised ({report.features} features); "

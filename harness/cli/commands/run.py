@@ -56,8 +56,8 @@ def overrides(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     from escalation.ask import is_unattended
     from harness.cli.live import JsonStream, ProgressLines
-    from harness.config import load_config
-    from harness.events import observing
+    from harness.config import load_config, run_scope
+    from harness.events import Events
 
     root = Path(args.project).resolve()
     demo_setup = _finish_demo_setup(root)
@@ -66,9 +66,11 @@ def run(args: argparse.Namespace) -> int:
     watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
     if args.json:
         watchers.append(JsonStream(sys.stdout))
-    with observing(*watchers):
-        finish_interrupted_init(root, config, demo_setup)
-        report = _run(root, config, unattended=is_unattended(args.unattended))
+    # The run's own environment, secrets, observers and hooks (crash switches: only
+    # `python -m harness.cli.chaos`, for the demo and the tests, passes any).
+    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+    finish_interrupted_init(root, config, demo_setup, scope)
+    report = _run(root, config, unattended=is_unattended(args.unattended), scope=scope)
     if args.report:
         report.write(Path(args.report))
     from harness.terminal import for_terminal
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     return int(report.exit_code)
 
 
-def _run(root: Path, config: Any, *, unattended: bool) -> Any:
+def _run(root: Path, config: Any, *, unattended: bool, scope: Any) -> Any:
     from session.run import run_project
 
     if not (root / "feature_list.json").exists():
@@ -96,7 +98,7 @@ def _run(root: Path, config: Any, *, unattended: bool) -> Any:
             "Start it with `harness init --spec SPEC.md` (or `harness adopt` for a "
             "quickstart project), then `harness run`.",
         )
-    return run_project(root, config, unattended=unattended)
+    return run_project(root, config, unattended=unattended, scope=scope)
 
 
 def _finish_demo_setup(root: Path) -> bool:
@@ -118,7 +120,9 @@ def _restore_init_config(root: Path) -> None:
         atomic_write(root / "harness.toml", text, root=root)
 
 
-def finish_interrupted_init(root: Path, config: Any, demo_setup: bool = False) -> None:
+def finish_interrupted_init(
+    root: Path, config: Any, demo_setup: bool = False, scope: Any = None
+) -> None:
     """An init that was killed is finished first, from its recorded spec."""
     from initializer.agent import initialize, interrupted_init
 
@@ -133,4 +137,4 @@ def finish_interrupted_init(root: Path, config: Any, demo_setup: bool = False) -
     )
     from initializer.agent import interrupted_config
 
-    initialize(root, spec, config, config_text=interrupted_config(root))
+    initialize(root, spec, config, config_text=interrupted_config(root), scope=scope)

@@ -1,0 +1,64 @@
+"""What a run has of its own, passed to it: never read from module globals or the process.
+
+A :class:`RunScope` holds the environment the run reads its model key and secrets from,
+the :class:`~harness.redact.Redactor` of those secrets (the variables with secret-looking
+names and those its config declares, ``[model] api_key_env``), the run's
+:class:`~harness.events.Events` (who watches it) and its step hooks (crash switches,
+injected by the tests and the demo only). `harness run` makes one from ``os.environ``; a
+process that drives several runs makes one per run, so they share no secret, observer or
+hook.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
+
+from harness.events import Events
+from harness.redact import Redactor
+
+T = TypeVar("T")
+
+
+class StepHooks(Protocol):
+    """Called around a run's live steps (the crash switches of `session.chaos`)."""
+
+    def __call__(self) -> None:
+        """At the start of every live tool call."""
+
+    def wrap(self, kind: str, name: str, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` of the live step ``kind:name``, or what runs instead."""
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """A run's environment, secrets, observers and hooks."""
+
+    environ: Mapping[str, str]
+    """The environment the run reads: its model key, the secret values it hides, what
+    local commands get (less its secrets)."""
+    secrets: Redactor
+    """Hides the run's secrets from its journal, questions, progress file and the model."""
+    events: Events = field(default_factory=Events)
+    hooks: StepHooks | None = None
+
+    def public_environ(self) -> dict[str, str]:
+        """The environment without the run's secrets: what a local command starts from."""
+        return {k: v for k, v in self.environ.items() if not self.secrets.hides(k)}
+
+    @classmethod
+    def of(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        secret_names: Collection[str | None] = (),
+        events: Events | None = None,
+        hooks: StepHooks | None = None,
+    ) -> RunScope:
+        """A scope over ``environ`` (default: a copy of ``os.environ`` now), hiding its
+        secret-named values and those of ``secret_names``."""
+        environ = dict(os.environ if environ is None else environ)
+        names = [name for name in secret_names if name]
+        return cls(environ, Redactor(environ, also=names), events or Events(), hooks)

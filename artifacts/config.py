@@ -178,20 +178,46 @@ class GatesConfig(_Section):
 
 
 class EscalationConfig(_Section):
-    """When the agent asks a human: score = weights · (uncertainty, novelty, benefit)."""
+    """When the agent asks a human: score = weights · (uncertainty, novelty, benefit).
 
-    w_uncertainty: float = Field(default=0.4, ge=0.0, le=1.0)
-    """Weight of the model's own uncertainty."""
-    w_novelty: float = Field(default=0.3, ge=0.0, le=1.0)
-    """Weight of the situation's distance to past ones."""
-    w_benefit: float = Field(default=0.3, ge=0.0, le=1.0)
-    """Weight of how much past human answers of this kind changed the outcome."""
+    The weights and threshold here are where a project starts (equal weights by default);
+    with ``learn`` on, they are refitted from the project's record of outcomes (with the
+    user's other projects as the prior) once ``min_outcomes`` exist, toward the target
+    below. ``harness escalation`` shows the ones in force and what they rest on.
+    """
+
+    w_uncertainty: float = Field(default=1 / 3, ge=0.0, le=1.0)
+    """Starting weight of the model's own uncertainty."""
+    w_novelty: float = Field(default=1 / 3, ge=0.0, le=1.0)
+    """Starting weight of the situation's distance to past ones."""
+    w_benefit: float = Field(default=1 / 3, ge=0.0, le=1.0)
+    """Starting weight of how often past human answers of this kind mattered."""
     threshold: float = Field(default=0.6, ge=0.0, le=1.0)
-    """Escalate when the weighted score is above this."""
+    """Starting threshold: escalate when the weighted score is above it."""
     max_questions_per_session: int = Field(default=3, ge=0)
-    """Most questions the agent may ask a human per session."""
+    """Most questions the agent may ask a human per session (a hard cap, learned or not)."""
+    learn: bool = True
+    """Refit the weights and threshold from the project's record of outcomes."""
+    target_recall: float = Field(default=0.8, gt=0.0, le=1.0)
+    """The share of should-ask cases the fitted threshold must catch on the record."""
+    target_questions_per_session: float | None = Field(default=None, gt=0)
+    """A budget of questions per session on the record: the fitted threshold is raised until
+    it asks no more than this (recall may then fall short of target_recall)."""
+    min_outcomes: int = Field(default=30, ge=1)
+    """Outcomes the record must hold (this project's plus the prior's) before a fit."""
+    samples: int = Field(default=1, ge=1, le=10)
+    """Completions of every scored model turn: N >= 2 asks the model N - 1 more times for
+    the same turn and counts their disagreement as uncertainty. Costs N - 1 extra model
+    calls (tokens and dollars, counted against the budgets) per turn with text."""
+    embedding_model: str | None = Field(default=None, min_length=1)
+    """A litellm embedding model for novelty (e.g. "openai/text-embedding-3-small"); unset:
+    the local hashed embedder (no network, no cost)."""
+    embedding_api_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """Base URL of the embedding API (litellm's api_base)."""
+    embedding_api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding the embedding API key."""
     gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
-    """Policy gates (always ask)."""
+    """Policy gates (always ask, never learned)."""
 
 
 class GitConfig(_Section):

@@ -11,6 +11,11 @@ the steps to decide. The real ``Matrix`` scores each step once (u, n, b); the ta
 each weight set and threshold to those scores: escalation rate / share of should-have-asked
 steps caught. One configuration is re-run end to end through ``Matrix.decide`` as a check.
 
+Part 3 (``bench/escalation_curve.py``, where its module docstring says how the histories
+are made) is the learning curve: fixed default vs learned weights and threshold after 50,
+200 and 1,000 outcomes, on several seeds and situation mixes. Part 4
+(``bench/escalation_fit.py``) times the fit against scikit-learn's on the same data.
+
     python bench/escalation.py [--quick] [--seed N]
 """
 
@@ -29,36 +34,19 @@ from typing import TypeVar
 
 # This script is named like the package it measures: put the repository first on the path.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # its parts 3 and 4, beside it
+
+from escalation_curve import HEDGE_BITS, TOPICS, WORDS  # noqa: E402  (one vocabulary)
 
 from artifacts.config import EscalationConfig  # noqa: E402
 from escalation.embed import HashedEmbedder, VectorIndex  # noqa: E402
 from escalation.matrix import Decision, Matrix, Situation  # noqa: E402
+from escalation.outcomes import Outcome  # noqa: E402
 from escalation.questions import QuestionStore  # noqa: E402
 
-TOPICS = {  # topic: (true rate at which a human's answer changes the outcome, phrases)
-    "api_ambiguity": (0.85, ["the spec does not say which status code the endpoint returns",
-                             "two endpoints in the spec disagree on the field name"]),
-    "schema_change": (0.65, ["the migration drops a column that old rows still use",
-                             "renaming the users table breaks the report query"]),
-    "dependency_choice": (0.5, ["pick a library for parsing dates in the importer",
-                                "choose between requests and httpx for the client"]),
-    "test_flake": (0.1, ["test_login fails once in five runs with a timeout",
-                         "the websocket test is flaky under load"]),
-    "refactor": (0.15, ["split the 600 line views module into smaller files",
-                        "rename helper functions in utils to say their role"]),
-}  # fmt: skip
-_VOCABULARY = (
-    "kafka ledger invoice gpu tenant oauth webhook cron shard quota billing cache locale pdf "
-    "export sso audit queue retry backoff tls cert dns region vault secret rotation bucket "
-    "upload thumbnail video codec stream latency histogram grafana alert pager oncall sla "
-    "contract license gdpr consent cookie banner captcha fraud refund chargeback currency "
-    "timezone calendar recurrence reminder push notification ios android offline sync"
-)
-WORDS = _VOCABULARY.split()
-HEDGE_BITS = ["I think", "maybe", "not sure", "it might be", "I assume", "unclear"]
 WEIGHTS = {
-    "default 0.4/0.3/0.3": (0.4, 0.3, 0.3),
-    "equal 1/3 each": (1 / 3, 1 / 3, 1 / 3),
+    "default: equal 1/3": (1 / 3, 1 / 3, 1 / 3),
+    "old default .4/.3/.3": (0.4, 0.3, 0.3),
     "u-heavy 0.6/0.2/0.2": (0.6, 0.2, 0.2),
     "u+n 0.5/0.5/0": (0.5, 0.5, 0.0),
     "u only 1/0/0": (1.0, 0.0, 0.0),
@@ -110,11 +98,16 @@ def seed_history(store: QuestionStore, rng: random.Random, situations: int, answ
     for _ in range(situations):
         topic = rng.choice(list(TOPICS))
         matrix.decide(Situation(topic=topic, text=make_text(rng, topic, False, 0)))
-    for _ in range(answers):
+    past = []
+    for index in range(answers):
         topic = rng.choice(list(TOPICS))
-        question = store.ask("question", "past question", topic=topic, session=-1)
-        store.answer(question.id, text="past answer")
-        store.record_outcome(question.id, rng.random() < TOPICS[topic][0])
+        mattered = rng.random() < TOPICS[topic][0]
+        outcome = Outcome(
+            key=f"past{index}", source="ask_human", topic=topic, situation="-", asked=True,
+            human_agreed=not mattered, should_ask=mattered,
+        )  # fmt: skip
+        past.append(outcome)
+    matrix.record.add(matrix.project, past)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -226,6 +219,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         part1(Path(folder), random.Random(args.seed), 300 if args.quick else 2000)
         part2(Path(folder), args.seed, 300 if args.quick else 1000)
+    import escalation_curve
+    import escalation_fit
+
+    if args.quick:
+        escalation_curve.curve([1], escalation_curve.MIXES[:2])
+    else:
+        escalation_curve.curve([1, 2, 3], escalation_curve.MIXES)
+    escalation_fit.main(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ from __future__ import annotations
 import heapq
 import math
 import operator
+import os
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 DIMS = 512
 MAX_CHARS = 4000
@@ -58,26 +59,77 @@ class HashedEmbedder:
 
 
 class LitellmEmbedder:
-    """Embeddings from a provider through litellm (network); imported on first use."""
+    """Embeddings from a provider through litellm (network); imported on first use.
 
-    def __init__(self, model: str) -> None:
+    Errors are the gateway's: a refused key or an unknown model is ``ModelFatal`` (exit 2,
+    the step stays in flight until the config is fixed); anything else (no connection, 5xx,
+    rate limits), once the provider SDK under litellm has retried it twice (litellm 1.106
+    ignores ``max_retries`` for embeddings), is ``ProviderUnavailable``: the run waits and
+    resumes at the same step.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.model = model
+        self.api_base = api_base
+        self.api_key_env = api_key_env
+        self.environ = environ
         self.name = f"litellm:{model}"
 
     def embed(self, text: str) -> list[float]:
         """Call ``litellm.embedding`` for one text."""
+        from harness.errors import ModelFatal, ProviderUnavailable
         from harness.model.litellm_model import import_litellm
 
         litellm = import_litellm()
-        response = litellm.embedding(model=self.model, input=[text[:MAX_CHARS]])
-        item = response.data[0]
-        raw = item["embedding"] if isinstance(item, dict) else item.embedding
-        return normalize([float(x) for x in raw])
+        kwargs: dict[str, Any] = {}
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        environ = os.environ if self.environ is None else self.environ
+        if self.api_key_env and environ.get(self.api_key_env):
+            kwargs["api_key"] = environ[self.api_key_env]
+        fatal = (
+            litellm.AuthenticationError,
+            litellm.PermissionDeniedError,
+            litellm.NotFoundError,
+            litellm.BadRequestError,
+        )
+        try:
+            response = litellm.embedding(model=self.model, input=[text[:MAX_CHARS]], **kwargs)
+            item = response.data[0]
+            raw = item["embedding"] if isinstance(item, dict) else item.embedding
+            return normalize([float(x) for x in raw])
+        except fatal as error:
+            raise ModelFatal(
+                f"the embedding model {self.model!r} ([escalation] embedding_model) refused "
+                f"the request: {type(error).__name__}. Fix the name or the key "
+                "(embedding_api_key_env), or unset embedding_model for the local embedder"
+            ) from error
+        except Exception as error:  # any other failure is the provider's
+            raise ProviderUnavailable(
+                f"the embedding model {self.model!r} could not be reached: "
+                f"{type(error).__name__}; `harness run` goes on from here once it answers",
+                what=type(error).__name__,
+            ) from error
 
 
-def make_embedder(model: str | None = None) -> Embedder:
+def make_embedder(
+    model: str | None = None,
+    *,
+    api_base: str | None = None,
+    api_key_env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Embedder:
     """The local hashed embedder, or litellm's for ``model`` when one is named."""
-    return LitellmEmbedder(model) if model else HashedEmbedder()
+    if not model:
+        return HashedEmbedder()
+    return LitellmEmbedder(model, api_base=api_base, api_key_env=api_key_env, environ=environ)
 
 
 def normalize(vector: list[float]) -> list[float]:

@@ -2,7 +2,8 @@
 
 Questions survive the process that asked them and can be answered from another one (the
 CLI, the TUI). Ids are short ("q1", "q2", ...). The same file keeps the situation history
-the matrix's novelty needs, so it survives processes too. Every write is one short
+the matrix's novelty needs, so it survives processes too (what happened after each
+decision is kept in the escalation record, ``escalation.record``). Every write is one short
 ``BEGIN IMMEDIATE`` transaction; ``busy_timeout`` lets a writer in another process finish.
 """
 
@@ -71,12 +72,19 @@ class QuestionError(HarnessError):
 
 
 class Scores(BaseModel):
-    """The matrix's scores that led to a question (all in [0, 1])."""
+    """The matrix's scores that led to a question (all in [0, 1]), and what it weighed them
+    with (enough to rebuild the decision when the asking step runs again)."""
 
     uncertainty: float = 0.0
     novelty: float = 0.0
     benefit: float = 0.0
     total: float = 0.0
+    structured: float = 0.0
+    """Uncertainty from the structured signals alone (hedging aside)."""
+    threshold: float = 0.0
+    weights: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    policy: str = "config"
+    outcomes: int = 0
 
 
 class Question(BaseModel):
@@ -105,7 +113,6 @@ class Question(BaseModel):
     """Project-relative paths of the files the human attached."""
     deny_reason: str | None = None
     answered_at: datetime | None = None
-    outcome_changed: bool | None = None
 
     @property
     def pending(self) -> bool:
@@ -219,6 +226,13 @@ class QuestionStore:
             )
         return _question(row)
 
+    def find_id(self, question_id: str) -> Question | None:
+        """The question with this id, if there is one (None instead of an error)."""
+        try:
+            return self.get(question_id)
+        except QuestionError:
+            return None
+
     def find(self, key: str) -> Question | None:
         """The question filed under ``key``, if any."""
         row = self._db.execute("SELECT * FROM questions WHERE key=?", (key,)).fetchone()
@@ -284,26 +298,6 @@ class QuestionStore:
         question = self._require(question_id, "approval", "deny")
         self._settle(question.id, "denied", answer="denied", deny_reason=reason)
         return self.get(question.id)
-
-    def record_outcome(self, question_id: str, changed: bool) -> None:
-        """Whether the human's answer changed what happened (feeds intervention benefit)."""
-        question = self.get(question_id)
-        if question.pending:
-            raise QuestionError(f"{question_id} is not answered yet; no outcome to record")
-        with self._write():
-            self._db.execute(
-                "UPDATE questions SET outcome_changed=? WHERE id=?",
-                (int(changed), _number(question_id)),
-            )
-
-    def outcomes(self, topic: str) -> tuple[int, int]:
-        """(answers that changed the outcome, answers with a recorded outcome) for a topic."""
-        row = self._db.execute(
-            "SELECT COALESCE(SUM(outcome_changed), 0), COUNT(outcome_changed) FROM questions "
-            "WHERE topic=? AND outcome_changed IS NOT NULL",
-            (topic,),
-        ).fetchone()
-        return int(row[0]), int(row[1])
 
     def _require(self, question_id: str, kind: Kind, verb: str) -> Question:
         question = self.get(question_id)
@@ -414,6 +408,5 @@ def _question(row: sqlite3.Row) -> Question:
     data["choices"] = json.loads(data["choices"])
     data["files"] = json.loads(data["files"])
     data["scores"] = Scores.model_validate_json(data["scores"]) if data["scores"] else None
-    changed = data.pop("outcome_changed")
-    data["outcome_changed"] = None if changed is None else bool(changed)
+    data.pop("outcome_changed")  # no longer used: outcomes live in escalation.db
     return Question.model_validate(data)

@@ -60,11 +60,12 @@ def run_scope(
     hooks: StepHooks | None = None,
 ) -> RunScope:
     """The scope of one run of ``config`` over ``environ`` (default: ``os.environ`` now):
-    its secrets are the secret-named variables and the one ``[model] api_key_env`` names,
-    whatever its name."""
+    its secrets are the secret-named variables and the ones ``[model] api_key_env`` and
+    ``[escalation] embedding_api_key_env`` name, whatever their names."""
     from harness.scope import RunScope
 
-    return RunScope.of(environ, secret_names=[config.model.api_key_env], events=events, hooks=hooks)
+    names = [config.model.api_key_env, config.escalation.embedding_api_key_env]
+    return RunScope.of(environ, secret_names=names, events=events, hooks=hooks)
 
 
 def resolve_config(

@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from escalation.trace import Decided, Trace
 from session.effects import (
     Asked,
     CommandRan,
+    Considered,
     Effect,
     FeaturesWritten,
+    FileWritten,
     Marked,
     Noted,
     ProgramRan,
@@ -42,17 +45,20 @@ class WorkContext:
     marked: list[str] = field(default_factory=list)
     questions: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
+    """Paths the agent may not change (``artifacts.config.protected_paths``)."""
     user_files: list[str] = field(default_factory=list)
     """Files already dirty or untracked at wake: the user's, never restored or removed."""
-    """Paths the agent may not change (``artifacts.config.protected_paths``)."""
     pipeline: ToolPipeline | None = None
     """The session's one door for tool calls (code mode's calls and ask_human use it)."""
+    trace: Trace = field(default_factory=Trace)
+    """What the session did around its escalation decisions (settled at writeback)."""
 
     def apply(self, effect: Effect) -> None:
         """Update session state from one effect of a tool call, live or replayed."""
         match effect:
             case Verified():
                 self.verifications[effect.feature] = effect
+                self.trace.checked(effect.feature, effect.exit_code == 0)
             case Noted():
                 self.notes.append(effect.text)
             case Marked():
@@ -61,5 +67,18 @@ class WorkContext:
                 self.resources = effect.resources
             case Asked():
                 self.questions.append(effect.question)
+            case FileWritten():
+                self.trace.wrote(effect.path, effect.before, effect.after)
+            case Considered():
+                self.trace.decided(
+                    Decided(
+                        key=effect.ref,
+                        source="ask_human",
+                        text=effect.text,
+                        decision=effect.decision,
+                        question=effect.question if effect.asked else None,
+                        default=effect.default,
+                    )
+                )
             case CommandRan() | ProgramRan() | FeaturesWritten():
                 pass  # records for the journal's readers; nothing of the session changes

@@ -222,7 +222,7 @@ def writeback(
     sha = commit_session(
         env, journal, number, feature, ending, outcome, worked.ctx, snapshot, worked.known
     )
-    _record_outcomes(env, number, passed=ending == "passing")
+    learn(env, journal, number, worked.ctx, passed=ending == "passing")
     summary: dict[str, Any] = {"feature": feature, "steps": outcome.steps, "commit": sha}
     summary["idle"] = worked.idle
     if env.accounting.session_estimated.total_tokens:  # a later process restores it
@@ -232,16 +232,45 @@ def writeback(
     return SessionOutcome(number, feature, ending, outcome.detail, outcome.steps, sha, idle)
 
 
-def _record_outcomes(env: SessionEnv, number: int, *, passed: bool) -> None:
-    """Feed intervention benefit: an answered question of this session counts as having
-    changed the outcome when the session ended with its feature passing (a proxy: the
-    harness cannot know what would have happened without the answer)."""
-    if env.gates is None:
+def learn(
+    env: SessionEnv, journal: StepJournal, number: int, ctx: WorkContext, *, passed: bool
+) -> None:
+    """Settle the session's escalation decisions into outcomes and refit the matrix's
+    weights and threshold on the record: two journaled steps (a resumed writeback replays
+    them; the records keep each outcome and fit once, by key)."""
+    escalation = env.gates
+    if escalation is None:
         return
-    store = env.gates.store
-    for question in store.all():
-        if question.session == number and question.run == env.run.id and question.answered_at:
-            store.record_outcome(question.id, passed)
+    from escalation.learn import FitReport, Settled
+    from escalation.trace import Settling, file_digest
+    from session.gating import task_type
+
+    def question(question_id: str) -> Any:
+        return escalation.store.find_id(question_id)
+
+    how = Settling(
+        run=env.run.id,
+        session=number,
+        task_type=task_type(ctx),
+        feature_passed=passed,
+        question=question,
+        on_disk=lambda path: file_digest(env.root / path),
+    )
+    journal.step(
+        "escalation",
+        "outcomes",
+        {"session": number},
+        lambda: escalation.settle(ctx.trace, how),
+        output=Settled,
+    )
+    if escalation.learns:
+        journal.step(
+            "escalation",
+            "fit",
+            {"session": number},
+            lambda: escalation.refit(journal.ref(journal.seq)),
+            output=FitReport,
+        )
 
 
 def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from escalation.matrix import Decision
 from harness.tools import ToolResult
 from runners.base import Failure, Resources
 
@@ -66,6 +67,30 @@ class Asked(BaseModel):
     status: str
 
 
+class FileWritten(BaseModel):
+    """A file tool changed a project file: digests of its bytes before (None: it did not
+    exist) and after. The escalation record reads them: a change put back later in the
+    session was undone."""
+
+    kind: Literal["file_written"] = "file_written"
+    path: str
+    before: str | None
+    after: str | None
+
+
+class Considered(BaseModel):
+    """The escalation matrix scored an ``ask_human`` the agent made: asked or not, and why.
+    ``ref`` is the call's journal reference (the pipeline fills it in)."""
+
+    kind: Literal["considered"] = "considered"
+    decision: Decision
+    text: str
+    asked: bool
+    question: str | None = None
+    default: str | None = None
+    ref: str = ""
+
+
 class CommandRan(BaseModel):
     """A command the agent ran (read by `harness log`/the TUI; the session keeps nothing)."""
 
@@ -96,6 +121,8 @@ Effect = Annotated[
     | Noted
     | ResourcesGranted
     | Asked
+    | FileWritten
+    | Considered
     | CommandRan
     | ProgramRan,
     Field(discriminator="kind"),
@@ -111,6 +138,8 @@ Result = ToolResult[Effect]
 def stamp(effects: list[Any], ref: str) -> list[Any]:
     """The effects with the producing step's journal reference filled in where it is due."""
     return [
-        e.model_copy(update={"ref": ref}) if isinstance(e, Verified) and not e.ref else e
+        e.model_copy(update={"ref": ref})
+        if isinstance(e, Verified | Considered) and not e.ref
+        else e
         for e in effects
     ]

@@ -78,6 +78,7 @@ class AgentLoop:
     _steps: int = 0
     _rounds: list[str] = field(default_factory=list)
     _nudged: bool = False
+    _request: tuple[list[Message], list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
@@ -176,6 +177,10 @@ class AgentLoop:
         )
         self._tick()
         self.accounting.add(response.usage, estimated=response.estimated_usage)
+        self._request = (snapshot, schemas)
+        from escalation.trace import call_signature
+
+        self.ctx.trace.turn([call_signature(c.name, c.arguments) for c in response.tool_calls])
         return response
 
     def _goal_met(self) -> bool:
@@ -191,7 +196,36 @@ class AgentLoop:
 
         if self.ctx.gates is None or not (response.content or "").strip():
             return None
-        return consult(self.ctx.gates, self.ctx, self.journal, response.content or "")
+        samples = self._samples(response, self.ctx.gates.samples)
+        return consult(self.ctx.gates, self.ctx, self.journal, response, samples)
+
+    def _samples(self, response: ModelResponse, count: int) -> list[str]:
+        """With ``[escalation] samples = N`` >= 2: N - 1 more completions of the same
+        request (journaled, paid and counted like any model call; stopped by the budgets),
+        as signatures for the matrix's disagreement: the first answer's is the first."""
+        from harness.model import ModelResponse
+        from session.gating import sample_signature
+
+        if count < 2 or self._request is None:
+            return []
+        snapshot, schemas = self._request
+        found = [sample_signature(response)]
+        for index in range(1, count):
+            try:
+                self.accounting.check()
+            except BudgetExhausted:
+                break
+            sample = self.journal.step(
+                "llm",
+                f"{self.model_name}:sample",
+                {"sample": index, "message_count": len(snapshot)},
+                lambda: self.model.complete(snapshot, schemas),
+                output=ModelResponse,
+            )
+            self._tick()
+            self.accounting.add(sample.usage, estimated=sample.estimated_usage)
+            found.append(sample_signature(sample))
+        return found
 
     def _tick(self) -> None:
         self._steps += 1

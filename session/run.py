@@ -238,7 +238,7 @@ def _drive(
             report.estimated_cost_usd = round(env.accounting.estimated.cost_usd, 6)
             env.runner.close()
             if env.gates is not None:
-                env.gates.store.close()
+                env.gates.close()
     return outcome, detail, int(EXIT_CODES[outcome]), False
 
 

@@ -36,21 +36,42 @@ def build_escalation(
     unattended: bool,
     scope: RunScope | None = None,
 ) -> Escalation:
-    """Gates, the durable question store and the matrix for one run (its questions
-    redacted with the run's secrets, told to the run's observers)."""
+    """Gates, the durable question store, the matrix and its records for one run: the
+    project's record in ``.harness/escalation.db``, the user's beside the journal keys; its
+    questions redacted with the run's secrets, told to the run's observers."""
     from escalation import Escalation, Gates, Matrix, QuestionStore
+    from escalation.embed import make_embedder
+    from escalation.record import Record, user_record_path
     from harness.config import run_scope
+    from harness.journal.keys import state_home
 
     scope = scope or run_scope(config)
+    cfg = config.escalation
     store = QuestionStore(root / ".harness", project_root=root, redactor=scope.secrets)
+    embedder = make_embedder(
+        cfg.embedding_model,
+        api_base=cfg.embedding_api_base,
+        api_key_env=cfg.embedding_api_key_env,
+        environ=scope.environ,
+    )
+    matrix = Matrix(
+        cfg,
+        store,
+        record=Record.of_project(root / ".harness"),
+        prior=Record(user_record_path(state_home())),
+        embedder=embedder,
+        unattended=unattended,
+    )
     return Escalation(
-        gates=Gates(config.escalation.gates),
+        gates=Gates(cfg.gates),
         store=store,
-        matrix=Matrix(config.escalation, store),
+        matrix=matrix,
         interactive=not unattended,
         run_id=run_id,
-        max_questions=config.escalation.max_questions_per_session,
+        max_questions=cfg.max_questions_per_session,
         events=scope.events,
+        settings=cfg if cfg.learn else None,
+        samples=cfg.samples,
     )
 
 

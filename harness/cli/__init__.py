@@ -41,6 +41,7 @@ COMMANDS: tuple[str, ...] = (
     "harness.cli.commands.doctor",
     "harness.cli.commands.tui",
     "harness.cli.commands.questions",
+    "harness.cli.commands.escalation_cmd",
     "harness.cli.commands.runs",
     "harness.cli.commands.log",
     "harness.cli.commands.show",

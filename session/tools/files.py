@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from artifacts.io import atomic_write, resolves_outside
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
-from session.effects import Result
+from session.effects import FileWritten, Result
 from session.paths import PROTECTED, PathRefused, confine
 
 MAX_READ_CHARS = 60_000
@@ -97,9 +97,14 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
         return _refused(exc)
     if path.is_dir():
         return ToolResult.error(f"{args.path} is a directory")
+    from escalation.trace import content_digest, file_digest
+
+    before = file_digest(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, args.content, root=ctx.root)
-    return ToolResult(output=f"wrote {args.path} ({len(args.content)} chars)")
+    data = args.content.encode("utf-8")
+    atomic_write(path, data, root=ctx.root)
+    written = FileWritten(path=_shown(ctx, path), before=before, after=content_digest(data))
+    return ToolResult(output=f"wrote {args.path} ({len(args.content)} chars)", effects=[written])
 
 
 def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
@@ -123,8 +128,19 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
         return ToolResult.error(
             f"the old text occurs {count} times in {args.path}; include more context"
         )
-    atomic_write(path, text.replace(args.old, args.new, 1), root=ctx.root)
-    return ToolResult(output=f"edited {args.path}")
+    from escalation.trace import content_digest
+
+    before = content_digest(text.encode("utf-8"))
+    data = text.replace(args.old, args.new, 1).encode("utf-8")
+    atomic_write(path, data, root=ctx.root)
+    written = FileWritten(path=_shown(ctx, path), before=before, after=content_digest(data))
+    return ToolResult(output=f"edited {args.path}", effects=[written])
+
+
+def _shown(ctx: WorkContext, path: Path) -> str:
+    """The project-relative path of a file the tools wrote (how the record names it)."""
+    root = ctx.root.resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def _project_files(root: Path, pattern: str) -> tuple[list[str], int]:

@@ -12,13 +12,14 @@ from escalation.matrix import (
     Decision,
     Matrix,
     Situation,
-    benefit_estimate,
     combine_uncertainty,
     disagreement,
     hedges,
     hedging_score,
 )
+from escalation.outcomes import Outcome
 from escalation.questions import QuestionStore
+from escalation.record import Record
 
 PLAIN = "Run the test suite for the login form and fix the failing assertion in auth.py."
 HEDGED = (
@@ -79,28 +80,53 @@ def test_history_survives_the_process(project: Path) -> None:
     assert later.novelty < 0.01
 
 
+def asked(topic: str, mattered: bool, key: str, task_type: str = "-") -> Outcome:
+    """An answered escalation of ``topic`` whose answer mattered or not."""
+    return Outcome(
+        key=key, source="ask_human", topic=topic, task_type=task_type, situation="d",
+        asked=True, human_agreed=not mattered, should_ask=mattered,
+    )  # fmt: skip
+
+
 def test_benefit_follows_outcomes(store: QuestionStore) -> None:
     matrix = Matrix(EscalationConfig(), store)
     assert matrix.decide(Situation(topic="t", text=PLAIN), record=False).benefit == 0.5
-    for changed in (True, True, True, False):
-        q = store.ask("question", "which?", topic="t")
-        store.answer(q.id, text="this one")
-        store.record_outcome(q.id, changed)
-    q = store.ask("question", "never mind", topic="other")
-    store.answer(q.id, text="x")
-    store.record_outcome(q.id, False)
+    project = matrix.project
+    answers = [asked("t", m, f"k{i}") for i, m in enumerate((True, True, True, False))]
+    matrix.record.add(project, [*answers, asked("other", False, "k9")])
     decision = matrix.decide(Situation(topic="t", text=PLAIN), record=False)
-    assert decision.benefit == pytest.approx(benefit_estimate(3, 4)) == 4 / 6
+    topic = (3 + 2 * 0.5) / (4 + 2)  # the topic's share, shrunk toward 0.5
+    assert decision.benefit == pytest.approx((3 + 2 * topic) / (4 + 2), abs=1e-6)
     other = matrix.decide(Situation(topic="other", text=PLAIN), record=False)
-    assert other.benefit == pytest.approx(1 / 3)
+    assert other.benefit == pytest.approx((0 + 2 * (1 / 3)) / 3, abs=1e-6)
+    # per task type: answers about "ui" tasks mattered, the same topic on "api" tasks not
+    matrix.record.add(project, [asked("u", True, f"u{i}", "ui") for i in range(6)])
+    matrix.record.add(project, [asked("u", False, f"a{i}", "api") for i in range(6)])
+    ui = matrix.decide(Situation(topic="u", text=PLAIN, task_type="ui"), record=False)
+    api = matrix.decide(Situation(topic="u", text=PLAIN, task_type="api"), record=False)
+    assert ui.benefit > 0.6 > 0.4 > api.benefit
+
+
+def test_benefit_of_a_new_project_leans_on_the_users_other_projects(
+    project: Path, tmp_path: Path
+) -> None:
+    prior = Record(tmp_path / "user" / "outcomes.db")
+    prior.add("elsewhere", [asked("t", True, f"k{i}") for i in range(20)])
+    with QuestionStore(project / ".harness") as store:
+        alone = Matrix(EscalationConfig(), store).decide(Situation(topic="t", text=PLAIN))
+        leaning = Matrix(EscalationConfig(), store, prior=prior)
+        with_prior = leaning.decide(Situation(topic="t", text=PLAIN), record=False)
+    assert alone.benefit == 0.5
+    assert with_prior.benefit == pytest.approx(21 / 22, abs=1e-6)
+    prior.close()
 
 
 def test_threshold_and_cap(store: QuestionStore) -> None:
     config = EscalationConfig(threshold=0.5, max_questions_per_session=1)
     matrix = Matrix(config, store)
     low = matrix.decide(Situation(text=PLAIN, confidence=1.0, session=1))
-    assert not low.escalate  # new (n=1): 0.3 + benefit 0.15 = 0.45
-    assert low.total == 0.45
+    assert not low.escalate  # new (n=1), benefit 0.5, equal weights: (0 + 1 + 0.5) / 3
+    assert low.total == 0.5
     high = matrix.decide(Situation(text=HEDGED, confidence=0.1, session=1))
     assert high.escalate and not high.capped and high.questions_asked == 0
     store.ask("question", HEDGED, scores=high.scores(), session=1)
@@ -109,7 +135,8 @@ def test_threshold_and_cap(store: QuestionStore) -> None:
     assert capped.capped and not capped.escalate and "cap" in capped.reason
     store.ask("approval", "push?", session=1)  # approvals do not count toward the cap
     assert store.count_asked(1) == 1
-    other_session = matrix.decide(Situation(text=HEDGED + "!", confidence=0.1, session=2))
+    novel = "I think the TLS keys of the GPU cluster maybe need rotating, not sure."
+    other_session = matrix.decide(Situation(text=novel, confidence=0.1, session=2))
     assert other_session.escalate
 
 

@@ -105,7 +105,7 @@ def test_a_parked_session_stays_open_and_writes_nothing_back(fast_path: Path) ->
     env.gates = escalation(root, env.run.id)
     outcome = run_session(env, 1)
     sessions = env.run.journal.sessions(env.run.id)
-    env.gates.store.close()
+    env.gates.close()
     env.run.journal.close()
     assert outcome.ending == "parked" and "waiting for a human" in outcome.detail
     assert [s.status for s in sessions] == ["open"]

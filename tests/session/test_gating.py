@@ -49,9 +49,9 @@ def test_an_approval_marks_a_feature_without_a_check(fast_path: Path, mark: dict
     [question] = first.ctx.gates.store.pending()
     assert question.kind == "approval"
     first.ctx.gates.store.approve(question.id)
-    first.ctx.gates.store.close()
+    first.ctx.gates.close()
     again, outcome = _run(root, turns, run_id=first.journal.run_id)
-    again.ctx.gates.store.close()
+    again.ctx.gates.close()
     assert outcome.ending == "done"
     on_disk = features_on_disk(root)["F001"]
     assert on_disk["passes"] is True
@@ -76,9 +76,9 @@ def test_a_denial_is_a_result_and_changes_nothing(fast_path: Path) -> None:
     first, _ = _run(root, turns)
     [question] = first.ctx.gates.store.pending()
     first.ctx.gates.store.deny(question.id, "not convinced")
-    first.ctx.gates.store.close()
+    first.ctx.gates.close()
     again, outcome = _run(root, turns, run_id=first.journal.run_id)
-    again.ctx.gates.store.close()
+    again.ctx.gates.close()
     assert outcome.ending == "done"
     [result] = [m["content"] for m in again.messages if m["role"] == "tool"]
     assert "not convinced" in result and "POLICY" in result
@@ -113,7 +113,7 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path
             assert outcome.ending == "parked"
             [question] = gates.store.pending()
             gates.store.approve(question.id)
-        gates.store.close()
+        gates.close()
     assert outcome.ending == "done"
     assert h.ctx.resources is not None and h.ctx.resources.memory_mb == 9000
 
@@ -134,7 +134,7 @@ def test_ask_human_is_capped_per_session(fast_path: Path) -> None:
     )
     h.run()
     h.close()
-    gates.store.close()
+    gates.close()
     [result] = [m["content"] for m in h.messages if m["role"] == "tool"]
     assert "has asked its 0 questions" in result and h.ctx.questions == []
 
@@ -153,11 +153,11 @@ def test_an_unsure_turn_consults_a_human_and_the_answer_replays(fast_path: Path)
     h.close()
     [question] = gates.store.pending()
     gates.store.answer(question.id, "do X")
-    gates.store.close()
+    gates.close()
     gates = escalation(root, run_id, threshold=0.0)
     again = harnessed(root, turns, gates=gates, run_id=run_id)
     outcome = again.run()
     again.close()
-    gates.store.close()
+    gates.close()
     assert outcome.ending == "done" and again.model.calls == 1
     assert any("do X" in str(m["content"]) for m in again.messages if m["role"] == "user")

@@ -1,0 +1,329 @@
+"""The escalation matrix's learning curve on seeded synthetic histories (part 3 of
+``bench/escalation.py``; runs alone too: ``python bench/escalation_curve.py [--quick]``).
+
+How a history is made (read this before trusting the numbers):
+
+- Each step has hidden causes: a topic (five, each with a true rate at which a human's
+  answer matters), an ambiguity a ~ U(0, 1), and whether it is novel (30%). Its ground
+  truth "should the agent ask?" is ``need > cut`` with need = ca·a + cn·novel + cv·rate(topic)
+  + N(0, 0.08), and ``cut`` set so that about 20% of steps should ask. The weights (ca, cn,
+  cv) differ per **mix**, and the matrix never sees them.
+- The matrix sees only proxies: hedges (each of 3 phrases appears with probability 0.6·a;
+  in the "hedgy model" mix with probability 0.5 whatever a is, so they carry nothing),
+  a stated confidence (70% of steps, 1 - a + N(0, 0.15); none in the hedgy mix), the text
+  (a novel step's words are random, a familiar one's is its topic's phrase; novelty comes
+  from the real hashed embedder against the real history), and benefit from its own record.
+- What the learner is told is what the harness can observe, not the truth: an asked step
+  is labelled by the human's answer (mattered iff it should have asked, 5% of answers
+  flipped); a step not asked is labelled "should have asked" only when that shows later
+  (undone, a failed check, a later answer), which happens for 60% of those that should
+  have, plus 3% false alarms among the rest. So the learner fits on censored, noisy labels
+  that it partly chooses itself (what it asks is what gets a clean label).
+- Both arms run the same steps through the real ``Matrix``, ``Record`` and refit, one
+  session (10 decisions) at a time, no per-session cap. The fixed arm keeps the shipped
+  default (equal weights, threshold 0.6); its record still feeds its benefit score. The
+  learned arms refit after every session, with the shipped target (catch 80% of the
+  should-ask cases), one of them also with a question budget per session equal to what the
+  fixed arm asks per session at the end ("ask no more than the default does"). A last row
+  takes the learned weights and asks on exactly as many held-out steps as the fixed arm
+  does: the weights compared at the same ask rate, the threshold set aside.
+- Measured on 500 held-out steps of the same mix after 50, 200 and 1,000 outcomes:
+  recall of should-ask (share caught) and questions per 100 steps, against the truth.
+
+The "noise" mix (need is random: no proxy predicts it) is there to show what learning
+cannot do; there the learner should neither gain nor lose much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from artifacts.config import EscalationConfig  # noqa: E402
+from escalation.learn import refit  # noqa: E402
+from escalation.matrix import Matrix, Situation  # noqa: E402
+from escalation.outcomes import Outcome  # noqa: E402
+from escalation.questions import QuestionStore  # noqa: E402
+from escalation.record import Record  # noqa: E402
+
+TOPICS = {  # topic: (true rate at which a human's answer matters, familiar phrases)
+    "api_ambiguity": (0.85, ["the spec does not say which status code the endpoint returns",
+                             "two endpoints in the spec disagree on the field name"]),
+    "schema_change": (0.65, ["the migration drops a column that old rows still use",
+                             "renaming the users table breaks the report query"]),
+    "dependency_choice": (0.5, ["pick a library for parsing dates in the importer",
+                                "choose between requests and httpx for the client"]),
+    "test_flake": (0.1, ["test_login fails once in five runs with a timeout",
+                         "the websocket test is flaky under load"]),
+    "refactor": (0.15, ["split the 600 line views module into smaller files",
+                        "rename helper functions in utils to say their role"]),
+}  # fmt: skip
+_VOCABULARY = (
+    "kafka ledger invoice gpu tenant oauth webhook cron shard quota billing cache locale pdf "
+    "export sso audit queue retry backoff tls cert dns region vault secret rotation bucket "
+    "upload thumbnail video codec stream latency histogram grafana alert pager oncall sla "
+    "contract license gdpr consent cookie banner captcha fraud refund chargeback currency "
+    "timezone calendar recurrence reminder push notification ios android offline sync"
+)
+WORDS = _VOCABULARY.split()
+HEDGE_BITS = ["I think", "maybe", "not sure", "it might be", "I assume", "unclear"]
+SESSION = 10
+CHECKPOINTS = (50, 200, 1000)
+HELD_OUT = 500
+SHOULD_SHARE = 0.2
+FLIP = 0.05
+REVEAL = 0.6
+FALSE_ALARM = 0.03
+SAME = 0.5
+"""Ask rates within this many questions per 100 steps count as the same (the held-out
+set's resolution is 0.2)."""
+
+
+@dataclass(frozen=True)
+class Mix:
+    name: str
+    weights: tuple[float, float, float]  # (ambiguity, novel, topic rate) in the true need
+    hedges_informative: bool = True
+    confidence: bool = True
+    noise: bool = False
+
+
+MIXES = (
+    Mix("balanced", (0.45, 0.25, 0.30)),
+    Mix("novelty-driven", (0.15, 0.60, 0.25)),
+    Mix("topic-driven", (0.15, 0.15, 0.70)),
+    Mix("hedgy model", (0.45, 0.25, 0.30), hedges_informative=False, confidence=False),
+    Mix("noise", (0.0, 0.0, 0.0), noise=True),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    situation: Situation
+    should_ask: bool
+
+
+def need_of(rng: random.Random, mix: Mix, a: float, novel: bool, topic: str) -> float:
+    if mix.noise:
+        return rng.random()
+    ca, cn, cv = mix.weights
+    return ca * a + cn * novel + cv * TOPICS[topic][0] + rng.gauss(0, 0.08)
+
+
+def steps(rng: random.Random, mix: Mix, count: int, cut: float) -> list[Step]:
+    out = []
+    for _ in range(count):
+        topic = rng.choice(list(TOPICS))
+        a = rng.random()
+        novel = rng.random() < 0.3
+        need = need_of(rng, mix, a, novel, topic)
+        p_hedge = 0.6 * a if mix.hedges_informative else 0.5
+        count_hedges = sum(rng.random() < p_hedge for _ in range(3))
+        confidence = None
+        if mix.confidence and rng.random() < 0.7:
+            confidence = min(1.0, max(0.0, 1.0 - a + rng.gauss(0, 0.15)))
+        base = " ".join(rng.sample(WORDS, 8)) if novel else rng.choice(TOPICS[topic][1])
+        text = f"{base} in src/{rng.choice(['app', 'core', 'api'])}.py"
+        if count_hedges:
+            text += ". " + ", ".join(rng.sample(HEDGE_BITS, count_hedges)) + "."
+        situation = Situation(topic=topic, text=text, confidence=confidence)
+        out.append(Step(situation, need > cut))
+    return out
+
+
+def cut_for(mix: Mix, seed: int) -> float:
+    """The need above which the share SHOULD_SHARE of steps should ask (on a large sample)."""
+    rng = random.Random(seed * 7919 + 1)
+    needs = sorted(
+        need_of(rng, mix, rng.random(), rng.random() < 0.3, rng.choice(list(TOPICS)))
+        for _ in range(20000)
+    )
+    return needs[int((1 - SHOULD_SHARE) * len(needs))]
+
+
+def observed_label(rng: random.Random, asked: bool, should: bool) -> bool:
+    """What the harness would record (see the module docstring)."""
+    if asked:
+        return should != (rng.random() < FLIP)
+    return rng.random() < REVEAL if should else rng.random() < FALSE_ALARM
+
+
+@dataclass
+class Arm:
+    name: str
+    config: EscalationConfig
+    learns: bool
+    folder: Path
+
+    def open(self) -> None:
+        self.store = QuestionStore(self.folder / ".harness")
+        self.record = Record.of_project(self.folder / ".harness")
+        self.matrix = Matrix(self.config, self.store, record=self.record)
+        self.project = self.record.project_id()
+        self.asks: list[bool] = []
+
+    def close(self) -> None:
+        self.store.close()
+        self.record.close()
+
+
+def train(arm: Arm, history: list[Step], rng: random.Random, start: int, stop: int) -> None:
+    """Decide steps [start, stop) session by session, record outcomes, refit if learning."""
+    for first in range(start, stop, SESSION):
+        outcomes = []
+        for index in range(first, min(stop, first + SESSION)):
+            step = history[index]
+            situation = step.situation.model_copy(update={"session": index // SESSION})
+            d = arm.matrix.decide(situation, questions_asked=0)
+            arm.asks.append(d.escalate)
+            label = observed_label(rng, d.escalate, step.should_ask)
+            outcome = Outcome(
+                key=f"s{index}", source="turn", topic=d.topic, situation=f"s{index}",
+                run="bench", session=index // SESSION, uncertainty=d.uncertainty,
+                structured=d.structured, novelty=d.novelty, benefit=d.benefit, score=d.total,
+                threshold=d.threshold, weights=d.weights, asked=d.escalate, should_ask=label,
+            )  # fmt: skip
+            outcomes.append(outcome)
+        arm.record.add(arm.project, outcomes)
+        if arm.learns:
+            refit(arm.record, None, arm.config, key=f"fit{first}")
+
+
+def scored(arm: Arm, held_out: list[Step]) -> list[tuple[float, float, float, bool]]:
+    """(u, n, b, asks) of each held-out step as the arm's matrix sees it now."""
+    found = []
+    for step in held_out:
+        d = arm.matrix.decide(step.situation, questions_asked=0, record=False)
+        found.append((d.uncertainty, d.novelty, d.benefit, d.escalate))
+    return found
+
+
+def measure(asks: list[bool], held_out: list[Step]) -> tuple[float, float]:
+    """(recall of should-ask, questions per 100 steps), against the truth."""
+    should = sum(s.should_ask for s in held_out)
+    caught = sum(a and s.should_ask for a, s in zip(asks, held_out, strict=True))
+    return caught / max(1, should), 100 * sum(asks) / len(held_out)
+
+
+def top(scores: list[float], count: int) -> list[bool]:
+    """Ask on the ``count`` highest scores (ties broken by position): a threshold set to ask
+    exactly as often as another policy does."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    chosen = set(order[:count])
+    return [i in chosen for i in range(len(scores))]
+
+
+Row = list[tuple[float, float]]
+
+
+def run_mix(mix: Mix, seed: int, folder: Path) -> dict[str, Row]:
+    """{row: [(recall, asks/100) at each checkpoint]} for one mix and seed."""
+    cut = cut_for(mix, seed)
+    history = steps(random.Random(seed), mix, CHECKPOINTS[-1], cut)
+    held_out = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut)
+    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    fixed = Arm("fixed", default, False, folder / f"{mix.name}-{seed}-fixed")
+    fixed.open()
+    rows: dict[str, Row] = {name: [] for name in NAMES}
+    fixed_asks = []
+    done = 0
+    for point in CHECKPOINTS:
+        train(fixed, history, random.Random(seed + point), done, point)
+        done = point
+        asks = [a for *_, a in scored(fixed, held_out)]
+        fixed_asks.append(sum(asks))
+        rows[NAMES[0]].append(measure(asks, held_out))
+    # the budget: what the fixed default asks per session now (on the held-out steps after
+    # all its training: a count of its questions, no ground truth)
+    budget = SESSION * fixed_asks[-1] / HELD_OUT
+    fixed.close()
+    learners = {
+        NAMES[1]: default.model_copy(update={"learn": True}),
+        NAMES[2]: default.model_copy(
+            update={"learn": True, "target_questions_per_session": max(budget, 0.05)}
+        ),
+    }
+    for number, (name, config) in enumerate(learners.items()):
+        arm = Arm(name, config, True, folder / f"{mix.name}-{seed}-learned{number}")
+        arm.open()
+        done = 0
+        for index, point in enumerate(CHECKPOINTS):
+            train(arm, history, random.Random(seed + point), done, point)
+            done = point
+            seen = scored(arm, held_out)
+            rows[name].append(measure([a for *_, a in seen], held_out))
+            if number == 0:  # its weights, asking exactly as often as the fixed default
+                w = arm.matrix.policy().weights
+                scores = [w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in seen]
+                rows[NAMES[3]].append(measure(top(scores, fixed_asks[index]), held_out))
+        arm.close()
+    return rows
+
+
+NAMES = (
+    "fixed (shipped)",
+    "learned, recall 0.8",
+    "learned, budget=fixed",
+    "learned w @ fixed rate",
+)
+
+
+def curve(seeds: list[int], mixes: tuple[Mix, ...]) -> None:
+    print(
+        f"\n== Part 3: learning curve ({len(seeds)} seeds x {len(mixes)} mixes; {SESSION} "
+        f"decisions a session; {HELD_OUT} held-out steps; medians over seeds; see "
+        "bench/escalation_curve.py for how the histories are made) =="
+    )
+    header = f"{'mix':<15} {'policy':<23}" + "".join(
+        f"{'after ' + str(p):>19}" for p in CHECKPOINTS
+    )
+    print(header)
+    print(f"{'':<15} {'':<23}" + "".join(f"{'recall asks/100':>19}" for _ in CHECKPOINTS))
+    wins: dict[str, int] = {"weights": 0, "budget": 0}
+    runs = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for mix in mixes:
+            per_seed = [run_mix(mix, seed, Path(tmp)) for seed in seeds]
+            for name in NAMES:
+                cells = []
+                for i in range(len(CHECKPOINTS)):
+                    recall = statistics.median(r[name][i][0] for r in per_seed)
+                    asks = statistics.median(r[name][i][1] for r in per_seed)
+                    cells.append(f"{recall:>8.0%} {asks:>8.1f}")
+                label = mix.name if name == NAMES[0] else ""
+                print(f"{label:<15} {name:<23}" + "".join(f"{c:>19}" for c in cells))
+            for result in per_seed:
+                runs += 1
+                base_recall, base_asks = result[NAMES[0]][-1]
+                recall, asks = result[NAMES[3]][-1]
+                wins["weights"] += recall > base_recall and asks <= base_asks + SAME
+                recall, asks = result[NAMES[2]][-1]
+                wins["budget"] += recall > base_recall and asks <= base_asks + SAME
+    last = CHECKPOINTS[-1]
+    print(
+        f"after {last} outcomes, more should-ask steps caught than the fixed default at the same "
+        f"(+{SAME:g} per 100, {SAME * HELD_OUT / 100:g} of {HELD_OUT} steps) or a lower ask "
+        f"rate: learned weights {wins['weights']}/{runs} seed x mix runs, the learned policy "
+        f"on the fixed default's budget {wins['budget']}/{runs}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="1 seed, 2 mixes")
+    args = parser.parse_args()
+    if args.quick:
+        curve([1], MIXES[:2])
+    else:
+        curve([1, 2, 3], MIXES)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Learning from the record: a closed session's decisions become outcomes, then a refit.
+
+``settle_session`` labels the session's decisions (``escalation.trace``), adds an outcome
+for each approval a policy gate asked for, and keeps them in the project record and the
+user record. ``refit`` fits weights and threshold on the record (``escalation.fit``).
+
+A refit is deterministic and resumable: it first stores a checkpoint naming the outcome
+ids it reads (in both records), and commits its result and drops the checkpoint in one
+transaction. A fit killed midway leaves no result; run again under the same key it finds
+its checkpoint and reads the same rows, even if other projects added outcomes in between,
+so it produces the same weights. The session calls both inside journaled steps.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from escalation.fit import THRESHOLD_WINDOW, Fit, FitSettings, Policy, fit, policy_of
+from escalation.logistic import Hook
+from escalation.outcomes import Outcome
+from escalation.questions import QuestionStore
+from escalation.record import Record
+from escalation.trace import Settling, Trace, settle, situation_digest
+
+
+class Settled(BaseModel):
+    """A closed session's outcomes, as the session journals them."""
+
+    outcomes: list[Outcome]
+
+
+class FitReport(BaseModel):
+    """A refit's result, as the session journals it."""
+
+    fit: Fit
+    changed: bool
+    """The weights or threshold in force changed with this fit."""
+    before: Policy
+    after: Policy
+
+
+def settle_session(
+    trace: Trace,
+    how: Settling,
+    store: QuestionStore,
+    record: Record,
+    prior: Record | None,
+) -> Settled:
+    """The session's outcomes, kept in the project record and the user record (once)."""
+    outcomes = settle(trace, how) + gate_outcomes(store, how)
+    project = record.project_id()
+    record.add(project, outcomes)
+    if prior is not None:
+        prior.add(project, outcomes)
+    return Settled(outcomes=outcomes)
+
+
+def gate_outcomes(store: QuestionStore, how: Settling) -> list[Outcome]:
+    """Approvals the gates asked for in the session: approved (agreed) or denied."""
+    found = []
+    for q in store.all():
+        if q.kind != "approval" or q.run != how.run or q.session != how.session or q.pending:
+            continue
+        agreed = q.status == "approved"
+        found.append(
+            Outcome(
+                key=q.key or q.id,
+                source="gate",
+                topic=q.topic,
+                task_type=how.task_type,
+                situation=situation_digest(q.topic, q.text),
+                run=q.run,
+                session=q.session,
+                asked=True,
+                question=q.id,
+                human_agreed=agreed,
+                feature_passed=how.feature_passed,
+                should_ask=not agreed,
+            )
+        )
+    return found
+
+
+def refit(
+    record: Record,
+    prior: Record | None,
+    settings: FitSettings,
+    *,
+    key: str,
+    hook: Hook | None = None,
+) -> FitReport:
+    """Fit on the record and keep the fit under ``key`` (see the module docstring)."""
+    project = record.project_id()
+    earlier = [f for f in record.fits(project) if f["key"] != key]
+    before = policy_of(earlier[-1] if earlier else None, settings)
+    start = {"own": record.last_id(), "prior": prior.last_id() if prior is not None else 0}
+    point = record.checkpoint(project, key, start)
+    own = record.cells(up_to=point["own"], project=project)
+    recent = record.cells(up_to=point["own"], project=project, newest=THRESHOLD_WINDOW)
+    sessions = record.sessions(up_to=point["own"], project=project)
+    other, projects = [], 0
+    if prior is not None:
+        other = prior.cells(up_to=point["prior"], other_than=project)
+        sessions += prior.sessions(up_to=point["prior"], other_than=project)
+        projects = prior.projects(up_to=point["prior"], other_than=project)
+    result = fit(
+        own, other, settings, sessions=sessions, recent=recent, prior_projects=projects,
+        hook=hook,
+    )  # fmt: skip
+    if result.fitted:
+        stored = record.commit_fit(project, key, result.model_dump(mode="json"))
+        result = Fit.model_validate(stored)
+    else:
+        record.drop_checkpoint(project, key)
+    after = policy_of(result.model_dump(mode="json"), settings) if result.fitted else before
+    changed = after.weights != before.weights or after.threshold != before.threshold
+    return FitReport(fit=result, changed=changed, before=before, after=after)

@@ -1,0 +1,343 @@
+"""The escalation record: outcomes of past decisions and the fits made from them (SQLite).
+
+One schema, two files:
+
+- the **project record**, ``.harness/escalation.db``: this project's outcomes and fits, and
+  its id (``meta.project``); it travels with the project's state (`harness state
+  save/load`), so the weights in force and what they rest on move with it;
+- the **user record**, ``<state home>/escalation/outcomes.db`` beside the journal keys
+  (``harness.journal.keys.state_home``): the outcomes of every project of this user,
+  keyed by project; it outlives the projects and is the prior of a new one.
+
+Outcomes are keyed by (project, decision reference) and written with ``INSERT OR IGNORE``:
+settling a session twice (a resumed writeback) records nothing twice. Rows are never
+updated or deleted, so "the rows up to id N" names a fixed set: a fit records the ids it
+read (its checkpoint) and a resumed fit reads the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from escalation.outcomes import Outcome
+from harness.errors import ExitCode, HarnessError
+
+PROJECT_FILE = "escalation.db"
+USER_DIR = "escalation"
+USER_FILE = "outcomes.db"
+BINS = 20
+"""The fit reads outcomes grouped by their scores rounded to 1/BINS (0.05): its cost is
+bounded by the number of distinct cells (at most 21³ = 9,261), not by the record's length."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    source TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    task_type TEXT NOT NULL,
+    situation TEXT NOT NULL,
+    run TEXT,
+    session INTEGER,
+    uncertainty REAL NOT NULL,
+    novelty REAL NOT NULL,
+    benefit REAL NOT NULL,
+    asked INTEGER NOT NULL,
+    should_ask INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (project, key)
+);
+CREATE INDEX IF NOT EXISTS outcomes_topic ON outcomes(project, source, topic, task_type);
+CREATE TABLE IF NOT EXISTS fits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (project, key)
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (project, key)
+);
+"""
+
+
+class RecordError(HarnessError):
+    """The escalation record cannot be opened or written (path and reason in the message)."""
+
+    exit_code = ExitCode.FAILED
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Outcomes whose (uncertainty, novelty, benefit) round to the same point."""
+
+    u: float
+    n: float
+    b: float
+    positives: int
+    """Outcomes in the cell that should have asked."""
+    total: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Answered escalations of one kind: how many mattered (the human did not just agree)."""
+
+    mattered: int
+    total: int
+
+
+def user_record_path(state_home: Path) -> Path:
+    """The user record's file under the user's harness state directory."""
+    return state_home / USER_DIR / USER_FILE
+
+
+class Record:
+    """Outcomes and fits in one SQLite file (the project's or the user's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA busy_timeout=10000")
+            # Rollback journal, not WAL: a record is written once a session, and an open
+            # connection then leaves no -wal/-shm files beside it (nothing to carry, strand
+            # or see vanish when a process lets go of it).
+            self._db.execute("PRAGMA journal_mode=DELETE")
+            with self._lock:
+                self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise RecordError(f"cannot open the escalation record {self.path}: {error}") from error
+
+    @classmethod
+    def of_project(cls, state_dir: Path) -> Record:
+        """The project record in the project's ``.harness/``."""
+        return cls(Path(state_dir) / PROJECT_FILE)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise RecordError(f"cannot write {self.path}: {error}") from error
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise RecordError(f"cannot write {self.path}: {error}") from error
+
+    # -- identity ------------------------------------------------------------------------
+    def project_id(self) -> str:
+        """This record's project id, made on first use (the project record's own)."""
+        found = self._db.execute("SELECT value FROM meta WHERE name='project'").fetchone()
+        if found is not None:
+            return str(found[0])
+        with self._write():
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES ('project', ?)",
+                (uuid.uuid4().hex[:16],),
+            )
+        return str(self._db.execute("SELECT value FROM meta WHERE name='project'").fetchone()[0])
+
+    # -- outcomes ------------------------------------------------------------------------
+    def add(self, project: str, outcomes: Iterable[Outcome]) -> int:
+        """Keep ``outcomes`` of ``project``; those already kept are left alone. Returns
+        how many were new."""
+        now = datetime.now(UTC).isoformat()
+        added = 0
+        with self._write():
+            for o in outcomes:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO outcomes (project, key, source, topic, task_type, "
+                    "situation, run, session, uncertainty, novelty, benefit, asked, should_ask, "
+                    "data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        project,
+                        o.key,
+                        o.source,
+                        o.topic,
+                        o.task_type,
+                        o.situation,
+                        o.run,
+                        o.session,
+                        o.uncertainty,
+                        o.novelty,
+                        o.benefit,
+                        int(o.asked),
+                        int(o.should_ask),
+                        o.model_dump_json(),
+                        now,
+                    ),
+                )
+                added += cursor.rowcount
+        return added
+
+    def outcomes(self, project: str | None = None) -> list[Outcome]:
+        """Every outcome (of ``project``), oldest first."""
+        sql, args = "SELECT data FROM outcomes", ()  # type: tuple[str, tuple[str, ...]]
+        if project is not None:
+            sql, args = sql + " WHERE project=?", (project,)
+        rows = self._db.execute(sql + " ORDER BY id", args)
+        return [Outcome.model_validate_json(row[0]) for row in rows]
+
+    def last_id(self) -> int:
+        """The id of the newest outcome (0 when there is none)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outcomes").fetchone()[0])
+
+    def cells(
+        self,
+        *,
+        up_to: int,
+        project: str | None = None,
+        other_than: str | None = None,
+        newest: int | None = None,
+    ) -> list[Cell]:
+        """The matrix's outcomes (gates left out) with id <= ``up_to``, grouped by rounded
+        scores, in a fixed order: of ``project`` only, or of every project but ``other_than``;
+        with ``newest``, only the newest that many of them."""
+        where, args = _scope(up_to, project, other_than)
+        if newest is not None:
+            newest_ids = f"SELECT id FROM outcomes WHERE {where} ORDER BY id DESC LIMIT ?"
+            where = f"{where} AND id IN ({newest_ids})"
+            args = [*args, *args, newest]
+        sql = (
+            f"SELECT ROUND(uncertainty * {BINS}) / {BINS}, ROUND(novelty * {BINS}) / {BINS}, "
+            f"ROUND(benefit * {BINS}) / {BINS}, SUM(should_ask), COUNT(*) FROM outcomes "
+            f"WHERE {where} "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        )
+        return [Cell(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._db.execute(sql, args)]
+
+    def sessions(
+        self, *, up_to: int, project: str | None = None, other_than: str | None = None
+    ) -> int:
+        """How many sessions the matrix's outcomes (same scope as ``cells``) come from."""
+        where, args = _scope(up_to, project, other_than)
+        sql = (
+            "SELECT COUNT(DISTINCT project || '/' || run || '/' || session) FROM outcomes "
+            f"WHERE {where}"
+        )
+        return int(self._db.execute(sql, args).fetchone()[0])
+
+    def projects(self, *, up_to: int, other_than: str | None = None) -> int:
+        """How many projects the record holds outcomes of."""
+        where, args = _scope(up_to, None, other_than)
+        sql = f"SELECT COUNT(DISTINCT project) FROM outcomes WHERE {where}"
+        return int(self._db.execute(sql, args).fetchone()[0])
+
+    def answered(
+        self,
+        topic: str,
+        *,
+        task_type: str | None = None,
+        project: str | None = None,
+        other_than: str | None = None,
+    ) -> Counts:
+        """Asked (and answered) decisions of ``topic`` (and ``task_type``) and how many of
+        their answers mattered: what intervention benefit is estimated from."""
+        sql = (
+            "SELECT COALESCE(SUM(should_ask), 0), COUNT(*) FROM outcomes "
+            "WHERE asked=1 AND source != 'gate' AND topic=?"
+        )
+        args: list[Any] = [topic]
+        if task_type is not None:
+            sql += " AND task_type=?"
+            args.append(task_type)
+        if project is not None:
+            sql += " AND project=?"
+            args.append(project)
+        if other_than is not None:
+            sql += " AND project!=?"
+            args.append(other_than)
+        row = self._db.execute(sql, args).fetchone()
+        return Counts(int(row[0]), int(row[1]))
+
+    # -- fits ----------------------------------------------------------------------------
+    def checkpoint(self, project: str, key: str, start: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint of fit ``key``: ``start`` when the fit begins, the stored one when
+        a killed fit resumes (so it reads the same rows)."""
+        with self._write():
+            self._db.execute(
+                "INSERT OR IGNORE INTO checkpoints (project, key, data) VALUES (?,?,?)",
+                (project, key, json.dumps(start, sort_keys=True)),
+            )
+            row = self._db.execute(
+                "SELECT data FROM checkpoints WHERE project=? AND key=?", (project, key)
+            ).fetchone()
+        return dict(json.loads(row[0]))
+
+    def commit_fit(self, project: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Keep fit ``key`` and drop its checkpoint in one transaction; a fit already kept
+        under ``key`` wins (a rerun after a crash returns what was committed)."""
+        with self._write():
+            self._db.execute(
+                "INSERT OR IGNORE INTO fits (project, key, data, created_at) VALUES (?,?,?,?)",
+                (project, key, json.dumps(data, sort_keys=True), datetime.now(UTC).isoformat()),
+            )
+            self._db.execute("DELETE FROM checkpoints WHERE project=? AND key=?", (project, key))
+            row = self._db.execute(
+                "SELECT data FROM fits WHERE project=? AND key=?", (project, key)
+            ).fetchone()
+        return dict(json.loads(row[0]))
+
+    def drop_checkpoint(self, project: str, key: str) -> None:
+        """Forget fit ``key``'s checkpoint (the fit found too few outcomes to keep)."""
+        with self._write():
+            self._db.execute("DELETE FROM checkpoints WHERE project=? AND key=?", (project, key))
+
+    def fits(self, project: str) -> list[dict[str, Any]]:
+        """The fits kept for ``project``, oldest first (each with its key and time)."""
+        rows = self._db.execute(
+            "SELECT key, data, created_at FROM fits WHERE project=? ORDER BY id", (project,)
+        )
+        return [{**json.loads(r[1]), "key": r[0], "created_at": r[2]} for r in rows]
+
+    def current_fit(self, project: str) -> dict[str, Any] | None:
+        """The newest fit of ``project`` (None before the first)."""
+        row = self._db.execute(
+            "SELECT data FROM fits WHERE project=? ORDER BY id DESC LIMIT 1", (project,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+
+def _scope(up_to: int, project: str | None, other_than: str | None) -> tuple[str, list[Any]]:
+    where, args = "source != 'gate' AND id <= ?", [up_to]  # type: tuple[str, list[Any]]
+    if project is not None:
+        where, args = where + " AND project = ?", [*args, project]
+    if other_than is not None:
+        where, args = where + " AND project != ?", [*args, other_than]
+    return where, args

@@ -1,0 +1,127 @@
+"""Escalation that learns from its record, over real sessions (in process: scripted model,
+fake runner, real SQLite journal and records, real git).
+
+Each session works one feature with the same shape of turns: a hedged turn (A) that the
+matrix asks about while it has no record, a turn stating a 0.7 confidence in its tool call
+(B) that it does not ask about at first, then the checks. A scripted human answers every
+question. Where the human keeps saying "go ahead", the record says answers do not matter
+and the harness asks less; where the human keeps redirecting the agent (and the agent,
+left alone, undoes what it did at B), it asks more.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from artifacts.config import EscalationConfig, HarnessConfig
+from escalation import QuestionStore
+from session.cycle import run_session
+from session.wiring import build_escalation
+from tests.session.inproc import call, feature, make_project, script, session_env, turn
+
+_VOCABULARY = (
+    "kafka ledger invoice tenant oauth webhook cron shard quota billing cache locale pdf "
+    "export sso audit queue retry backoff tls cert dns region vault rotation bucket upload "
+    "thumbnail video codec stream latency histogram alert pager contract license consent "
+    "cookie banner captcha fraud refund currency timezone calendar reminder offline sync"
+)
+WORDS = _VOCABULARY.split()
+
+
+def topic_words(k: int, salt: str) -> str:
+    return " ".join(random.Random(f"{salt}{k}").sample(WORDS, 9))
+
+
+def turns(k: int, *, undo: bool) -> list[dict[str, Any]]:
+    """Feature k's session: turn A (hedged), turn B (confidence 0.7), then the checks;
+    with ``undo`` the agent, left alone at B, puts B's change back (it should have asked)."""
+    f = f"F{k:03d}"
+    a = f"I think {topic_words(k, 'a')} should answer 404, maybe."
+    b = f"Writing the {topic_words(k, 'b')} notes."
+    draft = call("write_file", path=f"notes_{k}.txt", content=f"draft {k}\n", confidence=0.7)
+    found = [
+        turn(call("write_file", path=f"api_{k}.txt", content="404\n"), text=a),
+        turn(draft, text=b),
+    ]
+    if undo:
+        back = call("write_file", path=f"notes_{k}.txt", content=f"original {k}\n")
+        found.append(turn(back, text="Back to the old notes."))
+    found += [
+        turn(call("verify_feature", feature=f)),
+        turn(call("mark_passing", feature=f)),
+        {"text": f"{f} done."},
+    ]
+    return found
+
+
+@contextmanager
+def human(store: QuestionStore, answer: str) -> Iterator[list[str]]:
+    """A person at the terminal who answers every question the same way."""
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def answer_all() -> None:
+        while not stop.wait(0.01):
+            for question in store.pending():
+                store.answer(question.id, text=answer)
+                seen.append(question.id)
+
+    thread = threading.Thread(target=answer_all, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+
+
+def drive(
+    root: Path, sessions: int, *, answer: str, undo: bool, recall: float = 0.8
+) -> tuple[list[int], Any]:
+    """Run ``sessions`` sessions (interactive, the human answering); the questions each
+    asked, and the fits kept. ``recall``: the project's target."""
+    root.mkdir(parents=True)
+    for k in range(1, sessions + 1):
+        (root / f"notes_{k}.txt").write_text(f"original {k}\n")
+    features = [feature(k) for k in range(1, sessions + 1)]
+    make_project(root, *features, git=True)
+    scenes = [
+        {"name": f"F{k:03d}", "match": f"Feature F{k:03d}\\b", "turns": turns(k, undo=undo)}
+        for k in range(1, sessions + 1)
+    ]
+    env = session_env(root, script(scenes=scenes))
+    config = HarnessConfig(escalation=EscalationConfig(min_outcomes=12, target_recall=recall))
+    env.gates = build_escalation(root, config, env.run.id, unattended=False)
+    asked = []
+    try:
+        with human(env.gates.store, answer):
+            for number in range(1, sessions + 1):
+                outcome = run_session(env, number)
+                assert outcome.ending == "passing", outcome
+                asked.append(env.gates.store.count_asked(number, run=env.run.id))
+        fits = env.gates.matrix.record.fits(env.gates.matrix.project)
+        return asked, fits
+    finally:
+        env.gates.close()
+        env.run.journal.close()
+
+
+def test_a_project_whose_humans_keep_saying_go_ahead_asks_less(fast_path: Path) -> None:
+    asked, _ = drive(fast_path / "p", 10, answer="go ahead", undo=False)
+    assert asked[0] == 1  # turn A, while there is no record
+    assert sum(asked[5:]) < sum(asked[:5])
+    assert asked[-3:] == [0, 0, 0]
+
+
+def test_a_project_whose_answers_keep_changing_the_outcome_asks_more(fast_path: Path) -> None:
+    answer = "no: it must return 410"
+    asked, fits = drive(fast_path / "p", 10, answer=answer, undo=True, recall=0.95)
+    assert asked[0] == 1  # turn A only: B (confidence 0.7) is below the threshold at first
+    assert sum(asked[5:]) > sum(asked[:5])
+    assert asked[-3:] == [2, 2, 2]  # now B too
+    assert fits, "enough outcomes for a fit"

@@ -235,6 +235,22 @@ class GitConfig(_Section):
     limit, and would take minutes of git at every writeback)."""
 
 
+def _relative_paths(paths: list[str], *, globs: bool = False) -> list[str]:
+    """Paths relative to the project root, inside it, as clean POSIX text."""
+    cleaned = []
+    for index, path in enumerate(paths):
+        parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
+        if not parts or path.startswith("/") or ".." in parts:
+            raise ValueError(
+                f"path {index} ({path!r}) must be relative to the project root, "
+                "inside it, without '..'"
+            )
+        if not globs and any(ch in path for ch in "*?["):
+            raise ValueError(f"path {index} ({path!r}) is a glob; name a file or a directory")
+        cleaned.append("/".join(parts))
+    return cleaned
+
+
 class ProtectConfig(_Section):
     """Paths the agent may not change (beyond .git/, .harness/ and feature_list.json)."""
 
@@ -246,18 +262,88 @@ class ProtectConfig(_Section):
     @field_validator("paths")
     @classmethod
     def _relative(cls, paths: list[str]) -> list[str]:
-        cleaned = []
-        for index, path in enumerate(paths):
-            parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
-            if not parts or path.startswith("/") or ".." in parts:
-                raise ValueError(
-                    f"path {index} ({path!r}) must be relative to the project root, "
-                    "inside it, without '..'"
-                )
-            if any(ch in path for ch in "*?["):
-                raise ValueError(f"path {index} ({path!r}) is a glob; name a file or a directory")
-            cleaned.append("/".join(parts))
-        return cleaned
+        return _relative_paths(paths)
+
+
+# Test files in the layouts of the common ecosystems (pytest, Go, Jest/Vitest, RSpec,
+# Maven/Gradle): a session's changes to them are what "the check" may be made of.
+DEFAULT_TEST_PATHS: list[str] = [
+    "test/**",
+    "tests/**",
+    "spec/**",
+    "**/__tests__/**",
+    "**/src/test/**",
+    "**/test_*.py",
+    "**/*_test.py",
+    "**/conftest.py",
+    "**/*_test.go",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "**/*_spec.rb",
+]
+
+
+class VerifyConfig(_Section):
+    """How a feature's check proves it done (README, "Verified done")."""
+
+    before: bool = True
+    """The check must also fail on the tree the session started from (with the session's
+    own changes to test files laid over it): a check that passes there does not tell done
+    from not done, and marking the feature passing is refused."""
+    setup: bool = True
+    """Run the checkout's own init.sh in a fresh sandbox before each check on a clean
+    checkout (with the setup network when init.sh is trusted, as at wake)."""
+    carry: list[str] = Field(default_factory=list)
+    """Work-tree paths a clean checkout takes read-only as they are (git-ignored
+    dependencies such as "node_modules" or ".venv"): faster than installing them in the
+    setup, but they are the agent's, so a check can be influenced through them."""
+    hidden: list[str] = Field(default_factory=list)
+    """Files or folders (e.g. "tests/acceptance") the working agent does not see: covered
+    in its sandbox, refused by its file tools, never committed to git (its `.git` would
+    show them); every check's clean checkout holds them. The local runner cannot hide them."""
+    test_paths: list[str] = Field(default_factory=lambda: list(DEFAULT_TEST_PATHS))
+    """Globs of test files (`**` any folders, `*` within a name): the session's changes to
+    them are laid over the start tree for the "before" run, and they make the evaluator
+    run in mode "auto"."""
+    recheck: bool = True
+    """At writeback, the check of every passing feature runs again on a clean checkout of
+    the tree the session commits; a feature whose check fails there turns failing."""
+
+    @field_validator("carry", "hidden")
+    @classmethod
+    def _plain(cls, paths: list[str]) -> list[str]:
+        return _relative_paths(paths)
+
+    @field_validator("test_paths")
+    @classmethod
+    def _globs(cls, paths: list[str]) -> list[str]:
+        return _relative_paths(paths, globs=True)
+
+
+class EvaluatorConfig(_Section):
+    """The independent evaluator: a fresh model session that reviews a feature before it
+    turns passing (README, "Verified done")."""
+
+    mode: Literal["off", "on", "auto"] = "auto"
+    """"on": every feature with a check; "auto": a feature whose check the session's own
+    diff touched (it changed a test file, `[verify] test_paths`), i.e. no human-written
+    check; "off": never."""
+    model: str | None = Field(default=None, min_length=1)
+    """The evaluator's model (a litellm model string); unset: `[model]`'s, with its
+    connection settings."""
+    api_base: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """Base URL for `model` (only read when `model` is set)."""
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable holding `model`'s key (only read when `model` is set)."""
+    max_steps: int = Field(default=12, ge=2)
+    """Most model calls and commands of one evaluation; without a verdict by then the
+    feature stays failing."""
+    max_tokens: int | None = Field(default=200_000, ge=1)
+    """Most tokens one evaluation may use."""
+    max_dollars: float | None = Field(default=None, gt=0)
+    """Most dollars one evaluation may cost."""
+    command_timeout_s: float = Field(default=120.0, gt=0)
+    """Time limit of each command the evaluator runs."""
 
 
 class HarnessConfig(_Section):
@@ -277,6 +363,10 @@ class HarnessConfig(_Section):
     """The writeback's commits."""
     protect: ProtectConfig = Field(default_factory=lambda: ProtectConfig())
     """Protected paths."""
+    verify: VerifyConfig = Field(default_factory=lambda: VerifyConfig())
+    """How checks prove a feature done."""
+    evaluator: EvaluatorConfig = Field(default_factory=lambda: EvaluatorConfig())
+    """The independent evaluator."""
 
 
 # The harness's own state, and the configuration that says how the agent is confined (an
@@ -287,7 +377,8 @@ HARNESS_PROTECTED: tuple[str, ...] = (".git", ".harness", "feature_list.json", "
 
 def protected_paths(config: HarnessConfig) -> list[str]:
     """Every protected path, relative to the project root: the harness's own state, then
-    ``[protect] paths`` (what a runner makes read-only and the file tools refuse)."""
+    ``[protect] paths`` (what a runner makes read-only and the file tools refuse). The
+    ``[verify] hidden`` paths are not among them: the agent does not even see those."""
     extra = [p for p in config.protect.paths if p not in HARNESS_PROTECTED]
     return [*HARNESS_PROTECTED, *extra]
 

@@ -18,40 +18,22 @@ its files changed.
 from __future__ import annotations
 
 import os
-import stat
-import subprocess
-import tempfile
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_tree import ZERO, Git, _git, build_tree, head_sha
 from harness.errors import GitError
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
 
-Git = Callable[..., subprocess.CompletedProcess[bytes]]  # run_git bound to one repository
-
-ZERO = "0" * 40
 AUTHOR = {
     "GIT_AUTHOR_NAME": "harness",
     "GIT_AUTHOR_EMAIL": "harness@localhost",
     "GIT_COMMITTER_NAME": "harness",
     "GIT_COMMITTER_EMAIL": "harness@localhost",
 }
-
-
-def _git(root: Path, checks: ConfigChecks | None) -> Git:
-    from artifacts.git_safety import run_git
-
-    return partial(run_git, root, checks=checks)
-
-
-def head_sha(root: Path, checks: ConfigChecks | None = None) -> str | None:
-    git = _git(root, checks)
-    done = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
-    return done.stdout.decode().strip() or None
+__all__ = ["AUTHOR", "commit_exact", "committed_blob", "head_sha", "sync_index"]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:
@@ -76,19 +58,7 @@ def commit_exact(
     bad = sorted(p for p in paths if _under(p, protected))
     if bad:
         raise GitError(f"refusing to commit protected paths: {', '.join(bad)}")
-    with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        if head is not None:
-            git("read-tree", head, env=env)
-        if paths:
-            entries = _index_entries(git, root, paths)
-            git("update-index", "-z", "--index-info", input=entries, env=env)
-        shas: dict[str, str] = {}
-        for path, data in blobs.items():
-            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=data)
-            shas[path] = hashed.stdout.decode().strip()
-            git("update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env)
-        tree = git("write-tree", env=env).stdout.decode().strip()
+    tree, shas = build_tree(root, head, paths=paths, blobs=blobs, checks=checks)
     _check_tree(git, head, tree, allowed, shas, protected)
     if head is not None:
         parent_tree = git("rev-parse", f"{head}^{{tree}}").stdout.decode().strip()
@@ -100,52 +70,6 @@ def commit_exact(
     summary = message.split("\n", 1)[0][:200]
     git("update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
     return sha
-
-
-def _index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
-    """``update-index --index-info`` records for ``paths``: each file's bytes on disk,
-    hashed with no attribute or filter applied (a `.gitattributes` the agent wrote could
-    otherwise re-encode what the secret scan read, or make every `git add` fail), a
-    symlink as its target, a deleted path removed. Modes are git's two for a file (755
-    when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000."""
-    files: list[str] = []
-    modes: dict[str, str] = {}
-    shas: dict[str, str] = {}
-    for path in paths:
-        full = root / path
-        try:
-            info = full.lstat()
-        except FileNotFoundError:
-            modes[path], shas[path] = "0", ZERO
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            target = os.fsencode(os.readlink(full))
-            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
-            modes[path], shas[path] = "120000", hashed.stdout.decode().strip()
-            continue
-        modes[path] = "100755" if info.st_mode & stat.S_IXUSR else "100644"
-        files.append(path)
-    if files:
-        listing = b"".join(_c_quote(os.fsencode(p)) + b"\n" for p in files)
-        out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
-        shas.update(zip(files, out.stdout.decode().split(), strict=True))
-    return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
-
-
-def _c_quote(path: bytes) -> bytes:
-    """``path`` as one line git's ``--stdin-paths`` reads back exactly (C-style quoted when
-    it holds a quote, a backslash or a control character)."""
-    if not any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in path):
-        return path
-    out = bytearray(b'"')
-    for b in path:
-        if b in (0x22, 0x5C):
-            out += b"\\" + bytes([b])
-        elif b < 0x20 or b == 0x7F:
-            out += b"\\%03o" % b
-        else:
-            out.append(b)
-    return bytes(out + b'"')
 
 
 def _check_tree(

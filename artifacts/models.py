@@ -7,7 +7,7 @@ The JSON Schemas in ``templates/schemas/`` are generated from these models
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -38,6 +38,29 @@ def digest(data: bytes | str) -> str:
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+class Proof(BaseModel):
+    """One run of a feature's check on a clean checkout, in a fresh sandbox: a journal step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: str = Field(min_length=1, description="The journal step that ran it.")
+    tree: str = Field(
+        pattern=r"^[0-9a-f]{40}$", description="The git tree the checkout held (its sha)."
+    )
+    exit_code: int | None = Field(description="The check's exit code (None: it never ended).")
+    output_digest: str = Field(min_length=1, description="Digest of the check's output.")
+
+
+class Review(BaseModel):
+    """The independent evaluator's verdict on the feature: a journal step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    step: str = Field(min_length=1, description="The journal step holding the verdict.")
+    verdict: Literal["pass"] = Field(description="What the evaluator answered.")
+    model: str = Field(min_length=1, description="The evaluator's model.")
+
+
 class Evidence(BaseModel):
     """Proof that a feature passed: a verification harness ran, with its result."""
 
@@ -55,6 +78,42 @@ class Evidence(BaseModel):
     )
     command: str | None = Field(default=None, description="The command that was run.")
     session: int | None = Field(default=None, ge=0, description="The session that ran it.")
+    tree: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{40}$",
+        description="The git tree of the clean checkout the passing check ran on, in a fresh "
+        "sandbox (absent: the check ran in the agent's own work tree).",
+    )
+    before: Proof | None = Field(
+        default=None,
+        description="The same check on the tree the session started from (with the "
+        "session's changes to test files laid over it): it failed.",
+    )
+    review: Review | None = Field(
+        default=None, description="The independent evaluator's passing verdict."
+    )
+    approval: str | None = Field(
+        default=None,
+        description='A human\'s approval ("human:<question>") that stood in for a proof '
+        "the check could not give (it passed before the session too).",
+    )
+
+    def proofs(self) -> list[str]:
+        """The proofs this evidence holds, by name (README, "Verified done")."""
+        if self.verification == ADOPTED:
+            return ["adopted"]
+        found = []
+        if self.verification.startswith("journal:"):
+            found.append("check")
+        if self.tree is not None:
+            found.append("clean")
+        if self.before is not None:
+            found.append("fails-before")
+        if self.review is not None:
+            found.append("evaluator")
+        if self.verification.startswith("human:") or self.approval is not None:
+            found.append("human")
+        return found
 
 
 class Feature(BaseModel):

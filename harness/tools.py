@@ -49,6 +49,9 @@ class ToolResult(BaseModel, Generic[E]):
     status: ToolStatus = "ok"
     output: str = ""
     effects: list[E] = Field(default_factory=list)
+    through: int = 0
+    """The last journal step begun inside this call's step (its nested steps: a program's
+    tool calls, mark_passing's proofs); 0 when it began none. A replay skips past them."""
 
     @classmethod
     def error(cls, message: str) -> ToolResult[Any]:

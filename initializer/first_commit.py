@@ -2,15 +2,16 @@
 
 The candidates are every file git would see (a folder that was not a repository: the
 whole project) or only the protocol files (an existing repository: the user's own work
-stays theirs to commit); :func:`session.committable.select_committable` leaves out what
-holds a secret or is too large, as for every harness commit. What is left out is neither
-staged nor changed: :func:`artifacts.git_commit.commit_exact` builds the commit in a
-private index from the chosen paths only. Each left-out file is reported on stderr with
-its reason and what to do. A protocol file harness needs (the feature list, progress.md)
-that would be left out (a secret, a size limit) refuses the commit (GitRefused, exit 2):
-nothing is committed, and the command, run again once the file is fixed, makes it. The
-planned files are checked again when the commit is made: a resumed init commits them as
-they are then.
+stays theirs to commit), never a ``[verify] hidden`` path (kept out of git and listed in
+``.git/info/exclude``: the agent's sandbox shows `.git`);
+:func:`session.committable.select_committable` leaves out what holds a secret or is too
+large, as for every harness commit. What is left out is neither staged nor changed:
+:func:`artifacts.git_commit.commit_exact` builds the commit in a private index from the
+chosen paths only. Each left-out file is reported on stderr with its reason and what to
+do. A protocol file harness needs (the feature list, progress.md) that would be left out
+(a secret, a size limit) refuses the commit (GitRefused, exit 2): nothing is committed,
+and the command, run again once the file is fixed, makes it. The planned files are
+checked again when the commit is made: a resumed init commits them as they are then.
 """
 
 from __future__ import annotations
@@ -51,10 +52,14 @@ def plan_first_commit(
     """
     from artifacts.git import GitRepo
     from session.committable import changed_paths
+    from session.verify.hidden import exclude_locally
 
     if not (root / ".git").exists():
         GitRepo.init(root).close()
-    paths = [p for p in changed_paths(root) if not _under(p, (".harness",))]
+    # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
+    hidden = tuple(config.verify.hidden)
+    exclude_locally(root, list(hidden))
+    paths = [p for p in changed_paths(root) if not _under(p, (".harness", *hidden))]
     if only is not None:
         paths = [p for p in paths if _under(p, only) and (root / p).exists()]
     return _select(root, paths, config, again, secrets)

@@ -3,7 +3,8 @@
 What a command sees: the system directories and the harness's Python read-only, a new
 ``/dev`` and ``/proc``, a private ``/tmp`` and ``$HOME`` (tmpfs, size-limited), the
 project read-write except the protected paths (bound read-only over themselves, their
-parent directories pinned so they cannot be swapped), no network unless declared, no
+parent directories pinned so they cannot be swapped) and the hidden ones (``[verify]
+hidden``: an empty read-only folder or file in their place), no network unless declared, no
 capabilities, its own PID namespace (every process dies with the command), and only an
 allow-listed environment. Limits: address space, CPU time, file size and process count
 as rlimits set by ``prlimit`` inside the sandbox, the time limit as a kill of the whole
@@ -99,6 +100,8 @@ class BubblewrapRunner:
         resources: Resources | None = None,
         setup_network: bool = True,
         protected: list[str] | None = None,
+        hidden: list[str] | None = None,
+        carry: dict[str, Path] | None = None,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
         reason: str = 'configured (runner.kind = "bwrap")',
@@ -111,7 +114,11 @@ class BubblewrapRunner:
         self.root = Path(project_root).resolve()
         self.resources = resources or Resources()
         self.setup_network = setup_network
-        self.protected = protect.normalize(protected or [])
+        self.hidden = protect.normalize(hidden or [], state=False)
+        # A hidden path that does not exist yet is guarded like a protected one: a command
+        # that creates it has it removed (runners/protect.py).
+        self.protected = protect.normalize([*(protected or []), *self.hidden])
+        self.carry = dict(carry or {})
         self.disk_mb = disk_mb
         self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
@@ -247,11 +254,19 @@ class BubblewrapRunner:
                 args += ["--ro-bind", prefix, prefix]
         root = str(self.root)
         args += ["--bind", root, root]
-        mounts = protect.plan(self.root, self.protected)
+        for relative, source in self.carry.items():  # read-only, as the work tree has them
+            args += ["--ro-bind", str(source), f"{root}/{relative}"]
+        mounts, covered = protect.covered(self.root, self.protected, self.hidden)
         for relative in mounts.pinned:
             args += ["--bind", f"{root}/{relative}", f"{root}/{relative}"]
         for relative in mounts.readonly:
-            args += ["--ro-bind", f"{root}/{relative}", f"{root}/{relative}"]
+            target = f"{root}/{relative}"
+            if relative not in covered:
+                args += ["--ro-bind", target, target]
+            elif os.path.isdir(target):  # hidden: an empty read-only folder in its place
+                args += ["--tmpfs", target, "--remount-ro", target]
+            else:  # hidden: an empty file in its place
+                args += ["--ro-bind", "/dev/null", target]
         keys = _key_folder()
         if keys is not None:  # the journal's HMAC keys: never visible to a workload
             args += ["--tmpfs", keys]

@@ -77,6 +77,8 @@ class DockerRunner:
         client: DockerClient | None = None,
         reason: str = 'configured (runner.kind = "docker")',
         protected: list[str] | None = None,
+        hidden: list[str] | None = None,
+        carry: dict[str, Path] | None = None,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
     ) -> None:
@@ -88,7 +90,11 @@ class DockerRunner:
         self.max_attempts = max(1, max_attempts)
         self.max_output_bytes = max_output_bytes
         self.reason = reason
-        self.protected = protect.normalize(protected or [])
+        self.hidden = protect.normalize(hidden or [], state=False)
+        # A hidden path that does not exist yet is guarded like a protected one: a command
+        # that creates it has it removed (runners/protect.py).
+        self.protected = protect.normalize([*(protected or []), *self.hidden])
+        self.carry = dict(carry or {})
         self.disk_mb = disk_mb
         self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
@@ -403,6 +409,8 @@ class DockerRunner:
                     uid_gid=self.user,
                     protected=self.protected,
                     max_file_mb=self.max_file_mb,
+                    hidden=self.hidden,
+                    carry=self.carry,
                 ),
             )
         except ImageNotFound as error:

@@ -20,6 +20,7 @@ from harness.errors import RunnerError
 from runners import classify
 from runners.base import Resources
 from runners.output import TailBuffer
+from runners.process import pid_alive
 
 if TYPE_CHECKING:
     from docker import APIClient, DockerClient
@@ -73,19 +74,49 @@ def short(error: BaseException) -> str:
     return text[:300]
 
 
-def project_binds(project_root: Path, protected: list[str]) -> dict[str, Mapping[str, str]]:
+def project_binds(
+    project_root: Path, protected: list[str], hidden: list[str] | None = None
+) -> dict[str, Mapping[str, str]]:
     """The project read-write at /workspace, its protected paths read-only over it.
 
-    Directories between the root and a protected path are bound over themselves too, so
-    the protected path cannot be moved away with its parent (see runners/protect.py).
+    Directories between the root and a protected (or hidden) path are bound over
+    themselves too, so the path cannot be moved away with its parent (see
+    runners/protect.py). Hidden paths are not bound: :func:`cover_mounts` covers them.
     """
     from runners import protect
 
     binds: dict[str, Mapping[str, str]] = {str(project_root): {"bind": WORKSPACE, "mode": "rw"}}
-    mounts = protect.plan(project_root, protected)
-    for relative, mode in [(p, "rw") for p in mounts.pinned] + [(p, "ro") for p in mounts.readonly]:
+    mounts, covered = protect.covered(project_root, protected, hidden or [])
+    readonly = [p for p in mounts.readonly if p not in covered]
+    for relative, mode in [(p, "rw") for p in mounts.pinned] + [(p, "ro") for p in readonly]:
         binds[f"{project_root}/{relative}"] = {"bind": f"{WORKSPACE}/{relative}", "mode": mode}
     return binds
+
+
+def cover_mounts(
+    project_root: Path,
+    protected: list[str],
+    hidden: list[str] | None,
+    carry: dict[str, Path] | None = None,
+) -> list[Any]:
+    """Docker mounts over the hidden paths (an empty read-only tmpfs for a folder,
+    /dev/null for a file) and the carried ones (read-only binds of the work tree's)."""
+    from docker.types import Mount
+
+    from runners import protect
+
+    found = [
+        Mount(f"{WORKSPACE}/{relative}", str(source), type="bind", read_only=True)
+        for relative, source in (carry or {}).items()
+    ]
+    _, covered = protect.covered(project_root, protected, hidden or [])
+    for relative in covered:
+        target = f"{WORKSPACE}/{relative}"
+        if (project_root / relative).is_dir():
+            found.append(Mount(target, "", type="tmpfs", read_only=True, tmpfs_size=65536))
+        else:
+            found.append(Mount(target, "/dev/null", type="bind", read_only=True))
+    return found
 
 
 def host_config(
@@ -97,6 +128,8 @@ def host_config(
     uid_gid: str,
     protected: list[str] | None = None,
     max_file_mb: int | None = None,
+    hidden: list[str] | None = None,
+    carry: dict[str, Path] | None = None,
 ) -> dict[str, Any]:
     """The hardened host settings of a workload container with these resources."""
     from docker.types import DeviceRequest, Ulimit
@@ -108,7 +141,9 @@ def host_config(
     memory = resources.memory_mb * 1024 * 1024
     fsize = max_file_mb * 1024 * 1024 if max_file_mb else None
     config: dict[str, Any] = api.create_host_config(
-        binds=project_binds(project_root, protect.normalize(protected or [])),
+        binds=project_binds(project_root, protect.normalize(protected or []), hidden),
+        mounts=cover_mounts(project_root, protect.normalize(protected or []), hidden, carry)
+        or None,
         ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)] if fsize else None,
         mem_limit=memory,
         memswap_limit=memory,  # equal to the memory limit: no swap
@@ -138,16 +173,6 @@ def owner_labels(project_root: Path) -> dict[str, str]:
     }
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_orphans(api: APIClient, project_root: Path) -> list[str]:
     """Remove this project's containers left by harness processes that are gone."""
     host = socket.gethostname()
@@ -160,7 +185,7 @@ def remove_orphans(api: APIClient, project_root: Path) -> list[str]:
             pid = int(labels.get(LABEL_PID, ""))
         except ValueError:
             pid = -1
-        if pid > 0 and _alive(pid):
+        if pid > 0 and pid_alive(pid):
             continue
         remove_quietly(api, info["Id"])
         removed.append(info["Id"])

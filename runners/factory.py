@@ -25,6 +25,8 @@ def make_runner(
     labels: dict[str, str] | None = None,
     protected: list[str] | None = None,
     environ: Mapping[str, str] | None = None,
+    hidden: list[str] | None = None,
+    carry: dict[str, Path] | None = None,
 ) -> Runner:
     """The runner that ``config.kind`` names ("docker", "bwrap", "local" or "auto").
 
@@ -34,7 +36,10 @@ def make_runner(
     was chosen and why. ``protected`` are the ``[protect] paths`` (the harness's own
     state is always protected). ``environ`` is what the local runner's commands start from:
     the run's environment without its secrets (default: ``os.environ`` less the variables
-    with secret-looking names, read at each command).
+    with secret-looking names, read at each command). ``hidden`` are the paths a sandbox
+    covers (``[verify] hidden``; the local runner cannot); ``carry`` host paths a sandbox
+    binds read-only at these places of the project (a clean checkout's carried
+    dependencies).
 
     Raises:
         RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
@@ -44,15 +49,15 @@ def make_runner(
     kind = config.kind
     resources = Resources.of(config)
     setup_network = config.setup_network
-    extra = _limits(config)
-    if kind == "local":
+    if kind == "local":  # not a sandbox: it can hide nothing, and binds nothing
         return LocalRunner(
             project_root,
             resources=resources,
             setup_network=setup_network,
             environ=environ,
-            **extra,
+            **_limits(config),
         )
+    extra = {**_limits(config), "hidden": hidden, "carry": carry}
     if kind == "bwrap":
         return _bwrap(project_root, resources, setup_network, protected, extra)
     if kind not in ("docker", "auto"):

@@ -22,14 +22,15 @@ from pathlib import Path
 HARNESS_STATE = (".git", ".harness", "feature_list.json")
 
 
-def normalize(paths: Iterable[str]) -> list[str]:
-    """The harness's state plus ``paths``, as clean relative POSIX paths, in order, unique.
+def normalize(paths: Iterable[str], *, state: bool = True) -> list[str]:
+    """The harness's state (unless ``state`` is False) plus ``paths``, as clean relative
+    POSIX paths, in order, unique.
 
     Raises:
         ValueError: a path is absolute, empty, or leaves the project (``..``).
     """
     result: list[str] = []
-    for raw in [*HARNESS_STATE, *paths]:
+    for raw in [*(HARNESS_STATE if state else ()), *paths]:
         text = str(raw).replace("\\", "/").strip()
         clean = posixpath.normpath(text) if text else ""
         if not clean or clean == "." or clean.startswith("/") or clean.split("/")[0] == "..":
@@ -104,3 +105,21 @@ def remove_created(root: Path, were_absent: Iterable[str]) -> list[str]:
             with contextlib.suppress(FileNotFoundError):
                 victim.unlink()
     return created
+
+
+def covered(
+    root: Path, protected: Iterable[str], hidden: Iterable[str]
+) -> tuple[MountPlan, list[str]]:
+    """The binds for ``protected`` and ``hidden`` paths together (the folders above both
+    pinned), and which of the read-only ones are hidden: a sandbox covers those (an empty
+    read-only folder, or an empty file) instead of showing them. A protected path inside a
+    hidden one is left out: binding it would show it again."""
+    hidden = [h for h in hidden if h not in HARNESS_STATE]
+    inside = [p for p in protected if p not in hidden and not _under_any(p, hidden)]
+    mounts = plan(root, [*inside, *hidden])
+    shown = set(mounts.readonly)
+    return mounts, [h for h in hidden if h in shown]
+
+
+def _under_any(path: str, folders: Iterable[str]) -> bool:
+    return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)

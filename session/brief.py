@@ -70,8 +70,12 @@ def build_messages(
     session: int,
     wake: CommandResult | None,
     runner: str,
+    hidden: list[str] | None = None,
+    sandboxed: bool = True,
 ) -> list[dict[str, Any]]:
     """The system prompt and the kickoff message of a session: nothing from earlier contexts."""
+    from session.verify.hidden import brief_text
+
     passing = sum(1 for f in features.features if f.passes)
     table = "\n".join(
         f"- [{'x' if f.passes else ' '}] {f.id} (p{f.priority}) {f.description}"
@@ -94,6 +98,7 @@ def build_messages(
         progress_tail=_progress_tail(root),
         git_log=_git_log(root),
         agents_md=agents_md,
+        hidden=brief_text(root, features.features, hidden or [], sandboxed),
     )
     return [
         {"role": "system", "content": render("session_system", runner=runner)},

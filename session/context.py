@@ -16,16 +16,18 @@ from session.effects import (
     FileWritten,
     Marked,
     Noted,
+    NotProven,
     ProgramRan,
     ResourcesGranted,
     Verified,
 )
 
 if TYPE_CHECKING:
-    from artifacts.models import Feature
+    from artifacts.models import Evidence, Feature
     from escalation import Escalation
     from runners import Resources, Runner
     from session.pipeline import ToolPipeline
+    from session.verify.verifier import Verifier
 
 
 @dataclass
@@ -43,9 +45,18 @@ class WorkContext:
     notes: list[str] = field(default_factory=list)
     verifications: dict[str, Verified] = field(default_factory=dict)
     marked: list[str] = field(default_factory=list)
+    evidence: dict[str, Evidence] = field(default_factory=dict)
+    """The evidence each feature marked in this session was given (from its Marked effect)."""
+    undistinguished: set[str] = field(default_factory=set)
+    """Features whose check passed before this session too (only a human can pass them)."""
+    verifier: Verifier | None = None
+    """Checks on clean checkouts and the proofs of mark_passing (None: checks run in the
+    work tree and mark_passing asks for no proof, as in unit tests of other parts)."""
     questions: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)
     """Paths the agent may not change (``artifacts.config.protected_paths``)."""
+    hidden: list[str] = field(default_factory=list)
+    """Paths the agent may not even read (``[verify] hidden``)."""
     user_files: list[str] = field(default_factory=list)
     """Files already dirty or untracked at wake: the user's, never restored or removed."""
     pipeline: ToolPipeline | None = None
@@ -63,6 +74,14 @@ class WorkContext:
                 self.notes.append(effect.text)
             case Marked():
                 self.marked.append(effect.feature)
+                if effect.evidence is not None:
+                    self.evidence[effect.feature] = effect.evidence
+            case NotProven():
+                note = f"{effect.feature} was not marked passing: {effect.reason}"
+                if note not in self.notes:
+                    self.notes.append(note)
+                if effect.undistinguished:
+                    self.undistinguished.add(effect.feature)
             case ResourcesGranted():
                 self.resources = effect.resources
             case Asked():

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from harness.redact import Redactor
     from harness.tools import ToolRegistry
     from runners import CommandResult, Resources, Runner
+    from session.verify.clean import RunnerFactory
+    from session.verify.evaluator import Evaluator
+    from session.verify.verifier import Verifier
     from session.writeback import WakeSnapshot
 
 INIT_SCRIPT = "init.sh"
@@ -57,6 +60,11 @@ class SessionEnv:
     """The run's environment, secrets, observers and step hooks."""
     git_checks: ConfigChecks = field(default_factory=ConfigChecks)
     """The run's verdicts of the repository's config check (run again when it changes)."""
+    check_runners: RunnerFactory | None = None
+    """Builds a runner on a clean checkout (the session runner's kind): with it, checks
+    run on clean checkouts in fresh sandboxes and mark_passing asks for its proofs."""
+    evaluator: Evaluator | None = None
+    """The independent evaluator (``[evaluator]``; None: off)."""
 
 
 @dataclass
@@ -78,6 +86,7 @@ class Woken:
     result: CommandResult | None
     notes: list[str] = field(default_factory=list)
     user_files: list[str] = field(default_factory=list)  # the wake snapshot's paths
+    head: str | None = None  # the commit the session started from (the snapshot's)
 
 
 @dataclass
@@ -104,6 +113,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
     woken = wake(env, journal)
     woken.user_files = snapshot.paths
+    woken.head = snapshot.head
     feature = orient(env, journal)
     if feature is None:
         journal.close("complete", {"feature": None})
@@ -168,8 +178,10 @@ def work(
         max_resources=env.max_resources,
         gates=env.gates,
         protected=protected_paths(env.config),
+        hidden=env.config.verify.hidden,
         user_files=woken.user_files,
     )
+    ctx.verifier = _verifier(env, journal, woken)
     budgets = env.config.budgets
     limits = Limits(
         steps=budgets.session_steps or 10**9,
@@ -196,6 +208,8 @@ def work(
         session=number,
         wake=woken.result,
         runner=getattr(env.runner, "name", "runner"),
+        hidden=env.config.verify.hidden,
+        sandboxed=env.runner.sandboxed,
     )
     ctx.notes.extend(woken.notes)
     outcome = loop.run(messages)
@@ -204,6 +218,37 @@ def work(
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")
     ending = "passing" if feature.id in ctx.marked else outcome.ending
     return Worked(ctx, outcome, ending, loop.pipeline.sentinel.known, idle=not loop.changed)
+
+
+def _verifier(env: SessionEnv, journal: StepJournal, woken: Woken) -> Verifier | None:
+    """The session's verifier (None without a way to make clean checkouts: unit tests);
+    the hidden files are recorded now (a step), so a resumed session lays the same."""
+    from session.verify.clean import sweep
+    from session.verify.hidden import HiddenFiles, snapshot
+    from session.verify.verifier import Verifier
+
+    if env.check_runners is None:
+        return None
+    sweep()  # checkouts a killed harness left behind
+    hidden = env.config.verify.hidden
+    files = HiddenFiles()
+    if hidden:
+        files = journal.step(
+            "artifact", "hidden", {"paths": hidden}, lambda: snapshot(env.root, hidden),
+            output=HiddenFiles,
+        )  # fmt: skip
+    return Verifier(
+        root=env.root,
+        config=env.config,
+        make_runner=env.check_runners,
+        start=woken.head,
+        user_files=woken.user_files,
+        hidden=files,
+        evaluator=env.evaluator,
+        sandboxed=env.runner.sandboxed,
+        checks=env.git_checks,
+        secrets=env.scope.secrets,
+    )
 
 
 def writeback(
@@ -219,7 +264,7 @@ def writeback(
     from session.writeback import commit_session
 
     outcome, ending = worked.outcome, worked.ending
-    sha = commit_session(
+    sha, ending = commit_session(
         env, journal, number, feature, ending, outcome, worked.ctx, snapshot, worked.known
     )
     learn(env, journal, number, worked.ctx, passed=ending == "passing")
@@ -323,7 +368,8 @@ def progress_entry(
 
     # progress.md goes into git: no secret the model may have echoed goes with it.
     summary = secrets.text(summary)
-    notes = [model_text(note, 300, secrets=secrets) for note in ctx.notes]
+    # A note may carry an evaluator's reasons or a regression's output: up to 600 characters.
+    notes = [model_text(note, 600, secrets=secrets) for note in ctx.notes]
     return ProgressEntry(
         session=number,
         date=datetime.now(UTC).replace(microsecond=0),

@@ -9,7 +9,6 @@ else HEAD's list with the session's marks applied again from its journaled verif
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,6 +68,11 @@ def _legitimate(old: FeatureList, known: bytes, ctx: WorkContext) -> bool:
         evidence = feature.evidence
         if evidence is None:
             return False
+        recorded = ctx.evidence.get(feature.id)
+        if recorded is not None:  # the evidence mark_passing wrote, proofs and all
+            if evidence != recorded:
+                return False
+            continue
         from_check = verification is not None and evidence.verification == verification.ref
         if not from_check and not evidence.verification.startswith("human:"):
             return False
@@ -76,25 +80,22 @@ def _legitimate(old: FeatureList, known: bytes, ctx: WorkContext) -> bool:
 
 
 def _rebuild(old: FeatureList, ctx: WorkContext) -> bytes:
-    """HEAD's list with each feature marked in this session set passing on its recorded
-    passing verification (features without a check keep HEAD's state)."""
+    """HEAD's list with each feature marked in this session set passing on the evidence
+    its mark recorded (or, in older records, its recorded passing verification; features
+    without a check keep HEAD's state)."""
     from artifacts.feature_list import dump_feature_list
-    from artifacts.models import Evidence
 
     updated = old.model_copy(deep=True)
     for feature in updated.features:
+        recorded = ctx.evidence.get(feature.id)
+        if feature.id in ctx.marked and recorded is not None:
+            feature.passes, feature.evidence = True, recorded
+            continue
         verification = ctx.verifications.get(feature.id)
         if feature.id not in ctx.marked or verification is None or verification.exit_code != 0:
             continue
         feature.passes = True
-        feature.evidence = Evidence(
-            verification=verification.ref,
-            at=datetime.fromisoformat(verification.at),
-            exit_code=verification.exit_code,
-            output_digest=verification.output_digest,
-            command=verification.command,
-            session=ctx.session,
-        )
+        feature.evidence = verification.evidence(ctx.session)
     return dump_feature_list(updated).encode("utf-8")
 
 

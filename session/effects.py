@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from artifacts.models import Evidence
 from escalation.matrix import Decision
 from harness.tools import ToolResult
 from runners.base import Failure, Resources
@@ -29,6 +30,23 @@ class Verified(BaseModel):
     output_digest: str
     at: str
     ref: str = ""
+    tree: str = ""
+    """The git tree of the clean checkout the check ran on ("": in the work tree)."""
+    tail: str = ""
+    """The end of what the check printed (for the evaluator)."""
+
+    def evidence(self, session: int) -> Evidence:
+        """This check as evidence (without the proofs mark_passing adds)."""
+        from datetime import datetime
+
+        return Evidence(
+            verification=self.ref,
+            at=datetime.fromisoformat(self.at),
+            exit_code=self.exit_code,
+            output_digest=self.output_digest,
+            command=self.command,
+            session=session,
+        )
 
 
 class Marked(BaseModel):
@@ -36,6 +54,19 @@ class Marked(BaseModel):
 
     kind: Literal["marked"] = "marked"
     feature: str
+    evidence: Evidence | None = None
+    """The evidence written (None in records older than the proofs)."""
+
+
+class NotProven(BaseModel):
+    """mark_passing was refused by a proof (session.verify.verifier): why, for the
+    progress entry and the next brief."""
+
+    kind: Literal["not_proven"] = "not_proven"
+    feature: str
+    reason: str
+    undistinguished: bool = False
+    """Its check passed before the session too: only a human can stand in for that proof."""
 
 
 class FeaturesWritten(BaseModel):
@@ -117,6 +148,7 @@ class ProgramRan(BaseModel):
 Effect = Annotated[
     Verified
     | Marked
+    | NotProven
     | FeaturesWritten
     | Noted
     | ResourcesGranted

@@ -1,9 +1,12 @@
 """Every passing feature's evidence checked against the journal it cites.
 
 A feature passes only on a check the harness ran: its evidence must cite an existing,
-ended, chain-valid ``verify_feature`` step (or the ``reverify:<id>`` step that checked an
-adopted feature) of this project's journal, for that feature, with exit 0 and the same
-output digest. Evidence from a human's approval (``human:<question>``) and
+ended, chain-valid ``verify_feature`` step (or the ``proof:after:<id>`` step mark_passing
+ran, or the ``reverify:<id>`` step that checked an adopted feature) of this project's
+journal, for that feature, with exit 0 and the same output digest, on the tree the evidence
+names. The proofs it cites must hold too: the ``proof:before:<id>`` run failed on another
+tree (the one the session started from), and the evaluator's ``verdict:<id>`` passed the
+feature on the same tree. Evidence from a human's approval (``human:<question>``) and
 ``adopted, unverified`` cite no step and are settled elsewhere (gates, ``reverify.py``).
 ``harness validate`` reports what fails; each ``harness run`` turns such features failing
 again (to be verified), so a lost, replaced or forged journal never leaves a run
@@ -33,6 +36,22 @@ class Unverified:
         return f"{self.feature}: its evidence does not hold: {self.reason}"
 
 
+def _step(journal: JournalReader, ref: str, kind: str, name: str) -> tuple[Any, str | None]:
+    """(the cited step's output, None) when it exists, ended, chain-valid, of that kind and
+    name; else (None, what is wrong)."""
+    from harness.journal.evidence import CitedStep
+
+    found = journal.cited_step(ref)
+    if not isinstance(found, CitedStep):
+        return None, found
+    if found.status != "ended":
+        return None, f"it cites step {found.ref.step}, which has not ended ({found.status})"
+    if (found.kind, found.name) != (kind, name):
+        what = f"{found.kind}/{found.name}"
+        return None, f"it cites step {found.ref.step}, which is {what}, not {kind}/{name}"
+    return (found.output if isinstance(found.output, dict) else {}), None
+
+
 def _check(feature: Feature, journal: JournalReader | None, root: Path) -> str | None:
     from artifacts.models import ADOPTED
     from harness.journal.evidence import CitedStep
@@ -56,8 +75,11 @@ def _check(feature: Feature, journal: JournalReader | None, root: Path) -> str |
         effects = output.get("effects") if output.get("status") == "ok" else None
         verified = [e for e in effects or [] if isinstance(e, dict) and e.get("kind") == "verified"]
         data = verified[0] if verified else {}
-    elif (found.kind, found.name) == ("runner", f"reverify:{feature.id}"):
-        data = {**output, "feature": feature.id}  # an adopted feature's check (reverify.py)
+    elif (found.kind, found.name) in (
+        ("runner", f"reverify:{feature.id}"),  # an adopted feature's check (reverify.py)
+        ("runner", f"proof:after:{feature.id}"),  # re-run by mark_passing (a clean check)
+    ):
+        data = {**output, "feature": feature.id}
     else:
         return f"it cites step {found.ref.step}, which is {found.kind}/{found.name}, not a check"
     if data.get("feature") != feature.id:
@@ -67,6 +89,36 @@ def _check(feature: Feature, journal: JournalReader | None, root: Path) -> str |
     if data.get("output_digest") != evidence.output_digest:
         return f"step {found.ref.step} recorded output digest {data.get('output_digest')!r}, " \
             f"the evidence says {evidence.output_digest!r}"  # fmt: skip
+    if evidence.tree is not None and (data.get("tree") or None) != evidence.tree:
+        return f"step {found.ref.step} ran on tree {data.get('tree')!r}, not {evidence.tree}"
+    return _check_proofs(feature, journal)
+
+
+def _check_proofs(feature: Feature, journal: JournalReader) -> str | None:
+    """The "before" run and the evaluator's verdict the evidence cites, if it cites them."""
+    evidence = feature.evidence
+    assert evidence is not None
+    before = evidence.before
+    if before is not None:
+        output, wrong = _step(journal, before.step, "runner", f"proof:before:{feature.id}")
+        if wrong is not None:
+            return f"its 'before' proof does not hold: {wrong}"
+        passed = output.get("exit_code") == 0 and not output.get("failure")
+        if output.get("tree") != before.tree or before.tree == evidence.tree:
+            return f"its 'before' run ran on tree {output.get('tree')!r}, not {before.tree}"
+        if passed or output.get("exit_code") != before.exit_code:
+            return f"its 'before' run passed or differs (exit {output.get('exit_code')!r})"
+        if output.get("output_digest") != before.output_digest:
+            return "its 'before' run recorded another output digest"
+    review = evidence.review
+    if review is not None:
+        output, wrong = _step(journal, review.step, "evaluator", f"verdict:{feature.id}")
+        if wrong is not None:
+            return f"its evaluator's verdict does not hold: {wrong}"
+        if output.get("passed") is not True or output.get("feature") != feature.id:
+            return f"the evaluator's verdict it cites did not pass {feature.id}"
+        if evidence.tree is not None and output.get("tree") != evidence.tree:
+            return f"the evaluator reviewed tree {output.get('tree')!r}, not {evidence.tree}"
     return None
 
 

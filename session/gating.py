@@ -64,7 +64,10 @@ def _action(ctx: WorkContext, name: str, args: dict[str, Any]) -> Any:
         from artifacts.feature_list import load_feature_list
 
         feature = load_feature_list(ctx.root).get(str(args.get("feature", "")))
-        facts["feature_has_check"] = bool(feature and feature.check)
+        # A check that passed before the session too tells nothing: as without a check,
+        # only a human's approval can pass the feature (session.verify.verifier).
+        telling = feature is not None and feature.id not in ctx.undistinguished
+        facts["feature_has_check"] = bool(feature and feature.check) and telling
     if name == "request_resources":
         requested = {k: float(v) for k, v in args.items() if k != "reason" and v is not None}
         facts["resources"] = requested

@@ -13,12 +13,18 @@ class PathRefused(ValueError):
 
 
 def confine(
-    root: Path, relative: str, *, write: bool = False, protected: Sequence[str] = ()
+    root: Path,
+    relative: str,
+    *,
+    write: bool = False,
+    protected: Sequence[str] = (),
+    hidden: Sequence[str] = (),
 ) -> Path:
     """Resolve `relative` inside `root`; refuse absolute paths, `..` and symlinks out.
 
     Writes are also refused inside `.git/` and `.harness/`, to the feature list, which
     only the guarded tools change, and to the ``protected`` paths (``[protect] paths``).
+    Reads and writes alike are refused in the ``hidden`` paths (``[verify] hidden``).
     """
     if not relative or relative.strip() == "":
         raise PathRefused("an empty path; give a path relative to the project root")
@@ -34,10 +40,16 @@ def confine(
     inside = resolved.relative_to(root).parts
     if inside and inside[0] in PROTECTED and (write or inside[0] == ".harness"):
         raise PathRefused(f"{relative!r} is harness or git state, not the agent's to touch")
+    where = "/".join(inside)
+    for path in hidden:
+        if where == path or where.startswith(path.rstrip("/") + "/"):
+            raise PathRefused(
+                f"{relative!r} is hidden from you ([verify] hidden in harness.toml: {path}): "
+                "acceptance tests only the checks read; verify_feature shows their verdict"
+            )
     if write and inside == ("feature_list.json",):
         raise PathRefused("feature_list.json changes only through verify_feature and mark_passing")
     if write:
-        where = "/".join(inside)
         for path in protected:
             if where == path or where.startswith(path.rstrip("/") + "/"):
                 raise PathRefused(

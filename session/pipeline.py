@@ -73,7 +73,11 @@ class ToolPipeline:
         def live() -> Result:
             nonlocal ran
             ran = True
-            return self._live(name, parse())
+            own = self.journal.seq
+            result = self._live(name, parse())
+            if self.journal.seq > own:  # steps of its own (a program's calls, proofs)
+                result = result.model_copy(update={"through": self.journal.seq})
+            return result
 
         result: Result = self.journal.step("tool", name, inputs, live, output=Result)
         effects = stamp(result.effects, self.journal.ref(self.journal.last_seq))
@@ -81,8 +85,10 @@ class ToolPipeline:
         nested = tool is not None and tool.nested
         if not ran:
             self.sentinel.accept()  # replayed: the file as it stands is what the step left
-            if nested:
-                self._skip_nested(effects)
+            if result.through:
+                self.journal.skip_nested(result.through)
+            elif nested:
+                self._skip_nested(effects)  # a record made before `through` existed
         if not (ran and nested):  # a live program's calls applied their effects as they ran
             for effect in effects:
                 self.ctx.apply(effect)

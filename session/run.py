@@ -82,6 +82,9 @@ class RunReport:
     runner: str = ""
     wall_s: float = 0.0
     figures: dict[str, Any] = field(default_factory=dict)
+    proofs: dict[str, list[str]] = field(default_factory=dict)
+    """Each passing feature's proofs (check, clean, fails-before, evaluator, human, adopted:
+    README, "Verified done")."""
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -151,6 +154,7 @@ def run_project(
     report.detail = detail
     report.features_total = total
     report.features_passing = passing
+    report.proofs = passing_proofs(root)
     report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     report.wall_s = round(time.monotonic() - started, 3)
     report.resumable = report.resumable or keep_open or outcome in RESUMABLE
@@ -279,6 +283,16 @@ def finished(root: Path) -> bool:
     )
 
 
+def passing_proofs(root: Path) -> dict[str, list[str]]:
+    """feature id -> the proofs its evidence holds, for the features passing at HEAD."""
+    from session.decided import committed_features
+
+    committed = committed_features(root)
+    if committed is None:
+        return {}
+    return {f.id: f.evidence.proofs() for f in committed.features if f.passes and f.evidence}
+
+
 def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
     from artifacts.feature_list import load_feature_list
@@ -295,6 +309,7 @@ def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunRep
         "(no run started)",
         features_total=len(features.features),
         features_passing=features.passing,
+        proofs=passing_proofs(root),
         tokens=tokens,
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},

@@ -92,9 +92,13 @@ def build_env(
         labels={"harness.run": run.id, "harness.project": str(root.resolve())},
         protected=config.protect.paths,
         environ=scope.public_environ(),
+        hidden=config.verify.hidden,
     )
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
+    from session.verify.wiring import build_evaluator, check_runners, prepare_hidden
+
+    prepare_hidden(root, config, runner)
     resources = Resources.of(config.runner)
     maxima = Resources.maxima(config.runner)
     return SessionEnv(
@@ -111,6 +115,8 @@ def build_env(
         resources=resources,
         max_resources=maxima,
         scope=scope,
+        check_runners=check_runners(config, runner, run.id, scope.public_environ()),
+        evaluator=build_evaluator(root, config, accounting, runner, scope),
     )
 
 

@@ -2,7 +2,7 @@
 
 At wake (:func:`wake_snapshot`, a journaled step so a resumed session sees the same list)
 the files already dirty or untracked are the user's: they stay out of harness's commits
-and are left alone on disk. At writeback (:func:`commit_session`), three journaled steps:
+and are left alone on disk. At writeback (:func:`commit_session`), journaled steps:
 
 1. **plan**: the files the session changed, minus the user's, ``.harness/``, the
    feature list and progress.md (committed from harness's own bytes), protected paths
@@ -12,9 +12,12 @@ and are left alone on disk. At writeback (:func:`commit_session`), three journal
    :func:`session.committable.select_committable` decides for every harness commit; every
    exclusion becomes a note of the progress entry, so the next session's brief tells the
    agent;
-2. **progress.append** (:func:`session.cycle.record_progress`), after the setuid and
+2. **recheck** (:mod:`session.verify.recheck`): the checks of the passing features run
+   again on a clean checkout of the tree the commit will hold; one that fails there turns
+   its feature failing in the commit, with the reason in the progress entry;
+3. **progress.append** (:func:`session.cycle.record_progress`), after the setuid and
    setgid bits a command left are cleared (:mod:`session.setid`, live, said in the entry);
-3. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
+4. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
    feature-list bytes harness decided and the progress.md it wrote; a lock left by a dead
    git is cleared and the commit retried; if it still cannot be made the step stays in
    flight (:class:`~harness.errors.CommitPending`), the session stays open, and the next
@@ -49,6 +52,8 @@ class WakeSnapshot(BaseModel):
     """Paths dirty or untracked when the session woke: the user's, never committed."""
 
     paths: list[str] = Field(default_factory=list)
+    head: str | None = None
+    """The commit the session started from (a check's "before" tree is made from it)."""
     notes: list[str] = Field(default_factory=list)
     """What the wake's checks did (a stale lock cleared); not journaled with the paths."""
 
@@ -94,8 +99,11 @@ def wake_snapshot(
     def take() -> WakeSnapshot:
         if not (root / ".git").is_dir():
             return WakeSnapshot()
+        from artifacts.git_tree import head_sha
+
         paths = [p for p in changed_paths(root, checks) if not _harness_state(p)]
-        return WakeSnapshot(paths=paths)  # notes stay out of the journal's record
+        # notes stay out of the journal's record
+        return WakeSnapshot(paths=paths, head=head_sha(root, checks))
 
     snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
     if snapshot.paths:
@@ -109,31 +117,20 @@ def wake_snapshot(
     return snapshot
 
 
-def _under(path: str, prefixes: list[str]) -> bool:
-    return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
-
-
 def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     """Decide what the session's commit takes (restoring protected paths on the way)."""
-    from artifacts.config import protected_paths
-    from session.committable import select_committable
+    from session.verify.trees import plan_paths
 
-    root = env.root
-    protected = [p for p in protected_paths(env.config) if p not in (".git", ".harness")]
-    user = set(snapshot.paths)
-    plan = WritebackPlan()
-    candidates = []
-    for path in changed_paths(root, env.git_checks):
-        if path in user or _harness_state(path) or path in (FEATURE_LIST, PROGRESS):
-            continue
-        if _under(path, protected):
-            _restore(root, path)
-            plan.restored.append(path)
-            continue
-        candidates.append(path)
-    chosen = select_committable(root, candidates, env.config, env.scope.secrets)
-    plan.paths, plan.excluded = chosen.paths, chosen.excluded
-    return plan
+    planned = plan_paths(
+        env.root,
+        env.config,
+        snapshot.paths,
+        checks=env.git_checks,
+        secrets=env.scope.secrets,
+    )
+    for path in planned.protected:
+        _restore(env.root, path)
+    return WritebackPlan(paths=planned.paths, excluded=planned.excluded, restored=planned.protected)
 
 
 def restore_protected(root: Path, protected: list[str], keep: set[str] | None = None) -> list[str]:
@@ -213,8 +210,10 @@ def commit_session(
     ctx: WorkContext,
     snapshot: WakeSnapshot,
     known: bytes | None,
-) -> str | None:
-    """Plan, append the progress entry, commit; each step checks the world on resume."""
+) -> tuple[str | None, str]:
+    """Plan, recheck, append the progress entry, commit; each step checks the world on
+    resume. Returns the commit and the session's ending (no longer "passing" when the
+    recheck found the session's own feature failing on what it commits)."""
     from artifacts.git_safety import check_config
     from artifacts.io import atomic_write
     from session.cycle import OUTCOME_WORDS, progress_entry, record_progress
@@ -229,6 +228,15 @@ def commit_session(
     from session.decided import decided_feature_list
 
     decided = decided_feature_list(env, known, ctx)
+    if decided is not None and ctx.verifier is not None:
+        from session.verify.recheck import recheck
+
+        decided, regressed = recheck(ctx.verifier, journal, plan.paths, decided, ctx.resources)
+        for why in regressed.values():
+            ctx.notes.append(why)
+            print(f"harness: session {number}: {why}", file=sys.stderr)
+        if feature in regressed and ending == "passing":
+            ending = "done"  # its own feature: the commit does not hold a passing one
     for note in [*snapshot.notes, *plan.notes()]:
         if note not in ctx.notes:
             ctx.notes.append(note)
@@ -274,7 +282,7 @@ def commit_session(
         output=str | None,  # type: ignore[arg-type]
     )
     _sync_index(env, committed)
-    return sha
+    return sha, ending
 
 
 def _find_commit(root: Path, trailer: str) -> str | None:

@@ -25,6 +25,25 @@ def matches(feature: Feature, query: str) -> bool:
     return True
 
 
+TAGS = {
+    "check": "chk",
+    "clean": "cln",
+    "fails-before": "bef",
+    "evaluator": "eval",
+    "human": "hum",
+    "adopted": "adopted",
+}
+
+
+def proof_tags(feature: Feature) -> str:
+    """A passing feature's proofs, short ("cln bef eval"; "?" help in the app)."""
+    if not feature.passes or feature.evidence is None:
+        return ""
+    proofs = feature.evidence.proofs()
+    shown = [TAGS.get(p, p) for p in proofs if p != "check" or len(proofs) == 1]
+    return " ".join(shown)
+
+
 class FeaturesPanel(Vertical):
     """Feature list status; the filter narrows the table, never the counts."""
 
@@ -48,6 +67,7 @@ class FeaturesPanel(Vertical):
         table.add_column("id", key="id")
         table.add_column("", key="status", width=4)
         table.add_column("pri", key="priority", width=3)
+        table.add_column("proofs", key="proofs", width=13)
         table.add_column("description", key="description")
 
     def show(self, features: FeatureList | None, error: str | None = None) -> None:
@@ -76,7 +96,12 @@ class FeaturesPanel(Vertical):
                 continue
             mark = Text("pass", "green") if feature.passes else Text("fail", "red")
             table.add_row(
-                feature.id, mark, str(feature.priority), feature.description, key=feature.id
+                feature.id,
+                mark,
+                str(feature.priority),
+                proof_tags(feature),
+                feature.description,
+                key=feature.id,
             )
 
     def on_input_changed(self, event: Input.Changed) -> None:

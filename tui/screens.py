@@ -35,6 +35,11 @@ HELP = """\
   across resumes); the sessions panel's cover each session. `harness runs` lists every
   run, `harness run --report` also gives the project's total.
 
+[b]proofs[/] (a passing feature's evidence)
+  chk: the harness ran its check · cln: on a clean checkout of the committed tree, in a
+  fresh sandbox · bef: it failed where the session started · eval: an independent
+  evaluator passed it · hum: a person approved it. `harness show F001` lists the steps.
+
 [b]states[/]
   running: a live process drives the run · waiting for a human: a question or approval
   parks it · parked: waiting for the provider, Docker or disk · interrupted: killed or

@@ -49,6 +49,8 @@ def create_project(target: Path, options: DemoOptions) -> None:
     source = resources.files("templates").joinpath("demo", "project")
     with resources.as_file(source) as folder:
         shutil.copytree(folder, target, dirs_exist_ok=True)
+    # Python's caches are no source: kept out of git, as a Python project does.
+    (target / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
     (target / SCRIPT_FILE).write_text(
         json.dumps(build_script(ask=options.ask, latency_s=options.latency_s), indent=1) + "\n"
     )
@@ -57,7 +59,13 @@ def create_project(target: Path, options: DemoOptions) -> None:
         "[model]\n"
         f'name = "scripted/{SCRIPT_FILE}"\n\n'
         "[budgets]\nsession_steps = 40\nrun_sessions = 12\n\n"
-        '[runner]\nkind = "auto"\n'
+        '[runner]\nkind = "auto"\n\n'
+        '# Every feature is reviewed by the independent evaluator (the default, "auto",\n'
+        "# reviews only features whose tests the session itself wrote).\n"
+        '[evaluator]\nmode = "on"\n\n'
+        "# init.sh only checks that pytest is there and the tests collect: a clean checkout\n"
+        '# has nothing to set up before a check (README, "Verified done").\n'
+        "[verify]\nsetup = false\n"
     )
 
 

@@ -3,7 +3,9 @@
 The script is data for the scripted litellm provider (see harness/model/README.md). Its
 code turns are the stages of `templates/demo/wordstat.annotated.py.txt`: stage k is the
 program that passes features 1..k, so each session really writes code that really passes
-a real pytest check. Faults are placed on the way: a 429 storm, a malformed tool call.
+a real pytest check. The independent evaluator has a scene per feature (it runs the
+program once, and gives its verdict). Faults are placed on the way: a 429 storm, a
+malformed tool call (of the worker and of the evaluator).
 """
 
 from __future__ import annotations
@@ -175,7 +177,29 @@ def feature_scene(k: int, *, ask: bool) -> dict[str, Any]:
     return {"match": f"Session \\d+: Feature {fid}\\b", "turns": turns}
 
 
+def evaluator_scene(k: int) -> dict[str, Any]:
+    """The independent evaluator's review of feature k (a fresh context of its own): it runs
+    the program once as a user would (feature 1), then gives its verdict."""
+    fid = f"F{k:03d}"
+    turns: list[dict[str, Any]] = []
+    if k == 1:
+        command = "printf 'one two three\\n' > /tmp/t && python wordstat.py count /tmp/t"
+        text = "Trying the command as a user would, on a file of my own."
+        turns.append(_turn(_call("run", command=command), text=text))
+    reasons = (
+        f"{fid} works as described: {FEATURES[k - 1]['description']}; "
+        f"{FEATURES[k - 1]['test']} checks real output, and the code computes it."
+    )
+    verdict = _call("verdict", passed=True, reasons=reasons)
+    if k == BAD_ARGS_FEATURE:  # a malformed answer first: the evaluator reads the error
+        turns.append(_turn(verdict, fault="bad_tool_args"))
+    turns.append(_turn(verdict))
+    return {"match": f"Review of feature {fid}\\b", "turns": turns}
+
+
 def build_script(*, ask: bool = False, latency_s: float = 0.0) -> dict[str, Any]:
     """The whole demo script."""
-    scenes = [init_scene()] + [feature_scene(k, ask=ask) for k in range(1, len(FEATURES) + 1)]
+    count = len(FEATURES)
+    scenes = [init_scene()] + [feature_scene(k, ask=ask) for k in range(1, count + 1)]
+    scenes += [evaluator_scene(k) for k in range(1, count + 1)]
     return {"latency_s": latency_s, "scenes": scenes}

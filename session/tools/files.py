@@ -72,7 +72,7 @@ def _refused(exc: PathRefused) -> Result:
 
 def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path)
+        path = confine(ctx.root, args.path, hidden=ctx.hidden)
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():
@@ -92,7 +92,7 @@ def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
 
 def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True, protected=ctx.protected)
+        path = confine(ctx.root, args.path, write=True, protected=ctx.protected, hidden=ctx.hidden)
     except PathRefused as exc:
         return _refused(exc)
     if path.is_dir():
@@ -109,7 +109,7 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
 
 def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True, protected=ctx.protected)
+        path = confine(ctx.root, args.path, write=True, protected=ctx.protected, hidden=ctx.hidden)
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():
@@ -143,25 +143,34 @@ def _shown(ctx: WorkContext, path: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def _project_files(root: Path, pattern: str) -> tuple[list[str], int]:
+def _project_files(
+    root: Path, pattern: str, hidden: list[str] | None = None
+) -> tuple[list[str], int]:
     """Regular files matching `pattern`, and how many matches were skipped because a
     symlink (the file's or a folder's above it) leads out of the project or into its
-    state: the rule read_file keeps (`artifacts.io.resolves_outside`)."""
+    state: the rule read_file keeps (`artifacts.io.resolves_outside`). Hidden paths
+    (``[verify] hidden``) are not listed."""
     found, skipped = [], 0
     for path in sorted(root.glob(pattern)):
         relative = path.relative_to(root)
         if relative.parts and relative.parts[0] in PROTECTED:
             continue
+        if _hidden(relative.as_posix(), hidden or []):
+            continue
         if resolves_outside(path, root) is not None:
             skipped += 1
             continue
         real = path.resolve().relative_to(root).parts
-        if real and real[0] in PROTECTED:
+        if (real and real[0] in PROTECTED) or _hidden("/".join(real), hidden or []):
             skipped += 1
             continue
         if path.is_file() and not path.is_symlink():
             found.append(relative.as_posix())
     return found, skipped
+
+
+def _hidden(path: str, hidden: list[str]) -> bool:
+    return any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden)
 
 
 def _skipped(count: int) -> str:
@@ -174,7 +183,7 @@ def _skipped(count: int) -> str:
 def list_files(ctx: WorkContext, args: ListArgs) -> Result:
     if args.pattern.startswith("/") or ".." in Path(args.pattern).parts:
         return ToolResult.error("the pattern must stay inside the project")
-    files, skipped = _project_files(ctx.root.resolve(), args.pattern)
+    files, skipped = _project_files(ctx.root.resolve(), args.pattern, ctx.hidden)
     more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
     listed = "\n".join(files[:MAX_LISTED]) + more or "(no files match)"
     return ToolResult(output=listed + _skipped(skipped))
@@ -189,7 +198,7 @@ def grep(ctx: WorkContext, args: GrepArgs) -> Result:
         return ToolResult.error(f"bad regular expression: {exc}")
     root = ctx.root.resolve()
     hits: list[str] = []
-    names, skipped = _project_files(root, args.glob)
+    names, skipped = _project_files(root, args.glob, ctx.hidden)
     large = 0
     for name in names:
         try:

@@ -12,6 +12,7 @@ from session.context import WorkContext
 from session.effects import CommandRan, Marked, Noted, ResourcesGranted, Result, Verified
 
 if TYPE_CHECKING:
+    from artifacts.models import Feature
     from runners import CommandResult
 
 TAIL_CHARS = 4_000
@@ -81,7 +82,6 @@ def run_command(ctx: WorkContext, args: RunArgs) -> Result:
 
 def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
     from artifacts.feature_list import load_feature_list
-    from artifacts.models import digest
 
     features = {f.id: f for f in load_feature_list(ctx.root).features}
     feature = features.get(args.feature)
@@ -91,11 +91,29 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
         return ToolResult.error(
             f"{feature.id} has no automated check; marking it passing needs a human's approval"
         )
+    if ctx.verifier is not None:
+        from session.verify.tools import verify_clean
+
+        return verify_clean(ctx, feature)
+    return _verify_in_place(ctx, feature)
+
+
+def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[str]]:
+    """``command`` in the agent's own work tree (the session's sandbox), after the
+    protected paths are put back as HEAD has them; the result and the paths restored."""
     from session.writeback import restore_protected
 
-    # The check runs against the protected paths as committed, never a weakened copy.
     restored = restore_protected(ctx.root, ctx.protected, keep=set(ctx.user_files))
-    result = ctx.runner.run(feature.check, resources=ctx.resources, phase="agent")
+    return ctx.runner.run(command, resources=ctx.resources, phase="agent"), restored
+
+
+def _verify_in_place(ctx: WorkContext, feature: Feature) -> Result:
+    """The check in the work tree: the way without a verifier (unit tests of other parts)."""
+    from artifacts.models import digest
+
+    check = str(feature.check)
+    # The check runs against the protected paths as committed, never a weakened copy.
+    result, restored = check_in_place(ctx, check)
     if result.failure is not None or result.exit_code is None:
         return ToolResult(status="error", output=render_command(result))
     note = ""
@@ -107,7 +125,7 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
         effects=[
             Verified(
                 feature=feature.id,
-                command=feature.check,
+                command=check,
                 exit_code=result.exit_code,
                 output_digest=digest(f"{result.exit_code}\n{result.stdout}\n{result.stderr}"),
                 at=datetime.now(UTC).isoformat(),
@@ -117,9 +135,9 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
 
 
 def mark_passing(ctx: WorkContext, args: MarkArgs) -> Result:
-    """Mark a feature passing on the evidence of its check, run in this session."""
+    """Mark a feature passing on the evidence of its check, run in this session (and, with
+    a verifier, the proofs: after, before, review)."""
     from artifacts.feature_list import load_feature_list, save_feature_list
-    from artifacts.models import Evidence
 
     feature = load_feature_list(ctx.root).get(args.feature)
     if feature is None:
@@ -139,54 +157,69 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> Result:
             f"the last check of {args.feature} in this session failed "
             f"(exit {verification.exit_code}); fix it and verify again"
         )
+    if ctx.verifier is not None:
+        from session.verify.tools import prove
+
+        found = prove(ctx, feature, verification)
+        if isinstance(found, ToolResult):
+            return found  # not proven: the reason, as the model reads it
+        evidence = found
+    else:
+        evidence = verification.evidence(ctx.session)
     current = load_feature_list(ctx.root)
-    evidence = Evidence(
-        verification=verification.ref,
-        at=datetime.fromisoformat(verification.at),
-        exit_code=verification.exit_code,
-        output_digest=verification.output_digest,
-        command=verification.command,
-        session=ctx.session,
-    )
     updated = current.model_copy(deep=True)
-    for feature in updated.features:
-        if feature.id == args.feature:
-            if feature.passes and feature.evidence == evidence:
+    for listed in updated.features:
+        if listed.id == args.feature:
+            if listed.passes and listed.evidence == evidence:
                 return ToolResult(output=f"{args.feature} is already passing with this evidence")
-            feature.passes = True
-            feature.evidence = evidence
+            listed.passes = True
+            listed.evidence = evidence
     save_feature_list(ctx.root, updated)
+    proofs = ", ".join(evidence.proofs())
     return ToolResult(
-        output=f"{args.feature} marked passing (evidence {verification.ref})",
-        effects=[Marked(feature=args.feature)],
+        output=f"{args.feature} marked passing ({evidence.verification}; proofs: {proofs})",
+        effects=[Marked(feature=args.feature, evidence=evidence)],
     )
 
 
 def mark_approved(ctx: WorkContext, args: MarkArgs, approval: str) -> Result:
     """mark_passing approved by a human (question `approval`): a feature without an
-    automated check passes on that recorded approval; one with a check still needs it."""
+    automated check passes on that recorded approval; one whose check passed before the
+    session too passes on its clean check and that approval; any other still needs its
+    proofs."""
     from artifacts.feature_list import load_feature_list, save_feature_list
     from artifacts.models import Evidence, digest
 
     feature_id = args.feature
     found = load_feature_list(ctx.root).get(feature_id)
-    if found is None or found.check:
+    if found is None:
         return mark_passing(ctx, args)
+    if found.check:
+        from session.verify.tools import approved
+
+        stood_in = approved(ctx, found, approval)
+        if stood_in is None:
+            return mark_passing(ctx, args)
+        if not isinstance(stood_in, Evidence):
+            return stood_in
+        evidence = stood_in
+    else:
+        evidence = Evidence(
+            verification=f"human:{approval}",
+            at=datetime.now(UTC),
+            exit_code=0,
+            output_digest=digest(f"approved by a human in question {approval}"),
+            session=ctx.session,
+        )
     updated = load_feature_list(ctx.root).model_copy(deep=True)
     for feature in updated.features:
         if feature.id == feature_id and not feature.passes:
             feature.passes = True
-            feature.evidence = Evidence(
-                verification=f"human:{approval}",
-                at=datetime.now(UTC),
-                exit_code=0,
-                output_digest=digest(f"approved by a human in question {approval}"),
-                session=ctx.session,
-            )
+            feature.evidence = evidence
     save_feature_list(ctx.root, updated)
     return ToolResult(
         output=f"{feature_id} marked passing on a human's approval ({approval})",
-        effects=[Marked(feature=feature_id)],
+        effects=[Marked(feature=feature_id, evidence=evidence)],
     )
 
 

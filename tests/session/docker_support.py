@@ -17,6 +17,9 @@ from tests.session.support import SCRIPT, call, turn
 # A shell variable of 100 MB: the shell's own memory grows past a 64 MB limit
 # (the same allocation the runner's own OOM tests use).
 ALLOCATE_100MB = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo "allocated ${#x}"'
+# These projects' checks test the runner, not a feature: they pass before any session (with
+# enough memory, or on a file the host made), so no "before" proof can fail for them.
+NO_BEFORE = "[verify]\nbefore = false\n"
 
 
 def finish(feature: str = "F001") -> list[dict[str, Any]]:
@@ -37,11 +40,12 @@ def docker_project(
     turns: list[dict[str, Any]],
     runner: str = "",
     files: dict[str, str] | None = None,
+    extra: str = "",
 ) -> Path:
     """SPEC.md, script.json and harness.toml (docker runner on `image`) in a new `root`.
 
     The folder is world-writable: the container keeps its default non-root user (1000).
-    `runner` adds lines to the [runner] table.
+    `runner` adds lines to the [runner] table, `extra` tables after it.
     """
     root.mkdir(parents=True)
     root.chmod(0o777)  # the container runs as uid 1000; see runners/README.md
@@ -66,7 +70,7 @@ def docker_project(
     (root / "SPEC.md").write_text("# Tiny\n\nOne feature whose check runs in a container.\n")
     (root / "harness.toml").write_text(
         f'[model]\nname = "scripted/{SCRIPT}"\n\n'
-        f'[runner]\nkind = "docker"\nimage = "{image}"\n{runner}'
+        f'[runner]\nkind = "docker"\nimage = "{image}"\n{runner}\n{extra}'
     )
     for name, text in (files or {}).items():
         (root / name).write_text(text)

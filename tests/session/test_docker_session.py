@@ -16,6 +16,7 @@ from tests.conftest import git
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.docker_support import (
     ALLOCATE_100MB,
+    NO_BEFORE,
     Preemptor,
     docker_project,
     finish,
@@ -59,7 +60,12 @@ def test_oom_names_the_limit_then_more_memory_passes(
         *finish(),
     ]
     root = docker_project(
-        tmp_path / "p", image, check=ALLOCATE_100MB, turns=turns, runner="memory_mb = 64\n"
+        tmp_path / "p",
+        image,
+        check=ALLOCATE_100MB,
+        turns=turns,
+        runner="memory_mb = 64\n",
+        extra=NO_BEFORE,
     )
     init(root)
     assert run_clean(client, root) == 0
@@ -170,6 +176,7 @@ def test_resources_above_the_maxima_park_for_approval_then_the_run_finishes(
         check=ALLOCATE_100MB,
         turns=turns,
         runner="memory_mb = 64\nmax_memory_mb = 128\n",
+        extra=NO_BEFORE,
     )
     init(root)
     assert run_clean(client, root) == 4
@@ -205,6 +212,7 @@ def test_inside_the_container_as_the_agent_sees_it(engine: tuple[Any, str], tmp_
         check="test -f host_made_this.txt",
         turns=turns,
         files={"host_made_this.txt": "from the host\n"},
+        extra=NO_BEFORE,
     )
     init(root)
     assert run_clean(client, root) == 0

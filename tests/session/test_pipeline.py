@@ -203,4 +203,9 @@ def test_effects_survive_the_journal_as_typed_values(fast_path: Path) -> None:
     with Journal.open_readonly(root / ".harness") as journal:
         detail = journal.step_detail(h.journal.run_id, 1, recorded[0].seq)
     assert detail is not None
-    assert detail.output["effects"] == [Marked(feature="F001").model_dump()]
+    (effect,) = detail.output["effects"]
+    assert Marked.model_validate(effect).feature == "F001"
+    from artifacts.models import Evidence
+
+    written = Evidence.model_validate(features_on_disk(root)["F001"]["evidence"])
+    assert Evidence.model_validate(effect["evidence"]) == written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Input, ProgressBar
+from textual.widgets import DataTable, Input, ProgressBar
 
 from artifacts.feature_list import dump_feature_list
 from tests.tui.conftest import make_features
@@ -75,3 +75,26 @@ def test_bar_chart_uses_an_absolute_scale() -> None:
     lines = bar_chart([0, 4, 8], total=8, height=2)
     assert lines[0] == "    ██" and lines[1] == "  ████"
     assert bar_chart([], total=8) == ["(no session has closed yet)"]
+
+
+async def test_each_passing_feature_shows_its_proofs(project: Path) -> None:
+    """F001 holds every proof, F002 only the legacy in-place check; failing ones none."""
+    from artifacts.models import Proof, Review
+
+    features = make_features(6, 2)
+    first = features.features[0]
+    assert first.evidence is not None
+    first.evidence = first.evidence.model_copy(
+        update={
+            "tree": "a" * 40,
+            "before": Proof(step="journal:r/1/1", tree="b" * 40, exit_code=1, output_digest="x"),
+            "review": Review(step="journal:r/1/2", verdict="pass", model="m"),
+        }
+    )
+    (project / "feature_list.json").write_text(dump_feature_list(features))
+    app = HarnessApp(project, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        table = app.query_one("#features-table", DataTable)
+        shown = {row: str(table.get_cell(row, "proofs")) for row in ("F001", "F002", "F003")}
+    assert shown == {"F001": "cln bef eval", "F002": "chk", "F003": ""}

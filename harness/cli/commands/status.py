@@ -16,6 +16,11 @@ from harness.errors import ExitCode
 from harness.terminal import for_terminal
 
 BAR_WIDTH = 30
+PROOF_HELP = (
+    "check: the harness ran its check; clean: on a clean checkout of the committed tree, in "
+    "a fresh sandbox; fails-before: it failed where the session started; evaluator: an "
+    "independent review passed it; human: a person approved it"
+)
 
 
 def register(subparsers: Any) -> None:
@@ -25,8 +30,9 @@ def register(subparsers: Any) -> None:
         description="Features passing/total with a progress bar, the last progress.md entry, "
         "the git head (short sha, dirty, detached), the newest run's state (running, parked "
         "waiting for a human or for something else, interrupted, finished) and the pending "
-        "questions. Exit 2 when the project has no "
-        "feature_list.json or a protocol file is invalid.",
+        "questions; for the passing features, the proofs their evidence holds ("
+        + PROOF_HELP
+        + "). Exit 2 when the project has no feature_list.json or a protocol file is invalid.",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     parser.set_defaults(func=run)
@@ -74,6 +80,7 @@ def collect(root: Path) -> dict[str, Any]:
                     "category": f.category,
                     "description": f.description,
                     "has_check": f.check is not None,
+                    "proofs": f.evidence.proofs() if f.passes and f.evidence else [],
                 }
                 for f in features
             ],
@@ -162,6 +169,7 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"next      {features['next']} (highest-priority failing feature)")
     elif total:
         lines.append("next      - (every feature passes)")
+    lines.extend(_proof_lines(features["list"]))
     last = status["last_session"]
     if last is None:
         lines.append("last      no session yet (progress.md has no entry)")
@@ -182,6 +190,20 @@ def render(status: dict[str, Any]) -> str:
         lines.append(f"git       {git['head'][:10]} ({', '.join(flags)}) {git['summary']}")
     lines.extend(_run_lines(status["run"], status["questions"]))
     return "\n".join(lines)
+
+
+def _proof_lines(listed: list[dict[str, Any]]) -> list[str]:
+    """The passing features grouped by the proofs their evidence holds."""
+    groups: dict[str, list[str]] = {}
+    for feature in listed:
+        if feature["passes"]:
+            key = ", ".join(feature["proofs"]) or "none"
+            groups.setdefault(key, []).append(feature["id"])
+    lines = []
+    for index, (proofs, ids) in enumerate(sorted(groups.items(), key=lambda g: -len(g[0]))):
+        label = "proofs" if index == 0 else ""
+        lines.append(f"{label:<10}{_one_line(' '.join(ids), 40)}: {proofs}")
+    return lines
 
 
 STATE_WORDS = {

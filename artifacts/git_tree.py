@@ -1,0 +1,232 @@
+"""Git trees harness builds and checks out: what a commit would hold, byte for byte.
+
+:func:`build_tree` writes the tree HEAD (or another base) would become with ``paths`` taken
+from the work tree as their bytes on disk (no `.gitattributes` conversion, filter or
+``ident``) and ``blobs`` taken as given, in a private index: nothing of the user's index,
+refs or work tree changes (only git objects are written). The writeback commits such a
+tree (:func:`artifacts.git_commit.commit_exact`); a check proves a feature on a checkout of
+one (:func:`checkout_tree`), so the check sees exactly the bytes the commit would hold.
+
+:func:`checkout_tree` writes a tree's files into an empty folder from the blobs themselves
+(``git cat-file --batch``): no attribute, filter or ``eol`` conversion (``git
+checkout-index`` would apply the tree's own `.gitattributes`, which the agent wrote), a
+committed symlink as a symlink, git's modes (644, 755); a submodule (gitlink) is an empty
+folder. It never writes outside the folder: a path with ``..``, an absolute one or one
+through a symlink the tree itself holds is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.errors import GitError
+
+if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
+
+Git = Callable[..., subprocess.CompletedProcess[bytes]]  # run_git bound to one repository
+
+ZERO = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def _git(root: Path, checks: ConfigChecks | None) -> Git:
+    from artifacts.git_safety import run_git
+
+    return partial(run_git, root, checks=checks)
+
+
+def head_sha(root: Path, checks: ConfigChecks | None = None) -> str | None:
+    """The commit HEAD names, or None in a repository without commits."""
+    done = _git(root, checks)("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return done.stdout.decode().strip() or None
+
+
+def tree_of(root: Path, rev: str | None, checks: ConfigChecks | None = None) -> str:
+    """The tree of commit ``rev`` (the empty tree for None)."""
+    if rev is None:
+        return EMPTY_TREE
+    return _git(root, checks)("rev-parse", f"{rev}^{{tree}}").stdout.decode().strip()
+
+
+def build_tree(
+    root: Path,
+    base: str | None,
+    *,
+    paths: list[str],
+    blobs: dict[str, bytes],
+    checks: ConfigChecks | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The tree ``base`` (a commit or tree; None: empty) becomes with ``paths`` as on disk
+    (a deleted one removed) and ``blobs`` as given: (tree sha, blob sha of each of
+    ``blobs``). Only objects are written; GitError on any failure."""
+    git = _git(root, checks)
+    with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if base is not None:
+            git("read-tree", base, env=env)
+        if paths:
+            entries = index_entries(git, root, paths)
+            git("update-index", "-z", "--index-info", input=entries, env=env)
+        shas: dict[str, str] = {}
+        for path, data in blobs.items():
+            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=data)
+            shas[path] = hashed.stdout.decode().strip()
+            git("update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env)
+        tree = git("write-tree", env=env).stdout.decode().strip()
+    return tree, shas
+
+
+def index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
+    """``update-index --index-info`` records for ``paths``: each file's bytes on disk,
+    hashed with no attribute or filter applied (a `.gitattributes` the agent wrote could
+    otherwise re-encode what the secret scan read, or make every `git add` fail), a
+    symlink as its target, a deleted path removed. Modes are git's two for a file (755
+    when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000."""
+    files: list[str] = []
+    modes: dict[str, str] = {}
+    shas: dict[str, str] = {}
+    for path in paths:
+        full = root / path
+        try:
+            info = full.lstat()
+        except FileNotFoundError:
+            modes[path], shas[path] = "0", ZERO
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            target = os.fsencode(os.readlink(full))
+            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
+            modes[path], shas[path] = "120000", hashed.stdout.decode().strip()
+            continue
+        modes[path] = "100755" if info.st_mode & stat.S_IXUSR else "100644"
+        files.append(path)
+    if files:
+        listing = b"".join(_c_quote(os.fsencode(p)) + b"\n" for p in files)
+        out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
+        shas.update(zip(files, out.stdout.decode().split(), strict=True))
+    return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
+
+
+def _c_quote(path: bytes) -> bytes:
+    """``path`` as one line git's ``--stdin-paths`` reads back exactly (C-style quoted when
+    it holds a quote, a backslash or a control character)."""
+    if not any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in path):
+        return path
+    out = bytearray(b'"')
+    for b in path:
+        if b in (0x22, 0x5C):
+            out += b"\\" + bytes([b])
+        elif b < 0x20 or b == 0x7F:
+            out += b"\\%03o" % b
+        else:
+            out.append(b)
+    return bytes(out + b'"')
+
+
+def tree_entries(
+    root: Path, tree: str, checks: ConfigChecks | None = None
+) -> Iterator[tuple[str, str, str]]:
+    """(mode, blob sha, path) of every entry of ``tree``, recursively."""
+    out = _git(root, checks)("ls-tree", "-r", "-z", "--full-tree", tree).stdout
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, _kind, sha = meta.decode().split()
+        yield mode, sha, os.fsdecode(name)
+
+
+def checkout_tree(
+    root: Path,
+    tree: str,
+    dest: Path,
+    *,
+    skip: tuple[str, ...] = (),
+    checks: ConfigChecks | None = None,
+) -> int:
+    """Write every file of ``tree`` (of the repository at ``root``) into the empty folder
+    ``dest`` as the blob's exact bytes, but those inside a folder named in ``skip``;
+    returns how many entries were written."""
+    entries = [
+        entry
+        for entry in tree_entries(root, tree, checks)
+        if not skip or not set(entry[2].split("/")[:-1]) & set(skip)
+    ]
+    blobs = [(mode, sha, path) for mode, sha, path in entries if mode != "160000"]
+    made: set[str] = set()
+    for mode, _sha, path in entries:
+        if mode == "160000":  # a submodule: its folder, empty (its commit is another repo's)
+            _folder(dest, path, made).mkdir(exist_ok=True)
+    contents = _read_blobs(root, [sha for _, sha, _ in blobs], checks)
+    for (mode, _sha, path), data in zip(blobs, contents, strict=True):
+        target = _folder(dest, path, made)
+        if mode == "120000":
+            os.symlink(os.fsdecode(data), target)
+            continue
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        fd = os.open(target, flags, 0o755 if mode == "100755" else 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    return len(entries)
+
+
+def _folder(dest: Path, path: str, made: set[str]) -> Path:
+    """``dest/path`` after making its parent folders, refusing any path that could leave
+    ``dest`` (``..``, absolute, or through a symlink the tree holds)."""
+    parts = path.split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise GitError(f"refusing to check out {path!r}: not a plain path inside the tree")
+    folder = dest
+    for depth, part in enumerate(parts[:-1], start=1):
+        folder = folder / part
+        key = "/".join(parts[:depth])
+        if key in made:
+            continue
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            if not stat.S_ISDIR(folder.lstat().st_mode):
+                raise GitError(f"refusing to check out {path!r}: {key} is not a folder") from None
+        made.add(key)
+    return folder / parts[-1]
+
+
+def _read_blobs(root: Path, shas: list[str], checks: ConfigChecks | None) -> Iterator[bytes]:
+    """The contents of ``shas``, in order, from one ``git cat-file --batch``."""
+    import subprocess
+
+    from artifacts.git_safety import check_config, git_argv, git_env
+
+    if not shas:
+        return
+    check_config(root, checks)
+    with tempfile.TemporaryFile() as listing:
+        listing.write("".join(f"{sha}\n" for sha in shas).encode())
+        listing.seek(0)
+        process = subprocess.Popen(
+            git_argv(root, "cat-file", "--batch"),
+            stdin=listing,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=git_env(),
+        )
+        assert process.stdout is not None
+        try:
+            for sha in shas:
+                header = process.stdout.readline().split()
+                if len(header) != 3 or header[1] != b"blob":
+                    raise GitError(f"git cat-file did not give blob {sha}: {header!r}")
+                size = int(header[2])
+                data = process.stdout.read(size)
+                process.stdout.read(1)  # the newline after each object
+                yield data
+        finally:
+            process.stdout.close()
+            process.wait(timeout=60)

@@ -1,0 +1,90 @@
+"""At writeback: the checks of passing features run again on what the session commits.
+
+A session may break a feature an earlier session finished. Before the commit, the check of
+every passing feature (``[verify] recheck``) runs on a clean checkout of exactly the tree
+the commit will hold, unless its evidence was proven on that very tree; they share one
+checkout (set up once), each in a fresh sandbox. (One check's run could leave files there
+for the next: the code they run is the agent's either way, and it could as well special-case
+the next check itself; the rechecks catch regressions, the before-run and the evaluator
+catch checks built to be passed.) A
+feature whose check fails there turns failing in the commit, with the reason in the
+progress entry (so the next session's brief says it). Each run is a journaled step
+(``runner/recheck:<id>``), replayed on resume. A session that changes no file of the
+project (its commit holds only the progress entry and the feature list) rechecks nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import TYPE_CHECKING
+
+from session.verify.clean import Checkout, CleanRun
+
+if TYPE_CHECKING:
+    from harness.journal.protocol import StepJournal
+    from runners import Resources
+    from session.verify.verifier import Verifier
+
+TAIL = 300
+
+
+def recheck(
+    verifier: Verifier,
+    journal: StepJournal,
+    paths: list[str],
+    decided: bytes,
+    resources: Resources | None,
+) -> tuple[bytes, dict[str, str]]:
+    """``decided`` (the feature list the commit takes) with every passing feature whose
+    check fails on the commit's tree turned failing; and feature id -> why, for those."""
+    from artifacts.feature_list import dump_feature_list, parse_feature_list
+    from artifacts.git_tree import build_tree, head_sha
+
+    if not paths or not verifier.config.verify.recheck:
+        return decided, {}
+    features = parse_feature_list(decided.decode("utf-8"))
+    # The feature list as HEAD has it, as in the tree mark_passing proved a feature on.
+    root, checks = verifier.root, verifier.checks
+    tree, _ = build_tree(root, head_sha(root, checks), paths=paths, blobs={}, checks=checks)
+    due = [
+        f
+        for f in sorted(features.features, key=lambda f: f.priority)
+        if f.passes and f.check and not (f.evidence and f.evidence.tree == tree)
+    ]
+    regressed: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        opened: list[Checkout] = []
+
+        def run(command: str) -> CleanRun:
+            if not opened:  # made at the first live check (a replay needs none)
+                opened.append(stack.enter_context(verifier.checkout(tree, resources)))
+            return opened[0].run(command)
+
+        for feature in due:
+            command = str(feature.check)
+            ran: CleanRun = journal.step(
+                "runner",
+                f"recheck:{feature.id}",
+                {"feature": feature.id, "command": command, "tree": tree},
+                functools.partial(run, command),
+                output=CleanRun,
+            )
+            _judge(feature.id, ran, regressed)
+    if not regressed:
+        return decided, {}
+    updated = features.model_copy(deep=True)
+    for feature in updated.features:
+        if feature.id in regressed:
+            feature.passes, feature.evidence = False, None
+    return dump_feature_list(updated).encode("utf-8"), regressed
+
+
+def _judge(feature: str, ran: CleanRun, regressed: dict[str, str]) -> None:
+    if ran.passed:
+        return
+    tail = " ".join((ran.stdout + ran.stderr).strip()[-TAIL:].split())
+    regressed[feature] = (
+        f"{feature} regressed: its check fails on a clean checkout of the tree this session "
+        f"commits ({ran.why()})" + (f": {tail}" if tail else "")
+    )

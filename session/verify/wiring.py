@@ -1,0 +1,116 @@
+"""The verifier's parts of a run: runners on clean checkouts, the evaluator, hidden paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from artifacts.config import HarnessConfig
+    from artifacts.git_safety import ConfigChecks
+    from harness.model import Accounting
+    from harness.scope import RunScope
+    from runners import Runner
+    from session.verify.clean import RunnerFactory
+    from session.verify.evaluator import Evaluator
+
+KINDS = ("docker", "bwrap", "local")
+
+
+def check_runners(
+    config: HarnessConfig,
+    runner: Runner,
+    run_id: str,
+    environ: Mapping[str, str] | None = None,
+) -> RunnerFactory | None:
+    """A factory of runners on clean checkouts, of the session runner's kind (None for a
+    runner that is none of the real kinds: a test's fake); ``environ`` is what the local
+    runner's commands start from (the run's, without its secrets)."""
+    from runners import make_runner
+
+    kind = runner.name
+    if kind not in KINDS:
+        return None
+    settings = config.runner.model_copy(update={"kind": kind})
+    # In a check's sandbox the hidden files are there (the check needs them), read-only.
+    protected = [*config.protect.paths, *config.verify.hidden]
+
+    def make(folder: Path, carry: dict[str, Path]) -> Runner:
+        if kind == "local":  # not a sandbox: the carried paths are links into the project
+            for relative, source in carry.items():
+                target = folder / relative
+                if target.is_dir():
+                    target.rmdir()
+                else:
+                    target.unlink()
+                os.symlink(source, target)
+            carry = {}
+        labels = {"harness.run": run_id, "harness.role": "check"}
+        return make_runner(
+            settings, folder, labels=labels, protected=protected, carry=carry, environ=environ
+        )
+
+    return make
+
+
+def build_evaluator(
+    root: Path, config: HarnessConfig, accounting: Accounting, runner: Runner, scope: RunScope
+) -> Evaluator | None:
+    """The evaluator of ``[evaluator]`` (None when its mode is "off"), with the run's
+    environment, events and redactor."""
+    from harness.model import LitellmModel
+    from session.verify.evaluator import Evaluator
+
+    settings = config.evaluator
+    if settings.mode == "off":
+        return None
+    model_config = config.model
+    if settings.model is not None:
+        model_config = config.model.model_copy(
+            update={
+                "name": settings.model,
+                "api_base": settings.api_base,
+                "api_key_env": settings.api_key_env,
+            }
+        )
+    model = LitellmModel(
+        model_config, project_root=root, environ=scope.environ, events=scope.events
+    )
+    name = model_config.name or str(getattr(model, "name", "model"))
+    return Evaluator(model, name, settings, accounting, runner.name, scope.secrets)
+
+
+def prepare_hidden(
+    root: Path, config: HarnessConfig, runner: Runner, checks: ConfigChecks | None = None
+) -> None:
+    """Refuse hidden paths git holds (the agent would read them through `.git`), keep git
+    from listing the others, and say where they cannot be hidden."""
+    from harness.errors import ConfigError
+    from session.verify.hidden import exclude_locally, tracked
+
+    hidden = config.verify.hidden
+    if not hidden:
+        return
+    found = tracked(root, hidden, checks)
+    if found:
+        raise ConfigError(
+            "harness.toml",
+            "[verify].hidden",
+            f"{', '.join(found)} is committed to git: the agent's sandbox shows `.git`, so it "
+            "could read it with `git show`",
+            "Remove it from git (`git rm -r --cached "
+            + " ".join(found)
+            + " && git commit`; older commits still hold it: rewrite the history, or choose "
+            "new hidden files), or take it out of [verify] hidden.",
+        )
+    exclude_locally(root, hidden)
+    if not runner.sandboxed:
+        print(
+            "harness: WARNING: the local runner cannot hide [verify] hidden paths "
+            f"({', '.join(hidden)}): the agent's commands can read them.",
+            file=sys.stderr,
+        )

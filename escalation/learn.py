@@ -19,7 +19,7 @@ from escalation.fit import THRESHOLD_WINDOW, Fit, FitSettings, Policy, fit, poli
 from escalation.logistic import Hook
 from escalation.outcomes import Outcome
 from escalation.questions import QuestionStore
-from escalation.record import Record
+from escalation.record import Record, RecordError
 from escalation.trace import Settling, Trace, settle, situation_digest
 
 
@@ -27,6 +27,8 @@ class Settled(BaseModel):
     """A closed session's outcomes, as the session journals them."""
 
     outcomes: list[Outcome]
+    user_record_error: str | None = None
+    """Why the user's record did not take them (the project's did), if it did not."""
 
 
 class FitReport(BaseModel):
@@ -50,9 +52,13 @@ def settle_session(
     outcomes = settle(trace, how) + gate_outcomes(store, how)
     project = record.project_id()
     record.add(project, outcomes)
+    error = None
     if prior is not None:
-        prior.add(project, outcomes)
-    return Settled(outcomes=outcomes)
+        try:
+            prior.add(project, outcomes)
+        except RecordError as failed:  # the user's record is a prior: the run goes on
+            error = str(failed)
+    return Settled(outcomes=outcomes, user_record_error=error)
 
 
 def gate_outcomes(store: QuestionStore, how: Settling) -> list[Outcome]:

@@ -152,6 +152,9 @@ class Record:
                 raise RecordError(f"cannot write {self.path}: {error}") from error
             try:
                 yield
+            except sqlite3.Error as error:
+                self._db.execute("ROLLBACK")
+                raise RecordError(f"cannot write {self.path}: {error}") from error
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise

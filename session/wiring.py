@@ -12,6 +12,7 @@ from session.cycle import SessionEnv
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from escalation import Escalation
+    from escalation.record import Record
     from harness.journal.protocol import RunJournal
     from harness.model import Accounting
     from harness.scope import RunScope
@@ -41,7 +42,7 @@ def build_escalation(
     questions redacted with the run's secrets, told to the run's observers."""
     from escalation import Escalation, Gates, Matrix, QuestionStore
     from escalation.embed import make_embedder
-    from escalation.record import Record, user_record_path
+    from escalation.record import Record
     from harness.config import run_scope
     from harness.journal.keys import state_home
 
@@ -58,7 +59,7 @@ def build_escalation(
         cfg,
         store,
         record=Record.of_project(root / ".harness"),
-        prior=Record(user_record_path(state_home())),
+        prior=user_record(state_home()),
         embedder=embedder,
         unattended=unattended,
     )
@@ -73,6 +74,24 @@ def build_escalation(
         settings=cfg if cfg.learn else None,
         samples=cfg.samples,
     )
+
+
+def user_record(home: Path) -> Record | None:
+    """The user's escalation record (the prior of every project), or None, said on stderr,
+    when it cannot be opened: a damaged prior must not stop a project's run."""
+    import sys
+
+    from escalation.record import Record, RecordError, user_record_path
+
+    try:
+        return Record(user_record_path(home))
+    except RecordError as error:
+        print(
+            f"harness: {error}; this run learns from the project's own record only (move "
+            "the file aside to start a new one)",
+            file=sys.stderr,
+        )
+        return None
 
 
 def build_env(

@@ -12,6 +12,9 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from artifacts.config import EscalationConfig
 from escalation.learn import refit
@@ -120,3 +123,36 @@ def test_a_fit_killed_midway_resumes_to_the_same_weights(tmp_path: Path) -> None
     with Record(project) as record, Record(user) as prior:
         fresh = refit(record, prior, config, key="journal:r1/10/40")  # a later fit sees it all
     assert fresh.fit.prior_outcomes == 700 and fresh.fit.weights != resumed.fit.weights
+
+
+def test_a_damaged_user_record_does_not_stop_a_project(
+    tmp_path: Path, state_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user's record is a prior: garbage there is said, and the run learns from the
+    project's own record; a user record that fails a write leaves the project's intact."""
+    from artifacts.config import HarnessConfig
+    from escalation.record import user_record_path
+    from escalation.trace import Settling, Trace
+    from session.wiring import build_escalation
+
+    path = user_record_path(state_home)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a database, " * 64)
+    root = tmp_path / "p"
+    root.mkdir()
+    escalation = build_escalation(root, HarnessConfig(), "r1", unattended=True)
+    assert escalation.matrix.prior is None
+    assert "cannot open the escalation record" in capsys.readouterr().err
+    broken = Record(tmp_path / "other.db")
+    broken.close()  # every write to it now fails
+    how = Settling("r1", 1, "-", False, escalation.store.find_id, lambda _: None)
+    trace = Trace()
+    settled = escalation_settle(escalation, trace, how, broken)
+    assert settled.user_record_error is not None and "cannot write" in settled.user_record_error
+    escalation.close()
+
+
+def escalation_settle(escalation: Any, trace: Any, how: Any, prior: Record) -> Any:
+    from escalation.learn import settle_session
+
+    return settle_session(trace, how, escalation.store, escalation.matrix.record, prior)

@@ -1,10 +1,11 @@
-"""Adopt a project that uses the flat-array feature list of the autonomous-coding quickstart.
+"""Adopt a project that uses the feature list of the autonomous-coding quickstart.
 
-The quickstart writes ``[{"category", "description", "steps", "passes"}, ...]``. Adopting
-upgrades it in place (one atomic write; every text kept exactly) to
-``{"version": 1, "features": [...]}`` with ids ``F001, F002, ...`` and priorities
-``1, 2, ...`` from array order. Entries already passing stay passing, with evidence
-"adopted, unverified", so the first session re-verifies them.
+The quickstart writes ``[{"category", "description", "steps", "passes"}, ...]``; real
+projects add keys and wrappers (:mod:`artifacts.quickstart` reads them all). Adopting
+upgrades it in place (one atomic write; every key of every entry kept) to
+``{"version": 1, "features": [...]}`` with the project's own ids and priorities when they
+are sane, else ``F001, F002, ...`` and ``1, 2, ...`` from array order. Entries already
+passing stay passing, with evidence "adopted, unverified", until a run re-verifies them.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from artifacts.feature_list import FEATURE_LIST, MAX_BYTES, parse_feature_list
 from artifacts.guards import check_transition
 from artifacts.io import atomic_write, decode, display, parse_json, read_bytes
 from artifacts.models import ADOPTED, Evidence, Feature, FeatureList, digest
+from artifacts.quickstart import Quickstart, looks_like_harness, read_quickstart
 from harness.errors import ArtifactError
-
-LEGACY_KEYS = {"category": str, "description": str, "steps": list, "passes": bool}
 
 
 @dataclass(frozen=True)
@@ -31,61 +31,43 @@ class AdoptResult:
     features: int
     passing: int
     message: str
+    text: str = ""
+    """The upgraded file's text (to write), when ``changed``."""
 
 
-def _legacy_feature(index: int, item: object, file: str, width: int) -> Feature:
-    where = f"$[{index}]"
-    fix = "Fix the entry by hand; adopt changed nothing."
-    if not isinstance(item, dict):
-        raise ArtifactError(file, where, "an entry is not an object", fix)
-    for key, kind in LEGACY_KEYS.items():
-        if key not in item:
-            raise ArtifactError(file, where, f'the entry has no "{key}" key', fix)
-        if not isinstance(item[key], kind):
-            raise ArtifactError(
-                file, f"{where}.{key}", f"expected {kind.__name__}, found {item[key]!r:.60}", fix
+def upgrade(found: Quickstart) -> FeatureList:
+    """The harness feature list for a checked quickstart list (every key kept)."""
+    at = datetime.now(UTC).replace(microsecond=0)
+    features = []
+    for index, item in enumerate(found.entries):
+        passes = item.get("passes") is True
+        evidence = None
+        if passes:
+            evidence = Evidence(
+                verification=ADOPTED,
+                at=at,
+                exit_code=0,
+                output_digest=digest(json.dumps(item, sort_keys=True, ensure_ascii=False)),
             )
-    extra = sorted(set(item) - set(LEGACY_KEYS))
-    if extra:
-        raise ArtifactError(
-            file,
-            f"{where}.{extra[0]}",
-            f'unknown key "{extra[0]}" (adopting would lose it)',
-            "Move its content into the description or steps, or remove it, then adopt again.",
+        features.append(
+            Feature(
+                id=found.ids[index],
+                category=item["category"],
+                description=item["description"],
+                steps=list(item.get("steps", [])),
+                priority=found.priorities[index],
+                passes=passes,
+                evidence=evidence,
+                extra=found.extra(index) or None,
+            )
         )
-    for step, text in enumerate(item["steps"]):
-        if not isinstance(text, str):
-            raise ArtifactError(file, f"{where}.steps[{step}]", "a step is not a string", fix)
-    for key in ("category", "description"):
-        if not item[key]:
-            raise ArtifactError(file, f"{where}.{key}", f"the {key} is empty", fix)
-    evidence = None
-    if item["passes"]:
-        evidence = Evidence(
-            verification=ADOPTED,
-            at=datetime.now(UTC).replace(microsecond=0),
-            exit_code=0,
-            output_digest=digest(json.dumps(item, sort_keys=True, ensure_ascii=False)),
-        )
-    return Feature(
-        id=f"F{index + 1:0{width}d}",
-        category=item["category"],
-        description=item["description"],
-        steps=list(item["steps"]),
-        priority=index + 1,
-        passes=item["passes"],
-        evidence=evidence,
-    )
+    return FeatureList(features=features, extra=found.top_extra or None)
 
 
-def upgrade(data: list[object], file: str) -> FeatureList:
-    """The harness feature list for a quickstart array (raises ArtifactError on bad entries)."""
-    width = max(3, len(str(len(data))))
-    return FeatureList(features=[_legacy_feature(i, x, file, width) for i, x in enumerate(data)])
-
-
-def adopt_feature_list(root: Path) -> AdoptResult:
-    """Upgrade ``<root>/feature_list.json`` in place if it is a quickstart array."""
+def plan_feature_list(root: Path) -> AdoptResult:
+    """What adopting ``<root>/feature_list.json`` would write (nothing is written):
+    ``changed`` False when it is in harness format already. ArtifactError (every problem
+    named) when it is neither."""
     from artifacts.feature_list import dump_feature_list
     from artifacts.schemas import schema_errors
 
@@ -94,44 +76,48 @@ def adopt_feature_list(root: Path) -> AdoptResult:
     text = decode(read_bytes(path, root=root, max_bytes=MAX_BYTES), file)
     data = parse_json(text, file)
     if isinstance(data, dict):
-        current = parse_feature_list(text, file)  # raises when invalid
-        return AdoptResult(
-            False,
-            len(current.features),
-            current.passing,
-            f"{file} is already in harness format (version {current.version}, "
-            f"{len(current.features)} features); nothing changed.",
-        )
-    if not isinstance(data, list):
-        raise ArtifactError(
-            file,
-            "$",
-            f"expected the quickstart's array of features, found {type(data).__name__}",
-            "Adopt reads a JSON array of {category, description, steps, passes}.",
-        )
-    if not data:
-        raise ArtifactError(
-            file,
-            "$",
-            "the array is empty: there is nothing to adopt",
-            "Write the features first, or let `harness init` write them.",
-        )
-    new = upgrade(data, file)
+        try:
+            current = parse_feature_list(text, file)
+        except ArtifactError:
+            if looks_like_harness(data):
+                raise  # a harness file with errors: say them, it is not a quickstart list
+        else:
+            return AdoptResult(
+                False,
+                len(current.features),
+                current.passing,
+                f"{file} is already in harness format (version {current.version}, "
+                f"{len(current.features)} features); nothing changed.",
+            )
+    found = read_quickstart(data, file)
+    new = upgrade(found)
     check_transition(None, new, adopting=True)
     out = dump_feature_list(new)
     errors = schema_errors(json.loads(out), "feature_list", file)
     if errors:
         raise errors[0]
-    atomic_write(path, out, root=root)
-    last = new.features[-1].id
-    passing = new.passing
+    count = len(new.features)
+    kept = sum(1 for f in new.features if f.extra)
     message = (
-        f"adopted {file}: {len(new.features)} features ({new.features[0].id}..{last}), "
-        f"priorities 1..{len(new.features)} from array order, every text kept."
+        f"adopted {file}: {count} features ({new.features[0].id}..{new.features[-1].id}), "
+        "every key of every entry kept"
+        + (f" ({kept} entries carry keys of their own, kept under extra)" if kept else "")
+        + "; "
+        + "; ".join(found.notes or [f"ids and priorities 1..{count} from array order"])
+        + "."
     )
+    passing = new.passing
     if passing:
         message += (
             f" {passing} passing entr{'y keeps' if passing == 1 else 'ies keep'} passing "
-            f'with evidence "{ADOPTED}": the first session re-verifies them.'
+            f'as "{ADOPTED}" until `harness run` re-verifies them.'
         )
-    return AdoptResult(True, len(new.features), passing, message)
+    return AdoptResult(True, count, passing, message, out)
+
+
+def adopt_feature_list(root: Path) -> AdoptResult:
+    """Upgrade ``<root>/feature_list.json`` in place if it is a quickstart list."""
+    result = plan_feature_list(root)
+    if result.changed:
+        atomic_write(root / FEATURE_LIST, result.text, root=root)
+    return result

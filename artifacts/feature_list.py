@@ -21,8 +21,34 @@ FEATURE_LIST = "feature_list.json"
 MAX_BYTES = 10_000_000
 
 
-def _is_legacy(data: object) -> bool:
-    return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+def _quickstart(data: object, file: str) -> ArtifactError | None:
+    """The error for a feature list of the autonomous-coding quickstart: advice to adopt
+    it when `harness adopt` would, else what adopt would refuse (never advice to run the
+    command that refuses it). None for anything else (the schema's errors say it)."""
+    from artifacts.quickstart import NotQuickstart, looks_like_harness, read_quickstart
+
+    if not isinstance(data, list | dict) or looks_like_harness(data):
+        return None
+    try:
+        found = read_quickstart(data, file)
+    except NotQuickstart as error:  # an object with harness's keys: the schema says more
+        return None if isinstance(data, dict) and {"version", "features"} & set(data) else error
+    except ArtifactError as error:
+        return ArtifactError(
+            file,
+            error.where,
+            "this is a feature list of the autonomous-coding quickstart that `harness adopt` "
+            f"cannot adopt as it is: {error.why}",
+            error.fix,
+        )
+    shape = "a flat array" if found.wrapper is None else f"wrapped in its {found.wrapper!r} key"
+    return ArtifactError(
+        file,
+        "$",
+        f"this is the feature list of the autonomous-coding quickstart ({shape}, "
+        f"{len(found.entries)} entries), without harness's ids and evidence",
+        "Run `harness adopt` to upgrade it in place (every key of every entry is kept).",
+    )
 
 
 def check_feature_list_text(text: str, file: str) -> tuple[FeatureList | None, list[ArtifactError]]:
@@ -33,16 +59,9 @@ def check_feature_list_text(text: str, file: str) -> tuple[FeatureList | None, l
         data = parse_json(text, file)
     except ArtifactError as error:
         return None, [error]
-    if _is_legacy(data):
-        return None, [
-            ArtifactError(
-                file,
-                "$",
-                "this is the flat-array feature list of the autonomous-coding quickstart, "
-                "without ids or priorities",
-                "Run `harness adopt` to upgrade it in place (every text is kept).",
-            )
-        ]
+    quickstart = _quickstart(data, file)
+    if quickstart is not None:
+        return None, [quickstart]
     errors = schema_errors(data, "feature_list", file)
     if errors:
         return None, errors

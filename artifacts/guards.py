@@ -1,7 +1,8 @@
 """Guards: the only legal changes to ``feature_list.json``.
 
 - no feature is removed, reordered or reworded: ``id``, ``category``, ``description``,
-  ``steps``, ``priority`` and ``check`` are frozen once written; new features go at the end;
+  ``steps``, ``priority``, ``check`` and ``extra`` (the project's own fields) are frozen
+  once written, and so is the list's own ``extra``; new features go at the end;
 - ``passes`` turns true only with evidence (a verification, exit code 0, an output digest);
 - passing -> failing is legal (a regression) and clears the evidence;
 - a still-passing feature keeps its evidence, or takes newer evidence;
@@ -15,7 +16,7 @@ from artifacts.models import ADOPTED, Evidence, Feature, FeatureList
 from harness.errors import GuardViolation
 
 FILE = "feature_list.json"
-FROZEN = ("category", "description", "steps", "priority", "check")
+FROZEN = ("category", "description", "steps", "priority", "check", "extra")
 
 
 def _where(index: int, field: str = "") -> str:
@@ -144,6 +145,13 @@ def check_transition(old: FeatureList | None, new: FeatureList, *, adopting: boo
             "$.version",
             f"the version changed from {old.version} to {new.version}",
             "Keep the version of the file on disk.",
+        )
+    if new.extra != old.extra:
+        raise GuardViolation(
+            FILE,
+            "$.extra",
+            "the project's own top-level fields (extra) changed",
+            "They are kept as the project wrote them; only a feature's status changes.",
         )
     if len(new.features) < len(old.features):
         missing = [f.id for f in old.features if new.get(f.id) is None]

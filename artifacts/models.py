@@ -136,6 +136,21 @@ class Feature(BaseModel):
     evidence: Evidence | None = Field(
         default=None, description="The verification that made the feature pass."
     )
+    extra: dict[str, Any] | None = Field(
+        default=None,
+        description="The project's own fields that harness does not own (an adopted list's "
+        "priority words, QA notes, claims...), kept exactly as they were: never read for a "
+        "decision, never changed.",
+    )
+
+    @property
+    def state(self) -> str:
+        """``passing``, ``failing``, or ``adopted, unverified`` (passing on an adoption's
+        word only, until a run re-verifies it)."""
+        if not self.passes:
+            return "failing"
+        unverified = self.evidence is not None and self.evidence.verification == ADOPTED
+        return ADOPTED if unverified else "passing"
 
     @model_validator(mode="after")
     def _evidence_goes_with_passing(self) -> Feature:
@@ -153,6 +168,11 @@ class FeatureList(BaseModel):
 
     version: int = Field(default=1, ge=1, le=1, description="Format version; 1.")
     features: list[Feature] = Field(description="Every feature, in the order written.")
+    extra: dict[str, Any] | None = Field(
+        default=None,
+        description="The project's own top-level fields (an adopted list's wrapper, e.g. "
+        '"project"), kept exactly as they were.',
+    )
 
     @model_validator(mode="after")
     def _ids_unique(self) -> FeatureList:

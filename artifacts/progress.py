@@ -15,8 +15,9 @@ A value is written in one of three ways, so that any text round-trips exactly:
 
 - plain, after the label, when it is one line with no control characters, no space at
   either end, not starting with ``"`` or a backtick and not ``(none)``;
-- a fenced block, indented under the item, when it spans lines (a fence longer than any
-  run of backticks inside, so ``##`` headers and fences in the text stay text);
+- a fenced block, indented under the item, when it spans lines and holds no control
+  character but tab (a fence longer than any run of backticks inside, so ``##`` headers
+  and fences in the text stay text; trailing spaces and a final newline are kept);
 - a JSON string (``"..."``) for anything else (an empty string, tabs, a carriage return).
 
 ``(none)`` stands for no feature and for no notes. Lines before the first
@@ -44,6 +45,7 @@ HEADER = re.compile(r"^## Session (\d+) — (\S+)$")
 FIELD = re.compile(r"^- \*\*(\w+):\*\*(?: (.*))?$")
 LABELS = {"Feature": "feature", "Outcome": "outcome", "Summary": "summary", "Next": "next"}
 _PLAIN_BAD = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_FENCE_BAD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
 
 
 def _is_plain(text: str) -> bool:
@@ -57,12 +59,9 @@ def _is_plain(text: str) -> bool:
 
 
 def _fits_fence(text: str) -> bool:
-    lines = text.split("\n")
-    return (
-        "\n" in text
-        and all(line == line.rstrip() and not _PLAIN_BAD.search(line) for line in lines)
-        and bool(lines[-1])
-    )
+    """Multi-line text without a control character but tab (a long notes file with tabs,
+    trailing spaces or a final newline stays many readable lines, not one JSON string)."""
+    return "\n" in text and not _FENCE_BAD.search(text)
 
 
 def _value(text: str, indent: str) -> list[str]:

@@ -41,11 +41,12 @@ class AskResult(BaseModel):
         """No answer yet: raise `Parked` (the step stays in flight, the run parks, exit 4)."""
         if self.parked:
             q = self.question
-            raise Parked(
-                q.id,
-                f"{q.text} ({q.kind}). Answer it with `harness answer {q.id} ...` (or "
-                "approve/deny), then `harness run` goes on from here.",
+            how = (
+                f"Approve it with `harness approve {q.id}` or deny it with `harness deny {q.id}`"
+                if q.kind == "approval"
+                else f"Answer it with `harness answer {q.id} ...`"
             )
+            raise Parked(q.id, f"{q.text} ({q.kind}). {how}, then `harness run` goes on from here.")
 
     def text_for_model(self) -> str:
         """The tool output the model reads."""

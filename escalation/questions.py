@@ -65,6 +65,11 @@ CREATE INDEX IF NOT EXISTS situations_embedder ON situations(embedder, id);
 """
 
 
+APPROVED_ONLY = "approved only: "
+"""How an approval's answer starts when only some of its items were approved (a JSON list
+follows)."""
+
+
 class QuestionError(HarnessError):
     """A question that does not exist, or cannot take this answer."""
 
@@ -117,6 +122,16 @@ class Question(BaseModel):
     @property
     def pending(self) -> bool:
         return self.status == "pending"
+
+    def approved_items(self) -> list[str]:
+        """The items an approval approved: all its ``choices`` when approved whole, those
+        picked with ``approve(only=...)``, none when it is denied or pending."""
+        if self.status != "approved":
+            return []
+        if self.answer and self.answer.startswith(APPROVED_ONLY):
+            picked: list[str] = json.loads(self.answer[len(APPROVED_ONLY) :])
+            return picked
+        return list(self.choices)
 
 
 def _now() -> str:
@@ -287,10 +302,25 @@ class QuestionStore:
             raise
         return self.get(question.id)
 
-    def approve(self, question_id: str) -> Question:
-        """Approve a gated action."""
+    def approve(self, question_id: str, only: Sequence[str] | None = None) -> Question:
+        """Approve a gated action; for an approval that lists items (its ``choices``),
+        ``only`` approves those items and denies the rest."""
         question = self._require(question_id, "approval", "approve")
-        self._settle(question.id, "approved", answer="approved")
+        answer = "approved"
+        if only is not None:
+            if not question.choices:
+                raise QuestionError(f"{question.id} approves one action; it has no items to pick")
+            unknown = [item for item in only if item not in question.choices]
+            if unknown or not only:
+                raise QuestionError(
+                    f"{question.id} lists {len(question.choices)} items "
+                    f"({_span(question.choices)}); "
+                    + (f"{', '.join(unknown[:5])} is not one of them" if unknown else "none picked")
+                )
+            picked = [item for item in question.choices if item in set(only)]
+            if len(picked) < len(question.choices):
+                answer = APPROVED_ONLY + json.dumps(picked)
+        self._settle(question.id, "approved", answer=answer)
         return self.get(question.id)
 
     def deny(self, question_id: str, reason: str = "") -> Question:
@@ -385,6 +415,42 @@ class _Transaction:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.lock.release()
+
+
+def _span(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{items[0]}..{items[-1]}"
+
+
+def pick(spec: str, items: Sequence[str]) -> list[str]:
+    """The items ``spec`` names, in ``items`` order: ids and ranges (``F001..F010``, or
+    ``F001-F010`` when both ends are items) separated by commas or spaces."""
+    chosen: set[int] = set()
+    index = {item: n for n, item in enumerate(items)}
+    for token in spec.replace(",", " ").split():
+        if token in index:
+            chosen.add(index[token])
+            continue
+        ends = _range(token, index)
+        if ends is None:
+            raise QuestionError(
+                f"{token!r} names no item ({len(items)} items: {_span(items)}); give ids or "
+                "ranges such as F001..F010, separated by commas"
+            )
+        low, high = sorted(ends)
+        chosen.update(range(low, high + 1))
+    return [items[n] for n in sorted(chosen)]
+
+
+def _range(token: str, index: dict[str, int]) -> tuple[int, int] | None:
+    if ".." in token:
+        first, _, last = token.partition("..")
+        if first in index and last in index:
+            return index[first], index[last]
+        return None
+    for at in range(1, len(token)):
+        if token[at] == "-" and token[:at] in index and token[at + 1 :] in index:
+            return index[token[:at]], index[token[at + 1 :]]
+    return None
 
 
 def _number(question_id: str) -> int:

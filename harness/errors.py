@@ -77,7 +77,7 @@ class ArtifactError(HarnessError):
         self.fix = fix
         text = f"{self.file}: at {self.where}: {why}."
         if fix:
-            text += f" {fix}"
+            text += fix if fix.startswith("\n") else f" {fix}"
         text += " The file was left unchanged."
         super().__init__(text)
 

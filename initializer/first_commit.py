@@ -34,6 +34,14 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
+def ensure_repository(root: Path) -> None:
+    """A git repository at ``root`` (created, branch main, when there is none)."""
+    from artifacts.git import GitRepo
+
+    if not (root / ".git").exists():
+        GitRepo.init(root).close()
+
+
 def plan_first_commit(
     root: Path,
     config: HarnessConfig,
@@ -50,12 +58,10 @@ def plan_first_commit(
         secrets: the run's secrets, kept out of the commit (default: those of
             ``os.environ`` and ``config``).
     """
-    from artifacts.git import GitRepo
     from session.committable import changed_paths
     from session.verify.hidden import exclude_locally
 
-    if not (root / ".git").exists():
-        GitRepo.init(root).close()
+    ensure_repository(root)
     # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
     hidden = tuple(config.verify.hidden)
     exclude_locally(root, list(hidden))
@@ -93,19 +99,20 @@ def make_first_commit(
     command: str,
     again: str,
     secrets: Redactor | None = None,
+    blobs: dict[str, bytes] | None = None,
 ) -> str | None:
     """Commit exactly the planned ``paths`` that still pass (a resumed command commits
-    files that may have changed since the plan); nothing else is staged. None if that
-    changes nothing."""
+    files that may have changed since the plan) and ``blobs`` (these bytes for these
+    paths, whatever is on disk); nothing else is staged. None if that changes nothing."""
     from artifacts.git_commit import commit_exact, sync_index
 
     chosen = _select(root, paths, config, again, secrets)
     report_left_out(command, chosen.excluded)
-    if not chosen.paths:
+    if not chosen.paths and not blobs:
         return None
-    sha = commit_exact(root, message, paths=chosen.paths, blobs={}, protected=[])
+    sha = commit_exact(root, message, paths=chosen.paths, blobs=blobs or {}, protected=[])
     if sha is not None:
-        sync_index(root, chosen.paths)
+        sync_index(root, [*chosen.paths, *(blobs or {})])
     return sha
 
 

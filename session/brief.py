@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from runners import CommandResult
 
 AGENTS_MAX_CHARS = 8_000
+EXTRA_MAX_CHARS = 2_000
+SUMMARY_MAX_CHARS = 2_000
 
 
 def pick_feature(features: FeatureList) -> Feature | None:
@@ -28,8 +30,12 @@ def _progress_tail(root: Path, count: int = 3) -> str:
         return "(no sessions yet)"
     lines = []
     for e in entries:
+        summary = e.summary
+        if len(summary) > SUMMARY_MAX_CHARS:  # an adopted project's long notes, say
+            more = len(summary) - SUMMARY_MAX_CHARS
+            summary = summary[:SUMMARY_MAX_CHARS] + f"... ({more:,} characters more in progress.md)"
         lines.append(
-            f"- session {e.session} ({e.outcome}, feature {e.feature or '-'}): {e.summary} "
+            f"- session {e.session} ({e.outcome}, feature {e.feature or '-'}): {summary} "
             f"Next: {e.next}"
         )
         # Notes say what the harness refused to commit (secrets, sizes, protected paths).
@@ -62,6 +68,18 @@ def _environment(wake: CommandResult | None) -> str:
     )
 
 
+def _extra(feature: Feature) -> str:
+    """The project's own fields of the feature (an adopted list's QA notes, claims...)."""
+    import json
+
+    if not feature.extra:
+        return ""
+    text = json.dumps(feature.extra, ensure_ascii=False)
+    if len(text) > EXTRA_MAX_CHARS:
+        text = text[:EXTRA_MAX_CHARS] + f"... ({len(text) - EXTRA_MAX_CHARS:,} characters more)"
+    return f"The project's own fields for it (kept from its earlier list): {text}"
+
+
 def build_messages(
     root: Path,
     features: FeatureList,
@@ -91,6 +109,7 @@ def build_messages(
         feature_category=feature.category,
         feature_steps="\n".join(f"{i}. {s}" for i, s in enumerate(feature.steps, 1)) or "-",
         feature_check=feature.check or "(none: marking it passing needs a human's approval)",
+        feature_extra=_extra(feature),
         environment=_environment(wake),
         passing=passing,
         total=len(features.features),

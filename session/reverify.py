@@ -4,17 +4,17 @@
 unverified": nothing the harness ran proves them. Before the first session, each one is
 settled as session 0 of the run: a feature with a check has the check run by the harness
 (exit 0: new evidence citing that step; otherwise it turns failing, for a session to fix);
-a feature without a check needs a human's approval (approved: evidence citing the answer;
-denied: it turns failing). Unattended, the approvals park the run until answered. The
-result is committed (feature_list.json only) with a `Harness-Reverify` trailer.
+the features without a check need a human's approval, one question for them all (approve
+all, deny all, or approve some with ``harness approve qN --only F001..F010``): approved,
+evidence citing the answer; denied, they turn failing. Unattended, the approval parks the
+run until answered. The result is committed (feature_list.json only) with a
+`Harness-Reverify` trailer.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from harness.errors import Parked
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
@@ -36,24 +36,21 @@ def adopted_unverified(env: SessionEnv) -> list[Feature]:
 def reverify_adopted(env: SessionEnv) -> dict[str, str]:
     """Settle every adopted-unverified feature; returns feature id -> "verified" | "failing".
 
-    Raises Parked while a human's approval is awaited (the step stays in flight).
+    The features with a check have it run, one step each; those without are one approval
+    for them all (approve all, deny all, or approve some: ``harness approve qN --only``).
+    Raises Parked while that approval is awaited (the step stays in flight).
     """
     pending = adopted_unverified(env)
     if not pending:
         return {}
     journal = env.run.session(SESSION, {"purpose": "re-verify adopted features"})
     verdicts: dict[str, dict[str, Any]] = {}
-    parked: Parked | None = None
     for feature in pending:
         if feature.check:
             verdicts[feature.id] = _run_check(env, journal, feature)
-            continue
-        try:
-            verdicts[feature.id] = _ask_approval(env, journal, feature)
-        except Parked as exc:  # ask every approval now; the run parks once, after them all
-            parked = parked or exc
-    if parked is not None:
-        raise parked
+    unchecked = [f for f in pending if not f.check]
+    if unchecked:
+        verdicts.update(_ask_approval(env, journal, unchecked))
     _apply(env, verdicts)
     sha = _commit(env, journal, verdicts)
     summary = {fid: v["verdict"] for fid, v in verdicts.items()}
@@ -84,42 +81,73 @@ def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[
     return {**verdict, "ref": journal.ref(journal.last_seq)}
 
 
-def _ask_approval(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[str, Any]:
+def approval_text(features: list[Feature]) -> tuple[str, str]:
+    """The one question for every adopted feature without a check: its text and context."""
+    ids = [f.id for f in features]
+    one = len(ids) == 1
+    span = ids[0] if one else f"{len(ids)} features ({ids[0]}..{ids[-1]})"
+    text = (
+        f"{span} {'was' if one else 'were'} adopted as passing but {'has' if one else 'have'} "
+        "no automated check: really done? Approve: they stay passing. Deny: they turn "
+        "failing, for sessions to work on. Approve some: `harness approve ID --only "
+        f"{ids[0]}{'' if one else '..' + ids[min(2, len(ids) - 1)]}` (the rest turn failing)."
+    )
+    context = "\n".join(f"{f.id}: {f.description}" for f in features)
+    return text, context
+
+
+def _ask_approval(
+    env: SessionEnv, journal: StepJournal, features: list[Feature]
+) -> dict[str, dict[str, Any]]:
+    """One approval for ``features``; their verdicts (feature id -> verdict)."""
     from artifacts.models import digest
     from escalation import ask_human
 
     escalation = env.gates
-    if escalation is None:  # no question queue: nobody can approve, so it cannot stay passing
-        return {"verdict": "failing", "why": "no check and no question queue"}
+    ids = [f.id for f in features]
+    if escalation is None:  # no question queue: nobody can approve, so none stays passing
+        return {fid: {"verdict": "failing", "why": "no check and no question queue"} for fid in ids}
     store = escalation.store
+    text, context = approval_text(features)
 
     def ask() -> dict[str, Any]:
         result = ask_human(
             store,
-            f"{feature.id} was adopted as passing but has no automated check: is it really "
-            f"done? ({feature.description})",
+            text,
+            context=context,
+            choices=ids,
             interactive=escalation.interactive,
             kind="approval",
             topic="reverify",
             run=env.run.id,
             session=SESSION,
-            key=f"reverify:{env.run.id}:{feature.id}",
+            key=f"reverify:{env.run.id}:{digest(','.join(ids))}",
             events=escalation.events,
         )
         result.raise_if_parked()
-        ok = result.status == "approved"
+        question = result.question
         return {
-            "verdict": "verified" if ok else "failing",
-            "question": result.question.id,
+            "question": question.id,
+            "approved": question.approved_items() if result.status == "approved" else [],
             "at": datetime.now(UTC).isoformat(),
-            "exit_code": 0,
-            "output_digest": digest(f"approved by a human in question {result.question.id}"),
+            "output_digest": digest(f"approved by a human in question {question.id}"),
         }
 
-    verdict: dict[str, Any] = journal.step(
-        "human", f"reverify:{feature.id}", {"feature": feature.id}, ask, output=dict
+    answer: dict[str, Any] = journal.step(
+        "human", "reverify:approval", {"features": ids}, ask, output=dict
     )
-    return {**verdict, "ref": f"human:{verdict['question']}"} if "question" in verdict else verdict
+    approved = set(answer["approved"])
+    return {
+        fid: {
+            "verdict": "verified" if fid in approved else "failing",
+            "question": answer["question"],
+            "at": answer["at"],
+            "exit_code": 0,
+            "output_digest": answer["output_digest"],
+            "ref": f"human:{answer['question']}",
+        }
+        for fid in ids
+    }
 
 
 def _apply(env: SessionEnv, verdicts: dict[str, dict[str, Any]]) -> None:

@@ -7,14 +7,25 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
-from artifacts.models import Feature, FeatureList
+from artifacts.models import ADOPTED, Feature, FeatureList
+
+# A feature's state as the table shows it: passing, failing, or adopted and not re-verified.
+MARKS = {
+    "passing": Text("pass", "green"),
+    "failing": Text("fail", "red"),
+    ADOPTED: Text("adopt", "yellow"),
+}
 
 
 def matches(feature: Feature, query: str) -> bool:
-    """True when every word of `query` is in the feature (`is:passing`/`is:failing` too)."""
+    """True when every word of `query` is in the feature (`is:passing`/`is:failing`, and
+    `is:unverified` for adopted features not re-verified yet)."""
     text = f"{feature.id} {feature.category} {feature.description}".lower()
     for word in query.lower().split():
-        if word in ("is:passing", "is:pass"):
+        if word in ("is:unverified", "is:adopted"):
+            if feature.state != ADOPTED:
+                return False
+        elif word in ("is:passing", "is:pass"):
             if not feature.passes:
                 return False
         elif word in ("is:failing", "is:fail"):
@@ -56,7 +67,10 @@ class FeaturesPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("reading feature_list.json...", id="features-summary")
         yield ProgressBar(total=None, show_eta=False, id="features-bar")
-        yield Input(placeholder="filter: words, is:passing, is:failing", id="features-filter")
+        yield Input(
+            placeholder="filter: words, is:passing, is:failing, is:unverified",
+            id="features-filter",
+        )
         table: DataTable[str] = DataTable(
             id="features-table", cursor_type="row", zebra_stripes=True
         )
@@ -65,7 +79,7 @@ class FeaturesPanel(Vertical):
     def on_mount(self) -> None:
         table = self.query_one("#features-table", DataTable)
         table.add_column("id", key="id")
-        table.add_column("", key="status", width=4)
+        table.add_column("", key="status", width=5)
         table.add_column("pri", key="priority", width=3)
         table.add_column("proofs", key="proofs", width=13)
         table.add_column("description", key="description")
@@ -74,14 +88,21 @@ class FeaturesPanel(Vertical):
         """Draw a new feature list (or the reason there is none)."""
         summary = self.query_one("#features-summary", Static)
         if error is not None:
-            summary.update(f"[b red]feature list:[/] {error}")
+            summary.update(Text.assemble(("feature list: ", "b red"), error))
             return
         if features is None:
             return
         self._features = features
         total, passing = len(features.features), features.passing
         self.query_one("#features-bar", ProgressBar).update(total=max(total, 1), progress=passing)
-        summary.update(f"[b]{passing}/{total}[/] passing")
+        unverified = sum(1 for f in features.features if f.state == ADOPTED)
+        summary.update(
+            Text.assemble(
+                (f"{passing}/{total}", "b"),
+                " passing",
+                (f" ({unverified} adopted, unverified)", "yellow") if unverified else "",
+            )
+        )
         self.border_subtitle = f"{passing}/{total}"
         self._fill()
 
@@ -94,13 +115,13 @@ class FeaturesPanel(Vertical):
         for feature in self._features.features:
             if not matches(feature, query):
                 continue
-            mark = Text("pass", "green") if feature.passes else Text("fail", "red")
-            table.add_row(
-                feature.id,
+            mark = MARKS[feature.state]
+            table.add_row(  # Text, not str: a description is the project's words, not markup
+                Text(feature.id),
                 mark,
                 str(feature.priority),
                 proof_tags(feature),
-                feature.description,
+                Text(feature.description),
                 key=feature.id,
             )
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 DISTRIBUTION = (
     "durable-agent-harness"  # the name on the package index (the command stays `harness`)
 )
+JOURNALED = "The journal kept every finished step; `harness run` resumes from there."
+"""What to do after a crash or Ctrl-C of a command that journals its steps (run, init, demo):
+each sets it as its parser's ``again``; a command that does not journal says its own."""
 CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
 
 # One line per command module, in the order `harness --help` lists them.
@@ -114,9 +117,34 @@ def _closed_pipe() -> int:
     return CLOSED_PIPE
 
 
+def project_first(argv: Sequence[str]) -> list[str]:
+    """``-C DIR`` (``--project DIR``, ``-CDIR``, ``--project=DIR``) anywhere before ``--``
+    moved to the front, so `harness status -C DIR` works as `harness -C DIR status` does
+    (as git, make and cargo take it)."""
+    front: list[str] = []
+    rest: list[str] = []
+    items = list(argv)
+    index = 0
+    while index < len(items):
+        item = items[index]
+        if item == "--":
+            rest += items[index:]
+            break
+        if item in ("-C", "--project") and index + 1 < len(items):
+            front += [item, items[index + 1]]
+            index += 2
+            continue
+        if (item.startswith("-C") and len(item) > 2) or item.startswith("--project="):
+            front.append(item)
+        else:
+            rest.append(item)
+        index += 1
+    return front + rest
+
+
 def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(project_first(sys.argv[1:] if argv is None else argv))
     if not hasattr(args, "func"):
         parser.print_help()
         return int(ExitCode.INVALID)
@@ -129,13 +157,15 @@ def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
         print(f"harness: {for_terminal(str(error))}", file=sys.stderr)
         return int(error.exit_code)
     except KeyboardInterrupt:
-        print("harness: interrupted; `harness run` resumes where this stopped.", file=sys.stderr)
+        again = getattr(args, "again", "")
+        print(f"harness: interrupted.{' ' + again if again else ''}", file=sys.stderr)
         return int(ExitCode.INTERRUPTED)
     except Exception as error:  # a bug of ours: keep the traceback in a file, not on screen
         where = _save_traceback(args.project)
+        again = getattr(args, "again", "")
         print(
-            f"harness: internal error: {type(error).__name__}: {error}. The journal kept every "
-            f"finished step; `harness run` resumes from there. Traceback: {where}",
+            f"harness: internal error: {type(error).__name__}: {error}. "
+            f"{again + ' ' if again else ''}Traceback: {where}",
             file=sys.stderr,
         )
         return int(ExitCode.FAILED)

@@ -151,26 +151,28 @@ def test_adopt_in_a_fresh_folder_leaves_out_a_spec_holding_a_private_key(
 def test_adopt_in_a_repository_refuses_a_progress_md_holding_a_secret_then_commits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """progress.md (the quickstart's notes verbatim) is a file harness needs: it is not
-    left out but the commit is refused (exit 2, nothing committed) until it is fixed; a
-    secret in init.sh only leaves init.sh out."""
+    """progress.md (the quickstart's notes verbatim) is a file harness needs: a secret in
+    it refuses the adoption before anything is written (exit 2); init.sh is the user's and
+    is not adopt's to commit."""
     root = quickstart(tmp_path / "qs", [False])
     head = _git(root, "rev-parse", "HEAD").strip()
     (root / "claude-progress.txt").write_text(f"Session 1: used the key {GITHUB}\n")
     (root / "init.sh").write_text(f"#!/usr/bin/env bash\nexport GH={GITHUB}\necho ok\n")
+    before = (root / "feature_list.json").read_bytes()
     assert harness(root, "adopt") == 2
     said = capsys.readouterr().err
-    assert "progress.md: it holds what looks like a secret (github token)" in said
-    assert "nothing was committed" in said and "harness adopt" in said
+    assert "progress.md would hold what looks like a secret (github token" in said
+    assert "from claude-progress.txt" in said and "committed nothing" in said
     assert GITHUB not in said
     assert _git(root, "rev-parse", "HEAD").strip() == head
-    assert "feature_list.json" not in _git(root, "diff", "--cached", "--name-only")
+    assert not (root / "progress.md").exists()
+    assert (root / "feature_list.json").read_bytes() == before
 
-    progress = root / "progress.md"
-    progress.write_text(progress.read_text().replace(GITHUB, "(a token)"))
+    notes = root / "claude-progress.txt"
+    notes.write_text(notes.read_text().replace(GITHUB, "(a token)"))
     assert harness(root, "adopt") == 0
-    said = capsys.readouterr().err
-    assert "not committed: init.sh: it holds what looks like a secret (github token)" in said
+    said = capsys.readouterr().out
+    assert "not committed (your uncommitted changes, left as they are): init.sh" in said
     assert _git(root, "rev-parse", "HEAD").strip() != head
     assert _git(root, "show", "HEAD:progress.md").count("(a token)") == 1
     assert GITHUB not in _git(root, "log", "-p", "--", "init.sh", "progress.md")

@@ -19,7 +19,7 @@ def _git(root: Path, *args: str) -> str:
 
 
 def quickstart(root: Path, passes: list[bool]) -> Path:
-    make_project(root, count=len(passes))
+    make_project(root, count=min(3, len(passes)))
     (root / "feature_list.json").write_text(
         json.dumps(
             [
@@ -64,16 +64,17 @@ def test_adopt_then_run_reverifies_by_approval_and_keeps_state_out_of_git(
     assert harness(root, "validate") == 0
     assert _git(root, "status", "--porcelain", "--", "progress.md", "feature_list.json") == ""
 
-    # unattended: both approvals are asked at once, the run parks, nothing is "complete"
+    # unattended: one approval for both, the run parks, nothing is "complete"
     code, out = harness_out(root, "run", "--unattended", "--report", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert code == 4 and report["outcome"] == "waiting_for_human"
+    assert "harness approve q1" in report["detail"]
     code, out = harness_out(root, "questions", "--json")
     pending = json.loads(out)
-    assert [q["kind"] for q in pending] == ["approval", "approval"]
+    assert [(q["kind"], q["choices"]) for q in pending] == [("approval", ["F001", "F002"])]
     code, out = harness_out(root, "approve", pending[0]["id"], "--json")
     assert code == 0 and json.loads(out)["status"] == "approved"
-    assert harness(root, "approve", pending[1]["id"]) == 0
+    assert json.loads(out)["approved"] == ["F001", "F002"]
     code = harness(root, "run", "--unattended")
     features = json.loads((root / "feature_list.json").read_text())["features"]
     assert all(f["passes"] for f in features)
@@ -113,3 +114,28 @@ def test_a_run_never_calls_an_unverified_adoption_complete(tmp_path: Path) -> No
     assert harness(root, "adopt") == 0
     code = harness(root, "run", "--unattended")
     assert code == 4  # waits for the human's approval, not 0
+
+
+def test_three_hundred_adopted_features_are_one_decision_and_a_pick_denies_the_rest(
+    tmp_path: Path,
+) -> None:
+    """305 adopted passing entries without checks: one question; approving F001..F300
+    keeps those passing (evidence citing the answer) and turns the other five failing."""
+    root = quickstart(tmp_path / "qs", [True] * 305)
+    assert harness(root, "adopt") == 0
+    code, out = harness_out(root, "run", "--unattended", "--max-sessions", "1")
+    assert code == 4, out
+    pending = json.loads(harness_out(root, "questions", "--json")[1])
+    assert len(pending) == 1 and len(pending[0]["choices"]) == 305
+    assert "305 features (F001..F305)" in pending[0]["text"]
+    code, out = harness_out(root, "approve", pending[0]["id"], "--only", "F001..F300")
+    assert code == 0 and "approved 300 of 305" in out, out
+    code, out = harness_out(root, "run", "--unattended", "--max-sessions", "1")
+    features = json.loads((root / "feature_list.json").read_text())["features"]
+    kept = [f["id"] for f in features if f["passes"]]
+    assert len(kept) == 300 and kept[-1] == "F300"
+    assert {f["evidence"]["verification"] for f in features if f["passes"]} == {
+        f"human:{pending[0]['id']}"
+    }
+    assert [f["id"] for f in features if not f["passes"]] == [f"F{k}" for k in range(301, 306)]
+    assert harness(root, "validate") == 0

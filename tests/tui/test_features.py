@@ -98,3 +98,32 @@ async def test_each_passing_feature_shows_its_proofs(project: Path) -> None:
         table = app.query_one("#features-table", DataTable)
         shown = {row: str(table.get_cell(row, "proofs")) for row in ("F001", "F002", "F003")}
     assert shown == {"F001": "cln bef eval", "F002": "chk", "F003": ""}
+
+
+async def test_adopted_unverified_is_its_own_state_and_text_is_not_markup(
+    project: Path,
+) -> None:
+    """An adopted feature not re-verified shows "adopt", is counted apart, and filters
+    with is:unverified; a description with "[x]" or "[b]" shows those characters."""
+    from artifacts.models import ADOPTED, Evidence
+
+    features = make_features(3, 2)
+    first = features.features[0]
+    assert first.evidence is not None
+    first.evidence = Evidence(
+        verification=ADOPTED, at=first.evidence.at, exit_code=0, output_digest="sha256:1"
+    )
+    features.features[1].description = "tick [x] [b]b[/b] [red]"
+    (project / "feature_list.json").write_text(dump_feature_list(features))
+    app = HarnessApp(project, watch=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, app.ready.is_set)
+        assert "(1 adopted, unverified)" in str(app.query_one("#features-summary").content)
+        await pilot.pause(0.1)
+        table = app.query_one("#features-table")
+        shown = "\n".join("".join(s.text for s in table.render_line(y)) for y in range(6))
+        assert "adopt" in shown
+        assert "tick [x] [b]b[/b] [red]" in shown
+        app.query_one("#features-filter", Input).value = "is:unverified"
+        await pilot.pause()
+        assert app.query_one(FeaturesPanel).visible_ids() == ["F001"]

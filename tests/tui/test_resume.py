@@ -49,7 +49,7 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
         assert app.starter.last_exit == 0, (root / ".harness" / "tui-run.log").read_text()[-2000:]
         await wait_until(pilot, lambda: "finished: complete" in app.run_status, 5.0)
         summary = str(app.query_one("#features-summary").content)
-        passing, total = summary.split("[/]")[0].removeprefix("[b]").split("/")
+        passing, total = summary.split(" passing")[0].split("/")
         assert passing == total
 
 

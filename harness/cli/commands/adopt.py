@@ -12,15 +12,23 @@ from harness.errors import ExitCode
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "adopt",
-        help="upgrade the autonomous-coding quickstart's feature_list.json in place",
-        description="Make a quickstart project a harness project: the flat-array "
-        "feature_list.json gets ids and priorities from array order (every text kept; "
-        'passing entries stay passing as "adopted, unverified" until `harness run` '
-        "re-verifies them), progress.md starts with claude-progress.txt verbatim, "
-        "harness.toml and .gitignore (.harness/) are written when missing, app_spec.txt is "
-        "kept, and those protocol files are committed.",
+        help="make a project of the autonomous-coding quickstart a harness project",
+        description="Upgrade the quickstart's feature_list.json in place (a flat array, or "
+        "one wrapped in an object): every key of every entry is kept (keys harness does not "
+        "own go under the feature's extra), the project's own ids and priorities are used "
+        'when every entry has a sane one; passing entries stay passing as "adopted, '
+        'unverified" until `harness run` re-verifies them. progress.md starts with '
+        "claude-progress.txt (any encoding; each difference from its bytes is said), "
+        "harness.toml, a minimal init.sh and the .gitignore lines (.harness/, build and cache "
+        "output) are written when missing, and harness's own files are committed (never your "
+        "uncommitted edits). Checks everything before writing anything: a list it cannot "
+        "adopt is refused with every problem named.",
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(
+        func=run,
+        again="`harness adopt` again finishes what this one started (it checks before it "
+        "writes, writes the feature list last, then commits).",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
+    from harness.cli import JOURNALED
+
     parser = subparsers.add_parser(
         "demo",
         help="build a sample project from its spec to all-passing, offline",
@@ -26,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--latency", type=float, default=0.0, metavar="S", help="scripted model latency per call"
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, again=JOURNALED)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def collect(root: Path) -> dict[str, Any]:
     """The status as plain data (the ``--json`` output)."""
     from artifacts.feature_list import load_feature_list
+    from artifacts.models import ADOPTED
     from artifacts.progress import read_progress
 
     features = load_feature_list(root).features
@@ -71,12 +72,14 @@ def collect(root: Path) -> dict[str, Any]:
         "features": {
             "total": len(features),
             "passing": passing,
+            "adopted_unverified": sum(1 for f in features if f.state == ADOPTED),
             "next": failing[0].id if failing else None,
             "list": [
                 {
                     "id": f.id,
                     "priority": f.priority,
                     "passes": f.passes,
+                    "state": f.state,
                     "category": f.category,
                     "description": f.description,
                     "has_check": f.check is not None,
@@ -165,6 +168,12 @@ def render(status: dict[str, Any]) -> str:
     total, passing = features["total"], features["passing"]
     percent = f"{100 * passing / total:.0f}%" if total else "-"
     lines = [f"features  {bar(passing, total)} {passing}/{total} passing ({percent})"]
+    unverified = features.get("adopted_unverified", 0)
+    if unverified:
+        lines.append(
+            f"          {unverified} of them adopted, unverified: the next `harness run` "
+            "re-verifies them (their checks, or one approval for those without)"
+        )
     if features["next"]:
         lines.append(f"next      {features['next']} (highest-priority failing feature)")
     elif total:

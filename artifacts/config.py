@@ -66,6 +66,11 @@ class ModelConfig(_Section):
     extra_headers: dict[str, str] = Field(default_factory=dict)
     """HTTP headers added to every model request (a proxy's or gateway's own headers);
     values are sent as written, so keep secrets in api_key_env."""
+    input_usd_per_mtok: float | None = Field(default=None, ge=0)
+    """Dollars per million input tokens, for a model litellm's price table does not list
+    (a local server: 0); None: the table's price. A dollar budget needs one or the other."""
+    output_usd_per_mtok: float | None = Field(default=None, ge=0)
+    """Dollars per million output tokens (see input_usd_per_mtok)."""
 
 
 class BudgetsConfig(_Section):

@@ -27,7 +27,7 @@ from harness.errors import GitError
 if TYPE_CHECKING:
     import git
 
-AUTHOR_NAME = "harness"
+AUTHOR_NAME = "harness"  # the author where git knows no user (artifacts.git_identity)
 AUTHOR_EMAIL = "harness@localhost"
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _TRAILER_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$")
@@ -175,13 +175,11 @@ class GitRepo:
         text = message.strip()
         if trailers:
             text += "\n\n" + "\n".join(_trailer(k, v) for k, v in trailers.items())
-        env = {
-            "GIT_AUTHOR_NAME": AUTHOR_NAME,
-            "GIT_AUTHOR_EMAIL": AUTHOR_EMAIL,
-            "GIT_COMMITTER_NAME": AUTHOR_NAME,
-            "GIT_COMMITTER_EMAIL": AUTHOR_EMAIL,
-        }
+        from artifacts.git_identity import commit_env, with_trailer
         from artifacts.git_safety import git_options
+
+        env, users = commit_env(self.root, config=self._user_config())
+        text = with_trailer(text).rstrip("\n") if users else text
 
         command = [
             "git",
@@ -216,6 +214,18 @@ class GitRepo:
         sha = self.head()
         assert sha is not None
         return sha
+
+    def _user_config(self) -> dict[str, str]:
+        """``user.name``/``user.email`` as git reads them (repository, global, system),
+        through GitPython's reader: no command, the config was checked at open."""
+        found: dict[str, str] = {}
+        reader = self._repo.config_reader()
+        for key in ("name", "email"):
+            try:
+                found[f"user.{key}"] = str(reader.get_value("user", key))
+            except Exception:  # not set at any level
+                continue
+        return found
 
     def read_at_head(self, path: str) -> str | None:
         """The text of `path` as committed at HEAD, or None (no commit, or not tracked)."""

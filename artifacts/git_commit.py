@@ -5,7 +5,8 @@ folder) from HEAD's tree, the work-tree files named in ``paths`` (their bytes on
 they are: no `.gitattributes` conversion, filter or ``ident``) and the in-memory
 ``blobs`` (the feature list harness wrote, never the file on disk), checks the tree
 (only those paths changed, no protected path, every blob the exact bytes), then writes
-the commit and moves the branch with ``update-ref`` against the old HEAD: the commit is
+the commit (by the user's git identity, harness in a trailer: :mod:`artifacts.git_identity`)
+and moves the branch with ``update-ref`` against the old HEAD: the commit is
 one atomic ref update, whatever the user staged stays staged, and a kill at any moment
 leaves either no commit or the whole commit. :func:`sync_index` then brings the user's
 index up to date for the committed paths.
@@ -27,13 +28,7 @@ from harness.errors import GitError
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
 
-AUTHOR = {
-    "GIT_AUTHOR_NAME": "harness",
-    "GIT_AUTHOR_EMAIL": "harness@localhost",
-    "GIT_COMMITTER_NAME": "harness",
-    "GIT_COMMITTER_EMAIL": "harness@localhost",
-}
-__all__ = ["AUTHOR", "commit_exact", "committed_blob", "head_sha", "sync_index"]
+__all__ = ["commit_exact", "committed_blob", "committed_paths", "head_sha", "sync_index"]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:
@@ -65,7 +60,11 @@ def commit_exact(
         if parent_tree == tree:
             return None
     parents = ["-p", head] if head is not None else []
-    done = git("commit-tree", tree, *parents, "-F", "-", input=message.encode(), env=AUTHOR)
+    from artifacts.git_identity import commit_env, with_trailer
+
+    env, users = commit_env(root, checks)
+    text = with_trailer(message) if users else message
+    done = git("commit-tree", tree, *parents, "-F", "-", input=text.encode(), env=env)
     sha = done.stdout.decode().strip()
     summary = message.split("\n", 1)[0][:200]
     git("update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
@@ -119,3 +118,11 @@ def sync_index(root: Path, paths: list[str], checks: ConfigChecks | None = None)
         input=listing,
         env=literal,
     )
+
+
+def committed_paths(root: Path, sha: str, checks: ConfigChecks | None = None) -> list[str]:
+    """The paths commit ``sha`` added, changed or removed (all of them for a first commit)."""
+    out = _git(root, checks)(
+        "diff-tree", "--root", "--no-commit-id", "-r", "--name-only", "-z", sha
+    )
+    return [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]

@@ -1,8 +1,10 @@
 """The one precedence chain of configuration, read in one place.
 
-defaults < ``<root>/harness.toml`` < ``HARNESS_<SECTION>_<FIELD>`` environment < flags
-(``{"model.name": "..."}``). :func:`resolve_config` also says where each effective value
-came from (``default``, ``file``, ``env:HARNESS_...`` or ``flag``).
+defaults < the user's config (``~/.config/harness/config.toml``, under
+``$XDG_CONFIG_HOME``) < ``<root>/harness.toml`` < ``HARNESS_<SECTION>_<FIELD>``
+environment < flags (``--model``, ``-c section.key=value``: ``{"model.name": "..."}``).
+:func:`resolve_config` also says where each effective value came from (``default``,
+``user``, ``file``, ``env:HARNESS_...`` or ``flag``).
 
 Environment values and ``--set`` values are parsed as TOML scalars (``60``, ``true``,
 ``1.5``, ``["a", "b"]``) where the field is not a string; ``none`` (or an empty value)
@@ -78,12 +80,13 @@ def resolve_config(
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
     origin: dict[Key, str] = {}
-    path = root / HARNESS_TOML
-    if path.exists() or path.is_symlink():
-        from_file = load_config_file(path, root=root).model_dump(exclude_unset=True)
-        for key, value in _flatten(from_file):
-            _put(merged, key, value)
-            origin[key] = "file"
+    user = user_config_path(env)
+    for path, label in ((user, "user"), (root / HARNESS_TOML, "file")):
+        if path.exists() or path.is_symlink():
+            loaded = load_config_file(path, root=path.parent if label == "user" else root)
+            for key, value in _flatten(loaded.model_dump(exclude_unset=True)):
+                _put(merged, key, value)
+                origin[key] = label
     for name in sorted(env):
         found = env_key(name)
         if found is not None:
@@ -100,6 +103,14 @@ def resolve_config(
         raise validation_error(error, _blame(item_loc, origin)) from None
     sources = {".".join(key): origin.get(key, "default") for key in leaf_keys()}
     return ResolvedConfig(config, sources)
+
+
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The user-level config: ``$XDG_CONFIG_HOME/harness/config.toml`` (default
+    ``~/.config/harness/config.toml``); the layer under the project's harness.toml."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "harness" / "config.toml"
 
 
 def leaf_keys(model: type[BaseModel] = HarnessConfig, prefix: Key = ()) -> list[Key]:
@@ -233,11 +244,13 @@ def _blame(loc: Key, origin: Mapping[Key, str]) -> str:
         if key[: len(loc)] != loc and loc[: len(key)] != key:
             continue
         if source == "flag":
-            rank, text = 3, f"flag {'.'.join(key)}"
+            rank, text = 4, f"flag {'.'.join(key)}"
         elif source.startswith("env:"):
-            rank, text = 2, f"environment variable {source[4:]}"
+            rank, text = 3, f"environment variable {source[4:]}"
+        elif source == "file":
+            rank, text = 2, HARNESS_TOML
         else:
-            rank, text = 1, HARNESS_TOML
+            rank, text = 1, str(user_config_path())
         if rank > best:
             best, label = rank, text
     return label

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.errors import ArtifactError, HarnessError
+from harness.errors import ArtifactError, ExitCode, HarnessError
 from initializer.tools import ACCEPTANCE_DIR
 from session.loop import AgentLoop, Limits
 from session.prompt import render
@@ -22,13 +22,15 @@ if TYPE_CHECKING:
     from harness.scope import RunScope
 
 SPEC_MAX_CHARS = 60_000
-GITIGNORE_LINE = ".harness/"
 INIT_TRAILER = "Harness-Init"
 PROTOCOL_FILES = ("feature_list.json", "progress.md", "init.sh", "harness.toml", ".gitignore")
 
 
 class NoFeatureList(HarnessError):
-    """The initializer's model ended without writing feature_list.json."""
+    """The initializer's model ended without writing feature_list.json: stuck (exit 5),
+    like a run whose model only talks; the message says what the model did instead."""
+
+    exit_code = ExitCode.STUCK
 
 
 @dataclass
@@ -206,10 +208,19 @@ def _initialise(
         runner.close()
     if not (root / FEATURE_LIST).exists():
         said = outcome.detail or model_text(outcome.final_text, 200, secrets=scope.secrets)
+        if outcome.ending == "done":  # answered in prose, after one nudge to use the tools
+            why = (
+                f"the initializer's model answered in text instead of calling its tools "
+                f"(it wrote: {said!r}), so no feature_list.json was written"
+            )
+        else:
+            why = f"the initializer's model ended ({outcome.ending}: {said}) without writing "
+            why += "feature_list.json"
         raise NoFeatureList(
-            f"the initializer's model ended ({outcome.ending}: {said}) without writing "
-            "feature_list.json; nothing was committed. `harness init` again asks the model "
-            "again; a model that does not call tools needs replacing (`--model`)"
+            f"{why}; nothing was committed. harness's agents work only through tool calls: "
+            "use a model that makes them (llama.cpp's server with --jinja, vLLM with "
+            "--enable-auto-tool-choice, a hosted model; `harness doctor --probe` checks), "
+            "then `harness init` again asks the model again"
         )
     features = load_feature_list(root)
     count = len(features.features)
@@ -229,7 +240,9 @@ def _writeback(
 ) -> str | None:
     """harness.toml, .gitignore, progress entry 0, then the first commit (each checked
     first; what the commit leaves out, a secret or a too large file, is said on stderr)."""
+    from artifacts.feature_list import FEATURE_LIST
     from artifacts.git import GitRepo
+    from artifacts.gitignore import plan_gitignore
     from artifacts.io import atomic_write
     from artifacts.models import ProgressEntry
     from initializer.first_commit import make_first_commit, plan_first_commit, report_left_out
@@ -240,18 +253,31 @@ def _writeback(
     def write_support_files() -> list[str]:
         written = []
         toml = root / "harness.toml"
-        if not toml.exists():
+        # Not there, or as `harness init` wrote it before the initializer ran (the model's
+        # lines): the file takes what the initializer decided too.
+        ours = not toml.exists() or (
+            config_text is not None and toml.read_text(encoding="utf-8") == config_text
+        )
+        if ours:
             text = config_text or render("harness_toml")
             if (root / ACCEPTANCE_DIR).is_dir() and "[protect]" not in text:
                 # The initializer's acceptance tests define done: the agent may not edit them.
                 text = text.rstrip("\n") + f'\n\n[protect]\npaths = ["{ACCEPTANCE_DIR}"]\n'
             atomic_write(toml, text, root=root)
             written.append("harness.toml")
-        ignore = root / ".gitignore"
-        lines = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
-        if GITIGNORE_LINE not in lines:
-            atomic_write(ignore, "\n".join([*lines, GITIGNORE_LINE]) + "\n", root=root)
-            written.append(".gitignore")
+        # .harness/ and the build and cache output of the languages the project shows
+        # (its files, and the tools init.sh and the feature checks call), added to the
+        # user's .gitignore as bytes in its own line ending.
+        texts = [
+            p.read_text("utf-8", "replace")
+            for p in (root / "init.sh", root / FEATURE_LIST)
+            if p.is_file() and not p.is_symlink()
+        ]
+        if not (root / ".gitignore").is_symlink():
+            new, _ = plan_gitignore(root, texts)
+            if new is not None:
+                atomic_write(root / ".gitignore", new, root=root)
+                written.append(".gitignore")
         return written
 
     journal.step("artifact", "support-files", {}, write_support_files, output=list[str])

@@ -84,6 +84,9 @@ class AgentLoop:
         self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
 
     def run(self, messages: list[Message]) -> LoopOutcome:
+        prepare = getattr(self.model, "prepare", None)
+        if callable(prepare):  # litellm's import, before the first step's clock starts
+            prepare()
         started = time.monotonic()
         sent = 0
         while True:

@@ -126,6 +126,9 @@ def run_project(
             from harness.model.litellm_model import no_model_error
 
             raise no_model_error()  # exit 2, before a run is started or anything paid for
+        from harness.model.pricing import check_dollar_budget
+
+        check_dollar_budget(config.model, config.budgets)  # never a budget that counts $0
         resumed = run_id is not None
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
         run.park(None, {})  # driven again: no longer parked

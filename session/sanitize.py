@@ -1,13 +1,14 @@
 """What the model wrote, made safe to keep in progress.md (which the next prompt reads back).
 
 The model is untrusted: its words go into the handoff chart only as one bounded line of
-plain text, so it cannot forge a session entry (``## Session ...``), a field
-(``- **Outcome**: passing``), a fence, HTML, or smuggle control characters and secrets.
+text, redacted, without control characters. They are kept as text, every other character
+as written (``<command>npm test</command>``, ``[x]``, backticks): a one-line value sits
+after its label (``- **Summary:** ...``), where progress.md's parser reads it back as the
+same text, so it cannot start a session entry (``## Session ...``), a field or a fence.
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -15,20 +16,17 @@ if TYPE_CHECKING:
     from harness.redact import Redactor
 
 MAX_CHARS = 400
-_MARKUP = re.compile(r"[#*`~<>|\[\]\\]+")
-_RULE = re.compile(r"(?:^|\s)[-=]{3,}(?=\s|$)")
 
 
 def model_text(text: str | None, limit: int = MAX_CHARS, *, secrets: Redactor) -> str:
-    """One line of at most `limit` characters: control characters dropped, Markdown
-    structure (headings, emphasis, fences, lists, tables, links, HTML) flattened, the
-    run's ``secrets`` redacted."""
+    """One line of at most `limit` characters: control characters and line breaks as
+    spaces, runs of spaces as one, the run's ``secrets`` redacted, no list or heading
+    marker first."""
     if not text:
         return ""
     kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in secrets.text(text))
-    flat = _RULE.sub(" ", _MARKUP.sub(" ", kept))
-    line = " ".join(flat.split())
-    line = line.lstrip("-+0123456789. ")  # no list marker at the start
+    line = " ".join(kept.split())
+    line = line.lstrip("-+*#>0123456789. ")  # no list, heading or quote marker at the start
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return line

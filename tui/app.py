@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -25,7 +26,7 @@ from tui.inbox import InboxPanel
 from tui.model import Reply, Update
 from tui.runner import RunnerPanel
 from tui.sessions import SessionsPanel
-from tui.starter import RunStarter
+from tui.starter import LOG, RunStarter
 from tui.steps import StepsPanel
 from tui.watch import ChangeWatcher
 
@@ -58,6 +59,7 @@ class HarnessApp(App[int]):
         self.refreshes = 0
         self.run_status = "reading the journal..."
         self.run_active = False
+        self.run_id = ""
         self._wake = threading.Event()
         self._stopping = False
         self._errors_shown: set[str] = set()
@@ -105,8 +107,13 @@ class HarnessApp(App[int]):
 
     def _status(self) -> None:
         run = self.starter.describe() or ("" if self.run_active else RUN_HINT)
-        text = f"[b]harness[/] {self.root.name} · {self.run_status}" + (f" · {run}" if run else "")
-        self.query_one("#status", Static).update(text)
+        state = self.run_status
+        questions = self.query_one(InboxPanel).questions
+        waiting = [q.id for q in questions if q.run in (self.run_id, "")]  # "": not recorded
+        if self.run_active and waiting:  # a live run blocked on the human, not working
+            state = f"run {self.run_id} waiting for your answer to {', '.join(waiting[:3])} (i)"
+        text = f"{self.root.name} · {state}" + (f" · {run}" if run else "")
+        self.query_one("#status", Static).update(Text.assemble(("harness ", "b"), text))
 
     # -- the follower: a worker thread that reads, the UI thread that draws ---------------
 
@@ -154,10 +161,12 @@ class HarnessApp(App[int]):
             self.run_status = update.run_status
         if update.run_active is not None:
             self.run_active = update.run_active
+        if update.run_id is not None:
+            self.run_id = update.run_id
         for error in update.errors:
             if error not in self._errors_shown:  # a failing source is retried every poll
                 self._errors_shown.add(error)
-                self.notify(error, severity="error", timeout=8)
+                self.notify(error, severity="error", timeout=8, markup=False)
         self._status()
         self.ready.set()
 
@@ -178,9 +187,11 @@ class HarnessApp(App[int]):
         try:
             said = store_reply(self.root, reply)
         except Exception as error:  # shown, never raised into the UI
-            self.call_from_thread(self.notify, f"not stored: {error}", severity="error")
+            said = f"not stored: {error}"
+            self.call_from_thread(self.notify, said, severity="error", markup=False)
         else:
-            self.call_from_thread(self.notify, said + "; `harness run` resumes a parked run")
+            said += "; `harness run` resumes a parked run"
+            self.call_from_thread(self.notify, said, markup=False)
         self.poke()
 
     def action_start_run(self) -> None:
@@ -193,12 +204,15 @@ class HarnessApp(App[int]):
     @work(thread=True, group="run", exit_on_error=False)
     def start_run(self) -> None:
         """`harness run` in a subprocess; its exit code is shown when it ends."""
-        self.call_from_thread(self.notify, "started `harness run` in a subprocess")
+        self.call_from_thread(
+            self.notify, f"started `harness run` in a subprocess; its output goes to {LOG}"
+        )
         self.call_from_thread(self._status)
         code = self.starter.run()
         if self._stopping:
             return
-        self.call_from_thread(self.notify, f"`harness run` exited with {code}", timeout=8)
+        said = f"`harness run` exited with {code} (its output: {LOG})"
+        self.call_from_thread(self.notify, said, timeout=8)
         self.call_from_thread(self._status)
         self.poke()
 

@@ -84,7 +84,8 @@ class ProjectData:
         """Read the sources whose files changed; return what to redraw."""
         update = Update()
         for source in sources:
-            if not self.changed(source):
+            moved = self.changed(source)  # always look: it remembers the signature
+            if not moved and not (source == "journal" and self._holder_changed()):
                 continue
             try:
                 getattr(self, f"_read_{source}")(update)
@@ -97,6 +98,11 @@ class ProjectData:
                 update.errors.append(f"{source}: {type(error).__name__}: {error}")
                 self._sigs.pop(source, None)  # try again on the next poll
         return update
+
+    def _holder_changed(self) -> bool:
+        """The newest run's process lives or died since the last read (os.kill(pid, 0):
+        a poll's cost), so the state follows the process within one poll."""
+        return self._journal is not None and self._journal.holder_changed()
 
     def _read_features(self, update: Update) -> None:
         from artifacts.feature_list import load_feature_list

@@ -20,9 +20,23 @@ from tui.model import QuestionView, Reply
 
 
 def detail(q: QuestionView) -> str:
-    """The question's full text, scores, reason and choices (markup)."""
+    """The question, its choices and the keys first (a small terminal shows the top of
+    it), then its context, scores and reason (markup; every agent string escaped)."""
     head = "[b magenta]APPROVAL[/]" if q.kind == "approval" else "[b cyan]QUESTION[/]"
     lines = [f"{head} {escape(q.id)}  {escape(for_terminal(q.text))}"]
+    if q.kind == "approval":
+        if q.choices:  # the items it approves (adopted features): all, or some by CLI
+            items = ", ".join(escape(for_terminal(c, one_line=True)) for c in q.choices[:8])
+            more = f" and {len(q.choices) - 8} more" if len(q.choices) > 8 else ""
+            lines.append(f"covers {len(q.choices)}: {items}{more}")
+        lines.append("[b]a[/] approve   [b]d[/] deny (type a reason, enter)")
+        if len(q.choices) > 1:
+            lines.append(f"some only: `harness approve {escape(q.id)} --only ITEMS`")
+    else:
+        for i, choice in enumerate(q.choices[:9], 1):
+            lines.append(f"  [b]{i}[/] {escape(for_terminal(choice, one_line=True))}")
+        keys = "[b]1-9[/] choose   " if q.choices else ""
+        lines.append(f"{keys}[b]t[/] type an answer (enter sends)   [b]f[/] attach files")
     if q.context:
         lines.append(f"[dim]{escape(for_terminal(q.context[:400]))}[/]")
     s = q.scores
@@ -30,13 +44,6 @@ def detail(q: QuestionView) -> str:
         names = ("uncertainty", "novelty", "benefit", "total")
         lines.append("scores: " + "  ".join(f"{n} {float(s.get(n, 0)):.2f}" for n in names))
     lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
-    for i, choice in enumerate(q.choices[:9], 1):
-        lines.append(f"  [b]{i}[/] {escape(for_terminal(choice, one_line=True))}")
-    if q.kind == "approval":
-        lines.append("[b]a[/] approve   [b]d[/] deny (type a reason, enter)")
-    else:
-        keys = "[b]1-9[/] choose   " if q.choices else ""
-        lines.append(f"{keys}[b]t[/] type an answer (enter sends)   [b]f[/] attach files")
     return "\n".join(lines)
 
 
@@ -83,6 +90,7 @@ class InboxPanel(Vertical):
         if questions:
             options.highlighted = ids.index(current.id) if current and current.id in ids else 0
         self.border_title = f"Inbox ({len(questions)} pending)" if questions else "Inbox"
+        self.screen.set_class(bool(questions), "asking")  # the inbox takes more room
         self._detail()
 
     def selected(self) -> QuestionView | None:
@@ -107,11 +115,17 @@ class InboxPanel(Vertical):
     def _files(self) -> tuple[str, ...]:
         return tuple(self.query_one("#inbox-files", Input).value.split())
 
+    def _typing(self, box: str | None) -> None:
+        """Show the answer or the files box (a small terminal hides them until asked)."""
+        self.set_class(box == "answer", "answering")
+        self.set_class(box == "files", "attaching")
+
     def _send(self, reply: Reply) -> None:
         for box in self.query(Input):
             box.value = ""
         self.query_one("#inbox-answer", Input).placeholder = "answer (enter sends)"
         self.denying = False
+        self._typing(None)
         self.query_one("#inbox-list", OptionList).focus()
         self.post_message(self.Replied(reply))
 
@@ -124,16 +138,19 @@ class InboxPanel(Vertical):
         if self.selected() is None:
             return
         self.denying = True
+        self._typing("answer")
         box = self.query_one("#inbox-answer", Input)
         box.placeholder = "why deny? enter denies, escape cancels"
         box.focus()
 
     def action_type(self) -> None:
         if self.selected() is not None:
+            self._typing("answer")
             self.query_one("#inbox-answer", Input).focus()
 
     def action_files(self) -> None:
         if self.selected() is not None:
+            self._typing("files")
             self.query_one("#inbox-files", Input).focus()
 
     def action_choose(self, number: int) -> None:
@@ -156,5 +173,6 @@ class InboxPanel(Vertical):
 
     def key_escape(self) -> None:
         self.denying = False
+        self._typing(None)
         self.query_one("#inbox-answer", Input).placeholder = "answer (enter sends)"
         self.query_one("#inbox-list", OptionList).focus()

@@ -98,6 +98,8 @@ class JournalFollower:
         self.last_runner: dict[str, Any] | None = None
         self.last_failure: tuple[dict[str, Any], str] | None = None
         self.runner_in_use = ""  # what the newest run recorded (its runner's description)
+        self.holder: tuple[int | None, bool] = (None, False)
+        """The newest run's holder pid, and whether it was alive at the last read."""
 
     def read(self, update: Update) -> None:
         """Add new and updated steps, the sessions and the run status to `update`."""
@@ -173,7 +175,15 @@ class JournalFollower:
         figures = f"this run {run_tokens:,} tokens ${run_cost:.4f}"
         update.run_status = f"{run_status(newest)} · {figures}"
         update.run_active = newest.status != "finished" and _alive(newest.holder_pid)
+        update.run_id = newest.id
+        self.holder = (newest.holder_pid, bool(update.run_active))
         self.runner_in_use = self._runner_in_use(newest)
+
+    def holder_changed(self) -> bool:
+        """The process that held the newest run started or stopped living since the last
+        read (a run parks, or is killed, as its last write: no file change follows)."""
+        pid, alive = self.holder
+        return pid is not None and _alive(pid) != alive
 
     def _runner_in_use(self, run: RunRow) -> str:
         """The runner the newest run recorded in its meta ("" if it recorded none)."""

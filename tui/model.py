@@ -48,6 +48,8 @@ class QuestionView:
     scores: dict[str, float] = field(default_factory=dict)
     reason: str = ""
     step_ref: str = ""
+    run: str = ""
+    """The run that asked ("" when not recorded)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Update:
     runner: RunnerView | None = None
     run_status: str | None = None  # e.g. "run 3f2a: running", "no run"
     run_active: bool | None = None  # a live process drives the latest run
+    run_id: str | None = None  # the latest run
     errors: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:

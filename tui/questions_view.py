@@ -38,6 +38,7 @@ def view(row: sqlite3.Row) -> QuestionView:
         scores=_scores(row["scores"]),
         reason=str(row["reason"] or ""),
         step_ref=str(row["step_ref"] or ""),
+        run=str(row["run"] or ""),
     )
 
 

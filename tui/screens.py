@@ -20,7 +20,8 @@ HELP = """\
 
 [b]keys[/]
   ?        this help                 q        quit
-  r        start `harness run` (only when no run is active)
+  r        start `harness run` (only when no run is active; its output goes to
+           .harness/tui-run.log)
   i        the inbox: questions and approvals waiting for you
   s        the live steps; [b]enter[/] on a step shows its inputs and output
   /        filter the features (by id, text or category)
@@ -41,9 +42,12 @@ HELP = """\
   evaluator passed it · hum: a person approved it. `harness show F001` lists the steps.
 
 [b]states[/]
-  running: a live process drives the run · waiting for a human: a question or approval
-  parks it · parked: waiting for the provider, Docker or disk · interrupted: killed or
-  Ctrl-C. `harness run` resumes all three.
+  running: a live process drives the run · waiting for your answer: a live run waits on
+  a question in the inbox · waiting for a human: a question or approval parked it ·
+  parked: waiting for the provider, Docker or disk · interrupted: killed or Ctrl-C.
+  `harness run` resumes the last three. The header follows the run's process: a run that
+  ends or dies is shown so within a poll (a second).
+  Features: pass, fail, or adopt (adopted as passing, not re-verified yet).
 """
 
 

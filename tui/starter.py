@@ -7,6 +7,8 @@ import sys
 import threading
 from pathlib import Path
 
+LOG = ".harness/tui-run.log"
+
 
 class RunStarter:
     """One `harness run` child at a time; its output goes to .harness/tui-run.log."""
@@ -26,9 +28,9 @@ class RunStarter:
     def describe(self) -> str:
         """A few words for the status line, or "" when nothing was started."""
         if self.running() and self.process is not None:
-            return f"`harness run` started here (pid {self.process.pid})"
+            return f"`harness run` started here (pid {self.process.pid}, output in {LOG})"
         if self.last_exit is not None:
-            return f"last `harness run` from here exited {self.last_exit} · r runs again"
+            return f"last `harness run` from here exited {self.last_exit} ({LOG}) · r runs again"
         return ""
 
     def run(self) -> int:
@@ -36,9 +38,8 @@ class RunStarter:
         with self._lock:
             if self.running():
                 return -1
-            log_dir = self.root / ".harness"
-            log_dir.mkdir(exist_ok=True)
-            with open(log_dir / "tui-run.log", "ab") as log:
+            (self.root / LOG).parent.mkdir(exist_ok=True)
+            with open(self.root / LOG, "ab") as log:
                 process = self.process = subprocess.Popen(
                     self.command,
                     stdin=subprocess.DEVNULL,

@@ -55,10 +55,10 @@ class StepsPanel(Vertical):
             cells: tuple[str | Text, ...] = (
                 f"s{step.session}#{step.seq}",
                 step.kind,
-                step.name,
+                Text(step.name),  # Text, not str: the agent's words are never markup
                 _duration(step),
                 status,
-                step.detail[:200],
+                Text(step.detail[:200]),
             )
             if key in table.rows:
                 for column, value in zip(("time", "status", "detail"), cells[3:], strict=True):

@@ -78,11 +78,14 @@ class ProgressLines:
                 text += f", replaying {replay} recorded step(s) (not paid again)"
             return text
         if event.type == "session.ended":
+            from session.cycle import OUTCOME_WORDS  # the words progress.md uses
+
             feature = event.data.get("feature")
             commit = event.data.get("commit")
-            extra = f" {feature}" if feature else ""
-            extra += f", commit {str(commit)[:10]}" if commit else ""
-            return f"harness: session {event.session} ended: {event.status}{extra} · {totals}"
+            said = OUTCOME_WORDS.get(event.status, event.status)
+            said = f"{feature} {said}" if feature else said  # "F001 unfinished", not "done F001"
+            said += f", commit {str(commit)[:10]}" if commit else ""
+            return f"harness: session {event.session} ended: {said} · {totals}"
         if event.type == "step.ended":
             spent = f" +{event.tokens:,} tokens" if event.tokens else ""
             return f"  {where} {kind} {event.name} {_duration(event.duration_s)}{spent} · {totals}"

@@ -82,7 +82,8 @@ def probe(folder: Path) -> StorageError | None:
 
     The same small file (``probe.tmp``) is emptied and written again each time, so the
     write needs a fresh block (a full disk says ENOSPC) without creating and removing a
-    file on every open; no fsync (it cost 30 ms on a busy disk here).
+    file on every open; no fsync (it cost 30 ms on a busy disk here). Outside ``.harness/``
+    (the project folder itself, or before ``.harness/`` exists) it is removed after.
     """
     target = folder if folder.exists() else folder.parent
     name = target / PROBE_NAME
@@ -99,6 +100,9 @@ def probe(folder: Path) -> StorageError | None:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)  # leaves an empty file: nothing held on a full disk
         os.close(fd)
+        if target.name != ".harness":  # the user's own folder: leave nothing there
+            with contextlib.suppress(OSError):
+                name.unlink()
     return None
 
 

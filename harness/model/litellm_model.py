@@ -122,6 +122,9 @@ class LitellmModel:
         """Attempts of the last call, also when it raised (for the journal)."""
         self.last_delays: list[float] = []
         self._price_warned = False
+        self._answered = False
+        """A request got an answer: a refused connection after that is a server gone down
+        (retried to the deadline), before it a server that is not there (said at once)."""
 
     @property
     def name(self) -> str:
@@ -139,6 +142,7 @@ class LitellmModel:
             raw, parsed = retrier.call(lambda: _checked(litellm.completion(**kwargs)))
         finally:
             self.last_attempts, self.last_delays = retrier.attempts, list(retrier.delays)
+        self._answered = True
         return self._finish(litellm, raw, parsed, retrier)
 
     def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
@@ -148,12 +152,16 @@ class LitellmModel:
 
         size = len(json.dumps({"messages": messages, "tools": tools}, default=str))
         prompt = max(1, size // 4)
-        cost = 0.0
+        from harness.model.pricing import configured_price
+
+        price = configured_price(self.config)
+        cost = 0.0 if price is None else prompt * price[0]
         try:
             litellm = self._setup()
-            cost = float(litellm.cost_per_token(model=self.name, prompt_tokens=prompt)[0])
+            if price is None:
+                cost = float(litellm.cost_per_token(model=self.name, prompt_tokens=prompt)[0])
         except Exception:  # no price known: tokens only
-            cost = 0.0
+            pass
         return Usage(prompt_tokens=prompt, total_tokens=prompt, cost_usd=cost)
 
     def _begin(
@@ -177,12 +185,17 @@ class LitellmModel:
             ctx=ctx,
             timeout_s=self.config.timeout_s,
             deadline_s=DEFAULT_DEADLINE_S if deadline is None else float(deadline),
+            first_contact=not self._answered,
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             events=self.events,
         )
         return litellm, retrier, self._kwargs(messages, tools)
+
+    def prepare(self) -> None:
+        """Import litellm now (2 to 3 s), so the first call's step times the request only."""
+        self._setup()
 
     def _setup(self) -> Any:
         litellm = import_litellm()
@@ -196,7 +209,7 @@ class LitellmModel:
 
     def _context(self, litellm: Any) -> CallContext:
         if self._ctx is None:
-            provider = _provider(litellm, self.name)
+            provider = provider_of(litellm, self.name)
             url, source = self._endpoint(litellm, provider)
             self._ctx = CallContext(
                 model=self.name,
@@ -296,16 +309,32 @@ class LitellmModel:
         prompt = int(getattr(u, "prompt_tokens", 0) or 0)
         completion = int(getattr(u, "completion_tokens", 0) or 0)
         total = int(getattr(u, "total_tokens", 0) or 0) or prompt + completion
-        try:
-            cost = float(litellm.completion_cost(completion_response=raw, model=self.name))
-        except Exception as exc:  # a model without a price: count tokens, cost 0
-            if not self._price_warned:  # once per run (one model object per run)
-                self._price_warned = True
-                log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
-            cost = 0.0
+        cost = self._cost(litellm, raw, prompt, completion)
         return Usage(
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=total, cost_usd=cost
         )
+
+    def _cost(self, litellm: Any, raw: Any, prompt: int, completion: int) -> float:
+        """The call's dollars: the configured price, else litellm's; unknown: 0, said once
+        for a hosted model (a model on your own server has no price list to miss)."""
+        from harness.model.pricing import configured_price, table_price
+
+        price = configured_price(self.config)
+        if price is not None:
+            return prompt * price[0] + completion * price[1]
+        try:
+            return float(litellm.completion_cost(completion_response=raw, model=self.name))
+        except Exception as exc:
+            ctx = self._context(litellm)
+            price = table_price(litellm, self.name, ctx.provider)
+            if price is not None:
+                return prompt * price[0] + completion * price[1]
+            from harness.model.preflight import is_local
+
+            if not self._price_warned and not is_local(self.config, ctx.provider, self.environ):
+                self._price_warned = True  # once per run (one model object per run)
+                log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
+            return 0.0
 
 
 _Parsed = tuple[str | None, list[ToolCall], str | None]
@@ -361,13 +390,17 @@ def _known_providers(litellm: Any) -> set[str]:
     return {str(getattr(p, "value", p)) for p in litellm.provider_list} | {"scripted"}
 
 
-def unknown_provider_message(name: str, litellm: Any | None = None) -> str:
-    """`[model] name` names no provider litellm knows: say so, with the closest names."""
+def unknown_provider_message(
+    name: str, litellm: Any | None = None, known: set[str] | None = None
+) -> str:
+    """`[model] name` names no provider litellm knows: say so, with the closest names
+    (among ``known``, else litellm's list)."""
     import difflib
 
-    litellm = litellm or import_litellm()
+    if known is None:
+        known = _known_providers(litellm or import_litellm())
     head = name.split("/", 1)[0] if "/" in name else name
-    close = difflib.get_close_matches(head, sorted(_known_providers(litellm)), n=3)
+    close = difflib.get_close_matches(head, sorted(known), n=3)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return (
         f"unknown model provider {head!r} in [model] name = {name!r}: litellm knows no such "
@@ -390,7 +423,7 @@ def check_model_name(name: str, project_root: Path) -> str | None:
             return str(error)
         return None
     litellm = import_litellm()
-    provider = _provider(litellm, name)
+    provider = provider_of(litellm, name)
     if provider == "unknown" or provider not in _known_providers(litellm):
         return unknown_provider_message(name, litellm)
     return None
@@ -401,7 +434,8 @@ API_BASE_SOURCE = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
 FROM_ENV = "the environment variable "  # a URL's source: the run's environment
 
 
-def _provider(litellm: Any, name: str) -> str:
+def provider_of(litellm: Any, name: str) -> str:
+    """The litellm provider of a model name ("scripted" for the offline model)."""
     if name.startswith(SCRIPTED_PREFIX):
         return "scripted"
     try:

@@ -40,6 +40,8 @@ from harness.model.base import Attempt
 T = TypeVar("T")
 
 DEFAULT_DEADLINE_S = 300.0
+FIRST_CONTACT_S = 5.0
+"""How long a refused connection is retried before any request of the model was answered."""
 _DETAIL_CHARS = 400
 
 
@@ -324,6 +326,8 @@ def _what(exc: BaseException, ctx: CallContext, timeout_s: float | None) -> str:
     if isinstance(exc, litellm.Timeout):
         limit = f" within {timeout_s:g} s (`[model] timeout_s`)" if timeout_s else ""
         return f"{ctx.endpoint()} did not answer{limit}"
+    if is_refused(exc):
+        return f"connection refused by {ctx.endpoint()}: nothing listens there"
     if is_connection_error(exc):
         return f"cannot connect to {ctx.endpoint()}: {_detail(exc)}"
     if isinstance(exc, litellm.RateLimitError):
@@ -346,6 +350,26 @@ def _attempt_status(exc: BaseException) -> int | None:
     if isinstance(exc, litellm.Timeout) or is_connection_error(exc):
         return None
     return status_of(exc)
+
+
+def is_refused(exc: BaseException) -> bool:
+    """The connection was refused (nothing listens there) or the host is unknown: somewhere
+    in the exception's chain, or in its text (litellm rewraps the socket error)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        text = str(current).lower()
+        if (
+            "connection refused" in text
+            or "errno 111" in text
+            or "name or service not known" in text
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def is_connection_error(exc: BaseException) -> bool:
@@ -377,6 +401,9 @@ class Retrier:
     timeout_s: float | None = None
     events: Events = field(default_factory=Events)
     """The run's observers: told of each back-off before it starts."""
+    first_contact: bool = False
+    """No request of this model has been answered yet: a refused connection is a server
+    that is not there, said within ``FIRST_CONTACT_S`` instead of the whole deadline."""
     attempts: int = 0
     delays: list[float] = field(default_factory=list)
     log: list[Attempt] = field(default_factory=list)
@@ -420,7 +447,10 @@ class Retrier:
             ceiling = min(self.cap_s, self.base_s * 2 ** (self.attempts - 1))
             delay, source = self.rng.uniform(0.0, ceiling), "backoff"
         elapsed = self.clock() - start
-        if elapsed + delay > self.deadline_s:
+        deadline = self.deadline_s
+        if self.first_contact and is_refused(exc):
+            deadline = min(deadline, FIRST_CONTACT_S)
+        if elapsed + delay > deadline:
             self._record(exc, None, None)
             what = _what(exc, self.ctx, self.timeout_s)
             asked = f"; the provider asked to wait {delay:g} s ({source})" if hint else ""
@@ -428,9 +458,14 @@ class Retrier:
                 f"waiting for the provider since {self._since}: {what} (last error "
                 f"{type(exc).__name__}, after {self.attempts} "
                 f"attempt{'s' if self.attempts != 1 else ''} in {elapsed:.1f} s, "
-                "[model] retry_deadline_s = "
-                f"{self.deadline_s:g}{asked}). The run is parked: `harness run` sends the "
-                "request again.",
+                + (
+                    f"nothing has answered there yet: {FIRST_CONTACT_S:g} s of retries"
+                    if deadline < self.deadline_s
+                    else f"[model] retry_deadline_s = {self.deadline_s:g}"
+                )
+                + f"{asked}). The run is parked: "
+                + ("start the server or fix `[model] api_base`; " if is_refused(exc) else "")
+                + "`harness run` sends the request again.",
                 attempts=self.attempts,
                 kind=type(exc).__name__,
                 since=self._since,

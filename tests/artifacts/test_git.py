@@ -55,7 +55,7 @@ def test_first_commit_in_empty_repo_respects_gitignore(tmp_path: Path) -> None:
     assert git(root, "ls-files").split() == [".gitignore", "a.txt"]
 
 
-def test_commit_author_trailers_and_log(git_project: Path) -> None:
+def test_commit_author_trailers_and_log(git_project: Path, no_identity: None) -> None:
     (git_project / "x.py").write_text("print(1)\n")
     with GitRepo.open(git_project) as repo:
         sha = repo.commit("session 3: F003 passing", trailers={"Harness-Step": "run/3/17"})

@@ -5,6 +5,8 @@ free port; point ``openai/<name>`` at it with ``api_base=fake.url``. Each reques
 ``/v1/chat/completions`` (or ``/chat/completions``) takes the next fault from
 ``fake.faults`` (a list the test fills); with none left it answers `fake.reply`.
 Every request is kept in ``fake.requests`` with its arrival time (``time.monotonic``).
+With ``fake.models`` set, the server has only those models (GET /models lists them; a
+chat request for another is a 404), as a real server does.
 
 Faults: ``Status(code, body, headers)`` (429 with Retry-After, 5xx, 400, 401, quota...),
 ``Pass()`` (no fault this time), ``Hang(seconds)`` (answer nothing for that long, then
@@ -14,7 +16,9 @@ whose body is the given bytes, e.g. invalid JSON or ``{"choices": []}``).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -140,9 +144,13 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.faults: list[Fault] = []
         self.reply: dict[str, Any] | Any = completion()
+        self.models: list[str] | None = None
+        """The models the server has: GET /models lists them and a chat request for another
+        gets a 404 ``model_not_found``, as vLLM and OpenAI answer (None: any model)."""
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._connections: list[Any] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -151,8 +159,21 @@ class FakeOpenAI:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake._connections.append(self.connection)
+
             def do_GET(self) -> None:
-                self._send(200, {"object": "list", "data": [{"id": "fake-model"}]}, {})
+                with fake._lock:
+                    fake.requests.append(
+                        Request(self.path, {}, time.monotonic(), dict(self.headers.items()))
+                    )
+                if not self.path.rstrip("/").endswith("/models"):
+                    self._send(404, error_body(f"no route {self.path}", "not_found"), {})
+                    return
+                names = fake.models if fake.models is not None else ["fake-model"]
+                self._send(200, {"object": "list", "data": [{"id": n} for n in names]}, {})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -167,6 +188,12 @@ class FakeOpenAI:
                     )
                     fault = fake.faults.pop(0) if fake.faults else None
                     reply = fake.reply(body) if callable(fake.reply) else fake.reply
+                    known = fake.models
+                if fault is None and known is not None and body.get("model") not in known:
+                    missing = f"The model `{body.get('model')}` does not exist."
+                    fault = Status(
+                        404, error_body(missing, "invalid_request_error", "model_not_found")
+                    )
                 if fault is None or isinstance(fault, Pass):
                     self._send(200, reply, {})
                 elif isinstance(fault, Status):
@@ -206,9 +233,15 @@ class FakeOpenAI:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     def close(self) -> None:
+        """Stop listening and drop the kept-alive connections: the port refuses from now."""
         self._closing.set()
         self.server.shutdown()
         self.server.server_close()
+        with self._lock:
+            for connection in self._connections:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+                    connection.close()
 
     def __enter__(self) -> FakeOpenAI:
         return self

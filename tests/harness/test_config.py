@@ -150,7 +150,7 @@ def test_config_command_prints_toml_that_loads_back(
 ) -> None:
     monkeypatch.setenv("HARNESS_RUNNER_KIND", "local")
     write(tmp_path, "[budgets]\nsession_steps = 7\n")
-    code, out, _ = cli(tmp_path, capsys, "--set", "model.temperature=0.5")
+    code, out, _ = cli(tmp_path, capsys, "-c", "model.temperature=0.5")
     assert code == 0
     again = HarnessConfig.model_validate(tomllib.loads(out))
     assert again.budgets.session_steps == 7
@@ -163,7 +163,7 @@ def test_config_command_json_and_sources(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HARNESS_MODEL_NAME", "openai/gpt-4o-mini")
-    code, out, _ = cli(tmp_path, capsys, "--json", "--sources", "--set", "runner.gpus=1")
+    code, out, _ = cli(tmp_path, capsys, "--json", "--sources", "-c", "runner.gpus=1")
     data = json.loads(out)
     assert code == 0
     assert data["config"]["model"]["name"] == "openai/gpt-4o-mini"
@@ -180,6 +180,7 @@ def test_config_command_json_and_sources(
         (["--set", "runner.cpus=lots"], "flag runner.cpus"),
         (["--set", "nonsense"], "SECTION.KEY=VALUE"),
         (["--set", "runner.nope=1"], "no such key"),
+        (["-c", "runner.cpus=lots"], "flag runner.cpus"),
     ],
 )
 def test_config_command_bad_flags_exit_2(

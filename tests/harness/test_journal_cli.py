@@ -48,7 +48,7 @@ def test_show_step(project: tuple[Path, str], capsys: pytest.CaptureFixture[str]
     assert '"messages"' in out and '"content": "ok"' in out
     assert main(["-C", str(root), "show", "1:2"]) == 0
     assert '"class": "ValueError"' in capsys.readouterr().out
-    assert main(["-C", str(root), "show", "9:9"]) == 1
+    assert main(["-C", str(root), "show", "9:9"]) == 2
     assert "no step 9:9" in capsys.readouterr().err
     assert main(["-C", str(root), "show", "nonsense"]) == 2
 
@@ -80,6 +80,10 @@ def test_export_jsonl(project: tuple[Path, str], capsys: pytest.CaptureFixture[s
     assert len(capsys.readouterr().out.splitlines()) == 3
 
 
-def test_log_without_journal_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["-C", str(tmp_path), "log"]) == 1
-    assert "no journal" in capsys.readouterr().err
+def test_log_show_export_without_journal_say_so_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["log"], ["show", "1:1"], ["export", "--jsonl"]):
+        assert main(["-C", str(tmp_path), *command]) == 2, command
+        err = capsys.readouterr().err
+        assert "no journal" in err and "-C DIR" in err

@@ -67,7 +67,7 @@ def test_progress_lines_name_session_step_model_tool_and_totals(tmp_path: Path) 
     tool = [line for line in lines if " tool verify_feature " in line]
     assert model and tool
     assert all("s1 #" in line and "run " in line and "tokens $" in line for line in model + tool)
-    assert any("session 1 ended: passing F001" in line for line in lines)
+    assert any("session 1 ended: F001 passing" in line for line in lines)
     assert proc.stdout.startswith("harness run: complete")
 
 
@@ -199,3 +199,22 @@ def test_validate_and_doctor_speak_json(tmp_path: Path) -> None:
     checks = json.loads(out)
     assert {c["name"] for c in checks["checks"]} >= {"git", "journal"}
     assert checks["ok"] is (code == 0)
+
+
+def test_the_session_line_says_a_failed_feature_failed() -> None:
+    """A session whose model stopped without its feature passing is "F001 unfinished",
+    never "done F001"; a passing one "F001 passing"."""
+    import io
+
+    from harness.cli.live import ProgressLines
+    from harness.events import Event
+
+    out = io.StringIO()
+    lines = ProgressLines(out)
+    for status in ("done", "passing", "stuck"):
+        lines(
+            Event("session.ended", run_id="r", session=1, status=status, data={"feature": "F001"})
+        )
+    text = out.getvalue()
+    assert "session 1 ended: F001 unfinished" in text and "done" not in text
+    assert "ended: F001 passing" in text and "ended: F001 stuck" in text

@@ -51,7 +51,7 @@ def test_progress_lines_appear_while_the_run_goes(tmp_path: Path, terminal: Term
     assert "s1 #4 model scripted/script.json" in screen and "tokens $" in screen
     assert "harness: session 1 started" in screen
     screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=60)
-    assert "session 1 ended: passing F001" in screen
+    assert "session 1 ended: F001 passing" in screen
 
 
 def test_quiet_prints_only_the_result(tmp_path: Path, terminal: Terminal) -> None:

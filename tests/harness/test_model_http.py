@@ -211,7 +211,7 @@ def test_refused_connection_names_the_url_and_its_setting(
         )
     text = str(info.value)
     source = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
-    assert f"cannot connect to {url} (set by {source})" in text
+    assert f"connection refused by {url} (set by {source}): nothing listens there" in text
     assert "throttl" not in text and info.value.exit_code == 4
 
 
@@ -237,13 +237,20 @@ def test_a_typo_in_the_provider_is_named_as_such(tmp_path: Path) -> None:
     assert "OPNEAI_API_KEY" not in text
 
 
-def test_no_price_is_warned_once_per_model(
-    fake: FakeOpenAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_no_price_is_warned_once_per_hosted_model(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gateway = model(fake, tmp_path)
+    """A hosted model litellm's table does not list: its cost is unknown, said once (a model
+    on your own server is never warned about: tests/harness/test_model_setup.py)."""
+    from harness.model.litellm_model import import_litellm
+
+    for variable in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(variable, raising=False)
+    gateway = model(None, tmp_path, name="openai/gpt-from-the-future", api_base=None)
+    litellm = import_litellm()
     with caplog.at_level(logging.WARNING, logger="harness.model.litellm_model"):
-        for _ in range(3):
-            gateway.complete(user("go"), TOOLS)
+        costs = [gateway._cost(litellm, object(), 10, 5) for _ in range(3)]
+    assert costs == [0.0, 0.0, 0.0]
     assert sum("no price known" in r.getMessage() for r in caplog.records) == 1
 
 

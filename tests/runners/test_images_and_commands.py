@@ -48,7 +48,7 @@ def test_image_build_with_a_missing_base_says_so(
     (tmp_path / "Dockerfile").write_text("FROM harness-no-such-base:1\nRUN true\n")
     code = main(["-C", str(tmp_path), "image", "build", "--tag", "harness-test-never"])
     err = capsys.readouterr().err
-    assert code == 1
+    assert code == 2  # the Dockerfile's base is the user's input to fix
     assert "harness-no-such-base:1 is not on this Docker engine" in err
     assert "Traceback" not in err
 
@@ -123,7 +123,7 @@ def test_doctor_says_what_to_fix(
     monkeypatch.setenv("HARNESS_RUNNER_KIND", "docker")
     monkeypatch.setenv("HARNESS_MODEL_NAME", "openai/gpt-4o")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    assert main(["-C", str(tmp_path), "doctor"]) == 1
+    assert main(["-C", str(tmp_path), "doctor"]) == 2  # things to fix: exit 2
     out = capsys.readouterr().out
     assert "[FIX ] docker: the Docker engine cannot be reached" in out
     assert "Start Docker" in out

@@ -1,9 +1,10 @@
 """A stand-in for `harness run` that asks one question through `ask_human`, unattended.
 
-    python tests/tui/parking_run.py ROOT
+    python tests/tui/parking_run.py ROOT [--wait] [--text TEXT]
 
 First time: files the question and parks (exit 4, the run left unfinished). After the
 answer: replays the same question (same key), journals the answer and finishes (exit 0).
+With --wait it asks as an interactive run does: it stays alive, waiting for the answer.
 Uses the real journal and the real escalation code; only the session loop is left out.
 """
 
@@ -20,6 +21,8 @@ def main() -> int:
     from harness.journal import Journal
 
     root = Path(sys.argv[1])
+    wait = "--wait" in sys.argv
+    text = sys.argv[sys.argv.index("--text") + 1] if "--text" in sys.argv else ""
     journal = Journal.open(root / ".harness")
     run_id = journal.unfinished_run()
     run = journal.resume_run(run_id) if run_id else journal.start_run()
@@ -28,15 +31,18 @@ def main() -> int:
     with QuestionStore(root / ".harness", project_root=root) as store:
         result = ask_human(
             store,
-            "Should the CLI print JSON or a table?",
-            interactive=False,
+            text or "Should the CLI print JSON or a table?",
+            interactive=wait,
             choices=["JSON", "table"],
             scores=Scores(uncertainty=0.9, novelty=0.5, benefit=0.6, total=0.7),
             reason="score 0.70 above threshold 0.55",
             key=f"{run.id}/1/ask",
+            run=run.id,
+            session=1,
         )
     if result.parked:
         print(f"parked on {result.question.id}", flush=True)
+        run.park("waiting_for_human", {"question": result.question.id})  # as `harness run`
         journal.release(run.id)
         journal.close()
         return int(ExitCode.WAITING_FOR_HUMAN)

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         from dataclasses import asdict
 
         print(json.dumps({"ok": not failing, "checks": [asdict(c) for c in checks]}, indent=2))
-        return int(ExitCode.OK if not failing else ExitCode.FAILED)
+        return int(ExitCode.OK if not failing else ExitCode.INVALID)
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.warning else "FIX ")
         print(f"[{mark}] {check.name}: {check.detail}")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{len(failing)} thing(s) to fix")
     else:
         print("all fine" + (f" ({warnings} warning(s))" if warnings else ""))
-    return int(ExitCode.OK if not failing else ExitCode.FAILED)
+    return int(ExitCode.OK if not failing else ExitCode.INVALID)
 
 
 def diagnose(root: Path, *, probe: bool = False) -> list[Check]:

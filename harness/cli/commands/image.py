@@ -45,8 +45,11 @@ def run_build(args: argparse.Namespace) -> int:
             image_id = build_image(client, plan, tag)
         finally:
             client.close()
-    except RunnerError as error:  # nothing parks here: a failed build is a plain failure
+    except RunnerError as error:
         print(f"harness: {error}", file=sys.stderr)
-        return int(ExitCode.FAILED)
+        # The engine not answering is the table's "Docker unreachable" (4); a Dockerfile
+        # or a base image that does not build is the user's input to fix (2).
+        unreachable = error.kind == "daemon_unreachable"
+        return int(ExitCode.WAITING_FOR_HUMAN if unreachable else ExitCode.INVALID)
     print(f"built {tag} ({image_id[:19]})")
     return int(ExitCode.OK)

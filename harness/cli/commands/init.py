@@ -6,10 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.commands.run import overrides
+from harness.cli.commands.run import add_config_flag, overrides
+from harness.errors import ArtifactError
+
+DEFAULT_SPEC = "SPEC.md"
+FEATURE_LIST = "feature_list.json"
 
 
 def register(subparsers: Any) -> None:
+    from harness.cli import JOURNALED
+
     parser = subparsers.add_parser(
         "init",
         help="initialise a project from a specification (resumes if interrupted)",
@@ -17,7 +23,9 @@ def register(subparsers: Any) -> None:
         "feature_list.json (all failing), init.sh, progress.md, harness.toml and .gitignore, "
         "then makes the first commit. On an initialised project it changes nothing.",
     )
-    parser.add_argument("--spec", metavar="FILE", help="the specification (e.g. SPEC.md)")
+    parser.add_argument(
+        "--spec", metavar="FILE", help="the specification (default: ./SPEC.md when there is one)"
+    )
     parser.add_argument(
         "--model",
         metavar="NAME",
@@ -32,10 +40,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--api-key-env", metavar="VAR", help="[model] api_key_env: the variable holding the key"
     )
+    add_config_flag(parser)
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, again=JOURNALED)
 
 
 def config_text(model: Any) -> str:
@@ -63,15 +72,26 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     config = load_config(root, overrides=overrides(args))
-    spec = Path(args.spec).resolve() if args.spec else None
-    if not config.model.name and not (root / "feature_list.json").exists():
-        raise no_model_error()  # before anything is written or paid for (exit 2)
+    # A relative --spec is read from the project folder, as git reads paths after -C;
+    # without one, the project's SPEC.md (what Claude Code and Codex users keep there).
+    spec = (root / args.spec).resolve() if args.spec else None
+    if spec is None and (root / DEFAULT_SPEC).is_file() and not (root / FEATURE_LIST).exists():
+        spec = root / DEFAULT_SPEC
+        print(f"harness init: using ./{DEFAULT_SPEC} (no --spec given)")
+    fresh = not (root / "feature_list.json").exists()
+    if fresh:
+        if not config.model.name:
+            raise no_model_error()  # before anything is written or paid for (exit 2)
+        if spec is not None and not spec.is_file():
+            raise ArtifactError(spec, "--spec", "the specification does not exist", "")
+        # harness.toml first, with the model the user named: every later error's advice
+        # ("fix [model] name in harness.toml") points at a file that is there.
+        _write_model_flags(root, args, config_text(config.model))
+        _check_model(root, config, quiet=getattr(args, "quiet", False))
     from harness.cli.live import ProgressLines
     from harness.config import run_scope
     from harness.events import Events
 
-    if not (root / "feature_list.json").exists():
-        _write_model_flags(root, args)
     watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
     scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
     report = initialize(root, spec, config, config_text=config_text(config.model), scope=scope)
@@ -86,16 +106,48 @@ def run(args: argparse.Namespace) -> int:
             f"harness init: wrote {report.features} features (all failing){init_sh}, "
             f"progress.md; first commit {(report.commit or '')[:10]}"
         )
+        if report.commit:
+            print(f"harness init: the first commit holds {_named(root, report.commit)}")
     return 0
 
 
-def _write_model_flags(root: Path, args: argparse.Namespace) -> None:
-    """The model flags given to init go into an existing harness.toml too (a new one is
-    written from the template with them), so the next `harness run` uses that model."""
+def _named(root: Path, sha: str, most: int = 20) -> str:
+    """The files a commit took, named (at most ``most``, then how many more)."""
+    from artifacts.git_commit import committed_paths
+
+    paths = committed_paths(root, sha)
+    shown = ", ".join(paths[:most]) + (
+        f" and {len(paths) - most:,} more" if len(paths) > most else ""
+    )
+    return f"{len(paths)} file{'s' if len(paths) != 1 else ''}: {shown}"
+
+
+def _check_model(root: Path, config: Any, *, quiet: bool) -> None:
+    """The model's setup, checked before the initializer starts (ConfigError, exit 2)."""
+    import sys
+
+    from harness.model.preflight import check_model
+    from harness.model.pricing import check_dollar_budget
+
+    found = check_model(config.model, root)
+    check_dollar_budget(config.model, config.budgets)
+    if not quiet:
+        for line in found.lines:
+            print(f"harness init: model: {line}", file=sys.stderr)
+
+
+def _write_model_flags(root: Path, args: argparse.Namespace, text: str) -> None:
+    """harness.toml with the model flags given to init: a new one is written from the
+    template with them (``text``), an existing one gets them in [model], so the next
+    command uses that model even when this init stops."""
     from artifacts.io import atomic_write
     from artifacts.toml_edit import set_table_keys
 
     toml = root / "harness.toml"
+    if not toml.exists() and not toml.is_symlink():
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write(toml, text, root=root)
+        return
     flags = {
         key: value
         for key, value in (
@@ -107,8 +159,8 @@ def _write_model_flags(root: Path, args: argparse.Namespace) -> None:
     }
     if not flags or not toml.is_file():
         return
-    text = toml.read_text(encoding="utf-8")
-    updated = set_table_keys(text, "model", flags)
-    if updated != text:
+    current = toml.read_text(encoding="utf-8")
+    updated = set_table_keys(current, "model", flags)
+    if updated != current:
         atomic_write(toml, updated, root=root)
         print(f"harness init: wrote {', '.join(flags)} into [model] of harness.toml")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ExitCode, JournalError
+from harness.errors import ExitCode, HarnessError
 
 if TYPE_CHECKING:
     from harness.journal import StepRow
@@ -34,7 +34,8 @@ def register(subparsers: Any) -> None:
         "-f",
         "--follow",
         action="store_true",
-        help="keep printing steps as they end, until the run finishes or parks (Ctrl-C stops)",
+        help="keep printing steps as they end, until the followed run finishes (a parked "
+        "run is followed on, and said; --limit N shows the last N steps first; Ctrl-C stops)",
     )
     parser.set_defaults(func=run)
 
@@ -43,11 +44,24 @@ def state_dir(args: argparse.Namespace) -> Path:
     return Path(args.project).absolute() / ".harness"
 
 
+class NotInJournal(HarnessError):
+    """What a reading command was asked for is not there: no journal (not a project, or
+    nothing has run), no such run, no such step. Invalid input (exit 2), not a failure."""
+
+    exit_code = ExitCode.INVALID
+
+
 def open_reader(args: argparse.Namespace) -> JournalReader:
-    """The project's journal, read-only."""
+    """The project's journal, read-only; NotInJournal (exit 2) when there is none."""
     from harness.journal.protocol import open_reader
 
-    return open_reader(state_dir(args))
+    state = state_dir(args)
+    if not (state / "journal.db").exists():
+        raise NotInJournal(
+            f"no journal at {state / 'journal.db'}: nothing has run in {state.parent} (is it "
+            "the project? `-C DIR` names it; `harness init` or `harness run` starts one)"
+        )
+    return open_reader(state)
 
 
 def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | None:
@@ -55,7 +69,7 @@ def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | N
     if run_id is None:
         return journal.latest_busy_run() or journal.latest_run()
     if run_id not in {r.id for r in journal.runs()}:
-        raise JournalError(f"no run {run_id!r} in {where}; `harness log` lists the newest")
+        raise NotInJournal(f"no run {run_id!r} in {where}; `harness runs` lists them")
     return run_id
 
 

@@ -7,8 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError
+
 
 def register(subparsers: Any) -> None:
+    from harness.cli import JOURNALED
+
     parser = subparsers.add_parser(
         "run",
         help="run sessions until every feature passes (resumes an interrupted run)",
@@ -26,6 +30,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--report", metavar="FILE", help="write a JSON run report to FILE")
     parser.add_argument("--model", metavar="NAME", help="override [model] name")
+    add_config_flag(parser)
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_ID",
+        help="resume this run (the one `harness runs` lists as unfinished); refused when it "
+        "finished or is not the project's open run",
+    )
     parser.add_argument("--max-sessions", type=int, metavar="N", help="override run_sessions")
     parser.add_argument(
         "--json",
@@ -36,12 +47,28 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
     )
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, again=JOURNALED)
+
+
+def add_config_flag(parser: argparse.ArgumentParser, help: str = "") -> None:
+    """``-c section.key=value`` (repeatable), as `git -c` and `codex -c` take it."""
+    parser.add_argument(
+        "-c",
+        dest="config_values",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=help
+        or "set a configuration value for this command only (repeatable), over "
+        "harness.toml and the environment: -c budgets.run_sessions=3",
+    )
 
 
 def overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Flag overrides shared by run, init and demo."""
-    values: dict[str, object] = {}
+    """Flag overrides shared by run, init and demo: ``-c`` values, then the named flags."""
+    from harness.cli.commands.config import parse_sets
+
+    values: dict[str, object] = parse_sets(getattr(args, "config_values", []), flag="-c")
     if getattr(args, "model", None):
         values["model.name"] = args.model
     if getattr(args, "api_base", None):
@@ -60,29 +87,109 @@ def run(args: argparse.Namespace) -> int:
     from harness.events import Events
 
     root = Path(args.project).resolve()
-    demo_setup = _finish_demo_setup(root)
-    _restore_init_config(root)
-    config = load_config(root, overrides=overrides(args))
-    watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
-    if args.json:
-        watchers.append(JsonStream(sys.stdout))
-    # The run's own environment, secrets, observers and hooks (crash switches: only
-    # `python -m harness.cli.chaos`, for the demo and the tests, passes any).
-    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
-    finish_interrupted_init(root, config, demo_setup, scope)
-    report = _run(root, config, unattended=is_unattended(args.unattended), scope=scope)
+    try:
+        demo_setup = _finish_demo_setup(root)
+        _restore_init_config(root)
+        config = load_config(root, overrides=overrides(args))
+        watchers: list[Any] = [] if args.quiet else [ProgressLines(sys.stderr)]
+        if args.json:
+            watchers.append(JsonStream(sys.stdout))
+        if getattr(args, "resume", None):
+            _check_resume(root, args.resume)
+        # The run's own environment, secrets, observers and hooks (crash switches: only
+        # `python -m harness.cli.chaos`, for the demo and the tests, passes any).
+        scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+        finish_interrupted_init(root, config, demo_setup, scope)
+        report = _run(root, config, unattended=is_unattended(args.unattended), scope=scope)
+    except (HarnessError, KeyboardInterrupt) as error:
+        if args.report:  # the report says why there was no run, with the exit code
+            _refusal_report(root, error).write(Path(args.report))
+        raise
     if args.report:
         report.write(Path(args.report))
     from harness.terminal import for_terminal
 
     print(
-        f"harness run: {report.outcome.replace('_', ' ')}: {for_terminal(report.detail)} "
+        f"harness run: {headline(report.outcome, for_terminal(report.detail))} "
         f"({report.features_passing}/{report.features_total} features passing, "
         f"{len(report.sessions)} session(s) this time; this run: {report.tokens} tokens, "
         f"${report.cost_usd:.4f})",
         file=sys.stderr if report.exit_code or args.json else sys.stdout,
     )
     return int(report.exit_code)
+
+
+SAID = {"waiting_for_human": "waiting for a human", "budget_exhausted": "budget exhausted"}
+
+
+def headline(outcome: str, detail: str) -> str:
+    """``outcome: detail``, the outcome said once: a detail that starts with the outcome's
+    words ("waiting for a human: question q1 ...", "interrupted (Ctrl-C)") is said alone."""
+    said = SAID.get(outcome, outcome.replace("_", " "))
+    rest = detail.strip()
+    if not rest:
+        return said
+    if any(rest.lower().startswith(p) for p in (said, said.replace(" a ", " "))):
+        return rest
+    return f"{said}: {rest}"
+
+
+def _refusal_report(root: Path, error: BaseException) -> Any:
+    """The report of a run that stopped before it started (a bad feature list or config,
+    exit 2) or was interrupted by Ctrl-C before it could write its own."""
+    from harness.errors import ExitCode
+    from session.run import RunReport
+
+    total = passing = 0
+    try:
+        from artifacts.feature_list import load_feature_list
+
+        features = load_feature_list(root)
+        total, passing = len(features.features), features.passing
+    except HarnessError:
+        pass  # the very file the error may be about
+    if isinstance(error, KeyboardInterrupt):
+        return RunReport(
+            "interrupted",
+            int(ExitCode.INTERRUPTED),
+            "",
+            "interrupted (Ctrl-C)",
+            total,
+            passing,
+            resumable=True,
+        )
+    assert isinstance(error, HarnessError)
+    return RunReport("failed", int(error.exit_code), "", str(error), total, passing)
+
+
+def _check_resume(root: Path, run_id: str) -> None:
+    """`--resume RUN_ID`: that run must be the project's open run (the one `harness run`
+    resumes); a finished, unknown or other run is refused (exit 2) before anything runs."""
+    from harness.errors import ArtifactError
+    from harness.journal.protocol import open_reader
+
+    state = root / ".harness"
+    if not (state / "journal.db").exists():
+        raise ArtifactError(state, "--resume", f"no run {run_id}: this project has no journal")
+    with open_reader(state) as journal:
+        runs = {r.id: r for r in journal.runs()}
+        open_run = journal.unfinished_run("run")
+    found = runs.get(run_id)
+    if found is None:
+        raise ArtifactError(
+            state, "--resume", f"no run {run_id} in this project's journal",
+            "`harness runs` lists them; `harness run` alone resumes the open one.",
+        )  # fmt: skip
+    if found.status == "finished":
+        raise ArtifactError(
+            state, "--resume", f"run {run_id} finished ({found.outcome}): nothing to resume",
+            "`harness run` starts a new run when a feature still fails.",
+        )  # fmt: skip
+    if open_run != run_id:
+        raise ArtifactError(
+            state, "--resume", f"run {run_id} is not the project's open run ({open_run})",
+            f"`harness run --resume {open_run}`, or `harness run`.",
+        )  # fmt: skip
 
 
 def _run(root: Path, config: Any, *, unattended: bool, scope: Any) -> Any:

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from harness.cli.commands.log import open_reader, pick_run, state_dir
-from harness.errors import ArtifactError, ExitCode, JournalError
+from harness.cli.commands.log import NotInJournal, open_reader, pick_run, state_dir
+from harness.errors import ArtifactError, ExitCode
 
 
 def register(subparsers: Any) -> None:
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         run_id = pick_run(journal, args.run, state_dir(args))
         detail = None if run_id is None else journal.step_detail(run_id, session, seq)
     if detail is None:
-        raise JournalError(f"no step {session}:{seq} in run {run_id}; `harness log` lists them")
+        raise NotInJournal(f"no step {session}:{seq} in run {run_id}; `harness log` lists them")
     data = detail.model_dump(mode="json")
     if args.json:
         print(json.dumps(data))

@@ -50,6 +50,7 @@ COMMANDS: tuple[str, ...] = (
     "harness.cli.commands.show",
     "harness.cli.commands.journal_cmd",
     "harness.cli.commands.export",
+    "harness.cli.commands.fleet",
 )
 
 

@@ -1,0 +1,344 @@
+"""The fleet's own tables (SQLAlchemy Core, on PostgreSQL or the embedded SQLite):
+
+- ``harness_fleet_runs``: one row per run: its project, model, class, state, features,
+  cost, the worker driving it, its drive number (DBOS workflow ids derive from it);
+- ``harness_fleet_workers``: one row per worker id: heartbeat, class, version, state;
+- ``harness_fleet_questions``: a parked run's questions, answered from any machine.
+
+DBOS keeps its own tables (workflows, queues) in its schema; these say what a run *is*
+(state, features, cost) for ``status``, which reads them in one query.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import StorageError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+    from fleet.place import Place
+
+STATES = ("queued", "running", "parked", "complete", "failed", "budget", "cancelled")
+FINAL = ("complete", "failed", "budget", "cancelled")
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def safe_url(url: str) -> str:
+    """A URL without its password (for messages)."""
+    return re.sub(r"(password=)[^&\s]*", r"\1***", _PASSWORD.sub(r"\1:***@", url))
+
+
+@dataclass
+class RunRow:
+    """One run of the fleet, as ``status --json`` prints it."""
+
+    id: str
+    project: str
+    model: str = ""
+    klass: str = "default"
+    state: str = "queued"
+    worker: str | None = None
+    passing: int = 0
+    total: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    detail: str = ""
+    version: str = ""
+    drive: int = 1
+    base: str = ""
+    branch: str = ""
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def public(self, current_version: str) -> dict[str, Any]:
+        """The JSON object of ``status --json``."""
+        return {
+            "id": self.id,
+            "project": self.project,
+            "state": self.state,
+            "features": {"passing": self.passing, "total": self.total},
+            "worker": self.worker,
+            "model": self.model,
+            "class": self.klass,
+            "tokens": self.tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "detail": self.detail,
+            "version": self.version,
+            "stranded": self.version != current_version and self.state not in FINAL,
+            "drive": self.drive,
+            "branch": self.branch,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass
+class WorkerRow:
+    id: str
+    klass: str
+    host: str
+    pid: int
+    version: str
+    runs: int
+    heartbeat: float
+    started_at: float
+    state: str
+
+
+@dataclass
+class QuestionRow:
+    run: str
+    qid: str
+    kind: str
+    text: str
+    choices: list[str]
+    asked_at: str
+    status: str = "pending"
+    answer: str | None = None
+    choice: int | None = None
+
+
+def _tables(sa_mod: Any) -> tuple[Any, Any, Any, Any]:
+    sa = sa_mod
+    meta = sa.MetaData()
+    runs = sa.Table(
+        "harness_fleet_runs",
+        meta,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("project", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=False, default=""),
+        sa.Column("klass", sa.Text, nullable=False, default="default"),
+        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("worker", sa.Text),
+        sa.Column("passing", sa.Integer, nullable=False, default=0),
+        sa.Column("total", sa.Integer, nullable=False, default=0),
+        sa.Column("tokens", sa.BigInteger, nullable=False, default=0),
+        sa.Column("cost_usd", sa.Float, nullable=False, default=0.0),
+        sa.Column("detail", sa.Text, nullable=False, default=""),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("drive", sa.Integer, nullable=False, default=1),
+        sa.Column("base", sa.Text, nullable=False, default=""),
+        sa.Column("branch", sa.Text, nullable=False, default=""),
+        sa.Column("extra", sa.Text, nullable=False, default="{}"),
+        sa.Column("created_at", sa.Float, nullable=False),
+        sa.Column("updated_at", sa.Float, nullable=False),
+    )
+    workers = sa.Table(
+        "harness_fleet_workers",
+        meta,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("klass", sa.Text, nullable=False),
+        sa.Column("host", sa.Text, nullable=False),
+        sa.Column("pid", sa.Integer, nullable=False),
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("runs", sa.Integer, nullable=False),
+        sa.Column("heartbeat", sa.Float, nullable=False),
+        sa.Column("started_at", sa.Float, nullable=False),
+        sa.Column("state", sa.Text, nullable=False),
+    )
+    questions = sa.Table(
+        "harness_fleet_questions",
+        meta,
+        sa.Column("run", sa.Text, primary_key=True),
+        sa.Column("qid", sa.Text, primary_key=True),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("choices", sa.Text, nullable=False, default="[]"),
+        sa.Column("asked_at", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False, default="pending"),
+        sa.Column("answer", sa.Text),
+        sa.Column("choice", sa.Integer),
+        sa.Column("answered_at", sa.Float),
+    )
+    return meta, runs, workers, questions
+
+
+class FleetDb:
+    """The fleet's tables in the fleet's database (created on first use)."""
+
+    def __init__(self, place: Place) -> None:
+        import sqlalchemy as sa
+
+        self.sa = sa
+        self.place = place
+        kwargs: dict[str, Any] = {}
+        if place.embedded:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=2, max_overflow=4, pool_pre_ping=True)
+        self.engine = sa.create_engine(place.tables_url(), **kwargs)
+        if place.embedded:
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.meta, self.runs, self.workers, self.questions = _tables(sa)
+        self._create()
+
+    def _create(self) -> None:
+        try:
+            with self._begin() as conn:
+                self.meta.create_all(conn, checkfirst=True)
+        except StorageError:
+            raise
+        except self.sa.exc.SQLAlchemyError:  # another process made them at the same time
+            with self._begin() as conn:
+                self.meta.create_all(conn, checkfirst=True)
+
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except self.sa.exc.OperationalError as error:
+            raise StorageError(
+                self.place.describe(), "unreachable", str(error.orig).strip().splitlines()[0]
+            ) from error
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # runs -------------------------------------------------------------------------------
+    def add_run(self, row: RunRow) -> bool:
+        """Insert the run; False (and nothing changed) if a run of that id exists."""
+        now = time.time()
+        values = {
+            "id": row.id,
+            "project": row.project,
+            "model": row.model,
+            "klass": row.klass,
+            "state": row.state,
+            "version": row.version,
+            "drive": row.drive,
+            "base": row.base,
+            "branch": row.branch,
+            "extra": json.dumps(row.extra),
+            "created_at": now,
+            "updated_at": now,
+        }
+        with self._begin() as conn:
+            if conn.execute(self.sa.select(self.runs.c.id).where(self.runs.c.id == row.id)).first():
+                return False
+            try:
+                conn.execute(self.runs.insert().values(**values))
+            except self.sa.exc.IntegrityError:
+                return False
+        return True
+
+    def run(self, run_id: str) -> RunRow | None:
+        with self._begin() as conn:
+            found = conn.execute(self.runs.select().where(self.runs.c.id == run_id)).mappings()
+            row = found.first()
+        return _run_row(row) if row else None
+
+    def all_runs(self) -> list[RunRow]:
+        with self._begin() as conn:
+            rows = conn.execute(self.runs.select().order_by(self.runs.c.created_at)).mappings()
+            return [_run_row(row) for row in rows]
+
+    def update_run(self, run_id: str, *, only_if: Sequence[str] = (), **values: Any) -> bool:
+        """Set fields of a run (``only_if``: only when its state is one of these)."""
+        if "extra" in values:
+            values["extra"] = json.dumps(values["extra"])
+        values["updated_at"] = time.time()
+        query = self.runs.update().where(self.runs.c.id == run_id).values(**values)
+        if only_if:
+            query = query.where(self.runs.c.state.in_(list(only_if)))
+        with self._begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    # workers ----------------------------------------------------------------------------
+    def beat(self, row: WorkerRow) -> None:
+        """Insert or refresh a worker's row (its heartbeat)."""
+        values = row.__dict__.copy()
+        with self._begin() as conn:
+            done = conn.execute(
+                self.workers.update().where(self.workers.c.id == row.id).values(**values)
+            )
+            if not done.rowcount:
+                conn.execute(self.workers.insert().values(**values))
+
+    def set_worker_state(self, worker_id: str, state: str, *, only_if: str | None = None) -> bool:
+        query = self.workers.update().where(self.workers.c.id == worker_id)
+        if only_if is not None:
+            query = query.where(self.workers.c.state == only_if)
+        with self._begin() as conn:
+            return bool(conn.execute(query.values(state=state)).rowcount)
+
+    def all_workers(self) -> list[WorkerRow]:
+        with self._begin() as conn:
+            rows = conn.execute(self.workers.select().order_by(self.workers.c.id)).mappings()
+            return [WorkerRow(**dict(row)) for row in rows]
+
+    # questions --------------------------------------------------------------------------
+    def put_questions(self, rows: Sequence[QuestionRow]) -> None:
+        """Record a parked run's pending questions (kept as they are if already there)."""
+        with self._begin() as conn:
+            for row in rows:
+                key = (self.questions.c.run == row.run) & (self.questions.c.qid == row.qid)
+                if conn.execute(self.sa.select(self.questions.c.qid).where(key)).first():
+                    continue
+                values = row.__dict__.copy()
+                values["choices"] = json.dumps(row.choices)
+                conn.execute(self.questions.insert().values(**values))
+
+    def questions_of(
+        self, run_id: str | None = None, status: str | None = None
+    ) -> list[QuestionRow]:
+        query = self.questions.select().order_by(self.questions.c.asked_at)
+        if run_id is not None:
+            query = query.where(self.questions.c.run == run_id)
+        if status is not None:
+            query = query.where(self.questions.c.status == status)
+        with self._begin() as conn:
+            rows = conn.execute(query).mappings()
+            return [_question_row(row) for row in rows]
+
+    def settle_question(
+        self, run_id: str, qid: str, status: str, answer: str | None, choice: int | None
+    ) -> bool:
+        """Answer a pending question; False if it is not pending (answered before)."""
+        query = (
+            self.questions.update()
+            .where(self.questions.c.run == run_id)
+            .where(self.questions.c.qid == qid)
+            .where(self.questions.c.status == "pending")
+            .values(status=status, answer=answer, choice=choice, answered_at=time.time())
+        )
+        with self._begin() as conn:
+            return bool(conn.execute(query).rowcount)
+
+    def mark_delivered(self, run_id: str, qid: str) -> None:
+        query = (
+            self.questions.update()
+            .where(self.questions.c.run == run_id)
+            .where(self.questions.c.qid == qid)
+            .values(status="delivered")
+        )
+        with self._begin() as conn:
+            conn.execute(query)
+
+
+def _run_row(row: Any) -> RunRow:
+    values = dict(row)
+    values["extra"] = json.loads(values.get("extra") or "{}")
+    return RunRow(**values)
+
+
+def _question_row(row: Any) -> QuestionRow:
+    values = dict(row)
+    values.pop("answered_at", None)
+    values["choices"] = json.loads(values.get("choices") or "[]")
+    return QuestionRow(**values)
+
+
+def _sqlite_pragmas(conn: Any, _record: Any) -> None:
+    cursor = conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

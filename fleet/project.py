@@ -1,0 +1,127 @@
+"""A run's project on this machine: fetched at the run's commit, published to its branch.
+
+Each run has a folder ``<work root>/<run id>/project``, shared by the workers of the
+machine (a run taken over by another worker here goes on in place, its SQLite journal
+beside it). The first drive clones the submitted project (a local path or a git URL) and
+puts the run's branch ``harness/<run id>`` at the commit recorded at submit; publish pushes
+that branch back to the project, so the session commits reach the user's repository.
+Git here runs with no hook of ours (``core.hooksPath=/dev/null``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from harness.errors import GitError
+
+GIT_TIMEOUT_S = 300
+LOCK_WAIT_S = 120.0
+BRANCH_PREFIX = "harness/"
+
+
+def branch_of(run_id: str) -> str:
+    return BRANCH_PREFIX + run_id
+
+
+def git(root: Path | None, *args: str, check: bool = True) -> str:
+    """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure."""
+    command = ["git", "-c", "core.hooksPath=/dev/null", *args]
+    done = subprocess.run(
+        command,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=GIT_TIMEOUT_S,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+    )
+    if check and done.returncode != 0:
+        raise GitError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[-400:]}")
+    return done.stdout.strip()
+
+
+def source_of(project: str) -> str:
+    """What `submit` was given, as git can fetch it: an absolute path or the URL itself."""
+    if "://" in project or project.startswith("git@"):
+        return project
+    return str(Path(project).resolve())
+
+
+def head_of(source: str) -> str:
+    """The commit the source's HEAD names now (what a new run starts from)."""
+    if Path(source).is_dir():
+        return git(Path(source), "rev-parse", "HEAD")
+    found = git(None, "ls-remote", source, "HEAD").split()
+    if not found:
+        raise GitError(f"{source} has no HEAD to start a run from")
+    return found[0]
+
+
+class RunFolder:
+    """``<work root>/<run>``: the project and the lock its driving worker holds."""
+
+    def __init__(self, work_root: Path, run_id: str) -> None:
+        self.path = work_root / run_id
+        self.project = self.path / "project"
+        self._lock_fd: int | None = None
+
+    def lock(self, wait_s: float = LOCK_WAIT_S) -> bool:
+        """Hold the folder for this process, waiting up to ``wait_s`` for a process of this
+        machine that still drives the run (a worker declared lost stops at its next step);
+        False if it still holds it then."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        end = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    os.close(fd)
+                    return False
+                time.sleep(0.2)
+                continue
+            self._lock_fd = fd
+            return True
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def ensure(self, source: str, run_id: str, base: str) -> None:
+        """The project here at the run's branch: cloned at ``base`` the first time, the
+        published branch when this machine has none yet, else kept as it is."""
+        if (self.project / ".git").exists():
+            return
+        partial = self.path / "project.partial"
+        if partial.exists():
+            subprocess.run(["rm", "-rf", str(partial)], check=False)
+        git(None, "clone", "--quiet", "--no-checkout", source, str(partial))
+        branch = branch_of(run_id)
+        published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")
+        start = published.split()[0] if published else base
+        if published:
+            git(partial, "fetch", "--quiet", "origin", f"refs/heads/{branch}")
+        git(partial, "checkout", "--quiet", "-B", branch, start)
+        _copy_identity(Path(source), partial)
+        partial.rename(self.project)
+
+    def publish(self, run_id: str) -> str:
+        """Push the run's branch to the project it came from; the commit pushed."""
+        head = git(self.project, "rev-parse", "HEAD")
+        git(self.project, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch_of(run_id)}")
+        return head
+
+
+def _copy_identity(source: Path, clone: Path) -> None:
+    """The commits keep the user's identity: user.name/email of a local source repository."""
+    if not source.is_dir():
+        return
+    for key in ("user.name", "user.email"):
+        value = git(source, "config", "--get", key, check=False)
+        if value:
+            git(clone, "config", key, value)

@@ -1,0 +1,248 @@
+"""`harness fleet worker`: one process that drives many runs of one resource class.
+
+The worker is a DBOS executor whose id is the worker's (``--id``): restarted with the same
+id, DBOS recovers its own PENDING drives at launch. It beats in the fleet's table every
+second; a peer whose beat is older than ``lost_after_s`` (or that said it stopped) is
+lost, and the first live worker of the same version to see it asks DBOS to recover its
+drives (:meth:`fleet.app.Client.recover`), which go back to their queues for any worker.
+SIGTERM (or Ctrl-C): stop taking drives, let each run finish its step in flight and hand
+over (its next drive is enqueued at once for the others), then exit.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from fleet.db import WorkerRow
+
+if TYPE_CHECKING:
+    from fleet.db import FleetDb
+    from fleet.place import Place
+
+BEAT_S = 1.0
+LOST_AFTER_S = 10.0
+GRACE_S = 600  # how long a stopping worker waits for its steps in flight
+DBOS_POOL = 10  # DBOS's connections per worker (its default, 20, is sized for web servers)
+
+
+def raise_fd_limit() -> tuple[int, int]:
+    """The soft descriptor limit raised to the hard one (a run holds ~12 descriptors);
+    the limits after, as the worker says them at start."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft, hard
+
+
+def serve(
+    place: Place,
+    *,
+    worker_id: str,
+    klass: str,
+    runs: int,
+    environ: Mapping[str, str],
+    lost_after_s: float = LOST_AFTER_S,
+    grace_s: int = GRACE_S,
+    ready: Any = None,
+    hooks: Any = None,
+) -> int:
+    """Run the worker until SIGTERM/SIGINT; its exit code."""
+    from dbos import DBOS
+
+    from fleet import workflow
+    from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
+    from fleet.db import FleetDb
+    from fleet.drive import WorkerState
+    from harness.model.litellm_model import import_litellm
+
+    version = app_version()
+    db = FleetDb(place)
+    _refuse_live_twin(db, worker_id, lost_after_s)
+    soft, _hard = raise_fd_limit()
+    import_litellm()  # once per worker, before any run: runs never race on the import
+    state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
+    workflow.current = state
+    quiet_dbos()
+    client = Client(place)  # makes DBOS's tables if this is the fleet's first process
+    DBOS(
+        config={
+            "name": APP_NAME,
+            "system_database_url": place.dbos_url(),
+            "executor_id": worker_id,
+            "application_version": version,
+            "log_level": "WARNING",
+            "max_executor_threads": runs + 16,
+            "sys_db_pool_size": DBOS_POOL,
+            "enable_otlp": False,
+        }
+    )
+    DBOS.listen_queues([queue_name(klass)])
+    stop = threading.Event()
+    _on_signals(stop)
+    DBOS.launch()  # recovers this worker id's own PENDING drives
+    DBOS.register_queue(queue_name(klass), worker_concurrency=runs, on_conflict="always_update")
+    started = time.time()
+    row = WorkerRow(
+        worker_id,
+        klass,
+        socket.gethostname(),
+        os.getpid(),
+        version,
+        runs,
+        time.time(),
+        started,
+        "live",
+    )
+    db.beat(row)
+    print(
+        f"harness fleet worker {worker_id}: class {klass}, up to {runs} runs, version "
+        f"{version}, descriptors up to {soft}, fleet {place.describe()}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if ready is not None:
+        ready()
+    try:
+        while not stop.wait(BEAT_S):
+            row.heartbeat = time.time()
+            try:
+                _fence_if_lost(db, state)
+                db.beat(row)
+                _watch_cancels(db, state)
+                _recover_lost(db, client, worker_id, version, lost_after_s)
+            except Exception as error:  # the database is away: go on, beat again later
+                print(f"harness fleet worker {worker_id}: {error}", file=sys.stderr, flush=True)
+    finally:
+        state.stopping.set()
+        print(
+            f"harness fleet worker {worker_id}: stopping; {len(state.active)} run(s) finish "
+            "their step in flight and hand over",
+            file=sys.stderr,
+            flush=True,
+        )
+        DBOS.destroy(workflow_completion_timeout_sec=grace_s)
+        try:
+            db.set_worker_state(worker_id, "stopped")
+        finally:
+            client.close()
+            db.close()
+    return 0
+
+
+def _on_signals(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _refuse_live_twin(db: FleetDb, worker_id: str, lost_after_s: float) -> None:
+    from fleet.place import FleetError
+
+    for row in db.all_workers():
+        if row.id == worker_id and row.state == "live":
+            here = row.host == socket.gethostname()
+            if here and not _alive(row.pid):
+                continue  # its process is gone (killed): this is its restart
+            if time.time() - row.heartbeat < lost_after_s and row.pid != os.getpid():
+                raise FleetError(
+                    f"worker {worker_id} is alive (pid {row.pid} on {row.host}, beat "
+                    f"{time.time() - row.heartbeat:.1f}s ago): give this one another --id, "
+                    "or stop that one first"
+                )
+
+
+def _fence_if_lost(db: FleetDb, state: Any) -> None:
+    """A peer declared this worker lost (its beat stalled) and DBOS gave its drives to
+    others: every drive running here stops at its next step boundary (DBOS has already
+    handed the workflow over), then the worker beats again as live and takes new drives."""
+    for peer in db.all_workers():
+        if peer.id == state.worker_id and peer.state == "lost":
+            state.fenced_before = time.time()
+            print(
+                f"harness fleet worker {state.worker_id}: a peer took this worker's drives "
+                "over (its beat stalled); its runs stop at their next step",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def default_id(place: Place) -> tuple[str, Any]:
+    """``<host>-<k>``: the first slot of this machine no live worker holds (a worker
+    restarted in its slot keeps its id, so DBOS gives it back its own drives)."""
+    import fcntl
+
+    folder = place.home / "workers"
+    folder.mkdir(parents=True, exist_ok=True)
+    host = socket.gethostname()
+    k = 1
+    while True:
+        handle = open(folder / f"{host}-{k}.lock", "a")  # noqa: SIM115 (held while alive)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            k += 1
+            continue
+        return f"{host}-{k}", handle
+
+
+def _watch_cancels(db: FleetDb, state: Any) -> None:
+    with state.lock:
+        active = list(state.active)
+    if not active:
+        return
+    for run_id in active:
+        row = db.run(run_id)
+        if row is not None and row.state == "cancelled":
+            state.cancelled.add(run_id)
+
+
+def _recover_lost(
+    db: FleetDb, client: Any, me: str, version: str, lost_after_s: float
+) -> list[str]:
+    """Peers of this version whose beat stopped (or that stopped): DBOS recovers their
+    drives; the first worker to mark a peer lost does it (a conditional update)."""
+    moved: list[str] = []
+    now = time.time()
+    for peer in db.all_workers():
+        if peer.id == me or peer.version != version:
+            continue
+        stale = peer.state == "live" and now - peer.heartbeat > lost_after_s
+        if stale and not db.set_worker_state(peer.id, "lost", only_if="live"):
+            continue
+        if stale or peer.state in ("stopped", "lost"):
+            found = client.recover(peer.id)
+            if found:
+                print(
+                    f"harness fleet worker {me}: took over {len(found)} drive(s) of "
+                    f"{'lost' if stale or peer.state == 'lost' else 'stopped'} worker {peer.id}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                for wid in found:
+                    db.update_run(
+                        wid.split("/drive/")[0], state="queued", worker=None, only_if=("running",)
+                    )
+                moved.extend(found)
+    return moved

@@ -1,0 +1,426 @@
+"""`harness fleet`: many runs on workers (DBOS on PostgreSQL, or the embedded default).
+
+The fleet's database is ``--url URL`` or ``HARNESS_FLEET_URL`` (PostgreSQL); without one,
+the embedded default under the user's state folder (SQLite, one machine). Commands:
+submit, worker, status, runs, questions, answer, approve, deny, cancel, recover.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import secrets
+import sys
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ExitCode
+
+if TYPE_CHECKING:
+    from fleet.db import FleetDb, RunRow
+    from fleet.place import Place
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fleet",
+        help="many runs on workers: submit, worker, status, questions, answer, cancel, recover",
+        description="Runs driven by worker processes (DBOS), on PostgreSQL (--url or "
+        "HARNESS_FLEET_URL) or, without a URL, the embedded fleet of this machine (SQLite "
+        "under the state folder).",
+    )
+    url = argparse.ArgumentParser(add_help=False)
+    url.add_argument(
+        "--url",
+        default=argparse.SUPPRESS,
+        metavar="URL",
+        help="the fleet's PostgreSQL URL (default: HARNESS_FLEET_URL, else the embedded fleet)",
+    )
+    parser.add_argument("--url", default=None, metavar="URL", help=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="fleet_command", metavar="COMMAND")
+
+    submit = commands.add_parser(
+        "submit", parents=[url], help="submit a project: prints the run id"
+    )
+    submit.add_argument("project", metavar="PATH_OR_GIT_URL")
+    submit.add_argument("--model", metavar="M", help="override [model] name for this run")
+    submit.add_argument("--id", dest="run_id", metavar="RUN", help="the run id (idempotent)")
+    submit.add_argument(
+        "--class",
+        dest="klass",
+        default="default",
+        metavar="C",
+        help="the resource class (queue) of the run (default: default)",
+    )
+    submit.set_defaults(func=run_submit)
+
+    worker = commands.add_parser("worker", parents=[url], help="drive runs until stopped")
+    worker.add_argument(
+        "--runs",
+        type=int,
+        default=100,
+        metavar="N",
+        help="runs driven at once by this worker (default 100)",
+    )
+    worker.add_argument(
+        "--class",
+        dest="klass",
+        default="default",
+        metavar="C",
+        help="the resource class whose queue it takes runs from",
+    )
+    worker.add_argument(
+        "--id",
+        dest="worker_id",
+        metavar="W",
+        help="the worker id (default <host>-<k>, the machine's first free slot)",
+    )
+    worker.add_argument(
+        "--lost-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="a peer silent this long is lost: its runs are taken over (6 s)",
+    )
+    worker.add_argument(
+        "--grace",
+        type=int,
+        default=None,
+        metavar="S",
+        help="on SIGTERM, how long steps in flight may take (600 s)",
+    )
+    worker.set_defaults(func=run_worker)
+
+    for name, helptext in (("status", "the fleet's runs and workers"), ("runs", "every run")):
+        listing = commands.add_parser(name, parents=[url], help=helptext)
+        listing.add_argument(
+            "--json", action="store_true", help="one JSON object per run, per line"
+        )
+        listing.set_defaults(func=run_status, only_runs=name == "runs")
+
+    questions = commands.add_parser("questions", parents=[url], help="questions of parked runs")
+    questions.add_argument("run", nargs="?", help="only this run's")
+    questions.add_argument("--json", action="store_true", help="one JSON object per question")
+    questions.set_defaults(func=run_questions)
+
+    answer = commands.add_parser("answer", parents=[url], help="answer a run's question")
+    answer.add_argument("ref", metavar="RUN/QID", help="RUN/QID as `questions` shows (or RUN QID)")
+    answer.add_argument("rest", nargs="*", metavar="TEXT", help="the answer")
+    answer.add_argument("--choice", type=int, metavar="N", help="pick choice N (from 1)")
+    answer.set_defaults(func=run_answer, verb="answered")
+
+    for verb, status in (("approve", "approved"), ("deny", "denied")):
+        gate = commands.add_parser(verb, parents=[url], help=f"{verb} a run's gated action")
+        gate.add_argument("ref", metavar="RUN/QID")
+        gate.add_argument("rest", nargs="*", metavar="QID")
+        if verb == "deny":
+            gate.add_argument("--reason", default="", help="why; the agent reads it")
+        gate.set_defaults(func=run_answer, verb=status, choice=None)
+
+    cancel = commands.add_parser("cancel", parents=[url], help="cancel a run")
+    cancel.add_argument("run")
+    cancel.set_defaults(func=run_cancel)
+
+    recover = commands.add_parser(
+        "recover", parents=[url], help="give a lost worker's runs to the live workers (DBOS)"
+    )
+    recover.add_argument("worker", help="the lost worker's id")
+    recover.set_defaults(func=run_recover)
+    parser.set_defaults(func=_help(parser))
+
+
+def _help(parser: argparse.ArgumentParser) -> Any:
+    def show(_args: argparse.Namespace) -> int:
+        parser.print_help()
+        return int(ExitCode.INVALID)
+
+    return show
+
+
+def _place(args: argparse.Namespace) -> Place:
+    from fleet.place import fleet_place
+
+    return fleet_place(getattr(args, "url", None))
+
+
+def _db(args: argparse.Namespace) -> tuple[Place, FleetDb]:
+    from fleet.db import FleetDb
+
+    place = _place(args)
+    return place, FleetDb(place)
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fleet.app import Client, app_version
+    from fleet.db import RunRow
+    from fleet.place import FleetError
+    from fleet.project import head_of, source_of
+
+    run_id = args.run_id or f"r-{secrets.token_hex(5)}"
+    if not RUN_ID.match(run_id):
+        raise FleetError(
+            f"--id {run_id!r}: a run id is 1-64 letters, digits, '.', '_' or '-' (it names "
+            "the run's branch and folder)"
+        )
+    source = source_of(args.project)
+    local = "://" not in source and not source.startswith("git@")
+    if local and not (Path(source) / ".git").exists():
+        raise FleetError(
+            f"{args.project}: not a git repository: submit a project folder with a git "
+            "repository (`harness init` makes one) or a git URL"
+        )
+    place, db = _db(args)
+    try:
+        existing = db.run(run_id)
+        if existing is not None and existing.project != source:
+            raise FleetError(
+                f"--id {run_id}: that run exists for another project ({existing.project}); "
+                "choose another id"
+            )
+        if existing is None:
+            base = head_of(source)
+            row = RunRow(
+                run_id,
+                source,
+                model=args.model or "",
+                klass=args.klass,
+                version=app_version(),
+                base=base,
+                extra={},
+            )
+            db.add_run(row)
+            existing = db.run(run_id)
+        assert existing is not None
+        if existing.state == "queued":
+            client = Client(place)
+            try:
+                client.enqueue(run_id, existing.drive, existing.klass)
+            finally:
+                client.close()
+    finally:
+        db.close()
+    print(run_id)
+    return 0
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import os
+
+    from fleet.place import FleetError
+    from fleet.worker import GRACE_S, LOST_AFTER_S, default_id, serve
+
+    if args.runs < 1:
+        raise FleetError(f"--runs {args.runs}: a worker drives at least one run")
+    place = _place(args)
+    held = None
+    worker_id = args.worker_id
+    if not worker_id:
+        worker_id, held = default_id(place)
+    elif not RUN_ID.match(worker_id):
+        raise FleetError(f"--id {worker_id!r}: a worker id is 1-64 letters, digits, '.', '_', '-'")
+    try:
+        return serve(
+            place,
+            worker_id=worker_id,
+            klass=args.klass,
+            runs=args.runs,
+            environ=os.environ,
+            lost_after_s=args.lost_after or LOST_AFTER_S,
+            grace_s=args.grace if args.grace is not None else GRACE_S,
+            hooks=getattr(args, "hooks", None),
+        )
+    finally:
+        if held is not None:
+            held.close()
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from fleet.app import app_version
+
+    place, db = _db(args)
+    try:
+        rows = db.all_runs()
+        workers = db.all_workers()
+    finally:
+        db.close()
+    version = app_version()
+    if args.json:
+        for row in rows:
+            print(json.dumps(row.public(version)))
+        return 0
+    if not args.only_runs:
+        print(f"fleet: {place.describe()}; this harness's version: {version}")
+        for w in workers:
+            print(
+                f"worker {w.id}: {w.state}, class {w.klass}, up to {w.runs} runs, "
+                f"version {w.version}, pid {w.pid} on {w.host}"
+            )
+    for row in rows:
+        print(_line(row, version))
+    if not rows:
+        print("no runs yet: `harness fleet submit PATH`")
+    return 0
+
+
+def _line(row: RunRow, version: str) -> str:
+    from harness.terminal import for_terminal
+
+    where = f" on {row.worker}" if row.worker else ""
+    stranded = ""
+    if row.version != version and row.state not in ("complete", "failed", "budget", "cancelled"):
+        stranded = f" [version {row.version}: needs a worker of that version]"
+    detail = f": {for_terminal(row.detail)[:120]}" if row.detail else ""
+    return (
+        f"{row.id}  {row.state}{where}  {row.passing}/{row.total} features  "
+        f"${row.cost_usd:.4f}  {row.project}{stranded}{detail}"
+    )
+
+
+def run_questions(args: argparse.Namespace) -> int:
+    from harness.terminal import for_terminal
+
+    db = _db(args)[1]
+    try:
+        found = db.questions_of(args.run, status="pending")
+    finally:
+        db.close()
+    for q in found:
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "id": f"{q.run}/{q.qid}",
+                        "run": q.run,
+                        "qid": q.qid,
+                        "kind": q.kind,
+                        "text": q.text,
+                        "choices": q.choices,
+                        "asked_at": q.asked_at,
+                    }
+                )
+            )
+        else:
+            choices = "".join(f"\n    {i}. {for_terminal(c)}" for i, c in enumerate(q.choices, 1))
+            print(f"{q.run}/{q.qid} ({q.kind}): {for_terminal(q.text)}{choices}")
+    if not found and not args.json:
+        print("no pending questions")
+    return 0
+
+
+def _ref(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    from fleet.place import FleetError
+
+    run, sep, qid = args.ref.partition("/")
+    rest = list(args.rest)
+    if not sep:
+        if not rest:
+            raise FleetError(
+                f"{args.ref!r}: name the question as RUN/QID (see `harness fleet questions`)"
+            )
+        qid = rest.pop(0)
+    return run, qid, rest
+
+
+def run_answer(args: argparse.Namespace) -> int:
+    from fleet.app import Client
+    from fleet.place import FleetError
+
+    run_id, qid, rest = _ref(args)
+    text = " ".join(rest) or None
+    if args.verb == "denied":
+        text = args.reason or text or ""
+    place, db = _db(args)
+    try:
+        pending = {q.qid: q for q in db.questions_of(run_id)}
+        question = pending.get(qid)
+        if question is None:
+            raise FleetError(f"{run_id}/{qid}: no such question (see `harness fleet questions`)")
+        kind_ok = (question.kind == "approval") == (args.verb != "answered")
+        if not kind_ok:
+            verb = "approve or deny" if question.kind == "approval" else "answer"
+            raise FleetError(f"{run_id}/{qid} is a {question.kind}: {verb} it")
+        choice = None
+        if args.choice is not None:
+            if not 1 <= args.choice <= len(question.choices):
+                raise FleetError(
+                    f"--choice {args.choice}: {run_id}/{qid} has {len(question.choices)} choice(s)"
+                )
+            choice = args.choice - 1
+            text = text or question.choices[choice]
+        if args.verb == "answered" and not text:
+            raise FleetError(f"an answer to {run_id}/{qid} needs text or --choice")
+        if not db.settle_question(run_id, qid, args.verb, text, choice):
+            print(f"{run_id}/{qid} was settled already ({question.status})", file=sys.stderr)
+        row = db.run(run_id)
+        left = [q for q in db.questions_of(run_id, status="pending")]
+        if row is not None and row.state == "parked" and not left:
+            db.update_run(run_id, state="queued", only_if=("parked",))
+            client = Client(place)
+            try:
+                client.enqueue(run_id, row.drive + 1, row.klass)
+            finally:
+                client.close()
+            print(f"{run_id}/{qid} {args.verb}; the run goes on (drive {row.drive + 1})")
+        else:
+            print(f"{run_id}/{qid} {args.verb}")
+    finally:
+        db.close()
+    return 0
+
+
+def run_cancel(args: argparse.Namespace) -> int:
+    from fleet.app import Client
+    from fleet.db import FINAL
+    from fleet.place import FleetError
+
+    place, db = _db(args)
+    try:
+        row = db.run(args.run)
+        if row is None:
+            raise FleetError(f"no run {args.run} in {place.describe()}")
+        if row.state in FINAL:
+            print(f"{args.run} is {row.state} already")
+            return 0
+        db.update_run(
+            args.run,
+            state="cancelled",
+            detail="cancelled by the operator",
+            only_if=("queued", "running", "parked"),
+        )
+        client = Client(place)
+        try:
+            client.cancel(args.run, row.drive)
+        finally:
+            client.close()
+    finally:
+        db.close()
+    print(f"{args.run} cancelled (a drive in flight stops at its next step)")
+    return 0
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from fleet.app import Client
+
+    place, db = _db(args)
+    try:
+        db.set_worker_state(args.worker, "lost")
+        client = Client(place)
+        try:
+            moved = client.recover(args.worker)
+        finally:
+            client.close()
+        for wid in moved:
+            db.update_run(
+                wid.split("/drive/")[0], state="queued", worker=None, only_if=("running",)
+            )
+    finally:
+        db.close()
+    print(
+        f"{len(moved)} drive(s) of {args.worker} back on their queues"
+        + "".join(f"\n  {w}" for w in moved)
+    )
+    return 0

@@ -1,0 +1,186 @@
+"""Fleets for the tests: a real PostgreSQL database of each test's own (or the embedded
+default), worker processes started as `python -m harness fleet worker`, scripted projects
+whose model answers after a simulated latency."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from tests.session.support import make_project
+
+LATENCY_S = 0.2  # every scripted model answer waits this long (a simulated provider)
+
+
+def scripted_project(root: Path, *, count: int = 2, latency_s: float = LATENCY_S) -> Path:
+    """An initialized project (2 features, local runner) whose model answers slowly."""
+    from tests.session.support import harness
+
+    make_project(root, count=count)
+    script = json.loads((root / "script.json").read_text())
+    script["latency_s"] = 0.0
+    (root / "script.json").write_text(json.dumps(script))
+    assert harness(root, "init", "--spec", str(root / "SPEC.md")) == 0
+    script["latency_s"] = latency_s  # committed below: the fleet clones the repository
+    (root / "script.json").write_text(json.dumps(script))
+    _git(root, "add", "script.json")
+    _git(root, "commit", "-q", "--allow-empty", "-m", "slow scripted model")
+    return root
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def new_database(server: Any) -> str:
+    """A fresh database on the test session's server: a URL to it."""
+    import psycopg
+
+    name = "fleet_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return str(server.url(database=name))
+
+
+class Fleet:
+    """`harness fleet` commands of one fleet, and its worker processes."""
+
+    def __init__(self, url: str | None, home: Path, env: dict[str, str]) -> None:
+        self.url = url
+        self.home = home
+        self.env = {**os.environ, **env, "HARNESS_FLEET_HOME": str(home)}
+        if url:
+            self.env["HARNESS_FLEET_URL"] = url
+        self.workers: dict[str, subprocess.Popen[str]] = {}
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "fleet", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if check:
+            assert done.returncode == 0, done.stderr
+        return done
+
+    def start_worker(
+        self, worker_id: str, *, runs: int = 20, crash_in: str | None = None, lost_after: float = 8
+    ) -> subprocess.Popen[str]:
+        entry = ["harness"]
+        if crash_in:  # the switch keeps its marker in <home>/.harness
+            (self.home / ".harness").mkdir(exist_ok=True)
+            entry = ["harness.cli.chaos", "--in", crash_in, "--", "-C", str(self.home)]
+        log = open(self.home / f"{worker_id}.log", "a")  # noqa: SIM115 (closed with the process)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                *entry,
+                "fleet",
+                "worker",
+                "--id",
+                worker_id,
+                "--runs",
+                str(runs),
+                "--lost-after",
+                str(lost_after),
+                "--grace",
+                "60",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.workers[worker_id] = proc
+        return proc
+
+    def kill(self, worker_id: str) -> None:
+        proc = self.workers[worker_id]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+
+    def status(self) -> list[dict[str, Any]]:
+        out = self.cli("status", "--json").stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def wait(
+        self, done: Callable[[list[dict[str, Any]]], bool], deadline_s: float = 900
+    ) -> list[dict[str, Any]]:
+        """Poll `status --json` until ``done`` (a generous deadline: no speed bound)."""
+        end = time.monotonic() + deadline_s
+        while True:
+            rows = self.status()
+            if done(rows):
+                return rows
+            if time.monotonic() > end:
+                logs = "\n".join((self.home / f"{w}.log").read_text()[-3000:] for w in self.workers)
+                raise AssertionError(f"fleet did not get there: {rows}\n{logs}")
+            time.sleep(1)
+
+    def stop_all(self) -> None:
+        for proc in self.workers.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.workers.values():
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def project_of(self, run_id: str) -> Path:
+        return self.home / "work" / run_id / "project"
+
+
+def all_in(states: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], bool]:
+    return lambda rows: bool(rows) and all(r["state"] in states for r in rows)
+
+
+_JOURNAL_REF = re.compile(r"journal:[0-9a-f]{16}/[^/\s\"]+/")
+_TIME = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
+
+
+def branch_history(source: Path, run_id: str) -> list[tuple[str, dict[str, str]]]:
+    """Each commit of the run's published branch, oldest first: its subject and its files,
+    with what differs between two runs of one project by nature (the journal's id and the
+    run's id in evidence references, the times) masked; the rest (evidence's session and
+    step, output digests, every file's bytes) compared as they are."""
+    shas = _git(source, "rev-list", "--reverse", f"harness/{run_id}").split()
+    history = []
+    for sha in shas:
+        subject = _git(source, "log", "-1", "--format=%s", sha).strip()
+        files = {}
+        for path in _git(source, "ls-tree", "-r", "--name-only", sha).splitlines():
+            text = _git(source, "show", f"{sha}:{path}")
+            files[path] = _TIME.sub("T", _JOURNAL_REF.sub("journal:J/R/", text))
+        history.append((subject, files))
+    return history
+
+
+def llm_attempts(project: Path) -> list[int]:
+    """The attempts of every model step of the project's journal (1 = paid once)."""
+    from harness.journal.protocol import open_reader
+
+    reader = open_reader(project / ".harness")
+    try:
+        return [s.attempts for s in reader.steps(include_superseded=True) if s.kind == "llm"]
+    finally:
+        reader.close()
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    yield from path.read_text().splitlines()

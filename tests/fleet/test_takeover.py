@@ -70,14 +70,14 @@ def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: s
 
 def test_a_killed_worker_s_runs_finish_on_the_other(fleet: Fleet, tmp_path: Path) -> None:
     source = scripted_project(tmp_path / "source", latency_s=1.0)  # runs long enough to kill
-    fleet.start_worker("wA")
-    fleet.start_worker("wB")
     ids = [
         fleet.cli("submit", str(source), "--id", f"run{k:02d}").stdout.strip() for k in range(20)
     ]
     assert ids == [f"run{k:02d}" for k in range(20)]
     again = fleet.cli("submit", str(source), "--id", "run00").stdout.strip()
     assert again == "run00"  # idempotent by id
+    fleet.start_worker("wA", runs=10)  # neither takes all 20 at once
+    fleet.start_worker("wB", runs=10)
     rows = fleet.wait(lambda rows: sum(r["worker"] == "wA" for r in rows) >= 2)
     on_a = {r["id"] for r in rows if r["worker"] == "wA"}
     fleet.kill("wA")

@@ -152,6 +152,7 @@ def all_in(states: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], bool]:
 
 _JOURNAL_REF = re.compile(r"journal:[0-9a-f]{16}/[^/\s\"]+/")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z")
+_TREE = re.compile(r'"tree": "[0-9a-f]{40}"')  # the tree verified: progress.md's times in it
 
 
 def branch_history(source: Path, run_id: str) -> list[tuple[str, dict[str, str]]]:
@@ -166,7 +167,8 @@ def branch_history(source: Path, run_id: str) -> list[tuple[str, dict[str, str]]
         files = {}
         for path in _git(source, "ls-tree", "-r", "--name-only", sha).splitlines():
             text = _git(source, "show", f"{sha}:{path}")
-            files[path] = _TIME.sub("T", _JOURNAL_REF.sub("journal:J/R/", text))
+            text = _TREE.sub('"tree": "T"', _JOURNAL_REF.sub("journal:J/R/", text))
+            files[path] = _TIME.sub("T", text)
         history.append((subject, files))
     return history
 

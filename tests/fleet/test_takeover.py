@@ -49,7 +49,7 @@ def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: s
     reference: list[tuple[str, dict[str, str]]] | None = None
     llm_counts = set()
     for row in rows:
-        assert row["state"] == "complete", row
+        assert row["state"] == "complete", (row["id"], row["state"], row["detail"])
         assert row["features"] == {"passing": 2, "total": 2}, row
         history = branch_history(source, row["id"])
         reference = reference or history

@@ -2,8 +2,9 @@
 
 `harness adopt` keeps the quickstart's passing entries passing with evidence "adopted,
 unverified": nothing the harness ran proves them. Before the first session, each one is
-settled as session 0 of the run: a feature with a check has the check run by the harness
-(exit 0: new evidence citing that step; otherwise it turns failing, for a session to fix);
+settled as session 0 of the run: a feature with a check has the check run by the harness,
+on a clean checkout of HEAD in a fresh sandbox (exit 0: new evidence citing that step;
+otherwise it turns failing, for a session to fix);
 the features without a check need a human's approval, one question for them all (approve
 all, deny all, or approve some with ``harness approve qN --only F001..F010``): approved,
 evidence citing the answer; denied, they turn failing. Unattended, the approval parks the
@@ -64,6 +65,8 @@ def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[
     check = str(feature.check)
 
     def run() -> dict[str, Any]:
+        if env.check_runners is not None:
+            return _run_clean(env, check)
         result = env.runner.run(check, resources=env.resources, phase="agent")
         text = f"{result.exit_code}\n{result.stdout}\n{result.stderr}"
         ok = result.failure is None and result.exit_code == 0
@@ -79,6 +82,36 @@ def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[
         "runner", f"reverify:{feature.id}", {"command": check}, run, output=dict
     )
     return {**verdict, "ref": journal.ref(journal.last_seq)}
+
+
+def _run_clean(env: SessionEnv, check: str) -> dict[str, Any]:
+    """The check on a clean checkout of HEAD, in a fresh sandbox (session.verify.clean)."""
+    from artifacts.git_tree import head_sha, tree_of
+    from session.verify.clean import Checkout
+    from session.verify.hidden import snapshot
+
+    assert env.check_runners is not None
+    verify = env.config.verify
+    tree = tree_of(env.root, head_sha(env.root, env.git_checks), env.git_checks)
+    with Checkout(
+        env.root,
+        tree,
+        make_runner=env.check_runners,
+        checks=env.git_checks,
+        hidden=snapshot(env.root, verify.hidden),
+        carry=verify.carry,
+        setup=verify.setup,
+        resources=env.resources,
+    ) as checkout:
+        ran = checkout.run(check)
+    return {
+        "verdict": "verified" if ran.passed else "failing",
+        "exit_code": ran.exit_code,
+        "output_digest": ran.output_digest,
+        "at": datetime.now(UTC).isoformat(),
+        "command": check,
+        "tree": tree,
+    }
 
 
 def approval_text(features: list[Feature]) -> tuple[str, str]:
@@ -168,6 +201,7 @@ def _apply(env: SessionEnv, verdicts: dict[str, dict[str, Any]]) -> None:
                 output_digest=verdict["output_digest"],
                 command=verdict.get("command"),
                 session=SESSION,
+                tree=verdict.get("tree"),
             )
         else:
             feature.passes = False

@@ -9,8 +9,10 @@ the next check itself; the rechecks catch regressions, the before-run and the ev
 catch checks built to be passed.) A
 feature whose check fails there turns failing in the commit, with the reason in the
 progress entry (so the next session's brief says it). Each run is a journaled step
-(``runner/recheck:<id>``), replayed on resume. A session that changes no file of the
-project (its commit holds only the progress entry and the feature list) rechecks nothing.
+(``runner/recheck:<id>``), after a step that records which run on which tree
+(``git/recheck``), so a resumed writeback replays exactly those. A session that changes no
+file of the project (its commit holds only the progress entry and the feature list)
+rechecks nothing.
 """
 
 from __future__ import annotations
@@ -19,14 +21,25 @@ import contextlib
 import functools
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from session.verify.clean import Checkout, CleanRun
 
 if TYPE_CHECKING:
+    from artifacts.models import FeatureList
     from harness.journal.protocol import StepJournal
     from runners import Resources
     from session.verify.verifier import Verifier
 
 TAIL = 300
+
+
+class Rechecks(BaseModel):
+    """The tree the commit will hold (the feature list as HEAD has it, as in the tree
+    mark_passing proved a feature on) and the features whose checks run on it."""
+
+    tree: str
+    due: list[str]
 
 
 def recheck(
@@ -39,19 +52,21 @@ def recheck(
     """``decided`` (the feature list the commit takes) with every passing feature whose
     check fails on the commit's tree turned failing; and feature id -> why, for those."""
     from artifacts.feature_list import dump_feature_list, parse_feature_list
-    from artifacts.git_tree import build_tree, head_sha
 
     if not paths or not verifier.config.verify.recheck:
         return decided, {}
     features = parse_feature_list(decided.decode("utf-8"))
-    # The feature list as HEAD has it, as in the tree mark_passing proved a feature on.
-    root, checks = verifier.root, verifier.checks
-    tree, _ = build_tree(root, head_sha(root, checks), paths=paths, blobs={}, checks=checks)
-    due = [
-        f
-        for f in sorted(features.features, key=lambda f: f.priority)
-        if f.passes and f.check and not (f.evidence and f.evidence.tree == tree)
-    ]
+    # Which checks run, on which tree: a step, so a resumed writeback runs the same ones
+    # (HEAD may have moved meanwhile: the commit can land before a crash).
+    plan: Rechecks = journal.step(
+        "git",
+        "recheck",
+        {"paths": len(paths)},
+        lambda: _plan(verifier, paths, features),
+        output=Rechecks,
+    )
+    tree = plan.tree
+    due = [f for f in (features.get(i) for i in plan.due) if f is not None]
     regressed: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         opened: list[Checkout] = []
@@ -78,6 +93,19 @@ def recheck(
         if feature.id in regressed:
             feature.passes, feature.evidence = False, None
     return dump_feature_list(updated).encode("utf-8"), regressed
+
+
+def _plan(verifier: Verifier, paths: list[str], features: FeatureList) -> Rechecks:
+    from artifacts.git_tree import build_tree, head_sha
+
+    root, checks = verifier.root, verifier.checks
+    tree, _ = build_tree(root, head_sha(root, checks), paths=paths, blobs={}, checks=checks)
+    due = [
+        f.id
+        for f in sorted(features.features, key=lambda f: f.priority)
+        if f.passes and f.check and not (f.evidence and f.evidence.tree == tree)
+    ]
+    return Rechecks(tree=tree, due=due)
 
 
 def _judge(feature: str, ran: CleanRun, regressed: dict[str, str]) -> None:

@@ -102,10 +102,12 @@ def test_an_adopted_feature_with_a_check_is_rerun_and_a_failing_one_turns_failin
     features = json.loads((root / "feature_list.json").read_text())["features"]
     first = features[0]["evidence"]["verification"]
     assert first.startswith("journal:") and first.endswith("/0/1") and first != ADOPTED
+    assert features[0]["evidence"]["tree"]  # re-run on a clean checkout of HEAD
     # F002's check failed at re-verification: it turned failing, session 1 made it pass
     assert features[1]["evidence"]["session"] == 1
     report = json.loads((tmp_path / "r.json").read_text())
     assert [s["feature"] for s in report["sessions"]] == ["F002"]
+    assert report["proofs"]["F001"] == ["check", "clean"]
     assert (root / "done_b.txt").exists()
 
 

@@ -21,11 +21,17 @@ from tests.session.support import make_project
 LATENCY_S = 0.2  # every scripted model answer waits this long (a simulated provider)
 
 
-def scripted_project(root: Path, *, count: int = 2, latency_s: float = LATENCY_S) -> Path:
+def scripted_project(
+    root: Path,
+    *,
+    count: int = 2,
+    latency_s: float = LATENCY_S,
+    sessions: dict[int, list[dict[str, Any]]] | None = None,
+) -> Path:
     """An initialized project (2 features, local runner) whose model answers slowly."""
     from tests.session.support import harness
 
-    make_project(root, count=count)
+    make_project(root, count=count, sessions=sessions)
     script = json.loads((root / "script.json").read_text())
     script["latency_s"] = 0.0
     (root / "script.json").write_text(json.dumps(script))

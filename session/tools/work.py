@@ -270,13 +270,16 @@ WORK_TOOLS: list[Tool[WorkContext]] = [
     Tool("run", "Run a shell command in the project through the runner.", RunArgs, run_command),
     Tool(
         "verify_feature",
-        "Run a feature's check command; the harness records the result as evidence.",
+        "Run a feature's check on a clean checkout of what this session would commit, in a "
+        "fresh sandbox; the harness records the result as evidence.",
         VerifyArgs,
         verify_feature,
     ),
     Tool(
         "mark_passing",
-        "Mark a feature passing; accepted only after its check passed in this session.",
+        "Mark a feature passing; accepted only after its check passed in this session, and "
+        "when the same check fails on the tree the session started from (and an independent "
+        "evaluator agrees, where one reviews).",
         MarkArgs,
         mark_passing,
         approved=mark_approved,

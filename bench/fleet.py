@@ -50,6 +50,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--url", default=None, help="a PostgreSQL fleet (default: embedded)")
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker midway")
+    parser.add_argument(
+        "--per-worker",
+        type=int,
+        default=None,
+        help="each worker's --runs (default: runs / workers, no headroom for a takeover)",
+    )
     args = parser.parse_args()
     from tests.fleet.support import Fleet, scripted_project
 
@@ -60,7 +66,7 @@ def main() -> int:
     source = scripted_project(base / "source", latency_s=args.latency)
     fleet = Fleet(args.url, base / "fleet", env)
     fleet.home.mkdir()
-    per_worker = -(-args.runs // args.workers)
+    per_worker = args.per_worker or -(-args.runs // args.workers)
     workers = [f"w{k}" for k in range(args.workers)]
     for w in workers:
         fleet.start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)

@@ -247,7 +247,7 @@ def _writeback(
     from artifacts.models import ProgressEntry
     from initializer.first_commit import make_first_commit, plan_first_commit, report_left_out
     from session.committable import Selection
-    from session.cycle import record_progress
+    from session.progress import record_progress
     from session.sanitize import model_text
 
     def write_support_files() -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from session.command_text import render_command
 from session.prompt import render
 
 if TYPE_CHECKING:
@@ -59,7 +60,6 @@ def _environment(wake: CommandResult | None) -> str:
         return "## Environment\ninit.sh is absent: there is nothing to bring up."
     if wake.exit_code == 0 and wake.failure is None:
         return "## Environment\ninit.sh ran and its smoke test passed."
-    from session.tools.work import render_command
 
     return (
         "## ENVIRONMENT BROKEN: fix this first\n"

@@ -4,67 +4,23 @@ steps (their names and order are what a recorded session replays against)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artifacts.git_safety import ConfigChecks
-from harness.scope import RunScope
 from session.brief import build_messages, pick_feature
 from session.context import WorkContext
+from session.env import SessionEnv
 from session.loop import AgentLoop, Limits, LoopOutcome
 
 if TYPE_CHECKING:
-    from artifacts.config import HarnessConfig
-    from artifacts.models import Feature, ProgressEntry
-    from escalation import Escalation
-    from harness.journal.protocol import RunJournal, StepJournal
-    from harness.model import Accounting, Model
-    from harness.redact import Redactor
-    from harness.tools import ToolRegistry
-    from runners import CommandResult, Resources, Runner
-    from session.verify.clean import RunnerFactory
-    from session.verify.evaluator import Evaluator
+    from artifacts.models import Feature
+    from harness.journal.protocol import StepJournal
+    from runners import CommandResult
     from session.verify.verifier import Verifier
     from session.writeback import WakeSnapshot
 
 INIT_SCRIPT = "init.sh"
 # bash where the image has it (init.sh is a bash script), else the POSIX shell.
 WAKE_COMMAND = f"if command -v bash >/dev/null; then bash {INIT_SCRIPT}; else sh {INIT_SCRIPT}; fi"
-
-# Session outcome -> the word in progress.md.
-OUTCOME_WORDS = {
-    "passing": "passing",
-    "done": "unfinished",
-    "stuck": "stuck",
-    "budget": "budget exhausted",
-    "parked": "waiting for a human",
-}
-
-
-@dataclass
-class SessionEnv:
-    """Everything a session needs, built once per run."""
-
-    root: Path
-    config: HarnessConfig
-    run: RunJournal
-    model: Model
-    accounting: Accounting
-    runner: Runner
-    tools: ToolRegistry[WorkContext]
-    gates: Escalation | None = None
-    resources: Resources | None = None  # what workloads get unless the agent asks for more
-    max_resources: Resources | None = None  # above these, a request needs a human
-    scope: RunScope = field(default_factory=RunScope.of)
-    """The run's environment, secrets, observers and step hooks."""
-    git_checks: ConfigChecks = field(default_factory=ConfigChecks)
-    """The run's verdicts of the repository's config check (run again when it changes)."""
-    check_runners: RunnerFactory | None = None
-    """Builds a runner on a clean checkout (the session runner's kind): with it, checks
-    run on clean checkouts in fresh sandboxes and mark_passing asks for its proofs."""
-    evaluator: Evaluator | None = None
-    """The independent evaluator (``[evaluator]``; None: off)."""
 
 
 @dataclass
@@ -335,66 +291,4 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
 
     return journal.step(
         "runner", "wake:init.sh", {"command": WAKE_COMMAND}, run, output=CommandResult
-    )
-
-
-def progress_entry(
-    number: int,
-    feature: str,
-    ending: str,
-    outcome: LoopOutcome,
-    ctx: WorkContext,
-    secrets: Redactor,
-) -> ProgressEntry:
-    from artifacts.models import ProgressEntry
-
-    if ending == "passing":
-        summary = f"{feature} verified by its check and marked passing."
-        following = "Pick the next failing feature."
-    elif ending == "stuck":
-        summary = f"Stuck on {feature}: {outcome.detail}."
-        following = f"A human should look at {feature} before more budget is spent."
-    elif ending == "budget":
-        summary = f"Stopped on {feature}: {outcome.detail}."
-        following = f"Continue {feature}."
-    else:
-        summary = f"Worked on {feature}; it is not passing yet."
-        following = f"Continue {feature}."
-    from session.sanitize import model_text
-
-    if outcome.final_text:
-        # The model's words are untrusted: one bounded plain line, never structure.
-        summary += " Agent: " + model_text(outcome.final_text, secrets=secrets)
-
-    # progress.md goes into git: no secret the model may have echoed goes with it.
-    summary = secrets.text(summary)
-    # A note may carry an evaluator's reasons or a regression's output: up to 600 characters.
-    notes = [model_text(note, 600, secrets=secrets) for note in ctx.notes]
-    return ProgressEntry(
-        session=number,
-        date=datetime.now(UTC).replace(microsecond=0),
-        feature=feature,
-        outcome=OUTCOME_WORDS.get(ending, ending),
-        summary=summary,
-        next=following,
-        notes=notes,
-    )
-
-
-def record_progress(journal: StepJournal, root: Path, entry: ProgressEntry) -> None:
-    """Append the session's progress entry as a journaled step; on resume the world is
-    checked first (an entry for this session already there means it was appended)."""
-    from artifacts.progress import append_progress, read_progress
-
-    def appended() -> bool | None:
-        return True if any(e.session == entry.session for e in read_progress(root)) else None
-
-    journal.step(
-        "artifact",
-        "progress.append",
-        {"session": entry.session},
-        lambda: append_progress(root, entry),
-        idempotent=False,
-        recover=appended,
-        output=bool,
     )

@@ -17,7 +17,7 @@ from artifacts.feature_list import FEATURE_LIST
 if TYPE_CHECKING:
     from artifacts.models import FeatureList
     from session.context import WorkContext
-    from session.cycle import SessionEnv
+    from session.env import SessionEnv
 
 
 def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext) -> bytes | None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from artifacts.models import Feature
     from harness.journal.protocol import StepJournal
-    from session.cycle import SessionEnv
+    from session.env import SessionEnv
 
 SESSION = 0
 TRAILER = "Harness-Reverify"

@@ -26,7 +26,8 @@ from harness.errors import (
     StorageError,
 )
 from harness.events import Event
-from session.cycle import SessionEnv, SessionOutcome, run_session
+from session.cycle import SessionOutcome, run_session
+from session.env import SessionEnv
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from harness.tools import ToolRegistry
 from session.context import WorkContext
-from session.cycle import SessionEnv
+from session.env import SessionEnv
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig

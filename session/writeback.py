@@ -15,7 +15,7 @@ and are left alone on disk. At writeback (:func:`commit_session`), journaled ste
 2. **recheck** (:mod:`session.verify.recheck`): the checks of the passing features run
    again on a clean checkout of the tree the commit will hold; one that fails there turns
    its feature failing in the commit, with the reason in the progress entry;
-3. **progress.append** (:func:`session.cycle.record_progress`), after the setuid and
+3. **progress.append** (:func:`session.progress.record_progress`), after the setuid and
    setgid bits a command left are cleared (:mod:`session.setid`, live, said in the entry);
 4. **commit**: :func:`artifacts.git_commit.commit_exact` with the planned paths, the
    feature-list bytes harness decided and the progress.md it wrote; a lock left by a dead
@@ -36,12 +36,14 @@ from pydantic import BaseModel, Field
 
 from artifacts.feature_list import FEATURE_LIST
 from session.committable import Excluded, changed_paths
+from session.progress import OUTCOME_WORDS, progress_entry, record_progress
+from session.protected import restore_path
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
     from harness.journal.protocol import StepJournal
     from session.context import WorkContext
-    from session.cycle import SessionEnv
+    from session.env import SessionEnv
     from session.loop import LoopOutcome
 
 PROGRESS = "progress.md"
@@ -129,53 +131,8 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
         secrets=env.scope.secrets,
     )
     for path in planned.protected:
-        _restore(env.root, path)
+        restore_path(env.root, path)
     return WritebackPlan(paths=planned.paths, excluded=planned.excluded, restored=planned.protected)
-
-
-def restore_protected(root: Path, protected: list[str], keep: set[str] | None = None) -> list[str]:
-    """Put every ``[protect]`` path the work tree changed back as HEAD has it (before a
-    check runs, so a check cannot be weakened through them); the paths restored."""
-    from artifacts.git_safety import run_git
-
-    paths = [p for p in protected if p not in (".git", ".harness", FEATURE_LIST)]
-    if not paths or not (root / ".git").is_dir():
-        return []
-    out = run_git(
-        root,
-        "status",
-        "--porcelain=v1",
-        "-z",
-        "--untracked-files=all",
-        "--no-renames",
-        "--",
-        *paths,
-        env={"GIT_LITERAL_PATHSPECS": "1"},
-    ).stdout
-    changed = sorted(
-        {rec[3:].decode("utf-8", "surrogateescape") for rec in out.split(b"\0") if rec}
-    )
-    changed = [p for p in changed if p not in (keep or set())]  # the user's own: untouched
-    for path in changed:
-        _restore(root, path)
-    return changed
-
-
-def _restore(root: Path, path: str) -> None:
-    """Put a protected path back as HEAD has it (an agent-made file is removed)."""
-    from artifacts.git_commit import committed_blob
-    from artifacts.io import atomic_write
-
-    full = root / path
-    data = committed_blob(root, "HEAD", path)
-    if data is None:
-        if full.is_symlink() or full.is_file():
-            full.unlink()
-        return
-    if full.is_symlink():
-        full.unlink()
-    full.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(full, data, root=root)
 
 
 def _unlink_progress(root: Path) -> str | None:
@@ -193,10 +150,10 @@ def _unlink_progress(root: Path) -> str | None:
         return None
     if not stat.S_ISLNK(mode):  # a FIFO would block the append forever; a socket fails it
         path.unlink()
-        _restore(root, PROGRESS)
+        restore_path(root, PROGRESS)
         return "progress.md was not a file (a FIFO or socket); replaced by the committed one"
     where = os.readlink(path)
-    _restore(root, PROGRESS)
+    restore_path(root, PROGRESS)
     return f"progress.md was a symlink (to {where}); replaced by the committed progress.md"
 
 
@@ -216,7 +173,6 @@ def commit_session(
     recheck found the session's own feature failing on what it commits)."""
     from artifacts.git_safety import check_config
     from artifacts.io import atomic_write
-    from session.cycle import OUTCOME_WORDS, progress_entry, record_progress
 
     # Live, outside the steps: a config changed during the session (the local runner lets
     # the agent write .git/config) stops the run with the session open; once it is fixed,

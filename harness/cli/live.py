@@ -78,7 +78,7 @@ class ProgressLines:
                 text += f", replaying {replay} recorded step(s) (not paid again)"
             return text
         if event.type == "session.ended":
-            from session.cycle import OUTCOME_WORDS  # the words progress.md uses
+            from session.progress import OUTCOME_WORDS  # the words progress.md uses
 
             feature = event.data.get("feature")
             commit = event.data.get("commit")

@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from harness.tools import Tool, ToolResult
+from session.command_text import render_command
 from session.context import WorkContext
 from session.effects import CommandRan, Marked, Noted, ResourcesGranted, Result, Verified
+from session.protected import check_in_place
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
-    from runners import CommandResult
-
-TAIL_CHARS = 4_000
 
 
 class RunArgs(BaseModel):
@@ -40,27 +39,6 @@ class ResourcesArgs(BaseModel):
 
 class NoteArgs(BaseModel):
     text: str = Field(min_length=1, description="a line for the progress entry of this session")
-
-
-def render_command(result: CommandResult) -> str:
-    """The text the model reads for a command: exit code, output tails, failure context."""
-    parts = [f"$ {result.command}", f"exit code: {result.exit_code}"]
-    if result.attempts > 1:
-        parts.append(f"attempts: {result.attempts} (the runner retried after a preemption)")
-    for label, text in (("stdout", result.stdout), ("stderr", result.stderr)):
-        if text:
-            cut = text[-TAIL_CHARS:]
-            note = f" (last {TAIL_CHARS} chars)" if len(text) > TAIL_CHARS else ""
-            parts.append(f"--- {label}{note} ---\n{cut.rstrip()}")
-    if result.note:
-        parts.append(f"note: {result.note}")
-    if result.failure is not None:
-        failure = result.failure
-        parts.append(
-            f"INFRASTRUCTURE FAILURE ({failure.kind}): {failure.message}\n"
-            f"suggestion: {failure.suggestion}"
-        )
-    return "\n".join(parts)
 
 
 def run_command(ctx: WorkContext, args: RunArgs) -> Result:
@@ -96,15 +74,6 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
 
         return verify_clean(ctx, feature)
     return _verify_in_place(ctx, feature)
-
-
-def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[str]]:
-    """``command`` in the agent's own work tree (the session's sandbox), after the
-    protected paths are put back as HEAD has them; the result and the paths restored."""
-    from session.writeback import restore_protected
-
-    restored = restore_protected(ctx.root, ctx.protected, keep=set(ctx.user_files))
-    return ctx.runner.run(command, resources=ctx.resources, phase="agent"), restored
 
 
 def _verify_in_place(ctx: WorkContext, feature: Feature) -> Result:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 
 from harness.model import ModelResponse, Usage
 from harness.tools import Tool, ToolRegistry, ToolResult
+from session.command_text import render_command
 
 if TYPE_CHECKING:
     from artifacts.config import EvaluatorConfig
@@ -84,7 +85,6 @@ class Review:
 
 def _run(review: Review, args: RunArgs) -> ToolResult[Any]:
     from runners import Resources
-    from session.tools.work import render_command
 
     if review.checkout is None:
         review.checkout = review.open_checkout().__enter__()

@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from harness.tools import ToolResult
+from session.command_text import render_command
 from session.context import WorkContext
 from session.effects import Effect, NotProven, Result, Verified
+from session.protected import check_in_place
 
 if TYPE_CHECKING:
     from artifacts.models import Evidence, Feature
@@ -26,7 +28,6 @@ LISTED = 8
 
 def verify_clean(ctx: WorkContext, feature: Feature) -> Result:
     """The check on a clean checkout of the session's tree, in a fresh sandbox."""
-    from session.tools.work import render_command
 
     verifier = ctx.verifier
     assert verifier is not None
@@ -78,8 +79,6 @@ def _verified(feature: Feature, run: CleanRun) -> Verified:
 def _in_place(ctx: WorkContext, check: str, planned: Planned) -> str:
     """The check in the work tree: passing there, it depends on something the commit does
     not hold; said with the candidates (what is left out of the commit, ignored files)."""
-    from session.tools.work import check_in_place
-
     result, _ = check_in_place(ctx, check)
     if not result.ok:
         return "\n(It fails in your work tree too.)"

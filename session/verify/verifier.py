@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from artifacts.models import Evidence, Proof, Review
+from session.command_text import render_command
 from session.verify.clean import Checkout, CleanRun, RunnerFactory
 from session.verify.hidden import HiddenFiles
 from session.verify.trees import Planned, before_tree, changed_tests, plan_paths, session_tree
@@ -246,6 +247,5 @@ class Verifier:
 
 
 def _shown(run: CleanRun) -> str:
-    from session.tools.work import render_command
 
     return render_command(run.result())

@@ -170,7 +170,7 @@ def session_env(
     from artifacts.config import HarnessConfig
     from harness.journal import Journal
     from harness.model import Accounting
-    from session.cycle import SessionEnv
+    from session.env import SessionEnv
     from session.wiring import session_tools
 
     config = HarnessConfig()

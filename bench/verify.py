@@ -126,7 +126,7 @@ def median(values: list[float]) -> float:
 
 
 def bench_runner(kind: str, image: str, rounds: int, folder: Path) -> dict[str, float] | str:
-    from runners import make_runner
+    from runners.factory import make_runner
     from session.verify.hidden import HiddenFiles
     from session.verify.trees import before_tree
     from session.verify.verifier import Verifier

@@ -85,7 +85,7 @@ class LitellmEmbedder:
     def embed(self, text: str) -> list[float]:
         """Call ``litellm.embedding`` for one text."""
         from harness.errors import ModelFatal, ProviderUnavailable
-        from harness.model.litellm_model import import_litellm
+        from harness.model.names import import_litellm
 
         litellm = import_litellm()
         kwargs: dict[str, Any] = {}

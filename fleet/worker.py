@@ -62,7 +62,7 @@ def serve(
     from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
     from fleet.db import FleetDb
     from fleet.drive import WorkerState
-    from harness.model.litellm_model import import_litellm
+    from harness.model.names import import_litellm
 
     version = app_version()
     db = FleetDb(place)

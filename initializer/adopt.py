@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from initializer.adopt_commit import INIT_SH
+
 QUICKSTART_PROGRESS = "claude-progress.txt"
 QUICKSTART_SPEC = "app_spec.txt"
 # No model is chosen for the user: the line says how (`harness run` refuses without one).
@@ -26,13 +28,6 @@ MODEL_LINES = '# name = "anthropic/claude-sonnet-4-5"   # choose one (see README
 NOTES_INLINE_MAX = 64_000
 NOTES_TAIL_LINES = 40
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u0085\u2028\u2029]")
-INIT_SH = """#!/usr/bin/env bash
-# Written by `harness adopt`: this project had no init.sh. harness runs it at the start of
-# every session to bring the environment up and smoke-test it; a failure here is the
-# session's first problem. Replace these lines with the project's own setup.
-set -euo pipefail
-echo "init.sh: no setup steps yet (written by harness adopt)"
-"""
 
 
 @dataclass

@@ -19,6 +19,14 @@ from pathlib import Path
 ADOPT_TRAILER = "Harness-Adopt"
 QUICKSTART_FILES = ("app_spec.txt", "claude-progress.txt", "init.sh")
 
+INIT_SH = """#!/usr/bin/env bash
+# Written by `harness adopt`: this project had no init.sh. harness runs it at the start of
+# every session to bring the environment up and smoke-test it; a failure here is the
+# session's first problem. Replace these lines with the project's own setup.
+set -euo pipefail
+echo "init.sh: no setup steps yet (written by harness adopt)"
+"""
+
 
 def commit_adoption(
     root: Path, wrote: dict[str, bool], *, fresh: bool, lines: list[str]
@@ -72,7 +80,6 @@ def _adopted_before(root: Path) -> bool:
 def _left_by_adopt(root: Path, path: str, head: str | None) -> bool:
     """A file an interrupted adopt wrote and did not commit."""
     from artifacts.git_commit import committed_blob
-    from initializer.adopt import INIT_SH
 
     full = root / path
     if not full.is_file():

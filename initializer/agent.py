@@ -152,7 +152,7 @@ def _initialise(
     from harness.model import Accounting, LitellmModel
     from harness.tools import ToolRegistry
     from initializer.tools import INIT_TOOLS
-    from runners import make_runner
+    from runners.factory import make_runner
     from session.context import WorkContext
     from session.sanitize import model_text
 

@@ -1,7 +1,9 @@
 """Runners: where the agent's commands run (Docker, local), and how failures read.
 
 Imports only ``harness.errors``, ``artifacts.config`` (the defaults) and pydantic at import
-time; the docker SDK is imported when a DockerRunner is built.
+time; the docker SDK is imported when a DockerRunner is built. The runners themselves and
+`make_runner` are imported from their modules (`runners.factory`), never through this
+package: the runners import its leaf modules (`base`, `classify`, ...).
 """
 
 from runners.base import (
@@ -13,7 +15,6 @@ from runners.base import (
     Runner,
     RunnerSettings,
 )
-from runners.factory import make_runner
 from runners.fake import FakeRunner, ScriptedRunner
 
 __all__ = [
@@ -26,5 +27,4 @@ __all__ = [
     "Runner",
     "RunnerSettings",
     "ScriptedRunner",
-    "make_runner",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from escalation.trace import Decided, Trace
 from session.effects import (
@@ -19,15 +19,31 @@ from session.effects import (
     NotProven,
     ProgramRan,
     ResourcesGranted,
+    Result,
     Verified,
 )
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from artifacts.models import Evidence, Feature
     from escalation import Escalation
+    from harness.journal.protocol import StepJournal
     from runners import Resources, Runner
-    from session.pipeline import ToolPipeline
     from session.verify.verifier import Verifier
+
+
+class Door(Protocol):
+    """What a tool may ask of the session's one door for tool calls (``session.pipeline``):
+    the reference of its own step (a question's durable key), a call of another tool made
+    through the door (code mode), and the journal its nested steps go to (proofs)."""
+
+    @property
+    def journal(self) -> StepJournal: ...
+
+    def step_ref(self) -> str: ...
+
+    def call_nested(self, name: str, args: BaseModel, *, via: str) -> Result: ...
 
 
 @dataclass
@@ -59,8 +75,9 @@ class WorkContext:
     """Paths the agent may not even read (``[verify] hidden``)."""
     user_files: list[str] = field(default_factory=list)
     """Files already dirty or untracked at wake: the user's, never restored or removed."""
-    pipeline: ToolPipeline | None = None
-    """The session's one door for tool calls (code mode's calls and ask_human use it)."""
+    door: Door | None = None
+    """The session's one door for tool calls, as far as a tool may use it (code mode's
+    calls, ask_human's step reference, the proofs' nested steps); set by the agent loop."""
     trace: Trace = field(default_factory=Trace)
     """What the session did around its escalation decisions (settled at writeback)."""
 

@@ -135,7 +135,7 @@ def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
     escalation = ctx.gates
     if escalation is None:
         return ToolResult.error("no human is configured for this run")
-    ref = ctx.pipeline.step_ref() if ctx.pipeline is not None else None
+    ref = ctx.door.step_ref() if ctx.door is not None else None
     existing = escalation.store.find(ref) if ref else None
     text = f"{args.question}\n{args.context}"
     if existing is not None:  # the step runs again (resumed): the question stands

@@ -82,6 +82,7 @@ class AgentLoop:
 
     def __post_init__(self) -> None:
         self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
+        self.ctx.door = self.pipeline
 
     def run(self, messages: list[Message]) -> LoopOutcome:
         prepare = getattr(self.model, "prepare", None)

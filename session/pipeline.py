@@ -51,7 +51,6 @@ class ToolPipeline:
         self.on_step = on_step  # a crash switch fires here, with the call's step in flight
         self.sentinel = Sentinel(ctx.root)
         self.restored = 0  # times the sentinel put the file back (nested calls count too)
-        ctx.pipeline = self
 
     def call(self, call_id: str, name: str, arguments: str) -> Result:
         """A call the model made, with its raw JSON arguments."""

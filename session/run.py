@@ -124,7 +124,7 @@ def run_project(
         if run_id is None and finished(root) and not _demote_unverified(root, journal):
             return _nothing_to_do(root, journal, scope.events)
         if not config.model.name:
-            from harness.model.litellm_model import no_model_error
+            from harness.model.names import no_model_error
 
             raise no_model_error()  # exit 2, before a run is started or anything paid for
         from harness.model.pricing import check_dollar_budget

@@ -103,7 +103,8 @@ def build_env(
     scope: RunScope,
 ) -> SessionEnv:
     from harness.model import Accounting, LitellmModel
-    from runners import Resources, make_runner
+    from runners import Resources
+    from runners.factory import make_runner
 
     runner = make_runner(
         config.runner,

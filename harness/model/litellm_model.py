@@ -5,22 +5,27 @@ from __future__ import annotations
 import logging
 import os
 import random
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, ModelFatal
+from harness.errors import ModelFatal
 from harness.events import Events
 from harness.model.accounting import Accounting
 from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
+from harness.model.names import (
+    SCRIPTED_PREFIX,
+    import_litellm,
+    is_local,
+    known_providers,
+    no_model_error,
+    provider_of,
+    unknown_provider_message,
+)
 from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedResponse, Retrier
 
 log = logging.getLogger(__name__)
-
-SCRIPTED_PREFIX = "scripted/"
 
 # The variable each provider reads its key from, when litellm cannot tell us.
 _KEY_ENV = {
@@ -36,47 +41,6 @@ _KEY_ENV = {
     "together_ai": "TOGETHERAI_API_KEY",
     "xai": "XAI_API_KEY",
 }
-
-
-LOCAL_PRICES = "LITELLM_LOCAL_MODEL_COST_MAP"
-_importing = threading.Lock()
-
-
-def import_litellm() -> Any:
-    """Import litellm the way harness needs it: local price table, no banner.
-
-    While it is imported, litellm fetches its price table from GitHub (a 5 s timeout, then
-    retries in a thread) unless ``LITELLM_LOCAL_MODEL_COST_MAP`` says "true" at that moment;
-    the variable is the only switch litellm reads there. Unless the user set it, it is set
-    for the import alone and removed after, so no command, git or child process of harness
-    inherits it.
-    """
-    if "litellm" not in sys.modules and LOCAL_PRICES not in os.environ:
-        with _importing:
-            os.environ[LOCAL_PRICES] = "True"
-            try:
-                import litellm
-            finally:
-                os.environ.pop(LOCAL_PRICES, None)
-    import litellm
-
-    litellm.suppress_debug_info = True
-    return litellm
-
-
-CHOOSE_A_MODEL = (
-    "Choose one with `harness init --model NAME` (or `[model] name` in harness.toml, or "
-    "HARNESS_MODEL_NAME). Hosted APIs: 'anthropic/claude-sonnet-4-5' (key in "
-    "ANTHROPIC_API_KEY), 'openai/gpt-4o-mini' (key in OPENAI_API_KEY). Local servers: Ollama "
-    "'ollama_chat/qwen2.5-coder'; llama.cpp or vLLM 'openai/<model>' with `[model] api_base "
-    '= "http://localhost:8080/v1"` (any key value). Offline, for tests: '
-    "'scripted/<file.json>'."
-)
-
-
-def no_model_error() -> ConfigError:
-    """The error when no model is configured (exit 2): says how to choose one."""
-    return ConfigError("harness.toml", "[model].name", "no model is configured", CHOOSE_A_MODEL)
 
 
 class LitellmModel:
@@ -178,7 +142,7 @@ class LitellmModel:
         deadline = self.config.retry_deadline_s
         ctx = self._context(litellm)
         if ctx.provider == "unknown" or (
-            not self.scripted and ctx.provider not in _known_providers(litellm)
+            not self.scripted and ctx.provider not in known_providers(litellm)
         ):
             raise ModelFatal(unknown_provider_message(self.name, litellm))
         retrier = Retrier(
@@ -201,9 +165,9 @@ class LitellmModel:
         litellm = import_litellm()
         if not self._ready:
             if self.scripted:
-                from harness.model import scripted
+                from harness.model.scripted import register
 
-                scripted.register(self.name)
+                register(self.name)
             self._ready = True
         return litellm
 
@@ -329,8 +293,6 @@ class LitellmModel:
             price = table_price(litellm, self.name, ctx.provider)
             if price is not None:
                 return prompt * price[0] + completion * price[1]
-            from harness.model.preflight import is_local
-
             if not self._price_warned and not is_local(self.config, ctx.provider, self.environ):
                 self._price_warned = True  # once per run (one model object per run)
                 log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
@@ -386,59 +348,6 @@ def _checked(raw: Any) -> tuple[Any, _Parsed]:
     )
 
 
-def _known_providers(litellm: Any) -> set[str]:
-    return {str(getattr(p, "value", p)) for p in litellm.provider_list} | {"scripted"}
-
-
-def unknown_provider_message(
-    name: str, litellm: Any | None = None, known: set[str] | None = None
-) -> str:
-    """`[model] name` names no provider litellm knows: say so, with the closest names
-    (among ``known``, else litellm's list)."""
-    import difflib
-
-    if known is None:
-        known = _known_providers(litellm or import_litellm())
-    head = name.split("/", 1)[0] if "/" in name else name
-    close = difflib.get_close_matches(head, sorted(known), n=3)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return (
-        f"unknown model provider {head!r} in [model] name = {name!r}: litellm knows no such "
-        f"provider.{hint} Fix [model] name in harness.toml (or --model): 'provider/model', "
-        "e.g. 'openai/gpt-4o-mini', "
-        "'anthropic/claude-sonnet-4-5', 'ollama_chat/qwen2.5-coder', or 'openai/<model>' with "
-        "`[model] api_base` for a local OpenAI-compatible server (llama.cpp, vLLM)."
-    )
-
-
-def check_model_name(name: str, project_root: Path) -> str | None:
-    """Why `name` cannot work (unknown provider, missing script), or None; no request."""
-    if name.startswith(SCRIPTED_PREFIX):
-        from harness.errors import HarnessError
-        from harness.model.script import load_script, resolve
-
-        try:
-            load_script(resolve(name[len(SCRIPTED_PREFIX) :], project_root))
-        except HarnessError as error:
-            return str(error)
-        return None
-    litellm = import_litellm()
-    provider = provider_of(litellm, name)
-    if provider == "unknown" or provider not in _known_providers(litellm):
-        return unknown_provider_message(name, litellm)
-    return None
-
-
 # The model settings arrive merged; either layer may have set the URL.
 API_BASE_SOURCE = "`[model] api_base` (harness.toml or HARNESS_MODEL_API_BASE)"
 FROM_ENV = "the environment variable "  # a URL's source: the run's environment
-
-
-def provider_of(litellm: Any, name: str) -> str:
-    """The litellm provider of a model name ("scripted" for the offline model)."""
-    if name.startswith(SCRIPTED_PREFIX):
-        return "scripted"
-    try:
-        return str(litellm.get_llm_provider(name)[1])
-    except Exception:
-        return name.split("/", 1)[0] if "/" in name else "unknown"

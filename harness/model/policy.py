@@ -337,7 +337,7 @@ def _what(exc: BaseException, ctx: CallContext, timeout_s: float | None) -> str:
 
 
 def _litellm() -> Any:
-    from harness.model.litellm_model import import_litellm
+    from harness.model.names import import_litellm
 
     return import_litellm()
 

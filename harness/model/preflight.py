@@ -24,20 +24,25 @@ import os
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError, ModelFatal, ProviderUnavailable
+from harness.model.names import (
+    CHOOSE_A_MODEL,
+    SCRIPTED_PREFIX,
+    check_model_name,
+    import_litellm,
+    is_local,
+    provider_of,
+    unknown_provider_message,
+)
 
 CONNECT_TIMEOUT_S = 5.0
 PROBE_TIMEOUT_S = 30.0
 OPENAI_COMPATIBLE = frozenset({"openai", "hosted_vllm", "openai_like", "lm_studio", "llamafile"})
 """Providers whose server at ``api_base`` speaks OpenAI's API: checked over plain HTTP."""
-LOCAL_PROVIDERS = frozenset(
-    {"ollama", "ollama_chat", "hosted_vllm", "vllm", "lm_studio", "llamafile", "xinference"}
-)
 OLLAMA_BASE = "http://localhost:11434"
 WHERE = "[model] name"
 FIX_NAME = "Fix `[model] name` in harness.toml (or `harness init --model NAME`)."
@@ -51,26 +56,8 @@ class ModelCheck:
     hosted: bool = True
 
 
-BASE_VARIABLES = ("OPENAI_BASE_URL", "OPENAI_API_BASE", "OLLAMA_API_BASE", "HOSTED_VLLM_API_BASE")
-
-
-def is_local(settings: Any, provider: str, environ: Mapping[str, str] | None = None) -> bool:
-    """A model on a server the user runs (or a proxy of theirs): no price list applies."""
-    environ = os.environ if environ is None else environ
-    custom = bool(settings.api_base) or any(environ.get(v) for v in BASE_VARIABLES)
-    return custom or provider in LOCAL_PROVIDERS or provider == "scripted"
-
-
 def check_model(settings: Any, root: Path) -> ModelCheck:
     """Check ``settings`` (``[model]``); ConfigError (exit 2) naming what to fix."""
-    from harness.model.litellm_model import (
-        CHOOSE_A_MODEL,
-        SCRIPTED_PREFIX,
-        check_model_name,
-        import_litellm,
-        provider_of,
-    )
-
     name = settings.name
     if not name:
         raise ConfigError("harness.toml", "[model].name", "no model is configured", CHOOSE_A_MODEL)
@@ -105,8 +92,6 @@ def check_model(settings: Any, root: Path) -> ModelCheck:
 def _check_provider_statically(name: str) -> None:
     """ConfigError for ``provider/model`` whose provider is not among litellm's, read from
     its source without importing it; nothing when the list cannot be read (litellm says)."""
-    from harness.model.litellm_model import SCRIPTED_PREFIX, unknown_provider_message
-
     if "/" not in name or name.startswith(SCRIPTED_PREFIX):
         return
     known = static_providers()

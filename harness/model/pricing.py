@@ -46,7 +46,7 @@ def known_price(settings: Any) -> tuple[float, float] | None:
     found = configured_price(settings)
     if found is not None:
         return found
-    from harness.model.litellm_model import import_litellm, provider_of
+    from harness.model.names import import_litellm, provider_of
 
     litellm = import_litellm()
     name = str(settings.name or "")

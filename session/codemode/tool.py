@@ -1,7 +1,7 @@
 """The `code` tool: a short Python program that calls the session's tools as functions.
 
 The program runs in pydantic-monty (see `session.codemode.sandbox`); each tool call it
-makes goes through the session's one door, `ctx.pipeline` (`session.pipeline`): its own
+makes goes through the session's one door, `ctx.door` (`session.pipeline`): its own
 journaled step (kind "tool", inputs ``{"arguments": ..., "via": "code"}``), the gates, the
 feature list's protection, the tool, its effects; exactly as a direct call. A program cut
 short by a crash re-runs from its start on resume (it is pure) and its completed calls
@@ -11,18 +11,15 @@ replay from the journal instead of running again.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
 from harness.tools import Tool, ToolResult, invalid_arguments
 from session.codemode.sandbox import CodeLimits, HostCallError, ProgramResult, run_program
 from session.codemode.stubs import FunctionStub, bind_arguments, function_stub, module_stubs
-from session.context import WorkContext
+from session.context import Door, WorkContext
 from session.effects import Effect, ProgramCall, ProgramRan, Result
-
-if TYPE_CHECKING:
-    from session.pipeline import ToolPipeline
 
 CODE_TOOL = "code"
 
@@ -60,7 +57,7 @@ class CodeMode:
         )
 
     def run(self, ctx: WorkContext, args: CodeArgs) -> Result:
-        pipeline = ctx.pipeline
+        pipeline = ctx.door
         if pipeline is None:
             return ToolResult.error(
                 "code mode is not wired in this session (no tool pipeline, hence no journal, "
@@ -77,7 +74,7 @@ class CodeMode:
     def _host(
         self,
         name: str,
-        pipeline: ToolPipeline,
+        pipeline: Door,
         calls: list[ProgramCall],
         effects: list[Effect],
     ) -> Any:

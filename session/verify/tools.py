@@ -125,8 +125,8 @@ def _ignored(ctx: WorkContext) -> list[str]:
 def prove(ctx: WorkContext, feature: Feature, verified: Verified) -> Evidence | Result:
     """The evidence for ``feature`` (after, before, review), or the refusal the model reads."""
     verifier = ctx.verifier
-    assert verifier is not None and ctx.pipeline is not None
-    proven = verifier.prove(ctx.pipeline.journal, feature, verified, ctx.resources)
+    assert verifier is not None and ctx.door is not None
+    proven = verifier.prove(ctx.door.journal, feature, verified, ctx.resources)
     if proven.evidence is None:
         return ToolResult(
             status="error",

@@ -30,7 +30,7 @@ def check_runners(
     """A factory of runners on clean checkouts, of the session runner's kind (None for a
     runner that is none of the real kinds: a test's fake); ``environ`` is what the local
     runner's commands start from (the run's, without its secrets)."""
-    from runners import make_runner
+    from runners.factory import make_runner
 
     kind = runner.name
     if kind not in KINDS:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from harness.model.litellm_model import import_litellm
+from harness.model.names import import_litellm
 from tests.session.support import harness, harness_out, init, make_project
 
 # litellm is imported by some attacks before the gateway does: imported here the way

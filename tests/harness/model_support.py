@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.model import Accounting, LitellmModel
-from harness.model.litellm_model import import_litellm
+from harness.model.names import import_litellm
 
 # Tests that import litellm themselves must not make it fetch its price table: imported
 # here the way harness imports it (its local price table, no variable left set).

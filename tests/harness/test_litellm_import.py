@@ -12,7 +12,7 @@ import sys
 
 PROBE = """
 import json, os
-from harness.model.litellm_model import import_litellm
+from harness.model.names import import_litellm
 before = os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP")
 import_litellm()
 from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info

@@ -242,7 +242,7 @@ def test_no_price_is_warned_once_per_hosted_model(
 ) -> None:
     """A hosted model litellm's table does not list: its cost is unknown, said once (a model
     on your own server is never warned about: tests/harness/test_model_setup.py)."""
-    from harness.model.litellm_model import import_litellm
+    from harness.model.names import import_litellm
 
     for variable in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
         monkeypatch.delenv(variable, raising=False)

@@ -9,8 +9,9 @@ import pytest
 
 from artifacts.config import RunnerConfig
 from harness.errors import RunnerError
-from runners import Resources, make_runner
+from runners import Resources
 from runners.bwrap import BubblewrapRunner, bwrap_version
+from runners.factory import make_runner
 from runners.local import LocalRunner
 
 

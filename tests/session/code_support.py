@@ -74,6 +74,7 @@ def run_code(root: Path, program: str, *, session_number: int = 1) -> Result:
         ctx = WorkContext(root=root, runner=None, run_id=run.id, session=session_number)  # type: ignore[arg-type]
         tools = ToolRegistry([*TOOLS, make_code_tool(TOOLS, CodeLimits(time_s=2.0))])
         pipeline = ToolPipeline(session, tools, ctx)
+        ctx.door = pipeline
         return pipeline.call("call-1", "code", json.dumps({"program": program}))
 
 

@@ -8,12 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli.flags import add_config_flag, parse_sets
 from harness.errors import ConfigError
 
 
 def register(subparsers: Any) -> None:
-    from harness.cli.commands.run import add_config_flag
-
     parser = subparsers.add_parser(
         "config",
         help="print the effective configuration, or set values in harness.toml",
@@ -96,22 +95,6 @@ def _write(root: Path, values: dict[str, object], *, user: bool, dry_run: bool) 
     for dotted, raw in values.items():
         print(f"harness config: {dotted} = {raw} written to {path}")
     return 0
-
-
-def parse_sets(items: list[str], *, flag: str = "--set") -> dict[str, object]:
-    """``["model.name=x"]`` -> ``{"model.name": "x"}`` (values parsed later, per field)."""
-    values: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(
-                f"flag {flag} {item}",
-                "",
-                "expected SECTION.KEY=VALUE",
-                f"E.g. {flag} runner.kind=local",
-            )
-        values[key.strip()] = value
-    return values
 
 
 def to_toml(data: dict[str, Any], sources: dict[str, str] | None = None, prefix: str = "") -> str:

@@ -6,22 +6,11 @@ import argparse
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.cli.checks import Check
 from harness.errors import ExitCode, HarnessError
-
-
-@dataclass
-class Check:
-    """One line of the report; ``fix`` says what to do when not ``ok``."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    warning: bool = False  # a problem that does not stop a run
 
 
 def register(subparsers: Any) -> None:
@@ -118,7 +107,7 @@ def _docker(runner: Any) -> list[Check]:
 
 def _runner(config: Any, root: Path) -> Check:
     """The runner a run would really use here, built the way `harness run` builds it."""
-    from runners import make_runner
+    from runners.factory import make_runner
 
     try:
         runner = make_runner(config.runner, root, protected=config.protect.paths)
@@ -168,7 +157,7 @@ def _git(root: Path) -> Check:
 
 
 def _model(root: Path, model: Any) -> Check:
-    from harness.model.litellm_model import CHOOSE_A_MODEL, check_model_name
+    from harness.model.names import CHOOSE_A_MODEL, check_model_name
 
     name = model.name
     if not name:
@@ -188,7 +177,7 @@ def _model(root: Path, model: Any) -> Check:
                 f"export {model.api_key_env}=... ([model] api_key_env in harness.toml)",
             )
         return Check("model", True, f"{name}{where}, key in {model.api_key_env}")
-    from harness.model.litellm_model import import_litellm
+    from harness.model.names import import_litellm
 
     try:
         missing = import_litellm().validate_environment(name).get("missing_keys") or []

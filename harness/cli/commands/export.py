@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from harness.cli.commands.log import open_reader
+from harness.cli.reading import open_reader
 from harness.errors import ArtifactError, ExitCode
 
 

@@ -22,7 +22,7 @@ def follow(args: argparse.Namespace, *, poll_s: float = POLL_S) -> int:
     processes of a resume) is still followed, and said once on stderr; it stops when the
     followed run has finished, saying how (Ctrl-C stops it sooner).
     """
-    from harness.cli.commands.log import open_reader, render, step_json
+    from harness.cli.reading import open_reader, render, step_json
 
     state = Path(args.project).absolute() / ".harness"
     while not (state / "journal.db").exists():  # follow a project whose first run starts now
@@ -90,7 +90,7 @@ def _state(info: object, driven: bool) -> str:
 
 
 def _newer_run_started(args: argparse.Namespace, current: str) -> bool:
-    from harness.cli.commands.log import open_reader
+    from harness.cli.reading import open_reader
 
     with open_reader(args) as journal:
         latest = journal.latest_run()

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from harness.cli.commands.run import add_config_flag, overrides
+from harness.cli.flags import add_config_flag, overrides
 from harness.errors import ArtifactError
 
 DEFAULT_SPEC = "SPEC.md"
@@ -67,7 +67,7 @@ def config_text(model: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from harness.config import load_config
-    from harness.model.litellm_model import no_model_error
+    from harness.model.names import no_model_error
     from initializer.agent import initialize
 
     root = Path(args.project).resolve()

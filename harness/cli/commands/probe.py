@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.cli.commands.doctor import Check
+from harness.cli.checks import Check
 from harness.errors import HarnessError, ModelFatal, ProviderUnavailable, QuotaExhausted
 
 PROBE_TOOL = {

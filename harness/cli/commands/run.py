@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.cli.flags import add_config_flag, overrides
 from harness.errors import HarnessError
 
 
@@ -48,36 +49,6 @@ def register(subparsers: Any) -> None:
         "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
     )
     parser.set_defaults(func=run, again=JOURNALED)
-
-
-def add_config_flag(parser: argparse.ArgumentParser, help: str = "") -> None:
-    """``-c section.key=value`` (repeatable), as `git -c` and `codex -c` take it."""
-    parser.add_argument(
-        "-c",
-        dest="config_values",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help=help
-        or "set a configuration value for this command only (repeatable), over "
-        "harness.toml and the environment: -c budgets.run_sessions=3",
-    )
-
-
-def overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Flag overrides shared by run, init and demo: ``-c`` values, then the named flags."""
-    from harness.cli.commands.config import parse_sets
-
-    values: dict[str, object] = parse_sets(getattr(args, "config_values", []), flag="-c")
-    if getattr(args, "model", None):
-        values["model.name"] = args.model
-    if getattr(args, "api_base", None):
-        values["model.api_base"] = args.api_base
-    if getattr(args, "api_key_env", None):
-        values["model.api_key_env"] = args.api_key_env
-    if getattr(args, "max_sessions", None) is not None:
-        values["budgets.run_sessions"] = args.max_sessions
-    return values
 
 
 def run(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from harness.cli.commands.log import open_reader
+    from harness.cli.reading import open_reader
 
     state = _state(args)
     if not (state / "journal.db").exists():

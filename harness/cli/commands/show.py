@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from harness.cli.commands.log import NotInJournal, open_reader, pick_run, state_dir
+from harness.cli.reading import NotInJournal, open_reader, pick_run, state_dir
 from harness.errors import ArtifactError, ExitCode
 
 

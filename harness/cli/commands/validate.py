@@ -93,7 +93,7 @@ def _check_model(root: Path, report: Any) -> None:
     script file that exists and parses (no request is sent; `doctor --probe` sends one)."""
     from harness.config import load_config
     from harness.errors import ConfigError, HarnessError
-    from harness.model.litellm_model import CHOOSE_A_MODEL, check_model_name
+    from harness.model.names import CHOOSE_A_MODEL, check_model_name
 
     try:
         name = load_config(root).model.name

@@ -1,0 +1,87 @@
+"""What the commands that read the journal share (log, log --follow, show, runs, export):
+the project's journal opened read-only, the run asked for, a step as JSON and as a table."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import ExitCode, HarnessError
+
+if TYPE_CHECKING:
+    from harness.journal import StepRow
+    from harness.journal.protocol import JournalReader
+
+
+def state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.project).absolute() / ".harness"
+
+
+class NotInJournal(HarnessError):
+    """What a reading command was asked for is not there: no journal (not a project, or
+    nothing has run), no such run, no such step. Invalid input (exit 2), not a failure."""
+
+    exit_code = ExitCode.INVALID
+
+
+def open_reader(args: argparse.Namespace) -> JournalReader:
+    """The project's journal, read-only; NotInJournal (exit 2) when there is none."""
+    from harness.journal.protocol import open_reader
+
+    state = state_dir(args)
+    if not (state / "journal.db").exists():
+        raise NotInJournal(
+            f"no journal at {state / 'journal.db'}: nothing has run in {state.parent} (is it "
+            "the project? `-C DIR` names it; `harness init` or `harness run` starts one)"
+        )
+    return open_reader(state)
+
+
+def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | None:
+    """``run_id`` if it exists, else the newest run (None if there are no runs)."""
+    if run_id is None:
+        return journal.latest_busy_run() or journal.latest_run()
+    if run_id not in {r.id for r in journal.runs()}:
+        raise NotInJournal(f"no run {run_id!r} in {where}; `harness runs` lists them")
+    return run_id
+
+
+def step_json(row: StepRow) -> dict[str, Any]:
+    return row.model_dump(mode="json")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f}ms"
+    return f"{seconds:.2f}s"
+
+
+def render(run_id: str, rows: list[StepRow]) -> str:
+    """A plain text table of steps."""
+    header = ("session", "seq", "kind", "name", "duration", "tokens", "cost", "status", "attempts")
+    table = [header]
+    for r in rows:
+        status = r.status + (" (cached)" if r.cached else "")
+        if r.error_class:
+            status += f" {r.error_class}"
+        table.append(
+            (
+                str(r.session),
+                str(r.seq),
+                r.kind,
+                r.name,
+                _duration(r.duration),
+                "-" if r.tokens is None else str(r.tokens),
+                "-" if r.cost_usd is None else f"${r.cost_usd:.4f}",
+                status,
+                str(r.attempts),
+            )
+        )
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    lines = [f"run {run_id}: {len(rows)} step(s)"]
+    for line in table:
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+    return "\n".join(line.rstrip() for line in lines)

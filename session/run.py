@@ -229,6 +229,7 @@ def _drive(
             raise  # damaged, forged, lost, key missing: the caller stops
         outcome, detail = _storage_or(root, exc, "failed")
     except HarnessError as exc:
+        run.journal.check_present()  # a write failed because .harness/ is gone: say that
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
             code = exc.exit_code if exc.exit_code in (ExitCode.INVALID, ExitCode.BUSY) else None
@@ -237,6 +238,7 @@ def _drive(
             keep_open = isinstance(exc, GitRefused | CommitPending)
             return "failed", str(exc), int(code or ExitCode.FAILED), keep_open
     except OSError as exc:
+        run.journal.check_present()
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
             raise  # not a storage fault: a bug, with its traceback

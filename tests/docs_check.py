@@ -4,8 +4,10 @@ Three claims a contributor relies on:
 
 - a folder README's table of files (first column header `module`, `file`, `script` or
   `folder`) names every file of the folder, and only files that are there;
-- a package README's "May import" paragraph names exactly what the import contracts of
-  `pyproject.toml` let the package import (at the level of the layers contract's names);
+- a package README's "May import" sentence names exactly the packages the import contracts
+  of `pyproject.toml` let the package import ("the foundation" stands for the `harness.*`
+  names it may import, `harness.cli` aside: new foundation modules change no README);
+- CONTRIBUTING.md's layers are the layers contract's, and it names every contract;
 - a Protocol's members listed in a README as "`Name` (members: `a`, `b()`, ...)" are the
   members of the Protocol class of that name.
 
@@ -36,6 +38,12 @@ TABLE_HEADS = {"module", "modules", "file", "files", "script", "folder"}
 SKIP = {"__init__.py", "__pycache__", "README.md", "conftest.py"}
 FOUNDATION = "the foundation"
 TICK = re.compile(r"`([^`]+)`")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def prose(path: Path) -> str:
+    """A Markdown file's text without its fenced code blocks."""
+    return FENCE.sub("", path.read_text(encoding="utf-8"))
 
 
 def readmes(root: Path = ROOT) -> list[Path]:
@@ -99,7 +107,7 @@ def _named(folder: Path, text: str) -> tuple[set[str], set[str], dict[str, set[s
 def prose_problems(readme: Path, root: Path) -> list[str]:
     """A package README without a table of files (a list in prose): every file is named."""
     folder = readme.parent
-    said = {t.rstrip("/") for t in TICK.findall(readme.read_text(encoding="utf-8"))}
+    said = {t.rstrip("/") for t in TICK.findall(prose(readme))}
     said |= {part for t in said for part in t.split("/")}
     problems = []
     for path in sorted(folder.rglob("*")):
@@ -122,7 +130,7 @@ def _local(token: str) -> bool:
 def table_problems(readme: Path, root: Path = ROOT) -> list[str]:
     """The README's table of files against the files of its folder."""
     folder = readme.parent
-    text = readme.read_text(encoding="utf-8")
+    text = prose(readme)
     if file_rows(text) is None:
         if folder.relative_to(root).parts[0] in PACKAGES:
             return prose_problems(readme, root)
@@ -196,9 +204,9 @@ def _under(name: str, module: str) -> bool:
 
 
 def foundation(pyproject: Path) -> set[str]:
-    """The layer names from `harness.scope` down, which every package may import."""
-    below, _ = allowed("harness.scope", pyproject)
-    return below | {"harness.scope"}
+    """The foundation (harness/README.md): the layer names in `harness/` but the application."""
+    _, names = allowed("harness.cli", pyproject)
+    return {n for n in names if n.startswith("harness.") and n != "harness.cli"}
 
 
 def unit_of(token: str, names: set[str]) -> str | None:
@@ -231,7 +239,7 @@ def claimed(line: str, names: set[str]) -> tuple[set[str], set[str]]:
     """(the layer names the line says may be imported, those it says never).
 
     What is in parentheses explains and is not read; "the foundation" stands for every
-    name from `harness.scope` down that the contracts allow.
+    name of `harness/` but `harness.cli` that the contracts allow.
     """
     plain = line
     while re.search(r"\([^()]*\)", plain):
@@ -273,7 +281,7 @@ def import_problems(readme: Path, root: Path = ROOT) -> list[str]:
     pyproject = root / "pyproject.toml"
     folder = readme.parent.relative_to(root)
     unit = ".".join(folder.parts)
-    text = readme.read_text(encoding="utf-8")
+    text = prose(readme)
     _, names = allowed("harness.scope", pyproject)
     where = str(readme.relative_to(root))
     if unit in names:
@@ -353,9 +361,11 @@ def protocol_problems(root: Path = ROOT) -> tuple[list[str], set[str]]:
     """(problems of every member list in the READMEs, the protocols that have one)."""
     known = protocols(root)
     problems, listed = [], set()
-    for readme in [root / "README.md", *readmes(root)]:
+    for readme in [root / "README.md", root / "CONTRIBUTING.md", *readmes(root)]:
+        if not readme.exists():
+            continue
         where = readme.relative_to(root)
-        for name, said in member_lists(readme.read_text(encoding="utf-8")):
+        for name, said in member_lists(prose(readme)):
             listed.add(name)
             if name not in known:
                 problems.append(f"{where}: lists members of `{name}`, which is no Protocol of ours")
@@ -365,3 +375,30 @@ def protocol_problems(root: Path = ROOT) -> tuple[list[str], set[str]]:
             for missing in sorted(known[name] - set(said)):
                 problems.append(f"{where}: `{name}`'s member `{missing}` is not listed; add it")
     return problems, listed
+
+
+# --- CONTRIBUTING.md ---------------------------------------------------------------------
+
+
+def contributing_problems(root: Path = ROOT) -> list[str]:
+    """CONTRIBUTING.md's layer picture and contract names against pyproject.toml."""
+    text = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    rules = contracts(root / "pyproject.toml")
+    (layers,) = [c for c in rules if c["type"] == "layers"]
+    block = re.search(r"## Import layers.*?```text\n(.*?)```", text, re.S)
+    drawn = [" ".join(line.split()) for line in block.group(1).splitlines()] if block else []
+    wanted = [" ".join(level.split()) for level in layers["layers"]]
+    problems = []
+    if drawn != wanted:
+        problems.append(
+            'CONTRIBUTING.md: the layers under "## Import layers" are not pyproject.toml\'s; '
+            "write them as:\n" + "\n".join(wanted)
+        )
+    named = set(TICK.findall(prose(root / "CONTRIBUTING.md")))
+    problems += [
+        f"CONTRIBUTING.md: the contract `{rule['id']}` of pyproject.toml is not named; "
+        "say what it forbids"
+        for rule in rules
+        if rule["type"] != "layers" and rule["id"] not in named
+    ]
+    return problems

@@ -37,6 +37,25 @@ def test_protocol_members_in_the_readmes_are_the_protocols() -> None:
     assert {"Model", "Runner"} <= listed  # the two a contributor implements
 
 
+def test_contributing_draws_the_layers_and_names_the_contracts() -> None:
+    assert docs_check.contributing_problems() == []
+
+
+def test_contributing_against_changed_contracts(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "CONTRIBUTING.md", tmp_path / "CONTRIBUTING.md")
+    pyproject = tmp_path / "pyproject.toml"
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    pyproject.write_text(
+        text.replace(
+            '"harness.secret_forms",', '"harness.secret_forms | harness.planted",'
+        ).replace('id = "heavy"', 'id = "planted"')
+    )
+    problems = docs_check.contributing_problems(tmp_path)
+    assert len(problems) == 2
+    assert problems[0].endswith("harness.secret_forms | harness.planted")
+    assert "`planted`" in problems[1]
+
+
 @pytest.fixture
 def runners_copy(tmp_path: Path) -> Path:
     shutil.copytree(
@@ -76,12 +95,11 @@ def test_a_may_import_sentence_against_a_changed_contract(runners_copy: Path) ->
     assert docs_check.import_problems(readme, runners_copy) == []
     pyproject = runners_copy / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
-    # A new layer under the runners: the sentence does not name it.
-    pyproject.write_text(
-        text.replace('"harness.config",', '"harness.config",\n    "harness.planted",')
-    )
+    # A new package under the runners: the sentence does not name it (a new module of
+    # harness/ would be covered by "the foundation").
+    pyproject.write_text(text.replace('"harness.config",', '"planted",\n    "harness.config",'))
     assert docs_check.import_problems(readme, runners_copy) == [
-        "runners/README.md: does not name `harness.planted`, which the contracts let "
+        "runners/README.md: does not name `planted`, which the contracts let "
         "`runners` import; add it (or forbid it in pyproject.toml)"
     ]
     # The runners moved under harness.config: the sentence names what they may no longer import.

@@ -40,6 +40,27 @@ class FitReport(BaseModel):
     before: Policy
     after: Policy
 
+    def change(self) -> str:
+        """The change in one line, for the run's progress line ("" when nothing changed)."""
+        if not self.changed:
+            return ""
+        b, a, f = self.before, self.after, self.fit
+        said = (
+            f"escalation policy refitted on {a.outcomes} outcomes: weights "
+            f"{_weights(b.weights)} -> {_weights(a.weights)} (uncertainty/novelty/benefit), "
+            f"threshold {b.threshold:.3f} -> {a.threshold:.3f}"
+        )
+        if f.fitted:
+            said += (
+                f"; on the record it catches {f.recall:.0%} of should-ask cases asking on "
+                f"{f.ask_rate:.0%} of decisions (target: {f.target})"
+            )
+        return said
+
+
+def _weights(weights: tuple[float, float, float]) -> str:
+    return "/".join(f"{w:.2f}" for w in weights)
+
 
 def settle_session(
     trace: Trace,

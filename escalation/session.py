@@ -11,7 +11,7 @@ from escalation.logistic import Hook
 from escalation.matrix import Matrix
 from escalation.questions import QuestionStore
 from escalation.trace import Settling, Trace
-from harness.events import Events
+from harness.events import Event, Events
 
 
 @dataclass
@@ -49,6 +49,30 @@ class Escalation:
         if self.settings is None:
             raise ValueError("learning is off ([escalation] learn = false)")
         return refit(self.matrix.record, self.matrix.prior, self.settings, key=key, hook=hook)
+
+    def announce(self, report: FitReport, session: int) -> None:
+        """Tell the run's observers (progress lines, `--json`) that a refit changed the
+        weights or threshold in force; nothing when it did not."""
+        if not report.changed or not self.events.active:
+            return
+        data = {
+            "weights_before": list(report.before.weights),
+            "weights": list(report.after.weights),
+            "threshold_before": report.before.threshold,
+            "threshold": report.after.threshold,
+            "outcomes": report.after.outcomes,
+            "recall": report.fit.recall,
+            "ask_rate": report.fit.ask_rate,
+        }
+        self.events.emit(
+            Event(
+                "policy.changed",
+                run_id=self.run_id,
+                session=session,
+                detail=report.change(),
+                data=data,
+            )
+        )
 
     def close(self) -> None:
         """Release the question store and the records."""

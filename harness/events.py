@@ -3,9 +3,10 @@
 Each run has its own :class:`Events` (its observers), passed to what emits: the journal
 emits an event when a session opens or closes and when a live step starts, ends, fails or
 is left waiting; the model gateway emits one before a retry back-off; the question queue
-emits one when a question waits for a human. Observers (the progress lines of `harness
-run`, its `--json` stream) are given to the run's ``Events``; two runs in one process
-never see each other's events. Emitting with no observer costs one truth test; an
+emits one when a question waits for a human; the session's escalation one when a refit
+changes the matrix's weights or threshold. Observers (the progress lines of `harness run`,
+its `--json` stream) are given to the run's ``Events``; two runs in one process never see
+each other's events. Emitting with no observer costs one truth test; an
 observer sees events, it never changes them.
 
 This module imports nothing of ours, so the journal, the gateway and the question queue
@@ -29,6 +30,7 @@ EventType = Literal[
     "step.waiting",
     "wait",
     "question",
+    "policy.changed",
 ]
 
 

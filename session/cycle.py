@@ -265,13 +265,14 @@ def learn(
         output=Settled,
     )
     if escalation.learns:
-        journal.step(
+        report = journal.step(
             "escalation",
             "fit",
             {"session": number},
             lambda: escalation.refit(journal.ref(journal.seq)),
             output=FitReport,
         )
+        escalation.announce(report, number)
 
 
 def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:

@@ -113,6 +113,8 @@ class ProgressLines:
                     f"with `harness answer {qid} ...` / `harness approve {qid}`"
                 )
             return f"  a human is needed: {event.detail}"
+        if event.type == "policy.changed":
+            return f"  s{event.session} {event.detail}"
         if event.type == "run.ended":
             report = event.data.get("report", {})
             return f"harness: run {event.run_id} ended: {report.get('outcome', '?')} · {totals}"

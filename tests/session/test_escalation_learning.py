@@ -11,6 +11,9 @@ left alone, undoes what it did at B), it asks more.
 
 from __future__ import annotations
 
+import io
+import itertools
+import json
 import random
 import threading
 from collections.abc import Iterator
@@ -20,6 +23,9 @@ from typing import Any
 
 from artifacts.config import EscalationConfig, HarnessConfig
 from escalation import QuestionStore
+from escalation.fit import policy_of
+from harness.cli.live import JsonStream, ProgressLines
+from harness.events import Event, Events
 from session.cycle import run_session
 from session.wiring import build_escalation
 from tests.session.inproc import call, feature, make_project, script, session_env, turn
@@ -81,10 +87,17 @@ def human(store: QuestionStore, answer: str) -> Iterator[list[str]]:
 
 
 def drive(
-    root: Path, sessions: int, *, answer: str, undo: bool, recall: float = 0.8
+    root: Path,
+    sessions: int,
+    *,
+    answer: str,
+    undo: bool,
+    recall: float = 0.8,
+    events: Events | None = None,
 ) -> tuple[list[int], Any]:
     """Run ``sessions`` sessions (interactive, the human answering); the questions each
-    asked, and the fits kept. ``recall``: the project's target."""
+    asked, and the fits kept. ``recall``: the project's target; ``events``: the run's
+    observers."""
     root.mkdir(parents=True)
     for k in range(1, sessions + 1):
         (root / f"notes_{k}.txt").write_text(f"original {k}\n")
@@ -97,6 +110,8 @@ def drive(
     env = session_env(root, script(scenes=scenes))
     config = HarnessConfig(escalation=EscalationConfig(min_outcomes=12, target_recall=recall))
     env.gates = build_escalation(root, config, env.run.id, unattended=False)
+    if events is not None:
+        env.gates.events = events
     asked = []
     try:
         with human(env.gates.store, answer):
@@ -125,3 +140,33 @@ def test_a_project_whose_answers_keep_changing_the_outcome_asks_more(fast_path: 
     assert sum(asked[5:]) > sum(asked[:5])
     assert asked[-3:] == [2, 2, 2]  # now B too
     assert fits, "enough outcomes for a fit"
+
+
+def test_a_refit_that_changes_the_policy_says_so_on_the_progress_lines(fast_path: Path) -> None:
+    seen: list[Event] = []
+    lines, stream = io.StringIO(), io.StringIO()
+    events = Events(seen.append, ProgressLines(lines), JsonStream(stream))
+    _, fits = drive(fast_path / "p", 6, answer="no: it must return 410", undo=True, events=events)
+    said = [e for e in seen if e.type == "policy.changed"]
+    # one event per refit that changed the weights or threshold in force, none for the rest
+    config = EscalationConfig(min_outcomes=12, target_recall=0.8)
+    policies = [policy_of(None, config)] + [policy_of(f, config) for f in fits]
+    changes = [
+        (before, after)
+        for before, after in itertools.pairwise(policies)
+        if (before.weights, before.threshold) != (after.weights, after.threshold)
+    ]
+    assert changes, "the record grew enough for a fit that moves the policy"
+    assert len(said) == len(changes)
+    for event, (before, after) in zip(said, changes, strict=True):
+        assert event.data["weights"] == list(after.weights)
+        assert event.data["threshold_before"] == before.threshold
+        assert event.data["threshold"] == after.threshold
+        assert f"threshold {before.threshold:.3f} -> {after.threshold:.3f}" in event.detail
+    shown = [line for line in lines.getvalue().splitlines() if "escalation policy" in line]
+    assert len(shown) == len(said)
+    assert shown[0].startswith(f"  s{said[0].session} escalation policy refitted on ")
+    assert "(uncertainty/novelty/benefit)" in shown[0]
+    streamed = [json.loads(line) for line in stream.getvalue().splitlines()]
+    changed = [o for o in streamed if o["type"] == "policy.changed"]
+    assert [o["threshold"] for o in changed] == [e.data["threshold"] for e in said]

@@ -1,9 +1,11 @@
 """Another process that writes a journal, as `harness run` would: used by the TUI tests.
 
-    python tests/tui/journal_writer.py ROOT STEPS [--slow-step S] [--runner-failure]
+    python tests/tui/journal_writer.py ROOT STEPS [--slow-step S [--until FILE]]
+        [--runner-failure]
 
 Writes STEPS tool steps in session 1 of a new run, then (with --slow-step) one step whose
-work takes S seconds, printing "slow started" before it, then closes the session.
+work takes S seconds (or ends earlier, once FILE exists), printing "slow started" before
+it, then closes the session.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ def main() -> int:
     parser.add_argument("root", type=Path)
     parser.add_argument("steps", type=int)
     parser.add_argument("--slow-step", type=float, default=0.0)
+    parser.add_argument("--until", type=Path, help="the slow step ends once this file exists")
     parser.add_argument("--runner-failure", action="store_true")
     parser.add_argument("--sessions", type=int, default=1)
     args = parser.parse_args()
@@ -51,7 +54,11 @@ def main() -> int:
 
             def slow() -> dict[str, Any]:
                 print("slow started", flush=True)
-                time.sleep(args.slow_step)
+                deadline = time.monotonic() + args.slow_step
+                while time.monotonic() < deadline:
+                    if args.until is not None and args.until.exists():
+                        break
+                    time.sleep(0.02 if args.until is not None else deadline - time.monotonic())
                 return usage(5)
 
             session.step("llm", "slow_call", {}, slow)

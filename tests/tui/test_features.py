@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.widgets import DataTable, Input, ProgressBar
@@ -12,14 +13,18 @@ from tui.app import HarnessApp
 from tui.features import FeaturesPanel, matches
 from tui.sessions import SessionsPanel, bar_chart
 
+# How long a test waits for what a user would see: generous, for a loaded machine. Waiting
+# ends as soon as it is there; how fast it gets there is measured by bench/tui.py.
+LIVENESS_S = 60.0
 
-async def wait_until(pilot, condition, timeout: float = 3.0) -> None:  # type: ignore[no-untyped-def]
+
+async def wait_until(pilot, condition, timeout: float = LIVENESS_S) -> None:  # type: ignore[no-untyped-def]
     """Let the app run until `condition()` holds; fail after `timeout` seconds."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
         await pilot.pause(0.02)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 async def test_counts_bar_and_filter(project: Path) -> None:
@@ -40,16 +45,14 @@ async def test_counts_bar_and_filter(project: Path) -> None:
         assert "2/6" in str(app.query_one("#features-summary").content)  # counts ignore it
 
 
-async def test_feature_file_written_by_another_writer_shows_within_a_second(
+async def test_feature_file_written_by_another_writer_is_shown_by_the_watcher(
     project: Path,
 ) -> None:
-    app = HarnessApp(project, poll_s=5.0)  # the poll is slow: the watcher must do it
+    app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: the watcher must do it
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, app.ready.is_set)
         (project / "feature_list.json").write_text(dump_feature_list(make_features(6, 5)))
-        await wait_until(
-            pilot, lambda: "5/6" in str(app.query_one("#features-summary").content), 1.0
-        )
+        await wait_until(pilot, lambda: "5/6" in str(app.query_one("#features-summary").content))
         chart = str(app.query_one("#sessions-chart").content)
         assert "features passing by session" in chart
         assert app.query_one(SessionsPanel).total == 6
@@ -120,10 +123,13 @@ async def test_adopted_unverified_is_its_own_state_and_text_is_not_markup(
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, app.ready.is_set)
         assert "(1 adopted, unverified)" in str(app.query_one("#features-summary").content)
-        await pilot.pause(0.1)
         table = app.query_one("#features-table")
-        shown = "\n".join("".join(s.text for s in table.render_line(y)) for y in range(6))
-        assert "adopt" in shown
+
+        def table_text() -> str:
+            return "\n".join("".join(s.text for s in table.render_line(y)) for y in range(6))
+
+        await wait_until(pilot, lambda: "adopt" in table_text())  # drawn
+        shown = table_text()
         assert "[x][b]b[/b]" in shown
         app.query_one("#features-filter", Input).value = "is:unverified"
         await pilot.pause()

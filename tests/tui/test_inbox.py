@@ -51,16 +51,22 @@ def stored(root: Path, question_id: str):  # type: ignore[no-untyped-def]
         return store.get(question_id)
 
 
+def told(app: HarnessApp, words: str) -> bool:
+    """The app has shown a notification with these words."""
+    return any(words in str(n.message) for n in app._notifications)
+
+
 async def test_question_from_another_process_answered_with_text_and_file(
     project: Path,
 ) -> None:
     (project / "notes.txt").write_text("use sqlite, keep it simple\n")
-    app = HarnessApp(project, poll_s=10.0)
+    app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: file events only
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, app.ready.is_set)
         inbox = app.query_one(InboxPanel)
         qid = ask_from_another_process(project)
-        await wait_until(pilot, lambda: [q.id for q in inbox.questions] == [qid], 1.5)
+        await wait_until(pilot, lambda: [q.id for q in inbox.questions] == [qid])
+        await wait_until(pilot, lambda: "why asked" in str(app.query_one("#inbox-detail").content))
         detail = str(app.query_one("#inbox-detail").content)
         for expected in ("uncertainty 0.80", "novelty 0.60", "benefit 0.70", "total 0.71",
                          "why asked: score 0.71 above threshold 0.6", "1[/] sqlite"):  # fmt: skip
@@ -86,7 +92,7 @@ async def test_choose_with_a_number_key(project: Path) -> None:
 
 async def test_approve_and_deny_gates_with_the_keyboard(project: Path) -> None:
     first, second = gate(project), gate(project, "rm -rf ../other")
-    app = HarnessApp(project, poll_s=10.0)
+    app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: the replies wake it
     async with app.run_test(size=(120, 40)) as pilot:
         inbox = app.query_one(InboxPanel)
         await wait_until(pilot, lambda: len(inbox.questions) == 2)
@@ -107,7 +113,7 @@ async def test_enter_on_an_approval_does_not_approve_it(project: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: bool(app.query_one(InboxPanel).questions))
         await pilot.press("i", "t", *"yes", "enter")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: told(app, "an approval: press a to approve or d to deny"))
         assert stored(project, qid).status == "pending"
 
 
@@ -117,9 +123,8 @@ async def test_a_missing_attachment_is_reported_and_nothing_stored(project: Path
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: bool(app.query_one(InboxPanel).questions))
         await pilot.press("i", "f", *"nope.txt", "escape", "t", *"see file", "enter")
-        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: told(app, "not stored"))
         assert stored(project, qid).status == "pending"
-        assert any("not stored" in str(n.message) for n in app._notifications)
 
 
 def test_the_agents_words_are_shown_as_text_not_markup_or_terminal_control() -> None:

@@ -33,9 +33,9 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
     app = HarnessApp(root)
     async with app.run_test(size=(120, 40)) as pilot:
         inbox = app.query_one(InboxPanel)
-        await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
+        await wait_until(pilot, lambda: bool(inbox.questions))
         question = inbox.questions[0]
-        await wait_until(pilot, lambda: not app.run_active, 5.0)
+        await wait_until(pilot, lambda: not app.run_active)
         assert "waiting for a human (`harness run` resumes)" in app.run_status
         if question.kind == "approval":
             await pilot.press("i", "a")
@@ -43,14 +43,18 @@ async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
             await pilot.press("i", "1")
         else:
             await pilot.press("i", "t", *"yes, go ahead", "enter")
-        await wait_until(pilot, lambda: inbox.questions == [], 5.0)
+        await wait_until(pilot, lambda: inbox.questions == [])
         await pilot.press("r")  # the one run the TUI may start: `harness run`, a subprocess
         await wait_until(pilot, lambda: app.starter.last_exit is not None, 240.0)
         assert app.starter.last_exit == 0, (root / ".harness" / "tui-run.log").read_text()[-2000:]
-        await wait_until(pilot, lambda: "finished: complete" in app.run_status, 5.0)
-        summary = str(app.query_one("#features-summary").content)
-        passing, total = summary.split(" passing")[0].split("/")
-        assert passing == total
+        await wait_until(pilot, lambda: "finished: complete" in app.run_status)
+
+        def all_passing() -> bool:
+            summary = str(app.query_one("#features-summary").content)
+            passing, total = summary.split(" passing")[0].split("/")
+            return passing == total
+
+        await wait_until(pilot, all_passing)  # the feature file is read in its own update
 
 
 PARKING_RUN = Path(__file__).with_name("parking_run.py")
@@ -70,16 +74,16 @@ async def test_answer_in_the_tui_resumes_a_parked_stand_in_run(project: Path) ->
     app = HarnessApp(project)
     async with app.run_test(size=(120, 40)) as pilot:
         inbox = app.query_one(InboxPanel)
-        await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
+        await wait_until(pilot, lambda: bool(inbox.questions))
         assert "(`harness run` resumes)" in app.run_status and not app.run_active
         assert "why asked: score 0.70 above threshold 0.55" in str(
             app.query_one("#inbox-detail").content
         )
         await pilot.press("i", "2")  # "table"
-        await wait_until(pilot, lambda: inbox.questions == [], 5.0)
+        await wait_until(pilot, lambda: inbox.questions == [])
         second = parking_run(project)  # what `harness run` does after the answer
         assert second.returncode == 0, second.stderr
         assert "finished with answer table" in second.stdout
-        await wait_until(pilot, lambda: "finished: complete" in app.run_status, 3.0)
+        await wait_until(pilot, lambda: "finished: complete" in app.run_status)
         steps = app.query_one(StepsPanel).shown()
         assert ("human", "ask_human", "ok") in steps

@@ -58,18 +58,18 @@ async def test_a_killed_run_shows_interrupted_and_r_is_not_refused(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         app = HarnessApp(project, poll_s=0.2)
         async with app.run_test(size=size) as pilot:
-            await wait_until(pilot, lambda: app.run_active, 5.0)
+            await wait_until(pilot, lambda: app.run_active)
             assert f"running (pid {holder.pid})" in app.run_status
             holder.kill()  # by its handle: the process this test started
             holder.wait()
             # No file changes when a process dies: the state follows the process.
-            await wait_until(pilot, lambda: not app.run_active, 5.0)
+            await wait_until(pilot, lambda: not app.run_active)
             assert "interrupted (`harness run` resumes)" in app.run_status
             await pilot.press("r")
             await wait_until(pilot, lambda: app.starter.last_exit is not None, 60.0)
             assert not any("never drives it" in str(n.message) for n in app._notifications)
             status = app.query_one("#status")
-            await wait_until(pilot, lambda: "exited" in str(status.content), 5.0)
+            await wait_until(pilot, lambda: "exited" in str(status.content))
             assert ".harness/tui-run.log" in str(status.content)
     finally:
         if holder.poll() is None:
@@ -93,16 +93,20 @@ async def test_parked_run_choices_keys_and_text_as_text(
     app = HarnessApp(project, poll_s=0.2)
     async with app.run_test(size=size) as pilot:
         inbox = app.query_one(InboxPanel)
-        await wait_until(pilot, lambda: bool(inbox.questions), 5.0)
-        await wait_until(pilot, lambda: "waiting for a human" in app.run_status, 5.0)
-        await pilot.pause(0.2)
-        shown = screen_text(app)
-        assert "waiting for a human" in shown  # in the header
-        assert "1 JSON" in shown and "2 table" in shown  # the choices
-        assert "1-9 choose" in shown and "t type an answer" in shown  # the keys
-        assert "Use [x] or [b]y[/b]?" in shown  # the agent's words, as written
+        await wait_until(pilot, lambda: bool(inbox.questions))
+        await wait_until(pilot, lambda: "waiting for a human" in app.run_status)
+        expected = [
+            "waiting for a human",  # in the header
+            "1 JSON", "2 table",  # the choices
+            "1-9 choose", "t type an answer",  # the keys
+            "Use [x] or [b]y[/b]?",  # the agent's words, as written
+        ]  # fmt: skip
         if size[0] >= 200:  # at 80 columns the description column is cut before it
-            assert "tick [x]" in shown
+            expected.append("tick [x]")
+        # The screen is drawn in parts: wait until all of it shows (or fail, naming what not).
+        await wait_until(pilot, lambda: all(e in screen_text(app) for e in expected))
+        shown = screen_text(app)
+        assert [e for e in expected if e not in shown] == []
 
 
 async def test_a_live_run_waiting_on_a_question_says_so_in_the_header(project: Path) -> None:
@@ -111,13 +115,13 @@ async def test_a_live_run_waiting_on_a_question_says_so_in_the_header(project: P
         app = HarnessApp(project, poll_s=0.2)
         async with app.run_test(size=(80, 24)) as pilot:
             inbox = app.query_one(InboxPanel)
-            await wait_until(pilot, lambda: bool(inbox.questions) and app.run_active, 10.0)
+            await wait_until(pilot, lambda: bool(inbox.questions) and app.run_active)
             await wait_until(pilot, lambda: "waiting for your answer" in str(
                 app.query_one("#status").content), 5.0)  # fmt: skip
             assert f"waiting for your answer to {inbox.questions[0].id}" in screen_text(app)
             await pilot.press("i", "1")
             assert asker.wait(timeout=60) == 0
-            await wait_until(pilot, lambda: "finished: complete" in app.run_status, 5.0)
+            await wait_until(pilot, lambda: "finished: complete" in app.run_status)
     finally:
         if asker.poll() is None:
             asker.kill()

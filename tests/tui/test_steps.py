@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.tui.test_features import wait_until
+from tests.tui.test_features import LIVENESS_S, wait_until
 from tui.app import HarnessApp
 from tui.runner import RunnerPanel
 from tui.sessions import SessionsPanel
@@ -26,22 +25,27 @@ def writer(root: Path, *args: str) -> subprocess.Popen[str]:
 
 
 async def test_step_written_by_another_process_appears(project: Path) -> None:
-    app = HarnessApp(project, poll_s=10.0)  # no help from the poll: events only
+    app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: file events only
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, app.ready.is_set)
         panel = app.query_one(StepsPanel)
         assert panel.shown() == []  # no journal yet
-        child = writer(project, "3", "--slow-step", "2.5")
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "slow started"
-        seen_at = time.monotonic()
-        # target: within 1 s (bench/tui.py measures it); 1.5 s leaves room on a loaded machine
-        await wait_until(pilot, lambda: ("llm", "slow_call", "running") in panel.shown(), 1.5)
-        assert time.monotonic() - seen_at < 1.5
-        assert panel.shown()[:3] == [("tool", f"write_file_{i}", "ok") for i in range(3)]
-        await wait_until(pilot, lambda: ("llm", "slow_call", "ok") in panel.shown(), 5.0)
-        assert len(panel.shown()) == 4  # the running row was updated, not added again
-        assert child.wait(10) == 0
+        release = project / "release-slow-step"  # the slow step runs until the test says
+        child = writer(project, "3", "--slow-step", "600", "--until", str(release))
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "slow started"
+            # How soon it shows (target 1 s) is measured by bench/tui.py, not here.
+            await wait_until(pilot, lambda: ("llm", "slow_call", "running") in panel.shown())
+            assert panel.shown()[:3] == [("tool", f"write_file_{i}", "ok") for i in range(3)]
+            release.touch()
+            await wait_until(pilot, lambda: ("llm", "slow_call", "ok") in panel.shown())
+            assert len(panel.shown()) == 4  # the running row was updated, not added again
+            assert child.wait(LIVENESS_S) == 0
+        finally:
+            if child.poll() is None:
+                child.kill()  # the child this test started, by its handle
+                child.wait()
         sessions = app.query_one(SessionsPanel)
         await wait_until(pilot, lambda: [s.outcome for s in sessions.sessions] == ["passing"])
         assert sessions.sessions[0].steps == 4
@@ -50,7 +54,7 @@ async def test_step_written_by_another_process_appears(project: Path) -> None:
 
 async def test_runner_failure_sessions_and_bounded_stream(project: Path) -> None:
     child = writer(project, str(MAX_ROWS + 100), "--runner-failure", "--sessions", "2")
-    assert child.wait(30) == 0
+    assert child.wait(LIVENESS_S) == 0
     app = HarnessApp(project, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, app.ready.is_set)

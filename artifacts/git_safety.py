@@ -28,6 +28,7 @@ harness never calls a git alias (git does not let an alias shadow a built-in com
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import subprocess
@@ -166,15 +167,25 @@ def clear_blockers(root: Path) -> list[str]:
     """Remove every FIFO, socket or device named ``.gitignore`` or ``.gitattributes`` in
     the work tree (not ``.git/`` or ``.harness/``): git opens them to read its rules and a
     FIFO blocks it forever, in every later run too. A command can make one without any
-    capability. One walk by directory entry types, no stat: 13 ms for 20,000 files."""
+    capability. One walk by directory entry types, no stat: 13 ms for 20,000 files.
+
+    Fails closed: a folder the walk could not read for any reason but a denied permission
+    (one that changed under it) is a GitError, before git runs. A folder harness may not
+    open is one git, running as the same user, cannot open either."""
     removed: list[str] = []
-    for entry in walk.entries(root):
-        if entry.name in RULE_FILES and not (
-            entry.is_file(follow_symlinks=False) or entry.is_symlink()
-        ):
+    found = walk.Walk(root)
+    for entry in found:
+        if entry.name in RULE_FILES and entry.kind and not (entry.is_file or entry.is_link):
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-            removed.append(os.path.relpath(entry.path, root))
+                os.unlink(entry.name, dir_fd=entry.dir_fd)
+            removed.append(walk.shown(entry.path))
+    unsure = [item for item in found.unreadable if item.errno not in (errno.EACCES, errno.EPERM)]
+    if unsure:
+        named = "; ".join(f"{walk.shown(path)} ({why})" for path, why, _ in unsure[:3])
+        raise GitError(
+            f"harness could not check {named} in {root} for FIFOs that would block git, so "
+            "git was not run there; a process is changing the tree: stop it, then run again"
+        )
     return removed
 
 

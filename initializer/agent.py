@@ -186,11 +186,7 @@ def _initialise(
             redactor=scope.secrets,
             satisfied=lambda: (root / FEATURE_LIST).exists(),
         )
-        files = sorted(
-            p.relative_to(root).as_posix()
-            for p in root.rglob("*")
-            if p.is_file() and not p.relative_to(root).parts[0].startswith((".git", ".harness"))
-        )
+        files = _listing(root)
         messages = [
             {"role": "system", "content": render("init_system")},
             {
@@ -227,6 +223,14 @@ def _initialise(
     sha = _writeback(root, journal, config, config_text, outcome.final_text, count, scope)
     journal.close("complete", {"features": len(features.features), "commit": sha})
     return InitReport(False, len(features.features), sha)
+
+
+def _listing(root: Path, most: int = 10_000) -> list[str]:
+    """The project's files for the initializer's first message (it shows 300): one
+    bounded walk, no link followed, not `.git/` or `.harness/`."""
+    from harness.walk import Walk
+
+    return sorted(entry.path for entry in Walk(root, limit=most, ordered=True) if entry.is_file)
 
 
 def _writeback(

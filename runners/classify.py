@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 
 from harness.errors import RunnerError
+from harness.walk import Unread, shown
 from runners.base import Failure
 
 MB = 1024 * 1024
@@ -84,6 +85,20 @@ def disk_budget(disk_mb: int, used_mb: float) -> Failure:
         f"(at least {used_mb:.0f} MB of it on disk)",
         suggestion="delete the large or generated files the command left (build output, "
         "data, logs) before going on; nothing over the budget is committed",
+        limit=f"disk_mb={disk_mb}",
+    )
+
+
+def disk_unmeasured(disk_mb: int, unreadable: list[Unread]) -> Failure:
+    """Folders of the workspace the disk budget could not read: it fails closed."""
+    named = "; ".join(f"{shown(path)} ({why})" for path, why, _ in unreadable[:3])
+    more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+    return Failure(
+        kind="disk",
+        message=f"disk limit: the project's size cannot be checked against {disk_mb} MB: "
+        f"the harness cannot read {named}{more}, so it counts as over the budget",
+        suggestion="make those folders readable by their owner (chmod u+rwx) or remove "
+        "them before going on",
         limit=f"disk_mb={disk_mb}",
     )
 

@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 
 from harness import walk
+from harness.walk import Unread
 from runners import classify
 from runners.base import Failure
 
@@ -31,16 +32,32 @@ RECOUNT_EVERY = 25  # checks between full counts, whatever the file system says
 
 
 def workspace_bytes(root: Path, *, stop_above: int | None = None) -> int:
-    """Bytes on disk of the files under ``root`` (symlinks not followed), maybe cut short."""
+    """Bytes on disk of the files and folders under ``root`` (symlinks not followed; a
+    folder's own blocks count: a million empty folders take 4 GB), maybe cut short.
+
+    Raises:
+        Unmeasured: a folder could not be read, so the count would be too low.
+    """
     total = 0
-    for entry in walk.entries(root):
+    found = walk.Walk(root, folders=True)
+    for entry in found:
         try:
-            total += entry.stat(follow_symlinks=False).st_blocks * 512
+            total += entry.stat().st_blocks * 512
         except OSError:
-            continue
+            continue  # gone since it was listed
         if stop_above is not None and total > stop_above:
             return total
+    if found.unreadable:
+        raise Unmeasured(found.unreadable)
     return total
+
+
+class Unmeasured(Exception):
+    """Folders the count could not read: (path, reason) pairs."""
+
+    def __init__(self, unreadable: list[Unread]) -> None:
+        self.unreadable = unreadable
+        super().__init__(", ".join(f"{path} ({why})" for path, why, _ in unreadable[:3]))
 
 
 def _free_bytes(root: Path) -> int | None:
@@ -77,7 +94,11 @@ class DiskBudget:
             and self._used + max(0, self._free - free) <= limit
         ):
             return None  # the file system lost less than the budget has left
-        used = workspace_bytes(self.root, stop_above=limit)
+        try:
+            used = workspace_bytes(self.root, stop_above=limit)
+        except Unmeasured as error:  # fails closed: what it cannot see may be over
+            self._used = self._free = None
+            return classify.disk_unmeasured(self.disk_mb, error.unreadable)
         self.counts += 1
         self._since = 0
         if used > limit:

@@ -92,6 +92,9 @@ class BudgetsConfig(_Section):
     """Dollars per run."""
     run_wall_s: float | None = Field(default=None, gt=0)
     """Wall-clock seconds per run."""
+    tool_s: float = Field(default=30.0, gt=0)
+    """Seconds one list_files or grep call may take: they run inside the harness, in a
+    worker process that is killed past it (a regex can backtrack for hours)."""
 
 
 class RunnerConfig(_Section):

@@ -22,10 +22,25 @@ from harness.errors import (
     BudgetExhausted,
     GitRefused,
     HarnessError,
+    JournalError,
     ModelError,
     Parked,
     RunnerError,
+    StorageError,
 )
+
+RUN_LEVEL: tuple[type[HarnessError], ...] = (
+    RunnerError,
+    BudgetExhausted,
+    ModelError,
+    Parked,
+    GitRefused,
+    JournalError,
+    StorageError,
+)
+"""Errors a tool passes on instead of answering: conditions of the run (the runner, a
+budget, the model, a human, the repository, the journal, the disk) the model cannot fix;
+they park or stop the run as their class says."""
 
 Ctx = TypeVar("Ctx")
 E = TypeVar("E")
@@ -138,7 +153,9 @@ class ToolRegistry(Generic[Ctx]):
     def invoke(
         self, name: str, args: BaseModel, ctx: Ctx, *, approved_by: str | None = None
     ) -> ToolResult[Any]:
-        """Run a tool on validated arguments; exceptions become error results.
+        """Run a tool on validated arguments; every exception it raises becomes an error
+        result the model reads (a RecursionError, a MemoryError: the run goes on, and a
+        resume replays the result), except the run-level ones (:data:`RUN_LEVEL`).
 
         Args:
             approved_by: the question by which a human approved this call, if one did.
@@ -148,9 +165,9 @@ class ToolRegistry(Generic[Ctx]):
             if approved_by is not None and tool.approved is not None:
                 return tool.approved(ctx, args, approved_by)
             return tool.fn(ctx, args)
-        except (RunnerError, BudgetExhausted, ModelError, Parked, GitRefused):
-            raise  # run-level conditions: the run parks or stops, the model cannot fix them
+        except RUN_LEVEL:
+            raise  # the run parks or stops; the model cannot fix them
         except HarnessError as exc:
             return ToolResult.error(str(exc))
-        except (OSError, ValueError) as exc:
-            return ToolResult.error(f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # the agent's input must not end the run
+            return ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")

@@ -168,8 +168,8 @@ def _initialise(
         protected=config.protect.paths,
         environ=scope.public_environ(),
     )
+    ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
     try:
-        ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
         accounting = Accounting(config.budgets)
         accounting.start_session()
         loop = AgentLoop(
@@ -201,6 +201,7 @@ def _initialise(
         ]
         outcome = loop.run(messages)
     finally:
+        ctx.close()
         runner.close()
     if not (root / FEATURE_LIST).exists():
         said = outcome.detail or model_text(outcome.final_text, 200, secrets=scope.secrets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from artifacts.models import Evidence, Feature
     from escalation import Escalation
     from harness.journal.protocol import StepJournal
+    from harness.worker import Worker
     from runners import Resources, Runner
     from session.verify.verifier import Verifier
 
@@ -80,6 +82,50 @@ class WorkContext:
     calls, ask_human's step reference, the proofs' nested steps); set by the agent loop."""
     trace: Trace = field(default_factory=Trace)
     """What the session did around its escalation decisions (settled at writeback)."""
+    wall: float | None = None
+    """``time.monotonic()`` at which the session's wall-time budget ends (the sooner of
+    ``session_wall_s`` and the run's ``run_wall_s``); None: no such budget."""
+    wall_what: str = ""
+    """That budget in words (``"the run's wall-time limit, 600 s"``)."""
+    worker: Worker | None = None
+    """The killable process list_files and grep run in (``tool_worker``)."""
+    tool_s: float = 30.0
+    """Longest one call in the tool worker may take (``[budgets] tool_s``)."""
+
+    def time_for(self, seconds: float) -> tuple[float, str]:
+        """At most ``seconds`` for one call, less when the wall-time budget ends sooner;
+        and what bounds it, in words."""
+        if self.wall is not None:
+            left = self.wall - time.monotonic()
+            if left < seconds:
+                return max(0.0, left), self.wall_what
+        return seconds, f"its limit, [budgets] tool_s = {seconds:g}"
+
+    def within_wall(self, resources: Resources | None) -> Resources | None:
+        """``resources`` with their time limit cut to what is left of the session's
+        wall-time budget (the run's or its own), so no command outlives it."""
+        from runners import Resources
+
+        base = resources or Resources()
+        seconds, _ = self.time_for(base.timeout_s)
+        if seconds >= base.timeout_s:
+            return resources
+        return base.model_copy(update={"timeout_s": max(seconds, 0.01)})
+
+    def tool_worker(self) -> Worker:
+        """The session's tool worker, made on first use (its process starts on its first
+        call); ``close`` ends it."""
+        if self.worker is None:
+            from harness.worker import Worker
+            from session.tools.search import FUNCTIONS
+
+            self.worker = Worker(FUNCTIONS)
+        return self.worker
+
+    def close(self) -> None:
+        """End what the session's tools started (the tool worker's process)."""
+        if self.worker is not None:
+            self.worker.close()
 
     def apply(self, effect: Effect) -> None:
         """Update session state from one effect of a tool call, live or replayed."""

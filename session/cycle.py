@@ -136,6 +136,9 @@ def work(
         protected=protected_paths(env.config),
         hidden=env.config.verify.hidden,
         user_files=woken.user_files,
+        tool_s=env.config.budgets.tool_s,
+        wall=env.wall,
+        wall_what=f"run wall-time limit {env.config.budgets.run_wall_s:g}s" if env.wall else "",
     )
     ctx.verifier = _verifier(env, journal, woken)
     budgets = env.config.budgets
@@ -168,7 +171,10 @@ def work(
         sandboxed=env.runner.sandboxed,
     )
     ctx.notes.extend(woken.notes)
-    outcome = loop.run(messages)
+    try:
+        outcome = loop.run(messages)
+    finally:
+        ctx.close()  # the tool worker's process
     env.runner.stop()  # no process of the session survives into the checks and writeback
     if loop.pipeline.sentinel.restore():
         ctx.notes.append("feature_list.json was changed outside the guarded tools; restored.")

@@ -46,3 +46,6 @@ class SessionEnv:
     run on clean checkouts in fresh sandboxes and mark_passing asks for its proofs."""
     evaluator: Evaluator | None = None
     """The independent evaluator (``[evaluator]``; None: off)."""
+    wall: float | None = None
+    """``time.monotonic()`` at which the run's wall-time budget (``run_wall_s``) ends: each
+    session's tools and commands are cut short there, not only checked between turns."""

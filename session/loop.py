@@ -88,13 +88,14 @@ class AgentLoop:
         prepare = getattr(self.model, "prepare", None)
         if callable(prepare):  # litellm's import, before the first step's clock starts
             prepare()
-        started = time.monotonic()
+        if self.limits.wall_s:
+            self._bound_wall(self.limits.wall_s)
         sent = 0
         while True:
             if self._steps >= self.limits.steps:
                 return self._end("budget", f"step limit {self.limits.steps} reached")
-            if self.limits.wall_s and time.monotonic() - started > self.limits.wall_s:
-                return self._end("budget", f"wall-time limit {self.limits.wall_s:g}s reached")
+            if self._wall_passed():
+                return self._end("budget", f"{self.ctx.wall_what} reached")
             try:
                 self.accounting.check()
             except BudgetExhausted as exc:
@@ -126,16 +127,15 @@ class AgentLoop:
                 return self._end("done", final_text=response.content or "")
             results = []
             for index, call in enumerate(response.tool_calls):
-                if self._steps >= self.limits.steps:
-                    # One answer may hold thousands of calls: the limit counts each, so
+                limit = self._call_limit()
+                if limit is not None:
+                    # One answer may hold thousands of calls: the limits count each, so
                     # the rest are answered unrun (the transcript stays valid) and it ends.
+                    what, which = limit
                     left = response.model_copy(update={"tool_calls": response.tool_calls[index:]})
-                    messages.extend(_answer_tool_calls(left, "not run: the step limit was reached"))
+                    messages.extend(_answer_tool_calls(left, f"not run: the {what} was reached"))
                     unrun = len(response.tool_calls) - index
-                    return self._end(
-                        "budget",
-                        f"step limit {self.limits.steps} reached ({unrun} call(s) not run)",
-                    )
+                    return self._end("budget", f"{which} reached ({unrun} call(s) not run)")
                 try:
                     result = self.pipeline.call(call.id, call.name, call.arguments)
                 except Parked as exc:
@@ -233,6 +233,25 @@ class AgentLoop:
 
     def _tick(self) -> None:
         self._steps += 1
+
+    def _call_limit(self) -> tuple[str, str] | None:
+        """The limit that stops the next tool call of an answer (its kind and which one,
+        in words), or None."""
+        if self._steps >= self.limits.steps:
+            return "step limit", f"step limit {self.limits.steps}"
+        if self._wall_passed():
+            return "wall-time limit", self.ctx.wall_what
+        return None
+
+    def _bound_wall(self, seconds: float) -> None:
+        """The session's own wall-time limit, from now, when it ends before the run's."""
+        at = time.monotonic() + seconds
+        if self.ctx.wall is None or at < self.ctx.wall:
+            self.ctx.wall = at
+            self.ctx.wall_what = f"session wall-time limit {seconds:g}s"
+
+    def _wall_passed(self) -> bool:
+        return self.ctx.wall is not None and time.monotonic() >= self.ctx.wall
 
     def _is_stuck(self, response: ModelResponse, results: list[Result]) -> bool:
         calls = [(c.name, c.arguments) for c in response.tool_calls]

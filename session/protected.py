@@ -63,4 +63,5 @@ def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[
     """``command`` in the agent's own work tree (the session's sandbox), after the
     protected paths are put back as HEAD has them; the result and the paths restored."""
     restored = restore_protected(ctx.root, ctx.protected, keep=set(ctx.user_files))
-    return ctx.runner.run(command, resources=ctx.resources, phase="agent"), restored
+    resources = ctx.within_wall(ctx.resources)
+    return ctx.runner.run(command, resources=resources, phase="agent"), restored

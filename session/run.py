@@ -334,6 +334,8 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
     idle = _idle_streak(env)  # counted across runs: a nightly job is a session or two a night
     started = time.monotonic()
     wall_limit = env.config.budgets.run_wall_s
+    if wall_limit is not None:
+        env.wall = started + wall_limit  # sessions' tools and commands stop there too
     while True:
         if open_session is None:
             if wall_limit is not None and time.monotonic() - started > wall_limit:
@@ -361,7 +363,9 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
                 "the model answers without working on the feature. Try a stronger model "
                 "(`[model] name`) or look at progress.md and the journal (`harness log`)."
             )
-        if outcome.ending == "budget" and _run_budget_spent(env):
+        if outcome.ending == "budget" and (
+            _run_budget_spent(env) or (env.wall is not None and time.monotonic() >= env.wall)
+        ):
             return "budget_exhausted", outcome.detail
 
 

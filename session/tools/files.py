@@ -1,24 +1,30 @@
-"""File tools: read, write, exact edit, glob and grep, confined to the project."""
+"""File tools: read, write, exact edit, glob and grep, confined to the project.
+
+read_file, write_file and edit_file touch one file, bounded by its size (at most
+MAX_FILE_BYTES read, without blocking on a FIFO). list_files and grep walk the project and
+run the agent's regex: they run in the session's tool worker (``harness.worker``), killed
+at ``[budgets] tool_s`` or when the session's wall-time budget ends, whichever comes first
+(``session.tools.search`` is what runs there).
+"""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from artifacts.io import atomic_write, resolves_outside
+from artifacts.io import atomic_write
 from harness.tools import Tool, ToolResult
+from harness.worker import Overran, WorkerFailed
 from session.context import WorkContext
 from session.effects import FileWritten, Result
-from session.paths import PROTECTED, PathRefused, confine
+from session.paths import PathRefused, confine
+from session.tools.search import MAX_FILE_BYTES, read_bounded
+from session.tools.search import TooLarge as _TooLarge
 
 MAX_READ_CHARS = 60_000
-MAX_LISTED = 500
-MAX_GREP_HITS = 200
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""Largest file read_file, edit_file and grep read (a 1 GB sparse file, free to make, took
-the harness 2.3 GB of memory to read whole); at most this much plus one byte is read."""
+__all__ = ["FILE_TOOLS", "MAX_FILE_BYTES"]
 
 
 class TooLarge(Exception):
@@ -33,10 +39,10 @@ class TooLarge(Exception):
 
 def _read_bounded(path: Path, shown: str, errors: str = "strict") -> str:
     """The file's text, read at most MAX_FILE_BYTES + 1 bytes (TooLarge past that)."""
-    with path.open("rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise TooLarge(shown)
+    try:
+        data = read_bounded(None, str(path))
+    except _TooLarge:
+        raise TooLarge(shown) from None
     return data.decode("utf-8", errors=errors)
 
 
@@ -143,79 +149,32 @@ def _shown(ctx: WorkContext, path: Path) -> str:
     return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
-def _project_files(
-    root: Path, pattern: str, hidden: list[str] | None = None
-) -> tuple[list[str], int]:
-    """Regular files matching `pattern`, and how many matches were skipped because a
-    symlink (the file's or a folder's above it) leads out of the project or into its
-    state: the rule read_file keeps (`artifacts.io.resolves_outside`). Hidden paths
-    (``[verify] hidden``) are not listed."""
-    found, skipped = [], 0
-    for path in sorted(root.glob(pattern)):
-        relative = path.relative_to(root)
-        if relative.parts and relative.parts[0] in PROTECTED:
-            continue
-        if _hidden(relative.as_posix(), hidden or []):
-            continue
-        if resolves_outside(path, root) is not None:
-            skipped += 1
-            continue
-        real = path.resolve().relative_to(root).parts
-        if (real and real[0] in PROTECTED) or _hidden("/".join(real), hidden or []):
-            skipped += 1
-            continue
-        if path.is_file() and not path.is_symlink():
-            found.append(relative.as_posix())
-    return found, skipped
+SEARCH = "session.tools.search"
 
 
-def _hidden(path: str, hidden: list[str]) -> bool:
-    return any(path == h or path.startswith(h.rstrip("/") + "/") for h in hidden)
-
-
-def _skipped(count: int) -> str:
-    if not count:
-        return ""
-    links = "link" if count == 1 else "links"
-    return f"\n[skipped {count} {links} out of the project or into its state]"
+def _searched(ctx: WorkContext, name: str, **args: Any) -> Result:
+    """``session.tools.search.<name>`` in the session's tool worker, within its time."""
+    seconds, bound = ctx.time_for(ctx.tool_s)
+    args.update(root=str(ctx.root.resolve()), hidden=list(ctx.hidden), deadline_s=seconds * 0.8)
+    try:
+        answer = ctx.tool_worker().call(f"{SEARCH}:{name}", args, timeout=seconds)
+    except Overran:
+        return ToolResult.error(
+            f"{name} was stopped after {seconds:.3g} s ({bound}): the pattern or the "
+            "regular expression takes too long here; narrow the glob, or simplify the "
+            "expression (nested repeats like (a+)+ backtrack without end)"
+        )
+    except WorkerFailed as error:
+        return ToolResult.error(f"{name} failed: {error}")
+    return ToolResult(status=answer["status"], output=answer["output"])
 
 
 def list_files(ctx: WorkContext, args: ListArgs) -> Result:
-    if args.pattern.startswith("/") or ".." in Path(args.pattern).parts:
-        return ToolResult.error("the pattern must stay inside the project")
-    files, skipped = _project_files(ctx.root.resolve(), args.pattern, ctx.hidden)
-    more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
-    listed = "\n".join(files[:MAX_LISTED]) + more or "(no files match)"
-    return ToolResult(output=listed + _skipped(skipped))
+    return _searched(ctx, "list_files", pattern=args.pattern)
 
 
 def grep(ctx: WorkContext, args: GrepArgs) -> Result:
-    if args.glob.startswith("/") or ".." in Path(args.glob).parts:
-        return ToolResult.error("the glob must stay inside the project")
-    try:
-        regex = re.compile(args.regex)
-    except re.error as exc:
-        return ToolResult.error(f"bad regular expression: {exc}")
-    root = ctx.root.resolve()
-    hits: list[str] = []
-    names, skipped = _project_files(root, args.glob, ctx.hidden)
-    large = 0
-    for name in names:
-        try:
-            text = _read_bounded(root / name, name)
-        except TooLarge:
-            large += 1
-            continue
-        except (UnicodeDecodeError, OSError):
-            continue
-        for number, line in enumerate(text.splitlines(), start=1):
-            if regex.search(line):
-                hits.append(f"{name}:{number}: {line[:300]}")
-                if len(hits) >= MAX_GREP_HITS:
-                    break
-    mib = MAX_FILE_BYTES // (1024 * 1024)
-    over = f"\n[skipped {large} file(s) over {mib} MiB: search them with `run`]" if large else ""
-    return ToolResult(output=("\n".join(hits) or "(no matches)") + _skipped(skipped) + over)
+    return _searched(ctx, "grep", regex=args.regex, glob=args.glob)
 
 
 FILE_TOOLS: list[Tool[WorkContext]] = [

@@ -48,6 +48,7 @@ def run_command(ctx: WorkContext, args: RunArgs) -> Result:
     if args.timeout_s is not None:
         base = resources or Resources()
         resources = base.model_copy(update={"timeout_s": args.timeout_s})
+    resources = ctx.within_wall(resources)
     result = ctx.runner.run(args.command, resources=resources, phase="agent")
     return ToolResult(
         status="ok" if result.failure is None else "error",

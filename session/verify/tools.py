@@ -33,7 +33,7 @@ def verify_clean(ctx: WorkContext, feature: Feature) -> Result:
     assert verifier is not None
     check = str(feature.check)
     tree, planned = verifier.tree_now()
-    run = verifier.check(check, tree, ctx.resources)
+    run = verifier.check(check, tree, ctx.within_wall(ctx.resources))
     where = (
         "on a clean checkout of what this session would commit, in a fresh sandbox"
         if verifier.sandboxed

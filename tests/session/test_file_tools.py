@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,12 @@ from session.tools.files import FILE_TOOLS
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> WorkContext:
+def ctx(tmp_path: Path) -> Iterator[WorkContext]:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "app.py").write_text("def f():\n    return 1\n")
-    return WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+    made = WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+    yield made
+    made.close()
 
 
 @pytest.fixture
@@ -122,11 +125,11 @@ def test_list_and_grep_skip_a_linked_directory_out_of_the_project(
     (tmp_path / ".git" / "config").write_text("OUTSIDE in git\n")
     (tmp_path / "src" / "in.txt").write_text("OUTSIDE? no, inside\n")
     listed = call(tools, ctx, "list_files", pattern="linked/*").output
-    assert "secret.txt" not in listed and "skipped 1 link out of the project" in listed
+    assert "secret.txt" not in listed and "skipped 1 symbolic link:" in listed
     found = call(tools, ctx, "grep", regex="OUTSIDE", glob="*/*").output
     assert "src/in.txt:1:" in found, found  # files inside are still searched
     assert "secret" not in found and "in git" not in found, found
-    assert "skipped 2 links" in found, found
+    assert "skipped 2 symbolic links" in found, found
     plain = call(tools, ctx, "grep", regex="return", glob="**/*.py").output
     assert "skipped" not in plain, plain
 

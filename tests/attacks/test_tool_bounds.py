@@ -1,0 +1,112 @@
+"""Tools that run inside the harness, given input built to never end, and the run's
+wall-time budget that only held between turns.
+
+- `grep` with a catastrophically backtracking regex, `(a+)+$` over a line of a's: the
+  harness hung in `re` (C code) forever, and the resume ran the same step and hung again;
+- `run_wall_s` was checked between model turns only: a grep, or a command within its own
+  time limit, ran on past it.
+Outcomes: the grep is stopped and answered (journaled once: a resume replays it), the run
+ends at its wall-time budget with the step cut short. The harness runs as a child process
+here, so a hang is a failed test, not a hung suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.attacks.support import (
+    RUNNERS,
+    journal_verifies,
+    project,
+    runner_for,
+    runner_params,
+)
+from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
+from tests.session.support import call, tool_outputs, turn
+
+EVIL = "(a+)+$"
+LINE = "a" * 60 + "!"  # 2^60 ways to split the a's: never ends in a backtracking engine
+HUNG = 300  # a bound on the child for a harness that hangs (it ends in 5-45 s when fixed)
+
+
+def _run(root: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+    """`harness run --unattended` in a child: (exit code, report, stderr)."""
+    report = tmp_path / f"report-{os.urandom(4).hex()}.json"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended",
+             "--report", str(report)],
+            capture_output=True, text=True, timeout=HUNG,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the harness did not end within {HUNG} s: it hangs on the agent's input")
+    data = json.loads(report.read_text()) if report.is_file() else {}
+    return done.returncode, data, done.stderr
+
+
+def _steps(root: Path, name: str) -> list[Any]:
+    from harness.journal import Journal
+
+    with Journal.open_readonly(root / ".harness") as journal:
+        return [s for s in journal.steps() if s.kind == "tool" and s.name == name]
+
+
+def test_a_backtracking_regex_is_stopped_answered_and_replayed(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for("local", request)
+    turns = [
+        turn(call("grep", regex=EVIL, glob="*.txt")),
+        turn(call("ask_human", question="Is the search right?", choices=["yes", "no"])),
+        {"text": "Waiting."},
+    ]
+    toml = "[budgets]\nrun_sessions = 1\ntool_s = 3\n"
+    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml, files={"line.txt": LINE})
+    code, report, _ = _run(root, tmp_path)
+    assert code == 4, report  # parked on the question, after the grep was answered
+    answer = tool_outputs(root, "grep")[0]
+    assert answer.startswith("error: grep was stopped after 3 s"), answer
+    code, report, _ = _run(root, tmp_path)  # the resume replays the grep, never reruns it
+    assert code == 4, report
+    (grep,) = _steps(root, "grep")
+    assert grep.status == "ended" and grep.attempts == 1
+    assert journal_verifies(root)
+
+
+def test_the_run_wall_budget_stops_a_grep(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """`run_wall_s = 40`: a grep that may take 600 s is stopped at the run's budget, and
+    the run ends there. (The file tools run on the host whatever the runner.)"""
+    runner = runner_for("local", request)
+    turns = [turn(call("grep", regex=EVIL, glob="*.txt")), {"text": "Done."}]
+    toml = "[budgets]\nrun_sessions = 1\nrun_wall_s = 40\ntool_s = 600\n"
+    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml, files={"line.txt": LINE})
+    code, report, _ = _run(root, tmp_path)
+    assert code == 3 and report.get("outcome") == "budget_exhausted", report
+    assert "run wall-time limit 40s" in report.get("detail", ""), report
+    grep = tool_outputs(root, "grep")[0]
+    assert "run wall-time limit 40s" in grep, grep  # what stopped it, said
+    assert journal_verifies(root)
+
+
+@pytest.mark.parametrize("kind", runner_params(*RUNNERS))
+def test_the_run_wall_budget_cuts_a_command_short(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """`run_wall_s = 40`: a command of 120 s, within its own limit of 600 s, is stopped
+    at the run's budget (it ran to its end before: the budget held between turns only)."""
+    runner = runner_for(kind, request)
+    turns = [turn(call("run", command="sleep 120; echo sl$((1+1))ept")), {"text": "Done."}]
+    toml = "[budgets]\nrun_sessions = 1\nrun_wall_s = 40\n"
+    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml)
+    code, report, _ = _run(root, tmp_path)
+    assert code == 3 and report.get("outcome") == "budget_exhausted", report
+    (ran,) = tool_outputs(root, "run")
+    assert "sl2ept" not in ran and "timeout" in ran.lower(), ran
+    assert journal_verifies(root)

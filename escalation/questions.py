@@ -196,8 +196,8 @@ class QuestionStore:
         """File a question; with a ``key`` already used, return that question instead.
 
         The run's secrets (API keys, its key variable, values of secret-looking environment
-        variables) are redacted from the text, the context and the choices before they are
-        stored.
+        variables) are redacted from the text, the context, the choices and the reason
+        before they are stored.
         """
         hide = self.redactor.text
         row = (
@@ -208,7 +208,7 @@ class QuestionStore:
             hide(context),
             json.dumps([hide(choice) for choice in choices]),
             scores.model_dump_json() if scores else None,
-            reason,
+            hide(reason),  # it may quote the agent's command or words
             step_ref,
             run,
             session,

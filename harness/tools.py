@@ -133,9 +133,11 @@ class ToolRegistry(Generic[Ctx]):
     def parse(self, name: str, raw_arguments: str) -> BaseModel | ToolResult[Any]:
         """Validate raw JSON arguments; a ToolResult means they were refused."""
         tool = self._tools.get(name)
-        if tool is None:
+        if tool is None:  # the name is the model's text (maybe a secret): not repeated
             known = ", ".join(sorted(self._tools))
-            return ToolResult.error(f"unknown tool {name!r}; the tools are: {known}")
+            return ToolResult.error(
+                f"unknown tool (a name of {len(name)} characters); the tools are: {known}"
+            )
         try:
             payload = json.loads(raw_arguments or "{}")
         except json.JSONDecodeError as exc:

@@ -53,7 +53,17 @@ class ToolPipeline:
         self.restored = 0  # times the sentinel put the file back (nested calls count too)
 
     def call(self, call_id: str, name: str, arguments: str) -> Result:
-        """A call the model made, with its raw JSON arguments."""
+        """A call the model made, with its raw JSON arguments.
+
+        A name that is not a tool's is refused here, before anything is journaled or
+        told: it is the agent's text (it may be a secret it read), and a step is named
+        after its tool. The refusal does nothing, so it needs no step: a resume refuses
+        the same call again, the same way.
+        """
+        if name not in self.tools:
+            refused = self.tools.parse(name, "{}")
+            assert isinstance(refused, ToolResult)
+            return refused
         inputs = {"id": call_id, "arguments": arguments}
         return self._step(name, inputs, lambda: self.tools.parse(name, arguments))
 

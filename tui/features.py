@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Input, ProgressBar, Static
 
 from artifacts.models import ADOPTED, Feature, FeatureList
+from harness.terminal import for_terminal
 
 # A feature's state as the table shows it: passing, failing, or adopted and not re-verified.
 MARKS = {
@@ -121,7 +122,7 @@ class FeaturesPanel(Vertical):
                 mark,
                 str(feature.priority),
                 proof_tags(feature),
-                Text(feature.description),
+                Text(for_terminal(feature.description, one_line=True)),
                 key=feature.id,
             )
 

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.terminal import for_terminal
 from tui.model import SessionView, StepView, Update
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def step_view(step: Any) -> StepView:
         session=step.session,
         seq=step.seq,
         kind=step.kind,
-        name=step.name,
+        name=for_terminal(step.name, one_line=True),  # a journal from before names were checked
         status=STATUS.get(step.status, step.status),
         duration_s=step.duration,
         detail=detail,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.widgets import Static
 
+from harness.terminal import for_terminal
 from tui.model import RunnerView
 
 
@@ -25,7 +26,8 @@ def describe(view: RunnerView) -> str:
         lines.append("[b]containers[/] none running")
     if view.last_command:
         code = "?" if view.last_exit is None else str(view.last_exit)
-        lines.append(f"[b]last command[/] {escape(view.last_command[:60])} (exit {code})")
+        command = for_terminal(view.last_command[:60], one_line=True)
+        lines.append(f"[b]last command[/] {escape(command)} (exit {code})")
     failure = view.last_failure
     if failure:
         lines.append(

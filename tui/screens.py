@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from harness.terminal import lines_for_terminal
+
 MAX_CHARS = 20_000  # a step's inputs can be a whole transcript: show its head
 
 HELP = """\
@@ -93,7 +95,7 @@ def _json(value: Any) -> str:
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     if len(text) > MAX_CHARS:
         text = text[:MAX_CHARS] + f"\n... ({len(text) - MAX_CHARS} more characters: `harness show`)"
-    return escape(text)
+    return escape(lines_for_terminal(text))
 
 
 class StepDetailScreen(ModalScreen[None]):

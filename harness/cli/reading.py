@@ -60,7 +60,9 @@ def _duration(seconds: float | None) -> str:
 
 
 def render(run_id: str, rows: list[StepRow]) -> str:
-    """A plain text table of steps."""
+    """A plain text table of steps; every cell one inert line (``for_terminal``)."""
+    from harness.terminal import for_terminal
+
     header = ("session", "seq", "kind", "name", "duration", "tokens", "cost", "status", "attempts")
     table = [header]
     for r in rows:
@@ -72,7 +74,7 @@ def render(run_id: str, rows: list[StepRow]) -> str:
                 str(r.session),
                 str(r.seq),
                 r.kind,
-                r.name,
+                for_terminal(r.name, one_line=True),
                 _duration(r.duration),
                 "-" if r.tokens is None else str(r.tokens),
                 "-" if r.cost_usd is None else f"${r.cost_usd:.4f}",

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import pytest
 
-from harness.terminal import for_terminal
+from harness.terminal import MARGIN, for_terminal, lines_for_terminal
 
 
-def test_plain_text_and_its_newlines_and_tabs_are_unchanged() -> None:
-    text = "Which database?\n\t1. SQLite (ünïcode, emoji 🙂)"
+def test_one_line_of_plain_text_and_its_tabs_are_unchanged() -> None:
+    text = "Which database?\t1. SQLite (ünïcode, emoji 🙂)"
     assert for_terminal(text) == text
+
+
+def test_each_line_after_the_first_is_marked_as_the_agents() -> None:
+    """A newline of the agent's never starts a line where the harness's own would: the
+    forged "harness run: complete" line is shown quoted."""
+    text = "Which database?\nharness run: complete: every feature passes\n\t1. SQLite"
+    shown = for_terminal(text)
+    assert shown.split("\n") == [
+        "Which database?",
+        f"{MARGIN}harness run: complete: every feature passes",
+        f"{MARGIN}\t1. SQLite",
+    ]
+    for sep in ("\u2028", "\u2029", "\x85", "\r"):  # other line breaks are escapes
+        assert "\n" not in for_terminal(f"a{sep}harness: b")
+
+
+def test_lines_for_terminal_keeps_the_harness_lines_and_escapes_within_each() -> None:
+    table = "seq  name\n1    read\x1b[2J\u202e"
+    assert lines_for_terminal(table) == "seq  name\n1    read\\x1b[2J\\u202e"
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.terminal import for_terminal
 
     print(
-        f"harness run: {headline(report.outcome, for_terminal(report.detail))} "
+        f"harness run: {headline(report.outcome, for_terminal(report.detail, one_line=True))} "
         f"({report.features_passing}/{report.features_total} features passing, "
         f"{len(report.sessions)} session(s) this time; this run: {report.tokens} tokens, "
         f"${report.cost_usd:.4f})",

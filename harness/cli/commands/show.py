@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.cli.reading import NotInJournal, open_reader, pick_run, state_dir
 from harness.errors import ArtifactError, ExitCode
+from harness.terminal import lines_for_terminal
 
 
 def register(subparsers: Any) -> None:
@@ -49,19 +50,23 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return int(ExitCode.OK)
-    print(f"run {detail.run_id}  session {detail.session}  step {detail.seq}")
-    print(f"{detail.kind}/{detail.name}  status {detail.status}  attempts {detail.attempts}")
+    lines = [
+        f"run {detail.run_id}  session {detail.session}  step {detail.seq}",
+        f"{detail.kind}/{detail.name}  status {detail.status}  attempts {detail.attempts}",
+    ]
     if detail.duration is not None:
-        print(f"duration {detail.duration * 1000:.1f} ms  tokens {detail.tokens}  ", end="")
-        print(f"cost {detail.cost_usd}  cached {detail.cached}")
-    print("\ninputs:")
-    print(json.dumps(detail.inputs, indent=2, ensure_ascii=False))
+        lines.append(
+            f"duration {detail.duration * 1000:.1f} ms  tokens {detail.tokens}  "
+            f"cost {detail.cost_usd}  cached {detail.cached}"
+        )
+    lines += ["", "inputs:", json.dumps(detail.inputs, indent=2, ensure_ascii=False)]
     if detail.error is not None:
-        print("\nerror:")
-        print(json.dumps(detail.error, indent=2, ensure_ascii=False))
+        lines += ["", "error:", json.dumps(detail.error, indent=2, ensure_ascii=False)]
     else:
-        print("\noutput:")
-        print(json.dumps(detail.output, indent=2, ensure_ascii=False))
+        lines += ["", "output:", json.dumps(detail.output, indent=2, ensure_ascii=False)]
+    # The agent's words are in the JSON: C1 controls and bidi overrides survive
+    # ensure_ascii=False, so each line is made inert.
+    print(lines_for_terminal("\n".join(lines)))
     return int(ExitCode.OK)
 
 

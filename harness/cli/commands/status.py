@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ExitCode
-from harness.terminal import for_terminal
+from harness.terminal import lines_for_terminal
 
 BAR_WIDTH = 30
 PROOF_HELP = (
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(status, indent=2))
     else:
-        print(for_terminal(render(status)))
+        print(lines_for_terminal(render(status)))
     return int(ExitCode.OK)
 
 

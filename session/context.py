@@ -77,6 +77,8 @@ class WorkContext:
     """Paths the agent may not even read (``[verify] hidden``)."""
     user_files: list[str] = field(default_factory=list)
     """Files already dirty or untracked at wake: the user's, never restored or removed."""
+    protected_extras: dict[str, list[int]] = field(default_factory=dict)
+    """What the protected paths held beyond HEAD at wake (the user's ignored files)."""
     door: Door | None = None
     """The session's one door for tool calls, as far as a tool may use it (code mode's
     calls, ask_human's step reference, the proofs' nested steps); set by the agent loop."""

@@ -43,6 +43,7 @@ class Woken:
     notes: list[str] = field(default_factory=list)
     user_files: list[str] = field(default_factory=list)  # the wake snapshot's paths
     head: str | None = None  # the commit the session started from (the snapshot's)
+    protected_extras: dict[str, list[int]] = field(default_factory=dict)  # and its extras
 
 
 @dataclass
@@ -70,6 +71,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     woken = wake(env, journal)
     woken.user_files = snapshot.paths
     woken.head = snapshot.head
+    woken.protected_extras = snapshot.protected_extras
     feature = orient(env, journal)
     if feature is None:
         journal.close("complete", {"feature": None})
@@ -136,6 +138,7 @@ def work(
         protected=protected_paths(env.config),
         hidden=env.config.verify.hidden,
         user_files=woken.user_files,
+        protected_extras=woken.protected_extras,
         tool_s=env.config.budgets.tool_s,
         wall=env.wall,
         wall_what=f"run wall-time limit {env.config.budgets.run_wall_s:g}s" if env.wall else "",

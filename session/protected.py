@@ -1,6 +1,7 @@
 """The ``[protect]`` paths put back as HEAD has them: before a check runs in the work tree
 (:func:`check_in_place`, so a check cannot be weakened through them) and in the
-writeback's plan (never committed)."""
+writeback's plan (never committed). What HEAD does not hold there, ignored files and
+cached bytecode included, is found on disk by ``session.protected_tree``."""
 
 from __future__ import annotations
 
@@ -14,12 +15,27 @@ if TYPE_CHECKING:
     from session.context import WorkContext
 
 
-def restore_protected(root: Path, protected: list[str], keep: set[str] | None = None) -> list[str]:
-    """Put every ``[protect]`` path the work tree changed back as HEAD has it (before a
-    check runs, so a check cannot be weakened through them); the paths restored."""
-    from artifacts.git_safety import run_git
+def guarded(protected: list[str]) -> list[str]:
+    """The protected paths the work tree is compared with HEAD on (the harness's own
+    state has its own guards)."""
+    return [p for p in protected if p not in (".git", ".harness", FEATURE_LIST)]
 
-    paths = [p for p in protected if p not in (".git", ".harness", FEATURE_LIST)]
+
+def restore_protected(
+    root: Path,
+    protected: list[str],
+    keep: set[str] | None = None,
+    known: dict[str, list[int]] | None = None,
+) -> list[str]:
+    """Put every ``[protect]`` path the work tree changed back as HEAD has it, remove
+    what HEAD does not hold there (ignored files included; ``known``: the extras at wake,
+    the user's, kept while unchanged) and the bytecode cached for protected sources:
+    before a check runs, so a check cannot be weakened through them. The paths restored
+    or removed."""
+    from artifacts.git_safety import run_git
+    from session.protected_tree import clear_bytecode, remove_new
+
+    paths = guarded(protected)
     if not paths or not (root / ".git").is_dir():
         return []
     out = run_git(
@@ -39,7 +55,8 @@ def restore_protected(root: Path, protected: list[str], keep: set[str] | None = 
     changed = [p for p in changed if p not in (keep or set())]  # the user's own: untouched
     for path in changed:
         restore_path(root, path)
-    return changed
+    removed = remove_new(root, paths, known or {})
+    return sorted({*changed, *removed, *clear_bytecode(root, paths)})
 
 
 def restore_path(root: Path, path: str) -> None:
@@ -61,7 +78,14 @@ def restore_path(root: Path, path: str) -> None:
 
 def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[str]]:
     """``command`` in the agent's own work tree (the session's sandbox), after the
-    protected paths are put back as HEAD has them; the result and the paths restored."""
-    restored = restore_protected(ctx.root, ctx.protected, keep=set(ctx.user_files))
+    protected paths are put back as HEAD has them (ignored files there too, and the
+    bytecode cached for them: ``session.protected_tree``); it compiles Python from the
+    sources, reading no bytecode cache (CHECK_ENV). The result and the paths restored."""
+    from session.protected_tree import CHECK_ENV
+
+    restored = restore_protected(
+        ctx.root, ctx.protected, keep=set(ctx.user_files), known=ctx.protected_extras
+    )
     resources = ctx.within_wall(ctx.resources)
-    return ctx.runner.run(command, resources=resources, phase="agent"), restored
+    result = ctx.runner.run(command, resources=resources, phase="agent", env=CHECK_ENV)
+    return result, restored

@@ -61,13 +61,14 @@ def reverify_adopted(env: SessionEnv) -> dict[str, str]:
 
 def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[str, Any]:
     from artifacts.models import digest
+    from session.protected_tree import CHECK_ENV
 
     check = str(feature.check)
 
     def run() -> dict[str, Any]:
         if env.check_runners is not None:
             return _run_clean(env, check)
-        result = env.runner.run(check, resources=env.resources, phase="agent")
+        result = env.runner.run(check, resources=env.resources, phase="agent", env=CHECK_ENV)
         text = f"{result.exit_code}\n{result.stdout}\n{result.stderr}"
         ok = result.failure is None and result.exit_code == 0
         return {

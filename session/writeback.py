@@ -37,7 +37,7 @@ from pydantic import BaseModel, Field
 from artifacts.feature_list import FEATURE_LIST
 from session.committable import Excluded, changed_paths
 from session.progress import OUTCOME_WORDS, progress_entry, record_progress
-from session.protected import restore_path
+from session.protected import guarded, restore_path
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
@@ -56,6 +56,9 @@ class WakeSnapshot(BaseModel):
     paths: list[str] = Field(default_factory=list)
     head: str | None = None
     """The commit the session started from (a check's "before" tree is made from it)."""
+    protected_extras: dict[str, list[int]] = Field(default_factory=dict)
+    """Entries in the protected paths that HEAD does not hold, ignored ones included, with
+    their identity (``session.protected_tree``): the user's, kept while unchanged."""
     notes: list[str] = Field(default_factory=list)
     """What the wake's checks did (a stale lock cleared); not journaled with the paths."""
 
@@ -83,20 +86,27 @@ def _harness_state(path: str) -> bool:
 def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
     """The wake's repository checks, live on every (re)start: refuse a repository harness
     must not commit into (GitRefused, exit 2) and clear stale locks; then the snapshot."""
+    from artifacts.config import protected_paths
     from artifacts.git_state import preflight
 
     notes = preflight(env.root, checks=env.git_checks)
     for note in notes:
         print(f"harness: {note}", file=sys.stderr)
-    snapshot = wake_snapshot(journal, env.root, env.git_checks)
+    protected = guarded(protected_paths(env.config))
+    snapshot = wake_snapshot(journal, env.root, env.git_checks, protected)
     snapshot.notes = notes
     return snapshot
 
 
 def wake_snapshot(
-    journal: StepJournal, root: Path, checks: ConfigChecks | None = None
+    journal: StepJournal,
+    root: Path,
+    checks: ConfigChecks | None = None,
+    protected: list[str] | None = None,
 ) -> WakeSnapshot:
-    """Record (or replay) the user's uncommitted files; say so on stderr."""
+    """Record (or replay) the user's uncommitted files, and what the protected paths hold
+    beyond HEAD; say so on stderr."""
+    from session.protected_tree import extras
 
     def take() -> WakeSnapshot:
         if not (root / ".git").is_dir():
@@ -104,8 +114,9 @@ def wake_snapshot(
         from artifacts.git_tree import head_sha
 
         paths = [p for p in changed_paths(root, checks) if not _harness_state(p)]
+        kept = extras(root, protected, checks) if protected else {}
         # notes stay out of the journal's record
-        return WakeSnapshot(paths=paths, head=head_sha(root, checks))
+        return WakeSnapshot(paths=paths, head=head_sha(root, checks), protected_extras=kept)
 
     snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
     if snapshot.paths:
@@ -121,6 +132,8 @@ def wake_snapshot(
 
 def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     """Decide what the session's commit takes (restoring protected paths on the way)."""
+    from artifacts.config import protected_paths
+    from session.protected_tree import remove_new
     from session.verify.trees import plan_paths
 
     planned = plan_paths(
@@ -132,7 +145,12 @@ def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     )
     for path in planned.protected:
         restore_path(env.root, path)
-    return WritebackPlan(paths=planned.paths, excluded=planned.excluded, restored=planned.protected)
+    # What HEAD does not hold in the protected paths (ignored files too) is not left for
+    # the next session's wake to take for the user's.
+    protected = guarded(protected_paths(env.config))
+    removed = remove_new(env.root, protected, snapshot.protected_extras, env.git_checks)
+    restored = [*planned.protected, *(p for p in removed if p not in planned.protected)]
+    return WritebackPlan(paths=planned.paths, excluded=planned.excluded, restored=restored)
 
 
 def _unlink_progress(root: Path) -> str | None:

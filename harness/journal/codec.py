@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic_core import PydanticSerializationError, to_json
@@ -24,6 +25,60 @@ def encode(value: Any, redactor: Redactor) -> str:
     if redactor.maybe_secret(text):
         text = to_json(redactor.value(json.loads(text))).decode()
     return text
+
+
+LARGE_STRING = 64 * 1024
+"""Strings longer than this (characters) are kept in the blob store once, by content."""
+_REF = "$blob"
+
+
+def split_large(text: str, put: Callable[[bytes], str]) -> str:
+    """``text`` (a JSON text) with every string longer than LARGE_STRING replaced by a
+    reference ``{"$blob": <sha256>, "bytes": <size>}``, its UTF-8 bytes given to ``put``
+    (which stores them by content and returns the digest).
+
+    One large tool argument is in three steps (the model's answer, the tool call, the
+    next model call's new messages): stored whole in each, a 200 MB argument grew the
+    journal by 781 MB; by reference, it is stored once. Short texts come back as they are.
+    """
+    if len(text) <= LARGE_STRING:
+        return text
+    found = False
+
+    def swap(value: Any) -> Any:
+        nonlocal found
+        if isinstance(value, str):
+            if len(value) <= LARGE_STRING:
+                return value
+            found = True
+            data = value.encode("utf-8", "surrogatepass")
+            return {_REF: put(data), "bytes": len(data)}
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        return value
+
+    swapped = swap(json.loads(text))
+    return to_json(swapped).decode() if found else text
+
+
+def join_large(text: str, value: Any, get: Callable[[str], bytes]) -> Any:
+    """``value`` (parsed from ``text``) with each reference of :func:`split_large` replaced
+    by its string, read with ``get`` (which checks the digest)."""
+    if f'"{_REF}"' not in text:
+        return value
+
+    def swap(item: Any) -> Any:
+        if isinstance(item, dict):
+            if set(item) == {_REF, "bytes"} and isinstance(item[_REF], str):
+                return get(item[_REF]).decode("utf-8", "surrogatepass")
+            return {key: swap(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [swap(inner) for inner in item]
+        return item
+
+    return swap(value)
 
 
 def digest(text: str) -> str:

@@ -18,7 +18,7 @@ from harness.events import Events
 from harness.journal import faults
 from harness.journal.blobs import INLINE_LIMIT, BlobStore
 from harness.journal.chain import Chain
-from harness.journal.codec import encode
+from harness.journal.codec import encode, join_large, split_large
 from harness.journal.lock import RunLock
 from harness.journal.session import SessionJournal
 from harness.journal.store import DB_NAME, open_db, open_db_readonly, read_journal_id
@@ -288,12 +288,18 @@ class Journal:
         return encode(value, self.redactor)
 
     def store(self, text: str) -> tuple[str | None, str | None]:
-        """(inline text, blob digest): payloads over 16 KB go to the blob store."""
+        """(inline text, blob digest): each string over 64 KB goes to the blob store once,
+        by content (``codec.split_large``), then payloads over 16 KB go there too."""
         if len(text) <= INLINE_LIMIT // 4:
             return text, None
+        text = split_large(text, self._blob)
         data = text.encode()
         if len(data) <= INLINE_LIMIT:
             return text, None
+        return None, self._blob(data)
+
+    def _blob(self, data: bytes) -> str:
+        """Store ``data`` in the blob store (once by content) and record it; its digest."""
         try:
             digest = self.blobs.put(data)
         except OSError as error:
@@ -302,18 +308,20 @@ class Journal:
             "INSERT OR IGNORE INTO blobs (digest, size, created_at) VALUES (?, ?, ?)",
             (digest, len(data), time.time()),
         )
-        return None, digest
+        return digest
 
     def load(self, text: str | None, blob: str | None) -> Any:
-        """The JSON value stored inline or in a blob (None if neither)."""
+        """The JSON value stored inline or in a blob (None if neither), its large strings
+        read back from the blob store."""
         if blob is not None:
             text = self.blobs.get(blob).decode()
         if text is None:
             return None
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except ValueError as error:
             raise JournalDamaged(f"journal {self.path}: a stored value is not JSON") from error
+        return join_large(text, value, self.blobs.get)
 
     # -- read API ----------------------------------------------------------------------
     @contextmanager

@@ -1,0 +1,36 @@
+"""One tool argument of tens of megabytes (a 200 MB one grew the journal by 781 MB, 3.9
+times: it was stored whole in the model's answer, the tool call and the next model
+call's new messages). Stored once by content: the journal grows by about the argument.
+Replayed whole: a resume rebuilds the same transcript from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.attacks.support import journal_verifies, project, run, runner_for
+from tests.session.support import call, good_turns, harness_out, turn
+
+MB = 1024 * 1024
+SIZE = 30 * MB
+
+
+def _state_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in (root / ".harness").rglob("*") if p.is_file())
+
+
+def test_a_large_argument_is_stored_once(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    runner = runner_for("local", request)
+    content = os.urandom(SIZE // 2).hex()  # incompressible text, SIZE characters
+    big = turn(call("write_file", path="huge.txt", content=content))
+    root = project(tmp_path / "p", runner, sessions={1: [big, *good_turns(1)]})
+    before = _state_bytes(root)
+    code, report = run(root, tmp_path)
+    assert code == 0 and report.get("outcome") == "complete", report
+    grown = _state_bytes(root) - before
+    assert SIZE <= grown < 1.5 * SIZE, f"the journal grew {grown / SIZE:.2f}x the argument"
+    code, shown = harness_out(root, "show", "--json", "1:5")  # the tool call, read back whole
+    assert code == 0 and content in shown
+    assert journal_verifies(root)

@@ -25,6 +25,8 @@ a path string, which may be longer than the kernel accepts.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import stat
 import time
@@ -99,6 +101,8 @@ class Walk:
         skip_own: leave out ``.git`` and ``.harness`` at the root (the harness's own).
         limit: most entries to yield before stopping (``stopped`` says so).
         deadline: a ``time.monotonic()`` value past which the walk stops.
+        leave: ``(parent folder's descriptor, name)``, called once a folder's entries
+            and subfolders are all done (after its last entry: :func:`remove_tree`).
         ordered: each folder's entries in name order (held in memory a folder at a time),
             so the walk's order is reproducible; else as the file system lists them.
     """
@@ -109,6 +113,7 @@ class Walk:
     skip_own: bool = True
     limit: int | None = None
     deadline: float | None = None
+    leave: Callable[[int, str], None] | None = None
     ordered: bool = False
     unreadable: list[Unread] = field(default_factory=list)
     """Every folder the walk could not read, with the reason."""
@@ -142,7 +147,12 @@ class Walk:
                         stack.append(child)
                         _let_go(stack)
                 else:
-                    _close(stack.pop())
+                    done = stack.pop()
+                    _close(done)
+                    if self.leave is not None and stack:
+                        parent = self._fd(stack)
+                        if parent is not None:
+                            self.leave(parent, done.name)
         finally:
             for folder in stack:
                 _close(folder)
@@ -298,6 +308,53 @@ def open_folder(root: Path | str, relative: str) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def remove_tree(path: Path | str) -> list[Unread]:
+    """Remove the folder ``path`` and everything in it, fd-relative and iterative: a tree
+    100,000 levels deep or past ``PATH_MAX`` goes like any other (``shutil.rmtree``
+    recurses: a checkout of a 1,100-deep tree stayed behind, and every later sweep of
+    leftover checkouts raised RecursionError). No link is followed. What could not be
+    removed, with the reason (empty: all gone)."""
+    problems: list[Unread] = []
+
+    def rmdir(parent: int, name: str) -> None:
+        try:
+            os.rmdir(name, dir_fd=parent)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            problems.append(_unread(name, error))
+
+    try:
+        top = os.open(path, FOLDER_FLAGS)  # a link (or a file) there is not walked
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        if error.errno not in (errno.ELOOP, errno.ENOTDIR):
+            return [_unread(".", error)]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return []
+    try:
+        found = Walk(top, skip_own=False, leave=rmdir)
+        for entry in found:
+            try:
+                os.unlink(entry.name, dir_fd=entry.dir_fd)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                problems.append(_unread(entry.path, error))
+    finally:
+        os.close(top)
+    problems.extend(u for u in found.unreadable if u.errno != errno.ENOENT)
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        problems.append(_unread(".", error))
+    return problems
 
 
 def shown(path: str, keep: int = 120) -> str:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness.walk import remove_tree
 
 HARNESS_STATE = (".git", ".harness", "feature_list.json")
 
@@ -100,7 +101,7 @@ def remove_created(root: Path, were_absent: Iterable[str]) -> list[str]:
             continue
         victim = folder / target.name
         if victim.is_dir() and not victim.is_symlink():
-            shutil.rmtree(victim, ignore_errors=True)
+            remove_tree(victim)  # iterative: a 100,000-deep tree in its place goes too
         else:
             with contextlib.suppress(FileNotFoundError):
                 victim.unlink()

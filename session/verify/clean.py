@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from harness.walk import Walk, remove_tree
 from runners.base import CommandResult, Failure, Resources
 from runners.process import pid_alive
 
@@ -61,7 +61,7 @@ def sweep() -> None:
         pid = entry.name.removeprefix(PREFIX).split("-", 1)[0]
         if not pid.isdigit() or pid_alive(int(pid)):
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        remove_tree(entry)  # iterative: a checkout of a 100,000-deep tree goes too
 
 
 class SetupRun(BaseModel):
@@ -237,7 +237,7 @@ class Checkout:
                 self.runner.close()
             self.runner = None
         if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
+            remove_tree(self.folder)
             self.folder = None
 
 
@@ -248,6 +248,10 @@ def _like_project(folder: Path, root: Path) -> None:
     folder.chmod(info.st_mode & 0o777)
     if os.geteuid() != 0 or (info.st_uid, info.st_gid) == (0, 0):
         return
-    for path in [folder, *folder.rglob("*")]:
+    with contextlib.suppress(OSError):
+        os.lchown(folder, info.st_uid, info.st_gid)
+    for entry in Walk(folder, skip_own=False, folders=True):  # any depth, no link followed
         with contextlib.suppress(OSError):
-            os.lchown(path, info.st_uid, info.st_gid)
+            os.chown(
+                entry.name, info.st_uid, info.st_gid, dir_fd=entry.dir_fd, follow_symlinks=False
+            )

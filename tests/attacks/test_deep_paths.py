@@ -15,6 +15,7 @@ agent, the file tools' answers are results, the honest work is committed.
 from __future__ import annotations
 
 import dataclasses
+import os
 import stat
 import subprocess
 from collections.abc import Iterator
@@ -115,3 +116,9 @@ def test_file_tools_over_a_folder_deeper_than_the_recursion_limit_answer(
     assert journal_verifies(root)
     mode = (root / "done_a.txt").lstat().st_mode
     assert stat.S_ISREG(mode)
+    # The checks' clean checkouts of the 1,100-deep tree are gone (shutil.rmtree recursed:
+    # one stayed, and every later run's sweep of leftover checkouts raised RecursionError).
+    from session.verify.clean import PREFIX, checkouts_home
+
+    mine = f"{PREFIX}{os.getpid()}-"
+    assert [e.name for e in checkouts_home().iterdir() if e.name.startswith(mine)] == []

@@ -206,3 +206,23 @@ def test_a_folder_it_may_not_open_is_reported_with_its_reason(shared_dir: Path) 
     os.waitpid(pid, 0)
     assert listed == ["open/seen"]
     assert unread == [("closed", errno.EACCES)]
+
+
+def test_remove_tree_removes_any_depth_and_follows_no_link(
+    deep_dir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    root = deep_dir / "p"
+    root.mkdir()
+    _chain(root, sys.getrecursionlimit() + 100)  # shutil.rmtree: RecursionError
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    os.mkfifo(root / "pipe")
+    assert walk.remove_tree(root) == []
+    assert not root.exists() and (outside / "keep.txt").exists()
+    linked = deep_dir / "linked"
+    linked.symlink_to(outside, target_is_directory=True)
+    assert walk.remove_tree(linked) == []  # the link goes, not what it points at
+    assert not os.path.lexists(linked) and (outside / "keep.txt").exists()
+    assert walk.remove_tree(deep_dir / "absent") == []

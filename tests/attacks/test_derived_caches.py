@@ -8,7 +8,9 @@
   `.gitignore` was never restored before the check (the restore looked through `git
   status`, which leaves ignored files out) and pytest ran it (local: a sandbox mounts the
   folder read-only, so no command there writes it).
-Outcomes: the check fails as the honest tests say, nothing passes, the run is not
+Outcomes: the check fails as the honest tests say, on the clean checkout and in the work
+tree (where an adopted feature's re-verification, the diagnostic run after a clean
+checkout's failure and a check without a verifier go), nothing passes, the run is not
 complete. (Not on Docker: its test image has no Python for pytest.)
 """
 
@@ -75,7 +77,10 @@ def test_forged_bytecode_of_a_protected_test_is_not_run(
     )
     code, report = run(root, tmp_path)
     assert "forged ['test_a." in tool_outputs(root, "run")[0]  # the attack ran
-    assert "F001 FAILS" in tool_outputs(root, "verify_feature")[0]
+    verified = tool_outputs(root, "verify_feature")[0]
+    # On the clean checkout there is no bytecode at all; in the work tree (where the
+    # diagnostic run, a re-verification and a check without a verifier go) neither.
+    assert "F001 FAILS" in verified and "fails in your work tree too" in verified, verified
     assert_not_complete(code, report)
     assert_nothing_passes(root)
 
@@ -95,7 +100,7 @@ def test_an_ignored_conftest_in_a_protected_folder_is_removed_before_the_check(
     code, report = run(root, tmp_path)
     assert "planted=0" in tool_outputs(root, "run")[0]  # the attack ran
     verified = tool_outputs(root, "verify_feature")[0]
-    assert "F001 FAILS" in verified and "tests/acceptance/conftest.py" in verified, verified
+    assert "F001 FAILS" in verified and "fails in your work tree too" in verified, verified
     assert not (root / "tests" / "acceptance" / "conftest.py").exists()
     assert_not_complete(code, report)
     assert_nothing_passes(root)

@@ -9,9 +9,9 @@
   status`, which leaves ignored files out) and pytest ran it (local: a sandbox mounts the
   folder read-only, so no command there writes it).
 Outcomes: the check fails as the honest tests say, on the clean checkout and in the work
-tree (where an adopted feature's re-verification, the diagnostic run after a clean
-checkout's failure and a check without a verifier go), nothing passes, the run is not
-complete. (Not on Docker: its test image has no Python for pytest.)
+tree (where the diagnostic run after a clean checkout's failure and a check without a
+clean-checkout runner go), nothing passes, the run is not complete. (Not on Docker: its
+test image has no Python for pytest.)
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_forged_bytecode_of_a_protected_test_is_not_run(
     assert "forged ['test_a." in tool_outputs(root, "run")[0]  # the attack ran
     verified = tool_outputs(root, "verify_feature")[0]
     # On the clean checkout there is no bytecode at all; in the work tree (where the
-    # diagnostic run, a re-verification and a check without a verifier go) neither.
+    # diagnostic run and a check without a clean-checkout runner go) none is trusted.
     assert "F001 FAILS" in verified and "fails in your work tree too" in verified, verified
     assert_not_complete(code, report)
     assert_nothing_passes(root)

@@ -208,9 +208,7 @@ def test_a_folder_it_may_not_open_is_reported_with_its_reason(shared_dir: Path) 
     assert unread == [("closed", errno.EACCES)]
 
 
-def test_remove_tree_removes_any_depth_and_follows_no_link(
-    deep_dir: Path, tmp_path: Path
-) -> None:
+def test_remove_tree_removes_any_depth_and_follows_no_link(deep_dir: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("x")

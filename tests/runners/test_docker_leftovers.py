@@ -181,7 +181,10 @@ def test_what_the_runners_user_cannot_end_ends_with_the_container(
     assert container is not None
     exec_id = docker_client.api.exec_create(container, ["sleep", "60"], user="0")["Id"]
     docker_client.api.exec_start(exec_id, detach=True)
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60  # until the engine says the root task runs
+    while not docker_client.api.exec_inspect(exec_id)["Running"]:
+        assert time.monotonic() < deadline, "the root exec never started"
+        time.sleep(0.05)
     result = runner.run("echo hi")
     assert result.stdout == "hi\n" and result.note is not None, result
     assert "restarted" in result.note

@@ -41,12 +41,12 @@ def test_timeout_kills_the_whole_process_group(runner: LocalRunner, tmp_path: Pa
         "sh -c 'sleep 300 & echo $! > grandchild.pid; wait' & sleep 300",
         resources=Resources(timeout_s=1),
     )
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 60  # ended at its limit, not after the 300 s
     assert result.failure is not None and result.failure.kind == "timeout"
     assert result.exit_code is None
     assert "1 s" in result.failure.message
     grandchild = int((tmp_path / "grandchild.pid").read_text())
-    deadline = time.monotonic() + 2
+    deadline = time.monotonic() + 60  # generous: it is gone at once on a quiet machine
     while not _gone(grandchild) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(grandchild), f"grandchild {grandchild} still runs"
@@ -122,7 +122,9 @@ def test_stop_ends_what_the_commands_left_running(tmp_path: Path) -> None:
     assert result.stdout == "started\n"
     beat = tmp_path / "beat.txt"
     before = beat.read_bytes()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 60  # the next beat, however loaded the machine
+    while beat.read_bytes() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert beat.read_bytes() != before  # the local runner is not a sandbox: it survived
     runner.stop()
     stopped = beat.read_bytes()

@@ -123,9 +123,9 @@ def test_a_lock_held_by_a_live_process_stops_clearly_and_resumes(tmp_path: Path)
         [sys.executable, "-c", f"f = open({str(lock)!r}, 'w'); import time; time.sleep(120)"]
     )
     try:
-        for _ in range(100):
-            if lock.exists():
-                break
+        deadline = time.monotonic() + 60  # the holder has started and opened the lock
+        while not lock.exists():
+            assert time.monotonic() < deadline, "the lock holder never started"
             time.sleep(0.05)
         result = harness_proc(root, "run")
         assert result.returncode == 6, result.stderr

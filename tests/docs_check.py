@@ -24,15 +24,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = (
-    "harness",
-    "fleet",
-    "artifacts",
-    "initializer",
-    "session",
-    "escalation",
-    "runners",
-    "tui",
+# Our packages: the import contracts' root packages (written once, in pyproject.toml).
+PACKAGES = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"][
+        "root_packages"
+    ]
 )
 TABLE_HEADS = {"module", "modules", "file", "files", "script", "folder"}
 SKIP = {"__init__.py", "__pycache__", "README.md", "conftest.py"}

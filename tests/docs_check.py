@@ -376,25 +376,55 @@ def protocol_problems(root: Path = ROOT) -> tuple[list[str], set[str]]:
 # --- CONTRIBUTING.md ---------------------------------------------------------------------
 
 
-def contributing_problems(root: Path = ROOT) -> list[str]:
-    """CONTRIBUTING.md's layer picture and contract names against pyproject.toml."""
-    text = (root / "CONTRIBUTING.md").read_text(encoding="utf-8")
+def drawn_layers(text: str, heading: str, names: set[str]) -> list[set[str]] | None:
+    """The layers a Markdown drawing shows under `heading`, top to bottom (None: no drawing).
+
+    A line that starts at the margin begins a layer: its names run to the first two spaces
+    (a description may follow); names ending in `|` go on at the next line's margin.
+    """
+    found = re.search(rf"^{re.escape(heading)}\n.*?^```[a-z]*\n(.*?)^```", text, re.S | re.M)
+    if found is None:
+        return None
+    levels: list[set[str]] = []
+    joined = ""
+    for line in found.group(1).splitlines():
+        if not line or line[0] == " ":
+            continue  # a description's next line
+        joined += " " + re.split(r" {2,}", line.strip())[0]
+        if joined.rstrip().endswith("|"):
+            continue
+        levels.append({unit_of(n.strip(), names) or n.strip() for n in joined.split("|")})
+        joined = ""
+    return levels
+
+
+def layers_problems(path: Path, heading: str, root: Path = ROOT) -> list[str]:
+    """The layers drawn in a Markdown file against the layers contract of pyproject.toml."""
     rules = contracts(root / "pyproject.toml")
     (layers,) = [c for c in rules if c["type"] == "layers"]
-    block = re.search(r"## Import layers.*?```text\n(.*?)```", text, re.S)
-    drawn = [" ".join(line.split()) for line in block.group(1).splitlines()] if block else []
-    wanted = [" ".join(level.split()) for level in layers["layers"]]
-    problems = []
-    if drawn != wanted:
-        problems.append(
-            'CONTRIBUTING.md: the layers under "## Import layers" are not pyproject.toml\'s; '
-            "write them as:\n" + "\n".join(wanted)
-        )
+    wanted = [{n.strip() for n in re.split(r"[|:]", level)} for level in layers["layers"]]
+    names = {n for level in wanted for n in level}
+    drawn = drawn_layers(path.read_text(encoding="utf-8"), heading, names)
+    where = path.relative_to(root)
+    if drawn is None:
+        return [f'{where}: no drawing of the layers under "{heading}"']
+    if drawn == wanted:
+        return []
+    plain = ["  " + " | ".join(sorted(level)) for level in wanted]
+    return [
+        f'{where}: the layers under "{heading}" are not the layers contract of pyproject.toml, '
+        "which has, top to bottom:\n" + "\n".join(plain)
+    ]
+
+
+def contributing_problems(root: Path = ROOT) -> list[str]:
+    """CONTRIBUTING.md's layer picture and contract names against pyproject.toml."""
+    problems = layers_problems(root / "CONTRIBUTING.md", "## Import layers", root)
     named = set(TICK.findall(prose(root / "CONTRIBUTING.md")))
     problems += [
         f"CONTRIBUTING.md: the contract `{rule['id']}` of pyproject.toml is not named; "
         "say what it forbids"
-        for rule in rules
+        for rule in contracts(root / "pyproject.toml")
         if rule["type"] != "layers" and rule["id"] not in named
     ]
     return problems

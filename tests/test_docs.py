@@ -41,6 +41,24 @@ def test_contributing_draws_the_layers_and_names_the_contracts() -> None:
     assert docs_check.contributing_problems() == []
 
 
+def test_the_readme_draws_the_layers_of_the_contract() -> None:
+    assert docs_check.layers_problems(ROOT / "README.md", "## Layers") == []
+
+
+def test_a_layer_drawing_with_descriptions_and_wrapped_names() -> None:
+    names = {"harness.cli", "harness.errors", "harness.redact", "harness.walk", "tui"}
+    text = (
+        "## Layers\n\n```\nharness.cli     the command\ntui\n"
+        "errors | redact |  the errors;\nwalk              and the walk\n"
+        "                  of a project\n```\n"
+    )
+    assert docs_check.drawn_layers(text, "## Layers", names) == [
+        {"harness.cli"},
+        {"tui"},
+        {"harness.errors", "harness.redact", "harness.walk"},
+    ]
+
+
 def test_contributing_against_changed_contracts(tmp_path: Path) -> None:
     shutil.copy(ROOT / "CONTRIBUTING.md", tmp_path / "CONTRIBUTING.md")
     pyproject = tmp_path / "pyproject.toml"
@@ -52,7 +70,7 @@ def test_contributing_against_changed_contracts(tmp_path: Path) -> None:
     )
     problems = docs_check.contributing_problems(tmp_path)
     assert len(problems) == 2
-    assert problems[0].endswith("harness.secret_forms | harness.planted")
+    assert problems[0].endswith("harness.planted | harness.secret_forms")
     assert "`planted`" in problems[1]
 
 

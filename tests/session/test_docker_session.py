@@ -90,7 +90,7 @@ def test_time_limit_gives_a_timeout_promptly_and_the_session_goes_on(
 ) -> None:
     client, image = engine
     turns = [
-        turn(call("run", command="sleep 30", timeout_s=1)),
+        turn(call("run", command="sleep 600", timeout_s=1)),
         turn(call("write_file", path="done.txt", content="done\n")),
         *finish(),
     ]
@@ -99,7 +99,9 @@ def test_time_limit_gives_a_timeout_promptly_and_the_session_goes_on(
     started = time.monotonic()
     assert run_clean(client, root) == 0
     elapsed = time.monotonic() - started
-    assert elapsed < 15, f"the run took {elapsed:.1f}s: the 1 s limit did not stop `sleep 30`"
+    # The whole run (a harness process, a container, the checks) on a loaded machine stays
+    # far below the command's own 600 s: only the 1 s limit can have ended it.
+    assert elapsed < 300, f"the run took {elapsed:.1f}s: the 1 s limit did not stop `sleep 600`"
 
     (ran,) = tool_outputs(root, "run")
     assert "INFRASTRUCTURE FAILURE (timeout)" in ran

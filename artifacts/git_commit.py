@@ -9,7 +9,10 @@ the commit (by the user's git identity, harness in a trailer: :mod:`artifacts.gi
 and moves the branch with ``update-ref`` against the old HEAD: the commit is
 one atomic ref update, whatever the user staged stays staged, and a kill at any moment
 leaves either no commit or the whole commit. :func:`sync_index` then brings the user's
-index up to date for the committed paths.
+index up to date for the committed paths. :func:`commit_retrying` clears the locks a killed
+git left (:mod:`artifacts.git_locks`) and tries again; :func:`sync_to_commit` brings the
+index in line with one commit's paths, after such locks are cleared too (a kill inside the
+index sync leaves ``index.lock``).
 
 Each function takes the caller's :class:`~artifacts.git_safety.ConfigChecks` (``checks``),
 so the repository's config is checked before every git command but run again only when
@@ -19,16 +22,26 @@ its files changed.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artifacts.git_tree import ZERO, Git, _git, build_tree, head_sha
-from harness.errors import GitError
+from harness.errors import CommitPending, GitError
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
 
-__all__ = ["commit_exact", "committed_blob", "committed_paths", "head_sha", "sync_index"]
+COMMIT_ATTEMPTS = 3
+__all__ = [
+    "commit_exact",
+    "commit_retrying",
+    "committed_blob",
+    "committed_paths",
+    "head_sha",
+    "sync_index",
+    "sync_to_commit",
+]
 
 
 def _under(path: str, prefixes: list[str]) -> bool:
@@ -108,7 +121,7 @@ def sync_index(root: Path, paths: list[str], checks: ConfigChecks | None = None)
     """The user's index takes HEAD's entries for ``paths`` (after a plumbing commit)."""
     if not paths or head_sha(root, checks) is None:
         return
-    listing = b"".join(p.encode() + b"\0" for p in paths)
+    listing = b"".join(os.fsencode(p) + b"\0" for p in paths)
     literal = {"GIT_LITERAL_PATHSPECS": "1"}
     _git(root, checks)(
         "reset",
@@ -126,3 +139,47 @@ def committed_paths(root: Path, sha: str, checks: ConfigChecks | None = None) ->
         "diff-tree", "--root", "--no-commit-id", "-r", "--name-only", "-z", sha
     )
     return [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
+
+
+def commit_retrying(
+    root: Path,
+    message: str,
+    *,
+    paths: list[str],
+    blobs: dict[str, bytes],
+    protected: list[str],
+    kept: str,
+    say: Callable[[str], None],
+    checks: ConfigChecks | None = None,
+) -> str | None:
+    """:func:`commit_exact`, clearing the stale locks a killed git left (``HEAD.lock``, a
+    branch's ``.lock`` after a kill inside ``update-ref``) and trying again; CommitPending
+    (the step stays in flight) if it still cannot be made. ``kept`` says what is kept for
+    the next try; ``say`` is told of every lock removed. GitBusy (exit 6) if a live
+    process holds a lock past the wait."""
+    from artifacts.git_locks import clear_stale_locks
+
+    last = ""
+    for _ in range(COMMIT_ATTEMPTS):
+        try:
+            return commit_exact(
+                root, message, paths=paths, blobs=blobs, protected=protected, checks=checks
+            )
+        except GitError as error:
+            last = str(error)
+            for note in clear_stale_locks(root):
+                say(note)
+    raise CommitPending(f"the commit could not be made ({last}); {kept}")
+
+
+def sync_to_commit(
+    root: Path, sha: str, say: Callable[[str], None], checks: ConfigChecks | None = None
+) -> None:
+    """The user's index takes HEAD's entries for every path commit ``sha`` changed, after
+    the stale locks a kill left are cleared (``say`` is told): run again after a kill, it
+    ends in the same index."""
+    from artifacts.git_locks import clear_stale_locks
+
+    for note in clear_stale_locks(root):
+        say(note)
+    sync_index(root, committed_paths(root, sha, checks), checks)

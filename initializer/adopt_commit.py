@@ -38,7 +38,7 @@ def commit_adoption(
     from initializer.first_commit import ensure_repository, make_first_commit
 
     config = load_config(root)
-    ensure_repository(root)
+    ensure_repository(root, "harness adopt")
     head = head_sha(root)
     first = head is None or not _adopted_before(root)
     paths = [p for p, done in wrote.items() if done or (first and _left_by_adopt(root, p, head))]

@@ -6,6 +6,7 @@ journal like any session; a finished project is reported and left untouched.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
 SPEC_MAX_CHARS = 60_000
 INIT_TRAILER = "Harness-Init"
 PROTOCOL_FILES = ("feature_list.json", "progress.md", "init.sh", "harness.toml", ".gitignore")
+# Written when the initializer's model wrote no init.sh: every harness project has one
+# (`harness validate` requires it), and a session's wake runs it.
+MINIMAL_INIT_SH = """#!/usr/bin/env bash
+# Written by `harness init`: the initializer wrote no init.sh. harness runs this at the
+# start of every session to bring the environment up and smoke-test it; a failure here is
+# the session's first problem. Replace these lines with the project's own setup.
+set -euo pipefail
+echo "init.sh: no setup steps yet (written by harness init)"
+"""
 
 
 class NoFeatureList(HarnessError):
@@ -91,14 +101,17 @@ def initialize(
 
 
 def interrupted_config(root: Path) -> str | None:
-    """The harness.toml text an interrupted init of ``root`` was to write (None if none)."""
+    """The harness.toml text an interrupted init of ``root`` was to write (None if none,
+    or if that init still runs: it writes the file itself)."""
     from harness.journal.protocol import open_reader
 
     if not (root / ".harness" / "journal.db").exists():
         return None
     with open_reader(root / ".harness") as journal:
         pending = journal.unfinished_run("init")
-        meta = next((r.meta for r in journal.runs() if r.id == pending), {}) if pending else {}
+        if pending is None or journal.holder(pending) is not None:
+            return None
+        meta = next((r.meta for r in journal.runs() if r.id == pending), {})
     text = meta.get("config_text")
     return text if isinstance(text, str) and text.strip() else None
 
@@ -106,8 +119,10 @@ def interrupted_config(root: Path) -> str | None:
 def interrupted_init(root: Path) -> Path | None:
     """The spec of an init of ``root`` that was interrupted (None if none is pending).
 
-    ArtifactError when one is pending but its spec is gone, naming the command to type.
+    ArtifactError when one is pending but its spec is gone, naming the command to type;
+    RunLocked (exit 6) when it is not interrupted but still running in another process.
     """
+    from harness.errors import RunLocked
     from harness.journal.protocol import open_reader
 
     if not (root / ".harness" / "journal.db").exists():
@@ -116,7 +131,13 @@ def interrupted_init(root: Path) -> Path | None:
         pending = journal.unfinished_run("init")
         if pending is None:
             return None
+        pid = journal.holder(pending)
         meta = next((r.meta for r in journal.runs() if r.id == pending), {})
+    if pid is not None:
+        raise RunLocked(
+            f"`harness init` of {root} is still running (pid {pid}), not interrupted: "
+            "wait for it to finish (or stop it), then run `harness run`"
+        )
     spec = meta.get("spec")
     if not spec or not Path(spec).is_file():
         raise ArtifactError(
@@ -250,7 +271,12 @@ def _writeback(
     from artifacts.gitignore import plan_gitignore
     from artifacts.io import atomic_write
     from artifacts.models import ProgressEntry
-    from initializer.first_commit import make_first_commit, plan_first_commit, report_left_out
+    from initializer.first_commit import (
+        make_first_commit,
+        plan_first_commit,
+        report_left_out,
+        sync_first_commit,
+    )
     from session.committable import Selection
     from session.progress import record_progress
     from session.sanitize import model_text
@@ -270,6 +296,11 @@ def _writeback(
                 text = text.rstrip("\n") + f'\n\n[protect]\npaths = ["{ACCEPTANCE_DIR}"]\n'
             atomic_write(toml, text, root=root)
             written.append("harness.toml")
+        script = root / "init.sh"
+        if not script.exists() and not script.is_symlink():
+            atomic_write(script, MINIMAL_INIT_SH, root=root)
+            os.chmod(script, 0o755)
+            written.append("init.sh")
         # .harness/ and the build and cache output of the languages the project shows
         # (its files, and the tools init.sh and the feature checks call), added to the
         # user's .gitignore as bytes in its own line ending.
@@ -285,15 +316,22 @@ def _writeback(
                 written.append(".gitignore")
         return written
 
-    journal.step("artifact", "support-files", {}, write_support_files, output=list[str])
+    support: list[str] = journal.step(
+        "artifact", "support-files", {}, write_support_files, output=list[str]
+    )
     wrote = f"{count} features" + (", init.sh" if (root / "init.sh").exists() else "")
+    said = f"The initializer wrote {wrote} (features all failing). "
+    if "init.sh" in support:
+        said = (
+            f"The initializer wrote {count} features (all failing) and no init.sh; harness "
+            "wrote a minimal init.sh for the wake, to be replaced by the project's setup. "
+        )
     entry = ProgressEntry(
         session=0,
         date=datetime.now(UTC).replace(microsecond=0),
         feature=None,
         outcome="initialised",
-        summary=f"The initializer wrote {wrote} (features all failing). "
-        + model_text(plan, secrets=scope.secrets),
+        summary=said + model_text(plan, secrets=scope.secrets),
         next="Start with the highest-priority failing feature.",
     )
     record_progress(journal, root, entry)
@@ -317,7 +355,9 @@ def _writeback(
         "git",
         "plan",
         {"init": True},
-        lambda: plan_first_commit(root, config, only, again=again, secrets=scope.secrets),
+        lambda: plan_first_commit(
+            root, config, only, again=again, secrets=scope.secrets, command="harness init"
+        ),
         output=Selection,
     )
     report_left_out("harness init", chosen.excluded)
@@ -332,6 +372,7 @@ def _writeback(
             command="harness init",
             again=again,
             secrets=scope.secrets,
+            sync=False,
         )
 
     sha: str | None = journal.step(
@@ -343,4 +384,7 @@ def _writeback(
         recover=find,
         output=str | None,  # type: ignore[arg-type]
     )
+    # Live, outside the step: a kill between the commit and the index sync (or inside
+    # it) is made good on resume, whether the commit step replays or is recovered.
+    sync_first_commit(root, sha, command="harness init")
     return sha

@@ -12,6 +12,13 @@ do. A protocol file harness needs (the feature list, progress.md) that would be 
 (a secret, a size limit) refuses the commit (GitRefused, exit 2): nothing is committed,
 and the command, run again once the file is fixed, makes it. The planned files are
 checked again when the commit is made: a resumed init commits them as they are then.
+
+Each git step checks the world it leaves, so a kill anywhere ends as no kill: the plan
+makes a repository git can use (:func:`artifacts.git_init.ensure_repository`: a ``.git``
+half made by a killed ``git init`` is made again), the commit clears the locks a kill
+inside ``update-ref`` left and tries again, and :func:`sync_first_commit` (for init
+outside the journaled commit step, so it runs again on every resume, the recovered commit
+included) brings the user's index in line with the commit.
 """
 
 from __future__ import annotations
@@ -34,12 +41,13 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
-def ensure_repository(root: Path) -> None:
-    """A git repository at ``root`` (created, branch main, when there is none)."""
-    from artifacts.git import GitRepo
+def ensure_repository(root: Path, command: str = "harness") -> None:
+    """A repository git can use at ``root`` (created, branch main, when there is none; a
+    ``.git`` half made by a killed ``git init`` made again), said on stderr."""
+    from artifacts.git_init import ensure_repository as ensure
 
-    if not (root / ".git").exists():
-        GitRepo.init(root).close()
+    for note in ensure(root):
+        print(f"{command}: {note}", file=sys.stderr)
 
 
 def plan_first_commit(
@@ -49,19 +57,21 @@ def plan_first_commit(
     *,
     again: str,
     secrets: Redactor | None = None,
+    command: str = "harness",
 ) -> Selection:
     """Create the repository if there is none; choose what the first commit takes.
 
     Args:
         only: the files or folders to commit (None: every file git would see).
         again: the command that makes the commit once a refused file is fixed.
+        command: the command on whose behalf (for what is said on stderr).
         secrets: the run's secrets, kept out of the commit (default: those of
             ``os.environ`` and ``config``).
     """
     from session.committable import changed_paths
     from session.verify.hidden import exclude_locally
 
-    ensure_repository(root)
+    ensure_repository(root, command)
     # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
     hidden = tuple(config.verify.hidden)
     exclude_locally(root, list(hidden))
@@ -100,20 +110,42 @@ def make_first_commit(
     again: str,
     secrets: Redactor | None = None,
     blobs: dict[str, bytes] | None = None,
+    sync: bool = True,
 ) -> str | None:
     """Commit exactly the planned ``paths`` that still pass (a resumed command commits
     files that may have changed since the plan) and ``blobs`` (these bytes for these
-    paths, whatever is on disk); nothing else is staged. None if that changes nothing."""
-    from artifacts.git_commit import commit_exact, sync_index
+    paths, whatever is on disk); nothing else is staged, and the user's index takes the
+    commit's files (``sync``; init does it after its journaled step: see
+    :func:`sync_first_commit`). A lock a killed git left is cleared and the commit tried
+    again. None if that changes nothing."""
+    from artifacts.git_commit import commit_retrying
 
     chosen = _select(root, paths, config, again, secrets)
     report_left_out(command, chosen.excluded)
     if not chosen.paths and not blobs:
         return None
-    sha = commit_exact(root, message, paths=chosen.paths, blobs=blobs or {}, protected=[])
-    if sha is not None:
-        sync_index(root, [*chosen.paths, *(blobs or {})])
+    sha = commit_retrying(
+        root,
+        message,
+        paths=chosen.paths,
+        blobs=blobs or {},
+        protected=[],
+        kept=f"the files are kept, and `{again}` makes the commit",
+        say=lambda note: print(f"{command}: {note}", file=sys.stderr),
+    )
+    if sync:
+        sync_first_commit(root, sha, command=command)
     return sha
+
+
+def sync_first_commit(root: Path, sha: str | None, *, command: str) -> None:
+    """The user's index takes the first commit's files (they would show as staged
+    deletions otherwise, and the user's next `git commit` would delete them); run after
+    the commit, live, also when the commit was recovered or replayed."""
+    from artifacts.git_commit import sync_to_commit
+
+    if sha is not None:
+        sync_to_commit(root, sha, say=lambda note: print(f"{command}: {note}", file=sys.stderr))
 
 
 def report_left_out(command: str, excluded: list[Excluded]) -> None:

@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from session.loop import LoopOutcome
 
 PROGRESS = "progress.md"
-COMMIT_ATTEMPTS = 3
 
 
 class WakeSnapshot(BaseModel):
@@ -271,29 +270,18 @@ def _commit_with_retries(
 ) -> str | None:
     """commit_exact, clearing stale locks and retrying; CommitPending if it cannot be made."""
     from artifacts.config import protected_paths
-    from artifacts.git_commit import commit_exact
-    from artifacts.git_locks import clear_stale_locks
-    from harness.errors import CommitPending, GitError
+    from artifacts.git_commit import commit_retrying
 
-    protected = [p for p in protected_paths(env.config) if p != ".harness"]
-    last = ""
-    for _ in range(COMMIT_ATTEMPTS):
-        try:
-            return commit_exact(
-                env.root,
-                message,
-                paths=paths,
-                blobs=blobs,
-                protected=protected,
-                checks=env.git_checks,
-            )
-        except GitError as error:
-            last = str(error)
-            for note in clear_stale_locks(env.root):  # GitBusy (exit 6) if a live one stays
-                print(f"harness: {note}", file=sys.stderr)
-    raise CommitPending(
-        f"the session's commit could not be made ({last}); its work and progress entry are "
-        "kept, and the next `harness run` makes the commit"
+    return commit_retrying(
+        env.root,
+        message,
+        paths=paths,
+        blobs=blobs,
+        protected=[p for p in protected_paths(env.config) if p != ".harness"],
+        kept="the session's work and progress entry are kept, and the next `harness run` "
+        "makes the commit",
+        say=lambda note: print(f"harness: {note}", file=sys.stderr),
+        checks=env.git_checks,
     )
 
 

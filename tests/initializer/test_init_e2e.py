@@ -107,3 +107,22 @@ def test_a_killed_init_resumes(tmp_path: Path, crash_in: str, step: tuple[str, s
     assert harness(root, "run") == 0
     assert passing(root) == ["F001", "F002"]
     assert commit_count(root) == 3
+
+
+def test_an_init_whose_model_wrote_no_init_sh_still_validates(tmp_path: Path) -> None:
+    """validate requires init.sh; init agrees: when the model wrote none, harness writes a
+    minimal one (executable, committed, said in progress.md) and the project validates."""
+    root = make_project(tmp_path / "p", count=1)
+    script = json.loads((root / "script.json").read_text())
+    turns = script["scenes"][0]["turns"]
+    script["scenes"][0]["turns"] = [
+        t for t in turns if not any(c["name"] == "write_init_sh" for c in t.get("tool_calls", []))
+    ]
+    (root / "script.json").write_text(json.dumps(script))
+    init(root)
+    assert harness(root, "validate") == 0
+    assert (root / "init.sh").stat().st_mode & 0o111
+    assert "init.sh" in head_files(root)
+    progress = (root / "progress.md").read_text()
+    assert "no init.sh; harness wrote a minimal init.sh" in progress
+    assert harness(root, "run") == 0  # its wake runs it

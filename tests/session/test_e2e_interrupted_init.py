@@ -6,18 +6,22 @@ before or during its init are finished by `harness run`, paying for nothing twic
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from tests.session.support import (
+    call,
     harness_out,
     harness_proc,
     init_commits,
     make_project,
     passing,
     session_commits,
+    turn,
 )
 
 
@@ -37,6 +41,41 @@ def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> No
     runs = json.loads(out)
     assert [r["kind"] for r in runs] == ["init", "run"]
     assert runs[0]["outcome"] == "complete"
+
+
+def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path: Path) -> None:
+    """Not "finishing the interrupted init" while that init is live in another process."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = [turn(call("read_file", path="SPEC.md"), latency_s=120)]
+    root = make_project(tmp_path / "p", count=1)
+    script = json.loads((root / "script.json").read_text())
+    script["scenes"][0]["turns"][0] = slow[0]
+    (root / "script.json").write_text(json.dumps(script))
+    live = subprocess.Popen(
+        [sys.executable, "-m", "harness", "-C", str(root), "init", "--spec", str(root / "SPEC.md")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not list((root / ".harness" / "locks").glob("*.lock")):
+            assert live.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        done = harness_proc(root, "run")
+        assert done.returncode == 6, done.stderr
+        assert "is still running (pid" in done.stderr
+        assert "finishing the interrupted" not in done.stderr
+        assert not (root / "feature_list.json").exists()
+        assert live.poll() is None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
 
 
 def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -> None:

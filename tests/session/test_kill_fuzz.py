@@ -1,13 +1,18 @@
-"""Kill-fuzz (issue 15): random SIGKILLs of the real CLI, some while a git child runs.
+"""Kill-fuzz (issues 15, 23): random SIGKILLs of the real CLI, some inside a git child.
 
-Each trial copies one initialised tiny project, runs `harness run` and SIGKILLs its whole
-process group (harness and its git children) at random moments, some of them chosen as
-"a `git` child of harness is running", until a run ends by itself. The result is compared
-with an uninterrupted reference run on features and evidence, commits and their trailers,
-progress entries, `journal verify`, and the tokens the journal recorded.
+Each trial copies one tiny project that was never initialised, runs `harness init`, then
+`harness run` (what a user types after any interruption: it finishes an interrupted init
+first), and SIGKILLs the whole process group (harness and its git children) at random
+moments until a run ends by itself. Some kills are aimed: at the moment a `git` child of
+harness runs a chosen subcommand (init's `git init`, the commits' `update-ref`, the index
+sync's `reset`, or any). The result is compared with an uninterrupted reference on
+features and evidence, commits and their trailers, progress entries, the user's index
+(its paths, and nothing staged against HEAD), `journal verify`, and the tokens the journal
+recorded.
 
-Bounded for the suite (about a minute); `HARNESS_FUZZ_TRIALS=N` runs more by hand and the
-summary line (trials, kills, kills inside git, divergences) is printed.
+Bounded for the suite (about a minute); `HARNESS_FUZZ_TRIALS=N` runs more by hand
+(`HARNESS_FUZZ_SEED` repeats one) and the summary line (trials, kills, kills inside git by
+subcommand, divergences) is printed.
 """
 
 from __future__ import annotations
@@ -22,47 +27,59 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.session.support import init, make_project
+from tests.session.support import make_project
 
 pytestmark = pytest.mark.slow
 
-MAX_KILLS = 5
+MAX_KILLS = 6
 RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
+JOURNAL_ID = re.compile(r"journal:[0-9a-f]{16}/")
+# What an aimed kill waits for: a git child running this subcommand (None: any).
+TARGETS: tuple[str | None, ...] = ("init", "update-ref", "reset", None)
 
 
-def _start(root: Path) -> subprocess.Popen[bytes]:
+def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    command = args or ("run", "--quiet")
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "-C", str(root), "run", "--quiet"],
+        [sys.executable, "-m", "harness", "-C", str(root), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # the group: harness and every git child it starts
     )
 
 
-def _git_children(pid: int) -> list[int]:
+def _git_children(pid: int) -> list[tuple[int, list[bytes]]]:
+    """The git children of ``pid`` with their command lines (GitPython's long-lived
+    `cat-file` reader left out: it is not interesting). Read from the process's own
+    children list: a scan of /proc is too slow to catch a `git init` of a few ms."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for child in children:
         try:
-            stat = (entry / "stat").read_text()
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
         except OSError:
-            continue
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and comm == "git":
-            try:
-                cmd = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue  # it ended between the two reads
-            if b"cat-file" not in cmd:  # GitPython's long-lived reader is not interesting
-                found.append(int(entry.name))
+            continue  # it ended meanwhile
+        if argv and argv[0].endswith(b"git") and b"cat-file" not in argv:
+            found.append((int(child), argv))
     return found
+
+
+def _subcommand(argv: list[bytes]) -> str:
+    """The git subcommand of a command line: the first argument after git's own options
+    (``-c key=value``, ``-C dir``)."""
+    args = argv[1:]
+    while args and args[0] in (b"-c", b"-C"):
+        args = args[2:]
+    return args[0].decode(errors="replace") if args else "?"
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
@@ -71,31 +88,51 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _trial(root: Path, rng: random.Random, reference_s: float) -> tuple[int, int, int]:
-    """Run to the end under random kills; (kills, kills inside git, final exit code)."""
+def _after(command: tuple[str, ...], code: int, err: bytes, root: Path) -> tuple[str, ...]:
+    """The next command once a process ended by itself (empty: the trial is over)."""
+    if command[0] == "init" and code == 0:
+        return ("run", "--quiet")
+    if code == 2 and b"Start it with `harness init" in err:
+        # Killed before the init recorded its run: `harness run` says to start it.
+        return ("init", "--spec", str(root / "SPEC.md"))
+    return ()
+
+
+def _trial(
+    root: Path, rng: random.Random, reference_s: float, aimed: Counter[str]
+) -> tuple[int, int, int]:
+    """Init, then run to the end under random kills; (kills, kills inside git, the final
+    exit code). ``aimed`` counts the kills inside git by subcommand."""
     kills = in_git = 0
+    command: tuple[str, ...] = ("init", "--spec", str(root / "SPEC.md"))
     while True:
-        proc = _start(root)
-        if kills >= MAX_KILLS:
-            proc.communicate(timeout=300)
-            return kills, in_git, proc.returncode
-        inside_git = rng.random() < 0.5
-        deadline = time.monotonic() + rng.uniform(0.05, max(0.2, reference_s))
+        proc = _start(root, *command)
         killed = False
-        while proc.poll() is None:
-            if inside_git and _git_children(proc.pid):
-                _kill_group(proc)
-                killed, in_git = True, in_git + 1
-                break
-            if time.monotonic() >= deadline:
-                _kill_group(proc)
-                killed = True
-                break
-            time.sleep(0.002)
-        if not killed:
-            proc.communicate(timeout=300)
+        if kills < MAX_KILLS:
+            target = rng.choice(TARGETS) if rng.random() < 0.5 else ""
+            deadline = time.monotonic() + rng.uniform(0.05, max(0.2, reference_s))
+            while proc.poll() is None:
+                if target != "":
+                    running = [_subcommand(argv) for _, argv in _git_children(proc.pid)]
+                    hit = [sub for sub in running if target in (None, sub)]
+                    if hit:
+                        _kill_group(proc)
+                        killed, in_git = True, in_git + 1
+                        aimed[hit[0]] += 1
+                        break
+                elif time.monotonic() >= deadline:  # an aimed kill waits for its git child
+                    _kill_group(proc)
+                    killed = True
+                    break
+                time.sleep(0.0005 if target != "" else 0.002)
+        if killed:
+            kills += 1
+            command = ("run", "--quiet")  # what the user types after any interruption
+            continue
+        _, err = proc.communicate(timeout=300)
+        command = _after(command, proc.returncode, err, root)
+        if not command:
             return kills, in_git, proc.returncode
-        kills += 1
 
 
 def _signature(root: Path) -> dict[str, Any]:
@@ -104,7 +141,7 @@ def _signature(root: Path) -> dict[str, Any]:
     from harness.journal import Journal
 
     def norm(text: str) -> str:
-        return RUN_ID.sub("RUN", text)
+        return JOURNAL_ID.sub("journal:J/", RUN_ID.sub("RUN", text))
 
     features = json.loads((root / "feature_list.json").read_text())["features"]
     shown = [
@@ -120,6 +157,14 @@ def _signature(root: Path) -> dict[str, Any]:
     commits = [norm(c.strip()) for c in log.split("\x01") if c.strip()]
     status = subprocess.run(
         ["git", "-C", str(root), "status", "--porcelain"], capture_output=True, text=True
+    ).stdout
+    index = subprocess.run(
+        ["git", "-C", str(root), "ls-files"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    staged = subprocess.run(
+        ["git", "-C", str(root), "diff", "--cached", "--name-status", "HEAD"],
+        capture_output=True,
+        text=True,
     ).stdout
     progress = [
         (
@@ -143,6 +188,8 @@ def _signature(root: Path) -> dict[str, Any]:
         "features": shown,
         "commits": commits,
         "clean": status == "",
+        "index": index,
+        "staged": staged,
         "progress": progress,
         "tokens": tokens,
         "llm_calls": llm_calls,
@@ -155,30 +202,35 @@ def test_random_kills_end_as_an_uninterrupted_run(tmp_path: Path) -> None:
     seed = int(os.environ.get("HARNESS_FUZZ_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
     template = make_project(tmp_path / "template", count=2)
-    init(template)
     reference_root = tmp_path / "reference"
     shutil.copytree(template, reference_root, symlinks=True)
     started = time.monotonic()
-    ref = _start(reference_root)
-    ref.communicate(timeout=300)
+    for command in (("init", "--spec", str(reference_root / "SPEC.md")), ("run", "--quiet")):
+        ref = _start(reference_root, *command)
+        ref.communicate(timeout=300)
+        assert ref.returncode == 0
     reference_s = time.monotonic() - started
-    assert ref.returncode == 0
     reference = _signature(reference_root)
-    assert reference["journal_verify"] == 0 and reference["clean"]
+    assert reference["journal_verify"] == 0 and reference["clean"] and not reference["staged"]
     total_kills = total_in_git = 0
+    aimed: Counter[str] = Counter()
     divergences: list[str] = []
     for number in range(trials):
         root = tmp_path / f"trial-{number}"
         shutil.copytree(template, root, symlinks=True)
-        kills, in_git, code = _trial(root, rng, reference_s)
+        kills, in_git, code = _trial(root, rng, reference_s, aimed)
         total_kills += kills
         total_in_git += in_git
         found = _signature(root)
         if code != 0 or found != reference:
             different = {k: (reference[k], found[k]) for k in reference if reference[k] != found[k]}
             divergences.append(f"trial {number} (exit {code}, {kills} kills): {different}")
+        else:
+            shutil.rmtree(root)  # a long run by hand keeps only what diverged
+    by_command = ", ".join(f"{name} {count}" for name, count in sorted(aimed.items()))
     print(
         f"kill-fuzz: seed {seed}, {trials} trials, {total_kills} kills "
-        f"({total_in_git} inside a git child), {len(divergences)} divergences"
+        f"({total_in_git} inside a git child: {by_command or 'none'}), "
+        f"{len(divergences)} divergences"
     )
     assert not divergences, "\n".join(divergences)

@@ -23,7 +23,7 @@ SQLITE_FULL = 13
 SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 PROBE_BYTES = 4096
-PROBE_NAME = "probe.tmp"  # machine-specific (state files leave *.tmp behind)
+PROBE_NAME = "probe.tmp"  # only where the file system has no O_TMPFILE
 # The check maps the file instead of reading it page by page: 3x faster here.
 CHECK_MMAP = 1 << 30
 FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
@@ -80,27 +80,36 @@ def from_oserror(path: Path | str, error: OSError) -> StorageError | None:
 def probe(folder: Path) -> StorageError | None:
     """Try to write 4 KiB in ``folder``: None when that works.
 
-    The same small file (``probe.tmp``) is emptied and written again each time, so the
-    write needs a fresh block (a full disk says ENOSPC) without creating and removing a
-    file on every open; no fsync (it cost 30 ms on a busy disk here). Outside ``.harness/``
-    (the project folder itself, or before ``.harness/`` exists) it is removed after.
+    The write goes to an unnamed file (``O_TMPFILE``) that vanishes when closed, even if
+    the process is killed meanwhile, so no probe is ever left in a user's folder. Where the
+    file system has no unnamed files, the same small file (``probe.tmp``) is emptied and
+    written again each time, removed after outside ``.harness/`` (the project folder
+    itself, or before ``.harness/`` exists). Either way the write needs a fresh block (a
+    full disk says ENOSPC); no fsync (it cost 30 ms on a busy disk here).
     """
     target = folder if folder.exists() else folder.parent
-    name = target / PROBE_NAME
+    name: Path | None = None
     try:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = os.open(target, os.O_WRONLY | getattr(os, "O_TMPFILE", 0) | os.O_DIRECTORY, 0o600)
     except OSError as error:
-        return from_oserror(target, error)
+        if error.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+            return from_oserror(target, error)
+        name = target / PROBE_NAME
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT, 0o600)
+        except OSError as error:
+            return from_oserror(target, error)
     try:
         os.ftruncate(fd, 0)
         os.write(fd, b"\0" * PROBE_BYTES)
     except OSError as error:
         return from_oserror(target, error)
     finally:
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)  # leaves an empty file: nothing held on a full disk
+        if name is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # leaves an empty file: nothing held on a full disk
         os.close(fd)
-        if target.name != ".harness":  # the user's own folder: leave nothing there
+        if name is not None and target.name != ".harness":  # the user's folder: leave none
             with contextlib.suppress(OSError):
                 name.unlink()
     return None

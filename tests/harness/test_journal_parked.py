@@ -47,13 +47,21 @@ def test_another_kind_of_step_left_open_mid_session_is_still_damage(tmp_path: Pa
     assert any("has no end" in p for p in verify(state).problems)
 
 
-def test_the_storage_probe_leaves_nothing_in_the_users_folder(tmp_path: Path) -> None:
-    """A failed run tries the disk of the project folder too: no probe.tmp stays there."""
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_the_storage_probe_leaves_nothing_in_the_users_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    """A failed run tries the disk of the project folder too: no probe.tmp stays there.
+    With O_TMPFILE nothing is left anywhere; without, the file is kept only in .harness/."""
+    import os
+
     from harness.journal.faults import PROBE_NAME, probe
 
+    if not unnamed:
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
     assert probe(tmp_path) is None
     assert probe(tmp_path / ".harness") is None  # not there yet: tried in its parent
-    assert not (tmp_path / PROBE_NAME).exists()
+    assert os.listdir(tmp_path) == []
     (tmp_path / ".harness").mkdir()
     assert probe(tmp_path / ".harness") is None
-    assert (tmp_path / ".harness" / PROBE_NAME).exists()  # kept where it is harness's
+    assert os.listdir(tmp_path / ".harness") == ([] if unnamed else [PROBE_NAME])

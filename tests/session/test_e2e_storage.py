@@ -129,3 +129,26 @@ def test_garbage_in_a_journal_page_stops_the_run_before_it_writes(tmp_path: Path
     assert again.stdout == head.stdout
     verified = harness_proc(root, "journal", "verify")
     assert verified.returncode == 2 and "DAMAGED" in verified.stdout
+
+
+@pytest.mark.parametrize("unnamed", [True, False])
+def test_the_storage_probe_leaves_no_file_behind(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    """The probe a failed run makes in the project root (is the disk full? read-only?)
+    leaves nothing there: a failed run left `probe.tmp` in the user's project."""
+    from harness.journal.faults import probe
+
+    if not unnamed:  # a file system without O_TMPFILE: a named file, removed again
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    assert probe(small_disk) is None
+    assert os.listdir(small_disk) == []
+    subprocess.run(["dd", "if=/dev/zero", f"of={small_disk}/big", "bs=64k"], capture_output=True)
+    full = probe(small_disk)
+    assert full is not None and full.reason == "full"
+    assert os.listdir(small_disk) == ["big"]
+    (small_disk / "big").unlink()
+    assert _mount("-o", "remount,ro", str(small_disk)).returncode == 0
+    readonly = probe(small_disk)
+    assert readonly is not None and readonly.reason == "read-only"
+    assert os.listdir(small_disk) == []

@@ -24,9 +24,16 @@ from pathlib import Path
 
 from harness.errors import RunnerError
 from runners import classify, disk, protect
-from runners.base import CommandResult, Failure, Phase, Resources
+from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
-from runners.process import limit_argv, prlimit_path, run_process, set_limits, shell_code
+from runners.process import (
+    did_not_start,
+    limit_argv,
+    prlimit_path,
+    run_limited,
+    shell_code,
+    ungrantable,
+)
 
 HOME = "/home/harness"
 TMPFS_MB = 512
@@ -84,6 +91,17 @@ def unusable() -> RunnerError:
         "namespaces (sysctl kernel.unprivileged_userns_clone=1), or use Docker "
         '(runner.kind = "docker"), or set runner.kind = "local" to run commands '
         "unsandboxed on this machine.",
+    )
+
+
+def gone(error: OSError) -> RunnerError:
+    """bwrap could not be run any more (it was there when the run started)."""
+    return RunnerError(
+        f"the bubblewrap sandbox cannot run: bwrap could not be started ({error}).",
+        kind="sandbox_unavailable",
+        suggestion="It was there when the run started: reinstall bubblewrap (`apt install "
+        "bubblewrap`) or make it runnable again, then `harness run` resumes the step that "
+        'was running (or set runner.kind = "docker").',
     )
 
 
@@ -160,25 +178,35 @@ class BubblewrapRunner:
         # The limits are set inside the sandbox, on the command only (not on bwrap), so
         # RLIMIT_NPROC counts the processes of the sandbox's own user namespace.
         prefix = self._limit_argv(limits)
-        argv = [
-            *self.sandbox_args(network=network, workdir=workdir),
-            *(prefix or []),
-            "/bin/sh",
-            "-c",
-            command,
-        ]
-        were_absent = protect.absent(self.root, self.protected)
-        outcome = run_process(
-            argv,
-            cwd=self.root,
-            env=self.environment(env),
-            timeout_s=limits.timeout_s,
-            max_output_bytes=self.max_output_bytes,
-            preexec=None
-            if prefix
-            else functools.partial(set_limits, limits, max_file_mb=self.max_file_mb),
+        pids = limits.pids if prefix and any(a.startswith("--nproc") for a in prefix) else None
+        refused = ungrantable(
+            limits, self.resources, max_file_mb=self.max_file_mb, runner="bwrap", pids=pids
         )
-        failure = classify.local_failure(
+        if refused is not None:
+            return CommandResult(
+                command=command, exit_code=None, stdout="", stderr="", duration_s=0.0,
+                failure=refused,
+            )  # fmt: skip
+        argv = [*self.sandbox_args(network=network, workdir=workdir), *(prefix or [])]
+        were_absent = protect.absent(self.root, self.protected)
+        try:
+            outcome = run_limited(
+                argv,
+                command,
+                limits,
+                limited=prefix is not None,
+                cwd=self.root,
+                env=self.environment(env),
+                max_file_mb=self.max_file_mb,
+                max_output_bytes=self.max_output_bytes,
+            )
+        except OSError as error:  # bwrap itself could not be run (removed, not executable)
+            bwrap_version.cache_clear()
+            raise gone(error) from error
+        # The sandbox never started (bwrap could not set it up: "setting up uid map";
+        # prlimit refused): the machine's fault, not the command's.
+        started = did_not_start(outcome, limits, self.resources, what="bubblewrap")
+        failure = started or classify.local_failure(
             outcome.returncode,
             outcome.stderr,
             timed_out=outcome.timed_out,
@@ -186,17 +214,6 @@ class BubblewrapRunner:
             timeout_s=limits.timeout_s,
             max_file_mb=self.max_file_mb,
         )
-        if (
-            failure is None
-            and outcome.returncode == 1
-            and outcome.stderr.startswith(("bwrap:", "prlimit:"))
-        ):
-            failure = Failure(
-                kind="sandbox",
-                message=f"the sandbox could not start: {outcome.stderr.strip()[:300]}",
-                suggestion="ask_human: the bubblewrap setup failed on this machine "
-                "(see `harness doctor`)",
-            )
         created = protect.remove_created(self.root, were_absent)
         if created:
             failure = failure or classify.protected_created(created)

@@ -7,7 +7,6 @@ the harness. It says so loudly, once per process, and sets ``sandboxed = False``
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -21,7 +20,14 @@ from harness.redact import is_secret_name
 from runners import classify, disk
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
-from runners.process import kill_group, limit_argv, run_process, set_limits, shell_code
+from runners.process import (
+    did_not_start,
+    kill_group,
+    limit_argv,
+    run_limited,
+    shell_code,
+    ungrantable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +116,26 @@ class LocalRunner:
         environment["PATH"] = os.pathsep.join([interpreter_dir, environment.get("PATH", "")])
         environment.update(env or {})
         environment[TOKEN_VAR] = self.token
+        refused = ungrantable(limits, self.resources, max_file_mb=self.max_file_mb, runner="local")
+        if refused is not None:
+            return CommandResult(
+                command=command, exit_code=None, stdout="", stderr="", duration_s=0.0,
+                failure=refused,
+            )  # fmt: skip
         prefix = limit_argv(limits, max_file_mb=self.max_file_mb)
-        outcome = run_process(
-            [*(prefix or []), "/bin/sh", "-c", command],
+        outcome = run_limited(
+            prefix or [],
+            command,
+            limits,
+            limited=prefix is not None,
             cwd=workdir,
             env=environment,
-            timeout_s=limits.timeout_s,
+            max_file_mb=self.max_file_mb,
             max_output_bytes=self.max_output_bytes,
-            preexec=None
-            if prefix
-            else functools.partial(set_limits, limits, max_file_mb=self.max_file_mb),
         )
-        failure = classify.local_failure(
+        # prlimit (or the shell) could not start: the machine's fault, not the command's.
+        started = did_not_start(outcome, limits, self.resources, what="the local runner")
+        failure = started or classify.local_failure(
             outcome.returncode,
             outcome.stderr,
             timed_out=outcome.timed_out,

@@ -26,7 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runners.base import Resources
+from harness.errors import RunnerError
+from runners.base import Failure, Resources
 from runners.output import TailBuffer
 
 MB = 1024 * 1024
@@ -42,6 +43,22 @@ class ProcessOutcome:
     stderr: str
     duration_s: float
     timed_out: bool
+    started: bool | None = None
+    """Whether the shell that runs the command started (None: not watched). False means
+    what comes before it failed (bwrap setting up the sandbox, prlimit setting the
+    limits): a fault of the machine, not of the command."""
+
+
+# The shell that runs a command says it started (one byte written to its stdin, the write
+# end of a pipe only harness reads, then stdin becomes /dev/null as it always was) before it
+# runs the command, given as its first argument: nothing the command does can forge or
+# suppress it, and a command that does not parse still counts as started.
+STARTED = 'printf . >&0; exec 0</dev/null; exec /bin/sh -c "$1"'
+
+
+def shell_argv(command: str) -> list[str]:
+    """``/bin/sh`` running ``command`` after writing the started byte to its stdin."""
+    return ["/bin/sh", "-c", STARTED, "sh", command]
 
 
 def _values(resources: Resources, max_file_mb: int | None) -> dict[int, tuple[int, int]]:
@@ -114,36 +131,89 @@ def run_process(
     timeout_s: float,
     max_output_bytes: int,
     preexec: Callable[[], None] | None = None,
+    shell: str | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` in a new session; SIGKILL its process group at ``timeout_s``.
 
     ``preexec`` (the limits when ``prlimit`` is missing) runs between fork and exec.
+    ``shell``: a command run by ``/bin/sh`` after ``argv`` (a prefix such as bwrap and
+    prlimit), watched: the outcome says whether that shell started.
     """
     out, err = TailBuffer(max_output_bytes), TailBuffer(max_output_bytes)
+    mark = TailBuffer(16)
+    read_end, write_end = -1, subprocess.DEVNULL
+    if shell is not None:
+        read_end, write_end = os.pipe()
+        argv = [*argv, *shell_argv(shell)]
     started = time.monotonic()
-    proc = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group, killed as a whole
-        preexec_fn=preexec,
-    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=write_end,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, killed as a whole
+            preexec_fn=preexec,
+        )
+    except BaseException:
+        if shell is not None:
+            os.close(read_end)
+        raise
+    finally:
+        if shell is not None:
+            os.close(write_end)
     assert proc.stdout is not None and proc.stderr is not None
     sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
+    if shell is not None:
+        sinks[read_end] = mark
     try:
         timed_out = _collect(proc, sinks, deadline=started + timeout_s)
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM, SIGHUP: harness.signals) or failed while the
+        # command runs: nothing of it may go on writing into the project.
+        kill_group(proc.pid)
+        proc.wait()
+        kill_group(proc.pid)
+        raise
     finally:
         proc.stdout.close()
         proc.stderr.close()
+        if shell is not None:
+            os.close(read_end)
     return ProcessOutcome(
         returncode=proc.returncode,
         stdout=out.text(),
         stderr=err.text(),
         duration_s=time.monotonic() - started,
         timed_out=timed_out,
+        started=None if shell is None else bool(mark.text()),
+    )
+
+
+def run_limited(
+    argv: list[str],
+    command: str,
+    limits: Resources,
+    *,
+    limited: bool,
+    cwd: Path,
+    env: dict[str, str],
+    max_file_mb: int | None,
+    max_output_bytes: int,
+) -> ProcessOutcome:
+    """``command`` run by ``/bin/sh`` after ``argv`` (bwrap, prlimit: ``limited`` when
+    prlimit sets the limits, else they are set between fork and exec), watched for its
+    start (:func:`run_process`)."""
+    return run_process(
+        argv,
+        cwd=cwd,
+        env=env,
+        timeout_s=limits.timeout_s,
+        max_output_bytes=max_output_bytes,
+        preexec=None if limited else functools.partial(set_limits, limits, max_file_mb=max_file_mb),
+        shell=command,
     )
 
 
@@ -214,3 +284,80 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+_NAMES = {
+    resource.RLIMIT_AS: ("memory_mb", MB, "ulimit -Hv"),
+    resource.RLIMIT_CPU: ("timeout_s", 1, "ulimit -Ht"),
+    resource.RLIMIT_FSIZE: ("max_file_mb", MB, "ulimit -Hf"),
+    resource.RLIMIT_NPROC: ("pids", 1, "ulimit -Hu"),
+}
+
+
+def ungrantable(
+    limits: Resources,
+    defaults: Resources,
+    *,
+    max_file_mb: int | None,
+    runner: str,
+    pids: int | None = None,
+) -> Failure | None:
+    """Whether the limits can be set at all: a limit above this process's own hard limit
+    (``ulimit -H``) cannot be given to any command, and prlimit would fail for every one.
+
+    Above it in what the agent declared (``request_resources``): a Failure the agent reads,
+    naming the most it can have. Above it in the run's own settings (``[runner]``, which
+    no command of the agent can change): RunnerError, so the run parks with the cause
+    instead of every command failing on the agent's budget.
+    """
+    wanted = _values(limits, max_file_mb)
+    if pids is not None:
+        wanted[resource.RLIMIT_NPROC] = (pids, pids)
+    for which, (_, want) in wanted.items():
+        hard = resource.getrlimit(which)[1]
+        if hard == resource.RLIM_INFINITY or want <= hard:
+            continue
+        field, unit, command = _NAMES[which]
+        most = hard // unit - (2 if which == resource.RLIMIT_CPU else 0)  # CPU: timeout + 2
+        if field == "max_file_mb" or getattr(limits, field) == getattr(defaults, field):
+            value = max_file_mb if field == "max_file_mb" else getattr(limits, field)
+            raise RunnerError(
+                f"[runner] {field} = {value:g} is more than the {runner} runner can give any "
+                f"command: harness itself runs under a hard limit of {most:g} "
+                f"({command} says so), and a limit cannot be raised above it.",
+                kind="limits",
+                suggestion=f"Lower [runner] {field} in harness.toml to at most {most:g}, or "
+                "start harness without that hard limit; then `harness run` resumes the step.",
+            )
+        return Failure(
+            kind="sandbox",
+            message=f"{field}={getattr(limits, field):g} is more than this machine can grant: "
+            f"harness itself runs under a hard limit of {most:g}",
+            suggestion=f"call request_resources with {field} <= {most:g}, or ask_human to "
+            "raise the limit harness runs under",
+            limit=f"{field}={most:g}",
+        )
+    return None
+
+
+def did_not_start(
+    outcome: ProcessOutcome, limits: Resources, defaults: Resources, *, what: str
+) -> Failure | None:
+    """The shell never started (``outcome.started`` False): with the agent's own declared
+    resources a Failure it reads (they may be too small to start a shell); with the run's
+    own, a fault of the machine: RunnerError, the run parks with the cause."""
+    if outcome.started is not False or outcome.timed_out:
+        return None
+    said = (outcome.stderr.strip().splitlines() or [f"exit {outcome.returncode}"])[-1][:300]
+    if limits != defaults:
+        return Failure(
+            kind="sandbox",
+            message=f"the command could not start under the resources you declared: {said}",
+            suggestion="request other resources (request_resources) and rerun, or ask_human",
+        )
+    raise RunnerError(
+        f"{what} could not start a command on this machine: {said}.",
+        kind="sandbox_failed",
+        suggestion="This is the machine's setup, not the agent's work: fix it (`harness "
+        "doctor` checks the runner), then `harness run` resumes the step that was running.",
+    )

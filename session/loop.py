@@ -109,6 +109,8 @@ class AgentLoop:
                 messages[:] = compact(messages, self.ctx, force=True)
                 sent = 0
                 continue
+            except BudgetExhausted as exc:  # the gateway's own check: the session still ends
+                return self._end("budget", str(exc))  # with its writeback
             sent = len(messages)
             messages.append(response.message())
             try:

@@ -162,6 +162,15 @@ def run_project(
     report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     report.wall_s = round(time.monotonic() - started, 3)
     report.resumable = report.resumable or keep_open or outcome in RESUMABLE
+    unfinished = _open_numbers(journal, run.id)
+    if not report.resumable and unfinished:
+        # A session is never closed without its writeback: the run stays open, and the
+        # next `harness run` resumes that session (its failed step runs again) and commits.
+        report.resumable = True
+        report.detail = detail = (
+            f"{detail}; session {unfinished[0]} has not made its writeback yet: `harness run` "
+            "resumes it"
+        )
     if not report.resumable:
         journal.close_open_sessions(run.id, outcome)
         run.finish(outcome, {"detail": detail, "passing": passing, "runner": report.runner})
@@ -216,9 +225,14 @@ def _drive(
         outcome, detail = "waiting", f"{exc} (since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})"
     except StorageError as exc:
         outcome, detail = "waiting", _waiting_on(exc)
-    except KeyboardInterrupt:
-        outcome = "interrupted"
-        detail = "interrupted (Ctrl-C); `harness run` resumes at the step it stopped in"
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP (harness.signals)
+        from harness import signals
+
+        detail = (
+            f"interrupted ({signals.describe(interrupt)}); `harness run` resumes at the step "
+            "it stopped in"
+        )
+        return "interrupted", detail, signals.exit_code(interrupt), False
     except ModelFatal as exc:
         # A model the user must fix (a bad key, a wrong name): exit 2, and its step stays
         # in flight with the run open, so after the fix `harness run` resends that request.
@@ -237,11 +251,20 @@ def _drive(
             # writeback once the user fixed the repository (or the lock's holder is gone).
             keep_open = isinstance(exc, GitRefused | CommitPending)
             return "failed", str(exc), int(code or ExitCode.FAILED), keep_open
-    except OSError as exc:
+    except Exception as exc:  # a bug of ours, MemoryError, an OSError not of storage
         run.journal.check_present()
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
-            raise  # not a storage fault: a bug, with its traceback
+            # The run stays open with its session: the failed step runs again on resume
+            # (it is no verdict of the model), and the session makes its writeback.
+            from harness.crashlog import save_traceback
+
+            where = save_traceback(root, scope.secrets)
+            detail = (
+                f"internal error: {type(exc).__name__}: {exc}. The journal kept every "
+                f"finished step; `harness run` resumes from there. Traceback: {where}"
+            )
+            return "failed", detail, int(ExitCode.FAILED), True
     finally:
         if env is not None:
             report.estimated_tokens = env.accounting.estimated.total_tokens
@@ -419,7 +442,7 @@ def _idle_streak(env: SessionEnv) -> int:
     """Closed sessions at the end of the journal (every run) that changed nothing."""
     streak = 0
     closed = [s for s in env.run.journal.sessions() if s.status == "closed" and s.number > 0]
-    for session in sorted(closed, key=lambda s: s.ended_at or 0.0, reverse=True):
+    for session in reversed(closed):  # journal order: the clock may have gone back
         if not (session.summary or {}).get("idle") or session.outcome == "passing":
             break
         streak += 1
@@ -428,10 +451,13 @@ def _idle_streak(env: SessionEnv) -> int:
 
 def _open_session(env: SessionEnv) -> int | None:
     """The session of this run that a crash or a question interrupted, if any."""
-    open_numbers = [
-        s.number for s in env.run.journal.sessions(env.run.id) if s.status == "open" and s.number
-    ]
-    return min(open_numbers) if open_numbers else None
+    open_numbers = _open_numbers(env.run.journal, env.run.id)
+    return open_numbers[0] if open_numbers else None
+
+
+def _open_numbers(journal: JournalReader, run_id: str) -> list[int]:
+    """The sessions of the run still open (no writeback made yet), lowest first."""
+    return sorted(s.number for s in journal.sessions(run_id) if s.status == "open" and s.number)
 
 
 def _next_session_number(env: SessionEnv) -> int:

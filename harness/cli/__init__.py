@@ -9,6 +9,7 @@ docker, textual, pydantic_monty) inside the function, so ``harness --help`` stay
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="A coding-agent harness: durable sessions, honest progress, sandboxed work.",
         epilog="Exit codes: 0 ok/complete, 1 failed, 2 invalid input, 3 budget exhausted, "
         "4 waiting (for a human, the provider, Docker or disk), 5 stuck, 6 busy (another "
-        "process drives the run), 130 interrupted (Ctrl-C).",
+        "process drives the run), 130 interrupted (Ctrl-C; 143 SIGTERM, 129 SIGHUP).",
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     parser.add_argument(
@@ -150,19 +151,28 @@ def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
         parser.print_help()
         return int(ExitCode.INVALID)
     args.hooks = hooks
+    from harness import signals
+
     try:
-        return int(args.func(args))
+        # SIGTERM and SIGHUP stop a command as Ctrl-C does (the TUI keeps its own ways).
+        with signals.interruptible() if args.command != "tui" else contextlib.nullcontext():
+            return int(args.func(args))
     except BrokenPipeError:
         raise
     except HarnessError as error:
         print(f"harness: {for_terminal(str(error))}", file=sys.stderr)
         return int(error.exit_code)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP (harness.signals)
         again = getattr(args, "again", "")
-        print(f"harness: interrupted.{' ' + again if again else ''}", file=sys.stderr)
-        return int(ExitCode.INTERRUPTED)
+        print(
+            f"harness: interrupted ({signals.describe(interrupt)}).{' ' + again if again else ''}",
+            file=sys.stderr,
+        )
+        return signals.exit_code(interrupt)
     except Exception as error:  # a bug of ours: keep the traceback in a file, not on screen
-        where = _save_traceback(args.project)
+        from harness.crashlog import save_traceback
+
+        where = save_traceback(args.project, _secrets_of(args.project))
         again = getattr(args, "again", "")
         print(
             f"harness: internal error: {type(error).__name__}: {error}. "
@@ -170,22 +180,6 @@ def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
             file=sys.stderr,
         )
         return int(ExitCode.FAILED)
-
-
-def _save_traceback(project: str) -> str:
-    import tempfile
-    import time
-    import traceback
-    from pathlib import Path
-
-    state = Path(project) / ".harness"
-    folder = state if state.is_dir() else Path(tempfile.gettempdir())
-    path = folder / f"harness-crash-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    try:
-        path.write_text(_secrets_of(project).text(traceback.format_exc()), encoding="utf-8")
-    except OSError:
-        return "(could not be written)"
-    return str(path)
 
 
 def _secrets_of(project: str) -> Redactor:

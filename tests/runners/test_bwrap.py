@@ -287,22 +287,49 @@ def test_the_limits_hold_with_and_without_prlimit(
     assert big.failure is not None and big.failure.kind == "disk"
 
 
-def test_a_failed_limit_is_a_sandbox_failure_not_the_commands(
+def test_a_sandbox_that_cannot_start_is_the_machines_fault_not_the_commands(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Limits prlimit cannot set (here a soft limit above its hard one): the command does
+    not run. With the run's own resources it is the machine's fault (RunnerError: the run
+    parks, issue 23); with resources the agent declared, the agent reads why."""
+    from harness.errors import RunnerError
     from runners import process
+    from runners.base import Resources
 
     if process.prlimit_path() is None:
         pytest.skip("util-linux's prlimit is not installed")
-    # Limits prlimit cannot set (here a soft limit above its hard one): it says why and
-    # the command does not run.
     monkeypatch.setattr(
         "runners.bwrap.limit_argv", lambda *a, **k: [process.prlimit_path(), "--cpu=5:3", "--"]
     )
-    result = BubblewrapRunner(project).run("echo ran > ran.txt")
+    runner = BubblewrapRunner(project)
+    with pytest.raises(RunnerError) as raised:
+        runner.run("echo ran > ran.txt")
+    assert raised.value.kind == "sandbox_failed"
+    assert "bubblewrap could not start a command on this machine" in str(raised.value)
+    assert "soft limit CPU" in str(raised.value)
+    declared = Resources(memory_mb=1024)
+    result = runner.run("echo ran > ran.txt", resources=declared)
     assert not (project / "ran.txt").exists()
     assert result.failure is not None and result.failure.kind == "sandbox"
+    assert "could not start under the resources you declared" in result.failure.message
     assert "soft limit CPU" in result.failure.message
+
+
+def test_a_command_that_fails_like_bwrap_is_still_the_commands(project: Path) -> None:
+    """The sandbox says it started before the command runs: a command printing what bwrap
+    prints on a failed start, and exiting 1, is the command's own failure (an agent
+    cannot park the run with it)."""
+    result = BubblewrapRunner(project).run(
+        "echo 'bwrap: setting up uid map: Permission denied' >&2; exit 1"
+    )
+    assert result.failure is None and result.exit_code == 1
+    assert "setting up uid map" in result.stderr
+
+
+def test_a_command_that_does_not_parse_counts_as_started(project: Path) -> None:
+    result = BubblewrapRunner(project).run("if then fi (")
+    assert result.failure is None and result.exit_code == 2
 
 
 SETPRIV = "/usr/bin/setpriv"

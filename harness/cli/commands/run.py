@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
         "a budget is spent, or a human is needed. An interrupted run resumes at the step it "
         "died in; an interrupted init is finished first. Exit codes: 0 complete, 3 budget "
         "exhausted, 4 waiting (for a human, the provider, Docker or disk), 5 stuck, 1 failed, "
-        "2 invalid input, 6 another process drives the run, 130 interrupted (Ctrl-C).",
+        "2 invalid input, 6 another process drives the run, 130 interrupted (Ctrl-C; 143 "
+        "SIGTERM, 129 SIGHUP).",
     )
     parser.add_argument(
         "--unattended",
@@ -107,8 +108,7 @@ def headline(outcome: str, detail: str) -> str:
 
 def _refusal_report(root: Path, error: BaseException) -> Any:
     """The report of a run that stopped before it started (a bad feature list or config,
-    exit 2) or was interrupted by Ctrl-C before it could write its own."""
-    from harness.errors import ExitCode
+    exit 2) or was interrupted (Ctrl-C, SIGTERM, SIGHUP) before it could write its own."""
     from session.run import RunReport
 
     total = passing = 0
@@ -119,12 +119,14 @@ def _refusal_report(root: Path, error: BaseException) -> Any:
         total, passing = len(features.features), features.passing
     except HarnessError:
         pass  # the very file the error may be about
-    if isinstance(error, KeyboardInterrupt):
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C, SIGTERM, SIGHUP
+        from harness import signals
+
         return RunReport(
             "interrupted",
-            int(ExitCode.INTERRUPTED),
+            signals.exit_code(error),
             "",
-            "interrupted (Ctrl-C)",
+            f"interrupted ({signals.describe(error)})",
             total,
             passing,
             resumable=True,

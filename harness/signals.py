@@ -1,0 +1,97 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C: the run stops where it is and can resume.
+
+A scheduler stopping a job (SIGTERM), a closed terminal or a lost SSH session (SIGHUP)
+killed harness outright: no report, the runner's commands still writing into the project
+and a Docker container outliving it. Inside :func:`interruptible`, both raise
+:class:`Terminated`, a ``KeyboardInterrupt``, in the main thread, so every path Ctrl-C
+takes runs for them too: the journaled step in flight is left in flight (the next
+`harness run` runs it again), the runner stops every process it started, the run is
+parked as ``interrupted`` and its report written. The exit code is the shell's for the
+signal (128 + its number: 143 for SIGTERM, 129 for SIGHUP; Ctrl-C's stays 130).
+
+Only the first such signal raises; later ones (a scheduler repeating its SIGTERM) are
+noted and let the cleanup finish. After SIGHUP the terminal is gone: the standard
+streams that were a terminal are pointed at ``/dev/null``, so the last words of the run
+cannot fail on a dead terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+from harness.errors import ExitCode
+
+HANDLED = (signal.SIGTERM, signal.SIGHUP)
+INTERRUPT_EXIT = int(ExitCode.INTERRUPTED)  # Ctrl-C (SIGINT): 128 + 2, what shells report
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop by ``signum`` (SIGTERM, SIGHUP)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+def exit_code(interrupt: BaseException) -> int:
+    """The shell's exit code for an interruption: 128 + the signal's number."""
+    return 128 + interrupt.signum if isinstance(interrupt, Terminated) else INTERRUPT_EXIT
+
+
+def describe(interrupt: BaseException) -> str:
+    """What stopped the process, in words: ``Ctrl-C``, ``SIGTERM``, ``SIGHUP``."""
+    if isinstance(interrupt, Terminated):
+        closed = " (the terminal closed)" if interrupt.signum == signal.SIGHUP else ""
+        return interrupt.name + closed
+    return "Ctrl-C"
+
+
+def _quiet_terminal() -> None:
+    """Point the standard streams that were the (now gone) terminal at /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            with contextlib.suppress(OSError):
+                if os.isatty(fd):
+                    os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` (once) while the block runs; the
+    previous handlers are put back afterwards. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = False
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        nonlocal raised
+        if signum == signal.SIGHUP:
+            _quiet_terminal()
+        if raised:
+            return  # already stopping: let the cleanup finish
+        raised = True
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                f"harness: {signal.Signals(signum).name} received: stopping.",
+                file=sys.stderr,
+                flush=True,
+            )
+        raise Terminated(signum)
+
+    previous = {signum: signal.signal(signum, handler) for signum in HANDLED}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)

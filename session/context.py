@@ -84,6 +84,9 @@ class WorkContext:
     calls, ask_human's step reference, the proofs' nested steps); set by the agent loop."""
     trace: Trace = field(default_factory=Trace)
     """What the session did around its escalation decisions (settled at writeback)."""
+    pending_writes: dict[str, bytes] = field(default_factory=dict)
+    """Bytes a file tool decided to write (by project path), written by the pipeline once
+    the step that decided them is recorded (session.tools.files.apply_write)."""
     wall: float | None = None
     """``time.monotonic()`` at which the session's wall-time budget ends (the sooner of
     ``session_wall_s`` and the run's ``run_wall_s``); None: no such budget."""

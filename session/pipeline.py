@@ -27,8 +27,9 @@ from pydantic import BaseModel
 
 from harness.tools import ToolRegistry, ToolResult
 from session.context import WorkContext
-from session.effects import GUARDED_WRITES, ProgramRan, Result, stamp
+from session.effects import GUARDED_WRITES, FileWritten, ProgramRan, Result, stamp
 from session.sentinel import NOTICE, Sentinel
+from session.tools.files import WRITERS, apply_write
 
 if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
@@ -88,7 +89,14 @@ class ToolPipeline:
                 result = result.model_copy(update={"through": self.journal.seq})
             return result
 
-        result: Result = self.journal.step("tool", name, inputs, live, output=Result)
+        # A file tool's step is recorded at once (never with the next write), and its
+        # bytes written after: a resumed step answers as the first attempt did.
+        writes = name in WRITERS
+        result: Result = self.journal.step(
+            "tool", name, inputs, live, idempotent=not writes, output=Result
+        )
+        if writes and (ran or not self.journal.replaying):
+            self._write(result, None if ran else lambda: self._redo(name, parse()))
         effects = stamp(result.effects, self.journal.ref(self.journal.last_seq))
         tool = self.tools.get(name)
         nested = tool is not None and tool.nested
@@ -102,6 +110,18 @@ class ToolPipeline:
             for effect in effects:
                 self.ctx.apply(effect)
         return result.model_copy(update={"effects": effects})
+
+    def _write(self, result: Result, redo: Callable[[], Any] | None) -> None:
+        """Write the bytes a recorded file tool step decided (live, or the session's last
+        recorded step on resume, whose write may not have been made)."""
+        for effect in result.effects:
+            if isinstance(effect, FileWritten):
+                apply_write(self.ctx, effect, redo)
+
+    def _redo(self, name: str, parsed: BaseModel | ToolResult[Any]) -> Any:
+        """Decide a recorded file tool call's bytes again (its answer is the recorded one)."""
+        if not isinstance(parsed, ToolResult):  # arguments refused: nothing was decided
+            self.tools.invoke(name, parsed, self.ctx)
 
     def _skip_nested(self, effects: list[Any]) -> None:
         """A replayed program: its calls' steps follow it in the journal; go past them."""

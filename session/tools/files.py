@@ -9,12 +9,15 @@ at ``[budgets] tool_s`` or when the session's wall-time budget ends, whichever c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from artifacts.io import atomic_write
+from artifacts.io import atomic_write, refuse_link
+from escalation.trace import content_digest, file_digest
+from harness.errors import ArtifactError
 from harness.tools import Tool, ToolResult
 from harness.worker import Overran, WorkerFailed
 from session.context import WorkContext
@@ -103,14 +106,9 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
         return _refused(exc)
     if path.is_dir():
         return ToolResult.error(f"{args.path} is a directory")
-    from escalation.trace import content_digest, file_digest
-
-    before = file_digest(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = args.content.encode("utf-8")
-    atomic_write(path, data, root=ctx.root)
-    written = FileWritten(path=_shown(ctx, path), before=before, after=content_digest(data))
-    return ToolResult(output=f"wrote {args.path} ({len(args.content)} chars)", effects=[written])
+    said = f"wrote {args.path} ({len(args.content)} chars)"
+    return _planned(ctx, path, file_digest(path), data, said)
 
 
 def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
@@ -127,20 +125,74 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     count = text.count(args.old)
     if count == 0:
         if text.count(args.new) == 1 and args.new:
-            # The edit was already applied (a replayed or repeated call): say so, change nothing.
+            # The edit is already there (the model repeated its call): say so, change nothing.
             return ToolResult(output=f"{args.path} already contains the new text; unchanged")
         return ToolResult.error(f"the old text does not occur in {args.path}; read it first")
     if count > 1:
         return ToolResult.error(
             f"the old text occurs {count} times in {args.path}; include more context"
         )
-    from escalation.trace import content_digest
-
     before = content_digest(text.encode("utf-8"))
     data = text.replace(args.old, args.new, 1).encode("utf-8")
-    atomic_write(path, data, root=ctx.root)
-    written = FileWritten(path=_shown(ctx, path), before=before, after=content_digest(data))
-    return ToolResult(output=f"edited {args.path}", effects=[written])
+    return _planned(ctx, path, before, data, f"edited {args.path}")
+
+
+# -- writes: decided in the step, written once it is recorded -------------------------------
+# A file tool's answer depends on the file as it was: written inside its step, a step whose
+# end was lost (a kill after the write) ran again on the written file and answered
+# otherwise ("already contains the new text"), so the model saw another transcript. The
+# tools decide the bytes and answer; the pipeline records the step (its end written at
+# once), then writes them (apply_write), and on resume writes them if that was not done.
+# Called outside a pipeline (no step records them), a tool writes at once.
+WRITERS = frozenset({"write_file", "edit_file"})
+
+
+def _planned(ctx: WorkContext, path: Path, before: str | None, data: bytes, said: str) -> Result:
+    """The tool's answer and the bytes to write; what would refuse the write refuses the
+    call now (the model reads it), not after the step is recorded."""
+    refuse_link(path, ctx.root)  # ArtifactError: the tool's error, as atomic_write's was
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown = _shown(ctx, path)
+    ctx.pending_writes[shown] = data
+    written = FileWritten(path=shown, before=before, after=content_digest(data))
+    if ctx.door is None:  # called outside a session's pipeline: nothing records it
+        apply_write(ctx, written)
+    return ToolResult(output=said, effects=[written])
+
+
+def apply_write(
+    ctx: WorkContext, written: FileWritten, redo: Callable[[], object] | None = None
+) -> None:
+    """Write what a recorded file tool step decided. Live, its bytes are in
+    ``ctx.pending_writes``; on resume (the step recorded, the write maybe not made),
+    ``redo`` decides them again, and they are written only while the file is still as the
+    step found it. A file already holding them is left as it is."""
+    data = ctx.pending_writes.pop(written.path, None)
+    try:
+        path = confine(
+            ctx.root, written.path, write=True, protected=ctx.protected, hidden=ctx.hidden
+        )
+        refuse_link(path, ctx.root)
+    except (PathRefused, ArtifactError) as why:
+        # A link or folder planted there since the step (a command left running): the
+        # write is not made through it, and the session's progress entry says so.
+        ctx.notes.append(f"the write of {written.path} was not made: {why}")
+        return
+    if path.is_dir():
+        ctx.notes.append(f"the write of {written.path} was not made: it is now a folder")
+        return
+    current = file_digest(path)
+    if current == written.after:
+        return
+    if data is None:
+        if redo is None or current != written.before:
+            return  # changed since the step: later steps or commands own it now
+        redo()
+        data = ctx.pending_writes.pop(written.path, None)
+        if data is None or content_digest(data) != written.after:
+            return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data, root=ctx.root)  # a full or read-only disk: the run waits
 
 
 def _shown(ctx: WorkContext, path: Path) -> str:

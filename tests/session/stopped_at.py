@@ -12,7 +12,9 @@ processes at random moments):
   signal than KILL: the signal arrives just before `git update-ref` would run);
 - ``index-sync``: after the commit's `update-ref`, before the user's index is synced;
 - ``raise:<Error>:<module>:<function>``: the function raises that error (a builtin such as
-  MemoryError) instead of running, once: a fault of the harness's own process.
+  MemoryError) instead of running, once: a fault of the harness's own process;
+- ``call:<module>:<function>#n``: at the n-th call of that function, before it runs;
+  ``after:<module>:<function>#n``: right after its n-th call returned.
 ``@TERM``, ``@HUP``: the process sends itself that signal there instead of SIGKILL.
 MARKER is a file: once it exists the point is passed, so the resumed process goes on.
 """
@@ -96,6 +98,25 @@ def install(point: str, marker: Path) -> None:
             _die(marker)
 
         git_commit.sync_index = sync
+    elif point.startswith(("call:", "after:")):
+        import importlib
+
+        when, module_name, function = point.split(":")
+        module = importlib.import_module(module_name)
+        real_call = getattr(module, function)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal seen
+            seen += 1
+            due = seen == int(nth or 1) and not marker.exists()
+            if due and when == "call":
+                _die(marker)
+            value = real_call(*args, **kwargs)
+            if due:
+                _die(marker)
+            return value
+
+        setattr(module, function, counted)
     elif point.startswith("raise:"):
         import builtins
         import importlib

@@ -173,3 +173,63 @@ def test_odd_paths_are_refused_as_results(
         result = call(tools, ctx, name, path=path, content="x")
         assert result.status == "error", (name, result.output)
     assert set(tmp_path.parent.rglob("*")) == before
+
+
+def _edit_turns() -> list[dict[str, object]]:
+    from tests.session.support import call as scripted
+    from tests.session.support import good_turns, turn
+
+    return [
+        turn(scripted("write_file", path="a.txt", content="one\n")),
+        turn(scripted("edit_file", path="a.txt", old="one", new="two")),
+        *good_turns(1),
+    ]
+
+
+@pytest.mark.slow  # child harness processes
+def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Path) -> None:
+    """Killed right after edit_file's write reached the disk: before, the step's end was
+    not recorded yet (or rode with the next write and was lost), so the resumed session
+    ran it again on the edited file and answered "already contains the new text". Now the
+    step is recorded before its bytes are written: the resumed session answers "edited",
+    as the uninterrupted run did, and the model is told the same things (issue 23)."""
+    import subprocess
+    import sys
+
+    from tests.session.support import harness_proc, init, llm_inputs, make_project, tool_outputs
+
+    reference = make_project(tmp_path / "reference", count=1, sessions={1: _edit_turns()})
+    init(reference)
+    assert harness_proc(reference, "run").returncode == 0
+    root = make_project(tmp_path / "p", count=1, sessions={1: _edit_turns()})
+    init(root)
+    point = "after:session.tools.files:atomic_write#2"  # edit_file's write (write_file's: #1)
+    helper = [sys.executable, "-m", "tests.session.stopped_at", point, str(tmp_path / "m")]
+    killed = subprocess.run(
+        [*helper, "--", "-C", str(root), "run"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -9, killed.stderr
+    resumed = harness_proc(root, "run")
+    assert resumed.returncode == 0, resumed.stderr
+    assert tool_outputs(root, "edit_file") == tool_outputs(reference, "edit_file")
+    assert tool_outputs(root, "edit_file") == ["edited a.txt"]
+    assert (root / "a.txt").read_text() == "two\n"
+
+    def asked(project: Path) -> list[object]:
+        """What the model was told after each call (the tool results it read; the journal
+        and run ids in an evidence reference differ from project to project)."""
+        import re
+
+        ids = re.compile(r"journal:[0-9a-f]+/[0-9]{8}-[0-9]{6}-[0-9a-f]+/")
+        return [
+            [ids.sub("journal:J/RUN/", m["content"]) for m in inputs["new_messages"]
+             if m["role"] == "tool"]
+            for step, inputs in llm_inputs(project)
+            if step.session
+        ]  # fmt: skip
+
+    assert asked(root) == asked(reference)

@@ -1,36 +1,42 @@
-"""The project's git repository, through GitPython.
+"""The project's git repository, through the one hardened door (:func:`run_git`).
 
-Commits are always made as ``harness <harness@localhost>`` (author and committer passed
-explicitly, so no user config is needed), without hooks or signing, with ``Key: value``
+Commits are made as the user git knows (harness named in a ``Co-authored-by`` trailer),
+else as ``harness <harness@localhost>`` (:mod:`artifacts.git_identity`), without hooks or
+signing, with ``Key: value``
 trailers (``Harness-Session: <run>/<n>``) that :meth:`GitRepo.find_commit_with_trailer`
 finds again: a commit interrupted by a crash is recognised instead of made twice.
 
-Every git command runs hardened (:mod:`artifacts.git_safety`): no hooks, no fsmonitor, no
-program the repository's config names; a repository whose own config would run one is
-refused when opened.
-
-GitPython keeps ``git cat-file`` children per ``Repo``; :class:`GitRepo` is a context manager
-that closes them. ``git`` (about 0.1 s to import) is imported on first use only.
+Every git command runs hardened (:mod:`artifacts.git_safety`): the absolute ``git`` found
+outside the project, no hooks, no fsmonitor, no mailmap, no program the repository's
+config names, a time limit, and the files git would block on (a FIFO named
+``.gitignore``, ``.mailmap``, a nested repository's ``HEAD``...) removed first; a
+repository whose own config would run a program is refused when opened. GitPython is
+not used: its calls had no time limit, kept ``git cat-file`` children, and its time-limit
+kill runs ``pgrep`` from ``PATH`` in the work tree.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from harness.errors import GitError
 
 if TYPE_CHECKING:
-    import git
+    from artifacts.git_safety import ConfigChecks
 
 AUTHOR_NAME = "harness"  # the author where git knows no user (artifacts.git_identity)
 AUTHOR_EMAIL = "harness@localhost"
 _TRAILER_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _TRAILER_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*): (.*)$")
+# One commit of `git log -z --format=...`: five NUL-separated fields (a message holds no NUL).
+_LOG_FORMAT = "--format=%H%x00%an%x00%ae%x00%aI%x00%B"
+_LOG_FIELDS = 5
 
 
 @dataclass(frozen=True)
@@ -59,66 +65,68 @@ def parse_trailers(message: str) -> dict[str, str]:
     return found
 
 
-def _gitpython() -> Any:
-    try:
-        import git
-    except ImportError as error:  # GitPython raises ImportError when no git binary is found
-        raise GitError(f"git is not usable here: {error}. Install git.") from None
-    return git
-
-
 class GitRepo:
-    """A git work tree at ``root``; use as ``with GitRepo.open(root) as repo: ...``."""
+    """A git work tree at ``root``; use as ``with GitRepo.open(root) as repo: ...``.
 
-    def __init__(self, repo: git.Repo, root: Path) -> None:
-        from artifacts.git_safety import git_env, git_options
+    ``checks``: the config-check verdicts its calls share (the caller's, e.g. a run's;
+    by default its own, so a second call skips an unchanged config's check)."""
 
-        self._repo = repo
+    def __init__(self, root: Path, checks: ConfigChecks | None = None) -> None:
+        from artifacts.git_safety import ConfigChecks
+
         self.root = root
-        # Every GitPython call (cat-file children included) gets the overrides and the env.
-        repo.git.set_persistent_git_options(c=git_options()[1::2])
-        repo.git.update_environment(
-            **{k: v for k, v in git_env().items() if k.startswith(("GIT_", "SSH_"))}
-        )
+        self.checks = checks if checks is not None else ConfigChecks()
+
+    def _git(self, *args: str, check: bool = True, env: dict[str, str] | None = None) -> str:
+        return self._run(*args, check=check, env=env).stdout.decode("utf-8", "replace")
+
+    def _ok(self, *args: str) -> bool:
+        return self._run(*args, check=False).returncode == 0
+
+    def _run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        from artifacts.git_safety import run_git
+
+        return run_git(self.root, *args, check=check, env=env, checks=self.checks)
 
     @classmethod
-    def open(cls, root: Path) -> GitRepo:
+    def open(cls, root: Path, checks: ConfigChecks | None = None) -> GitRepo:
         """The repository whose work tree is ``root``; GitError if there is none."""
-        lib = _gitpython()
-        root = Path(root).absolute()
-        try:
-            repo = lib.Repo(root, search_parent_directories=True)
-        except (lib.exc.InvalidGitRepositoryError, lib.exc.NoSuchPathError):
-            raise GitError(
-                f"{root} is not a git repository. Run `git init` there "
-                "(or `harness init`, which makes the first commit)."
-            ) from None
-        if repo.bare or repo.working_tree_dir is None:
-            repo.close()
-            raise GitError(f"{root} is a bare git repository; harness needs a work tree.")
-        if Path(repo.working_tree_dir).resolve() != root.resolve():
-            top = repo.working_tree_dir
-            repo.close()
-            raise GitError(f"{root} is inside the git work tree {top}, not its top.")
-        from artifacts.git_safety import check_config
 
-        try:
-            check_config(root)
-        except GitError:
-            repo.close()
-            raise
-        return cls(repo, root)
+        root = Path(root).absolute()
+        missing = GitError(
+            f"{root} is not a git repository. Run `git init` there "
+            "(or `harness init`, which makes the first commit)."
+        )
+        if not root.is_dir():
+            raise missing
+        repo = cls(root, checks)
+        done = repo._run("rev-parse", "--is-bare-repository", check=False)  # checks config
+        why = done.stderr.decode("utf-8", "replace")
+        if done.stdout.strip() == b"true" or "bare repository" in why:
+            raise GitError(f"{root} is a bare git repository; harness needs a work tree.")
+        if done.returncode != 0:
+            if "not a git repository" in why:
+                raise missing
+            raise GitError(f"git cannot open {root}: {why.strip()}")
+        top = repo._git("rev-parse", "--show-toplevel").strip()
+        if Path(top).resolve() != root.resolve():
+            raise GitError(f"{root} is inside the git work tree {top}, not its top.")
+        return repo
 
     @classmethod
     def init(cls, root: Path) -> GitRepo:
         """Create a repository at ``root`` (branch ``main``, no commits yet)."""
-        lib = _gitpython()
+        from artifacts.git_safety import run_git_unchecked
+
         root = Path(root).absolute()
         try:
-            repo = lib.Repo.init(root, mkdir=True, initial_branch="main")
-        except (lib.exc.GitCommandError, OSError) as error:
+            root.mkdir(parents=True, exist_ok=True)
+            run_git_unchecked(root, "init", "-q", "-b", "main")
+        except (GitError, OSError) as error:
             raise GitError(f"cannot create a git repository at {root}: {error}") from None
-        return cls(repo, root)
+        return cls(root)
 
     def __enter__(self) -> GitRepo:
         return self
@@ -132,33 +140,25 @@ class GitRepo:
         self.close()
 
     def close(self) -> None:
-        """Stop GitPython's ``git cat-file`` children and free the repository."""
-        self._repo.close()
+        """Nothing to free: every call is one git process that has ended."""
 
     def head(self) -> str | None:
         """The sha of HEAD; None in a repository without commits."""
-        if not self._repo.head.is_valid():
-            return None
-        return str(self._repo.head.commit.hexsha)
+        sha = self._git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return sha.strip() or None
 
     def branch(self) -> str | None:
         """The current branch; None when HEAD is detached."""
-        if self.is_detached():
-            return None
-        return str(self._repo.head.ref.name)
+        name = self._git("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return name.strip() or None
 
     def is_detached(self) -> bool:
         """Whether HEAD points at a commit rather than a branch."""
-        return bool(self._repo.head.is_detached)
+        return not self._ok("symbolic-ref", "--quiet", "HEAD")
 
     def is_dirty(self) -> bool:
         """Whether the work tree differs from HEAD (untracked, not ignored, files count)."""
-        from artifacts.git_safety import clear_blockers
-
-        clear_blockers(Path(self._repo.working_tree_dir or "."))
-        if self.head() is None:
-            return bool(self._repo.git.status("--porcelain"))
-        return bool(self._repo.is_dirty(untracked_files=True))
+        return bool(self._git("status", "--porcelain", "-z", "--untracked-files=normal"))
 
     def commit(
         self,
@@ -171,122 +171,85 @@ class GitRepo:
 
         With ``paths``, only those paths are committed; other staged changes stay staged.
         """
-        lib = _gitpython()
         text = message.strip()
         if trailers:
             text += "\n\n" + "\n".join(_trailer(k, v) for k, v in trailers.items())
         from artifacts.git_identity import commit_env, with_trailer
-        from artifacts.git_safety import git_options
 
-        env, users = commit_env(self.root, config=self._user_config())
+        env, users = commit_env(self.root, checks=self.checks)  # the user's identity, if any
         text = with_trailer(text).rstrip("\n") if users else text
-
-        command = [
-            "git",
-            *git_options(),
-            "commit",
-            "--no-verify",
-            "--quiet",
-            "--cleanup=verbatim",
-            "-m",
-            text,
-        ]
-        try:
-            if paths is None:
-                # .harness/ is the harness's machine state: never staged, whatever
-                # .gitignore says.
-                self._repo.git.add(A=True)
-                if self.head() is not None:
-                    self._repo.git.reset("-q", "--", ".harness")
-                else:
-                    self._repo.git.rm("-r", "--cached", "-q", "--ignore-unmatch", "--", ".harness")
+        command = ["commit", "--no-verify", "--quiet", "--cleanup=verbatim", "-m", text]
+        if paths is None:
+            # .harness/ is the harness's machine state: never staged, whatever .gitignore says.
+            self._git("add", "-A")
+            if self.head() is not None:
+                self._git("reset", "-q", "--", ".harness")
             else:
-                paths = [p for p in paths if p != ".harness" and not p.startswith(".harness/")]
-                if not paths:
-                    raise GitError("commit: an empty list of paths; nothing to commit.")
-                self._repo.git.add("-A", "--", *paths)
-                command += ["--", *paths]
-            if not self._staged(paths):
-                raise GitError(f"nothing to commit in {self.root} (no changes).")
-            self._repo.git.execute(command, env=env)
-        except lib.exc.GitCommandError as error:
-            raise GitError(f"git commit failed in {self.root}: {_stderr(error)}") from None
+                self._git("rm", "-r", "--cached", "-q", "--ignore-unmatch", "--", ".harness")
+        else:
+            paths = [p for p in paths if p != ".harness" and not p.startswith(".harness/")]
+            if not paths:
+                raise GitError("commit: an empty list of paths; nothing to commit.")
+            self._git("add", "-A", "--", *paths)
+            command += ["--", *paths]
+        if not self._staged(paths):
+            raise GitError(f"nothing to commit in {self.root} (no changes).")
+        self._git(*command, env=env)
         sha = self.head()
         assert sha is not None
         return sha
 
-    def _user_config(self) -> dict[str, str]:
-        """``user.name``/``user.email`` as git reads them (repository, global, system),
-        through GitPython's reader: no command, the config was checked at open."""
-        found: dict[str, str] = {}
-        reader = self._repo.config_reader()
-        for key in ("name", "email"):
-            try:
-                found[f"user.{key}"] = str(reader.get_value("user", key))
-            except Exception:  # not set at any level
-                continue
-        return found
-
     def read_at_head(self, path: str) -> str | None:
         """The text of `path` as committed at HEAD, or None (no commit, or not tracked)."""
-        if self.head() is None:
-            return None
-        try:
-            blob = self._repo.head.commit.tree / path
-        except KeyError:
-            return None
-        data: bytes = blob.data_stream.read()
-        return data.decode("utf-8")
+        done = self._run("cat-file", "blob", f"HEAD:{path}", check=False)
+        return done.stdout.decode("utf-8") if done.returncode == 0 else None
 
     def find_commit_with_trailer(self, key: str, value: str) -> str | None:
         """The newest commit whose trailers hold ``key: value``; None if there is none."""
         if self.head() is None:
             return None
-        shas = self._repo.git.log("--format=%H", "--fixed-strings", f"--grep={key}: {value}")
-        for sha in shas.split():
-            message = str(self._repo.commit(sha).message)
-            if parse_trailers(message).get(key) == value:
-                return str(sha)
+        found = self._git("log", "-z", _LOG_FORMAT, "--fixed-strings", f"--grep={key}: {value}")
+        for commit in _commits(found):
+            if commit.trailers.get(key) == value:
+                return commit.sha
         return None
 
     def log(self, n: int = 20) -> list[CommitInfo]:
         """The last ``n`` commits, newest first (empty without commits)."""
         if self.head() is None:
             return []
-        result = []
-        for commit in self._repo.iter_commits(max_count=n):
-            message = str(commit.message)
-            result.append(
-                CommitInfo(
-                    sha=str(commit.hexsha),
-                    summary=message.split("\n", 1)[0],
-                    author=f"{commit.author.name} <{commit.author.email}>",
-                    date=commit.authored_datetime.astimezone(UTC),
-                    message=message,
-                    trailers=parse_trailers(message),
-                )
-            )
-        return result
+        return _commits(self._git("log", "-z", f"--max-count={n}", _LOG_FORMAT))
 
     def _staged(self, paths: list[str] | None) -> bool:
+        pathspec = ["--", *paths] if paths else []
         if self.head() is None:
-            return bool(self._repo.git.ls_files(*(["--", *paths] if paths else [])))
-        try:
-            self._repo.git.diff("--cached", "--quiet", "HEAD", *(["--", *paths] if paths else []))
-        except _gitpython().exc.GitCommandError:
-            return True  # exit 1: there are differences
-        return False
+            return bool(self._git("ls-files", *pathspec))
+        return not self._ok("diff", "--cached", "--quiet", "HEAD", *pathspec)
+
+
+def _commits(output: str) -> list[CommitInfo]:
+    """The commits of ``git log -z`` with :data:`_LOG_FORMAT`."""
+    fields = output.split("\0")
+    result = []
+    for index in range(0, len(fields) - _LOG_FIELDS + 1, _LOG_FIELDS):
+        sha, name, email, date, message = fields[index : index + _LOG_FIELDS]
+        result.append(
+            CommitInfo(
+                sha=sha.strip(),
+                summary=message.split("\n", 1)[0],
+                author=f"{name} <{email}>",
+                date=datetime.fromisoformat(date).astimezone(UTC),
+                message=message,
+                trailers=parse_trailers(message),
+            )
+        )
+    return result
 
 
 def _trailer(key: str, value: str) -> str:
     if not _TRAILER_KEY.match(key) or "\n" in value:
         raise GitError(f"bad commit trailer {key!r}: {value!r} (one line, key of A-Z, 0-9, -).")
     return f"{key}: {value}"
-
-
-def _stderr(error: Any) -> str:
-    text = str(getattr(error, "stderr", "") or error).strip()
-    return text.removeprefix("stderr:").strip().strip("'").strip()
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ def user_identity(
 ) -> tuple[str, str] | None:
     """(name, email) of the user git would commit as, or None when git knows none.
 
-    ``config`` holds ``user.name``/``user.email`` when the caller has read them (GitRepo,
-    through GitPython's reader); else one hardened ``git config`` reads both."""
+    ``config`` holds ``user.name``/``user.email`` when the caller has read them; else one
+    hardened ``git config`` reads both."""
     if config is None:
         config = _read_user_config(root, checks)
     found = []

@@ -57,16 +57,6 @@ def _cmdline(pid: int) -> str:
     return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()[:120] or "?"
 
 
-def _is_ours_reader(pid: int) -> bool:
-    """A `git cat-file` child of this process (GitPython's reader): never holds a lock."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    ppid = int(stat.rsplit(")", 1)[1].split()[1])
-    return ppid == os.getpid() and "cat-file" in _cmdline(pid)
-
-
 def holders(lock: Path, root: Path, git_dir: Path) -> list[int]:
     """Live processes that have ``lock`` open or are git processes working in the repo."""
     proc = Path("/proc")
@@ -102,7 +92,7 @@ def holders(lock: Path, root: Path, git_dir: Path) -> list[int]:
         if _state(entry) in ("Z", "X"):
             continue
         inside = any(cwd == place or cwd.startswith(place + "/") for place in places)
-        if inside and not _is_ours_reader(pid):
+        if inside:
             found.append(pid)
     return found
 

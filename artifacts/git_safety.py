@@ -1,10 +1,15 @@
 """Host git that runs no program the project chose.
 
 The agent can write the project's ``.git/`` (the local runner does not stop it, and a
-sandbox bug might not), so every git command harness runs on the host carries
+sandbox bug might not), so every git command harness runs on the host is the absolute
+``git`` found outside the project (:mod:`harness.hostpath`: a ``git`` the agent wrote into
+a folder on a relative ``PATH`` entry never runs), has a time limit, and carries
 :data:`OVERRIDES` (``-c key=value``, which beat every config file): no hooks, no
-fsmonitor, no credential helper, no pager, editor, ssh or gpg program. :func:`git_env` drops
-the environment variables that would point git at other files or programs.
+fsmonitor, no credential helper, no pager, editor, ssh or gpg program, no mailmap.
+:func:`git_env` drops the environment variables that would point git at other files or
+programs, and gives git the same trusted ``PATH``. Before a command that reads the work
+tree's own files, the files git would wait on forever (a FIFO named ``.gitignore``,
+``.mailmap``, a nested repository's ``HEAD``) are removed (:mod:`artifacts.git_blockers`).
 
 Keys whose names the project picks (``filter.<driver>.clean``, ``diff.<driver>.textconv``,
 ``merge.<driver>.driver``) or that pull in other files (``include.path``, ``includeIf``)
@@ -27,8 +32,6 @@ harness never calls a git alias (git does not let an alias shadow a built-in com
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import re
 import subprocess
@@ -37,8 +40,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import walk
 from harness.errors import GitError, GitRefused
+from harness.hostpath import program, trusted_path
+
+GIT_TIMEOUT_S = 120.0
+"""The longest any git command of the harness may take before it is killed."""
 
 # Each pair becomes `-c key=value` on every git command harness runs.
 OVERRIDES: tuple[tuple[str, str], ...] = (
@@ -64,6 +70,11 @@ OVERRIDES: tuple[tuple[str, str], ...] = (
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
     ("safe.bareRepository", "explicit"),
+    # The work tree's .mailmap is read by `git log` (and %aN, shortlog, blame): a FIFO
+    # there blocked every wake. harness formats authors with %an/%ae, never mapped.
+    ("log.mailmap", "false"),
+    ("mailmap.file", ""),
+    ("mailmap.blob", ""),
 )
 
 # Environment variables that point git at other repositories, config or programs.
@@ -117,15 +128,34 @@ def git_options() -> list[str]:
     return options
 
 
+def git_program(root: Path | str | None = None) -> str:
+    """The absolute path of ``git`` on the trusted ``PATH`` (never inside ``root``).
+
+    Raises:
+        GitError: git is not installed (on the trusted ``PATH``).
+    """
+    found = program("git", outside=Path(root) if root is not None else None)
+    if found is None:
+        raise GitError(
+            "git is not installed (no `git` on PATH outside the project). Install git "
+            "(e.g. apt install git)."
+        )
+    return found
+
+
 def git_argv(root: Path | str, *args: str) -> list[str]:
     """The full command line of a hardened ``git -C root args...``."""
-    return ["git", *git_options(), "-C", str(root), *args]
+    return [git_program(root), *git_options(), "-C", str(root), *args]
 
 
-def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The process environment for git: redirecting variables dropped, prompts off."""
+def git_env(
+    extra: dict[str, str] | None = None, *, root: Path | str | None = None
+) -> dict[str, str]:
+    """The process environment for git: redirecting variables dropped, prompts off, a
+    ``PATH`` of absolute folders outside ``root`` (git finds its helpers there)."""
     env = {k: v for k, v in os.environ.items() if not _DROPPED_ENV.match(k)}
     env.update(_FORCED_ENV)
+    env["PATH"] = trusted_path(outside=Path(root) if root is not None else None)
     if extra:
         env.update(extra)
     return env
@@ -137,7 +167,7 @@ def run_git(
     check: bool = True,
     input: bytes | None = None,
     env: dict[str, str] | None = None,
-    timeout: float = 120,
+    timeout: float = GIT_TIMEOUT_S,
     checks: ConfigChecks | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run hardened git in ``root``; GitError naming the command on failure when ``check``.
@@ -146,63 +176,45 @@ def run_git(
     such as ``git status`` runs a clean filter the agent planted a moment ago, and the
     overrides cannot name every filter. ``checks`` (the caller's :class:`ConfigChecks`)
     skips the ``git config`` run while the config files are as its clean verdict found them.
+    Before a command that reads the work tree, the files git would block on are removed and
+    named on stderr.
     """
+    from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
+
     check_config(Path(root), checks)
-    if args and args[0] in WORK_TREE_READERS:
+    if _subcommand(args) in WORK_TREE_READERS:
         for path in clear_blockers(Path(root)):
             print(
-                f"harness: removed {path}: not a file, where git reads its rules "
-                "(git would wait on it forever)",
+                f"harness: removed {path}: not a regular file, where git reads (git would "
+                "wait on it forever)",
                 file=sys.stderr,
             )
-    return _run_unchecked(root, *args, check=check, input=input, env=env, timeout=timeout)
+    return run_git_unchecked(root, *args, check=check, input=input, env=env, timeout=timeout)
 
 
-WORK_TREE_READERS = frozenset({"status", "ls-files", "diff", "add", "check-ignore", "reset"})
-"""Subcommands harness runs that read ``.gitignore`` or ``.gitattributes`` in the work tree."""
-RULE_FILES = frozenset({".gitignore", ".gitattributes"})
+def _subcommand(args: tuple[str, ...]) -> str:
+    """The git subcommand of ``args`` (after global options such as ``--work-tree X``)."""
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        index += 2 if args[index] in ("--work-tree", "--git-dir", "-c") else 1
+    return args[index] if index < len(args) else ""
 
 
-def clear_blockers(root: Path) -> list[str]:
-    """Remove every FIFO, socket or device named ``.gitignore`` or ``.gitattributes`` in
-    the work tree (not ``.git/`` or ``.harness/``): git opens them to read its rules and a
-    FIFO blocks it forever, in every later run too. A command can make one without any
-    capability. One walk by directory entry types, no stat: 13 ms for 20,000 files.
-
-    Fails closed: a folder the walk could not read for any reason but a denied permission
-    (one that changed under it) is a GitError, before git runs. A folder harness may not
-    open is one git, running as the same user, cannot open either."""
-    removed: list[str] = []
-    found = walk.Walk(root)
-    for entry in found:
-        if entry.name in RULE_FILES and entry.kind and not (entry.is_file or entry.is_link):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.name, dir_fd=entry.dir_fd)
-            removed.append(walk.shown(entry.path))
-    unsure = [item for item in found.unreadable if item.errno not in (errno.EACCES, errno.EPERM)]
-    if unsure:
-        named = "; ".join(f"{walk.shown(path)} ({why})" for path, why, _ in unsure[:3])
-        raise GitError(
-            f"harness could not check {named} in {root} for FIFOs that would block git, so "
-            "git was not run there; a process is changing the tree: stop it, then run again"
-        )
-    return removed
-
-
-def _run_unchecked(
+def run_git_unchecked(
     root: Path | str,
     *args: str,
     check: bool = True,
     input: bytes | None = None,
     env: dict[str, str] | None = None,
-    timeout: float = 120,
+    timeout: float = GIT_TIMEOUT_S,
 ) -> subprocess.CompletedProcess[bytes]:
+    """Hardened git without the config check or the sweep (``git init``, the check itself)."""
     try:
         done = subprocess.run(
             git_argv(root, *args),
             capture_output=True,
             input=input,
-            env=git_env(env),
+            env=git_env(env, root=root),
             timeout=timeout,
             check=False,
             stdin=None if input is not None else subprocess.DEVNULL,
@@ -246,7 +258,7 @@ class GitConfigRefused(GitRefused):
 def dangerous_config(root: Path) -> list[DangerousKey]:
     """The repository-scoped keys (local, worktree, and files they include) that would run a
     program. Reading config runs nothing."""
-    done = _run_unchecked(
+    done = run_git_unchecked(
         root, "config", "--list", "--show-scope", "--show-origin", "--includes", "-z", check=False
     )
     if done.returncode != 0:

@@ -34,7 +34,7 @@ from bench.cli_startup import make_project, quantile
 
 def main() -> int:
     from artifacts import git_safety
-    from artifacts.git_safety import GitConfigRefused, _run_unchecked, dangerous_config, run_git
+    from artifacts.git_safety import GitConfigRefused, dangerous_config, run_git, run_git_unchecked
     from artifacts.git_stamp import SETTLE_S
     from harness.cli import main as harness
 
@@ -67,7 +67,7 @@ def main() -> int:
                 git_safety.ConfigChecks.check = checking  # type: ignore[method-assign]
 
         cases: dict[str, Callable[[], object]] = {
-            "git rev-parse bare": lambda: _run_unchecked(root, "rev-parse", "HEAD"),
+            "git rev-parse bare": lambda: run_git_unchecked(root, "rev-parse", "HEAD"),
             "run_git, check every time": lambda: run_git(root, "rev-parse", "HEAD"),
             "run_git, the run checks": lambda: run_git(root, "rev-parse", "HEAD", checks=checks),
             "status, check every time": before_status,

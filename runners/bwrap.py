@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from harness.errors import RunnerError
+from harness.hostpath import program
 from runners import classify, disk, protect
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
@@ -48,7 +48,7 @@ PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")
 @functools.cache
 def bwrap_version() -> str | None:
     """``bubblewrap X.Y.Z`` when a working bwrap is on PATH, else None (checked once)."""
-    path = shutil.which("bwrap")
+    path = program("bwrap")
     if path is None:
         return None
     try:
@@ -78,7 +78,7 @@ def _key_folder() -> str | None:
 
 def unusable() -> RunnerError:
     """The error when bubblewrap is missing or cannot create namespaces here."""
-    found = shutil.which("bwrap")
+    found = program("bwrap")
     why = (
         "bwrap cannot create a sandbox here (user namespaces disabled?)"
         if found
@@ -126,10 +126,12 @@ class BubblewrapRunner:
         max_output_bytes: int = MAX_OUTPUT_BYTES,
     ) -> None:
         version = bwrap_version()
-        if version is None:
+        self.root = Path(project_root).resolve()
+        bwrap = program("bwrap", outside=self.root)  # never one the agent wrote
+        if version is None or bwrap is None:
             raise unusable()
         self.version = version
-        self.root = Path(project_root).resolve()
+        self.bwrap = bwrap
         self.resources = resources or Resources()
         self.setup_network = setup_network
         self.hidden = protect.normalize(hidden or [], state=False)
@@ -252,7 +254,7 @@ class BubblewrapRunner:
 
     def sandbox_args(self, *, network: bool, workdir: Path) -> list[str]:
         """The bwrap command line up to (not including) the command."""
-        args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session"]
+        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
         args += ["--cap-drop", "ALL"]
         if network:
             args.append("--share-net")

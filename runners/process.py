@@ -18,7 +18,6 @@ import math
 import os
 import resource
 import selectors
-import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import RunnerError
+from harness.hostpath import program
 from runners.base import Failure, Resources
 from runners.output import TailBuffer
 
@@ -89,7 +89,7 @@ _OPTIONS = {
 def prlimit_path() -> str | None:
     """util-linux's ``prlimit`` when it is installed (it is on Debian, Fedora, Alpine's
     util-linux), resolved once."""
-    found = shutil.which("prlimit")
+    found = program("prlimit")  # never a relative PATH entry (it resolves in the project)
     return os.path.realpath(found) if found else None
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 from pathlib import Path
+
+from harness.hostpath import NEUTRAL_CWD, child_env, harness_command
 
 LOG = ".harness/tui-run.log"
 
@@ -19,7 +20,9 @@ class RunStarter:
         self.last_exit: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self.command = [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended"]
+        # Never `python -m harness` in the project: a harness/ package the agent wrote
+        # there would run on the host instead (harness.hostpath.harness_command).
+        self.command = harness_command("-C", str(root.absolute()), "run", "--unattended")
 
     def running(self) -> bool:
         """True while the child runs."""
@@ -45,7 +48,8 @@ class RunStarter:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
-                    cwd=self.root,
+                    cwd=NEUTRAL_CWD,
+                    env=child_env(),
                     start_new_session=True,
                 )
         while not self._stop.is_set():

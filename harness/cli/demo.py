@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ArtifactError
+from harness.hostpath import NEUTRAL_CWD, child_env, harness_command
 
 if TYPE_CHECKING:
     from harness.journal import StepRow
@@ -83,12 +83,14 @@ def finish_setup(target: Path) -> bool:
 
 def _harness(target: Path, *args: str, crash_at_step: int | None = None) -> int:
     """`harness -C target args...` in a child process; with ``crash_at_step``, through the
-    crash entry (`harness.cli.chaos`), which kills it in that live tool call."""
-    entry = ["harness"]
+    crash entry (`harness.cli.chaos`), which kills it in that live tool call. Never
+    `python -m harness` from the user's folder (it may be the demo project, which the agent
+    writes): see :func:`harness.hostpath.harness_command`."""
+    module, entry = "harness", []
     if crash_at_step is not None:
-        entry = ["harness.cli.chaos", "--at-step", str(crash_at_step), "--"]
-    command = [sys.executable, "-m", *entry, "-C", str(target), *args]
-    return subprocess.run(command).returncode
+        module, entry = "harness.cli.chaos", ["--at-step", str(crash_at_step), "--"]
+    command = harness_command(*entry, "-C", str(target.absolute()), *args, module=module)
+    return subprocess.run(command, env=child_env(), cwd=NEUTRAL_CWD).returncode
 
 
 def run_demo(target: Path, options: DemoOptions) -> int:

@@ -103,17 +103,18 @@ def git_head(root: Path) -> str | None:
 
 
 def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    from artifacts.git_safety import git_argv, git_env
+    from artifacts.git_safety import run_git
 
-    try:
-        done = subprocess.run(
-            git_argv(root, *args), capture_output=True, text=True, timeout=60, env=git_env()
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {' '.join(args)} failed in {root}: {exc}") from exc
+    done = run_git(root, *args, check=False, timeout=60)
+    text = subprocess.CompletedProcess(
+        done.args,
+        done.returncode,
+        done.stdout.decode("utf-8", "replace"),
+        done.stderr.decode("utf-8", "replace"),
+    )
     if check and done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed in {root}: {done.stderr.strip()}")
-    return done
+        raise GitError(f"git {' '.join(args)} failed in {root}: {text.stderr.strip()}")
+    return text
 
 
 def _excluded(relative: PurePosixPath) -> bool:
@@ -455,9 +456,6 @@ def apply_worktree_patch(root: Path, patch: bytes, manifest: Manifest, source: P
 
 
 def _git_env(root: Path, env: dict[str, str] | None, *args: str) -> bytes:
-    from artifacts.git_safety import git_argv, git_env
+    from artifacts.git_safety import run_git
 
-    done = subprocess.run(git_argv(root, *args), capture_output=True, env=git_env(env), timeout=120)
-    if done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed in {root}: {done.stderr.decode().strip()}")
-    return done.stdout
+    return run_git(root, *args, env=env).stdout

@@ -57,6 +57,7 @@ def test_a_settled_unchanged_config_is_read_once(
     tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
+    reads.clear()  # making the repository checks too (GitRepo)
     for _ in range(5):
         run_git(root, "rev-parse", "HEAD", checks=checks)
     assert len(reads) == 1
@@ -67,6 +68,7 @@ def test_verdicts_are_kept_only_by_their_owner(
 ) -> None:
     """No verdict is process state: a call given no ConfigChecks, or another's, checks."""
     root = _repo(tmp_path)
+    reads.clear()  # making the repository checks too (GitRepo)
     run_git(root, "rev-parse", "HEAD", checks=checks)
     run_git(root, "rev-parse", "HEAD", checks=checks)
     assert len(reads) == 1
@@ -80,6 +82,7 @@ def test_a_filter_planted_after_the_check_is_refused_at_the_next_command(
     tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
+    reads.clear()  # making the repository checks too (GitRepo)
     run_git(root, "status", checks=checks)
     with (root / ".git" / "config").open("a") as config:
         config.write(FILTER)
@@ -94,6 +97,7 @@ def test_a_worktree_config_appearing_later_is_checked(
     tmp_path: Path, reads: list[Path], settled: None, checks: ConfigChecks
 ) -> None:
     root = _repo(tmp_path)
+    reads.clear()  # making the repository checks too (GitRepo)
     subprocess.run(["git", "-C", str(root), "config", "extensions.worktreeConfig", "true"])
     run_git(root, "status", checks=checks)
     (root / ".git" / "config.worktree").write_text(FILTER)
@@ -107,6 +111,7 @@ def test_a_same_size_rewrite_in_the_same_tick_is_caught(
     """The real clock: a config written a moment ago gives no stamp, so a rewrite in place
     that keeps inode, size and (in the same tick) mtime and ctime is still checked."""
     root = _repo(tmp_path)
+    reads.clear()  # making the repository checks too (GitRepo)
     config = root / ".git" / "config"
     evil = config.read_text() + FILTER
     clean = config.read_text() + "[user]\n\tnote = x\n"

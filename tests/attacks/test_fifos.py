@@ -1,6 +1,7 @@
 """A command leaves FIFOs where the harness or its git read: `.gitignore` (at the root and
-in a folder), `.gitattributes`, `progress.md`. git opens the rule files and waits on a
-FIFO forever (then every later run would too); progress.md's append would fail or block.
+in a folder), `.gitattributes`, `.mailmap`, a nested repository's `HEAD` (or that of the
+folder a `.git` file names), `progress.md`. git opens those files and waits on a FIFO
+forever (then every later run would too); progress.md's append would fail or block.
 The harness removes them, commits the honest work, and does not hang."""
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ FIFOS = {
     "gitignore": "rm -f .gitignore; mkfifo .gitignore; mkdir -p sub; mkfifo sub/.gitignore",
     "gitattributes": "mkdir -p sub; mkfifo .gitattributes sub/.gitattributes",
     "progress": "rm -f progress.md; mkfifo progress.md",
+    # git log (every wake) read the work tree's .mailmap: the run failed after 120 s.
+    "mailmap": "mkfifo .mailmap",
+    # git status reads a nested repository's HEAD, or the folder a `.git` file names.
+    "nested": "mkdir -p n/.git/objects n/.git/refs; mkfifo n/.git/HEAD",
+    "gitdir": "mkdir -p x/objects x/refs m; mkfifo x/HEAD; echo 'gitdir: ../x' > m/.git",
 }
 
 

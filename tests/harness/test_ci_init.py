@@ -100,7 +100,9 @@ def test_workflow_content(tmp_path: Path) -> None:
     assert triggers["schedule"] == [{"cron": "5 4 * * *"}]
     assert "workflow_dispatch" in triggers
     job = doc["jobs"]["run"]
-    assert job["env"]["MY_KEY"] == "${{ secrets.MY_KEY }}"
+    assert "MY_KEY" not in job["env"]  # the secret goes to the one step that needs it
+    (harness_run,) = [s for s in job["steps"] if s.get("id") == "run"]
+    assert harness_run["env"]["MY_KEY"] == "${{ secrets.MY_KEY }}"
     assert "'3'" in job["env"]["HARNESS_BUDGETS_RUN_SESSIONS"]
     assert "'2.5'" in job["env"]["HARNESS_BUDGETS_RUN_DOLLARS"]
     steps = job["steps"]

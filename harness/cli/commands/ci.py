@@ -123,7 +123,8 @@ def workflow_values(args: argparse.Namespace, secrets: list[str]) -> dict[str, s
         )
     # The harness stops itself 10 minutes before GitHub would kill the job.
     wall_s = max(60, (args.timeout_minutes - 10) * 60)
-    secret_env = "\n".join(f"      {n}: ${{{{ secrets.{n} }}}}" for n in secrets)
+    # Only the step that runs the harness gets them (the step's `env:`, 10 spaces in).
+    secret_env = "\n".join(f"          {n}: ${{{{ secrets.{n} }}}}" for n in secrets)
     return {
         "CRON": args.cron,
         "SESSIONS": str(args.sessions),

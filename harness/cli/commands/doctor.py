@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from harness.cli.checks import Check
-from harness.errors import ExitCode, HarnessError
+from harness.errors import ExitCode, GitError, HarnessError
 
 
 def register(subparsers: Any) -> None:
@@ -130,17 +128,16 @@ def _split(error: HarnessError) -> tuple[str, str]:
 
 
 def _git(root: Path) -> Check:
-    if shutil.which("git") is None:
-        return Check("git", False, "git is not installed", "install git (e.g. apt install git)")
-    from artifacts.git_safety import dangerous_config, git_argv, git_env
+    from artifacts.git_safety import dangerous_config, git_program, run_git_unchecked
 
-    done = subprocess.run(
-        git_argv(root, "rev-parse", "--show-toplevel"),
-        capture_output=True,
-        text=True,
-        check=False,
-        env=git_env(),
-    )
+    try:
+        git_program(root)
+    except GitError as error:
+        return Check("git", False, error.message, "install git (e.g. apt install git)")
+    try:
+        done = run_git_unchecked(root, "rev-parse", "--show-toplevel", check=False, timeout=30)
+    except GitError as error:  # did not answer in time, or could not start
+        return Check("git", False, error.message, "run `git status` there to see why")
     if done.returncode != 0:
         return Check("git", False, f"{root} is not a git repository", "run `git init` there")
     found = dangerous_config(root)
@@ -153,7 +150,8 @@ def _git(root: Path) -> Check:
             f"remove it (git config --file {found[0].origin} --unset-all {found[0].key}) or "
             "move it to ~/.gitconfig if you trust it",
         )
-    return Check("git", True, f"repository at {done.stdout.strip()}")
+    top = done.stdout.decode("utf-8", "replace").strip()
+    return Check("git", True, f"repository at {top}")
 
 
 def _model(root: Path, model: Any) -> Check:

@@ -1,0 +1,75 @@
+"""Programs the harness starts on the host, found where the agent cannot put one.
+
+``PATH`` may hold entries that resolve against the current directory (an empty entry,
+``.``, ``bin``) or that lie inside the project (a ``node_modules/.bin`` added by a shell
+hook): when the harness runs in the project, a ``git`` or ``bwrap`` the agent wrote there
+would run on the host as the user. :func:`trusted_path` keeps only absolute entries
+outside the project; :func:`program` finds a program on it and returns its absolute path,
+which is what every host subprocess of the harness is started by.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+FALLBACK_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _inside(entry: str, folder: Path) -> bool:
+    try:
+        return Path(entry).resolve().is_relative_to(folder)
+    except (OSError, RuntimeError):
+        return True  # cannot tell: not trusted
+
+
+def trusted_path(path: str | None = None, *, outside: Path | None = None) -> str:
+    """``path`` (default: this process's ``PATH``) without relative or empty entries and
+    without entries inside ``outside`` (the project), order kept; the system folders when
+    nothing is left."""
+    raw = os.environ.get("PATH", FALLBACK_PATH) if path is None else path
+    folder = outside.resolve() if outside is not None else None
+    kept: list[str] = []
+    for entry in raw.split(os.pathsep):
+        if not entry or not os.path.isabs(entry) or entry in kept:
+            continue
+        if folder is not None and _inside(entry, folder):
+            continue
+        kept.append(entry)
+    return os.pathsep.join(kept) or FALLBACK_PATH
+
+
+def program(name: str, *, outside: Path | None = None) -> str | None:
+    """The absolute path of ``name`` on :func:`trusted_path`, or None when it is not there."""
+    return shutil.which(name, path=trusted_path(outside=outside))
+
+
+def harness_command(*args: str, module: str = "harness") -> list[str]:
+    """``python -P -m harness args``: this interpreter, without the current folder on
+    ``sys.path`` (``-m`` would put it first: a ``harness/`` package the agent wrote in the
+    project would run instead of harness). Start it with :func:`child_env` and a cwd
+    outside the project (:data:`NEUTRAL_CWD`)."""
+    return [sys.executable, "-P", "-m", module, *args]
+
+
+NEUTRAL_CWD = "/"
+"""The working folder of a harness child: no relative name can resolve in the project."""
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment for a harness child, with ``PATH`` and ``PYTHONPATH``
+    stripped of relative and empty entries (they would resolve against a folder the agent
+    may write), then ``extra``."""
+    env = dict(os.environ)
+    env["PATH"] = trusted_path()
+    if "PYTHONPATH" in env:
+        kept = [p for p in env["PYTHONPATH"].split(os.pathsep) if p and os.path.isabs(p)]
+        if kept:
+            env["PYTHONPATH"] = os.pathsep.join(kept)
+        else:
+            del env["PYTHONPATH"]
+    env.update(extra or {})
+    return env

@@ -260,17 +260,33 @@ def _relative_paths(paths: list[str], *, globs: bool = False) -> list[str]:
 
 
 class ProtectConfig(_Section):
-    """Paths the agent may not change (beyond .git/, .harness/ and feature_list.json)."""
+    """Paths the agent may not change (beyond .git/, .harness/ and feature_list.json),
+    and files it may not see."""
 
     paths: list[str] = Field(default_factory=list)
     """Files or directories relative to the project root (no globs), e.g.
     ["tests/acceptance", "SPEC.md"]: refused by the file tools, read-only in the sandbox,
     restored from HEAD and never committed when the agent changed them anyway."""
+    hide: list[str] = Field(default_factory=list)
+    """Files or folders declared secret, beyond `.env` and `.env.*` (always hidden, their
+    `.example`/`.sample`/`.template`/`.dist` templates not): patterns (fnmatch `*`, `?`,
+    `[...]`); one without `/` names a file or folder at any depth, one with `/` a path
+    from the project root, e.g. ["*.pem", "config/credentials.yml"]. An empty stand-in in
+    every sandbox and refused by the file tools; the local runner cannot hide them."""
 
     @field_validator("paths")
     @classmethod
     def _relative(cls, paths: list[str]) -> list[str]:
         return _relative_paths(paths)
+
+    @field_validator("hide")
+    @classmethod
+    def _hide_inside(cls, patterns: list[str]) -> list[str]:
+        cleaned = _relative_paths(patterns, globs=True)
+        for index, pattern in enumerate(cleaned):
+            if pattern.split("/")[0] in (".git", ".harness"):
+                raise ValueError(f"path {index} ({pattern!r}) names harness state, never shown")
+        return cleaned
 
 
 # Test files in the layouts of the common ecosystems (pytest, Go, Jest/Vitest, RSpec,

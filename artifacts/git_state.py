@@ -105,3 +105,28 @@ def init_sh_trusted(root: Path, script: str = "init.sh") -> bool:
         env=literal,
     )
     return last.returncode == 0 and not last.stdout.strip()
+
+
+def trusted_commit(root: Path, *, depth: int = 10_000) -> str | None:
+    """The newest commit of HEAD's history that no session made (no ``Harness-Session``
+    trailer): the initializer's first commit, or yours. Its tree is what the setup phase
+    may run with the network (a clean checkout of it). None without such a commit."""
+    from artifacts.git_safety import run_git
+
+    done = run_git(
+        root,
+        "log",
+        "-z",
+        f"--max-count={depth}",
+        "--format=%H%x00%(trailers:key=Harness-Session,valueonly)",
+        "HEAD",
+        check=False,
+    )
+    if done.returncode != 0:
+        return None
+    fields = done.stdout.decode("utf-8", "replace").split("\0")
+    for index in range(0, len(fields) - 1, 2):
+        sha, trailer = fields[index].strip(), fields[index + 1]
+        if sha and not trailer.strip():
+            return sha
+    return None

@@ -3,8 +3,13 @@
 The ways, interleaved run by run so drift hits them alike:
   subprocess    subprocess.run(["sh", "-c", "true"]) (no runner, no sandbox)
   bare bwrap    subprocess.run of the bwrap command line the runner builds, then `sh -c true`
+  bwrap host /etc  the same command line with the host's whole /etc bound (as before the
+                curated /etc)
   bwrap runner  BubblewrapRunner.run("true") as `harness run` makes it (rlimits, output
-                capture, protected paths, the 10 GiB workspace budget)
+                capture, protected paths, a hidden .env, the curated /etc, the 10 GiB
+                workspace budget)
+  bwrap as user (root only) the runner on a project that belongs to uid 4242: bwrap
+                started by setpriv as that user
   bwrap+count   the same, counting the workspace after every command (what the budget
                 check cost before it learnt to skip a count that cannot matter)
   bare exec     container.exec_run(["sh", "-c", "true"]) in a running container
@@ -23,6 +28,7 @@ holds --files small files (20,000: a project with its .venv or node_modules).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -78,6 +84,7 @@ def main() -> int:
         folder = project / "deps" / f"pkg{index // 100}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"m{index % 100}.py").write_text("x = 1\n")
+    (project / ".env").write_text("KEY=not-for-the-sandbox\n")  # hidden: one stand-in bind
     ways: dict[str, Callable[[], object]] = {
         "subprocess": lambda: subprocess.run(["sh", "-c", "true"], cwd=project, check=True),
     }
@@ -87,9 +94,20 @@ def main() -> int:
         sandbox = BubblewrapRunner(project, **limits)
         counting = BubblewrapRunner(project, **limits)
         argv = [*sandbox.sandbox_args(network=False, workdir=project), "/bin/sh", "-c", "true"]
+        etc = argv.index("/etc") - 1  # --ro-bind <curated> /etc
+        host_etc = [*argv[:etc], "/etc", *argv[etc + 1 :]]
         env = sandbox.environment(None)
         ways["bare bwrap"] = lambda: subprocess.run(argv, cwd=project, env=env, check=True)
+        ways["bwrap host /etc"] = lambda: subprocess.run(host_etc, cwd=project, env=env, check=True)
         ways["bwrap runner"] = lambda: sandbox.run("true")
+        if os.geteuid() == 0:
+            owned = Path(tempfile.mkdtemp(prefix="harness-bench-user-"))
+            owned.chmod(0o755)
+            (owned / "p").mkdir()
+            os.chown(owned / "p", 4242, 4242)
+            cleanup.append(lambda: shutil.rmtree(owned, ignore_errors=True))
+            as_user = BubblewrapRunner(owned / "p", **limits)
+            ways["bwrap as user"] = lambda: as_user.run("true")
 
         def count_every_time() -> object:
             counting.disk = type(counting.disk)(project, DEFAULTS.disk_mb)  # nothing known
@@ -117,10 +135,10 @@ def main() -> int:
             step()
 
     print(f"{runs} runs each, trivial command `true`, project of {args.files:,} files")
-    print(f"{'way':<14}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
+    print(f"{'way':<17}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
     for name, values in times.items():
         print(
-            f"{name:<14}{statistics.median(values):>11.1f}"
+            f"{name:<17}{statistics.median(values):>11.1f}"
             f"{pct(values, 0.9):>9.1f}{pct(values, 0.99):>9.1f}"
         )
     median = {name: statistics.median(values) for name, values in times.items()}

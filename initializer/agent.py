@@ -188,8 +188,11 @@ def _initialise(
         labels={"harness.run": run.id},
         protected=config.protect.paths,
         environ=scope.public_environ(),
+        hide=config.protect.hide,
     )
-    ctx = WorkContext(root=root, runner=runner, run_id=run.id, session=0)
+    ctx = WorkContext(
+        root=root, runner=runner, run_id=run.id, session=0, secret=config.protect.hide
+    )
     try:
         accounting = Accounting(config.budgets)
         accounting.start_session()

@@ -9,6 +9,7 @@ raises ``harness.errors.RunnerError``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -159,6 +160,7 @@ class Runner(Protocol):
         fresh: bool = False,
         env: dict[str, str] | None = None,
         cwd: str = ".",
+        tree: Path | None = None,
     ) -> CommandResult:
         """Run ``command`` with ``sh -c`` in ``cwd`` (relative to the project root).
 
@@ -169,6 +171,9 @@ class Runner(Protocol):
             fresh: run in a new container rather than the session's.
             env: extra environment variables.
             cwd: working directory relative to the project root.
+            tree: a folder mounted where the project is, instead of the project (a clean
+                checkout), with the project's ``.git`` read-only; sandboxes only (the
+                local runner raises ValueError).
 
         Returns:
             The result; infrastructure failures are in ``failure``.

@@ -1,20 +1,23 @@
 """BubblewrapRunner: each command in a fresh bubblewrap sandbox on this machine.
 
-What a command sees: the system directories and the harness's Python read-only, a new
-``/dev`` and ``/proc``, a private ``/tmp`` and ``$HOME`` (tmpfs, size-limited), the
-project read-write except the protected paths (bound read-only over themselves, their
-parent directories pinned so they cannot be swapped) and the hidden ones (``[verify]
-hidden``: an empty read-only folder or file in their place), no network unless declared, no
-capabilities, its own PID namespace (every process dies with the command), and only an
-allow-listed environment. Limits: address space, CPU time, file size and process count
-as rlimits set by ``prlimit`` inside the sandbox, the time limit as a kill of the whole
-sandbox, and a workspace disk budget checked after each command. Not enforced here:
-``cpus`` (it needs cgroups), and ``pids`` for root (exempt from RLIMIT_NPROC). See
-runners/README.md.
+What a command sees (:mod:`runners.bwrap_view`): the system directories and the
+harness's Python read-only, a curated ``/etc`` (no ``shadow``, no keys), a new ``/dev``
+and ``/proc``, a private ``/tmp`` and ``$HOME`` (tmpfs, size-limited), the project
+read-write except the protected paths (bound read-only over themselves, their parent
+directories pinned so they cannot be swapped) and the hidden ones (``[verify] hidden``,
+``.env`` files, ``[protect] hide``: an empty read-only folder or file in their place), no
+network unless declared, no capabilities, its own PID
+namespace (every process dies with the command), and only an allow-listed environment;
+it runs as the project's owner when the harness runs as root. Limits: address space, CPU
+time, file size and process count as rlimits set by ``prlimit`` inside the sandbox, the
+time limit as a kill of the whole sandbox, and a workspace disk budget checked after each
+command. Not enforced here: ``cpus`` (it needs cgroups), and ``pids`` when commands run
+as root (exempt from RLIMIT_NPROC). See runners/README.md.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import subprocess
@@ -25,6 +28,7 @@ from harness.errors import RunnerError
 from harness.hostpath import program
 from runners import classify, disk, protect
 from runners.base import CommandResult, Phase, Resources
+from runners.bwrap_view import HOME, SYSTEM_DIRS, View, reachable, sandbox_args
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
     did_not_start,
@@ -35,12 +39,6 @@ from runners.process import (
     ungrantable,
 )
 
-HOME = "/home/harness"
-TMPFS_MB = 512
-# Read-only system directories (the ones that exist; symlinks such as /bin -> usr/bin on
-# merged-/usr systems are recreated as symlinks). Not bound: /root, /home, /run (the
-# Docker socket lives there), /var, /srv, /mnt, /media, /sys.
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 # The only host variables a command gets (plus PATH, HOME and what the caller passes).
 PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")
 
@@ -105,6 +103,34 @@ def gone(error: OSError) -> RunnerError:
     )
 
 
+def _check_owner_can_run(view: View, root: Path) -> None:
+    """A harness running as root runs commands as the project's owner: that user must
+    reach and write the project, and be able to make a sandbox (unprivileged user
+    namespaces). RunnerError saying which, else nothing."""
+    uid = view.workload.uid
+    if not reachable(root, uid, view.workload.gid, write=True):
+        raise RunnerError(
+            f"the bubblewrap sandbox cannot run: commands run as the project's owner "
+            f"(uid {uid}), who cannot reach or write {root}.",
+            kind="sandbox_unavailable",
+            suggestion=f"Make {root} and the folders above it reachable by uid {uid}, or "
+            "run harness as that user.",
+        )
+    probe = [*view.workload.prefix(), view.bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError) as error:
+        done = subprocess.CompletedProcess(probe, 1, b"", str(error).encode())
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip()[:200]
+        raise RunnerError(
+            f"the bubblewrap sandbox cannot run as the project's owner (uid {uid}): {why}.",
+            kind="sandbox_unavailable",
+            suggestion="Allow unprivileged user namespaces (sysctl "
+            'kernel.unprivileged_userns_clone=1), or use Docker (runner.kind = "docker").',
+        )
+
+
 class BubblewrapRunner:
     """Runs commands with ``sh -c`` in a new bubblewrap sandbox per command."""
 
@@ -120,6 +146,7 @@ class BubblewrapRunner:
         protected: list[str] | None = None,
         hidden: list[str] | None = None,
         carry: dict[str, Path] | None = None,
+        hide: list[str] | None = None,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
         reason: str = 'configured (runner.kind = "bwrap")',
@@ -127,23 +154,30 @@ class BubblewrapRunner:
     ) -> None:
         version = bwrap_version()
         self.root = Path(project_root).resolve()
-        bwrap = program("bwrap", outside=self.root)  # never one the agent wrote
-        if version is None or bwrap is None:
+        bwrap = program("bwrap", outside=self.root)
+        if version is None:
             raise unusable()
+        if bwrap is None:  # there when this process first looked: gone since
+            bwrap_version.cache_clear()
+            raise gone(FileNotFoundError(errno.ENOENT, "no longer on PATH", "bwrap"))
         self.version = version
-        self.bwrap = bwrap
         self.resources = resources or Resources()
         self.setup_network = setup_network
-        self.hidden = protect.normalize(hidden or [], state=False)
-        # A hidden path that does not exist yet is guarded like a protected one: a command
-        # that creates it has it removed (runners/protect.py).
-        self.protected = protect.normalize([*(protected or []), *self.hidden])
+        self.declared_hidden = protect.normalize(hidden or [], state=False)
+        self.declared_protected = protect.normalize(protected or [])
+        self.hide = list(hide or [])
+        self.hidden: list[str] = []
+        self.protected: list[str] = []
+        self._find_hidden()
         self.carry = dict(carry or {})
         self.disk_mb = disk_mb
         self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
         self.reason = reason
         self.max_output_bytes = max_output_bytes
+        self.view = View.build(bwrap, self.root)
+        if self.view.workload.switch:
+            _check_owner_can_run(self.view, self.root)
         self._closed = False
 
     def describe(self) -> str:
@@ -152,12 +186,13 @@ class BubblewrapRunner:
         if prefix is None:
             limits = "limits set before exec (no prlimit: pids not enforced)"
         elif not any(arg.startswith("--nproc") for arg in prefix):
-            limits = "limits by prlimit (pids not enforced: root is exempt)"
+            limits = "limits by prlimit (pids not enforced: commands run as root)"
         else:
             limits = "limits by prlimit"
+        python = "" if self.view.python else ", the harness's Python not readable by it"
         return (
             f"bwrap sandbox ({self.version}), {network} for the agent, {limits}, "
-            f"project {self.root}: {self.reason}"
+            f"{self.view.workload.describe()}{python}, project {self.root}: {self.reason}"
         )
 
     def run(
@@ -169,6 +204,7 @@ class BubblewrapRunner:
         fresh: bool = False,
         env: dict[str, str] | None = None,
         cwd: str = ".",
+        tree: Path | None = None,
     ) -> CommandResult:
         if self._closed:
             raise RuntimeError("BubblewrapRunner used after close()")
@@ -189,8 +225,21 @@ class BubblewrapRunner:
                 command=command, exit_code=None, stdout="", stderr="", duration_s=0.0,
                 failure=refused,
             )  # fmt: skip
-        argv = [*self.sandbox_args(network=network, workdir=workdir), *(prefix or [])]
-        were_absent = protect.absent(self.root, self.protected)
+        if tree is not None and self.view.workload.switch:
+            protect.own_tree(tree, (self.view.workload.uid, self.view.workload.gid))
+        sandbox = sandbox_args(
+            self.view,
+            root=self.root,
+            tree=tree or self.root,
+            network=network,
+            workdir=workdir,
+            protected=self.protected,
+            hidden=self.hidden if tree is None else protect.find_hidden(tree, self.hide),
+            carry=self.carry if tree is None else {},
+            keys=_key_folder(),
+        )
+        argv = [*sandbox, *(prefix or [])]
+        were_absent = protect.absent(self.root, self.protected) if tree is None else []
         try:
             outcome = run_limited(
                 argv,
@@ -219,7 +268,7 @@ class BubblewrapRunner:
         created = protect.remove_created(self.root, were_absent)
         if created:
             failure = failure or classify.protected_created(created)
-        if failure is None:
+        if failure is None and tree is None:
             failure = self.disk.check()
         return CommandResult(
             command=command,
@@ -240,60 +289,49 @@ class BubblewrapRunner:
         ):
             return None
         # RLIMIT_NPROC: root's processes are exempt from it, so it bounds nothing then.
-        pids = limits.pids if os.geteuid() != 0 else None
+        pids = limits.pids if self.view.workload.uid != 0 else None
         return limit_argv(limits, max_file_mb=self.max_file_mb, pids=pids)
 
     def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
         """The allow-listed environment: bwrap and the command get nothing else."""
         interpreter_dir = str(Path(sys.executable).parent)
-        path = os.pathsep.join([interpreter_dir, os.environ.get("PATH", "/usr/bin:/bin")])
+        host_path = os.environ.get("PATH", "/usr/bin:/bin")
+        path = os.pathsep.join(
+            [interpreter_dir, host_path] if interpreter_dir in self.view.python else [host_path]
+        )
         environment = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         environment.update({"PATH": path, "HOME": HOME, "TMPDIR": "/tmp"})
         environment.update(extra or {})
         return environment
 
     def sandbox_args(self, *, network: bool, workdir: Path) -> list[str]:
-        """The bwrap command line up to (not including) the command."""
-        args = [self.bwrap, "--unshare-all", "--die-with-parent", "--new-session"]
-        args += ["--cap-drop", "ALL"]
-        if network:
-            args.append("--share-net")
-        for folder in SYSTEM_DIRS:
-            if os.path.islink(folder):
-                args += ["--symlink", os.readlink(folder), folder]
-            elif os.path.isdir(folder):
-                args += ["--ro-bind", folder, folder]
-        args += ["--dev", "/dev", "--proc", "/proc"]
-        size = str(TMPFS_MB * 1024 * 1024)
-        args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
-        # After the private /tmp: a harness installed under /tmp (a clone, a CI checkout)
-        # must stay visible, and bwrap mounts in order.
-        for prefix in sorted({sys.prefix, sys.base_prefix, str(Path(sys.executable).parent)}):
-            if os.path.isdir(prefix):
-                args += ["--ro-bind", prefix, prefix]
-        root = str(self.root)
-        args += ["--bind", root, root]
-        for relative, source in self.carry.items():  # read-only, as the work tree has them
-            args += ["--ro-bind", str(source), f"{root}/{relative}"]
-        mounts, covered = protect.covered(self.root, self.protected, self.hidden)
-        for relative in mounts.pinned:
-            args += ["--bind", f"{root}/{relative}", f"{root}/{relative}"]
-        for relative in mounts.readonly:
-            target = f"{root}/{relative}"
-            if relative not in covered:
-                args += ["--ro-bind", target, target]
-            elif os.path.isdir(target):  # hidden: an empty read-only folder in its place
-                args += ["--tmpfs", target, "--remount-ro", target]
-            else:  # hidden: an empty file in its place
-                args += ["--ro-bind", "/dev/null", target]
-        keys = _key_folder()
-        if keys is not None:  # the journal's HMAC keys: never visible to a workload
-            args += ["--tmpfs", keys]
-        args += ["--chdir", str(workdir)]
-        return args
+        """The bwrap command line up to (not including) the command (for the benchmark)."""
+        return sandbox_args(
+            self.view,
+            root=self.root,
+            tree=self.root,
+            network=network,
+            workdir=workdir,
+            protected=self.protected,
+            hidden=self.hidden,
+            carry=self.carry,
+            keys=_key_folder(),
+        )
 
     def stop(self) -> None:
-        """Nothing outlives a command (its PID namespace dies with it): nothing to stop."""
+        """Nothing outlives a command (its PID namespace dies with it); the hidden files
+        are looked for again (a secret you added during the session is hidden from the
+        next one)."""
+        self._find_hidden()
+
+    def _find_hidden(self) -> None:
+        """The paths covered in the sandbox: the declared ones (``[verify] hidden``) and the
+        files declared secret found now (``.env``, ``[protect] hide``). A hidden path that
+        does not exist yet is guarded like a protected one: a command that creates it has
+        it removed (runners/protect.py)."""
+        found = protect.find_hidden(self.root, self.hide)
+        self.hidden = [*self.declared_hidden, *(p for p in found if p not in self.declared_hidden)]
+        self.protected = protect.normalize([*self.declared_protected, *self.hidden])
 
     def close(self) -> None:
         self._closed = True

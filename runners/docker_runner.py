@@ -79,6 +79,7 @@ class DockerRunner:
         protected: list[str] | None = None,
         hidden: list[str] | None = None,
         carry: dict[str, Path] | None = None,
+        hide: list[str] | None = None,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
     ) -> None:
@@ -90,10 +91,12 @@ class DockerRunner:
         self.max_attempts = max(1, max_attempts)
         self.max_output_bytes = max_output_bytes
         self.reason = reason
-        self.hidden = protect.normalize(hidden or [], state=False)
-        # A hidden path that does not exist yet is guarded like a protected one: a command
-        # that creates it has it removed (runners/protect.py).
-        self.protected = protect.normalize([*(protected or []), *self.hidden])
+        self.declared_hidden = protect.normalize(hidden or [], state=False)
+        self.declared_protected = protect.normalize(protected or [])
+        self.hide = list(hide or [])
+        self.hidden: list[str] = []
+        self.protected: list[str] = []
+        self._find_hidden()
         self.carry = dict(carry or {})
         self.disk_mb = disk_mb
         self.disk = disk.DiskBudget(self.root, disk_mb)
@@ -135,23 +138,26 @@ class DockerRunner:
         fresh: bool = False,
         env: dict[str, str] | None = None,
         cwd: str = ".",
+        tree: Path | None = None,
     ) -> CommandResult:
         if self._closed:
             raise RuntimeError("DockerRunner used after close()")
         limits = resources or self.resources
         network = self.setup_network if phase == "setup" else limits.network
         limits = limits.model_copy(update={"network": network})
-        in_session = not fresh and limits.container_key() == self.resources.container_key()
+        in_session = (
+            tree is None and not fresh and limits.container_key() == self.resources.container_key()
+        )
         workdir = self._workdir(cwd)
         environment = {"HOME": ds.HOME, **(env or {})}
         last_kind = "killed"
-        were_absent = protect.absent(self.root, self.protected)
+        were_absent = protect.absent(self.root, self.protected) if tree is None else []
         for attempt in range(1, self.max_attempts + 1):
             try:
                 if in_session:
                     result = self._exec(command, limits, environment, workdir)
                 else:
-                    result = self._fresh(command, limits, environment, workdir)
+                    result = self._fresh(command, limits, environment, workdir, tree)
             except _Preempted as preemption:
                 last_kind = preemption.kind
                 continue
@@ -163,7 +169,7 @@ class DockerRunner:
             created = protect.remove_created(self.root, were_absent)
             if created and result.failure is None:
                 update["failure"] = classify.protected_created(created)
-            elif result.failure is None:
+            elif result.failure is None and tree is None:
                 update["failure"] = self._disk_failure(result)
             return result.model_copy(update=update)
         return CommandResult(
@@ -186,9 +192,9 @@ class DockerRunner:
         return self.disk.check()
 
     def _mounts_key(self) -> tuple[tuple[str, int, int], ...]:
-        """The protected paths as they are on the host now (inode, device)."""
+        """The protected and hidden paths as they are on the host now (inode, device)."""
         key = []
-        for relative in self.protected:
+        for relative in [*self.protected, *self.hidden]:
             with contextlib.suppress(OSError):
                 info = os.lstat(self.root / relative)
                 key.append((relative, info.st_ino, info.st_dev))
@@ -295,14 +301,20 @@ class DockerRunner:
         return classify.oom(limits.memory_mb, peak)
 
     def _fresh(
-        self, command: str, limits: Resources, env: dict[str, str], workdir: str
+        self,
+        command: str,
+        limits: Resources,
+        env: dict[str, str],
+        workdir: str,
+        tree: Path | None = None,
     ) -> CommandResult:
-        """One attempt in a new container with ``limits``, removed afterwards."""
+        """One attempt in a new container with ``limits``, removed afterwards; ``tree`` at
+        /workspace instead of the project (with the project's .git read-only)."""
         from docker.errors import APIError, NotFound
 
         try:
             argv, mark = reap.wrapped(command)
-            container_id = self._create(limits, argv, env, workdir, "fresh")
+            container_id = self._create(limits, argv, env, workdir, "fresh", tree=tree)
         except RunnerError:
             raise
         except APIError as error:
@@ -389,9 +401,14 @@ class DockerRunner:
         workdir: str,
         role: str,
         user: str | None = None,
+        tree: Path | None = None,
     ) -> str:
         from docker.errors import ImageNotFound
 
+        hidden, carry = self.hidden, self.carry
+        if tree is not None:  # a clean checkout: its own secrets, nothing carried
+            protect.own_tree(tree, self.user)
+            hidden, carry = protect.find_hidden(tree, self.hide), {}
         try:
             created = self.api.create_container(
                 self.image,
@@ -403,14 +420,15 @@ class DockerRunner:
                 labels={**self.labels, "harness.role": role},
                 host_config=ds.host_config(
                     self.api,
-                    self.root,
+                    tree or self.root,
                     limits,
                     network=limits.network,
                     uid_gid=self.user,
                     protected=self.protected,
                     max_file_mb=self.max_file_mb,
-                    hidden=self.hidden,
-                    carry=self.carry,
+                    hidden=hidden,
+                    carry=carry,
+                    git_dir=self.root / ".git" if tree is not None else None,
                 ),
             )
         except ImageNotFound as error:
@@ -468,10 +486,22 @@ class DockerRunner:
         return self._session
 
     def stop(self) -> None:
-        """Remove every container (and so every process) of the session; usable again later."""
+        """Remove every container (and so every process) of the session; usable again later.
+        The hidden files are looked for again (one you added is hidden from the next
+        session)."""
         with self._lock:
             self._session = None
         _remove_all(self.api, self._owned)
+        self._find_hidden()
+
+    def _find_hidden(self) -> None:
+        """The paths covered in the sandbox: the declared ones (``[verify] hidden``) and the
+        files declared secret found now (``.env``, ``[protect] hide``). A hidden path that
+        does not exist yet is guarded like a protected one: a command that creates it has
+        it removed (runners/protect.py)."""
+        found = protect.find_hidden(self.root, self.hide)
+        self.hidden = [*self.declared_hidden, *(p for p in found if p not in self.declared_hidden)]
+        self.protected = protect.normalize([*self.declared_protected, *self.hidden])
 
     def close(self) -> None:
         """Remove every container this runner started."""

@@ -75,17 +75,24 @@ def short(error: BaseException) -> str:
 
 
 def project_binds(
-    project_root: Path, protected: list[str], hidden: list[str] | None = None
+    project_root: Path,
+    protected: list[str],
+    hidden: list[str] | None = None,
+    git_dir: Path | None = None,
 ) -> dict[str, Mapping[str, str]]:
     """The project read-write at /workspace, its protected paths read-only over it.
 
     Directories between the root and a protected (or hidden) path are bound over
     themselves too, so the path cannot be moved away with its parent (see
     runners/protect.py). Hidden paths are not bound: :func:`cover_mounts` covers them.
+    ``git_dir``: the project's ``.git``, read-only over a clean checkout mounted instead of
+    the project (the setup phase's, session/setup_tree.py).
     """
     from runners import protect
 
     binds: dict[str, Mapping[str, str]] = {str(project_root): {"bind": WORKSPACE, "mode": "rw"}}
+    if git_dir is not None and git_dir.is_dir():
+        binds[str(git_dir)] = {"bind": f"{WORKSPACE}/.git", "mode": "ro"}
     mounts, covered = protect.covered(project_root, protected, hidden or [])
     readonly = [p for p in mounts.readonly if p not in covered]
     for relative, mode in [(p, "rw") for p in mounts.pinned] + [(p, "ro") for p in readonly]:
@@ -130,6 +137,7 @@ def host_config(
     max_file_mb: int | None = None,
     hidden: list[str] | None = None,
     carry: dict[str, Path] | None = None,
+    git_dir: Path | None = None,
 ) -> dict[str, Any]:
     """The hardened host settings of a workload container with these resources."""
     from docker.types import DeviceRequest, Ulimit
@@ -141,7 +149,7 @@ def host_config(
     memory = resources.memory_mb * 1024 * 1024
     fsize = max_file_mb * 1024 * 1024 if max_file_mb else None
     config: dict[str, Any] = api.create_host_config(
-        binds=project_binds(project_root, protect.normalize(protected or []), hidden),
+        binds=project_binds(project_root, protect.normalize(protected or []), hidden, git_dir),
         mounts=cover_mounts(project_root, protect.normalize(protected or []), hidden, carry)
         or None,
         ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize)] if fsize else None,

@@ -27,6 +27,7 @@ def make_runner(
     environ: Mapping[str, str] | None = None,
     hidden: list[str] | None = None,
     carry: dict[str, Path] | None = None,
+    hide: list[str] | None = None,
 ) -> Runner:
     """The runner that ``config.kind`` names ("docker", "bwrap", "local" or "auto").
 
@@ -39,7 +40,9 @@ def make_runner(
     with secret-looking names, read at each command). ``hidden`` are the paths a sandbox
     covers (``[verify] hidden``; the local runner cannot); ``carry`` host paths a sandbox
     binds read-only at these places of the project (a clean checkout's carried
-    dependencies).
+    dependencies); ``hide`` the ``[protect] hide`` patterns of files declared secret
+    (with ``.env`` files, always): a sandbox covers those it finds (the local runner
+    cannot, and says so).
 
     Raises:
         RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
@@ -59,7 +62,7 @@ def make_runner(
         )
     extra = {**_limits(config), "hidden": hidden, "carry": carry}
     if kind == "bwrap":
-        return _bwrap(project_root, resources, setup_network, protected, extra)
+        return _bwrap(project_root, resources, setup_network, protected, {**extra, "hide": hide})
     if kind not in ("docker", "auto"):
         raise RunnerError(
             f"unknown runner kind {kind!r}.",
@@ -67,14 +70,18 @@ def make_runner(
             suggestion='Set runner.kind to "auto", "docker", "bwrap" or "local" in harness.toml.',
         )
     try:
-        return _docker(config, project_root, resources, labels, kind, protected, extra)
+        return _docker(
+            config, project_root, resources, labels, kind, protected, {**extra, "hide": hide}
+        )
     except RunnerError as docker_error:
         if kind == "docker":
             raise
         why = f"Docker is not usable ({docker_error.kind})"
         reason = f'runner.kind = "auto": {why}; bubblewrap works here'
         try:
-            runner = _bwrap(project_root, resources, setup_network, protected, extra, reason)
+            runner = _bwrap(
+                project_root, resources, setup_network, protected, {**extra, "hide": hide}, reason
+            )
         except RunnerError as bwrap_error:
             raise RunnerError(
                 f'no sandbox for runner.kind = "auto": {_bare(docker_error)} And '

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from runners.base import CommandResult, Failure, Phase, Resources
 
@@ -22,6 +23,7 @@ class Call:
     fresh: bool
     env: dict[str, str] | None
     cwd: str
+    tree: Path | None = None
 
 
 @dataclass
@@ -80,10 +82,11 @@ class ScriptedRunner:
         fresh: bool = False,
         env: dict[str, str] | None = None,
         cwd: str = ".",
+        tree: Path | None = None,
     ) -> CommandResult:
         if self.closed:
             raise RuntimeError("ScriptedRunner used after close()")
-        self.calls.append(Call(command, resources, phase, fresh, env, cwd))
+        self.calls.append(Call(command, resources, phase, fresh, env, cwd, tree))
         for rule in self.rules:
             if re.search(rule.pattern, command) and rule.results:
                 result = rule.results[0]

@@ -88,7 +88,10 @@ class LocalRunner:
             warn_not_sandboxed()
 
     def describe(self) -> str:
-        return f"local runner (NOT a sandbox) in {self.root}: {self.reason}"
+        return (
+            f"local runner (NOT a sandbox) in {self.root}: {self.reason}; its commands read "
+            "every file you can: it cannot hide .env files or [protect] hide"
+        )
 
     def run(
         self,
@@ -99,7 +102,10 @@ class LocalRunner:
         fresh: bool = False,
         env: dict[str, str] | None = None,
         cwd: str = ".",
+        tree: Path | None = None,
     ) -> CommandResult:
+        if tree is not None:
+            raise ValueError("the local runner cannot mount another tree where the project is")
         limits = resources or self.resources
         workdir = (self.root / cwd).resolve()
         if not workdir.is_relative_to(self.root):

@@ -14,13 +14,15 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.secret_files import matches
 from harness.walk import remove_tree
 
 HARNESS_STATE = (".git", ".harness", "feature_list.json")
+HARNESS_OWN = (".git", ".harness")
 
 
 def normalize(paths: Iterable[str], *, state: bool = True) -> list[str]:
@@ -124,3 +126,77 @@ def covered(
 
 def _under_any(path: str, folders: Iterable[str]) -> bool:
     return any(path.startswith(folder.rstrip("/") + "/") for folder in folders)
+
+
+def shallowest(
+    root: Path, chosen: Callable[[str, os.DirEntry[str]], bool], skip: Iterable[str] = ()
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(relative path, entry) of the entries under ``root`` that ``chosen`` picks, in
+    breadth order; a chosen folder is not descended into, nor is a link or a top-level
+    name in ``skip``. A folder that cannot be read is passed over."""
+    skipped = set(skip)
+    pending = [""]
+    while pending:
+        folder = pending.pop(0)
+        try:
+            listing = sorted(os.scandir(root / folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in listing:
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if not folder and entry.name in skipped:
+                continue
+            if chosen(relative, entry):
+                yield relative, entry
+            else:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(relative)
+
+
+def find_hidden(root: Path, patterns: Iterable[str] = ()) -> list[str]:
+    """The hidden paths that exist under ``root`` (not in ``.git``/``.harness``), shallowest
+    first; a hidden folder's contents are not listed. A link named like a secret stands
+    for its target when that is in the project (the target is hidden instead)."""
+    patterns = list(patterns)
+    root = root.resolve()
+    found: list[str] = []
+    picked = shallowest(
+        root, lambda relative, entry: matches(relative, entry.name, patterns), HARNESS_OWN
+    )
+    for relative, entry in picked:
+        target = _link_target(root, entry.path) if entry.is_symlink() else relative
+        if target is not None and target not in found:
+            found.append(target)
+    return found
+
+
+def _link_target(root: Path, path: str) -> str | None:
+    """The project path a link resolves to (None: outside the project, or nowhere)."""
+    target = Path(path).resolve()
+    if not target.exists() or not target.is_relative_to(root) or target == root:
+        return None
+    inside = target.relative_to(root).as_posix()
+    return None if inside.split("/")[0] in (".git", ".harness") else inside
+
+
+def own_tree(tree: Path, user: str | int | tuple[int, int]) -> None:
+    """Give ``tree`` (a checkout the harness made) to the user its workload runs as, so
+    the workload can write in it: ``"uid:gid"`` numbers, or ``(uid, gid)``. Only root can
+    give files away; for anyone else (whose workloads run as themselves) nothing changes."""
+    if os.geteuid() != 0:
+        return
+    if isinstance(user, tuple):
+        uid, gid = user
+    else:
+        text, _, group = str(user).partition(":")
+        if not text.isdigit() or not (group or text).isdigit():
+            return  # a name: the image knows it, the host may not
+        uid, gid = int(text), int(group or text)
+    for folder, folders, files in os.walk(tree):
+        os.lchown(folder, uid, gid)
+        for name in [*folders, *files]:
+            if not os.path.isdir(os.path.join(folder, name)) or os.path.islink(
+                os.path.join(folder, name)
+            ):
+                os.lchown(os.path.join(folder, name), uid, gid)

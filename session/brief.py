@@ -59,7 +59,8 @@ def _environment(wake: CommandResult | None) -> str:
     if wake is None:
         return "## Environment\ninit.sh is absent: there is nothing to bring up."
     if wake.exit_code == 0 and wake.failure is None:
-        return "## Environment\ninit.sh ran and its smoke test passed."
+        note = f"\n{wake.note}" if wake.note else ""  # where it ran, what it left
+        return "## Environment\ninit.sh ran and its smoke test passed." + note
 
     return (
         "## ENVIRONMENT BROKEN: fix this first\n"

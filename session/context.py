@@ -75,6 +75,8 @@ class WorkContext:
     """Paths the agent may not change (``artifacts.config.protected_paths``)."""
     hidden: list[str] = field(default_factory=list)
     """Paths the agent may not even read (``[verify] hidden``)."""
+    secret: list[str] = field(default_factory=list)
+    """``[protect] hide``: with ``.env`` files, what the file tools never read or list."""
     user_files: list[str] = field(default_factory=list)
     """Files already dirty or untracked at wake: the user's, never restored or removed."""
     protected_extras: dict[str, list[int]] = field(default_factory=dict)

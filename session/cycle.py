@@ -137,6 +137,7 @@ def work(
         gates=env.gates,
         protected=protected_paths(env.config),
         hidden=env.config.verify.hidden,
+        secret=env.config.protect.hide,
         user_files=woken.user_files,
         protected_extras=woken.protected_extras,
         tool_s=env.config.budgets.tool_s,
@@ -291,10 +292,18 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
     if not (env.root / INIT_SCRIPT).is_file():
         return None
     # An init.sh the agent edited (uncommitted, or last committed by a session) runs with
-    # the agent's own resources, never the setup network (README, "Security model").
+    # the agent's own resources, never the setup network (README, "Security model"). A
+    # trusted one gets the network only on the tree a person or the initializer committed
+    # (session/setup_tree.py): it may run any other file of the project.
     trusted = init_sh_trusted(env.root)
+    on_checkout = trusted and env.runner.sandboxed and env.config.runner.setup_network
 
     def run() -> CommandResult:
+        if on_checkout:
+            from artifacts.config import protected_paths
+            from session.setup_tree import run_setup
+
+            return run_setup(env.root, env.runner, WAKE_COMMAND, protected_paths(env.config))
         if trusted:
             return env.runner.run(WAKE_COMMAND, phase="setup")
         return env.runner.run(WAKE_COMMAND, phase="agent", resources=env.resources)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.secret_files import is_hidden
+
 PROTECTED = (".git", ".harness")
 
 
@@ -19,12 +21,15 @@ def confine(
     write: bool = False,
     protected: Sequence[str] = (),
     hidden: Sequence[str] = (),
+    secret: Sequence[str] | None = None,
 ) -> Path:
     """Resolve `relative` inside `root`; refuse absolute paths, `..` and symlinks out.
 
     Writes are also refused inside `.git/` and `.harness/`, to the feature list, which
     only the guarded tools change, and to the ``protected`` paths (``[protect] paths``).
-    Reads and writes alike are refused in the ``hidden`` paths (``[verify] hidden``).
+    Reads and writes alike are refused in the ``hidden`` paths (``[verify] hidden``), and,
+    when ``secret`` is given, in the files declared secret (``.env`` files and the
+    ``secret`` patterns, ``[protect] hide``), by the name asked and by where a link leads.
     """
     if not relative or relative.strip() == "":
         raise PathRefused("an empty path; give a path relative to the project root")
@@ -47,6 +52,11 @@ def confine(
                 f"{relative!r} is hidden from you ([verify] hidden in harness.toml: {path}): "
                 "acceptance tests only the checks read; verify_feature shows their verdict"
             )
+    if secret is not None and (is_hidden(candidate.as_posix(), secret) or is_hidden(where, secret)):
+        raise PathRefused(
+            f"{relative!r} is declared secret (.env files, [protect] hide in harness.toml): "
+            "hidden from the agent. Ask a human for what you need from it."
+        )
     if write and inside == ("feature_list.json",):
         raise PathRefused("feature_list.json changes only through verify_feature and mark_passing")
     if write:

@@ -113,6 +113,7 @@ def build_env(
         protected=config.protect.paths,
         environ=scope.public_environ(),
         hidden=config.verify.hidden,
+        hide=config.protect.hide,
     )
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)

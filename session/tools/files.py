@@ -81,7 +81,7 @@ def _refused(exc: PathRefused) -> Result:
 
 def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, hidden=ctx.hidden)
+        path = confine(ctx.root, args.path, hidden=ctx.hidden, secret=ctx.secret)
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():
@@ -101,7 +101,14 @@ def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
 
 def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True, protected=ctx.protected, hidden=ctx.hidden)
+        path = confine(
+            ctx.root,
+            args.path,
+            write=True,
+            protected=ctx.protected,
+            hidden=ctx.hidden,
+            secret=ctx.secret,
+        )
     except PathRefused as exc:
         return _refused(exc)
     if path.is_dir():
@@ -113,7 +120,14 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
 
 def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, write=True, protected=ctx.protected, hidden=ctx.hidden)
+        path = confine(
+            ctx.root,
+            args.path,
+            write=True,
+            protected=ctx.protected,
+            hidden=ctx.hidden,
+            secret=ctx.secret,
+        )
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():
@@ -207,7 +221,12 @@ SEARCH = "session.tools.search"
 def _searched(ctx: WorkContext, name: str, **args: Any) -> Result:
     """``session.tools.search.<name>`` in the session's tool worker, within its time."""
     seconds, bound = ctx.time_for(ctx.tool_s)
-    args.update(root=str(ctx.root.resolve()), hidden=list(ctx.hidden), deadline_s=seconds * 0.8)
+    args.update(
+        root=str(ctx.root.resolve()),
+        hidden=list(ctx.hidden),
+        secret=list(ctx.secret or []),
+        deadline_s=seconds * 0.8,
+    )
     try:
         answer = ctx.tool_worker().call(f"{SEARCH}:{name}", args, timeout=seconds)
     except Overran:

@@ -12,7 +12,7 @@ a FIFO, and at most :data:`MAX_FILE_BYTES` of it.
 Links are never followed: a symlink the pattern reaches (one it names, or a folder it
 would walk into) is counted and said, whether it leads out of the project, into its
 state or to a file inside (its real path is the one to search). This module imports only
-the standard library and the walk, so the worker starts fast.
+the standard library, the walk and ``harness.secret_files``, so the worker starts fast.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from harness import walk
+from harness.secret_files import matches
 
 MAX_LISTED = 500
 MAX_GREP_HITS = 200
@@ -89,9 +90,12 @@ def _match(name: str, segment: str) -> bool:
 class _Found:
     """The files a glob names, found in one walk: each yielded while its folder is open."""
 
-    def __init__(self, root: str, pattern: str, deadline: float, hidden: list[str]) -> None:
+    def __init__(
+        self, root: str, pattern: str, deadline: float, hidden: list[str], secret: list[str]
+    ) -> None:
         self.glob = Glob(pattern)
         self.hidden = [h.rstrip("/") for h in hidden]
+        self.secret = secret
         self.states: dict[str, frozenset[int]] = {"": self.glob.start()}
         self.links = 0
         self.walk = walk.Walk(
@@ -103,8 +107,11 @@ class _Found:
         return self.glob.step(self.states.get(parent, frozenset()), name)
 
     def _hides(self, path: str) -> bool:
-        """A path of ``[verify] hidden``, or below one: not the agent's to see."""
-        return any(path == h or path.startswith(f"{h}/") for h in self.hidden)
+        """A path of ``[verify] hidden``, or below one, or a file declared secret (a folder
+        declared secret is never walked into): not the agent's to see."""
+        if any(path == h or path.startswith(f"{h}/") for h in self.hidden):
+            return True
+        return matches(path, path.rpartition("/")[2], self.secret)
 
     def _descend(self, path: str) -> bool:
         if self._hides(path):
@@ -158,15 +165,20 @@ class Refused(ValueError):
 
 
 def list_files(
-    root: str, pattern: str, deadline_s: float, hidden: list[str] | None = None
+    root: str,
+    pattern: str,
+    deadline_s: float,
+    hidden: list[str] | None = None,
+    secret: list[str] | None = None,
 ) -> dict[str, str]:
     """Regular files matching ``pattern`` (sorted), at most MAX_LISTED of them named;
-    none of ``hidden`` (``[verify] hidden``) or below it."""
+    none of ``hidden`` (``[verify] hidden``) or below it, none declared secret (``.env``
+    files, ``secret``: ``[protect] hide``)."""
     try:
         _refuse_outside(pattern, "pattern")
     except Refused as error:
         return {"status": "error", "output": f"error: {error}"}
-    found = _Found(root, pattern, time.monotonic() + deadline_s, hidden or [])
+    found = _Found(root, pattern, time.monotonic() + deadline_s, hidden or [], secret or [])
     files = sorted(entry.path for entry in found)
     more = f"\n[... {len(files) - MAX_LISTED} more]" if len(files) > MAX_LISTED else ""
     listed = "\n".join(files[:MAX_LISTED]) + more or "(no files match)"
@@ -174,10 +186,15 @@ def list_files(
 
 
 def grep(
-    root: str, regex: str, glob: str, deadline_s: float, hidden: list[str] | None = None
+    root: str,
+    regex: str,
+    glob: str,
+    deadline_s: float,
+    hidden: list[str] | None = None,
+    secret: list[str] | None = None,
 ) -> dict[str, str]:
-    """Lines matching ``regex`` in the files ``glob`` names (not ``hidden`` ones), at most
-    MAX_GREP_HITS."""
+    """Lines matching ``regex`` in the files ``glob`` names (not ``hidden`` ones, not those
+    declared secret), at most MAX_GREP_HITS."""
     try:
         _refuse_outside(glob, "glob")
         compiled = re.compile(regex)
@@ -185,7 +202,7 @@ def grep(
         return {"status": "error", "output": f"error: {error}"}
     except (re.error, OverflowError, RecursionError) as error:
         return {"status": "error", "output": f"error: bad regular expression: {error}"}
-    found = _Found(root, glob, time.monotonic() + deadline_s, hidden or [])
+    found = _Found(root, glob, time.monotonic() + deadline_s, hidden or [], secret or [])
     hits: list[str] = []
     large = 0
     for entry in found:

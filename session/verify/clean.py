@@ -48,9 +48,13 @@ def checkouts_home() -> Path:
     """Where checkouts live: a private folder of this user in the system's temp folder
     (outside every project, so no agent sandbox shows it)."""
     home = Path(tempfile.gettempdir()) / f"harness-checks-{os.getuid()}"
-    home.mkdir(mode=0o700, exist_ok=True)
+    home.mkdir(mode=0o711, exist_ok=True)
     if home.is_symlink() or home.stat().st_uid != os.getuid():
         raise OSError(f"{home} is not this user's own folder; remove it")
+    # Searchable, not listable: when harness runs as root, a check of a project that
+    # belongs to a user runs as that user (runners/bwrap_view.py) and must reach its
+    # checkout, whose random name it is given.
+    home.chmod(0o711)
     return home
 
 

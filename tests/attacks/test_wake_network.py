@@ -9,13 +9,19 @@ all (every command has the host's network), which its warning says.
 
 from __future__ import annotations
 
+import http.server
+import ipaddress
+import json
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from tests.attacks.support import project, run, runner_for, runner_params
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
-from tests.session.support import call, tool_outputs, turn
+from tests.session.support import call, init, make_project, tool_outputs, turn
 
 PROBE = "#!/bin/sh\ncat /proc/net/dev > wake-net.txt\necho 'environment ok'\n"
 
@@ -70,3 +76,82 @@ def test_init_sh_rewritten_by_a_command_gets_no_network_at_the_next_wake(
     if probe.exists():
         seen = _interfaces(probe.read_text())
         assert seen == {"lo"}, f"the agent-edited init.sh ran with a network: {seen}"
+
+
+class _Hits(http.server.BaseHTTPRequestHandler):
+    """A service on the host: it counts the requests that reach it."""
+
+    hits: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        _Hits.hits.append(self.path)
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"reached\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def host_service() -> Iterator[tuple[int, list[str]]]:
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), _Hits)
+    _Hits.hits = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], _Hits.hits
+    server.shutdown()
+    server.server_close()
+
+
+TRUSTED_INIT = (
+    "#!/bin/sh\nset -e\nsh scripts/setup.sh\n"
+    "mkdir -p env && echo built > env/marker\necho stray > stray.txt\necho 'environment ok'\n"
+)
+
+
+def _reach(kind: str, port: int, request: pytest.FixtureRequest) -> str:
+    """A command that fetches /hit from the host's service, as this runner's network sees it."""
+    if kind == "docker":
+        bridge = request.getfixturevalue("docker_client").networks.get("bridge")
+        config = bridge.attrs["IPAM"]["Config"][0]
+        host = config.get("Gateway") or str(ipaddress.ip_network(config["Subnet"])[1])
+        return f"wget -q -O- http://{host}:{port}/hit"
+    fetch = f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/hit')"
+    return f'python3 -c "{fetch}"'
+
+
+@pytest.mark.parametrize("kind", runner_params("docker", "bwrap"))
+def test_a_trusted_init_sh_runs_no_file_the_agent_changed_with_the_network(
+    kind: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    host_service: tuple[int, list[str]],
+) -> None:
+    """init.sh is the initializer's (trusted), but it runs scripts/setup.sh, which the agent
+    rewrites to reach a service on the host: the next wake's setup runs the committed
+    setup.sh in a clean checkout; what init.sh builds that git ignores (env/) is moved in,
+    the rest (stray.txt) is dropped."""
+    port, hits = host_service
+    runner = runner_for(kind, request)
+    evil = f"#!/bin/sh\n{_reach(kind, port, request)}\necho setup-ok\n"
+    turns = [turn(call("write_file", path="scripts/setup.sh", content=evil)), {"text": "Tuned."}]
+    files = {"scripts/setup.sh": "#!/bin/sh\necho setup-ok\n", ".gitignore": "env/\n"}
+    root = make_project(
+        tmp_path / "p", count=1, sessions={1: turns}, files=files,
+        toml="[budgets]\nrun_sessions = 2\n",
+    )  # fmt: skip
+    script = json.loads((root / "script.json").read_text())
+    for step in script["scenes"][0]["turns"]:
+        for tool_call in step.get("tool_calls", []):
+            if tool_call["name"] == "write_init_sh":
+                tool_call["arguments"]["content"] = TRUSTED_INIT
+    (root / "script.json").write_text(json.dumps(script))
+    config = root / "harness.toml"
+    config.write_text(config.read_text().replace('[runner]\nkind = "local"\n', runner.table, 1))
+    init(root)
+    run(root, tmp_path)
+    assert (root / "scripts" / "setup.sh").read_text() == evil  # the agent did rewrite it
+    assert hits == [], "a file the agent changed ran with the setup network at wake"
+    assert (root / "env" / "marker").read_text() == "built\n"  # the environment was brought up
+    assert not (root / "stray.txt").exists()  # not ignored by git: not the environment

@@ -56,7 +56,7 @@ def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project:
     assert "bwrap sandbox (bubblewrap" in runner.describe()
     from runners.process import prlimit_path
 
-    pids = "" if os.geteuid() != 0 else " (pids not enforced: root is exempt)"
+    pids = "" if os.geteuid() != 0 else " (pids not enforced: commands run as root)"
     limits = f"limits by prlimit{pids}," if prlimit_path() else "(no prlimit: pids not enforced)"
     assert limits in runner.describe()
     assert "network off" in runner.describe()

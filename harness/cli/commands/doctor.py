@@ -108,7 +108,9 @@ def _runner(config: Any, root: Path) -> Check:
     from runners.factory import make_runner
 
     try:
-        runner = make_runner(config.runner, root, protected=config.protect.paths)
+        runner = make_runner(
+            config.runner, root, protected=config.protect.paths, hide=config.protect.hide
+        )
     except HarnessError as error:
         return Check("runner", False, *_split(error))
     try:

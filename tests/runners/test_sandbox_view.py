@@ -1,0 +1,141 @@
+"""What a bubblewrap sandbox sees of the host: the curated /etc, hidden files, the user
+its command runs as. Real bubblewrap; the parts that need none run everywhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from artifacts.config import ProtectConfig
+from harness.secret_files import is_hidden
+from runners import protect, sandbox_etc
+from runners.bwrap import BubblewrapRunner, bwrap_version
+from runners.bwrap_view import Workload, reachable
+
+needs_bwrap = pytest.mark.skipif(bwrap_version() is None, reason="bubblewrap cannot run here")
+
+
+def test_the_curated_etc_holds_only_what_everyone_may_read(tmp_path: Path) -> None:
+    etc = sandbox_etc.build(tmp_path, 4242, 4243)
+    names = set(os.listdir(etc))
+    assert {"passwd", "group", "hosts", "resolv.conf"} <= names
+    assert not names & {"shadow", "gshadow", "sudoers", "docker", "ssh", "environment"}
+    assert (etc / "resolv.conf").read_bytes() == b""
+    assert "localhost" in (etc / "hosts").read_text()
+    passwd = (etc / "passwd").read_text().splitlines()
+    assert [line.split(":")[2] for line in passwd] == ["0", "4242", "65534"]
+    for folder, _, files in os.walk(etc):
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                assert path.stat().st_mode & stat.S_IROTH, path
+    if (Path("/etc/ssl/private")).is_dir():
+        assert not (etc / "ssl" / "private").exists()  # not searchable by everyone
+    if Path("/etc/ld.so.cache").is_file():
+        assert (etc / "ld.so.cache").read_bytes() == Path("/etc/ld.so.cache").read_bytes()
+
+
+def test_the_curated_etc_is_built_once_per_content(tmp_path: Path) -> None:
+    first = sandbox_etc.build(tmp_path, 0, 0)
+    assert sandbox_etc.build(tmp_path, 0, 0) == first
+    other = sandbox_etc.build(tmp_path, 4242, 4243)  # another user: another passwd
+    assert other != first and first.is_dir()
+
+
+def test_hidden_names_patterns_and_templates() -> None:
+    assert is_hidden(".env")
+    assert is_hidden("backend/.env.production")
+    assert is_hidden(".env/inside")  # inside a hidden folder
+    assert not is_hidden(".env.example") and not is_hidden("a/.env.sample")
+    assert not is_hidden("environment.py")
+    assert is_hidden("keys/server.pem", ["*.pem"])
+    assert is_hidden("config/credentials.yml", ["config/credentials.yml"])
+    assert not is_hidden("other/config/credentials.yml", ["config/credentials.yml"])
+    assert is_hidden(".env.example", [".env.example"])  # named: hidden after all
+
+
+def test_find_hidden_lists_the_shallowest_and_follows_links_into_the_project(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "p"
+    (root / "secrets" / "deep").mkdir(parents=True)
+    (root / "secrets" / "deep" / "a.key").write_text("k")
+    (root / ".env").write_text("K=1")
+    (root / "config").mkdir()
+    (root / "config" / "prod.env").write_text("K=2")
+    os.symlink("config/prod.env", root / ".env.local")
+    os.symlink("/etc/hostname", root / ".env.host")  # outside: not visible in a sandbox
+    (root / ".git").mkdir()
+    (root / ".git" / ".env").write_text("not the agent's")
+    assert protect.find_hidden(root, ["secrets"]) == [".env", "config/prod.env", "secrets"]
+
+
+@pytest.mark.parametrize("bad", ["../x", "/etc/passwd", ".git/config", ".harness"])
+def test_hide_refuses_paths_out_of_the_project_and_harness_state(bad: str) -> None:
+    with pytest.raises(ValueError, match="path 0"):
+        ProtectConfig(hide=[bad])
+
+
+@needs_bwrap
+def test_a_hidden_file_is_empty_and_cannot_be_moved_or_removed(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / ".env").write_text("TOKEN=sk-hidden-value\n")
+    (root / "creds").mkdir()
+    (root / "creds" / "a.json").write_text("{}")
+    runner = BubblewrapRunner(root, hide=["creds"])
+    result = runner.run(
+        "cat app/.env; ls -A creds; echo x > app/.env; rm -f app/.env; mv app app2; "
+        "mv creds c2; ls -A; echo done"
+    )
+    assert "sk-hidden-value" not in result.stdout + result.stderr
+    assert result.stdout.endswith("done\n")
+    assert "a.json" not in result.stdout
+    assert (root / "app" / ".env").read_text() == "TOKEN=sk-hidden-value\n"
+    assert (root / "creds" / "a.json").is_file() and not (root / "app2").exists()
+
+
+@needs_bwrap
+def test_a_secret_added_during_a_session_is_hidden_after_stop(tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    runner = BubblewrapRunner(root)
+    (root / ".env").write_text("LATE=sk-late-value\n")
+    runner.stop()
+    assert "sk-late-value" not in runner.run("cat .env; echo done").stdout
+
+
+def test_the_workload_of_a_root_harness_is_the_project_s_owner(tmp_path: Path) -> None:
+    workload = Workload.for_project(tmp_path)
+    if os.geteuid() != 0:
+        assert (workload.uid, workload.switch) == (os.getuid(), False)
+        return
+    assert (workload.uid, workload.switch) == (0, False)  # root's own project
+    owned = tmp_path / "owned"
+    owned.mkdir()
+    os.chown(owned, 4242, 4243)
+    workload = Workload.for_project(owned)
+    assert (workload.uid, workload.gid, workload.switch) == (4242, 4243, True)
+    assert workload.prefix()[1:] == ["--reuid=4242", "--regid=4243", "--clear-groups", "--"]
+
+
+def test_reachable_follows_each_folder_s_bits() -> None:
+    base = Path(tempfile.mkdtemp(prefix="harness-reach-"))  # pytest's folder is root's alone
+    try:
+        base.chmod(0o755)
+        top = base / "top"
+        (top / "inner").mkdir(parents=True)
+        top.chmod(0o700)
+        assert reachable(top / "inner", os.getuid(), os.getgid())
+        if os.geteuid() == 0:
+            assert not reachable(top / "inner", 4242, 4243)  # 0700 root: not for 4242
+            top.chmod(0o711)
+            assert reachable(top / "inner", 4242, 4243)
+            assert not reachable(top / "inner", 4242, 4243, write=True)
+    finally:
+        shutil.rmtree(base)

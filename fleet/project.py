@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 from harness.errors import GitError
+from harness.hostpath import program, trusted_path
 
 GIT_TIMEOUT_S = 300
 LOCK_WAIT_S = 120.0
@@ -28,15 +30,20 @@ def branch_of(run_id: str) -> str:
 
 
 def git(root: Path | None, *args: str, check: bool = True) -> str:
-    """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure."""
-    command = ["git", "-c", "core.hooksPath=/dev/null", *args]
+    """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure.
+    The absolute ``git`` of a PATH without relative entries: the working folder is the
+    run's clone, which the agent writes (harness.hostpath)."""
+    found = program("git", outside=root)
+    if found is None:
+        raise GitError("git is not installed (no `git` on PATH outside the project)")
+    command = [found, "-c", "core.hooksPath=/dev/null", *args]
     done = subprocess.run(
         command,
         cwd=root,
         capture_output=True,
         text=True,
         timeout=GIT_TIMEOUT_S,
-        env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        env={**os.environ, "PATH": trusted_path(outside=root), "GIT_TERMINAL_PROMPT": "0"},
     )
     if check and done.returncode != 0:
         raise GitError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[-400:]}")
@@ -99,7 +106,7 @@ class RunFolder:
             return
         partial = self.path / "project.partial"
         if partial.exists():
-            subprocess.run(["rm", "-rf", str(partial)], check=False)
+            shutil.rmtree(partial, ignore_errors=True)
         git(None, "clone", "--quiet", "--no-checkout", source, str(partial))
         branch = branch_of(run_id)
         published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")

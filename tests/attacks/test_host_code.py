@@ -92,8 +92,9 @@ def test_git_bwrap_and_prlimit_are_never_found_in_the_project(
     planted: tuple[Path, Path],
 ) -> None:
     """In a fresh interpreter (the lookups are cached per process): hardened git, GitRepo,
-    the local runner (prlimit) and the bubblewrap runner (bwrap, prlimit) from the
-    project as working folder, with the relative PATH entries."""
+    the fleet's git (in a run's clone), the local runner (prlimit) and the bubblewrap
+    runner (bwrap, prlimit) from the project as working folder, with the relative PATH
+    entries."""
     root, canary = planted
     probe = (
         "import sys\n"
@@ -104,6 +105,8 @@ def test_git_bwrap_and_prlimit_are_never_found_in_the_project(
         "from artifacts.git import GitRepo\n"
         "with GitRepo.open(root) as repo:\n"
         "    assert repo.is_dirty() and repo.log(1)\n"
+        "from fleet.project import git as fleet_git\n"
+        "fleet_git(root, 'status', '--porcelain')\n"
         "from runners.local import LocalRunner\n"
         "assert LocalRunner(root, warn=False).run('echo ok').stdout == 'ok\\n'\n"
         "from runners.bwrap import bwrap_version, BubblewrapRunner\n"

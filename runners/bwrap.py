@@ -325,13 +325,10 @@ class BubblewrapRunner:
         self._find_hidden()
 
     def _find_hidden(self) -> None:
-        """The paths covered in the sandbox: the declared ones (``[verify] hidden``) and the
-        files declared secret found now (``.env``, ``[protect] hide``). A hidden path that
-        does not exist yet is guarded like a protected one: a command that creates it has
-        it removed (runners/protect.py)."""
-        found = protect.find_hidden(self.root, self.hide)
-        self.hidden = [*self.declared_hidden, *(p for p in found if p not in self.declared_hidden)]
-        self.protected = protect.normalize([*self.declared_protected, *self.hidden])
+        """The paths covered in the sandbox and those guarded (:func:`protect.guarded`)."""
+        self.hidden, self.protected = protect.guarded(
+            self.root, self.hide, self.declared_hidden, self.declared_protected
+        )
 
     def close(self) -> None:
         self._closed = True

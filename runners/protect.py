@@ -171,6 +171,18 @@ def find_hidden(root: Path, patterns: Iterable[str] = ()) -> list[str]:
     return found
 
 
+def guarded(
+    root: Path, hide: Iterable[str], declared_hidden: list[str], declared_protected: list[str]
+) -> tuple[list[str], list[str]]:
+    """(hidden, protected) of a sandbox runner now: the declared hidden paths (``[verify]
+    hidden``) and the files declared secret found now (``.env``, ``[protect] hide``); every
+    hidden path is also protected: one that does not exist yet is guarded like a protected
+    one (a command that creates it has it removed)."""
+    found = find_hidden(root, hide)
+    hidden = [*declared_hidden, *(p for p in found if p not in declared_hidden)]
+    return hidden, normalize([*declared_protected, *hidden])
+
+
 def _link_target(root: Path, path: str) -> str | None:
     """The project path a link resolves to (None: outside the project, or nowhere)."""
     target = Path(path).resolve()

@@ -156,10 +156,27 @@ class RunnerConfig(_Section):
 
 
 class JournalConfig(_Section):
-    """The durable journal under .harness/."""
+    """The durable journal: SQLite under .harness/ by default, or a PostgreSQL database."""
 
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """SQLite synchronous mode: NORMAL (fast, safe against crashes) or FULL (power loss too)."""
+    url: str | None = None
+    """A PostgreSQL database for the journal, its blobs and the questions, e.g.
+    ``postgresql://harness@db.example/myproject`` or, on a local socket,
+    ``postgresql:///myproject?host=/run/postgresql``; one database (or schema, with
+    ``options=-csearch_path=NAME``) per project. Keep its password out of harness.toml
+    (``PGPASSWORD`` or ``~/.pgpass``, or the whole URL in ``HARNESS_JOURNAL_URL``). Unset:
+    SQLite under .harness/. The chain's key stays in the key file either way."""
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "a journal URL names a PostgreSQL database (postgresql://...); leave it unset "
+                "for the SQLite journal under .harness/"
+            )
+        return url or None
 
 
 class GatesConfig(_Section):

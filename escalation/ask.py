@@ -2,7 +2,7 @@
 
 Interactive runs wait (polling the store; a read costs microseconds). Unattended runs
 (``--unattended``, CI, or no TTY on stdin) get a "parked" result at once, and the session
-exits with ``ExitCode.WAITING_FOR_HUMAN``. Asking again with the same key (the replay on the
+exits with ``ExitCode.WAITING``. Asking again with the same key (the replay on the
 next run) finds the same question and returns its answer at once if it has one.
 """
 
@@ -34,7 +34,7 @@ class AskResult(BaseModel):
 
     @property
     def parked(self) -> bool:
-        """No answer yet: park the run (exit WAITING_FOR_HUMAN)."""
+        """No answer yet: park the run (exit WAITING)."""
         return self.status in ("parked", "timeout")
 
     def raise_if_parked(self) -> None:

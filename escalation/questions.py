@@ -1,19 +1,19 @@
-"""Durable questions to a human, in ``.harness/questions.db`` (SQLite, WAL).
+"""Durable questions to a human, on the journal's backend (``escalation.question_db``):
+``.harness/questions.db`` beside the SQLite journal, or the journal's PostgreSQL database.
 
 Questions survive the process that asked them and can be answered from another one (the
-CLI, the TUI). Ids are short ("q1", "q2", ...). The same file keeps the situation history
-the matrix's novelty needs, so it survives processes too (what happened after each
-decision is kept in the escalation record, ``escalation.record``). Every write is one short
-``BEGIN IMMEDIATE`` transaction; ``busy_timeout`` lets a writer in another process finish.
+CLI, the TUI, another machine). Ids are short ("q1", "q2", ...). The same tables keep the
+situation history the matrix's novelty needs, so it survives processes too (what happened
+after each decision is kept in the escalation record, ``escalation.record``). Every write
+is one short transaction.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from array import array
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,48 +21,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from escalation.inputs import stage_files
+from escalation.question_db import open_questions
 from harness.errors import ExitCode, HarnessError
+from harness.journal.location import Location, as_location
 from harness.redact import Redactor
 
 Kind = Literal["question", "approval"]
 Status = Literal["pending", "answered", "approved", "denied"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT UNIQUE,
-    kind TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    text TEXT NOT NULL,
-    context TEXT NOT NULL,
-    choices TEXT NOT NULL,
-    scores TEXT,
-    reason TEXT NOT NULL,
-    step_ref TEXT,
-    run TEXT,
-    session INTEGER,
-    asked_at TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'pending',
-    answer TEXT,
-    choice INTEGER,
-    files TEXT NOT NULL DEFAULT '[]',
-    deny_reason TEXT,
-    answered_at TEXT,
-    outcome_changed INTEGER
-);
-CREATE INDEX IF NOT EXISTS questions_status ON questions(status);
-CREATE TABLE IF NOT EXISTS situations (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    embedder TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    text TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    run TEXT,
-    session INTEGER,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS situations_embedder ON situations(embedder, id);
-"""
 
 
 APPROVED_ONLY = "approved only: "
@@ -143,27 +108,19 @@ class QuestionStore:
 
     def __init__(
         self,
-        state_dir: Path,
+        where: Location | Path,
         *,
         project_root: Path | None = None,
         redactor: Redactor | None = None,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        """The queue of the journal at ``where`` (a ``Location``; a folder: SQLite there)."""
+        where = as_location(where)
+        self.state_dir = where.state_dir
         self.project_root = project_root or self.state_dir.parent
         self.redactor = redactor or Redactor()
         """The run's secrets, hidden from every question and situation stored."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.state_dir / "questions.db"
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self._db.executescript(SCHEMA)
+        self._db = open_questions(where)
+        self.path = self._db.where  # named in messages
 
     def close(self) -> None:
         self._db.close()
@@ -174,8 +131,8 @@ class QuestionStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._db, self._lock)
+    def _write(self) -> AbstractContextManager[None]:
+        return self._db.transaction()
 
     # -- questions -------------------------------------------------------------------
     def ask(
@@ -221,12 +178,11 @@ class QuestionStore:
                 existing = found.fetchone()
                 if existing is not None:
                     return _question(existing)
-            cursor = self._db.execute(
+            rowid = self._db.insert(
                 "INSERT INTO questions (key, kind, topic, text, context, choices, scores, "
                 "reason, step_ref, run, session, asked_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 row,
             )
-            rowid = cursor.lastrowid
         return self.get(f"q{rowid}")
 
     def get(self, question_id: str) -> Question:
@@ -263,12 +219,13 @@ class QuestionStore:
 
     def count_asked(self, session: int | None, run: str | None = None) -> int:
         """Questions (not approvals) filed in one session: what the per-session cap counts."""
-        sql = "SELECT COUNT(*) FROM questions WHERE kind='question' AND session IS ?"
+        same = self._db.same  # null-safe: a question outside a session counts there too
+        sql = f"SELECT COUNT(*) AS n FROM questions WHERE kind='question' AND session {same} ?"
         args: list[Any] = [session]
         if run is not None:
             sql += " AND run=?"
             args.append(run)
-        return int(self._db.execute(sql, args).fetchone()[0])
+        return int(self._db.execute(sql, args).fetchone()["n"])
 
     def answer(
         self,
@@ -353,7 +310,7 @@ class QuestionStore:
             row = self._db.execute(
                 "SELECT status FROM questions WHERE id=?", (_number(question_id),)
             ).fetchone()
-            if row is None or row[0] != "pending":
+            if row is None or row["status"] != "pending":
                 cursor = None
             else:
                 if before is not None:
@@ -380,12 +337,11 @@ class QuestionStore:
         """Keep one situation's embedding (its text redacted); returns its row id."""
         blob = array("f", vector).tobytes()
         with self._write():
-            cursor = self._db.execute(
+            return self._db.insert(
                 "INSERT INTO situations (embedder, topic, text, vector, run, session, "
                 "created_at) VALUES (?,?,?,?,?,?,?)",
                 (embedder, topic, self.redactor.text(text[:2000]), blob, run, session, _now()),
             )
-        return int(cursor.lastrowid or 0)
 
     def situations_after(self, embedder: str, after_id: int) -> list[tuple[int, list[float]]]:
         """Embeddings of ``embedder`` with id > ``after_id``, oldest first."""
@@ -393,28 +349,7 @@ class QuestionStore:
             "SELECT id, vector FROM situations WHERE embedder=? AND id>? ORDER BY id",
             (embedder, after_id),
         )
-        return [(int(r[0]), array("f", bytes(r[1])).tolist()) for r in rows]
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error) under the store's lock."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
-        self.db, self.lock = db, lock
-
-    def __enter__(self) -> None:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self.lock.release()
-            raise
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self.lock.release()
+        return [(int(r["id"]), array("f", bytes(r["vector"])).tolist()) for r in rows]
 
 
 def _span(items: Sequence[str]) -> str:
@@ -468,7 +403,7 @@ def _settled_message(question: Question) -> str:
     )
 
 
-def _question(row: sqlite3.Row) -> Question:
+def _question(row: Any) -> Question:
     data = dict(row)
     data["id"] = f"q{data['id']}"
     data["choices"] = json.loads(data["choices"])

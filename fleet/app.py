@@ -31,10 +31,7 @@ def app_version() -> str:
     """The worker's DBOS application version: the journal format's. DBOS recovers a
     workflow only on an executor of its version, so a worker never replays a journal it
     does not understand; `status` lists the runs of other versions."""
-    try:
-        from harness.journal.store import SCHEMA_VERSION
-    except ImportError:  # the store split by backend: the SQLite schema's version
-        from harness.journal.sqlite.schema import SCHEMA_VERSION  # type: ignore[no-redef]
+    from harness.journal.sqlite.schema import SCHEMA_VERSION  # the journal's row format
 
     return f"journal-{SCHEMA_VERSION}"
 

@@ -23,16 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from artifacts.config import HARNESS_TOML, HarnessConfig, load_config_file, validation_error, where
 from harness.errors import ConfigError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from artifacts.config import HarnessConfig
     from harness.events import Events
+    from harness.journal.location import Location
     from harness.scope import RunScope, StepHooks
 
 PREFIX = "HARNESS_"
+PROJECT_FILE = "harness.toml"  # artifacts.config.HARNESS_TOML, named without importing it
 Key = tuple[str, ...]
 
 
@@ -70,6 +72,37 @@ def run_scope(
     return RunScope.of(environ, secret_names=names, events=events, hooks=hooks)
 
 
+def journal_location(root: Path, config: HarnessConfig | None = None) -> Location:
+    """Where the project's journal is: ``[journal] url`` (``HARNESS_JOURNAL_URL``), else
+    SQLite under ``<root>/.harness``. Read through the one precedence chain, built only
+    when a layer may name a URL (the readers, `log` and `status`, then start fast)."""
+    from harness.journal.location import Location
+
+    if config is None and not _may_name_journal_url(root):
+        return Location(root / ".harness", project=str(root))
+    if config is None:
+        config = resolve_config(root).config
+    return Location(root / ".harness", url=config.journal.url, project=str(root))
+
+
+def _may_name_journal_url(root: Path, env: Mapping[str, str] | None = None) -> bool:
+    """Whether a layer of the chain may set ``[journal] url``: the environment's variable,
+    or ``url`` anywhere in the user's or the project's file (a look, not a parse: when in
+    doubt the whole chain is read, with its checks)."""
+    env = os.environ if env is None else env
+    if "HARNESS_JOURNAL_URL" in env:
+        return True
+    for path in (user_config_path(env), root / PROJECT_FILE):
+        try:
+            if "url" in path.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True  # unreadable: the chain says why
+    return False
+
+
 def resolve_config(
     root: Path,
     *,
@@ -77,6 +110,10 @@ def resolve_config(
     overrides: Mapping[str, object] | None = None,
 ) -> ResolvedConfig:
     """Merge the layers; return the config and the source of every value."""
+    from pydantic import ValidationError
+
+    from artifacts.config import HARNESS_TOML, HarnessConfig, load_config_file, validation_error
+
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
     origin: dict[Key, str] = {}
@@ -113,8 +150,12 @@ def user_config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "harness" / "config.toml"
 
 
-def leaf_keys(model: type[BaseModel] = HarnessConfig, prefix: Key = ()) -> list[Key]:
-    """Every settable key of the config, in declaration order."""
+def leaf_keys(model: type[BaseModel] | None = None, prefix: Key = ()) -> list[Key]:
+    """Every settable key of the config (of ``model``: a section), in declaration order."""
+    if model is None:
+        from artifacts.config import HarnessConfig
+
+        model = HarnessConfig
     keys: list[Key] = []
     for name, info in model.model_fields.items():
         sub = _submodel(info.annotation)
@@ -130,6 +171,8 @@ def env_key(name: str) -> Key | None:
     if not name.startswith(PREFIX):
         return None
     rest = name[len(PREFIX) :]
+    from artifacts.config import HarnessConfig
+
     for section, info in HarnessConfig.model_fields.items():
         if rest.startswith(section.upper() + "_"):
             sub = _submodel(info.annotation)
@@ -152,7 +195,7 @@ def flag_key(dotted: str) -> Key:
     if key not in set(leaf_keys()):
         raise ConfigError(
             f"flag {dotted}",
-            where(key),
+            _where(key),
             "no such key",
             "Use section.key as `harness config --sources` lists them (e.g. model.name).",
         )
@@ -193,6 +236,8 @@ def _names(model: type[BaseModel], section: str) -> str:
 
 
 def _annotation(key: Key) -> Any:
+    from artifacts.config import HarnessConfig
+
     model: type[BaseModel] = HarnessConfig
     annotation: Any = None
     for part in key:
@@ -215,7 +260,15 @@ def _takes_str(annotation: Any) -> bool:
     return False
 
 
+def _where(key: Key) -> str:
+    from artifacts.config import where
+
+    return where(key)
+
+
 def _submodel(annotation: Any) -> type[BaseModel] | None:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return None
@@ -239,7 +292,7 @@ def _put(target: dict[str, Any], key: Key, value: object) -> None:
 
 def _blame(loc: Key, origin: Mapping[Key, str]) -> str:
     """The layer to name for an error at ``loc``: the highest layer that set a key there."""
-    best, label = 0, HARNESS_TOML
+    best, label = 0, PROJECT_FILE
     for key, source in origin.items():
         if key[: len(loc)] != loc and loc[: len(key)] != key:
             continue
@@ -248,7 +301,7 @@ def _blame(loc: Key, origin: Mapping[Key, str]) -> str:
         elif source.startswith("env:"):
             rank, text = 3, f"environment variable {source[4:]}"
         elif source == "file":
-            rank, text = 2, HARNESS_TOML
+            rank, text = 2, PROJECT_FILE
         else:
             rank, text = 1, str(user_config_path())
         if rank > best:

@@ -18,29 +18,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from harness.errors import (
-    BudgetExhausted,
-    GitRefused,
-    HarnessError,
-    JournalError,
-    ModelError,
-    Parked,
-    RunnerError,
-    StorageError,
-)
-
-RUN_LEVEL: tuple[type[HarnessError], ...] = (
-    RunnerError,
-    BudgetExhausted,
-    ModelError,
-    Parked,
-    GitRefused,
-    JournalError,
-    StorageError,
-)
-"""Errors a tool passes on instead of answering: conditions of the run (the runner, a
-budget, the model, a human, the repository, the journal, the disk) the model cannot fix;
-they park or stop the run as their class says."""
+from harness.errors import HarnessError
 
 Ctx = TypeVar("Ctx")
 E = TypeVar("E")
@@ -157,7 +135,9 @@ class ToolRegistry(Generic[Ctx]):
     ) -> ToolResult[Any]:
         """Run a tool on validated arguments; every exception it raises becomes an error
         result the model reads (a RecursionError, a MemoryError: the run goes on, and a
-        resume replays the result), except the run-level ones (:data:`RUN_LEVEL`).
+        resume replays the result), except a harness error whose class says the model cannot fix it
+        (``disposition.for_model`` False: the runner, a budget, the model, a human, the
+        repository, the journal, the disk): it parks or stops the run as its class says.
 
         Args:
             approved_by: the question by which a human approved this call, if one did.
@@ -167,9 +147,9 @@ class ToolRegistry(Generic[Ctx]):
             if approved_by is not None and tool.approved is not None:
                 return tool.approved(ctx, args, approved_by)
             return tool.fn(ctx, args)
-        except RUN_LEVEL:
-            raise  # the run parks or stops; the model cannot fix them
         except HarnessError as exc:
+            if not exc.disposition.for_model:
+                raise  # the run parks or stops (declared on the class): the model cannot fix it
             return ToolResult.error(str(exc))
         except Exception as exc:  # the agent's input must not end the run
             return ToolResult.error(f"{name} failed: {type(exc).__name__}: {exc}")

@@ -64,13 +64,13 @@ def initialize(
     ``scope``: the run's environment, secrets, observers and hooks (default: one made
     from ``os.environ`` and ``config`` now)."""
     from artifacts.feature_list import FEATURE_LIST, load_feature_list
-    from harness.config import run_scope
+    from harness.config import journal_location, run_scope
     from harness.journal.protocol import open_store
 
     scope = scope or run_scope(config)
     root.mkdir(parents=True, exist_ok=True)
     journal = open_store(
-        root / ".harness",
+        journal_location(root, config),
         synchronous=config.journal.synchronous,
         redactor=scope.secrets,
         events=scope.events,
@@ -103,11 +103,13 @@ def initialize(
 def interrupted_config(root: Path) -> str | None:
     """The harness.toml text an interrupted init of ``root`` was to write (None if none,
     or if that init still runs: it writes the file itself)."""
-    from harness.journal.protocol import open_reader
+    from harness.config import journal_location
+    from harness.journal.protocol import journal_exists, open_reader
 
-    if not (root / ".harness" / "journal.db").exists():
+    where = journal_location(root)
+    if not journal_exists(where):
         return None
-    with open_reader(root / ".harness") as journal:
+    with open_reader(where) as journal:
         pending = journal.unfinished_run("init")
         if pending is None or journal.holder(pending) is not None:
             return None
@@ -122,12 +124,14 @@ def interrupted_init(root: Path) -> Path | None:
     ArtifactError when one is pending but its spec is gone, naming the command to type;
     RunLocked (exit 6) when it is not interrupted but still running in another process.
     """
+    from harness.config import journal_location
     from harness.errors import RunLocked
-    from harness.journal.protocol import open_reader
+    from harness.journal.protocol import journal_exists, open_reader
 
-    if not (root / ".harness" / "journal.db").exists():
+    where = journal_location(root)
+    if not journal_exists(where):
         return None
-    with open_reader(root / ".harness") as journal:
+    with open_reader(where) as journal:
         pending = journal.unfinished_run("init")
         if pending is None:
             return None

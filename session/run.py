@@ -8,21 +8,14 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import (
     BudgetExhausted,
-    CommitPending,
     ExitCode,
-    GitRefused,
     HarnessError,
     JournalError,
-    ModelFatal,
-    Parked,
-    ProviderUnavailable,
-    QuotaExhausted,
-    RunLocked,
-    RunnerError,
+    Outcome,
     StorageError,
 )
 from harness.events import Event
@@ -35,15 +28,14 @@ if TYPE_CHECKING:
     from harness.journal.protocol import JournalReader, RunJournal
     from harness.scope import RunScope
 
-Outcome = Literal[
-    "complete", "budget_exhausted", "waiting_for_human", "waiting", "stuck", "failed", "interrupted"
-]
 
+# The exit code of an outcome the loop reaches by itself; an error that stops the run exits
+# with its class's code, its outcome and whether the run stays open from its Disposition.
 EXIT_CODES: dict[str, ExitCode] = {
     "complete": ExitCode.OK,
     "budget_exhausted": ExitCode.BUDGET_EXHAUSTED,
-    "waiting_for_human": ExitCode.WAITING_FOR_HUMAN,
-    "waiting": ExitCode.WAITING_FOR_HUMAN,
+    "waiting_for_human": ExitCode.WAITING,
+    "waiting": ExitCode.WAITING,
     "stuck": ExitCode.STUCK,
     "failed": ExitCode.FAILED,
     "interrupted": ExitCode.INTERRUPTED,
@@ -86,6 +78,10 @@ class RunReport:
     proofs: dict[str, list[str]] = field(default_factory=dict)
     """Each passing feature's proofs (check, clean, fails-before, evaluator, human, adopted:
     README, "Verified done")."""
+    state: str = ""
+    """The run's state as this process leaves it, as `harness status` says it
+    (``harness.journal.state.RunState``: finished, waiting_for_human, waiting or
+    interrupted); empty when the journal could not be read."""
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
@@ -99,7 +95,7 @@ def run_project(
     ``scope`` holds the run's environment, secrets, observers and hooks (default: one made
     from ``os.environ`` and ``config`` now, with no observer and no hook)."""
     from artifacts.git_state import preflight
-    from harness.config import run_scope
+    from harness.config import journal_location, run_scope
     from harness.journal.protocol import open_store
     from session.decided import passing_count
 
@@ -107,11 +103,11 @@ def run_project(
     started = time.monotonic()
     for note in preflight(root):  # a repository harness must not use: refused before anything
         print(f"harness: {note}", file=sys.stderr)
-    state_dir = root / ".harness"
     try:
-        # Checked before anything is written: disk writable, SQLite's check, the key.
+        # Checked before anything is written: disk writable, SQLite's check (or the
+        # database reachable), the key.
         journal = open_store(
-            state_dir,
+            journal_location(root, config),
             synchronous=config.journal.synchronous,
             redactor=scope.secrets,
             events=scope.events,
@@ -159,7 +155,10 @@ def run_project(
     report.features_total = total
     report.features_passing = passing
     report.proofs = passing_proofs(root)
-    report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
+    try:
+        report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
+    except StorageError:  # the journal's database went away: the figures as the run began
+        report.tokens, report.cost_usd = spent_before[0], round(spent_before[1], 6)
     report.wall_s = round(time.monotonic() - started, 3)
     report.resumable = report.resumable or keep_open or outcome in RESUMABLE
     unfinished = _open_numbers(journal, run.id)
@@ -178,6 +177,7 @@ def run_project(
         # (a full or read-only disk has no room for this note: the report says it)
         with contextlib.suppress(StorageError):
             run.park(outcome, {"detail": detail, "at": time.time(), "runner": report.runner})
+    report.state = _left_as(journal, run.id)
     journal.close()  # releases the run lock
     if scope.events.active:
         data = {"report": asdict(report)}
@@ -215,16 +215,6 @@ def _drive(
         )
         reverify_adopted(env)
         outcome, detail = _loop(env, report)
-    except Parked as exc:
-        outcome, detail = "waiting_for_human", str(exc)
-    except BudgetExhausted as exc:
-        outcome, detail = "budget_exhausted", str(exc)
-    except ProviderUnavailable as exc:  # "waiting for the provider since <time>: <what>"
-        outcome, detail = "waiting", str(exc)
-    except (QuotaExhausted, RunnerError) as exc:
-        outcome, detail = "waiting", f"{exc} (since {time.strftime('%Y-%m-%d %H:%M:%S %Z')})"
-    except StorageError as exc:
-        outcome, detail = "waiting", _waiting_on(exc)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP (harness.signals)
         from harness import signals
 
@@ -233,24 +223,20 @@ def _drive(
             "it stopped in"
         )
         return "interrupted", detail, signals.exit_code(interrupt), False
-    except ModelFatal as exc:
-        # A model the user must fix (a bad key, a wrong name): exit 2, and its step stays
-        # in flight with the run open, so after the fix `harness run` resends that request.
-        report.resumable = True
-        return "failed", str(exc), int(ExitCode.INVALID), True
-    except JournalError as exc:
-        if isinstance(exc, RunLocked) or exc.exit_code == ExitCode.INVALID:
-            raise  # damaged, forged, lost, key missing: the caller stops
-        outcome, detail = _storage_or(root, exc, "failed")
     except HarnessError as exc:
         run.journal.check_present()  # a write failed because .harness/ is gone: say that
+        # What the error means for the run is declared on its class (harness.errors).
+        found = exc.disposition
+        if found.halts:
+            raise  # damaged, forged, lost, key missing, locked: the caller stops
+        if found.outcome != "failed":
+            return found.outcome, _stopped_by(exc), int(exc.exit_code), found.resumable
         outcome, detail = _storage_or(root, exc, "failed")
         if outcome == "failed":
-            code = exc.exit_code if exc.exit_code in (ExitCode.INVALID, ExitCode.BUSY) else None
-            # A refused repository or a commit not made yet: the session resumes at its
-            # writeback once the user fixed the repository (or the lock's holder is gone).
-            keep_open = isinstance(exc, GitRefused | CommitPending)
-            return "failed", str(exc), int(code or ExitCode.FAILED), keep_open
+            # resumable: a refused repository, a commit not made yet, a model the user
+            # must fix: after the fix `harness run` goes on from the step left in flight.
+            report.resumable = report.resumable or found.resumable
+            return "failed", str(exc), int(exc.exit_code), found.resumable
     except Exception as exc:  # a bug of ours, MemoryError, an OSError not of storage
         run.journal.check_present()
         outcome, detail = _storage_or(root, exc, "failed")
@@ -320,6 +306,17 @@ def passing_proofs(root: Path) -> dict[str, list[str]]:
     if committed is None:
         return {}
     return {f.id: f.evidence.proofs() for f in committed.features if f.passes and f.evidence}
+
+
+def _left_as(journal: JournalReader, run_id: str) -> str:
+    """The run's state once this process lets it go (its lock released at close)."""
+    from harness.journal.state import run_state
+
+    with contextlib.suppress(StorageError, JournalError):
+        for row in journal.runs():
+            if row.id == run_id:
+                return run_state(row, holder=None).state
+    return ""
 
 
 def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
@@ -414,16 +411,21 @@ def _stopped(root: Path, error: StorageError, started: float) -> RunReport:
         outcome="waiting",
         exit_code=int(EXIT_CODES["waiting"]),
         run_id="",
-        detail=_waiting_on(error),
+        detail=_stopped_by(error),
         features_total=len(features.features),
         features_passing=features.passing,
         wall_s=round(time.monotonic() - started, 3),
     )
 
 
-def _waiting_on(error: StorageError) -> str:
+def _stopped_by(error: HarnessError) -> str:
+    """The detail of a run an error stopped: its message and, for a wait, what it waits
+    for and since when (the cause of exit 4, in words)."""
+    waits_for = error.disposition.waits_for
+    if not waits_for or "since" in error.message:
+        return str(error)
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    return f"{error} (waiting on storage since {since})"
+    return f"{error} (waiting for {waits_for} since {since})"
 
 
 def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Outcome, str]:
@@ -434,7 +436,7 @@ def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Out
     found = from_oserror(root, error) if isinstance(error, OSError) else None
     found = found or probe(root / ".harness") or probe(root)
     if found is not None:
-        return "waiting", _waiting_on(found)
+        return "waiting", _stopped_by(found)
     return outcome, str(error)
 
 

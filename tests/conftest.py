@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# pg_server, pg_url: a real PostgreSQL of the test session; where: each journal store.
+pytest_plugins = ["tests.pg", "tests.stores"]
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",
     "GIT_AUTHOR_EMAIL": "test@localhost",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.journal.location import Location
 from tui.journal_view import JournalFollower
 from tui.model import QuestionView, RunnerView, Update
 from tui.questions_view import QuestionReader
@@ -27,7 +28,7 @@ SOURCES = ("features", "progress", "journal", "questions")  # "config": runner_s
 WATCHED: dict[str, tuple[str, ...]] = {
     "features": ("feature_list.json",),
     "progress": ("progress.md",),
-    "journal": (".harness/journal.db", ".harness/journal.db-wal"),
+    "journal": tuple(p.as_posix() for p in Location(Path(".harness")).files()),  # SQLite's
     "questions": (".harness/questions.db", ".harness/questions.db-wal"),
     "config": ("harness.toml",),
 }
@@ -62,8 +63,14 @@ class ProjectData:
     """What the TUI shows of one project, read on demand and only when changed."""
 
     def __init__(self, root: Path, *, step_tail: int = 200) -> None:
+        from harness.config import journal_location
+
         self.root = root
         self.state_dir = root / ".harness"
+        try:
+            self.where = journal_location(root)
+        except HarnessError:  # a broken harness.toml: the config source shows its error
+            self.where = Location(self.state_dir, project=str(root))
         self.step_tail = step_tail
         self._sigs: dict[str, tuple[tuple[int, int, int], ...]] = {}
         self._journal: JournalFollower | None = None
@@ -74,6 +81,8 @@ class ProjectData:
 
     def changed(self, source: str) -> bool:
         """True (and remembered) when a source's files changed since the last look."""
+        if source in ("journal", "questions") and not self.where.files():
+            return True  # a database: read at every poll (only new rows are read)
         sig = _signature(self.root / rel for rel in WATCHED[source])
         if self._sigs.get(source) == sig:
             return False
@@ -119,18 +128,22 @@ class ProjectData:
 
     def _read_journal(self, update: Update) -> None:
         if self._journal is None:
-            if not (self.state_dir / "journal.db").exists():
+            from harness.journal.protocol import journal_exists
+
+            if not journal_exists(self.where):
                 update.run_status = "no journal yet: no run has started here"
                 return
-            self._journal = JournalFollower(self.state_dir, tail=self.step_tail)
+            self._journal = JournalFollower(self.where, tail=self.step_tail)
         self._journal.read(update)
 
     def _read_questions(self, update: Update) -> None:
         if self._questions is None:
-            if not (self.state_dir / "questions.db").exists():
+            from escalation.question_db import questions_exist
+
+            if not questions_exist(self.where):
                 update.questions = []
                 return
-            self._questions = QuestionReader(self.state_dir)
+            self._questions = QuestionReader(self.where)
         update.questions = self._questions.pending()
 
     def runner_state(self, update: Update) -> None:

@@ -1,7 +1,8 @@
 """Follow the journal read-only: sessions, the tail of the steps, the runner's last work.
 
 Reads go through the journal's read API (`harness.journal.protocol.JournalReader` from
-`open_reader`: a read-only SQLite connection; WAL readers never block the writer). Only
+`open_reader`: for SQLite a read-only connection; WAL readers never block the writer). A
+run's state is `harness.journal.state.RunState`, the one `harness status` says. Only
 steps after the last rowid seen are read on each refresh, and at start only the last `tail`
 steps, so a journal of 100,000 steps opens as fast as a small one. Per-session totals come
 from one aggregate query at start, then only the sessions that got new steps are counted
@@ -11,16 +12,16 @@ again (an indexed range).
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.terminal import for_terminal
 from tui.model import SessionView, StepView, Update
 
 if TYPE_CHECKING:
+    from harness.journal.location import Location
     from harness.journal.protocol import JournalReader
     from harness.journal.rows import RunRow
+    from harness.journal.state import RunState
 
 RUNNER_STEPS = {"runner"}  # every step of kind "runner" (setup, init.sh, checks)
 RUNNER_TOOLS = {"run", "verify_feature"}  # tool steps that ran a command
@@ -73,25 +74,13 @@ def command_of(kind: str, inputs: Any, output: Any) -> dict[str, Any] | None:
     return None
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():  # the viewer never drives a run itself
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class JournalFollower:
     """Incremental reader of one project's journal."""
 
-    def __init__(self, state_dir: Path, *, tail: int = 200) -> None:
+    def __init__(self, where: Location, *, tail: int = 200) -> None:
         from harness.journal.protocol import open_reader
 
-        self.journal: JournalReader = open_reader(state_dir)
+        self.journal: JournalReader = open_reader(where)
         self.tail = tail
         self.last_rowid: int | None = None
         self.open_steps: set[int] = set()  # rowids of steps seen while still running
@@ -99,8 +88,8 @@ class JournalFollower:
         self.last_runner: dict[str, Any] | None = None
         self.last_failure: tuple[dict[str, Any], str] | None = None
         self.runner_in_use = ""  # what the newest run recorded (its runner's description)
-        self.holder: tuple[int | None, bool] = (None, False)
-        """The newest run's holder pid, and whether it was alive at the last read."""
+        self.holder: tuple[str | None, bool] = (None, False)
+        """The newest run, and whether a live process held its lock at the last read."""
 
     def read(self, update: Update) -> None:
         """Add new and updated steps, the sessions and the run status to `update`."""
@@ -152,8 +141,11 @@ class JournalFollower:
             update.sessions = []
             update.run_status = "no run yet"
             return
+        from harness.journal.state import run_state
+
         sessions = []
-        by_id = {r.id: r for r in runs}
+        states = {r.id: run_state(r, self.journal.holder(r.id)) for r in runs[-3:]}
+        newest = states[runs[-1].id]
         for s in self.journal.sessions():
             count, tokens, cost = self.totals.get((s.run_id, s.number), (0, 0, 0.0))
             summary = s.summary or {}
@@ -162,7 +154,7 @@ class JournalFollower:
                 SessionView(
                     run=s.run_id,
                     number=s.number,
-                    outcome=s.outcome or _open_outcome(by_id.get(s.run_id), s.status),
+                    outcome=s.outcome or _open_outcome(states.get(s.run_id), s.status),
                     steps=count,
                     tokens=tokens,
                     cost_usd=cost,
@@ -170,21 +162,20 @@ class JournalFollower:
                 )
             )
         update.sessions = sessions
-        newest = runs[-1]
-        run_tokens = sum(t for (r, _), (_, t, _) in self.totals.items() if r == newest.id)
-        run_cost = sum(c for (r, _), (_, _, c) in self.totals.items() if r == newest.id)
+        run_tokens = sum(t for (r, _), (_, t, _) in self.totals.items() if r == newest.run_id)
+        run_cost = sum(c for (r, _), (_, _, c) in self.totals.items() if r == newest.run_id)
         figures = f"this run {run_tokens:,} tokens ${run_cost:.4f}"
         update.run_status = f"{run_status(newest)} · {figures}"
-        update.run_active = newest.status != "finished" and _alive(newest.holder_pid)
-        update.run_id = newest.id
-        self.holder = (newest.holder_pid, bool(update.run_active))
-        self.runner_in_use = self._runner_in_use(newest)
+        update.run_active = newest.state == "running"
+        update.run_id = newest.run_id
+        self.holder = (newest.run_id, update.run_active)
+        self.runner_in_use = self._runner_in_use(runs[-1])
 
     def holder_changed(self) -> bool:
-        """The process that held the newest run started or stopped living since the last
-        read (a run parks, or is killed, as its last write: no file change follows)."""
-        pid, alive = self.holder
-        return pid is not None and _alive(pid) != alive
+        """A process took or let go of the newest run's lock since the last read (a run
+        that parks, or is killed, ends with its last write: no file change follows)."""
+        run_id, held = self.holder
+        return run_id is not None and (self.journal.holder(run_id) is not None) != held
 
     def _runner_in_use(self, run: RunRow) -> str:
         """The runner the newest run recorded in its meta ("" if it recorded none)."""
@@ -206,31 +197,18 @@ def _tool_pairs() -> set[tuple[str, str]]:
     return {("tool", name) for name in RUNNER_TOOLS}
 
 
-def _open_outcome(run: Any, status: str) -> str:
+def _open_outcome(state: RunState | None, status: str) -> str:
     """What an open session is doing: running, parked with its run, or interrupted."""
     if status != "open":
         return status
-    if run is None or run.status == "finished":
-        return "interrupted"
-    if _alive(run.holder_pid):
+    if state is None or state.state == "finished":
+        return "interrupted"  # an old run's session, or one its run closed without it
+    if state.state == "running":
         return "running"
-    return PARKED.get(run.outcome or "", "interrupted")
+    return state.words()
 
 
-PARKED = {
-    "waiting_for_human": "waiting for a human",
-    "waiting": "parked",
-    "interrupted": "interrupted",
-    "failed": "stopped (fix what it says, then `harness run` resumes)",  # a fatal model error
-}
-
-
-def run_status(run: Any) -> str:
-    """ "run <id> running (pid N)" / "parked: ..." / "interrupted" / "finished: <outcome>"."""
-    if run.status == "finished":
-        return f"run {run.id} finished: {run.outcome}"
-    if _alive(run.holder_pid):
-        return f"run {run.id} running (pid {run.holder_pid})"
-    if run.outcome in PARKED:
-        return f"run {run.id} {PARKED[run.outcome]} (`harness run` resumes)"
-    return f"run {run.id} interrupted (`harness run` resumes)"
+def run_status(state: RunState) -> str:
+    """``run <id> running (pid N)`` / ``... parked: ... (`harness run` resumes)`` / ..."""
+    words = f"run {state.run_id} {state.words()}"
+    return f"{words} (`harness run` resumes)" if state.resumable else words

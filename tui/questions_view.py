@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.model import QuestionView, Reply
+
+if TYPE_CHECKING:
+    from harness.journal.location import Location
 
 SCORE_NAMES = ("uncertainty", "novelty", "benefit", "total")
 
@@ -43,10 +46,17 @@ def view(row: sqlite3.Row) -> QuestionView:
 
 
 class QuestionReader:
-    """Reads pending questions from .harness/questions.db, read-only."""
+    """Reads pending questions: from .harness/questions.db read-only (SQLite), or through
+    the question store on the journal's database."""
 
-    def __init__(self, state_dir: Path) -> None:
-        path = (state_dir / "questions.db").resolve()
+    def __init__(self, where: Location) -> None:
+        self.store: Any = None
+        if where.backend != "sqlite":
+            from escalation.questions import QuestionStore
+
+            self.store = QuestionStore(where)
+            return
+        path = (where.state_dir / "questions.db").resolve()
         self.db = sqlite3.connect(
             f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
@@ -55,6 +65,8 @@ class QuestionReader:
 
     def pending(self) -> list[QuestionView]:
         """Every pending question, oldest first."""
+        if self.store is not None:
+            return [_question_view(q) for q in self.store.pending()]
         try:
             rows = self.db.execute("SELECT * FROM questions WHERE status='pending' ORDER BY id")
         except sqlite3.OperationalError as error:
@@ -65,7 +77,17 @@ class QuestionReader:
 
     def close(self) -> None:
         """Close the connection."""
-        self.db.close()
+        (self.store or self.db).close()
+
+
+def _question_view(question: Any) -> QuestionView:
+    """A QuestionView of an ``escalation.questions.Question``."""
+    scores = question.scores.model_dump() if question.scores else {}
+    return QuestionView(
+        id=question.id, kind=question.kind, text=question.text, context=question.context,
+        choices=tuple(question.choices), scores=scores, reason=question.reason,
+        step_ref=question.step_ref or "",
+    )  # fmt: skip
 
 
 def attached(root: Path, files: tuple[str, ...]) -> list[Path]:
@@ -80,8 +102,9 @@ def attached(root: Path, files: tuple[str, ...]) -> list[Path]:
 def store_reply(root: Path, reply: Reply) -> str:
     """Store an answer, an approval or a denial; return what was done, in words."""
     from escalation.questions import QuestionStore
+    from harness.config import journal_location
 
-    with QuestionStore(root / ".harness", project_root=root) as store:
+    with QuestionStore(journal_location(root), project_root=root) as store:
         if reply.action == "approve":
             store.approve(reply.question_id)
             return f"approved {reply.question_id}"

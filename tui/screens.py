@@ -65,10 +65,11 @@ class HelpScreen(ModalScreen[None]):
 
 def step_text(root: Path, ref: str) -> str:
     """The markup of one step (`run/session/seq`), read-only from the journal."""
+    from harness.config import journal_location
     from harness.journal.protocol import open_reader
 
     run_id, session, seq = ref.rsplit("/", 2)
-    with open_reader(root / ".harness") as journal:
+    with open_reader(journal_location(root)) as journal:
         detail = journal.step_detail(run_id, int(session), int(seq))
     if detail is None:
         return f"no step {escape(ref)} in the journal"

@@ -130,11 +130,12 @@ def run_demo(target: Path, options: DemoOptions) -> int:
 
 
 def _summary(target: Path, wall_s: float, code: int) -> None:
+    from harness.config import journal_location
     from harness.journal.protocol import open_reader
 
     report_file = target / ".harness" / "demo-report.json"
     report = json.loads(report_file.read_text()) if report_file.exists() else {}
-    with open_reader(target / ".harness") as journal:
+    with open_reader(journal_location(target)) as journal:
         steps = journal.steps()
         model_calls = [s for s in steps if s.kind == "llm"]
         retried = sum(1 for s in model_calls if _attempts(journal, s) > 1)

@@ -11,6 +11,7 @@ from harness.errors import ExitCode, HarnessError
 
 if TYPE_CHECKING:
     from harness.journal import StepRow
+    from harness.journal.location import Location
     from harness.journal.protocol import JournalReader
 
 
@@ -25,17 +26,25 @@ class NotInJournal(HarnessError):
     exit_code = ExitCode.INVALID
 
 
+def location(args: argparse.Namespace) -> Location:
+    """Where the project's journal is (``[journal] url``, else SQLite under .harness/)."""
+    from harness.config import journal_location
+
+    return journal_location(Path(args.project).absolute())
+
+
 def open_reader(args: argparse.Namespace) -> JournalReader:
     """The project's journal, read-only; NotInJournal (exit 2) when there is none."""
-    from harness.journal.protocol import open_reader
+    from harness.journal.protocol import journal_exists, open_reader
 
-    state = state_dir(args)
-    if not (state / "journal.db").exists():
+    where = location(args)
+    if not journal_exists(where):
         raise NotInJournal(
-            f"no journal at {state / 'journal.db'}: nothing has run in {state.parent} (is it "
-            "the project? `-C DIR` names it; `harness init` or `harness run` starts one)"
+            f"no journal at {where.describe()}: nothing has run in "
+            f"{Path(args.project).absolute()} (is it the project? `-C DIR` names it; "
+            "`harness init` or `harness run` starts one)"
         )
-    return open_reader(state)
+    return open_reader(where)
 
 
 def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | None:
@@ -48,7 +57,8 @@ def pick_run(journal: JournalReader, run_id: str | None, where: Path) -> str | N
 
 
 def step_json(row: StepRow) -> dict[str, Any]:
-    return row.model_dump(mode="json")
+    """The row as JSON-able data."""
+    return dict(row.__dict__)  # its fields are plain values (asdict copies them deeply)
 
 
 def _duration(seconds: float | None) -> str:

@@ -159,10 +159,9 @@ def collect(state_dir: Path) -> dict[str, bytes]:
 
 def journal_runs(state_dir: Path) -> dict[str, int]:
     """Run id -> completed (ended or failed) steps in the journal of `state_dir`."""
-    from harness.journal.protocol import open_reader
-    from harness.journal.store import DB_NAME
+    from harness.journal.protocol import journal_exists, open_reader
 
-    if not (state_dir / DB_NAME).is_file():
+    if not journal_exists(state_dir):
         return {}
     counts: dict[str, int] = {}
     with open_reader(state_dir) as journal:
@@ -176,16 +175,16 @@ def journal_runs(state_dir: Path) -> dict[str, int]:
 
 def journal_key(state_dir: Path) -> tuple[str, bytes] | None:
     """(journal id, key) of the journal in `state_dir`, from this machine's key store."""
-    from harness.journal import Journal, keys
-    from harness.journal.store import DB_NAME
+    from harness.journal import keys
+    from harness.journal.protocol import journal_exists, open_reader
 
-    if not (state_dir / DB_NAME).is_file():
+    if not journal_exists(state_dir):
         return None
-    with Journal.open_readonly(state_dir) as journal:
-        journal_id = journal.id
+    with open_reader(state_dir) as journal:
+        journal_id, where = journal.journal_id, journal.where
     if journal_id is None:
         return None
-    return journal_id, keys.load_key(journal_id, state_dir / DB_NAME)
+    return journal_id, keys.load_key(journal_id, where)
 
 
 def save_state(root: Path, target: Path, *, with_key: bool = False) -> Manifest:

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import JournalForged
+
+if TYPE_CHECKING:
+    from harness.journal.records import CacheKey, Recorded, Result
 
 
 class Chain:
@@ -92,18 +95,20 @@ class Chain:
             b"", "cache", self.journal_id, kind, name, input_digest, version, output, output_blob
         )
 
+    def result(self, start: bytes, result: Result) -> bytes:
+        """The end MAC of a step whose ``mac_start`` is ``start``."""
+        status, output, blob, error, tokens, cost, cached = result
+        return self._mac(start, "end", status, output, blob, error, tokens, cost, int(cached))
 
-# Columns a chain check reads, in this order (see ``check_row``).
-ROW_COLUMNS = (
-    "seq, kind, name, input_digest, idempotent, status, output, output_blob, error, tokens, "
-    "cost_usd, cached, mac_start, mac"
-)
+    def entry(self, key: CacheKey, output: str | None, output_blob: str | None) -> bytes:
+        """The MAC of a cache entry."""
+        return self.cache(key.kind, key.name, key.input_digest, key.version, output, output_blob)
 
 
-def forged(run_id: str, session: int, seq: int, what: str, path: str) -> JournalForged:
+def forged(run_id: str, session: int, seq: int, what: str, where: str) -> JournalForged:
     step = f"{run_id}/{session}/{seq}"
     return JournalForged(
-        f"journal {path}: step {step} (run {run_id}, session {session}, seq {seq}) {what}: "
+        f"journal {where}: step {step} (run {run_id}, session {session}, seq {seq}) {what}: "
         "it was written or reordered outside harness, so it is not replayed and nothing "
         "was changed. Run `harness journal verify` for every such row; restore the journal "
         "from a backup or a saved state, or move it aside to start a new one (its passing "
@@ -113,24 +118,21 @@ def forged(run_id: str, session: int, seq: int, what: str, path: str) -> Journal
     )
 
 
-def check_row(
-    chain: Chain, prev: bytes, run_id: str, session: int, row: tuple[Any, ...], path: str
-) -> bytes:
-    """Check one row (``ROW_COLUMNS``) against the link before it; returns its ``mac_start``.
+def check(chain: Chain, prev: bytes, run_id: str, session: int, row: Recorded, where: str) -> bytes:
+    """Check one live row against the link before it; returns its ``mac_start``.
 
     Raises JournalForged naming the step when a MAC does not match.
     """
-    seq, kind, name, input_digest, idempotent, status = row[:6]
-    mac_start, mac = row[12], row[13]
-    expected = chain.start(prev, run_id, session, seq, kind, name, input_digest, idempotent)
-    if mac_start is None or not hmac.compare_digest(bytes(mac_start), expected):
-        raise forged(run_id, session, seq, "does not follow its chain (moved, inserted or "
-                     "edited identity)", path)  # fmt: skip
+    expected = chain.start(prev, run_id, session, row.seq, row.kind, row.name,
+                           row.input_digest, int(row.idempotent))  # fmt: skip
+    if row.mac_start is None or not hmac.compare_digest(row.mac_start, expected):
+        raise forged(run_id, session, row.seq, "does not follow its chain (moved, inserted or "
+                     "edited identity)", where)  # fmt: skip
+    status = row.result.status
     if status == "started":
         return expected
-    end = chain.end(expected, status, row[6], row[7], row[8], row[9], row[10], row[11])
-    if mac is None or not hmac.compare_digest(bytes(mac), end):
+    if row.mac is None or not hmac.compare_digest(row.mac, chain.result(expected, row.result)):
         article = "an" if status[:1] in "aeiou" else "a"
-        raise forged(run_id, session, seq, f"has {article} {status} result its MAC does not "
-                     "match (edited output, error or status)", path)  # fmt: skip
+        raise forged(run_id, session, row.seq, f"has {article} {status} result its MAC does "
+                     "not match (edited output, error or status)", where)  # fmt: skip
     return expected

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import JournalError, JournalForged
-from harness.journal.chain import ROW_COLUMNS, check_row
+from harness.journal.chain import check
 
 if TYPE_CHECKING:
-    from harness.journal.journal import Journal
+    from harness.journal.reading import ReaderBase
 
 PREFIX = "journal:"
 
@@ -55,32 +55,30 @@ def parse_ref(text: str) -> StepRef | None:
     return StepRef(parts[0] or None, parts[1], int(parts[2]), int(parts[3]))
 
 
-def cited_step(journal: Journal, text: str) -> CitedStep | str:
+def cited_step(reader: ReaderBase, text: str) -> CitedStep | str:
     """The step ``text`` cites, checked against its chain; else what is wrong with it."""
     ref = parse_ref(text)
     if ref is None:
         return f"{text!r} is not a journal reference (journal:<id>/<run>/<session>/<seq>)"
-    if ref.journal_id is not None and ref.journal_id != journal.id:
+    if ref.journal_id is not None and ref.journal_id != reader.journal_id:
         return (
-            f"it cites journal {ref.journal_id}, but the journal here ({journal.path}) is "
-            f"{journal.id}: the journal it cites was removed or replaced"
+            f"it cites journal {ref.journal_id}, but the journal here ({reader.where}) is "
+            f"{reader.journal_id}: the journal it cites was removed or replaced"
         )
-    rows = journal.execute(
-        f"SELECT {ROW_COLUMNS}, output, output_blob FROM steps "
-        "WHERE run_id = ? AND session = ? AND seq <= ? AND gen = 0 ORDER BY seq",
-        (ref.run_id, ref.session, ref.seq),
-    ).fetchall()
-    if not rows or rows[-1][0] != ref.seq:
-        return f"it cites step {ref.step}, which does not exist in journal {journal.path}"
+    rows = [row for row in reader.load_session(ref.run_id, ref.session) if row.seq <= ref.seq]
+    if not rows or rows[-1].seq != ref.seq:
+        return f"it cites step {ref.step}, which does not exist in journal {reader.where}"
     try:
-        chain = journal.chain
+        chain = reader.chain()
         link = chain.seed(ref.run_id, ref.session)
         for row in rows:
-            link = check_row(chain, link, ref.run_id, ref.session, row, str(journal.path))
+            link = check(chain, link, ref.run_id, ref.session, row, reader.where)
     except JournalForged as error:
         return f"step {error.step} of its session fails the journal's chain: {error.what}"
     except JournalError as error:
         return f"its step {ref.step} cannot be checked: {error.message}"
     last = rows[-1]
-    output = journal.load(last[-2], last[-1]) if last[5] == "ended" else None
-    return CitedStep(ref, str(last[1]), str(last[2]), str(last[5]), output)
+    output = (
+        reader.load(last.result.output, last.result.output_blob) if last.status == "ended" else None
+    )
+    return CitedStep(ref, last.kind, last.name, last.status, output)

@@ -92,7 +92,7 @@ def read_key_file(path: Path) -> bytes:
         raise JournalError(f"{path} is not a journal key ({KEY_BYTES} bytes as hex)") from None
 
 
-def load_key(journal_id: str, journal_path: Path) -> bytes:
+def load_key(journal_id: str, journal_path: Path | str) -> bytes:
     """The key of ``journal_id``; JournalKeyMissing (saying what to do) if it is not here."""
     path = key_path(journal_id)
     try:

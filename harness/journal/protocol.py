@@ -1,4 +1,4 @@
-"""The journal's interface: what a backend (SQLite today, PostgreSQL tomorrow) implements.
+"""The journal's interface, as the rest of harness uses it.
 
 Three sides, each a :class:`typing.Protocol`, so any class with these members is a journal:
 
@@ -9,11 +9,11 @@ Three sides, each a :class:`typing.Protocol`, so any class with these members is
   ``harness init``); :class:`RunJournal` is one run, :class:`StepJournal` one session's
   door, through which every step of the session goes (record, replay, recover, cache).
 
-The SQLite implementation is :class:`harness.journal.Journal` (with ``Run`` and
-``SessionJournal``); ``session.chaos.ChaosJournal`` is a decorator of :class:`StepJournal`.
-:func:`open_store` and :func:`open_reader` are where a second backend would be chosen.
-``harness journal verify`` (``harness.journal.verify``) stays a function of the backend: it
-must report on a journal too damaged to open.
+The writer is :class:`harness.journal.Journal` (with ``Run`` and the step door
+``StepDoor``) over any backend's store (``backend.Backend``: SQLite, memory, PostgreSQL);
+each backend's reader implements :class:`JournalReader`. :func:`open_store` and
+:func:`open_reader` choose the backend from a ``location.Location``;
+``session.chaos.ChaosJournal`` is a decorator of :class:`StepJournal`.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 if TYPE_CHECKING:
     from harness.events import Events
     from harness.journal.evidence import CitedStep
+    from harness.journal.location import Location
     from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
     from harness.redact import Redactor
 
@@ -37,6 +38,11 @@ Totals = tuple[int, int, float]
 
 class JournalReader(Protocol):
     """The read API: runs, sessions, steps and one step's detail."""
+
+    journal_id: str | None
+    """The journal's identity (None for a version-1 SQLite journal, made before the chain)."""
+    where: str
+    """The journal named for messages: a file path, or a URL without its password."""
 
     def runs(self) -> list[RunRow]:
         """Every run, oldest first."""
@@ -223,32 +229,32 @@ class JournalStore(JournalReader, Protocol):
         ...
 
 
-def journal_exists(state_dir: Path) -> bool:
-    """Whether ``state_dir`` holds a journal (without opening, let alone creating, one)."""
-    from harness.journal.store import DB_NAME
+def journal_exists(where: Location | Path) -> bool:
+    """Whether there is a journal there (without opening, let alone creating, one)."""
+    from harness.journal.location import journal_exists as exists
 
-    return (Path(state_dir) / DB_NAME).is_file()
+    return exists(where)
 
 
 def open_store(
-    state_dir: Path,
+    where: Location | Path,
     *,
     synchronous: str = "NORMAL",
     redactor: Redactor | None = None,
     events: Events | None = None,
 ) -> JournalStore:
-    """The project's journal for writing (SQLite under ``state_dir``); JournalDamaged if bad.
+    """The project's journal for writing (created if absent), checked before any write.
 
     ``redactor`` hides the run's secrets from every row (default: the secret-named
     variables of ``os.environ``, no declared name); ``events`` are told of sessions and
-    live steps (default: nobody)."""
+    live steps (default: nobody). ``Journal.open`` has the tests' options too."""
     from harness.journal.journal import Journal
 
-    return Journal.open(state_dir, synchronous=synchronous, redactor=redactor, events=events)
+    return Journal.open(where, synchronous=synchronous, redactor=redactor, events=events)
 
 
-def open_reader(state_dir: Path) -> JournalReader:
+def open_reader(where: Location | Path) -> JournalReader:
     """The project's journal, read-only: never blocks a writer, never writes."""
-    from harness.journal.journal import Journal
+    from harness.journal.location import open_reader as open_read
 
-    return Journal.open_readonly(state_dir)
+    return open_read(where)

@@ -41,7 +41,7 @@ def test_unattended_parks_then_replays_the_answer(store: QuestionStore) -> None:
     assert parked.parked and parked.status == "parked"
     with pytest.raises(Parked) as info:
         parked.raise_if_parked()
-    assert info.value.exit_code == ExitCode.WAITING_FOR_HUMAN
+    assert info.value.exit_code == ExitCode.WAITING
     assert info.value.question_id == "q1"
     assert "harness answer q1" in str(info.value)
     # next run, still no answer: same question, parked again

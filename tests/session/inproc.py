@@ -72,6 +72,20 @@ def features_on_disk(root: Path) -> dict[str, dict[str, Any]]:
     return {f["id"]: f for f in data["features"]}
 
 
+_MEMORY: dict[Path, Any] = {}
+
+
+def journal_at(root: Path) -> Any:
+    """The project's journal in these in-process tests: in memory (the fake store, which
+    passes the same conformance suite as SQLite and PostgreSQL), one per project, kept for
+    the test's resumes and reads."""
+    from harness.journal import Location
+    from harness.journal.memory import MemoryDatabase
+
+    database = _MEMORY.setdefault(root, MemoryDatabase())
+    return Location(root / ".harness", memory=database)
+
+
 @dataclass
 class Harnessed:
     """A loop on a project, with everything a test may look at."""
@@ -80,7 +94,7 @@ class Harnessed:
     ctx: WorkContext
     model: ScriptedModel
     runner: ScriptedRunner
-    journal: Any  # the SessionJournal
+    journal: Any  # the session's StepDoor
     store: Any  # the Journal
 
     def run(self, kickoff: str = "Session 1: Feature F001") -> Any:
@@ -119,7 +133,7 @@ def harnessed(
     from harness.model import Accounting
     from session.wiring import session_tools
 
-    store = Journal.open(root / ".harness")
+    store = Journal.open(journal_at(root))
     run = store.resume_run(run_id) if run_id else store.start_run("run")
     journal = run.session(session)
     from artifacts.feature_list import load_feature_list
@@ -174,7 +188,7 @@ def session_env(
     from session.wiring import session_tools
 
     config = HarnessConfig()
-    store = Journal.open(root / ".harness")
+    store = Journal.open(journal_at(root))
     run_id = store.unfinished_run("run")
     run = store.resume_run(run_id) if run_id else store.start_run("run")
     return SessionEnv(

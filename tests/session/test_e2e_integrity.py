@@ -102,7 +102,7 @@ def test_evidence_of_a_removed_journal_is_reported_and_verified_again(tmp_path: 
     assert [f["id"] for f in features if f["passes"]] == ["F001", "F002"]
     with Journal.open_readonly(root / ".harness") as journal:
         new_ref = features[0]["evidence"]["verification"]
-        assert new_ref != old_ref and new_ref.startswith(f"journal:{journal.id}/")
+        assert new_ref != old_ref and new_ref.startswith(f"journal:{journal.journal_id}/")
         checks = [s for s in journal.steps() if s.name == "verify_feature"]
         assert len(checks) == 2  # F001 was verified again, in the new journal
     assert harness(root, "validate") == 0

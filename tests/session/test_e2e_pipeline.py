@@ -51,7 +51,7 @@ def test_init_then_run_to_all_passing(tmp_path: Path) -> None:
         for number, feature in enumerate(features, start=1):
             evidence = feature["evidence"]
             ref = evidence["verification"]
-            assert ref.startswith(f"journal:{journal.id}/{run_id}/{number}/")
+            assert ref.startswith(f"journal:{journal.journal_id}/{run_id}/{number}/")
             seq = int(ref.rsplit("/", 1)[1])
             step = journal.step_detail(run_id, number, seq)
             assert step is not None

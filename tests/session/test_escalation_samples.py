@@ -13,7 +13,7 @@ from harness.cli.commands.escalation_cmd import sample_cost
 from harness.journal import Journal
 from harness.model.base import ModelResponse, ToolCall, Usage
 from session.wiring import build_escalation
-from tests.session.inproc import harnessed, make_project, script
+from tests.session.inproc import harnessed, journal_at, make_project, script
 
 
 class Wavering:
@@ -45,7 +45,7 @@ def escalation(root: Path, run_id: str) -> Any:
 
 def test_samples_that_disagree_park_an_unattended_run_and_replay(fast_path: Path) -> None:
     root = make_project(fast_path / "p")
-    with Journal.open(root / ".harness") as journal:
+    with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
     model = Wavering()
     gates = escalation(root, run_id)
@@ -60,7 +60,7 @@ def test_samples_that_disagree_park_an_unattended_run_and_replay(fast_path: Path
     [question] = gates.store.pending()
     assert "samples disagree 1.00" in question.reason and "> threshold" in question.reason
     assert not (root / "cfg.txt").exists()
-    assert sample_cost(root / ".harness") == {"calls": 2, "tokens": 220, "cost_usd": 0.002}
+    assert sample_cost(journal_at(root)) == {"calls": 2, "tokens": 220, "cost_usd": 0.002}
     gates.store.answer(question.id, "use port 8080")
     h.close()
     gates.close()

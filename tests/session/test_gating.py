@@ -14,6 +14,7 @@ from tests.session.inproc import (
     feature,
     features_on_disk,
     harnessed,
+    journal_at,
     make_project,
     script,
     turn,
@@ -26,7 +27,7 @@ def _run(root: Path, turns: Any, *, run_id: str | None = None) -> tuple[Any, Any
     from harness.journal import Journal
 
     if run_id is None:
-        with Journal.open(root / ".harness") as journal:
+        with Journal.open(journal_at(root)) as journal:
             run_id = journal.start_run("run").id
     gates = escalation(root, run_id)
     h = harnessed(root, turns, gates=gates, run_id=run_id)
@@ -101,7 +102,7 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path
     # with a human who approves
     from harness.journal import Journal
 
-    with Journal.open(root / ".harness") as journal:
+    with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
     for attempt in range(2):
         gates = escalation(root, run_id)
@@ -122,7 +123,7 @@ def test_ask_human_is_capped_per_session(fast_path: Path) -> None:
     root = make_project(fast_path / "p")
     from harness.journal import Journal
 
-    with Journal.open(root / ".harness") as journal:
+    with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
     gates = escalation(root, run_id)
     gates.max_questions = 0
@@ -143,7 +144,7 @@ def test_an_unsure_turn_consults_a_human_and_the_answer_replays(fast_path: Path)
     root = make_project(fast_path / "p")
     from harness.journal import Journal
 
-    with Journal.open(root / ".harness") as journal:
+    with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
     # every turn with text is scored (threshold 0: every one escalates); the last has none
     turns = script({"text": "I am not sure, maybe, perhaps I should guess?"}, {})

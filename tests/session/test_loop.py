@@ -9,7 +9,7 @@ import pytest
 from harness.errors import ModelFatal, QuotaExhausted
 from harness.model.policy import RetriesExhausted
 from session.loop import Limits
-from tests.session.inproc import call, harnessed, make_project, script, turn
+from tests.session.inproc import call, harnessed, journal_at, make_project, script, turn
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_retried_faults_cost_attempts_not_turns(root: Path) -> None:
     [llm] = [s for s in h.store.steps(run_id=h.journal.run_id) if s.kind == "llm"]
     from harness.journal import Journal
 
-    with Journal.open_readonly(root / ".harness") as journal:
+    with Journal.open_readonly(journal_at(root)) as journal:
         detail = journal.step_detail(h.journal.run_id, 1, llm.seq)
     h.close()
     assert outcome.ending == "done" and outcome.final_text == "fine"

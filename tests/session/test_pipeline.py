@@ -17,6 +17,7 @@ from tests.session.inproc import (
     call,
     features_on_disk,
     harnessed,
+    journal_at,
     make_project,
     script,
     session_env,
@@ -91,7 +92,7 @@ def test_mark_passing_from_code_mode_has_the_direct_calls_effect(fast_path: Path
     for root in (direct, via_code):
         ref = features_on_disk(root)["F001"]["evidence"]["verification"]
         run_id, session, seq = ref.removeprefix("journal:").split("/")[-3:]
-        with Journal.open_readonly(root / ".harness") as journal:
+        with Journal.open_readonly(journal_at(root)) as journal:
             step = journal.step_detail(run_id, int(session), int(seq))
         assert step is not None and (step.kind, step.name) == ("tool", "verify_feature")
 
@@ -200,7 +201,7 @@ def test_effects_survive_the_journal_as_typed_values(fast_path: Path) -> None:
     h.close()
     from harness.journal import Journal
 
-    with Journal.open_readonly(root / ".harness") as journal:
+    with Journal.open_readonly(journal_at(root)) as journal:
         detail = journal.step_detail(h.journal.run_id, 1, recorded[0].seq)
     assert detail is not None
     (effect,) = detail.output["effects"]

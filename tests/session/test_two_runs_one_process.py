@@ -113,11 +113,11 @@ def _journal_text(root: Path) -> str:
 
     parts: list[Any] = []
     with open_reader(root / ".harness") as journal:
-        parts += [run.model_dump() for run in journal.runs()]
-        parts += [session.model_dump() for session in journal.sessions()]
+        parts += [run.as_json() for run in journal.runs()]
+        parts += [session.as_json() for session in journal.sessions()]
         for step in journal.steps():
             detail = journal.step_detail(step.run_id, step.session, step.seq)
-            parts.append(detail.model_dump() if detail is not None else step.model_dump())
+            parts.append(detail.as_json() if detail is not None else step.as_json())
     return json.dumps(parts, default=str)
 
 

@@ -45,7 +45,7 @@ def main() -> int:
         run.park("waiting_for_human", {"question": result.question.id})  # as `harness run`
         journal.release(run.id)
         journal.close()
-        return int(ExitCode.WAITING_FOR_HUMAN)
+        return int(ExitCode.WAITING)
     answer = result.question.answer
     session.step("human", "ask_human", {"q": result.question.id}, lambda: {"answer": answer})
     session.close("passing", {"feature": "F003", "passing": 3})

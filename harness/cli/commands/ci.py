@@ -20,7 +20,7 @@ DEFAULT_SECRETS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 GREEN = {
     int(ExitCode.OK): ("complete", "every feature passes"),
     int(ExitCode.BUDGET_EXHAUSTED): ("budget spent", "the next run goes on from here"),
-    int(ExitCode.WAITING_FOR_HUMAN): (
+    int(ExitCode.WAITING): (
         "waiting for a human",
         "answer the pending question (`harness tui`); the next run goes on after it",
     ),
@@ -200,7 +200,7 @@ def run_init(args: argparse.Namespace) -> int:
 def summary_text(report: dict[str, Any] | None, exit_code: int) -> tuple[str, str, bool]:
     """(markdown summary, one-line annotation, job succeeds) for a run's report."""
     title, meaning = GREEN.get(exit_code, ("failed", "the run failed; read the job log"))
-    if exit_code == int(ExitCode.WAITING_FOR_HUMAN) and (report or {}).get("outcome") == "waiting":
+    if exit_code == int(ExitCode.WAITING) and (report or {}).get("outcome") == "waiting":
         title, meaning = WAITING
     if exit_code == int(ExitCode.STUCK):
         title, meaning = "stuck", "the agent repeats itself; a human should look"

@@ -195,12 +195,14 @@ def _model(root: Path, model: Any) -> Check:
 
 
 def _journal(root: Path) -> Check:
+    from harness.config import journal_location
+    from harness.journal.protocol import journal_exists
     from harness.journal.verify import verify
 
-    state = root / ".harness"
-    if not (state / "journal.db").exists():
+    where = journal_location(root)
+    if not journal_exists(where):
         return Check("journal", True, "no journal yet (the first `harness run` creates it)")
-    report = verify(state)
+    report = verify(where)
     if not report.ok:
         problems = "; ".join(report.problems[:3])
         fixes = {

@@ -12,6 +12,7 @@ from harness.errors import ExitCode
 
 if TYPE_CHECKING:
     from escalation.report import OnRecord, Summary
+    from harness.journal.location import Location
 
 
 def register(subparsers: Any) -> None:
@@ -51,7 +52,9 @@ def run_escalation(args: argparse.Namespace) -> int:
         finally:
             if prior is not None:
                 prior.close()
-    samples = sample_cost(state)
+    from harness.config import journal_location
+
+    samples = sample_cost(journal_location(root))
     if args.json:
         print(json.dumps(summary.model_dump(mode="json") | {"samples": samples}, indent=2))
         return int(ExitCode.OK)
@@ -59,13 +62,13 @@ def run_escalation(args: argparse.Namespace) -> int:
     return int(ExitCode.OK)
 
 
-def sample_cost(state: Path) -> dict[str, Any]:
+def sample_cost(where: Location | Path) -> dict[str, Any]:
     """Extra model calls made for disagreement samples, with their tokens and dollars."""
     from harness.journal.protocol import journal_exists, open_reader
 
     calls, tokens, cost = 0, 0, 0.0
-    if journal_exists(state):
-        with open_reader(state) as journal:
+    if journal_exists(where):
+        with open_reader(where) as journal:
             for step in journal.steps():
                 if step.kind == "llm" and step.name.endswith(":sample"):
                     calls += 1

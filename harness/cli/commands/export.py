@@ -32,7 +32,7 @@ def export(args: argparse.Namespace, out: TextIO) -> int:
         for row in journal.steps(args.run):
             detail = journal.step_detail(row.run_id, row.session, row.seq)
             if detail is not None:
-                out.write(json.dumps(detail.model_dump(mode="json"), ensure_ascii=False) + "\n")
+                out.write(json.dumps(detail.as_json(), ensure_ascii=False) + "\n")
                 count += 1
     return count
 

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from harness.errors import ExitCode
 
@@ -22,10 +21,11 @@ def follow(args: argparse.Namespace, *, poll_s: float = POLL_S) -> int:
     processes of a resume) is still followed, and said once on stderr; it stops when the
     followed run has finished, saying how (Ctrl-C stops it sooner).
     """
-    from harness.cli.reading import open_reader, render, step_json
+    from harness.cli.reading import location, open_reader, render, step_json
+    from harness.journal.protocol import journal_exists
 
-    state = Path(args.project).absolute() / ".harness"
-    while not (state / "journal.db").exists():  # follow a project whose first run starts now
+    where = location(args)
+    while not journal_exists(where):  # follow a project whose first run starts now
         time.sleep(poll_s)
     shown: set[int] = set()
     run_id: str | None = args.run

@@ -50,6 +50,6 @@ def run_build(args: argparse.Namespace) -> int:
         # The engine not answering is the table's "Docker unreachable" (4); a Dockerfile
         # or a base image that does not build is the user's input to fix (2).
         unreachable = error.kind == "daemon_unreachable"
-        return int(ExitCode.WAITING_FOR_HUMAN if unreachable else ExitCode.INVALID)
+        return int(ExitCode.WAITING if unreachable else ExitCode.INVALID)
     print(f"built {tag} ({image_id[:19]})")
     return int(ExitCode.OK)

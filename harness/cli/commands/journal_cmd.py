@@ -1,4 +1,5 @@
-"""`harness journal verify`: integrity check of .harness/journal.db, its chain and blobs."""
+"""`harness journal verify`: integrity check of the journal (SQLite under .harness/, or the
+PostgreSQL database of `[journal] url`), its chain and blobs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ ADVICE = {
     "forged": "Rows were written or reordered outside harness: `harness run` refuses to replay "
     "them. Restore the journal from a backup or a saved state (`harness state load FILE`); "
     "if there is none, move it aside (`mv {path} {path}.forged`) to start a new one.",
-    "damaged": "SQLite's own check fails. Restore the journal from a backup or a saved state "
+    "damaged": "The store's own check fails. Restore the journal from a backup or a saved state "
     "(`harness state load FILE`); only if there is none, move it aside "
     "(`mv {path} {path}.damaged`) to start a new one.",
     "key-missing": "",
@@ -28,29 +29,32 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "journal",
         help="journal maintenance (verify)",
-        description="Maintenance of the step journal under .harness/.",
+        description="Maintenance of the step journal (SQLite under .harness/, or the "
+        "PostgreSQL database of `[journal] url`).",
     )
     verbs = parser.add_subparsers(dest="journal_verb", metavar="VERB", required=True)
     verify = verbs.add_parser(
         "verify",
-        help="check the journal: SQLite integrity, HMAC chain, blob digests, step sequences",
-        description="Read-only check: PRAGMA integrity_check, every row against its HMAC chain "
+        help="check the journal: store integrity, HMAC chain, blob digests, step sequences",
+        description="Read-only check: SQLite's integrity_check (for SQLite), every row against "
+        "its HMAC chain "
         "(the key is in the user's state directory), every blob against its sha256, steps "
         "without an end only as the last of a session, continuous step numbers. Exit 0 when "
         "sound, 2 when damaged, forged or its key is missing, 4 when it cannot be read for a "
-        "storage reason (read-only). Changes nothing.",
+        "storage reason (read-only, or the database unreachable). Changes nothing.",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=run_verify)
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from harness.config import journal_location
     from harness.journal.verify import verify
 
-    report = verify(Path(args.project).absolute() / ".harness")
+    report = verify(journal_location(Path(args.project).absolute()))
     code = ExitCode.OK
     if not report.ok:
-        code = ExitCode.WAITING_FOR_HUMAN if report.verdict == "read-only" else ExitCode.INVALID
+        code = ExitCode.WAITING if report.verdict == "read-only" else ExitCode.INVALID
     if args.json:
         print(json.dumps(report.model_dump() | {"ok": report.ok}))
         return int(code)

@@ -5,20 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.cli.reading import open_reader, pick_run, render, state_dir, step_json
 from harness.errors import ExitCode
-
-if TYPE_CHECKING:
-    pass
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "log",
         help="list the journal's steps (seq, kind, name, duration, tokens, cost, status)",
-        description="The steps of a run from the journal (.harness/journal.db), read-only: "
+        description="The steps of a run from the journal (SQLite under .harness/, or the "
+        "PostgreSQL database of `[journal] url`), read-only: "
         "never blocks a running harness. Defaults to the newest run that did something "
         "(`harness runs` lists them).",
     )

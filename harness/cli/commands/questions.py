@@ -70,18 +70,20 @@ def register(subparsers: Any) -> None:
 
 
 def _store(args: argparse.Namespace, *, required: bool) -> QuestionStore | None:
+    from escalation.question_db import questions_exist
     from escalation.questions import QuestionError, QuestionStore
+    from harness.config import journal_location
 
     root = Path(args.project)
-    state = root / ".harness"
-    if not (state / "questions.db").exists():
+    where = journal_location(root.absolute())
+    if not questions_exist(where):
         if not required:
             return None
         raise QuestionError(
-            f"no questions in {root.resolve()}: {state / 'questions.db'} does not exist "
+            f"no questions in {root.resolve()}: nothing was ever asked there "
             f"(is {root} the project? use -C DIR)"
         )
-    return QuestionStore(state, project_root=root)
+    return QuestionStore(where, project_root=root)
 
 
 def _done(args: argparse.Namespace, question: Question, line: str) -> int:

@@ -138,13 +138,15 @@ def _refusal_report(root: Path, error: BaseException) -> Any:
 def _check_resume(root: Path, run_id: str) -> None:
     """`--resume RUN_ID`: that run must be the project's open run (the one `harness run`
     resumes); a finished, unknown or other run is refused (exit 2) before anything runs."""
+    from harness.config import journal_location
     from harness.errors import ArtifactError
-    from harness.journal.protocol import open_reader
+    from harness.journal.protocol import journal_exists, open_reader
 
     state = root / ".harness"
-    if not (state / "journal.db").exists():
+    where = journal_location(root)
+    if not journal_exists(where):
         raise ArtifactError(state, "--resume", f"no run {run_id}: this project has no journal")
-    with open_reader(state) as journal:
+    with open_reader(where) as journal:
         runs = {r.id: r for r in journal.runs()}
         open_run = journal.unfinished_run("run")
     found = runs.get(run_id)

@@ -22,40 +22,32 @@ def register(subparsers: Any) -> None:
 
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from harness.cli.reading import open_reader
+    from harness.cli.reading import location, open_reader
+    from harness.journal.protocol import journal_exists
+    from harness.journal.state import state_of
 
-    state = _state(args)
-    if not (state / "journal.db").exists():
+    if not journal_exists(location(args)):
         return []
     rows = []
     with open_reader(args) as journal:
         sessions = journal.sessions()
-        for run in journal.runs():
-            mine = [s for s in sessions if s.run_id == run.id]
+        for run in journal.runs():  # read once: a run that starts meanwhile is not half-seen
+            state = state_of(journal, run)
             tokens, cost = journal.usage(run.id)
-            status = run.outcome or run.status
-            if run.status == "running":
-                held = journal.holder(run.id) is not None
-                status = "running" if held else "unfinished (resumable)"
             rows.append(
                 {
                     "id": run.id,
                     "kind": run.kind,
                     "started": run.created_at,
                     "finished": run.finished_at,
-                    "outcome": status,
-                    "sessions": len(mine),
+                    "state": state.state,
+                    "outcome": state.outcome if state.state == "finished" else state.words(),
+                    "sessions": sum(1 for s in sessions if s.run_id == run.id),
                     "tokens": tokens,
                     "cost_usd": round(cost, 6),
                 }
             )
     return rows
-
-
-def _state(args: argparse.Namespace) -> Any:
-    from pathlib import Path
-
-    return Path(args.project).absolute() / ".harness"
 
 
 def run(args: argparse.Namespace) -> int:

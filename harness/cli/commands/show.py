@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         detail = None if run_id is None else journal.step_detail(run_id, session, seq)
     if detail is None:
         raise NotInJournal(f"no step {session}:{seq} in run {run_id}; `harness log` lists them")
-    data = detail.model_dump(mode="json")
+    data = detail.as_json()
     if args.json:
         print(json.dumps(data))
         return int(ExitCode.OK)

@@ -106,38 +106,40 @@ def collect(root: Path) -> dict[str, Any]:
 
 
 def run_state(root: Path) -> dict[str, Any]:
-    """The newest run and its state: running (a live process drives it), waiting_for_human,
-    waiting (provider, Docker, disk), interrupted (killed or Ctrl-C), or finished."""
-    from harness.journal.protocol import open_reader
+    """The newest run and its state (``harness.journal.state.RunState``): running (a live
+    process holds its lock), waiting_for_human, waiting (provider, Docker, disk, database,
+    a fix), interrupted (killed or Ctrl-C), or finished with its outcome."""
+    from harness.config import journal_location
+    from harness.journal.protocol import journal_exists, open_reader
+    from harness.journal.state import newest_state
 
-    state = root / ".harness"
-    if not (state / "journal.db").exists():
+    where = journal_location(root)
+    if not journal_exists(where):
         return {"state": "none"}
-    with open_reader(state) as journal:
-        runs = journal.runs()
-        if not runs:
-            return {"state": "none"}
-        run = runs[-1]
-        pid = journal.holder(run.id) if run.status == "running" else None
-    report = run.report or {}
-    found: dict[str, Any] = {"run_id": run.id, "kind": run.kind}
-    if pid is not None:
-        found.update(state="running", pid=pid)
-    elif run.status == "running":
-        found["state"] = run.outcome or "interrupted"
-        found["detail"] = report.get("detail", "") if run.outcome else "the process was killed"
-        found["resume"] = "harness run"
+    with open_reader(where) as journal:
+        state = newest_state(journal)
+    if state is None:
+        return {"state": "none"}
+    found: dict[str, Any] = {"run_id": state.run_id, "kind": state.kind, "state": state.state}
+    if state.state == "running":
+        found["pid"] = state.pid
     else:
-        found.update(state="finished", outcome=run.outcome, detail=report.get("detail", ""))
+        found.update(outcome=state.outcome, detail=state.detail, words=state.words())
+    if state.resumable or state.state == "waiting":
+        found["resume"] = "harness run"
     return found
 
 
 def pending_questions(root: Path) -> list[dict[str, Any]]:
-    if not (root / ".harness" / "questions.db").exists():
+    from escalation.question_db import questions_exist
+    from harness.config import journal_location
+
+    where = journal_location(root)
+    if not questions_exist(where):
         return []
     from escalation.questions import QuestionStore
 
-    with QuestionStore(root / ".harness", project_root=root) as store:
+    with QuestionStore(where, project_root=root) as store:
         return [
             {"id": q.id, "kind": q.kind, "text": q.text, "choices": q.choices}
             for q in store.pending()
@@ -215,25 +217,11 @@ def _proof_lines(listed: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-STATE_WORDS = {
-    "running": "running",
-    "waiting_for_human": "parked: waiting for a human",
-    "waiting": "parked: waiting",
-    "interrupted": "interrupted",
-    "finished": "finished",
-}
-
-
 def _run_lines(run: dict[str, Any], questions: list[dict[str, Any]]) -> list[str]:
     if run["state"] == "none":
         return ["run       none yet (`harness run` starts one)"]
-    words = STATE_WORDS.get(run["state"], run["state"])
-    line = f"run       {run['run_id']} ({run['kind']}): {words}"
-    if run["state"] == "running":
-        line += f" (pid {run['pid']})"
-    elif run["state"] == "finished":
-        line += f": {run.get('outcome')}"
-    lines = [line]
+    words = run.get("words") or f"running (pid {run.get('pid')})"
+    lines = [f"run       {run['run_id']} ({run['kind']}): {words}"]
     if run.get("detail"):
         lines.append(f"          {_one_line(run['detail'])}")
     if run.get("resume"):

@@ -63,17 +63,18 @@ def run(args: argparse.Namespace) -> int:
 def evidence_errors(root: Path, features: FeatureList) -> list[ArtifactError]:
     """Each passing feature whose evidence the journal does not bear out, as an error."""
     from artifacts.feature_list import FEATURE_LIST
+    from harness.config import journal_location
     from harness.journal.protocol import JournalReader, journal_exists, open_reader
     from session.evidence import check_evidence
 
-    state = root / ".harness"
+    where = journal_location(root)
     journal: JournalReader | None = None
-    if journal_exists(state):
+    if journal_exists(where):
         try:
-            journal = open_reader(state)
+            journal = open_reader(where)
         except HarnessError as error:
-            where = state / "journal.db"
-            return [ArtifactError(where, "", f"the evidence cannot be checked: {error}")]
+            named = where.describe()
+            return [ArtifactError(named, "", f"the evidence cannot be checked: {error}")]
     try:
         found = check_evidence(root, features, journal)
     finally:

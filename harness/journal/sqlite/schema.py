@@ -129,11 +129,16 @@ def _create(path: Path) -> None:
     tmp.unlink(missing_ok=True)
 
 
+# The columns the version-1 upgrade signs, in the order ``sign_all`` reads them.
+ROW_COLUMNS = (
+    "seq, kind, name, input_digest, idempotent, status, output, output_blob, error, tokens, "
+    "cost_usd, cached, mac_start, mac"
+)
+
+
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Version 1 (no chain) to 2: give the journal an identity and a key, and sign the rows
     it holds as they stand (they were trusted as they stand until now)."""
-    from harness.journal.chain import ROW_COLUMNS
-
     journal_id = keys.new_journal_id()
     chain = Chain(journal_id, keys.create_key(journal_id))
     conn.execute("BEGIN IMMEDIATE")

@@ -1,15 +1,13 @@
-"""The journal: record, replay, in-flight re-run, recovery, divergence, cache, errors."""
+"""The step door on every store: record, replay, in-flight re-run, recovery, divergence,
+cache, errors, locks (the conformance suite: each test runs on SQLite, memory, PostgreSQL)."""
 
 from __future__ import annotations
-
-import sqlite3
-from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from harness.errors import BudgetExhausted, JournalError, RunLocked, StepFailed
-from harness.journal import DivergenceWarning, Journal
+from harness.journal import DivergenceWarning, Journal, Location
 
 
 class Answer(BaseModel):
@@ -17,25 +15,15 @@ class Answer(BaseModel):
     n: int
 
 
-@pytest.fixture
-def state(tmp_path: Path) -> Path:
-    return tmp_path / ".harness"
-
-
-def reopen(state: Path, run_id: str) -> tuple[Journal, object]:
-    journal = Journal.open(state)
-    return journal, journal.resume_run(run_id)
-
-
-def test_record_then_replay_returns_recorded_outputs_without_running(state: Path) -> None:
+def test_record_then_replay_returns_recorded_outputs_without_running(where: Location) -> None:
     calls: list[int] = []
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run(meta={"goal": "x"})
         s = run.session(1)
         assert s.step("tool", "a", {"i": 1}, lambda: calls.append(1) or {"v": 1}) == {"v": 1}
         live = s.step("llm", "b", {"i": 2}, lambda: Answer(text="hi", n=2), output=Answer)
         assert s.last_seq == 2 and s.ref(2) == f"journal:{journal.id}/{run.id}/1/2"
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.replaying
         assert s.step("tool", "a", {"i": 1}, lambda: calls.append(9) or {"v": 9}) == {"v": 1}
@@ -47,25 +35,26 @@ def test_record_then_replay_returns_recorded_outputs_without_running(state: Path
         assert [r.seq for r in journal.steps(run.id, 1)] == [1, 2, 3]
 
 
-def test_failed_step_records_typed_error_and_replay_reraises(state: Path) -> None:
+def test_failed_step_records_typed_error_and_replay_reraises(where: Location) -> None:
     def boom() -> None:
         raise BudgetExhausted("session_tokens", 100, 120)
 
     def plain() -> None:
         raise ValueError("bad value")
 
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         with pytest.raises(BudgetExhausted):
             s.step("llm", "call", {}, boom)
         with pytest.raises(ValueError):
             s.step("tool", "v", {}, plain)
+        s.step("tool", "after", {}, lambda: "went on")  # the session went on from it
         detail = journal.step_detail(run.id, 1, 1)
         assert detail is not None and detail.status == "failed"
         assert detail.error is not None and detail.error["class"] == "BudgetExhausted"
         assert detail.error["data"]["limit"] == 100
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         with pytest.raises(BudgetExhausted) as first:
             s.step("llm", "call", {}, lambda: None)
@@ -75,20 +64,21 @@ def test_failed_step_records_typed_error_and_replay_reraises(state: Path) -> Non
             s.step("tool", "v", {}, lambda: None)
         assert second.value.error_class == "ValueError"
         assert "bad value" in str(second.value)
+        assert s.step("tool", "after", {}, lambda: "no") == "went on"
 
 
-def test_in_flight_step_runs_again_with_attempts_counted(state: Path) -> None:
+def test_in_flight_step_runs_again_with_attempts_counted(where: Location) -> None:
     def crash() -> int:
         raise KeyboardInterrupt  # not an Exception: the step stays in flight
 
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         s.step("tool", "a", {}, lambda: 1)
         with pytest.raises(KeyboardInterrupt):
             s.step("tool", "b", {}, crash)
         assert journal.steps(run.id)[-1].status == "started"
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.step("tool", "a", {}, lambda: 99) == 1
         assert s.step("tool", "b", {}, lambda: 2) == 2
@@ -96,39 +86,39 @@ def test_in_flight_step_runs_again_with_attempts_counted(state: Path) -> None:
         assert (row.status, row.attempts) == ("ended", 2)
 
 
-def test_non_idempotent_in_flight_step_recovers_from_the_world(state: Path) -> None:
+def test_non_idempotent_in_flight_step_recovers_from_the_world(where: Location) -> None:
     effects: list[str] = []
 
     def commit_then_die() -> str:
         effects.append("commit")
         raise KeyboardInterrupt
 
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         with pytest.raises(KeyboardInterrupt):
             s.step("git", "commit", {}, commit_then_die, idempotent=False)
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         sha = s.step(
             "git", "commit", {}, lambda: effects.append("again") or "new",
             idempotent=False, recover=lambda: "abc123" if "commit" in effects else None,
         )  # fmt: skip
         assert sha == "abc123" and effects == ["commit"]
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.step("git", "commit", {}, lambda: "zzz", idempotent=False) == "abc123"
 
 
 def test_divergence_supersedes_the_rest_and_goes_live(
-    state: Path, caplog: pytest.LogCaptureFixture
+    where: Location, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         for name in ("a", "b", "c"):
             s.step("tool", name, {}, lambda name=name: name.upper())
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.step("tool", "a", {}, lambda: "x") == "A"
         with pytest.warns(DivergenceWarning, match="recorded tool/b"):
@@ -143,14 +133,14 @@ def test_divergence_supersedes_the_rest_and_goes_live(
         assert sorted(r.name for r in every if r.status == "superseded") == ["b", "c"]
 
 
-def test_cache_hits_across_runs_keyed_by_inputs_and_version(state: Path) -> None:
+def test_cache_hits_across_runs_keyed_by_inputs_and_version(where: Location) -> None:
     calls: list[int] = []
 
     def work() -> dict[str, int]:
         calls.append(1)
         return {"out": len(calls)}
 
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s1 = journal.start_run().session(1)
         assert s1.step("tool", "lint", {"f": "a"}, work, cache=True) == {"out": 1}
         s2 = journal.start_run().session(1)
@@ -163,59 +153,40 @@ def test_cache_hits_across_runs_keyed_by_inputs_and_version(state: Path) -> None
         assert [r.cached for r in journal.steps(s2.run_id)] == [True, False, False, False]
 
 
-def test_usage_columns_and_large_outputs_in_blobs(state: Path) -> None:
+def test_usage_columns_and_large_outputs_in_blobs(where: Location) -> None:
     big = "y" * 40_000
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         s.step("llm", "c", {}, lambda: {"usage": {"total_tokens": 42, "cost_usd": 0.5}})
         s.step("tool", "big", {"blob": big}, lambda: big)
         rows = journal.steps(run.id)
         assert (rows[0].tokens, rows[0].cost_usd) == (42, 0.5)
-        assert len(list((state / "blobs").rglob("*"))) >= 2
         detail = journal.step_detail(run.id, 1, 2)
         assert detail is not None and detail.output == big and detail.inputs == {"blob": big}
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         s.step("llm", "c", {}, lambda: None)
         assert s.step("tool", "big", {}, lambda: "") == big
 
 
-def test_run_lock_refuses_a_second_driver_and_names_the_pid(state: Path) -> None:
+def test_run_lock_refuses_a_second_driver_and_names_the_pid(where: Location) -> None:
     import os
 
-    with Journal.open(state) as first:
+    with Journal.open(where) as first:
         run = first.start_run()
         assert first.unfinished_run() == run.id
-        with Journal.open(state) as second, pytest.raises(RunLocked) as err:
+        with Journal.open(where) as second, pytest.raises(RunLocked) as err:
             second.resume_run(run.id)
         assert str(os.getpid()) in str(err.value) and err.value.exit_code == 6
         run.finish("complete", {"ok": True})
         assert first.unfinished_run() is None
-        with Journal.open(state) as third:
+        with Journal.open(where) as third:
             third.resume_run(run.id)  # released by finish
 
 
-def test_reader_does_not_block_the_writer(state: Path) -> None:
-    with Journal.open(state) as journal:
-        s = journal.start_run().session(1)
-        s.step("tool", "a", {}, lambda: 1)
-        reader = Journal.open_readonly(state)
-        reader.conn.execute("BEGIN")
-        assert len(reader.steps()) == 1  # holds a read snapshot
-        s.step("tool", "b", {}, lambda: 2)  # the writer is not blocked
-        assert len(reader.steps()) == 1
-        reader.conn.execute("COMMIT")
-        assert len(reader.steps()) == 2
-        with pytest.raises(sqlite3.OperationalError):
-            reader.conn.execute("DELETE FROM steps")
-        with pytest.raises(JournalError):
-            reader.start_run()
-        reader.close()
-
-
-def test_sessions_and_read_api(state: Path) -> None:
-    with Journal.open(state) as journal:
+def test_sessions_and_read_api(where: Location) -> None:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         assert run.next_session_number() == 1
         s = run.session(1, meta={"feature": "f1"})
@@ -230,44 +201,33 @@ def test_sessions_and_read_api(state: Path) -> None:
         assert journal.runs()[0].id == run.id
 
 
-def test_unserialisable_output_is_a_clear_error(state: Path) -> None:
-    with Journal.open(state) as journal:
+def test_unserialisable_output_is_a_clear_error(where: Location) -> None:
+    with Journal.open(where) as journal:
         s = journal.start_run().session(1)
         with pytest.raises(JournalError, match="JSON"):
             s.step("tool", "x", {}, lambda: object())
 
 
-def test_synchronous_full_is_applied_and_bad_values_refused(state: Path) -> None:
-    with Journal.open(state, synchronous="FULL") as journal:
-        assert journal.conn.execute("PRAGMA synchronous").fetchone()[0] == 2
-        assert journal.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    with Journal.open(state) as journal:
-        assert journal.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
-    with pytest.raises(JournalError, match="NORMAL or FULL"):
-        Journal.open(state, synchronous="OFF")
-
-
-def test_replay_after_a_divergence_follows_the_new_branch(state: Path) -> None:
-    with Journal.open(state) as journal:
+def test_replay_after_a_divergence_follows_the_new_branch(where: Location) -> None:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         s = run.session(1)
         s.step("tool", "a", {}, lambda: 1)
         s.step("tool", "old", {}, lambda: 2)
-    with Journal.open(state) as journal, pytest.warns(DivergenceWarning):
+    with Journal.open(where) as journal, pytest.warns(DivergenceWarning):
         s = journal.resume_run(run.id).session(1)
         s.step("tool", "a", {}, lambda: 0)
         s.step("tool", "new", {}, lambda: 3)
-    with Journal.open(state) as journal:
+    with Journal.open(where) as journal:
         s = journal.resume_run(run.id).session(1)
         assert s.step("tool", "a", {}, lambda: 0) == 1
         assert s.step("tool", "new", {}, lambda: 0) == 3
         assert not s.replaying
 
 
-def test_parked_and_runner_errors_leave_the_step_in_flight(tmp_path: Path) -> None:
+def test_parked_and_runner_errors_leave_the_step_in_flight(where: Location) -> None:
     """A step that raises Parked or RunnerError runs again on resume, not replayed as failed."""
     from harness.errors import Parked, RunnerError
-    from harness.journal import Journal
 
     calls: list[str] = []
 
@@ -279,18 +239,18 @@ def test_parked_and_runner_errors_leave_the_step_in_flight(tmp_path: Path) -> No
         calls.append("run")
         raise RunnerError("Docker is unreachable.", kind="daemon_unreachable")
 
-    with Journal.open(tmp_path / ".harness") as journal:
+    with Journal.open(where) as journal:
         run = journal.start_run()
         session = run.session(1)
         with pytest.raises(Parked):
             session.step("human", "ask", {}, waiting)
         run_id = run.id
-    with Journal.open(tmp_path / ".harness") as journal:
+    with Journal.open(where) as journal:
         session = journal.resume_run(run_id).session(1)
         assert session.step("human", "ask", {}, lambda: "left") == "left"
         with pytest.raises(RunnerError):
             session.step("runner", "cmd", {}, engine_down)
-    with Journal.open(tmp_path / ".harness") as journal:
+    with Journal.open(where) as journal:
         session = journal.resume_run(run_id).session(1)
         assert session.step("human", "ask", {}, waiting) == "left"  # replayed, not re-asked
         assert session.step("runner", "cmd", {}, lambda: "ok") == "ok"

@@ -1,0 +1,116 @@
+"""One PostgreSQL connection of the journal (psycopg 3): statements, transactions, and errors
+told apart: a server that cannot be reached is a wait (StorageError ``unreachable``, the run
+parks and resumes once it is back), never damage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from harness.errors import JournalError, StorageError
+
+if TYPE_CHECKING:
+    import psycopg
+
+CONNECT_TIMEOUT_S = 10
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password (for messages and logs)."""
+    url = _PASSWORD.sub(r"\1:***@", url)
+    return re.sub(r"(password=)[^&\s]*", r"\1***", url)
+
+
+def connect(url: str, *, readonly: bool = False) -> PgSql:
+    """A connection to the journal's database; StorageError when it cannot be reached."""
+    import psycopg
+
+    where = safe_url(url)
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as error:
+        raise StorageError(where, "unreachable", _first_line(error)) from error
+    except psycopg.Error as error:
+        raise JournalError(f"journal {where}: {_first_line(error)}") from error
+    sql = PgSql(conn, where)
+    if readonly:
+        sql.execute("SET default_transaction_read_only = on")
+    return sql
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class PgSql:
+    """Runs statements written with ``?`` placeholders (turned into ``%s`` once each)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], where: str) -> None:
+        self.conn = conn
+        self.where = where
+        self.depth = 0  # open batches: only the outer one begins and commits
+        self._texts: dict[str, str] = {}
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
+        import psycopg
+
+        text = self._texts.get(sql)
+        if text is None:
+            text = self._texts[sql] = sql.replace("?", "%s")
+        try:
+            return self.conn.execute(text, params)
+        except psycopg.OperationalError as error:
+            raise StorageError(self.where, "unreachable", _first_line(error)) from error
+        except psycopg.Error as error:
+            raise JournalError(f"journal {self.where}: {_first_line(error)}") from error
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int:
+        row = self.execute(sql + " RETURNING id", params).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def batch(self) -> _Batch:
+        return _Batch(self)
+
+    def close(self) -> None:
+        with suppress(Exception):  # a server already gone: nothing left to release
+            self.conn.close()
+
+
+class _Batch:
+    """``BEGIN`` ... ``COMMIT``, rolled back on an exception; nested: joins the outer one."""
+
+    __slots__ = ("sql",)
+
+    def __init__(self, sql: PgSql) -> None:
+        self.sql = sql
+
+    def __enter__(self) -> None:
+        if self.sql.depth == 0:
+            self.sql.execute("BEGIN")
+        self.sql.depth += 1
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.sql.depth -= 1
+        if self.sql.depth:
+            return
+        if kind is not None:
+            with suppress(Exception):
+                self.sql.conn.execute("ROLLBACK")
+            return
+        try:
+            self.sql.execute("COMMIT")
+        except BaseException:
+            with suppress(Exception):
+                self.sql.conn.execute("ROLLBACK")
+            raise

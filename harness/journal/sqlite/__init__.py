@@ -1,0 +1,2 @@
+"""The SQLite backend (the embedded default): ``<project>/.harness/journal.db`` in WAL mode,
+blob files under ``.harness/blobs/``, run lock files under ``.harness/locks/``."""

@@ -193,7 +193,15 @@ def save_state(root: Path, target: Path, *, with_key: bool = False) -> Manifest:
     ``with_key`` adds the journal's signing key (see KEY_WARNING).
     """
     from artifacts.models import digest  # pydantic: imported when used
+    from harness.config import journal_location
 
+    where = journal_location(root)
+    if where.backend != "sqlite":
+        raise StateRefused(
+            f"the journal of {root} lives in {where.describe()}, not in {STATE_DIR}/: a state "
+            "file would carry no journal. Back the database up with its own tools (pg_dump), "
+            "and the journal's key file with it"
+        )
     state_dir = root / STATE_DIR
     if not state_dir.is_dir():
         raise StateRefused(

@@ -69,3 +69,15 @@ def test_a_database_holding_another_project_s_journal_is_refused(
     with pytest.raises(JournalError, match="belongs to the project") as refused:
         Journal.open(other)
     assert "search_path" in str(refused.value)
+
+
+def test_state_save_refuses_a_journal_it_cannot_carry(
+    tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project(tmp_path / "p")
+    (root / ".harness").mkdir()
+    monkeypatch.setenv("HARNESS_JOURNAL_URL", pg_url)
+    assert main(["-C", str(root), "state", "save", str(tmp_path / "s.tar.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "pg_dump" in err and "carry no journal" in err
+    assert not (tmp_path / "s.tar.gz").exists()

@@ -75,7 +75,7 @@ def install(point: str, marker: Path) -> None:
 
         git_module.GitRepo.init = classmethod(init)  # type: ignore[method-assign,assignment]
     elif point == "update-ref":
-        real = git_safety._run_unchecked
+        real = git_safety.run_git_unchecked
 
         def run(root: Any, *args: str, **kwargs: Any) -> Any:
             nonlocal seen
@@ -91,7 +91,7 @@ def install(point: str, marker: Path) -> None:
                     _die(marker)
             return real(root, *args, **kwargs)
 
-        git_safety._run_unchecked = run
+        git_safety.run_git_unchecked = run
     elif point == "index-sync":
 
         def sync(root: Path, paths: list[str], checks: Any = None) -> None:

@@ -318,7 +318,7 @@ class DockerRunner:
         except RunnerError:
             raise
         except APIError as error:
-            return self._refused(command, error)
+            return self._refused(command, error, limits)
         started = time.monotonic()
         timed_out = False
         try:
@@ -327,7 +327,7 @@ class DockerRunner:
             except NotFound as error:
                 raise _Preempted("gone") from error
             except APIError as error:  # the engine cannot provide what was declared
-                return self._refused(command, error)
+                return self._refused(command, error, limits)
             try:
                 status = self.api.wait(container_id, timeout=limits.timeout_s)  # type: ignore[arg-type]
                 exit_code: int | None = int(status.get("StatusCode", -1))
@@ -379,8 +379,12 @@ class DockerRunner:
             texts.append(sink.text())
         return texts[0], texts[1]
 
-    def _refused(self, command: str, error: Exception) -> CommandResult:
-        """The engine would not create the container (e.g. GPUs it does not have)."""
+    def _refused(self, command: str, error: Exception, limits: Resources) -> CommandResult:
+        """The engine would not create or start the container: the agent's to fix when it
+        declared resources of its own (e.g. GPUs the engine does not have), the machine's
+        (RunnerError: the run parks) when it asked for nothing beyond the run's own."""
+        if limits.container_key()[:4] == self.resources.container_key()[:4]:
+            raise ds.engine_refused(error)
         failure = Failure(
             kind="sandbox",
             message=f"the Docker engine refused to create the container: {ds.short(error)}",
@@ -456,8 +460,19 @@ class DockerRunner:
         keeper = reap.keepalive_user(self.user)
         command = ["sh", "-c", KEEPALIVE]
         env = {"HOME": ds.HOME}
-        container_id = self._create(self.resources, command, env, ds.WORKSPACE, "session", keeper)
-        self.api.start(container_id)
+        from docker.errors import APIError
+
+        try:
+            container_id = self._create(
+                self.resources, command, env, ds.WORKSPACE, "session", keeper
+            )
+        except APIError as error:
+            raise ds.engine_refused(error) from error
+        try:
+            self.api.start(container_id)
+        except APIError as error:
+            self._remove(container_id)
+            raise ds.engine_refused(error) from error
         self._init_pid = int(self.api.inspect_container(container_id)["State"]["Pid"])
         self._view = reap.HostView.find(self._init_pid)
         return container_id

@@ -343,3 +343,15 @@ def container_state(api: APIClient, container_id: str) -> dict[str, Any] | None:
 
 def unreachable(error: BaseException) -> RunnerError:
     return classify.daemon_unreachable(short(error))
+
+
+def engine_refused(error: Exception) -> RunnerError:
+    """The engine refused a container with the run's own resources (its network plumbing,
+    image store or devices, or resources in harness.toml it cannot give): not the agent's."""
+    return RunnerError(
+        f"the Docker engine refused a container with the run's own resources: {short(error)}.",
+        kind="engine_refused",
+        suggestion="This is the machine's engine (network, storage, devices) or the run's "
+        "[runner] resources in harness.toml, not the agent's work: fix it (`harness doctor` "
+        "checks the runner), then `harness run` resumes the step that was running.",
+    )

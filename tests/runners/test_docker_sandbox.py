@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.errors import RunnerError
 from runners import Resources
+from tests.runners.conftest import project_containers
 
 
 def test_only_loopback_network(docker_runner: Any) -> None:
@@ -117,3 +122,43 @@ def test_gpus_the_engine_lacks_are_a_sandbox_failure(docker_runner: Any) -> None
         pytest.skip("this engine has GPUs")
     assert result.failure.kind == "sandbox"
     assert "gpus=0" in result.failure.suggestion
+
+
+# More CPUs than any engine here has: it refuses the container ("Range of CPUs is from
+# 0.01 to N"), a real refusal that is nobody's fault but the configuration's.
+TOO_MANY_CPUS = float((os.cpu_count() or 1) * 2 + 1)
+
+
+def test_a_refusal_of_the_run_s_own_resources_is_the_machine_s_not_the_agent_s(
+    docker_client: Any, busybox_image: str, project: Path
+) -> None:
+    """Issue 26: the engine refusing what the run itself asks for (its network plumbing,
+    image store, or harness.toml's [runner] resources) parks the run; it is never handed
+    to the agent as "request fewer resources"."""
+    from runners.docker_runner import DockerRunner
+
+    runner = DockerRunner(
+        project,
+        image=busybox_image,
+        resources=Resources(cpus=TOO_MANY_CPUS),
+        labels={"harness.run": "test-run", "harness.session": "1"},
+        client=docker_client,
+    )
+    try:
+        for fresh in (False, True):  # the session container, then a fresh one (checks)
+            with pytest.raises(RunnerError) as refused:
+                runner.run("true", fresh=fresh)
+            assert refused.value.kind == "engine_refused"
+            assert "Range of CPUs" in str(refused.value)
+            assert "not the agent's work" in str(refused.value)
+    finally:
+        runner.close()
+    assert project_containers(docker_client, project) == []
+
+
+def test_a_refusal_of_resources_the_agent_declared_is_the_agent_s(docker_runner: Any) -> None:
+    result = docker_runner.run("true", resources=Resources(cpus=TOO_MANY_CPUS))
+    assert result.failure is not None and result.failure.kind == "sandbox"
+    assert "Range of CPUs" in result.failure.message
+    assert "request fewer or other resources" in result.failure.suggestion
+    assert docker_runner.run("echo ok").stdout == "ok\n"  # the run's own still work

@@ -6,6 +6,8 @@ tool results (read back here from the journal) and acts on them.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -263,3 +265,35 @@ def sections(output: str) -> dict[str, list[str]]:
         elif current is not None:
             found[current].append(line)
     return found
+
+
+@pytest.mark.slow
+def test_an_engine_refusing_the_run_s_own_resources_parks_the_run(
+    engine: tuple[Any, str], tmp_path: Path
+) -> None:
+    """Issue 26: the engine refusing what harness.toml asks for (here more CPUs than the
+    machine has) is the machine's fault: the run parks naming it (exit 4), the agent never
+    reads it, its model call is not paid again, and after the fix the run goes on."""
+    client, image = engine
+    root = docker_project(tmp_path / "p", image, check="true", turns=finish(), extra=NO_BEFORE)
+    init(root)
+    toml = root / "harness.toml"
+    fine = toml.read_text()
+    cpus = (os.cpu_count() or 1) * 2 + 1
+    limits = f'kind = "docker"\ncpus = {cpus}\nmax_cpus = {cpus}'
+    toml.write_text(fine.replace('kind = "docker"', limits))
+    path = tmp_path / "report.json"
+    assert harness(root, "run", "--unattended", "--report", str(path)) == 4
+    report = json.loads(path.read_text())
+    assert report["outcome"] == "waiting" and report["resumable"] is True
+    assert "refused a container with the run's own resources" in report["detail"]
+    assert "Range of CPUs" in report["detail"]
+    assert leftovers(client, root) == []
+    assert passing(root) == []
+
+    toml.write_text(fine)
+    assert run_clean(client, root) == 0
+    assert passing(root) == ["F001"]
+    assert not any("refused" in text for text in tool_outputs(root, "verify_feature"))
+    models = [s for s in steps(root) if s.kind == "llm" and s.session > 0]
+    assert models and all(s.attempts == 1 for s in models), models

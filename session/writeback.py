@@ -204,7 +204,9 @@ def commit_session(
     if decided is not None and ctx.verifier is not None:
         from session.verify.recheck import recheck
 
-        decided, regressed = recheck(ctx.verifier, journal, plan.paths, decided, ctx.resources)
+        decided, regressed = recheck(
+            ctx.verifier, journal, plan.paths, decided, ctx.resources, session=number
+        )
         for why in regressed.values():
             ctx.notes.append(why)
             print(f"harness: session {number}: {why}", file=sys.stderr)

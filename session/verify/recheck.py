@@ -12,7 +12,9 @@ progress entry (so the next session's brief says it). Each run is a journaled st
 (``runner/recheck:<id>``), after a step that records which run on which tree
 (``git/recheck``), so a resumed writeback replays exactly those. A session that changes no
 file of the project (its commit holds only the progress entry and the feature list)
-rechecks nothing.
+rechecks only the features it proved itself on another tree: a feature's code the agent
+kept out of the commit after its proof (git-ignored, say) fails its check there, so no
+commit says a feature passes whose code it does not hold (issue 23).
 """
 
 from __future__ import annotations
@@ -48,21 +50,28 @@ def recheck(
     paths: list[str],
     decided: bytes,
     resources: Resources | None,
+    *,
+    session: int,
 ) -> tuple[bytes, dict[str, str]]:
-    """``decided`` (the feature list the commit takes) with every passing feature whose
-    check fails on the commit's tree turned failing; and feature id -> why, for those."""
+    """``decided`` (the feature list session ``session`` commits) with every passing feature
+    whose check fails on the commit's tree turned failing; and feature id -> why, for those."""
     from artifacts.feature_list import dump_feature_list, parse_feature_list
 
-    if not paths or not verifier.config.verify.recheck:
+    if not verifier.config.verify.recheck:
         return decided, {}
     features = parse_feature_list(decided.decode("utf-8"))
+    proven_now = {
+        f.id for f in features.features if f.passes and f.evidence and f.evidence.session == session
+    }
+    if not paths and not proven_now:
+        return decided, {}  # HEAD's tree, on which the passing features were rechecked
     # Which checks run, on which tree: a step, so a resumed writeback runs the same ones
     # (HEAD may have moved meanwhile: the commit can land before a crash).
     plan: Rechecks = journal.step(
         "git",
         "recheck",
         {"paths": len(paths)},
-        lambda: _plan(verifier, paths, features),
+        lambda: _plan(verifier, paths, features, proven_now),
         output=Rechecks,
     )
     tree = plan.tree
@@ -95,7 +104,11 @@ def recheck(
     return dump_feature_list(updated).encode("utf-8"), regressed
 
 
-def _plan(verifier: Verifier, paths: list[str], features: FeatureList) -> Rechecks:
+def _plan(
+    verifier: Verifier, paths: list[str], features: FeatureList, proven_now: set[str]
+) -> Rechecks:
+    """With no path changed, HEAD's tree is the commit's: only the features proven in this
+    session (maybe on a tree holding files the commit leaves out) are checked on it."""
     from artifacts.git_tree import build_tree, head_sha
 
     root, checks = verifier.root, verifier.checks
@@ -103,7 +116,10 @@ def _plan(verifier: Verifier, paths: list[str], features: FeatureList) -> Rechec
     due = [
         f.id
         for f in sorted(features.features, key=lambda f: f.priority)
-        if f.passes and f.check and not (f.evidence and f.evidence.tree == tree)
+        if f.passes
+        and f.check
+        and not (f.evidence and f.evidence.tree == tree)
+        and (paths or f.id in proven_now)
     ]
     return Rechecks(tree=tree, due=due)
 

@@ -31,6 +31,7 @@ EventType = Literal[
     "wait",
     "question",
     "policy.changed",
+    "notice",
 ]
 
 
@@ -72,6 +73,13 @@ class Events:
         """Tell every observer (in subscription order)."""
         for observer in self._observers:
             observer(event)
+
+    def notice(self, text: str, *, session: int | None = None) -> None:
+        """Something harness did or found that the user should hear of (a file kept out of
+        a commit, a lock cleared): a progress line, a ``notice`` on the --json stream, and
+        nothing with ``--quiet``."""
+        if self._observers:
+            self.emit(Event("notice", session=session, detail=text))
 
     def announce_wait(self, what: str, seconds: float, *, detail: str = "") -> None:
         """A wait of ``seconds`` begins now (a retry back-off): say what for and until when."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
 from artifacts.feature_list import FEATURE_LIST
+from harness.events import Events
 from session.committable import Excluded, changed_paths
 from session.progress import OUTCOME_WORDS, progress_entry, record_progress
 from session.protected import guarded, restore_path
@@ -90,9 +90,9 @@ def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
 
     notes = preflight(env.root, checks=env.git_checks)
     for note in notes:
-        print(f"harness: {note}", file=sys.stderr)
+        env.scope.events.notice(note)
     protected = guarded(protected_paths(env.config))
-    snapshot = wake_snapshot(journal, env.root, env.git_checks, protected)
+    snapshot = wake_snapshot(journal, env.root, env.git_checks, protected, env.scope.events)
     snapshot.notes = notes
     return snapshot
 
@@ -102,9 +102,10 @@ def wake_snapshot(
     root: Path,
     checks: ConfigChecks | None = None,
     protected: list[str] | None = None,
+    events: Events | None = None,
 ) -> WakeSnapshot:
     """Record (or replay) the user's uncommitted files, and what the protected paths hold
-    beyond HEAD; say so on stderr."""
+    beyond HEAD; say so to the run's observers."""
     from session.protected_tree import extras
 
     def take() -> WakeSnapshot:
@@ -120,11 +121,10 @@ def wake_snapshot(
     snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
     if snapshot.paths:
         shown = ", ".join(snapshot.paths[:5]) + (" ..." if len(snapshot.paths) > 5 else "")
-        print(
-            f"harness: {len(snapshot.paths)} uncommitted file(s) at the start of this session "
+        (events or Events()).notice(
+            f"{len(snapshot.paths)} uncommitted file(s) at the start of this session "
             "(yours, or left out of an earlier harness commit) stay out of harness's commits "
-            f"and are left as they are: {shown}",
-            file=sys.stderr,
+            f"and are left as they are: {shown}"
         )
     return snapshot
 
@@ -209,23 +209,23 @@ def commit_session(
         )
         for why in regressed.values():
             ctx.notes.append(why)
-            print(f"harness: session {number}: {why}", file=sys.stderr)
+            env.scope.events.notice(why, session=number)
         if feature in regressed and ending == "passing":
             ending = "done"  # its own feature: the commit does not hold a passing one
     for note in [*snapshot.notes, *plan.notes()]:
         if note not in ctx.notes:
             ctx.notes.append(note)
     if plan.excluded or plan.restored:
-        print(f"harness: session {number}: " + "; ".join(plan.notes()), file=sys.stderr)
+        env.scope.events.notice("; ".join(plan.notes()), session=number)
     from session.setid import setid_notes
 
     for note in setid_notes(env.root):  # live: no command runs any more this session
         ctx.notes.append(note)
-        print(f"harness: session {number}: {note}", file=sys.stderr)
+        env.scope.events.notice(note, session=number)
     unlinked = _unlink_progress(env.root)
     if unlinked:
         ctx.notes.append(unlinked)
-        print(f"harness: session {number}: {unlinked}", file=sys.stderr)
+        env.scope.events.notice(unlinked, session=number)
     entry = progress_entry(number, feature, ending, outcome, ctx, env.scope.secrets)
     record_progress(journal, env.root, entry)
     if decided is not None and (env.root / FEATURE_LIST).read_bytes() != decided:
@@ -282,7 +282,7 @@ def _commit_with_retries(
         protected=[p for p in protected_paths(env.config) if p != ".harness"],
         kept="the session's work and progress entry are kept, and the next `harness run` "
         "makes the commit",
-        say=lambda note: print(f"harness: {note}", file=sys.stderr),
+        say=env.scope.events.notice,
         checks=env.git_checks,
     )
 
@@ -296,4 +296,4 @@ def _sync_index(env: SessionEnv, paths: list[str]) -> None:
     try:
         sync_index(env.root, paths, env.git_checks)
     except GitError as error:
-        print(f"harness: could not update git's index after the commit: {error}", file=sys.stderr)
+        env.scope.events.notice(f"could not update git's index after the commit: {error}")

@@ -113,6 +113,9 @@ class ProgressLines:
                     f"with `harness answer {qid} ...` / `harness approve {qid}`"
                 )
             return f"  a human is needed: {event.detail}"
+        if event.type == "notice":
+            where = f"session {event.session}: " if event.session is not None else ""
+            return f"harness: {where}{event.detail}"
         if event.type == "policy.changed":
             return f"  s{event.session} {event.detail}"
         if event.type == "run.ended":

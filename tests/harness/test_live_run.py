@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.session.support import harness, harness_out, init, make_project
 
 
@@ -218,3 +220,24 @@ def test_the_session_line_says_a_failed_feature_failed() -> None:
     text = out.getvalue()
     assert "session 1 ended: F001 unfinished" in text and "done" not in text
     assert "ended: F001 passing" in text and "ended: F001 stuck" in text
+
+
+def test_the_writeback_s_notices_are_events_quiet_means_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 26: what the writeback tells the user (here: a file of the user's left out of
+    harness's commits) goes through the run's observers: a progress line, a `notice` on
+    the --json stream, and nothing on stderr with --quiet."""
+    root = make_project(tmp_path / "p", count=2, toml="[budgets]\nrun_sessions = 1\n")
+    init(root)
+    (root / "mine.txt").write_text("the user's own work in progress\n")
+    capsys.readouterr()
+    code, out = harness_out(root, "run", "--json", "--quiet")
+    assert code == 3
+    said = "uncommitted file(s) at the start of this session"
+    assert said not in capsys.readouterr().err
+    notices = [e for e in map(json.loads, out.splitlines()) if e["type"] == "notice"]
+    assert any(said in e["detail"] and "mine.txt" in e["detail"] for e in notices), notices
+
+    assert harness(root, "run") == 0  # the next session, with its progress lines
+    assert f"harness: 1 {said}" in capsys.readouterr().err

@@ -161,7 +161,10 @@ def run_project(
         report.tokens, report.cost_usd = spent_before[0], round(spent_before[1], 6)
     report.wall_s = round(time.monotonic() - started, 3)
     report.resumable = report.resumable or keep_open or outcome in RESUMABLE
-    unfinished = _open_numbers(journal, run.id)
+    try:
+        unfinished = _open_numbers(journal, run.id)
+    except StorageError:  # the journal's database went away: the run waits on it, resumable
+        unfinished = []
     if not report.resumable and unfinished:
         # A session is never closed without its writeback: the run stays open, and the
         # next `harness run` resumes that session (its failed step runs again) and commits.

@@ -226,7 +226,8 @@ def test_a_traceback_file_hides_the_projects_key_variable(
 ) -> None:
     """An internal error's traceback file is redacted with the project's own secrets: its
     `[model] api_key_env` too, read from its config (no process-wide declaration)."""
-    from harness.cli import _save_traceback
+    from harness.cli import _secrets_of
+    from harness.crashlog import save_traceback
 
     monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
     (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')
@@ -234,6 +235,6 @@ def test_a_traceback_file_hides_the_projects_key_variable(
     try:
         raise RuntimeError("a bug saw llm-value-0123456789")
     except RuntimeError:
-        where = _save_traceback(str(tmp_path))
+        where = save_traceback(str(tmp_path), _secrets_of(str(tmp_path)))
     text = Path(where).read_text()
     assert "llm-value" not in text and "[REDACTED:MY_LLM]" in text

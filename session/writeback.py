@@ -92,7 +92,7 @@ def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
     for note in notes:
         env.scope.events.notice(note)
     protected = guarded(protected_paths(env.config))
-    snapshot = wake_snapshot(journal, env.root, env.git_checks, protected, env.scope.events)
+    snapshot = wake_snapshot(journal, env.root, env.git_checks, protected, events=env.scope.events)
     snapshot.notes = notes
     return snapshot
 
@@ -102,7 +102,8 @@ def wake_snapshot(
     root: Path,
     checks: ConfigChecks | None = None,
     protected: list[str] | None = None,
-    events: Events | None = None,
+    *,
+    events: Events,
 ) -> WakeSnapshot:
     """Record (or replay) the user's uncommitted files, and what the protected paths hold
     beyond HEAD; say so to the run's observers."""
@@ -121,7 +122,7 @@ def wake_snapshot(
     snapshot: WakeSnapshot = journal.step("git", "snapshot", {}, take, output=WakeSnapshot)
     if snapshot.paths:
         shown = ", ".join(snapshot.paths[:5]) + (" ..." if len(snapshot.paths) > 5 else "")
-        (events or Events()).notice(
+        events.notice(
             f"{len(snapshot.paths)} uncommitted file(s) at the start of this session "
             "(yours, or left out of an earlier harness commit) stay out of harness's commits "
             f"and are left as they are: {shown}"

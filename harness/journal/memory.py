@@ -200,6 +200,7 @@ class MemoryReader(ReaderBase):
 
         with self.db.lock:
             found = [s for s in self.db.sessions.values() if run_id in (None, s.run_id)]
+            order = {r: index for index, r in enumerate(self.db.runs)}  # the order they began
         return [
             SessionRow(
                 run_id=s.run_id,
@@ -211,7 +212,7 @@ class MemoryReader(ReaderBase):
                 meta=json.loads(s.meta) if s.meta else {},
                 summary=json.loads(s.summary) if s.summary else None,
             )
-            for s in sorted(found, key=lambda s: (s.started_at, s.number))
+            for s in sorted(found, key=lambda s: (order.get(s.run_id, len(order)), s.number))
         ]
 
     def _step_fields(self, s: _Step) -> dict[str, Any]:

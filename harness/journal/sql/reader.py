@@ -105,6 +105,10 @@ def _step(row: Sequence[Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
+# the order the journal recorded them in (run by run, then by number), never the clock's
+_SESSION_ORDER = " ORDER BY r.rowid, s.number"
+
+
 class SqlReader(ReaderBase):
     """The read API of a journal kept in SQL tables."""
 
@@ -176,11 +180,11 @@ class SqlReader(ReaderBase):
     def sessions(self, run_id: str | None = None) -> list[rows.SessionRow]:
         from harness.journal.rows import SessionRow
 
-        sql = "SELECT run_id, number, status, outcome, started_at, ended_at, meta, summary " \
-              "FROM sessions"  # fmt: skip
+        sql = "SELECT s.run_id, s.number, s.status, s.outcome, s.started_at, s.ended_at, " \
+              "s.meta, s.summary FROM sessions s LEFT JOIN runs r ON r.id = s.run_id"  # fmt: skip
         params: tuple[Any, ...] = ()
         if run_id is not None:
-            sql, params = sql + " WHERE run_id = ?", (run_id,)
+            sql, params = sql + " WHERE s.run_id = ?", (run_id,)
         return [
             SessionRow(
                 run_id=row[0],
@@ -192,7 +196,7 @@ class SqlReader(ReaderBase):
                 meta=json.loads(row[6]) if row[6] else {},
                 summary=json.loads(row[7]) if row[7] else None,
             )
-            for row in self.sql.execute(sql + " ORDER BY started_at, number", params).fetchall()
+            for row in self.sql.execute(sql + _SESSION_ORDER, params).fetchall()
         ]
 
     def steps(

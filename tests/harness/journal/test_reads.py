@@ -156,3 +156,33 @@ def test_runs_are_ordered_as_they_began_whatever_the_clock(
         assert [r.id for r in journal.runs()] == [first.id, second.id]
         assert journal.latest_run() == second.id
         assert journal.unfinished_run() == second.id
+
+
+def test_sessions_are_ordered_as_they_began_whatever_the_clock(
+    where: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock goes back between sessions and between runs: `sessions()` still lists
+    them in the order the journal recorded them (run by run, then by number), so the
+    newest session (status, the TUI, the idle streak) is the one that began last."""
+    import time
+
+    now = [3_000_000_000.0]
+
+    def clock() -> float:
+        now[0] -= 1_000.0  # every reading earlier than the one before
+        return now[0]
+
+    monkeypatch.setattr(time, "time", clock)
+    with open_store(where) as journal:
+        first = journal.start_run()
+        first.session(1).close("complete", {})
+        first.session(2).close("complete", {})
+        first.park("waiting", {"detail": "the provider"})
+        second = journal.start_run()
+        second.session(3).close("complete", {})
+        second.session(4)
+        listed = [(s.run_id, s.number) for s in journal.sessions()]
+        assert listed == [(first.id, 1), (first.id, 2), (second.id, 3), (second.id, 4)]
+        assert [s.number for s in journal.sessions(second.id)] == [3, 4]
+    with open_reader(where) as reader:
+        assert [(s.run_id, s.number) for s in reader.sessions()] == listed

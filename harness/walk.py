@@ -117,6 +117,8 @@ class Walk:
     ordered: bool = False
     unreadable: list[Unread] = field(default_factory=list)
     """Every folder the walk could not read, with the reason."""
+    vanished: list[str] = field(default_factory=list)
+    """Folders listed but gone when the walk came to open them (moved or removed)."""
     stopped: str = ""
     """Why the walk ended early (the limit or the deadline); empty when it did not."""
     seen: int = 0
@@ -209,6 +211,7 @@ class Walk:
         try:
             child = os.open(name, FOLDER_FLAGS, dir_fd=fd)
         except FileNotFoundError:
+            self.vanished.append(path)
             return None  # removed since it was listed: nothing there to see
         except OSError as error:
             # ELOOP/ENOTDIR: swapped for a link or a file since it was listed (a link is

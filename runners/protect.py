@@ -12,14 +12,16 @@ and a protected path is bound (read-write) over itself too, which pins it in pla
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.errors import RunnerError
 from harness.secret_files import matches
-from harness.walk import remove_tree
+from harness.walk import Entry, Unread, Walk, remove_tree, shown
 
 HARNESS_STATE = (".git", ".harness", "feature_list.json")
 HARNESS_OWN = (".git", ".harness")
@@ -155,20 +157,92 @@ def shallowest(
 
 
 def find_hidden(root: Path, patterns: Iterable[str] = ()) -> list[str]:
-    """The hidden paths that exist under ``root`` (not in ``.git``/``.harness``), shallowest
-    first; a hidden folder's contents are not listed. A link named like a secret stands
-    for its target when that is in the project (the target is hidden instead)."""
+    """The hidden paths that exist under ``root`` (not in ``.git``/``.harness``), in the
+    order found; a hidden folder's contents are not listed. A link named like a secret
+    stands for its target when that is in the project (the target is hidden instead).
+
+    The walk is fd-relative and follows no link (:class:`harness.walk.Walk`), and it fails
+    closed: a folder it may not read is hidden whole (the workload could open it up and
+    read what is inside); a path too long to mount is hidden by its deepest folder that
+    can be (:func:`mountable`); a folder swapped or replaced while it was walked makes it
+    walk again, and :class:`RunnerError` when it keeps changing (no command runs with a
+    secret the walk may have missed).
+    """
     patterns = list(patterns)
     root = root.resolve()
-    found: list[str] = []
-    picked = shallowest(
-        root, lambda relative, entry: matches(relative, entry.name, patterns), HARNESS_OWN
+    changed: list[Unread] = []
+    for _ in range(SCANS):
+        found, changed = _scan(root, patterns)
+        if not changed:
+            return _outermost([mountable(root, path) for path in found])
+    where = ", ".join(f"{shown(u.path)} ({u.reason})" for u in changed[:3])
+    raise RunnerError(
+        f"cannot tell which files of {root} are secret: in each of {SCANS} walks, {where}; "
+        "no command runs while a secret may be where the walk could not see.",
+        kind="sandbox",
+        suggestion="Stop what is changing the project (a process left running?), then "
+        "`harness run` goes on from the same step.",
     )
-    for relative, entry in picked:
-        target = _link_target(root, entry.path) if entry.is_symlink() else relative
+
+
+SCANS = 3
+"""Walks of the project before a tree that keeps changing under it is an error."""
+MOUNT_PATH_MAX = 4000
+"""Longest host path (bytes) given to a mount: the kernel's PATH_MAX is 4,096."""
+
+
+def _scan(root: Path, patterns: list[str]) -> tuple[list[str], list[Unread]]:
+    """(secret paths found, folders that changed under the walk)."""
+
+    def secret(relative: str) -> bool:
+        return matches(relative, relative.rpartition("/")[2], patterns)
+
+    before = _stamp(root)
+    walk = Walk(root, descend=lambda relative: not secret(relative), folders=True, ordered=True)
+    found: list[str] = []
+    for entry in walk:
+        if not secret(entry.path):
+            continue
+        target = _link_target(root, entry) if entry.is_link else entry.path
         if target is not None and target not in found:
             found.append(target)
-    return found
+    changed: list[Unread] = []
+    for unread in walk.unreadable:
+        if unread.path == ".":
+            changed.append(unread)  # the project itself could not be read
+        elif unread.errno in (errno.EACCES, errno.EPERM):
+            found.append(unread.path)  # not readable here: covered, never opened up
+        else:
+            changed.append(unread)  # ELOOP/ENOTDIR (swapped for a link) or replaced
+    changed += [Unread(path, "moved or removed while it was walked") for path in walk.vanished]
+    if _stamp(root) != before:
+        changed.append(Unread(".", "its top folder changed while it was walked"))
+    return found, changed
+
+
+def _stamp(root: Path) -> tuple[int, int, int]:
+    """What changes when an entry of the folder is added, removed or renamed."""
+    info = os.stat(root)
+    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns
+
+
+def mountable(root: Path, relative: str) -> str:
+    """``relative``, or its deepest folder whose host path is short enough to mount."""
+    base = len(os.fsencode(str(root))) + 1
+    parts = relative.split("/")
+    while len(parts) > 1 and base + len(os.fsencode("/".join(parts))) >= MOUNT_PATH_MAX:
+        parts.pop()
+    return "/".join(parts)
+
+
+def _outermost(paths: list[str]) -> list[str]:
+    """``paths`` without repeats and without those inside another (a covered folder is
+    empty: nothing can be mounted inside it)."""
+    kept: list[str] = []
+    for path in paths:
+        if path not in kept and not _under_any(path, paths):
+            kept.append(path)
+    return kept
 
 
 def guarded(
@@ -183,13 +257,26 @@ def guarded(
     return hidden, normalize([*declared_protected, *hidden])
 
 
-def _link_target(root: Path, path: str) -> str | None:
-    """The project path a link resolves to (None: outside the project, or nowhere)."""
-    target = Path(path).resolve()
-    if not target.exists() or not target.is_relative_to(root) or target == root:
+def _link_target(root: Path, entry: Entry) -> str | None:
+    """The project path a link resolves to (None: outside the project, or nowhere). The
+    link's folder was reached without following links, so its text read through that
+    folder's descriptor and resolved from the folder's path is where it leads."""
+    try:
+        text = os.readlink(entry.name, dir_fd=entry.dir_fd)
+    except OSError:
+        return None  # gone since it was listed
+    folder = root / entry.path.rpartition("/")[0]
+    joined = folder / text
+    if len(os.fsencode(str(joined))) < MOUNT_PATH_MAX:
+        target = joined.resolve()
+    else:  # too long for the kernel to follow: the link's own text, made absolute
+        target = Path(posixpath.normpath(str(joined)))
+    if len(os.fsencode(str(target))) < MOUNT_PATH_MAX and not target.exists():
+        return None  # leads nowhere (a target too long to look at counts as there)
+    if not target.is_relative_to(root) or target == root:
         return None
     inside = target.relative_to(root).as_posix()
-    return None if inside.split("/")[0] in (".git", ".harness") else inside
+    return None if inside.split("/")[0] in HARNESS_OWN else inside
 
 
 def own_tree(tree: Path, user: str | int | tuple[int, int]) -> None:

@@ -1,0 +1,146 @@
+"""The walk that finds a project's secret files (runners.protect.find_hidden) holds
+against the tree's shape: a secret past PATH_MAX, a folder the harness may not read, a
+folder swapped for a link while it is walked. It used to walk by path and pass over what
+it could not open, so those secrets were shown to the sandbox.
+
+Real files, a real second user (a forked child that drops to uid 4242) and a real process
+swapping folders; nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.errors import RunnerError
+from runners import protect
+
+NAME = "d" * 200
+
+
+def _deep(root: Path, levels: int) -> str:
+    """Make ``levels`` folders named NAME below ``root`` without ever naming a path
+    longer than PATH_MAX, a secret at the bottom; its relative path."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir(NAME, dir_fd=fd)
+            inner = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        secret = os.open(".env", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+        os.write(secret, b"KEY=deep\n")
+        os.close(secret)
+    finally:
+        os.close(fd)
+    return "/".join([NAME] * levels + [".env"])
+
+
+@pytest.fixture
+def cleared(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path
+    subprocess.run(["rm", "-rf", str(tmp_path / "p")], check=False)
+
+
+def test_a_secret_past_path_max_is_hidden_by_its_deepest_mountable_folder(
+    cleared: Path,
+) -> None:
+    root = cleared / "p"
+    root.mkdir()
+    deep = _deep(root, 25)  # 5,000 bytes below the project
+    (root / ".env").write_text("KEY=top\n")
+    found = protect.find_hidden(root)
+    assert found[0] == ".env"
+    assert len(found) == 2, found
+    cover = found[1]
+    assert deep.startswith(cover + "/")  # a folder above the secret, covering it
+    assert len(os.fsencode(f"{root}/{cover}")) < protect.MOUNT_PATH_MAX
+    assert os.path.isdir(root / cover)  # reachable by path: a sandbox can mount over it
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A folder another user can reach (pytest's own are private to root)."""
+    folder = Path(tempfile.mkdtemp(prefix="find-hidden-"))
+    folder.chmod(0o755)
+    yield folder
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+def test_a_folder_the_harness_may_not_read_is_hidden_whole(shared: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as a second user")
+    tmp_path = shared
+    root = tmp_path / "p"
+    (root / "backend").mkdir(parents=True)
+    (root / "backend" / ".env").write_text("KEY=1\n")
+    (root / "docs").mkdir()
+    (root / "docs" / "a.md").write_text("doc")
+    for path in [root, root / "backend", root / "backend" / ".env", root / "docs"]:
+        os.chown(path, 4242, 4242)
+    os.chown(tmp_path, 4242, 4242)
+    (root / "backend").chmod(0)  # what a command would do before the next walk
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the harness as the project's own (non-root) user
+        os.close(read)
+        code = 0
+        try:
+            os.setgroups([])
+            os.setgid(4242)
+            os.setuid(4242)
+            os.write(write, "\n".join(protect.find_hidden(root)).encode())
+        except BaseException as error:
+            os.write(2, f"{error!r}\n".encode())
+            code = 1
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        found = answer.read().split("\n")
+    assert os.waitpid(child, 0)[1] == 0
+    assert found == ["backend"]  # covered whole: never opened up to the workload
+
+
+SWAPPER = """
+import os, sys
+os.chdir(sys.argv[1])
+while True:
+    os.rename("a", "b")
+    os.symlink("empty", "a")
+    os.unlink("a")
+    os.rename("b", "a")
+"""
+
+
+def test_a_folder_swapped_for_a_link_while_walked_never_hides_its_secret(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "p"
+    (root / "a").mkdir(parents=True)
+    (root / "a" / ".env").write_text("KEY=1\n")
+    (root / "empty").mkdir()
+    for i in range(2000):  # a long first listing: the swap lands between it and `a`
+        (root / f"f{i:04}").write_text("")
+    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root)])
+    missed, refused, answered = [], 0, 0
+    try:
+        for _ in range(150):
+            try:
+                found = protect.find_hidden(root)
+            except RunnerError as error:
+                refused += 1
+                assert "cannot tell which files" in str(error)
+                continue
+            answered += 1
+            if not {"a/.env", "b/.env"} & set(found):
+                missed.append(found)
+    finally:
+        swapper.kill()
+        swapper.wait()
+    assert missed == [], f"{len(missed)} of {answered} walks missed the secret"
+    assert answered + refused == 150

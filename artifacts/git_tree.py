@@ -17,7 +17,9 @@ through a symlink the tree itself holds is refused.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -89,45 +91,87 @@ def index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
     hashed with no attribute or filter applied (a `.gitattributes` the agent wrote could
     otherwise re-encode what the secret scan read, or make every `git add` fail), a
     symlink as its target, a deleted path removed. Modes are git's two for a file (755
-    when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000."""
-    files: list[str] = []
+    when the owner may execute it, else 644: no setuid, setgid or sticky bit) and 120000.
+
+    Each path is read once, through a descriptor opened one name at a time without
+    following a link (:func:`_read_entry`), and git hashes that copy: a process the agent
+    left running can rename, remove or swap a file between the listing and the hashing
+    without failing the build or pointing it outside the project."""
     modes: dict[str, str] = {}
     shas: dict[str, str] = {}
-    for path in paths:
-        full = root / path
-        try:
-            info = full.lstat()
-        except FileNotFoundError:
-            modes[path], shas[path] = "0", ZERO
-            continue
-        if stat.S_ISLNK(info.st_mode):
-            target = os.fsencode(os.readlink(full))
-            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
-            modes[path], shas[path] = "120000", hashed.stdout.decode().strip()
-            continue
-        modes[path] = "100755" if info.st_mode & stat.S_IXUSR else "100644"
-        files.append(path)
-    if files:
-        listing = b"".join(_c_quote(os.fsencode(p)) + b"\n" for p in files)
-        out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
-        shas.update(zip(files, out.stdout.decode().split(), strict=True))
+    with tempfile.TemporaryDirectory(prefix="harness-blobs-") as tmp:
+        copies: list[tuple[str, str]] = []
+        for path in paths:
+            copy = str(Path(tmp) / str(len(copies)))
+            read = _read_entry(root, path, copy)
+            if read is None:
+                modes[path], shas[path] = "0", ZERO
+            elif read == LINK:
+                target = Path(copy).read_bytes()
+                hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
+                modes[path], shas[path] = LINK, hashed.stdout.decode().strip()
+            else:
+                modes[path] = read
+                copies.append((path, copy))
+        if copies:
+            listing = b"".join(os.fsencode(copy) + b"\n" for _, copy in copies)
+            out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
+            shas.update(zip([p for p, _ in copies], out.stdout.decode().split(), strict=True))
     return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
 
 
-def _c_quote(path: bytes) -> bytes:
-    """``path`` as one line git's ``--stdin-paths`` reads back exactly (C-style quoted when
-    it holds a quote, a backslash or a control character)."""
-    if not any(b < 0x20 or b in (0x22, 0x5C, 0x7F) for b in path):
-        return path
-    out = bytearray(b'"')
-    for b in path:
-        if b in (0x22, 0x5C):
-            out += b"\\" + bytes([b])
-        elif b < 0x20 or b == 0x7F:
-            out += b"\\%03o" % b
-        else:
-            out.append(b)
-    return bytes(out + b'"')
+LINK = "120000"
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)
+"""A part of the path missing, no longer a folder, or a link: the file is not in the tree."""
+
+
+def _read_entry(root: Path, path: str, copy: str) -> str | None:
+    """Copy what ``path`` holds now into the file ``copy``: its git mode (a link's target
+    for :data:`LINK`), or None when it is not there. A path that is neither a file nor a
+    link (a folder, a FIFO) is a GitError, as git would refuse it."""
+    from harness.walk import open_folder
+
+    folder, _, name = path.rpartition("/")
+    try:
+        parent = open_folder(root, folder)
+    except OSError as error:
+        if error.errno in _GONE:
+            return None
+        raise GitError(f"cannot read {path!r} in {root}: {error.strerror}") from None
+    try:
+        return _copy_entry(parent, name, path, copy)
+    finally:
+        os.close(parent)
+
+
+def _copy_entry(parent: int, name: str, path: str, copy: str) -> str | None:
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    for _ in range(3):  # a file and a link swapped for each other between two calls
+        try:
+            fd = os.open(name, flags, dir_fd=parent)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno != errno.ELOOP:
+                raise GitError(f"cannot read {path!r}: {error.strerror}") from None
+            try:
+                target = os.readlink(name, dir_fd=parent)
+            except FileNotFoundError:
+                return None
+            except OSError as again:
+                if again.errno == errno.EINVAL:  # a file again
+                    continue
+                raise GitError(f"cannot read {path!r}: {again.strerror}") from None
+            Path(copy).write_bytes(os.fsencode(target))
+            return LINK
+        with os.fdopen(fd, "rb") as source:
+            mode = os.fstat(source.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise GitError(f"cannot add {path!r}: not a regular file or a link")
+            with open(copy, "wb") as out:
+                shutil.copyfileobj(source, out)
+        return "100755" if mode & stat.S_IXUSR else "100644"
+    raise GitError(f"cannot read {path!r}: it keeps changing between a file and a link")
 
 
 def tree_entries(

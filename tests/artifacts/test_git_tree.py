@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -114,3 +115,69 @@ def _tree_bytes(listing: str) -> bytes:
         mode, _kind, sha = meta.split()
         out += f"{int(mode, 8):o} {name}".encode() + b"\0" + bytes.fromhex(sha)
     return out
+
+
+def test_a_file_renamed_away_and_back_while_trees_are_built_never_fails_a_build(
+    repo: Path,
+) -> None:
+    """A process the agent left running renames a file in and out of place in a loop: each
+    build holds the file as one read saw it, or not at all; none fails (git was handed the
+    path and found it gone)."""
+    import threading
+
+    (repo / "forged.json").write_text('{"forged": true}\n')
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                (repo / "tmp.json").write_bytes((repo / "forged.json").read_bytes())
+                os.replace(repo / "tmp.json", repo / "list.json")
+                os.replace(repo / "list.json", repo / "tmp.json")
+
+    worker = threading.Thread(target=churn)
+    worker.start()
+    try:
+        seen = set()
+        for _ in range(150):
+            tree, _ = build_tree(repo, head_sha(repo), paths=["tmp.json", "list.json"], blobs={})
+            seen.add(
+                frozenset(path for _, _, path in tree_entries(repo, tree)) - {"a.txt", "keep/b.txt"}
+            )
+    finally:
+        stop.set()
+        worker.join()
+    assert seen <= {
+        frozenset(),
+        frozenset({"tmp.json"}),
+        frozenset({"list.json"}),
+        frozenset({"tmp.json", "list.json"}),
+    }
+    assert len(seen) > 1  # the churn did reach the builds
+
+
+def test_a_folder_swapped_for_a_link_to_outside_is_never_read_through(
+    repo: Path, tmp_path: Path
+) -> None:
+    """Between git's listing and the build, the agent swaps a folder for a link to a host
+    folder holding a file of the same name: the build records the path as gone and no
+    object holds the host file's bytes."""
+    outside = tmp_path / "host"
+    outside.mkdir()
+    (outside / "b.txt").write_text("host secret\n")
+    (repo / "keep" / "b.txt").unlink()
+    (repo / "keep").rmdir()
+    (repo / "keep").symlink_to(outside)
+    tree, _ = build_tree(repo, head_sha(repo), paths=["keep/b.txt"], blobs={})
+    assert {path for _, _, path in tree_entries(repo, tree)} == {"a.txt"}
+    secret = git(repo, "hash-object", "--stdin", input=b"host secret\n")
+    probe = subprocess.run(
+        ["git", "cat-file", "-e", secret], cwd=repo, capture_output=True, check=False
+    )
+    assert probe.returncode != 0
+
+
+def test_a_fifo_in_place_of_a_file_is_refused_not_waited_on(repo: Path) -> None:
+    os.mkfifo(repo / "pipe")
+    with pytest.raises(GitError, match="not a regular file"):
+        build_tree(repo, head_sha(repo), paths=["pipe"], blobs={})

@@ -348,7 +348,10 @@ class VerifyConfig(_Section):
     run in mode "auto"."""
     recheck: bool = True
     """At writeback, the check of every passing feature runs again on a clean checkout of
-    the tree the session commits; a feature whose check fails there turns failing."""
+    the tree the session commits; a feature whose check fails there turns failing. False
+    skips them on commits that leave a feature failing; the commit that makes every
+    feature pass (a run is complete on it) and the features a session proved itself are
+    rechecked on it whatever this says."""
 
     @field_validator("carry", "hidden")
     @classmethod

@@ -123,3 +123,19 @@ def committed_features(root: Path) -> FeatureList | None:
         return None if data is None else parse_feature_list(data.decode("utf-8"))
     except (ArtifactError, GitError, UnicodeDecodeError):
         return None
+
+
+def complete_detail(features: FeatureList) -> str:
+    """What a complete run says: every feature passes, and which of them pass on a human's
+    approval alone (no check: nothing harness could run on the final commit)."""
+    unchecked = [f.id for f in features.features if not f.check]
+    text = f"all {len(features.features)} features pass"
+    if not unchecked:
+        return text
+    named = (
+        ", ".join(unchecked)
+        if len(unchecked) <= 5
+        else (f"{len(unchecked)} features ({unchecked[0]}..{unchecked[-1]})")
+    )
+    verb = "passes" if len(unchecked) == 1 else "pass"
+    return f"{text}; {named} {verb} on a human's approval alone (no check to run)"

@@ -325,6 +325,7 @@ def _left_as(journal: JournalReader, run_id: str) -> str:
 def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
     from artifacts.feature_list import load_feature_list
+    from session.decided import complete_detail
 
     features = load_feature_list(root)
     last = journal.latest_busy_run() or ""
@@ -334,8 +335,7 @@ def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunRep
         outcome="complete",
         exit_code=int(ExitCode.OK),
         run_id=last,
-        detail=f"nothing to do: all {len(features.features)} features already pass "
-        "(no run started)",
+        detail=f"nothing to do (no run started): {complete_detail(features)}",
         features_total=len(features.features),
         features_passing=features.passing,
         proofs=passing_proofs(root),
@@ -351,6 +351,7 @@ def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunRep
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
     from artifacts.feature_list import load_feature_list
+    from session.decided import complete_detail
 
     open_session = _open_session(env)
     sessions_run = 0
@@ -365,8 +366,7 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
                 return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
             env.run.journal.check_present()  # .harness/ removed under us: never "complete"
             if finished(env.root) and not _demote_unverified(env.root, env.run.journal):
-                count = len(load_feature_list(env.root).features)
-                return "complete", f"all {count} features pass"
+                return "complete", complete_detail(load_feature_list(env.root))
             limit = env.config.budgets.run_sessions
             if limit is not None and sessions_run >= limit:
                 return "budget_exhausted", f"all {limit} sessions of the run (run_sessions) used"

@@ -14,7 +14,10 @@ progress entry (so the next session's brief says it). Each run is a journaled st
 file of the project (its commit holds only the progress entry and the feature list)
 rechecks only the features it proved itself on another tree: a feature's code the agent
 kept out of the commit after its proof (git-ignored, say) fails its check there, so no
-commit says a feature passes whose code it does not hold (issue 23).
+commit says a feature passes whose code it does not hold (issue 23). ``[verify] recheck =
+false`` drops the regression rechecks of the commits that leave a feature failing, never
+those of the commit that makes every feature pass: a run is complete only on a commit
+whose every checked feature passed its check on that commit's tree.
 """
 
 from __future__ import annotations
@@ -57,13 +60,15 @@ def recheck(
     whose check fails on the commit's tree turned failing; and feature id -> why, for those."""
     from artifacts.feature_list import dump_feature_list, parse_feature_list
 
-    if not verifier.config.verify.recheck:
-        return decided, {}
     features = parse_feature_list(decided.decode("utf-8"))
     proven_now = {
         f.id for f in features.features if f.passes and f.evidence and f.evidence.session == session
     }
-    if not paths and not proven_now:
+    # `[verify] recheck = false` skips the regression rechecks of intermediate commits
+    # only: the commit that makes every feature pass (the one a run calls complete) and
+    # the features proven in this session are checked on what it holds whatever the setting.
+    every = verifier.config.verify.recheck or all(f.passes for f in features.features)
+    if not proven_now and not (paths and every):
         return decided, {}  # HEAD's tree, on which the passing features were rechecked
     # Which checks run, on which tree: a step, so a resumed writeback runs the same ones
     # (HEAD may have moved meanwhile: the commit can land before a crash).
@@ -71,7 +76,7 @@ def recheck(
         "git",
         "recheck",
         {"paths": len(paths)},
-        lambda: _plan(verifier, paths, features, proven_now),
+        lambda: _plan(verifier, paths, features, proven_now, every=every),
         output=Rechecks,
     )
     tree = plan.tree
@@ -105,10 +110,16 @@ def recheck(
 
 
 def _plan(
-    verifier: Verifier, paths: list[str], features: FeatureList, proven_now: set[str]
+    verifier: Verifier,
+    paths: list[str],
+    features: FeatureList,
+    proven_now: set[str],
+    *,
+    every: bool,
 ) -> Rechecks:
-    """With no path changed, HEAD's tree is the commit's: only the features proven in this
-    session (maybe on a tree holding files the commit leaves out) are checked on it."""
+    """With no path changed (or ``every`` False: rechecks off and the commit does not
+    finish the project), only the features proven in this session (maybe on a tree holding
+    files the commit leaves out) are checked on the commit's tree."""
     from artifacts.git_tree import build_tree, head_sha
 
     root, checks = verifier.root, verifier.checks
@@ -119,7 +130,7 @@ def _plan(
         if f.passes
         and f.check
         and not (f.evidence and f.evidence.tree == tree)
-        and (paths or f.id in proven_now)
+        and ((paths and every) or f.id in proven_now)
     ]
     return Rechecks(tree=tree, due=due)
 

@@ -26,15 +26,25 @@ def check_runners(
     runner: Runner,
     run_id: str,
     environ: Mapping[str, str] | None = None,
-) -> RunnerFactory | None:
-    """A factory of runners on clean checkouts, of the session runner's kind (None for a
-    runner that is none of the real kinds: a test's fake); ``environ`` is what the local
-    runner's commands start from (the run's, without its secrets)."""
+) -> RunnerFactory:
+    """A factory of runners on clean checkouts, of the session runner's kind; ``environ``
+    is what the local runner's commands start from (the run's, without its secrets).
+
+    A run has one always: without it no check is proven on what a session commits, and a
+    run could call itself complete on checks run in the agent's own work tree. A runner of
+    another kind is refused (as the runner factory refuses an unknown kind), never given a
+    run without a verifier."""
+    from harness.errors import RunnerError
     from runners.factory import make_runner
 
     kind = runner.name
     if kind not in KINDS:
-        return None
+        raise RunnerError(
+            f"runner {kind!r} cannot run checks on a clean checkout (harness knows "
+            f"{', '.join(KINDS)}): no feature could be proven on what a session commits.",
+            kind="config",
+            suggestion='Set runner.kind to "auto", "docker", "bwrap" or "local" in harness.toml.',
+        )
     settings = config.runner.model_copy(update={"kind": kind})
     # In a check's sandbox the hidden files are there (the check needs them), read-only.
     protected = [*config.protect.paths, *config.verify.hidden]

@@ -6,6 +6,11 @@ for the code to stay out of the session's commit: it git-ignores the file (in
 committed code out of git's index (`git rm --cached`). Whatever the writeback makes of
 that, HEAD must never say a feature passes whose check fails on a clone of HEAD, and a run
 must never say `complete` unless every feature's check passes on that clone.
+
+With `[verify] recheck = false` (no regression rechecks at each writeback) the same holds:
+the agent hides its code after the proof, or deletes an earlier feature's code in the
+session that finishes the project; the commit that makes every feature pass is rechecked
+in full whatever the setting.
 """
 
 from __future__ import annotations
@@ -79,3 +84,41 @@ def test_earlier_code_taken_out_of_the_index_is_not_complete(
     )
     code, report = run(root, tmp_path)
     _assert_honest(root, tmp_path, code, report)
+
+
+NO_RECHECK = "[budgets]\nrun_sessions = 1\n[verify]\nrecheck = false\n"
+
+
+def test_code_ignored_after_mark_with_rechecks_off_is_not_complete(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner: Runner = runner_for("local", request)
+    turns = good_turns(1)
+    turns.insert(3, turn(call("run", command=HIDES["exclude"])))  # after mark_passing
+    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=NO_RECHECK)
+    code, report = run(root, tmp_path)
+    _assert_honest(root, tmp_path, code, report)
+    assert_not_complete(code, report)
+    progress = git_out(root, "show", "HEAD:progress.md")
+    assert "F001 regressed: its check fails on a clean checkout" in progress
+
+
+def test_earlier_code_deleted_in_the_last_session_with_rechecks_off_is_not_complete(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner: Runner = runner_for("local", request)
+    turns = good_turns(2)
+    turns.insert(3, turn(call("run", command="rm done_a.txt")))  # F001's code, after F002's proof
+    root = project(
+        tmp_path / "p",
+        runner,
+        count=2,
+        sessions={2: turns},
+        toml=NO_RECHECK.replace("run_sessions = 1", "run_sessions = 2"),
+    )
+    code, report = run(root, tmp_path)
+    _assert_honest(root, tmp_path, code, report)
+    assert_not_complete(code, report)
+    assert committed_passing(root) == ["F002"]  # F001 turned failing in that commit
+    progress = git_out(root, "show", "HEAD:progress.md")
+    assert "F001 regressed: its check fails on a clean checkout" in progress

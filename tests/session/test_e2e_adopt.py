@@ -75,11 +75,16 @@ def test_adopt_then_run_reverifies_by_approval_and_keeps_state_out_of_git(
     code, out = harness_out(root, "approve", pending[0]["id"], "--json")
     assert code == 0 and json.loads(out)["status"] == "approved"
     assert json.loads(out)["approved"] == ["F001", "F002"]
-    code = harness(root, "run", "--unattended")
+    code = harness(root, "run", "--unattended", "--report", str(tmp_path / "done.json"))
     features = json.loads((root / "feature_list.json").read_text())["features"]
     assert all(f["passes"] for f in features)
     assert all(f["evidence"]["verification"].startswith("human:q") for f in features)
     assert code == 0
+    # complete, and says on what: no check of theirs ran on the final commit (issue 23)
+    said = "all 2 features pass; F001, F002 pass on a human's approval alone (no check to run)"
+    assert json.loads((tmp_path / "done.json").read_text())["detail"] == said
+    code, out = harness_out(root, "run", "--unattended")
+    assert code == 0 and f"nothing to do (no run started): {said}" in out, out
     assert not [p for p in _git(root, "ls-files").splitlines() if p.startswith(".harness")]
     assert "Harness-Reverify" in _git(root, "log", "-1", "--format=%B", "--", "feature_list.json")
 

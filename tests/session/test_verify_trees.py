@@ -77,3 +77,14 @@ def test_the_plan_leaves_out_what_the_commit_does(tmp_path: Path) -> None:
     assert names == {"a.py", "SPEC.md", "feature_list.json", "progress.md", "tests/test_a.py"}
     before = {p for _, _, p in tree_entries(root, before_tree(root, start, ["tests/test_a.py"]))}
     assert "tests/test_a.py" in before and "a.py" in before
+
+
+def test_a_runner_without_clean_checkouts_is_refused_not_run_unverified() -> None:
+    """No run without a verifier (issue 23): checks in the agent's own work tree would let
+    a run call itself complete on code its commit does not hold."""
+    from harness.errors import RunnerError
+    from runners.fake import ScriptedRunner
+    from session.verify.wiring import check_runners
+
+    with pytest.raises(RunnerError, match="'scripted' cannot run checks on a clean checkout"):
+        check_runners(HarnessConfig(), ScriptedRunner(), "run-1")

@@ -131,6 +131,11 @@ class RunnerConfig(_Section):
     """Largest file a command may write, in MiB (sparse files too; 0: no limit)."""
     user: str = Field(default="1000:1000", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
     """The user (uid:gid) commands run as in the container."""
+    package_cache: bool = False
+    """Keep init.sh's package downloads ($HOME/.cache: pip, uv, npm, yarn, go...) between
+    wakes, outside the project (bubblewrap only). Only init.sh run with the setup network
+    on a clean checkout of a commit a person made writes or reads it; the agent's commands
+    never see it. Docker: put dependencies in the image."""
 
     @model_validator(mode="before")
     @classmethod

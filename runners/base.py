@@ -61,6 +61,8 @@ class RunnerSettings(Protocol):
     def max_file_mb(self) -> int: ...
     @property
     def user(self) -> str: ...
+    @property
+    def package_cache(self) -> bool: ...
 
 
 class Resources(BaseModel):
@@ -161,6 +163,7 @@ class Runner(Protocol):
         env: dict[str, str] | None = None,
         cwd: str = ".",
         tree: Path | None = None,
+        cache: bool = False,
     ) -> CommandResult:
         """Run ``command`` with ``sh -c`` in ``cwd`` (relative to the project root).
 
@@ -174,6 +177,10 @@ class Runner(Protocol):
             tree: a folder mounted where the project is, instead of the project (a clean
                 checkout), with the project's ``.git`` read-only; sandboxes only (the
                 local runner raises ValueError).
+            cache: the command may read and write the project's package cache
+                (``[runner] package_cache``: ``$HOME/.cache`` kept between wakes). Only
+                for a trusted setup on a clean checkout (``tree``): what writes the cache
+                is never the agent's code. A runner without one ignores it.
 
         Returns:
             The result; infrastructure failures are in ``failure``.

@@ -28,7 +28,15 @@ from harness.errors import RunnerError
 from harness.hostpath import program
 from runners import classify, disk, protect
 from runners.base import CommandResult, Phase, Resources
-from runners.bwrap_view import HOME, SYSTEM_DIRS, View, reachable, sandbox_args
+from runners.bwrap_view import (
+    HOME,
+    PACKAGE_ENV,
+    SYSTEM_DIRS,
+    View,
+    package_folder,
+    reachable,
+    sandbox_args,
+)
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
     did_not_start,
@@ -151,6 +159,7 @@ class BubblewrapRunner:
         max_file_mb: int | None = None,
         reason: str = 'configured (runner.kind = "bwrap")',
         max_output_bytes: int = MAX_OUTPUT_BYTES,
+        package_cache: bool = False,
     ) -> None:
         version = bwrap_version()
         self.root = Path(project_root).resolve()
@@ -176,6 +185,7 @@ class BubblewrapRunner:
         self.reason = reason
         self.max_output_bytes = max_output_bytes
         self.view = View.build(bwrap, self.root)
+        self.package_cache = package_cache
         if self.view.workload.switch:
             _check_owner_can_run(self.view, self.root)
         self._closed = False
@@ -205,6 +215,7 @@ class BubblewrapRunner:
         env: dict[str, str] | None = None,
         cwd: str = ".",
         tree: Path | None = None,
+        cache: bool = False,
     ) -> CommandResult:
         if self._closed:
             raise RuntimeError("BubblewrapRunner used after close()")
@@ -227,6 +238,13 @@ class BubblewrapRunner:
             )  # fmt: skip
         if tree is not None and self.view.workload.switch:
             protect.own_tree(tree, (self.view.workload.uid, self.view.workload.gid))
+        # The package cache: only for a setup on a clean checkout (never the agent's tree,
+        # so nothing the agent wrote goes into what later setups install from).
+        packages = (
+            package_folder(self.root, self.view.workload)
+            if cache and self.package_cache and tree is not None and phase == "setup"
+            else None
+        )
         sandbox = sandbox_args(
             self.view,
             root=self.root,
@@ -237,6 +255,7 @@ class BubblewrapRunner:
             hidden=self.hidden if tree is None else protect.find_hidden(tree, self.hide),
             carry=self.carry if tree is None else {},
             keys=_key_folder(),
+            packages=packages,
         )
         argv = [*sandbox, *(prefix or [])]
         were_absent = protect.absent(self.root, self.protected) if tree is None else []
@@ -247,7 +266,7 @@ class BubblewrapRunner:
                 limits,
                 limited=prefix is not None,
                 cwd=self.root,
-                env=self.environment(env),
+                env=self.environment({**PACKAGE_ENV, **(env or {})} if packages else env),
                 max_file_mb=self.max_file_mb,
                 max_output_bytes=self.max_output_bytes,
             )

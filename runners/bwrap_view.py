@@ -19,6 +19,7 @@ its protected paths read-only and its hidden files (``[verify] hidden``, ``.env`
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import sys
@@ -120,6 +121,25 @@ class View:
         return cls(bwrap, workload, etc, python)
 
 
+PACKAGE_ENV = {"npm_config_cache": f"{HOME}/.cache/npm"}
+"""Where the tools whose cache is not under ``$HOME/.cache`` by default keep it (pip, uv,
+poetry, yarn and go's build cache already do)."""
+
+
+def package_folder(root: Path, workload: Workload) -> Path:
+    """The project's package cache (``[runner] package_cache``): outside the project, in
+    the sandbox folder of this user, writable by the workload's user alone. Only a trusted
+    setup on a clean checkout mounts it (at ``$HOME/.cache``); the agent's commands never
+    see it."""
+    digest = hashlib.sha256(os.fsencode(str(root))).hexdigest()[:16]
+    folder = _state(root, workload) / "packages" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0 and workload.switch:
+        os.chown(folder, workload.uid, workload.gid)
+    os.chmod(folder, 0o700)
+    return folder
+
+
 def _state(root: Path, workload: Workload) -> Path:
     """Where the curated ``/etc`` lives: the user's cache, shared by every project, when the
     workload's user can reach it; else a folder of this user in the system's temp folder
@@ -151,6 +171,7 @@ def sandbox_args(
     hidden: list[str],
     carry: dict[str, Path],
     keys: str | None,
+    packages: Path | None = None,
 ) -> list[str]:
     """The bwrap command line up to (not including) the command; ``tree`` is mounted at
     ``root`` (the project itself, or a clean checkout of it)."""
@@ -169,6 +190,8 @@ def sandbox_args(
     args += ["--dev", "/dev", "--proc", "/proc"]
     size = str(TMPFS_MB * 1024 * 1024)
     args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", HOME]
+    if packages is not None:  # a trusted setup's package cache, kept between wakes
+        args += ["--bind", str(packages), f"{HOME}/.cache"]
     # After the private /tmp: a harness installed under /tmp (a clone, a CI checkout)
     # must stay visible, and bwrap mounts in order.
     for prefix in view.python:

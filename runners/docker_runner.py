@@ -139,6 +139,7 @@ class DockerRunner:
         env: dict[str, str] | None = None,
         cwd: str = ".",
         tree: Path | None = None,
+        cache: bool = False,  # no package cache: dependencies belong in the image
     ) -> CommandResult:
         if self._closed:
             raise RuntimeError("DockerRunner used after close()")

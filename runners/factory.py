@@ -60,9 +60,10 @@ def make_runner(
             environ=environ,
             **_limits(config),
         )
-    extra = {**_limits(config), "hidden": hidden, "carry": carry}
+    sandboxed = {**_limits(config), "hidden": hidden, "carry": carry, "hide": hide}
+    cache = {"package_cache": config.package_cache}  # bubblewrap's: Docker has the image
     if kind == "bwrap":
-        return _bwrap(project_root, resources, setup_network, protected, {**extra, "hide": hide})
+        return _bwrap(project_root, resources, setup_network, protected, {**sandboxed, **cache})
     if kind not in ("docker", "auto"):
         raise RunnerError(
             f"unknown runner kind {kind!r}.",
@@ -70,9 +71,7 @@ def make_runner(
             suggestion='Set runner.kind to "auto", "docker", "bwrap" or "local" in harness.toml.',
         )
     try:
-        return _docker(
-            config, project_root, resources, labels, kind, protected, {**extra, "hide": hide}
-        )
+        return _docker(config, project_root, resources, labels, kind, protected, sandboxed)
     except RunnerError as docker_error:
         if kind == "docker":
             raise
@@ -80,7 +79,7 @@ def make_runner(
         reason = f'runner.kind = "auto": {why}; bubblewrap works here'
         try:
             runner = _bwrap(
-                project_root, resources, setup_network, protected, {**extra, "hide": hide}, reason
+                project_root, resources, setup_network, protected, {**sandboxed, **cache}, reason
             )
         except RunnerError as bwrap_error:
             raise RunnerError(

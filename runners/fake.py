@@ -83,6 +83,7 @@ class ScriptedRunner:
         env: dict[str, str] | None = None,
         cwd: str = ".",
         tree: Path | None = None,
+        cache: bool = False,
     ) -> CommandResult:
         if self.closed:
             raise RuntimeError("ScriptedRunner used after close()")

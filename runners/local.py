@@ -103,6 +103,7 @@ class LocalRunner:
         env: dict[str, str] | None = None,
         cwd: str = ".",
         tree: Path | None = None,
+        cache: bool = False,  # no package cache: commands already use your own $HOME
     ) -> CommandResult:
         if tree is not None:
             raise ValueError("the local runner cannot mount another tree where the project is")

@@ -45,7 +45,7 @@ def run_setup(root: Path, runner: Runner, command: str, protected: list[str]) ->
         return runner.run(command, phase="setup")
     tree = checkout(root, sha)
     try:
-        result = runner.run(command, phase="setup", tree=tree)
+        result = runner.run(command, phase="setup", tree=tree, cache=True)
         products = adopt(root, tree, sha, protected)
     finally:
         _remove(tree)

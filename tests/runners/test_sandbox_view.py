@@ -13,7 +13,7 @@ import pytest
 
 from artifacts.config import ProtectConfig
 from harness.secret_files import is_hidden
-from runners import protect, sandbox_etc
+from runners import bwrap_view, protect, sandbox_etc
 from runners.bwrap import BubblewrapRunner, bwrap_version
 from runners.bwrap_view import Workload, reachable
 
@@ -139,3 +139,33 @@ def test_reachable_follows_each_folder_s_bits() -> None:
             assert not reachable(top / "inner", 4242, 4243, write=True)
     finally:
         shutil.rmtree(base)
+
+
+@needs_bwrap
+def test_the_package_cache_is_mounted_only_for_a_setup_on_a_clean_checkout(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "p"
+    root.mkdir()
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    runner = BubblewrapRunner(root, package_cache=True)
+    write = 'mkdir -p "$HOME/.cache/pip" && echo w > "$HOME/.cache/pip/$0"; ls -A "$HOME/.cache"'
+    kept = bwrap_view.package_folder(runner.root, runner.view.workload)
+    for name, options in [
+        ("agent-tree", {"tree": tree}),
+        ("setup-in-place", {"phase": "setup"}),
+        ("agent", {}),
+    ]:
+        result = runner.run(f"sh -c '{write}' {name}", cache=True, **options)  # type: ignore[arg-type]
+        assert result.exit_code == 0, result
+    assert sorted(os.listdir(kept)) == []  # none of those reached the kept folder
+    result = runner.run(f"sh -c '{write}' setup", phase="setup", tree=tree, cache=True)
+    assert result.exit_code == 0 and "pip" in result.stdout, result
+    assert sorted(os.listdir(kept / "pip")) == ["setup"]
+    again = runner.run('ls -A "$HOME/.cache/pip"', phase="setup", tree=tree, cache=True)
+    assert again.stdout.split() == ["setup"]  # kept for the next setup
+    assert "npm_config_cache" in runner.run("env", phase="setup", tree=tree, cache=True).stdout
+    off = BubblewrapRunner(root)  # not declared: not mounted
+    assert off.run('ls -A "$HOME/.cache"', phase="setup", tree=tree, cache=True).exit_code != 0
+    shutil.rmtree(kept)

@@ -2,7 +2,9 @@
 
 ``settle_session`` labels the session's decisions (``escalation.trace``), adds an outcome
 for each approval a policy gate asked for, and keeps them in the project record and the
-user record. ``refit`` fits weights and threshold on the record (``escalation.fit``).
+user record; it relabels the run's earlier decisions that this session's end shows should
+have asked (``escalation.relabel``). ``refit`` fits weights and threshold on the record
+(``escalation.fit``).
 
 A refit is deterministic and resumable: it first stores a checkpoint naming the outcome
 ids it reads (in both records), and commits its result and drops the checkpoint in one
@@ -20,13 +22,16 @@ from escalation.logistic import Hook
 from escalation.outcomes import Outcome
 from escalation.questions import QuestionStore
 from escalation.record import Record, RecordError
-from escalation.trace import Settling, Trace, settle, situation_digest
+from escalation.relabel import undone_since
+from escalation.trace import Settling, Trace, settle, situation_digest, windows
 
 
 class Settled(BaseModel):
     """A closed session's outcomes, as the session journals them."""
 
     outcomes: list[Outcome]
+    relabeled: dict[str, str] = {}
+    """Earlier sessions' outcomes (by key) this session showed should have asked, and why."""
     user_record_error: str | None = None
     """Why the user's record did not take them (the project's did), if it did not."""
 
@@ -73,13 +78,17 @@ def settle_session(
     outcomes = settle(trace, how) + gate_outcomes(store, how)
     project = record.project_id()
     record.add(project, outcomes)
+    record.keep_windows(project, windows(trace))
+    relabeled = undone_since(record, project, how.run, how.session, how.on_disk)
+    record.relabel(project, relabeled, how.run, how.session)
     error = None
     if prior is not None:
         try:
             prior.add(project, outcomes)
+            prior.relabel(project, relabeled, how.run, how.session)
         except RecordError as failed:  # the user's record is a prior: the run goes on
             error = str(failed)
-    return Settled(outcomes=outcomes, user_record_error=error)
+    return Settled(outcomes=outcomes, relabeled=relabeled, user_record_error=error)
 
 
 def gate_outcomes(store: QuestionStore, how: Settling) -> list[Outcome]:
@@ -120,14 +129,23 @@ def refit(
     project = record.project_id()
     earlier = [f for f in record.fits(project) if f["key"] != key]
     before = policy_of(earlier[-1] if earlier else None, settings)
-    start = {"own": record.last_id(), "prior": prior.last_id() if prior is not None else 0}
+    start = {
+        "own": record.last_id(),
+        "prior": prior.last_id() if prior is not None else 0,
+        "own_relabels": record.last_relabel(),
+        "prior_relabels": prior.last_relabel() if prior is not None else 0,
+    }
     point = record.checkpoint(project, key, start)
-    own = record.cells(up_to=point["own"], project=project)
-    recent = record.cells(up_to=point["own"], project=project, newest=THRESHOLD_WINDOW)
+    mine = point.get("own_relabels", 0)  # checkpoints older than relabels read none
+    own = record.cells(up_to=point["own"], project=project, relabels=mine)
+    recent = record.cells(
+        up_to=point["own"], project=project, newest=THRESHOLD_WINDOW, relabels=mine
+    )
     sessions = record.sessions(up_to=point["own"], project=project)
     other, projects = [], 0
     if prior is not None:
-        other = prior.cells(up_to=point["prior"], other_than=project)
+        theirs = point.get("prior_relabels", 0)
+        other = prior.cells(up_to=point["prior"], other_than=project, relabels=theirs)
         sessions += prior.sessions(up_to=point["prior"], other_than=project)
         projects = prior.projects(up_to=point["prior"], other_than=project)
     result = fit(

@@ -93,6 +93,9 @@ class Outcome(BaseModel):
     later_answer: bool | None = None
     feature_passed: bool = False
     should_ask: bool
+    relabeled: str | None = None
+    """Why a later session showed that this decision should have asked (the record's
+    ``relabels``; read back by ``Record.outcomes``, never stored in the outcome's row)."""
 
 
 def agrees(answer: str | None, default: str | None = None) -> bool:

@@ -13,6 +13,13 @@ Outcomes are keyed by (project, decision reference) and written with ``INSERT OR
 settling a session twice (a resumed writeback) records nothing twice. Rows are never
 updated or deleted, so "the rows up to id N" names a fixed set: a fit records the ids it
 read (its checkpoint) and a resumed fit reads the same rows.
+
+A later session can show that an earlier decision should have asked (``escalation.relabel``):
+that goes to its own table, ``relabels`` (once per outcome, never undone), and every reader
+takes an outcome's label as should-ask when it was so recorded or relabelled by a row up to
+the id it is given (a fit's checkpoint names that id too). The project record also keeps
+each unasked decision's ``windows``: the files it let change and their digests before
+(paths stay in the project: the user record gets the relabels, never the paths).
 """
 
 from __future__ import annotations
@@ -35,6 +42,13 @@ PROJECT_FILE = "escalation.db"
 USER_DIR = "escalation"
 USER_FILE = "outcomes.db"
 BINS = 20
+ALL = 2**62
+"""Relabels up to this id: all of them."""
+_LABEL = (
+    "(CASE WHEN should_ask = 1 OR EXISTS (SELECT 1 FROM relabels r WHERE r.project = "
+    "outcomes.project AND r.key = outcomes.key AND r.id <= ?) THEN 1 ELSE 0 END)"
+)
+"""An outcome's label: should-ask as recorded, or relabelled so (up to a relabel id)."""
 """The fit reads outcomes grouped by their scores rounded to 1/BINS (0.05): its cost is
 bounded by the number of distinct cells (at most 21³ = 9,261), not by the record's length."""
 
@@ -65,6 +79,23 @@ CREATE TABLE IF NOT EXISTS fits (
     project TEXT NOT NULL,
     key TEXT NOT NULL,
     data TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (project, key)
+);
+CREATE TABLE IF NOT EXISTS windows (
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    path TEXT NOT NULL,
+    before TEXT,
+    PRIMARY KEY (project, key, path)
+);
+CREATE TABLE IF NOT EXISTS relabels (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    run TEXT,
+    session INTEGER,
     created_at TEXT NOT NULL,
     UNIQUE (project, key)
 );
@@ -210,12 +241,21 @@ class Record:
         return added
 
     def outcomes(self, project: str | None = None) -> list[Outcome]:
-        """Every outcome (of ``project``), oldest first."""
-        sql, args = "SELECT data FROM outcomes", ()  # type: tuple[str, tuple[str, ...]]
+        """Every outcome (of ``project``), oldest first, relabels applied."""
+        sql = (
+            "SELECT o.data, r.reason FROM outcomes o LEFT JOIN relabels r "
+            "ON r.project = o.project AND r.key = o.key"
+        )
+        args: tuple[str, ...] = ()
         if project is not None:
-            sql, args = sql + " WHERE project=?", (project,)
-        rows = self._db.execute(sql + " ORDER BY id", args)
-        return [Outcome.model_validate_json(row[0]) for row in rows]
+            sql, args = sql + " WHERE o.project=?", (project,)
+        found = []
+        for data, reason in self._db.execute(sql + " ORDER BY o.id", args):
+            outcome = Outcome.model_validate_json(data)
+            if reason is not None:
+                outcome = outcome.model_copy(update={"should_ask": True, "relabeled": reason})
+            found.append(outcome)
+        return found
 
     def last_id(self) -> int:
         """The id of the newest outcome (0 when there is none)."""
@@ -228,10 +268,12 @@ class Record:
         project: str | None = None,
         other_than: str | None = None,
         newest: int | None = None,
+        relabels: int = ALL,
     ) -> list[Cell]:
         """The matrix's outcomes (gates left out) with id <= ``up_to``, grouped by rounded
         scores, in a fixed order: of ``project`` only, or of every project but ``other_than``;
-        with ``newest``, only the newest that many of them."""
+        with ``newest``, only the newest that many of them; labelled with the relabels whose
+        id is <= ``relabels``."""
         where, args = _scope(up_to, project, other_than)
         if newest is not None:
             newest_ids = f"SELECT id FROM outcomes WHERE {where} ORDER BY id DESC LIMIT ?"
@@ -239,11 +281,12 @@ class Record:
             args = [*args, *args, newest]
         sql = (
             f"SELECT ROUND(uncertainty * {BINS}) / {BINS}, ROUND(novelty * {BINS}) / {BINS}, "
-            f"ROUND(benefit * {BINS}) / {BINS}, SUM(should_ask), COUNT(*) FROM outcomes "
+            f"ROUND(benefit * {BINS}) / {BINS}, SUM({_LABEL}), COUNT(*) FROM outcomes "
             f"WHERE {where} "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
-        return [Cell(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in self._db.execute(sql, args)]
+        rows = self._db.execute(sql, [relabels, *args])
+        return [Cell(r[0], r[1], r[2], int(r[3]), int(r[4])) for r in rows]
 
     def sessions(
         self, *, up_to: int, project: str | None = None, other_than: str | None = None
@@ -288,6 +331,56 @@ class Record:
             args.append(other_than)
         row = self._db.execute(sql, args).fetchone()
         return Counts(int(row[0]), int(row[1]))
+
+    # -- labels from later sessions (``escalation.relabel``) --------------------------------
+    def keep_windows(self, project: str, windows: dict[str, dict[str, str | None]]) -> None:
+        """Keep each decision's window: the files it let change, digests before (once)."""
+        with self._write():
+            for key, files in windows.items():
+                for path, before in files.items():
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO windows (project, key, path, before) "
+                        "VALUES (?,?,?,?)",
+                        (project, key, path, before),
+                    )
+
+    def open_windows(
+        self, project: str, run: str, session: int
+    ) -> dict[str, dict[str, str | None]]:
+        """The windows of ``run``'s unasked decisions of sessions before ``session`` still
+        labelled "need not have asked" (or relabelled by that very session: a settling run
+        again finds what it found)."""
+        sql = (
+            "SELECT o.key, w.path, w.before FROM outcomes o JOIN windows w "
+            "ON w.project = o.project AND w.key = o.key LEFT JOIN relabels r "
+            "ON r.project = o.project AND r.key = o.key "
+            "WHERE o.project = ? AND o.run = ? AND o.session < ? AND o.asked = 0 "
+            "AND o.should_ask = 0 AND (r.id IS NULL OR (r.run = ? AND r.session = ?)) "
+            "ORDER BY o.id, w.path"
+        )
+        found: dict[str, dict[str, str | None]] = {}
+        for key, path, before in self._db.execute(sql, (project, run, session, run, session)):
+            found.setdefault(key, {})[path] = before
+        return found
+
+    def relabel(self, project: str, reasons: dict[str, str], run: str, session: int) -> int:
+        """Relabel ``project``'s outcomes (by key) should-ask, saying why; those already
+        relabelled are left alone. Returns how many were new."""
+        now = datetime.now(UTC).isoformat()
+        added = 0
+        with self._write():
+            for key, reason in reasons.items():
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO relabels (project, key, reason, run, session, "
+                    "created_at) VALUES (?,?,?,?,?,?)",
+                    (project, key, reason, run, session, now),
+                )
+                added += cursor.rowcount
+        return added
+
+    def last_relabel(self) -> int:
+        """The id of the newest relabel (0 when there is none)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM relabels").fetchone()[0])
 
     # -- fits ----------------------------------------------------------------------------
     def checkpoint(self, project: str, key: str, start: dict[str, Any]) -> dict[str, Any]:

@@ -196,8 +196,7 @@ def _outcome(
         question=event.question,
         feature_passed=how.feature_passed,
         should_ask=should,
-        **labels,
-    )
+    ).model_copy(update=labels)
 
 
 def _answer_text(question: Question) -> str:
@@ -224,11 +223,32 @@ def _changed(events: list[Event], index: int, event: Decided) -> bool | None:
 
 
 def _undone(window: list[Event], on_disk: Callable[[str], str | None]) -> bool:
+    return any(on_disk(path) == digest for path, digest in _before(window).items())
+
+
+def _before(window: list[Event]) -> dict[str, str | None]:
+    """Each file the window changed, with the digest of its bytes before the window."""
     before: dict[str, str | None] = {}
     for event in window:
         if isinstance(event, Wrote) and event.path not in before:
             before[event.path] = event.before
-    return any(on_disk(path) == digest for path, digest in before.items())
+    return before
+
+
+def windows(trace: Trace) -> dict[str, dict[str, str | None]]:
+    """Each decision's window (by key): the files it changed, digests before; decisions
+    whose window changed nothing are left out (``escalation.relabel`` reads them)."""
+    events = trace.events
+    indexes = [i for i, e in enumerate(events) if isinstance(e, Decided)]
+    found = {}
+    for position, index in enumerate(indexes):
+        event = events[index]
+        assert isinstance(event, Decided)
+        end = indexes[position + 1] if position + 1 < len(indexes) else len(events)
+        files = _before(events[index + 1 : end])
+        if files:
+            found[event.key] = files
+    return found
 
 
 def _check_failed(events: list[Event], start: int, end: int) -> bool:

@@ -85,6 +85,15 @@ def journal_location(root: Path, config: HarnessConfig | None = None) -> Locatio
     return Location(root / ".harness", url=config.journal.url, project=str(root))
 
 
+def run_journal(root: Path, config: HarnessConfig, scope: RunScope) -> Location:
+    """Where a run's journal is: the one its scope names (a fleet's), else the config's."""
+    from harness.journal.location import Location
+
+    if isinstance(scope.journal, Location):
+        return scope.journal
+    return journal_location(root, config)
+
+
 def _may_name_journal_url(root: Path, env: Mapping[str, str] | None = None) -> bool:
     """Whether a layer of the chain may set ``[journal] url``: the environment's variable,
     or ``url`` anywhere in the user's or the project's file (a look, not a parse: when in

@@ -43,6 +43,11 @@ class RunScope:
     """Hides the run's secrets from its journal, questions, progress file and the model."""
     events: Events = field(default_factory=Events)
     hooks: StepHooks | None = None
+    journal: object | None = None
+    """Where the run's journal is when its driver says so, a ``harness.journal.Location``
+    (a fleet's: the run's schema in the fleet's database, its key derived from the fleet's
+    secret); None: where the project's config puts it. Read with
+    ``harness.config.run_journal`` (this module is below the journal's layer)."""
 
     def public_environ(self) -> dict[str, str]:
         """The environment without the run's secrets: what a local command starts from."""

@@ -95,7 +95,7 @@ def run_project(
     ``scope`` holds the run's environment, secrets, observers and hooks (default: one made
     from ``os.environ`` and ``config`` now, with no observer and no hook)."""
     from artifacts.git_state import preflight
-    from harness.config import journal_location, run_scope
+    from harness.config import run_journal, run_scope
     from harness.journal.protocol import open_store
     from session.decided import passing_count
 
@@ -107,7 +107,7 @@ def run_project(
         # Checked before anything is written: disk writable, SQLite's check (or the
         # database reachable), the key.
         journal = open_store(
-            journal_location(root, config),
+            run_journal(root, config, scope),
             synchronous=config.journal.synchronous,
             redactor=scope.secrets,
             events=scope.events,

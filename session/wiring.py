@@ -43,12 +43,12 @@ def build_escalation(
     from escalation import Escalation, Gates, Matrix, QuestionStore
     from escalation.embed import make_embedder
     from escalation.record import Record
-    from harness.config import journal_location, run_scope
+    from harness.config import run_journal, run_scope
     from harness.journal.keys import state_home
 
     scope = scope or run_scope(config)
     cfg = config.escalation
-    where = journal_location(root, config)  # the questions live beside the journal
+    where = run_journal(root, config, scope)  # the questions live beside the journal
     store = QuestionStore(where, project_root=root, redactor=scope.secrets)
     embedder = make_embedder(
         cfg.embedding_model,

@@ -4,14 +4,22 @@ A key lives in the user's state directory, ``$HARNESS_STATE_HOME/keys/<journal-i
 (default ``$XDG_STATE_HOME/harness``, else ``~/.local/state/harness``), mode 0600, so
 that nothing with access to the project alone (a sandboxed agent, a clone, a state
 file saved without ``--with-key``) can forge a row that replays as the harness's own.
+
+Where the key comes from is a :class:`KeySource` on the journal's ``Location``: the key
+files (:data:`KEY_FILES`, the default), or :class:`DerivedKeys`, one secret shared by the
+processes of several machines (a fleet's, kept in its database) from which each journal's
+key is derived, so a journal written on one machine is checked and continued on another.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import re
 import secrets
 from pathlib import Path
+from typing import Protocol
 
 from harness.errors import JournalError, JournalKeyMissing, StorageError
 
@@ -111,3 +119,55 @@ def load_key(journal_id: str, journal_path: Path | str) -> bytes:
         raise
     except OSError as error:
         raise JournalError(f"cannot read the journal key {path}: {error.strerror}") from error
+
+
+class KeySource(Protocol):
+    """Where a journal's key comes from: made once with the journal, then loaded."""
+
+    def create(self, journal_id: str) -> bytes:
+        """The key of a journal being created now (kept where ``load`` finds it)."""
+
+    def load(self, journal_id: str, journal_path: Path | str) -> bytes:
+        """The key of an existing journal (JournalKeyMissing saying what to do if absent)."""
+
+
+class KeyFiles:
+    """Keys as files in the user's state directory: a fresh random key per journal."""
+
+    def create(self, journal_id: str) -> bytes:
+        return create_key(journal_id)
+
+    def load(self, journal_id: str, journal_path: Path | str) -> bytes:
+        return load_key(journal_id, journal_path)
+
+
+KEY_FILES = KeyFiles()
+DERIVE_LABEL = b"harness-journal-key:"
+
+
+class DerivedKeys:
+    """Each journal's key is HMAC-SHA256(secret, label + journal id): every process that
+    holds the secret (a fleet's workers, on any machine) has every journal's key, and none
+    is sent anywhere. The key is also written to this machine's key file (never replacing a
+    different one), so `harness journal verify` here checks the journal like any other."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < KEY_BYTES:
+            raise ValueError(f"a key-deriving secret is at least {KEY_BYTES} bytes")
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return "DerivedKeys(***)"
+
+    def key(self, journal_id: str) -> bytes:
+        if not JOURNAL_ID.match(journal_id):
+            raise JournalError(f"{journal_id!r} is not a journal id (16 hex digits)")
+        return hmac.new(self._secret, DERIVE_LABEL + journal_id.encode(), hashlib.sha256).digest()
+
+    def create(self, journal_id: str) -> bytes:
+        key = self.key(journal_id)
+        store_key(journal_id, key)
+        return key
+
+    def load(self, journal_id: str, journal_path: Path | str) -> bytes:
+        return self.create(journal_id)

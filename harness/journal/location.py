@@ -8,7 +8,8 @@
 - memory: a :class:`~harness.journal.memory.MemoryDatabase` of this process (the fake that
   unit tests use).
 
-In every case the chain's key stays in the key file (``keys``), never in the database.
+In every case the chain's key stays out of the journal: in the key file (``keys``), or
+derived from a secret its ``keys`` source holds (a fleet's), never in the database.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from harness.errors import JournalError
 
 if TYPE_CHECKING:
+    from harness.journal.keys import KeySource
     from harness.journal.memory import MemoryDatabase
     from harness.journal.protocol import JournalReader
 
@@ -36,6 +38,13 @@ class Location:
     project: str = ""
     """What a shared database's journal belongs to (the project's folder by default): a
     PostgreSQL journal opened for another project is refused, never mixed."""
+    keys: KeySource | None = field(default=None, compare=False, repr=False)
+    """Where the chain's key comes from (None: the key files of this machine)."""
+
+    def key_source(self) -> KeySource:
+        from harness.journal.keys import KEY_FILES
+
+        return self.keys if self.keys is not None else KEY_FILES
 
     @property
     def backend(self) -> Kind:

@@ -11,6 +11,7 @@ from harness.errors import JournalDamaged, JournalError
 if TYPE_CHECKING:
     from harness.journal.chain import Chain
     from harness.journal.evidence import CitedStep
+    from harness.journal.keys import KeySource
     from harness.journal.records import Recorded
     from harness.journal.rows import RunRow
 
@@ -22,6 +23,8 @@ class ReaderBase:
     journal_id: str | None
     where: str
     _chain: Chain | None = None
+    key_source: KeySource | None = None
+    """Where the chain's key comes from (None: the key files)."""
 
     def runs(self) -> list[RunRow]:
         raise NotImplementedError
@@ -52,7 +55,7 @@ class ReaderBase:
         return found[-1].id if found else None
 
     def chain(self) -> Chain:
-        """The journal's HMAC chain, its key read from the key file on first use."""
+        """The journal's HMAC chain, its key read from its source on first use."""
         if self._chain is None:
             from harness.journal import keys
             from harness.journal.chain import Chain
@@ -62,7 +65,8 @@ class ReaderBase:
                     f"journal {self.where} predates the HMAC chain (schema version 1); the "
                     "next `harness run` signs it"
                 )
-            self._chain = Chain(self.journal_id, keys.load_key(self.journal_id, self.where))
+            source = self.key_source or keys.KEY_FILES
+            self._chain = Chain(self.journal_id, source.load(self.journal_id, self.where))
         return self._chain
 
     def cited_step(self, ref: str) -> CitedStep | str:

@@ -75,9 +75,9 @@ def read_meta(sql: PgSql) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in sql.execute("SELECT key, value FROM meta").fetchall()}
 
 
-def ensure(sql: PgSql, project: str) -> str:
-    """The journal id of the database, made (with its key) if it holds none yet; a journal
-    that belongs to another project is refused."""
+def ensure(sql: PgSql, project: str, source: keys.KeySource = keys.KEY_FILES) -> str:
+    """The journal id of the database, made (with its key, from ``source``) if it holds none
+    yet; a journal that belongs to another project is refused."""
     meta = read_meta(sql)
     if meta is None:
         with sql.batch():
@@ -85,7 +85,7 @@ def ensure(sql: PgSql, project: str) -> str:
             meta = read_meta(sql)
             if meta is None:
                 journal_id = keys.new_journal_id()
-                keys.create_key(journal_id)
+                source.create(journal_id)
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         sql.execute(statement)

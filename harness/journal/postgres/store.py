@@ -116,7 +116,9 @@ class PostgresReader(SqlReader):
             sql.close()
             raise
         journal_id = meta.get("journal_id")
-        return cls(sql, TableBlobs(sql), AdvisoryLocks(sql, journal_id or ""), journal_id)
+        reader = cls(sql, TableBlobs(sql), AdvisoryLocks(sql, journal_id or ""), journal_id)
+        reader.key_source = where.keys
+        return reader
 
 
 class PostgresStore(SqlStore):
@@ -128,8 +130,9 @@ class PostgresStore(SqlStore):
         server cannot be reached, JournalError when it holds another project's journal."""
         sql = connect(where.url or "")
         try:
-            journal_id = ensure(sql, where.project)
+            journal_id = ensure(sql, where.project, where.key_source())
             store = cls(sql, TableBlobs(sql), AdvisoryLocks(sql, journal_id), journal_id)
+            store.key_source = where.keys
             store.chain()  # the key is here (JournalKeyMissing says where it is not)
         except BaseException:
             sql.close()

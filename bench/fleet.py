@@ -10,6 +10,7 @@ from their journals.
 
     nice python bench/fleet.py --runs 40 --latency 2        # ~3 min on a quiet machine
     nice python bench/fleet.py --runs 1000 --latency 2 --workers 2
+    nice python bench/fleet.py --runs 10 --latency 2 --pg --machines --per-worker 10
 
 Say the machine's load with the figures (`uptime` is printed): the machine is shared.
 """
@@ -49,6 +50,15 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--url", default=None, help="a PostgreSQL fleet (default: embedded)")
+    parser.add_argument(
+        "--pg", action="store_true", help="a PostgreSQL server of the bench's own (initdb here)"
+    )
+    parser.add_argument(
+        "--machines",
+        action="store_true",
+        help="the killed worker on a machine of its own (its state and work folders): its "
+        "runs are taken over from the PostgreSQL journal and work-tree checkpoint",
+    )
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker midway")
     parser.add_argument(
         "--per-worker",
@@ -64,14 +74,25 @@ def main() -> int:
     os.environ.update(env)
     print(f"load before: {os.getloadavg()}; {os.cpu_count()} cores", flush=True)
     source = scripted_project(base / "source", latency_s=args.latency)
-    fleet = Fleet(args.url, base / "fleet", env)
+    server = _own_server() if args.pg else None
+    url = server.url() if server is not None else args.url
+    assert url or not args.machines, "--machines needs a PostgreSQL fleet (--url or --pg)"
+    fleet = Fleet(url, base / "fleet", env)
     fleet.home.mkdir()
+    away = fleet
+    if args.machines:  # another state folder (keys) and work folder: another machine
+        (base / "machine-0").mkdir()
+        away = Fleet(
+            url, base / "machine-0" / "fleet", {"HARNESS_STATE_HOME": str(base / "machine-0")}
+        )
+        away.home.mkdir()
     per_worker = args.per_worker or -(-args.runs // args.workers)
     workers = [f"w{k}" for k in range(args.workers)]
+    fleets = {w: away if k == 0 else fleet for k, w in enumerate(workers)}
     for w in workers:
-        fleet.start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
+        fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
     time.sleep(8)
-    idle = {w: _proc(fleet.workers[w].pid) for w in workers}
+    idle = {w: _proc(fleets[w].workers[w].pid) for w in workers}
     started = time.monotonic()
     os.environ.update({k: v for k, v in fleet.env.items() if k.startswith("HARNESS_FLEET")})
     from harness.cli import main as harness
@@ -82,30 +103,47 @@ def main() -> int:
     while True:
         rows = fleet.status()
         running = [r for r in rows if r["state"] == "running"]
-        alive = [w for w in workers if fleet.workers[w].poll() is None]
+        alive = [w for w in workers if fleets[w].workers[w].poll() is None]
         if len(running) >= peak_running:
             peak_running = len(running)
-            peak_rss = sum(_proc(fleet.workers[w].pid)[1] - idle[w][1] for w in alive)
+            peak_rss = sum(_proc(fleets[w].workers[w].pid)[1] - idle[w][1] for w in alive)
         mine = [r for r in running if r["worker"] == workers[0]]
         if not args.no_kill and killed_at is None and len(mine) >= 2:
             victims = {r["id"] for r in running if r["worker"] == workers[0]}
-            cpu_at_kill = _proc(fleet.workers[workers[0]].pid)[0]
-            fleet.kill(workers[0])
+            cpu_at_kill = _proc(fleets[workers[0]].workers[workers[0]].pid)[0]
+            fleets[workers[0]].kill(workers[0])
             killed_at = time.time()
         if rows and all(r["state"] in ("complete", "failed", "budget") for r in rows):
             break
         time.sleep(1)
     wall = time.monotonic() - started
-    cpu = sum(_proc(fleet.workers[w].pid)[0] - idle[w][0] for w in workers
-              if fleet.workers[w].poll() is None)  # fmt: skip
+    cpu = sum(_proc(fleets[w].workers[w].pid)[0] - idle[w][0] for w in workers
+              if fleets[w].workers[w].poll() is None)  # fmt: skip
     if killed_at is not None:
         cpu += cpu_at_kill - idle[workers[0]][0]
     steps, overhead, takeover = _journals(fleet, rows, args.latency, killed_at, victims)
     fleet.stop_all()
+    away.stop_all()
+    if server is not None:
+        server.stop("immediate")
     done = sum(r["state"] == "complete" for r in rows)
     print(f"load after: {os.getloadavg()}")
     _report(args, rows, done, wall, peak_running, peak_rss, cpu, steps, overhead, takeover)
     return 0
+
+
+def _own_server() -> Any:
+    """A PostgreSQL server of the bench's own, on a private socket (the tests' fixture's)."""
+    from tests.pg import PgServer, find_bin, unavailable
+
+    reason = unavailable()
+    assert reason is None, reason
+    bindir = find_bin()
+    assert bindir is not None
+    server = PgServer(bindir, Path(tempfile.mkdtemp(prefix="harness-bench-pg-")))
+    server.init()
+    server.start()
+    return server
 
 
 def _journals(
@@ -116,7 +154,7 @@ def _journals(
 
     steps, overhead, takeover = 0, [], []
     for row in rows:
-        reader = open_reader(fleet.project_of(row["id"]) / ".harness")
+        reader = open_reader(fleet.journal_of(row["id"]))
         try:
             found = reader.steps(include_superseded=True)
         finally:

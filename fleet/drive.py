@@ -16,6 +16,8 @@ from fleet.project import RunFolder, branch_of
 if TYPE_CHECKING:
     from fleet.db import FleetDb
     from fleet.place import Place
+    from fleet.runjournal import Checkpointer, RunJournals
+    from harness.journal.location import Location
     from harness.scope import StepHooks
 
 T = TypeVar("T")
@@ -44,6 +46,11 @@ class StopHooks:
     should_stop: Callable[[], bool]
     inner: StepHooks | None = None
     """The crash switch of a worker started by `python -m harness.cli.chaos` (tests)."""
+    checkpoint: Callable[[], None] | None = None
+    """Called before each live step's work and after a live step that may change files
+    (every kind but a model call), before its end is journaled: the work-tree checkpoint
+    of a PostgreSQL fleet (edits made between steps, like a file tool's bytes written
+    after its step is recorded, are caught at the next step's start)."""
     steps: int = 0
 
     def __call__(self) -> None:
@@ -57,7 +64,15 @@ class StopHooks:
         def guarded() -> T:
             self._check()
             self.steps += 1
-            return work()
+            if self.checkpoint is None:
+                return work()
+            self.checkpoint()
+            if kind == "llm":
+                return work()
+            try:
+                return work()
+            finally:  # a failed step's edits are history too
+                self.checkpoint()
 
         return guarded
 
@@ -80,6 +95,8 @@ class WorkerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     hooks: StepHooks | None = None
     """Crash switches (tests only, through `python -m harness.cli.chaos`)."""
+    journals: RunJournals | None = None
+    """A PostgreSQL fleet's runs' journals (None: the embedded fleet, SQLite per run)."""
     fenced_before: float = 0.0
     """Drives started before this time were handed to other workers (this one was
     declared lost): they stop at their next step."""
@@ -99,15 +116,69 @@ class DriveResult:
 def prepare(state: WorkerState, run_id: str) -> RunRow:
     """The run's row, its project on this machine at its branch; answers given from any
     machine since it parked are delivered to its question store."""
+    return _waiting(state, f"run {run_id}", lambda: _prepare(state, run_id))
+
+
+def _prepare(state: WorkerState, run_id: str) -> RunRow:
     row = _row(state, run_id)
     folder = RunFolder(state.place.work_root(), run_id)
-    folder.ensure(row.project, run_id, row.base)
-    _deliver_answers(state.db, run_id, folder.project)
+    _ensure(state, row, folder)
     return row
 
 
+def _ensure(state: WorkerState, row: RunRow, folder: RunFolder) -> Location:
+    """The run's project on this machine (restored from its last checkpoint when this
+    machine had none), answers delivered; the run's journal."""
+    where = _journal_of(state, row.id, folder)
+    said = folder.ensure(row.project, row.id, row.base, _checkpoint_of(state, where))
+    if said:
+        print(f"harness fleet worker {state.worker_id}: run {row.id}: {said}", flush=True)
+    _deliver_answers(state.db, row.id, folder.project, where)
+    return where
+
+
+def _journal_of(state: WorkerState, run_id: str, folder: RunFolder) -> Location:
+    """The run's journal: its schema in a PostgreSQL fleet, else SQLite in its folder."""
+    from harness.journal.location import Location
+
+    if state.journals is None:
+        return Location(folder.project / ".harness", project=str(folder.project))
+    return state.journals.location(run_id, folder.project)
+
+
+def _checkpoint_of(state: WorkerState, where: Location) -> Callable[[], bytes | None]:
+    journals = state.journals
+    return (lambda: None) if journals is None else (lambda: journals.latest(where))
+
+
+def _run_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """What the run reads of the worker's environment: not where the fleet's database is
+    (its commands would reach the database, and the secret journal keys derive from)."""
+    from fleet.place import URL_VARIABLE
+
+    hidden = (URL_VARIABLE, "HARNESS_JOURNAL_URL", "HARNESS_FLEET_HOME")
+    return {k: v for k, v in environ.items() if k not in hidden}
+
+
 def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
-    """Drive the run until it completes, parks, spends a budget, fails, or is stopped."""
+    """Drive the run until it completes, parks, spends a budget, fails, or is stopped;
+    through an outage of the fleet's database (``fleet.outage``)."""
+    return _waiting(state, f"run {run_id}", lambda: _drive(state, run_id, drive_no))
+
+
+def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
+    from fleet.outage import until_reachable
+
+    def say(text: str) -> None:
+        print(f"harness fleet worker {state.worker_id}: {text}", flush=True)
+
+    return until_reachable(attempt, what=what, stopping=state.stopping, say=say)
+
+
+def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
+    from dataclasses import replace
+
+    from fleet.runjournal import Checkpointer
     from harness.config import load_config, run_scope
     from session.run import run_project
 
@@ -115,11 +186,11 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
     if row.state == "cancelled" or run_id in state.cancelled:
         return DriveResult("cancelled", "cancelled before this drive")
     folder = RunFolder(state.place.work_root(), run_id)
+    environ = _run_environ(state.environ)
     if not folder.lock():
         return DriveResult("waiting", "another process of this machine holds the run")
     try:
-        folder.ensure(row.project, run_id, row.base)
-        _deliver_answers(state.db, run_id, folder.project)
+        where = _ensure(state, row, folder)
         state.db.update_run(
             run_id, state="running", worker=state.worker_id, drive=drive_no, detail=""
         )
@@ -127,11 +198,14 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
             state.active[run_id] = time.time()
         overrides = {"model.name": row.model} if row.model else {}
         try:
-            config = load_config(folder.project, env=state.environ, overrides=overrides)
+            config = load_config(folder.project, env=environ, overrides=overrides)
         except Exception as error:  # a bad harness.toml: the run fails, saying why
             return _finish(state, run_id, DriveResult("failed", str(error)), folder.project)
-        hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks)
-        scope = run_scope(config, state.environ, hooks=hooks)
+        saver = None
+        if state.journals is not None:
+            saver = Checkpointer(state.journals, where, folder.project, row.base)
+        hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
+        scope = replace(run_scope(config, environ, hooks=hooks), journal=where)
         try:
             report = run_project(folder.project, config, unattended=True, scope=scope)
         except Exception as error:  # a journal that cannot be trusted, a bug: said, not hidden
@@ -141,6 +215,8 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
                 DriveResult("failed", f"{type(error).__name__}: {error}"),
                 folder.project,
             )
+        if saver is not None:
+            _last_checkpoint(saver, run_id)
         state.db.update_run(
             run_id,
             passing=report.features_passing,
@@ -156,7 +232,7 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         else:
             result = DriveResult(report.outcome, report.detail)
         if result.outcome == "waiting_for_human":
-            _park(state.db, run_id, folder.project)
+            _park(state.db, run_id, folder.project, where)
         return _finish(state, run_id, result, folder.project)
     finally:
         with state.lock:
@@ -166,6 +242,10 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
 
 def publish(state: WorkerState, run_id: str) -> str:
     """Push the run's commits to its branch in the project it came from."""
+    return _waiting(state, f"run {run_id}", lambda: _publish(state, run_id))
+
+
+def _publish(state: WorkerState, run_id: str) -> str:
     folder = RunFolder(state.place.work_root(), run_id)
     head = folder.publish(run_id)
     row = _row(state, run_id)
@@ -173,6 +253,16 @@ def publish(state: WorkerState, run_id: str) -> str:
     extra["published"] = head
     state.db.update_run(run_id, extra=extra, branch=branch_of(run_id))
     return head
+
+
+def _last_checkpoint(saver: Checkpointer, run_id: str) -> None:
+    """The tree as the drive leaves it (a run parked mid-session may go on elsewhere)."""
+    from harness.errors import StorageError
+
+    try:
+        saver()
+    except StorageError as error:  # this machine's folder still has it
+        print(f"harness fleet: run {run_id}: no last checkpoint: {error}", flush=True)
 
 
 def _finish(state: WorkerState, run_id: str, result: DriveResult, root: Path) -> DriveResult:
@@ -200,11 +290,11 @@ def _row(state: WorkerState, run_id: str) -> RunRow:
     return row
 
 
-def _park(db: FleetDb, run_id: str, root: Path) -> None:
+def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
     """The run's pending questions go to the fleet's table, where any machine answers."""
     from escalation.questions import QuestionStore
 
-    with QuestionStore(root / ".harness", project_root=root) as store:
+    with QuestionStore(where, project_root=root) as store:
         pending = store.pending()
     db.put_questions(
         [
@@ -221,14 +311,14 @@ def _park(db: FleetDb, run_id: str, root: Path) -> None:
     )
 
 
-def _deliver_answers(db: FleetDb, run_id: str, root: Path) -> None:
+def _deliver_answers(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
     """Answers given in the fleet reach the run's own question store (once)."""
     settled = [q for q in db.questions_of(run_id) if q.status in ("answered", "approved", "denied")]
     if not settled:
         return
     from escalation.questions import QuestionError, QuestionStore
 
-    with QuestionStore(root / ".harness", project_root=root) as store:
+    with QuestionStore(where, project_root=root) as store:
         for q in settled:
             try:
                 if q.status == "approved":

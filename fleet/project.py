@@ -1,8 +1,10 @@
 """A run's project on this machine: fetched at the run's commit, published to its branch.
 
 Each run has a folder ``<work root>/<run id>/project``, shared by the workers of the
-machine (a run taken over by another worker here goes on in place, its SQLite journal
-beside it). The first drive clones the submitted project (a local path or a git URL) and
+machine (a run taken over by another worker here goes on in place). A machine that has no
+folder for the run yet (a run taken over from a lost machine) restores the run's last
+work-tree checkpoint (``fleet.checkpoint``) from its journal.
+The first drive clones the submitted project (a local path or a git URL) and
 puts the run's branch ``harness/<run id>`` at the commit recorded at submit; publish pushes
 that branch back to the project, so the session commits reach the user's repository.
 Git here runs with no hook of ours (``core.hooksPath=/dev/null``).
@@ -15,6 +17,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.errors import GitError
@@ -99,23 +102,39 @@ class RunFolder:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def ensure(self, source: str, run_id: str, base: str) -> None:
-        """The project here at the run's branch: cloned at ``base`` the first time, the
-        published branch when this machine has none yet, else kept as it is."""
+    def ensure(
+        self,
+        source: str,
+        run_id: str,
+        base: str,
+        checkpoint: Callable[[], bytes | None] = lambda: None,
+    ) -> str | None:
+        """The project here at the run's branch: kept as it is when this machine has it;
+        else cloned, then put in the state of the run's last work-tree checkpoint (its
+        commits and uncommitted files, from the run's journal), else at the published
+        branch, else at ``base``; what it did, when it made the folder."""
         if (self.project / ".git").exists():
-            return
+            return None
         partial = self.path / "project.partial"
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
         git(None, "clone", "--quiet", "--no-checkout", source, str(partial))
         branch = branch_of(run_id)
+        _copy_identity(Path(source), partial)
+        saved = checkpoint()
+        if saved is not None:
+            from fleet.checkpoint import restore
+
+            head = restore(partial, saved, branch)
+            partial.rename(self.project)
+            return f"work tree restored from its last checkpoint (HEAD {head[:12]})"
         published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")
         start = published.split()[0] if published else base
         if published:
             git(partial, "fetch", "--quiet", "origin", f"refs/heads/{branch}")
         git(partial, "checkout", "--quiet", "-B", branch, start)
-        _copy_identity(Path(source), partial)
         partial.rename(self.project)
+        return f"cloned at {'its published branch' if published else 'its base'} {start[:12]}"
 
     def publish(self, run_id: str) -> str:
         """Push the run's branch to the project it came from; the commit pushed."""

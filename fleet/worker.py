@@ -70,6 +70,10 @@ def serve(
     soft, _hard = raise_fd_limit()
     import_litellm()  # once per worker, before any run: runs never race on the import
     state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
+    if place.url is not None:  # each run's journal in the fleet's database, on any machine
+        from fleet.runjournal import RunJournals
+
+        state.journals = RunJournals(place)
     workflow.current = state
     quiet_dbos()
     client = Client(place)  # makes DBOS's tables if this is the fleet's first process

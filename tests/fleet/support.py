@@ -14,9 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.session.support import make_project
+
+if TYPE_CHECKING:
+    from harness.journal.location import Location
 
 LATENCY_S = 0.2  # every scripted model answer waits this long (a simulated provider)
 
@@ -151,6 +154,30 @@ class Fleet:
     def project_of(self, run_id: str) -> Path:
         return self.home / "work" / run_id / "project"
 
+    def journal_of(self, run_id: str) -> Location:
+        """The run's journal: its schema in the fleet's PostgreSQL database, else SQLite in
+        the run's folder on this machine."""
+        from fleet.runjournal import schema_of, schema_url
+        from harness.journal.location import Location
+
+        state = self.project_of(run_id) / ".harness"
+        if self.url is None:
+            return Location(state)
+        return Location(state, url=schema_url(self.url, schema_of(run_id)))
+
+    def verify(self, run_id: str) -> None:
+        """`harness journal verify` of the run, on this machine (its key files)."""
+        env = dict(self.env)
+        where = self.journal_of(run_id)
+        if where.url:
+            env["HARNESS_JOURNAL_URL"] = where.url
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "-C", str(self.project_of(run_id)), "journal",
+             "verify"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
 
 def all_in(states: tuple[str, ...]) -> Callable[[list[dict[str, Any]]], bool]:
     return lambda rows: bool(rows) and all(r["state"] in states for r in rows)
@@ -179,11 +206,11 @@ def branch_history(source: Path, run_id: str) -> list[tuple[str, dict[str, str]]
     return history
 
 
-def llm_attempts(project: Path) -> list[int]:
-    """The attempts of every model step of the project's journal (1 = paid once)."""
+def llm_attempts(where: Location) -> list[int]:
+    """The attempts of every model step of the run's journal (1 = paid once)."""
     from harness.journal.protocol import open_reader
 
-    reader = open_reader(project / ".harness")
+    reader = open_reader(where)
     try:
         return [s.attempts for s in reader.steps(include_superseded=True) if s.kind == "llm"]
     finally:

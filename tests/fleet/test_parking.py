@@ -48,6 +48,6 @@ def test_a_parked_run_answered_from_another_process_goes_on(fleet: Fleet, tmp_pa
     from escalation.questions import QuestionStore
 
     project = fleet.project_of("park1")
-    with QuestionStore(project / ".harness", project_root=project) as store:
+    with QuestionStore(fleet.journal_of("park1"), project_root=project) as store:
         (question,) = store.all()
     assert question.status == "answered" and question.answer == "blue"

@@ -6,8 +6,6 @@ journal that verifies."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +33,6 @@ def fleet(pg_server: Any, tmp_path: Path, state_home: Path) -> Any:
     made.stop_all()
 
 
-def _verify(project: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness", "-C", str(project), "journal", "verify"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: set[str]) -> None:
     reference: list[tuple[str, dict[str, str]]] | None = None
     llm_counts = set()
@@ -54,13 +42,13 @@ def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: s
         history = branch_history(source, row["id"])
         reference = reference or history
         assert history == reference, (row["id"], history, reference)
-        attempts = llm_attempts(fleet.project_of(row["id"]))
+        attempts = llm_attempts(fleet.journal_of(row["id"]))
         llm_counts.add(len(attempts))
         repeated = [a for a in attempts if a > 1]
         # A model request in flight when its worker died is sent again (possibly billed,
         # never answered); every answered one replays: at most one repeat per moved run.
         assert len(repeated) <= (1 if row["id"] in moved else 0), (row["id"], attempts)
-        _verify(fleet.project_of(row["id"]))
+        fleet.verify(row["id"])
     assert reference is not None and [s for s, _ in reference][-2:] == [
         "session 1: F001 passing",
         "session 2: F002 passing",

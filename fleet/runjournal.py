@@ -1,0 +1,178 @@
+"""A run's journal in a PostgreSQL fleet: a schema of its own in the fleet's database, its
+key derived from the fleet's secret, its work-tree checkpoints in its blob store.
+
+Every worker, on any machine, opens the same journal for a run: a drive recovered on
+another machine replays its recorded steps there and pays for nothing twice. The secret
+(:data:`SECRET_TABLE`, made once by the first process that needs it) is read by the workers
+only: it is never printed, never in a run's environment, never in a journal row; each
+journal's key is derived from it (``harness.journal.keys.DerivedKeys``). The embedded fleet
+(one machine) keeps each run's SQLite journal in the run's folder, with the state folder's
+key files, as `harness run` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleet.place import Place
+    from harness.journal.location import Location
+    from harness.journal.postgres.connect import PgSql
+
+SECRET_TABLE = "harness_fleet_secret"
+CHECKPOINT_TABLE = "harness_checkpoint"  # in the run's schema, beside its journal
+SECRET_NAME = "journal-keys"
+_LOCK = 0x666C656574  # "fleet": one process makes the secret's table at a time
+
+
+def schema_of(run_id: str) -> str:
+    """The run's schema: its id made a PostgreSQL name, and a digest (ids that differ only
+    in case or punctuation never share one)."""
+    name = re.sub(r"[^a-z0-9_]", "_", run_id.lower())[:40]
+    return f"run_{name}_{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
+
+
+def schema_url(url: str, schema: str) -> str:
+    """The fleet's URL with the run's schema first on the search path (its ``options``
+    query parameter; the rest of the URL, its password included, as it was)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "options"]
+    options = dict(parse_qsl(parts.query)).get("options", "")
+    query.append(("options", f"{options} -csearch_path={schema}".strip()))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _connect(url: str) -> PgSql:
+    from harness.journal.postgres.connect import connect
+
+    return connect(url)
+
+
+def fleet_secret(url: str) -> bytes:
+    """The fleet's secret that journal keys derive from, made at first use."""
+    sql = _connect(url)
+    try:
+        with sql.batch():
+            sql.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
+            sql.execute(
+                f"CREATE TABLE IF NOT EXISTS {SECRET_TABLE} "
+                "(name text PRIMARY KEY, value bytea NOT NULL)"
+            )
+            sql.execute(
+                f"INSERT INTO {SECRET_TABLE} (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                (SECRET_NAME, secrets.token_bytes(32)),
+            )
+        row = sql.execute(
+            f"SELECT value FROM {SECRET_TABLE} WHERE name = ?", (SECRET_NAME,)
+        ).fetchone()
+    finally:
+        sql.close()
+    assert row is not None
+    return bytes(row[0])
+
+
+class RunJournals:
+    """Where each run of a PostgreSQL fleet keeps its journal and checkpoints."""
+
+    def __init__(self, place: Place) -> None:
+        from harness.journal.keys import DerivedKeys
+
+        assert place.url is not None, "the embedded fleet keeps SQLite journals per run"
+        self.url = place.url
+        self.keys = DerivedKeys(fleet_secret(place.url))
+
+    def location(self, run_id: str, project: Path) -> Location:
+        """The run's journal (its schema made if absent): the same on every machine."""
+        from harness.journal.location import Location
+
+        schema = schema_of(run_id)
+        sql = _connect(self.url)
+        try:
+            with sql.batch():
+                sql.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
+                sql.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        finally:
+            sql.close()
+        return Location(
+            project / ".harness",
+            url=schema_url(self.url, schema),
+            project=f"harness-fleet-run:{run_id}",
+            keys=self.keys,
+        )
+
+    def checkpoint(self, where: Location, data: bytes, head: str) -> str:
+        """Keep ``data`` in the run's blob store and name it the run's checkpoint, in one
+        transaction; its digest. StorageError when the database cannot be reached."""
+        from harness.journal.postgres.store import TableBlobs
+
+        sql = _connect(where.url or "")
+        try:
+            with sql.batch():
+                _checkpoint_table(sql)
+                digest = TableBlobs(sql).put(data)
+                sql.execute(
+                    f"INSERT INTO {CHECKPOINT_TABLE} (id, head, blob, size, at) "
+                    "VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET head = "
+                    "excluded.head, blob = excluded.blob, size = excluded.size, at = excluded.at",
+                    (head, digest, len(data), time.time()),
+                )
+        finally:
+            sql.close()
+        return digest
+
+    def latest(self, where: Location) -> bytes | None:
+        """The run's last checkpoint (checked against its digest), None if it has none."""
+        from harness.journal.postgres.store import TableBlobs
+
+        sql = _connect(where.url or "")
+        try:
+            found = sql.execute(f"SELECT to_regclass('{CHECKPOINT_TABLE}')").fetchone()
+            if not found or found[0] is None:
+                return None
+            row = sql.execute(f"SELECT blob FROM {CHECKPOINT_TABLE} WHERE id = 1").fetchone()
+            return None if row is None else TableBlobs(sql).get(str(row[0]))
+        finally:
+            sql.close()
+
+
+def _checkpoint_table(sql: PgSql) -> None:
+    sql.execute(
+        f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
+        "head text NOT NULL, blob text NOT NULL, size bigint NOT NULL, "
+        "at double precision NOT NULL)"
+    )
+
+
+class Checkpointer:
+    """Called around a run's live steps (``fleet.drive.StopHooks``): if the work tree or
+    HEAD changed since the last checkpoint, checkpoint it, before the step's end is
+    journaled (a machine lost before that re-runs the step on the restored tree). A
+    database that cannot be reached raises StorageError there: the step is left in flight
+    and the run waits, rather than going on with an edit only this disk holds."""
+
+    def __init__(self, journals: RunJournals, where: Location, root: Path, base: str) -> None:
+        self.journals = journals
+        self.where = where
+        self.root = root
+        self.base = base
+        self.last = ""
+        self.taken = 0
+
+    def __call__(self) -> None:
+        from fleet.checkpoint import fingerprint, pack
+
+        mark = fingerprint(self.root)
+        if mark == self.last:
+            return
+        data, head = pack(self.root, self.base)
+        self.journals.checkpoint(self.where, data, head)
+        self.last = mark
+        self.taken += 1

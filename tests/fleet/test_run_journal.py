@@ -1,0 +1,94 @@
+"""A run's journal in a PostgreSQL fleet, seen from two machines (two state folders, no
+file shared): the second derives the same key from the fleet's secret and continues the
+first's journal, which verifies there; the secret and the keys are in no journal row; the
+last work-tree checkpoint is read back checked against its digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fleet.place import Place
+from fleet.runjournal import RunJournals, schema_of, schema_url
+from harness.errors import JournalDamaged
+from harness.journal import Journal
+from harness.journal.keys import key_path
+from harness.journal.verify import verify
+from tests.fleet.support import new_database
+from tests.stores import raw
+
+
+@pytest.fixture
+def fleet_url(pg_server: Any) -> str:
+    return new_database(pg_server)
+
+
+def _machine(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, name: str) -> Path:
+    home = tmp_path / name / "state"
+    monkeypatch.setenv("HARNESS_STATE_HOME", str(home))
+    return home
+
+
+def test_a_journal_begun_on_one_machine_goes_on_on_another(
+    fleet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _machine(monkeypatch, tmp_path, "a")
+    place = Place(fleet_url, tmp_path / "a")
+    on_a = RunJournals(place).location("r-1", tmp_path / "a" / "r-1")
+    with Journal.open(on_a) as journal:
+        run = journal.start_run()
+        session = run.session(1)
+        session.step("tool", "write", {"k": 1}, lambda: {"wrote": 1})
+        run_id, journal_id = run.id, str(journal.id)
+    key = key_path(journal_id).read_bytes()
+
+    home_b = _machine(monkeypatch, tmp_path, "b")  # another disk: no key file of a's
+    on_b = RunJournals(Place(fleet_url, tmp_path / "b")).location("r-1", tmp_path / "b" / "r-1")
+    assert on_b.url == on_a.url and on_b.project == on_a.project
+    with Journal.open(on_b) as journal:
+        session = journal.resume_run(run_id).session(1)
+        replayed = session.step("tool", "write", {"k": 1}, lambda: {"wrote": "again"})
+        assert replayed == {"wrote": 1}  # recorded on a: replayed, not run again
+        session.step("tool", "next", {}, lambda: {"ok": True})
+    assert key_path(journal_id).read_bytes() == key  # the same key, derived on b
+    assert key_path(journal_id).is_relative_to(home_b)
+    report = verify(on_b)
+    assert report.ok, report.problems
+
+    secret = raw(on_b, "SELECT value FROM public.harness_fleet_secret")[0][0]
+    tables = ("meta", "runs", "sessions", "steps", "cache", "blobs")
+    dumped = repr([raw(on_b, f"SELECT * FROM {t}") for t in tables])
+    for hidden in (bytes(secret).hex(), key.decode().strip()):
+        assert hidden not in dumped
+    assert "***" in repr(on_b.keys) and bytes(secret).hex() not in repr(on_b)
+
+
+def test_runs_do_not_share_a_journal_and_ids_stay_apart(fleet_url: str, tmp_path: Path) -> None:
+    journals = RunJournals(Place(fleet_url, tmp_path))
+    assert schema_of("Run-1") != schema_of("run_1")  # same letters, another run
+    assert len(schema_of("x" * 200)) <= 63  # a PostgreSQL name
+    ids = set()
+    for run in ("a", "b"):
+        with Journal.open(journals.location(run, tmp_path / run)) as journal:
+            ids.add(journal.id)
+    assert len(ids) == 2
+    url = "postgresql://u:pw@h/db?options=-cstatement_timeout%3D5000&sslmode=disable"
+    made = schema_url(url, "run_x")
+    assert made.startswith("postgresql://u:pw@h/db?") and "sslmode=disable" in made
+    assert "statement_timeout" in made and "search_path%3Drun_x" in made
+
+
+def test_the_last_checkpoint_is_read_back_checked(fleet_url: str, tmp_path: Path) -> None:
+    journals = RunJournals(Place(fleet_url, tmp_path))
+    where = journals.location("r", tmp_path / "r")
+    assert journals.latest(where) is None
+    with Journal.open(where):
+        pass  # the journal's tables (its blob store) exist once a worker opened it
+    journals.checkpoint(where, b"first", "a" * 40)
+    digest = journals.checkpoint(where, b"second", "b" * 40)
+    assert journals.latest(where) == b"second"
+    raw(where, "UPDATE blobs SET data = ? WHERE digest = ?", (b"forged", digest))
+    with pytest.raises(JournalDamaged, match="does not match its digest"):
+        journals.latest(where)

@@ -1,15 +1,17 @@
 """LocalRunner: subprocesses on this machine, with rlimits and a process-group kill.
 
+What a command leaves running (``cmd &``, ``nohup``, ``setsid``, a double fork) is found
+through the harness's own process tree (:mod:`runners.reaper`: the harness is their
+subreaper), and stopped at the session's end, never by a scan of every process.
+
 Not a sandbox: commands see the whole file system and the network as the user running
 the harness. It says so loudly, once per process, and sets ``sandboxed = False``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import sys
 import threading
 import uuid
@@ -17,12 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness.redact import is_secret_name
-from runners import classify, disk
+from runners import classify, disk, reaper
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
     did_not_start,
-    kill_group,
     limit_argv,
     run_limited,
     shell_code,
@@ -36,7 +37,7 @@ WARNING = (
     'files and network. Use Docker (runner.kind = "docker") or bubblewrap '
     '(runner.kind = "bwrap") for untrusted work.'
 )
-# Every command carries this variable with the runner's token, so stop() can find the
+# Every command carries this variable with the runner's token, so stop() can tell the
 # processes a command left behind, even in other sessions (best effort: not a sandbox).
 TOKEN_VAR = "HARNESS_LOCAL"
 _warned = False
@@ -84,6 +85,8 @@ class LocalRunner:
         self.disk = disk.DiskBudget(self.root, disk_mb)
         self.max_file_mb = max_file_mb
         self.token = uuid.uuid4().hex
+        self._running: set[int] = set()  # the commands in flight (session = group = pid)
+        self._tree = reaper.adopt_orphans()  # False: stop() scans /proc as before
         if warn:
             warn_not_sandboxed()
 
@@ -130,16 +133,28 @@ class LocalRunner:
                 failure=refused,
             )  # fmt: skip
         prefix = limit_argv(limits, max_file_mb=self.max_file_mb)
-        outcome = run_limited(
-            prefix or [],
-            command,
-            limits,
-            limited=prefix is not None,
-            cwd=workdir,
-            env=environment,
-            max_file_mb=self.max_file_mb,
-            max_output_bytes=self.max_output_bytes,
-        )
+        leaders: list[int] = []
+
+        def begun(pid: int) -> None:
+            leaders.append(pid)
+            self._running.add(pid)
+
+        try:
+            outcome = run_limited(
+                prefix or [],
+                command,
+                limits,
+                limited=prefix is not None,
+                cwd=workdir,
+                env=environment,
+                max_file_mb=self.max_file_mb,
+                max_output_bytes=self.max_output_bytes,
+                on_start=begun,
+            )
+        finally:
+            for leader in leaders:
+                self._adopt(leader)
+                self._running.discard(leader)
         # prlimit (or the shell) could not start: the machine's fault, not the command's.
         started = did_not_start(outcome, limits, self.resources, what="the local runner")
         failure = started or classify.local_failure(
@@ -161,34 +176,46 @@ class LocalRunner:
             failure=failure,
         )
 
+    def _adopt(self, leader: int) -> None:
+        """Claim what the finished command ``leader`` left running: re-parented to the
+        harness when the command's shell exited, in its session or carrying the token."""
+        if not self._tree:
+            return
+        marker = self._marker()
+        for pid in reaper.orphans():
+            if reaper.owner(pid) is not None:
+                continue  # already claimed (this run's, or another run's in this worker)
+            info = reaper.stat(pid)
+            if info is not None and (info.session == leader or reaper.carries(pid, marker)):
+                reaper.claim(pid, self.token)
+
+    def _marker(self) -> bytes:
+        return f"{TOKEN_VAR}={self.token}".encode()
+
     def stop(self) -> None:
-        """Kill what the commands left running (found by their token; best effort)."""
-        marker = f"{TOKEN_VAR}={self.token}".encode()
-        for _ in range(3):  # a process may fork while the sweep runs
-            found = [pid for pid in _pids() if pid != os.getpid() and _has(pid, marker)]
-            if not found:
-                return
-            for pid in found:
-                kill_group(pid)
-                _kill(pid)
+        """Kill what the commands left running, and everything below it (best effort)."""
+        marker = self._marker()
+        if not self._tree:
+            reaper.scan(marker)
+            return
+        for _ in range(5):  # a process may hand its work to a new one while it is stopped
+            roots = [pid for pid in reaper.orphans() if self._ours(pid, marker)]
+            if not roots:
+                break
+            killed = reaper.stop_family(roots)
+            reaper.reap(killed, skip=self._running.__contains__)
+            reaper.release(killed)
+
+    def _ours(self, pid: int, marker: bytes) -> bool:
+        """Whether the harness's child ``pid`` is this runner's: claimed by it, in one of
+        its commands in flight, or carrying its token (another run's are passed over
+        without a read)."""
+        owner = reaper.owner(pid)
+        if owner is not None:
+            return owner == self.token
+        info = reaper.stat(pid)
+        return info is not None and (info.session in self._running or reaper.carries(pid, marker))
 
     def close(self) -> None:
         """Stop what is left; every command's process group is gone afterwards."""
         self.stop()
-
-
-def _pids() -> list[int]:
-    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
-
-
-def _has(pid: int, marker: bytes) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as handle:
-            return marker in handle.read().split(b"\0")
-    except OSError:
-        return False
-
-
-def _kill(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)

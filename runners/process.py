@@ -132,12 +132,14 @@ def run_process(
     max_output_bytes: int,
     preexec: Callable[[], None] | None = None,
     shell: str | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> ProcessOutcome:
     """Run ``argv`` in a new session; SIGKILL its process group at ``timeout_s``.
 
     ``preexec`` (the limits when ``prlimit`` is missing) runs between fork and exec.
     ``shell``: a command run by ``/bin/sh`` after ``argv`` (a prefix such as bwrap and
-    prlimit), watched: the outcome says whether that shell started.
+    prlimit), watched: the outcome says whether that shell started. ``on_start`` is
+    given the process's pid (its session and group id) as soon as it exists.
     """
     out, err = TailBuffer(max_output_bytes), TailBuffer(max_output_bytes)
     mark = TailBuffer(16)
@@ -165,6 +167,8 @@ def run_process(
         if shell is not None:
             os.close(write_end)
     assert proc.stdout is not None and proc.stderr is not None
+    if on_start is not None:
+        on_start(proc.pid)
     sinks = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}
     if shell is not None:
         sinks[read_end] = mark
@@ -202,6 +206,7 @@ def run_limited(
     env: dict[str, str],
     max_file_mb: int | None,
     max_output_bytes: int,
+    on_start: Callable[[int], None] | None = None,
 ) -> ProcessOutcome:
     """``command`` run by ``/bin/sh`` after ``argv`` (bwrap, prlimit: ``limited`` when
     prlimit sets the limits, else they are set between fork and exec), watched for its
@@ -214,6 +219,7 @@ def run_limited(
         max_output_bytes=max_output_bytes,
         preexec=None if limited else functools.partial(set_limits, limits, max_file_mb=max_file_mb),
         shell=command,
+        on_start=on_start,
     )
 
 

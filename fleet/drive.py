@@ -16,7 +16,7 @@ from fleet.project import RunFolder, branch_of
 if TYPE_CHECKING:
     from fleet.db import FleetDb
     from fleet.place import Place
-    from fleet.runjournal import Checkpointer, RunJournals
+    from fleet.runjournal import Checkpointer, RunCheckpoints, RunJournals
     from harness.journal.location import Location
     from harness.scope import StepHooks
 
@@ -146,9 +146,10 @@ def _journal_of(state: WorkerState, run_id: str, folder: RunFolder) -> Location:
     return state.journals.location(run_id, folder.project)
 
 
-def _checkpoint_of(state: WorkerState, where: Location) -> Callable[[], bytes | None]:
-    journals = state.journals
-    return (lambda: None) if journals is None else (lambda: journals.latest(where))
+def _checkpoint_of(state: WorkerState, where: Location) -> RunCheckpoints | None:
+    from fleet.runjournal import RunCheckpoints
+
+    return None if state.journals is None else RunCheckpoints(state.journals, where)
 
 
 def _run_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -203,7 +204,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
             return _finish(state, run_id, DriveResult("failed", str(error)), folder.project)
         saver = None
         if state.journals is not None:
-            saver = Checkpointer(state.journals, where, folder.project, row.base)
+            saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
         scope = replace(run_scope(config, environ, hooks=hooks), journal=where)
         try:

@@ -17,8 +17,8 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from harness.errors import GitError
 from harness.hostpath import program, trusted_path
@@ -26,6 +26,14 @@ from harness.hostpath import program, trusted_path
 GIT_TIMEOUT_S = 300
 LOCK_WAIT_S = 120.0
 BRANCH_PREFIX = "harness/"
+
+
+class Checkpoints(Protocol):
+    """A run's work-tree checkpoints, kept where every machine reads them."""
+
+    def latest_digest(self) -> str | None: ...
+
+    def load(self, digest: str) -> bytes: ...
 
 
 def branch_of(run_id: str) -> str:
@@ -76,6 +84,7 @@ class RunFolder:
     def __init__(self, work_root: Path, run_id: str) -> None:
         self.path = work_root / run_id
         self.project = self.path / "project"
+        self.mark = self.path / "checkpoint"
         self._lock_fd: int | None = None
 
     def lock(self, wait_s: float = LOCK_WAIT_S) -> bool:
@@ -102,32 +111,45 @@ class RunFolder:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def ensure(
-        self,
-        source: str,
-        run_id: str,
-        base: str,
-        checkpoint: Callable[[], bytes | None] = lambda: None,
-    ) -> str | None:
-        """The project here at the run's branch: kept as it is when this machine has it;
-        else cloned, then put in the state of the run's last work-tree checkpoint (its
-        commits and uncommitted files, from the run's journal), else at the published
-        branch, else at ``base``; what it did, when it made the folder."""
-        if (self.project / ".git").exists():
+    def marked(self) -> str | None:
+        """The digest of the last checkpoint this folder took or was restored from."""
+        try:
+            return self.mark.read_text().strip() or None
+        except FileNotFoundError:
             return None
+
+    def ensure(
+        self, source: str, run_id: str, base: str, checkpoints: Checkpoints | None = None
+    ) -> str | None:
+        """The project here at the run's branch: kept as it is when this machine has it and
+        the run's last checkpoint is this folder's own; else cloned, then put in the state
+        of that checkpoint (its commits and uncommitted files, from the run's journal),
+        else at the published branch, else at ``base``. What it did, when it did."""
+        latest = None if checkpoints is None else checkpoints.latest_digest()
+        note = ""
+        if (self.project / ".git").exists():
+            if latest is None or self.marked() == latest:
+                return None
+            # The run went on on another machine since this copy's last checkpoint (this
+            # machine was declared lost, then given the run back): that copy is stale.
+            stale = self.path / "project.stale"
+            shutil.rmtree(stale, ignore_errors=True)
+            self.project.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+            note = "; this machine's older copy was dropped"
         partial = self.path / "project.partial"
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
         git(None, "clone", "--quiet", "--no-checkout", source, str(partial))
         branch = branch_of(run_id)
         _copy_identity(Path(source), partial)
-        saved = checkpoint()
-        if saved is not None:
+        if checkpoints is not None and latest is not None:
             from fleet.checkpoint import restore
 
-            head = restore(partial, saved, branch)
+            head = restore(partial, checkpoints.load(latest), branch)
             partial.rename(self.project)
-            return f"work tree restored from its last checkpoint (HEAD {head[:12]})"
+            self.mark.write_text(latest + "\n")
+            return f"work tree restored from its last checkpoint (HEAD {head[:12]}){note}"
         published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")
         start = published.split()[0] if published else base
         if published:

@@ -130,17 +130,44 @@ class RunJournals:
 
     def latest(self, where: Location) -> bytes | None:
         """The run's last checkpoint (checked against its digest), None if it has none."""
-        from harness.journal.postgres.store import TableBlobs
+        digest = self.latest_digest(where)
+        return None if digest is None else self.load(where, digest)
 
+    def latest_digest(self, where: Location) -> str | None:
+        """The digest of the run's last checkpoint (None: it has none)."""
         sql = _connect(where.url or "")
         try:
             found = sql.execute(f"SELECT to_regclass('{CHECKPOINT_TABLE}')").fetchone()
             if not found or found[0] is None:
                 return None
             row = sql.execute(f"SELECT blob FROM {CHECKPOINT_TABLE} WHERE id = 1").fetchone()
-            return None if row is None else TableBlobs(sql).get(str(row[0]))
+            return None if row is None else str(row[0])
         finally:
             sql.close()
+
+    def load(self, where: Location, digest: str) -> bytes:
+        """A checkpoint's bytes, checked against its digest (JournalDamaged if not)."""
+        from harness.journal.postgres.store import TableBlobs
+
+        sql = _connect(where.url or "")
+        try:
+            return TableBlobs(sql).get(digest)
+        finally:
+            sql.close()
+
+
+class RunCheckpoints:
+    """One run's checkpoints, as a machine's run folder reads them (``fleet.project``)."""
+
+    def __init__(self, journals: RunJournals, where: Location) -> None:
+        self.journals = journals
+        self.where = where
+
+    def latest_digest(self) -> str | None:
+        return self.journals.latest_digest(self.where)
+
+    def load(self, digest: str) -> bytes:
+        return self.journals.load(self.where, digest)
 
 
 def _checkpoint_table(sql: PgSql) -> None:
@@ -158,11 +185,15 @@ class Checkpointer:
     database that cannot be reached raises StorageError there: the step is left in flight
     and the run waits, rather than going on with an edit only this disk holds."""
 
-    def __init__(self, journals: RunJournals, where: Location, root: Path, base: str) -> None:
+    def __init__(
+        self, journals: RunJournals, where: Location, root: Path, base: str, mark: Path
+    ) -> None:
         self.journals = journals
         self.where = where
         self.root = root
         self.base = base
+        self.mark = mark
+        """This folder's note of the last checkpoint it took (``RunFolder.mark``)."""
         self.last = ""
         self.taken = 0
 
@@ -173,6 +204,7 @@ class Checkpointer:
         if mark == self.last:
             return
         data, head = pack(self.root, self.base)
-        self.journals.checkpoint(self.where, data, head)
+        digest = self.journals.checkpoint(self.where, data, head)
+        self.mark.write_text(digest + "\n")
         self.last = mark
         self.taken += 1

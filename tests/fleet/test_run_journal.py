@@ -92,3 +92,44 @@ def test_the_last_checkpoint_is_read_back_checked(fleet_url: str, tmp_path: Path
     raw(where, "UPDATE blobs SET data = ? WHERE digest = ?", (b"forged", digest))
     with pytest.raises(JournalDamaged, match="does not match its digest"):
         journals.latest(where)
+
+
+def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_path: Path) -> None:
+    """Machine a drove the run, was declared lost (its disk kept), b went on and was lost in
+    turn: a gets the run back and must go on from b's last checkpoint, not its own copy."""
+    import subprocess
+
+    from fleet.project import RunFolder
+    from fleet.runjournal import Checkpointer, RunCheckpoints
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for args in (["init", "-q"], ["config", "user.name", "U"], ["config", "user.email", "u@x"]):
+        subprocess.run(["git", *args], cwd=source, check=True)
+    (source / "a.txt").write_text("base\n")
+    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
+    subprocess.run(["git", "commit", "-qm", "base"], cwd=source, check=True)
+    base = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    journals = RunJournals(Place(fleet_url, tmp_path))
+    where = journals.location("back", tmp_path / "unused")
+    with Journal.open(where):
+        pass
+    saved = RunCheckpoints(journals, where)
+
+    def drive_on(folder: RunFolder, text: str) -> str | None:
+        said = folder.ensure(str(source), "back", base, saved)
+        (folder.project / "a.txt").write_text(text)
+        Checkpointer(journals, where, folder.project, base, folder.mark)()
+        return said
+
+    on_a = RunFolder(tmp_path / "a", "back")
+    on_b = RunFolder(tmp_path / "b", "back")
+    assert "cloned at its base" in str(drive_on(on_a, "a's edit\n"))
+    assert "restored" in str(drive_on(on_b, "b's edit, after a's\n"))
+    assert on_b.project.joinpath("a.txt").read_text() == "b's edit, after a's\n"
+    said = on_a.ensure(str(source), "back", base, saved)
+    assert said is not None and "older copy was dropped" in said
+    assert on_a.project.joinpath("a.txt").read_text() == "b's edit, after a's\n"
+    assert on_a.ensure(str(source), "back", base, saved) is None  # its own now: kept

@@ -3,6 +3,9 @@
 The ways, interleaved run by run so drift hits them alike:
   subprocess    subprocess.run(["sh", "-c", "true"]) (no runner, no sandbox)
   bare bwrap    subprocess.run of the bwrap command line the runner builds, then `sh -c true`
+  bwrap+limits  the same with the runner's `prlimit ... --` before the shell (what the
+                runner execs beyond bare bwrap: the rest of "bwrap runner" over this is
+                harness's own Python: pipes, the start marker, the checks after)
   bwrap host /etc  the same command line with the host's whole /etc bound (as before the
                 curated /etc)
   bwrap runner  BubblewrapRunner.run("true") as `harness run` makes it (rlimits, output
@@ -97,7 +100,9 @@ def main() -> int:
         etc = argv.index("/etc") - 1  # --ro-bind <curated> /etc
         host_etc = [*argv[:etc], "/etc", *argv[etc + 1 :]]
         env = sandbox.environment(None)
+        limited = [*argv[:-3], *(sandbox._limit_argv(sandbox.resources) or []), *argv[-3:]]
         ways["bare bwrap"] = lambda: subprocess.run(argv, cwd=project, env=env, check=True)
+        ways["bwrap+limits"] = lambda: subprocess.run(limited, cwd=project, env=env, check=True)
         ways["bwrap host /etc"] = lambda: subprocess.run(host_etc, cwd=project, env=env, check=True)
         ways["bwrap runner"] = lambda: sandbox.run("true")
         if os.geteuid() == 0:
@@ -134,7 +139,9 @@ def main() -> int:
         for step in reversed(cleanup):
             step()
 
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"{runs} runs each, trivial command `true`, project of {args.files:,} files")
+    print(f"load average (1, 5, 15 min) at the end: {load}; {os.cpu_count()} CPUs")
     print(f"{'way':<17}{'median ms':>11}{'p90 ms':>9}{'p99 ms':>9}")
     for name, values in times.items():
         print(
@@ -148,6 +155,12 @@ def main() -> int:
         print(
             f"bwrap runner - subprocess: {above:+.1f} ms, ratio "
             f"{median['bwrap runner'] / median['subprocess']:.2f} ({verdict} the 10 ms target)"
+        )
+        print(
+            f"bwrap runner - bare bwrap: {median['bwrap runner'] - median['bare bwrap']:+.1f} ms "
+            f"(prlimit: {median['bwrap+limits'] - median['bare bwrap']:+.1f}, harness's Python "
+            f"and pipes: {median['bwrap runner'] - median['bwrap+limits']:+.1f}); bare bwrap - "
+            f"subprocess: {median['bare bwrap'] - median['subprocess']:+.1f} ms"
         )
         print(
             f"workspace counts: {sandbox.disk.counts} in {runs + 1} commands (bwrap+count: "

@@ -52,13 +52,18 @@ class ProcessOutcome:
 # The shell that runs a command says it started (one byte written to its stdin, the write
 # end of a pipe only harness reads, then stdin becomes /dev/null as it always was) before it
 # runs the command, given as its first argument: nothing the command does can forge or
-# suppress it, and a command that does not parse still counts as started.
-STARTED = 'printf . >&0; exec 0</dev/null; exec /bin/sh -c "$1"'
+# suppress it, and a command that does not parse still counts as started. The same shell
+# then runs the command (eval, its argument and the variable gone first, $0 as `sh -c`
+# has it): no second shell to start (`exec /bin/sh -c "$1"` cost an exec per command).
+STARTED = (
+    "printf . >&0; exec 0</dev/null; __harness_command=$1; shift; "
+    'eval "unset __harness_command; $__harness_command"'
+)
 
 
 def shell_argv(command: str) -> list[str]:
     """``/bin/sh`` running ``command`` after writing the started byte to its stdin."""
-    return ["/bin/sh", "-c", STARTED, "sh", command]
+    return ["/bin/sh", "-c", STARTED, "/bin/sh", command]
 
 
 def _values(resources: Resources, max_file_mb: int | None) -> dict[int, tuple[int, int]]:

@@ -131,6 +131,11 @@ class RunnerConfig(_Section):
     """Largest file a command may write, in MiB (sparse files too; 0: no limit)."""
     user: str = Field(default="1000:1000", pattern=r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
     """The user (uid:gid) commands run as in the container."""
+    etc: list[str] = Field(default_factory=list)
+    """Names under the host's /etc a bubblewrap sandbox gets beyond its curated set
+    (fnmatch patterns for top-level names, or paths such as "ldap/ldap.conf"), e.g.
+    ["ldap", "krb5.conf"]: copied only where every local user may read them (a declared
+    "shadow" copies nothing). passwd, group, hosts and resolv.conf are harness's own."""
     package_cache: bool = False
     """Keep init.sh's package downloads ($HOME/.cache: pip, uv, npm, yarn, go...) between
     wakes, outside the project (bubblewrap only). Only init.sh run with the setup network
@@ -146,6 +151,25 @@ class RunnerConfig(_Section):
                 'runner; remove the key, and set kind = "local" to use it explicitly'
             )
         return data
+
+    @field_validator("etc")
+    @classmethod
+    def _etc_names(cls, names: list[str]) -> list[str]:
+        generated = ("passwd", "group", "hosts", "resolv.conf")
+        for index, name in enumerate(names):
+            parts = name.split("/")
+            if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(
+                    f"etc[{index}] ({name!r}) must name something inside /etc, relative to "
+                    'it (no leading /, no "..", no empty part), e.g. "krb5.conf"'
+                )
+            if parts[0] in generated:
+                raise ValueError(
+                    f"etc[{index}] ({name!r}) is made by harness for the sandbox (only root, "
+                    "the command's user and nobody; the host's resolv.conf and hosts come "
+                    "with network): leave it out"
+                )
+        return names
 
     @model_validator(mode="after")
     def _within_maxima(self) -> RunnerConfig:

@@ -160,6 +160,7 @@ class BubblewrapRunner:
         reason: str = 'configured (runner.kind = "bwrap")',
         max_output_bytes: int = MAX_OUTPUT_BYTES,
         package_cache: bool = False,
+        etc: tuple[str, ...] = (),
     ) -> None:
         version = bwrap_version()
         self.root = Path(project_root).resolve()
@@ -184,7 +185,7 @@ class BubblewrapRunner:
         self.max_file_mb = max_file_mb
         self.reason = reason
         self.max_output_bytes = max_output_bytes
-        self.view = View.build(bwrap, self.root)
+        self.view = View.build(bwrap, self.root, etc)
         self.package_cache = package_cache
         if self.view.workload.switch:
             _check_owner_can_run(self.view, self.root)

@@ -61,7 +61,8 @@ def make_runner(
             **_limits(config),
         )
     sandboxed = {**_limits(config), "hidden": hidden, "carry": carry, "hide": hide}
-    cache = {"package_cache": config.package_cache}  # bubblewrap's: Docker has the image
+    # bubblewrap's own: Docker's commands have the image's /etc and their dependencies in it
+    cache = {"package_cache": config.package_cache, "etc": tuple(config.etc)}
     if kind == "bwrap":
         return _bwrap(project_root, resources, setup_network, protected, {**sandboxed, **cache})
     if kind not in ("docker", "auto"):

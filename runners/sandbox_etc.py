@@ -69,10 +69,25 @@ def allowed_names(extra: tuple[str, ...] = ()) -> list[str]:
     names: list[str] = []
     for pattern in (*ALLOWED, *extra):
         if "/" in pattern:
-            names.append(pattern)
+            if _folders_open(pattern) and pattern not in names:
+                names.append(pattern)  # a file in a folder others cannot enter is theirs
             continue
         names += [n for n in present if fnmatch.fnmatchcase(n, pattern) and n not in names]
     return [n for n in names if n not in GENERATED]
+
+
+def _folders_open(relative: str) -> bool:
+    """Whether every folder above ``relative`` (in the host's /etc) is one any local user
+    may enter: a world-readable key in a 0700 folder (``ssl/private``) is not theirs."""
+    parts = relative.split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        try:
+            info = os.lstat(HOST_ETC / "/".join(parts[:depth]))
+        except OSError:
+            return False
+        if not stat.S_ISDIR(info.st_mode) or not _readable(info.st_mode):
+            return False
+    return True
 
 
 def _readable(mode: int) -> bool:

@@ -169,3 +169,48 @@ def test_the_package_cache_is_mounted_only_for_a_setup_on_a_clean_checkout(
     off = BubblewrapRunner(root)  # not declared: not mounted
     assert off.run('ls -A "$HOME/.cache"', phase="setup", tree=tree, cache=True).exit_code != 0
     shutil.rmtree(kept)
+
+
+def _extra_etc_file() -> str:
+    """A world-readable file of the host's /etc outside the curated set (or a skip)."""
+    for name in ("adduser.conf", "login.defs", "debconf.conf", "mke2fs.conf"):
+        path = Path("/etc") / name
+        readable = path.is_file() and path.stat().st_mode & 0o004
+        if readable and name not in sandbox_etc.allowed_names():
+            return name
+    pytest.skip("no world-readable /etc file outside the curated set on this host")
+
+
+def test_runner_etc_adds_only_what_every_local_user_may_read(tmp_path: Path) -> None:
+    extra = _extra_etc_file()
+    declared = (extra, "shadow", "gshadow", "ssl/private/*", "docker/key.json")
+    etc = sandbox_etc.build(tmp_path, 4242, 4243, declared)
+    assert (etc / extra).read_bytes() == (Path("/etc") / extra).read_bytes()
+    for secret in ("shadow", "gshadow", "docker/key.json"):
+        assert not (etc / secret).exists(), secret  # not readable by every user: not copied
+    assert not (etc / "ssl" / "private").exists()
+    assert extra not in os.listdir(sandbox_etc.build(tmp_path, 4242, 4243))  # not declared
+
+
+@pytest.mark.parametrize("bad", ["/etc/shadow", "../root/.ssh", "a//b", "passwd", "hosts"])
+def test_runner_etc_refuses_paths_out_of_etc_and_harness_own_files(bad: str) -> None:
+    from artifacts.config import RunnerConfig
+
+    with pytest.raises(ValueError, match=r"etc\[0\]"):
+        RunnerConfig(etc=[bad])
+
+
+@needs_bwrap
+def test_runner_etc_reaches_the_sandbox_from_harness_toml(tmp_path: Path) -> None:
+    from artifacts.config import RunnerConfig
+    from runners.factory import make_runner
+
+    extra = _extra_etc_file()
+    root = tmp_path / "p"
+    root.mkdir()
+    command = f"cat /etc/{extra} >/dev/null && echo shown || echo absent"
+    plain = make_runner(RunnerConfig(kind="bwrap"), root)
+    assert plain.run(command).stdout.strip() == "absent"
+    declared = make_runner(RunnerConfig(kind="bwrap", etc=[extra, "shadow"]), root)
+    assert declared.run(command).stdout.strip() == "shown"
+    assert declared.run("cat /etc/shadow").exit_code != 0

@@ -22,8 +22,8 @@ from escalation.logistic import Hook
 from escalation.outcomes import Outcome
 from escalation.questions import QuestionStore
 from escalation.record import Record, RecordError
-from escalation.relabel import undone_since
-from escalation.trace import Settling, Trace, settle, situation_digest, windows
+from escalation.relabel import answered_since, undone_since
+from escalation.trace import Settling, Trace, settle, situation_digest, sketches, windows
 
 
 class Settled(BaseModel):
@@ -79,7 +79,11 @@ def settle_session(
     project = record.project_id()
     record.add(project, outcomes)
     record.keep_windows(project, windows(trace))
-    relabeled = undone_since(record, project, how.run, how.session, how.on_disk)
+    sketched = sketches(trace)
+    record.keep_sketches(project, sketched)
+    mattered = [sketched[o.key] for o in outcomes if o.asked and o.should_ask and o.key in sketched]
+    relabeled = answered_since(record, project, how.run, how.session, mattered)
+    relabeled |= undone_since(record, project, how.run, how.session, how.on_disk)
     record.relabel(project, relabeled, how.run, how.session)
     error = None
     if prior is not None:

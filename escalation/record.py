@@ -18,8 +18,9 @@ A later session can show that an earlier decision should have asked (``escalatio
 that goes to its own table, ``relabels`` (once per outcome, never undone), and every reader
 takes an outcome's label as should-ask when it was so recorded or relabelled by a row up to
 the id it is given (a fit's checkpoint names that id too). The project record also keeps
-each unasked decision's ``windows``: the files it let change and their digests before
-(paths stay in the project: the user record gets the relabels, never the paths).
+each decision's ``windows`` (the files it let change and their digests before) and
+``sketches`` (the sparse hashed embedding of its situation): they stay in the project, the
+user record gets the relabels (outcome key and reason), never paths or sketches.
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ CREATE TABLE IF NOT EXISTS windows (
     path TEXT NOT NULL,
     before TEXT,
     PRIMARY KEY (project, key, path)
+);
+CREATE TABLE IF NOT EXISTS sketches (
+    project TEXT NOT NULL,
+    key TEXT NOT NULL,
+    vector TEXT NOT NULL,
+    PRIMARY KEY (project, key)
 );
 CREATE TABLE IF NOT EXISTS relabels (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -344,24 +351,45 @@ class Record:
                         (project, key, path, before),
                     )
 
+    def keep_sketches(self, project: str, sketches: dict[str, dict[int, float]]) -> None:
+        """Keep each decision's sketch: its situation's sparse hashed embedding (once)."""
+        with self._write():
+            for key, vector in sketches.items():
+                self._db.execute(
+                    "INSERT OR IGNORE INTO sketches (project, key, vector) VALUES (?,?,?)",
+                    (project, key, json.dumps(sorted(vector.items()))),
+                )
+
     def open_windows(
         self, project: str, run: str, session: int
     ) -> dict[str, dict[str, str | None]]:
         """The windows of ``run``'s unasked decisions of sessions before ``session`` still
         labelled "need not have asked" (or relabelled by that very session: a settling run
         again finds what it found)."""
+        found: dict[str, dict[str, str | None]] = {}
+        for key, path, before in self._open("windows", "w.path, w.before", project, run, session):
+            found.setdefault(key, {})[path] = before
+        return found
+
+    def open_sketches(self, project: str, run: str, session: int) -> dict[str, dict[int, float]]:
+        """The sketches of the same decisions as ``open_windows``."""
+        return {
+            key: {int(i): float(v) for i, v in json.loads(vector)}
+            for key, vector in self._open("sketches", "w.vector", project, run, session)
+        }
+
+    def _open(
+        self, table: str, columns: str, project: str, run: str, session: int
+    ) -> list[tuple[Any, ...]]:
         sql = (
-            "SELECT o.key, w.path, w.before FROM outcomes o JOIN windows w "
+            f"SELECT o.key, {columns} FROM outcomes o JOIN {table} w "
             "ON w.project = o.project AND w.key = o.key LEFT JOIN relabels r "
             "ON r.project = o.project AND r.key = o.key "
             "WHERE o.project = ? AND o.run = ? AND o.session < ? AND o.asked = 0 "
             "AND o.should_ask = 0 AND (r.id IS NULL OR (r.run = ? AND r.session = ?)) "
-            "ORDER BY o.id, w.path"
+            "ORDER BY o.id"
         )
-        found: dict[str, dict[str, str | None]] = {}
-        for key, path, before in self._db.execute(sql, (project, run, session, run, session)):
-            found.setdefault(key, {})[path] = before
-        return found
+        return list(self._db.execute(sql, (project, run, session, run, session)))
 
     def relabel(self, project: str, reasons: dict[str, str], run: str, session: int) -> int:
         """Relabel ``project``'s outcomes (by key) should-ask, saying why; those already

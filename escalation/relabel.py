@@ -6,7 +6,12 @@ next session puts the file back, a command restores it, or the person reverts it
 sessions. When a session of the run closes, every unasked decision of the run's earlier
 sessions still labelled "need not have asked" whose window changed a file that is now back
 to its bytes from before that window (or gone again, when the window created it) is
-relabelled should-ask, "undone in session N".
+relabelled should-ask, "undone in session N". Likewise an answer: when a question of the
+session was answered with more than a go-ahead (its outcome says it should have asked),
+every such decision of the earlier sessions about a similar situation (cosine >= ``SIMILAR``
+of the two situations' hashed embeddings, the same rule as within a session) is relabelled
+"a similar question answered in session N". The answer is the human's: the agent cannot
+make one matter.
 
 Relabels only ever go one way (to should-ask) and each outcome once: a later session cannot
 launder an earlier label (redoing the change after the harness saw it undone leaves the
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from escalation.outcomes import SIMILAR
 from escalation.record import Record
 
 
@@ -35,3 +41,22 @@ def undone_since(
         if back:
             found[key] = f"undone in session {session}: {len(back)} file(s) back as before"
     return found
+
+
+def answered_since(
+    record: Record, project: str, run: str, session: int, answers: list[dict[int, float]]
+) -> dict[str, str]:
+    """The outcomes of ``run``'s earlier sessions about a situation similar to one of
+    ``answers`` (sketches of ``session``'s questions whose answer mattered), with why."""
+    if not answers:
+        return {}
+    found = {}
+    for key, sketch in record.open_sketches(project, run, session).items():
+        if any(_cosine(sketch, answer) >= SIMILAR for answer in answers):
+            found[key] = f"a similar question answered in session {session}"
+    return found
+
+
+def _cosine(a: dict[int, float], b: dict[int, float]) -> float:
+    """Of two L2-normalized sparse vectors."""
+    return sum(v * b.get(i, 0.0) for i, v in a.items())

@@ -235,6 +235,17 @@ def _before(window: list[Event]) -> dict[str, str | None]:
     return before
 
 
+def sketches(trace: Trace) -> dict[str, dict[int, float]]:
+    """Each decision's situation (by key) as a sparse hashed embedding: what a later
+    session's answer is compared with (``escalation.relabel``), without the text."""
+    embedder = HashedEmbedder()
+    return {e.key: sparse(embedder.embed(_text(e))) for e in trace.decisions()}
+
+
+def sparse(vector: list[float]) -> dict[int, float]:
+    return {i: round(v, 6) for i, v in enumerate(vector) if v}
+
+
 def windows(trace: Trace) -> dict[str, dict[str, str | None]]:
     """Each decision's window (by key): the files it changed, digests before; decisions
     whose window changed nothing are left out (``escalation.relabel`` reads them)."""

@@ -163,3 +163,45 @@ def test_outcome_rows_keep_their_own_label(tmp_path: Path) -> None:
         stored = record._db.execute("SELECT should_ask FROM outcomes").fetchone()[0]
         assert stored == 0
         assert record.outcomes("p")[0].should_ask
+
+
+def asked_about(
+    store: QuestionStore, record: Record, user: Record, root: Path, number: int, text: str,
+    answer: str | None,
+) -> dict[str, str]:  # fmt: skip
+    """Session ``number``: one decision about ``text``, asked and answered with ``answer``
+    (None: not asked). Returns the relabels it made."""
+    question = None
+    if answer is not None:
+        question = store.ask("question", text, run="r1", session=number).id
+        store.answer(question, text=answer)
+    trace = Trace()
+    trace.decided(Decided(f"journal:r1/{number}/1", "turn", text, decision(answer is not None),
+                          question=question))  # fmt: skip
+    how = Settling(
+        run="r1", session=number, task_type="functional", feature_passed=True,
+        question=store.find_id, on_disk=lambda p: file_digest(root / p),
+    )  # fmt: skip
+    return settle_session(trace, how, store, record, user).relabeled
+
+
+def test_an_answer_in_a_later_session_relabels_earlier_decisions_about_the_same_thing(
+    store: QuestionStore, project: Path, tmp_path: Path
+) -> None:
+    export = "the invoice export endpoint returns 404 for a missing invoice"
+    with Record.of_project(project / ".harness") as record, Record(tmp_path / "u.db") as user:
+        me = record.project_id()
+        assert asked_about(store, record, user, project, 1, export, None) == {}
+        assert asked_about(store, record, user, project, 2, "rename the css classes", None) == {}
+        # a go-ahead answer to a similar question: asking was not needed, nothing moves
+        agreed = asked_about(store, record, user, project, 3, export + "?", "yes, go ahead")
+        assert agreed == {}
+        said = asked_about(store, record, user, project, 4, export + ", or 410?", "no: 410")
+        assert said == {"journal:r1/1/1": "a similar question answered in session 4"}
+        found = labels(record, me)
+        assert found["journal:r1/1/1"] == (True, said["journal:r1/1/1"])
+        assert found["journal:r1/2/1"] == (False, None)  # not similar
+        assert found["journal:r1/3/1"] == (False, None)  # asked: the human's answer rules
+        assert labels(user, me)["journal:r1/1/1"] == (True, said["journal:r1/1/1"])
+        stored = record._db.execute("SELECT vector FROM sketches").fetchall()
+        assert stored and all("invoice" not in row[0] for row in stored)  # no text kept

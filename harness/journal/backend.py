@@ -42,6 +42,11 @@ class StepStore(Protocol):
         """Insert a step row (``started``, or already ended: a cache hit); its row id."""
         ...
 
+    def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
+        """One transaction: a deferred step end, then the next step's started row (its
+        row id). All or nothing: a failure writes neither."""
+        ...
+
     def restart(self, row_id: int, started_at: float) -> None:
         """A step runs again: ``started`` once more, one more attempt, no error kept."""
         ...

@@ -289,8 +289,7 @@ class StepDoor:
         inline, blob = (text, None) if len(text) <= SHORT else journal.keep(text)
         begin = row(Begin, (self.run_id, self.number, seq, kind, name, input_digest, inline,
                             blob, int(idempotent), time.time(), mac))  # fmt: skip
-        with journal.writing():
-            live.row_id = journal.store.begin(begin)
+        live.row_id = journal.begin(begin)
         live.t0 = time.perf_counter()  # the work's time, not the write's
         live.deferrable = idempotent and not cache and kind not in NEVER_DEFERRED
         if self.journal.observed():

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from harness.journal.evidence import CitedStep
     from harness.journal.location import Location
     from harness.journal.protocol import JournalReader
-    from harness.journal.records import End, Recorded
+    from harness.journal.records import Begin, End, Recorded
 
 T = TypeVar("T")
 INLINE_LIMIT = 16 * 1024  # payloads above this many bytes go to the blob store
@@ -154,6 +154,19 @@ class Journal:
         """The door's writes: under the write lock, and with the deferred end, if any, in
         the same transaction (one commit for both)."""
         return _Writing(self)
+
+    def begin(self, row: Begin) -> int:
+        """Write a step's started row (its row id), the deferred end, if any, first in the
+        same transaction (``Backend.end_and_begin``: one round trip where the store can)."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+            if pending is None:
+                return self.store.begin(row)
+            try:
+                return self.store.end_and_begin(*pending, row)
+            except BaseException:
+                self._pending = pending  # neither written: still to write
+                raise
 
     def defer(self, row_id: int, end: End) -> None:
         """Write a quick step's end with the next write (or by the flusher, or at close).

@@ -57,6 +57,11 @@ class MemoryStore(MemoryReader):
             db.put(db.live, (row.run_id, row.session, row.seq), step.id)
             return step.id
 
+    def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
+        with self.batch():
+            self.end(row_id, end)
+            return self.begin(row)
+
     def restart(self, row_id: int, started_at: float) -> None:
         step = self.db.steps[row_id - 1]
         with self.db.lock:

@@ -11,10 +11,11 @@ from harness.errors import JournalDamaged, JournalError, RunLocked
 from harness.journal.postgres.connect import PgSql, connect
 from harness.journal.postgres.schema import ensure, read_meta
 from harness.journal.sql.reader import SqlReader
-from harness.journal.sql.store import SqlStore
+from harness.journal.sql.store import INSERT_STARTED, SqlStore, ending
 
 if TYPE_CHECKING:
     from harness.journal.location import Location
+    from harness.journal.records import Begin, End
 
 
 class TableBlobs:
@@ -138,6 +139,13 @@ class PostgresStore(SqlStore):
             sql.close()
             raise
         return store
+
+    def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
+        """One statement, so one round trip and one transaction (a data-modifying WITH:
+        both run to completion or neither does), where BEGIN, UPDATE, INSERT and COMMIT
+        were four."""
+        sql, params = ending(row_id, end)
+        return self.sql.insert(f"WITH ended AS ({sql}) {INSERT_STARTED}", (*params, *row))
 
 
 def exists(where: Location) -> bool:

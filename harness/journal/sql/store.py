@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.journal.sql.reader import SqlReader
 
 if TYPE_CHECKING:
     from harness.journal.records import Begin, CacheEntry, CacheKey, End
 
-_BEGIN = (
+INSERT_STARTED = (
     "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, inputs, inputs_blob, "
     "status, attempts, idempotent, started_at, mac_start) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'started', 1, ?, ?, ?)"
@@ -33,6 +33,14 @@ _FAIL = (
 )
 
 
+def ending(row_id: int, end: End) -> tuple[str, tuple[Any, ...]]:
+    """The statement (and its parameters) that records how step ``row_id`` finished."""
+    _, output, blob, error, tokens, cost, _ = end.result
+    if end.result.status == "ended":  # an ended row has no error: a started one none yet
+        return _END, (output, blob, tokens, cost, end.ended_at, end.duration, end.mac, row_id)
+    return _FAIL, (error, end.ended_at, end.duration, end.mac, row_id)
+
+
 class SqlStore(SqlReader):
     """Runs, sessions and steps as rows of SQL tables."""
 
@@ -44,10 +52,15 @@ class SqlStore(SqlReader):
     # -- steps ---------------------------------------------------------------------------
     def begin(self, row: Begin, end: End | None = None) -> int:
         if end is None:
-            return self.sql.insert(_BEGIN, row)  # a Begin's fields are _BEGIN's, in order
+            return self.sql.insert(INSERT_STARTED, row)  # a Begin's fields, in order
         ended = (*row[:8], *end.result[:6], int(end.result.cached), row.idempotent,
                  row.started_at, end.ended_at, end.duration, row.mac_start, end.mac)  # fmt: skip
         return self.sql.insert(_BEGIN_ENDED, ended)
+
+    def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
+        with self.sql.batch():
+            self.end(row_id, end)
+            return self.begin(row)
 
     def restart(self, row_id: int, started_at: float) -> None:
         self.sql.execute(
@@ -62,12 +75,7 @@ class SqlStore(SqlReader):
         self.sql.execute("UPDATE steps SET error = ? WHERE id = ?", (error, row_id))
 
     def end(self, row_id: int, end: End) -> None:
-        _, output, blob, error, tokens, cost, _ = end.result
-        if end.result.status == "ended":  # an ended row has no error: a started one none yet
-            params = (output, blob, tokens, cost, end.ended_at, end.duration, end.mac, row_id)
-            self.sql.execute(_END, params)
-        else:
-            self.sql.execute(_FAIL, (error, end.ended_at, end.duration, end.mac, row_id))
+        self.sql.execute(*ending(row_id, end))
 
     def supersede(self, marks: Sequence[tuple[int, bytes]]) -> None:
         with self.sql.batch():

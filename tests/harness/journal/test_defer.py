@@ -125,3 +125,23 @@ def test_a_kill_after_a_quick_step_runs_it_again_and_nothing_else(
     # The model call is replayed (paid once); the quick step whose end was lost runs again.
     assert effects.read_text().split() == ["model", "quick", "quick", "last"]
     assert _statuses(lazy) == [("model", "ended", 1), ("quick", "ended", 2), ("last", "ended", 1)]
+
+
+def test_a_start_that_fails_writes_neither_it_nor_the_deferred_end(lazy: Location) -> None:
+    """The deferred end and the next start are one transaction (one statement on
+    PostgreSQL): a start the store refuses leaves the end deferred, written later, once."""
+    from harness.errors import JournalError
+    from harness.journal.records import Begin
+
+    with Journal.open(lazy) as journal:
+        run = journal.start_run()
+        session = run.session(1)
+        session.step("tool", "quick", {}, lambda: 1)
+        assert journal._pending is not None  # the end is deferred
+        again = Begin(run.id, 1, 1, "tool", "again", "d" * 64, "{}", None, 1, time.time(), b"m")
+        with pytest.raises(JournalError):
+            journal.begin(again)  # step 1 is recorded already
+        assert journal._pending is not None  # neither written: still to write
+        assert _statuses(lazy) == [("quick", "started", 1)]
+        session.step("tool", "next", {}, lambda: 2)
+    assert _statuses(lazy) == [("quick", "ended", 1), ("next", "ended", 1)]

@@ -12,7 +12,9 @@ leaves either no commit or the whole commit. :func:`sync_index` then brings the 
 index up to date for the committed paths. :func:`commit_retrying` clears the locks a killed
 git left (:mod:`artifacts.git_locks`) and tries again; :func:`sync_to_commit` brings the
 index in line with one commit's paths, after such locks are cleared too (a kill inside the
-index sync leaves ``index.lock``).
+index sync leaves ``index.lock``). :func:`unsynced_paths` finds the paths of a commit whose
+index entry is still its parent's: a kill between the commit and its sync, for a later
+command to make good without touching what the user staged since.
 
 Each function takes the caller's :class:`~artifacts.git_safety.ConfigChecks` (``checks``),
 so the repository's config is checked before every git command but run again only when
@@ -41,6 +43,7 @@ __all__ = [
     "head_sha",
     "sync_index",
     "sync_to_commit",
+    "unsynced_paths",
 ]
 
 
@@ -183,3 +186,29 @@ def sync_to_commit(
     for note in clear_stale_locks(root):
         say(note)
     sync_index(root, committed_paths(root, sha, checks), checks)
+
+
+def unsynced_paths(root: Path, sha: str, checks: ConfigChecks | None = None) -> list[str]:
+    """The paths commit ``sha`` changed whose entry in the user's index is still the one
+    of its parent (mode and blob; absent where the parent had none): the index sync after
+    that commit never ran. A path the user staged anything else for is not among them."""
+    run = _git(root, checks)
+    out = run("diff-tree", "--root", "--no-commit-id", "-r", "-z", "--no-renames", sha).stdout
+    fields = out.split(b"\0")
+    before: dict[str, tuple[str, str] | None] = {}
+    for head, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not head.startswith(b":"):
+            continue
+        old_mode, _, old_blob, _, _ = head[1:].decode().split(" ")
+        before[os.fsdecode(path)] = None if old_blob == ZERO else (old_mode, old_blob)
+    if not before:
+        return []
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}
+    listed = run("ls-files", "-s", "-z", "--", *before, env=literal).stdout
+    index: dict[str, tuple[str, str]] = {}
+    for entry in listed.split(b"\0"):
+        if entry:
+            meta, _, path = entry.partition(b"\t")
+            mode, blob, _stage = meta.decode().split(" ")
+            index[os.fsdecode(path)] = (mode, blob)
+    return [path for path, old in before.items() if index.get(path) == old]

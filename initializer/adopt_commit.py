@@ -8,7 +8,9 @@ progress.md or harness.toml, its own init.sh) is taken too. ``.gitignore`` is co
 HEAD's version plus harness's lines, so a user's uncommitted edit of it stays theirs. A
 harness file that git ignores is committed all the same (a tracked file is not ignored) and
 said. In a folder that was not a repository, the quickstart's own files (spec, notes,
-init.sh) go into the first commit too, so HEAD holds the init.sh harness trusts.
+init.sh) go into the first commit too, so HEAD holds the init.sh harness trusts. An adopt
+killed between its commit and the index sync is made good by the next adopt: while HEAD is
+the adopt commit, its paths whose index entry is still the one before it take HEAD's.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ def commit_adoption(
     config = load_config(root)
     ensure_repository(root, "harness adopt")
     head = head_sha(root)
-    first = head is None or not _adopted_before(root)
+    adopted = None if head is None else _adopt_commit(root)
+    if adopted is not None and adopted == head:
+        _sync_killed(root, head, lines)
+    first = adopted is None
     paths = [p for p, done in wrote.items() if done or (first and _left_by_adopt(root, p, head))]
     if fresh:
         paths += [p for p in QUICKSTART_FILES if (root / p).is_file() and p not in paths]
@@ -70,11 +75,31 @@ def commit_adoption(
     return sha
 
 
-def _adopted_before(root: Path) -> bool:
+def _adopt_commit(root: Path) -> str | None:
+    """The newest adopt commit, or None."""
     from artifacts.git import GitRepo
 
     with GitRepo.open(root) as repo:
-        return repo.find_commit_with_trailer(ADOPT_TRAILER, "1") is not None
+        return repo.find_commit_with_trailer(ADOPT_TRAILER, "1")
+
+
+def _sync_killed(root: Path, head: str, lines: list[str]) -> None:
+    """HEAD is adopt's commit: the paths of it whose index entry is still as before it
+    (an adopt killed between its commit and the index sync) take HEAD's entries, so they
+    are not staged as deletions for the user's next `git commit`; what the user staged
+    since is left alone."""
+    from artifacts.git_commit import sync_index, unsynced_paths
+    from artifacts.git_locks import clear_stale_locks
+
+    for note in clear_stale_locks(root):  # a kill inside the sync leaves index.lock
+        lines.append(note)
+    behind = unsynced_paths(root, head)
+    if behind:
+        sync_index(root, behind)
+        lines.append(
+            f"the index now holds the adopt commit's {', '.join(behind)} (an earlier adopt "
+            "was stopped before it synced the index)"
+        )
 
 
 def _left_by_adopt(root: Path, path: str, head: str | None) -> bool:

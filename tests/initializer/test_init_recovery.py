@@ -4,7 +4,8 @@ Each test kills `harness init` (SIGKILL, in a child process) at one point of its
 commit, leaving what a real kill there leaves (tests/session/stopped_at.py), resumes
 with the command the user would type, and compares the project with an init that was
 never killed: one init commit with the same files, the user's index equal to HEAD
-(nothing staged, no file shown deleted), nothing left in git's lock files.
+(nothing staged, no file shown deleted), nothing left in git's lock files. `harness adopt`
+killed between its commit and the index sync is made good by the next adopt.
 """
 
 from __future__ import annotations
@@ -169,3 +170,33 @@ def test_a_stale_index_lock_from_a_kill_inside_the_sync_is_cleared(
     assert init_commits(root) == 1 and files <= head_files(root)
     assert git(root, "diff", "--cached", "--name-status", "HEAD") == ""
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_a_kill_between_adopts_commit_and_its_index_sync_is_made_good_by_the_next_adopt(
+    tmp_path: Path,
+) -> None:
+    """The next adopt finds nothing to commit; it syncs the adopt commit's paths whose
+    index entry is still the one before it, and leaves what the user staged since."""
+    from tests.artifacts.quickstart_shapes import build
+
+    reference = build(tmp_path / "reference")
+    done = harness_proc(reference, "adopt")
+    assert done.returncode == 0, done.stderr
+    root = build(tmp_path / "qs")
+    killed = _killed(root, "index-sync", "adopt")
+    assert killed.returncode == -9, killed.stderr
+    adopt = git(root, "log", "-1", "--format=%(trailers:key=Harness-Adopt,valueonly)").strip()
+    assert adopt == "1"  # the commit landed
+    staged = git(root, "diff", "--cached", "--name-status", "HEAD")
+    assert "D\tharness.toml" in staged and "M\tfeature_list.json" in staged  # as left
+    # the user goes on meanwhile: an edit of their own code, staged
+    (root / "src" / "main.ts").write_text("console.log('todo 2')\n")
+    git(root, "add", "src/main.ts")
+    again = harness_proc(root, "adopt")
+    assert again.returncode == 0, again.stderr
+    assert "an earlier adopt was stopped before it synced the index" in again.stdout
+    assert git(root, "diff", "--cached", "--name-status", "HEAD") == "M\tsrc/main.ts\n"
+    assert git(root, "status", "--porcelain") == "M  src/main.ts\n"
+    shown = ["show", "--name-only", "--format=%(trailers:key=Harness-Adopt,valueonly)", "HEAD"]
+    assert git(root, *shown) == git(reference, *shown)  # one adopt commit, the same files
+    assert not list((root / ".git").rglob("*.lock"))

@@ -10,7 +10,7 @@ from their journals.
 
     nice python bench/fleet.py --runs 40 --latency 2        # ~3 min on a quiet machine
     nice python bench/fleet.py --runs 1000 --latency 2 --workers 2
-    nice python bench/fleet.py --runs 10 --latency 2 --pg --machines --per-worker 10
+    nice python bench/fleet.py --runs 6 --latency 2 --pg --machines --stagger --per-worker 6
 
 Say the machine's load with the figures (`uptime` is printed): the machine is shared.
 """
@@ -61,6 +61,12 @@ def main() -> int:
     )
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker midway")
     parser.add_argument(
+        "--stagger",
+        action="store_true",
+        help="start the other workers once the first drives two runs (it gets its share, "
+        "they have free slots when it is killed: the takeover is not queued behind them)",
+    )
+    parser.add_argument(
         "--per-worker",
         type=int,
         default=None,
@@ -89,10 +95,12 @@ def main() -> int:
     per_worker = args.per_worker or -(-args.runs // args.workers)
     workers = [f"w{k}" for k in range(args.workers)]
     fleets = {w: away if k == 0 else fleet for k, w in enumerate(workers)}
+    late = workers[1:] if args.stagger else []
     for w in workers:
-        fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
+        if w not in late:
+            fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
     time.sleep(8)
-    idle = {w: _proc(fleets[w].workers[w].pid) for w in workers}
+    idle = {w: _proc(fleets[w].workers[w].pid) for w in workers if w not in late}
     started = time.monotonic()
     os.environ.update({k: v for k, v in fleet.env.items() if k.startswith("HARNESS_FLEET")})
     from harness.cli import main as harness
@@ -103,12 +111,19 @@ def main() -> int:
     while True:
         rows = fleet.status()
         running = [r for r in rows if r["state"] == "running"]
-        alive = [w for w in workers if fleets[w].workers[w].poll() is None]
+        alive = [w for w in workers if w in idle and fleets[w].workers[w].poll() is None]
         if len(running) >= peak_running:
             peak_running = len(running)
             peak_rss = sum(_proc(fleets[w].workers[w].pid)[1] - idle[w][1] for w in alive)
         mine = [r for r in running if r["worker"] == workers[0]]
-        if not args.no_kill and killed_at is None and len(mine) >= 2:
+        if late and len(mine) >= 2:
+            for w in late:
+                fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
+            time.sleep(8)
+            idle.update({w: _proc(fleets[w].workers[w].pid) for w in late})
+            late = []
+            continue
+        if not args.no_kill and not late and killed_at is None and len(mine) >= 2:
             victims = {r["id"] for r in running if r["worker"] == workers[0]}
             cpu_at_kill = _proc(fleets[workers[0]].workers[workers[0]].pid)[0]
             fleets[workers[0]].kill(workers[0])
@@ -118,7 +133,7 @@ def main() -> int:
         time.sleep(1)
     wall = time.monotonic() - started
     cpu = sum(_proc(fleets[w].workers[w].pid)[0] - idle[w][0] for w in workers
-              if fleets[w].workers[w].poll() is None)  # fmt: skip
+              if w in idle and fleets[w].workers[w].poll() is None)  # fmt: skip
     if killed_at is not None:
         cpu += cpu_at_kill - idle[workers[0]][0]
     steps, overhead, takeover = _journals(fleet, rows, args.latency, killed_at, victims)

@@ -86,6 +86,7 @@ class LitellmModel:
         """Attempts of the last call, also when it raised (for the journal)."""
         self.last_delays: list[float] = []
         self._price_warned = False
+        self._table: tuple[tuple[float, float] | None] | None = None
         self._answered = False
         """A request got an answer: a refused connection after that is a server gone down
         (retried to the deadline), before it a server that is not there (said at once)."""
@@ -103,11 +104,18 @@ class LitellmModel:
     ) -> ModelResponse:
         litellm, retrier, kwargs = self._begin(messages, tools)
         try:
-            raw, parsed = retrier.call(lambda: _checked(litellm.completion(**kwargs)))
+            raw, parsed = retrier.call(lambda: _checked(self._send(litellm, kwargs)))
         finally:
             self.last_attempts, self.last_delays = retrier.attempts, list(retrier.delays)
         self._answered = True
         return self._finish(litellm, raw, parsed, retrier)
+
+    def _send(self, litellm: Any, kwargs: dict[str, Any]) -> Any:
+        """One request, without litellm's success logging when no callback listens."""
+        from harness.model.lean import quiet
+
+        with quiet(litellm):
+            return litellm.completion(**kwargs)
 
     def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
         """What a request of this transcript may have cost when its answer was lost (a crash
@@ -279,24 +287,39 @@ class LitellmModel:
         )
 
     def _cost(self, litellm: Any, raw: Any, prompt: int, completion: int) -> float:
-        """The call's dollars: the configured price, else litellm's; unknown: 0, said once
+        """The call's dollars: the configured price, else what litellm priced the response
+        at during the call, else its table's price (looked up once); unknown: 0, said once
         for a hosted model (a model on your own server has no price list to miss)."""
-        from harness.model.pricing import configured_price, table_price
+        from harness.model.lean import response_cost
+        from harness.model.pricing import configured_price
 
         price = configured_price(self.config)
         if price is not None:
             return prompt * price[0] + completion * price[1]
-        try:
-            return float(litellm.completion_cost(completion_response=raw, model=self.name))
-        except Exception as exc:
-            ctx = self._context(litellm)
-            price = table_price(litellm, self.name, ctx.provider)
-            if price is not None:
-                return prompt * price[0] + completion * price[1]
-            if not self._price_warned and not is_local(self.config, ctx.provider, self.environ):
-                self._price_warned = True  # once per run (one model object per run)
-                log.warning("no price known for model %r (%s): cost counted as 0", self.name, exc)
-            return 0.0
+        priced, why = response_cost(raw)
+        if priced is not None:
+            return priced
+        if why is None:  # litellm did not price it during the call: ask it now
+            try:
+                return float(litellm.completion_cost(completion_response=raw, model=self.name))
+            except Exception as exc:
+                why = str(exc)
+        price = self._table_price(litellm)
+        if price is not None:
+            return prompt * price[0] + completion * price[1]
+        ctx = self._context(litellm)
+        if not self._price_warned and not is_local(self.config, ctx.provider, self.environ):
+            self._price_warned = True  # once per run (one model object per run)
+            log.warning("no price known for model %r (%s): cost counted as 0", self.name, why)
+        return 0.0
+
+    def _table_price(self, litellm: Any) -> tuple[float, float] | None:
+        """The model's price in litellm's table, looked up on the first call only."""
+        if self._table is None:
+            from harness.model.pricing import table_price
+
+            self._table = (table_price(litellm, self.name, self._context(litellm).provider),)
+        return self._table[0]
 
 
 _Parsed = tuple[str | None, list[ToolCall], str | None]

@@ -269,3 +269,36 @@ def set_scenes(root: Path, scenes: list[tuple[str, list[dict[str, Any]]]]) -> No
         cwd=root,
         check=True,
     )
+
+
+def set_init_sh(root: Path, runner: Runner, content: str) -> None:
+    """Before `harness init`: the initializer writes `content` as init.sh (trusted: a
+    person's commit), and the project runs on `runner`."""
+    path = root / "script.json"
+    script = json.loads(path.read_text())
+    for step in script["scenes"][0]["turns"]:
+        for tool_call in step.get("tool_calls", []):
+            if tool_call["name"] == "write_init_sh":
+                tool_call["arguments"]["content"] = content
+    path.write_text(json.dumps(script))
+    config = root / "harness.toml"
+    config.write_text(config.read_text().replace('[runner]\nkind = "local"\n', runner.table, 1))
+
+
+def plant_deep(folder: Path, levels: int, name: str, data: bytes, step: str = "d" * 200) -> str:
+    """`levels` folders named `step` below `folder` (made one name at a time: no path past
+    PATH_MAX is ever named) and the file `name` holding `data` at the bottom; its path
+    relative to `folder`."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(levels):
+            os.mkdir(step, dir_fd=fd)
+            inner = os.open(step, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        made = os.open(name, os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+        os.write(made, data)
+        os.close(made)
+    finally:
+        os.close(fd)
+    return "/".join([step] * levels + [name])

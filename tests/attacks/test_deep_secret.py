@@ -12,18 +12,23 @@ go past PATH_MAX, so no command there could read the file in the first place.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.attacks.support import git_out, project, record_model_input, run, runner_for
+from tests.attacks.support import (
+    git_out,
+    plant_deep,
+    project,
+    record_model_input,
+    run,
+    runner_for,
+)
 from tests.session.support import call, tool_outputs, turn
 
 KEY = "CanaryDeepSecretPassword0123456789"  # no pattern the redaction knows
-NAME = "d" * 200
 LEVELS = 25  # 5,000 bytes below data/
 ATTACK = "find . -name .env -execdir cat {} \\; ; echo attack$((1+1))ed"
 
@@ -38,18 +43,7 @@ def cleared(tmp_path: Path) -> Iterator[Path]:
 def _plant(root: Path) -> None:
     """The user's `.env` at the bottom of a deep folder, made one name at a time."""
     (root / "data").mkdir()
-    fd = os.open(root / "data", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _ in range(LEVELS):
-            os.mkdir(NAME, dir_fd=fd)
-            inner = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        secret = os.open(".env", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
-        os.write(secret, f"DATABASE_PASSWORD={KEY}\n".encode())
-        os.close(secret)
-    finally:
-        os.close(fd)
+    plant_deep(root / "data", LEVELS, ".env", f"DATABASE_PASSWORD={KEY}\n".encode())
 
 
 def test_a_secret_past_path_max_is_not_shown_to_commands(

@@ -12,12 +12,12 @@ the image, where dependencies belong (the key says so).
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from tests.attacks.support import run, runner_for, runner_params
+from tests.attacks.support import run, runner_for, runner_params, set_init_sh
 from tests.session.support import call, good_turns, init, make_project, tool_outputs, turn
 
 INIT = (
@@ -47,15 +47,7 @@ def test_only_a_trusted_setup_writes_the_package_cache(
         tmp_path / "p", count=2, sessions={1: turns}, files={".gitignore": "env/\n"},
         toml="[budgets]\nrun_sessions = 2\n",
     )  # fmt: skip
-    script = json.loads((root / "script.json").read_text())
-    for step in script["scenes"][0]["turns"]:
-        for tool_call in step.get("tool_calls", []):
-            if tool_call["name"] == "write_init_sh":
-                tool_call["arguments"]["content"] = INIT
-    (root / "script.json").write_text(json.dumps(script))
-    config = root / "harness.toml"
-    table = runner.table + "package_cache = true\n"
-    config.write_text(config.read_text().replace('[runner]\nkind = "local"\n', table, 1))
+    set_init_sh(root, replace(runner, table=runner.table + "package_cache = true\n"), INIT)
     init(root)
     run(root, tmp_path)
     outputs = tool_outputs(root, "run")

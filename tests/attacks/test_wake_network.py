@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.server
 import ipaddress
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import ClassVar
 
 import pytest
 
-from tests.attacks.support import project, run, runner_for, runner_params
+from tests.attacks.support import project, run, runner_for, runner_params, set_init_sh
 from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, init, make_project, tool_outputs, turn
 
@@ -141,14 +140,7 @@ def test_a_trusted_init_sh_runs_no_file_the_agent_changed_with_the_network(
         tmp_path / "p", count=1, sessions={1: turns}, files=files,
         toml="[budgets]\nrun_sessions = 2\n",
     )  # fmt: skip
-    script = json.loads((root / "script.json").read_text())
-    for step in script["scenes"][0]["turns"]:
-        for tool_call in step.get("tool_calls", []):
-            if tool_call["name"] == "write_init_sh":
-                tool_call["arguments"]["content"] = TRUSTED_INIT
-    (root / "script.json").write_text(json.dumps(script))
-    config = root / "harness.toml"
-    config.write_text(config.read_text().replace('[runner]\nkind = "local"\n', runner.table, 1))
+    set_init_sh(root, runner, TRUSTED_INIT)
     init(root)
     run(root, tmp_path)
     assert (root / "scripts" / "setup.sh").read_text() == evil  # the agent did rewrite it

@@ -19,26 +19,12 @@ import pytest
 
 from harness.errors import RunnerError
 from runners import protect
-
-NAME = "d" * 200
+from tests.attacks.support import plant_deep
 
 
 def _deep(root: Path, levels: int) -> str:
-    """Make ``levels`` folders named NAME below ``root`` without ever naming a path
-    longer than PATH_MAX, a secret at the bottom; its relative path."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        for _ in range(levels):
-            os.mkdir(NAME, dir_fd=fd)
-            inner = os.open(NAME, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
-            os.close(fd)
-            fd = inner
-        secret = os.open(".env", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
-        os.write(secret, b"KEY=deep\n")
-        os.close(secret)
-    finally:
-        os.close(fd)
-    return "/".join([NAME] * levels + [".env"])
+    """``levels`` folders below ``root`` and a secret at the bottom; its relative path."""
+    return plant_deep(root, levels, ".env", b"KEY=deep\n")
 
 
 @pytest.fixture

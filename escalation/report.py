@@ -89,6 +89,7 @@ def summarize(
             labels["undone"] += bool(o.undone)
             labels["check_failed"] += bool(o.check_failed)
             labels["later_answer"] += bool(o.later_answer)
+            labels["later_session"] += o.relabeled is not None
             labels["hedge_only"] += o.hedge_only
             labels["capped"] += o.capped
     user_outcomes = user_projects = 0

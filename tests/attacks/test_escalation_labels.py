@@ -66,4 +66,6 @@ def test_a_change_undone_next_session_is_labelled_should_have_asked(
         mine = {o.key: o for o in user.outcomes() if o.key in {first.key, second.key}}
     assert all(o.should_ask and o.relabeled for o in mine.values()) and len(mine) == 2
     code, out = harness_out(root, "escalation", "--json")
-    assert code == 0 and json.loads(out)["labels"]["should_ask"] >= 2
+    assert code == 0 and json.loads(out)["labels"]["later_session"] == 2
+    code, out = harness_out(root, "escalation")
+    assert code == 0 and "shown by a later session 2;" in out

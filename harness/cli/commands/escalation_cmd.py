@@ -115,7 +115,8 @@ def render(summary: Summary, samples: int, cost: dict[str, Any], *, cap: int) ->
             f"outcomes   asked {labels.get('asked', 0)} (answer mattered "
             f"{labels.get('answer_mattered', 0)}); not asked {labels.get('not_asked', 0)}, "
             f"should have: undone {labels.get('undone', 0)}, check failed "
-            f"{labels.get('check_failed', 0)}, later answer {labels.get('later_answer', 0)}; "
+            f"{labels.get('check_failed', 0)}, later answer {labels.get('later_answer', 0)}, "
+            f"shown by a later session {labels.get('later_session', 0)}; "
             f"hedge alone (unattended) {labels.get('hedge_only', 0)}, capped "
             f"{labels.get('capped', 0)}"
         )

@@ -6,12 +6,15 @@ HEAD names, the tracked files deleted since it), ``commits.bundle`` (``git bundl
 commits from the run's base to HEAD, when there are any) and ``tree/<path>`` for every file
 changed against HEAD or untracked and not ignored. ``.git`` and ``.harness`` are never in
 it; files git ignores (build outputs, dependencies) are not either: they are remade, not
-carried. :func:`restore` puts a clone (at the base) in that state. :func:`fingerprint` is
-cheap (one ``git status``): a checkpoint is taken only when it changed.
+carried; nor files over :data:`FILE_LIMIT`, or past :data:`TOTAL_LIMIT` together
+(``left_out`` in ``checkpoint.json``: the worker says them). :func:`restore` puts a
+clone (at the base) in that state. :func:`fingerprint` is cheap (one ``git status``): a
+checkpoint is taken only when it changed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -20,12 +23,15 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.project import git
 
 FORMAT = 1
 SKIP = (".git", ".harness")
+FILE_LIMIT = 64 * 2**20  # a file larger than this is not carried (said in the worker's log)
+TOTAL_LIMIT = 256 * 2**20  # nor files past this many bytes together
 
 
 class CheckpointError(Exception):
@@ -68,23 +74,47 @@ def _status_path(token: str) -> str | None:
     return None
 
 
-def pack(root: Path, base: str) -> tuple[bytes, str]:
-    """The checkpoint of ``root`` (a clone whose run started at ``base``), and its HEAD."""
+@dataclass(frozen=True)
+class Packed:
+    data: bytes
+    head: str
+    left_out: list[tuple[str, int]]
+    """Files not carried for their size (path, bytes): over FILE_LIMIT each, or past
+    TOTAL_LIMIT together (the agent's work tree cannot make a worker hold gigabytes)."""
+
+
+def pack(root: Path, base: str) -> Packed:
+    """The checkpoint of ``root`` (a clone whose run started at ``base``)."""
     head = git(root, "rev-parse", "HEAD")
     changed = git(root, "diff", "--name-only", "-z", "HEAD").split("\0")
     untracked = git(root, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
     paths = sorted({p for p in (*changed, *untracked) if p and not _skipped(p)})
-    deleted = [p for p in paths if not os.path.lexists(root / p)]
+    sizes: dict[str, int] = {}
+    for path in paths:
+        try:
+            sizes[path] = os.lstat(root / path).st_size
+        except FileNotFoundError:
+            continue  # deleted (or gone since git listed it)
+    deleted = [p for p in paths if p not in sizes]
+    carried, left_out, total = [], [], 0
+    for path in paths:
+        if path in sizes:
+            size = sizes[path]
+            if size > FILE_LIMIT or total + size > TOTAL_LIMIT:
+                left_out.append((path, size))
+            else:
+                carried.append(path)
+                total += size
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
-        meta = json.dumps({"format": FORMAT, "head": head, "deleted": deleted}).encode()
-        _add_bytes(tar, "checkpoint.json", meta)
+        meta = {"format": FORMAT, "head": head, "deleted": deleted, "left_out": left_out}
+        _add_bytes(tar, "checkpoint.json", json.dumps(meta).encode())
         if head != base:
             _add_bytes(tar, "commits.bundle", _bundle(root, base))
-        for path in paths:
-            if path not in deleted:
+        for path in carried:
+            with contextlib.suppress(FileNotFoundError):  # removed since: not carried
                 tar.add(root / path, arcname=f"tree/{path}", recursive=False)
-    return buffer.getvalue(), head
+    return Packed(buffer.getvalue(), head, left_out)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -196,6 +196,7 @@ class Checkpointer:
         """This folder's note of the last checkpoint it took (``RunFolder.mark``)."""
         self.last = ""
         self.taken = 0
+        self.said: set[str] = set()  # files said too large to carry
 
     def __call__(self) -> None:
         from fleet.checkpoint import fingerprint, pack
@@ -203,8 +204,16 @@ class Checkpointer:
         mark = fingerprint(self.root)
         if mark == self.last:
             return
-        data, head = pack(self.root, self.base)
-        digest = self.journals.checkpoint(self.where, data, head)
+        packed = pack(self.root, self.base)
+        for path, size in packed.left_out:
+            if path not in self.said:
+                self.said.add(path)
+                print(
+                    f"harness fleet: {self.root}: {path} ({size:,} bytes) is too large to "
+                    "checkpoint: another machine taking this run over will not have it",
+                    flush=True,
+                )
+        digest = self.journals.checkpoint(self.where, packed.data, packed.head)
         self.mark.write_text(digest + "\n")
         self.last = mark
         self.taken += 1

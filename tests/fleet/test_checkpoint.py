@@ -79,8 +79,10 @@ def test_another_clone_restored_holds_every_edit(source: Path, tmp_path: Path) -
     (lost / ".harness").mkdir()
     (lost / ".harness" / "state").write_text("the harness's own, never carried\n")
 
-    data, head = pack(lost, base)
+    packed = pack(lost, base)
+    data, head = packed.data, packed.head
     assert head == _git(lost, "rev-parse", "HEAD") != base
+    assert packed.left_out == []
 
     other = _clone(source, tmp_path / "other")  # another machine: the base only
     assert restore(other, data, "harness/r1") == head
@@ -135,3 +137,21 @@ def test_not_a_checkpoint_is_said(source: Path, tmp_path: Path) -> None:
     root = _clone(source, tmp_path / "c")
     with pytest.raises(CheckpointError, match="not a work-tree checkpoint"):
         restore(root, b"plain bytes", "harness/r")
+
+
+def test_a_file_too_large_is_left_out_and_said(source: Path, tmp_path: Path) -> None:
+    """An agent that writes a huge file cannot make the worker hold it: not carried, named."""
+    from fleet.checkpoint import FILE_LIMIT
+
+    lost = _clone(source, tmp_path / "lost")
+    base = _git(lost, "rev-parse", "HEAD")
+    with open(lost / "huge.bin", "wb") as handle:
+        handle.truncate(FILE_LIMIT + 1)  # sparse: costs no disk
+    (lost / "small.txt").write_text("carried\n")
+    packed = pack(lost, base)
+    assert packed.left_out == [("huge.bin", FILE_LIMIT + 1)]
+    assert len(packed.data) < 2**20
+    other = _clone(source, tmp_path / "other")
+    restore(other, packed.data, "harness/r")
+    assert (other / "small.txt").read_text() == "carried\n"
+    assert not (other / "huge.bin").exists()

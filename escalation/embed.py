@@ -85,15 +85,17 @@ class LitellmEmbedder:
     def embed(self, text: str) -> list[float]:
         """Call ``litellm.embedding`` for one text."""
         from harness.errors import ModelFatal, ProviderUnavailable
-        from harness.model.names import import_litellm
+        from harness.model.credentials import credentials
+        from harness.model.names import import_litellm, provider_of
 
         litellm = import_litellm()
         kwargs: dict[str, Any] = {}
         if self.api_base:
             kwargs["api_base"] = self.api_base
         environ = os.environ if self.environ is None else self.environ
-        if self.api_key_env and environ.get(self.api_key_env):
-            kwargs["api_key"] = environ[self.api_key_env]
+        # The key (embedding_api_key_env, else the provider's usual variable) and the
+        # several credentials of AWS, Vertex AI, Azure AD: from the run's environment.
+        kwargs.update(credentials(provider_of(litellm, self.model), environ, self.api_key_env))
         fatal = (
             litellm.AuthenticationError,
             litellm.PermissionDeniedError,

@@ -14,6 +14,7 @@ from harness.errors import ModelFatal
 from harness.events import Events
 from harness.model.accounting import Accounting
 from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
+from harness.model.credentials import KEY_ENV, credentials
 from harness.model.names import (
     SCRIPTED_PREFIX,
     import_litellm,
@@ -27,21 +28,6 @@ from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedRespo
 
 log = logging.getLogger(__name__)
 
-# The variable each provider reads its key from, when litellm cannot tell us.
-_KEY_ENV = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-    "mistral": "MISTRAL_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-    "deepseek": "DEEPSEEK_API_KEY",
-    "azure": "AZURE_API_KEY",
-    "cohere": "COHERE_API_KEY",
-    "together_ai": "TOGETHERAI_API_KEY",
-    "xai": "XAI_API_KEY",
-}
-
 
 class LitellmModel:
     """A chat model reached through litellm (or the offline ``scripted/...`` model).
@@ -51,9 +37,9 @@ class LitellmModel:
         project_root: where ``scripted/<file.json>`` scripts are looked up.
         accounting: if given, budgets are checked before each call and usage added after.
         environ: the run's environment, where the key (``[model] api_key_env``, or the
-            provider's usual variable) and a base URL variable are read (default:
-            ``os.environ``). Providers with several credential variables (AWS, Google,
-            Azure AD) still read those from the process environment, through litellm.
+            provider's usual variable), the several credentials of AWS, Vertex AI and
+            Azure AD (``credentials.py``) and a base URL variable are read (default:
+            ``os.environ``); each is passed to litellm explicitly.
         events: the run's observers, told of each retry back-off.
         sleep, clock, rng: injectable time and randomness (tests do not wait).
     """
@@ -219,7 +205,7 @@ class LitellmModel:
             missing = []
         if missing:
             return str(missing[0])
-        return _KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
+        return KEY_ENV.get(provider, f"{provider.upper()}_API_KEY")
 
     def _kwargs(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -243,9 +229,8 @@ class LitellmModel:
             kwargs["timeout"] = cfg.timeout_s
         # The key and base URL from the run's environment, not litellm's look-up in the
         # process's: two runs in one process may use two keys.
-        key_env = cfg.api_key_env or _KEY_ENV.get(ctx.provider)
-        if key_env and self.environ.get(key_env):
-            kwargs["api_key"] = self.environ[key_env]
+        # AWS, Vertex AI and Azure AD credentials too (harness/model/credentials.py).
+        kwargs.update(credentials(ctx.provider, self.environ, cfg.api_key_env))
         if self.scripted:
             kwargs["api_base"] = str(self.project_root)
             return kwargs

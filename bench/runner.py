@@ -3,9 +3,10 @@
 The ways, interleaved run by run so drift hits them alike:
   subprocess    subprocess.run(["sh", "-c", "true"]) (no runner, no sandbox)
   bare bwrap    subprocess.run of the bwrap command line the runner builds, then `sh -c true`
-  bwrap+limits  the same with the runner's `prlimit ... --` before the shell (what the
-                runner execs beyond bare bwrap: the rest of "bwrap runner" over this is
-                harness's own Python: pipes, the start marker, the checks after)
+  bwrap+limits  the same with the runner's limits set as it sets them (dash's `ulimit`
+                in that shell, else `prlimit ... --` before it): the rest of "bwrap
+                runner" over this is harness's own Python: pipes, the start marker, the
+                checks after
   bwrap host /etc  the same command line with the host's whole /etc bound (as before the
                 curated /etc)
   bwrap runner  BubblewrapRunner.run("true") as `harness run` makes it (rlimits, output
@@ -100,7 +101,10 @@ def main() -> int:
         etc = argv.index("/etc") - 1  # --ro-bind <curated> /etc
         host_etc = [*argv[:etc], "/etc", *argv[etc + 1 :]]
         env = sandbox.environment(None)
-        limited = [*argv[:-3], *(sandbox._limit_argv(sandbox.resources) or []), *argv[-3:]]
+        plan = sandbox._limit_plan(sandbox.resources)
+        prefix, prelude = (plan.prefix, plan.prelude) if plan else ([], "")
+        script = f"{prelude} && true" if prelude else "true"
+        limited = [*argv[:-3], *prefix, "/bin/sh", "-c", script]
         ways["bare bwrap"] = lambda: subprocess.run(argv, cwd=project, env=env, check=True)
         ways["bwrap+limits"] = lambda: subprocess.run(limited, cwd=project, env=env, check=True)
         ways["bwrap host /etc"] = lambda: subprocess.run(host_etc, cwd=project, env=env, check=True)
@@ -158,7 +162,7 @@ def main() -> int:
         )
         print(
             f"bwrap runner - bare bwrap: {median['bwrap runner'] - median['bare bwrap']:+.1f} ms "
-            f"(prlimit: {median['bwrap+limits'] - median['bare bwrap']:+.1f}, harness's Python "
+            f"(limits: {median['bwrap+limits'] - median['bare bwrap']:+.1f}, harness's Python "
             f"and pipes: {median['bwrap runner'] - median['bwrap+limits']:+.1f}); bare bwrap - "
             f"subprocess: {median['bare bwrap'] - median['subprocess']:+.1f} ms"
         )

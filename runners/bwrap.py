@@ -22,6 +22,7 @@ import functools
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import RunnerError
@@ -39,8 +40,10 @@ from runners.bwrap_view import (
 )
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
+    dash_shell,
     did_not_start,
     limit_argv,
+    limit_script,
     prlimit_path,
     run_limited,
     shell_code,
@@ -139,6 +142,16 @@ def _check_owner_can_run(view: View, root: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LimitPlan:
+    """How a command's limits are set (:meth:`BubblewrapRunner._limit_plan`)."""
+
+    prefix: list[str]  # ``prlimit ... --`` before the shell; empty when the shell sets them
+    prelude: str  # dash's ``ulimit`` commands the shell runs first; empty with prlimit
+    pids: int | None  # RLIMIT_NPROC set (None: not enforced)
+    by: str
+
+
 class BubblewrapRunner:
     """Runs commands with ``sh -c`` in a new bubblewrap sandbox per command."""
 
@@ -193,13 +206,13 @@ class BubblewrapRunner:
 
     def describe(self) -> str:
         network = "network off" if not self.resources.network else "network on"
-        prefix = self._limit_argv(self.resources)
-        if prefix is None:
+        plan = self._limit_plan(self.resources)
+        if plan is None:
             limits = "limits set before exec (no prlimit: pids not enforced)"
-        elif not any(arg.startswith("--nproc") for arg in prefix):
-            limits = "limits by prlimit (pids not enforced: commands run as root)"
+        elif plan.pids is None:
+            limits = f"limits by {plan.by} (pids not enforced: commands run as root)"
         else:
-            limits = "limits by prlimit"
+            limits = f"limits by {plan.by}"
         python = "" if self.view.python else ", the harness's Python not readable by it"
         return (
             f"bwrap sandbox ({self.version}), {network} for the agent, {limits}, "
@@ -227,8 +240,8 @@ class BubblewrapRunner:
             raise ValueError(f"cwd {cwd!r} is outside the project")
         # The limits are set inside the sandbox, on the command only (not on bwrap), so
         # RLIMIT_NPROC counts the processes of the sandbox's own user namespace.
-        prefix = self._limit_argv(limits)
-        pids = limits.pids if prefix and any(a.startswith("--nproc") for a in prefix) else None
+        plan = self._limit_plan(limits)
+        pids = plan.pids if plan else None
         refused = ungrantable(
             limits, self.resources, max_file_mb=self.max_file_mb, runner="bwrap", pids=pids
         )
@@ -258,14 +271,15 @@ class BubblewrapRunner:
             keys=_key_folder(),
             packages=packages,
         )
-        argv = [*sandbox, *(prefix or [])]
+        argv = [*sandbox, *(plan.prefix if plan else [])]
         were_absent = protect.absent(self.root, self.protected) if tree is None else []
         try:
             outcome = run_limited(
                 argv,
                 command,
                 limits,
-                limited=prefix is not None,
+                limited=plan is not None,
+                prelude=plan.prelude if plan else "",
                 cwd=self.root,
                 env=self.environment({**PACKAGE_ENV, **(env or {})} if packages else env),
                 max_file_mb=self.max_file_mb,
@@ -299,18 +313,23 @@ class BubblewrapRunner:
             failure=failure,
         )
 
-    def _limit_argv(self, limits: Resources) -> list[str] | None:
-        """``prlimit ... --`` as the sandbox's first command, or None when it is missing
-        or not inside the system folders the sandbox sees (then the limits are set on
-        bwrap between fork and exec, and ``pids`` is not enforced)."""
+    def _limit_plan(self, limits: Resources) -> LimitPlan | None:
+        """How the limits are set inside the sandbox, on the command only: by the shell
+        that runs it (dash's ``ulimit``: no exec), else ``prlimit ... --`` before it when
+        that is inside the system folders the sandbox sees; None: neither (then they are
+        set on bwrap between fork and exec, and ``pids`` is not enforced)."""
+        # RLIMIT_NPROC: root's processes are exempt from it, so it bounds nothing then.
+        pids = limits.pids if self.view.workload.uid != 0 else None
+        if dash_shell():
+            script = limit_script(limits, max_file_mb=self.max_file_mb, pids=pids)
+            return LimitPlan([], script, pids, "the shell's ulimit")
         path = prlimit_path()
         if path is None or not any(
             path.startswith(folder + "/") for folder in SYSTEM_DIRS if not os.path.islink(folder)
         ):
             return None
-        # RLIMIT_NPROC: root's processes are exempt from it, so it bounds nothing then.
-        pids = limits.pids if self.view.workload.uid != 0 else None
-        return limit_argv(limits, max_file_mb=self.max_file_mb, pids=pids)
+        argv = limit_argv(limits, max_file_mb=self.max_file_mb, pids=pids) or []
+        return LimitPlan(argv, "", pids, "prlimit")
 
     def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
         """The allow-listed environment: bwrap and the command get nothing else."""

@@ -54,10 +54,12 @@ def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project:
     assert (project / "src" / "out.txt").read_text() == "made\n"
     assert runner.sandboxed and runner.name == "bwrap"
     assert "bwrap sandbox (bubblewrap" in runner.describe()
-    from runners.process import prlimit_path
+    from runners.process import dash_shell, prlimit_path
 
     pids = "" if os.geteuid() != 0 else " (pids not enforced: commands run as root)"
-    limits = f"limits by prlimit{pids}," if prlimit_path() else "(no prlimit: pids not enforced)"
+    by = "the shell's ulimit" if dash_shell() else "prlimit"
+    limited = dash_shell() or prlimit_path()
+    limits = f"limits by {by}{pids}," if limited else "(no prlimit: pids not enforced)"
     assert limits in runner.describe()
     assert "network off" in runner.describe()
 
@@ -266,16 +268,20 @@ def test_the_journal_keys_are_out_of_sight_even_under_a_bound_folder(
     assert (state / "keys" / "0123456789abcdef.key").read_bytes() == b"k" * 32
 
 
-@pytest.mark.parametrize("prlimit", [True, False], ids=["prlimit", "preexec"])
-def test_the_limits_hold_with_and_without_prlimit(
-    project: Path, monkeypatch: pytest.MonkeyPatch, prlimit: bool
+@pytest.mark.parametrize("how", ["shell", "prlimit", "preexec"])
+def test_the_limits_hold_set_by_the_shell_by_prlimit_or_before_exec(
+    project: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     from runners import process
 
-    if not prlimit:
+    if how == "shell" and not process.dash_shell():
+        pytest.skip("/bin/sh is not dash: prlimit sets the limits here")
+    if how != "shell":
+        monkeypatch.setattr("runners.bwrap.dash_shell", lambda: False)
+    if how == "preexec":
         monkeypatch.setattr(process, "prlimit_path", lambda: None)
         monkeypatch.setattr("runners.bwrap.prlimit_path", lambda: None)
-    elif process.prlimit_path() is None:
+    elif how == "prlimit" and process.prlimit_path() is None:
         pytest.skip("util-linux's prlimit is not installed")
     runner = BubblewrapRunner(project, max_file_mb=5)
     limits = runner.run("ulimit -f; ulimit -v; ulimit -t", resources=Resources(memory_mb=300))
@@ -287,33 +293,46 @@ def test_the_limits_hold_with_and_without_prlimit(
     assert big.failure is not None and big.failure.kind == "disk"
 
 
+@pytest.mark.parametrize("how", ["shell", "prlimit"])
 def test_a_sandbox_that_cannot_start_is_the_machines_fault_not_the_commands(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    """Limits prlimit cannot set (here a soft limit above its hard one): the command does
-    not run. With the run's own resources it is the machine's fault (RunnerError: the run
-    parks, issue 23); with resources the agent declared, the agent reads why."""
+    """Limits that cannot be set (here a soft limit above its hard one), by the shell or
+    by prlimit: the command does not run. With the run's own resources it is the
+    machine's fault (RunnerError: the run parks, issue 23); with resources the agent
+    declared, the agent reads why."""
     from harness.errors import RunnerError
     from runners import process
     from runners.base import Resources
 
-    if process.prlimit_path() is None:
-        pytest.skip("util-linux's prlimit is not installed")
-    monkeypatch.setattr(
-        "runners.bwrap.limit_argv", lambda *a, **k: [process.prlimit_path(), "--cpu=5:3", "--"]
-    )
+    if how == "shell":
+        if not process.dash_shell():
+            pytest.skip("/bin/sh is not dash")
+        monkeypatch.setattr(
+            "runners.bwrap.limit_script", lambda *a, **k: "ulimit -t 3 && ulimit -S -t 5"
+        )
+        said = "error setting limit"
+    else:
+        if process.prlimit_path() is None:
+            pytest.skip("util-linux's prlimit is not installed")
+        monkeypatch.setattr("runners.bwrap.dash_shell", lambda: False)
+        monkeypatch.setattr(
+            "runners.bwrap.limit_argv",
+            lambda *a, **k: [process.prlimit_path(), "--cpu=5:3", "--"],
+        )
+        said = "soft limit CPU"
     runner = BubblewrapRunner(project)
     with pytest.raises(RunnerError) as raised:
         runner.run("echo ran > ran.txt")
     assert raised.value.kind == "sandbox_failed"
     assert "bubblewrap could not start a command on this machine" in str(raised.value)
-    assert "soft limit CPU" in str(raised.value)
+    assert said in str(raised.value)
     declared = Resources(memory_mb=1024)
     result = runner.run("echo ran > ran.txt", resources=declared)
     assert not (project / "ran.txt").exists()
     assert result.failure is not None and result.failure.kind == "sandbox"
     assert "could not start under the resources you declared" in result.failure.message
-    assert "soft limit CPU" in result.failure.message
+    assert said in result.failure.message
 
 
 def test_a_command_that_fails_like_bwrap_is_still_the_commands(project: Path) -> None:

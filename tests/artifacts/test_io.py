@@ -164,3 +164,33 @@ def test_atomic_write_never_writes_through_a_link_inside(tmp_path: Path) -> None
     assert not link.is_symlink() and link.read_text() == "harness's own"
     assert (tmp_path / "real.md").read_text() == "kept"
     assert oct(link.stat().st_mode & 0o777) == oct(0o644)
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+import artifacts.io
+os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed before the rename
+root = Path(sys.argv[1])
+artifacts.io.atomic_write(root / "progress.md", "half\\n", root=root)
+"""
+
+
+def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    """A SIGKILL between the temp file and the rename (the kill-fuzz found one:
+    `?? .progress.md.<x>.tmp` in the user's git status); the next write removes it, and
+    leaves a live writer's temp file alone."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "progress.md").write_text("old\n")
+    done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=repo)
+    assert done.returncode == -9
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith(".progress.md.")
+    live = tmp_path / f".progress.md.{os.getpid()}-livewriter.tmp"
+    live.write_text("being written")
+    atomic_write(tmp_path / "progress.md", "new\n", root=tmp_path)
+    assert (tmp_path / "progress.md").read_text() == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "progress.md"]

@@ -174,7 +174,15 @@ class FleetDb:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=2, max_overflow=4, pool_pre_ping=True)
-        self.engine = sa.create_engine(place.tables_url(), **kwargs)
+        try:
+            self.engine = sa.create_engine(place.tables_url(), **kwargs)
+        except (ValueError, sa.exc.ArgumentError) as error:  # e.g. a port that is no number
+            from fleet.place import FleetError
+
+            raise FleetError(
+                f"{place.describe()}: not a valid PostgreSQL URL ({error}): give "
+                "postgresql://USER@HOST[:PORT]/DATABASE"
+            ) from error
         if place.embedded:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         self.meta, self.runs, self.workers, self.questions = _tables(sa)

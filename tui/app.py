@@ -37,7 +37,10 @@ RUN_HINT = "r: start `harness run`"
 class HarnessApp(App[int]):
     """Live view of one project: features, sessions, steps, runner, inbox."""
 
-    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    CSS_PATH = [  # noqa: RUF012 (Textual's idiom); absolute: subclasses live elsewhere
+        Path(__file__).with_name("app.tcss"),
+        Path(__file__).with_name("inbox.tcss"),
+    ]
     TITLE = "harness"
     AUTO_FOCUS = "#inbox-list"
     BINDINGS = [  # noqa: RUF012 (Textual's idiom)

@@ -2,7 +2,9 @@
 
 Keys (list focused): 1-9 choose, t or enter type an answer, a approve, d deny (then type
 the reason and press enter), f attach files. In the answer box, enter sends.
-Answers go through `escalation.questions.QuestionStore`, the same API `harness answer` uses.
+Answers go through `escalation.questions.QuestionStore`, the same API `harness answer` uses;
+in the fleet view (``fleet=True``: ids are RUN/QID, no attachments) through
+`fleet.inbox.settle`, the path of `harness fleet answer`.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from harness.terminal import for_terminal
 from tui.model import QuestionView, Reply
 
 
-def detail(q: QuestionView) -> str:
+def detail(q: QuestionView, *, fleet: bool = False) -> str:
     """The question, its choices and the keys first (a small terminal shows the top of
-    it), then its context, scores and reason (markup; every agent string escaped)."""
+    it), then its context, scores and reason (markup; every agent string escaped). The
+    fleet's copy of a question holds no context, scores or reason: none is drawn."""
     head = "[b magenta]APPROVAL[/]" if q.kind == "approval" else "[b cyan]QUESTION[/]"
     lines = [f"{head} {escape(q.id)}  {escape(for_terminal(q.text))}"]
     if q.kind == "approval":
@@ -30,20 +33,22 @@ def detail(q: QuestionView) -> str:
             more = f" and {len(q.choices) - 8} more" if len(q.choices) > 8 else ""
             lines.append(f"covers {len(q.choices)}: {items}{more}")
         lines.append("[b]a[/] approve   [b]d[/] deny (type a reason, enter)")
-        if len(q.choices) > 1:
+        if len(q.choices) > 1 and not fleet:
             lines.append(f"some only: `harness approve {escape(q.id)} --only ITEMS`")
     else:
         for i, choice in enumerate(q.choices[:9], 1):
             lines.append(f"  [b]{i}[/] {escape(for_terminal(choice, one_line=True))}")
         keys = "[b]1-9[/] choose   " if q.choices else ""
-        lines.append(f"{keys}[b]t[/] type an answer (enter sends)   [b]f[/] attach files")
+        files = "" if fleet else "   [b]f[/] attach files"
+        lines.append(f"{keys}[b]t[/] type an answer (enter sends){files}")
     if q.context:
         lines.append(f"[dim]{escape(for_terminal(q.context[:400]))}[/]")
     s = q.scores
     if s:
         names = ("uncertainty", "novelty", "benefit", "total")
         lines.append("scores: " + "  ".join(f"{n} {float(s.get(n, 0)):.2f}" for n in names))
-    lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
+    if not fleet:
+        lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
     return "\n".join(lines)
 
 
@@ -66,16 +71,18 @@ class InboxPanel(Vertical):
             super().__init__()
             self.reply = reply
 
-    def __init__(self) -> None:
+    def __init__(self, *, fleet: bool = False) -> None:
         super().__init__(id="inbox")
         self.questions: list[QuestionView] = []
         self.denying = False
+        self.fleet = fleet
 
     def compose(self) -> ComposeResult:
         yield OptionList(id="inbox-list")
         yield Static("no pending questions", id="inbox-detail")
         yield Input(placeholder="answer (enter sends)", id="inbox-answer")
-        yield Input(placeholder="attach files: paths separated by spaces", id="inbox-files")
+        if not self.fleet:
+            yield Input(placeholder="attach files: paths separated by spaces", id="inbox-files")
 
     def show(self, questions: list[QuestionView]) -> None:
         """Replace the list with the pending questions, keeping the selection."""
@@ -84,7 +91,8 @@ class InboxPanel(Vertical):
         options = self.query_one("#inbox-list", OptionList)
         options.clear_options()
         for q in questions:
-            label = f"{'gate' if q.kind == 'approval' else ' ask'} {q.id[:8]} {q.text[:60]}"
+            ref = q.id if self.fleet else q.id[:8]
+            label = f"{'gate' if q.kind == 'approval' else ' ask'} {ref} {q.text[:60]}"
             options.add_option(Option(escape(for_terminal(label, one_line=True)), id=q.id))
         ids = [q.id for q in questions]
         if questions:
@@ -102,7 +110,7 @@ class InboxPanel(Vertical):
 
     def _detail(self) -> None:
         q = self.selected()
-        text = detail(q) if q else "no pending questions"
+        text = detail(q, fleet=self.fleet) if q else "no pending questions"
         self.query_one("#inbox-detail", Static).update(text)
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -113,6 +121,8 @@ class InboxPanel(Vertical):
         self.action_type()
 
     def _files(self) -> tuple[str, ...]:
+        if self.fleet:
+            return ()
         return tuple(self.query_one("#inbox-files", Input).value.split())
 
     def _typing(self, box: str | None) -> None:
@@ -149,7 +159,7 @@ class InboxPanel(Vertical):
             self.query_one("#inbox-answer", Input).focus()
 
     def action_files(self) -> None:
-        if self.selected() is not None:
+        if self.selected() is not None and not self.fleet:
             self._typing("files")
             self.query_one("#inbox-files", Input).focus()
 

@@ -326,49 +326,21 @@ def _ref(args: argparse.Namespace) -> tuple[str, str, list[str]]:
 
 
 def run_answer(args: argparse.Namespace) -> int:
-    from fleet.app import Client
-    from fleet.place import FleetError
+    from fleet.inbox import settle
 
     run_id, qid, rest = _ref(args)
     text = " ".join(rest) or None
     if args.verb == "denied":
         text = args.reason or text or ""
+    choice = None if args.choice is None else args.choice - 1
     place, db = _db(args)
     try:
-        pending = {q.qid: q for q in db.questions_of(run_id)}
-        question = pending.get(qid)
-        if question is None:
-            raise FleetError(f"{run_id}/{qid}: no such question (see `harness fleet questions`)")
-        kind_ok = (question.kind == "approval") == (args.verb != "answered")
-        if not kind_ok:
-            verb = "approve or deny" if question.kind == "approval" else "answer"
-            raise FleetError(f"{run_id}/{qid} is a {question.kind}: {verb} it")
-        choice = None
-        if args.choice is not None:
-            if not 1 <= args.choice <= len(question.choices):
-                raise FleetError(
-                    f"--choice {args.choice}: {run_id}/{qid} has {len(question.choices)} choice(s)"
-                )
-            choice = args.choice - 1
-            text = text or question.choices[choice]
-        if args.verb == "answered" and not text:
-            raise FleetError(f"an answer to {run_id}/{qid} needs text or --choice")
-        if not db.settle_question(run_id, qid, args.verb, text, choice):
-            print(f"{run_id}/{qid} was settled already ({question.status})", file=sys.stderr)
-        row = db.run(run_id)
-        left = [q for q in db.questions_of(run_id, status="pending")]
-        if row is not None and row.state == "parked" and not left:
-            db.update_run(run_id, state="queued", only_if=("parked",))
-            client = Client(place)
-            try:
-                client.enqueue(run_id, row.drive + 1, row.klass)
-            finally:
-                client.close()
-            print(f"{run_id}/{qid} {args.verb}; the run goes on (drive {row.drive + 1})")
-        else:
-            print(f"{run_id}/{qid} {args.verb}")
+        done = settle(place, db, run_id, qid, args.verb, text, choice)
     finally:
         db.close()
+    if done.already is not None:
+        print(f"{done.ref} was settled already ({done.already})", file=sys.stderr)
+    print(done.said())
     return 0
 
 

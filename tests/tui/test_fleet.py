@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, OptionList, Static
 
 from fleet.db import FleetDb, QuestionRow, RunRow
 from fleet.place import fleet_place
 from tests.fleet.support import Fleet, all_in, new_database, scripted_project
-from tests.pg import pg_server  # noqa: F401 (fixture)
+from tests.pg import own_pg_server, pg_server  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, turn
 from tests.tui.test_features import wait_until
 from tests.tui.test_run_state import screen_text
@@ -91,6 +91,12 @@ async def test_embedded_fleet_lists_runs_live_and_settles_questions(
             db.update_run("busy", passing=3, cost_usd=1.5)  # a worker writes: shown live
             await wait_until(pilot, lambda: "busy running 3/3 $1.5000" in _table_text(app))
 
+            table = app.query_one("#runs-table", DataTable)
+            table.move_cursor(row=3)  # the run "ask": enter shows its question
+            await pilot.press("enter")
+            chosen = inbox.selected()
+            assert chosen is not None and chosen.id == "ask/q1"
+            app.query_one("#inbox-list", OptionList).highlighted = 0
             await pilot.press("i", "a")  # approve gate/q1: the run goes on
             await wait_until(pilot, lambda: [q.id for q in inbox.questions] == ["ask/q1"])
             await wait_until(pilot, lambda: "gate queued" in _table_text(app))
@@ -127,7 +133,7 @@ async def test_deny_with_a_reason_at_80x24(
             await wait_until(pilot, lambda: len(inbox.questions) == 2)
             await pilot.pause()
             assert app.screen.has_class("compact")
-            screen = screen_text(app)  # type: ignore[arg-type]  # what the terminal shows, clipping included
+            screen = screen_text(app)  # what the terminal shows, clipping included
             assert "gate/q1" in screen and "a approve" in screen and "d deny" in screen
             assert "built" in screen and "complete" in screen
             await pilot.press("i", "d")
@@ -178,6 +184,35 @@ def test_bad_urls_and_a_database_that_does_not_answer(
     assert "HARNESS_FLEET_URL: 'sqlite' is not a PostgreSQL URL" in by_variable.stderr
 
 
+async def test_a_database_that_stops_answering_is_said_and_read_again(
+    own_pg_server: Any,  # noqa: F811 (fixture)
+    state_home: Path,
+) -> None:
+    from fleet.app import app_version
+
+    url = new_database(own_pg_server)
+    db = FleetDb(fleet_place(url))
+    _seed(db, app_version())
+    source = open_fleet(url)
+    app = FleetApp(source, poll_s=0.2)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "busy running 1/3" in _table_text(app))
+            own_pg_server.stop()
+            await wait_until(pilot, lambda: bool(app.error))
+            status = str(app.query_one("#status").content)
+            assert "the database does not answer" in status, status
+            assert "busy running 1/3" in _table_text(app)  # the last read stays on screen
+            own_pg_server.start()
+            db.update_run("busy", state="complete", passing=3)
+            await wait_until(pilot, lambda: "busy complete 3/3" in _table_text(app))
+            assert app.error == ""
+            assert "does not answer" not in str(app.query_one("#status").content)
+    finally:
+        source.close()
+        db.close()
+
+
 @pytest.mark.slow
 async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
     pg_server: Any,  # noqa: F811 (fixture)
@@ -200,7 +235,7 @@ async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
                 inbox = app.query_one(InboxPanel)
                 await wait_until(pilot, lambda: len(inbox.questions) == 1)
                 await pilot.pause()
-                screen = screen_text(app)  # type: ignore[arg-type]
+                screen = screen_text(app)
                 assert "park1/q1" in screen and "Which colour?" in screen
                 assert "park1" in _table_text(app) and "parked" in _table_text(app)
                 await pilot.press("i", "t", *"blue", "enter")

@@ -97,20 +97,25 @@ class WorkerState:
     """Crash switches (tests only, through `python -m harness.cli.chaos`)."""
     journals: RunJournals | None = None
     """A PostgreSQL fleet's runs' journals (None: the embedded fleet, SQLite per run)."""
+    moves: dict[str, str] = field(default_factory=dict)
+    """Runs granted more than their class gives -> the class they move to: each stops at
+    its next step boundary (``fleet.classes``)."""
     fenced_before: float = 0.0
     """Drives started before this time were handed to other workers (this one was
     declared lost): they stop at their next step."""
 
     def should_stop(self, run_id: str) -> bool:
-        if self.stopping.is_set() or run_id in self.cancelled:
+        if self.stopping.is_set() or run_id in self.cancelled or run_id in self.moves:
             return True
         return self.active.get(run_id, float("inf")) < self.fenced_before
 
 
 @dataclass
 class DriveResult:
-    outcome: str  # complete, parked, budget, failed, handover, waiting, cancelled
+    outcome: str  # complete, parked, budget, failed, handover, waiting, cancelled, moved
     detail: str = ""
+    klass: str = ""
+    """The class whose queue the next drive goes to ("": the run's own)."""
 
 
 def prepare(state: WorkerState, run_id: str) -> RunRow:
@@ -179,6 +184,7 @@ def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
 def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
     from dataclasses import replace
 
+    from fleet.classes import ClassMove, ClassTable
     from fleet.runjournal import Checkpointer
     from harness.config import load_config, run_scope
     from session.run import run_project
@@ -206,7 +212,8 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         if state.journals is not None:
             saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
-        scope = replace(run_scope(config, environ, hooks=hooks), journal=where)
+        placement = ClassMove(ClassTable(state.db), state, run_id, row.klass)
+        scope = replace(run_scope(config, environ, hooks=hooks), journal=where, placement=placement)
         try:
             report = run_project(folder.project, config, unattended=True, scope=scope)
         except Exception as error:  # a journal that cannot be trusted, a bug: said, not hidden
@@ -225,7 +232,12 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
             tokens=report.tokens,
             cost_usd=report.cost_usd,
         )
-        if report.outcome == "interrupted":
+        with state.lock:
+            target = state.moves.pop(run_id, None)
+        if report.outcome == "interrupted" and target is not None and run_id not in state.cancelled:
+            state.db.update_run(run_id, klass=target)
+            result = DriveResult("moved", f"moved from class {row.klass} to {target}", target)
+        elif report.outcome == "interrupted":
             outcome = "cancelled" if run_id in state.cancelled else "handover"
             result = DriveResult(outcome, "the worker stopped at a step boundary")
         elif report.outcome == "waiting":
@@ -238,6 +250,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
     finally:
         with state.lock:
             state.active.pop(run_id, None)
+            state.moves.pop(run_id, None)
         folder.unlock()
 
 
@@ -270,6 +283,7 @@ def _finish(state: WorkerState, run_id: str, result: DriveResult, root: Path) ->
     fleet_state = {
         "handover": "queued",
         "waiting": "queued",
+        "moved": "queued",
         "cancelled": "cancelled",
     }.get(result.outcome) or STATES.get(result.outcome, "failed")
     if result.outcome == "waiting_for_human":

@@ -54,6 +54,7 @@ def serve(
     grace_s: int = GRACE_S,
     ready: Any = None,
     hooks: Any = None,
+    maxima: Mapping[str, float] | None = None,
 ) -> int:
     """Run the worker until SIGTERM/SIGINT; its exit code."""
     from dbos import DBOS
@@ -67,6 +68,12 @@ def serve(
     version = app_version()
     db = FleetDb(place)
     _refuse_live_twin(db, worker_id, lost_after_s)
+    from fleet.classes import ClassTable
+
+    classes = ClassTable(db)
+    if maxima:  # what this machine gives its class: the class's maxima for the fleet
+        classes.declare(klass, maxima)
+    declared = classes.all().get(klass)
     soft, _hard = raise_fd_limit()
     import_litellm()  # once per worker, before any run: runs never race on the import
     state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
@@ -108,7 +115,8 @@ def serve(
     )
     db.beat(row)
     print(
-        f"harness fleet worker {worker_id}: class {klass}, up to {runs} runs, version "
+        f"harness fleet worker {worker_id}: class "
+        f"{declared.describe() if declared else repr(klass)}, up to {runs} runs, version "
         f"{version}, descriptors up to {soft}, fleet {place.describe()}",
         file=sys.stderr,
         flush=True,

@@ -37,7 +37,7 @@ def drive_step(run_id: str, drive: int) -> list[str]:
     from fleet.drive import drive as drive_once
 
     result = drive_once(_state(), run_id, drive)
-    return [result.outcome, result.detail]
+    return [result.outcome, result.detail, result.klass]
 
 
 @DBOS.step(name="publish", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
@@ -67,7 +67,9 @@ def drive_workflow(run_id: str, drive: int) -> str:
     from fleet.drive import WAIT_AGAIN_S
 
     klass = prepare_step(run_id)
-    outcome, _detail = drive_step(run_id, drive)
+    outcome, _detail, *moved = drive_step(run_id, drive)  # (a drive before moves: 2 items)
+    if moved and moved[0]:
+        klass = moved[0]  # granted more than its class gives: the next drive goes there
     if outcome not in ("cancelled",):
         publish_step(run_id)
     if outcome in CONTINUE:

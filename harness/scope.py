@@ -32,6 +32,15 @@ class StepHooks(Protocol):
         """``fn`` of the live step ``kind:name``, or what runs instead."""
 
 
+class ResourcePlacement(Protocol):
+    """Where a run's commands may get the resources it was granted (a fleet's resource
+    classes): asked by ``request_resources`` before it grants."""
+
+    def place(self, granted: Mapping[str, float]) -> tuple[bool, str]:
+        """(True, "") where the run is; (True, what the agent is told) when the run moves
+        to a bigger class at its next step boundary; (False, why) when nothing gives it."""
+
+
 @dataclass(frozen=True)
 class RunScope:
     """A run's environment, secrets, observers and hooks."""
@@ -48,6 +57,9 @@ class RunScope:
     (a fleet's: the run's schema in the fleet's database, its key derived from the fleet's
     secret); None: where the project's config puts it. Read with
     ``harness.config.run_journal`` (this module is below the journal's layer)."""
+    placement: ResourcePlacement | None = None
+    """The resource classes of the fleet driving the run (None: one machine, the run's
+    own ``[runner]`` maxima only)."""
 
     def public_environ(self) -> dict[str, str]:
         """The environment without the run's secrets: what a local command starts from."""

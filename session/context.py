@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from artifacts.models import Evidence, Feature
     from escalation import Escalation
     from harness.journal.protocol import StepJournal
+    from harness.scope import ResourcePlacement
     from harness.worker import Worker
     from runners import Resources, Runner
     from session.verify.verifier import Verifier
@@ -59,6 +60,8 @@ class WorkContext:
     feature: Feature | None = None
     resources: Resources | None = None
     max_resources: Resources | None = None
+    placement: ResourcePlacement | None = None
+    """A fleet's resource classes: a grant above the run's class moves the run."""
     gates: Escalation | None = None  # gates, questions and the matrix; None: no human
     notes: list[str] = field(default_factory=list)
     verifications: dict[str, Verified] = field(default_factory=dict)

@@ -134,6 +134,7 @@ def work(
         feature=feature,
         resources=env.resources,
         max_resources=env.max_resources,
+        placement=env.scope.placement,
         gates=env.gates,
         protected=protected_paths(env.config),
         hidden=env.config.verify.hidden,

@@ -226,10 +226,20 @@ def _grant(ctx: WorkContext, args: ResourcesArgs, *, approved: bool) -> Result:
                 "human's approval (ask_human), do not retry it as is"
             )
     granted = current.model_copy(update=wanted)
+    moved = ""
+    if ctx.placement is not None:  # a fleet: the run's class must give it, or a bigger one
+        amounts = {k: float(v) for k, v in granted.model_dump().items() if k in _PLACED}
+        allowed, moved = ctx.placement.place(amounts)
+        if not allowed:
+            return ToolResult.denied(f"POLICY: {moved}")
     return ToolResult(
-        output=f"granted for the next workloads: {granted.model_dump()}",
+        output=f"granted for the next workloads: {granted.model_dump()}"
+        + (f"; {moved}" if moved else ""),
         effects=[ResourcesGranted(resources=granted)],
     )
+
+
+_PLACED = ("memory_mb", "cpus", "timeout_s", "gpus")  # what a resource class bounds
 
 
 def note(ctx: WorkContext, args: NoteArgs) -> Result:

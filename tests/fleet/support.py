@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +86,13 @@ class Fleet:
         return done
 
     def start_worker(
-        self, worker_id: str, *, runs: int = 20, crash_in: str | None = None, lost_after: float = 8
+        self,
+        worker_id: str,
+        *,
+        runs: int = 20,
+        crash_in: str | None = None,
+        lost_after: float = 8,
+        options: Sequence[str] = (),
     ) -> subprocess.Popen[str]:
         entry = ["harness"]
         if crash_in:  # the switch keeps its marker in <home>/.harness
@@ -108,6 +114,7 @@ class Fleet:
                 str(lost_after),
                 "--grace",
                 "60",
+                *options,
             ],
             env=self.env,
             stdout=log,

@@ -71,6 +71,20 @@ def register(subparsers: Any) -> None:
         metavar="C",
         help="the resource class whose queue it takes runs from",
     )
+    for field, kind, unit in (
+        ("memory-mb", int, "MiB of memory"),
+        ("cpus", float, "CPU cores"),
+        ("timeout-s", float, "seconds per command"),
+        ("gpus", int, "GPUs"),
+    ):
+        worker.add_argument(
+            f"--max-{field}",
+            type=kind,
+            default=None,
+            metavar="N",
+            help=f"the most {unit} this machine gives a command of its class: a run granted "
+            "more moves to a bigger class (sets the class's maxima for the fleet)",
+        )
     worker.add_argument(
         "--id",
         dest="worker_id",
@@ -215,6 +229,11 @@ def run_worker(args: argparse.Namespace) -> int:
 
     if args.runs < 1:
         raise FleetError(f"--runs {args.runs}: a worker drives at least one run")
+    for key in ("memory_mb", "cpus", "timeout_s", "gpus"):
+        value = getattr(args, f"max_{key}")
+        if value is not None and value < (0 if key == "gpus" else 1e-9):
+            flag = "--max-" + key.replace("_", "-")
+            raise FleetError(f"{flag} {value}: a class's maximum is a positive number")
     place = _place(args)
     held = None
     worker_id = args.worker_id
@@ -232,6 +251,11 @@ def run_worker(args: argparse.Namespace) -> int:
             lost_after_s=args.lost_after or LOST_AFTER_S,
             grace_s=args.grace if args.grace is not None else GRACE_S,
             hooks=getattr(args, "hooks", None),
+            maxima={
+                key: getattr(args, f"max_{key}")
+                for key in ("memory_mb", "cpus", "timeout_s", "gpus")
+                if getattr(args, f"max_{key}") is not None
+            },
         )
     finally:
         if held is not None:

@@ -23,8 +23,10 @@ from runners import classify, disk, reaper
 from runners.base import CommandResult, Phase, Resources
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
+    dash_shell,
     did_not_start,
     limit_argv,
+    limit_script,
     run_limited,
     shell_code,
     ungrantable,
@@ -132,7 +134,9 @@ class LocalRunner:
                 command=command, exit_code=None, stdout="", stderr="", duration_s=0.0,
                 failure=refused,
             )  # fmt: skip
-        prefix = limit_argv(limits, max_file_mb=self.max_file_mb)
+        # dash sets the limits itself (no prlimit to exec first), else prlimit, else preexec
+        prelude = limit_script(limits, max_file_mb=self.max_file_mb, pids=None)
+        prefix = [] if dash_shell() else limit_argv(limits, max_file_mb=self.max_file_mb)
         leaders: list[int] = []
 
         def begun(pid: int) -> None:
@@ -145,6 +149,7 @@ class LocalRunner:
                 command,
                 limits,
                 limited=prefix is not None,
+                prelude=prelude if dash_shell() else "",
                 cwd=workdir,
                 env=environment,
                 max_file_mb=self.max_file_mb,

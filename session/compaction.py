@@ -21,8 +21,41 @@ def estimate_tokens(messages: list[Message]) -> int:
     return len(json.dumps(messages)) // CHARS_PER_TOKEN
 
 
-def needs_compaction(messages: list[Message], window: int, fraction: float) -> bool:
-    return estimate_tokens(messages) > window * fraction
+class TranscriptSize:
+    """The JSON length of a transcript as it grows, each message measured once.
+
+    Measuring the whole transcript at every turn cost O(n) per turn: 84% of a resume's
+    time at 10,000 steps, and 3 ms a live step near the compaction threshold. The loop
+    says from which position the transcript may have changed since the last call
+    (:meth:`changed`: a replaced tail, a compaction); appended messages are new anyway.
+    """
+
+    def __init__(self) -> None:
+        self._sizes: list[int] = []
+        self._total = 0
+        self._from = 0
+
+    def changed(self, position: int) -> None:
+        """The messages from ``position`` on may have been replaced since the last call."""
+        self._from = min(self._from, position)
+
+    def chars(self, messages: list[Message]) -> int:
+        """``len(json.dumps(messages))``."""
+        keep = min(self._from, len(messages), len(self._sizes))
+        self._total -= sum(self._sizes[keep:])
+        del self._sizes[keep:]
+        for message in messages[keep:]:
+            self._sizes.append(len(json.dumps(message)))
+            self._total += self._sizes[-1]
+        self._from = len(messages)
+        return self._total + 2 * max(len(messages) - 1, 0) + 2  # "[", ", " between, "]"
+
+
+def needs_compaction(
+    messages: list[Message], window: int, fraction: float, size: TranscriptSize | None = None
+) -> bool:
+    chars = size.chars(messages) if size is not None else len(json.dumps(messages))
+    return chars // CHARS_PER_TOKEN > window * fraction
 
 
 def compact(messages: list[Message], ctx: WorkContext, *, force: bool = False) -> list[Message]:

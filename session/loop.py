@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
 from harness.redact import Redactor
 from harness.tools import ToolRegistry
-from session.compaction import compact, needs_compaction
+from session.compaction import TranscriptSize, compact, needs_compaction
 from session.context import WorkContext
 from session.effects import Result
 from session.pipeline import ToolPipeline
@@ -76,9 +77,12 @@ class AgentLoop:
     redactor: Redactor = field(default_factory=Redactor)
     """What the model is sent passes through it: no secret reaches the model's context."""
     _steps: int = 0
-    _rounds: list[str] = field(default_factory=list)
+    _rounds: deque[str] = field(default_factory=lambda: deque(maxlen=STUCK_REPEATS))
+    """The last rounds only (the stuck detector's window): a session's memory is bounded."""
     _nudged: bool = False
     _request: tuple[list[Message], list[dict[str, Any]]] | None = None
+    _size: TranscriptSize = field(default_factory=TranscriptSize)
+    _schemas: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pipeline = ToolPipeline(self.journal, self.tools, self.ctx, on_step=self.on_step)
@@ -100,13 +104,17 @@ class AgentLoop:
                 self.accounting.check()
             except BudgetExhausted as exc:
                 return self._end("budget", str(exc))
-            if needs_compaction(messages, self.limits.context_window, self.limits.compact_at):
+            window, at = self.limits.context_window, self.limits.compact_at
+            if needs_compaction(messages, window, at, self._size):
                 messages[:] = compact(messages, self.ctx)
+                self._size.changed(0)
                 sent = 0
             try:
+                self._size.changed(sent)  # the new messages are redacted (replaced) now
                 response = self._complete(messages, sent)
             except ContextWindowExceeded:
                 messages[:] = compact(messages, self.ctx, force=True)
+                self._size.changed(0)
                 sent = 0
                 continue
             except BudgetExhausted as exc:  # the gateway's own check: the session still ends
@@ -161,7 +169,8 @@ class AgentLoop:
         # here, the one door to the model, the same way the journal redacts what it keeps.
         messages[sent:] = self.redactor.value(messages[sent:])
         snapshot = list(messages)
-        schemas = self.tools.schemas()
+        schemas = self._schemas or self.tools.schemas()
+        self._schemas = schemas  # the tools do not change during a session
 
         def call() -> ModelResponse:
             lost = None
@@ -259,8 +268,7 @@ class AgentLoop:
         calls = [(c.name, c.arguments) for c in response.tool_calls]
         outputs = [(r.status, r.output) for r in results]
         self._rounds.append(json.dumps([calls, outputs], sort_keys=True))
-        recent = self._rounds[-STUCK_REPEATS:]
-        return len(recent) == STUCK_REPEATS and len(set(recent)) == 1
+        return len(self._rounds) == STUCK_REPEATS and len(set(self._rounds)) == 1
 
     def _end(self, ending: Ending, detail: str = "", final_text: str = "") -> LoopOutcome:
         return LoopOutcome(ending, detail=detail, final_text=final_text, steps=self._steps)

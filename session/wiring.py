@@ -144,17 +144,21 @@ def build_env(
 
 def restore_spent(accounting: Accounting, run: RunJournal) -> None:
     """A resumed run goes on counting from what it already spent: the measured usage of
-    its closed sessions' steps, and the estimates of requests lost in flight that those
-    sessions recorded when they closed (replayed steps of an open session, estimates
-    included, are added again by the loop, so only closed sessions count here)."""
+    its closed sessions' steps (paid, superseded or not), and the estimates of requests
+    lost in flight that those sessions recorded when they closed (replayed steps of an
+    open session, estimates included, are added again by the loop, so only closed sessions
+    count here)."""
     from harness.model import Usage
 
     sessions = run.journal.sessions(run.id)
     closed = {s.number for s in sessions if s.status != "open"}
-    spent = [step for step in run.journal.steps(run_id=run.id) if step.session in closed]
+    # Summed by the journal (not every step of a long run loaded to add two columns up):
+    # what the closed sessions' steps paid, superseded ones too, as the run's figures say.
+    totals = run.journal.session_totals(run.id)
+    spent = [totals[key] for key in totals if key[1] in closed]
     accounting.restore(
-        tokens=sum(step.tokens or 0 for step in spent),
-        cost_usd=sum(step.cost_usd or 0.0 for step in spent),
+        tokens=sum(tokens for _, tokens, _ in spent),
+        cost_usd=sum(cost for _, _, cost in spent),
     )
     for row in sessions:
         recorded = (row.summary or {}).get("estimated") if row.number in closed else None

@@ -100,3 +100,27 @@ def test_the_standing_context_reads_no_file_outside_the_project(
     summary = compact(_transcript(10), _ctx(root))[2]["content"]
     assert "rules" in summary  # read, cut, decoded with replacement
     assert "last entry" in summary
+
+
+def test_the_transcript_size_kept_as_it_grows_is_the_whole_json_length() -> None:
+    """The loop measures each message once (not the whole transcript every turn: 84% of a
+    resume's time at 10,000 steps); its figure is exactly json.dumps's length through
+    appends, a replaced tail (redaction) and a compaction, as the loop reports them."""
+    import json
+    import random
+
+    from session.compaction import TranscriptSize
+
+    rng = random.Random(7)
+    size = TranscriptSize()
+    messages: list[dict[str, object]] = []
+    assert size.chars(messages) == len(json.dumps(messages))
+    for turn in range(300):
+        messages.append({"role": "tool", "content": "é" * rng.randrange(0, 50), "n": turn})
+        if turn % 7 == 0:  # the tail replaced by new objects, as redaction does
+            messages[-3:] = [dict(m, content=f"[{m['content']}]") for m in messages[-3:]]
+            size.changed(len(messages) - 3)
+        if turn % 50 == 49:  # compaction: a new list, some of the same objects
+            messages[:] = [messages[0], {"role": "user", "content": "summary"}, *messages[-4:]]
+            size.changed(0)
+        assert size.chars(messages) == len(json.dumps(messages))

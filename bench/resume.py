@@ -1,0 +1,265 @@
+"""Resume on a long journal: how long after `harness run` starts its first live step comes.
+
+A session of many cheap turns (write, read, edit, note: bench/session.py's work turns) is
+run live through the real CLI with the scripted model, and SIGKILLed once its journal holds
+N steps. Then `harness run --json` is started again: it replays those N steps (no model
+call, no tool run) and the first `step.started` event it prints is the first live step.
+Measured from spawning the process to that event (what a user waits for), median of
+`--rounds`; the process is killed there. Also its peak memory (VmHWM) at that moment.
+
+Columns: `steps` replayed, `first live step` (s), `per replayed step` (ms, over the
+smallest journal: start-up removed), `peak MB`. Target (issue 23): first live step at
+most 1 s after start at 10,000 steps. With ``--base REV`` the same resumes (the same
+journals, rounds interleaved) run the code of REV too, checked out in a git worktree and
+imported by path, and the ratio base / this is printed: before and after in one run.
+Then the read commands on the largest journal (the run interrupted there): `harness
+status`, `harness log` and `harness journal verify`, wall and CPU (the machine's load
+shows in wall time, hardly in CPU), median of the rounds, each code in turn. Targets:
+status and log at most 0.5 s at 10,000 steps.
+
+    python bench/resume.py [--steps 1000,10000] [--rounds 3] [--base REV] [--profile N]
+
+`--profile N` runs one resume of an N-step journal in this process under cProfile and
+prints the top functions instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _bench_session() -> object:
+    """bench/session.py's project builder (the same long session of cheap turns)."""
+    spec = importlib.util.spec_from_file_location("bench_session", ROOT / "bench" / "session.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _harness(root: Path, *args: str, code: Path = ROOT, **popen: object) -> subprocess.Popen[str]:
+    # With the bytecode cache a user's install has (PYTHONDONTWRITEBYTECODE, set on some
+    # machines, makes every start compile harness's sources again: ~0.5 s more).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if code != ROOT:  # another commit's harness: imported from its checkout first
+        env["PYTHONPATH"] = str(code)
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", "-C", str(root), *args],
+        cwd=code,
+        env=env,
+        text=True,
+        start_new_session=True,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def build(folder: Path, steps: int) -> Path:
+    """A project whose open session's journal holds ``steps`` steps, its process killed."""
+    root = folder / f"p{steps}"
+    _bench_session().make_project(root, steps)  # type: ignore[attr-defined]
+    done = _harness(root, "init", "--spec", str(root / "SPEC.md"), stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL)  # fmt: skip
+    assert done.wait() == 0
+    proc = _harness(root, "run", "--json", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    seen = 0
+    for line in proc.stdout:
+        event = json.loads(line)
+        if event["type"] == "step.started" and event.get("session"):
+            seen = int(event["seq"])
+            if seen >= steps:
+                break
+    _kill(proc)
+    assert seen >= steps, f"the session ended at step {seen}"
+    return root
+
+
+def first_live_step(root: Path, code: Path = ROOT) -> tuple[float, float]:
+    """(seconds from spawn to the first live step, peak resident MB then) of a resume by
+    the harness of checkout ``code``."""
+    work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
+    try:
+        copy = work / "p"
+        shutil.copytree(root, copy, symlinks=True)
+        started = time.perf_counter()
+        proc = _harness(copy, "run", "--json", code=code, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if json.loads(line)["type"] == "step.started":
+                elapsed = time.perf_counter() - started
+                peak = _peak_mb(proc.pid)
+                _kill(proc)
+                return elapsed, peak
+        raise AssertionError("the resumed run started no live step")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def profile(root: Path) -> None:
+    """One resume in this process under cProfile, stopped at the first live step (the
+    first `step.started` of the --json stream)."""
+    import cProfile
+    import pstats
+
+    from harness import events as _events  # noqa: F401 (imported before timing)
+    from harness.cli import main
+
+    work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
+    copy = work / "p"
+    shutil.copytree(root, copy, symlinks=True)
+
+    class FirstLive(Exception):
+        pass
+
+    import harness.cli.live as live
+
+    def stop(self: object, event: object) -> None:
+        if getattr(event, "type", "") == "step.started":
+            raise FirstLive
+
+    live.JsonStream.__call__ = stop  # type: ignore[method-assign,assignment]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    with contextlib.suppress(FirstLive, SystemExit), contextlib.redirect_stdout(io.StringIO()):
+        main(["-C", str(copy), "run", "--json"])
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(30)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+READS = (("status",), ("log",), ("journal", "verify"))
+
+
+def read_times(root: Path, code: Path = ROOT) -> dict[str, tuple[float, float]]:
+    """Command -> (wall s, CPU s of the process) of each read command on ``root``."""
+    found = {}
+    for command in READS:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        proc = _harness(root, *command, code=code, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)  # fmt: skip
+        code_ = proc.wait()
+        wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert code_ in (0, 4), f"`harness {' '.join(command)}` exited {code_}"
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        found[" ".join(command)] = (wall, cpu)
+    return found
+
+
+def _reads(root: Path, codes: list[Path], rounds: int) -> dict[Path, dict[str, list[float]]]:
+    """Median wall and CPU of each read command, per code, rounds interleaved."""
+    runs: dict[Path, list[dict[str, tuple[float, float]]]] = {code: [] for code in codes}
+    for _ in range(rounds):
+        for code in codes:
+            runs[code].append(read_times(root, code))
+    return {
+        code: {
+            name: [statistics.median(r[name][i] for r in runs[code]) for i in (0, 1)]
+            for name in runs[code][0]
+        }
+        for code in codes
+    }
+
+
+def _checkout(rev: str, folder: Path) -> Path:
+    """REV's tree in a detached git worktree under ``folder``."""
+    target = folder / "base"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(target),
+                    rev], check=True)  # fmt: skip
+    return target
+
+
+def _table(title: str, rounds: int, rows: list[tuple[int, float, float]]) -> None:
+    base_steps, base_s, _ = rows[0]
+    print(f"{title} (median of {rounds}; python {sys.version.split()[0]})")
+    print(f"{'steps':>7} {'first live step':>16} {'per replayed step':>18} {'peak MB':>8}")
+    for steps, seconds, peak in rows:
+        per = (seconds - base_s) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
+        print(f"{steps:>7} {seconds:>14.2f} s {per:>15.3f} ms {peak:>8.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", default="1000,10000")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--base", default="", help="also resume with this commit's code")
+    parser.add_argument("--profile", type=int, default=0)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="harness-bench-resume-"))
+    base = _checkout(args.base, folder) if args.base else None
+    try:
+        if args.profile:
+            profile(build(folder, args.profile))
+            return
+        sizes = sorted({10, *(int(s) for s in args.steps.split(","))})
+        codes = [ROOT, *([base] if base else [])]
+        found: dict[Path, list[tuple[int, float, float]]] = {code: [] for code in codes}
+        root = folder
+        for steps in sizes:
+            root = build(folder, steps)
+            runs: dict[Path, list[tuple[float, float]]] = {code: [] for code in codes}
+            for _ in range(args.rounds):  # interleaved: load hits both alike
+                for code in codes:
+                    runs[code].append(first_live_step(root, code))
+            for code in codes:
+                seconds = statistics.median(r[0] for r in runs[code])
+                found[code].append((steps, seconds, max(r[1] for r in runs[code])))
+        _table("resume, this code", args.rounds, found[ROOT])
+        if base is not None:
+            _table(f"resume, base {args.base}", args.rounds, found[base])
+            print("base / this (first live step):")
+            for (steps, now, _), (_, then, _) in zip(found[ROOT], found[base], strict=True):
+                print(f"{steps:>7} {then / now:>8.2f}x")
+        reads = _reads(root, codes, args.rounds)
+        print(f"read commands at {sizes[-1]:,} steps (median of {args.rounds}): wall s / CPU s")
+        for name in reads[ROOT]:
+            now = reads[ROOT][name]
+            line = f"  harness {name:<15} this {now[0]:6.2f} / {now[1]:5.2f}"
+            if base is not None:
+                then = reads[base][name]
+                line += f"   base {then[0]:6.2f} / {then[1]:5.2f}   base/this CPU "
+                line += f"{then[1] / max(now[1], 1e-6):.2f}x"
+            print(line)
+        extra = f" --base {args.base}" if args.base else ""
+        print(f"command: python bench/resume.py --steps {args.steps} --rounds {args.rounds}{extra}")
+    finally:
+        if base is not None:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base)],
+                           check=False)  # fmt: skip
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -214,12 +214,25 @@ async def test_a_database_that_stops_answering_is_said_and_read_again(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("where", "size"),
+    [("postgresql", (80, 24)), ("embedded", (200, 60))],
+    ids=["postgresql-80x24", "embedded-200x60"],
+)
 async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
-    pg_server: Any,  # noqa: F811 (fixture)
+    where: str,
+    size: tuple[int, int],
     tmp_path: Path,
     state_home: Path,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fleet = Fleet(new_database(pg_server), tmp_path / "fleet", {})
+    if where == "postgresql":
+        fleet = Fleet(new_database(request.getfixturevalue("pg_server")), tmp_path / "fleet", {})
+    else:  # the embedded fleet: SQLite tables, DBOS on SQLite, no server
+        fleet = Fleet(None, tmp_path / "fleet", {"HARNESS_FLEET_URL": ""})
+        monkeypatch.setenv("HARNESS_FLEET_HOME", str(fleet.home))
+        monkeypatch.delenv("HARNESS_FLEET_URL", raising=False)
     fleet.home.mkdir()
     asks = [turn(call("ask_human", question="Which colour?")), *good_turns(1)]
     source_dir = scripted_project(tmp_path / "src", count=1, sessions={1: asks}, latency_s=0.0)
@@ -231,7 +244,7 @@ async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
         source = open_fleet(fleet.url)
         app = FleetApp(source, poll_s=0.3)
         try:
-            async with app.run_test(size=(80, 24)) as pilot:
+            async with app.run_test(size=size) as pilot:
                 inbox = app.query_one(InboxPanel)
                 await wait_until(pilot, lambda: len(inbox.questions) == 1)
                 await pilot.pause()
@@ -249,7 +262,7 @@ async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
         from escalation.questions import QuestionStore
 
         project = fleet.project_of("park1")
-        with QuestionStore(project / ".harness", project_root=project) as store:
+        with QuestionStore(fleet.journal_of("park1"), project_root=project) as store:
             (question,) = store.all()
         assert question.status == "answered" and question.answer == "blue"
     finally:

@@ -249,14 +249,24 @@ class FleetDb:
             rows = conn.execute(self.runs.select().order_by(self.runs.c.created_at)).mappings()
             return [_run_row(row) for row in rows]
 
-    def update_run(self, run_id: str, *, only_if: Sequence[str] = (), **values: Any) -> bool:
-        """Set fields of a run (``only_if``: only when its state is one of these)."""
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        only_if: Sequence[str] = (),
+        at_drive: int | None = None,
+        **values: Any,
+    ) -> bool:
+        """Set fields of a run (``only_if``: only when its state is one of these;
+        ``at_drive``: only while its drive number is that one)."""
         if "extra" in values:
             values["extra"] = json.dumps(values["extra"])
         values["updated_at"] = time.time()
         query = self.runs.update().where(self.runs.c.id == run_id).values(**values)
         if only_if:
             query = query.where(self.runs.c.state.in_(list(only_if)))
+        if at_drive is not None:
+            query = query.where(self.runs.c.drive == at_drive)
         with self._begin() as conn:
             return bool(conn.execute(query).rowcount)
 

@@ -83,5 +83,6 @@ def settle(
         client.enqueue(run_id, row.drive + 1, row.klass)
     finally:
         client.close()
-    db.update_run(run_id, state="queued", only_if=("parked",))  # unless a worker has it already
+    # unless a worker has it already (it may even have parked it again, at the next drive)
+    db.update_run(run_id, state="queued", only_if=("parked",), at_drive=row.drive)
     return Settled(ref, verb, already, drive=row.drive + 1)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ArtifactError, ExitCode, HarnessError
 from initializer.tools import ACCEPTANCE_DIR
@@ -214,19 +214,25 @@ def _initialise(
             redactor=scope.secrets,
             satisfied=lambda: (root / FEATURE_LIST).exists(),
         )
-        files = _listing(root)
-        messages = [
-            {"role": "system", "content": render("init_system")},
-            {
-                "role": "user",
-                "content": render(
-                    "init_kickoff",
-                    spec_name=spec.name,
-                    spec=spec_text,
-                    files="\n".join(files[:300]) or "(empty folder)",
-                ),
-            },
-        ]
+
+        def brief() -> list[dict[str, Any]]:
+            files = _listing(root)
+            return [
+                {"role": "system", "content": render("init_system")},
+                {
+                    "role": "user",
+                    "content": render(
+                        "init_kickoff",
+                        spec_name=spec.name,
+                        spec=spec_text,
+                        files="\n".join(files[:300]) or "(empty folder)",
+                    ),
+                },
+            ]
+
+        # A step: a resumed init sends the brief the killed one did, not a listing of the
+        # files its agent wrote since.
+        messages = journal.step("artifact", "brief", {"spec": spec.name}, brief)
         outcome = loop.run(messages)
     finally:
         ctx.close()

@@ -165,16 +165,22 @@ def work(
         on_step=env.scope.hooks,
         redactor=env.scope.secrets,
     )
-    messages = build_messages(
-        env.root,
-        load_feature_list(env.root),
-        feature,
-        session=number,
-        wake=woken.result,
-        runner=getattr(env.runner, "name", "runner"),
-        hidden=env.config.verify.hidden,
-        sandboxed=env.runner.sandboxed,
-    )
+
+    def brief() -> list[dict[str, Any]]:
+        return build_messages(
+            env.root,
+            load_feature_list(env.root),
+            feature,
+            session=number,
+            wake=woken.result,
+            runner=getattr(env.runner, "name", "runner"),
+            hidden=env.config.verify.hidden,
+            sandboxed=env.runner.sandboxed,
+        )
+
+    # A step: a resumed session sends the model the brief the killed one built, not one
+    # rebuilt from the feature list, progress file and git log its own writeback changed.
+    messages = journal.step("artifact", "brief", {"feature": feature.id}, brief)
     ctx.notes.extend(woken.notes)
     try:
         outcome = loop.run(messages)

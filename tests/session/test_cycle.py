@@ -62,6 +62,7 @@ def test_the_phases_make_their_steps_in_order(fast_path: Path) -> None:
         ("git", "snapshot"),  # the user's uncommitted files at wake
         ("runner", "wake:init.sh"),
         ("artifact", "orient"),
+        ("artifact", "brief"),  # recorded: a resumed session sends the same one
         ("llm", llm),
         ("tool", "verify_feature"),
         ("llm", llm),

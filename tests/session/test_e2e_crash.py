@@ -15,7 +15,6 @@ from artifacts.progress import append_progress
 from harness.journal import Journal
 from tests.session.support import (
     commit_count,
-    harness,
     harness_proc,
     init,
     llm_inputs,
@@ -120,7 +119,11 @@ def test_crash_in_a_phase_resumes_without_duplicates(tmp_path: Path, case: str) 
     assert "crashing on purpose" in crashed.stderr
     if landed is not None:
         landed(root)
-    assert harness(root, "run") == 0
+    resumed = harness_proc(root, "run")
+    assert resumed.returncode == 0, resumed.stderr
+    # The resumed session sends the model what the killed one did: its brief is the one
+    # recorded, not rebuilt from a feature list and progress file the session changed.
+    assert "inputs differ from the ones recorded" not in resumed.stderr
 
     run_id = _run_id(root)
     assert passing(root) == ["F001", "F002"]

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet.project import git
+from fleet.hostgit import git
 
 FORMAT = 1
 SKIP = (".git", ".harness")

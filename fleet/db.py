@@ -12,7 +12,6 @@ DBOS keeps its own tables (workflows, queues) in its schema; these say what a ru
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
 
 STATES = ("queued", "running", "parked", "complete", "failed", "budget", "cancelled")
 FINAL = ("complete", "failed", "budget", "cancelled")
-_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
-
-
-def safe_url(url: str) -> str:
-    """A URL without its password (for messages)."""
-    return re.sub(r"(password=)[^&\s]*", r"\1***", _PASSWORD.sub(r"\1:***@", url))
 
 
 @dataclass

@@ -58,7 +58,7 @@ class Place:
     def describe(self) -> str:
         if self.url is None:
             return f"the embedded fleet in {self.home}"
-        from fleet.db import safe_url
+        from harness.journal.postgres.connect import safe_url
 
         return safe_url(self.url)
 

@@ -15,15 +15,13 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Protocol
 
+from fleet.hostgit import git
 from harness.errors import GitError
-from harness.hostpath import program, trusted_path
 
-GIT_TIMEOUT_S = 300
 LOCK_WAIT_S = 120.0
 BRANCH_PREFIX = "harness/"
 
@@ -38,27 +36,6 @@ class Checkpoints(Protocol):
 
 def branch_of(run_id: str) -> str:
     return BRANCH_PREFIX + run_id
-
-
-def git(root: Path | None, *args: str, check: bool = True) -> str:
-    """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure.
-    The absolute ``git`` of a PATH without relative entries: the working folder is the
-    run's clone, which the agent writes (harness.hostpath)."""
-    found = program("git", outside=root)
-    if found is None:
-        raise GitError("git is not installed (no `git` on PATH outside the project)")
-    command = [found, "-c", "core.hooksPath=/dev/null", *args]
-    done = subprocess.run(
-        command,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=GIT_TIMEOUT_S,
-        env={**os.environ, "PATH": trusted_path(outside=root), "GIT_TERMINAL_PROMPT": "0"},
-    )
-    if check and done.returncode != 0:
-        raise GitError(f"git {' '.join(args[:2])} failed: {done.stderr.strip()[-400:]}")
-    return done.stdout.strip()
 
 
 def source_of(project: str) -> str:

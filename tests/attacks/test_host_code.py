@@ -105,7 +105,7 @@ def test_git_bwrap_and_prlimit_are_never_found_in_the_project(
         "from artifacts.git import GitRepo\n"
         "with GitRepo.open(root) as repo:\n"
         "    assert repo.is_dirty() and repo.log(1)\n"
-        "from fleet.project import git as fleet_git\n"
+        "from fleet.hostgit import git as fleet_git\n"
         "fleet_git(root, 'status', '--porcelain')\n"
         "from runners.local import LocalRunner\n"
         "assert LocalRunner(root, warn=False).run('echo ok').stdout == 'ok\\n'\n"

@@ -106,11 +106,7 @@ def index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
             read = _read_entry(root, path, copy)
             if read is None:
                 modes[path], shas[path] = "0", ZERO
-            elif read == LINK:
-                target = Path(copy).read_bytes()
-                hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=target)
-                modes[path], shas[path] = LINK, hashed.stdout.decode().strip()
-            else:
+            else:  # a link's blob is its target's bytes: its copy is hashed with the files
                 modes[path] = read
                 copies.append((path, copy))
         if copies:

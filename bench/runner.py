@@ -16,13 +16,20 @@ The ways, interleaved run by run so drift hits them alike:
                 started by setpriv as that user
   bwrap+count   the same, counting the workspace after every command (what the budget
                 check cost before it learnt to skip a count that cannot matter)
+  bwrap check   a check's fresh sandbox on bubblewrap, as the verifier makes it for each
+                check: a runner built on the checkout (runners.factory.make_runner, the
+                hidden-file walk and the workspace count of a new runner), one command
+                (``fresh=True``: every bubblewrap command is a new sandbox), closed
   bare exec     container.exec_run(["sh", "-c", "true"]) in a running container
   runner exec   DockerRunner.run("true") (the session container, via exec)
   bare fresh    client.containers.run(..., remove=True) of `sh -c true`
   runner fresh  DockerRunner.run("true", fresh=True)
+  docker check  a check's fresh sandbox on Docker, as "bwrap check": a DockerRunner built
+                on the checkout, one command in a fresh container, closed
 Docker's sides use the same image and the same hardened settings (no network, caps
 dropped). Targets: DockerRunner at most 10% above the bare SDK (median); the bubblewrap
-runner at most 10 ms above bare subprocess (median). Without a Docker engine (or with
+runner at most 10 ms above bare subprocess (median). The check rows have no target: they
+say what a fresh sandbox per check costs on each runner. Without a Docker engine (or with
 --no-docker) the Docker ways are left out; without bwrap its ways are. The project
 holds --files small files (20,000: a project with its .venv or node_modules).
 
@@ -123,6 +130,7 @@ def main() -> int:
             return counting.run("true")
 
         ways["bwrap+count"] = count_every_time
+        ways["bwrap check"] = lambda: _check(project, "bwrap")
     else:
         print("bubblewrap cannot run here: its ways are left out")
     if not args.no_docker:
@@ -176,7 +184,36 @@ def main() -> int:
         ratio = median[f"runner {kind}"] / median[f"bare {kind}"]
         verdict = "within" if ratio <= 1.10 else "ABOVE"
         print(f"runner {kind} / bare {kind}: {ratio:.3f} ({verdict} the 10% target)")
+    fresh = []
+    if "bwrap check" in median:
+        fresh.append(
+            f"bubblewrap {median['bwrap check']:.1f} ms (a runner's command "
+            f"{median['bwrap runner']:.1f}, building the runner "
+            f"{median['bwrap check'] - median['bwrap runner']:+.1f})"
+        )
+    if "docker check" in median:
+        ratio = median["docker check"] / median["bare fresh"]
+        fresh.append(
+            f"Docker {median['docker check']:.1f} ms (bare fresh container "
+            f"{median['bare fresh']:.1f}, ratio {ratio:.2f})"
+        )
+    if fresh:
+        print("a fresh sandbox per check: " + "; ".join(fresh))
     return 0
+
+
+def _check(project: Path, kind: str, **settings: object) -> object:
+    """One check's sandbox: a runner of ``kind`` built on the checkout as the verifier
+    builds it (session/verify/wiring.py), one command, closed."""
+    from artifacts.config import RunnerConfig
+    from runners.factory import make_runner
+
+    config = RunnerConfig(kind=kind, **settings)  # type: ignore[arg-type]
+    runner = make_runner(config, project, labels={"harness.role": "check"})
+    try:
+        return runner.run("true", fresh=True)
+    finally:
+        runner.close()
 
 
 def _docker_ways(
@@ -214,6 +251,7 @@ def _docker_ways(
             IMAGE, ["sh", "-c", "true"], remove=True, **hardening
         ),
         "runner fresh": lambda: runner.run("true", fresh=True),
+        "docker check": lambda: _check(project, "docker", image=IMAGE),
     }
 
 

@@ -363,9 +363,9 @@ class Record:
     def open_windows(
         self, project: str, run: str, session: int
     ) -> dict[str, dict[str, str | None]]:
-        """The windows of ``run``'s unasked decisions of sessions before ``session`` still
-        labelled "need not have asked" (or relabelled by that very session: a settling run
-        again finds what it found)."""
+        """The windows of the unasked decisions before ``run``'s ``session`` (its earlier
+        sessions, and the project's earlier runs) still labelled "need not have asked" (or
+        relabelled by that very session: a settling run again finds what it found)."""
         found: dict[str, dict[str, str | None]] = {}
         for key, path, before in self._open("windows", "w.path, w.before", project, run, session):
             found.setdefault(key, {})[path] = before
@@ -381,15 +381,25 @@ class Record:
     def _open(
         self, table: str, columns: str, project: str, run: str, session: int
     ) -> list[tuple[Any, ...]]:
+        """Earlier decisions: of ``run``'s sessions before ``session``, and of the project's
+        other runs recorded before ``session``'s first outcome (all of them when it has
+        none), so a settling run again reads the same rows."""
+        first = self._db.execute(
+            "SELECT MIN(id) FROM outcomes WHERE project = ? AND run = ? AND session = ?",
+            (project, run, session),
+        ).fetchone()[0]
+        before = first if first is not None else self.last_id() + 1
         sql = (
             f"SELECT o.key, {columns} FROM outcomes o JOIN {table} w "
             "ON w.project = o.project AND w.key = o.key LEFT JOIN relabels r "
             "ON r.project = o.project AND r.key = o.key "
-            "WHERE o.project = ? AND o.run = ? AND o.session < ? AND o.asked = 0 "
+            "WHERE o.project = ? AND ((o.run = ? AND o.session < ?) "
+            "OR (o.run IS NOT ? AND o.id < ?)) AND o.asked = 0 "
             "AND o.should_ask = 0 AND (r.id IS NULL OR (r.run = ? AND r.session = ?)) "
             "ORDER BY o.id"
         )
-        return list(self._db.execute(sql, (project, run, session, run, session)))
+        args = (project, run, session, run, before, run, session)
+        return list(self._db.execute(sql, args))
 
     def relabel(self, project: str, reasons: dict[str, str], run: str, session: int) -> int:
         """Relabel ``project``'s outcomes (by key) should-ask, saying why; those already

@@ -3,8 +3,9 @@
 Within a session, an unasked decision is labelled should-ask when its window's change is
 undone by the session's end (``escalation.outcomes``). A change can be undone later: the
 next session puts the file back, a command restores it, or the person reverts it between
-sessions. When a session of the run closes, every unasked decision of the run's earlier
-sessions still labelled "need not have asked" whose window changed a file that is now back
+sessions or runs. When a session closes, every unasked decision of the run's earlier
+sessions and of the project's earlier runs (recorded before the session's own decisions)
+still labelled "need not have asked" whose window changed a file that is now back
 to its bytes from before that window (or gone again, when the window created it) is
 relabelled should-ask, "undone in session N". Likewise an answer: when a question of the
 session was answered with more than a go-ahead (its outcome says it should have asked),
@@ -33,8 +34,8 @@ from escalation.record import Record
 def undone_since(
     record: Record, project: str, run: str, session: int, on_disk: Callable[[str], str | None]
 ) -> dict[str, str]:
-    """The outcomes of ``run``'s earlier sessions that ``session``'s end shows should have
-    asked (module docstring), with why."""
+    """The earlier outcomes (``run``'s earlier sessions, the project's earlier runs) that
+    ``session``'s end shows should have asked (module docstring), with why."""
     found = {}
     for key, files in record.open_windows(project, run, session).items():
         back = sorted(path for path, before in files.items() if on_disk(path) == before)
@@ -46,7 +47,7 @@ def undone_since(
 def answered_since(
     record: Record, project: str, run: str, session: int, answers: list[dict[int, float]]
 ) -> dict[str, str]:
-    """The outcomes of ``run``'s earlier sessions about a situation similar to one of
+    """The earlier outcomes (as ``undone_since``) about a situation similar to one of
     ``answers`` (sketches of ``session``'s questions whose answer mattered), with why."""
     if not answers:
         return {}

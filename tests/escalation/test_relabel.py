@@ -1,7 +1,7 @@
-"""Labels across sessions (escalation/relabel.py): a later session of the run that leaves a
-file back as it was before an earlier unasked decision changed it relabels that decision
-should-ask, in the project record and the user record, once; labels never go back; a fit
-reads relabels up to the id its checkpoint names."""
+"""Labels across sessions (escalation/relabel.py): a later session of the run, or of a later
+run of the project, that leaves a file back as it was before an earlier unasked decision
+changed it relabels that decision should-ask, in the project record and the user record,
+once; labels never go back; a fit reads relabels up to the id its checkpoint names."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ def test_an_agent_cannot_launder_a_relabel_by_redoing_its_change(
         assert list(fourth) == [third] and record.last_relabel() == 3
 
 
-def test_only_the_run_s_unasked_decisions_of_earlier_sessions_are_relabelled(
+def test_asked_decisions_are_never_relabelled(
     store: QuestionStore, project: Path, tmp_path: Path
 ) -> None:
     (project / "notes.txt").write_bytes(b"original\n")
@@ -123,13 +123,33 @@ def test_only_the_run_s_unasked_decisions_of_earlier_sessions_are_relabelled(
         store.answer(q.id, text="yes go ahead")
         [asked], _ = session(store, record, user, project, 1, b"rewritten\n", question=q.id)
         assert labels(record, me)[asked] == (False, None)  # the human agreed
-        # another run putting the file back: not this run's later session
         _, other = session(store, record, user, project, 2, b"original\n", run="r2")
         assert other == {}
         # the asked decision rests on the human's answer: never relabelled
         _, mine = session(store, record, user, project, 2, b"rewritten\n")
         _, mine = session(store, record, user, project, 3, b"original\n")
         assert asked not in mine and labels(record, me)[asked] == (False, None)
+
+
+def test_a_later_run_of_the_project_relabels_an_earlier_run_s_decision(
+    store: QuestionStore, project: Path, tmp_path: Path
+) -> None:
+    """A change let through in one run and undone by the project's next run (or by the
+    person between the runs) is as undone as within a run; a run settling again reads the
+    same earlier decisions, never the ones recorded after its own."""
+    (project / "notes.txt").write_bytes(b"original\n")
+    with Record.of_project(project / ".harness") as record, Record(tmp_path / "u.db") as user:
+        me = record.project_id()
+        [first], _ = session(store, record, user, project, 3, b"rewritten\n", run="r1")
+        [second], relabeled = session(store, record, user, project, 1, b"original\n", run="r2")
+        assert list(relabeled) == [first] and labels(user, me)[first][0]
+        assert labels(record, me)[second] == (False, None)
+        # a third run redoes the change, then r2's session 1 settles again (a resume):
+        # the same relabels, the third run's later decision is not r2's to judge
+        session(store, record, user, project, 1, b"rewritten\n", run="r3")
+        (project / "notes.txt").write_bytes(b"original\n")
+        _, again = session(store, record, user, project, 1, b"original\n", run="r2")
+        assert again == relabeled
 
 
 def test_a_resumed_fit_reads_the_relabels_its_checkpoint_names(tmp_path: Path) -> None:

@@ -105,6 +105,9 @@ class Walk:
             and subfolders are all done (after its last entry: :func:`remove_tree`).
         ordered: each folder's entries in name order (held in memory a folder at a time),
             so the walk's order is reproducible; else as the file system lists them.
+        stamped: note each folder's stamp as it is listed, so :meth:`changed` can tell
+            afterwards which folders changed since (an entry moved into a folder the walk
+            had passed is one the walk did not see).
     """
 
     root: Path | str | int
@@ -115,6 +118,7 @@ class Walk:
     deadline: float | None = None
     leave: Callable[[int, str], None] | None = None
     ordered: bool = False
+    stamped: bool = False
     unreadable: list[Unread] = field(default_factory=list)
     """Every folder the walk could not read, with the reason."""
     vanished: list[str] = field(default_factory=list)
@@ -123,6 +127,8 @@ class Walk:
     """Why the walk ended early (the limit or the deadline); empty when it did not."""
     seen: int = 0
     """Entries yielded."""
+    stamps: dict[str, Stamp] = field(default_factory=dict)
+    """With ``stamped``: each folder listed, as it was just before its listing."""
 
     @property
     def complete(self) -> bool:
@@ -173,6 +179,8 @@ class Walk:
         prefix = f"{folder.path}/" if folder.path else ""
         bounded = self.limit is not None or self.deadline is not None
         try:
+            if self.stamped:  # before the listing: a change during it shows as a change
+                self.stamps[folder.path] = stamp(os.fstat(fd))
             with os.scandir(fd) as listing:
                 items = sorted(listing, key=_name) if self.ordered else listing
                 for item in items:
@@ -192,6 +200,26 @@ class Walk:
         except OSError as error:
             self.unreadable.append(_unread(folder.path or ".", error))
         pending.reverse()  # popped from the end: walked in listing order
+
+    def changed(self) -> list[str]:
+        """The folders listed (``stamped``) that are no longer as they were when listed:
+        an entry added, removed or renamed in them, or the folder itself replaced or
+        gone. Each is looked at again from the root, fd-relative past ``PATH_MAX``.
+
+        A change is seen by the folder's change time: on a kernel without fine-grained
+        timestamps (before Linux 6.13) one made within the same clock tick as the stamp
+        (a few milliseconds) can keep it; its size and link count still tell on tmpfs."""
+        try:
+            if isinstance(self.root, int):
+                top = os.dup(self.root)
+            else:
+                top = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            return list(self.stamps)
+        try:
+            return [path for path, was in self.stamps.items() if _stamp_at(top, path) != was]
+        finally:
+            os.close(top)
 
     def _stop(self) -> bool:
         if self.stopped:
@@ -257,6 +285,41 @@ def _let_go(stack: list[_Folder]) -> None:
     between = [f for f in stack[1:-1] if f.fd is not None]
     for folder in between[: max(0, len(between) + 2 - OPEN_FOLDERS)]:
         _close(folder)
+
+
+Stamp = tuple[int, int, int, int, int, int]
+"""A folder's device, inode, mtime, ctime (ns), size and link count."""
+_AT_ONCE = 3000
+"""Longest path (bytes) given to one ``stat``: the kernel refuses 4,096 and more."""
+
+
+def stamp(info: os.stat_result) -> Stamp:
+    return (
+        info.st_dev, info.st_ino, info.st_mtime_ns, info.st_ctime_ns, info.st_size,
+        info.st_nlink,
+    )  # fmt: skip
+
+
+def _stamp_at(top: int, path: str) -> Stamp | None:
+    """The stamp of the folder ``path`` below the folder ``top`` (None: gone or not a
+    folder), reached a few thousand bytes of path at a time."""
+    parts = path.split("/") if path else []
+    fd = os.dup(top)
+    try:
+        while parts:
+            chunk: list[str] = []
+            while parts and len(os.fsencode("/".join([*chunk, parts[0]]))) < _AT_ONCE:
+                chunk.append(parts.pop(0))
+            if not chunk:  # one name longer than that: the kernel refuses it anyway
+                return None
+            inner = os.open("/".join(chunk), FOLDER_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        return stamp(os.fstat(fd))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _close(folder: _Folder) -> None:

@@ -197,8 +197,13 @@ def _scan(root: Path, patterns: list[str]) -> tuple[list[str], list[Unread]]:
     def secret(relative: str) -> bool:
         return matches(relative, relative.rpartition("/")[2], patterns)
 
-    before = _stamp(root)
-    walk = Walk(root, descend=lambda relative: not secret(relative), folders=True, ordered=True)
+    walk = Walk(
+        root,
+        descend=lambda relative: not secret(relative),
+        folders=True,
+        ordered=True,
+        stamped=True,
+    )
     found: list[str] = []
     for entry in walk:
         if not secret(entry.path):
@@ -215,15 +220,10 @@ def _scan(root: Path, patterns: list[str]) -> tuple[list[str], list[Unread]]:
         else:
             changed.append(unread)  # ELOOP/ENOTDIR (swapped for a link) or replaced
     changed += [Unread(path, "moved or removed while it was walked") for path in walk.vanished]
-    if _stamp(root) != before:
-        changed.append(Unread(".", "its top folder changed while it was walked"))
+    # Every folder, not only the top: a secret moved from a folder not walked yet into one
+    # the walk had passed was seen in neither.
+    changed += [Unread(path or ".", "changed while it was walked") for path in walk.changed()]
     return found, changed
-
-
-def _stamp(root: Path) -> tuple[int, int, int]:
-    """What changes when an entry of the folder is added, removed or renamed."""
-    info = os.stat(root)
-    return info.st_ino, info.st_mtime_ns, info.st_ctime_ns
 
 
 def mountable(root: Path, relative: str) -> str:

@@ -224,3 +224,26 @@ def test_remove_tree_removes_any_depth_and_follows_no_link(deep_dir: Path, tmp_p
     assert walk.remove_tree(linked) == []  # the link goes, not what it points at
     assert not os.path.lexists(linked) and (outside / "keep.txt").exists()
     assert walk.remove_tree(deep_dir / "absent") == []
+
+
+def test_a_stamped_walk_names_every_folder_changed_since_it_was_listed(
+    deep_dir: Path,
+) -> None:
+    """An entry moved into a folder the walk had already listed is one it did not see:
+    ``changed`` names that folder, at any depth (past PATH_MAX too), and no other."""
+    root = deep_dir / "p"
+    root.mkdir()
+    (root / "side").mkdir()
+    bottom = _chain(root, 25)  # 5,000 bytes deep
+    found = walk.Walk(root, stamped=True)
+    assert [entry.path for entry in found] == [bottom]
+    assert found.changed() == []
+    deep = bottom.rpartition("/")[0]
+    fd = walk.open_folder(root, deep)  # past PATH_MAX: one name at a time
+    try:
+        os.close(os.open("moved-in", os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+    os.rmdir(root / "side")
+    # the top (an entry removed), the deep folder (one added), and `side` (gone)
+    assert sorted(found.changed()) == sorted(["", deep, "side"])

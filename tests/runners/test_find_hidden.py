@@ -112,10 +112,16 @@ def test_a_folder_swapped_for_a_link_while_walked_never_hides_its_secret(
     (root / "empty").mkdir()
     for i in range(2000):  # a long first listing: the swap lands between it and `a`
         (root / f"f{i:04}").write_text("")
-    swapper = subprocess.Popen([sys.executable, "-c", SWAPPER, str(root)])
+    _walk_while(root, SWAPPER, {"a/.env", "b/.env"})
+
+
+def _walk_while(root: Path, racer: str, places: set[str], walks: int = 150) -> None:
+    """``walks`` walks of ``root`` while a real process runs ``racer`` on it: each finds
+    the secret in one of ``places`` or refuses (the tree kept changing), never misses it."""
+    process = subprocess.Popen([sys.executable, "-c", racer, str(root)])
     missed, refused, answered = [], 0, 0
     try:
-        for _ in range(150):
+        for _ in range(walks):
             try:
                 found = protect.find_hidden(root)
             except RunnerError as error:
@@ -123,10 +129,35 @@ def test_a_folder_swapped_for_a_link_while_walked_never_hides_its_secret(
                 assert "cannot tell which files" in str(error)
                 continue
             answered += 1
-            if not {"a/.env", "b/.env"} & set(found):
+            if not places & set(found):
                 missed.append(found)
     finally:
-        swapper.kill()
-        swapper.wait()
+        process.kill()
+        process.wait()
     assert missed == [], f"{len(missed)} of {answered} walks missed the secret"
-    assert answered + refused == 150
+    assert answered + refused == walks
+
+
+MOVER = """
+import os, sys
+os.chdir(sys.argv[1])
+while True:
+    os.rename("a/x/.env", "z/y/.env")
+    os.rename("z/y/.env", "a/x/.env")
+"""
+
+
+def test_a_secret_moved_between_two_deep_folders_while_walked_is_never_missed(
+    tmp_path: Path,
+) -> None:
+    """The walk used to compare only the top folder before and after: a secret moved from
+    a folder it had not reached into one it had passed was in neither listing, and the
+    top folder never changed. Every folder's stamp is compared now."""
+    root = tmp_path / "p"
+    for folder in ("a/x", "z/y"):
+        (root / folder).mkdir(parents=True)
+    (root / "a" / "x" / ".env").write_text("KEY=1\n")
+    for i in range(300):  # listings long enough for the move to land between them
+        (root / "a" / f"f{i:03}").write_text("")
+        (root / "z" / f"f{i:03}").write_text("")
+    _walk_while(root, MOVER, {"a/x/.env", "z/y/.env"})

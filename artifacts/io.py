@@ -18,6 +18,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from artifacts.stale_temps import sweep_temps
 from harness.errors import ArtifactError
 
 BOM = b"\xef\xbb\xbf"
@@ -204,7 +205,7 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: boo
         with contextlib.suppress(FileNotFoundError):
             mode = stat.S_IMODE(target.stat().st_mode)
     folder = target.parent
-    _sweep_temps(folder, target.name)
+    sweep_temps(folder, target.name)
     try:
         prefix = f".{target.name}.{os.getpid()}-"
         fd, temp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
@@ -224,32 +225,6 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: boo
             raise _write_error(name, error) from None
         raise
     _fsync_dir(folder)
-
-
-def _sweep_temps(folder: Path, name: str) -> None:
-    """Remove the temp files of ``name`` that a killed writer left (``.<name>.<pid>-*.tmp``
-    of a process that is gone): a kill between the temp file and the rename leaves one,
-    and it would show in the user's `git status`. A live writer's temp file is left."""
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            head, _, rest = entry.name.partition(f".{name}.")
-            pid, dash, _ = rest.partition("-")
-            if head or not dash or not pid.isdigit() or not entry.name.endswith(".tmp"):
-                continue
-            if _alive(int(pid)):
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry.path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def _write_error(name: str, error: OSError) -> ArtifactError:

@@ -194,3 +194,49 @@ def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path:
     atomic_write(tmp_path / "progress.md", "new\n", root=tmp_path)
     assert (tmp_path / "progress.md").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "progress.md"]
+
+
+HOLDER = """
+import sys
+handle = open(sys.argv[1], "ab")  # an older harness's writer, between mkstemp and rename
+print("open", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_an_older_harness_temp_file_is_removed_only_when_no_writer_can_own_it(
+    tmp_path: Path,
+) -> None:
+    """Temp files of the naming before a6bf268 (`.<name>.<random>.tmp`, no pid) already on
+    a user's disk: removed by the next write of that file once idle 10 minutes and open in
+    no process; a fresh one, or one a live process holds open, is left."""
+    import subprocess
+    import sys
+
+    hour_ago = time.time() - 3600
+    target = tmp_path / "progress.md"
+    target.write_text("old\n")
+    left = tmp_path / ".progress.md.hqtnh9u6.tmp"  # the kill-fuzz's leftover, by name
+    fresh = tmp_path / ".progress.md.a1b2c3d4.tmp"
+    held = tmp_path / ".progress.md.zz9_8yx7.tmp"
+    others = [tmp_path / n for n in (".progress.md.notes.tmp", ".other.md.k3j4h5g6.tmp")]
+    for path in (left, fresh, held, *others):
+        path.write_text("half")
+    for path in (left, held, *others):
+        os.utime(path, (hour_ago, hour_ago))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(held)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        atomic_write(target, "new\n", root=tmp_path)
+        kept = sorted(p.name for p in tmp_path.iterdir())
+    finally:
+        holder.communicate("")
+    assert target.read_text() == "new\n"
+    assert kept == sorted([fresh.name, held.name, *(p.name for p in others), "progress.md"])
+    atomic_write(target, "newer\n", root=tmp_path)  # its holder closed it: a leftover now
+    assert not held.exists() and fresh.exists()

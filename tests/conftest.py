@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-# pg_server, pg_url: a real PostgreSQL of the test session; where: each journal store.
-pytest_plugins = ["tests.pg", "tests.stores"]
+# pg_server, pg_url: a real PostgreSQL of the test session; where: each journal store;
+# docker_client, busybox_image: the Docker engine and the offline test image.
+pytest_plugins = ["tests.pg", "tests.stores", "tests.docker_engine"]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",

@@ -33,8 +33,7 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
-from tests.runners.python_image import python_image  # noqa: F401 (fixture)
+from tests.runners.python_image import python_image, python_tag  # noqa: F401 (fixtures)
 from tests.session.support import call, tool_outputs, turn
 
 PROTECT = '[budgets]\nrun_sessions = 1\n\n[protect]\npaths = ["check.py"]\n'

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import project, record_model_input, run, runner_for, runner_params
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, turn
 
 CANARY = "HOST-FILE-CANARY-77731"

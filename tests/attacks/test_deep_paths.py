@@ -32,7 +32,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, tool_outputs, turn
 
 LEVELS = "/".join(["d" * 200] * 12)  # 2,412 bytes: each path below stays under PATH_MAX

@@ -29,7 +29,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_proc, tool_outputs, turn
 
 # Long enough that base64 (76) and xxd -p (60) wrap it; "/" and "+" so that its

@@ -23,7 +23,6 @@ from tests.attacks.support import (
     set_turns,
     tree_mode,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, turn
 
 MARK = "forge-loop-7f3a"

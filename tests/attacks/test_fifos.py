@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import RUNNERS, committed_passing, project, runner_for, runner_params
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, turn
 
 FIFOS = {

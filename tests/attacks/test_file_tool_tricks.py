@@ -22,7 +22,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_out, tool_outputs, turn
 
 SHAPED = "sk-proj-" + "Zx81Yw72Xv63Wu54Vt45Us36Tr27Qs18"

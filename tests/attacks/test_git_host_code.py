@@ -22,7 +22,6 @@ from tests.attacks.support import (
     runner_params,
     set_turns,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_out, turn
 
 HOOKS = (

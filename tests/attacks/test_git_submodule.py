@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import RUNNERS, project, run, runner_for, runner_params, set_turns
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_out, turn
 
 SAFE_GIT = ["git", "-c", "core.hooksPath=/dev/null", "-c", "user.name=u", "-c", "user.email=u@x"]

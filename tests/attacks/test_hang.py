@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import RUNNERS, end_background, project, runner_for, runner_params
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, harness_proc, tool_outputs, turn
 
 MARK = "sleeper-3c9e"

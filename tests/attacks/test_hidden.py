@@ -25,7 +25,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, harness, llm_inputs, steps, tool_outputs, turn
 
 MARKER = "MARKER-7f3a9c"

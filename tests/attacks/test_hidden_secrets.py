@@ -26,7 +26,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, harness_out, tool_outputs, turn
 
 KEY = "sk-proj-CanaryRotThirteenKey0123456789abcdefXYZ"

@@ -18,7 +18,6 @@ from tests.attacks.support import (
     runner_params,
 )
 from tests.attacks.test_journal_forgery import REWRITE, _verify_outputs
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, harness_proc, turn
 
 

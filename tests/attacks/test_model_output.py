@@ -18,7 +18,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, turn
 
 CALLS = 2000

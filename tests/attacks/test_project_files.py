@@ -27,7 +27,6 @@ from tests.attacks.support import (
     set_scenes,
     tree_mode,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, good_turns, progress_sessions, turn
 
 TARGET = "tests/acceptance/check_a.sh"

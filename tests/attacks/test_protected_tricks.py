@@ -17,7 +17,6 @@ from tests.attacks.test_protected import (
     _assert_defended,
     _weakening_session,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, turn
 
 DETOURS = {

@@ -22,7 +22,6 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, tool_outputs, turn
 
 OUTSIDE = "OUTSIDE-THE-PROJECT-4b1d"

@@ -19,7 +19,6 @@ from typing import ClassVar
 import pytest
 
 from tests.attacks.support import project, run, runner_for, runner_params, set_init_sh
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import call, init, make_project, tool_outputs, turn
 
 PROBE = "#!/bin/sh\ncat /proc/net/dev > wake-net.txt\necho 'environment ok'\n"

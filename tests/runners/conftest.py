@@ -1,56 +1,13 @@
-"""Fixtures for runner tests: a Docker engine, an offline busybox image, a project dir."""
+"""Fixtures for runner tests: a project dir, a DockerRunner on the busybox test image (the
+engine and the image: tests/docker_engine.py)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-TEST_IMAGE = "harness-test-busybox"
-BUSYBOX = Path("/bin/busybox")
-DOCKERFILE = (
-    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
-)
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[Any]:
-    """A client for the local engine; skips the test when there is none."""
-    try:
-        import docker
-
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as error:
-        pytest.skip(f"no Docker engine: {error}")
-    yield client
-    client.close()
-
-
-def build_busybox_image(client: Any, workdir: Path) -> str:
-    """Build the test image from scratch plus a static busybox (no pull); cached by tag."""
-    from docker.errors import ImageNotFound
-
-    try:
-        client.images.get(TEST_IMAGE)
-        return TEST_IMAGE
-    except ImageNotFound:
-        pass
-    if not BUSYBOX.is_file():
-        pytest.skip("no static busybox at /bin/busybox to build the test image")
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(BUSYBOX, workdir / "busybox")
-    (workdir / "Dockerfile").write_text(DOCKERFILE)
-    client.images.build(path=str(workdir), tag=TEST_IMAGE, rm=True, pull=False)
-    return TEST_IMAGE
-
-
-@pytest.fixture(scope="session")
-def busybox_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_busybox_image(docker_client, tmp_path_factory.mktemp("busybox-image"))
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.runners.conftest import BUSYBOX
+from tests.docker_engine import BUSYBOX
 
 PYTHON_IMAGE = "harness-test-python"
 VERSION = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -79,5 +79,11 @@ def build_python_image(client: Any, workdir: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def python_image(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_python_image(docker_client, tmp_path_factory.mktemp("python-image"))
+def python_tag(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return build_python_image(docker_engine, tmp_path_factory.mktemp("python-image"))
+
+
+@pytest.fixture
+def python_image(docker_client: Any, python_tag: str) -> str:
+    """The Python test image's tag (built once per test process), for a `docker` test."""
+    return python_tag

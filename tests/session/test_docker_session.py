@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import git
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.docker_support import (
     ALLOCATE_100MB,
     NO_BEFORE,
@@ -39,7 +38,7 @@ from tests.session.support import (
 
 
 @pytest.fixture
-def engine(docker_client: Any, busybox_image: str) -> tuple[Any, str]:  # noqa: F811
+def engine(docker_client: Any, busybox_image: str) -> tuple[Any, str]:
     """The engine's client and the busybox test image."""
     return docker_client, busybox_image
 

@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import git
-from tests.runners.conftest import busybox_image, docker_client  # noqa: F401 (fixtures)
 from tests.session.support import (
     SCRIPT,
     call,
@@ -166,7 +165,7 @@ def _command_project(root: Path, marker: str, runner: str, image: str = "") -> P
     return root
 
 
-@pytest.fixture(params=["local", "bwrap", "docker"])
+@pytest.fixture(params=["local", "bwrap", pytest.param("docker", marks=pytest.mark.docker)])
 def runner(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(runner kind, image): bwrap and Docker skip, saying why, where they cannot run."""
     kind: str = request.param

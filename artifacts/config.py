@@ -140,7 +140,8 @@ class RunnerConfig(_Section):
     """Keep init.sh's package downloads ($HOME/.cache: pip, uv, npm, yarn, go...) between
     wakes, outside the project (bubblewrap only). Only init.sh run with the setup network
     on a clean checkout of a commit a person made writes or reads it; the agent's commands
-    never see it. Docker: put dependencies in the image."""
+    never see it. Emptied when it holds more than disk_mb after a setup; removed after a
+    week unused. Docker: put dependencies in the image."""
 
     @model_validator(mode="before")
     @classmethod

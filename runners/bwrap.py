@@ -37,6 +37,7 @@ from runners.bwrap_view import (
     package_folder,
     reachable,
     sandbox_args,
+    trim_packages,
 )
 from runners.output import MAX_OUTPUT_BYTES
 from runners.process import (
@@ -299,6 +300,9 @@ class BubblewrapRunner:
             timeout_s=limits.timeout_s,
             max_file_mb=self.max_file_mb,
         )
+        stderr = outcome.stderr
+        if packages is not None:  # counted after each setup that wrote it, as the workspace
+            stderr += trim_packages(packages, self.disk_mb)
         created = protect.remove_created(self.root, were_absent)
         if created:
             failure = failure or classify.protected_created(created)
@@ -308,7 +312,7 @@ class BubblewrapRunner:
             command=command,
             exit_code=None if outcome.timed_out else shell_code(outcome.returncode),
             stdout=outcome.stdout,
-            stderr=outcome.stderr,
+            stderr=stderr,
             duration_s=outcome.duration_s,
             failure=failure,
         )

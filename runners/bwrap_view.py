@@ -24,11 +24,13 @@ import os
 import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.hostpath import program
-from runners import protect, sandbox_etc
+from harness.walk import remove_tree
+from runners import disk, protect, sandbox_etc
 
 HOME = "/home/harness"
 TMPFS_MB = 512
@@ -137,7 +139,45 @@ def package_folder(root: Path, workload: Workload) -> Path:
     if os.geteuid() == 0 and workload.switch:
         os.chown(folder, workload.uid, workload.gid)
     os.chmod(folder, 0o700)
+    os.utime(folder)  # in use: not pruned
+    _prune_packages(folder.parent, keep=folder)
     return folder
+
+
+def _prune_packages(parent: Path, keep: Path) -> None:
+    """Remove the package caches (of any project of this user) unused for
+    :data:`sandbox_etc.UNUSED_S`: a project gone or switched off leaves none behind."""
+    now = time.time()
+    try:
+        caches = list(parent.iterdir())
+    except OSError:
+        return
+    for path in caches:
+        try:
+            unused = now - path.lstat().st_mtime > sandbox_etc.UNUSED_S
+        except OSError:
+            continue
+        if path != keep and unused:
+            remove_tree(path)
+
+
+def trim_packages(folder: Path, disk_mb: int | None) -> str:
+    """Empty the package cache ``folder`` when it holds more than ``disk_mb`` MiB (the
+    same budget as the workspace's, for the cache alone) or cannot be measured; what to
+    tell the setup's output ("" when it is kept)."""
+    if disk_mb is None:
+        return ""
+    try:
+        used = disk.workspace_bytes(folder, stop_above=disk_mb * disk.MB)
+    except disk.Unmeasured as error:
+        why = f"could not be measured ({error})"
+    else:
+        if used <= disk_mb * disk.MB:
+            return ""
+        why = f"held more than [runner] disk_mb ({disk_mb:,} MiB)"
+    left = remove_tree(folder)
+    done = "emptied" if not left else f"could not be emptied ({left[0].path}: {left[0].reason})"
+    return f"harness: the package cache {why}: {done}; the next setup downloads again.\n"
 
 
 def _state(root: Path, workload: Workload) -> Path:

@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,38 @@ def test_the_package_cache_is_mounted_only_for_a_setup_on_a_clean_checkout(
     off = BubblewrapRunner(root)  # not declared: not mounted
     assert off.run('ls -A "$HOME/.cache"', phase="setup", tree=tree, cache=True).exit_code != 0
     shutil.rmtree(kept)
+
+
+@needs_bwrap
+def test_the_package_cache_is_counted_after_each_setup_and_pruned_when_unused(
+    tmp_path: Path,
+) -> None:
+    """The cache counts against ``disk_mb`` (for itself) after every setup that wrote it,
+    and the caches of projects not set up for a week go: before, it only grew."""
+    root = tmp_path / "p"
+    root.mkdir()
+    tree = tmp_path / "checkout"
+    tree.mkdir()
+    runner = BubblewrapRunner(root, package_cache=True, disk_mb=1)
+    kept = bwrap_view.package_folder(runner.root, runner.view.workload)
+    stale = kept.parent / "0123456789abcdef"  # another project's, last used 8 days ago
+    (stale / "pip").mkdir(parents=True)
+    (stale / "pip" / "wheel").write_bytes(b"w" * 4096)
+    old = time.time() - sandbox_etc.UNUSED_S - 86400
+    os.utime(stale, (old, old))
+    small = 'mkdir -p "$HOME/.cache/pip" && head -c 100000 /dev/zero > "$HOME/.cache/pip/a"'
+    result = runner.run(small, phase="setup", tree=tree, cache=True)
+    assert result.exit_code == 0 and "package cache" not in result.stderr, result
+    assert os.listdir(kept / "pip") == ["a"]  # within 1 MiB: kept
+    assert not stale.exists()  # unused for a week: removed
+    big = 'head -c 3000000 /dev/urandom > "$HOME/.cache/pip/b"'
+    result = runner.run(big, phase="setup", tree=tree, cache=True)
+    assert result.exit_code == 0, result
+    assert "package cache held more than [runner] disk_mb (1 MiB): emptied" in result.stderr
+    assert not kept.exists() or os.listdir(kept) == []
+    again = runner.run('ls -A "$HOME/.cache"', phase="setup", tree=tree, cache=True)
+    assert again.exit_code == 0 and again.stdout.split() == []  # a new, empty cache
+    shutil.rmtree(bwrap_view.package_folder(runner.root, runner.view.workload))
 
 
 def _extra_etc_file() -> str:

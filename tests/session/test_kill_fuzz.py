@@ -11,8 +11,9 @@ features and evidence, commits and their trailers, progress entries, the user's 
 recorded.
 
 Bounded for the suite (about a minute); `HARNESS_FUZZ_TRIALS=N` runs more by hand
-(`HARNESS_FUZZ_SEED` repeats one) and the summary line (trials, kills, kills inside git by
-subcommand, divergences) is printed.
+(`HARNESS_FUZZ_SEED` repeats one, `HARNESS_FUZZ_RUNNER=bwrap` runs the project's commands
+under bubblewrap instead of the local runner) and the summary line (runner, trials, kills,
+kills inside git by subcommand, divergences) is printed.
 """
 
 from __future__ import annotations
@@ -201,7 +202,15 @@ def test_random_kills_end_as_an_uninterrupted_run(tmp_path: Path) -> None:
     trials = int(os.environ.get("HARNESS_FUZZ_TRIALS", "2"))
     seed = int(os.environ.get("HARNESS_FUZZ_SEED", str(random.randrange(1 << 30))))
     rng = random.Random(seed)
+    runner = os.environ.get("HARNESS_FUZZ_RUNNER", "local")
     template = make_project(tmp_path / "template", count=2)
+    if runner != "local":
+        from runners.bwrap import bwrap_version
+
+        if bwrap_version() is None:
+            pytest.skip("HARNESS_FUZZ_RUNNER=bwrap: bubblewrap cannot run here")
+        toml = template / "harness.toml"
+        toml.write_text(toml.read_text().replace('kind = "local"', f'kind = "{runner}"'))
     reference_root = tmp_path / "reference"
     shutil.copytree(template, reference_root, symlinks=True)
     started = time.monotonic()
@@ -229,7 +238,7 @@ def test_random_kills_end_as_an_uninterrupted_run(tmp_path: Path) -> None:
             shutil.rmtree(root)  # a long run by hand keeps only what diverged
     by_command = ", ".join(f"{name} {count}" for name, count in sorted(aimed.items()))
     print(
-        f"kill-fuzz: seed {seed}, {trials} trials, {total_kills} kills "
+        f"kill-fuzz: {runner} runner, seed {seed}, {trials} trials, {total_kills} kills "
         f"({total_in_git} inside a git child: {by_command or 'none'}), "
         f"{len(divergences)} divergences"
     )

@@ -11,8 +11,9 @@ namespace (every process dies with the command), and only an allow-listed enviro
 it runs as the project's owner when the harness runs as root. Limits: address space, CPU
 time, file size and process count as rlimits set by ``prlimit`` inside the sandbox, the
 time limit as a kill of the whole sandbox, and a workspace disk budget checked after each
-command. Not enforced here: ``cpus`` (it needs cgroups), and ``pids`` when commands run
-as root (exempt from RLIMIT_NPROC). See runners/README.md.
+command. Commands that run as root are exempt from RLIMIT_NPROC: their ``pids`` is a
+cgroup's (:mod:`runners.pids_group`), not enforced where none can be made. Not enforced
+here: ``cpus``. See runners/README.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 from harness.errors import RunnerError
 from harness.hostpath import program
-from runners import classify, disk, protect
+from runners import classify, disk, pids_group, protect
 from runners.base import CommandResult, Phase, Resources
 from runners.bwrap_view import (
     HOME,
@@ -51,6 +52,9 @@ from runners.process import (
     ungrantable,
 )
 
+SANDBOX_TASKS = 2
+"""Tasks of a sandbox besides the command's in its pids cgroup: bwrap, and its init in the
+PID namespace (``pids`` counts the command's shell and what it starts)."""
 # The only host variables a command gets (plus PATH, HOME and what the caller passes).
 PASSED_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ")
 
@@ -203,15 +207,25 @@ class BubblewrapRunner:
         self.package_cache = package_cache
         if self.view.workload.switch:
             _check_owner_can_run(self.view, self.root)
+        # Root's commands are exempt from RLIMIT_NPROC: their pids limit is a cgroup's.
+        self.pids_cgroup = pids_group.base() if self.view.workload.uid == 0 else None
+        self._leaving: list[pids_group.PidsGroup] = []  # groups whose tasks were leaving
+        self.shell = program("sh", outside=self.root) or "/bin/sh"
         self._closed = False
 
     def describe(self) -> str:
         network = "network off" if not self.resources.network else "network on"
         plan = self._limit_plan(self.resources)
-        if plan is None:
+        if self.pids_cgroup is not None:
+            by = "set before exec" if plan is None else f"by {plan.by}"
+            limits = f"limits {by}, pids by a cgroup (commands run as root)"
+        elif plan is None:
             limits = "limits set before exec (no prlimit: pids not enforced)"
         elif plan.pids is None:
-            limits = f"limits by {plan.by} (pids not enforced: commands run as root)"
+            limits = (
+                f"limits by {plan.by} (pids not enforced: commands run as root, and no pids "
+                "cgroup can be made here)"
+            )
         else:
             limits = f"limits by {plan.by}"
         python = "" if self.view.python else ", the harness's Python not readable by it"
@@ -272,7 +286,9 @@ class BubblewrapRunner:
             keys=_key_folder(),
             packages=packages,
         )
-        argv = [*sandbox, *(plan.prefix if plan else [])]
+        group = self._pids_group(limits)
+        joined = group.prefix(self.shell) if group is not None else []
+        argv = [*joined, *sandbox, *(plan.prefix if plan else [])]
         were_absent = protect.absent(self.root, self.protected) if tree is None else []
         try:
             outcome = run_limited(
@@ -289,6 +305,9 @@ class BubblewrapRunner:
         except OSError as error:  # bwrap itself could not be run (removed, not executable)
             bwrap_version.cache_clear()
             raise gone(error) from error
+        finally:
+            if group is not None and not group.remove():
+                self._leaving.append(group)
         # The sandbox never started (bwrap could not set it up: "setting up uid map";
         # prlimit refused): the machine's fault, not the command's.
         started = did_not_start(outcome, limits, self.resources, what="bubblewrap")
@@ -316,6 +335,23 @@ class BubblewrapRunner:
             duration_s=outcome.duration_s,
             failure=failure,
         )
+
+    def _pids_group(self, limits: Resources) -> pids_group.PidsGroup | None:
+        """The command's own pids cgroup when it runs as root (None: not root, or no
+        cgroup can be made here, as :meth:`describe` says)."""
+        if self.pids_cgroup is None:
+            return None
+        self._leaving = [group for group in self._leaving if not group.remove()]
+        try:
+            return pids_group.PidsGroup.make(self.pids_cgroup, limits.pids + SANDBOX_TASKS)
+        except OSError as error:
+            raise RunnerError(
+                f"the bubblewrap sandbox cannot limit a command's processes: its pids "
+                f"cgroup could not be made in {self.pids_cgroup} ({error}).",
+                kind="sandbox_failed",
+                suggestion="It could when the run started: check the cgroup file system "
+                "(`harness doctor`), then `harness run` resumes the step that was running.",
+            ) from error
 
     def _limit_plan(self, limits: Resources) -> LimitPlan | None:
         """How the limits are set inside the sandbox, on the command only: by the shell
@@ -375,3 +411,6 @@ class BubblewrapRunner:
 
     def close(self) -> None:
         self._closed = True
+        for group in self._leaving:
+            group.remove(wait_s=pids_group.REMOVE_S)
+        self._leaving = []

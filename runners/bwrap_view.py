@@ -7,8 +7,8 @@ harness runs as root on a project that belongs to a user, bwrap itself is starte
 user (``setpriv --reuid --regid --clear-groups``, npm's rule for scripts run by root): the
 command can read only what that user can, the files it writes are the user's, and
 ``RLIMIT_NPROC`` (``pids``) holds (the kernel exempts only root). A project that belongs
-to root is run as root (no capabilities, the curated ``/etc``): chown it to a user to
-have its commands run as that user.
+to root is run as root (no capabilities, the curated ``/etc``, ``pids`` by a cgroup:
+:mod:`runners.pids_group`): chown it to a user to have its commands run as that user.
 
 :func:`sandbox_args` is the bwrap command line: the system folders read-only, the curated
 ``/etc`` (:mod:`runners.sandbox_etc`), the harness's Python, new ``/dev``, ``/proc``,

@@ -8,6 +8,8 @@
   user, the command runs as that user: it cannot read root's files, what it writes is the
   user's (and the writeback commits it), and the `pids` limit holds (the kernel exempts
   only root from RLIMIT_NPROC). bubblewrap only (Docker's user is `runner.user`).
+- On a project that belongs to root, commands run as root: a fork bomb ran whole under
+  `pids = 16`. Each command has a pids cgroup of its own now (bubblewrap).
 
 Not on the local runner: it is not a sandbox (its commands see what you see).
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from runners import pids_group
 from tests.attacks.support import (
     committed_passing,
     git_out,
@@ -128,3 +131,26 @@ def test_as_root_on_a_user_s_project_commands_run_as_that_user(
     assert "started 40" not in outputs[2], "the pids limit did not hold"
     checked = tool_outputs(root, "verify_feature")
     assert committed_passing(root) == ["F001"], checked  # its check ran, as uid 4242
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the harness as root on root's project")
+def test_as_root_on_root_s_project_the_pids_limit_holds(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A project that belongs to root runs its commands as root, whom the kernel exempts
+    from RLIMIT_NPROC: a fork bomb ran until the time limit. Each command has a pids
+    cgroup of its own now (where one can be made; else the runner says it cannot)."""
+    if pids_group.base() is None:
+        pytest.skip("no pids cgroup can be made here: the runner says pids is not enforced")
+    bwrap = runner_for("bwrap", request)
+    runner = dataclasses.replace(bwrap, table=bwrap.table + "pids = 16\n")
+    bomb = "n=0; while [ $n -lt 40 ]; do sleep 3 & n=$((n+1)); done; echo started $n"
+    turns = [turn(call("run", command=bomb)), *good_turns(1)]
+    root = project(tmp_path / "p", runner, sessions={1: turns})
+    assert root.stat().st_uid == 0
+    run(root, tmp_path)
+    outputs = tool_outputs(root, "run")
+    assert len(outputs) == 1, outputs
+    assert "started 40" not in outputs[0], "the pids limit did not hold"
+    assert "fork" in outputs[0].lower(), outputs[0]  # the shell said why it stopped
+    assert committed_passing(root) == ["F001"], tool_outputs(root, "verify_feature")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runners import Resources
+from runners import Resources, pids_group
 from runners.bwrap import BubblewrapRunner, bwrap_version
 
 pytestmark = pytest.mark.skipif(
@@ -56,10 +56,16 @@ def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project:
     assert "bwrap sandbox (bubblewrap" in runner.describe()
     from runners.process import dash_shell, prlimit_path
 
-    pids = "" if os.geteuid() != 0 else " (pids not enforced: commands run as root)"
+    pids = ""
+    if os.geteuid() == 0:  # root is exempt from RLIMIT_NPROC: a cgroup, where one can be made
+        pids = ", pids by a cgroup (commands run as root)"
+        if pids_group.base() is None:
+            pids = " (pids not enforced: commands run as root, and no pids cgroup can be made here)"
     by = "the shell's ulimit" if dash_shell() else "prlimit"
     limited = dash_shell() or prlimit_path()
     limits = f"limits by {by}{pids}," if limited else "(no prlimit: pids not enforced)"
+    if not limited and runner.pids_cgroup is not None:
+        limits = "limits set before exec, pids by a cgroup (commands run as root),"
     assert limits in runner.describe()
     assert "network off" in runner.describe()
 
@@ -400,3 +406,25 @@ def test_the_pids_limit_holds_for_an_unprivileged_user(tmp_path: Path) -> None:
         pytest.skip(f"the harness cannot run as nobody here: {probe.stderr.strip()[-300:]}")
     started = int(probe.stdout.split("COUNT")[-1].split()[0])
     assert 0 < started < 16  # the shell, bwrap's init and prlimit count too
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root's commands: RLIMIT_NPROC exempts them")
+def test_the_pids_limit_holds_for_root_by_a_cgroup_removed_after_each_command(
+    runner: BubblewrapRunner,
+) -> None:
+    """The project is root's, so its commands run as root: the kernel exempts them from
+    RLIMIT_NPROC (60 sleeps all started before). Each command gets a pids cgroup."""
+    if runner.pids_cgroup is None:
+        pytest.skip("no pids cgroup can be made here (describe() says pids is not enforced)")
+    groups = runner.pids_cgroup
+    before = {p.name for p in groups.iterdir()}  # other runners of this process may have some
+    bomb = "n=0; while [ $n -lt 60 ]; do sleep 5 & n=$((n+1)); echo $n; done"
+    result = runner.run(bomb, resources=Resources(pids=16, timeout_s=20))
+    started = int((result.stdout.split() or ["0"])[-1])
+    assert 0 < started < 16, result  # the shell counts too
+    assert "fork" in result.stderr.lower(), result
+    for _ in range(5):
+        assert runner.run("echo ok").stdout == "ok\n"  # each command gets a group of its own
+    runner.close()
+    mine = f"{pids_group.PREFIX}{os.getpid()}-"
+    assert not [p for p in groups.iterdir() if p.name.startswith(mine) and p.name not in before]

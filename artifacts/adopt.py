@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from artifacts.feature_list import FEATURE_LIST, MAX_BYTES, parse_feature_list
+from artifacts.feature_list import FEATURE_LIST, MAX_BYTES, dump_feature_list, parse_feature_list
 from artifacts.guards import check_transition
 from artifacts.io import atomic_write, decode, display, parse_json, read_bytes
 from artifacts.models import ADOPTED, Evidence, Feature, FeatureList, digest
 from artifacts.quickstart import Quickstart, looks_like_harness, read_quickstart
+from artifacts.schemas import schema_errors
 from harness.errors import ArtifactError
 
 
@@ -68,8 +69,6 @@ def plan_feature_list(root: Path) -> AdoptResult:
     """What adopting ``<root>/feature_list.json`` would write (nothing is written):
     ``changed`` False when it is in harness format already. ArtifactError (every problem
     named) when it is neither."""
-    from artifacts.feature_list import dump_feature_list
-    from artifacts.schemas import schema_errors
 
     path = root / FEATURE_LIST
     file = display(path, root)

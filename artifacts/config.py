@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from artifacts.io import display, read_text
 from harness.errors import ConfigError
 
 HARNESS_TOML = "harness.toml"
@@ -512,7 +513,6 @@ def parse_config(data: dict[str, Any], file: str) -> HarnessConfig:
 
 def load_config_file(path: Path, *, root: Path | None = None) -> HarnessConfig:
     """Read and validate ``harness.toml``; ConfigError naming file, key and reason."""
-    from artifacts.io import display, read_text
 
     root = path.parent if root is None else root
     name = display(path, root)

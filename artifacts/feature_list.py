@@ -15,6 +15,8 @@ from pydantic import ValidationError
 from artifacts.guards import check_transition
 from artifacts.io import atomic_write, decode, display, parse_json, read_bytes
 from artifacts.models import FeatureList
+from artifacts.quickstart import NotQuickstart, looks_like_harness, read_quickstart
+from artifacts.schemas import json_path, pydantic_errors, schema_errors
 from harness.errors import ArtifactError
 
 FEATURE_LIST = "feature_list.json"
@@ -25,7 +27,6 @@ def _quickstart(data: object, file: str) -> ArtifactError | None:
     """The error for a feature list of the autonomous-coding quickstart: advice to adopt
     it when `harness adopt` would, else what adopt would refuse (never advice to run the
     command that refuses it). None for anything else (the schema's errors say it)."""
-    from artifacts.quickstart import NotQuickstart, looks_like_harness, read_quickstart
 
     if not isinstance(data, list | dict) or looks_like_harness(data):
         return None
@@ -53,7 +54,6 @@ def _quickstart(data: object, file: str) -> ArtifactError | None:
 
 def check_feature_list_text(text: str, file: str) -> tuple[FeatureList | None, list[ArtifactError]]:
     """Parse and validate the text of a feature list; return the model or every error."""
-    from artifacts.schemas import json_path, pydantic_errors, schema_errors
 
     try:
         data = parse_json(text, file)
@@ -122,7 +122,6 @@ def save_feature_list(root: Path, new: FeatureList, *, adopting: bool = False) -
     An invalid file on disk is never overwritten: its error is raised instead.
     ``adopting`` lets a new file start with passing features ("adopted, unverified").
     """
-    from artifacts.schemas import schema_errors
 
     path = root / FEATURE_LIST
     old = load_feature_list(root) if path.exists() or path.is_symlink() else None

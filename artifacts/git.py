@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
+from artifacts.git_identity import commit_env, with_trailer
+from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git, run_git_unchecked
 from harness.errors import GitError
-
-if TYPE_CHECKING:
-    from artifacts.git_safety import ConfigChecks
 
 AUTHOR_NAME = "harness"  # the author where git knows no user (artifacts.git_identity)
 AUTHOR_EMAIL = "harness@localhost"
@@ -72,7 +70,6 @@ class GitRepo:
     by default its own, so a second call skips an unchanged config's check)."""
 
     def __init__(self, root: Path, checks: ConfigChecks | None = None) -> None:
-        from artifacts.git_safety import ConfigChecks
 
         self.root = root
         self.checks = checks if checks is not None else ConfigChecks()
@@ -86,7 +83,6 @@ class GitRepo:
     def _run(
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        from artifacts.git_safety import run_git
 
         return run_git(self.root, *args, check=check, env=env, checks=self.checks)
 
@@ -118,7 +114,6 @@ class GitRepo:
     @classmethod
     def init(cls, root: Path) -> GitRepo:
         """Create a repository at ``root`` (branch ``main``, no commits yet)."""
-        from artifacts.git_safety import run_git_unchecked
 
         root = Path(root).absolute()
         try:
@@ -174,7 +169,6 @@ class GitRepo:
         text = message.strip()
         if trailers:
             text += "\n\n" + "\n".join(_trailer(k, v) for k, v in trailers.items())
-        from artifacts.git_identity import commit_env, with_trailer
 
         env, users = commit_env(self.root, checks=self.checks)  # the user's identity, if any
         text = with_trailer(text).rstrip("\n") if users else text
@@ -270,7 +264,6 @@ def quick_status(root: Path) -> QuickStatus:
     Read-only and without GitPython: importing it and its calls cost about 0.15 s, most of
     the start-up budget of `harness status`. Everything that writes uses :class:`GitRepo`.
     """
-    from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git
 
     if not (root / ".git").exists():
         return QuickStatus(None, False, False, None, error=f"{root} is not a git repository")

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_identity import commit_env, with_trailer
+from artifacts.git_locks import clear_stale_locks
 from artifacts.git_tree import ZERO, Git, _git, build_tree, head_sha
 from harness.errors import CommitPending, GitError
 
@@ -76,7 +78,6 @@ def commit_exact(
         if parent_tree == tree:
             return None
     parents = ["-p", head] if head is not None else []
-    from artifacts.git_identity import commit_env, with_trailer
 
     env, users = commit_env(root, checks)
     text = with_trailer(message) if users else message
@@ -160,7 +161,6 @@ def commit_retrying(
     (the step stays in flight) if it still cannot be made. ``kept`` says what is kept for
     the next try; ``say`` is told of every lock removed. GitBusy (exit 6) if a live
     process holds a lock past the wait."""
-    from artifacts.git_locks import clear_stale_locks
 
     last = ""
     for _ in range(COMMIT_ATTEMPTS):
@@ -181,7 +181,6 @@ def sync_to_commit(
     """The user's index takes HEAD's entries for every path commit ``sha`` changed, after
     the stale locks a kill left are cleared (``say`` is told): run again after a kill, it
     ends in the same index."""
-    from artifacts.git_locks import clear_stale_locks
 
     for note in clear_stale_locks(root):
         say(note)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import run_git
+
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
 
@@ -40,7 +42,6 @@ def user_identity(
 
 
 def _read_user_config(root: Path, checks: ConfigChecks | None) -> dict[str, str]:
-    from artifacts.git_safety import run_git
 
     done = run_git(
         root, "config", "--get-regexp", r"^user\.(name|email)$", check=False, checks=checks

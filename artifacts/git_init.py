@@ -17,6 +17,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from artifacts.git import GitRepo
+from artifacts.git_safety import git_argv, git_env
 from harness.errors import GitError, GitRefused
 
 # What may be under .git after a kill inside `git init` (files directly in .git/ are
@@ -27,7 +29,6 @@ _VALUABLE = ("index", "packed-refs", "logs", "ORIG_HEAD", "FETCH_HEAD", "MERGE_H
 
 def toplevel(root: Path) -> Path | None:
     """The work tree git finds from ``root`` (None if git finds no repository)."""
-    from artifacts.git_safety import git_argv, git_env
 
     try:
         done = subprocess.run(
@@ -85,7 +86,6 @@ def ensure_repository(root: Path) -> list[str]:
     """Make ``root`` a repository git can use, creating it if there is none; the notes
     say what was done. GitRefused when a ``.git`` git does not take holds anything that
     is not what an interrupted `git init` leaves: it is never removed."""
-    from artifacts.git import GitRepo
 
     git_dir = root / ".git"
     notes: list[str] = []

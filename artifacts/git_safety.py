@@ -40,6 +40,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
+from artifacts.git_stamp import config_stamp
 from harness.errors import GitError, GitRefused
 from harness.hostpath import program, trusted_path
 
@@ -179,7 +181,6 @@ def run_git(
     Before a command that reads the work tree, the files git would block on are removed and
     named on stderr.
     """
-    from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
 
     check_config(Path(root), checks)
     if _subcommand(args) in WORK_TREE_READERS:
@@ -301,7 +302,6 @@ class ConfigChecks:
 
     def check(self, root: Path) -> None:
         """:func:`check_config`, skipped when the files are as the last clean verdict's."""
-        from artifacts.git_stamp import config_stamp
 
         key = str(Path(root).absolute())
         stamp = config_stamp(Path(root))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_locks import clear_stale_locks
+from artifacts.git_safety import check_config, run_git
 from harness.errors import GitRefused
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ _STATES: tuple[tuple[str, str, str], ...] = (
 
 def repository_state(root: Path, checks: ConfigChecks | None = None) -> str | None:
     """Why harness may not commit in ``root`` now, with what to do; None if it may."""
-    from artifacts.git_safety import run_git
 
     git_dir = root / ".git"
     for marker, what, fix in _STATES:
@@ -70,8 +71,6 @@ def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None =
     Nothing happens where there is no ``.git`` (the writeback says so when it needs one).
     ``checks``: the caller's verdicts of the config check (:class:`ConfigChecks`).
     """
-    from artifacts.git_locks import clear_stale_locks
-    from artifacts.git_safety import check_config
 
     if not (root / ".git").is_dir():
         return []
@@ -86,7 +85,6 @@ def init_sh_trusted(root: Path, script: str = "init.sh") -> bool:
     """Whether ``script`` is as the initializer or a person committed it: unchanged since
     HEAD, and its last commit is not a session's (``Harness-Session`` trailer). An
     agent-edited init.sh runs at wake with the agent's own network, not the setup one."""
-    from artifacts.git_safety import run_git
 
     if not (root / ".git").is_dir():
         return True  # no history to tell by (a project before `harness init`)
@@ -111,7 +109,6 @@ def trusted_commit(root: Path, *, depth: int = 10_000) -> str | None:
     """The newest commit of HEAD's history that no session made (no ``Harness-Session``
     trailer): the initializer's first commit, or yours. Its tree is what the setup phase
     may run with the network (a clean checkout of it). None without such a commit."""
-    from artifacts.git_safety import run_git
 
     done = run_git(
         root,

@@ -28,7 +28,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import check_config, git_argv, git_env, run_git
 from harness.errors import GitError
+from harness.walk import open_folder
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
@@ -40,7 +42,6 @@ EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 def _git(root: Path, checks: ConfigChecks | None) -> Git:
-    from artifacts.git_safety import run_git
 
     return partial(run_git, root, checks=checks)
 
@@ -125,7 +126,6 @@ def _read_entry(root: Path, path: str, copy: str) -> str | None:
     """Copy what ``path`` holds now into the file ``copy``: its git mode (a link's target
     for :data:`LINK`), or None when it is not there. A path that is neither a file nor a
     link (a folder, a FIFO) is a GitError, as git would refuse it."""
-    from harness.walk import open_folder
 
     folder, _, name = path.rpartition("/")
     try:
@@ -240,9 +240,6 @@ def _folder(dest: Path, path: str, made: set[str]) -> Path:
 
 def _read_blobs(root: Path, shas: list[str], checks: ConfigChecks | None) -> Iterator[bytes]:
     """The contents of ``shas``, in order, from one ``git cat-file --batch``."""
-    import subprocess
-
-    from artifacts.git_safety import check_config, git_argv, git_env
 
     if not shas:
         return

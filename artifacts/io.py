@@ -12,6 +12,7 @@ would make the next write silently change bytes the user did not ask to change.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import stat
@@ -269,7 +270,6 @@ def _no_constants(name: str) -> object:
 
 def parse_json(text: str, name: str) -> object:
     """Parse JSON strictly: no duplicate keys, no NaN/Infinity; errors name line and column."""
-    import json
 
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)

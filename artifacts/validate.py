@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from artifacts.config import load_config_file
 from artifacts.feature_list import FEATURE_LIST, MAX_BYTES, check_feature_list_text
 from artifacts.io import check_file, decode, display, read_bytes, read_text
 from artifacts.models import FeatureList, ProgressEntry
@@ -66,12 +67,8 @@ def _check_config(root: Path, report: ProjectReport) -> None:
         return
     try:
         check_file(path, root=root, max_bytes=1_000_000)
-        from artifacts.config import load_config_file
     except ArtifactError as error:
         report.errors.append(error)
-        return
-    except ImportError:  # the config loader is not there (yet): nothing to check with
-        report.warnings.append(f"{HARNESS_TOML} was not checked: no config loader.")
         return
     try:
         load_config_file(path)

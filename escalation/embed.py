@@ -84,9 +84,10 @@ class LitellmEmbedder:
 
     def embed(self, text: str) -> list[float]:
         """Call ``litellm.embedding`` for one text."""
-        from harness.errors import ModelFatal, ProviderUnavailable
-        from harness.model.credentials import credentials
-        from harness.model.names import import_litellm, provider_of
+        # lazy: the model layer (and litellm) load on the first embedding only
+        from harness.errors import ModelFatal, ProviderUnavailable  # noqa: PLC0415
+        from harness.model.credentials import credentials  # noqa: PLC0415
+        from harness.model.names import import_litellm, provider_of  # noqa: PLC0415
 
         litellm = import_litellm()
         kwargs: dict[str, Any] = {}

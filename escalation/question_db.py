@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.errors import StorageError
 from harness.journal.location import Location, as_location
 
 FILE = "questions.db"
@@ -113,8 +114,6 @@ class PostgresQuestions(QuestionDb):
         import psycopg
         from psycopg.rows import dict_row
 
-        from harness.errors import StorageError
-
         super().__init__(where)
         try:
             self.conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
@@ -166,8 +165,6 @@ def questions_exist(where: Location | Path) -> bool:
     if where.backend == "memory":
         return where.memory is not None and "questions" in where.memory.extras
     import psycopg
-
-    from harness.errors import StorageError
 
     try:
         with psycopg.connect(where.url or "", autocommit=True) as conn:

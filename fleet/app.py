@@ -15,7 +15,11 @@ heavy: ``harness --help`` and ``harness status`` never import it).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
+
+from harness.journal.sqlite.schema import SCHEMA_VERSION  # the journal's row format
 
 if TYPE_CHECKING:
     from fleet.place import Place
@@ -31,7 +35,6 @@ def app_version() -> str:
     """The worker's DBOS application version: the journal format's. DBOS recovers a
     workflow only on an executor of its version, so a worker never replays a journal it
     does not understand; `status` lists the runs of other versions."""
-    from harness.journal.sqlite.schema import SCHEMA_VERSION  # the journal's row format
 
     return f"journal-{SCHEMA_VERSION}"
 
@@ -46,7 +49,6 @@ def workflow_id(run_id: str, drive: int) -> str:
 
 def quiet_dbos() -> None:
     """DBOS logs at INFO to the console by default: keep warnings only."""
-    import logging
 
     logging.getLogger("dbos").setLevel(logging.WARNING)
 
@@ -83,7 +85,6 @@ class Client:
         return workflow_id(run_id, drive)
 
     def cancel(self, run_id: str, drive: int) -> None:
-        import contextlib
 
         from dbos._error import DBOSNonExistentWorkflowError
 

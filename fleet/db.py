@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fleet.place import FleetError
 from harness.errors import StorageError
 
 if TYPE_CHECKING:
@@ -170,8 +171,6 @@ class FleetDb:
         try:
             self.engine = sa.create_engine(place.tables_url(), **kwargs)
         except (ValueError, sa.exc.ArgumentError) as error:  # e.g. a port that is no number
-            from fleet.place import FleetError
-
             raise FleetError(
                 f"{place.describe()}: not a valid PostgreSQL URL ({error}): give "
                 "postgresql://USER@HOST[:PORT]/DATABASE"

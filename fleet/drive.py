@@ -6,18 +6,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from escalation.questions import QuestionError, QuestionStore
+from fleet.classes import ClassMove, ClassTable
 from fleet.db import QuestionRow, RunRow
+from fleet.outage import until_reachable
+from fleet.place import URL_VARIABLE
 from fleet.project import RunFolder, branch_of
+from fleet.runjournal import Checkpointer, RunCheckpoints
+from harness.config import load_config, run_scope
+from harness.errors import StorageError
+from harness.journal.location import Location
+from session.run import run_project
 
 if TYPE_CHECKING:
     from fleet.db import FleetDb
     from fleet.place import Place
-    from fleet.runjournal import Checkpointer, RunCheckpoints, RunJournals
-    from harness.journal.location import Location
+    from fleet.runjournal import RunJournals
     from harness.scope import StepHooks
 
 T = TypeVar("T")
@@ -144,7 +152,6 @@ def _ensure(state: WorkerState, row: RunRow, folder: RunFolder) -> Location:
 
 def _journal_of(state: WorkerState, run_id: str, folder: RunFolder) -> Location:
     """The run's journal: its schema in a PostgreSQL fleet, else SQLite in its folder."""
-    from harness.journal.location import Location
 
     if state.journals is None:
         return Location(folder.project / ".harness", project=str(folder.project))
@@ -152,7 +159,6 @@ def _journal_of(state: WorkerState, run_id: str, folder: RunFolder) -> Location:
 
 
 def _checkpoint_of(state: WorkerState, where: Location) -> RunCheckpoints | None:
-    from fleet.runjournal import RunCheckpoints
 
     return None if state.journals is None else RunCheckpoints(state.journals, where)
 
@@ -160,7 +166,6 @@ def _checkpoint_of(state: WorkerState, where: Location) -> RunCheckpoints | None
 def _run_environ(environ: Mapping[str, str]) -> dict[str, str]:
     """What the run reads of the worker's environment: not where the fleet's database is
     (its commands would reach the database, and the secret journal keys derive from)."""
-    from fleet.place import URL_VARIABLE
 
     hidden = (URL_VARIABLE, "HARNESS_JOURNAL_URL", "HARNESS_FLEET_HOME")
     return {k: v for k, v in environ.items() if k not in hidden}
@@ -173,7 +178,6 @@ def drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
 
 
 def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
-    from fleet.outage import until_reachable
 
     def say(text: str) -> None:
         print(f"harness fleet worker {state.worker_id}: {text}", flush=True)
@@ -182,12 +186,6 @@ def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
 
 
 def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
-    from dataclasses import replace
-
-    from fleet.classes import ClassMove, ClassTable
-    from fleet.runjournal import Checkpointer
-    from harness.config import load_config, run_scope
-    from session.run import run_project
 
     row = _row(state, run_id)
     if row.state == "cancelled" or run_id in state.cancelled:
@@ -271,7 +269,6 @@ def _publish(state: WorkerState, run_id: str) -> str:
 
 def _last_checkpoint(saver: Checkpointer, run_id: str) -> None:
     """The tree as the drive leaves it (a run parked mid-session may go on elsewhere)."""
-    from harness.errors import StorageError
 
     try:
         saver()
@@ -307,7 +304,6 @@ def _row(state: WorkerState, run_id: str) -> RunRow:
 
 def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
     """The run's pending questions go to the fleet's table, where any machine answers."""
-    from escalation.questions import QuestionStore
 
     with QuestionStore(where, project_root=root) as store:
         pending = store.pending()
@@ -331,7 +327,6 @@ def _deliver_answers(db: FleetDb, run_id: str, root: Path, where: Location) -> N
     settled = [q for q in db.questions_of(run_id) if q.status in ("answered", "approved", "denied")]
     if not settled:
         return
-    from escalation.questions import QuestionError, QuestionStore
 
     with QuestionStore(where, project_root=root) as store:
         for q in settled:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from fleet.app import Client
 from fleet.place import FleetError
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ def settle(
     """Answer (``answered``), approve or deny question ``qid`` of ``run_id``; ``choice`` is
     0-based. FleetError (nothing changed) for an unknown question, a verb that does not fit
     its kind, a choice out of range or an answer with neither text nor choice."""
-    from fleet.app import Client
 
     if verb not in VERBS:
         raise ValueError(verb)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import ExitCode, HarnessError
+from harness.journal.keys import state_home
+from harness.journal.postgres.connect import safe_url
 
 URL_VARIABLE = "HARNESS_FLEET_URL"
 SCHEMES = ("postgresql://", "postgres://")
@@ -58,7 +60,6 @@ class Place:
     def describe(self) -> str:
         if self.url is None:
             return f"the embedded fleet in {self.home}"
-        from harness.journal.postgres.connect import safe_url
 
         return safe_url(self.url)
 
@@ -66,7 +67,6 @@ class Place:
 def fleet_place(url: str | None = None, environ: Mapping[str, str] | None = None) -> Place:
     """The fleet named by ``url`` (``--url``), else ``HARNESS_FLEET_URL``, else the embedded
     default; FleetError naming the flag or variable for a URL that is not PostgreSQL's."""
-    from harness.journal.keys import state_home
 
     environ = os.environ if environ is None else environ
     source = "--url"

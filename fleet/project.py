@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+from fleet.checkpoint import restore
 from fleet.hostgit import git
 from harness.errors import GitError
 
@@ -121,8 +122,6 @@ class RunFolder:
         branch = branch_of(run_id)
         _copy_identity(Path(source), partial)
         if checkpoints is not None and latest is not None:
-            from fleet.checkpoint import restore
-
             head = restore(partial, checkpoints.load(latest), branch)
             partial.rename(self.project)
             self.mark.write_text(latest + "\n")

@@ -18,10 +18,16 @@ import secrets
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from fleet.checkpoint import fingerprint, pack
+from harness.journal.keys import DerivedKeys
+from harness.journal.location import Location
+from harness.journal.postgres.connect import connect
+from harness.journal.postgres.store import TableBlobs
 
 if TYPE_CHECKING:
     from fleet.place import Place
-    from harness.journal.location import Location
     from harness.journal.postgres.connect import PgSql
 
 SECRET_TABLE = "harness_fleet_secret"
@@ -40,7 +46,6 @@ def schema_of(run_id: str) -> str:
 def schema_url(url: str, schema: str) -> str:
     """The fleet's URL with the run's schema first on the search path (its ``options``
     query parameter; the rest of the URL, its password included, as it was)."""
-    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "options"]
@@ -50,7 +55,6 @@ def schema_url(url: str, schema: str) -> str:
 
 
 def _connect(url: str) -> PgSql:
-    from harness.journal.postgres.connect import connect
 
     return connect(url)
 
@@ -83,7 +87,6 @@ class RunJournals:
     """Where each run of a PostgreSQL fleet keeps its journal and checkpoints."""
 
     def __init__(self, place: Place) -> None:
-        from harness.journal.keys import DerivedKeys
 
         assert place.url is not None, "the embedded fleet keeps SQLite journals per run"
         self.url = place.url
@@ -91,7 +94,6 @@ class RunJournals:
 
     def location(self, run_id: str, project: Path) -> Location:
         """The run's journal (its schema made if absent): the same on every machine."""
-        from harness.journal.location import Location
 
         schema = schema_of(run_id)
         sql = _connect(self.url)
@@ -111,7 +113,6 @@ class RunJournals:
     def checkpoint(self, where: Location, data: bytes, head: str) -> str:
         """Keep ``data`` in the run's blob store and name it the run's checkpoint, in one
         transaction; its digest. StorageError when the database cannot be reached."""
-        from harness.journal.postgres.store import TableBlobs
 
         sql = _connect(where.url or "")
         try:
@@ -147,7 +148,6 @@ class RunJournals:
 
     def load(self, where: Location, digest: str) -> bytes:
         """A checkpoint's bytes, checked against its digest (JournalDamaged if not)."""
-        from harness.journal.postgres.store import TableBlobs
 
         sql = _connect(where.url or "")
         try:
@@ -199,7 +199,6 @@ class Checkpointer:
         self.said: set[str] = set()  # files said too large to carry
 
     def __call__(self) -> None:
-        from fleet.checkpoint import fingerprint, pack
 
         mark = fingerprint(self.root)
         if mark == self.last:

@@ -11,6 +11,7 @@ over (its next drive is enqueued at once for the others), then exit.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import resource
 import signal
@@ -21,10 +22,15 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from fleet.db import WorkerRow
+from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
+from fleet.classes import ClassTable
+from fleet.db import FleetDb, WorkerRow
+from fleet.drive import WorkerState
+from fleet.place import FleetError
+from fleet.runjournal import RunJournals
+from harness.model.names import import_litellm
 
 if TYPE_CHECKING:
-    from fleet.db import FleetDb
     from fleet.place import Place
 
 BEAT_S = 1.0
@@ -60,15 +66,10 @@ def serve(
     from dbos import DBOS
 
     from fleet import workflow
-    from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
-    from fleet.db import FleetDb
-    from fleet.drive import WorkerState
-    from harness.model.names import import_litellm
 
     version = app_version()
     db = FleetDb(place)
     _refuse_live_twin(db, worker_id, lost_after_s)
-    from fleet.classes import ClassTable
 
     classes = ClassTable(db)
     if maxima:  # what this machine gives its class: the class's maxima for the fleet
@@ -78,8 +79,6 @@ def serve(
     import_litellm()  # once per worker, before any run: runs never race on the import
     state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
-        from fleet.runjournal import RunJournals
-
         state.journals = RunJournals(place)
     workflow.current = state
     quiet_dbos()
@@ -159,7 +158,6 @@ def _on_signals(stop: threading.Event) -> None:
 
 
 def _refuse_live_twin(db: FleetDb, worker_id: str, lost_after_s: float) -> None:
-    from fleet.place import FleetError
 
     for row in db.all_workers():
         if row.id == worker_id and row.state == "live":
@@ -202,7 +200,6 @@ def _alive(pid: int) -> bool:
 def default_id(place: Place) -> tuple[str, Any]:
     """``<host>-<k>``: the first slot of this machine no live worker holds (a worker
     restarted in its slot keeps its id, so DBOS gives it back its own drives)."""
-    import fcntl
 
     folder = place.home / "workers"
     folder.mkdir(parents=True, exist_ok=True)

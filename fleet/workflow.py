@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from dbos import DBOS
 
 from fleet.app import CONTINUE, DRIVE, app_version, queue_name, workflow_id
+from fleet.drive import WAIT_AGAIN_S, prepare, publish
+from fleet.drive import drive as drive_once
 
 if TYPE_CHECKING:
     from fleet.drive import WorkerState
@@ -27,14 +29,12 @@ def _state() -> WorkerState:
 
 @DBOS.step(name="prepare")
 def prepare_step(run_id: str) -> str:
-    from fleet.drive import prepare
 
     return prepare(_state(), run_id).klass
 
 
 @DBOS.step(name="drive")
 def drive_step(run_id: str, drive: int) -> list[str]:
-    from fleet.drive import drive as drive_once
 
     result = drive_once(_state(), run_id, drive)
     return [result.outcome, result.detail, result.klass]
@@ -42,7 +42,6 @@ def drive_step(run_id: str, drive: int) -> list[str]:
 
 @DBOS.step(name="publish", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
 def publish_step(run_id: str) -> str:
-    from fleet.drive import publish
 
     return publish(_state(), run_id)
 
@@ -64,7 +63,6 @@ def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> None:
 @DBOS.workflow(name=DRIVE)
 def drive_workflow(run_id: str, drive: int) -> str:
     """prepare -> drive -> publish; a hand-over or a wait enqueues the next drive."""
-    from fleet.drive import WAIT_AGAIN_S
 
     klass = prepare_step(run_id)
     outcome, _detail, *moved = drive_step(run_id, drive)  # (a drive before moves: 2 items)

@@ -15,6 +15,7 @@ may all use it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,7 +86,6 @@ class Events:
         """A wait of ``seconds`` begins now (a retry back-off): say what for and until when."""
         if not self._observers:
             return
-        import time
 
         until = time.time() + seconds
         self.emit(Event("wait", detail=detail or what, until=until, data={"what": what}))

@@ -18,6 +18,8 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from harness.secret_forms import FormSearch, Found, forms
 
 # Key shapes of the providers most likely to leak into a coding session. Each begins with a
@@ -124,7 +126,6 @@ def redact(value: Any, env: Mapping[str, str] | None = None) -> Any:
     no run (the CLI's traceback file); a run's text goes through the run's Redactor, which
     also knows the names its config declares secret.
     """
-    from pydantic_core import to_jsonable_python
 
     redactor = Redactor(env)
     if isinstance(value, str | int | float | bool) or value is None:

@@ -24,6 +24,7 @@ import contextlib
 import importlib
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -173,7 +174,6 @@ def _how(code: int | None) -> str:
 
 def serve(functions: Sequence[str], memory_mb: int) -> None:
     """The child's loop: one JSON request a line on stdin, one JSON answer a line on stdout."""
-    import resource
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))

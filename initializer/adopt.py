@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from initializer.adopt_commit import INIT_SH
+from artifacts.adopt import plan_feature_list
+from artifacts.encoding import read_any
+from artifacts.gitignore import plan_gitignore
+from artifacts.io import atomic_write
+from artifacts.models import ProgressEntry
+from artifacts.progress import render_progress
+from harness.config import load_config
+from harness.errors import GitRefused
+from initializer.adopt_commit import INIT_SH, commit_adoption
+from session.prompt import render
+from session.secrets import SecretScanner
 
 QUICKSTART_PROGRESS = "claude-progress.txt"
 QUICKSTART_SPEC = "app_spec.txt"
@@ -61,9 +71,6 @@ def adopt_project(root: Path, *, config_text: str | None = None) -> AdoptReport:
 
 
 def _plan(root: Path, config_text: str | None) -> _Plan:
-    from artifacts.adopt import plan_feature_list
-    from artifacts.gitignore import plan_gitignore
-    from session.prompt import render
 
     plan = _Plan(fresh=not (root / ".git").exists())
     result = plan_feature_list(root)  # raises (nothing written) when it cannot be adopted
@@ -97,9 +104,6 @@ def _plan(root: Path, config_text: str | None) -> _Plan:
 def _refuse_secrets(root: Path, plan: _Plan) -> None:
     """A file adopt must commit that would hold a secret refuses the adoption before
     anything is written (GitRefused, exit 2), as the commit would refuse it after."""
-    from harness.config import load_config
-    from harness.errors import GitRefused
-    from session.secrets import SecretScanner
 
     scanner = SecretScanner.from_config(load_config(root))
     for name, text in (("progress.md", plan.progress), ("feature_list.json", plan.features)):
@@ -118,7 +122,6 @@ def _write(root: Path, plan: _Plan) -> None:
     """The planned files, the feature list last: interrupted before it, the project is
     still the quickstart's and `harness adopt` starts again; after it, the next adopt
     finds the list upgraded and makes the commit."""
-    from artifacts.io import atomic_write
 
     if plan.progress is not None:
         atomic_write(root / "progress.md", plan.progress, root=root)
@@ -136,9 +139,6 @@ def _write(root: Path, plan: _Plan) -> None:
 def _progress_text(root: Path, count: int, lines: list[str]) -> str:
     """progress.md with session 0: the quickstart's notes (decoded, each difference from
     the file's bytes said), or a pointer and their tail when they are long."""
-    from artifacts.encoding import read_any
-    from artifacts.models import ProgressEntry
-    from artifacts.progress import render_progress
 
     notes_file = root / QUICKSTART_PROGRESS
     notes = [f"spec: {QUICKSTART_SPEC}"] if (root / QUICKSTART_SPEC).is_file() else []
@@ -191,7 +191,6 @@ def _visible(text: str) -> tuple[str, list[str]]:
 
 
 def _commit(root: Path, plan: _Plan) -> str | None:
-    from initializer.adopt_commit import commit_adoption
 
     wrote = {
         "feature_list.json": plan.features is not None,

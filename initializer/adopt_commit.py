@@ -18,6 +18,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from artifacts.git import GitRepo
+from artifacts.git_commit import committed_blob, head_sha, sync_index, unsynced_paths
+from artifacts.git_locks import clear_stale_locks
+from artifacts.git_safety import run_git
+from artifacts.gitignore import harness_lines
+from harness.config import load_config
+from initializer.first_commit import ensure_repository, make_first_commit
+
 ADOPT_TRAILER = "Harness-Adopt"
 QUICKSTART_FILES = ("app_spec.txt", "claude-progress.txt", "init.sh")
 
@@ -35,9 +43,6 @@ def commit_adoption(
 ) -> str | None:
     """Commit adopt's files (see the module docstring); say in ``lines`` what was
     committed and what was not. The sha, or None when nothing needed committing."""
-    from artifacts.git_commit import committed_blob, head_sha
-    from harness.config import load_config
-    from initializer.first_commit import ensure_repository, make_first_commit
 
     config = load_config(root)
     ensure_repository(root, "harness adopt")
@@ -77,7 +82,6 @@ def commit_adoption(
 
 def _adopt_commit(root: Path) -> str | None:
     """The newest adopt commit, or None."""
-    from artifacts.git import GitRepo
 
     with GitRepo.open(root) as repo:
         return repo.find_commit_with_trailer(ADOPT_TRAILER, "1")
@@ -88,8 +92,6 @@ def _sync_killed(root: Path, head: str, lines: list[str]) -> None:
     (an adopt killed between its commit and the index sync) take HEAD's entries, so they
     are not staged as deletions for the user's next `git commit`; what the user staged
     since is left alone."""
-    from artifacts.git_commit import sync_index, unsynced_paths
-    from artifacts.git_locks import clear_stale_locks
 
     for note in clear_stale_locks(root):  # a kill inside the sync leaves index.lock
         lines.append(note)
@@ -104,7 +106,6 @@ def _sync_killed(root: Path, head: str, lines: list[str]) -> None:
 
 def _left_by_adopt(root: Path, path: str, head: str | None) -> bool:
     """A file an interrupted adopt wrote and did not commit."""
-    from artifacts.git_commit import committed_blob
 
     full = root / path
     if not full.is_file():
@@ -128,7 +129,6 @@ def _is_harness_list(data: bytes) -> bool:
 def _gitignore_blob(root: Path, head: bytes | None) -> bytes | None:
     """HEAD's .gitignore plus the harness lines the file on disk has and HEAD lacks (None:
     nothing of harness's to commit)."""
-    from artifacts.gitignore import harness_lines
 
     path = root / ".gitignore"
     if not path.is_file() or path.is_symlink():
@@ -145,7 +145,6 @@ def _gitignore_blob(root: Path, head: bytes | None) -> bytes | None:
 
 def _say_ignored(root: Path, paths: list[str], lines: list[str]) -> None:
     """Name each harness file git ignores, with the rule: it is committed all the same."""
-    from artifacts.git_safety import run_git
 
     if not paths:
         return
@@ -165,7 +164,6 @@ def _say_ignored(root: Path, paths: list[str], lines: list[str]) -> None:
 
 def _user_edits(root: Path, head: str | None, wrote: dict[str, bool]) -> list[str]:
     """Harness's files that differ from HEAD by an edit that is not adopt's."""
-    from artifacts.git_commit import committed_blob
 
     if head is None:
         return []

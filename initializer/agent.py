@@ -12,10 +12,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import ArtifactError, ExitCode, HarnessError
-from initializer.tools import ACCEPTANCE_DIR
+from artifacts.feature_list import FEATURE_LIST, load_feature_list
+from artifacts.git import GitRepo
+from artifacts.gitignore import plan_gitignore
+from artifacts.io import atomic_write
+from artifacts.models import ProgressEntry
+from harness.config import journal_location, run_scope
+from harness.errors import ArtifactError, ExitCode, HarnessError, RunLocked
+from harness.journal.protocol import journal_exists, open_reader, open_store
+from harness.model import Accounting, LitellmModel
+from harness.tools import ToolRegistry
+from harness.walk import Walk
+from initializer.first_commit import (
+    make_first_commit,
+    plan_first_commit,
+    report_left_out,
+    sync_first_commit,
+)
+from initializer.tools import ACCEPTANCE_DIR, INIT_TOOLS
+from runners.factory import make_runner
+from session.chaos import ChaosJournal
+from session.committable import Selection
+from session.context import WorkContext
 from session.loop import AgentLoop, Limits
+from session.progress import record_progress
 from session.prompt import render
+from session.sanitize import model_text
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -63,9 +85,6 @@ def initialize(
 
     ``scope``: the run's environment, secrets, observers and hooks (default: one made
     from ``os.environ`` and ``config`` now)."""
-    from artifacts.feature_list import FEATURE_LIST, load_feature_list
-    from harness.config import journal_location, run_scope
-    from harness.journal.protocol import open_store
 
     scope = scope or run_scope(config)
     root.mkdir(parents=True, exist_ok=True)
@@ -103,8 +122,6 @@ def initialize(
 def interrupted_config(root: Path) -> str | None:
     """The harness.toml text an interrupted init of ``root`` was to write (None if none,
     or if that init still runs: it writes the file itself)."""
-    from harness.config import journal_location
-    from harness.journal.protocol import journal_exists, open_reader
 
     where = journal_location(root)
     if not journal_exists(where):
@@ -124,9 +141,6 @@ def interrupted_init(root: Path) -> Path | None:
     ArtifactError when one is pending but its spec is gone, naming the command to type;
     RunLocked (exit 6) when it is not interrupted but still running in another process.
     """
-    from harness.config import journal_location
-    from harness.errors import RunLocked
-    from harness.journal.protocol import journal_exists, open_reader
 
     where = journal_location(root)
     if not journal_exists(where):
@@ -173,18 +187,9 @@ def _initialise(
     config_text: str | None,
     scope: RunScope,
 ) -> InitReport:
-    from artifacts.feature_list import FEATURE_LIST, load_feature_list
-    from harness.model import Accounting, LitellmModel
-    from harness.tools import ToolRegistry
-    from initializer.tools import INIT_TOOLS
-    from runners.factory import make_runner
-    from session.context import WorkContext
-    from session.sanitize import model_text
 
     journal: StepJournal = run.session(0)
     if scope.hooks is not None:
-        from session.chaos import ChaosJournal
-
         journal = ChaosJournal(journal, scope.hooks)
     runner = make_runner(
         config.runner,
@@ -263,7 +268,6 @@ def _initialise(
 def _listing(root: Path, most: int = 10_000) -> list[str]:
     """The project's files for the initializer's first message (it shows 300): one
     bounded walk, no link followed, not `.git/` or `.harness/`."""
-    from harness.walk import Walk
 
     return sorted(entry.path for entry in Walk(root, limit=most, ordered=True) if entry.is_file)
 
@@ -279,20 +283,6 @@ def _writeback(
 ) -> str | None:
     """harness.toml, .gitignore, progress entry 0, then the first commit (each checked
     first; what the commit leaves out, a secret or a too large file, is said on stderr)."""
-    from artifacts.feature_list import FEATURE_LIST
-    from artifacts.git import GitRepo
-    from artifacts.gitignore import plan_gitignore
-    from artifacts.io import atomic_write
-    from artifacts.models import ProgressEntry
-    from initializer.first_commit import (
-        make_first_commit,
-        plan_first_commit,
-        report_left_out,
-        sync_first_commit,
-    )
-    from session.committable import Selection
-    from session.progress import record_progress
-    from session.sanitize import model_text
 
     def write_support_files() -> list[str]:
         written = []

@@ -27,8 +27,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_commit import commit_retrying, sync_to_commit
+from artifacts.git_init import ensure_repository as ensure
 from harness.errors import GitRefused
-from session.committable import Excluded, Selection
+from session.committable import Excluded, Selection, changed_paths, select_committable
+from session.verify.hidden import exclude_locally
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -44,7 +47,6 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 def ensure_repository(root: Path, command: str = "harness") -> None:
     """A repository git can use at ``root`` (created, branch main, when there is none; a
     ``.git`` half made by a killed ``git init`` made again), said on stderr."""
-    from artifacts.git_init import ensure_repository as ensure
 
     for note in ensure(root):
         print(f"{command}: {note}", file=sys.stderr)
@@ -68,8 +70,6 @@ def plan_first_commit(
         secrets: the run's secrets, kept out of the commit (default: those of
             ``os.environ`` and ``config``).
     """
-    from session.committable import changed_paths
-    from session.verify.hidden import exclude_locally
 
     ensure_repository(root, command)
     # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
@@ -84,7 +84,6 @@ def plan_first_commit(
 def _select(
     root: Path, paths: list[str], config: HarnessConfig, again: str, secrets: Redactor | None
 ) -> Selection:
-    from session.committable import select_committable
 
     # The protocol files first, so no count limit leaves them out.
     paths = sorted(paths, key=lambda path: path not in REQUIRED)
@@ -118,7 +117,6 @@ def make_first_commit(
     commit's files (``sync``; init does it after its journaled step: see
     :func:`sync_first_commit`). A lock a killed git left is cleared and the commit tried
     again. None if that changes nothing."""
-    from artifacts.git_commit import commit_retrying
 
     chosen = _select(root, paths, config, again, secrets)
     report_left_out(command, chosen.excluded)
@@ -142,7 +140,6 @@ def sync_first_commit(root: Path, sha: str | None, *, command: str) -> None:
     """The user's index takes the first commit's files (they would show as staged
     deletions otherwise, and the user's next `git commit` would delete them); run after
     the commit, live, also when the commit was recovered or replayed."""
-    from artifacts.git_commit import sync_to_commit
 
     if sha is not None:
         sync_to_commit(root, sha, say=lambda note: print(f"{command}: {note}", file=sys.stderr))

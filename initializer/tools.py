@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import PurePosixPath
 
 from pydantic import BaseModel, Field
 
+from artifacts.feature_list import FEATURE_LIST, load_feature_list, save_feature_list
+from artifacts.io import atomic_write
+from artifacts.models import Feature, FeatureList
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.effects import FeaturesWritten, Result
+from session.paths import PathRefused, confine
 from session.tools.files import FILE_TOOLS
 
 READ_ONLY = {"read_file", "list_files", "grep"}
@@ -41,8 +46,6 @@ class InitShArgs(BaseModel):
 
 
 def write_feature_list(ctx: WorkContext, args: FeatureListArgs) -> Result:
-    from artifacts.feature_list import FEATURE_LIST, load_feature_list, save_feature_list
-    from artifacts.models import Feature, FeatureList
 
     new = FeatureList(
         features=[
@@ -69,7 +72,6 @@ def write_feature_list(ctx: WorkContext, args: FeatureListArgs) -> Result:
 
 
 def write_init_sh(ctx: WorkContext, args: InitShArgs) -> Result:
-    from artifacts.io import atomic_write
 
     path = ctx.root / "init.sh"
     content = args.content if args.content.endswith("\n") else args.content + "\n"
@@ -84,14 +86,10 @@ ACCEPTANCE_DIR = "tests/acceptance"
 def write_acceptance_test(ctx: WorkContext, args: AcceptanceArgs) -> Result:
     """A test under tests/acceptance/, which the harness then protects ([protect] paths):
     the coding agent's tools, commands and commits cannot change it."""
-    from pathlib import PurePosixPath
-
-    from artifacts.io import atomic_write
 
     relative = PurePosixPath(args.path.removeprefix(ACCEPTANCE_DIR + "/"))
     if relative.is_absolute() or ".." in relative.parts or not relative.parts:
         return ToolResult.error(f"{args.path!r}: give a path inside {ACCEPTANCE_DIR}/")
-    from session.paths import PathRefused, confine
 
     shown = f"{ACCEPTANCE_DIR}/{relative.as_posix()}"
     try:

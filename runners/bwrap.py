@@ -28,6 +28,7 @@ from pathlib import Path
 
 from harness.errors import RunnerError
 from harness.hostpath import program
+from harness.journal.keys import state_home
 from runners import classify, disk, pids_group, protect
 from runners.base import CommandResult, Phase, Resources
 from runners.bwrap_view import (
@@ -84,7 +85,6 @@ def bwrap_version() -> str | None:
 
 def _key_folder() -> str | None:
     """The harness's state directory (journal keys) when it exists, resolved."""
-    from harness.journal.keys import state_home
 
     folder = state_home()
     return str(folder.resolve()) if folder.is_dir() else None

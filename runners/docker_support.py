@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import requests
+
 from harness.errors import RunnerError
-from runners import classify
+from runners import classify, protect
 from runners.base import Resources
 from runners.output import TailBuffer
 from runners.process import pid_alive
@@ -37,7 +39,6 @@ KILL_ALL = ["sh", "-c", "kill -9 -1 2>/dev/null; true"]
 
 def connection_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean the engine did not answer (not a refusal by the engine)."""
-    import requests
 
     return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
@@ -88,7 +89,6 @@ def project_binds(
     ``git_dir``: the project's ``.git``, read-only over a clean checkout mounted instead of
     the project (the setup phase's, session/setup_tree.py).
     """
-    from runners import protect
 
     binds: dict[str, Mapping[str, str]] = {str(project_root): {"bind": WORKSPACE, "mode": "rw"}}
     if git_dir is not None and git_dir.is_dir():
@@ -109,8 +109,6 @@ def cover_mounts(
     """Docker mounts over the hidden paths (an empty read-only tmpfs for a folder,
     /dev/null for a file) and the carried ones (read-only binds of the work tree's)."""
     from docker.types import Mount
-
-    from runners import protect
 
     found = [
         Mount(f"{WORKSPACE}/{relative}", str(source), type="bind", read_only=True)
@@ -141,8 +139,6 @@ def host_config(
 ) -> dict[str, Any]:
     """The hardened host settings of a workload container with these resources."""
     from docker.types import DeviceRequest, Ulimit
-
-    from runners import protect
 
     uid, _, gid = uid_gid.partition(":")
     tmpfs_opts = f"rw,nosuid,nodev,size=512m,uid={uid},gid={gid or uid}"

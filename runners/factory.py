@@ -9,6 +9,9 @@ from typing import Any
 
 from harness.errors import RunnerError
 from runners.base import Resources, Runner, RunnerSettings
+from runners.bwrap import BubblewrapRunner
+from runners.docker_runner import DockerRunner
+from runners.local import LocalRunner
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,6 @@ def make_runner(
     Raises:
         RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
     """
-    from runners.local import LocalRunner
 
     kind = config.kind
     resources = Resources.of(config)
@@ -108,7 +110,6 @@ def _bwrap(
     extra: dict[str, Any],
     reason: str = 'configured (runner.kind = "bwrap")',
 ) -> Runner:
-    from runners.bwrap import BubblewrapRunner
 
     return BubblewrapRunner(
         project_root,
@@ -129,7 +130,6 @@ def _docker(
     protected: list[str] | None,
     extra: dict[str, Any],
 ) -> Runner:
-    from runners.docker_runner import DockerRunner
 
     reason = (
         'configured (runner.kind = "docker")'

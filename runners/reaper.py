@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from runners.process import kill_group
+
 PR_SET_CHILD_SUBREAPER = 36
 SETTLE_S = 5.0  # how long a stop waits for the killed processes to be gone
 
@@ -178,7 +180,6 @@ def _wait_exit(pid: int, deadline: float) -> None:
 
 def scan(marker: bytes) -> None:
     """The whole-/proc search: kill every process carrying ``marker`` (no subreaper)."""
-    from runners.process import kill_group
 
     for _ in range(3):  # a process may fork while the sweep runs
         found = [

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artifacts.git import GitRepo
+from artifacts.io import resolves_outside
+from artifacts.progress import read_progress
 from session.command_text import render_command
 from session.prompt import render
+from session.verify.hidden import brief_text
 
 if TYPE_CHECKING:
     from artifacts.models import Feature, FeatureList
@@ -24,7 +29,6 @@ def pick_feature(features: FeatureList) -> Feature | None:
 
 
 def _progress_tail(root: Path, count: int = 3) -> str:
-    from artifacts.progress import read_progress
 
     entries = read_progress(root)[-count:]
     if not entries:
@@ -45,7 +49,6 @@ def _progress_tail(root: Path, count: int = 3) -> str:
 
 
 def _git_log(root: Path, count: int = 8) -> str:
-    from artifacts.git import GitRepo
 
     try:
         with GitRepo.open(root) as repo:
@@ -71,7 +74,6 @@ def _environment(wake: CommandResult | None) -> str:
 
 def _extra(feature: Feature) -> str:
     """The project's own fields of the feature (an adopted list's QA notes, claims...)."""
-    import json
 
     if not feature.extra:
         return ""
@@ -93,7 +95,6 @@ def build_messages(
     sandboxed: bool = True,
 ) -> list[dict[str, Any]]:
     """The system prompt and the kickoff message of a session: nothing from earlier contexts."""
-    from session.verify.hidden import brief_text
 
     passing = sum(1 for f in features.features if f.passes)
     table = "\n".join(
@@ -138,7 +139,6 @@ def project_text(root: Path, name: str, limit: int, *, tail: bool = False) -> st
     harness reads it on the host, and any command could have replaced it: a symlink out
     of the project (to a host file, which the context would hand to the model) or into
     ``.git/`` or ``.harness/``, a FIFO, or a huge sparse file is not read whole."""
-    from artifacts.io import resolves_outside
 
     path = root / name
     if not path.is_file() or resolves_outside(path, root) is not None:

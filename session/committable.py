@@ -19,6 +19,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from artifacts.git_safety import run_git
+from session.secrets import SecretScanner
+
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from artifacts.git_safety import ConfigChecks
@@ -51,7 +54,6 @@ class Selection(BaseModel):
 
 def changed_paths(root: Path, checks: ConfigChecks | None = None) -> list[str]:
     """Every path that differs from HEAD or is untracked (not ignored), sorted."""
-    from artifacts.git_safety import run_git
 
     out = run_git(
         root,
@@ -76,7 +78,6 @@ def select_committable(
     commit may take and those it leaves out; a deleted candidate is kept (the commit
     records the deletion). Nothing on disk is changed. A file holding one of the run's
     ``secrets`` (default: those of ``os.environ`` and ``config``) is left out."""
-    from session.secrets import SecretScanner
 
     scanner = SecretScanner.from_config(config) if secrets is None else SecretScanner.of(secrets)
     limit_mb, budget_mb = config.git.max_file_mb, config.git.max_commit_mb

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from session.brief import project_text, standing_instructions
 from session.context import WorkContext
 
 Message = dict[str, Any]
@@ -100,7 +101,6 @@ def _already_folded(messages: list[Message]) -> int:
 
 def _standing_context(ctx: WorkContext) -> str:
     """AGENTS.md, the last progress entry and the current feature, re-injected."""
-    from session.brief import project_text, standing_instructions
 
     parts = []
     standing = standing_instructions(ctx.root, 4000)

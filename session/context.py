@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from escalation.trace import Decided, Trace
+from harness.worker import Worker
+from runners import Resources
 from session.effects import (
     Asked,
     CommandRan,
@@ -23,6 +25,7 @@ from session.effects import (
     Result,
     Verified,
 )
+from session.tools.search import FUNCTIONS
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -31,8 +34,7 @@ if TYPE_CHECKING:
     from escalation import Escalation
     from harness.journal.protocol import StepJournal
     from harness.scope import ResourcePlacement
-    from harness.worker import Worker
-    from runners import Resources, Runner
+    from runners import Runner
     from session.verify.verifier import Verifier
 
 
@@ -114,7 +116,6 @@ class WorkContext:
     def within_wall(self, resources: Resources | None) -> Resources | None:
         """``resources`` with their time limit cut to what is left of the session's
         wall-time budget (the run's or its own), so no command outlives it."""
-        from runners import Resources
 
         base = resources or Resources()
         seconds, _ = self.time_for(base.timeout_s)
@@ -126,9 +127,6 @@ class WorkContext:
         """The session's tool worker, made on first use (its process starts on its first
         call); ``close`` ends it."""
         if self.worker is None:
-            from harness.worker import Worker
-            from session.tools.search import FUNCTIONS
-
             self.worker = Worker(FUNCTIONS)
         return self.worker
 

@@ -6,16 +6,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from artifacts.config import protected_paths
+from artifacts.feature_list import load_feature_list
+from artifacts.git_state import init_sh_trusted
+from escalation.learn import FitReport, Settled
+from escalation.trace import Settling, file_digest
+from runners import CommandResult
 from session.brief import build_messages, pick_feature
+from session.chaos import ChaosJournal
 from session.context import WorkContext
 from session.env import SessionEnv
+from session.evidence import demote_unverified
+from session.gating import task_type
 from session.loop import AgentLoop, Limits, LoopOutcome
+from session.sentinel import Sentinel, check_against_head
+from session.setup_tree import run_setup
+from session.verify.clean import sweep
+from session.verify.hidden import HiddenFiles, snapshot
+from session.verify.verifier import Verifier
+from session.writeback import commit_session, wake_repository
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
     from harness.journal.protocol import StepJournal
-    from runners import CommandResult
-    from session.verify.verifier import Verifier
     from session.writeback import WakeSnapshot
 
 INIT_SCRIPT = "init.sh"
@@ -62,10 +75,7 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     wake → orient → work → writeback, each phase made of journaled steps."""
     journal = env.run.session(number)
     if env.scope.hooks is not None:
-        from session.chaos import ChaosJournal
-
         journal = ChaosJournal(journal, env.scope.hooks)
-    from session.writeback import wake_repository
 
     snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
     woken = wake(env, journal)
@@ -88,9 +98,6 @@ def run_session(env: SessionEnv, number: int) -> SessionOutcome:
 def wake(env: SessionEnv, journal: StepJournal) -> Woken:
     """Check the feature list against HEAD and its evidence against the journal, run
     init.sh (a step), undo what it did to the feature list."""
-    from runners import CommandResult
-    from session.evidence import demote_unverified
-    from session.sentinel import Sentinel, check_against_head
 
     notes = []
     restored = None if journal.replaying else check_against_head(env.root)
@@ -109,7 +116,6 @@ def wake(env: SessionEnv, journal: StepJournal) -> Woken:
 
 def orient(env: SessionEnv, journal: StepJournal) -> Feature | None:
     """The session's unit of work (a step): the highest-priority failing feature."""
-    from artifacts.feature_list import load_feature_list
 
     def pick() -> str | None:
         chosen = pick_feature(load_feature_list(env.root))
@@ -123,8 +129,6 @@ def work(
     env: SessionEnv, journal: StepJournal, number: int, feature: Feature, woken: Woken
 ) -> Worked:
     """The agent loop on a fresh context built from the artifacts."""
-    from artifacts.config import protected_paths
-    from artifacts.feature_list import load_feature_list
 
     ctx = WorkContext(
         root=env.root,
@@ -196,9 +200,6 @@ def work(
 def _verifier(env: SessionEnv, journal: StepJournal, woken: Woken) -> Verifier | None:
     """The session's verifier (None without a way to make clean checkouts: unit tests);
     the hidden files are recorded now (a step), so a resumed session lays the same."""
-    from session.verify.clean import sweep
-    from session.verify.hidden import HiddenFiles, snapshot
-    from session.verify.verifier import Verifier
 
     if env.check_runners is None:
         return None
@@ -234,7 +235,6 @@ def writeback(
 ) -> SessionOutcome:
     """Plan, progress entry and commit of only what harness decided (session/writeback.py),
     then close the session."""
-    from session.writeback import commit_session
 
     outcome, ending = worked.outcome, worked.ending
     sha, ending = commit_session(
@@ -259,9 +259,6 @@ def learn(
     escalation = env.gates
     if escalation is None:
         return
-    from escalation.learn import FitReport, Settled
-    from escalation.trace import Settling, file_digest
-    from session.gating import task_type
 
     def question(question_id: str) -> Any:
         return escalation.store.find_id(question_id)
@@ -293,8 +290,6 @@ def learn(
 
 
 def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
-    from artifacts.git_state import init_sh_trusted
-    from runners import CommandResult
 
     if not (env.root / INIT_SCRIPT).is_file():
         return None
@@ -307,9 +302,6 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
 
     def run() -> CommandResult:
         if on_checkout:
-            from artifacts.config import protected_paths
-            from session.setup_tree import run_setup
-
             return run_setup(env.root, env.runner, WAKE_COMMAND, protected_paths(env.config))
         if trusted:
             return env.runner.run(WAKE_COMMAND, phase="setup")

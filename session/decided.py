@@ -12,7 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artifacts.feature_list import FEATURE_LIST
+from artifacts.feature_list import (
+    FEATURE_LIST,
+    dump_feature_list,
+    load_feature_list,
+    parse_feature_list,
+)
+from artifacts.git_commit import committed_blob
+from artifacts.guards import check_transition
+from harness.errors import ArtifactError, GitError
 
 if TYPE_CHECKING:
     from artifacts.models import FeatureList
@@ -25,9 +33,6 @@ def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext)
     when every change from HEAD is a mark of this session with this session's evidence;
     otherwise HEAD's list with this session's marks applied again from the journal's
     verifications (a background writer raced a guarded write)."""
-    from artifacts.feature_list import parse_feature_list
-    from artifacts.git_commit import committed_blob
-    from harness.errors import ArtifactError
 
     committed = committed_blob(env.root, "HEAD", FEATURE_LIST, env.git_checks)
     if committed is None:
@@ -48,9 +53,6 @@ def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext)
 
 
 def _legitimate(old: FeatureList, known: bytes, ctx: WorkContext) -> bool:
-    from artifacts.feature_list import parse_feature_list
-    from artifacts.guards import check_transition
-    from harness.errors import ArtifactError
 
     try:
         new = parse_feature_list(known.decode("utf-8"))
@@ -83,7 +85,6 @@ def _rebuild(old: FeatureList, ctx: WorkContext) -> bytes:
     """HEAD's list with each feature marked in this session set passing on the evidence
     its mark recorded (or, in older records, its recorded passing verification; features
     without a check keep HEAD's state)."""
-    from artifacts.feature_list import dump_feature_list
 
     updated = old.model_copy(deep=True)
     for feature in updated.features:
@@ -102,7 +103,6 @@ def _rebuild(old: FeatureList, ctx: WorkContext) -> bytes:
 def passing_count(root: Path) -> tuple[int, int]:
     """(passing, total) of the feature list, a feature counting as passing only when HEAD
     says so too: a file rewritten on disk after the last commit does not finish a run."""
-    from artifacts.feature_list import load_feature_list
 
     features = load_feature_list(root)
     committed = committed_features(root)
@@ -114,9 +114,6 @@ def passing_count(root: Path) -> tuple[int, int]:
 
 def committed_features(root: Path) -> FeatureList | None:
     """The feature list at HEAD, or None (no repository, no commit, not parseable)."""
-    from artifacts.feature_list import parse_feature_list
-    from artifacts.git_commit import committed_blob
-    from harness.errors import ArtifactError, GitError
 
     try:
         data = committed_blob(root, "HEAD", FEATURE_LIST) if (root / ".git").is_dir() else None

@@ -7,6 +7,7 @@ output, so a replayed step yields the same values and the session applies them a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
@@ -37,7 +38,6 @@ class Verified(BaseModel):
 
     def evidence(self, session: int) -> Evidence:
         """This check as evidence (without the proofs mark_passing adds)."""
-        from datetime import datetime
 
         return Evidence(
             verification=self.ref,

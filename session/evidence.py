@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artifacts.feature_list import load_feature_list, save_feature_list
+from artifacts.models import ADOPTED
+from harness.journal.evidence import CitedStep
+
 if TYPE_CHECKING:
     from artifacts.models import Feature, FeatureList
     from harness.journal.protocol import JournalReader
@@ -39,7 +43,6 @@ class Unverified:
 def _step(journal: JournalReader, ref: str, kind: str, name: str) -> tuple[Any, str | None]:
     """(the cited step's output, None) when it exists, ended, chain-valid, of that kind and
     name; else (None, what is wrong)."""
-    from harness.journal.evidence import CitedStep
 
     found = journal.cited_step(ref)
     if not isinstance(found, CitedStep):
@@ -53,8 +56,6 @@ def _step(journal: JournalReader, ref: str, kind: str, name: str) -> tuple[Any, 
 
 
 def _check(feature: Feature, journal: JournalReader | None, root: Path) -> str | None:
-    from artifacts.models import ADOPTED
-    from harness.journal.evidence import CitedStep
 
     evidence = feature.evidence
     assert evidence is not None
@@ -138,7 +139,6 @@ def check_evidence(
 def demote_unverified(root: Path, journal: JournalReader) -> list[Unverified]:
     """Turn every passing feature whose evidence does not hold failing again (a guarded
     write of feature_list.json), so the run verifies it instead of counting it done."""
-    from artifacts.feature_list import load_feature_list, save_feature_list
 
     features = load_feature_list(root)
     found = check_evidence(root, features, journal)

@@ -12,12 +12,18 @@ rebuilds the same trace and its writeback settles the same outcomes.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from artifacts.feature_list import load_feature_list
+from escalation import Action, Decision, Scores, Situation, ask_human, gate_action
+from escalation.matrix import UNSTATED_CONFIDENCE
+from escalation.trace import Decided, call_signature
+from harness.terminal import for_terminal
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.effects import Asked, Considered, Result
@@ -38,9 +44,6 @@ class GateVerdict:
 
 def announce(question: Any) -> None:
     """Tell the person at the terminal that the run waits for them, and how to answer."""
-    import sys
-
-    from harness.terminal import for_terminal
 
     choices = "".join(
         f"\n  {i}. {for_terminal(c, one_line=True)}"
@@ -57,12 +60,9 @@ def announce(question: Any) -> None:
 
 
 def _action(ctx: WorkContext, name: str, args: dict[str, Any]) -> Any:
-    from escalation import Action
 
     facts: dict[str, Any] = {"workspace_root": str(ctx.root)}
     if name == "mark_passing" and ctx.feature is not None:
-        from artifacts.feature_list import load_feature_list
-
         feature = load_feature_list(ctx.root).get(str(args.get("feature", "")))
         # A check that passed before the session too tells nothing: as without a check,
         # only a human's approval can pass the feature (session.verify.verifier).
@@ -85,7 +85,6 @@ def apply_gates(
     Args:
         step_ref: the journal reference of the call's step (the question's durable key).
     """
-    from escalation import gate_action
 
     outcome = gate_action(
         escalation.gates,
@@ -129,8 +128,6 @@ def task_type(ctx: WorkContext) -> str:
 def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
     """The agent's question goes to a human when the matrix says a human's answer is worth
     it (the record's threshold, the session's cap); else the agent decides itself."""
-    from escalation import Decision, Scores, Situation, ask_human
-    from escalation.matrix import UNSTATED_CONFIDENCE
 
     escalation = ctx.gates
     if escalation is None:
@@ -218,7 +215,6 @@ def stated_confidence(response: ModelResponse) -> float | None:
 def sample_signature(response: ModelResponse) -> str:
     """One sample of a turn, as compared for disagreement: its tool calls when it made
     some (name and canonical arguments), else its words."""
-    from escalation.trace import call_signature
 
     if response.tool_calls:
         return "\n".join(call_signature(c.name, c.arguments) for c in response.tool_calls)
@@ -237,8 +233,6 @@ def consult(
     Both the decision (with its scores and why) and the answer are journaled steps, so a
     resumed session replays them exactly; the decision joins the session's trace.
     """
-    from escalation import Decision, Situation, ask_human
-    from escalation.trace import Decided
 
     text = (response.content or "")[:4000]
     method: Literal["exact", "embedding"] = "exact" if response.tool_calls else "embedding"

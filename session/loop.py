@@ -14,17 +14,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from escalation.trace import call_signature
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
+from harness.model import ModelResponse
 from harness.redact import Redactor
 from harness.tools import ToolRegistry
 from session.compaction import TranscriptSize, compact, needs_compaction
 from session.context import WorkContext
 from session.effects import Result
+from session.gating import consult, sample_signature
 from session.pipeline import ToolPipeline
 
 if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
-    from harness.model import Accounting, Model, ModelResponse
+    from harness.model import Accounting, Model
 
 Message = dict[str, Any]
 Ending = Literal["done", "stuck", "budget", "parked"]
@@ -163,7 +166,6 @@ class AgentLoop:
                 )
 
     def _complete(self, messages: list[Message], sent: int) -> ModelResponse:
-        from harness.model import ModelResponse
 
         # Everything new since the last call (the brief, tool output, notices) is redacted
         # here, the one door to the model, the same way the journal redacts what it keeps.
@@ -193,7 +195,6 @@ class AgentLoop:
         self._tick()
         self.accounting.add(response.usage, estimated=response.estimated_usage)
         self._request = (snapshot, schemas)
-        from escalation.trace import call_signature
 
         self.ctx.trace.turn([call_signature(c.name, c.arguments) for c in response.tool_calls])
         return response
@@ -207,7 +208,6 @@ class AgentLoop:
     def _consider(self, response: ModelResponse) -> str | None:
         """The escalation matrix on the model's reasoning; above the threshold, a human
         is consulted and their answer returned (Parked while it is awaited)."""
-        from session.gating import consult
 
         if self.ctx.gates is None or not (response.content or "").strip():
             return None
@@ -218,8 +218,6 @@ class AgentLoop:
         """With ``[escalation] samples = N`` >= 2: N - 1 more completions of the same
         request (journaled, paid and counted like any model call; stopped by the budgets),
         as signatures for the matrix's disagreement: the first answer's is the first."""
-        from harness.model import ModelResponse
-        from session.gating import sample_signature
 
         if count < 2 or self._request is None:
             return []

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from harness.tools import ToolRegistry, ToolResult
 from session.context import WorkContext
 from session.effects import GUARDED_WRITES, FileWritten, ProgramRan, Result, stamp
+from session.gating import apply_gates
 from session.sentinel import NOTICE, Sentinel
 from session.tools.files import WRITERS, apply_write
 
@@ -157,8 +158,6 @@ class ToolPipeline:
     def _gated(self, name: str, args: BaseModel) -> Result:
         approved_by = None
         if self.ctx.gates is not None:
-            from session.gating import apply_gates
-
             verdict = apply_gates(self.ctx.gates, self.ctx, name, args, self.step_ref())
             if verdict.denial is not None:
                 return verdict.denial

@@ -8,8 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.models import ProgressEntry
+from artifacts.progress import append_progress, read_progress
+from session.sanitize import model_text
+
 if TYPE_CHECKING:
-    from artifacts.models import ProgressEntry
     from harness.journal.protocol import StepJournal
     from harness.redact import Redactor
     from session.context import WorkContext
@@ -33,7 +36,6 @@ def progress_entry(
     ctx: WorkContext,
     secrets: Redactor,
 ) -> ProgressEntry:
-    from artifacts.models import ProgressEntry
 
     if ending == "passing":
         summary = f"{feature} verified by its check and marked passing."
@@ -47,7 +49,6 @@ def progress_entry(
     else:
         summary = f"Worked on {feature}; it is not passing yet."
         following = f"Continue {feature}."
-    from session.sanitize import model_text
 
     if outcome.final_text:
         # The model's words are untrusted: one bounded plain line, never structure.
@@ -71,7 +72,6 @@ def progress_entry(
 def record_progress(journal: StepJournal, root: Path, entry: ProgressEntry) -> None:
     """Append the session's progress entry as a journaled step; on resume the world is
     checked first (an entry for this session already there means it was appended)."""
-    from artifacts.progress import append_progress, read_progress
 
     def appended() -> bool | None:
         return True if any(e.session == entry.session for e in read_progress(root)) else None

@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artifacts.feature_list import FEATURE_LIST
+from artifacts.git_commit import committed_blob
+from artifacts.git_safety import run_git
+from artifacts.io import atomic_write
+from session.protected_tree import CHECK_ENV, clear_bytecode, remove_new
 
 if TYPE_CHECKING:
     from runners import CommandResult
@@ -32,8 +36,6 @@ def restore_protected(
     the user's, kept while unchanged) and the bytecode cached for protected sources:
     before a check runs, so a check cannot be weakened through them. The paths restored
     or removed."""
-    from artifacts.git_safety import run_git
-    from session.protected_tree import clear_bytecode, remove_new
 
     paths = guarded(protected)
     if not paths or not (root / ".git").is_dir():
@@ -61,8 +63,6 @@ def restore_protected(
 
 def restore_path(root: Path, path: str) -> None:
     """Put a protected path back as HEAD has it (an agent-made file is removed)."""
-    from artifacts.git_commit import committed_blob
-    from artifacts.io import atomic_write
 
     full = root / path
     data = committed_blob(root, "HEAD", path)
@@ -81,7 +81,6 @@ def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[
     protected paths are put back as HEAD has them (ignored files there too, and the
     bytecode cached for them: ``session.protected_tree``); it compiles Python from the
     sources, reading no bytecode cache (CHECK_ENV). The result and the paths restored."""
-    from session.protected_tree import CHECK_ENV
 
     restored = restore_protected(
         ctx.root, ctx.protected, keep=set(ctx.user_files), known=ctx.protected_extras

@@ -25,6 +25,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import run_git
 from harness import walk
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ def _identity(info: os.stat_result) -> Identity:
 
 def head_files(root: Path, paths: list[str], checks: ConfigChecks | None = None) -> set[str]:
     """The paths HEAD holds under ``paths`` (files, links, submodules)."""
-    from artifacts.git_safety import run_git
 
     done = run_git(
         root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD", "--", *paths,

@@ -17,6 +17,15 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from artifacts.feature_list import load_feature_list, save_feature_list
+from artifacts.git import GitRepo
+from artifacts.git_tree import head_sha, tree_of
+from artifacts.models import ADOPTED, Evidence, digest
+from escalation import ask_human
+from session.protected_tree import CHECK_ENV
+from session.verify.clean import Checkout
+from session.verify.hidden import snapshot
+
 if TYPE_CHECKING:
     from artifacts.models import Feature
     from harness.journal.protocol import StepJournal
@@ -27,8 +36,6 @@ TRAILER = "Harness-Reverify"
 
 
 def adopted_unverified(env: SessionEnv) -> list[Feature]:
-    from artifacts.feature_list import load_feature_list
-    from artifacts.models import ADOPTED
 
     features = load_feature_list(env.root).features
     return [f for f in features if f.passes and f.evidence and f.evidence.verification == ADOPTED]
@@ -60,8 +67,6 @@ def reverify_adopted(env: SessionEnv) -> dict[str, str]:
 
 
 def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[str, Any]:
-    from artifacts.models import digest
-    from session.protected_tree import CHECK_ENV
 
     check = str(feature.check)
 
@@ -87,9 +92,6 @@ def _run_check(env: SessionEnv, journal: StepJournal, feature: Feature) -> dict[
 
 def _run_clean(env: SessionEnv, check: str) -> dict[str, Any]:
     """The check on a clean checkout of HEAD, in a fresh sandbox (session.verify.clean)."""
-    from artifacts.git_tree import head_sha, tree_of
-    from session.verify.clean import Checkout
-    from session.verify.hidden import snapshot
 
     assert env.check_runners is not None
     verify = env.config.verify
@@ -134,8 +136,6 @@ def _ask_approval(
     env: SessionEnv, journal: StepJournal, features: list[Feature]
 ) -> dict[str, dict[str, Any]]:
     """One approval for ``features``; their verdicts (feature id -> verdict)."""
-    from artifacts.models import digest
-    from escalation import ask_human
 
     escalation = env.gates
     ids = [f.id for f in features]
@@ -186,8 +186,6 @@ def _ask_approval(
 
 def _apply(env: SessionEnv, verdicts: dict[str, dict[str, Any]]) -> None:
     """Write the verdicts (deterministic from the recorded steps: safe to do again)."""
-    from artifacts.feature_list import load_feature_list, save_feature_list
-    from artifacts.models import ADOPTED, Evidence
 
     updated = load_feature_list(env.root).model_copy(deep=True)
     for feature in updated.features:
@@ -211,7 +209,6 @@ def _apply(env: SessionEnv, verdicts: dict[str, dict[str, Any]]) -> None:
 
 
 def _commit(env: SessionEnv, journal: StepJournal, verdicts: dict[str, Any]) -> str | None:
-    from artifacts.git import GitRepo
 
     if not (env.root / ".git").exists():
         return None

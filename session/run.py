@@ -10,6 +10,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from artifacts.feature_list import load_feature_list
+from artifacts.git_state import preflight
+from artifacts.models import ADOPTED
+from artifacts.progress import read_progress
+from harness import signals
+from harness.config import run_journal, run_scope
+from harness.crashlog import save_traceback
 from harness.errors import (
     BudgetExhausted,
     ExitCode,
@@ -19,8 +26,17 @@ from harness.errors import (
     StorageError,
 )
 from harness.events import Event
+from harness.journal.faults import from_oserror, probe
+from harness.journal.protocol import open_store
+from harness.journal.state import run_state
+from harness.model.names import no_model_error
+from harness.model.pricing import check_dollar_budget
 from session.cycle import SessionOutcome, run_session
+from session.decided import committed_features, complete_detail, passing_count
 from session.env import SessionEnv
+from session.evidence import demote_unverified
+from session.reverify import reverify_adopted
+from session.wiring import build_env
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -94,10 +110,6 @@ def run_project(
 
     ``scope`` holds the run's environment, secrets, observers and hooks (default: one made
     from ``os.environ`` and ``config`` now, with no observer and no hook)."""
-    from artifacts.git_state import preflight
-    from harness.config import run_journal, run_scope
-    from harness.journal.protocol import open_store
-    from session.decided import passing_count
 
     scope = scope or run_scope(config)
     started = time.monotonic()
@@ -120,10 +132,7 @@ def run_project(
         if run_id is None and finished(root) and not _demote_unverified(root, journal):
             return _nothing_to_do(root, journal, scope.events)
         if not config.model.name:
-            from harness.model.names import no_model_error
-
             raise no_model_error()  # exit 2, before a run is started or anything paid for
-        from harness.model.pricing import check_dollar_budget
 
         check_dollar_budget(config.model, config.budgets)  # never a budget that counts $0
         resumed = run_id is not None
@@ -199,8 +208,6 @@ def _drive(
 ) -> tuple[Outcome, str, int, bool]:
     """(outcome, detail, exit code, whether the open session must stay open) of driving the
     run's sessions."""
-    from session.reverify import reverify_adopted
-    from session.wiring import build_env
 
     env: SessionEnv | None = None
     outcome: Outcome
@@ -219,8 +226,6 @@ def _drive(
         reverify_adopted(env)
         outcome, detail = _loop(env, report)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, SIGTERM, SIGHUP (harness.signals)
-        from harness import signals
-
         detail = (
             f"interrupted ({signals.describe(interrupt)}); `harness run` resumes at the step "
             "it stopped in"
@@ -246,7 +251,6 @@ def _drive(
         if outcome == "failed":
             # The run stays open with its session: the failed step runs again on resume
             # (it is no verdict of the model), and the session makes its writeback.
-            from harness.crashlog import save_traceback
 
             where = save_traceback(root, scope.secrets)
             detail = (
@@ -285,9 +289,6 @@ def _figures(
 
 def finished(root: Path) -> bool:
     """Every feature passes, and none on an adoption's word alone."""
-    from artifacts.feature_list import load_feature_list
-    from artifacts.models import ADOPTED
-    from session.decided import committed_features
 
     features = load_feature_list(root).features
     committed = committed_features(root)
@@ -303,7 +304,6 @@ def finished(root: Path) -> bool:
 
 def passing_proofs(root: Path) -> dict[str, list[str]]:
     """feature id -> the proofs its evidence holds, for the features passing at HEAD."""
-    from session.decided import committed_features
 
     committed = committed_features(root)
     if committed is None:
@@ -313,7 +313,6 @@ def passing_proofs(root: Path) -> dict[str, list[str]]:
 
 def _left_as(journal: JournalReader, run_id: str) -> str:
     """The run's state once this process lets it go (its lock released at close)."""
-    from harness.journal.state import run_state
 
     with contextlib.suppress(StorageError, JournalError):
         for row in journal.runs():
@@ -324,8 +323,6 @@ def _left_as(journal: JournalReader, run_id: str) -> str:
 
 def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
-    from artifacts.feature_list import load_feature_list
-    from session.decided import complete_detail
 
     features = load_feature_list(root)
     last = journal.latest_busy_run() or ""
@@ -350,8 +347,6 @@ def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunRep
 
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
-    from artifacts.feature_list import load_feature_list
-    from session.decided import complete_detail
 
     open_session = _open_session(env)
     sessions_run = 0
@@ -395,9 +390,6 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
 def _demote_unverified(root: Path, journal: JournalReader) -> bool:
     """Passing features whose evidence does not hold in this journal turn failing (to be
     verified again); each is told on stderr. True if there was any."""
-    import sys
-
-    from session.evidence import demote_unverified
 
     found = demote_unverified(root, journal)
     for item in found:
@@ -407,7 +399,6 @@ def _demote_unverified(root: Path, journal: JournalReader) -> bool:
 
 def _stopped(root: Path, error: StorageError, started: float) -> RunReport:
     """The report of a run that could not even open its journal for a storage reason."""
-    from artifacts.feature_list import load_feature_list
 
     features = load_feature_list(root)
     return RunReport(
@@ -434,7 +425,6 @@ def _stopped_by(error: HarnessError) -> str:
 def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Outcome, str]:
     """A failure on a full or read-only disk is named as such (and the run is resumable):
     the disk is tried, not guessed from the message."""
-    from harness.journal.faults import from_oserror, probe
 
     found = from_oserror(root, error) if isinstance(error, OSError) else None
     found = found or probe(root / ".harness") or probe(root)
@@ -468,7 +458,6 @@ def _open_numbers(journal: JournalReader, run_id: str) -> list[int]:
 def _next_session_number(env: SessionEnv) -> int:
     """Session numbers run through the project's life: after every journaled session and
     every entry of progress.md (which travels in git even when the journal does not)."""
-    from artifacts.progress import read_progress
 
     numbers = [s.number for s in env.run.journal.sessions()]
     numbers += [entry.session for entry in read_progress(env.root)]

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from artifacts.feature_list import FEATURE_LIST
+from artifacts.feature_list import FEATURE_LIST, parse_feature_list
+from artifacts.git import GitRepo
+from artifacts.guards import check_transition
+from artifacts.io import atomic_write
+from harness.errors import ArtifactError, GitError
 
 NOTICE = (
     "POLICY: feature_list.json was changed outside verify_feature/mark_passing; the harness "
@@ -41,7 +45,6 @@ class Sentinel:
         """Put the known content back if anything else changed the file; True if it did."""
         if self._read() == self.known:
             return False
-        from artifacts.io import atomic_write
 
         if self.known is None:
             self.path.unlink(missing_ok=True)
@@ -56,11 +59,6 @@ def check_against_head(root: Path) -> str | None:
     turns one passing, came from elsewhere (a background job, a hand edit): the committed
     version is restored and the reason returned. Features added at the end, all failing,
     are a legal edit by a person and are kept."""
-    from artifacts.feature_list import parse_feature_list
-    from artifacts.git import GitRepo
-    from artifacts.guards import check_transition
-    from artifacts.io import atomic_write
-    from harness.errors import ArtifactError, GitError
 
     path = root / FEATURE_LIST
     try:

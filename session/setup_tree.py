@@ -28,6 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import run_git
+from artifacts.git_state import trusted_commit
+from artifacts.io import atomic_write
+from runners.protect import shallowest
+
 if TYPE_CHECKING:
     from runners import CommandResult, Runner
 
@@ -38,7 +43,6 @@ def run_setup(root: Path, runner: Runner, command: str, protected: list[str]) ->
     """``command`` (init.sh) in the setup phase, on a clean checkout of the trusted commit
     mounted where the project is; its products moved in; the result's note says what
     happened. Without a trusted commit (no history yet) it runs on the project itself."""
-    from artifacts.git_state import trusted_commit
 
     sha = trusted_commit(root) if (root / ".git").is_dir() else None
     if sha is None:
@@ -84,7 +88,6 @@ class Products:
 def checkout(root: Path, sha: str) -> Path:
     """A clean checkout of ``sha`` in a new folder under ``.harness/setup`` (earlier ones,
     left by a killed wake, are removed first: one run works in a project at a time)."""
-    from artifacts.git_safety import run_git
 
     parent = root / SETUP
     if parent.is_dir():
@@ -102,7 +105,6 @@ def checkout(root: Path, sha: str) -> Path:
 
 def tracked(root: Path, sha: str) -> set[str]:
     """The paths of ``sha``'s tree, files and the folders holding them."""
-    from artifacts.git_safety import run_git
 
     done = run_git(root, "ls-tree", "-r", "-z", "--name-only", sha)
     paths: set[str] = set()
@@ -115,7 +117,6 @@ def tracked(root: Path, sha: str) -> set[str]:
 def new_paths(tree: Path, known: set[str]) -> list[str]:
     """The shallowest paths of ``tree`` that ``known`` does not hold (what the setup made),
     without descending into them."""
-    from runners.protect import shallowest
 
     return sorted(relative for relative, _ in shallowest(tree, lambda r, _: r not in known))
 
@@ -124,7 +125,6 @@ def adopt(root: Path, tree: Path, sha: str, protected: list[str]) -> Products:
     """Move what the setup made in ``tree`` and git ignores there into the project: where
     the project has nothing, or what an earlier wake put there (``.harness``'s list), never
     over a file of yours (an ignored ``.env`` an init.sh would make from its template)."""
-    from artifacts.git_safety import run_git
 
     products = Products()
     made = [p for p in new_paths(tree, tracked(root, sha)) if not _guarded(p, protected)]
@@ -172,7 +172,6 @@ def _placed(root: Path) -> set[str]:
 
 
 def _record(root: Path, paths: list[str]) -> None:
-    from artifacts.io import atomic_write
 
     atomic_write(root / PLACED, json.dumps(paths, indent=1) + "\n", root=root)
 

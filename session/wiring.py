@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from escalation import Escalation, Gates, Matrix, QuestionStore
+from escalation.embed import make_embedder
+from escalation.record import Record, RecordError, user_record_path
+from harness.config import run_journal, run_scope
+from harness.journal.keys import state_home
+from harness.model import Accounting, LitellmModel, Usage
 from harness.tools import ToolRegistry
+from runners import Resources
+from runners.factory import make_runner
+from session.codemode import make_code_tool
 from session.context import WorkContext
 from session.env import SessionEnv
+from session.gating import ASK_TOOL
+from session.tools.files import FILE_TOOLS
+from session.tools.work import WORK_TOOLS
+from session.verify.wiring import build_evaluator, check_runners, prepare_hidden
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
-    from escalation import Escalation
-    from escalation.record import Record
     from harness.journal.protocol import RunJournal
-    from harness.model import Accounting
     from harness.scope import RunScope
 
 
 def session_tools() -> ToolRegistry[WorkContext]:
     """The tools of a working session: files, work, ask_human, and code mode over them."""
-    from session.codemode import make_code_tool
-    from session.gating import ASK_TOOL
-    from session.tools.files import FILE_TOOLS
-    from session.tools.work import WORK_TOOLS
 
     tools = [*FILE_TOOLS, *WORK_TOOLS, ASK_TOOL]
     return ToolRegistry([*tools, make_code_tool(tools)])
@@ -40,11 +47,6 @@ def build_escalation(
     """Gates, the durable question store, the matrix and its records for one run: the
     project's record in ``.harness/escalation.db``, the user's beside the journal keys; its
     questions redacted with the run's secrets, told to the run's observers."""
-    from escalation import Escalation, Gates, Matrix, QuestionStore
-    from escalation.embed import make_embedder
-    from escalation.record import Record
-    from harness.config import run_journal, run_scope
-    from harness.journal.keys import state_home
 
     scope = scope or run_scope(config)
     cfg = config.escalation
@@ -80,9 +82,6 @@ def build_escalation(
 def user_record(home: Path) -> Record | None:
     """The user's escalation record (the prior of every project), or None, said on stderr,
     when it cannot be opened: a damaged prior must not stop a project's run."""
-    import sys
-
-    from escalation.record import Record, RecordError, user_record_path
 
     try:
         return Record(user_record_path(home))
@@ -103,9 +102,6 @@ def build_env(
     unattended: bool,
     scope: RunScope,
 ) -> SessionEnv:
-    from harness.model import Accounting, LitellmModel
-    from runners import Resources
-    from runners.factory import make_runner
 
     runner = make_runner(
         config.runner,
@@ -118,7 +114,6 @@ def build_env(
     )
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
-    from session.verify.wiring import build_evaluator, check_runners, prepare_hidden
 
     prepare_hidden(root, config, runner)
     resources = Resources.of(config.runner)
@@ -148,7 +143,6 @@ def restore_spent(accounting: Accounting, run: RunJournal) -> None:
     lost in flight that those sessions recorded when they closed (replayed steps of an
     open session, estimates included, are added again by the loop, so only closed sessions
     count here)."""
-    from harness.model import Usage
 
     sessions = run.journal.sessions(run.id)
     closed = {s.number for s in sessions if s.status != "open"}

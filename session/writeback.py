@@ -33,11 +33,24 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from artifacts.config import protected_paths
 from artifacts.feature_list import FEATURE_LIST
+from artifacts.git import GitRepo
+from artifacts.git_commit import commit_retrying, sync_index
+from artifacts.git_safety import check_config
+from artifacts.git_state import preflight
+from artifacts.git_tree import head_sha
+from artifacts.io import atomic_write
+from harness.errors import GitError
 from harness.events import Events
 from session.committable import Excluded, changed_paths
+from session.decided import decided_feature_list
 from session.progress import OUTCOME_WORDS, progress_entry, record_progress
 from session.protected import guarded, restore_path
+from session.protected_tree import extras, remove_new
+from session.setid import setid_notes
+from session.verify.recheck import recheck
+from session.verify.trees import plan_paths
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
@@ -85,8 +98,6 @@ def _harness_state(path: str) -> bool:
 def wake_repository(env: SessionEnv, journal: StepJournal) -> WakeSnapshot:
     """The wake's repository checks, live on every (re)start: refuse a repository harness
     must not commit into (GitRefused, exit 2) and clear stale locks; then the snapshot."""
-    from artifacts.config import protected_paths
-    from artifacts.git_state import preflight
 
     notes = preflight(env.root, checks=env.git_checks)
     for note in notes:
@@ -107,12 +118,10 @@ def wake_snapshot(
 ) -> WakeSnapshot:
     """Record (or replay) the user's uncommitted files, and what the protected paths hold
     beyond HEAD; say so to the run's observers."""
-    from session.protected_tree import extras
 
     def take() -> WakeSnapshot:
         if not (root / ".git").is_dir():
             return WakeSnapshot()
-        from artifacts.git_tree import head_sha
 
         paths = [p for p in changed_paths(root, checks) if not _harness_state(p)]
         kept = extras(root, protected, checks) if protected else {}
@@ -132,9 +141,6 @@ def wake_snapshot(
 
 def plan_commit(env: SessionEnv, snapshot: WakeSnapshot) -> WritebackPlan:
     """Decide what the session's commit takes (restoring protected paths on the way)."""
-    from artifacts.config import protected_paths
-    from session.protected_tree import remove_new
-    from session.verify.trees import plan_paths
 
     planned = plan_paths(
         env.root,
@@ -189,8 +195,6 @@ def commit_session(
     """Plan, recheck, append the progress entry, commit; each step checks the world on
     resume. Returns the commit and the session's ending (no longer "passing" when the
     recheck found the session's own feature failing on what it commits)."""
-    from artifacts.git_safety import check_config
-    from artifacts.io import atomic_write
 
     # Live, outside the steps: a config changed during the session (the local runner lets
     # the agent write .git/config) stops the run with the session open; once it is fixed,
@@ -199,12 +203,9 @@ def commit_session(
     plan: WritebackPlan = journal.step(
         "git", "plan", {"session": number}, lambda: plan_commit(env, snapshot), output=WritebackPlan
     )
-    from session.decided import decided_feature_list
 
     decided = decided_feature_list(env, known, ctx)
     if decided is not None and ctx.verifier is not None:
-        from session.verify.recheck import recheck
-
         decided, regressed = recheck(
             ctx.verifier, journal, plan.paths, decided, ctx.resources, session=number
         )
@@ -218,7 +219,6 @@ def commit_session(
             ctx.notes.append(note)
     if plan.excluded or plan.restored:
         env.scope.events.notice("; ".join(plan.notes()), session=number)
-    from session.setid import setid_notes
 
     for note in setid_notes(env.root):  # live: no command runs any more this session
         ctx.notes.append(note)
@@ -262,7 +262,6 @@ def commit_session(
 
 
 def _find_commit(root: Path, trailer: str) -> str | None:
-    from artifacts.git import GitRepo
 
     with GitRepo.open(root) as repo:
         return repo.find_commit_with_trailer("Harness-Session", trailer)
@@ -272,8 +271,6 @@ def _commit_with_retries(
     env: SessionEnv, message: str, paths: list[str], blobs: dict[str, bytes]
 ) -> str | None:
     """commit_exact, clearing stale locks and retrying; CommitPending if it cannot be made."""
-    from artifacts.config import protected_paths
-    from artifacts.git_commit import commit_retrying
 
     return commit_retrying(
         env.root,
@@ -291,8 +288,6 @@ def _commit_with_retries(
 def _sync_index(env: SessionEnv, paths: list[str]) -> None:
     """Bring the user's index up to date for the committed paths (best effort: a stale
     index entry only shows as a change in `git status`, it loses nothing)."""
-    from artifacts.git_commit import sync_index
-    from harness.errors import GitError
 
     try:
         sync_index(env.root, paths, env.git_checks)

@@ -4,6 +4,7 @@ in memory and on PostgreSQL (a real server, tests/pg.py), through the same ``Loc
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from harness.journal import Location
 from harness.journal.memory import MemoryDatabase
+from harness.journal.sqlite.store import db_path
 
 BACKENDS = ("sqlite", "memory", "postgres")
 
@@ -31,10 +33,6 @@ def raw(where: Location, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[A
     """Run a statement on the store behind the journal's back (``?`` placeholders): what
     a person with the database's password could do. Not for the in-memory store."""
     if where.backend == "sqlite":
-        import sqlite3
-
-        from harness.journal.sqlite.store import db_path
-
         conn = sqlite3.connect(db_path(where.state_dir))
         try:
             rows = conn.execute(sql, params).fetchall()

@@ -24,7 +24,9 @@ from tui.data import ProjectData
 from tui.features import FeaturesPanel
 from tui.inbox import InboxPanel
 from tui.model import Reply, Update
+from tui.questions_view import store_reply
 from tui.runner import RunnerPanel
+from tui.screens import HelpScreen, StepDetailScreen
 from tui.sessions import SessionsPanel
 from tui.starter import LOG, RunStarter
 from tui.steps import StepsPanel
@@ -97,14 +99,12 @@ class HarnessApp(App[int]):
         self.set_focus(self.query_one("#features-filter"))
 
     def action_help(self) -> None:
-        from tui.screens import HelpScreen
 
         self.push_screen(HelpScreen())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.data_table.id != "steps-table" or event.row_key.value is None:
             return
-        from tui.screens import StepDetailScreen
 
         self.push_screen(StepDetailScreen(self.root, str(event.row_key.value)))
 
@@ -185,7 +185,6 @@ class HarnessApp(App[int]):
     @work(thread=True, group="reply", exit_on_error=False)
     def send_reply(self, reply: Reply) -> None:
         """Store the human's reply through the question store (a worker: SQLite may wait)."""
-        from tui.questions_view import store_reply
 
         try:
             said = store_reply(self.root, reply)

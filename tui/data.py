@@ -15,8 +15,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from artifacts.feature_list import load_feature_list
+from artifacts.progress import read_progress
+from escalation.question_db import questions_exist
+from harness.config import journal_location
 from harness.errors import HarnessError
 from harness.journal.location import Location
+from harness.journal.protocol import journal_exists
 from tui.journal_view import JournalFollower
 from tui.model import QuestionView, RunnerView, Update
 from tui.questions_view import QuestionReader
@@ -63,7 +68,6 @@ class ProjectData:
     """What the TUI shows of one project, read on demand and only when changed."""
 
     def __init__(self, root: Path, *, step_tail: int = 200) -> None:
-        from harness.config import journal_location
 
         self.root = root
         self.state_dir = root / ".harness"
@@ -114,7 +118,6 @@ class ProjectData:
         return self._journal is not None and self._journal.holder_changed()
 
     def _read_features(self, update: Update) -> None:
-        from artifacts.feature_list import load_feature_list
 
         if not (self.root / "feature_list.json").exists():
             update.features_error = "no feature_list.json yet (harness init writes it)"
@@ -122,14 +125,11 @@ class ProjectData:
         update.features = load_feature_list(self.root)
 
     def _read_progress(self, update: Update) -> None:
-        from artifacts.progress import read_progress
 
         update.progress = read_progress(self.root)
 
     def _read_journal(self, update: Update) -> None:
         if self._journal is None:
-            from harness.journal.protocol import journal_exists
-
             if not journal_exists(self.where):
                 update.run_status = "no journal yet: no run has started here"
                 return
@@ -138,8 +138,6 @@ class ProjectData:
 
     def _read_questions(self, update: Update) -> None:
         if self._questions is None:
-            from escalation.question_db import questions_exist
-
             if not questions_exist(self.where):
                 update.questions = []
                 return

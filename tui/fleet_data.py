@@ -9,11 +9,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from harness.errors import ExitCode, HarnessError
+from fleet.app import app_version
+from fleet.db import FINAL, FleetDb
+from fleet.inbox import settle
+from fleet.place import fleet_place
+from harness.errors import ExitCode, HarnessError, StorageError
 from tui.model import QuestionView, Reply
 
 if TYPE_CHECKING:
-    from fleet.db import FleetDb, RunRow
+    from fleet.db import RunRow
     from fleet.place import Place
 
 VERB = {"answer": "answered", "approve": "approved", "deny": "denied"}
@@ -55,11 +59,8 @@ def open_fleet(url: str | None) -> FleetSource:
     """The fleet named by ``url`` (else HARNESS_FLEET_URL, else the embedded default),
     its tables reached once: FleetError for a URL that is not PostgreSQL's,
     FleetUnreachable when the database does not answer."""
-    from fleet.place import fleet_place
 
     place = fleet_place(url)
-    from fleet.db import FleetDb
-    from harness.errors import StorageError
 
     try:
         return FleetSource(place, FleetDb(place))
@@ -87,7 +88,6 @@ class FleetSource:
 
     def read(self) -> FleetSnapshot:
         """Every run (oldest first), every worker, every pending question."""
-        from fleet.app import app_version
 
         version = app_version()
         runs = [_line(row, version) for row in self.db.all_runs()]
@@ -127,7 +127,6 @@ class FleetSource:
                 self._settled.notify_all()
 
     def _reply(self, reply: Reply) -> str:
-        from fleet.inbox import settle
 
         run_id, _, qid = reply.question_id.rpartition("/")
         text = reply.text
@@ -146,7 +145,6 @@ class FleetSource:
 
 
 def _line(row: RunRow, version: str) -> RunLine:
-    from fleet.db import FINAL
 
     return RunLine(
         id=row.id,

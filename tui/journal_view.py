@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from harness.journal.protocol import open_reader
+from harness.journal.state import run_state
 from harness.terminal import for_terminal
 from tui.model import SessionView, StepView, Update
 
@@ -78,7 +80,6 @@ class JournalFollower:
     """Incremental reader of one project's journal."""
 
     def __init__(self, where: Location, *, tail: int = 200) -> None:
-        from harness.journal.protocol import open_reader
 
         self.journal: JournalReader = open_reader(where)
         self.tail = tail
@@ -141,7 +142,6 @@ class JournalFollower:
             update.sessions = []
             update.run_status = "no run yet"
             return
-        from harness.journal.state import run_state
 
         sessions = []
         states = {r.id: run_state(r, self.journal.holder(r.id)) for r in runs[-3:]}

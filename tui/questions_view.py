@@ -13,6 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalation.questions import QuestionStore
+from harness.config import journal_location
 from tui.model import QuestionView, Reply
 
 if TYPE_CHECKING:
@@ -52,8 +54,6 @@ class QuestionReader:
     def __init__(self, where: Location) -> None:
         self.store: Any = None
         if where.backend != "sqlite":
-            from escalation.questions import QuestionStore
-
             self.store = QuestionStore(where)
             return
         path = (where.state_dir / "questions.db").resolve()
@@ -101,8 +101,6 @@ def attached(root: Path, files: tuple[str, ...]) -> list[Path]:
 
 def store_reply(root: Path, reply: Reply) -> str:
     """Store an answer, an approval or a denial; return what was done, in words."""
-    from escalation.questions import QuestionStore
-    from harness.config import journal_location
 
     with QuestionStore(journal_location(root), project_root=root) as store:
         if reply.action == "approve":

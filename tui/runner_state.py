@@ -7,13 +7,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from harness.config import load_config
+
 RESOURCE_KEYS = ("kind", "image", "memory_mb", "cpus", "pids", "gpus", "timeout_s", "network")
 LABEL_PROJECT = "harness.project"  # as runners.docker_support labels its containers
 
 
 def read_runner_config(root: Path) -> dict[str, Any]:
     """The [runner] section as configured (defaults < harness.toml < environment)."""
-    from harness.config import load_config
 
     try:
         runner = load_config(root).runner
@@ -32,7 +33,7 @@ def list_containers(root: Path) -> tuple[str, ...]:
     if not docker_reachable():
         return ()
     try:
-        import docker
+        import docker  # noqa: PLC0415  (lazy: the SDK loads only once an engine answers)
 
         client = docker.from_env(timeout=2)
         try:

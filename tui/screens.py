@@ -13,6 +13,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from harness.config import journal_location
+from harness.journal.protocol import open_reader
 from harness.terminal import lines_for_terminal
 
 MAX_CHARS = 20_000  # a step's inputs can be a whole transcript: show its head
@@ -65,8 +67,6 @@ class HelpScreen(ModalScreen[None]):
 
 def step_text(root: Path, ref: str) -> str:
     """The markup of one step (`run/session/seq`), read-only from the journal."""
-    from harness.config import journal_location
-    from harness.journal.protocol import open_reader
 
     run_id, session, seq = ref.rsplit("/", 2)
     with open_reader(journal_location(root)) as journal:

@@ -28,8 +28,9 @@ class ChangeWatcher:
 
     def start(self) -> None:
         """Start the observer thread (root and .harness/, not recursive)."""
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
-        from watchdog.observers import Observer
+        # lazy (both): watchdog loads when the watcher starts, not when the TUI is imported
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler  # noqa: PLC0415
+        from watchdog.observers import Observer  # noqa: PLC0415
 
         watcher = self
 

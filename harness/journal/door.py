@@ -22,12 +22,16 @@ What a step decides, written once for every backend (the store only keeps rows):
 
 from __future__ import annotations
 
+import hmac
+import json
+import logging  # only here: importing logging costs more than a restart should
 import time
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from harness.errors import JournalForged, disposition
+from harness.errors import JournalError, JournalForged, StorageError, disposition
+from harness.events import Event
 from harness.journal.chain import check
 from harness.journal.codec import decode_error, digest, encode, encode_error
 from harness.journal.records import Begin, CacheEntry, CacheKey, End, Recorded, Result, row
@@ -66,7 +70,7 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     """A cached TypeAdapter (building one costs far more than a replayed step)."""
     adapter = _ADAPTERS.get(kind)
     if adapter is None:
-        from pydantic import TypeAdapter  # imported on first use: pydantic is slow to import
+        from pydantic import TypeAdapter  # noqa: PLC0415  lazy: pydantic is slow to import
 
         adapter = _ADAPTERS[kind] = TypeAdapter(kind)
     return adapter
@@ -90,7 +94,6 @@ def _usage(text: str) -> tuple[int | None, float | None]:
     """(tokens, dollars) of an output that reports its ``usage``."""
     if '"usage"' not in text:
         return None, None
-    import json
 
     data = json.loads(text)
     usage = data.get("usage") if isinstance(data, dict) else None
@@ -327,7 +330,6 @@ class StepDoor:
     def _left_in_flight(self, live: _Live, error: Exception) -> None:
         """Keep why the step waits on its row (its status stays ``started``): the next run
         runs it again."""
-        from harness.errors import JournalError, StorageError
 
         journal = self.journal
         try:
@@ -362,7 +364,6 @@ class StepDoor:
             entry = journal.store.cache_get(key)
             if entry is not None:
                 expected = chain.entry(key, entry.output, entry.output_blob)
-                import hmac
 
                 if entry.mac is None or not hmac.compare_digest(entry.mac, expected):
                     raise JournalForged(
@@ -407,7 +408,6 @@ class StepDoor:
         self._warn(what, category)
 
     def _warn(self, message: str, category: type[Warning]) -> None:
-        import logging  # only here: importing logging costs more than a restart should
 
         logging.getLogger("harness.journal").warning(message)
         warnings.warn(message, category, stacklevel=5)
@@ -415,7 +415,6 @@ class StepDoor:
     def _tell(self, type_: events.EventType, live: _Live, **fields: Any) -> None:
         """Tell the run's observers (progress lines, ``--json``) about a live step (the
         callers ask ``journal.observed()`` first: nothing is built when nobody listens)."""
-        from harness.events import Event
 
         status = type_.partition(".")[2]
         self.journal.emit(Event(type_, self.run_id, self.number, live.seq, live.kind, live.name,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hmac
 import os
 import sqlite3
 from pathlib import Path
@@ -227,14 +228,12 @@ def identity(path: Path) -> str:
 
 
 def _stamp(key: bytes, ident: str) -> str:
-    import hmac
 
     return hmac.digest(key, f"checked|{ident}".encode(), "sha256").hex()
 
 
 def stamp_matches(path: Path, ident: str, key: bytes) -> bool:
     """True when ``ident`` is the state vouched for at the last clean close."""
-    import hmac
 
     try:
         recorded = (path.parent / STAMP).read_text(encoding="ascii").strip()

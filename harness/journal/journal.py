@@ -21,6 +21,7 @@ from harness.events import Event, Events
 from harness.journal.codec import encode, join_large, split_large
 from harness.journal.door import StepDoor
 from harness.journal.flusher import FLUSH_AFTER_S, Flusher
+from harness.journal.location import as_location, open_reader
 from harness.redact import Redactor
 
 if TYPE_CHECKING:
@@ -92,18 +93,19 @@ class Journal:
             flush_after_s: how late a deferred step end is written at most (None: no
                 thread; it is written with the next write or at close).
         """
-        from harness.journal.location import as_location
 
         store: Backend
         where = as_location(where)
         if where.backend == "memory":
-            from harness.journal.memory import MemoryStore
+            # lazy: only the backend in use loads
+            from harness.journal.memory import MemoryStore  # noqa: PLC0415
 
             assert where.memory is not None
             store = MemoryStore(where.memory)
             chain = store.chain()
         elif where.backend == "postgres":
-            from harness.journal.postgres.store import PostgresStore
+            # lazy: only the backend in use loads (PostgreSQL: psycopg)
+            from harness.journal.postgres.store import PostgresStore  # noqa: PLC0415
 
             store = PostgresStore.open(where)
             # The project's own state (crash logs, reports) stays in .harness/ either way.
@@ -111,7 +113,8 @@ class Journal:
                 where.state_dir.mkdir(parents=True, exist_ok=True)
             chain = store.chain()
         else:
-            from harness.journal.sqlite.store import SqliteStore
+            # lazy: only the backend in use loads
+            from harness.journal.sqlite.store import SqliteStore  # noqa: PLC0415
 
             sqlite = SqliteStore(where.state_dir, synchronous=synchronous)
             store, chain = sqlite, sqlite.opened_chain
@@ -121,7 +124,6 @@ class Journal:
     @staticmethod
     def open_readonly(where: Location | Path | str) -> JournalReader:
         """The journal at ``where``, read-only (``location.open_reader``)."""
-        from harness.journal.location import open_reader
 
         return open_reader(where)
 

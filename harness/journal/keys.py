@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.errors import JournalError, JournalKeyMissing, StorageError
+from harness.journal.faults import from_oserror
 
 KEY_BYTES = 32
 JOURNAL_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -76,8 +77,6 @@ def store_key(journal_id: str, key: bytes) -> Path:
             os.close(fd)
         os.replace(tmp, path)
     except OSError as error:
-        from harness.journal.faults import from_oserror
-
         found = from_oserror(path.parent, error)
         if found is not None:
             raise found from error

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from harness.errors import JournalError
+from harness.journal.keys import KEY_FILES
+from harness.journal.sqlite.store import SqliteReader, db_path
+from harness.journal.sqlite.store import exists as sqlite_exists
 
 if TYPE_CHECKING:
     from harness.journal.keys import KeySource
@@ -42,7 +45,6 @@ class Location:
     """Where the chain's key comes from (None: the key files of this machine)."""
 
     def key_source(self) -> KeySource:
-        from harness.journal.keys import KEY_FILES
 
         return self.keys if self.keys is not None else KEY_FILES
 
@@ -56,7 +58,6 @@ class Location:
         """The files whose change means the journal changed (none for a database)."""
         if self.backend != "sqlite":
             return []
-        from harness.journal.sqlite.store import db_path
 
         path = db_path(self.state_dir)
         return [path, path.with_name(path.name + "-wal")]
@@ -64,12 +65,12 @@ class Location:
     def describe(self) -> str:
         """The journal named for messages (a URL without its password)."""
         if self.backend == "postgres":
-            from harness.journal.postgres.connect import safe_url
+            # lazy: the PostgreSQL modules load only for a PostgreSQL journal
+            from harness.journal.postgres.connect import safe_url  # noqa: PLC0415
 
             return safe_url(self.url or "")
         if self.backend == "memory":
             return "the in-memory journal"
-        from harness.journal.sqlite.store import db_path
 
         return str(db_path(self.state_dir))
 
@@ -85,10 +86,10 @@ def journal_exists(where: Location | Path | str) -> bool:
         assert where.memory is not None
         return where.memory.exists
     if where.backend == "postgres":
-        from harness.journal.postgres.store import exists
+        # lazy: only the backend in use loads (PostgreSQL: psycopg)
+        from harness.journal.postgres.store import exists  # noqa: PLC0415
 
         return exists(where)
-    from harness.journal.sqlite.store import exists as sqlite_exists
 
     return sqlite_exists(where.state_dir)
 
@@ -97,16 +98,17 @@ def open_reader(where: Location | Path | str) -> JournalReader:
     """The project's journal, read-only: never blocks a writer, never writes."""
     where = as_location(where)
     if where.backend == "memory":
-        from harness.journal.memory import MemoryReader
+        # lazy: only the backend in use loads
+        from harness.journal.memory import MemoryReader  # noqa: PLC0415
 
         assert where.memory is not None
         if not where.memory.exists:
             raise JournalError("no journal in memory: nothing has run with it yet")
         return MemoryReader(where.memory)
     if where.backend == "postgres":
-        from harness.journal.postgres.store import PostgresReader
+        # lazy: only the backend in use loads (PostgreSQL: psycopg)
+        from harness.journal.postgres.store import PostgresReader  # noqa: PLC0415
 
         return PostgresReader.open(where)
-    from harness.journal.sqlite.store import SqliteReader
 
     return SqliteReader(where.state_dir)

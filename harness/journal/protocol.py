@@ -231,7 +231,8 @@ class JournalStore(JournalReader, Protocol):
 
 def journal_exists(where: Location | Path) -> bool:
     """Whether there is a journal there (without opening, let alone creating, one)."""
-    from harness.journal.location import journal_exists as exists
+    # lazy: `harness status` asks this without loading the journal writer
+    from harness.journal.location import journal_exists as exists  # noqa: PLC0415
 
     return exists(where)
 
@@ -248,13 +249,15 @@ def open_store(
     ``redactor`` hides the run's secrets from every row (default: the secret-named
     variables of ``os.environ``, no declared name); ``events`` are told of sessions and
     live steps (default: nobody). ``Journal.open`` has the tests' options too."""
-    from harness.journal.journal import Journal
+    # lazy: the writer (and its backends) load when a run opens its journal
+    from harness.journal.journal import Journal  # noqa: PLC0415
 
     return Journal.open(where, synchronous=synchronous, redactor=redactor, events=events)
 
 
 def open_reader(where: Location | Path) -> JournalReader:
     """The project's journal, read-only: never blocks a writer, never writes."""
-    from harness.journal.location import open_reader as open_read
+    # lazy: a reader loads no writer nor backend module
+    from harness.journal.location import open_reader as open_read  # noqa: PLC0415
 
     return open_read(where)

@@ -7,9 +7,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from harness.errors import JournalDamaged, JournalError
+from harness.journal import keys
+from harness.journal.chain import Chain
+from harness.journal.codec import join_large  # pydantic_core: only when read
+from harness.journal.evidence import cited_step
 
 if TYPE_CHECKING:
-    from harness.journal.chain import Chain
     from harness.journal.evidence import CitedStep
     from harness.journal.keys import KeySource
     from harness.journal.records import Recorded
@@ -57,9 +60,6 @@ class ReaderBase:
     def chain(self) -> Chain:
         """The journal's HMAC chain, its key read from its source on first use."""
         if self._chain is None:
-            from harness.journal import keys
-            from harness.journal.chain import Chain
-
             if self.journal_id is None:
                 raise JournalError(
                     f"journal {self.where} predates the HMAC chain (schema version 1); the "
@@ -71,7 +71,6 @@ class ReaderBase:
 
     def cited_step(self, ref: str) -> CitedStep | str:
         """The step an evidence reference cites, chain-checked; else why it does not hold."""
-        from harness.journal.evidence import cited_step
 
         return cited_step(self, ref)
 
@@ -86,6 +85,5 @@ class ReaderBase:
             value = json.loads(text)
         except ValueError as error:
             raise JournalDamaged(f"journal {self.where}: a stored value is not JSON") from error
-        from harness.journal.codec import join_large  # pydantic_core: only when read
 
         return join_large(text, value, self.get_blob)

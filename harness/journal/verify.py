@@ -12,7 +12,8 @@ from typing import Any
 
 from harness.errors import JournalError, StorageError
 from harness.journal.checks import Checked, VerifyReport, check_reader
-from harness.journal.location import Location, as_location
+from harness.journal.location import Location, as_location, open_reader
+from harness.journal.sqlite.verify import verify_file
 
 __all__ = ["VerifyReport", "verify"]
 
@@ -21,8 +22,6 @@ def verify(where: Location | Path) -> VerifyReport:
     """Check the journal at ``where`` read-only; never changes anything."""
     where = as_location(where)
     if where.backend == "sqlite":
-        from harness.journal.sqlite.verify import verify_file
-
         return verify_file(where.state_dir)
     report = VerifyReport(path=where.describe())
     try:
@@ -41,7 +40,6 @@ def verify(where: Location | Path) -> VerifyReport:
 
 
 def _open(where: Location) -> Checked:
-    from harness.journal.location import open_reader
 
     return open_reader(where)  # type: ignore[return-value]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -15,6 +16,7 @@ from harness.events import Events
 from harness.model.accounting import Accounting
 from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
 from harness.model.credentials import KEY_ENV, credentials
+from harness.model.lean import quiet, response_cost
 from harness.model.names import (
     SCRIPTED_PREFIX,
     import_litellm,
@@ -25,6 +27,8 @@ from harness.model.names import (
     unknown_provider_message,
 )
 from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedResponse, Retrier
+from harness.model.pricing import configured_price, table_price
+from harness.model.script import load_script, resolve
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +102,6 @@ class LitellmModel:
 
     def _send(self, litellm: Any, kwargs: dict[str, Any]) -> Any:
         """One request, without litellm's success logging when no callback listens."""
-        from harness.model.lean import quiet
 
         with quiet(litellm):
             return litellm.completion(**kwargs)
@@ -106,11 +109,9 @@ class LitellmModel:
     def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
         """What a request of this transcript may have cost when its answer was lost (a crash
         mid-request): prompt tokens from its size (4 bytes a token), no completion."""
-        import json
 
         size = len(json.dumps({"messages": messages, "tools": tools}, default=str))
         prompt = max(1, size // 4)
-        from harness.model.pricing import configured_price
 
         price = configured_price(self.config)
         cost = 0.0 if price is None else prompt * price[0]
@@ -129,8 +130,6 @@ class LitellmModel:
             self.accounting.check()
         litellm = self._setup()
         if self.scripted:
-            from harness.model.script import load_script, resolve
-
             # A bad script is the user's input: report it here, never retry it.
             load_script(resolve(self.name[len(SCRIPTED_PREFIX) :], self.project_root))
         deadline = self.config.retry_deadline_s
@@ -275,8 +274,6 @@ class LitellmModel:
         """The call's dollars: the configured price, else what litellm priced the response
         at during the call, else its table's price (looked up once); unknown: 0, said once
         for a hosted model (a model on your own server has no price list to miss)."""
-        from harness.model.lean import response_cost
-        from harness.model.pricing import configured_price
 
         price = configured_price(self.config)
         if price is not None:
@@ -301,8 +298,6 @@ class LitellmModel:
     def _table_price(self, litellm: Any) -> tuple[float, float] | None:
         """The model's price in litellm's table, looked up on the first call only."""
         if self._table is None:
-            from harness.model.pricing import table_price
-
             self._table = (table_price(litellm, self.name, self._context(litellm).provider),)
         return self._table[0]
 

@@ -7,6 +7,7 @@ read these; this module imports none of them.
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import threading
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
+from harness.model.script import load_script, resolve
 
 SCRIPTED_PREFIX = "scripted/"
 
@@ -82,7 +84,6 @@ def unknown_provider_message(
 ) -> str:
     """`[model] name` names no provider litellm knows: say so, with the closest names
     (among ``known``, else litellm's list)."""
-    import difflib
 
     if known is None:
         known = known_providers(litellm or import_litellm())
@@ -101,9 +102,6 @@ def unknown_provider_message(
 def check_model_name(name: str, project_root: Path) -> str | None:
     """Why `name` cannot work (unknown provider, missing script), or None; no request."""
     if name.startswith(SCRIPTED_PREFIX):
-        from harness.errors import HarnessError
-        from harness.model.script import load_script, resolve
-
         try:
             load_script(resolve(name[len(SCRIPTED_PREFIX) :], project_root))
         except HarnessError as error:

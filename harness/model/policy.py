@@ -36,6 +36,7 @@ from harness.errors import (
 )
 from harness.events import Events
 from harness.model.base import Attempt
+from harness.model.names import import_litellm
 
 T = TypeVar("T")
 
@@ -337,7 +338,6 @@ def _what(exc: BaseException, ctx: CallContext, timeout_s: float | None) -> str:
 
 
 def _litellm() -> Any:
-    from harness.model.names import import_litellm
 
     return import_litellm()
 

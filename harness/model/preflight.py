@@ -18,7 +18,9 @@ Raises ConfigError (exit 2) saying what to fix; returns what it checked, one lin
 
 from __future__ import annotations
 
+import ast
 import difflib
+import importlib.util
 import json
 import os
 import socket
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, HarnessError, ModelFatal, ProviderUnavailable
+from harness.model.litellm_model import LitellmModel
 from harness.model.names import (
     CHOOSE_A_MODEL,
     SCRIPTED_PREFIX,
@@ -103,8 +106,6 @@ def _check_provider_statically(name: str) -> None:
 def static_providers() -> set[str]:
     """litellm's provider names (its ``LlmProviders`` enum), parsed from its source file
     without importing litellm; empty when it cannot be read."""
-    import ast
-    import importlib.util
 
     try:
         spec = importlib.util.find_spec("litellm")
@@ -277,7 +278,6 @@ def _post_probe(settings: Any, root: Path, hint: Any) -> None:
 
 def _probe(settings: Any, root: Path, hint: Any) -> None:
     """One tiny request, no retries: a refusal of the model (404, 400) is ConfigError."""
-    from harness.model.litellm_model import LitellmModel
 
     timeout = min(settings.timeout_s or PROBE_TIMEOUT_S, PROBE_TIMEOUT_S)
     quick = settings.model_copy(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.model.names import import_litellm, provider_of
 
 MTOK = 1_000_000
 
@@ -46,7 +47,6 @@ def known_price(settings: Any) -> tuple[float, float] | None:
     found = configured_price(settings)
     if found is not None:
         return found
-    from harness.model.names import import_litellm, provider_of
 
     litellm = import_litellm()
     name = str(settings.name or "")

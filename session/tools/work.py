@@ -7,11 +7,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from artifacts.feature_list import load_feature_list, save_feature_list
+from artifacts.models import Evidence, digest
 from harness.tools import Tool, ToolResult
+from runners import Resources
 from session.command_text import render_command
 from session.context import WorkContext
 from session.effects import CommandRan, Marked, Noted, ResourcesGranted, Result, Verified
 from session.protected import check_in_place
+from session.verify.tools import approved, prove, verify_clean
 
 if TYPE_CHECKING:
     from artifacts.models import Feature
@@ -42,7 +46,6 @@ class NoteArgs(BaseModel):
 
 
 def run_command(ctx: WorkContext, args: RunArgs) -> Result:
-    from runners import Resources
 
     resources = ctx.resources
     if args.timeout_s is not None:
@@ -60,7 +63,6 @@ def run_command(ctx: WorkContext, args: RunArgs) -> Result:
 
 
 def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
-    from artifacts.feature_list import load_feature_list
 
     features = {f.id: f for f in load_feature_list(ctx.root).features}
     feature = features.get(args.feature)
@@ -71,15 +73,12 @@ def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:
             f"{feature.id} has no automated check; marking it passing needs a human's approval"
         )
     if ctx.verifier is not None:
-        from session.verify.tools import verify_clean
-
         return verify_clean(ctx, feature)
     return _verify_in_place(ctx, feature)
 
 
 def _verify_in_place(ctx: WorkContext, feature: Feature) -> Result:
     """The check in the work tree: the way without a verifier (unit tests of other parts)."""
-    from artifacts.models import digest
 
     check = str(feature.check)
     # The check runs against the protected paths as committed, never a weakened copy.
@@ -107,7 +106,6 @@ def _verify_in_place(ctx: WorkContext, feature: Feature) -> Result:
 def mark_passing(ctx: WorkContext, args: MarkArgs) -> Result:
     """Mark a feature passing on the evidence of its check, run in this session (and, with
     a verifier, the proofs: after, before, review)."""
-    from artifacts.feature_list import load_feature_list, save_feature_list
 
     feature = load_feature_list(ctx.root).get(args.feature)
     if feature is None:
@@ -128,8 +126,6 @@ def mark_passing(ctx: WorkContext, args: MarkArgs) -> Result:
             f"(exit {verification.exit_code}); fix it and verify again"
         )
     if ctx.verifier is not None:
-        from session.verify.tools import prove
-
         found = prove(ctx, feature, verification)
         if isinstance(found, ToolResult):
             return found  # not proven: the reason, as the model reads it
@@ -157,16 +153,12 @@ def mark_approved(ctx: WorkContext, args: MarkArgs, approval: str) -> Result:
     automated check passes on that recorded approval; one whose check passed before the
     session too passes on its clean check and that approval; any other still needs its
     proofs."""
-    from artifacts.feature_list import load_feature_list, save_feature_list
-    from artifacts.models import Evidence, digest
 
     feature_id = args.feature
     found = load_feature_list(ctx.root).get(feature_id)
     if found is None:
         return mark_passing(ctx, args)
     if found.check:
-        from session.verify.tools import approved
-
         stood_in = approved(ctx, found, approval)
         if stood_in is None:
             return mark_passing(ctx, args)
@@ -204,7 +196,6 @@ def request_approved(ctx: WorkContext, args: ResourcesArgs, approval: str) -> Re
 
 
 def _grant(ctx: WorkContext, args: ResourcesArgs, *, approved: bool) -> Result:
-    from runners import Resources
 
     current = ctx.resources or Resources()
     limits = ctx.max_resources

@@ -26,9 +26,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from artifacts.git_tree import checkout_tree
+from artifacts.models import digest
 from harness.walk import Walk, remove_tree
 from runners.base import CommandResult, Failure, Resources
 from runners.process import pid_alive
+from session.verify.hidden import lay
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
@@ -129,7 +132,6 @@ class CleanRun(BaseModel):
 
 def output_digest(result: CommandResult) -> str:
     """The digest evidence keeps of a check's output (as verify_feature always has)."""
-    from artifacts.models import digest
 
     return digest(f"{result.exit_code}\n{result.stdout}\n{result.stderr}")
 
@@ -159,8 +161,6 @@ class Checkout:
         self.setup_run: SetupRun | None = None
 
     def __enter__(self) -> Checkout:
-        from artifacts.git_tree import checkout_tree
-        from session.verify.hidden import lay
 
         self.folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=checkouts_home()))
         try:

@@ -24,15 +24,17 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from harness.model import ModelResponse, Usage
+from harness.redact import Redactor
 from harness.tools import Tool, ToolRegistry, ToolResult
+from runners import Resources
 from session.command_text import render_command
+from session.prompt import render
 
 if TYPE_CHECKING:
     from artifacts.config import EvaluatorConfig
     from artifacts.models import Feature
     from harness.journal.protocol import StepJournal
     from harness.model import Accounting, Model
-    from harness.redact import Redactor
     from session.verify.clean import Checkout
 
 DIFF_CHARS = 40_000
@@ -84,7 +86,6 @@ class Review:
 
 
 def _run(review: Review, args: RunArgs) -> ToolResult[Any]:
-    from runners import Resources
 
     if review.checkout is None:
         review.checkout = review.open_checkout().__enter__()
@@ -154,7 +155,6 @@ class Evaluator:
     def _kickoff(
         self, feature: Feature, check_output: str, diff: str, hidden_note: str
     ) -> list[dict[str, Any]]:
-        from session.prompt import render
 
         kickoff = render(
             "evaluator_kickoff",
@@ -180,7 +180,6 @@ class Evaluator:
         messages: list[dict[str, Any]],
         review: Review,
     ) -> Verdict:
-        from harness.redact import Redactor
 
         redactor = self.redactor or Redactor()
         used, steps, reminded, sent = Usage(), 0, False, 0

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from artifacts.git_safety import run_git
+
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
     from artifacts.models import Feature
@@ -120,7 +122,6 @@ def brief_text(root: Path, features: list[Feature], hidden: list[str], sandboxed
 
 def tracked(root: Path, hidden: list[str], checks: ConfigChecks | None = None) -> list[str]:
     """Hidden paths with files in HEAD (the agent could read them through `.git`)."""
-    from artifacts.git_safety import run_git
 
     if not hidden or not (root / ".git").is_dir():
         return []

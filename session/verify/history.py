@@ -14,6 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.feature_list import parse_feature_list
+from artifacts.git_commit import committed_blob
+from artifacts.git_safety import run_git
+from harness.errors import ArtifactError
+
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
 
@@ -26,7 +31,6 @@ def done_from(
 ) -> str | None:
     """The parent commit of the newest commit that turned ``feature`` passing (None when
     no commit of HEAD's last ``limit`` that changed the feature list did)."""
-    from artifacts.git_safety import run_git
 
     log = ("log", f"-{limit}", "--format=%H %P", "--", FEATURE_LIST)
     out = run_git(root, *log, check=False, checks=checks).stdout.decode()
@@ -45,9 +49,6 @@ def done_from(
 def _passes(
     root: Path, rev: str, feature: str, known: dict[str, bool], checks: ConfigChecks | None
 ) -> bool:
-    from artifacts.feature_list import parse_feature_list
-    from artifacts.git_commit import committed_blob
-    from harness.errors import ArtifactError
 
     if rev not in known:
         data = committed_blob(root, rev, FEATURE_LIST, checks)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from artifacts.feature_list import dump_feature_list, parse_feature_list
+from artifacts.git_tree import build_tree, head_sha
 from session.verify.clean import Checkout, CleanRun
 
 if TYPE_CHECKING:
@@ -58,7 +60,6 @@ def recheck(
 ) -> tuple[bytes, dict[str, str]]:
     """``decided`` (the feature list session ``session`` commits) with every passing feature
     whose check fails on the commit's tree turned failing; and feature id -> why, for those."""
-    from artifacts.feature_list import dump_feature_list, parse_feature_list
 
     features = parse_feature_list(decided.decode("utf-8"))
     proven_now = {
@@ -120,7 +121,6 @@ def _plan(
     """With no path changed (or ``every`` False: rechecks off and the commit does not
     finish the project), only the features proven in this session (maybe on a tree holding
     files the commit leaves out) are checked on the commit's tree."""
-    from artifacts.git_tree import build_tree, head_sha
 
     root, checks = verifier.root, verifier.checks
     tree, _ = build_tree(root, head_sha(root, checks), paths=paths, blobs={}, checks=checks)

@@ -12,11 +12,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import run_git
 from harness.tools import ToolResult
 from session.command_text import render_command
 from session.context import WorkContext
 from session.effects import Effect, NotProven, Result, Verified
 from session.protected import check_in_place
+from session.verify.trees import under
+from session.verify.verifier import _shown
 
 if TYPE_CHECKING:
     from artifacts.models import Evidence, Feature
@@ -63,7 +66,6 @@ def verify_clean(ctx: WorkContext, feature: Feature) -> Result:
 
 
 def _verified(feature: Feature, run: CleanRun) -> Verified:
-    from session.verify.verifier import _shown
 
     return Verified(
         feature=feature.id,
@@ -82,7 +84,6 @@ def _in_place(ctx: WorkContext, check: str, planned: Planned) -> str:
     result, _ = check_in_place(ctx, check)
     if not result.ok:
         return "\n(It fails in your work tree too.)"
-    from session.verify.trees import under
 
     outside = [e.path for e in planned.excluded]
     outside += [p for p in ctx.user_files if not under(p, ctx.hidden)]
@@ -100,7 +101,6 @@ def _in_place(ctx: WorkContext, check: str, planned: Planned) -> str:
 
 
 def _ignored(ctx: WorkContext) -> list[str]:
-    from artifacts.git_safety import run_git
 
     checks = ctx.verifier.checks if ctx.verifier is not None else None
     out = run_git(

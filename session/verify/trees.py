@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from session.committable import Excluded
+from artifacts.config import protected_paths
+from artifacts.git_safety import run_git
+from artifacts.git_tree import build_tree, head_sha
+from session.committable import Excluded, changed_paths, select_committable
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -58,8 +61,6 @@ def plan_paths(
 ) -> Planned:
     """What the session's commit would take now (nothing on disk changes); ``checks`` and
     ``secrets`` are the run's (its config checks, the secrets its commits leave out)."""
-    from artifacts.config import protected_paths
-    from session.committable import changed_paths, select_committable
 
     protected = [p for p in protected_paths(config) if p not in (".git", ".harness")]
     hidden = config.verify.hidden
@@ -82,7 +83,6 @@ def plan_paths(
 
 def session_tree(root: Path, planned: Planned, checks: ConfigChecks | None = None) -> str:
     """The tree HEAD becomes with the planned paths as on disk."""
-    from artifacts.git_tree import build_tree, head_sha
 
     head = head_sha(root, checks)
     tree, _ = build_tree(root, head, paths=planned.paths, blobs={}, checks=checks)
@@ -127,7 +127,6 @@ def before_tree(
     root: Path, start: str | None, tests: list[str], checks: ConfigChecks | None = None
 ) -> str:
     """The tree of commit ``start`` with ``tests`` (paths as on disk now) laid over it."""
-    from artifacts.git_tree import build_tree
 
     tree, _ = build_tree(root, start, paths=tests, blobs={}, checks=checks)
     return tree
@@ -137,7 +136,6 @@ def diff_text(
     root: Path, old: str, new: str, limit: int, checks: ConfigChecks | None = None
 ) -> str:
     """``git diff`` between two trees as text, cut at ``limit`` characters (said)."""
-    from artifacts.git_safety import run_git
 
     args = ("diff", "--no-color", "--no-ext-diff", "--no-textconv", "--stat", "--patch", old, new)
     out = run_git(root, *args, checks=checks).stdout.decode("utf-8", "replace")

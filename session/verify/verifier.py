@@ -26,11 +26,21 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from artifacts.git_tree import tree_of
 from artifacts.models import Evidence, Proof, Review
 from session.command_text import render_command
 from session.verify.clean import Checkout, CleanRun, RunnerFactory
+from session.verify.evaluator import DIFF_CHARS
 from session.verify.hidden import HiddenFiles
-from session.verify.trees import Planned, before_tree, changed_tests, plan_paths, session_tree
+from session.verify.history import done_from
+from session.verify.trees import (
+    Planned,
+    before_tree,
+    changed_tests,
+    diff_text,
+    plan_paths,
+    session_tree,
+)
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
@@ -156,7 +166,6 @@ class Verifier:
         """The check on the tree the session started from (the session's test changes laid
         over it) must fail; where it passes but an earlier session proved the feature (its
         evidence since lost), the tree that session started from is the one that tells."""
-        from session.verify.history import done_from
 
         command = str(feature.check)
         tests = changed_tests(planned, self.config.verify.test_paths)
@@ -218,9 +227,6 @@ class Verifier:
         output: str,
         resources: Resources | None,
     ) -> tuple[Review | None, str]:
-        from artifacts.git_tree import tree_of
-        from session.verify.evaluator import DIFF_CHARS
-        from session.verify.trees import diff_text
 
         assert self.evaluator is not None
         start = tree_of(self.root, self.start, self.checks)

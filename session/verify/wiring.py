@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.errors import ConfigError, RunnerError
+from harness.model import LitellmModel
+from runners.factory import make_runner
+from session.verify.evaluator import Evaluator
+from session.verify.hidden import exclude_locally, tracked
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -16,7 +22,6 @@ if TYPE_CHECKING:
     from harness.scope import RunScope
     from runners import Runner
     from session.verify.clean import RunnerFactory
-    from session.verify.evaluator import Evaluator
 
 KINDS = ("docker", "bwrap", "local")
 
@@ -34,8 +39,6 @@ def check_runners(
     run could call itself complete on checks run in the agent's own work tree. A runner of
     another kind is refused (as the runner factory refuses an unknown kind), never given a
     run without a verifier."""
-    from harness.errors import RunnerError
-    from runners.factory import make_runner
 
     kind = runner.name
     if kind not in KINDS:
@@ -72,8 +75,6 @@ def build_evaluator(
 ) -> Evaluator | None:
     """The evaluator of ``[evaluator]`` (None when its mode is "off"), with the run's
     environment, events and redactor."""
-    from harness.model import LitellmModel
-    from session.verify.evaluator import Evaluator
 
     settings = config.evaluator
     if settings.mode == "off":
@@ -99,8 +100,6 @@ def prepare_hidden(
 ) -> None:
     """Refuse hidden paths git holds (the agent would read them through `.git`), keep git
     from listing the others, and say where they cannot be hidden."""
-    from harness.errors import ConfigError
-    from session.verify.hidden import exclude_locally, tracked
 
     hidden = config.verify.hidden
     if not hidden:

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from artifacts.feature_list import load_feature_list
+from artifacts.adopt import adopt_feature_list
+from artifacts.feature_list import load_feature_list, save_feature_list
 from artifacts.models import ADOPTED, Feature
+from harness.errors import GuardViolation
 from tests.artifacts.conftest import tree_digest
 from tests.artifacts.quickstart_shapes import FEATURES, entries
 
@@ -210,11 +212,8 @@ def test_ids_widen_past_999(project: Path, cli: Cli) -> None:
 
 
 def test_the_projects_own_fields_are_frozen_like_the_text(project: Path) -> None:
-    from artifacts.feature_list import save_feature_list
-    from harness.errors import GuardViolation
 
     write(project, FEATURES["claimed"]())
-    from artifacts.adopt import adopt_feature_list
 
     adopt_feature_list(project)
     features = load_feature_list(project)

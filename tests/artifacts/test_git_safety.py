@@ -14,6 +14,7 @@ import pytest
 from artifacts.git import GitRepo, quick_status
 from artifacts.git_safety import GitConfigRefused, dangerous_config, run_git
 from harness.errors import ExitCode
+from session.protected import restore_protected
 
 
 def _git(root: Path, *args: str) -> None:
@@ -147,7 +148,6 @@ def test_a_filter_planted_after_open_never_runs_in_a_later_git_call(tmp_path: Pa
     """The agent plants a clean filter mid-session (after harness opened the repository);
     the next `git status` of harness (the protected-path restore before a check) would run
     it on a re-stat file: every harness git call checks the config first."""
-    from session.protected import restore_protected
 
     root = _repo(tmp_path)
     script, marker = _evil(tmp_path, "late-filter")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,6 @@ def test_a_file_renamed_away_and_back_while_trees_are_built_never_fails_a_build(
     """A process the agent left running renames a file in and out of place in a loop: each
     build holds the file as one read saw it, or not at all; none fails (git was handed the
     path and found it gone)."""
-    import threading
 
     (repo / "forged.json").write_text('{"forged": true}\n')
     stop = threading.Event()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -129,7 +132,6 @@ def test_parse_json_deep_nesting() -> None:
 
 
 def test_readers_never_see_a_partial_write(tmp_path: Path) -> None:
-    import threading
 
     target = tmp_path / "f.json"
     versions = {b"a" * 300_000, b"b" * 300_000}
@@ -180,8 +182,6 @@ def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path:
     """A SIGKILL between the temp file and the rename (the kill-fuzz found one:
     `?? .progress.md.<x>.tmp` in the user's git status); the next write removes it, and
     leaves a live writer's temp file alone."""
-    import subprocess
-    import sys
 
     repo = Path(__file__).resolve().parents[2]
     (tmp_path / "progress.md").write_text("old\n")
@@ -210,8 +210,6 @@ def test_an_older_harness_temp_file_is_removed_only_when_no_writer_can_own_it(
     """Temp files of the naming before a6bf268 (`.<name>.<random>.tmp`, no pid) already on
     a user's disk: removed by the next write of that file once idle 10 minutes and open in
     no process; a fresh one, or one a live process holds open, is left."""
-    import subprocess
-    import sys
 
     hour_ago = time.time() - 3600
     target = tmp_path / "progress.md"

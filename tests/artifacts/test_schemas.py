@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
-import jsonschema
+import jsonschema  # noqa: TID253  (a test, not the CLI: it may load it at the top)
 import pytest
 
 from artifacts import schemas
 from artifacts.feature_list import load_feature_list
 from artifacts.models import FeatureList, ProgressEntry
+from artifacts.validate import check_project
 
 Cli = Callable[..., tuple[int, str, str]]
 
@@ -60,7 +62,6 @@ def test_json_path() -> None:
 
 
 def test_example_project_validates_clean(project: Path, cli: Cli) -> None:
-    from artifacts.validate import check_project
 
     report = check_project(project)  # the protocol files themselves
     assert report.errors == []
@@ -78,7 +79,6 @@ def test_example_project_validates_clean(project: Path, cli: Cli) -> None:
 
 
 def test_progress_entry_schema_accepts_a_dumped_entry() -> None:
-    from datetime import UTC, datetime
 
     entry = ProgressEntry(
         session=1, date=datetime(2026, 1, 1, tzinfo=UTC), outcome="ok", summary="s", next="n"

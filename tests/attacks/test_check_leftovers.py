@@ -20,6 +20,7 @@ the session would commit, in a fresh sandbox (a new container; a checkout withou
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,6 @@ FEATURE_CHECK = "python3 -c 'import feature, sys; sys.exit(0 if feature.works() 
 
 def _docker_python(request: pytest.FixtureRequest) -> Runner:
     """The Docker runner on the test image with Python in it."""
-    import os
 
     runner_for("docker", request)  # skips without an engine
     image = request.getfixturevalue("python_image")

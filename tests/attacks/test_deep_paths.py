@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from session.verify.clean import PREFIX, checkouts_home
 from tests.attacks.support import (
     RUNNERS,
     git_out,
@@ -117,7 +118,6 @@ def test_file_tools_over_a_folder_deeper_than_the_recursion_limit_answer(
     assert stat.S_ISREG(mode)
     # The checks' clean checkouts of the 1,100-deep tree are gone (shutil.rmtree recursed:
     # one stayed, and every later run's sweep of leftover checkouts raised RecursionError).
-    from session.verify.clean import PREFIX, checkouts_home
 
     mine = f"{PREFIX}{os.getpid()}-"
     assert [e.name for e in checkouts_home().iterdir() if e.name.startswith(mine)] == []

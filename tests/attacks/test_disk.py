@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.journal import Journal
 from tests.attacks.support import (
     RUNNERS,
     git_out,
@@ -32,7 +33,6 @@ HUGE = (
 
 def _run_results(root: Path) -> list[dict[str, Any]]:
     """(output text, data) of every `run` tool call, in order."""
-    from harness.journal import Journal
 
     found = []
     with Journal.open_readonly(root / ".harness") as journal:

@@ -8,6 +8,7 @@ and progress.md as harness wrote them."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,6 @@ UTF16_KEY = "key16.txt working-tree-encoding=UTF-16LE\n"
 
 
 def _file_in_head(root: Path, path: str) -> bytes:
-    import subprocess
 
     return subprocess.run(
         ["git", "cat-file", "blob", f"HEAD:{path}"], cwd=root, capture_output=True, check=True

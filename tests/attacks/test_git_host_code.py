@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from artifacts import git_safety, git_stamp
 from tests.attacks.support import (
     RUNNERS,
     assert_not_complete,
@@ -112,7 +113,6 @@ def test_code_planted_after_the_config_check_was_cached_never_runs(
     artifacts/git_stamp.py). With the clock set forward every file counts as settled, so
     the run's git commands before the plant skip the check; the plant must still be
     refused at the next one."""
-    from artifacts import git_safety, git_stamp
 
     monkeypatch.setattr(git_stamp, "_clock", lambda: time.time() + git_stamp.SETTLE_S + 1)
     calls = {"check": 0, "read": 0}

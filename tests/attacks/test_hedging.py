@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from escalation.questions import QuestionStore
 from escalation.record import Record
 from tests.attacks.support import project, run, runner_for
 from tests.session.support import call, harness_out, passing, turn
@@ -57,7 +58,6 @@ def test_a_stated_low_confidence_parks_it_and_the_question_says_why(
     code, out = harness_out(root, "questions", "--json")
     [question] = json.loads(out)
     assert "Writing the file the spec names" in question["text"]
-    from escalation.questions import QuestionStore
 
     with QuestionStore(root / ".harness") as store:
         reason = store.get(question["id"]).reason

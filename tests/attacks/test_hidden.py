@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.journal import Journal
 from tests.attacks.support import (
     assert_not_complete,
     committed_passing,
@@ -39,7 +40,6 @@ OVERWRITE = "echo 'exit 0' > tests/acceptance/check.sh; echo tried"
 
 
 def _all_tool_text(root: Path) -> str:
-    from harness.journal import Journal
 
     found = []
     with Journal.open_readonly(root / ".harness") as journal:

@@ -17,6 +17,7 @@ appear, and the real thing must have run.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.cli.commands.ci import render_workflow, workflow_values
+from harness.cli.demo import _harness
 from tests.conftest import git
 
 PROGRAMS = ("git", "bwrap", "prlimit", "setpriv", "sh", "python", "python3", "pip", "pgrep")
@@ -80,7 +83,6 @@ def test_the_tui_run_key_runs_the_real_harness(planted: tuple[Path, Path]) -> No
 
 
 def test_the_demo_s_harness_children_run_the_real_harness(planted: tuple[Path, Path]) -> None:
-    from harness.cli.demo import _harness
 
     root, canary = planted
     code = _harness(root, "status")
@@ -132,9 +134,6 @@ def test_git_bwrap_and_prlimit_are_never_found_in_the_project(
 
 def _workflow(spec: str) -> dict:  # type: ignore[type-arg]
     """The workflow `harness ci init --secret PROVIDER_KEY` writes, installing ``spec``."""
-    import argparse
-
-    from harness.cli.commands.ci import render_workflow, workflow_values
 
     args = argparse.Namespace(
         cron="17 3 * * *",

@@ -17,7 +17,7 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.session.support import call, harness, tool_outputs, turn
+from tests.session.support import call, good_turns, harness, tool_outputs, turn
 
 REWRITE = """\
 import json, sqlite3
@@ -85,7 +85,6 @@ def test_a_command_cannot_scribble_over_the_journal(
     """In a sandbox the journal is out of the workload's reach: after the command the
     journal still verifies and the honest work that follows is recorded."""
     runner = runner_for(kind, request)
-    from tests.session.support import good_turns
 
     turns = [turn(call("run", command=SCRIBBLE)), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from harness.journal import Journal
 from tests.attacks.support import (
     RUNNERS,
     journal_verifies,
@@ -51,7 +52,6 @@ def _run(root: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
 
 
 def _steps(root: Path, name: str) -> list[Any]:
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         return [s for s in journal.steps() if s.kind == "tool" and s.name == name]

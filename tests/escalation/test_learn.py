@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
-from artifacts.config import EscalationConfig
-from escalation.learn import refit
+from artifacts.config import EscalationConfig, HarnessConfig
+from escalation.learn import refit, settle_session
 from escalation.outcomes import Outcome
-from escalation.record import Record
+from escalation.record import Record, user_record_path
+from escalation.trace import Settling, Trace
+from session.wiring import build_escalation
 
 
 def outcomes(seed: int, count: int, *, run: str = "r1") -> list[Outcome]:
@@ -130,10 +132,6 @@ def test_a_damaged_user_record_does_not_stop_a_project(
 ) -> None:
     """The user's record is a prior: garbage there is said, and the run learns from the
     project's own record; a user record that fails a write leaves the project's intact."""
-    from artifacts.config import HarnessConfig
-    from escalation.record import user_record_path
-    from escalation.trace import Settling, Trace
-    from session.wiring import build_escalation
 
     path = user_record_path(state_home)
     path.parent.mkdir(parents=True)
@@ -153,6 +151,5 @@ def test_a_damaged_user_record_does_not_stop_a_project(
 
 
 def escalation_settle(escalation: Any, trace: Any, how: Any, prior: Record) -> Any:
-    from escalation.learn import settle_session
 
     return settle_session(trace, how, escalation.store, escalation.matrix.record, prior)

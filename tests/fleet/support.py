@@ -14,12 +14,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tests.session.support import make_project
-
-if TYPE_CHECKING:
-    from harness.journal.location import Location
+from fleet.runjournal import schema_of, schema_url
+from harness.journal.location import Location
+from harness.journal.protocol import open_reader
+from tests.session.support import harness, make_project
 
 LATENCY_S = 0.2  # every scripted model answer waits this long (a simulated provider)
 
@@ -32,7 +32,6 @@ def scripted_project(
     sessions: dict[int, list[dict[str, Any]]] | None = None,
 ) -> Path:
     """An initialized project (2 features, local runner) whose model answers slowly."""
-    from tests.session.support import harness
 
     make_project(root, count=count, sessions=sessions)
     script = json.loads((root / "script.json").read_text())
@@ -164,8 +163,6 @@ class Fleet:
     def journal_of(self, run_id: str) -> Location:
         """The run's journal: its schema in the fleet's PostgreSQL database, else SQLite in
         the run's folder on this machine."""
-        from fleet.runjournal import schema_of, schema_url
-        from harness.journal.location import Location
 
         state = self.project_of(run_id) / ".harness"
         if self.url is None:
@@ -215,7 +212,6 @@ def branch_history(source: Path, run_id: str) -> list[tuple[str, dict[str, str]]
 
 def llm_attempts(where: Location) -> list[int]:
     """The attempts of every model step of the run's journal (1 = paid once)."""
-    from harness.journal.protocol import open_reader
 
     reader = open_reader(where)
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.checkpoint import CheckpointError, fingerprint, pack, restore
+from fleet.checkpoint import FILE_LIMIT, CheckpointError, fingerprint, pack, restore
 
 
 def _git(root: Path, *args: str) -> str:
@@ -141,7 +141,6 @@ def test_not_a_checkpoint_is_said(source: Path, tmp_path: Path) -> None:
 
 def test_a_file_too_large_is_left_out_and_said(source: Path, tmp_path: Path) -> None:
     """An agent that writes a huge file cannot make the worker hold it: not carried, named."""
-    from fleet.checkpoint import FILE_LIMIT
 
     lost = _clone(source, tmp_path / "lost")
     base = _git(lost, "rev-parse", "HEAD")

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from harness.journal.protocol import open_reader
 from tests.fleet.support import Fleet, all_in, scripted_project
 from tests.session.support import call, good_turns, turn
 
@@ -37,7 +38,6 @@ def _asking(root: Path, memory_mb: int) -> Path:
 
 def _answers(fleet: Fleet, run_id: str) -> list[Any]:
     """What request_resources answered the agent, in the run's journal."""
-    from harness.journal.protocol import open_reader
 
     reader = open_reader(fleet.journal_of(run_id))
     try:

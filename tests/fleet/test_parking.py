@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from escalation.questions import QuestionStore
 from tests.fleet.support import Fleet, all_in, new_database, scripted_project
 from tests.session.support import call, good_turns, turn
 
@@ -45,7 +46,6 @@ def test_a_parked_run_answered_from_another_process_goes_on(fleet: Fleet, tmp_pa
     assert row["state"] == "complete" and row["features"] == {"passing": 1, "total": 1}, row
     assert row["drive"] == 2, row
     assert fleet.cli("questions", "--json").stdout == ""
-    from escalation.questions import QuestionStore
 
     project = fleet.project_of("park1")
     with QuestionStore(fleet.journal_of("park1"), project_root=project) as store:

@@ -5,13 +5,15 @@ last work-tree checkpoint is read back checked against its digest."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fleet.place import Place
-from fleet.runjournal import RunJournals, schema_of, schema_url
+from fleet.project import RunFolder
+from fleet.runjournal import Checkpointer, RunCheckpoints, RunJournals, schema_of, schema_url
 from harness.errors import JournalDamaged
 from harness.journal import Journal
 from harness.journal.keys import key_path
@@ -97,10 +99,6 @@ def test_the_last_checkpoint_is_read_back_checked(fleet_url: str, tmp_path: Path
 def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_path: Path) -> None:
     """Machine a drove the run, was declared lost (its disk kept), b went on and was lost in
     turn: a gets the run back and must go on from b's last checkpoint, not its own copy."""
-    import subprocess
-
-    from fleet.project import RunFolder
-    from fleet.runjournal import Checkpointer, RunCheckpoints
 
     source = tmp_path / "source"
     source.mkdir()

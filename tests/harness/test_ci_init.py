@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.cli import main
+from harness.cli import DISTRIBUTION, main
 
 WORKFLOW = Path(".github/workflows/harness-nightly.yml")
 
@@ -189,9 +190,6 @@ def test_summary_without_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_the_default_install_is_this_distribution_pinned_to_this_version(tmp_path: Path) -> None:
     """Never a bare name on the public index (`harness` there is someone else's project)."""
-    from importlib.metadata import version
-
-    from harness.cli import DISTRIBUTION
 
     assert DISTRIBUTION != "harness"
     assert init(tmp_path) == 0

@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 
 from artifacts.config import HarnessConfig, load_config_file
-from harness.cli import main
-from harness.config import env_key, load_config, resolve_config
+from harness.cli import _secrets_of, main
+from harness.config import env_key, load_config, resolve_config, run_scope
+from harness.crashlog import save_traceback
 from harness.errors import ArtifactError, ConfigError
+from harness.journal import Journal
+from harness.redact import Redactor
+from runners.local import LocalRunner
 
 
 def write(root: Path, text: str) -> Path:
@@ -204,10 +208,6 @@ def test_the_model_key_variable_is_secret_whatever_its_name(
     """`[model] api_key_env = "MY_LLM"`: the run's scope hides MY_LLM's value from its
     journal and the model door, and its local runner does not pass it; reading the config
     declares nothing for anyone else (a Redactor of no run does not know the name)."""
-    from harness.config import run_scope
-    from harness.journal import Journal
-    from harness.redact import Redactor
-    from runners.local import LocalRunner
 
     monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
     (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')
@@ -226,8 +226,6 @@ def test_a_traceback_file_hides_the_projects_key_variable(
 ) -> None:
     """An internal error's traceback file is redacted with the project's own secrets: its
     `[model] api_key_env` too, read from its config (no process-wide declaration)."""
-    from harness.cli import _secrets_of
-    from harness.crashlog import save_traceback
 
     monkeypatch.setenv("MY_LLM", "llm-value-0123456789")
     (tmp_path / "harness.toml").write_text('[model]\napi_key_env = "MY_LLM"\n')

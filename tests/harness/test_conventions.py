@@ -5,12 +5,16 @@ project's, ./SPEC.md by default, `-C` anywhere, `run --resume RUN_ID`."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from escalation.questions import QuestionStore
 from harness.cli import main
+from harness.cli.commands.run import headline
 from harness.config import resolve_config
 from tests.session.support import harness, harness_out, init, make_project
 
@@ -122,7 +126,6 @@ def test_run_resume_names_the_run_to_resume(
     ],
 )
 def test_the_run_line_says_its_outcome_once(outcome: str, detail: str, said: str) -> None:
-    from harness.cli.commands.run import headline
 
     assert headline(outcome, detail) == said
 
@@ -130,10 +133,6 @@ def test_the_run_line_says_its_outcome_once(outcome: str, detail: str, said: str
 def test_log_follow_honours_limit_and_follows_a_parked_run_until_it_finishes(
     tmp_path: Path,
 ) -> None:
-    import subprocess
-    import sys
-
-    from escalation.questions import QuestionStore
 
     parking = Path(__file__).parents[1] / "tui" / "parking_run.py"
     root = tmp_path / "p"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from harness.cli.demo import _summary
+from harness.journal.protocol import open_store
 from harness.model import ModelResponse, Usage
 
 
 def test_the_summary_gives_the_runs_tokens_and_cost(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.journal.protocol import open_store
 
     with open_store(tmp_path / ".harness") as journal:
         run = journal.start_run("run")

@@ -3,12 +3,15 @@ not damage; any other step left open mid-session still is."""
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from harness.errors import Parked
 from harness.journal import Journal
+from harness.journal.faults import PROBE_NAME, probe
 from harness.journal.verify import verify
 
 
@@ -32,7 +35,6 @@ def test_several_open_questions_in_one_session_are_healthy(tmp_path: Path) -> No
 
 
 def test_another_kind_of_step_left_open_mid_session_is_still_damage(tmp_path: Path) -> None:
-    import sqlite3
 
     state = tmp_path / ".harness"
     with Journal.open(state) as journal:
@@ -53,9 +55,6 @@ def test_the_storage_probe_leaves_nothing_in_the_users_folder(
 ) -> None:
     """A failed run tries the disk of the project folder too: no probe.tmp stays there.
     With O_TMPFILE nothing is left anywhere; without, the file is kept only in .harness/."""
-    import os
-
-    from harness.journal.faults import PROBE_NAME, probe
 
     if not unnamed:
         monkeypatch.delattr(os, "O_TMPFILE", raising=False)

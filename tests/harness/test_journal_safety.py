@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from harness.errors import JournalDamaged, JournalError
-from harness.journal import Journal
+from harness.journal import Journal, faults
 from harness.journal.verify import verify
 from harness.redact import redact
 
@@ -190,13 +191,11 @@ def test_the_open_check_is_skipped_only_for_files_as_harness_left_them(
 ) -> None:
     """A clean close vouches for the files (an HMAC over inode, size, mtime, ctime); any
     write since, even with its mtime put back, or a forged stamp, gets quick_check."""
-    import os
 
     state = tmp_path / ".harness"
     make_journal(state)
     db, stamp = state / "journal.db", state / "journal.checked"
     assert stamp.exists()
-    from harness.journal import faults
 
     checks: list[Path] = []
     real_check = faults.check

@@ -3,14 +3,20 @@ run goes, `harness runs`, no empty run on a finished project, CLI conventions.""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from tests.session.support import harness, harness_out, init, make_project
+from harness.cli import DISTRIBUTION
+from harness.cli.live import ProgressLines
+from harness.events import Event
+from tests.session.support import good_turns, harness, harness_out, init, make_project
 
 
 def _popen(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -96,13 +102,11 @@ def test_a_finished_project_starts_no_empty_run(tmp_path: Path) -> None:
 
 
 def test_version_and_a_closed_pipe_are_quiet(tmp_path: Path) -> None:
-    from harness.cli import DISTRIBUTION
 
     done = subprocess.run(
         [sys.executable, "-m", "harness", "--version"], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.startswith("harness ")
-    from importlib.metadata import version
 
     assert version(DISTRIBUTION) in done.stdout
     root = make_project(tmp_path / "p", count=2)
@@ -137,7 +141,6 @@ def test_a_config_error_in_run_exits_2(tmp_path: Path) -> None:
 
 
 def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) -> None:
-    from tests.session.support import good_turns
 
     turns = good_turns(1)
     turns[0] = {**turns[0], "fault": "rate_limit", "retry_after": 1, "times": 1}
@@ -156,14 +159,12 @@ def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) 
 
 
 def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None:
-    from tests.session.support import good_turns
 
     turns = good_turns(1)
     turns[2] = {**turns[2], "latency_s": 6.0}
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     run = _popen(root, "run", "--quiet")
-    import time
 
     deadline = time.monotonic() + 60
     while True:  # follow once the run exists (before it, the newest run is the init)
@@ -206,10 +207,6 @@ def test_validate_and_doctor_speak_json(tmp_path: Path) -> None:
 def test_the_session_line_says_a_failed_feature_failed() -> None:
     """A session whose model stopped without its feature passing is "F001 unfinished",
     never "done F001"; a passing one "F001 passing"."""
-    import io
-
-    from harness.cli.live import ProgressLines
-    from harness.events import Event
 
     out = io.StringIO()
     lines = ProgressLines(out)

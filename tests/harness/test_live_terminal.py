@@ -3,6 +3,7 @@ wait says what for; Ctrl-C exits 130 and `harness run` finishes the job."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -73,7 +74,6 @@ def test_ctrl_c_exits_130_and_run_finishes(tmp_path: Path, terminal: Terminal) -
     screen = terminal.wait_for(lambda s: "EXITED" in s, timeout=20)
     assert "EXITED 130" in screen
     assert "interrupted" in screen and "Traceback" not in screen
-    import json
 
     assert json.loads((tmp_path / "r.json").read_text())["outcome"] == "interrupted"
     slow = json.loads((root / "script.json").read_text())

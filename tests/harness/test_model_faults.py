@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from harness.errors import ContextWindowExceeded, ModelError, ModelFatal, QuotaExhausted
 from harness.model import POLICY, Action, LitellmModel, RetriesExhausted
-from harness.model.policy import retry_after_s
+from harness.model.policy import CallContext, Retrier, classify, retry_after_s, rule_class
 from tests.harness.model_support import TOOLS, Cfg, FakeTime, make_model, user, write_script
 
 OK_TURN: dict[str, Any] = {
@@ -78,8 +80,6 @@ def test_auth_is_fatal_and_names_the_variable(tmp_path: Path) -> None:
 def test_auth_names_the_providers_variable_without_config() -> None:
     import litellm
 
-    from harness.model.policy import CallContext, Retrier
-
     model = LitellmModel(Cfg(name="openai/gpt-4o-mini"), project_root=Path("."))
     ctx = model._context(litellm)
     assert ctx.key_env == "OPENAI_API_KEY" and ctx.provider == "openai"
@@ -138,8 +138,6 @@ def test_bad_tool_args_returns_malformed_json(tmp_path: Path) -> None:
 def test_policy_table_lists_subclasses_before_bases() -> None:
     import litellm
 
-    from harness.model.policy import rule_class
-
     names = [rule.exception for rule in POLICY]
     for i, earlier in enumerate(names):
         for later in names[i + 1 :]:
@@ -149,7 +147,6 @@ def test_policy_table_lists_subclasses_before_bases() -> None:
 
 
 def test_retry_after_parsing() -> None:
-    import httpx
     import litellm
 
     def err(headers: dict[str, str]) -> Exception:
@@ -159,7 +156,6 @@ def test_retry_after_parsing() -> None:
     assert retry_after_s(err({"retry-after": "7"})) == 7.0
     assert retry_after_s(err({"retry-after-ms": "250"})) == 0.25
     assert retry_after_s(err({})) is None
-    from datetime import UTC, datetime
 
     now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
     dated = err({"retry-after": "Thu, 01 Jan 2026 12:00:30 GMT"})
@@ -167,7 +163,6 @@ def test_retry_after_parsing() -> None:
 
 
 def test_bugs_are_not_retried() -> None:
-    from harness.model.policy import CallContext, Retrier
 
     calls = []
 
@@ -183,8 +178,6 @@ def test_bugs_are_not_retried() -> None:
 
 def test_missing_key_reported_as_a_server_error_is_fatal() -> None:
     import litellm
-
-    from harness.model.policy import CallContext, Retrier
 
     def fail() -> None:
         raise litellm.InternalServerError(
@@ -203,8 +196,6 @@ def test_missing_key_reported_as_a_server_error_is_fatal() -> None:
 
 def test_generic_api_error_retried_only_when_server_side() -> None:
     import litellm
-
-    from harness.model.policy import classify
 
     five = litellm.APIError(status_code=520, message="odd", llm_provider="x", model="m")
     four = litellm.APIError(status_code=418, message="teapot", llm_provider="x", model="m")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_tools_work_without_the_mcp_package(tmp_path: Path) -> None:
     # litellm 1.106 imports `mcp` for calls with tools unless _skip_mcp_handler is passed.
     assert "mcp" not in sys.modules
     try:
-        import mcp  # noqa: F401
+        import mcp  # noqa: F401, PLC0415  (imported here: the test is about its absence)
     except ImportError:
         pass
     else:
@@ -163,7 +164,6 @@ def test_accounting_restores_from_numbers() -> None:
 
 
 def test_latency_is_applied(tmp_path: Path) -> None:
-    import time
 
     name = write_script(tmp_path, {"latency_s": 0.05, "turns": [{"text": "slow"}]})
     started = time.monotonic()

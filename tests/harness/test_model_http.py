@@ -18,12 +18,14 @@ from pathlib import Path
 import pytest
 
 from harness.errors import (
+    ConfigError,
     ContextWindowExceeded,
     ModelFatal,
     ProviderUnavailable,
     QuotaExhausted,
 )
 from harness.model import LitellmModel
+from harness.model.names import import_litellm
 from harness.model.policy import RetriesExhausted
 from tests.harness.http_fake import (
     CONTEXT_LENGTH,
@@ -242,7 +244,6 @@ def test_no_price_is_warned_once_per_hosted_model(
 ) -> None:
     """A hosted model litellm's table does not list: its cost is unknown, said once (a model
     on your own server is never warned about: tests/harness/test_model_setup.py)."""
-    from harness.model.names import import_litellm
 
     for variable in ("OPENAI_BASE_URL", "OPENAI_API_BASE"):
         monkeypatch.delenv(variable, raising=False)
@@ -268,7 +269,6 @@ def test_connection_options_reach_the_server(fake: FakeOpenAI, tmp_path: Path) -
 
 
 def test_no_model_configured_is_a_clear_error(tmp_path: Path) -> None:
-    from harness.errors import ConfigError
 
     with pytest.raises(ConfigError) as info:
         LitellmModel(Cfg(name=None), project_root=tmp_path)  # type: ignore[arg-type]

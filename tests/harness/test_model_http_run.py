@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from artifacts.progress import read_progress
+from harness.journal import Journal
 from tests.harness.http_fake import (
     UNAUTHORIZED,
     FakeOpenAI,
@@ -91,7 +94,6 @@ def run(root: Path, *extra: str) -> tuple[int, dict[str, Any]]:
 
 
 def sessions_in_progress(root: Path) -> list[int]:
-    from artifacts.progress import read_progress
 
     return [entry.session for entry in read_progress(root)]
 
@@ -105,7 +107,6 @@ def test_an_outage_parks_the_run_and_the_next_run_resumes_it(
     assert code == 4 and report["outcome"] == "waiting"
     assert report["detail"].startswith("waiting for the provider since 20")
     assert "HTTP 503" in report["detail"] and fake.url in report["detail"]
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         parked = [s for s in journal.steps() if s.kind == "llm" and s.status == "started"]
@@ -217,7 +218,6 @@ def test_a_kill_during_a_request_pays_nothing_twice_and_counts_the_lost_call(
     assert len(fake.chat_requests()) <= per_run + 1  # the lost request, sent once more
     assert resumed["tokens"] == uninterrupted["tokens"]  # what was answered, counted once
     assert resumed["estimated_tokens"] > 0  # the lost request: possibly billed
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         outputs = [
@@ -276,7 +276,6 @@ def test_init_with_a_model_writes_it_and_the_run_completes_over_http(
         KEY_ENV,
     )
     assert code == 0
-    import tomllib
 
     written = tomllib.loads((root / "harness.toml").read_text())["model"]
     assert written == {"name": "openai/fake-model", "api_base": fake.url, "api_key_env": KEY_ENV}
@@ -297,7 +296,6 @@ def test_init_with_a_model_writes_it_into_an_existing_harness_toml(
     (root / "harness.toml").write_text('# mine\n[runner]\nkind = "local"\n')
     flags = ["--model", "openai/fake-model", "--api-base", fake.url, "--api-key-env", KEY_ENV]
     assert harness(root, "init", "--spec", str(root / "SPEC.md"), *flags) == 0
-    import tomllib
 
     text = (root / "harness.toml").read_text()
     written = tomllib.loads(text)
@@ -367,7 +365,6 @@ def test_run_without_a_model_exits_2_and_starts_no_run(
     capsys.readouterr()
     assert harness(root, "run", "--unattended") == 2
     assert "no model is configured" in capsys.readouterr().err
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         assert [r.kind for r in journal.runs()] == ["init"]

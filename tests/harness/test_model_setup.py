@@ -5,6 +5,7 @@ with no retry; the corrected setup then runs to completion."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import socket
@@ -17,10 +18,11 @@ import pytest
 
 from harness.model import LitellmModel
 from harness.model.policy import FIRST_CONTACT_S, RetriesExhausted
-from tests.harness.http_fake import FakeOpenAI
+from tests.harness.http_fake import FakeOpenAI, completion
 from tests.harness.model_support import TOOLS, Cfg, FakeTime, user
 from tests.harness.test_model_http_run import agent
-from tests.session.support import SPEC, harness
+from tests.session.support import SPEC, harness, make_project
+from tests.session.support import init as scripted_init
 
 KEY_ENV = "HARNESS_TEST_FAKE_KEY"
 
@@ -131,8 +133,6 @@ def test_a_server_that_answered_once_and_then_refuses_gets_the_whole_deadline(
 def test_a_dollar_budget_without_a_price_refuses_to_start(
     fake: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.session.support import init as scripted_init
-    from tests.session.support import make_project
 
     root = make_project(tmp_path / "p", count=1)
     scripted_init(root)
@@ -150,7 +150,6 @@ def test_a_dollar_budget_without_a_price_refuses_to_start(
     (root / "harness.toml").write_text(priced)
     report = tmp_path / "report.json"
     assert harness(root, "run", "--unattended", "--report", str(report)) == 0
-    import json
 
     data = json.loads(report.read_text())
     calls = len(fake.chat_requests())
@@ -169,8 +168,6 @@ def test_no_price_warning_for_a_model_on_your_own_server(
 def test_the_first_model_step_does_not_time_litellms_import(tmp_path: Path) -> None:
     """The loop prepares the model (imports litellm) before its first step, outside it:
     the first step times the request, not a 2-3 s import."""
-    from tests.session.support import init as scripted_init
-    from tests.session.support import make_project
 
     order: list[str] = []
     prepare, complete = LitellmModel.prepare, LitellmModel.complete
@@ -194,7 +191,6 @@ def test_the_first_model_step_does_not_time_litellms_import(tmp_path: Path) -> N
 def test_a_model_that_only_talks_stops_init_saying_so(
     fake: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.harness.http_fake import completion
 
     fake.reply = completion("Sure! Here is the plan: first we build the login page.")
     root = tmp_path / "app"

@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import stat
 import subprocess
+import sys
 import tarfile
+import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
-from harness.cli.state import MANIFEST, StateRefused, load_state, read_archive, save_state
+from harness.cli.state import (
+    MANIFEST,
+    StateRefused,
+    journal_runs,
+    load_state,
+    read_archive,
+    save_state,
+)
+from harness.errors import JournalKeyMissing, RunLocked
+from harness.journal import Journal
+from harness.journal.keys import key_path
 
 
 def git(root: Path, *args: str) -> str:
@@ -196,7 +212,6 @@ def test_load_refuses_a_truncated_file(project: Path, tmp_path: Path) -> None:
 
 def fill(root: Path, steps: int, *, calls: list[str], run_id: str | None = None) -> str:
     """Record `steps` steps in session 1 of a run (resumed if given), leaving it open."""
-    from harness.journal import Journal
 
     with Journal.open(root / ".harness") as journal:
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
@@ -207,7 +222,6 @@ def fill(root: Path, steps: int, *, calls: list[str], run_id: str | None = None)
 
 
 def test_journal_travels_and_replays_in_a_clone(project: Path, tmp_path: Path) -> None:
-    from harness.journal import Journal
 
     calls: list[str] = []
     with Journal.open(project / ".harness") as journal:  # a live writer while saving
@@ -240,11 +254,6 @@ def test_the_journal_key_travels_only_when_asked(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import stat
-
-    from harness.errors import JournalKeyMissing
-    from harness.journal import Journal
-    from harness.journal.keys import key_path
 
     with Journal.open(project / ".harness") as journal:
         run = journal.start_run("run")
@@ -289,7 +298,6 @@ def test_load_refuses_to_lose_newer_steps(project: Path, tmp_path: Path) -> None
     assert main(["-C", str(project), "state", "load", str(old)]) == 2
     load_state(project, newer)  # the incoming state extends the existing one: no --force
     load_state(project, old, force=True)
-    from harness.cli.state import journal_runs
 
     assert journal_runs(project / ".harness") == {run_id: 2}
 
@@ -306,8 +314,6 @@ def test_load_refuses_an_unrelated_journal(project: Path, tmp_path: Path) -> Non
 
 
 def test_load_refuses_while_a_run_is_live(project: Path, tmp_path: Path) -> None:
-    from harness.errors import RunLocked
-    from harness.journal import Journal
 
     target = tmp_path / "state.tar.gz"
     fill(project, 1, calls=[])
@@ -343,13 +349,11 @@ SCRIPT = {
 
 
 def harness_run_command(root: Path, *args: str) -> list[str]:
-    import sys
 
     return [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended", *args]
 
 
 def clean_env(state_home: Path) -> dict[str, str]:
-    import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_")}
     return env | {"HARNESS_STATE_HOME": str(state_home)}  # the machine's own key store
@@ -359,9 +363,6 @@ def clean_env(state_home: Path) -> dict[str, str]:
 def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from importlib import resources
-
-    from harness.journal import Journal
 
     source = resources.files("templates").joinpath("example")
     project = tmp_path / "machine-a" / "project"
@@ -375,9 +376,6 @@ def test_run_moves_to_a_fresh_clone_and_finishes_without_repeating(
     make_repo(project)
 
     # Machine A: SIGKILLed while the session's second command is in flight.
-    import os
-    import signal
-    import time
 
     home_a, home_b = tmp_path / "home-a", tmp_path / "home-b"
     monkeypatch.setenv("HARNESS_STATE_HOME", str(home_a))

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
+from harness.cli.live import ProgressLines
+from harness.events import Event
 from harness.terminal import MARGIN, for_terminal, lines_for_terminal
 
 
@@ -55,10 +59,6 @@ def test_one_line_shows_newline_and_tab_too() -> None:
 
 
 def test_a_progress_line_shows_the_agent_words_as_one_inert_line() -> None:
-    import io
-
-    from harness.cli.live import ProgressLines
-    from harness.events import Event
 
     stream = io.StringIO()
     lines = ProgressLines(stream)

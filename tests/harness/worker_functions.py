@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -20,7 +21,6 @@ def spin(seconds: float) -> str:
 
 
 def backtrack(line: str) -> bool:
-    import re
 
     return re.search(r"(a+)+$", line) is not None
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import artifacts.io
+from artifacts.adopt import adopt_feature_list
 from artifacts.progress import read_progress
 from tests.artifacts.conftest import tree_digest
 from tests.artifacts.quickstart_shapes import ENCODED_NOTES, GIT_ENV, INIT_SH, NOTES, build
@@ -151,7 +153,6 @@ def test_a_refusal_writes_nothing(tmp_path: Path) -> None:
 def test_a_crash_half_way_is_finished_by_the_next_adopt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import artifacts.io
 
     root = build(tmp_path / "qs")
     real = artifacts.io.atomic_write
@@ -179,7 +180,6 @@ def test_a_crash_half_way_is_finished_by_the_next_adopt(
 
 def test_a_crash_after_the_list_is_finished_by_the_next_adopt(tmp_path: Path) -> None:
     """Killed between the last write and the commit: adopt again commits what it wrote."""
-    from artifacts.adopt import adopt_feature_list
 
     root = build(tmp_path / "qs")
     adopt_feature_list(root)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.artifacts.quickstart_shapes import build
 from tests.conftest import git
 from tests.session.support import harness_proc, head_files, init_commits, make_project
 
@@ -177,7 +178,6 @@ def test_a_kill_between_adopts_commit_and_its_index_sync_is_made_good_by_the_nex
 ) -> None:
     """The next adopt finds nothing to commit; it syncs the adopt commit's paths whose
     index entry is still the one before it, and leaves what the user staged since."""
-    from tests.artifacts.quickstart_shapes import build
 
     reference = build(tmp_path / "reference")
     done = harness_proc(reference, "adopt")

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from runners.docker_runner import DockerRunner
+
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
@@ -29,7 +31,6 @@ def project_containers(client: Any, project: Path) -> list[Any]:
 @pytest.fixture
 def docker_runner(docker_client: Any, busybox_image: str, project: Path) -> Iterator[Any]:
     """A DockerRunner on the busybox image; asserts that close() leaves no container."""
-    from runners.docker_runner import DockerRunner
 
     runner = DockerRunner(
         project,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from runners import Resources, pids_group
+from harness.errors import RunnerError
+from runners import Resources, pids_group, process
 from runners.bwrap import BubblewrapRunner, bwrap_version
+from runners.process import dash_shell, prlimit_path
 
 pytestmark = pytest.mark.skipif(
     bwrap_version() is None,
@@ -54,7 +58,6 @@ def test_runs_in_the_project_and_names_itself(runner: BubblewrapRunner, project:
     assert (project / "src" / "out.txt").read_text() == "made\n"
     assert runner.sandboxed and runner.name == "bwrap"
     assert "bwrap sandbox (bubblewrap" in runner.describe()
-    from runners.process import dash_shell, prlimit_path
 
     pids = ""
     if os.geteuid() == 0:  # root is exempt from RLIMIT_NPROC: a cgroup, where one can be made
@@ -278,7 +281,6 @@ def test_the_journal_keys_are_out_of_sight_even_under_a_bound_folder(
 def test_the_limits_hold_set_by_the_shell_by_prlimit_or_before_exec(
     project: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    from runners import process
 
     if how == "shell" and not process.dash_shell():
         pytest.skip("/bin/sh is not dash: prlimit sets the limits here")
@@ -307,10 +309,6 @@ def test_a_sandbox_that_cannot_start_is_the_machines_fault_not_the_commands(
     by prlimit: the command does not run. With the run's own resources it is the
     machine's fault (RunnerError: the run parks, issue 23); with resources the agent
     declared, the agent reads why."""
-    from harness.errors import RunnerError
-    from runners import process
-    from runners.base import Resources
-
     if how == "shell":
         if not process.dash_shell():
             pytest.skip("/bin/sh is not dash")
@@ -367,8 +365,6 @@ SETPRIV = "/usr/bin/setpriv"
 def test_the_pids_limit_holds_for_an_unprivileged_user(tmp_path: Path) -> None:
     """RLIMIT_NPROC, set inside the sandbox's user namespace, bounds a fork bomb to
     ``pids`` processes (root is exempt from it, so the runner runs as nobody here)."""
-    import subprocess
-    import tempfile
 
     repo = Path(__file__).resolve().parents[2]
     project = Path(tempfile.mkdtemp(prefix="harness-pids-"))

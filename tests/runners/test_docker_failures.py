@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from harness.errors import RunnerError
-from runners import Resources
+from runners import Resources, docker_support
+from runners.docker_runner import DockerRunner
 from tests.runners.conftest import project_containers
 
 # A shell variable of 100 MB: the shell's own memory grows past a 64 MB limit.
@@ -19,7 +21,6 @@ ALLOCATE_100MB = 'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo "allocated
 
 
 def _runner(project: Path, image: str, client: Any, **kwargs: Any) -> Any:
-    from runners.docker_runner import DockerRunner
 
     return DockerRunner(project, image=image, client=client, **kwargs)
 
@@ -128,7 +129,6 @@ def test_a_container_killed_between_exec_create_and_start_is_retried(
     "cannot exec in a stopped container" as output: not the command's own code, so the
     runner asks the container's state, and runs the command again in a new container (a
     CI run met this race: the command's result read "exit code: 126", never retried)."""
-    from runners import docker_support
 
     real = docker_support.run_exec
     calls: list[str] = []
@@ -191,7 +191,6 @@ def test_preemption_beyond_the_budget_is_reported(
 def test_unreachable_daemon_is_a_runner_error(
     monkeypatch: pytest.MonkeyPatch, project: Path
 ) -> None:
-    from runners.docker_runner import DockerRunner
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
     with pytest.raises(RunnerError) as caught:
@@ -211,7 +210,6 @@ def test_missing_image_is_a_runner_error(docker_client: Any, project: Path) -> N
 def test_orphans_of_dead_harness_processes_are_removed(
     docker_client: Any, busybox_image: str, project: Path
 ) -> None:
-    import socket
 
     dead_pid = 2**22 + 12345  # above pid_max's default: never alive
     labels = {

@@ -10,6 +10,7 @@ import pytest
 
 from harness.errors import RunnerError
 from runners import Resources
+from runners.docker_runner import DockerRunner
 from tests.runners.conftest import project_containers
 
 
@@ -72,7 +73,6 @@ def test_workspace_is_the_project_and_only_the_project(docker_runner: Any, proje
 
 
 def test_cwd_outside_the_project_is_refused(docker_runner: Any) -> None:
-    import pytest
 
     with pytest.raises(ValueError, match="outside the project"):
         docker_runner.run("true", cwd="../..")
@@ -117,8 +117,6 @@ def test_setup_phase_has_network_and_agent_phase_has_none(docker_runner: Any) ->
 def test_gpus_the_engine_lacks_are_a_sandbox_failure(docker_runner: Any) -> None:
     result = docker_runner.run("true", resources=Resources(gpus=1))
     if result.failure is None:
-        import pytest
-
         pytest.skip("this engine has GPUs")
     assert result.failure.kind == "sandbox"
     assert "gpus=0" in result.failure.suggestion
@@ -135,7 +133,6 @@ def test_a_refusal_of_the_run_s_own_resources_is_the_machine_s_not_the_agent_s(
     """Issue 26: the engine refusing what the run itself asks for (its network plumbing,
     image store, or harness.toml's [runner] resources) parks the run; it is never handed
     to the agent as "request fewer resources"."""
-    from runners.docker_runner import DockerRunner
 
     runner = DockerRunner(
         project,

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
+from runners.bwrap import bwrap_version
 from runners.images import TEMPLATE, base_images, plan_build
 
 
@@ -90,7 +91,6 @@ def test_doctor_names_the_runner_in_use(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from runners.bwrap import bwrap_version
 
     if kind == "bwrap" and bwrap_version() is None:
         pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")
@@ -105,7 +105,6 @@ def test_doctor_names_the_runner_in_use(
 def test_doctor_with_auto_and_no_docker_names_bubblewrap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from runners.bwrap import bwrap_version
 
     if bwrap_version() is None:
         pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")

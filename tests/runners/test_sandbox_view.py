@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from artifacts.config import ProtectConfig
+from artifacts.config import ProtectConfig, RunnerConfig
 from harness.secret_files import is_hidden
 from runners import bwrap_view, protect, sandbox_etc
 from runners.bwrap import BubblewrapRunner, bwrap_version
 from runners.bwrap_view import Workload, reachable
+from runners.factory import make_runner
 
 needs_bwrap = pytest.mark.skipif(bwrap_version() is None, reason="bubblewrap cannot run here")
 
@@ -227,7 +228,6 @@ def test_runner_etc_adds_only_what_every_local_user_may_read(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("bad", ["/etc/shadow", "../root/.ssh", "a//b", "passwd", "hosts"])
 def test_runner_etc_refuses_paths_out_of_etc_and_harness_own_files(bad: str) -> None:
-    from artifacts.config import RunnerConfig
 
     with pytest.raises(ValueError, match=r"etc\[0\]"):
         RunnerConfig(etc=[bad])
@@ -235,8 +235,6 @@ def test_runner_etc_refuses_paths_out_of_etc_and_harness_own_files(bad: str) -> 
 
 @needs_bwrap
 def test_runner_etc_reaches_the_sandbox_from_harness_toml(tmp_path: Path) -> None:
-    from artifacts.config import RunnerConfig
-    from runners.factory import make_runner
 
     extra = _extra_etc_file()
     root = tmp_path / "p"

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from harness.errors import Parked
+from harness.journal import Journal
 from harness.tools import Tool, ToolRegistry, ToolResult
 from session.codemode import make_code_tool
 from session.codemode.sandbox import CodeLimits
@@ -65,7 +66,6 @@ def effects(root: Path) -> list[str]:
 
 def run_code(root: Path, program: str, *, session_number: int = 1) -> Result:
     """One `code` tool call, first step of a session of the project's (resumed) run."""
-    from harness.journal import Journal
 
     with Journal.open(root / ".harness") as journal:
         run_id = journal.unfinished_run("run")

@@ -11,12 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from artifacts.config import BudgetsConfig, EscalationConfig, HarnessConfig
+from artifacts.feature_list import load_feature_list, save_feature_list
+from artifacts.git import GitRepo
+from artifacts.models import Evidence, Feature, FeatureList
+from harness.journal import Journal, Location
+from harness.journal.memory import MemoryDatabase
+from harness.model import Accounting
 from harness.model.inprocess import ScriptedModel
 from harness.model.script import Script
 from harness.tools import Tool, ToolRegistry
 from runners.fake import ScriptedRunner
 from session.context import WorkContext
+from session.env import SessionEnv
 from session.loop import AgentLoop, Limits
+from session.wiring import build_escalation, session_tools
 
 
 def script(*turns: dict[str, Any], scenes: list[dict[str, Any]] | None = None) -> Script:
@@ -36,7 +45,6 @@ EVIDENCE = {
 
 def feature(k: int, *, check: str | None = "test -f done.txt", passes: bool = False) -> Any:
     """Feature k (priority k); a passing one carries made-up evidence."""
-    from artifacts.models import Evidence, Feature
 
     return Feature(
         evidence=Evidence.model_validate(EVIDENCE) if passes else None,
@@ -52,16 +60,12 @@ def feature(k: int, *, check: str | None = "test -f done.txt", passes: bool = Fa
 
 def make_project(root: Path, *features: Any, git: bool = False) -> Path:
     """feature_list.json (and progress.md); with `git`, a repo with one commit of them."""
-    from artifacts.feature_list import save_feature_list
-    from artifacts.models import FeatureList
 
     root.mkdir(parents=True, exist_ok=True)
     save_feature_list(root, FeatureList(features=list(features or [feature(1)])))
     (root / "progress.md").write_text("# Progress\n")
     (root / ".gitignore").write_text(".harness/\n")
     if git:
-        from artifacts.git import GitRepo
-
         with GitRepo.init(root) as repo:
             repo.commit("project", trailers={})
     return root
@@ -79,8 +83,6 @@ def journal_at(root: Path) -> Any:
     """The project's journal in these in-process tests: in memory (the fake store, which
     passes the same conformance suite as SQLite and PostgreSQL), one per project, kept for
     the test's resumes and reads."""
-    from harness.journal import Location
-    from harness.journal.memory import MemoryDatabase
 
     database = _MEMORY.setdefault(root, MemoryDatabase())
     return Location(root / ".harness", memory=database)
@@ -128,15 +130,10 @@ def harnessed(
     """An AgentLoop over `root` with the in-process model; a fresh or resumed run.
     `nudge`: a prose-only turn gets the loop's one nudge (off: it ends the loop at once,
     so scripts about other things need no turn for it)."""
-    from artifacts.config import BudgetsConfig
-    from harness.journal import Journal
-    from harness.model import Accounting
-    from session.wiring import session_tools
 
     store = Journal.open(journal_at(root))
     run = store.resume_run(run_id) if run_id else store.start_run("run")
     journal = run.session(session)
-    from artifacts.feature_list import load_feature_list
 
     listed = load_feature_list(root) if (root / "feature_list.json").exists() else None
     ctx = WorkContext(
@@ -181,11 +178,6 @@ def session_env(
     root: Path, model_script: Script, *, runner: ScriptedRunner | None = None, gates: Any = None
 ) -> Any:
     """A SessionEnv for `run_session` with the in-process model and the fake runner."""
-    from artifacts.config import HarnessConfig
-    from harness.journal import Journal
-    from harness.model import Accounting
-    from session.env import SessionEnv
-    from session.wiring import session_tools
 
     config = HarnessConfig()
     store = Journal.open(journal_at(root))
@@ -205,8 +197,6 @@ def session_env(
 
 def escalation(root: Path, run_id: str, *, threshold: float = 1.0) -> Any:
     """The run's Escalation, unattended (threshold 1: the matrix never escalates a turn)."""
-    from artifacts.config import EscalationConfig, HarnessConfig
-    from session.wiring import build_escalation
 
     config = HarnessConfig(escalation=EscalationConfig(threshold=threshold))
     return build_escalation(root, config, run_id, unattended=True)

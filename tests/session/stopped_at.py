@@ -21,6 +21,8 @@ MARKER is a file: once it exists the point is passed, so the resumed process goe
 
 from __future__ import annotations
 
+import builtins
+import importlib
 import os
 import shutil
 import signal
@@ -29,6 +31,11 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+import artifacts.git as git_module
+import artifacts.git_commit as git_commit
+import artifacts.git_safety as git_safety
+from harness.cli import main as harness_main
 
 SIGNAL = signal.SIGKILL
 
@@ -62,9 +69,6 @@ def install(point: str, marker: Path) -> None:
     SIGNAL = signal.Signals[f"SIG{name}"] if name else signal.SIGKILL
     point, _, nth = point.partition("#")
     seen = 0
-    import artifacts.git as git_module
-    import artifacts.git_commit as git_commit
-    import artifacts.git_safety as git_safety
 
     if point.startswith("git-init:"):
         entries = point.partition(":")[2].split(",")
@@ -99,8 +103,6 @@ def install(point: str, marker: Path) -> None:
 
         git_commit.sync_index = sync
     elif point.startswith(("call:", "after:")):
-        import importlib
-
         when, module_name, function = point.split(":")
         module = importlib.import_module(module_name)
         real_call = getattr(module, function)
@@ -118,9 +120,6 @@ def install(point: str, marker: Path) -> None:
 
         setattr(module, function, counted)
     elif point.startswith("raise:"):
-        import builtins
-        import importlib
-
         _, error_name, module_name, function = point.split(":")
         module = importlib.import_module(module_name)
         real_function = getattr(module, function)
@@ -141,7 +140,6 @@ def main() -> int:
     point, marker, dashes, *args = sys.argv[1:]
     assert dashes == "--"
     install(point, Path(marker))
-    from harness.cli import main as harness_main
 
     return harness_main(args)
 

@@ -16,6 +16,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from artifacts.progress import read_progress
+from harness.cli import main
+from harness.journal import Journal
+
 SCRIPT = "script.json"
 LETTERS = "abc"
 SPEC = "# Tiny\n\nA project whose features are files: done_a.txt, done_b.txt, done_c.txt.\n"
@@ -112,7 +116,6 @@ def make_project(
 
 def harness(root: Path, *args: str) -> int:
     """`harness -C root ...` in this process."""
-    from harness.cli import main
 
     return main(["-C", str(root), *args])
 
@@ -214,7 +217,6 @@ def commit_count(root: Path) -> int:
 
 
 def progress_sessions(root: Path) -> Counter[int]:
-    from artifacts.progress import read_progress
 
     return Counter(entry.session for entry in read_progress(root))
 
@@ -228,7 +230,6 @@ def log_json(root: Path, *args: str) -> list[dict[str, Any]]:
 
 def steps(root: Path) -> list[Any]:
     """Every journaled step of every run."""
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         return journal.steps()
@@ -236,7 +237,6 @@ def steps(root: Path) -> list[Any]:
 
 def tool_outputs(root: Path, name: str) -> list[str]:
     """The results the model read for every call of tool `name`, in order."""
-    from harness.journal import Journal
 
     found = []
     with Journal.open_readonly(root / ".harness") as journal:
@@ -250,7 +250,6 @@ def tool_outputs(root: Path, name: str) -> list[str]:
 
 def llm_inputs(root: Path) -> list[tuple[Any, dict[str, Any]]]:
     """(step row, inputs) for every model call of every run."""
-    from harness.journal import Journal
 
     found = []
     with Journal.open_readonly(root / ".harness") as journal:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
-from artifacts.models import FeatureList
+from artifacts.feature_list import load_feature_list
+from artifacts.models import FeatureList, ProgressEntry
+from artifacts.progress import append_progress
 from runners import CommandResult
 from session.brief import build_messages, pick_feature
 from tests.session.inproc import feature, make_project
@@ -20,7 +23,6 @@ def test_pick_feature_takes_the_lowest_priority_number_that_fails() -> None:
 
 
 def _brief(root: Path, wake: CommandResult | None) -> str:
-    from artifacts.feature_list import load_feature_list
 
     features = load_feature_list(root)
     messages = build_messages(
@@ -56,10 +58,6 @@ def test_a_broken_environment_comes_first(fast_path: Path) -> None:
 
 
 def test_the_progress_tail_is_in_the_brief(fast_path: Path) -> None:
-    from datetime import UTC, datetime
-
-    from artifacts.models import ProgressEntry
-    from artifacts.progress import append_progress
 
     root = make_project(fast_path / "p")
     append_progress(

@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
+from harness.errors import Parked
+from harness.journal import Journal
+from session.codemode import CodeArgs, make_code_tool
 from session.codemode.sandbox import CodeLimits, HostCallError, run_program
 from session.codemode.stubs import bind_arguments, function_stub, module_stubs
+from session.context import WorkContext
+from session.effects import ProgramRan
+from session.tools.files import ReadArgs
+from tests.session.code_support import (
+    BLOCK_ENV,
+    PARK_ENV,
+    RAISE_ENV,
+    TOOLS,
+    HostCrash,
+    effects,
+    run_code,
+)
 
 
 class EchoArgs(BaseModel):
@@ -45,7 +65,6 @@ class Mixed(BaseModel):
 
 
 def test_stub_of_the_read_file_tool() -> None:
-    from session.tools.files import ReadArgs
 
     stub = function_stub("read_file", ReadArgs)
     assert stub.text.startswith(
@@ -205,12 +224,10 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_program_calling_tools_works(project: Path) -> None:
-    from tests.session.code_support import effects, run_code
 
     result = run_code(project, 'text = read_file(path="notes.md")\nbump(label=text.split()[-1])')
     assert result.status == "ok", result.output
     assert effects(project) == ["project"]
-    from session.effects import ProgramRan
 
     ran = [e for e in result.effects if isinstance(e, ProgramRan)]
     assert len(ran) == 1 and ran[0].outcome == "ok"
@@ -219,7 +236,6 @@ def test_program_calling_tools_works(project: Path) -> None:
 
 
 def test_tool_errors_reach_the_program(project: Path) -> None:
-    from tests.session.code_support import run_code
 
     program = 'try:\n    read_file(path="missing.txt")\nexcept RuntimeError as e:\n    print(e)\n'
     result = run_code(project, program)
@@ -230,7 +246,6 @@ def test_tool_errors_reach_the_program(project: Path) -> None:
 
 
 def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
-    from tests.session.code_support import effects, run_code
 
     for n, program in enumerate(
         [
@@ -248,8 +263,6 @@ def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
 
 
 def test_code_is_not_callable_from_code(project: Path) -> None:
-    from session.codemode import make_code_tool
-    from tests.session.code_support import TOOLS
 
     inner = make_code_tool(TOOLS)
     outer = make_code_tool([*TOOLS, inner])
@@ -258,9 +271,6 @@ def test_code_is_not_callable_from_code(project: Path) -> None:
 
 
 def test_without_a_journal_the_tool_says_so(tmp_path: Path) -> None:
-    from session.codemode import CodeArgs, make_code_tool
-    from session.context import WorkContext
-    from tests.session.code_support import TOOLS, effects
 
     ctx = WorkContext(root=tmp_path, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
     result = make_code_tool(TOOLS).fn(ctx, CodeArgs(program='bump(label="x")'))
@@ -270,13 +280,6 @@ def test_without_a_journal_the_tool_says_so(tmp_path: Path) -> None:
 
 def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
     """SIGKILL while the program's 2nd call hangs; the resumed program replays the 1st."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from tests.session.code_support import BLOCK_ENV, effects
 
     program = project.parent / "program.py"
     program.write_text(TWO_CALLS)
@@ -300,7 +303,6 @@ def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
     assert result["status"] == "ok", result
     assert effects(project) == ["first", "second"]  # the first call was not repeated
     assert "first\nsecond" in result["output"]
-    from harness.journal import Journal
 
     with Journal.open_readonly(project / ".harness") as journal:
         steps = [(s.name, s.status, s.attempts) for s in journal.steps()]
@@ -324,7 +326,6 @@ def steps_run_id(journal: Any) -> str:
 def test_host_crash_after_a_call_resumes_without_repeating_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.session.code_support import RAISE_ENV, HostCrash, effects, run_code
 
     monkeypatch.setenv(RAISE_ENV, "second")
     with pytest.raises(HostCrash):
@@ -341,9 +342,6 @@ def test_a_call_waiting_for_a_human_stops_the_program_and_resumes(
 ) -> None:
     """Parked inside a program is not swallowed: it reaches the loop (which parks the
     run), and the next run replays the finished call and goes on from the waiting one."""
-    from harness.errors import Parked
-    from harness.journal import Journal
-    from tests.session.code_support import PARK_ENV, effects, run_code
 
     monkeypatch.setenv(PARK_ENV, "second")
     with pytest.raises(Parked):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 from harness.model.script import turn_index
-from session.compaction import compact, estimate_tokens, needs_compaction
+from session.compaction import TranscriptSize, compact, estimate_tokens, needs_compaction
 from session.context import WorkContext
 from tests.session.inproc import feature
 
@@ -106,10 +107,6 @@ def test_the_transcript_size_kept_as_it_grows_is_the_whole_json_length() -> None
     """The loop measures each message once (not the whole transcript every turn: 84% of a
     resume's time at 10,000 steps); its figure is exactly json.dumps's length through
     appends, a replaced tail (redaction) and a compaction, as the loop reports them."""
-    import json
-    import random
-
-    from session.compaction import TranscriptSize
 
     rng = random.Random(7)
     size = TranscriptSize()

@@ -7,6 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from artifacts.models import ADOPTED
+from artifacts.progress import read_progress
 from tests.session.support import harness, harness_out, make_project
 
 NOTES = "Session 1 (quickstart):\n- built the login page\n- `npm test` passes\n\n## not a header\n"
@@ -46,7 +48,6 @@ def quickstart(root: Path, passes: list[bool]) -> Path:
 def test_adopt_then_run_reverifies_by_approval_and_keeps_state_out_of_git(
     tmp_path: Path,
 ) -> None:
-    from artifacts.progress import read_progress
 
     root = quickstart(tmp_path / "qs", [True, True])
     (root / "harness.toml").unlink()
@@ -92,7 +93,6 @@ def test_adopt_then_run_reverifies_by_approval_and_keeps_state_out_of_git(
 def test_an_adopted_feature_with_a_check_is_rerun_and_a_failing_one_turns_failing(
     tmp_path: Path,
 ) -> None:
-    from artifacts.models import ADOPTED
 
     root = quickstart(tmp_path / "qs", [True, True])
     assert harness(root, "adopt") == 0

@@ -4,6 +4,7 @@ duplicate commit and no duplicate progress entry, and the transcript stays valid
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,6 @@ def _run_id(root: Path) -> str:
 
 def _progress_landed(root: Path) -> None:
     """As if the killed process had appended the entry just before dying."""
-    from datetime import UTC, datetime
 
     entry = ProgressEntry(
         session=1,

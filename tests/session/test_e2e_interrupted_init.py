@@ -9,10 +9,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from harness.cli.demo import MARKER, SCRIPT_FILE, DemoOptions, create_project
 from tests.session.support import (
     call,
     harness_out,
@@ -45,10 +50,6 @@ def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> No
 
 def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path: Path) -> None:
     """Not "finishing the interrupted init" while that init is live in another process."""
-    import signal
-    import subprocess
-    import sys
-    import time
 
     slow = [turn(call("read_file", path="SPEC.md"), latency_s=120)]
     root = make_project(tmp_path / "p", count=1)
@@ -87,7 +88,6 @@ def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
-    from harness.cli.demo import DemoOptions, create_project
 
     root = tmp_path / "demo"
     # What `harness demo` does first, its init killed at the commit.
@@ -102,7 +102,6 @@ def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
 
 
 def test_a_demo_killed_while_it_wrote_its_files_is_finished_by_run(tmp_path: Path) -> None:
-    from harness.cli.demo import MARKER, SCRIPT_FILE, DemoOptions, create_project
 
     root = tmp_path / "demo"
     root.mkdir()

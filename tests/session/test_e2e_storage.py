@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.journal.faults import probe
 from tests.session.support import (
     call,
     feature_list,
@@ -137,7 +138,6 @@ def test_the_storage_probe_leaves_no_file_behind(
 ) -> None:
     """The probe a failed run makes in the project root (is the disk full? read-only?)
     leaves nothing there: a failed run left `probe.tmp` in the user's project."""
-    from harness.journal.faults import probe
 
     if not unnamed:  # a file system without O_TMPFILE: a named file, removed again
         monkeypatch.delattr(os, "O_TMPFILE", raising=False)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from harness.journal import Journal
 from tests.attacks.support import committed_passing, run
 from tests.session.support import call, harness_proc, steps, tool_outputs, turn
 from tests.session.verify_support import (
@@ -107,7 +108,6 @@ def test_the_evaluator_runs_commands_on_its_own_clean_checkout(
     root = counting(tmp_path, request, [look, verdict(True, PASSED)])
     code, report = run(root, tmp_path)
     assert code == 0, report
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         (ran,) = [s for s in journal.steps() if (s.kind, s.name) == ("evaluator", "run")]

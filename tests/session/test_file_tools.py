@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +14,17 @@ import pytest
 from harness.tools import ToolRegistry, ToolResult
 from session.context import WorkContext
 from session.paths import PathRefused, confine
-from session.tools.files import FILE_TOOLS
+from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
+from tests.session.support import call as scripted
+from tests.session.support import (
+    good_turns,
+    harness_proc,
+    init,
+    llm_inputs,
+    make_project,
+    tool_outputs,
+    turn,
+)
 
 
 @pytest.fixture
@@ -139,7 +152,6 @@ def test_a_huge_sparse_file_is_not_read_whole(
 ) -> None:
     """A 1 GB sparse file costs the agent nothing to make; reading it whole took the harness
     2.3 GB of memory. read_file and edit_file refuse it, grep skips it, saying so."""
-    from session.tools.files import MAX_FILE_BYTES
 
     with (tmp_path / "big.txt").open("wb") as handle:
         handle.truncate(1024 * 1024 * 1024)
@@ -176,8 +188,6 @@ def test_odd_paths_are_refused_as_results(
 
 
 def _edit_turns() -> list[dict[str, object]]:
-    from tests.session.support import call as scripted
-    from tests.session.support import good_turns, turn
 
     return [
         turn(scripted("write_file", path="a.txt", content="one\n")),
@@ -193,10 +203,6 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
     ran it again on the edited file and answered "already contains the new text". Now the
     step is recorded before its bytes are written: the resumed session answers "edited",
     as the uninterrupted run did, and the model is told the same things (issue 23)."""
-    import subprocess
-    import sys
-
-    from tests.session.support import harness_proc, init, llm_inputs, make_project, tool_outputs
 
     reference = make_project(tmp_path / "reference", count=1, sessions={1: _edit_turns()})
     init(reference)
@@ -222,7 +228,6 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
     def asked(project: Path) -> list[object]:
         """What the model was told after each call (the tool results it read; the journal
         and run ids in an evidence reference differ from project to project)."""
-        import re
 
         ids = re.compile(r"journal:[0-9a-f]+/[0-9]{8}-[0-9]{6}-[0-9a-f]+/")
         return [

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.journal import Journal
+from runners import Resources
 from tests.session.inproc import (
     call,
     escalation,
@@ -24,7 +26,6 @@ NO_CHECK = feature(1, check=None)
 
 
 def _run(root: Path, turns: Any, *, run_id: str | None = None) -> tuple[Any, Any]:
-    from harness.journal import Journal
 
     if run_id is None:
         with Journal.open(journal_at(root)) as journal:
@@ -87,7 +88,6 @@ def test_a_denial_is_a_result_and_changes_nothing(fast_path: Path) -> None:
 
 
 def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path) -> None:
-    from runners import Resources
 
     root = make_project(fast_path / "p")
     ask = call("request_resources", memory_mb=9000, reason="oom")
@@ -100,7 +100,6 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path
     assert h.ctx.resources is None
     assert "exceeds the configured maxima" in h.messages[3]["content"]
     # with a human who approves
-    from harness.journal import Journal
 
     with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
@@ -121,7 +120,6 @@ def test_resources_above_the_maxima_are_granted_only_on_approval(fast_path: Path
 
 def test_ask_human_is_capped_per_session(fast_path: Path) -> None:
     root = make_project(fast_path / "p")
-    from harness.journal import Journal
 
     with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id
@@ -142,7 +140,6 @@ def test_ask_human_is_capped_per_session(fast_path: Path) -> None:
 
 def test_an_unsure_turn_consults_a_human_and_the_answer_replays(fast_path: Path) -> None:
     root = make_project(fast_path / "p")
-    from harness.journal import Journal
 
     with Journal.open(journal_at(root)) as journal:
         run_id = journal.start_run("run").id

@@ -34,6 +34,9 @@ from typing import Any
 
 import pytest
 
+from artifacts.progress import read_progress
+from harness.journal import Journal
+from runners.bwrap import bwrap_version
 from tests.session.support import make_project
 
 pytestmark = pytest.mark.slow
@@ -138,8 +141,6 @@ def _trial(
 
 def _signature(root: Path) -> dict[str, Any]:
     """What must not depend on where the kills fell (run ids and times normalised)."""
-    from artifacts.progress import read_progress
-    from harness.journal import Journal
 
     def norm(text: str) -> str:
         return JOURNAL_ID.sub("journal:J/", RUN_ID.sub("RUN", text))
@@ -205,8 +206,6 @@ def test_random_kills_end_as_an_uninterrupted_run(tmp_path: Path) -> None:
     runner = os.environ.get("HARNESS_FUZZ_RUNNER", "local")
     template = make_project(tmp_path / "template", count=2)
     if runner != "local":
-        from runners.bwrap import bwrap_version
-
         if bwrap_version() is None:
             pytest.skip("HARNESS_FUZZ_RUNNER=bwrap: bubblewrap cannot run here")
         toml = template / "harness.toml"

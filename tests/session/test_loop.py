@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from artifacts.config import BudgetsConfig
 from harness.errors import ModelFatal, QuotaExhausted
+from harness.journal import Journal
+from harness.model import Accounting
 from harness.model.policy import RetriesExhausted
 from session.loop import Limits
 from tests.session.inproc import call, harnessed, journal_at, make_project, script, turn
@@ -88,8 +91,6 @@ def test_the_same_calls_with_the_same_results_three_times_is_stuck(root: Path) -
 
 
 def test_a_token_budget_stops_the_loop_before_the_next_call(root: Path) -> None:
-    from artifacts.config import BudgetsConfig
-    from harness.model import Accounting
 
     h = harnessed(root, script(*[turn(call("note", text=str(i))) for i in range(10)]))
     h.loop.accounting = Accounting(BudgetsConfig(session_tokens=150))
@@ -106,7 +107,6 @@ def test_retried_faults_cost_attempts_not_turns(root: Path) -> None:
     )
     outcome = h.run()
     [llm] = [s for s in h.store.steps(run_id=h.journal.run_id) if s.kind == "llm"]
-    from harness.journal import Journal
 
     with Journal.open_readonly(journal_at(root)) as journal:
         detail = journal.step_detail(h.journal.run_id, 1, llm.seq)

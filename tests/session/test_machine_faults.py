@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.journal import Journal
+from runners.bwrap import bwrap_version
 from tests.session.support import (
     call,
     good_turns,
@@ -110,7 +112,6 @@ def test_the_agent_asking_for_more_than_the_hard_limit_reads_why(tmp_path: Path)
 
 
 def _bwrap_works() -> None:
-    from runners.bwrap import bwrap_version
 
     if os.geteuid() != 0:
         pytest.skip("a private mount namespace for the harness process needs root")
@@ -209,7 +210,6 @@ def test_bubblewrap_gone_mid_run_parks_the_run_and_the_budget_is_untouched(
 
 
 def _open_sessions(root: Path) -> list[int]:
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         return [s.number for s in journal.sessions() if s.status == "open"]

@@ -9,10 +9,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from artifacts.models import Evidence
+from artifacts.progress import read_progress
+from harness.journal import Journal
 from harness.tools import Tool, ToolResult
+from session.codemode import make_code_tool
 from session.context import WorkContext
+from session.cycle import run_session
 from session.effects import Marked, Result, Verified
 from session.sentinel import NOTICE
+from session.tools.work import WORK_TOOLS
 from tests.session.inproc import (
     call,
     features_on_disk,
@@ -37,7 +43,6 @@ def _commit_subject(root: Path) -> str:
 
 
 def _session(root: Path, turns: list[dict[str, Any]]) -> Any:
-    from session.cycle import run_session
 
     env = session_env(root, script(scenes=[{"name": "F001", "turns": turns}]))
     try:
@@ -47,7 +52,6 @@ def _session(root: Path, turns: list[dict[str, Any]]) -> Any:
 
 
 def _outcome(root: Path) -> dict[str, Any]:
-    from artifacts.progress import read_progress
 
     f = features_on_disk(root)["F001"]
     entry = read_progress(root)[-1]
@@ -87,7 +91,6 @@ def test_mark_passing_from_code_mode_has_the_direct_calls_effect(fast_path: Path
         assert got["evidence_step"] is not None and got["evidence_step"].startswith("journal:")
         assert {**got, "evidence_step": None} == want
     # and the evidence cites the verify_feature step, in code mode the nested one
-    from harness.journal import Journal
 
     for root in (direct, via_code):
         ref = features_on_disk(root)["F001"]["evidence"]["verification"]
@@ -116,8 +119,6 @@ SCRIBBLE: Tool[WorkContext] = Tool("scribble", "rewrite the feature list", Scrib
 
 
 def _tools() -> list[Tool[WorkContext]]:
-    from session.codemode import make_code_tool
-    from session.tools.work import WORK_TOOLS
 
     tools = [*WORK_TOOLS, SCRIBBLE]
     return [*tools, make_code_tool(tools)]
@@ -199,14 +200,12 @@ def test_effects_survive_the_journal_as_typed_values(fast_path: Path) -> None:
     h.run()
     recorded = [s for s in h.store.steps(run_id=h.journal.run_id) if s.name == "mark_passing"]
     h.close()
-    from harness.journal import Journal
 
     with Journal.open_readonly(journal_at(root)) as journal:
         detail = journal.step_detail(h.journal.run_id, 1, recorded[0].seq)
     assert detail is not None
     (effect,) = detail.output["effects"]
     assert Marked.model_validate(effect).feature == "F001"
-    from artifacts.models import Evidence
 
     written = Evidence.model_validate(features_on_disk(root)["F001"]["evidence"])
     assert Evidence.model_validate(effect["evidence"]) == written

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from session.sentinel import Sentinel, check_against_head
-from tests.session.inproc import feature, make_project
+from tests.session.inproc import EVIDENCE, feature, make_project
 
 
 def _edit(root: Path, **changes: object) -> None:
@@ -48,7 +48,6 @@ def test_at_wake_a_change_since_head_turning_a_feature_passing_is_undone(fast_pa
     root = make_project(fast_path / "p", git=True)
     committed = (root / "feature_list.json").read_bytes()
     assert check_against_head(root) is None
-    from tests.session.inproc import EVIDENCE
 
     _edit(root, passes=True, evidence=EVIDENCE)  # forged: no harness verification
     reason = check_against_head(root)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.journal import Journal
 from tests.session.support import harness, harness_out, harness_proc, init, make_project
 
 
 def _sessions(root: Path) -> list[tuple[str, int, str, str | None]]:
-    from harness.journal import Journal
 
     with Journal.open_readonly(root / ".harness") as journal:
         return [(s.run_id, s.number, s.status, s.outcome) for s in journal.sessions()]
@@ -44,7 +44,6 @@ def test_a_failed_run_leaves_no_session_running(tmp_path: Path) -> None:
 
 
 def test_a_killed_run_shows_interrupted_and_an_abandoned_one_is_closed(tmp_path: Path) -> None:
-    from harness.journal import Journal
 
     root = make_project(tmp_path / "p", count=1)
     init(root)

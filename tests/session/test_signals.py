@@ -23,7 +23,9 @@ from typing import Any
 
 import pytest
 
+from runners.bwrap import bwrap_version
 from tests.conftest import git
+from tests.session.docker_support import docker_project, finish, leftovers
 from tests.session.support import (
     SCRIPT,
     call,
@@ -155,8 +157,6 @@ def _looping(marker: str) -> str:
 def _command_project(root: Path, marker: str, runner: str, image: str = "") -> Path:
     turns = [turn(call("run", command=_looping(marker))), *good_turns(1)]
     if runner == "docker":
-        from tests.session.docker_support import docker_project, finish
-
         turns = [turn(call("run", command=_looping(marker))), *finish()]
         return docker_project(root, image, check="test -e resumed", turns=turns)
     root = make_project(root, count=1, sessions={1: turns})
@@ -169,11 +169,8 @@ def _command_project(root: Path, marker: str, runner: str, image: str = "") -> P
 def runner(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(runner kind, image): bwrap and Docker skip, saying why, where they cannot run."""
     kind: str = request.param
-    if kind == "bwrap":
-        from runners.bwrap import bwrap_version
-
-        if bwrap_version() is None:
-            pytest.skip("bubblewrap is missing or cannot create a sandbox here")
+    if kind == "bwrap" and bwrap_version() is None:
+        pytest.skip("bubblewrap is missing or cannot create a sandbox here")
     if kind == "docker":
         image: str = request.getfixturevalue("busybox_image")
         return kind, image
@@ -200,8 +197,6 @@ def test_a_signal_during_a_command_stops_every_process_of_it(
     _interrupted(report, signum, code, err)
     _no_survivors(marker)
     if kind == "docker":
-        from tests.session.docker_support import leftovers
-
         client = pytest.importorskip("docker").from_env()
         assert leftovers(client, root) == []
     in_flight = [s for s in steps(root) if s.kind == "tool" and s.name == "run"]

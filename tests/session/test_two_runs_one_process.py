@@ -22,6 +22,11 @@ from typing import Any
 
 import pytest
 
+from harness.cli.live import JsonStream, ProgressLines
+from harness.config import load_config, run_scope
+from harness.events import Events
+from harness.journal.protocol import open_reader
+from session.run import run_project
 from tests.harness.http_fake import FakeOpenAI, Request, completion
 from tests.session.support import init, make_project
 
@@ -91,10 +96,6 @@ def _project(root: Path, server: FakeOpenAI, model: str, key_env: str) -> Path:
 
 
 def _drive(root: Path, environ: dict[str, str], watched: Watched, out: dict[str, Any]) -> None:
-    from harness.cli.live import JsonStream, ProgressLines
-    from harness.config import load_config, run_scope
-    from harness.events import Events
-    from session.run import run_project
 
     try:
         config = load_config(root, env=environ)
@@ -109,7 +110,6 @@ def _drive(root: Path, environ: dict[str, str], watched: Watched, out: dict[str,
 
 def _journal_text(root: Path) -> str:
     """Every row of the journal, step inputs, outputs and errors included, as JSON text."""
-    from harness.journal.protocol import open_reader
 
     parts: list[Any] = []
     with open_reader(root / ".harness") as journal:

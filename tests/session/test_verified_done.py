@@ -8,6 +8,7 @@ the local runner and bubblewrap; only the models (worker and evaluator) are scri
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -256,7 +257,6 @@ def test_validate_checks_the_proofs_the_evidence_cites(
 ) -> None:
     """Forged proofs: a 'before' run on the same tree as the pass, a 'before' that did not
     fail, a verdict step that is not one, a tree the check did not run on."""
-    import json
 
     turns = [write("greet.py", GREET), write("tests/test_greet.py", GREET_TEST)]
     root = pytest_project(

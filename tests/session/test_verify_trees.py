@@ -9,6 +9,8 @@ import pytest
 
 from artifacts.config import DEFAULT_TEST_PATHS, HarnessConfig
 from artifacts.git_tree import tree_entries
+from harness.errors import RunnerError
+from runners.fake import ScriptedRunner
 from session.verify.trees import (
     Planned,
     before_tree,
@@ -17,6 +19,7 @@ from session.verify.trees import (
     plan_paths,
     session_tree,
 )
+from session.verify.wiring import check_runners
 
 
 @pytest.mark.parametrize(
@@ -82,9 +85,6 @@ def test_the_plan_leaves_out_what_the_commit_does(tmp_path: Path) -> None:
 def test_a_runner_without_clean_checkouts_is_refused_not_run_unverified() -> None:
     """No run without a verifier (issue 23): checks in the agent's own work tree would let
     a run call itself complete on code its commit does not hold."""
-    from harness.errors import RunnerError
-    from runners.fake import ScriptedRunner
-    from session.verify.wiring import check_runners
 
     with pytest.raises(RunnerError, match="'scripted' cannot run checks on a clean checkout"):
         check_runners(HarnessConfig(), ScriptedRunner(), "run-1")

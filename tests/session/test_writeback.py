@@ -24,6 +24,7 @@ from tests.session.support import (
     harness,
     harness_proc,
     init,
+    llm_inputs,
     make_project,
     passing,
     session_commits,
@@ -101,7 +102,6 @@ def test_secret_values_and_key_shapes_are_not_committed_and_the_agent_is_told(
     assert "$DEPLOY_PASSWORD" in progress or "env_dump.txt" in progress
     assert result.returncode == 0, result.stderr
     # The next session's brief carries the note (progress.md is read at wake).
-    from tests.session.support import llm_inputs
 
     briefs = [json.dumps(inputs) for step, inputs in llm_inputs(root) if step.session == 2]
     assert briefs and "not committed: config.py" in briefs[0]

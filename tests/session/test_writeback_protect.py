@@ -3,6 +3,7 @@ them, because the check runs against HEAD's copy, and the writeback never commit
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,16 @@ from tests.attacks.support import (
     run,
     runner_for,
 )
-from tests.session.support import call, tool_outputs, turn
+from tests.session.support import (
+    SCRIPT,
+    call,
+    harness,
+    init,
+    make_project,
+    passing,
+    tool_outputs,
+    turn,
+)
 
 CHECK = "sh tests/acceptance/check_a.sh"
 ORIGINAL = "test -f done_a.txt\n"
@@ -91,9 +101,6 @@ def test_file_tools_refuse_protected_paths_and_writeback_restores_late_changes(
 def test_the_initializer_writes_acceptance_tests_and_protects_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import json
-
-    from tests.session.support import SCRIPT, harness, init, make_project, passing
 
     extra = [
         turn(call("write_acceptance_test", path="check_a.sh", content="test -f done_a.txt\n")),

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.journal import Journal
+
 
 def usage(tokens: int) -> dict[str, Any]:
     return {"ok": True, "usage": {"total_tokens": tokens, "cost_usd": tokens / 1e5}}
@@ -30,8 +32,6 @@ def main() -> int:
     parser.add_argument("--runner-failure", action="store_true")
     parser.add_argument("--sessions", type=int, default=1)
     args = parser.parse_args()
-
-    from harness.journal import Journal
 
     journal = Journal.open(args.root / ".harness")
     run = journal.start_run()

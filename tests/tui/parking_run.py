@@ -13,12 +13,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from escalation.ask import ask_human
+from escalation.questions import QuestionStore, Scores
+from harness.errors import ExitCode
+from harness.journal import Journal
+
 
 def main() -> int:
-    from escalation.ask import ask_human
-    from escalation.questions import QuestionStore, Scores
-    from harness.errors import ExitCode
-    from harness.journal import Journal
 
     root = Path(sys.argv[1])
     wait = "--wait" in sys.argv

@@ -8,6 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, ProgressBar
 
 from artifacts.feature_list import dump_feature_list
+from artifacts.models import ADOPTED, Evidence, Proof, Review
 from tests.tui.conftest import make_features
 from tui.app import HarnessApp
 from tui.features import FeaturesPanel, matches
@@ -82,7 +83,6 @@ def test_bar_chart_uses_an_absolute_scale() -> None:
 
 async def test_each_passing_feature_shows_its_proofs(project: Path) -> None:
     """F001 holds every proof, F002 only the legacy in-place check; failing ones none."""
-    from artifacts.models import Proof, Review
 
     features = make_features(6, 2)
     first = features.features[0]
@@ -109,7 +109,6 @@ async def test_adopted_unverified_is_its_own_state_and_text_is_not_markup(
     """An adopted feature not re-verified shows "adopt", is counted apart, and filters
     with is:unverified; a description with "[x]" or "[b]" shows those characters (as Rich
     markup they would vanish)."""
-    from artifacts.models import ADOPTED, Evidence
 
     features = make_features(3, 2)
     first = features.features[0]

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, OptionList, Static
 
+from escalation.questions import QuestionStore
+from fleet.app import Client, app_version
 from fleet.db import FleetDb, QuestionRow, RunRow
 from fleet.place import fleet_place
 from tests.fleet.support import Fleet, all_in, new_database, scripted_project
@@ -63,7 +65,6 @@ def _table_text(app: FleetApp) -> str:
 async def test_embedded_fleet_lists_runs_live_and_settles_questions(
     tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fleet.app import Client, app_version
 
     monkeypatch.setenv("HARNESS_FLEET_HOME", str(tmp_path / "fleet"))
     monkeypatch.delenv("HARNESS_FLEET_URL", raising=False)
@@ -119,7 +120,6 @@ async def test_embedded_fleet_lists_runs_live_and_settles_questions(
 async def test_deny_with_a_reason_at_80x24(
     tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fleet.app import app_version
 
     monkeypatch.setenv("HARNESS_FLEET_HOME", str(tmp_path / "fleet"))
     monkeypatch.delenv("HARNESS_FLEET_URL", raising=False)
@@ -188,7 +188,6 @@ async def test_a_database_that_stops_answering_is_said_and_read_again(
     own_pg_server: Any,  # noqa: F811 (fixture)
     state_home: Path,
 ) -> None:
-    from fleet.app import app_version
 
     url = new_database(own_pg_server)
     db = FleetDb(fleet_place(url))
@@ -259,7 +258,6 @@ async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
             source.close()
         (row,) = fleet.status()
         assert row["drive"] == 2 and row["features"] == {"passing": 1, "total": 1}, row
-        from escalation.questions import QuestionStore
 
         project = fleet.project_of("park1")
         with QuestionStore(fleet.journal_of("park1"), project_root=project) as store:

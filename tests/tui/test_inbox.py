@@ -7,12 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rich.text import Text
 from textual.widgets import Input
 
 from escalation.questions import QuestionStore, Scores
 from tests.tui.test_features import wait_until
 from tui.app import HarnessApp
-from tui.inbox import InboxPanel
+from tui.inbox import InboxPanel, detail
+from tui.model import QuestionView
 
 ASK = """
 import sys
@@ -128,11 +130,6 @@ async def test_a_missing_attachment_is_reported_and_nothing_stored(project: Path
 
 
 def test_the_agents_words_are_shown_as_text_not_markup_or_terminal_control() -> None:
-    from rich.text import Text
-
-    from tui.inbox import detail
-    from tui.model import QuestionView
-
     q = QuestionView("q1", "question", "[red]ok[/] \x1b[2Japprove?\x07", choices=("[b]yes\r",))
     shown = Text.from_markup(detail(q)).plain
     assert "[red]ok[/] \\x1b[2Japprove?\\x07" in shown  # the brackets are text, not style

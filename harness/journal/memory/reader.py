@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import JournalDamaged
 from harness.journal.reading import ReaderBase
 from harness.journal.records import Recorded, SignedRow
+from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
 
 if TYPE_CHECKING:
     from harness.journal import rows
@@ -48,9 +50,6 @@ class MemoryReader(ReaderBase):
         return list(self.db.runs.values())  # the order they began in
 
     def runs(self) -> list[rows.RunRow]:
-        import json
-
-        from harness.journal.rows import RunRow
 
         with self.db.lock:
             return [
@@ -85,9 +84,6 @@ class MemoryReader(ReaderBase):
         return (sum(r.tokens or 0 for r in picked), float(sum(r.cost_usd or 0.0 for r in picked)))
 
     def sessions(self, run_id: str | None = None) -> list[rows.SessionRow]:
-        import json
-
-        from harness.journal.rows import SessionRow
 
         with self.db.lock:
             found = [s for s in self.db.sessions.values() if run_id in (None, s.run_id)]
@@ -107,7 +103,6 @@ class MemoryReader(ReaderBase):
         ]
 
     def _step_fields(self, s: StepEntry) -> dict[str, Any]:
-        import json
 
         b, r = s.begin, s.result
         return {
@@ -127,7 +122,6 @@ class MemoryReader(ReaderBase):
         *,
         include_superseded: bool = False,
     ) -> list[rows.StepRow]:
-        from harness.journal.rows import StepRow
 
         with self.db.lock:
             found = [
@@ -139,9 +133,6 @@ class MemoryReader(ReaderBase):
         return [StepRow(**self._step_fields(s)) for s in found]
 
     def step_detail(self, run_id: str, session: int, seq: int) -> rows.StepDetail | None:
-        import json
-
-        from harness.journal.rows import StepDetail
 
         with self.db.lock:
             found = [s for s in self.db.steps
@@ -175,7 +166,6 @@ class MemoryReader(ReaderBase):
         return totals
 
     def cache_stats(self) -> list[rows.CacheStat]:
-        from harness.journal.rows import CacheStat
 
         with self.db.lock:
             stats = sorted(self.db.stats.items())

@@ -8,7 +8,8 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-from harness.errors import RunLocked
+from harness.errors import JournalError, RunLocked
+from harness.journal import keys
 from harness.journal.memory.reader import MemoryReader
 from harness.journal.memory.tables import MemoryDatabase, RunEntry, SessionEntry, StepEntry
 from harness.journal.records import Begin, CacheEntry, CacheKey, End, Result
@@ -22,8 +23,6 @@ class MemoryStore(MemoryReader):
     def __init__(self, db: MemoryDatabase) -> None:
         with db.lock:
             if db.journal_id is None:
-                from harness.journal import keys
-
                 journal_id = keys.new_journal_id()
                 keys.create_key(journal_id)
                 db.journal_id = journal_id
@@ -44,8 +43,6 @@ class MemoryStore(MemoryReader):
         with db.lock:
             step = StepEntry(len(db.steps) + 1, row.run_id, row.session, row, Result("started"))
             if (row.run_id, row.session, row.seq) in db.live:
-                from harness.errors import JournalError
-
                 raise JournalError(f"{self.where}: step {row.run_id}/{row.session}/{row.seq} "
                                    "is recorded already")  # fmt: skip
             if end is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from harness.journal.reading import ReaderBase
 from harness.journal.records import Recorded, Result, SignedRow
 from harness.journal.records import row as new
+from harness.journal.rows import CacheStat, RunRow, SessionRow, StepDetail, StepRow
 
 if TYPE_CHECKING:
     from harness.journal import rows
@@ -141,7 +142,6 @@ class SqlReader(ReaderBase):
         return [recorded(row) for row in cursor.fetchall()]
 
     def runs(self) -> list[rows.RunRow]:
-        from harness.journal.rows import RunRow
 
         cursor = self.sql.execute(
             "SELECT id, kind, status, outcome, created_at, finished_at, holder_pid, meta, report "
@@ -178,8 +178,6 @@ class SqlReader(ReaderBase):
         return int(row[0]), float(row[1])
 
     def sessions(self, run_id: str | None = None) -> list[rows.SessionRow]:
-        from harness.journal.rows import SessionRow
-
         sql = "SELECT s.run_id, s.number, s.status, s.outcome, s.started_at, s.ended_at, " \
               "s.meta, s.summary FROM sessions s LEFT JOIN runs r ON r.id = s.run_id"  # fmt: skip
         params: tuple[Any, ...] = ()
@@ -207,7 +205,6 @@ class SqlReader(ReaderBase):
         *,
         include_superseded: bool = False,
     ) -> list[rows.StepRow]:
-        from harness.journal.rows import StepRow
 
         where: list[str] = []
         params: list[Any] = []
@@ -225,7 +222,6 @@ class SqlReader(ReaderBase):
         return [StepRow(**_step(row)) for row in cursor.fetchall()]
 
     def step_detail(self, run_id: str, session: int, seq: int) -> rows.StepDetail | None:
-        from harness.journal.rows import StepDetail
 
         row = self.sql.execute(
             f"SELECT {STEP_COLUMNS}, inputs, inputs_blob, output, output_blob FROM steps "
@@ -263,7 +259,6 @@ class SqlReader(ReaderBase):
         return {(r[0], int(r[1])): (int(r[2]), int(r[3]), float(r[4])) for r in cursor.fetchall()}
 
     def cache_stats(self) -> list[rows.CacheStat]:
-        from harness.journal.rows import CacheStat
 
         cursor = self.sql.execute(
             "SELECT kind, name, hits, misses FROM cache_stats ORDER BY kind, name"

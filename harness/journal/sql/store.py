@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from harness.journal.records import CacheEntry
 from harness.journal.sql.reader import SqlReader
 
 if TYPE_CHECKING:
-    from harness.journal.records import Begin, CacheEntry, CacheKey, End
+    from harness.journal.records import Begin, CacheKey, End
 
 INSERT_STARTED = (
     "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, inputs, inputs_blob, "
@@ -86,7 +87,6 @@ class SqlStore(SqlReader):
                 )
 
     def cache_get(self, key: CacheKey) -> CacheEntry | None:
-        from harness.journal.records import CacheEntry
 
         row = self.sql.execute(
             "SELECT output, output_blob, mac FROM cache "

@@ -4,6 +4,8 @@ anyone with the database's password but not the key) is refused, by name, and
 
 from __future__ import annotations
 
+import hmac
+import os
 import stat
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from harness.cli import main
 from harness.errors import JournalForged, JournalKeyMissing
 from harness.journal import Journal, Location
+from harness.journal.chain import Chain
 from harness.journal.keys import key_path
 from harness.journal.verify import verify
 from tests.stores import raw
@@ -192,10 +195,6 @@ def test_verify_cli_names_the_forged_step(
 
 
 def test_the_chain_is_standard_hmac_sha256() -> None:
-    import hmac
-    import os
-
-    from harness.journal.chain import Chain
 
     key = os.urandom(32)
     chain = Chain("0123456789abcdef", key)

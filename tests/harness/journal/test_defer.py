@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.errors import JournalError
 from harness.journal import Journal, Location
 from harness.journal.door import DEFER_S
 from harness.journal.protocol import open_reader
+from harness.journal.records import Begin
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -130,8 +132,6 @@ def test_a_kill_after_a_quick_step_runs_it_again_and_nothing_else(
 def test_a_start_that_fails_writes_neither_it_nor_the_deferred_end(lazy: Location) -> None:
     """The deferred end and the next start are one transaction (one statement on
     PostgreSQL): a start the store refuses leaves the end deferred, written later, once."""
-    from harness.errors import JournalError
-    from harness.journal.records import Begin
 
     with Journal.open(lazy) as journal:
         run = journal.start_run()

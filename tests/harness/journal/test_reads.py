@@ -8,6 +8,7 @@ passed where the protocols are expected); these tests check what the methods ret
 from __future__ import annotations
 
 import os
+import time
 import warnings
 
 import pytest
@@ -145,7 +146,6 @@ def test_chaos_journal_wraps_only_the_configured_step(where: Location) -> None:
 def test_runs_are_ordered_as_they_began_whatever_the_clock(
     where: Location, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
 
     clock = iter([2_000_000_000.0, 1_000_000_000.0])  # the clock went back between them
     monkeypatch.setattr(time, "time", lambda: next(clock, 1_000_000_001.0))
@@ -164,7 +164,6 @@ def test_sessions_are_ordered_as_they_began_whatever_the_clock(
     """The clock goes back between sessions and between runs: `sessions()` still lists
     them in the order the journal recorded them (run by run, then by number), so the
     newest session (status, the TUI, the idle streak) is the one that began last."""
-    import time
 
     now = [3_000_000_000.0]
 

@@ -3,10 +3,12 @@ cache, errors, locks (the conformance suite: each test runs on SQLite, memory, P
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import BaseModel
 
-from harness.errors import BudgetExhausted, JournalError, RunLocked, StepFailed
+from harness.errors import BudgetExhausted, JournalError, Parked, RunLocked, RunnerError, StepFailed
 from harness.journal import DivergenceWarning, Journal, Location
 
 
@@ -171,7 +173,6 @@ def test_usage_columns_and_large_outputs_in_blobs(where: Location) -> None:
 
 
 def test_run_lock_refuses_a_second_driver_and_names_the_pid(where: Location) -> None:
-    import os
 
     with Journal.open(where) as first:
         run = first.start_run()
@@ -227,7 +228,6 @@ def test_replay_after_a_divergence_follows_the_new_branch(where: Location) -> No
 
 def test_parked_and_runner_errors_leave_the_step_in_flight(where: Location) -> None:
     """A step that raises Parked or RunnerError runs again on resume, not replayed as failed."""
-    from harness.errors import Parked, RunnerError
 
     calls: list[str] = []
 

@@ -428,3 +428,24 @@ def contributing_problems(root: Path = ROOT) -> list[str]:
         if rule["type"] != "layers" and rule["id"] not in named
     ]
     return problems
+
+
+CI_TEST_LINE = 'log "pytest";'
+
+
+def ci_test_command(root: Path = ROOT) -> str:
+    """The test command `.ci/run` runs: its line ``log "pytest"; <command>``."""
+    for line in (root / ".ci" / "run").read_text(encoding="utf-8").splitlines():
+        if line.startswith(CI_TEST_LINE):
+            return line.removeprefix(CI_TEST_LINE).strip()
+    raise AssertionError(f".ci/run: no line `{CI_TEST_LINE} <command>`")
+
+
+def test_command_problems(root: Path = ROOT) -> list[str]:
+    """README.md and CONTRIBUTING.md give `.ci/run`'s test command word for word."""
+    command = ci_test_command(root)
+    return [
+        f"{name}: does not give .ci/run's test command `{command}`; quote it as it runs"
+        for name in ("README.md", "CONTRIBUTING.md")
+        if f"`{command}`" not in (root / name).read_text(encoding="utf-8")
+    ]

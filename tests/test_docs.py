@@ -163,3 +163,23 @@ def test_a_member_list_against_its_protocol(tmp_path: Path) -> None:
         "README.md: `Runner`'s member `stop` is not listed; add it",
         "README.md: lists members of `Gone`, which is no Protocol of ours",
     ]
+
+
+def test_the_readme_and_contributing_give_the_ci_test_command() -> None:
+    assert docs_check.ci_test_command().startswith("pytest ")
+    assert docs_check.test_command_problems() == []
+
+
+def test_a_ci_test_command_the_docs_do_not_give_is_found(tmp_path: Path) -> None:
+    (tmp_path / ".ci").mkdir()
+    for name in ("README.md", "CONTRIBUTING.md", ".ci/run"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    assert docs_check.test_command_problems(tmp_path) == []
+    run = tmp_path / ".ci" / "run"
+    run.write_text(run.read_text(encoding="utf-8").replace(" -n 2 ", " -n 4 "))
+    command = docs_check.ci_test_command(tmp_path)
+    assert "-n 4" in command
+    assert docs_check.test_command_problems(tmp_path) == [
+        f"{name}: does not give .ci/run's test command `{command}`; quote it as it runs"
+        for name in ("README.md", "CONTRIBUTING.md")
+    ]

@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +35,20 @@ from tests.session.support import call, tool_outputs, turn
 EVIL = "(a+)+$"
 LINE = "a" * 60 + "!"  # 2^60 ways to split the a's: never ends in a backtracking engine
 HUNG = 300  # a bound on the child for a harness that hangs (it ends in 5-45 s when fixed)
+WALL_BUDGETS = (40, 80, 160, 320)  # run_wall_s tried, doubled while load keeps the step away
 
 
-def _run(root: Path, tmp_path: Path) -> tuple[int, dict[str, Any], str]:
+def _run(root: Path, tmp_path: Path, hung: float = HUNG) -> tuple[int, dict[str, Any], str]:
     """`harness run --unattended` in a child: (exit code, report, stderr)."""
     report = tmp_path / f"report-{os.urandom(4).hex()}.json"
     try:
         done = subprocess.run(
             [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended",
              "--report", str(report)],
-            capture_output=True, text=True, timeout=HUNG,
+            capture_output=True, text=True, timeout=hung,
         )  # fmt: skip
     except subprocess.TimeoutExpired:
-        pytest.fail(f"the harness did not end within {HUNG} s: it hangs on the agent's input")
+        pytest.fail(f"the harness did not end within {hung:g} s: it hangs on the agent's input")
     data = json.loads(report.read_text()) if report.is_file() else {}
     return done.returncode, data, done.stderr
 
@@ -55,6 +57,27 @@ def _steps(root: Path, name: str) -> list[Any]:
 
     with Journal.open_readonly(root / ".harness") as journal:
         return [s for s in journal.steps() if s.kind == "tool" and s.name == name]
+
+
+def _cut_by_the_wall(
+    tmp_path: Path, make: Callable[[Path, str], Path], name: str, began: str = ""
+) -> tuple[Path, int, str]:
+    """Run ``make(dir, toml)``'s project under ``run_wall_s`` until that budget ends while
+    its step ``name`` runs (the step's output shows ``began``): (project, budget, output).
+    The budget counts from the run's start, so under load (a busy machine, xdist) it can
+    end before the child reaches the step: the run then ends at the budget all the same,
+    and it is tried again with the budget doubled. The step outlasts the largest budget."""
+    for budget in WALL_BUDGETS:
+        toml = f"[budgets]\nrun_sessions = 1\nrun_wall_s = {budget}\ntool_s = 600\n"
+        root = make(tmp_path / f"p{budget}", toml)
+        code, report, _ = _run(root, tmp_path, hung=budget + HUNG)
+        assert code == 3 and report.get("outcome") == "budget_exhausted", report
+        assert f"run wall-time limit {budget}s" in report.get("detail", ""), report
+        outputs = tool_outputs(root, name)
+        assert len(outputs) <= 1, outputs  # one call in the script: never run again
+        if outputs and began in outputs[0]:  # the step began: the budget ended during it
+            return root, budget, outputs[0]
+    pytest.fail(f"the run never reached its {name} within {WALL_BUDGETS[-1]} s of wall time")
 
 
 def test_a_backtracking_regex_is_stopped_answered_and_replayed(
@@ -80,17 +103,16 @@ def test_a_backtracking_regex_is_stopped_answered_and_replayed(
 
 
 def test_the_run_wall_budget_stops_a_grep(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    """`run_wall_s = 40`: a grep that may take 600 s is stopped at the run's budget, and
-    the run ends there. (The file tools run on the host whatever the runner.)"""
+    """`run_wall_s`: a grep that may take 600 s (`tool_s`) is stopped at the run's
+    budget, and the run ends there. (The file tools run on the host whatever the runner.)"""
     runner = runner_for("local", request)
     turns = [turn(call("grep", regex=EVIL, glob="*.txt")), {"text": "Done."}]
-    toml = "[budgets]\nrun_sessions = 1\nrun_wall_s = 40\ntool_s = 600\n"
-    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml, files={"line.txt": LINE})
-    code, report, _ = _run(root, tmp_path)
-    assert code == 3 and report.get("outcome") == "budget_exhausted", report
-    assert "run wall-time limit 40s" in report.get("detail", ""), report
-    grep = tool_outputs(root, "grep")[0]
-    assert "run wall-time limit 40s" in grep, grep  # what stopped it, said
+
+    def make(where: Path, toml: str) -> Path:
+        return project(where, runner, sessions={1: turns}, toml=toml, files={"line.txt": LINE})
+
+    root, budget, grep = _cut_by_the_wall(tmp_path, make, "grep")
+    assert f"run wall-time limit {budget}s" in grep, grep  # what stopped it, said
     assert journal_verifies(root)
 
 
@@ -98,14 +120,15 @@ def test_the_run_wall_budget_stops_a_grep(request: pytest.FixtureRequest, tmp_pa
 def test_the_run_wall_budget_cuts_a_command_short(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    """`run_wall_s = 40`: a command of 120 s, within its own limit of 600 s, is stopped
-    at the run's budget (it ran to its end before: the budget held between turns only)."""
+    """`run_wall_s`: a command of 500 s, within its own limit of 600 s, is stopped at the
+    run's budget (it ran to its end before: the budget held between turns only)."""
     runner = runner_for(kind, request)
-    turns = [turn(call("run", command="sleep 120; echo sl$((1+1))ept")), {"text": "Done."}]
-    toml = "[budgets]\nrun_sessions = 1\nrun_wall_s = 40\n"
-    root = project(tmp_path / "p", runner, sessions={1: turns}, toml=toml)
-    code, report, _ = _run(root, tmp_path)
-    assert code == 3 and report.get("outcome") == "budget_exhausted", report
-    (ran,) = tool_outputs(root, "run")
-    assert "sl2ept" not in ran and "timeout" in ran.lower(), ran
+    command = "echo st$((1+1))rted; sleep 500; echo sl$((1+1))ept"
+    turns = [turn(call("run", command=command)), {"text": "Done."}]
+
+    def make(where: Path, toml: str) -> Path:
+        return project(where, runner, sessions={1: turns}, toml=toml)
+
+    root, _, ran = _cut_by_the_wall(tmp_path, make, "run", began="st2rted")
+    assert "sl2ept" not in ran and "timeout" in ran.lower(), ran  # cut short, and said
     assert journal_verifies(root)

@@ -143,9 +143,28 @@ def _name(lookup: object) -> str:
     return str(name) if str(name).replace("-", "").replace("_", "").isalnum() else "harness"
 
 
+REUSE_S = 60.0
+"""How long this process reuses a built ``/etc`` without looking at the host's again:
+the runner of each check is new, and the look (a stat of every copied entry, ~900 here)
+was most of what building one cost. A session's runner keeps its ``/etc`` all run."""
+_built: dict[tuple[str, ...], tuple[float, Path]] = {}
+
+
 def build(state: Path, uid: int, gid: int, extra: tuple[str, ...] = ()) -> Path:
     """The sandbox's ``/etc`` for a workload run as ``uid``:``gid``, under ``state``
-    (the project's ``.harness``): reused when the host's files are as they were."""
+    (the project's ``.harness``): reused when the host's files are as they were (looked
+    at again after :data:`REUSE_S`)."""
+    key = (str(HOST_ETC), str(state), str(uid), str(gid), *extra)
+    now = time.monotonic()
+    known = _built.get(key)
+    if known is not None and now - known[0] < REUSE_S and known[1].is_dir():
+        return known[1]
+    target = _build(state, uid, gid, extra)
+    _built[key] = (now, target)
+    return target
+
+
+def _build(state: Path, uid: int, gid: int, extra: tuple[str, ...]) -> Path:
     names = allowed_names(extra)
     entries = list(_entries(names))
     generated = identity_files(uid, gid)

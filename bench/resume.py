@@ -7,11 +7,17 @@ call, no tool run) and the first `step.started` event it prints is the first liv
 Measured from spawning the process to that event (what a user waits for), median of
 `--rounds`; the process is killed there. Also its peak memory (VmHWM) at that moment.
 
-Columns: `steps` replayed, `first live step` (s), `per replayed step` (ms, over the
-smallest journal: start-up removed), `peak MB`. Target (issue 23): first live step at
-most 1 s after start at 10,000 steps. With ``--base REV`` the same resumes (the same
-journals, rounds interleaved) run the code of REV too, checked out in a git worktree and
-imported by path, and the ratio base / this is printed: before and after in one run.
+Columns: `steps` replayed, `first live step` (s, wall), `CPU` (s of the harness process
+itself at that moment: the machine's load shows in wall time, hardly in CPU), `over fresh`
+(CPU beyond a fresh run's: what resuming itself costs), `per replayed step` (CPU ms, over
+the smallest journal: start-up removed), `peak MB`. The first row, `fresh`, is the
+baseline: `harness run` of the same project just after its init (no session journaled),
+to its first live step. And the floor every `harness run` pays before its first model
+call: the interpreter and litellm's import (CPU s, in a process of its own). Target
+(issue 23): first live step at most 1 s after start at 10,000 steps. With ``--base
+REV`` the same resumes (the same journals, rounds interleaved) run the code of REV too,
+checked out in a git worktree and imported by path, and the ratio base / this is printed:
+before and after in one run.
 Then the read commands on the largest journal (the run interrupted there): `harness
 status`, `harness log` and `harness journal verify`, wall and CPU (the machine's load
 shows in wall time, hardly in CPU), median of the rounds, each code in turn. Targets:
@@ -76,13 +82,16 @@ def _kill(proc: subprocess.Popen[str]) -> None:
     proc.wait()
 
 
-def build(folder: Path, steps: int) -> Path:
-    """A project whose open session's journal holds ``steps`` steps, its process killed."""
+def build(folder: Path, steps: int, size: int | None = None) -> Path:
+    """A project whose open session's journal holds ``steps`` steps, its process killed
+    (0: just initialised, no run started; ``size``: the session's planned length)."""
     root = folder / f"p{steps}"
-    _bench_session().make_project(root, steps)  # type: ignore[attr-defined]
+    _bench_session().make_project(root, size or steps)  # type: ignore[attr-defined]
     done = _harness(root, "init", "--spec", str(root / "SPEC.md"), stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL)  # fmt: skip
     assert done.wait() == 0
+    if steps == 0:
+        return root
     proc = _harness(root, "run", "--json", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     seen = 0
@@ -97,9 +106,10 @@ def build(folder: Path, steps: int) -> Path:
     return root
 
 
-def first_live_step(root: Path, code: Path = ROOT) -> tuple[float, float]:
-    """(seconds from spawn to the first live step, peak resident MB then) of a resume by
-    the harness of checkout ``code``."""
+def first_live_step(root: Path, code: Path = ROOT, kind: str = "") -> tuple[float, float, float]:
+    """(seconds from spawn to the first live step, CPU seconds of the process then, peak
+    resident MB then) of a resume by the harness of checkout ``code`` (``kind``: the first
+    live step of that kind)."""
     work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
     try:
         copy = work / "p"
@@ -109,14 +119,31 @@ def first_live_step(root: Path, code: Path = ROOT) -> tuple[float, float]:
                         stderr=subprocess.DEVNULL)  # fmt: skip
         assert proc.stdout is not None
         for line in proc.stdout:
-            if json.loads(line)["type"] == "step.started":
+            event = json.loads(line)
+            if event["type"] == "step.started" and kind in ("", event.get("kind")):
                 elapsed = time.perf_counter() - started
-                peak = _peak_mb(proc.pid)
+                cpu, peak = _cpu_s(proc.pid), _peak_mb(proc.pid)
                 _kill(proc)
-                return elapsed, peak
+                return elapsed, cpu, peak
         raise AssertionError("the resumed run started no live step")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its children not counted)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def floor_cpu(code: Path = ROOT) -> float:
+    """CPU seconds of a process that starts the interpreter and imports litellm the way
+    harness does (what every `harness run` pays before its first model call)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    script = "from harness.model.names import import_litellm; import_litellm()"
+    subprocess.run([sys.executable, "-c", script], cwd=code, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def _peak_mb(pid: int) -> float:
@@ -201,13 +228,22 @@ def _checkout(rev: str, folder: Path) -> Path:
     return target
 
 
-def _table(title: str, rounds: int, rows: list[tuple[int, float, float]]) -> None:
-    base_steps, base_s, _ = rows[0]
-    print(f"{title} (median of {rounds}; python {sys.version.split()[0]})")
-    print(f"{'steps':>7} {'first live step':>16} {'per replayed step':>18} {'peak MB':>8}")
-    for steps, seconds, peak in rows:
-        per = (seconds - base_s) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
-        print(f"{steps:>7} {seconds:>14.2f} s {per:>15.3f} ms {peak:>8.0f}")
+Row = tuple[int, float, float, float]  # steps, wall s, CPU s, peak MB
+
+
+def _table(title: str, rounds: int, rows: list[Row], floor: float) -> None:
+    _, _, fresh_cpu, _ = rows[0]
+    base_steps, _, base_cpu, _ = rows[1]
+    print(f"{title} (median of {rounds}; python {sys.version.split()[0]}; load "
+          f"{os.getloadavg()[0]:.1f})")  # fmt: skip
+    print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'over fresh':>11} "
+          f"{'per replayed step':>18} {'peak MB':>8}")  # fmt: skip
+    for steps, seconds, cpu, peak in rows:
+        per = (cpu - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
+        name = f"{steps:>7}" if steps else f"{'fresh':>7}"
+        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {cpu - fresh_cpu:>9.2f} s "
+              f"{per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
+    print(f"floor (interpreter + litellm's import, CPU): {floor:.2f} s")
 
 
 def main() -> None:
@@ -223,25 +259,31 @@ def main() -> None:
         if args.profile:
             profile(build(folder, args.profile))
             return
-        sizes = sorted({10, *(int(s) for s in args.steps.split(","))})
+        sizes = sorted({0, 10, *(int(s) for s in args.steps.split(","))})
         codes = [ROOT, *([base] if base else [])]
-        found: dict[Path, list[tuple[int, float, float]]] = {code: [] for code in codes}
+        found: dict[Path, list[Row]] = {code: [] for code in codes}
+        floors: dict[Path, list[float]] = {code: [] for code in codes}
         root = folder
         for steps in sizes:
-            root = build(folder, steps)
-            runs: dict[Path, list[tuple[float, float]]] = {code: [] for code in codes}
+            root = build(folder, steps, size=sizes[-1] if steps == 0 else None)
+            runs: dict[Path, list[tuple[float, float, float]]] = {code: [] for code in codes}
             for _ in range(args.rounds):  # interleaved: load hits both alike
                 for code in codes:
-                    runs[code].append(first_live_step(root, code))
+                    kind = "llm" if steps == 0 else ""
+                    runs[code].append(first_live_step(root, code, kind))
+                    if steps == 0:
+                        floors[code].append(floor_cpu(code))
             for code in codes:
                 seconds = statistics.median(r[0] for r in runs[code])
-                found[code].append((steps, seconds, max(r[1] for r in runs[code])))
-        _table("resume, this code", args.rounds, found[ROOT])
+                cpu = statistics.median(r[1] for r in runs[code])
+                found[code].append((steps, seconds, cpu, max(r[2] for r in runs[code])))
+        _table("resume, this code", args.rounds, found[ROOT], statistics.median(floors[ROOT]))
         if base is not None:
-            _table(f"resume, base {args.base}", args.rounds, found[base])
-            print("base / this (first live step):")
-            for (steps, now, _), (_, then, _) in zip(found[ROOT], found[base], strict=True):
-                print(f"{steps:>7} {then / now:>8.2f}x")
+            floor = statistics.median(floors[base])
+            _table(f"resume, base {args.base}", args.rounds, found[base], floor)
+            print("base / this (first live step, CPU):")
+            for mine, theirs in zip(found[ROOT], found[base], strict=True):
+                print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x")
         reads = _reads(root, codes, args.rounds)
         print(f"read commands at {sizes[-1]:,} steps (median of {args.rounds}): wall s / CPU s")
         for name in reads[ROOT]:

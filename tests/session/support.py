@@ -128,6 +128,17 @@ def harness_out(root: Path, *args: str) -> tuple[int, str]:
     return code, buffer.getvalue()
 
 
+def harness_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`harness -C root ...` in this process, as `harness_proc` gives it: exit code, stdout
+    and stderr. For a command that needs no process of its own (no kill, no signal, no
+    environment of its own): a child pays `import litellm` and the rest again (~5 CPU-s)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = harness(root, *args)
+    argv = ["harness", "-C", str(root), *args]
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
 def harness_proc(
     root: Path,
     *args: str,

@@ -1,4 +1,6 @@
-"""Repository states refused at wake, git locks, and hostile git config (real git, real CLI)."""
+"""Repository states refused at wake, git locks, and hostile git config (real git, real CLI).
+
+The CLI runs in this process (`harness_run`) but where a test kills it (a child process)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from tests.session.support import (
     fid,
     good_turns,
     harness_proc,
+    harness_run,
     init,
     make_project,
     passing,
@@ -49,7 +52,7 @@ def _conflict(root: Path) -> None:
 
 
 def _refused(root: Path, *words: str) -> None:
-    result = harness_proc(root, "run")
+    result = harness_run(root, "run")
     assert result.returncode == 2, result.stderr
     for word in words:
         assert word in result.stderr
@@ -92,7 +95,7 @@ def test_a_stale_index_lock_is_cleared_and_the_session_commits_once(tmp_path: Pa
     """As a SIGKILLed `git commit` leaves it: the file, no process."""
     root = _project(tmp_path)
     (root / ".git" / "index.lock").write_bytes(b"")
-    result = harness_proc(root, "run")
+    result = harness_run(root, "run")
     assert result.returncode == 0, result.stderr
     assert "stale git lock" in result.stderr
     assert not (root / ".git" / "index.lock").exists()
@@ -108,7 +111,7 @@ def test_a_lock_left_during_the_session_is_cleared_and_the_commit_retried(tmp_pa
     turns = [turn(call("run", command=lock_it)), *good_turns(1)]
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
-    first = harness_proc(root, "run")
+    first = harness_run(root, "run")
     # The lock has no live holder: cleared and the commit retried within the same run.
     assert first.returncode == 0, first.stderr
     assert "stale git lock" in first.stderr
@@ -127,7 +130,7 @@ def test_a_lock_held_by_a_live_process_stops_clearly_and_resumes(tmp_path: Path)
         while not lock.exists():
             assert time.monotonic() < deadline, "the lock holder never started"
             time.sleep(0.05)
-        result = harness_proc(root, "run")
+        result = harness_run(root, "run")
         assert result.returncode == 6, result.stderr
         assert f"pid {holder.pid}" in result.stderr and "held by a live process" in result.stderr
         assert (
@@ -139,7 +142,7 @@ def test_a_lock_held_by_a_live_process_stops_clearly_and_resumes(tmp_path: Path)
         holder.kill()
         holder.wait()
     assert lock.exists()  # never removed while it was held
-    second = harness_proc(root, "run")
+    second = harness_run(root, "run")
     assert second.returncode == 0, second.stderr
     assert passing(root) == [fid(1)]
 
@@ -161,7 +164,7 @@ def test_agent_planted_git_programs_never_run_on_the_host(tmp_path: Path, attack
     turns = [turn(call("run", command=plant)), *good_turns(1)]
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
-    result = harness_proc(root, "run")
+    result = harness_run(root, "run")
     assert not marker.exists()
     if attack == "hooks":
         assert result.returncode == 0, result.stderr  # hooks are off: nothing to refuse
@@ -177,12 +180,13 @@ def test_agent_planted_git_programs_never_run_on_the_host(tmp_path: Path, attack
             "--unset-all",
             "core.fsmonitor" if attack == "fsmonitor" else "filter.x.clean",
         )
-        again = harness_proc(root, "run")
+        again = harness_run(root, "run")
         assert again.returncode == 0, again.stderr
         assert not marker.exists()
         assert list(session_commits(root).values()) == [1]
 
 
+@pytest.mark.slow  # a child process, SIGKILLed in its commit step
 def test_a_kill_inside_the_commit_leaving_index_lock_resumes_and_commits_once(
     tmp_path: Path,
 ) -> None:
@@ -194,7 +198,7 @@ def test_a_kill_inside_the_commit_leaving_index_lock_resumes_and_commits_once(
     crashed = harness_proc(root, "run", crash_in="git:commit")
     assert crashed.returncode == -9, crashed.stderr
     (root / ".git" / "index.lock").write_bytes(b"")
-    resumed = harness_proc(root, "run")
+    resumed = harness_run(root, "run")
     assert resumed.returncode == 0, resumed.stderr
     assert "stale git lock" in resumed.stderr
     assert sorted(session_commits(root).values()) == [1, 1]

@@ -161,7 +161,7 @@ def work(
     loop = AgentLoop(
         journal=journal,
         model=env.model,
-        model_name=env.config.model.name or str(getattr(env.model, "name", "")),
+        model_name=env.config.model.name or env.model.name,
         tools=env.tools,
         ctx=ctx,
         accounting=env.accounting,

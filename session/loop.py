@@ -92,9 +92,7 @@ class AgentLoop:
         self.ctx.door = self.pipeline
 
     def run(self, messages: list[Message]) -> LoopOutcome:
-        prepare = getattr(self.model, "prepare", None)
-        if callable(prepare):  # litellm's import, before the first step's clock starts
-            prepare()
+        self.model.prepare()  # litellm's import, before the first step's clock starts
         if self.limits.wall_s:
             self._bound_wall(self.limits.wall_s)
         sent = 0
@@ -176,10 +174,9 @@ class AgentLoop:
 
         def call() -> ModelResponse:
             lost = None
-            estimate = getattr(self.model, "estimate", None)
-            if getattr(self.journal, "resumed_in_flight", False) and estimate is not None:
+            if self.journal.resumed_in_flight:
                 # The request was in flight at a crash: the provider may have billed it.
-                lost = estimate(snapshot, schemas)
+                lost = self.model.estimate(snapshot, schemas)
             response = self.model.complete(snapshot, schemas)
             if lost is not None:
                 response = response.model_copy(update={"estimated_usage": lost})

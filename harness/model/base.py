@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -82,7 +83,23 @@ class ModelResponse(BaseModel):
 
 @runtime_checkable
 class Model(Protocol):
-    """A chat model that answers a transcript, possibly with tool calls."""
+    """A chat model that answers a transcript, possibly with tool calls. The agent loop uses
+    every member: `name` labels its steps, `prepare()` runs before the first step's clock
+    starts, `estimate` prices a request whose answer a crash lost."""
+
+    @property
+    def name(self) -> str:
+        """The model's name, as the journal's steps and the reports carry it."""
+        ...
+
+    def prepare(self) -> None:
+        """Do the slow set-up (imports) now, before the first call is timed."""
+        ...
+
+    def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
+        """What a request of this transcript may have cost when its answer was lost (a crash
+        mid-request): the provider may have billed it."""
+        ...
 
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
@@ -133,3 +150,9 @@ class BudgetSettings(Protocol):
     def run_tokens(self) -> int | None: ...
     @property
     def run_dollars(self) -> float | None: ...
+
+
+def size_estimate(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> int:
+    """Prompt tokens of a request from its size (4 bytes a token): for a lost request."""
+    size = len(json.dumps({"messages": messages, "tools": tools}, default=str))
+    return max(1, size // 4)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ContextWindowExceeded, ModelError, ModelFatal, QuotaExhausted
-from harness.model.base import ModelResponse, ToolCall, Usage
+from harness.model.base import ModelResponse, ToolCall, Usage, size_estimate
 from harness.model.policy import RetriesExhausted
 from harness.model.script import (
     INPUT_COST_PER_TOKEN,
@@ -59,6 +59,14 @@ class ScriptedModel:
         self.calls = 0
         """Completions asked for (each retried attempt counts)."""
         self._failed: dict[tuple[str, int], int] = {}
+
+    def prepare(self) -> None:
+        """Nothing to set up: the script is loaded already."""
+
+    def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
+        """The request's prompt tokens from its size; a script costs no dollars."""
+        prompt = size_estimate(messages, tools)
+        return Usage(prompt_tokens=prompt, total_tokens=prompt)
 
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -14,7 +13,7 @@ from typing import Any
 from harness.errors import ModelFatal
 from harness.events import Events
 from harness.model.accounting import Accounting
-from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage
+from harness.model.base import ModelResponse, ModelSettings, ToolCall, Usage, size_estimate
 from harness.model.credentials import KEY_ENV, credentials
 from harness.model.lean import quiet, response_cost
 from harness.model.names import (
@@ -110,8 +109,7 @@ class LitellmModel:
         """What a request of this transcript may have cost when its answer was lost (a crash
         mid-request): prompt tokens from its size (4 bytes a token), no completion."""
 
-        size = len(json.dumps({"messages": messages, "tools": tools}, default=str))
-        prompt = max(1, size // 4)
+        prompt = size_estimate(messages, tools)
 
         price = configured_price(self.config)
         cost = 0.0 if price is None else prompt * price[0]

@@ -91,7 +91,7 @@ def build_evaluator(
     model = LitellmModel(
         model_config, project_root=root, environ=scope.environ, events=scope.events
     )
-    name = model_config.name or str(getattr(model, "name", "model"))
+    name = model_config.name or model.name
     return Evaluator(model, name, settings, accounting, runner.name, scope.secrets)
 
 

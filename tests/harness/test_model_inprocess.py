@@ -128,3 +128,23 @@ def test_the_in_process_path_does_not_import_litellm(tmp_path: Path) -> None:
     )
     assert out.stdout.strip() == "False"
     assert load_script(tmp_path / "script.json").scenes[1].name == "F003"
+
+
+def test_both_models_have_the_members_the_loop_uses(tmp_path: Path) -> None:
+    """The loop calls `prepare`, `estimate` and `name` on any Model (no getattr fallback that
+    would skip a lost request's cost): the protocol says so, and both models have them,
+    estimating a lost request alike (tokens from its size)."""
+    assert {"name", "prepare", "estimate", "complete"} <= set(dir(Model))
+    name = write_script(tmp_path, SCRIPT)
+    inproc = ScriptedModel(tmp_path / "script.json")
+    gateway = make_model(tmp_path, name)
+    messages = user("Session 4: Feature F003")
+    inproc.prepare()
+    gateway.prepare()
+    assert (
+        inproc.estimate(messages, TOOLS).prompt_tokens
+        == (gateway.estimate(messages, TOOLS).prompt_tokens)
+        > 0
+    )
+    assert isinstance(inproc, Model) and isinstance(gateway, Model)
+    assert gateway.name == name and inproc.name == "scripted/inprocess"

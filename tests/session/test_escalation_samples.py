@@ -25,6 +25,12 @@ class Wavering:
     def __init__(self) -> None:
         self.calls = 0
 
+    def prepare(self) -> None:
+        pass
+
+    def estimate(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Usage:
+        return Usage()
+
     def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
         self.calls += 1
         usage = Usage(prompt_tokens=100, completion_tokens=10, total_tokens=110, cost_usd=0.001)

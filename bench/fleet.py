@@ -2,15 +2,17 @@
 step, p50/p99 step overhead, and the takeover time after a worker is killed, with a
 simulated model latency; each figure printed beside the issue's target.
 
-Projects are scripted (2 features, local runner); every model answer waits ``--latency``
-seconds inside the scripted provider. The runs are submitted to a fleet (embedded by
-default, ``--url`` for PostgreSQL) driven by ``--workers`` worker processes. Midway one
-worker is killed (SIGKILL) and the time until its runs' first new step elsewhere is read
-from their journals.
+Projects are scripted (``--features`` features, 2 by default; local runner); every model
+answer waits ``--latency`` seconds inside the scripted provider. The runs are submitted
+to a fleet (embedded by default, ``--url`` for PostgreSQL) driven by ``--workers`` worker
+processes, each beating before anything is timed. Midway one worker is killed (SIGKILL):
+the bench says when its last beat was, when a peer marked it lost, and when its runs made
+their first new step elsewhere (read from their journals).
 
     nice python bench/fleet.py --runs 40 --latency 2        # ~3 min on a quiet machine
     nice python bench/fleet.py --runs 1000 --latency 2 --workers 2
-    nice python bench/fleet.py --runs 6 --latency 2 --pg --machines --stagger --per-worker 6
+    nice python bench/fleet.py --runs 6 --latency 2 --pg --machines --stagger --per-worker 6 \
+        --features 3
 
 Say the machine's load with the figures (`uptime` is printed): the machine is shared.
 """
@@ -49,6 +51,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--features", type=int, default=2, help="features per project, 1-3 (a run's length)"
+    )
     parser.add_argument("--url", default=None, help="a PostgreSQL fleet (default: embedded)")
     parser.add_argument(
         "--pg", action="store_true", help="a PostgreSQL server of the bench's own (initdb here)"
@@ -79,7 +84,7 @@ def main() -> int:
     env = {"HARNESS_STATE_HOME": str(base / "state")}
     os.environ.update(env)
     print(f"load before: {os.getloadavg()}; {os.cpu_count()} cores", flush=True)
-    source = scripted_project(base / "source", latency_s=args.latency)
+    source = scripted_project(base / "source", count=args.features, latency_s=args.latency)
     server = _own_server() if args.pg else None
     url = server.url() if server is not None else args.url
     assert url or not args.machines, "--machines needs a PostgreSQL fleet (--url or --pg)"
@@ -96,20 +101,24 @@ def main() -> int:
     workers = [f"w{k}" for k in range(args.workers)]
     fleets = {w: away if k == 0 else fleet for k, w in enumerate(workers)}
     late = workers[1:] if args.stagger else []
+    os.environ.update({k: v for k, v in fleet.env.items() if k.startswith("HARNESS_FLEET")})
+    from fleet.db import FleetDb
+    from fleet.place import fleet_place
+    from harness.cli import main as harness
+
+    db = FleetDb(fleet_place())  # read here, not by a `harness fleet status` process a second
     for w in workers:
         if w not in late:
             fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
-    time.sleep(8)
+    _wait_live(db, fleets, [w for w in workers if w not in late])
     idle = {w: _proc(fleets[w].workers[w].pid) for w in workers if w not in late}
     started = time.monotonic()
-    os.environ.update({k: v for k, v in fleet.env.items() if k.startswith("HARNESS_FLEET")})
-    from harness.cli import main as harness
-
     for k in range(args.runs):  # in this process: the imports are paid once
         assert harness(["fleet", "submit", str(source), "--id", f"b{k:04d}"]) == 0
     peak_running, peak_rss, killed_at, victims = 0, 0, None, set()
+    last_beat = detected = None
     while True:
-        rows = fleet.status()
+        rows = [{"id": r.id, "state": r.state, "worker": r.worker} for r in db.all_runs()]
         running = [r for r in rows if r["state"] == "running"]
         alive = [w for w in workers if w in idle and fleets[w].workers[w].poll() is None]
         if len(running) >= peak_running:
@@ -119,7 +128,7 @@ def main() -> int:
         if late and len(mine) >= 2:
             for w in late:
                 fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
-            time.sleep(8)
+            _wait_live(db, fleets, late)
             idle.update({w: _proc(fleets[w].workers[w].pid) for w in late})
             late = []
             continue
@@ -128,6 +137,9 @@ def main() -> int:
             cpu_at_kill = _proc(fleets[workers[0]].workers[workers[0]].pid)[0]
             fleets[workers[0]].kill(workers[0])
             killed_at = time.time()
+            last_beat = _worker(db, workers[0]).heartbeat
+        if killed_at is not None and detected is None and _worker(db, workers[0]).state == "lost":
+            detected = time.time()  # within this loop's 1 s
         if rows and all(r["state"] in ("complete", "failed", "budget") for r in rows):
             break
         time.sleep(1)
@@ -137,6 +149,7 @@ def main() -> int:
     if killed_at is not None:
         cpu += cpu_at_kill - idle[workers[0]][0]
     steps, overhead, takeover = _journals(fleet, rows, args.latency, killed_at, victims)
+    db.close()
     fleet.stop_all()
     away.stop_all()
     if server is not None:
@@ -144,7 +157,33 @@ def main() -> int:
     done = sum(r["state"] == "complete" for r in rows)
     print(f"load after: {os.getloadavg()}")
     _report(args, rows, done, wall, peak_running, peak_rss, cpu, steps, overhead, takeover)
+    if takeover and killed_at is not None and last_beat is not None and detected is not None:
+        print(
+            f"takeover in parts: the killed worker's last beat {killed_at - last_beat:.1f} s "
+            f"before the kill; marked lost {detected - last_beat:.1f} s after that beat "
+            f"(--lost-after {LOST_AFTER_S:g} s, checked each second; this loop reads it each "
+            f"second); its runs' first new step {killed_at + max(takeover) - detected:.1f} s "
+            "after it was marked lost (recovery, queue, clone and restore, journal replay, "
+            "first step)"
+        )
     return 0
+
+
+def _wait_live(db: Any, fleets: dict[str, Any], ids: list[str]) -> None:
+    """Until each worker just started beats (it is up: imports done, DBOS launched), so a kill
+    is never timed against a peer still starting."""
+    since = time.time()
+    while True:
+        beating = {w.id for w in db.all_workers() if w.state == "live" and w.started_at >= since}
+        if beating.issuperset(ids):
+            return
+        for w in ids:
+            assert fleets[w].workers[w].poll() is None, f"worker {w} exited: see its log"
+        time.sleep(0.5)
+
+
+def _worker(db: Any, worker_id: str) -> Any:
+    return next(w for w in db.all_workers() if w.id == worker_id)
 
 
 def _own_server() -> Any:

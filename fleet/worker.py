@@ -28,7 +28,7 @@ from fleet.db import FleetDb, WorkerRow
 from fleet.drive import WorkerState
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
-from harness.model.names import import_litellm
+from fleet.warm import warm
 
 if TYPE_CHECKING:
     from fleet.place import Place
@@ -76,7 +76,7 @@ def serve(
         classes.declare(klass, maxima)
     declared = classes.all().get(klass)
     soft, _hard = raise_fd_limit()
-    import_litellm()  # once per worker, before any run: runs never race on the import
+    warm()  # litellm and the run code, once per worker before any drive (fleet.warm)
     state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
         state.journals = RunJournals(place)

@@ -21,6 +21,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from harness.model.names import import_litellm
+
 _CALLBACK_LISTS = ("callbacks", "success_callback", "_async_success_callback", "input_callback")
 
 
@@ -57,3 +59,17 @@ def response_cost(raw: Any) -> tuple[float | None, str | None]:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value), None
     return None, "litellm's price table does not list it"
+
+
+def warm_up() -> None:
+    """One offline call through litellm's ``completion`` (its ``mock_response``: no request
+    leaves the process) and one token count, so the modules and the tokenizer litellm
+    loads at a process's first call are loaded now, not in the first run's model step."""
+    litellm = import_litellm()
+    with quiet(litellm):
+        litellm.completion(
+            model="openai/harness-warm-up",
+            messages=[{"role": "user", "content": "warm up"}],
+            mock_response="ok",
+        )
+    litellm.token_counter(text="warm up")  # its default tokenizer (custom providers count)

@@ -382,10 +382,13 @@ class DockerRunner:
 
     def _refused(self, command: str, error: Exception, limits: Resources) -> CommandResult:
         """The engine would not create or start the container: the agent's to fix when it
-        declared resources of its own (e.g. GPUs the engine does not have), the machine's
-        (RunnerError: the run parks) when it asked for nothing beyond the run's own."""
+        declared resources of its own (e.g. GPUs the engine does not have) and the refusal is
+        about one of them, the machine's (RunnerError: the run parks) otherwise: the run's
+        own resources, network plumbing, the image store, the image's user."""
         if limits.container_key()[:4] == self.resources.container_key()[:4]:
             raise ds.engine_refused(error)
+        if not ds.refused_declared(error, limits, self.resources):
+            raise ds.engine_refused(error, declared=True)
         failure = Failure(
             kind="sandbox",
             message=f"the Docker engine refused to create the container: {ds.short(error)}",

@@ -341,11 +341,39 @@ def unreachable(error: BaseException) -> RunnerError:
     return classify.daemon_unreachable(short(error))
 
 
-def engine_refused(error: Exception) -> RunnerError:
+# The words of the engine's refusals about one resource of a container (Docker's own
+# messages: "Range of CPUs is from 0.01 to 2.00", "Minimum memory limit allowed is 6MB",
+# 'could not select device driver "" with capabilities: [[gpu]]').
+RESOURCE_WORDS: dict[str, tuple[str, ...]] = {
+    "memory_mb": ("memory",),
+    "cpus": ("cpu",),
+    "pids": ("pids",),
+    "gpus": ("gpu", "device driver"),
+}
+
+
+def refused_declared(error: Exception, declared: Resources, own: Resources) -> list[str]:
+    """The resources the agent declared (unlike the run's own) that the engine's refusal is
+    about; [] when it is about something else (network plumbing, the image, the user)."""
+    text = str(error).lower()
+    return [
+        name
+        for name, words in RESOURCE_WORDS.items()
+        if getattr(declared, name) != getattr(own, name) and any(w in text for w in words)
+    ]
+
+
+def engine_refused(error: Exception, *, declared: bool = False) -> RunnerError:
     """The engine refused a container with the run's own resources (its network plumbing,
-    image store or devices, or resources in harness.toml it cannot give): not the agent's."""
+    image store or devices, or resources in harness.toml it cannot give), or for a cause
+    that is none of the resources the agent declared (``declared``): not the agent's."""
+    what = (
+        "for a cause that is none of the resources the agent declared"
+        if declared
+        else "with the run's own resources"
+    )
     return RunnerError(
-        f"the Docker engine refused a container with the run's own resources: {short(error)}.",
+        f"the Docker engine refused a container {what}: {short(error)}.",
         kind="engine_refused",
         suggestion="This is the machine's engine (network, storage, devices) or the run's "
         "[runner] resources in harness.toml, not the agent's work: fix it (`harness doctor` "

@@ -159,3 +159,29 @@ def test_a_refusal_of_resources_the_agent_declared_is_the_agent_s(docker_runner:
     assert "Range of CPUs" in result.failure.message
     assert "request fewer or other resources" in result.failure.suggestion
     assert docker_runner.run("echo ok").stdout == "ok\n"  # the run's own still work
+
+
+def test_an_engine_fault_beside_declared_resources_parks_the_run(
+    docker_client: Any, busybox_image: str, project: Path
+) -> None:
+    """Issue 26: the engine refusing a container for a cause of its own (here the image has
+    no such user: like a missing bridge or a broken image store, the machine's) parks the
+    run even when the agent declared resources; it never reads "request fewer resources"."""
+
+    runner = DockerRunner(
+        project,
+        image=busybox_image,
+        user="harness-no-such-user",
+        labels={"harness.run": "test-run", "harness.session": "1"},
+        client=docker_client,
+    )
+    try:
+        for fresh in (False, True):  # the session container, then a fresh one (checks)
+            with pytest.raises(RunnerError) as refused:
+                runner.run("true", resources=Resources(cpus=0.5), fresh=fresh)
+            assert refused.value.kind == "engine_refused"
+            assert "unable to find user harness-no-such-user" in str(refused.value)
+            assert "none of the resources the agent declared" in str(refused.value)
+    finally:
+        runner.close()
+    assert project_containers(docker_client, project) == []

@@ -26,6 +26,7 @@ from tests.session.support import (
     harness,
     harness_out,
     harness_proc,
+    harness_run,
     init,
     make_project,
     turn,
@@ -52,6 +53,7 @@ def rows(root: Path) -> list[tuple[object, ...]]:
     return found
 
 
+@pytest.mark.slow  # a child process that SIGKILLs itself in step 4
 def test_a_forged_failed_check_is_refused_after_a_crash(tmp_path: Path) -> None:
     turns = [
         turn(call("verify_feature", feature="F001")),  # fails: done_a.txt does not exist
@@ -70,7 +72,7 @@ def test_a_forged_failed_check_is_refused_after_a_crash(tmp_path: Path) -> None:
     step = f"{forged[0][1]}/1/{forged[0][3]}"  # run/session/seq
     before_rows, before_list = rows(root), (root / "feature_list.json").read_bytes()
 
-    resumed = harness_proc(root, "run")
+    resumed = harness_run(root, "run")
     assert resumed.returncode == 2, resumed.stderr
     assert "was written or reordered outside harness" in resumed.stderr
     assert f"step {step} (run " in resumed.stderr  # names the step
@@ -78,7 +80,7 @@ def test_a_forged_failed_check_is_refused_after_a_crash(tmp_path: Path) -> None:
     assert rows(root) == before_rows  # nothing overwritten
     assert (root / "feature_list.json").read_bytes() == before_list
 
-    verified = harness_proc(root, "journal", "verify")
+    verified = harness_run(root, "journal", "verify")
     assert verified.returncode == 2
     assert "FORGED" in verified.stdout and step in verified.stdout
 

@@ -24,7 +24,7 @@ from tests.session.support import (
     call,
     feature_list,
     good_turns,
-    harness_proc,
+    harness_run,
     init,
     make_project,
     turn,
@@ -69,33 +69,33 @@ def test_a_disk_filled_mid_run_is_named_and_the_run_resumes(
     root = make_project(small_disk / "p", count=1, sessions={1: turns})
     init(root)
     out = tmp_path / "report.json"
-    full = harness_proc(root, "run", "--report", str(out))
+    full = harness_run(root, "run", "--report", str(out))
     assert full.returncode == 4, full.stderr
     assert report(out)["outcome"] == "waiting"
     assert "no space left on" in str(report(out)["detail"])
     assert "damaged" not in full.stderr + full.stdout
-    checked = harness_proc(root, "journal", "verify")
+    checked = harness_run(root, "journal", "verify")
     assert "DAMAGED" not in checked.stdout and "move it aside" not in checked.stdout
 
     (root / "big").unlink()  # space is freed
-    resumed = harness_proc(root, "run", "--report", str(out))
+    resumed = harness_run(root, "run", "--report", str(out))
     assert resumed.returncode == 0, resumed.stderr
     assert report(out)["outcome"] == "complete" and passing(root) == ["F001"]
-    assert harness_proc(root, "journal", "verify").returncode == 0
-    assert harness_proc(root, "validate").returncode == 0
+    assert harness_run(root, "journal", "verify").returncode == 0
+    assert harness_run(root, "validate").returncode == 0
 
 
 def test_a_read_only_project_is_named_and_the_run_resumes(small_disk: Path, tmp_path: Path) -> None:
     root = make_project(small_disk / "p", count=2, toml="[budgets]\nrun_sessions = 1\n")
     init(root)
-    assert harness_proc(root, "run").returncode == 3  # F001 passes, the session budget ends
+    assert harness_run(root, "run").returncode == 3  # F001 passes, the session budget ends
     assert _mount("-o", "remount,ro", str(small_disk)).returncode == 0
     out = tmp_path / "report.json"
-    stopped = harness_proc(root, "run", "--report", str(out))
+    stopped = harness_run(root, "run", "--report", str(out))
     assert stopped.returncode == 4, stopped.stderr
     assert report(out)["outcome"] == "waiting" and "is read-only" in str(report(out)["detail"])
     assert "damaged" not in stopped.stderr.lower()
-    checked = harness_proc(root, "journal", "verify")
+    checked = harness_run(root, "journal", "verify")
     assert checked.returncode in (0, 4), checked.stdout
     assert "read-only" in checked.stdout and "DAMAGED" not in checked.stdout
 
@@ -103,14 +103,14 @@ def test_a_read_only_project_is_named_and_the_run_resumes(small_disk: Path, tmp_
     (root / "harness.toml").write_text(
         (root / "harness.toml").read_text().replace("run_sessions = 1", "run_sessions = 3")
     )
-    assert harness_proc(root, "run").returncode == 0
+    assert harness_run(root, "run").returncode == 0
     assert passing(root) == ["F001", "F002"]
 
 
 def test_garbage_in_a_journal_page_stops_the_run_before_it_writes(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=2, toml="[budgets]\nrun_sessions = 1\n")
     init(root)
-    assert harness_proc(root, "run").returncode == 3
+    assert harness_run(root, "run").returncode == 3
     db = root / ".harness" / "journal.db"
     assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
     data = bytearray(db.read_bytes())
@@ -120,7 +120,7 @@ def test_garbage_in_a_journal_page_stops_the_run_before_it_writes(tmp_path: Path
     before = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
     head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True)
 
-    stopped = harness_proc(root, "run")
+    stopped = harness_run(root, "run")
     assert stopped.returncode == 2, stopped.stderr
     assert "is damaged" in stopped.stderr and "quick_check" in stopped.stderr
     assert stopped.stderr.index("Restore it") < stopped.stderr.index("move it aside")
@@ -128,7 +128,7 @@ def test_garbage_in_a_journal_page_stops_the_run_before_it_writes(tmp_path: Path
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == before
     again = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True)
     assert again.stdout == head.stdout
-    verified = harness_proc(root, "journal", "verify")
+    verified = harness_run(root, "journal", "verify")
     assert verified.returncode == 2 and "DAMAGED" in verified.stdout
 
 

@@ -18,7 +18,7 @@ from session.context import WorkContext
 from session.env import SessionEnv
 from session.evidence import demote_unverified
 from session.gating import task_type
-from session.loop import AgentLoop, Limits, LoopOutcome
+from session.loop import AgentLoop, Limits, LoopOutcome, SessionEnding
 from session.sentinel import Sentinel, check_against_head
 from session.setup_tree import run_setup
 from session.verify.clean import sweep
@@ -40,7 +40,7 @@ WAKE_COMMAND = f"if command -v bash >/dev/null; then bash {INIT_SCRIPT}; else sh
 class SessionOutcome:
     number: int
     feature: str | None
-    ending: str
+    ending: SessionEnding
     detail: str = ""
     steps: int = 0
     commit: str | None = None
@@ -65,7 +65,7 @@ class Worked:
 
     ctx: WorkContext
     outcome: LoopOutcome
-    ending: str  # "passing" when the feature was marked, else the loop's ending
+    ending: SessionEnding  # "passing" when the feature was marked, else the loop's ending
     known: bytes | None = None  # the feature-list bytes the guarded tools wrote
     idle: bool = False  # no tool changed or checked anything (see session.loop.CHANGERS)
 

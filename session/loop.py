@@ -31,6 +31,10 @@ if TYPE_CHECKING:
 
 Message = dict[str, Any]
 Ending = Literal["done", "stuck", "budget", "parked"]
+"""How the agent loop ended."""
+SessionEnding = Literal["passing", "done", "stuck", "budget", "parked", "complete"]
+"""How a session ended: the loop's ending, "passing" when its feature was marked (and held
+through the writeback's recheck), "complete" when no feature was left to work on."""
 STUCK_REPEATS = 3
 # Said once per session to a model that answered in prose only, before the session ends.
 NUDGE = (

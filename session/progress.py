@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
     from harness.redact import Redactor
     from session.context import WorkContext
-    from session.loop import LoopOutcome
+    from session.loop import LoopOutcome, SessionEnding
 
-# Session outcome -> the word in progress.md.
-OUTCOME_WORDS = {
+# Session ending -> the word in progress.md ("complete" sessions write no entry).
+OUTCOME_WORDS: dict[str, str] = {  # keyed by SessionEnding (a test checks)
     "passing": "passing",
     "done": "unfinished",
     "stuck": "stuck",
@@ -31,7 +31,7 @@ OUTCOME_WORDS = {
 def progress_entry(
     number: int,
     feature: str,
-    ending: str,
+    ending: SessionEnding,
     outcome: LoopOutcome,
     ctx: WorkContext,
     secrets: Redactor,

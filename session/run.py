@@ -78,7 +78,7 @@ class RunReport:
     detail: str = ""
     features_total: int = 0
     features_passing: int = 0
-    sessions: list[dict[str, Any]] = field(default_factory=list)
+    sessions: list[SessionOutcome] = field(default_factory=list)
     tokens: int = 0
     cost_usd: float = 0.0
     estimated_tokens: int = 0
@@ -369,7 +369,7 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
         open_session = None
         outcome: SessionOutcome = run_session(env, number)
         sessions_run += 1
-        report.sessions.append(asdict(outcome))
+        report.sessions.append(outcome)
         if outcome.ending == "parked":
             return "waiting_for_human", outcome.detail
         if outcome.ending == "stuck":

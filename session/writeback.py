@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
     from session.context import WorkContext
     from session.env import SessionEnv
-    from session.loop import LoopOutcome
+    from session.loop import LoopOutcome, SessionEnding
 
 PROGRESS = "progress.md"
 
@@ -186,12 +186,12 @@ def commit_session(
     journal: StepJournal,
     number: int,
     feature: str,
-    ending: str,
+    ending: SessionEnding,
     outcome: LoopOutcome,
     ctx: WorkContext,
     snapshot: WakeSnapshot,
     known: bytes | None,
-) -> tuple[str | None, str]:
+) -> tuple[str | None, SessionEnding]:
     """Plan, recheck, append the progress entry, commit; each step checks the world on
     resume. Returns the commit and the session's ending (no longer "passing" when the
     recheck found the session's own feature failing on what it commits)."""

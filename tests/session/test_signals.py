@@ -206,16 +206,18 @@ def test_a_signal_during_a_command_stops_every_process_of_it(
     assert [s.attempts for s in steps(root) if s.kind == "tool" and s.name == "run"] == [2]
 
 
-def test_a_signal_during_the_commit_leaves_it_to_the_resume(tmp_path: Path) -> None:
-    """SIGTERM just before the session's `git update-ref`: no commit, the step in flight;
-    the resumed run makes exactly one."""
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+def test_a_signal_during_the_commit_leaves_it_to_the_resume(tmp_path: Path, signum: int) -> None:
+    """SIGTERM or SIGHUP just before the session's `git update-ref`: no commit, the step in
+    flight; the resumed run makes exactly one."""
     root = make_project(tmp_path / "p", count=1)
     init(root)
     report = tmp_path / "report.json"
-    helper = [sys.executable, "-m", "tests.session.stopped_at", "update-ref@TERM"]
+    point = f"update-ref@{signal.Signals(signum).name.removeprefix('SIG')}"
+    helper = [sys.executable, "-m", "tests.session.stopped_at", point]
     proc = _start(root, report, *helper, str(tmp_path / "marker"), "--")
     _, err = proc.communicate(timeout=300)
-    _interrupted(report, signal.SIGTERM, proc.returncode, err)
+    _interrupted(report, signum, proc.returncode, err)
     assert session_commits(root) == {}
     commit = [s for s in steps(root) if s.kind == "git" and s.name == "commit" and s.session]
     assert [s.status for s in commit] == ["started"]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Self
 from harness.errors import JournalDamaged, JournalError
 from harness.journal import keys
 from harness.journal.chain import Chain
-from harness.journal.codec import join_large  # pydantic_core: only when read
 from harness.journal.evidence import cited_step
 
 if TYPE_CHECKING:
@@ -85,5 +84,7 @@ class ReaderBase:
             value = json.loads(text)
         except ValueError as error:
             raise JournalDamaged(f"journal {self.where}: a stored value is not JSON") from error
+        # codec imports pydantic_core, which `harness log` and `status` need not load
+        from harness.journal.codec import join_large  # noqa: PLC0415
 
         return join_large(text, value, self.get_blob)

@@ -26,11 +26,40 @@ class SqliteSql:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
             return self.conn.execute(sql, params)
-        except sqlite3.IntegrityError as error:
-            raise JournalError(f"journal {self.path}: {error}") from error
         except sqlite3.DatabaseError as error:
-            self.faulted = True
-            raise faults.classify(self.path, error) from error
+            raise self._meaning(error) from error
+
+    def _meaning(self, error: sqlite3.DatabaseError) -> Exception:
+        if isinstance(error, sqlite3.IntegrityError):
+            return JournalError(f"journal {self.path}: {error}")
+        self.faulted = True
+        return faults.classify(self.path, error)
+
+    def update_then_insert(
+        self, update: tuple[str, Sequence[Any]], sql: str, params: Sequence[Any]
+    ) -> int:
+        """``update``, then the insert (its row id), in one transaction: a quick step's
+        deferred end and the next step's start. The four statements run in one frame: this
+        is the per-step path, and a context manager between them costs a tenth of its
+        Python time."""
+        conn = self.conn
+        if conn.in_transaction:
+            self.execute(*update)
+            return self.insert(sql, params)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(*update)
+                row_id = conn.execute(sql, params).lastrowid
+                conn.execute("COMMIT")
+            except BaseException:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as error:
+            raise self._meaning(error) from error
+        assert row_id is not None
+        return row_id
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         row_id = self.execute(sql, params).lastrowid

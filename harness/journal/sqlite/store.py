@@ -6,6 +6,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import JournalLost
 from harness.journal import faults
@@ -13,9 +14,12 @@ from harness.journal.blobs import BlobStore
 from harness.journal.chain import Chain
 from harness.journal.lock import RunLock
 from harness.journal.sql.reader import SqlReader
-from harness.journal.sql.store import SqlStore
+from harness.journal.sql.store import INSERT_STARTED, SqlStore, ending
 from harness.journal.sqlite.connection import SqliteSql
 from harness.journal.sqlite.schema import DB_NAME, open_db, open_db_readonly, read_journal_id
+
+if TYPE_CHECKING:
+    from harness.journal.records import Begin, End
 
 
 def db_path(state_dir: Path) -> Path:
@@ -123,6 +127,9 @@ class SqliteStore(SqlStore):
         self.state_dir = state_dir
         self.opened_chain: Chain = chain
         self._identity = _file_identity(sql.path)
+
+    def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
+        return self.sql.update_then_insert(ending(row_id, end), INSERT_STARTED, row)
 
     def check_present(self) -> None:
         """JournalLost if the file this journal writes was removed or replaced on disk

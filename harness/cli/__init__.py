@@ -30,32 +30,35 @@ JOURNALED = "The journal kept every finished step; `harness run` resumes from th
 each sets it as its parser's ``again``; a command that does not journal says its own."""
 CLOSED_PIPE = 141  # 128 + SIGPIPE, what git and the shell report for a closed pipe
 
-# One line per command module, in the order `harness --help` lists them.
-COMMANDS: tuple[str, ...] = (
-    "harness.cli.commands.demo",
-    "harness.cli.commands.init",
-    "harness.cli.commands.run",
-    "harness.cli.commands.status",
-    "harness.cli.commands.validate",
-    "harness.cli.commands.config",
-    "harness.cli.commands.adopt",
-    "harness.cli.commands.state",
-    "harness.cli.commands.ci",
-    "harness.cli.commands.image",
-    "harness.cli.commands.doctor",
-    "harness.cli.commands.tui",
-    "harness.cli.commands.questions",
-    "harness.cli.commands.escalation_cmd",
-    "harness.cli.commands.runs",
-    "harness.cli.commands.log",
-    "harness.cli.commands.show",
-    "harness.cli.commands.journal_cmd",
-    "harness.cli.commands.export",
-    "harness.cli.commands.fleet",
+# One line per command module, in the order `harness --help` lists them, with the commands
+# it registers: running a command imports its module only (the others' imports are not
+# paid for by `harness status`); help and unknown commands import them all.
+COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("harness.cli.commands.demo", ("demo",)),
+    ("harness.cli.commands.init", ("init",)),
+    ("harness.cli.commands.run", ("run",)),
+    ("harness.cli.commands.status", ("status",)),
+    ("harness.cli.commands.validate", ("validate",)),
+    ("harness.cli.commands.config", ("config",)),
+    ("harness.cli.commands.adopt", ("adopt",)),
+    ("harness.cli.commands.state", ("state",)),
+    ("harness.cli.commands.ci", ("ci",)),
+    ("harness.cli.commands.image", ("image",)),
+    ("harness.cli.commands.doctor", ("doctor",)),
+    ("harness.cli.commands.tui", ("tui",)),
+    ("harness.cli.commands.questions", ("questions", "answer", "approve", "deny")),
+    ("harness.cli.commands.escalation_cmd", ("escalation",)),
+    ("harness.cli.commands.runs", ("runs",)),
+    ("harness.cli.commands.log", ("log",)),
+    ("harness.cli.commands.show", ("show",)),
+    ("harness.cli.commands.journal_cmd", ("journal",)),
+    ("harness.cli.commands.export", ("export",)),
+    ("harness.cli.commands.fleet", ("fleet",)),
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of ``command`` alone (see ``COMMANDS``)."""
     parser = argparse.ArgumentParser(
         prog="harness",
         description="A coding-agent harness: durable sessions, honest progress, sandboxed work.",
@@ -72,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the project folder (default: the current directory)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMANDS:
-        importlib.import_module(module_name).register(subparsers)
+    for module_name, names in COMMANDS:
+        if command is None or command in names:
+            importlib.import_module(module_name).register(subparsers)
     return parser
 
 
@@ -144,9 +148,28 @@ def project_first(argv: Sequence[str]) -> list[str]:
     return front + rest
 
 
+def command_named(items: Sequence[str]) -> str | None:
+    """The command ``items`` (``project_first``'s order) run, when it is one of ``COMMANDS``;
+    None for anything else (help, --version, an unknown word: every parser is built)."""
+    known = {name for _, names in COMMANDS for name in names}
+    index = 0
+    while index < len(items):
+        item = items[index]
+        if item in ("-C", "--project"):
+            index += 2
+        elif item.startswith("-C") or item.startswith("--project="):
+            index += 1
+        elif item.startswith("-"):
+            return None
+        else:
+            return item if item in known else None
+    return None
+
+
 def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(project_first(sys.argv[1:] if argv is None else argv))
+    items = project_first(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(command_named(items))
+    args = parser.parse_args(items)
     if not hasattr(args, "func"):
         parser.print_help()
         return int(ExitCode.INVALID)

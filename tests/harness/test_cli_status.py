@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import shutil
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli import COMMANDS, main
 from harness.cli.commands.status import bar
 from tests.conftest import git
 
@@ -133,3 +135,39 @@ def test_importtime_of_status_names_no_heavy_module(example: Path) -> None:
     modules = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()}
     assert "artifacts.feature_list" in modules  # the check sees real imports
     assert not {m.split(".")[0] for m in modules} & set(HEAVY)
+
+
+def commands_imported_by(args: list[str]) -> list[str]:
+    """The command modules a fresh interpreter imports to run `harness ARGS`."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from harness.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main({args!r})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(' '.join(sorted(m.rsplit('.', 1)[-1] for m in sys.modules\n"
+        "                      if m.startswith('harness.cli.commands.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_a_command_imports_its_own_module_only(example: Path) -> None:
+    assert commands_imported_by(["-C", str(example), "status", "--json"]) == ["status"]
+    assert commands_imported_by(["log", "-C", str(example), "--json"]) == ["log"]
+    assert commands_imported_by([f"--project={example}", "answer", "--help"]) == ["questions"]
+    every = {module.rsplit(".", 1)[-1] for module, _ in COMMANDS}
+    assert set(commands_imported_by(["--help"])) >= every
+    # a mistyped command: argparse names every choice
+    assert set(commands_imported_by(["-C", str(example), "stauts"])) >= every
+
+
+def test_the_command_table_names_what_each_module_registers() -> None:
+    for module, names in COMMANDS:
+        parser = argparse.ArgumentParser()
+        subparsers = parser.add_subparsers()
+        importlib.import_module(module).register(subparsers)
+        assert tuple(subparsers.choices) == names, module

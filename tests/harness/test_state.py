@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.cli.state import (
+from harness.errors import JournalKeyMissing, RunLocked
+from harness.journal import Journal
+from harness.journal.keys import key_path
+from harness.state_file import (
     MANIFEST,
     StateRefused,
     journal_runs,
@@ -25,9 +28,6 @@ from harness.cli.state import (
     read_archive,
     save_state,
 )
-from harness.errors import JournalKeyMissing, RunLocked
-from harness.journal import Journal
-from harness.journal.keys import key_path
 
 
 def git(root: Path, *args: str) -> str:

@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from harness.cli.state import KEY_WARNING, save_state
+    from harness.state_file import KEY_WARNING, save_state
 
     root = Path(args.project).resolve()
     target = Path(args.file).resolve()
@@ -60,7 +60,7 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_load(args: argparse.Namespace) -> int:
-    from harness.cli.state import KEY_WARNING, load_state
+    from harness.state_file import KEY_WARNING, load_state
 
     root = Path(args.project).resolve()
     manifest = load_state(root, Path(args.file).resolve(), force=args.force, with_key=args.with_key)
@@ -78,8 +78,8 @@ def run_load(args: argparse.Namespace) -> int:
 
 def _say_if_keyless(root: Path) -> None:
     """After a load without --with-key: tell when this machine cannot check the journal."""
-    from harness.cli.state import STATE_DIR, journal_key
     from harness.errors import JournalKeyMissing
+    from harness.state_file import STATE_DIR, journal_key
 
     try:
         journal_key(root / STATE_DIR)

@@ -24,17 +24,23 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatch
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from harness.errors import ArtifactError, ExitCode, GitError, HarnessError
+from artifacts.git_safety import run_git
+from artifacts.models import digest
+from harness.config import journal_location
+from harness.errors import ArtifactError, ExitCode, HarnessError, RunLocked
+from harness.journal import keys
+from harness.journal.lock import RunLock
+from harness.journal.protocol import journal_exists, open_reader
 
 STATE_DIR = ".harness"
 MANIFEST = "harness-state.json"
@@ -88,7 +94,6 @@ class Manifest:
 
 
 def harness_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("harness")
@@ -98,23 +103,8 @@ def harness_version() -> str:
 
 def git_head(root: Path) -> str | None:
     """The commit checked out in `root`, or None in a repository without commits."""
-    done = _git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
-    return done.stdout.strip() or None
-
-
-def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    from artifacts.git_safety import run_git
-
-    done = run_git(root, *args, check=False, timeout=60)
-    text = subprocess.CompletedProcess(
-        done.args,
-        done.returncode,
-        done.stdout.decode("utf-8", "replace"),
-        done.stderr.decode("utf-8", "replace"),
-    )
-    if check and done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed in {root}: {text.stderr.strip()}")
-    return text
+    done = run_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+    return done.stdout.decode("utf-8", "replace").strip() or None
 
 
 def _excluded(relative: PurePosixPath) -> bool:
@@ -159,7 +149,6 @@ def collect(state_dir: Path) -> dict[str, bytes]:
 
 def journal_runs(state_dir: Path) -> dict[str, int]:
     """Run id -> completed (ended or failed) steps in the journal of `state_dir`."""
-    from harness.journal.protocol import journal_exists, open_reader
 
     if not journal_exists(state_dir):
         return {}
@@ -175,8 +164,6 @@ def journal_runs(state_dir: Path) -> dict[str, int]:
 
 def journal_key(state_dir: Path) -> tuple[str, bytes] | None:
     """(journal id, key) of the journal in `state_dir`, from this machine's key store."""
-    from harness.journal import keys
-    from harness.journal.protocol import journal_exists, open_reader
 
     if not journal_exists(state_dir):
         return None
@@ -192,8 +179,6 @@ def save_state(root: Path, target: Path, *, with_key: bool = False) -> Manifest:
 
     ``with_key`` adds the journal's signing key (see KEY_WARNING).
     """
-    from artifacts.models import digest  # pydantic: imported when used
-    from harness.config import journal_location
 
     where = journal_location(root)
     if where.backend != "sqlite":
@@ -251,7 +236,6 @@ def read_archive(source: Path) -> tuple[Manifest, dict[str, bytes], bytes]:
 
 def read_archive_with_key(source: Path) -> tuple[Manifest, dict[str, bytes], bytes, bytes]:
     """Like `read_archive`, plus the journal key it carries (b"" when none)."""
-    from artifacts.models import digest  # pydantic: imported when used
 
     raw_manifest: bytes | None = None
     files: dict[str, bytes] = {}
@@ -329,10 +313,12 @@ def check_history(root: Path, manifest: Manifest, source: Path) -> None:
     """Refuse a state saved at a commit this clone does not have in its history."""
     if manifest.git_head is None:
         return
-    known = _git(root, "cat-file", "-e", f"{manifest.git_head}^{{commit}}", check=False)
+    known = run_git(root, "cat-file", "-e", f"{manifest.git_head}^{{commit}}", check=False)
     here = git_head(root)
     related = here is not None and (
-        _git(root, "merge-base", "--is-ancestor", manifest.git_head, here, check=False).returncode
+        run_git(
+            root, "merge-base", "--is-ancestor", manifest.git_head, here, check=False
+        ).returncode
         == 0
     )
     if known.returncode != 0 or not related:
@@ -361,7 +347,6 @@ def load_state(
     ``with_key`` also installs the journal key the file carries in this machine's key
     store (refused if it carries none); without it a carried key is left unused.
     """
-    from artifacts.models import digest  # pydantic: imported when used
 
     manifest, files, patch, key = read_archive_with_key(source)
     if with_key and not key:
@@ -371,7 +356,6 @@ def load_state(
             "wrote it"
         )
     check_history(root, manifest, source)
-    from harness.journal import keys
 
     try:
         parsed = keys.parse_key(key) if with_key else b""
@@ -416,8 +400,6 @@ def load_state(
 
 def _ensure_unlocked(state_dir: Path) -> None:
     """Refuse to replace a state folder while a live process drives a run in it."""
-    from harness.errors import RunLocked
-    from harness.journal.lock import RunLock
 
     for lock in sorted((state_dir / "locks").glob("*.lock")):
         pid = RunLock.holder(state_dir, lock.stem)
@@ -439,9 +421,9 @@ def worktree_patch(root: Path) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         for args in (("read-tree", "HEAD"), ("add", "-A")):
-            _git_env(root, env, *args)
-        tree = _git_env(root, env, "write-tree").decode().strip()
-    return _git_env(root, None, "diff", "--binary", "--full-index", "HEAD", tree)
+            run_git(root, *args, env=env)
+        tree = run_git(root, "write-tree", env=env).stdout.decode().strip()
+    return run_git(root, "diff", "--binary", "--full-index", "HEAD", tree).stdout
 
 
 def apply_worktree_patch(root: Path, patch: bytes, manifest: Manifest, source: Path) -> None:
@@ -451,18 +433,12 @@ def apply_worktree_patch(root: Path, patch: bytes, manifest: Manifest, source: P
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / WORKTREE
         path.write_bytes(patch)
-        if _git(root, "apply", "--reverse", "--check", str(path), check=False).returncode == 0:
+        if run_git(root, "apply", "--reverse", "--check", str(path), check=False).returncode == 0:
             return  # already applied (loading into the project it came from)
-        if _git(root, "apply", "--check", str(path), check=False).returncode != 0:
+        if run_git(root, "apply", "--check", str(path), check=False).returncode != 0:
             raise StateRefused(
                 f"{source} carries uncommitted changes made on top of commit "
                 f"{(manifest.git_head or '')[:12]} that do not apply to the work tree of "
                 f"{root}: check out that commit with a clean work tree, then load again"
             )
-        _git(root, "apply", str(path))
-
-
-def _git_env(root: Path, env: dict[str, str] | None, *args: str) -> bytes:
-    from artifacts.git_safety import run_git
-
-    return run_git(root, *args, env=env).stdout
+        run_git(root, "apply", str(path))

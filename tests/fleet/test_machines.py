@@ -151,3 +151,51 @@ def test_a_lost_machine_s_runs_finish_on_another_losing_nothing(
     for run_id in ("m0", "ref"):
         said.append(repr(raw(b.journal_of(run_id), "SELECT * FROM steps")))
     assert not any(secret.hex() in text or secret.hex().upper() in text for text in said)
+
+
+def test_a_machine_lost_mid_commit_its_runs_finish_on_another(
+    machines: tuple[Fleet, Fleet], tmp_path: Path
+) -> None:
+    """Machine a's worker kills itself (-9) inside its second live git commit: the runs
+    whose commit was in flight, and any other, finish on machine b with the commits of an
+    uninterrupted run (none lost, none made twice) and journals that verify there."""
+    a, b = machines
+    source = scripted_project(tmp_path / "source")
+    lost = ["c0", "c1"]
+    for run_id in lost:
+        a.cli("submit", str(source), "--id", run_id)
+    crashing = a.start_worker("wA", runs=4, crash_in="git:commit#2")
+    try:  # an outcome, not a speed: the worker's own SIGKILL inside that commit
+        code = crashing.wait(timeout=1200)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"wA did not die in its 2nd commit: {(a.home / 'wA.log').read_text()[-3000:]}")
+    assert code == -9, (a.home / "wA.log").read_text()[-3000:]
+    rows = a.status()
+    assert any(r["state"] == "running" and r["worker"] == "wA" for r in rows), rows
+    in_commit = [
+        r
+        for r in lost
+        if raw(a.journal_of(r), "SELECT kind, name, status FROM steps ORDER BY id DESC LIMIT 1")
+        == [("git", "commit", "started")]
+    ]
+    # the commit that killed it, and any other run's commit running at that moment
+    assert in_commit, [raw(a.journal_of(r), "SELECT kind, name, status FROM steps") for r in lost]
+
+    b.cli("submit", str(source), "--id", "ref")  # the uninterrupted reference, on b only
+    b.start_worker("wB", runs=4)
+    rows = b.wait(all_in(DONE), deadline_s=1500)
+    assert sorted(r["id"] for r in rows) == ["c0", "c1", "ref"]
+    log = (b.home / "wB.log").read_text()
+    assert "took over" in log and "worker wA" in log, log
+    reference = branch_history(source, "ref")
+    assert [s for s, _ in reference][-2:] == ["session 1: F001 passing", "session 2: F002 passing"]
+    for row in rows:
+        assert row["state"] == "complete", (row["id"], row["state"], row["detail"])
+        assert row["features"] == {"passing": 2, "total": 2}, row
+        assert branch_history(source, row["id"]) == reference, row["id"]
+        attempts = llm_attempts(b.journal_of(row["id"]))
+        # No model call was in flight in a run whose commit was: its answers replay; the
+        # other run's call in flight (if any) is sent again.
+        allowed = 0 if row["id"] in in_commit or row["id"] == "ref" else 1
+        assert sum(n > 1 for n in attempts) <= allowed, (row["id"], attempts)
+        b.verify(row["id"])

@@ -1,5 +1,6 @@
 """The escalation matrix's learning curve on seeded synthetic histories (part 3 of
-``bench/escalation.py``; runs alone too: ``python bench/escalation_curve.py [--quick]``).
+``bench/escalation.py``; runs alone too: ``python bench/escalation_curve.py [--quick]
+[--mix NAME ...]``).
 
 How a history is made (read this before trusting the numbers):
 
@@ -24,12 +25,25 @@ How a history is made (read this before trusting the numbers):
   default (equal weights, threshold 0.6); its record still feeds its benefit score. The
   learned arms refit after every session, with the shipped target (catch 80% of the
   should-ask cases), one of them also with a question budget per session equal to what the
-  fixed arm asks per session at the end ("ask no more than the default does"). A last row
+  fixed arm asks per session at the end ("ask no more than the default does"), counted on
+  2,000 steps of their own (no truth read). Until 2026-12-06 evening it was counted on the
+  held-out steps themselves: their chance make-up (a few novel steps more or less) then
+  set the budget and judged the policy too, and a threshold that asked at exactly the
+  default's rate on today's steps lost 5 of 9 runs that way. A last row
   takes the learned weights and asks on exactly as many held-out steps as the fixed arm
   does, and the equal weights ask on exactly as many as the learned policy does: the
-  weights compared at the same ask rate, the threshold set aside.
-- Measured on 500 held-out steps of the same mix after 50, 200 and 1,000 outcomes:
+  weights compared at the same ask rate, the threshold set aside. The same for the policy
+  on the default's budget ("fixed w @ budget rate": equal weights asking as often as it
+  does): its losses against the default are then read apart, missing the budget's rate
+  (asking less, or more) against ranking worse at the rate it did ask. And "budget w, t on
+  sample": the budget arm's weights with the threshold that asks at the budget's rate on
+  today's scores of the budget's 2,000 steps (no truth read), after 1,000 outcomes: what
+  those weights do under a threshold that hits the rate, which the fitted threshold (chosen
+  on the record's newest 300 outcomes, 5-25 of them asked at these rates) only estimates.
+- Measured on 2,000 held-out steps of the same mix after 50, 200 and 1,000 outcomes:
   recall of should-ask (share caught) and questions per 100 steps, against the truth.
+  (500 until 2026-12-06 evening: at 3-7 questions per 100 steps two policies with the
+  same true ask rate then differed by +-1 per 100 on them by chance, twice the tolerance.)
 - After 1,000 outcomes every seed x mix run is listed with a verdict per comparison (the
   learned side against the fixed side, at the same ask rate, +0.5 per 100, or lower): win
   (more should-ask steps caught), tie (as many), 0=0 (neither asks on any held-out step:
@@ -88,14 +102,16 @@ WORDS = _VOCABULARY.split()
 HEDGE_BITS = ["I think", "maybe", "not sure", "it might be", "I assume", "unclear"]
 SESSION = 10
 CHECKPOINTS = (50, 200, 1000)
-HELD_OUT = 500
+HELD_OUT = 2000
+SAMPLE = 2000
+"""Steps the budget is counted on (the fixed arm's questions, no truth read)."""
 SHOULD_SHARE = 0.2
 FLIP = 0.05
 REVEAL = 0.6
 FALSE_ALARM = 0.03
 SAME = 0.5
 """Ask rates within this many questions per 100 steps count as the same (the held-out
-set's resolution is 0.2)."""
+set's resolution is 0.05)."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,7 @@ def top(scores: list[float], count: int) -> list[bool]:
     return [i in chosen for i in range(len(scores))]
 
 
-Row = list[tuple[float, float]]
+Row = list[tuple[float, float] | None]
 GRID = 10
 """The weights tried in hindsight: every (i, j, k) / GRID with i + j + k = GRID (66)."""
 
@@ -256,6 +272,7 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> dict[str, Row]:
     cut = cut_for(mix, seed)
     history = steps(random.Random(seed), mix, CHECKPOINTS[-1], cut)
     held_out = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut)
+    sample = steps(random.Random(seed + 20_000), mix, SAMPLE, cut)  # its truth is never read
     default = EscalationConfig(max_questions_per_session=10**6, learn=False)
     fixed = Arm("fixed", default, False, folder / f"{mix.name}-{seed}-fixed")
     fixed.open()
@@ -270,9 +287,10 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> dict[str, Row]:
         fixed_asks.append(sum(asks))
         fixed_seen.append(seen)
         rows[NAMES[0]].append(measure(asks, held_out))
-    # the budget: what the fixed default asks per session now (on the held-out steps after
-    # all its training: a count of its questions, no ground truth)
-    budget = SESSION * fixed_asks[-1] / HELD_OUT
+    # the budget: what the fixed default asks per session now, after all its training, on
+    # steps of its own (a count of its questions, no truth; not the held-out steps, whose
+    # chance make-up would then set the learner's budget and judge it too)
+    budget = SESSION * sum(a for *_, a in scored(fixed, sample)) / SAMPLE
     fixed.close()
     learners = {
         NAMES[1]: default.model_copy(update={"learn": True}),
@@ -290,6 +308,10 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> dict[str, Row]:
             seen = scored(arm, held_out)
             asks = [a for *_, a in seen]
             rows[name].append(measure(asks, held_out))
+            if number == 1:  # equal weights asking as often as the policy on the budget
+                equal = [(u + n + b) / 3 for u, n, b, _ in fixed_seen[index]]
+                rows[NAMES[5]].append(measure(top(equal, sum(asks)), held_out))
+                rows[NAMES[6]].append(on_sample(arm, seen, held_out, sample, budget, index))
             if number == 0:  # the two weightings, each asking as often as the other arm
                 w = arm.matrix.policy().weights
                 scores = [w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in seen]
@@ -301,18 +323,46 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> dict[str, Row]:
     return rows
 
 
+def on_sample(
+    arm: Arm,
+    seen: list[tuple[float, float, float, bool]],
+    held_out: list[Step],
+    sample: list[Step],
+    budget: float,
+    index: int,
+) -> tuple[float, float] | None:
+    """After the last checkpoint: the budget arm's weights with the threshold that asks at
+    the budget's rate on today's scores of the steps the budget was counted on (no truth
+    read), judged on the held-out steps: its weights under a threshold that hits its rate,
+    which a threshold fitted on the record can only estimate."""
+    if index + 1 < len(CHECKPOINTS):
+        return None
+    w = arm.matrix.policy().weights
+    today = sorted(
+        (w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in scored(arm, sample)), reverse=True
+    )
+    count = round(budget / SESSION * len(today))
+    cut = today[count - 1] if 0 < count <= len(today) else today[0] + 1.0
+    held = [w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in seen]
+    return measure([score >= cut for score in held], held_out)
+
+
 NAMES = (
     "fixed (shipped)",
     "learned, recall 0.8",
     "learned, budget=fixed",
     "learned w @ fixed rate",
     "fixed w @ learned rate",
+    "fixed w @ budget rate",
+    "budget w, t on sample",
 )
 HINDSIGHT = "best w in hindsight @ fixed rate"
 COMPARED = {  # the learned side against the fixed side it must beat
     "weights @ default's rate": (NAMES[3], NAMES[0]),
     "budget = default's rate": (NAMES[2], NAMES[0]),
     "recall 0.8 vs equal w": (NAMES[1], NAMES[4]),
+    "budget vs equal w": (NAMES[2], NAMES[5]),
+    "t on sample vs default": (NAMES[6], NAMES[0]),
 }
 
 
@@ -370,8 +420,12 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...]) -> None:
             for name in NAMES:
                 cells = []
                 for i in range(len(CHECKPOINTS)):
-                    recall = statistics.median(r[name][i][0] for r in per_seed)
-                    asks = statistics.median(r[name][i][1] for r in per_seed)
+                    found = [cell for r in per_seed if (cell := r[name][i]) is not None]
+                    if not found:
+                        cells.append(f"{'-':>8} {'-':>8}")
+                        continue
+                    recall = statistics.median(cell[0] for cell in found)
+                    asks = statistics.median(cell[1] for cell in found)
                     cells.append(f"{recall:>8.0%} {asks:>8.1f}")
                 label = mix.name if name == NAMES[0] else ""
                 print(f"{label:<15} {name:<23}" + "".join(f"{c:>19}" for c in cells))
@@ -414,11 +468,16 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="1 seed, 2 mixes")
+    names = ", ".join(m.name for m in MIXES)
+    parser.add_argument("--mix", action="append", help=f"only these mixes (of {names})")
     args = parser.parse_args()
+    mixes = tuple(m for m in MIXES if not args.mix or m.name in args.mix)
+    if args.mix and len(mixes) != len(set(args.mix)):
+        parser.error(f"--mix: unknown mix in {args.mix}; the mixes are {names}")
     if args.quick:
-        curve([1], MIXES[:2])
+        curve([1], mixes[:2])
     else:
-        curve([1, 2, 3], MIXES)
+        curve([1, 2, 3], mixes)
 
 
 if __name__ == "__main__":

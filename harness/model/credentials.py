@@ -4,14 +4,17 @@ litellm reads a provider's credentials from the process environment when it is n
 them. Two runs in one process (a fleet worker, the TUI) may use two accounts, so every
 variable a provider reads is looked up in the run's own environment (``RunScope.environ``)
 and handed to litellm as the call's argument: the key of single-key providers, and the
-several variables of AWS (Bedrock, SageMaker), Google Vertex AI and Azure AD. What the run's
-environment does not set, litellm and the provider SDKs still look up themselves (boto3's
-profile files and instance roles, Google's application-default credentials).
+several variables of AWS (Bedrock, SageMaker), Google Vertex AI and Azure AD. AWS keys the
+run does not set are found by the AWS SDK's rules in the run's profile files and variables
+(``aws.py``); Google's application-default credentials in the run's gcloud folder.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+
+from harness.model.aws import from_sdk_chain
 
 # The variable each provider reads its key from, when litellm cannot tell us.
 KEY_ENV = {
@@ -33,6 +36,13 @@ _AWS = (
     ("aws_secret_access_key", ("AWS_SECRET_ACCESS_KEY",)),
     ("aws_session_token", ("AWS_SESSION_TOKEN",)),
     ("aws_region_name", ("AWS_REGION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION")),
+    # the variables litellm itself reads from the process when not given them
+    ("aws_role_name", ("AWS_ROLE_NAME",)),
+    ("aws_session_name", ("AWS_SESSION_NAME",)),
+    ("aws_web_identity_token", ("AWS_WEB_IDENTITY_TOKEN",)),
+    ("aws_sts_endpoint", ("AWS_STS_ENDPOINT",)),
+    ("aws_external_id", ("AWS_EXTERNAL_ID",)),
+    ("aws_bedrock_runtime_endpoint", ("AWS_BEDROCK_RUNTIME_ENDPOINT",)),
 )
 _VERTEX = (
     ("vertex_project", ("VERTEXAI_PROJECT",)),
@@ -70,9 +80,32 @@ def credentials(
     key_env = api_key_env or KEY_ENV.get(provider)
     if key_env and environ.get(key_env):
         found["api_key"] = environ[key_env]
-    for argument, variables in SEVERAL.get(provider, ()):
+    several = SEVERAL.get(provider, ())
+    for argument, variables in several:
         for variable in variables:
             if environ.get(variable):
                 found[argument] = environ[variable]
                 break
+    if several is _AWS and "aws_access_key_id" not in found:
+        # a profile, a container's or the instance's role: found in the run's files and
+        # variables (aws.py), not by boto3 in the process's
+        found = {**from_sdk_chain(environ), **found}
+    if several is _VERTEX and "vertex_credentials" not in found:
+        adc = application_default(environ)
+        if adc is not None:
+            found["vertex_credentials"] = adc
     return found
+
+
+def application_default(environ: Mapping[str, str]) -> str | None:
+    """The file `gcloud auth application-default login` wrote for the run's user (under the
+    run's CLOUDSDK_CONFIG, else its HOME), which Google's SDK would otherwise look up under
+    the process's. Without one, the SDK asks the machine's metadata server (a VM's service
+    account: the machine's, shared by every run on it)."""
+    folder = environ.get("CLOUDSDK_CONFIG") or (
+        os.path.join(environ["HOME"], ".config", "gcloud") if environ.get("HOME") else None
+    )
+    if folder is None:
+        return None
+    path = os.path.join(folder, "application_default_credentials.json")
+    return path if os.path.isfile(path) else None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from escalation.embed import make_embedder
-from harness.errors import HarnessError
+from harness.errors import HarnessError, ModelFatal
 from harness.model import LitellmModel
 from harness.model.credentials import credentials
 from tests.escalation.test_embed_litellm import embedding
@@ -101,3 +101,85 @@ def test_the_embedding_model_key_is_the_runs(
     embedder.embed("rotate the certificates")
     posts = [r for r in fake.requests if r.path.endswith("/embeddings")]
     assert posts[0].headers.get("Authorization") == "Bearer sk-of-the-run"
+
+
+def test_the_other_aws_variables_litellm_reads_are_the_runs() -> None:
+    run = {"AWS_ROLE_NAME": "arn:aws:iam::1:role/run", "AWS_SESSION_NAME": "run-session",
+           "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    assert credentials("bedrock", run) == {
+        "aws_role_name": "arn:aws:iam::1:role/run",
+        "aws_session_name": "run-session",
+        "aws_region_name": "eu-west-1",
+    }
+
+
+def process_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The process's own AWS account: keys, a profile and its files (never to be used)."""
+    other = tmp_path / "process-credentials"
+    other.write_text("[work]\naws_access_key_id = AKIAPROCESSFILE00001\n"
+                     "aws_secret_access_key = process-file-secret\n")  # fmt: skip
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAPROCESSPROCESS01")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "process-secret")
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(other))
+
+
+def test_the_runs_aws_profile_in_the_runs_files_signs_the_bedrock_request(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process_aws(monkeypatch, tmp_path)
+    home = tmp_path / "run-home"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(
+        "[work]\naws_access_key_id = AKIARUNPROFILE000001\naws_secret_access_key = run-s\n"
+    )
+    (home / ".aws" / "config").write_text("[profile work]\nregion = ap-south-1\n")
+    cfg = Cfg(name="bedrock/anthropic.claude-3-haiku-20240307-v1:0", api_base=fake.url,
+              timeout_s=5.0, retry_deadline_s=2.0)  # fmt: skip
+    environ = {"HOME": str(home), "AWS_PROFILE": "work"}
+    model = LitellmModel(cfg, project_root=tmp_path, environ=environ, rng=random.Random(7),
+                         sleep=FakeTime().sleep)  # fmt: skip
+    with pytest.raises(HarnessError):
+        model.complete(user("go"), TOOLS)  # the fake answers in OpenAI's shape, not Bedrock's
+    assert fake.requests, "no request reached the server"
+    signed = fake.requests[0].headers.get("Authorization", "")
+    assert "Credential=AKIARUNPROFILE000001/" in signed and "/ap-south-1/bedrock/" in signed
+
+
+def test_a_profile_missing_from_the_runs_files_is_said_and_nothing_is_sent(
+    fake: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process_aws(monkeypatch, tmp_path)  # the process's files do have a "work" profile
+    cfg = Cfg(name="bedrock/anthropic.claude-3-haiku-20240307-v1:0", api_base=fake.url,
+              timeout_s=5.0, retry_deadline_s=2.0)  # fmt: skip
+    environ = {"HOME": str(tmp_path / "empty-home"), "AWS_PROFILE": "work",
+               "AWS_REGION": "eu-west-1"}  # fmt: skip
+    model = LitellmModel(cfg, project_root=tmp_path, environ=environ, rng=random.Random(7),
+                         sleep=FakeTime().sleep)  # fmt: skip
+    with pytest.raises(ModelFatal) as raised:
+        model.complete(user("go"), TOOLS)
+    assert "'work'" in str(raised.value) and "empty-home" in str(raised.value)
+    assert not fake.requests
+
+
+def test_googles_application_default_credentials_are_the_runs_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    process = tmp_path / "process-gcloud"
+    process.mkdir()
+    (process / "application_default_credentials.json").write_text("{}")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(process))
+    run_home = tmp_path / "run-home"
+    adc = run_home / ".config" / "gcloud" / "application_default_credentials.json"
+    adc.parent.mkdir(parents=True)
+    adc.write_text('{"type": "authorized_user"}')
+    run = {"HOME": str(run_home), "VERTEXAI_PROJECT": "p"}
+    assert credentials("vertex_ai", run) == {"vertex_project": "p", "vertex_credentials": str(adc)}
+    # the run's own variable wins; a run without a HOME or CLOUDSDK_CONFIG names no file
+    assert (
+        credentials("vertex_ai", {**run, "GOOGLE_APPLICATION_CREDENTIALS": "/sa.json"})[
+            "vertex_credentials"
+        ]
+        == "/sa.json"
+    )
+    assert credentials("vertex_ai", {"VERTEXAI_PROJECT": "p"}) == {"vertex_project": "p"}

@@ -14,6 +14,9 @@ The ways, interleaved run by run so drift hits them alike:
                 workspace budget)
   bwrap as user (root only) the runner on a project that belongs to uid 4242: bwrap
                 started by setpriv as that user
+  bwrap no cgroup (root only, where a pids cgroup can be made) the runner without the
+                pids cgroup root's commands get (runners/pids_group.py): "bwrap runner"
+                over this is what the cgroup costs
   bwrap+count   the same, counting the workspace after every command (what the budget
                 check cost before it learnt to skip a count that cannot matter)
   bwrap check   a check's fresh sandbox on bubblewrap, as the verifier makes it for each
@@ -125,6 +128,11 @@ def main() -> int:
             as_user = BubblewrapRunner(owned / "p", **limits)
             ways["bwrap as user"] = lambda: as_user.run("true")
 
+        if sandbox.pids_cgroup is not None:
+            uncounted = BubblewrapRunner(project, **limits)
+            uncounted.pids_cgroup = None  # pids not enforced: what the group costs
+            ways["bwrap no cgroup"] = lambda: uncounted.run("true")
+
         def count_every_time() -> object:
             counting.disk = type(counting.disk)(project, DEFAULTS.disk_mb)  # nothing known
             return counting.run("true")
@@ -174,6 +182,11 @@ def main() -> int:
             f"and pipes: {median['bwrap runner'] - median['bwrap+limits']:+.1f}); bare bwrap - "
             f"subprocess: {median['bare bwrap'] - median['subprocess']:+.1f} ms"
         )
+        if "bwrap no cgroup" in median:
+            print(
+                "the pids cgroup of root's commands: "
+                f"{median['bwrap runner'] - median['bwrap no cgroup']:+.1f} ms"
+            )
         print(
             f"workspace counts: {sandbox.disk.counts} in {runs + 1} commands (bwrap+count: "
             f"one per command, {median['bwrap+count'] - median['bwrap runner']:+.1f} ms each)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.session.support import harness, harness_proc, head_files, make_project
+from tests.session.support import harness, harness_proc, harness_run, head_files, make_project
 from tests.session.test_e2e_adopt import quickstart
 
 SHAPED = "sk-proj-" + "Zx81Yw72Xv63Wu54Vt45Us36Tr27Qs18"  # an OpenAI key's shape
@@ -187,7 +187,7 @@ def test_the_count_limit_never_leaves_the_protocol_files_out(tmp_path: Path) -> 
     (root / "aa").mkdir()
     for index in range(10):
         (root / "aa" / f"{index}.txt").write_text("x\n")
-    done = harness_proc(root, "init", "--spec", str(root / "SPEC.md"))
+    done = harness_run(root, "init", "--spec", str(root / "SPEC.md"))
     assert done.returncode == 0, done.stderr
     committed = head_files(root)
     assert {"feature_list.json", "progress.md"} <= committed, committed

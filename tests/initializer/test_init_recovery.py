@@ -19,7 +19,7 @@ import pytest
 
 from tests.artifacts.quickstart_shapes import build
 from tests.conftest import git
-from tests.session.support import harness_proc, head_files, init_commits, make_project
+from tests.session.support import harness_run, head_files, init_commits, make_project
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # child harness processes
@@ -50,7 +50,7 @@ def _index(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], dict[str, str]]:
     root = make_project(tmp_path_factory.mktemp("reference") / "p", count=1)
-    done = harness_proc(root, "init", "--spec", str(root / "SPEC.md"))
+    done = harness_run(root, "init", "--spec", str(root / "SPEC.md"))
     assert done.returncode == 0, done.stderr
     return head_files(root), _index(root)
 
@@ -81,7 +81,7 @@ def test_a_kill_inside_git_init_is_made_good_on_resume(
     killed = _killed(root, f"git-init:{entries}", "init", "--spec", spec)
     assert killed.returncode == -9, killed.stderr
     assert not (root / ".git" / "objects").exists()  # half made
-    done = harness_proc(root, "init", "--spec", spec)
+    done = harness_run(root, "init", "--spec", spec)
     assert done.returncode == 0, done.stderr
     assert "an interrupted `git init` left it half made" in done.stderr
     _same_as_reference(root, reference)
@@ -102,7 +102,7 @@ def test_a_half_made_git_inside_another_repository_never_touches_that_one(
     spec = str(root / "SPEC.md")
     killed = _killed(root, "git-init:description,hooks,info", "init", "--spec", spec)
     assert killed.returncode == -9, killed.stderr
-    done = harness_proc(root, "run")  # what the user types after any interruption
+    done = harness_run(root, "run")  # what the user types after any interruption
     assert done.returncode == 0, done.stderr
     assert (git(outer, "rev-parse", "HEAD"), git(outer, "ls-files", "--stage")) == before
     assert git(root, "rev-parse", "--show-toplevel").strip() == str(root)
@@ -118,7 +118,7 @@ def test_a_git_folder_with_the_users_data_is_never_removed(tmp_path: Path) -> No
     assert killed.returncode == -9, killed.stderr
     (root / ".git" / "refs" / "heads").mkdir(parents=True, exist_ok=True)
     (root / ".git" / "refs" / "heads" / "work").write_text("0" * 40 + "\n")
-    done = harness_proc(root, "init", "--spec", spec)
+    done = harness_run(root, "init", "--spec", spec)
     assert done.returncode == 2, done.stderr
     assert "is not a git repository git can use" in done.stderr
     assert "refs (work)" in done.stderr and "mv .git .git.broken" in done.stderr
@@ -134,7 +134,7 @@ def test_a_kill_inside_update_ref_leaves_locks_that_the_resume_clears(
     assert killed.returncode == -9, killed.stderr
     assert (root / ".git" / "HEAD.lock").exists()
     assert (root / ".git" / "refs" / "heads" / "main.lock").exists()
-    done = harness_proc(root, "init", "--spec", spec)
+    done = harness_run(root, "init", "--spec", spec)
     assert done.returncode == 0, done.stderr
     assert "removed .git/HEAD.lock: a stale git lock" in done.stderr
     _same_as_reference(root, reference)
@@ -151,7 +151,7 @@ def test_a_kill_between_the_commit_and_the_index_sync_leaves_the_users_index_rig
     assert killed.returncode == -9, killed.stderr
     assert init_commits(root) == 1
     assert "D  feature_list.json" in git(root, "status", "--porcelain")  # as the kill left it
-    done = harness_proc(root, "init", "--spec", spec)
+    done = harness_run(root, "init", "--spec", spec)
     assert done.returncode == 0, done.stderr
     _same_as_reference(root, reference)
 
@@ -164,7 +164,7 @@ def test_a_stale_index_lock_from_a_kill_inside_the_sync_is_cleared(
     killed = _killed(root, "index-sync", "init", "--spec", spec)
     assert killed.returncode == -9, killed.stderr
     (root / ".git" / "index.lock").write_bytes(b"")  # what a kill inside `git reset` leaves
-    done = harness_proc(root, "run")
+    done = harness_run(root, "run")
     assert done.returncode == 0, done.stderr
     assert "removed .git/index.lock" in done.stderr
     files, _ = reference
@@ -180,7 +180,7 @@ def test_a_kill_between_adopts_commit_and_its_index_sync_is_made_good_by_the_nex
     index entry is still the one before it, and leaves what the user staged since."""
 
     reference = build(tmp_path / "reference")
-    done = harness_proc(reference, "adopt")
+    done = harness_run(reference, "adopt")
     assert done.returncode == 0, done.stderr
     root = build(tmp_path / "qs")
     killed = _killed(root, "index-sync", "adopt")
@@ -192,7 +192,7 @@ def test_a_kill_between_adopts_commit_and_its_index_sync_is_made_good_by_the_nex
     # the user goes on meanwhile: an edit of their own code, staged
     (root / "src" / "main.ts").write_text("console.log('todo 2')\n")
     git(root, "add", "src/main.ts")
-    again = harness_proc(root, "adopt")
+    again = harness_run(root, "adopt")
     assert again.returncode == 0, again.stderr
     assert "an earlier adopt was stopped before it synced the index" in again.stdout
     assert git(root, "diff", "--cached", "--name-status", "HEAD") == "M\tsrc/main.ts\n"

@@ -12,9 +12,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from artifacts.progress import read_progress
 from harness.cli import main
@@ -130,13 +131,34 @@ def harness_out(root: Path, *args: str) -> tuple[int, str]:
 
 def harness_run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`harness -C root ...` in this process, as `harness_proc` gives it: exit code, stdout
-    and stderr. For a command that needs no process of its own (no kill, no signal, no
+    and stderr (what Python printed, then what reached file descriptors 1 and 2, from git
+    for example). For a command that needs no process of its own (no kill, no signal, no
     environment of its own): a child pays `import litellm` and the rest again (~5 CPU-s)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = harness(root, *args)
+    printed = io.StringIO(), io.StringIO()
+    with tempfile.TemporaryFile() as fd_out, tempfile.TemporaryFile() as fd_err:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        os.dup2(fd_out.fileno(), 1)
+        os.dup2(fd_err.fileno(), 2)
+        try:
+            with contextlib.redirect_stdout(printed[0]), contextlib.redirect_stderr(printed[1]):
+                code = harness(root, *args)
+        finally:
+            for fd, copy in zip((1, 2), saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+        out, err = (
+            text.getvalue() + _written(file)
+            for text, file in zip(printed, (fd_out, fd_err), strict=True)
+        )
     argv = ["harness", "-C", str(root), *args]
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess(argv, code, out, err)
+
+
+def _written(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 def harness_proc(

@@ -18,7 +18,7 @@ from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
 from tests.session.support import call as scripted
 from tests.session.support import (
     good_turns,
-    harness_proc,
+    harness_run,
     init,
     llm_inputs,
     make_project,
@@ -206,7 +206,7 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
 
     reference = make_project(tmp_path / "reference", count=1, sessions={1: _edit_turns()})
     init(reference)
-    assert harness_proc(reference, "run").returncode == 0
+    assert harness_run(reference, "run").returncode == 0
     root = make_project(tmp_path / "p", count=1, sessions={1: _edit_turns()})
     init(root)
     point = "after:session.tools.files:atomic_write#2"  # edit_file's write (write_file's: #1)
@@ -219,7 +219,7 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
         timeout=600,
     )
     assert killed.returncode == -9, killed.stderr
-    resumed = harness_proc(root, "run")
+    resumed = harness_run(root, "run")
     assert resumed.returncode == 0, resumed.stderr
     assert tool_outputs(root, "edit_file") == tool_outputs(reference, "edit_file")
     assert tool_outputs(root, "edit_file") == ["edited a.txt"]

@@ -22,7 +22,7 @@ from tests.conftest import git
 from tests.session.support import (
     call,
     good_turns,
-    harness_proc,
+    harness_run,
     init,
     make_project,
     passing,
@@ -30,7 +30,6 @@ from tests.session.support import (
     turn,
 )
 
-pytestmark = pytest.mark.slow  # child harness processes
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -42,7 +41,7 @@ def _clone_passes(root: Path, tmp_path: Path) -> bool:
 
 
 def _resumed(root: Path, tmp_path: Path) -> None:
-    done = harness_proc(root, "run")
+    done = harness_run(root, "run")
     assert done.returncode == 0, done.stderr
     assert passing(root) == ["F001"]
     assert sorted(session_commits(root).values()) == [1]
@@ -63,7 +62,7 @@ def test_a_git_failure_in_the_writeback_is_retried_and_the_work_committed(
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     report = tmp_path / "report.json"
-    failed = harness_proc(root, "run", "--report", str(report))
+    failed = harness_run(root, "run", "--report", str(report))
     assert failed.returncode == 1, failed.stderr
     data = json.loads(report.read_text())
     assert data["outcome"] == "failed" and data["resumable"] is True, data
@@ -73,6 +72,7 @@ def test_a_git_failure_in_the_writeback_is_retried_and_the_work_committed(
     _resumed(root, tmp_path)
 
 
+@pytest.mark.slow  # a child process, where the MemoryError is raised
 def test_a_memory_error_in_the_writeback_is_retried_and_the_work_committed(
     tmp_path: Path,
 ) -> None:

@@ -23,6 +23,7 @@ from tests.session.support import (
     good_turns,
     harness,
     harness_proc,
+    harness_run,
     init,
     llm_inputs,
     make_project,
@@ -55,7 +56,7 @@ def test_users_dirty_and_untracked_files_stay_out_and_untouched(tmp_path: Path) 
     (root / "draft.txt").write_text("my draft\n")
     git(root, "add", "draft.txt")  # staged by the user: still theirs
     (root / "scratch.txt").write_text("untracked\n")
-    result = harness_proc(root, "run")
+    result = harness_run(root, "run")
     assert result.returncode == 0, result.stderr
     assert "uncommitted file(s) at the start of this session (yours, or left out" in result.stderr
     touched = committed_by_sessions(root)

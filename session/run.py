@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -114,7 +113,7 @@ def run_project(
     scope = scope or run_scope(config)
     started = time.monotonic()
     for note in preflight(root):  # a repository harness must not use: refused before anything
-        print(f"harness: {note}", file=sys.stderr)
+        scope.events.notice(note)  # a stale git lock cleared: said unless --quiet
     try:
         # Checked before anything is written: disk writable, SQLite's check (or the
         # database reachable), the key.
@@ -129,7 +128,7 @@ def run_project(
     try:
         journal.close_abandoned("run")
         run_id = journal.unfinished_run("run")
-        if run_id is None and finished(root) and not _demote_unverified(root, journal):
+        if run_id is None and finished(root) and not _demote_unverified(root, journal, scope):
             return _nothing_to_do(root, journal, scope.events)
         if not config.model.name:
             raise no_model_error()  # exit 2, before a run is started or anything paid for
@@ -360,7 +359,7 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             if wall_limit is not None and time.monotonic() - started > wall_limit:
                 return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
             env.run.journal.check_present()  # .harness/ removed under us: never "complete"
-            if finished(env.root) and not _demote_unverified(env.root, env.run.journal):
+            if finished(env.root) and not _demote_unverified(env.root, env.run.journal, env.scope):
                 return "complete", complete_detail(load_feature_list(env.root))
             limit = env.config.budgets.run_sessions
             if limit is not None and sessions_run >= limit:
@@ -387,13 +386,13 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             return "budget_exhausted", outcome.detail
 
 
-def _demote_unverified(root: Path, journal: JournalReader) -> bool:
+def _demote_unverified(root: Path, journal: JournalReader, scope: RunScope) -> bool:
     """Passing features whose evidence does not hold in this journal turn failing (to be
-    verified again); each is told on stderr. True if there was any."""
+    verified again); each is a notice of the run's events. True if there was any."""
 
     found = demote_unverified(root, journal)
     for item in found:
-        print(f"harness: {item.text()}; it is failing again and will be verified", file=sys.stderr)
+        scope.events.notice(f"{item.text()}; it is failing again and will be verified")
     return bool(found)
 
 

@@ -4,6 +4,7 @@ The CLI runs in this process (`harness_run`) but where a test kills it (a child 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -101,6 +102,19 @@ def test_a_stale_index_lock_is_cleared_and_the_session_commits_once(tmp_path: Pa
     assert not (root / ".git" / "index.lock").exists()
     assert list(session_commits(root).values()) == [1]
     assert passing(root) == [fid(1)]
+
+
+def test_the_stale_lock_note_is_an_event_that_quiet_keeps_off_stderr(tmp_path: Path) -> None:
+    """Issue 26: what the run says goes through its events: a notice on the --json stream,
+    and nothing on stderr with --quiet (errors only)."""
+    root = _project(tmp_path)
+    (root / ".git" / "index.lock").write_bytes(b"")
+    result = harness_run(root, "run", "--quiet", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "stale git lock" not in result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    said = [e for e in events if "notice" in e.values() and "stale git lock" in json.dumps(e)]
+    assert len(said) == 1, events[:3]
 
 
 def test_a_lock_left_during_the_session_is_cleared_and_the_commit_retried(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def fleet_place(url: str | None = None, environ: Mapping[str, str] | None = None
     source = "--url"
     if not url:
         url, source = environ.get(URL_VARIABLE) or None, URL_VARIABLE
-    home = Path(environ.get("HARNESS_FLEET_HOME") or state_home() / "fleet")
+    home = Path(environ.get("HARNESS_FLEET_HOME") or state_home(environ) / "fleet")
     if url is not None and not url.startswith(SCHEMES):
         raise FleetError(
             f"{source}: {url.split('://', 1)[0]!r} is not a PostgreSQL URL: give "

@@ -19,7 +19,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +91,12 @@ def run_journal(root: Path, config: HarnessConfig, scope: RunScope) -> Location:
 
     if isinstance(scope.journal, Location):
         return scope.journal
-    return journal_location(root, config)
+    where = journal_location(root, config)
+    if where.keys is None:  # the key files of the run's state home, not the process's
+        from harness.journal.keys import KeyFiles, state_home
+
+        where = replace(where, keys=KeyFiles(state_home(scope.environ)))
+    return where
 
 
 def _may_name_journal_url(root: Path, env: Mapping[str, str] | None = None) -> bool:

@@ -62,7 +62,7 @@ def build_escalation(
         cfg,
         store,
         record=Record.of_project(root / ".harness"),
-        prior=user_record(state_home()),
+        prior=user_record(state_home(scope.environ)),
         embedder=embedder,
         unattended=unattended,
     )

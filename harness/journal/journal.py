@@ -101,7 +101,7 @@ class Journal:
             from harness.journal.memory import MemoryStore  # noqa: PLC0415
 
             assert where.memory is not None
-            store = MemoryStore(where.memory)
+            store = MemoryStore(where.memory, where.key_source())
             chain = store.chain()
         elif where.backend == "postgres":
             # lazy: only the backend in use loads (PostgreSQL: psycopg)
@@ -116,7 +116,8 @@ class Journal:
             # lazy: only the backend in use loads
             from harness.journal.sqlite.store import SqliteStore  # noqa: PLC0415
 
-            sqlite = SqliteStore(where.state_dir, synchronous=synchronous)
+            sqlite = SqliteStore(where.state_dir, synchronous=synchronous,
+                                 source=where.key_source())  # fmt: skip
             store, chain = sqlite, sqlite.opened_chain
         return cls(store, chain, redactor=redactor, events=events, hook=hook,
                    flush_after_s=flush_after_s)  # fmt: skip

@@ -18,6 +18,7 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -28,36 +29,40 @@ KEY_BYTES = 32
 JOURNAL_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
-def state_home() -> Path:
-    """The user's harness state directory (never inside a project)."""
-    explicit = os.environ.get("HARNESS_STATE_HOME")
+def state_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The user's harness state directory (never inside a project), as ``environ`` (a
+    run's; default: the process's) names it."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("HARNESS_STATE_HOME")
     if explicit:
         return Path(explicit)
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".local" / "state"
+    xdg = env.get("XDG_STATE_HOME")
+    home = env.get("HOME")
+    base = Path(xdg) if xdg else (Path(home) if home else Path.home()) / ".local" / "state"
     return base / "harness"
 
 
-def key_path(journal_id: str) -> Path:
+def key_path(journal_id: str, home: Path | None = None) -> Path:
+    """The key file of ``journal_id`` under ``home`` (default: the process's state home)."""
     if not JOURNAL_ID.match(journal_id):
         raise JournalError(f"{journal_id!r} is not a journal id (16 hex digits)")
-    return state_home() / "keys" / f"{journal_id}.key"
+    return (state_home() if home is None else home) / "keys" / f"{journal_id}.key"
 
 
 def new_journal_id() -> str:
     return secrets.token_hex(8)
 
 
-def create_key(journal_id: str) -> bytes:
+def create_key(journal_id: str, home: Path | None = None) -> bytes:
     """Make and store a fresh key for a new journal (mode 0600, folder 0700)."""
     key = secrets.token_bytes(KEY_BYTES)
-    store_key(journal_id, key)
+    store_key(journal_id, key, home)
     return key
 
 
-def store_key(journal_id: str, key: bytes) -> Path:
+def store_key(journal_id: str, key: bytes, home: Path | None = None) -> Path:
     """Write ``key`` for ``journal_id``; an existing different key is never replaced."""
-    path = key_path(journal_id)
+    path = key_path(journal_id, home)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
@@ -99,9 +104,9 @@ def read_key_file(path: Path) -> bytes:
         raise JournalError(f"{path} is not a journal key ({KEY_BYTES} bytes as hex)") from None
 
 
-def load_key(journal_id: str, journal_path: Path | str) -> bytes:
+def load_key(journal_id: str, journal_path: Path | str, home: Path | None = None) -> bytes:
     """The key of ``journal_id``; JournalKeyMissing (saying what to do) if it is not here."""
-    path = key_path(journal_id)
+    path = key_path(journal_id, home)
     try:
         return read_key_file(path)
     except FileNotFoundError:
@@ -129,15 +134,25 @@ class KeySource(Protocol):
     def load(self, journal_id: str, journal_path: Path | str) -> bytes:
         """The key of an existing journal (JournalKeyMissing saying what to do if absent)."""
 
+    def discard(self, journal_id: str) -> None:
+        """Forget a key ``create`` made for a journal that was not made after all."""
+
 
 class KeyFiles:
-    """Keys as files in the user's state directory: a fresh random key per journal."""
+    """Keys as files in a user's state directory (``home``: a run's, from its scope's
+    environment; None: the process's, read at each use): a fresh random key per journal."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = home
 
     def create(self, journal_id: str) -> bytes:
-        return create_key(journal_id)
+        return create_key(journal_id, self.home)
 
     def load(self, journal_id: str, journal_path: Path | str) -> bytes:
-        return load_key(journal_id, journal_path)
+        return load_key(journal_id, journal_path, self.home)
+
+    def discard(self, journal_id: str) -> None:
+        key_path(journal_id, self.home).unlink(missing_ok=True)
 
 
 KEY_FILES = KeyFiles()
@@ -150,10 +165,11 @@ class DerivedKeys:
     is sent anywhere. The key is also written to this machine's key file (never replacing a
     different one), so `harness journal verify` here checks the journal like any other."""
 
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, home: Path | None = None) -> None:
         if len(secret) < KEY_BYTES:
             raise ValueError(f"a key-deriving secret is at least {KEY_BYTES} bytes")
         self._secret = secret
+        self.home = home
 
     def __repr__(self) -> str:
         return "DerivedKeys(***)"
@@ -165,8 +181,11 @@ class DerivedKeys:
 
     def create(self, journal_id: str) -> bytes:
         key = self.key(journal_id)
-        store_key(journal_id, key)
+        store_key(journal_id, key, self.home)
         return key
 
     def load(self, journal_id: str, journal_path: Path | str) -> bytes:
         return self.create(journal_id)
+
+    def discard(self, journal_id: str) -> None:
+        pass  # derived again whenever asked: nothing to forget

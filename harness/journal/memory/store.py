@@ -20,13 +20,14 @@ class MemoryStore(MemoryReader):
 
     lazy_ends = False  # a commit costs nothing here
 
-    def __init__(self, db: MemoryDatabase) -> None:
+    def __init__(self, db: MemoryDatabase, source: keys.KeySource = keys.KEY_FILES) -> None:
         with db.lock:
             if db.journal_id is None:
                 journal_id = keys.new_journal_id()
-                keys.create_key(journal_id)
+                source.create(journal_id)
                 db.journal_id = journal_id
         super().__init__(db)
+        self.key_source = source
         self.journal_id = db.journal_id
         self._held: set[str] = set()
 

@@ -98,14 +98,14 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute("PRAGMA foreign_keys=OFF")
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, source: keys.KeySource) -> None:
     """Create a fresh journal (with its identity and key) beside ``path`` and link it in
     place, so a crash never leaves a half-made file and a journal never lacks its key."""
     tmp = path.with_name(f"{path.name}.new-{os.getpid()}")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{tmp}{suffix}").unlink(missing_ok=True)
     journal_id = keys.new_journal_id()
-    keys.create_key(journal_id)
+    source.create(journal_id)
     conn = sqlite3.connect(tmp, isolation_level=None)
     try:
         conn.executescript(SCHEMA)
@@ -122,7 +122,7 @@ def _create(path: Path) -> None:
     try:
         os.link(tmp, path)  # never replaces: if another process made it first, keep theirs
     except FileExistsError:
-        keys.key_path(journal_id).unlink(missing_ok=True)
+        source.discard(journal_id)
     except OSError:  # a file system without hard links
         if not path.exists():
             os.replace(tmp, path)
@@ -136,11 +136,11 @@ ROW_COLUMNS = (
 )
 
 
-def _upgrade(conn: sqlite3.Connection) -> None:
+def _upgrade(conn: sqlite3.Connection, source: keys.KeySource) -> None:
     """Version 1 (no chain) to 2: give the journal an identity and a key, and sign the rows
     it holds as they stand (they were trusted as they stand until now)."""
     journal_id = keys.new_journal_id()
-    chain = Chain(journal_id, keys.create_key(journal_id))
+    chain = Chain(journal_id, source.create(journal_id))
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("ALTER TABLE steps ADD COLUMN mac_start BLOB")
@@ -181,10 +181,12 @@ def sign_all(conn: sqlite3.Connection, chain: Chain, columns: str) -> None:
         )
 
 
-def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> tuple[sqlite3.Connection, Chain]:
+def open_db(
+    state_dir: Path, *, synchronous: str = "NORMAL", source: keys.KeySource = keys.KEY_FILES
+) -> tuple[sqlite3.Connection, Chain]:
     """The read-write connection to ``<state_dir>/journal.db`` (created if absent) and its
-    chain. Checked before anything is written: the disk takes a write, SQLite's
-    quick_check passes, the key is here."""
+    chain, its key from ``source``. Checked before anything is written: the disk takes a
+    write, SQLite's quick_check passes, the key is here."""
     synchronous = synchronous.upper()
     if synchronous not in ("NORMAL", "FULL"):
         raise JournalError(f"journal synchronous must be NORMAL or FULL, not {synchronous!r}")
@@ -197,7 +199,7 @@ def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> tuple[sqlite3.Co
     if found is not None:
         raise found
     if not path.exists():
-        _create(path)
+        _create(path, source)
     untouched = faults.identity(path)  # before SQLite opens it (reading makes a WAL)
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, cached_statements=256
@@ -205,18 +207,18 @@ def open_db(state_dir: Path, *, synchronous: str = "NORMAL") -> tuple[sqlite3.Co
     try:
         version = _version(conn, path)
         journal_id = read_journal_id(conn)
-        key = keys.load_key(journal_id, path) if journal_id else None
+        key = source.load(journal_id, path) if journal_id else None
         if key is None or not faults.stamp_matches(path, untouched, key):
             problems = faults.check(path)
             if problems:
                 raise damaged(path, "SQLite's quick_check finds: " + "; ".join(problems[:3]))
         _configure(conn, synchronous)
         if version < SCHEMA_VERSION:
-            _upgrade(conn)
+            _upgrade(conn, source)
             journal_id = read_journal_id(conn)
         if journal_id is None:
             raise damaged(path, "it has no journal id")
-        chain = Chain(journal_id, key or keys.load_key(journal_id, path))
+        chain = Chain(journal_id, key or source.load(journal_id, path))
     except (JournalError, StorageError):
         conn.close()
         raise

@@ -12,6 +12,7 @@ from harness.errors import JournalLost
 from harness.journal import faults
 from harness.journal.blobs import BlobStore
 from harness.journal.chain import Chain
+from harness.journal.keys import KEY_FILES, KeySource
 from harness.journal.lock import RunLock
 from harness.journal.sql.reader import SqlReader
 from harness.journal.sql.store import INSERT_STARTED, SqlStore, ending
@@ -114,18 +115,21 @@ class SqliteStore(SqlStore):
 
     sql: SqliteSql
 
-    def __init__(self, state_dir: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self, state_dir: Path, *, synchronous: str = "NORMAL", source: KeySource = KEY_FILES
+    ) -> None:
         """Open (or create), checked first: StorageError on a full or read-only disk,
         JournalDamaged when SQLite's check fails, JournalKeyMissing. The chain is
         ``self.opened_chain`` (its key was read to vouch for the file)."""
         state_dir = Path(state_dir)
-        conn, chain = open_db(state_dir, synchronous=synchronous)
+        conn, chain = open_db(state_dir, synchronous=synchronous, source=source)
         sql = SqliteSql(conn, db_path(state_dir))
         fsync = synchronous.upper() == "FULL"
         super().__init__(sql, FileBlobs(sql, state_dir / "blobs", fsync=fsync),
                          FileLocks(state_dir), chain.journal_id)  # fmt: skip
         self.state_dir = state_dir
         self.opened_chain: Chain = chain
+        self.key_source = source
         self._identity = _file_identity(sql.path)
 
     def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:

@@ -7,10 +7,19 @@ import os
 import subprocess
 from pathlib import Path
 
+from artifacts.git_safety import OVERRIDES
 from harness.errors import GitError
 from harness.hostpath import program, trusted_path
 
 GIT_TIMEOUT_S = 300
+_REMOTE = {"protocol.allow", "core.sshCommand", "core.askPass", "credential.helper"}
+# The harness's overrides for what git reads of a work tree (the run's clone is the
+# agent's): an embedded repository's own config (a gitlink) is never looked inside, so its
+# filters never run here; no fsmonitor, untracked cache, mailmap, hook or gc. Not those for
+# remotes: the fleet clones, fetches and pushes with your protocols and credentials.
+OPTIONS = [
+    part for key, value in OVERRIDES if key not in _REMOTE for part in ("-c", f"{key}={value}")
+]
 
 
 def git(root: Path | None, *args: str, check: bool = True) -> str:
@@ -20,7 +29,7 @@ def git(root: Path | None, *args: str, check: bool = True) -> str:
     found = program("git", outside=root)
     if found is None:
         raise GitError("git is not installed (no `git` on PATH outside the project)")
-    command = [found, "-c", "core.hooksPath=/dev/null", *args]
+    command = [found, *OPTIONS, *args]
     done = subprocess.run(
         command,
         cwd=root,

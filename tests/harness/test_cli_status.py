@@ -171,3 +171,18 @@ def test_the_command_table_names_what_each_module_registers() -> None:
         subparsers = parser.add_subparsers()
         importlib.import_module(module).register(subparsers)
         assert tuple(subparsers.choices) == names, module
+
+
+def test_status_loads_the_question_queue_not_the_escalation_machinery(example: Path) -> None:
+    code = (
+        "import sys, contextlib, io\n"
+        "from harness.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({['-C', str(example), 'status', '--json']!r})\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('escalation'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(done.stdout.split())
+    assert "escalation.question_db" in loaded  # the check sees real imports
+    assert not loaded & {"escalation.gates", "escalation.learn", "escalation.matrix"}

@@ -17,6 +17,7 @@ from harness.journal import Journal
 from tests.session.support import (
     commit_count,
     harness_proc,
+    harness_run,
     init,
     llm_inputs,
     log_json,
@@ -119,7 +120,7 @@ def test_crash_in_a_phase_resumes_without_duplicates(tmp_path: Path, case: str) 
     assert "crashing on purpose" in crashed.stderr
     if landed is not None:
         landed(root)
-    resumed = harness_proc(root, "run")
+    resumed = harness_run(root, "run")
     assert resumed.returncode == 0, resumed.stderr
     # The resumed session sends the model what the killed one did: its brief is the one
     # recorded, not rebuilt from a feature list and progress file the session changed.

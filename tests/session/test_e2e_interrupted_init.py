@@ -22,6 +22,7 @@ from tests.session.support import (
     call,
     harness_out,
     harness_proc,
+    harness_run,
     init_commits,
     make_project,
     passing,
@@ -30,12 +31,13 @@ from tests.session.support import (
 )
 
 
+@pytest.mark.slow  # a child process, SIGKILLed in init
 @pytest.mark.parametrize("where", ["llm:*#2", "artifact:support-files", "git:commit"])
 def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> None:
     root = make_project(tmp_path / "p", count=2)
     killed = harness_proc(root, "init", "--spec", str(root / "SPEC.md"), crash_in=where)
     assert killed.returncode == -9, killed.stderr
-    done = harness_proc(root, "run")
+    done = harness_run(root, "run")
     assert done.returncode == 0, done.stderr
     assert "finishing the interrupted `harness init" in done.stderr
     assert init_commits(root) == 1
@@ -48,6 +50,7 @@ def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> No
     assert runs[0]["outcome"] == "complete"
 
 
+@pytest.mark.slow  # the live init is a child process
 def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path: Path) -> None:
     """Not "finishing the interrupted init" while that init is live in another process."""
 
@@ -67,7 +70,7 @@ def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path:
         while not list((root / ".harness" / "locks").glob("*.lock")):
             assert live.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        done = harness_proc(root, "run")
+        done = harness_run(root, "run")
         assert done.returncode == 6, done.stderr
         assert "is still running (pid" in done.stderr
         assert "finishing the interrupted" not in done.stderr
@@ -81,7 +84,7 @@ def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path:
 
 def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
-    done = harness_proc(root, "run")
+    done = harness_run(root, "run")
     assert done.returncode == 2
     assert "harness init --spec" in done.stderr
 
@@ -96,7 +99,7 @@ def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
     killed = harness_proc(root, "init", "--spec", spec, crash_in="git:commit")
     assert killed.returncode == -9, killed.stderr
     assert not (root / ".git").exists() or init_commits(root) == 0
-    done = harness_proc(root, "run")
+    done = harness_run(root, "run")
     assert done.returncode == 0, done.stderr
     assert len(passing(root)) == 8 and init_commits(root) == 1
 
@@ -110,7 +113,7 @@ def test_a_demo_killed_while_it_wrote_its_files_is_finished_by_run(tmp_path: Pat
     (root / SCRIPT_FILE).unlink()
     (root / "harness.toml").unlink()
     assert (root / MARKER).exists()
-    done = harness_proc(root, "run", "--max-sessions", "1")
+    done = harness_run(root, "run", "--max-sessions", "1")
     assert done.returncode in (0, 3), done.stderr
     assert init_commits(root) == 1 and (root / SCRIPT_FILE).exists()
     assert len(passing(root)) >= 1

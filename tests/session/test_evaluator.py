@@ -16,7 +16,7 @@ import pytest
 
 from harness.journal import Journal
 from tests.attacks.support import committed_passing, run
-from tests.session.support import call, harness_proc, steps, tool_outputs, turn
+from tests.session.support import call, harness_proc, harness_run, steps, tool_outputs, turn
 from tests.session.verify_support import (
     COUNT_TEST,
     HONEST_COUNT,
@@ -130,7 +130,7 @@ def test_a_crash_mid_evaluation_resumes_without_paying_twice(
     crashed = harness_proc(root, "run", "--unattended", crash_in=f"llm:{model}#2")
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     assert committed_passing(root) == []
-    resumed = harness_proc(root, "run", "--unattended")
+    resumed = harness_run(root, "run", "--unattended")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert committed_passing(root) == ["F001"]
     rows = {(s.kind, s.name, s.seq): s for s in steps(root) if s.status == "ended"}

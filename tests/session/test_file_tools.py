@@ -6,15 +6,18 @@ import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from harness.tools import ToolRegistry, ToolResult
+from runners.local import LocalRunner
 from session.context import WorkContext
 from session.paths import PathRefused, confine
 from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
+from session.tools.work import RunArgs, run_command
 from tests.session.support import call as scripted
 from tests.session.support import (
     good_turns,
@@ -238,3 +241,20 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
         ]  # fmt: skip
 
     assert asked(root) == asked(reference)
+
+
+def test_a_command_cut_by_the_wall_budget_says_the_budget_not_request_resources(
+    tmp_path: Path,
+) -> None:
+    """A command stopped because the run's wall-time budget ran out: more timeout_s would
+    not help, so the failure names the budget and never asks for request_resources."""
+    made = WorkContext(root=tmp_path, runner=LocalRunner(tmp_path), run_id="r", session=1)
+    made.wall, made.wall_what = time.monotonic() + 1.0, "run wall-time limit 1s"
+    try:
+        result = run_command(made, RunArgs(command="sleep 30", timeout_s=600))
+    finally:
+        made.close()
+    assert result.status == "error"
+    assert "run wall-time limit 1s" in result.output, result.output
+    assert "request_resources" not in result.output, result.output
+    assert "timeout_s >=" not in result.output, result.output

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
+from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
 from artifacts.git_safety import OVERRIDES
 from harness.errors import GitError
 from harness.hostpath import program, trusted_path
@@ -25,10 +27,19 @@ OPTIONS = [
 def git(root: Path | None, *args: str, check: bool = True) -> str:
     """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure.
     The absolute ``git`` of a PATH without relative entries: the working folder is the
-    run's clone, which the agent writes (harness.hostpath)."""
+    run's clone, which the agent writes (harness.hostpath). Before a command that reads
+    the work tree, the files git would block on there (a FIFO named ``.gitignore``...)
+    are removed and named on stderr, as harness's own git does."""
     found = program("git", outside=root)
     if found is None:
         raise GitError("git is not installed (no `git` on PATH outside the project)")
+    if root is not None and args and args[0] in WORK_TREE_READERS:
+        for path in clear_blockers(root):
+            print(
+                f"harness fleet: removed {path} in {root}: not a regular file, where git "
+                "reads (git would wait on it forever)",
+                file=sys.stderr,
+            )
     command = [found, *OPTIONS, *args]
     done = subprocess.run(
         command,

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from pathlib import Path
+
+import pytest
 
 from fleet.checkpoint import fingerprint, pack
 
@@ -43,3 +46,23 @@ def test_the_checkpoint_runs_no_filter_of_an_embedded_repository(tmp_path: Path)
     fingerprint(root)
     pack(root, "HEAD")
     assert not marker.exists(), "the fleet's git ran a filter from the agent's config"
+
+
+def test_a_fifo_where_git_reads_in_the_clone_is_removed_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A FIFO named `.gitignore` that the agent left in the run's clone blocked the
+    checkpoint's `git status` until its 300 s timeout; it is removed first and named."""
+    root = tmp_path / "clone"
+    root.mkdir()
+    _git(root, "init", "-q", "-b", "main")
+    (root / "a.txt").write_text("a\n")
+    (root / "deep").mkdir()
+    os.mkfifo(root / "deep" / ".gitignore")
+    done: list[str] = []
+    reader = threading.Thread(target=lambda: done.append(fingerprint(root)), daemon=True)
+    reader.start()
+    reader.join(timeout=120)  # a generous deadline; git blocked for 300 s on the FIFO
+    assert done, "the checkpoint's git status is still waiting on the FIFO"
+    assert not (root / "deep" / ".gitignore").exists()
+    assert "removed deep/.gitignore" in capsys.readouterr().err

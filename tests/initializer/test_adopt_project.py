@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import artifacts.io
+import initializer.adopt
 from artifacts.adopt import adopt_feature_list
 from artifacts.progress import read_progress
 from tests.artifacts.conftest import tree_digest
@@ -162,14 +163,15 @@ def test_a_crash_half_way_is_finished_by_the_next_adopt(
             raise RuntimeError("killed")
         real(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(artifacts.io, "atomic_write", crash_on_gitignore)
+    # adopt's own name for it (initializer.adopt imports it at its top)
+    monkeypatch.setattr(initializer.adopt, "atomic_write", crash_on_gitignore)
     assert harness(root, "adopt") == 1
     err = capsys.readouterr().err
     assert "`harness adopt` again finishes what this one started" in err
     assert "journal" not in err
     assert (root / "progress.md").exists()  # written before the crash
     assert isinstance(json.loads((root / "feature_list.json").read_text()), list)  # not yet
-    monkeypatch.setattr(artifacts.io, "atomic_write", real)
+    monkeypatch.setattr(initializer.adopt, "atomic_write", real)
     code, out = harness_out(root, "adopt")
     assert code == 0, out
     files = git(root, "show", "--name-only", "--format=", "HEAD").split()

@@ -29,6 +29,7 @@ from fleet.drive import WorkerState
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
 from fleet.warm import warm
+from runners.process import pid_alive
 
 if TYPE_CHECKING:
     from fleet.place import Place
@@ -162,7 +163,7 @@ def _refuse_live_twin(db: FleetDb, worker_id: str, lost_after_s: float) -> None:
     for row in db.all_workers():
         if row.id == worker_id and row.state == "live":
             here = row.host == socket.gethostname()
-            if here and not _alive(row.pid):
+            if here and not pid_alive(row.pid):
                 continue  # its process is gone (killed): this is its restart
             if time.time() - row.heartbeat < lost_after_s and row.pid != os.getpid():
                 raise FleetError(
@@ -185,16 +186,6 @@ def _fence_if_lost(db: FleetDb, state: Any) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def default_id(place: Place) -> tuple[str, Any]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from escalation.trace import Decided, Trace
 from harness.worker import Worker
-from runners import Resources
+from runners import Failure, Resources
 from session.effects import (
     Asked,
     CommandRan,
@@ -49,6 +50,35 @@ class Door(Protocol):
     def step_ref(self) -> str: ...
 
     def call_nested(self, name: str, args: BaseModel, *, via: str) -> Result: ...
+
+
+class _Ran(Protocol):
+    """What ran under a time limit: a command's result or a check's clean run."""
+
+    failure: Failure | None
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Self: ...
+
+
+Ran = TypeVar("Ran", bound=_Ran)
+
+
+def wall_said(failure: Failure, budget: str) -> Failure:
+    """``failure`` of something whose time limit a wall-time budget cut short: a timeout
+    there is the budget's, which no ``request_resources`` can lift, and says so."""
+
+    if failure.kind != "timeout":
+        return failure
+    return failure.model_copy(
+        update={
+            "message": f"{failure.message}; that limit was what was left of the {budget}",
+            "suggestion": f"a longer timeout_s would not help: the {budget} is spent; "
+            "note what is left for the next session (a person can raise the budget in "
+            "harness.toml)",
+        }
+    )
 
 
 @dataclass
@@ -122,6 +152,16 @@ class WorkContext:
         if seconds >= base.timeout_s:
             return resources
         return base.model_copy(update={"timeout_s": max(seconds, 0.01)})
+
+    def bounded(self, resources: Resources | None, run: Callable[[Resources | None], Ran]) -> Ran:
+        """``run`` with ``resources`` cut to what is left of the wall-time budget; a
+        timeout the budget caused says so (no ``request_resources`` can lift it)."""
+
+        given = self.within_wall(resources)
+        result = run(given)
+        if given is resources or result.failure is None:
+            return result
+        return result.model_copy(update={"failure": wall_said(result.failure, self.wall_what)})
 
     def tool_worker(self) -> Worker:
         """The session's tool worker, made on first use (its process starts on its first

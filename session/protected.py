@@ -85,6 +85,8 @@ def check_in_place(ctx: WorkContext, command: str) -> tuple[CommandResult, list[
     restored = restore_protected(
         ctx.root, ctx.protected, keep=set(ctx.user_files), known=ctx.protected_extras
     )
-    resources = ctx.within_wall(ctx.resources)
-    result = ctx.runner.run(command, resources=resources, phase="agent", env=CHECK_ENV)
+    result = ctx.bounded(
+        ctx.resources,
+        lambda given: ctx.runner.run(command, resources=given, phase="agent", env=CHECK_ENV),
+    )
     return result, restored

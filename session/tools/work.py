@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from artifacts.feature_list import load_feature_list, save_feature_list
 from artifacts.models import Evidence, digest
 from harness.tools import Tool, ToolResult
-from runners import CommandResult, Resources
+from runners import Resources
 from session.command_text import render_command
 from session.context import WorkContext
 from session.effects import CommandRan, Marked, Noted, ResourcesGranted, Result, Verified
@@ -51,10 +51,9 @@ def run_command(ctx: WorkContext, args: RunArgs) -> Result:
     if args.timeout_s is not None:
         base = resources or Resources()
         resources = base.model_copy(update={"timeout_s": args.timeout_s})
-    given = ctx.within_wall(resources)
-    result = ctx.runner.run(args.command, resources=given, phase="agent")
-    if given is not resources:
-        result = wall_cut(result, ctx.wall_what)
+    result = ctx.bounded(
+        resources, lambda given: ctx.runner.run(args.command, resources=given, phase="agent")
+    )
     return ToolResult(
         status="ok" if result.failure is None else "error",
         output=render_command(result),
@@ -62,23 +61,6 @@ def run_command(ctx: WorkContext, args: RunArgs) -> Result:
             CommandRan(command=args.command, exit_code=result.exit_code, failure=result.failure)
         ],
     )
-
-
-def wall_cut(result: CommandResult, budget: str) -> CommandResult:
-    """``result`` of a command whose time limit a wall-time budget cut short: a timeout
-    there is the budget's, which no ``request_resources`` can lift, and says so."""
-    failure = result.failure
-    if failure is None or failure.kind != "timeout":
-        return result
-    said = failure.model_copy(
-        update={
-            "message": f"{failure.message}; that limit was what was left of the {budget}",
-            "suggestion": f"a longer timeout_s would not help: the {budget} is spent; "
-            "note what is left for the next session (a person can raise the budget in "
-            "harness.toml)",
-        }
-    )
-    return result.model_copy(update={"failure": said})
 
 
 def verify_feature(ctx: WorkContext, args: VerifyArgs) -> Result:

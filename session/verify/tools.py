@@ -36,7 +36,7 @@ def verify_clean(ctx: WorkContext, feature: Feature) -> Result:
     assert verifier is not None
     check = str(feature.check)
     tree, planned = verifier.tree_now()
-    run = verifier.check(check, tree, ctx.within_wall(ctx.resources))
+    run = ctx.bounded(ctx.resources, lambda given: verifier.check(check, tree, given))
     where = (
         "on a clean checkout of what this session would commit, in a fresh sandbox"
         if verifier.sandboxed

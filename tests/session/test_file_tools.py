@@ -12,12 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from artifacts.config import HarnessConfig
 from harness.tools import ToolRegistry, ToolResult
 from runners.local import LocalRunner
 from session.context import WorkContext
 from session.paths import PathRefused, confine
 from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
-from session.tools.work import RunArgs, run_command
+from session.tools.work import RunArgs, VerifyArgs, run_command, verify_feature
+from session.verify.hidden import HiddenFiles
+from session.verify.verifier import Verifier
 from tests.session.support import call as scripted
 from tests.session.support import (
     good_turns,
@@ -255,6 +258,50 @@ def test_a_command_cut_by_the_wall_budget_says_the_budget_not_request_resources(
     finally:
         made.close()
     assert result.status == "error"
+    assert "run wall-time limit 1s" in result.output, result.output
+    assert "request_resources" not in result.output, result.output
+    assert "timeout_s >=" not in result.output, result.output
+
+
+def _slow_check_project(root: Path) -> None:
+    feature = {
+        "id": "F001", "category": "functional", "description": "waits", "steps": ["run it"],
+        "priority": 1, "check": "sleep 30", "passes": False,
+    }  # fmt: skip
+    (root / "feature_list.json").write_text(json.dumps({"version": 1, "features": [feature]}))
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@e", *args], cwd=root, check=True
+        )
+
+
+@pytest.mark.parametrize("where", ["in_place", "clean_checkout"])
+def test_a_check_cut_by_the_wall_budget_says_the_budget_not_request_resources(
+    tmp_path: Path, where: str
+) -> None:
+    """verify_feature's check, in the work tree or on a clean checkout, cut short by the
+    run's wall-time budget: the failure names the budget and never asks for a longer
+    timeout_s through request_resources, which could not help."""
+    _slow_check_project(tmp_path)
+    made = WorkContext(root=tmp_path, runner=LocalRunner(tmp_path), run_id="r", session=1)
+    if where == "clean_checkout":
+        made.verifier = Verifier(
+            root=tmp_path,
+            config=HarnessConfig(),
+            make_runner=lambda folder, carry: LocalRunner(folder),
+            start=subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True
+            ).stdout.strip(),
+            user_files=[],
+            hidden=HiddenFiles(),
+            sandboxed=False,
+        )
+    made.wall, made.wall_what = time.monotonic() + 1.0, "run wall-time limit 1s"
+    try:
+        result = verify_feature(made, VerifyArgs(feature="F001"))
+    finally:
+        made.close()
+    assert result.status == "error" or "FAILS" in result.output, result.output
     assert "run wall-time limit 1s" in result.output, result.output
     assert "request_resources" not in result.output, result.output
     assert "timeout_s >=" not in result.output, result.output

@@ -16,11 +16,10 @@ import json
 import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 
-from artifacts.stale_temps import sweep_temps
 from harness.errors import ArtifactError
+from harness.leftovers import sweep_temps, temp_file
 
 BOM = b"\xef\xbb\xbf"
 DEFAULT_MAX_BYTES = 10_000_000
@@ -208,8 +207,7 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: boo
     folder = target.parent
     sweep_temps(folder, target.name)
     try:
-        prefix = f".{target.name}.{os.getpid()}-"
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".tmp")
+        fd, temp = temp_file(folder, target.name)
     except OSError as error:
         raise _write_error(name, error) from None
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from harness.errors import RunnerError
 from harness.hostpath import program
+from harness.leftovers import pid_alive as pid_alive  # re-exported: the runners' callers use it
 from runners.base import Failure, Resources
 from runners.output import TailBuffer
 
@@ -319,17 +320,6 @@ def _pidfd(pid: int) -> int | None:
         return int(opener(pid))
     except OSError:
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (one of another user counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _NAMES = {

@@ -1,4 +1,8 @@
-"""Content-addressed store for large payloads: ``.harness/blobs/ab/cdef...`` (sha256)."""
+"""Content-addressed store for large payloads: ``.harness/blobs/ab/cdef...`` (sha256).
+
+A blob is written to a temp file of :mod:`harness.leftovers` in ``blobs/`` itself and renamed
+into its folder; the first write of a process removes the temp files killed writers left
+there."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 from pathlib import Path
 
 from harness.errors import JournalDamaged
+from harness.leftovers import sweep_temps, temp_file
 
 INLINE_LIMIT = 16 * 1024  # payloads above this many bytes go to a blob file
 
@@ -17,6 +22,7 @@ class BlobStore:
     def __init__(self, root: Path, *, fsync: bool = False) -> None:
         self.root = root
         self.fsync = fsync
+        self._swept = False
 
     def path(self, digest: str) -> Path:
         return self.root / digest[:2] / digest[2:]
@@ -28,13 +34,20 @@ class BlobStore:
         if path.exists() and path.stat().st_size == len(data):
             return digest
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        with tmp.open("wb") as handle:
-            handle.write(data)
-            if self.fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        if not self._swept:  # what a killed writer left, once a process
+            sweep_temps(self.root)
+            self._swept = True
+        fd, tmp = temp_file(self.root, digest)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                if self.fsync:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return digest
 
     def get(self, digest: str) -> bytes:

@@ -24,6 +24,7 @@ from typing import Protocol
 
 from harness.errors import JournalError, JournalKeyMissing, StorageError
 from harness.journal.faults import from_oserror
+from harness.leftovers import sweep_temps, temp_file
 
 KEY_BYTES = 32
 JOURNAL_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -73,14 +74,18 @@ def store_key(journal_id: str, key: bytes, home: Path | None = None) -> Path:
                     "refusing to replace it"
                 )
             return path
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        sweep_temps(path.parent)  # what a killed writer left
+        fd, tmp = temp_file(path.parent, path.name)
         try:
-            os.write(fd, key.hex().encode() + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            try:
+                os.write(fd, key.hex().encode() + b"\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     except OSError as error:
         found = from_oserror(path.parent, error)
         if found is not None:

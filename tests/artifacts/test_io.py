@@ -180,61 +180,51 @@ artifacts.io.atomic_write(root / "progress.md", "half\\n", root=root)
 
 def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path: Path) -> None:
     """A SIGKILL between the temp file and the rename (the kill-fuzz found one:
-    `?? .progress.md.<x>.tmp` in the user's git status); the next write removes it, and
-    leaves a live writer's temp file alone."""
+    `?? .progress.md.<x>.tmp` in the user's git status); the temp file bears harness's mark
+    and its writer's pid, the next write removes it, and leaves a live writer's alone."""
 
     repo = Path(__file__).resolve().parents[2]
     (tmp_path / "progress.md").write_text("old\n")
     done = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], cwd=repo)
     assert done.returncode == -9
     left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert len(left) == 1 and left[0].startswith(".progress.md.")
-    live = tmp_path / f".progress.md.{os.getpid()}-livewriter.tmp"
+    assert len(left) == 1 and left[0].startswith(".progress.md.harness-"), left
+    live = tmp_path / f".progress.md.harness-{os.getpid()}-livewrit.tmp"
     live.write_text("being written")
     atomic_write(tmp_path / "progress.md", "new\n", root=tmp_path)
     assert (tmp_path / "progress.md").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "progress.md"]
 
 
-HOLDER = """
-import sys
-handle = open(sys.argv[1], "ab")  # an older harness's writer, between mkstemp and rename
-print("open", flush=True)
-sys.stdin.read()
-"""
+def test_a_users_files_named_like_temp_files_are_never_removed(tmp_path: Path) -> None:
+    """The sweep removes only what harness made: a user's own files beside progress.md,
+    named like a temp file of it (or like the unmarked temp files of older harness
+    versions), idle for an hour and open nowhere, all stay through every write."""
 
-
-def test_an_older_harness_temp_file_is_removed_only_when_no_writer_can_own_it(
-    tmp_path: Path,
-) -> None:
-    """Temp files of the naming before a6bf268 (`.<name>.<random>.tmp`, no pid) already on
-    a user's disk: removed by the next write of that file once idle 10 minutes and open in
-    no process; a fresh one, or one a live process holds open, is left."""
-
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # reaped: a pid no process has now
     hour_ago = time.time() - 3600
     target = tmp_path / "progress.md"
     target.write_text("old\n")
-    left = tmp_path / ".progress.md.hqtnh9u6.tmp"  # the kill-fuzz's leftover, by name
-    fresh = tmp_path / ".progress.md.a1b2c3d4.tmp"
-    held = tmp_path / ".progress.md.zz9_8yx7.tmp"
-    others = [tmp_path / n for n in (".progress.md.notes.tmp", ".other.md.k3j4h5g6.tmp")]
-    for path in (left, fresh, held, *others):
-        path.write_text("half")
-    for path in (left, held, *others):
-        os.utime(path, (hour_ago, hour_ago))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(held)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
-        atomic_write(target, "new\n", root=tmp_path)
-        kept = sorted(p.name for p in tmp_path.iterdir())
-    finally:
-        holder.communicate("")
-    assert target.read_text() == "new\n"
-    assert kept == sorted([fresh.name, held.name, *(p.name for p in others), "progress.md"])
-    atomic_write(target, "newer\n", root=tmp_path)  # its holder closed it: a leftover now
-    assert not held.exists() and fresh.exists()
+    users = [
+        ".progress.md.original.tmp",
+        ".progress.md.hqtnh9u6.tmp",  # older harness's naming, no pid
+        f".progress.md.{dead.pid}-abcdefgh.tmp",  # a6bf268's naming, dead pid, no mark
+        f".progress.md.harness-{dead.pid}-notes.tmp",
+        f".progress.md.harness-{dead.pid}-abcdefgh.tmp.bak",
+        f"progress.md.harness-{dead.pid}-abcdefgh.tmp",
+        f".progress.md.harness-{dead.pid}-abcdefgh.txt",
+        f".other.md.harness-{dead.pid}-abcdefgh.tmp",
+    ]
+    for name in users:
+        (tmp_path / name).write_text("the user's")
+        os.utime(tmp_path / name, (hour_ago, hour_ago))
+    folder = tmp_path / f".progress.md.harness-{dead.pid}-folder12.tmp"
+    folder.mkdir()
+    (folder / "kept").write_text("the user's")
+    atomic_write(target, "new\n", root=tmp_path)
+    atomic_write(target, "newer\n", root=tmp_path)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert kept == sorted([*users, folder.name, "progress.md"])
+    assert all((tmp_path / n).read_text() == "the user's" for n in users)
+    assert (folder / "kept").read_text() == "the user's"

@@ -5,7 +5,7 @@ What must hold: a reader sees every step that ended once anything follows it (or
 FLUSH_AFTER_S when nothing does, or at close); a crash loses at most such an end, and that
 step then runs again; a model call's or a human's step, a non-idempotent step and a slow
 step are written at once, so a kill right after them pays for nothing twice. The flusher
-is one thread per journal, not one per burst.
+is one thread per process, not one per burst nor one per journal.
 """
 
 from __future__ import annotations
@@ -70,6 +70,28 @@ def test_one_flusher_thread_for_a_burst_of_quick_steps(lazy: Location) -> None:
             assert threading.active_count() <= before + 1
     assert threading.active_count() == before  # stopped at close
     assert len(_statuses(lazy)) == 200
+
+
+def test_one_flusher_thread_for_many_journals(lazy: Location, tmp_path: Path) -> None:
+    """A worker holds many runs' journals: their deferred ends share one thread, and
+    each is written by it (the thread is the journal's, whatever the store)."""
+    if lazy.backend != "sqlite":
+        pytest.skip("the flusher is the same for every store: SQLite shows it")
+    before = threading.active_count()
+    places = [_sibling(lazy, tmp_path, k) for k in range(12)]
+    journals = [Journal.open(where) for where in places]
+    try:
+        for journal in journals:
+            journal.start_run().session(1).step("tool", "quick", {}, lambda: 1)
+        assert threading.active_count() <= before + 1
+        deadline = time.monotonic() + 30  # liveness bound only: FLUSH_AFTER_S is 50 ms
+        while any(_statuses(where)[-1][1] != "ended" for where in places):
+            assert time.monotonic() < deadline, "a deferred end was never written"
+            time.sleep(0.01)
+    finally:
+        for journal in journals:
+            journal.close()
+    assert threading.active_count() == before  # gone with the last journal
 
 
 def test_steps_that_must_not_run_twice_are_written_at_once(lazy: Location) -> None:
@@ -145,3 +167,9 @@ def test_a_start_that_fails_writes_neither_it_nor_the_deferred_end(lazy: Locatio
         assert _statuses(lazy) == [("quick", "started", 1)]
         session.step("tool", "next", {}, lambda: 2)
     assert _statuses(lazy) == [("quick", "ended", 1), ("next", "ended", 1)]
+
+
+def _sibling(where: Location, tmp_path: Path, k: int) -> Location:
+    """Another project's journal on the same server (its own schema on PostgreSQL)."""
+    state = tmp_path / f"p{k}" / ".harness"
+    return Location(state)

@@ -35,6 +35,15 @@ CLK = os.sysconf("SC_CLK_TCK")
 LOST_AFTER_S = 10.0
 
 
+def _counts(pid: int) -> tuple[int, int]:
+    """(threads, open descriptors) of a live process."""
+    threads = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    return threads, len(os.listdir(f"/proc/{pid}/fd"))
+
+
 def _proc(pid: int) -> tuple[float, int]:
     """(CPU seconds, resident bytes) of a live process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -102,9 +111,11 @@ def main() -> int:
     fleets = {w: away if k == 0 else fleet for k, w in enumerate(workers)}
     late = workers[1:] if args.stagger else []
     os.environ.update({k: v for k, v in fleet.env.items() if k.startswith("HARNESS_FLEET")})
+    from fleet.app import Client
     from fleet.db import FleetDb
     from fleet.place import fleet_place
-    from harness.cli import main as harness
+    from fleet.project import head_of
+    from fleet.submit import submit
 
     db = FleetDb(fleet_place())  # read here, not by a `harness fleet status` process a second
     for w in workers:
@@ -112,18 +123,29 @@ def main() -> int:
             fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
     _wait_live(db, fleets, [w for w in workers if w not in late])
     idle = {w: _proc(fleets[w].workers[w].pid) for w in workers if w not in late}
+    idle_counts = {w: _counts(fleets[w].workers[w].pid)[0] for w in idle}
     started = time.monotonic()
-    for k in range(args.runs):  # in this process: the imports are paid once
-        assert harness(["fleet", "submit", str(source), "--id", f"b{k:04d}"]) == 0
+    client, head = Client(fleet_place()), head_of(str(source))
+    for k in range(args.runs):  # one database and one DBOS client for all submissions
+        submit(db, lambda: client, f"b{k:04d}", str(source), base=head)
+    client.close()
+    submitted = time.monotonic() - started
     peak_running, peak_rss, killed_at, victims = 0, 0, None, set()
+    peak_threads: dict[str, int] = {}
+    threads_at_peak, fds_at_peak = 0, 0
     last_beat = detected = None
     while True:
         rows = [{"id": r.id, "state": r.state, "worker": r.worker} for r in db.all_runs()]
         running = [r for r in rows if r["state"] == "running"]
         alive = [w for w in workers if w in idle and fleets[w].workers[w].poll() is None]
+        counts = {w: _counts(fleets[w].workers[w].pid) for w in alive}
+        for w, (threads, _fds) in counts.items():
+            peak_threads[w] = max(peak_threads.get(w, 0), threads)
         if len(running) >= peak_running:
             peak_running = len(running)
             peak_rss = sum(_proc(fleets[w].workers[w].pid)[1] - idle[w][1] for w in alive)
+            threads_at_peak = sum(t for t, _ in counts.values())
+            fds_at_peak = sum(f for _, f in counts.values())
         mine = [r for r in running if r["worker"] == workers[0]]
         if late and len(mine) >= 2:
             for w in late:
@@ -157,6 +179,12 @@ def main() -> int:
     done = sum(r["state"] == "complete" for r in rows)
     print(f"load after: {os.getloadavg()}")
     _report(args, rows, done, wall, peak_running, peak_rss, cpu, steps, overhead, takeover)
+    print(
+        f"submitting {args.runs} runs took {submitted:.1f} s; at the peak the workers held "
+        f"{threads_at_peak} threads and {fds_at_peak} descriptors in all; most threads of "
+        f"one worker at any time: {max(peak_threads.values(), default=0)}; idle workers: "
+        f"{sum(idle_counts.values())} threads"
+    )
     if takeover and killed_at is not None and last_beat is not None and detected is not None:
         print(
             f"takeover in parts: the killed worker's last beat {killed_at - last_beat:.1f} s "

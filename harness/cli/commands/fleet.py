@@ -169,10 +169,10 @@ def _db(args: argparse.Namespace) -> tuple[Place, FleetDb]:
 def run_submit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from fleet.app import Client, app_version
-    from fleet.db import RunRow
+    from fleet.app import Client
     from fleet.place import FleetError
-    from fleet.project import head_of, source_of
+    from fleet.project import source_of
+    from fleet.submit import submit
 
     run_id = args.run_id or f"r-{secrets.token_hex(5)}"
     if not RUN_ID.match(run_id):
@@ -188,34 +188,18 @@ def run_submit(args: argparse.Namespace) -> int:
             "repository (`harness init` makes one) or a git URL"
         )
     place, db = _db(args)
+    clients: list[Client] = []
+
+    def client() -> Client:
+        if not clients:
+            clients.append(Client(place))
+        return clients[0]
+
     try:
-        existing = db.run(run_id)
-        if existing is not None and existing.project != source:
-            raise FleetError(
-                f"--id {run_id}: that run exists for another project ({existing.project}); "
-                "choose another id"
-            )
-        if existing is None:
-            base = head_of(source)
-            row = RunRow(
-                run_id,
-                source,
-                model=args.model or "",
-                klass=args.klass,
-                version=app_version(),
-                base=base,
-                extra={},
-            )
-            db.add_run(row)
-            existing = db.run(run_id)
-        assert existing is not None
-        if existing.state == "queued":
-            client = Client(place)
-            try:
-                client.enqueue(run_id, existing.drive, existing.klass)
-            finally:
-                client.close()
+        submit(db, client, run_id, source, model=args.model or "", klass=args.klass)
     finally:
+        for made in clients:
+            made.close()
         db.close()
     print(run_id)
     return 0

@@ -11,6 +11,8 @@ a call whose effects say the tool itself wrote the file through the guards
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from artifacts.feature_list import FEATURE_LIST, parse_feature_list
@@ -25,21 +27,47 @@ NOTICE = (
 )
 
 
+NOT_REGULAR = object()
+"""What the sentinel reads where the file is a FIFO, a device, a socket or unreadable:
+never known content, so it is put back (a FIFO there held every later read of it)."""
+
+
 class Sentinel:
     def __init__(self, root: Path) -> None:
         self.path = root / FEATURE_LIST
         self.root = root
-        self.known = self._read()
+        self.known: bytes | None = None
+        self.accept()
 
-    def _read(self) -> bytes | None:
+    def _read(self) -> bytes | object | None:
+        """The file's bytes (None: absent or a folder; NOT_REGULAR: not a regular file).
+
+        Read twice a tool call, so with the fewest system calls: stat, then an open that
+        never waits (a FIFO swapped in between is opened and seen, not read)."""
+        path = str(self.path)
         try:
-            return self.path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return None if os.path.isdir(path) else NOT_REGULAR
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError:  # a link loop, no permission: not content harness wrote
+            return NOT_REGULAR
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return NOT_REGULAR
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def accept(self) -> None:
-        """The current content is legitimate (after a guarded write, or on replay)."""
-        self.known = self._read()
+        """The current content is legitimate (after a guarded write, or on replay); what
+        is not a regular file is not content: it goes at the next restore."""
+        read = self._read()
+        self.known = read if isinstance(read, bytes) else None
 
     def restore(self) -> bool:
         """Put the known content back if anything else changed the file; True if it did."""

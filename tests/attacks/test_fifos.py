@@ -1,8 +1,9 @@
 """A command leaves FIFOs where the harness or its git read: `.gitignore` (at the root and
 in a folder), `.gitattributes`, `.mailmap`, a nested repository's `HEAD` (or that of the
-folder a `.git` file names), `progress.md`. git opens those files and waits on a FIFO
-forever (then every later run would too); progress.md's append would fail or block.
-The harness removes them, commits the honest work, and does not hang."""
+folder a `.git` file names), `progress.md`, `feature_list.json`. git opens those files and
+waits on a FIFO forever (then every later run would too); progress.md's append would fail
+or block, and so did the sentinel's read of the feature list. The harness removes them,
+commits the honest work, and does not hang."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ FIFOS = {
     "gitignore": "rm -f .gitignore; mkfifo .gitignore; mkdir -p sub; mkfifo sub/.gitignore",
     "gitattributes": "mkdir -p sub; mkfifo .gitattributes sub/.gitattributes",
     "progress": "rm -f progress.md; mkfifo progress.md",
+    # The sentinel read the feature list after every call: the session waited forever.
+    "feature_list": "rm -f feature_list.json; mkfifo feature_list.json",
     # git log (every wake) read the work tree's .mailmap: the run failed after 120 s.
     "mailmap": "mkfifo .mailmap",
     # git status reads a nested repository's HEAD, or the folder a `.git` file names.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 from session.sentinel import Sentinel, check_against_head
@@ -42,6 +44,23 @@ def test_a_file_that_did_not_exist_is_removed_again(fast_path: Path) -> None:
     sentinel = Sentinel(fast_path)
     (fast_path / "feature_list.json").write_text("{}")
     assert sentinel.restore() is True and not (fast_path / "feature_list.json").exists()
+
+
+def test_a_fifo_is_put_back_without_waiting(fast_path: Path) -> None:
+    """A FIFO swapped in for feature_list.json held the sentinel's read (and the session)
+    forever: it is put back at once."""
+    root = make_project(fast_path / "p")
+    path = root / "feature_list.json"
+    before = path.read_bytes()
+    sentinel = Sentinel(root)
+    path.unlink()
+    os.mkfifo(path)
+    done: list[bool] = []
+    worker = threading.Thread(target=lambda: done.append(sentinel.restore()), daemon=True)
+    worker.start()
+    worker.join(120)
+    assert done == [True], "the sentinel waited on the FIFO"
+    assert path.is_file() and path.read_bytes() == before
 
 
 def test_at_wake_a_change_since_head_turning_a_feature_passing_is_undone(fast_path: Path) -> None:

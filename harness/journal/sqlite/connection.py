@@ -22,6 +22,9 @@ class SqliteSql:
         self.path = path
         self.where = str(path)
         self.faulted = False  # a fault was met: never vouch for this file at close
+        # The per-step path's statements run on this one cursor: ``Connection.execute``
+        # makes (and registers, and frees) a cursor per statement, four a step.
+        self._step_cursor = conn.cursor()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
         try:
@@ -41,17 +44,18 @@ class SqliteSql:
         """``update``, then the insert (its row id), in one transaction: a quick step's
         deferred end and the next step's start. The four statements run in one frame: this
         is the per-step path, and a context manager between them costs a tenth of its
-        Python time."""
+        Python time. The caller holds the journal's write lock (the cursor is shared)."""
         conn = self.conn
         if conn.in_transaction:
             self.execute(*update)
             return self.insert(sql, params)
+        execute = self._step_cursor.execute
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(*update)
-                row_id = conn.execute(sql, params).lastrowid
-                conn.execute("COMMIT")
+                execute(*update)
+                row_id = execute(sql, params).lastrowid
+                execute("COMMIT")
             except BaseException:
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")

@@ -44,13 +44,16 @@ class Chain:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
-    def _mac(self, link: bytes, *fields: Any) -> bytes:
+    def _sign(self, message: bytes) -> bytes:
+        """HMAC-SHA256 of ``message`` (a link's bytes, then the fields' ``repr``)."""
         inner = self._inner.copy()
-        inner.update(link)
-        inner.update(repr(fields).encode())
+        inner.update(message)
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
+
+    def _mac(self, link: bytes, *fields: Any) -> bytes:
+        return self._sign(link + repr(fields).encode())
 
     def seed(self, run_id: str, session: int) -> bytes:
         """The link before a session's first step."""
@@ -67,7 +70,11 @@ class Chain:
         input_digest: str,
         idempotent: int,
     ) -> bytes:
-        return self._mac(prev, "start", run_id, session, seq, kind, name, input_digest, idempotent)
+        # A step's two MACs are on the per-step path: ``_mac``'s message, the ``repr`` of
+        # the fields' tuple, written out here (the same text, without a tuple to walk).
+        text = (f"('start', {run_id!r}, {session!r}, {seq!r}, {kind!r}, {name!r}, "
+                f"{input_digest!r}, {idempotent!r})")  # fmt: skip
+        return self._sign(prev + text.encode())
 
     def end(
         self,
@@ -98,7 +105,10 @@ class Chain:
     def result(self, start: bytes, result: Result) -> bytes:
         """The end MAC of a step whose ``mac_start`` is ``start``."""
         status, output, blob, error, tokens, cost, cached = result
-        return self._mac(start, "end", status, output, blob, error, tokens, cost, int(cached))
+        # ``_mac(start, "end", status, ..., int(cached))``'s message, written out (``start``)
+        text = (f"('end', {status!r}, {output!r}, {blob!r}, {error!r}, {tokens!r}, {cost!r}, "
+                f"{int(cached)!r})")  # fmt: skip
+        return self._sign(start + text.encode())
 
     def entry(self, key: CacheKey, output: str | None, output_blob: str | None) -> bytes:
         """The MAC of a cache entry."""

@@ -22,6 +22,20 @@ threshold fitted on the scores of a year ago would ask less and less today.
 Until the record holds ``min_outcomes`` outcomes, ``MIN_EACH`` of each label, nothing is
 fitted and the configured weights and threshold (equal weights by default) stay in force.
 
+Held-out check (``escalation.check``; ``learn.refit`` always makes one): the fitted weights
+replace the configured ones only once the record shows them better. The record is cut in
+two halves (outcomes of even and odd id); on each, weights fitted on the other half alone
+are ranked against the configured weights, both asking on as many of its outcomes as the
+new policy would; summed over both halves, the fitted ranking must catch more should-ask
+outcomes by a one-sided sign test. Otherwise the configured weights stay (a record of
+noise, or too small to tell, never puts worse weights in force than the default). The
+threshold then moves off the configured one
+only when the configured policy misses the target on the record by more than its sampling
+error (``NOISE`` standard deviations of the count of questions the target calls for); while
+it meets the target within that error, fitted weights are set to ask exactly as often as
+the configured policy does on the same outcomes, so they catch more at the same rate instead
+of chasing the noise of a rate estimated on a few hundred outcomes.
+
 Everything is a pure function of the cells, summed in a fixed order: the same record
 gives the same floats, on any machine.
 """
@@ -30,17 +44,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
+from escalation.check import Check, count_asked, validate
 from escalation.logistic import Hook, Row, logistic, rows_of
 from escalation.record import Cell
 
 PRIOR_OUTCOMES = 50.0
 THRESHOLD_WINDOW = 300
 MIN_EACH = 3.0
+NOISE = 1.0
+"""Standard deviations of a count within which the configured threshold meets the target."""
 
 
 class Weighted(Protocol):
@@ -100,6 +118,11 @@ class Fit(BaseModel):
     why: str = ""
     digest: str = ""
     """Of the cells the fit read: equal digests, equal data."""
+    validated: bool | None = None
+    """The held-out check put the fitted weights in force (False: the configured weights
+    stayed; None: no check was asked for)."""
+    check: str = ""
+    """What the held-out check found, in words."""
 
 
 class Policy(BaseModel):
@@ -134,6 +157,7 @@ def fit(
     sessions: int,
     recent: Sequence[Cell] = (),
     prior_projects: int = 0,
+    check: Check | None = None,
     hook: Hook | None = None,
 ) -> Fit:
     """Fit weights and threshold on this project's cells and the prior's (module docstring).
@@ -146,6 +170,8 @@ def fit(
         settings: the configured weights, threshold and target.
         sessions: how many sessions the data (own and prior) comes from, for a budget of
             questions per session.
+        check: outcomes held out to test the fitted weights on (None: no check; the fitted
+            weights are in force whatever they are worth).
         hook: called after every Newton iteration (tests kill the process there).
     """
     n_own = sum(c.total for c in own)
@@ -179,16 +205,37 @@ def fit(
     judged = rows
     if sum(c.total for c in recent) >= settings.min_outcomes:
         judged = rows_of(recent, 1.0)
-    threshold = choose_threshold(judged, weights, settings.target_recall, rate)
+    # the configured policy meets the target within the record's sampling error: keep its
+    # threshold for its weights, and ask as often as it does with fitted ones
+    by_target = choose_threshold(judged, configured, settings.target_recall, rate)
+    as_configured = count_asked(judged, configured, settings.threshold)
+    met = meets_target(judged, configured, settings, rate)
+    if met and weights == configured:
+        threshold = settings.threshold
+    elif met:
+        threshold = at_count(judged, weights, as_configured)
+    else:
+        threshold = choose_threshold(judged, weights, settings.target_recall, rate)
+    why = "fitted" if strength > 1e-9 else "no signal predicts the label: configured weights kept"
+    validated, said = None, ""
+    if check is not None:
+        validated, said = validate(
+            check, weights, threshold, configured, settings.min_outcomes, MIN_EACH, prior_weight
+        )
+        if not validated:
+            weights = configured
+            threshold = settings.threshold if met else by_target
+            why = f"configured weights kept: {said}"
     recall, ask_rate = performance(judged, weights, threshold)
     base_recall, base_rate = performance(judged, configured, settings.threshold)
     reached = recall + 1e-9 >= settings.target_recall and (rate is None or ask_rate <= rate + 1e-9)
-    why = "fitted" if strength > 1e-9 else "no signal predicts the label: configured weights kept"
     return base.model_copy(
         update={
             "fitted": True,
             "weights": weights,
             "threshold": threshold,
+            "validated": validated,
+            "check": said,
             "coefficients": tuple(beta),
             "iterations": iterations,
             "recall": recall,
@@ -261,6 +308,36 @@ def choose_threshold(
             break
         by_budget = cuts[i]
     return max(by_recall, by_budget)
+
+
+def meets_target(
+    rows: Sequence[Row], configured: Sequence[float], settings: FitSettings, rate: float | None
+) -> bool:
+    """Whether the configured policy asks on ``rows`` as often as the target calls for (the
+    count that catches ``target_recall`` of the should-ask outcomes, or the budget's if
+    that is fewer), within ``NOISE`` standard deviations of that count: the record cannot
+    tell it from a threshold that meets the target."""
+    recall_threshold = choose_threshold(rows, configured, settings.target_recall, None)
+    wanted = count_asked(rows, configured, recall_threshold)
+    if rate is not None:
+        wanted = min(wanted, rate * sum(r.total for r in rows))
+    asked = count_asked(rows, configured, settings.threshold)
+    return abs(asked - wanted) <= NOISE * math.sqrt(max(1.0, wanted))
+
+
+def at_count(rows: Sequence[Row], weights: Sequence[float], count: float) -> float:
+    """The threshold on ``weights``' scores that asks on the number of ``rows``' outcomes
+    nearest to ``count`` (the higher threshold of two as near)."""
+    scored = _scored(rows, weights)
+    if not scored:
+        return 1.0
+    best, threshold, asked = count, scored[0][0], 0.0
+    for i, (score, _, total) in enumerate(scored):
+        asked += total
+        if abs(asked - count) < best - 1e-12:
+            best = abs(asked - count)
+            threshold = (score + scored[i + 1][0]) / 2 if i + 1 < len(scored) else score - 0.01
+    return max(0.0, threshold)
 
 
 def performance(

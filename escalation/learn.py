@@ -15,9 +15,19 @@ so it produces the same weights. The session calls both inside journaled steps.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 
-from escalation.fit import THRESHOLD_WINDOW, Fit, FitSettings, Policy, fit, policy_of
+from escalation.check import Check
+from escalation.fit import (
+    THRESHOLD_WINDOW,
+    Fit,
+    FitSettings,
+    Policy,
+    fit,
+    policy_of,
+)
 from escalation.logistic import Hook
 from escalation.outcomes import Outcome
 from escalation.questions import QuestionStore
@@ -152,9 +162,10 @@ def refit(
         other = prior.cells(up_to=point["prior"], other_than=project, relabels=theirs)
         sessions += prior.sessions(up_to=point["prior"], other_than=project)
         projects = prior.projects(up_to=point["prior"], other_than=project)
+    check = _check(record, prior, project, point, settings)
     result = fit(
         own, other, settings, sessions=sessions, recent=recent, prior_projects=projects,
-        hook=hook,
+        check=check, hook=hook,
     )  # fmt: skip
     if result.fitted:
         stored = record.commit_fit(project, key, result.model_dump(mode="json"))
@@ -164,3 +175,39 @@ def refit(
     after = policy_of(result.model_dump(mode="json"), settings) if result.fitted else before
     changed = after.weights != before.weights or after.threshold != before.threshold
     return FitReport(fit=result, changed=changed, before=before, after=after)
+
+
+def _check(
+    record: Record,
+    prior: Record | None,
+    project: str,
+    point: dict[str, Any],
+    settings: FitSettings,
+) -> Check:
+    """The outcomes the fitted weights are tested on (``escalation.fit``): this project's two
+    halves; while it has fewer than twice the fit's minimum and the user's other projects
+    have more, theirs (a prior-led fit, this project's own outcomes fitted on in both). All
+    read up to the fit's checkpoint, so a resumed fit tests on the same outcomes."""
+    mine = point.get("own_relabels", 0)
+    own = [record.cells(up_to=point["own"], project=project, relabels=mine, fold=f) for f in (0, 1)]
+    n_own = sum(c.total for half in own for c in half)
+    enough = 2 * settings.min_outcomes
+    if prior is not None and n_own < enough:
+        theirs = point.get("prior_relabels", 0)
+        other = [
+            prior.cells(up_to=point["prior"], other_than=project, relabels=theirs, fold=f)
+            for f in (0, 1)
+        ]
+        if sum(c.total for half in other for c in half) >= enough:
+            together = [*own[0], *own[1]]
+            return Check(
+                folds=[(other[0], [*other[1], *together]), (other[1], [*other[0], *together])]
+            )
+    rest = (
+        prior.cells(
+            up_to=point["prior"], other_than=project, relabels=point.get("prior_relabels", 0)
+        )
+        if prior is not None
+        else []
+    )
+    return Check(folds=[(own[0], own[1]), (own[1], own[0])], prior=rest)

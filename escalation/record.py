@@ -276,12 +276,16 @@ class Record:
         other_than: str | None = None,
         newest: int | None = None,
         relabels: int = ALL,
+        fold: int | None = None,
     ) -> list[Cell]:
         """The matrix's outcomes (gates left out) with id <= ``up_to``, grouped by rounded
         scores, in a fixed order: of ``project`` only, or of every project but ``other_than``;
-        with ``newest``, only the newest that many of them; labelled with the relabels whose
-        id is <= ``relabels``."""
+        with ``newest``, only the newest that many of them; with ``fold`` (0 or 1), only those
+        of even or odd id (two halves for a cross-check); labelled with the relabels whose id
+        is <= ``relabels``."""
         where, args = _scope(up_to, project, other_than)
+        if fold is not None:
+            where, args = f"{where} AND id % 2 = ?", [*args, fold]
         if newest is not None:
             newest_ids = f"SELECT id FROM outcomes WHERE {where} ORDER BY id DESC LIMIT ?"
             where = f"{where} AND id IN ({newest_ids})"

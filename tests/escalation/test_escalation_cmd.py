@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import random
 import subprocess
 from pathlib import Path
 
@@ -73,6 +74,23 @@ def test_it_shows_the_weights_what_they_rest_on_and_the_record(tmp_path: Path) -
     assert data["policy"]["source"] == "fitted" and data["fit"]["outcomes"] == 200
     assert data["on_record"]["recall"] >= 0.8
     assert data["samples"] == {"calls": 0, "tokens": 0, "cost_usd": 0.0}
+
+
+def test_it_says_when_the_held_out_check_keeps_the_configured_weights(tmp_path: Path) -> None:
+    """A record of noise: the fit is not shown better, and the command says so and why."""
+    root = make_repo(tmp_path / "p")
+    rng = random.Random(12)
+    with Record.of_project(root / ".harness") as record:
+        noise = [
+            o.model_copy(update={"should_ask": rng.random() < 0.25}) for o in outcomes(13, 600)
+        ]
+        record.add(record.project_id(), noise)
+        refit(record, None, EscalationConfig(), key="journal:r1/30/20")
+    code, out = cli(root, "escalation")
+    assert code == 0
+    assert "(configured: the fit on 600 outcomes is not shown better)" in out
+    assert "check      fitted weights not in force (configured weights kept): asking on" in out
+    assert "weights    uncertainty 0.333  novelty 0.333  benefit 0.333" in out
 
 
 def test_fitted_weights_survive_a_state_move(

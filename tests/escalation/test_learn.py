@@ -120,11 +120,15 @@ def test_a_fit_killed_midway_resumes_to_the_same_weights(tmp_path: Path) -> None
         uninterrupted = refit(record, prior, config, key="journal:r1/9/40")
     assert resumed.fit.fitted
     assert json.dumps(resumed.fit.weights) == json.dumps(uninterrupted.fit.weights)
+    assert json.dumps(resumed.fit.coefficients) == json.dumps(uninterrupted.fit.coefficients)
     assert resumed.fit.threshold == uninterrupted.fit.threshold
+    assert resumed.fit.check == uninterrupted.fit.check  # the held-out check read the same
     assert resumed.fit.prior_outcomes == 300
     with Record(project) as record, Record(user) as prior:
         fresh = refit(record, prior, config, key="journal:r1/10/40")  # a later fit sees it all
-    assert fresh.fit.prior_outcomes == 700 and fresh.fit.weights != resumed.fit.weights
+    # (the weights in force may be the configured ones in both: 120 outcomes of this project
+    # do not show fitted ones better; the fit itself differs)
+    assert fresh.fit.prior_outcomes == 700 and fresh.fit.coefficients != resumed.fit.coefficients
 
 
 def test_a_damaged_user_record_does_not_stop_a_project(

@@ -85,7 +85,10 @@ def render(summary: Summary, samples: int, cost: dict[str, Any], *, cap: int) ->
     """The human-readable summary."""
     p = summary.policy
     w = p.weights
-    if p.source == "fitted":
+    fit = summary.fit
+    if p.source == "fitted" and fit is not None and fit.validated is False:
+        where = f"configured: the fit on {p.outcomes} outcomes is not shown better"
+    elif p.source == "fitted":
         where = f"fitted on {p.outcomes} outcomes"
     elif not summary.learn:
         where = "configured ([escalation] learn = false)"
@@ -96,7 +99,6 @@ def render(summary: Summary, samples: int, cost: dict[str, Any], *, cap: int) ->
         f"weights    uncertainty {w[0]:.3f}  novelty {w[1]:.3f}  benefit {w[2]:.3f}  ({where})",
         f"threshold  {p.threshold:.3f}   target: {summary.target}",
     ]
-    fit = summary.fit
     if fit is not None and fit.fitted:
         lines.append(
             f"fit        {fit.outcomes} outcomes here + {fit.prior_outcomes} from "
@@ -106,6 +108,9 @@ def render(summary: Summary, samples: int, cost: dict[str, Any], *, cap: int) ->
             f"({fit.questions_per_session:.1f} questions per session; the cap asks at most "
             f"{cap})"
         )
+    if fit is not None and fit.check:
+        kept = "in force" if fit.validated else "not in force (configured weights kept)"
+        lines.append(f"check      fitted weights {kept}: {fit.check}")
     r = summary.on_record
     lines.append(f"record     {r.outcomes} decisions: in force {_rates(r)}; configured "
                  f"{_rates(summary.configured_on_record)}")  # fmt: skip

@@ -3,21 +3,23 @@
 A session of many cheap turns (write, read, edit, note: bench/session.py's work turns) is
 run live through the real CLI with the scripted model, and SIGKILLed once its journal holds
 N steps. Then `harness run --json` is started again: it replays those N steps (no model
-call, no tool run) and the first `step.started` event it prints is the first live step.
-Measured from spawning the process to that event (what a user waits for), median of
-`--rounds`; the process is killed there. Also its peak memory (VmHWM) at that moment.
+call, no tool run) and the first `step.started` event it prints is the first live step;
+the process is killed at the first live model call (the `step.started` of kind `llm`).
+Measured from spawning the process (what a user waits for), median of `--rounds`. Also
+its peak memory (VmHWM) then.
 
-Columns: `steps` replayed, `first live step` (s, wall), `CPU` (s of the harness process
-itself at that moment: the machine's load shows in wall time, hardly in CPU), `over fresh`
-(CPU beyond a fresh run's: what resuming itself costs), `per replayed step` (CPU ms, over
-the smallest journal: start-up removed), `peak MB`. The first row, `fresh`, is the
-baseline: `harness run` of the same project just after its init (no session journaled),
-to its first live step. And the floor every `harness run` pays before its first model
-call: the interpreter and litellm's import (CPU s, in a process of its own). Target
-(issue 23): first live step at most 1 s after start at 10,000 steps. With ``--base
-REV`` the same resumes (the same journals, rounds interleaved) run the code of REV too,
-checked out in a git worktree and imported by path, and the ratio base / this is printed:
-before and after in one run.
+Columns: `steps` replayed, `first live step` (s, wall) and its `CPU` (s of the harness
+process itself at that moment: the machine's load shows in wall time, hardly in CPU), the
+same at the `first model call` (litellm's import, paid once at the first model call that
+is not replayed, comes before it), `over fresh` (CPU at the first model call beyond a
+fresh run's: what resuming itself costs), `per replayed step` (CPU ms, over the smallest
+journal: start-up removed), `peak MB`. The first row, `fresh`, is the baseline: `harness
+run` of the same project just after its init (no session journaled). And the floor every
+`harness run` pays before its first model call: the interpreter and litellm's import (CPU
+s, in a process of its own). Target (issue 23): first live step at most 1 s after start
+at 10,000 steps. With ``--base REV`` the same resumes (the same journals, rounds
+interleaved) run the code of REV too, checked out in a git worktree and imported by
+path, and the ratio base / this is printed: before and after in one run.
 Then the read commands on the largest journal (the run interrupted there): `harness
 status`, `harness log` and `harness journal verify`, wall and CPU (the machine's load
 shows in wall time, hardly in CPU), median of the rounds, each code in turn. Targets:
@@ -106,10 +108,10 @@ def build(folder: Path, steps: int, size: int | None = None) -> Path:
     return root
 
 
-def first_live_step(root: Path, code: Path = ROOT, kind: str = "") -> tuple[float, float, float]:
-    """(seconds from spawn to the first live step, CPU seconds of the process then, peak
-    resident MB then) of a resume by the harness of checkout ``code`` (``kind``: the first
-    live step of that kind)."""
+def first_live_step(root: Path, code: Path = ROOT) -> Sample:
+    """A resume by the harness of checkout ``code``: (seconds from spawn to its first live
+    step, CPU seconds of the process then, the same two at its first live model call,
+    peak resident MB then)."""
     work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
     try:
         copy = work / "p"
@@ -118,14 +120,18 @@ def first_live_step(root: Path, code: Path = ROOT, kind: str = "") -> tuple[floa
         proc = _harness(copy, "run", "--json", code=code, stdout=subprocess.PIPE,
                         stderr=subprocess.DEVNULL)  # fmt: skip
         assert proc.stdout is not None
+        first: tuple[float, float] | None = None
         for line in proc.stdout:
             event = json.loads(line)
-            if event["type"] == "step.started" and kind in ("", event.get("kind")):
-                elapsed = time.perf_counter() - started
-                cpu, peak = _cpu_s(proc.pid), _peak_mb(proc.pid)
+            if event["type"] != "step.started":
+                continue
+            now = (time.perf_counter() - started, _cpu_s(proc.pid))
+            first = first or now
+            if event.get("kind") == "llm":
+                peak = _peak_mb(proc.pid)
                 _kill(proc)
-                return elapsed, cpu, peak
-        raise AssertionError("the resumed run started no live step")
+                return (*first, *now, peak)
+        raise AssertionError("the resumed run started no live model call")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -228,21 +234,23 @@ def _checkout(rev: str, folder: Path) -> Path:
     return target
 
 
-Row = tuple[int, float, float, float]  # steps, wall s, CPU s, peak MB
+Sample = tuple[float, float, float, float, float]
+"""wall s, CPU s at the first live step; wall s, CPU s at the first live model call; MB"""
+Row = tuple[int, float, float, float, float, float]  # steps, then a Sample's medians
 
 
 def _table(title: str, rounds: int, rows: list[Row], floor: float) -> None:
-    _, _, fresh_cpu, _ = rows[0]
-    base_steps, _, base_cpu, _ = rows[1]
+    fresh_cpu = rows[0][4]
+    base_steps, base_cpu = rows[1][0], rows[1][4]
     print(f"{title} (median of {rounds}; python {sys.version.split()[0]}; load "
           f"{os.getloadavg()[0]:.1f})")  # fmt: skip
-    print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'over fresh':>11} "
-          f"{'per replayed step':>18} {'peak MB':>8}")  # fmt: skip
-    for steps, seconds, cpu, peak in rows:
-        per = (cpu - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
+    print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'first model call':>17} "
+          f"{'CPU':>8} {'over fresh':>11} {'per replayed step':>18} {'peak MB':>8}")  # fmt: skip
+    for steps, seconds, cpu, llm_s, llm_cpu, peak in rows:
+        per = (llm_cpu - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
         name = f"{steps:>7}" if steps else f"{'fresh':>7}"
-        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {cpu - fresh_cpu:>9.2f} s "
-              f"{per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
+        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {llm_s:>15.2f} s {llm_cpu:>6.2f} s "
+              f"{llm_cpu - fresh_cpu:>9.2f} s {per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
     print(f"floor (interpreter + litellm's import, CPU): {floor:.2f} s")
 
 
@@ -266,24 +274,23 @@ def main() -> None:
         root = folder
         for steps in sizes:
             root = build(folder, steps, size=sizes[-1] if steps == 0 else None)
-            runs: dict[Path, list[tuple[float, float, float]]] = {code: [] for code in codes}
+            runs: dict[Path, list[Sample]] = {code: [] for code in codes}
             for _ in range(args.rounds):  # interleaved: load hits both alike
                 for code in codes:
-                    kind = "llm" if steps == 0 else ""
-                    runs[code].append(first_live_step(root, code, kind))
+                    runs[code].append(first_live_step(root, code))
                     if steps == 0:
                         floors[code].append(floor_cpu(code))
             for code in codes:
-                seconds = statistics.median(r[0] for r in runs[code])
-                cpu = statistics.median(r[1] for r in runs[code])
-                found[code].append((steps, seconds, cpu, max(r[2] for r in runs[code])))
+                medians = [statistics.median(r[i] for r in runs[code]) for i in range(4)]
+                peak = max(r[4] for r in runs[code])
+                found[code].append((steps, *medians, peak))  # type: ignore[arg-type]
         _table("resume, this code", args.rounds, found[ROOT], statistics.median(floors[ROOT]))
         if base is not None:
             floor = statistics.median(floors[base])
             _table(f"resume, base {args.base}", args.rounds, found[base], floor)
-            print("base / this (first live step, CPU):")
+            print("base / this (CPU at the first live step, at the first model call):")
             for mine, theirs in zip(found[ROOT], found[base], strict=True):
-                print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x")
+                print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x {theirs[4] / mine[4]:>8.2f}x")
         reads = _reads(root, codes, args.rounds)
         print(f"read commands at {sizes[-1]:,} steps (median of {args.rounds}): wall s / CPU s")
         for name in reads[ROOT]:

@@ -87,6 +87,7 @@ class AgentLoop:
     _rounds: deque[str] = field(default_factory=lambda: deque(maxlen=STUCK_REPEATS))
     """The last rounds only (the stuck detector's window): a session's memory is bounded."""
     _nudged: bool = False
+    _prepared: bool = False
     _request: tuple[list[Message], list[dict[str, Any]]] | None = None
     _size: TranscriptSize = field(default_factory=TranscriptSize)
     _schemas: list[dict[str, Any]] = field(default_factory=list)
@@ -96,7 +97,6 @@ class AgentLoop:
         self.ctx.door = self.pipeline
 
     def run(self, messages: list[Message]) -> LoopOutcome:
-        self.model.prepare()  # litellm's import, before the first step's clock starts
         if self.limits.wall_s:
             self._bound_wall(self.limits.wall_s)
         sent = 0
@@ -176,7 +176,11 @@ class AgentLoop:
         schemas = self._schemas or self.tools.schemas()
         self._schemas = schemas  # the tools do not change during a session
 
+        if not self.journal.replaying:
+            self._prepare()  # before the step's clock starts (a replayed call needs none)
+
         def call() -> ModelResponse:
+            self._prepare()  # a recorded step run again (in flight at a crash, a fault)
             lost = None
             if self.journal.resumed_in_flight:
                 # The request was in flight at a crash: the provider may have billed it.
@@ -199,6 +203,13 @@ class AgentLoop:
 
         self.ctx.trace.turn([call_signature(c.name, c.arguments) for c in response.tool_calls])
         return response
+
+    def _prepare(self) -> None:
+        """The model's slow set-up (litellm's import, 2-3 s), once, when its first live
+        call comes: a resume replays its recorded turns without paying it."""
+        if not self._prepared:
+            self.model.prepare()
+            self._prepared = True
 
     def _goal_met(self) -> bool:
         if self.satisfied is not None:

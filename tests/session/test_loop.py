@@ -176,6 +176,46 @@ def test_a_resumed_loop_replays_its_turns_without_calling_the_model(root: Path) 
     assert again.messages == first.messages
 
 
+def test_a_resume_pays_the_models_set_up_only_at_its_first_live_call(root: Path) -> None:
+    """The model's slow set-up (`prepare`: litellm's import, 2-3 s of CPU) is no part of a
+    replay: a resume whose turns are all recorded never pays it, and one that goes on
+    pays it once, at its first live model call, after the replayed steps."""
+
+    turns = script(turn(call("note", text="a")), turn(call("note", text="b")), {"text": "end"})
+    first = harnessed(root, turns)
+    first.run()
+    first.close()
+    assert first.model.calls == 3
+    seen: list[tuple[str, int]] = []
+    again = harnessed(root, turns, run_id=first.journal.run_id)
+    again.model.prepare = lambda: seen.append(("prepare", again.journal.last_seq))  # type: ignore[method-assign]
+    assert again.run().ending == "done"
+    again.close()
+    assert again.model.calls == 0 and seen == []  # all replayed: no set-up paid
+
+    class Crash(BaseException):
+        pass
+
+    steps = {"n": 0}
+
+    def crash_at_second_tool() -> None:
+        steps["n"] += 1
+        if steps["n"] == 2:
+            raise Crash
+
+    other = make_project(root.parent / "other")
+    crashed = harnessed(other, turns, on_step=crash_at_second_tool)
+    with pytest.raises(Crash):
+        crashed.run()
+    crashed.close()
+    resumed = harnessed(other, turns, run_id=crashed.journal.run_id)
+    resumed.model.prepare = lambda: seen.append(("prepare", resumed.journal.last_seq))  # type: ignore[method-assign]
+    assert resumed.run().ending == "done"
+    resumed.close()
+    assert resumed.model.calls == 1  # the last turn, live
+    assert seen == [("prepare", 4)]  # once, after the 4 replayed steps
+
+
 def test_a_crash_mid_call_resumes_with_that_call_run_again(root: Path) -> None:
     class Crash(BaseException):
         pass

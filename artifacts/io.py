@@ -22,6 +22,7 @@ from harness.errors import ArtifactError
 from harness.leftovers import sweep_temps, temp_file
 
 BOM = b"\xef\xbb\xbf"
+SWEPT_KEPT = 10_000  # (folder, name) pairs a writer remembers as swept (atomic_write)
 DEFAULT_MAX_BYTES = 10_000_000
 
 
@@ -173,7 +174,14 @@ def read_text(
     return decode(data, display(path, root))
 
 
-def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: bool = False) -> None:
+def atomic_write(
+    path: Path,
+    data: bytes | str,
+    *,
+    root: Path,
+    replace_link: bool = False,
+    swept: set[tuple[str, str]] | None = None,
+) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
     A reader sees the old content or the new, never a mix; after a crash the file is
@@ -181,6 +189,11 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: boo
     A symlink at ``path`` is never written through: refused (:func:`refuse_link`), or,
     with ``replace_link`` (the caller holds the file's authoritative content), replaced
     by a regular file.
+
+    The temp files a killed writer left for this file are swept first (a scan of its
+    folder); ``swept``, a writer's memory of the (folder, name) pairs it swept already
+    (a session's, ``WorkContext.swept``), sweeps each once: the scan cost a write 1.2 ms
+    in a folder of 2,000 files, and only a process that dies leaves such files.
     """
     name = display(path, root)
     raw = data.encode("utf-8") if isinstance(data, str) else data
@@ -205,7 +218,13 @@ def atomic_write(path: Path, data: bytes | str, *, root: Path, replace_link: boo
         with contextlib.suppress(FileNotFoundError):
             mode = stat.S_IMODE(target.stat().st_mode)
     folder = target.parent
-    sweep_temps(folder, target.name)
+    key = (str(folder), target.name)
+    if swept is None or key not in swept:
+        sweep_temps(folder, target.name)
+        if swept is not None:
+            if len(swept) >= SWEPT_KEPT:
+                swept.clear()  # bounded: the next writes sweep again
+            swept.add(key)
     try:
         fd, temp = temp_file(folder, target.name)
     except OSError as error:

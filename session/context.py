@@ -124,6 +124,9 @@ class WorkContext:
     pending_writes: dict[str, bytes] = field(default_factory=dict)
     """Bytes a file tool decided to write (by project path), written by the pipeline once
     the step that decided them is recorded (session.tools.files.apply_write)."""
+    swept: set[tuple[str, str]] = field(default_factory=set)
+    """The (folder, name) pairs whose killed writers' temp files the session's writes
+    swept already (``artifacts.io.atomic_write``): each folder is scanned once a name."""
     wall: float | None = None
     """``time.monotonic()`` at which the session's wall-time budget ends (the sooner of
     ``session_wall_s`` and the run's ``run_wall_s``); None: no such budget."""

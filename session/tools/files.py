@@ -206,7 +206,7 @@ def apply_write(
         if data is None or content_digest(data) != written.after:
             return
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data, root=ctx.root)  # a full or read-only disk: the run waits
+    atomic_write(path, data, root=ctx.root, swept=ctx.swept)  # a full disk: the run waits
 
 
 def _shown(ctx: WorkContext, path: Path) -> str:

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,6 +195,36 @@ def test_a_temp_file_a_killed_writer_left_is_removed_by_the_next_write(tmp_path:
     atomic_write(tmp_path / "progress.md", "new\n", root=tmp_path)
     assert (tmp_path / "progress.md").read_text() == "new\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [live.name, "progress.md"]
+
+
+def test_a_writer_that_remembers_sweeps_a_folder_once_a_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session's writes (``swept``: its memory) scan a file's folder for killed writers'
+    temp files at the first write of that name only: each scan reads the whole folder."""
+
+    scans: list[str] = []
+    scandir = os.scandir
+
+    def counted(path: Any) -> Any:
+        scans.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".a.md.harness-{dead.pid}-abcdefgh.tmp"
+    stale.write_text("left by a killed writer")
+    swept: set[tuple[str, str]] = set()
+    for text in ("1", "2", "3"):
+        atomic_write(tmp_path / "a.md", text, root=tmp_path, swept=swept)
+    assert not stale.exists() and (tmp_path / "a.md").read_text() == "3"
+    assert scans == [str(tmp_path)]
+    atomic_write(tmp_path / "b.md", "b", root=tmp_path, swept=swept)
+    assert scans == [str(tmp_path)] * 2
+    for text in ("1", "2"):  # no memory: every write scans
+        atomic_write(tmp_path / "a.md", text, root=tmp_path)
+    assert scans == [str(tmp_path)] * 4
 
 
 def test_a_users_files_named_like_temp_files_are_never_removed(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ tool calls is always followed by all of their results before the next model call
 
 from __future__ import annotations
 
-import json
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ SessionEnding = Literal["passing", "done", "stuck", "budget", "parked", "complet
 """How a session ended: the loop's ending, "passing" when its feature was marked (and held
 through the writeback's recheck), "complete" when no feature was left to work on."""
 STUCK_REPEATS = 3
+Round = tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]
+"""One round for the stuck detector: its calls (name, arguments), their (status, output)."""
 # Said once per session to a model that answered in prose only, before the session ends.
 NUDGE = (
     "[harness] Your last answer called no tool, so nothing happened. To go on, call a tool "
@@ -84,7 +85,7 @@ class AgentLoop:
     redactor: Redactor = field(default_factory=Redactor)
     """What the model is sent passes through it: no secret reaches the model's context."""
     _steps: int = 0
-    _rounds: deque[str] = field(default_factory=lambda: deque(maxlen=STUCK_REPEATS))
+    _rounds: deque[Round] = field(default_factory=lambda: deque(maxlen=STUCK_REPEATS))
     """The last rounds only (the stuck detector's window): a session's memory is bounded."""
     _nudged: bool = False
     _prepared: bool = False
@@ -275,9 +276,9 @@ class AgentLoop:
         return self.ctx.wall is not None and time.monotonic() >= self.ctx.wall
 
     def _is_stuck(self, response: ModelResponse, results: list[Result]) -> bool:
-        calls = [(c.name, c.arguments) for c in response.tool_calls]
-        outputs = [(r.status, r.output) for r in results]
-        self._rounds.append(json.dumps([calls, outputs], sort_keys=True))
+        calls = tuple((c.name, c.arguments) for c in response.tool_calls)
+        outputs = tuple((r.status, r.output) for r in results)
+        self._rounds.append((calls, outputs))  # compared as values: no JSON text per step
         return len(self._rounds) == STUCK_REPEATS and len(set(self._rounds)) == 1
 
     def _end(self, ending: Ending, detail: str = "", final_text: str = "") -> LoopOutcome:

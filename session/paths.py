@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,31 +34,36 @@ def confine(
     """
     if not relative or relative.strip() == "":
         raise PathRefused("an empty path; give a path relative to the project root")
-    candidate = Path(relative)
-    if candidate.is_absolute():
+    if relative.startswith("/"):
         raise PathRefused(f"{relative!r} is absolute; give a path relative to the project root")
-    if ".." in candidate.parts:
+    if ".." in relative.split("/"):
         raise PathRefused(f"{relative!r} climbs out with '..'; stay inside the project")
-    root = root.resolve()
-    resolved = (root / candidate).resolve()
-    if resolved != root and root not in resolved.parents:
+    # Strings, not pathlib: this runs for every file tool call and write (twice a write),
+    # and pathlib's objects cost twice the resolution itself. Same rule: the path with
+    # every link resolved (realpath), inside the project's own resolved folder.
+    real_root = os.path.realpath(root)
+    resolved = os.path.realpath(os.path.join(real_root, relative))
+    if resolved == real_root:
+        where = ""
+    elif resolved.startswith(real_root.rstrip("/") + "/"):
+        where = resolved[len(real_root.rstrip("/")) + 1 :]
+    else:
         raise PathRefused(f"{relative!r} leads outside the project through a symlink")
-    inside = resolved.relative_to(root).parts
-    if inside and inside[0] in PROTECTED and (write or inside[0] == ".harness"):
+    first = where.partition("/")[0]
+    if first in PROTECTED and (write or first == ".harness"):
         raise PathRefused(f"{relative!r} is harness or git state, not the agent's to touch")
-    where = "/".join(inside)
     for path in hidden:
         if where == path or where.startswith(path.rstrip("/") + "/"):
             raise PathRefused(
                 f"{relative!r} is hidden from you ([verify] hidden in harness.toml: {path}): "
                 "acceptance tests only the checks read; verify_feature shows their verdict"
             )
-    if secret is not None and (is_hidden(candidate.as_posix(), secret) or is_hidden(where, secret)):
+    if secret is not None and (is_hidden(relative, secret) or is_hidden(where, secret)):
         raise PathRefused(
             f"{relative!r} is declared secret (.env files, [protect] hide in harness.toml): "
             "hidden from the agent. Ask a human for what you need from it."
         )
-    if write and inside == ("feature_list.json",):
+    if write and where == "feature_list.json":
         raise PathRefused("feature_list.json changes only through verify_feature and mark_passing")
     if write:
         for path in protected:
@@ -66,4 +72,4 @@ def confine(
                     f"{relative!r} is protected ([protect] paths in harness.toml: {path}); "
                     "the agent may not change it. Ask a human if it is wrong."
                 )
-    return resolved
+    return Path(resolved)

@@ -3,7 +3,10 @@
 - ``harness_fleet_runs``: one row per run: its project, model, class, state, features,
   cost, the worker driving it, its drive number (DBOS workflow ids derive from it);
 - ``harness_fleet_workers``: one row per worker id: heartbeat, class, version, state;
-- ``harness_fleet_questions``: a parked run's questions, answered from any machine.
+- ``harness_fleet_questions``: a parked run's questions, answered from any machine, with
+  what the person answering needs: the agent's context, the escalation matrix's scores and
+  the reason it asked (columns added to a database made before they existed, on SQLite
+  and PostgreSQL alike: :data:`ADDED_COLUMNS`).
 
 DBOS keeps its own tables (workflows, queues) in its schema; these say what a run *is*
 (state, features, cost) for ``status``, which reads them in one query.
@@ -98,6 +101,22 @@ class QuestionRow:
     status: str = "pending"
     answer: str | None = None
     choice: int | None = None
+    context: str = ""
+    """What the agent said it knows and tried (the question's own context)."""
+    scores: dict[str, Any] | None = None
+    """The escalation matrix's scores that made it ask (``escalation.questions.Scores``);
+    None when the question was asked without them (a gate, an older row)."""
+    reason: str = ""
+    """Why it was asked (the matrix's or the gate's words)."""
+
+
+# Columns of harness_fleet_questions added after the table first shipped: (name, SQL type
+# and default). A database made before them gets them when a FleetDb opens it.
+ADDED_COLUMNS = (
+    ("context", "TEXT NOT NULL DEFAULT ''"),
+    ("scores", "TEXT"),
+    ("reason", "TEXT NOT NULL DEFAULT ''"),
+)
 
 
 def _tables(sa_mod: Any) -> tuple[Any, Any, Any, Any]:
@@ -151,6 +170,9 @@ def _tables(sa_mod: Any) -> tuple[Any, Any, Any, Any]:
         sa.Column("answer", sa.Text),
         sa.Column("choice", sa.Integer),
         sa.Column("answered_at", sa.Float),
+        sa.Column("context", sa.Text, nullable=False, default=""),
+        sa.Column("scores", sa.Text),
+        sa.Column("reason", sa.Text, nullable=False, default=""),
     )
     return meta, runs, workers, questions
 
@@ -189,6 +211,30 @@ class FleetDb:
         except self.sa.exc.SQLAlchemyError:  # another process made them at the same time
             with self._begin() as conn:
                 self.meta.create_all(conn, checkfirst=True)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """The questions table of a database made before :data:`ADDED_COLUMNS`: add them
+        (``ALTER TABLE ... ADD COLUMN``, the same statement on SQLite and PostgreSQL), each
+        in its own transaction: a process that added one first makes this one's fail, and
+        the column is then there."""
+        table = self.questions.name
+        for name, kind in ADDED_COLUMNS:
+            if name in self._columns(table):
+                continue
+            alter = self.sa.text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(alter)
+            except self.sa.exc.SQLAlchemyError:
+                if name in self._columns(table):
+                    continue  # another process added it at the same time
+                with self._begin() as conn:  # said as the database's own error
+                    conn.execute(alter)
+
+    def _columns(self, table: str) -> set[str]:
+        with self._begin() as conn:
+            return {column["name"] for column in self.sa.inspect(conn).get_columns(table)}
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
@@ -295,6 +341,7 @@ class FleetDb:
                     continue
                 values = row.__dict__.copy()
                 values["choices"] = json.dumps(row.choices)
+                values["scores"] = None if row.scores is None else json.dumps(row.scores)
                 conn.execute(self.questions.insert().values(**values))
 
     def questions_of(
@@ -344,6 +391,10 @@ def _question_row(row: Any) -> QuestionRow:
     values = dict(row)
     values.pop("answered_at", None)
     values["choices"] = json.loads(values.get("choices") or "[]")
+    scores = json.loads(values.get("scores") or "null")
+    values["scores"] = scores if isinstance(scores, dict) else None
+    values["context"] = values.get("context") or ""
+    values["reason"] = values.get("reason") or ""
     return QuestionRow(**values)
 
 

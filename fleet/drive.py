@@ -303,7 +303,8 @@ def _row(state: WorkerState, run_id: str) -> RunRow:
 
 
 def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
-    """The run's pending questions go to the fleet's table, where any machine answers."""
+    """The run's pending questions go to the fleet's table, where any machine answers,
+    with what the person answering needs: the context, the scores and the reason."""
 
     with QuestionStore(where, project_root=root) as store:
         pending = store.pending()
@@ -316,6 +317,9 @@ def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
                 text=q.text,
                 choices=list(q.choices),
                 asked_at=q.asked_at.isoformat(),
+                context=q.context,
+                scores=None if q.scores is None else q.scores.model_dump(mode="json"),
+                reason=q.reason,
             )
             for q in pending
         ]

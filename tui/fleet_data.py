@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fleet.app import app_version
 from fleet.db import FINAL, FleetDb
@@ -97,7 +97,10 @@ class FleetSource:
                 id=f"{q.run}/{q.qid}",
                 kind=q.kind,
                 text=q.text,
+                context=q.context,
                 choices=tuple(q.choices),
+                scores=_scores(q.scores),
+                reason=q.reason,
                 run=q.run,
             )
             for q in self.db.questions_of(status="pending")
@@ -158,6 +161,13 @@ def _line(row: RunRow, version: str) -> RunLine:
         stranded=row.version != version and row.state not in FINAL,
         detail=row.detail,
     )
+
+
+def _scores(scores: dict[str, Any] | None) -> dict[str, float]:
+    """The matrix's numbers of a fleet question (its policy name and weights left out)."""
+    if not scores:
+        return {}
+    return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
 
 
 def describe_workers(workers: list[tuple[str, str]]) -> str:

@@ -23,8 +23,8 @@ from tui.model import QuestionView, Reply
 
 def detail(q: QuestionView, *, fleet: bool = False) -> str:
     """The question, its choices and the keys first (a small terminal shows the top of
-    it), then its context, scores and reason (markup; every agent string escaped). The
-    fleet's copy of a question holds no context, scores or reason: none is drawn."""
+    it), then its context, scores and reason (markup; every agent string escaped); the
+    fleet's copy of a question carries them too (``harness_fleet_questions``)."""
     head = "[b magenta]APPROVAL[/]" if q.kind == "approval" else "[b cyan]QUESTION[/]"
     lines = [f"{head} {escape(q.id)}  {escape(for_terminal(q.text))}"]
     if q.kind == "approval":
@@ -47,8 +47,7 @@ def detail(q: QuestionView, *, fleet: bool = False) -> str:
     if s:
         names = ("uncertainty", "novelty", "benefit", "total")
         lines.append("scores: " + "  ".join(f"{n} {float(s.get(n, 0)):.2f}" for n in names))
-    if not fleet:
-        lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
+    lines.append(f"why asked: {escape(for_terminal(q.reason or 'not recorded'))}")
     return "\n".join(lines)
 
 

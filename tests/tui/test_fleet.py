@@ -150,6 +150,41 @@ async def test_deny_with_a_reason_at_80x24(
         db.close()
 
 
+async def test_a_questions_context_scores_and_reason_at_80x24(
+    tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What made the agent ask reaches the fleet inbox: before, the fleet's table held only
+    the text and choices, so the person answering saw neither context nor scores."""
+
+    monkeypatch.setenv("HARNESS_FLEET_HOME", str(tmp_path / "fleet"))
+    monkeypatch.delenv("HARNESS_FLEET_URL", raising=False)
+    db = FleetDb(fleet_place())
+    db.add_run(RunRow("ask", "/src/d", state="parked", version=app_version()))
+    scores = {"uncertainty": 0.8, "novelty": 0.5, "benefit": 0.6, "total": 0.72}
+    question = QuestionRow(
+        "ask", "q1", "question", "Which database?", ["sqlite", "pg"], "2026-01-02",
+        context="the tests need a [b]server[/b]", scores={**scores, "policy": "config"},
+        reason="score 0.72 above threshold 0.6",
+    )  # fmt: skip
+    db.put_questions([question])
+    source = open_fleet(None)
+    app = FleetApp(source, poll_s=0.2)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            inbox = app.query_one(InboxPanel)
+            await wait_until(pilot, lambda: len(inbox.questions) == 1)
+            await pilot.press("i")
+            await pilot.pause()
+            screen = screen_text(app)  # what the terminal shows, clipping included
+            assert "QUESTION ask/q1  Which database?" in screen
+            assert "the tests need a [b]server[/b]" in screen  # the agent's text, unstyled
+            assert "scores: uncertainty 0.80  novelty 0.50  benefit 0.60  total 0.72" in screen
+            assert "why asked: score 0.72 above threshold 0.6" in screen
+    finally:
+        source.close()
+        db.close()
+
+
 def _tui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "harness", "tui", *args],

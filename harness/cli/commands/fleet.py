@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from harness.errors import ExitCode
 
 if TYPE_CHECKING:
-    from fleet.db import FleetDb, RunRow
+    from fleet.db import FleetDb, QuestionRow, RunRow
     from fleet.place import Place
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -308,15 +308,43 @@ def run_questions(args: argparse.Namespace) -> int:
                         "text": q.text,
                         "choices": q.choices,
                         "asked_at": q.asked_at,
+                        "context": q.context,
+                        "scores": q.scores,
+                        "reason": q.reason,
                     }
                 )
             )
         else:
             choices = "".join(f"\n    {i}. {for_terminal(c)}" for i, c in enumerate(q.choices, 1))
             print(f"{q.run}/{q.qid} ({q.kind}): {for_terminal(q.text)}{choices}")
+            for line in _question_detail(q):
+                print(f"    {line}")
     if not found and not args.json:
         print("no pending questions")
     return 0
+
+
+SCORE_NAMES = ("uncertainty", "novelty", "benefit", "total")
+
+
+def _question_detail(q: QuestionRow) -> list[str]:
+    """What the person answering needs beyond the question: the agent's context, the
+    escalation matrix's scores and why it asked (each line only when recorded)."""
+    from harness.terminal import for_terminal
+
+    lines = []
+    if q.context:
+        context = for_terminal(q.context, one_line=True)
+        lines.append(f"context: {context[:300]}{'...' if len(context) > 300 else ''}")
+    if q.scores:
+        shown = [f"{n} {float(q.scores[n]):.2f}" for n in SCORE_NAMES if n in q.scores]
+        threshold = q.scores.get("threshold")
+        if isinstance(threshold, int | float) and threshold:
+            shown.append(f"(asks above {float(threshold):.2f})")
+        lines.append("scores: " + "  ".join(shown))
+    if q.reason:
+        lines.append(f"why asked: {for_terminal(q.reason, one_line=True)}")
+    return lines
 
 
 def _ref(args: argparse.Namespace) -> tuple[str, str, list[str]]:

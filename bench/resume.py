@@ -4,14 +4,16 @@ A session of many cheap turns (write, read, edit, note: bench/session.py's work 
 run live through the real CLI with the scripted model, and SIGKILLed once its journal holds
 N steps. Then `harness run --json` is started again: it replays those N steps (no model
 call, no tool run) and the first `step.started` event it prints is the first live step;
-the process is killed at the first live model call (the `step.started` of kind `llm`).
+the process is killed when its first live model call has answered (the `step.ended` of
+kind `llm`; the scripted model answers at once: litellm's import is in it, wherever it
+falls).
 Measured from spawning the process (what a user waits for), median of `--rounds`. Also
 its peak memory (VmHWM) then.
 
 Columns: `steps` replayed, `first live step` (s, wall) and its `CPU` (s of the harness
 process itself at that moment: the machine's load shows in wall time, hardly in CPU), the
-same at the `first model call` (litellm's import, paid once at the first model call that
-is not replayed, comes before it), `over fresh` (CPU at the first model call beyond a
+same at the `first model answer` (litellm's import, paid once by the first model call
+that is not replayed, comes before it), `over fresh` (CPU at the first answer beyond a
 fresh run's: what resuming itself costs), `per replayed step` (CPU ms, over the smallest
 journal: start-up removed), `peak MB`. The first row, `fresh`, is the baseline: `harness
 run` of the same project just after its init (no session journaled). And the floor every
@@ -110,8 +112,8 @@ def build(folder: Path, steps: int, size: int | None = None) -> Path:
 
 def first_live_step(root: Path, code: Path = ROOT) -> Sample:
     """A resume by the harness of checkout ``code``: (seconds from spawn to its first live
-    step, CPU seconds of the process then, the same two at its first live model call,
-    peak resident MB then)."""
+    step, CPU seconds of the process then, the same two when its first live model call
+    has answered, peak resident MB then)."""
     work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
     try:
         copy = work / "p"
@@ -123,15 +125,15 @@ def first_live_step(root: Path, code: Path = ROOT) -> Sample:
         first: tuple[float, float] | None = None
         for line in proc.stdout:
             event = json.loads(line)
-            if event["type"] != "step.started":
+            if event["type"] not in ("step.started", "step.ended"):
                 continue
             now = (time.perf_counter() - started, _cpu_s(proc.pid))
             first = first or now
-            if event.get("kind") == "llm":
+            if event["type"] == "step.ended" and event.get("kind") == "llm":
                 peak = _peak_mb(proc.pid)
                 _kill(proc)
                 return (*first, *now, peak)
-        raise AssertionError("the resumed run started no live model call")
+        raise AssertionError("the resumed run got no live model answer")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -235,7 +237,7 @@ def _checkout(rev: str, folder: Path) -> Path:
 
 
 Sample = tuple[float, float, float, float, float]
-"""wall s, CPU s at the first live step; wall s, CPU s at the first live model call; MB"""
+"""wall s, CPU s at the first live step; wall s, CPU s at the first live model answer; MB"""
 Row = tuple[int, float, float, float, float, float]  # steps, then a Sample's medians
 
 
@@ -244,12 +246,12 @@ def _table(title: str, rounds: int, rows: list[Row], floor: float) -> None:
     base_steps, base_cpu = rows[1][0], rows[1][4]
     print(f"{title} (median of {rounds}; python {sys.version.split()[0]}; load "
           f"{os.getloadavg()[0]:.1f})")  # fmt: skip
-    print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'first model call':>17} "
+    print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'first model answer':>19} "
           f"{'CPU':>8} {'over fresh':>11} {'per replayed step':>18} {'peak MB':>8}")  # fmt: skip
     for steps, seconds, cpu, llm_s, llm_cpu, peak in rows:
         per = (llm_cpu - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
         name = f"{steps:>7}" if steps else f"{'fresh':>7}"
-        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {llm_s:>15.2f} s {llm_cpu:>6.2f} s "
+        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {llm_s:>17.2f} s {llm_cpu:>6.2f} s "
               f"{llm_cpu - fresh_cpu:>9.2f} s {per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
     print(f"floor (interpreter + litellm's import, CPU): {floor:.2f} s")
 
@@ -288,7 +290,7 @@ def main() -> None:
         if base is not None:
             floor = statistics.median(floors[base])
             _table(f"resume, base {args.base}", args.rounds, found[base], floor)
-            print("base / this (CPU at the first live step, at the first model call):")
+            print("base / this (CPU at the first live step, at the first model answer):")
             for mine, theirs in zip(found[ROOT], found[base], strict=True):
                 print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x {theirs[4] / mine[4]:>8.2f}x")
         reads = _reads(root, codes, args.rounds)

@@ -5,15 +5,16 @@ Each trial copies one tiny project that was never initialised, runs `harness ini
 first), and SIGKILLs the whole process group (harness and its git children) at random
 moments until a run ends by itself. Some kills are aimed: at the moment a `git` child of
 harness runs a chosen subcommand (init's `git init`, the commits' `update-ref`, the index
-sync's `reset`, or any). The result is compared with an uninterrupted reference on
-features and evidence, commits and their trailers, progress entries, the user's index
-(its paths, and nothing staged against HEAD), `journal verify`, and the tokens the journal
-recorded.
+sync's `reset`, or any); those that fall while the project's init has not finished are
+also counted as kills in init's git calls. The result is compared with an uninterrupted
+reference on features and evidence, commits and their trailers, progress entries, the
+user's index (its paths, and nothing staged against HEAD), `journal verify`, and the
+tokens the journal recorded.
 
 Bounded for the suite (about a minute); `HARNESS_FUZZ_TRIALS=N` runs more by hand
 (`HARNESS_FUZZ_SEED` repeats one, `HARNESS_FUZZ_RUNNER=bwrap` runs the project's commands
 under bubblewrap instead of the local runner) and the summary line (runner, trials, kills,
-kills inside git by subcommand, divergences) is printed.
+kills inside git by subcommand and those in init's git calls, divergences) is printed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import Any
 import pytest
 
 from artifacts.progress import read_progress
+from harness.errors import HarnessError
 from harness.journal import Journal
 from runners.bwrap import bwrap_version
 from tests.session.support import make_project
@@ -46,6 +48,7 @@ RUN_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{6}")
 JOURNAL_ID = re.compile(r"journal:[0-9a-f]{16}/")
 # What an aimed kill waits for: a git child running this subcommand (None: any).
 TARGETS: tuple[str | None, ...] = ("init", "update-ref", "reset", None)
+INIT = "  in init"  # the aimed counter's key for kills inside git during init's own work
 
 
 def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -86,6 +89,18 @@ def _subcommand(argv: list[bytes]) -> str:
     return args[0].decode(errors="replace") if args else "?"
 
 
+def _initialising(root: Path) -> bool:
+    """Whether the project's init has not finished yet (read once its process is dead):
+    a kill then fell in init's own work, whichever command was running it."""
+    try:
+        with Journal.open_readonly(root / ".harness") as journal:
+            return journal.unfinished_run("init") is not None or not any(
+                run.kind == "init" for run in journal.runs()
+            )
+    except HarnessError:  # no journal yet: init had not recorded its run
+        return True
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
@@ -106,7 +121,8 @@ def _trial(
     root: Path, rng: random.Random, reference_s: float, aimed: Counter[str]
 ) -> tuple[int, int, int]:
     """Init, then run to the end under random kills; (kills, kills inside git, the final
-    exit code). ``aimed`` counts the kills inside git by subcommand."""
+    exit code). ``aimed`` counts the kills inside git by subcommand, and under ``INIT``
+    those that fell while the project's init had not finished (init's git calls)."""
     kills = in_git = 0
     command: tuple[str, ...] = ("init", "--spec", str(root / "SPEC.md"))
     while True:
@@ -123,6 +139,7 @@ def _trial(
                         _kill_group(proc)
                         killed, in_git = True, in_git + 1
                         aimed[hit[0]] += 1
+                        aimed[INIT] += _initialising(root)
                         break
                 elif time.monotonic() >= deadline:  # an aimed kill waits for its git child
                     _kill_group(proc)
@@ -235,10 +252,11 @@ def test_random_kills_end_as_an_uninterrupted_run(tmp_path: Path) -> None:
             divergences.append(f"trial {number} (exit {code}, {kills} kills): {different}")
         else:
             shutil.rmtree(root)  # a long run by hand keeps only what diverged
+    in_init = aimed.pop(INIT, 0)
     by_command = ", ".join(f"{name} {count}" for name, count in sorted(aimed.items()))
     print(
         f"kill-fuzz: {runner} runner, seed {seed}, {trials} trials, {total_kills} kills "
-        f"({total_in_git} inside a git child: {by_command or 'none'}), "
-        f"{len(divergences)} divergences"
+        f"({total_in_git} inside a git child: {by_command or 'none'}; {in_init} of them "
+        f"in init's git calls), {len(divergences)} divergences"
     )
     assert not divergences, "\n".join(divergences)

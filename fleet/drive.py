@@ -24,6 +24,7 @@ from session.run import run_project
 
 if TYPE_CHECKING:
     from fleet.db import FleetDb
+    from fleet.drives import Drives
     from fleet.place import Place
     from fleet.runjournal import RunJournals
     from harness.scope import StepHooks
@@ -111,6 +112,9 @@ class WorkerState:
     fenced_before: float = 0.0
     """Drives started before this time were handed to other workers (this one was
     declared lost): they stop at their next step."""
+    drives: Drives | None = None
+    """Where the worker's drives run and how their model calls wait (``fleet.drives``);
+    None: each on the thread that calls it."""
 
     def should_stop(self, run_id: str) -> bool:
         if self.stopping.is_set() or run_id in self.cancelled or run_id in self.moves:
@@ -211,7 +215,12 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
             saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
         placement = ClassMove(ClassTable(state.db), state, run_id, row.klass)
-        scope = replace(run_scope(config, environ, hooks=hooks), journal=where, placement=placement)
+        scope = replace(
+            run_scope(config, environ, hooks=hooks),
+            journal=where,
+            placement=placement,
+            waits=state.drives,
+        )
         try:
             report = run_project(folder.project, config, unattended=True, scope=scope)
         except Exception as error:  # a journal that cannot be trusted, a bug: said, not hidden

@@ -26,6 +26,7 @@ from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
 from fleet.classes import ClassTable
 from fleet.db import FleetDb, WorkerRow
 from fleet.drive import WorkerState
+from fleet.drives import Drives
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
 from fleet.warm import warm
@@ -38,6 +39,9 @@ BEAT_S = 1.0
 LOST_AFTER_S = 10.0
 GRACE_S = 600  # how long a stopping worker waits for its steps in flight
 DBOS_POOL = 10  # DBOS's connections per worker (its default, 20, is sized for web servers)
+DBOS_THREADS = 8
+"""DBOS's executor: its own database calls (each step's record, the queue's dispatch).
+The drives are coroutines on its loop and hold none of them (``fleet.drives``)."""
 
 
 def raise_fd_limit() -> tuple[int, int]:
@@ -78,7 +82,14 @@ def serve(
     declared = classes.all().get(klass)
     soft, _hard = raise_fd_limit()
     warm()  # litellm and the run code, once per worker before any drive (fleet.warm)
-    state = WorkerState(worker_id=worker_id, place=place, db=db, environ=dict(environ), hooks=hooks)
+    state = WorkerState(
+        worker_id=worker_id,
+        place=place,
+        db=db,
+        environ=dict(environ),
+        hooks=hooks,
+        drives=Drives(),
+    )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
         state.journals = RunJournals(place)
     workflow.current = state
@@ -91,7 +102,7 @@ def serve(
             "executor_id": worker_id,
             "application_version": version,
             "log_level": "WARNING",
-            "max_executor_threads": runs + 16,
+            "max_executor_threads": DBOS_THREADS,
             "sys_db_pool_size": DBOS_POOL,
             "enable_otlp": False,
         }
@@ -147,6 +158,8 @@ def serve(
         finally:
             client.close()
             db.close()
+            assert state.drives is not None
+            state.drives.close()
     return 0
 
 

@@ -3,11 +3,17 @@
 DBOS is one per process (its registry and executor are process-wide), so the worker's
 state is too: :data:`current` is set by :func:`fleet.worker.serve` before DBOS launches,
 and read by the steps below. Nothing else of harness holds process state for a run.
+
+The workflow and its steps are coroutines on DBOS's event loop: a drive waiting holds no
+DBOS executor thread. Each step's work runs on the worker's drives (``fleet.drives``: a
+few host threads, a model wait parked on the worker's loop).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from dbos import DBOS
 
@@ -18,6 +24,8 @@ from fleet.drive import drive as drive_once
 if TYPE_CHECKING:
     from fleet.drive import WorkerState
 
+T = TypeVar("T")
+
 current: WorkerState | None = None
 
 
@@ -27,26 +35,34 @@ def _state() -> WorkerState:
     return current
 
 
-@DBOS.step(name="prepare")
-def prepare_step(run_id: str) -> str:
+async def _on_drives(work: Callable[[], T]) -> T:
+    """``work()`` on the worker's drives, awaited (no thread held while it waits)."""
+    drives = _state().drives
+    if drives is None:
+        return await asyncio.to_thread(work)
+    return await asyncio.wrap_future(drives.start(work))
 
-    return prepare(_state(), run_id).klass
+
+@DBOS.step(name="prepare")
+async def prepare_step(run_id: str) -> str:
+
+    return (await _on_drives(lambda: prepare(_state(), run_id))).klass
 
 
 @DBOS.step(name="drive")
-def drive_step(run_id: str, drive: int) -> list[str]:
+async def drive_step(run_id: str, drive: int) -> list[str]:
 
-    result = drive_once(_state(), run_id, drive)
+    result = await _on_drives(lambda: drive_once(_state(), run_id, drive))
     return [result.outcome, result.detail, result.klass]
 
 
 @DBOS.step(name="publish", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
-def publish_step(run_id: str) -> str:
+async def publish_step(run_id: str) -> str:
 
-    return publish(_state(), run_id)
+    return await _on_drives(lambda: publish(_state(), run_id))
 
 
-def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> None:
+async def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> None:
     """Enqueue the run's next drive as a child of this workflow (deterministic id: it is
     enqueued once, whoever asks, a recovered workflow included)."""
     options: dict[str, object] = {
@@ -57,20 +73,20 @@ def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> None:
     }
     if delay_s:
         options["delay_seconds"] = delay_s
-    DBOS.enqueue_workflow_with_options(options, run_id, drive)  # type: ignore[arg-type]
+    await DBOS.enqueue_workflow_with_options_async(options, run_id, drive)  # type: ignore[arg-type]
 
 
 @DBOS.workflow(name=DRIVE)
-def drive_workflow(run_id: str, drive: int) -> str:
+async def drive_workflow(run_id: str, drive: int) -> str:
     """prepare -> drive -> publish; a hand-over or a wait enqueues the next drive."""
 
-    klass = prepare_step(run_id)
-    outcome, _detail, *moved = drive_step(run_id, drive)  # (a drive before moves: 2 items)
+    klass = await prepare_step(run_id)
+    outcome, _detail, *moved = await drive_step(run_id, drive)  # (a drive before moves: 2 items)
     if moved and moved[0]:
         klass = moved[0]  # granted more than its class gives: the next drive goes there
     if outcome not in ("cancelled",):
-        publish_step(run_id)
+        await publish_step(run_id)
     if outcome in CONTINUE:
         delay = WAIT_AGAIN_S if outcome == "waiting" else 0.0
-        _enqueue_next(run_id, drive + 1, klass, delay)
+        await _enqueue_next(run_id, drive + 1, klass, delay)
     return outcome

@@ -12,7 +12,7 @@ hook.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -41,6 +41,18 @@ class ResourcePlacement(Protocol):
         to a bigger class at its next step boundary; (False, why) when nothing gives it."""
 
 
+class Waits(Protocol):
+    """How a run waits for what is outside the process (its model's answer, a back-off):
+    given by a driver that holds many runs on few threads (a fleet worker), so that a run
+    waiting holds no thread of its own."""
+
+    def run(self, start: Callable[[], Awaitable[T]]) -> T:
+        """``await start()`` on the driver's event loop; its value (or its exception)."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` the same way."""
+
+
 @dataclass(frozen=True)
 class RunScope:
     """A run's environment, secrets, observers and hooks."""
@@ -60,6 +72,9 @@ class RunScope:
     placement: ResourcePlacement | None = None
     """The resource classes of the fleet driving the run (None: one machine, the run's
     own ``[runner]`` maxima only)."""
+    waits: Waits | None = None
+    """How the run's model calls and back-offs wait (``fleet.drives``: parked on the
+    worker's event loop); None: on the run's own thread (litellm's blocking call)."""
 
     def public_environ(self) -> dict[str, str]:
         """The environment without the run's secrets: what a local command starts from."""

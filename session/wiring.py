@@ -123,7 +123,11 @@ def build_env(
         config=config,
         run=run,
         model=LitellmModel(
-            config.model, project_root=root, environ=scope.environ, events=scope.events
+            config.model,
+            project_root=root,
+            environ=scope.environ,
+            events=scope.events,
+            waits=scope.waits,
         ),
         accounting=accounting,
         runner=runner,

@@ -28,6 +28,7 @@ from harness.model.names import (
 from harness.model.policy import DEFAULT_DEADLINE_S, CallContext, MalformedResponse, Retrier
 from harness.model.pricing import configured_price, table_price
 from harness.model.script import load_script, resolve
+from harness.scope import Waits
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class LitellmModel:
             Azure AD (``credentials.py``) and a base URL variable are read (default:
             ``os.environ``); each is passed to litellm explicitly.
         events: the run's observers, told of each retry back-off.
+        waits: how a request and a back-off wait (``RunScope.waits``): given, the request
+            is litellm's ``acompletion`` on the driver's event loop and the run holds no
+            thread while it waits (a fleet worker); None: litellm's blocking ``completion``.
         sleep, clock, rng: injectable time and randomness (tests do not wait).
     """
 
@@ -55,6 +59,7 @@ class LitellmModel:
         accounting: Accounting | None = None,
         environ: Mapping[str, str] | None = None,
         events: Events | None = None,
+        waits: Waits | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -66,7 +71,8 @@ class LitellmModel:
         self.accounting = accounting
         self.environ = os.environ if environ is None else environ
         self.events = events or Events()
-        self._sleep = sleep or time.sleep
+        self._waits = waits
+        self._sleep = sleep or (waits.sleep if waits is not None else time.sleep)
         self._clock = clock
         self._rng = rng or random.Random()
         self._ready = False
@@ -102,6 +108,8 @@ class LitellmModel:
     def _send(self, litellm: Any, kwargs: dict[str, Any]) -> Any:
         """One request, without litellm's success logging when no callback listens."""
 
+        if self._waits is not None:
+            return self._waits.run(lambda: _waited(litellm, kwargs))
         with quiet(litellm):
             return litellm.completion(**kwargs)
 
@@ -316,6 +324,12 @@ _DEFAULT_BASE = {
     "ollama": "http://localhost:11434",
     "ollama_chat": "http://localhost:11434",
 }
+
+
+async def _waited(litellm: Any, kwargs: dict[str, Any]) -> Any:
+    """One request through litellm's async client (on the driver's loop), as quiet."""
+    with quiet(litellm):
+        return await litellm.acompletion(**kwargs)
 
 
 def _checked(raw: Any) -> tuple[Any, _Parsed]:

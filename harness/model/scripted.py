@@ -6,6 +6,7 @@ or ``scripted/builtin:<name>``. Imports litellm: load it only from where a model
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -54,6 +55,14 @@ class ScriptedLLM(CustomLLM):
         latency, reply = self._prepare(*args, **kwargs)
         if latency > 0:
             time.sleep(latency)
+        return reply()
+
+    async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
+        """The same turn, its latency awaited (litellm's ``acompletion``: a caller on an
+        event loop, like a fleet worker's, holds no thread while it waits)."""
+        latency, reply = self._prepare(*args, **kwargs)
+        if latency > 0:
+            await asyncio.sleep(latency)
         return reply()
 
     def _prepare(

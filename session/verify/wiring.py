@@ -89,7 +89,11 @@ def build_evaluator(
             }
         )
     model = LitellmModel(
-        model_config, project_root=root, environ=scope.environ, events=scope.events
+        model_config,
+        project_root=root,
+        environ=scope.environ,
+        events=scope.events,
+        waits=scope.waits,
     )
     name = model_config.name or model.name
     return Evaluator(model, name, settings, accounting, runner.name, scope.secrets)

@@ -1,0 +1,145 @@
+"""Many drives of one worker on a few threads: a run waiting for its model holds none.
+
+A drive is the existing run code (``session.run``), synchronous and deep. Each drive runs
+as a greenlet on one of a few *host* threads (:data:`HOSTS`: the bounded pool where a
+step's blocking work runs: journal writes, git, the checkpoint, a tool). When the run asks
+its model (``LitellmModel`` through the run's ``RunScope.waits``, which is this object),
+the request goes to the worker's one event loop as litellm's ``acompletion`` and the
+greenlet parks: its host thread goes on with another drive's step. When the answer comes,
+the greenlet is handed back to its host thread (a greenlet lives on the thread it was made
+on) and goes on from where it waited. Back-off sleeps between retries park the same way.
+
+So a worker holds ``HOSTS`` + ``LOOP_THREADS`` + one loop thread + DBOS's own threads,
+whatever the number of runs waiting for their models (before: one DBOS executor thread
+per drive, for the drive's whole life). Nothing else changes for a run: its steps, journal,
+hooks and stop at a step boundary are the same code; a kill still leaves the journal as it
+was (the greenlets are inside this process, like the threads were).
+
+Rules the run code keeps for this (checked by ``tests/fleet/test_drives.py``): nothing
+holds a lock across a model call (the journal calls a step's work outside its lock), and
+no run state lives in thread-locals (greenlets of one host share its thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import SimpleQueue
+from typing import Any, TypeVar
+
+import greenlet
+
+T = TypeVar("T")
+
+HOSTS = 4
+"""Threads that run the drives' code. More overlap more blocking waits (git, fsync, a
+command); the GIL keeps the Python part on one core whatever the number."""
+LOOP_THREADS = 4
+"""The model loop's executor: litellm builds each request synchronously on one of them
+(``acompletion`` runs its setup in the loop's default executor) before it is awaited."""
+
+
+class _Drive(greenlet.greenlet):  # type: ignore[misc]
+    """A drive's greenlet, on the host it was made on."""
+
+    host: _Host
+
+
+class _Host:
+    """One thread running drives' greenlets: whatever is ready, in order."""
+
+    def __init__(self, name: str) -> None:
+        self.ready: SimpleQueue[Callable[[], object] | None] = SimpleQueue()
+        self.hub: greenlet.greenlet | None = None
+        self.drives = 0  # live drives on this host (under Drives.lock)
+        self._up = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self.thread.start()
+        self._up.wait()
+
+    def _serve(self) -> None:
+        self.hub = greenlet.getcurrent()
+        self._up.set()
+        while True:
+            item = self.ready.get()
+            if item is None:
+                return
+            item()  # starts or resumes a drive until it parks or ends
+
+    def park(self) -> Any:
+        """From a drive of this host: give the thread to the others until resumed."""
+        assert self.hub is not None
+        return self.hub.switch()
+
+
+class Drives:
+    """The drives of one worker, and the waits of their runs (``harness.scope.Waits``)."""
+
+    def __init__(self, hosts: int = HOSTS, loop_threads: int = LOOP_THREADS) -> None:
+        self.lock = threading.Lock()
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(
+            ThreadPoolExecutor(loop_threads, thread_name_prefix="harness-model")
+        )
+        self._loop_thread = threading.Thread(
+            target=self.loop.run_forever, name="harness-model-loop", daemon=True
+        )
+        self._loop_thread.start()
+        self.hosts = [_Host(f"harness-drive-{k}") for k in range(hosts)]
+
+    def start(self, fn: Callable[[], T]) -> Future[T]:
+        """Run ``fn`` as a drive on the least busy host; its future."""
+        done: Future[T] = Future()
+        with self.lock:
+            host = min(self.hosts, key=lambda h: h.drives)
+            host.drives += 1
+
+        def body() -> None:
+            try:
+                done.set_result(fn())
+            except BaseException as error:  # handed to whoever awaits the drive
+                done.set_exception(error)
+            finally:
+                with self.lock:
+                    host.drives -= 1
+
+        def begin() -> None:
+            drive = _Drive(body)
+            drive.host = host
+            drive.switch()
+
+        host.ready.put(begin)
+        return done
+
+    # -- harness.scope.Waits ------------------------------------------------------------
+    def run(self, start: Callable[[], Awaitable[T]]) -> T:
+        """``await start()`` on the worker's loop. A drive parks meanwhile (its host thread
+        runs other drives); any other thread waits for it."""
+
+        async def call() -> T:
+            return await start()
+
+        pending = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        current = greenlet.getcurrent()
+        if not isinstance(current, _Drive):
+            return pending.result()
+        host = current.host
+        pending.add_done_callback(lambda _: host.ready.put(lambda: current.switch()))
+        host.park()
+        return pending.result()
+
+    def sleep(self, seconds: float) -> None:
+        """A back-off: a drive parks, another thread sleeps."""
+        if seconds > 0:
+            self.run(lambda: asyncio.sleep(seconds))
+
+    def close(self) -> None:
+        """Stop the hosts (their drives have ended) and the loop."""
+        for host in self.hosts:
+            host.ready.put(None)
+        for host in self.hosts:
+            host.thread.join(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._loop_thread.join(timeout=10)

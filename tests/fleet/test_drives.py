@@ -1,0 +1,148 @@
+"""Many runs in one worker wait for their models on no thread of their own (fleet/drives.py).
+
+A real `harness fleet worker` on the embedded fleet drives N runs of a scripted project
+whose model answers after a few seconds. While all N are running (most of their time is
+a model wait), the worker's threads stay within its fixed pools (drive hosts, the model
+loop's executor, DBOS's executor, the journals' one flusher), far fewer than N; before,
+each drive held a DBOS executor thread and each journal a flusher thread. Every run still
+completes, each model call paid once (journal attempts), the journal verified.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from fleet.app import Client
+from fleet.db import FleetDb
+from fleet.drives import HOSTS, LOOP_THREADS, Drives
+from fleet.place import fleet_place
+from fleet.project import head_of
+from fleet.submit import submit
+from fleet.worker import DBOS_THREADS
+from harness.journal.protocol import open_reader
+from harness.model import LitellmModel
+from tests.fleet.support import Fleet, all_in, scripted_project
+from tests.harness.model_support import Cfg, user, write_script
+
+T = TypeVar("T")
+
+RUNS = 30
+SPARE = 3  # the model loop's own thread, the flusher, one more of DBOS's at a moment
+
+
+def _threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no thread count for {pid}")
+
+
+class Counting:
+    """The drives' waits, counting the model calls waiting at once and the back-offs."""
+
+    def __init__(self, drives: Drives) -> None:
+        self.drives = drives
+        self.lock = threading.Lock()
+        self.waiting = self.most = self.sleeps = 0
+
+    def run(self, start: Callable[[], Awaitable[T]]) -> T:
+        with self.lock:
+            self.waiting += 1
+            self.most = max(self.most, self.waiting)
+        try:
+            return self.drives.run(start)
+        finally:
+            with self.lock:
+                self.waiting -= 1
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        self.drives.sleep(seconds)
+
+
+def test_one_host_thread_holds_every_waiting_model_call(tmp_path: Path) -> None:
+    """20 runs' model calls on ONE drive thread all wait at once (a blocking call would
+    hold the thread: one at a time); a back-off parks too; each answer is its own."""
+    name = write_script(
+        tmp_path,
+        {
+            "latency_s": 0.5,
+            "turns": [{"text": "done", "fault": "rate_limit", "retry_after": 0.1, "times": 1}],
+        },
+    )
+    drives = Drives(hosts=1)
+    waits = Counting(drives)
+    try:
+        models = [
+            LitellmModel(Cfg(name=name), project_root=tmp_path, waits=waits) for _ in range(20)
+        ]
+        futures = [
+            drives.start(lambda m=m, k=k: m.complete(user(f"run {k}"), []))
+            for k, m in enumerate(models)
+        ]
+        answers = [f.result(timeout=300) for f in futures]
+    finally:
+        drives.close()
+    assert waits.most == 20
+    assert all(a.content == "done" for a in answers)
+    assert sorted(a.attempts for a in answers) == [1] * 19 + [2]  # the fault fired once
+    assert waits.sleeps == 1  # its back-off parked on the loop, not on the thread
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, state_home: Path) -> Fleet:
+    made = Fleet(None, tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)})
+    made.home.mkdir()
+    yield made
+    made.stop_all()
+
+
+@pytest.mark.slow
+def test_runs_waiting_for_their_models_hold_no_thread_each(fleet: Fleet, tmp_path: Path) -> None:
+    source = scripted_project(tmp_path / "source", count=1, latency_s=4.0)
+    place = fleet_place(environ=fleet.env)
+    db = FleetDb(place)
+    worker = fleet.start_worker("w1", runs=RUNS)
+    deadline = time.monotonic() + 600  # liveness bound only
+    while not any(w.id == "w1" and w.state == "live" for w in db.all_workers()):
+        assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    idle = _threads(worker.pid)
+    bound = idle + HOSTS + LOOP_THREADS + DBOS_THREADS + SPARE
+    assert bound < idle + RUNS  # else this test would not tell one thread per run apart
+    client = Client(place)
+    head = head_of(str(source))
+    try:
+        for k in range(RUNS):
+            submit(db, lambda: client, f"t{k:02d}", str(source), base=head)
+    finally:
+        client.close()
+    most_at_once = peak = 0
+    while True:
+        rows = db.all_runs()
+        running = sum(r.state == "running" for r in rows)
+        threads = _threads(worker.pid)
+        most_at_once = max(most_at_once, running)
+        if running == RUNS:
+            peak = max(peak, threads)
+        if all(r.state in ("complete", "failed", "budget") for r in rows):
+            break
+        assert worker.poll() is None and time.monotonic() < deadline, "the runs did not finish"
+        time.sleep(0.2)
+    db.close()
+    print(f"{peak} threads at most with {RUNS} runs running ({idle} idle, bound {bound})")
+    assert most_at_once == RUNS  # all of them at once in the one worker
+    assert 0 < peak <= bound, f"{peak} threads with {RUNS} runs waiting ({idle} idle)"
+    rows = fleet.wait(all_in(("complete",)), deadline_s=60)
+    assert all(r["features"] == {"passing": 1, "total": 1} for r in rows)
+    for k in range(RUNS):
+        with open_reader(fleet.journal_of(f"t{k:02d}")) as reader:
+            calls = [s for s in reader.steps(include_superseded=True) if s.kind == "llm"]
+        assert calls and all(s.attempts == 1 for s in calls)
+    fleet.verify("t00")

@@ -10,7 +10,7 @@ the bench says when its last beat was, when a peer marked it lost, and when its 
 their first new step elsewhere (read from their journals).
 
     nice python bench/fleet.py --runs 40 --latency 2        # ~3 min on a quiet machine
-    nice python bench/fleet.py --runs 1000 --latency 2 --workers 2
+    nice python bench/fleet.py --runs 1000 --latency 2 --workers 2 --no-kill --submit-first
     nice python bench/fleet.py --runs 6 --latency 2 --pg --machines --stagger --per-worker 6 \
         --features 3
 
@@ -86,6 +86,13 @@ def main() -> int:
         default=None,
         help="each worker's --runs (default: runs / workers, no headroom for a takeover)",
     )
+    parser.add_argument(
+        "--submit-first",
+        action="store_true",
+        help="submit every run before the workers start (a backlog: how many runs a worker "
+        "holds at once is not bounded by how fast runs are submitted); the workers' idle "
+        "memory is then read at their first beat, as they start taking runs",
+    )
     args = parser.parse_args()
     from tests.fleet.support import Fleet, scripted_project
 
@@ -118,6 +125,16 @@ def main() -> int:
     from fleet.submit import submit
 
     db = FleetDb(fleet_place())  # read here, not by a `harness fleet status` process a second
+
+    def submit_all() -> float:
+        began = time.monotonic()
+        client, head = Client(fleet_place()), head_of(str(source))
+        for k in range(args.runs):  # one database and one DBOS client for all submissions
+            submit(db, lambda: client, f"b{k:04d}", str(source), base=head)
+        client.close()
+        return time.monotonic() - began
+
+    submitted = submit_all() if args.submit_first else 0.0
     for w in workers:
         if w not in late:
             fleets[w].start_worker(w, runs=per_worker, lost_after=LOST_AFTER_S)
@@ -125,11 +142,8 @@ def main() -> int:
     idle = {w: _proc(fleets[w].workers[w].pid) for w in workers if w not in late}
     idle_counts = {w: _counts(fleets[w].workers[w].pid)[0] for w in idle}
     started = time.monotonic()
-    client, head = Client(fleet_place()), head_of(str(source))
-    for k in range(args.runs):  # one database and one DBOS client for all submissions
-        submit(db, lambda: client, f"b{k:04d}", str(source), base=head)
-    client.close()
-    submitted = time.monotonic() - started
+    if not args.submit_first:
+        submitted = submit_all()
     peak_running, peak_rss, killed_at, victims = 0, 0, None, set()
     peak_threads: dict[str, int] = {}
     threads_at_peak, fds_at_peak = 0, 0

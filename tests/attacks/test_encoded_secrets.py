@@ -141,7 +141,7 @@ def test_the_variable_read_from_the_harness_environ_and_encoded_is_not_committed
     turns = [turn(call("run", command=attack(runner.python, source))), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})
     # A child process, so that its /proc/<pid>/environ holds the key as a user's would.
-    done = harness_proc(root, "run", "--unattended", env={"OPENAI_API_KEY": KEY})
+    done = harness_proc(root, "run", "--unattended", env={"OPENAI_API_KEY": KEY}, fresh=True)
     assert tool_outputs(root, "run"), done.stderr
     assert_no_form(root, leaked_stream(root), "")
     assert_left_out_and_told(root)

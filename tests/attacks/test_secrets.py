@@ -63,7 +63,7 @@ def test_a_file_of_secrets_written_by_a_command_is_not_committed(
     root = project(tmp_path / "p", runner, sessions={1: turns})
     # A child process, so that its /proc/<pid>/environ holds the canaries as a user's
     # harness process would (setenv in this process does not show there).
-    done = harness_proc(root, "run", "--unattended")
+    done = harness_proc(root, "run", "--unattended", fresh=True)
     assert tool_outputs(root, "run"), done.stderr
     for secret in (CANARY_KEY, CANARY_TOKEN):
         assert_secret_absent(root, secret)

@@ -7,15 +7,20 @@ scenes are matched on the first user message (`ROLE: initializer`, `Feature F001
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import os
+import selectors
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+import traceback
 from collections import Counter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 from artifacts.progress import read_progress
 from harness.cli import main
@@ -167,11 +172,19 @@ def harness_proc(
     env: dict[str, str] | None = None,
     crash_in: str | None = None,
     crash_at_step: int | None = None,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """`python -m harness -C root ...` in a child process (for crashes).
+    """`harness -C root ...` in a child process (for crashes, kills and an environment of
+    its own): exit code (negative: the signal that ended it), stdout, stderr.
 
-    ``crash_in`` (``kind:name[#k]``) or ``crash_at_step`` (N): the child is started through
-    the crash entry, `python -m harness.cli.chaos`, and SIGKILLs itself in that live step.
+    ``crash_in`` (``kind:name[#k]``) or ``crash_at_step`` (N): the child runs the crash
+    entry, `python -m harness.cli.chaos`, and SIGKILLs itself in that live step.
+    The child is a fork of this process (see :func:`forked`), so it does not pay
+    `import litellm` and the rest again (~5 CPU-s a child); ``fresh=True`` starts a new
+    interpreter (`python -m ...`) instead, for what only a process start shows: its
+    `/proc/<pid>/environ` (a fork's is this process's, without ``env``), its reading of
+    the environment at start, none of this process's monkeypatches or once-per-process
+    notices (the local runner's warning) carried over.
     The timeout only stops a hung child; it is no speed bound (the demo takes 25 s on a
     quiet machine and over 110 s on a loaded one).
     """
@@ -181,13 +194,107 @@ def harness_proc(
         entry += ["--in", crash_in] if crash_in is not None else []
         entry += ["--at-step", str(crash_at_step)] if crash_at_step is not None else []
         entry.append("--")
+    argv = [*entry, "-C", str(root), *args]
+    if not fresh:
+        return forked(argv, env=env, timeout=600)
     return subprocess.run(
-        [sys.executable, "-m", *entry, "-C", str(root), *args],
+        [sys.executable, "-m", *argv],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def forked(
+    argv: list[str], *, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`python -m argv[0] argv[1:]` (harness or harness.cli.chaos) in a forked child of this
+    process, as `subprocess.run(..., capture_output=True, text=True)` runs a new one: a real
+    process that can die by a signal or exit, ``env`` added to its environment, stdin from
+    /dev/null, stdout and stderr read through pipes to their end (a grandchild holding them
+    holds this call, as it would hold `subprocess.run`). What this process imported, the
+    child has (its state is this process's at the fork, as for an in-process test). A child
+    whose pipes are still open after ``timeout`` seconds is killed, TimeoutExpired raised."""
+    modules = {"harness": "harness.cli", "harness.cli.chaos": "harness.cli.chaos"}
+    entry = importlib.import_module(modules[argv[0]]).main
+    pipes = os.pipe(), os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        _child(entry, argv[1:], env or {}, pipes[0][1], pipes[1][1])
+    for _, write_end in pipes:
+        os.close(write_end)
+    try:
+        stdout, stderr = _read_all([read_end for read_end, _ in pipes], timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise subprocess.TimeoutExpired(argv, timeout) from None
+    finally:
+        for read_end, _ in pipes:
+            os.close(read_end)
+    status = os.waitpid(pid, 0)[1]
+    code = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess([sys.executable, "-m", *argv], code, stdout, stderr)
+
+
+def _child(entry: Any, args: list[str], env: dict[str, str], out: int, err: int) -> NoReturn:
+    code = 70
+    try:
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((stdin, 0), (out, 1), (err, 2)):
+            os.dup2(fd, target)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # as subprocess's close_fds
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 (the child ends by os._exit)
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
+        os.environ.update(env)
+        code = _exit_code(entry, args)
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _exit_code(entry: Any, args: list[str]) -> int:
+    """What `sys.exit(entry(args))` would make the exit code (a traceback gives 1)."""
+    try:
+        result = entry(args)
+    except SystemExit as stop:
+        result = stop.code
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    if result is None:
+        return 0
+    if isinstance(result, int):
+        return result & 0xFF
+    print(result, file=sys.stderr)
+    return 1
+
+
+def _read_all(fds: list[int], timeout: float) -> list[str]:
+    """Everything written to the pipes ``fds`` until each is closed by every writer."""
+    deadline = time.monotonic() + timeout
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in fds}
+    with selectors.DefaultSelector() as selector:
+        for fd in fds:
+            selector.register(fd, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired([], timeout)
+            for key, _ in selector.select(left):
+                data = os.read(key.fd, 65536)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+    texts = (b"".join(chunks[fd]).decode(errors="replace") for fd in fds)
+    return [text.replace("\r\n", "\n").replace("\r", "\n") for text in texts]  # as text=True
 
 
 def init(root: Path) -> None:

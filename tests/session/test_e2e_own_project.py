@@ -15,13 +15,21 @@ LOCAL = {"HARNESS_RUNNER_KIND": "local"}
 def test_init_with_model_then_run_to_complete(tmp_path: Path) -> None:
     root = make_project(tmp_path / "app", count=2)
     (root / "harness.toml").unlink()  # the user's folder: a spec and nothing of ours
+    # A new interpreter for each command, as the user starts them.
     init = harness_proc(
-        root, "init", "--spec", str(root / "SPEC.md"), "--model", f"scripted/{SCRIPT}", env=LOCAL
+        root,
+        "init",
+        "--spec",
+        str(root / "SPEC.md"),
+        "--model",
+        f"scripted/{SCRIPT}",
+        env=LOCAL,
+        fresh=True,
     )
     assert init.returncode == 0, init.stderr
     toml = (root / "harness.toml").read_text()
     assert f'"scripted/{SCRIPT}"' in toml and "builtin:demo" not in toml
-    run = harness_proc(root, "run", "--json", "--quiet", env=LOCAL)
+    run = harness_proc(root, "run", "--json", "--quiet", env=LOCAL, fresh=True)
     assert run.returncode == 0, run.stderr
     ended = json.loads(run.stdout.splitlines()[-1])
     assert ended["type"] == "run.ended" and ended["report"]["outcome"] == "complete"
@@ -30,7 +38,7 @@ def test_init_with_model_then_run_to_complete(tmp_path: Path) -> None:
         ["git", "-C", str(root), "ls-files"], capture_output=True, text=True, check=True
     ).stdout.splitlines()
     assert "harness.toml" in tracked and not [p for p in tracked if p.startswith(".harness")]
-    again = harness_proc(root, "run", env=LOCAL)
+    again = harness_proc(root, "run", env=LOCAL, fresh=True)
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 

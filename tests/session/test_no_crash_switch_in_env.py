@@ -24,9 +24,10 @@ PACKAGES = ("harness", "artifacts", "initializer", "session", "escalation", "run
 def test_crash_variables_in_the_environment_do_nothing_to_init_and_run(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
     spec = str(root / "SPEC.md")
-    initialised = harness_proc(root, "init", "--spec", spec, env=CHAOS_ENV)
+    # New interpreters: a switch read from the environment at start would show only there.
+    initialised = harness_proc(root, "init", "--spec", spec, env=CHAOS_ENV, fresh=True)
     assert initialised.returncode == 0, initialised.stderr
-    done = harness_proc(root, "run", env=CHAOS_ENV)
+    done = harness_proc(root, "run", env=CHAOS_ENV, fresh=True)
     assert done.returncode == 0, done.stderr
     for said in (initialised.stderr, done.stderr):
         assert "crashing on purpose" not in said

@@ -92,7 +92,8 @@ def test_secret_values_and_key_shapes_are_not_committed_and_the_agent_is_told(
     ]
     root = make_project(tmp_path / "p", count=2, sessions={1: turns})
     init(root)
-    result = harness_proc(root, "run", env={"DEPLOY_PASSWORD": secret})
+    # A new process: the agent reads its /proc/<pid>/environ, which a fork would not have.
+    result = harness_proc(root, "run", env={"DEPLOY_PASSWORD": secret}, fresh=True)
     history = git(root, "log", "-p", "--all", "--", ".", ":!script.json")
     assert secret not in history and "AKIAABCDEFGHIJKLMNOP" not in history
     assert {"env_dump.txt", "config.py"}.isdisjoint(tracked(root))

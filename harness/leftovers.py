@@ -5,13 +5,15 @@ files, the runners' leftovers, a fleet's live twin; ``runners.process`` re-expor
 
 A kill between a temp file and its rename leaves the temp file. Every temp file harness
 renames into place through :func:`temp_file` (``atomic_write``, the blob store, the
-journal keys) is named ``.<name>.harness-<pid>-<random>.tmp``: ``<name>`` the file it
-becomes, ``harness-`` the mark, ``<pid>`` its writer, ``<random>`` ``tempfile``'s 8
-characters. :func:`sweep_temps` removes a regular file of exactly that shape once its
-writer is gone (a live writer's may be mid-write: it stays). No other name is touched: a
-user's own ``.progress.md.original.tmp``, or a file named like an older harness's unmarked
-temp files (``.<name>.<random>.tmp``, ``.<name>.<pid>-<random>.tmp``), stays; such
-leftovers of older versions are the user's to delete.
+journal keys, a new SQLite journal, the journal's close stamp) is named
+``.<name>.harness-<pid>-<random>.tmp``: ``<name>`` the file it becomes, ``harness-`` the
+mark, ``<pid>`` its writer, ``<random>`` ``tempfile``'s 8 characters (a temp SQLite
+database's side files add ``-wal``, ``-shm``, ``-journal``). :func:`sweep_temps` removes
+a regular file of exactly that shape once its writer is gone (a live writer's may be
+mid-write: it stays). No other name is touched: a user's own ``.progress.md.original.tmp``,
+or a file named like an older harness's unmarked temp files (``.<name>.<random>.tmp``,
+``.<name>.<pid>-<random>.tmp``), stays; such leftovers of older versions are the user's
+to delete.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ import tempfile
 from pathlib import Path
 
 MARK = "harness"
-_TEMP = re.compile(rf"\.(?P<name>.+)\.{MARK}-(?P<pid>[1-9][0-9]*)-[a-z0-9_]{{8}}\.tmp")
+# A temp SQLite database has its side files beside it: `<temp>-wal`, `-shm`, `-journal`.
+_TEMP = re.compile(
+    rf"\.(?P<name>.+)\.{MARK}-(?P<pid>[1-9][0-9]*)-[a-z0-9_]{{8}}\.tmp(?:-wal|-shm|-journal)?"
+)
 
 
 def pid_alive(pid: int) -> bool:

@@ -16,6 +16,7 @@ import sqlite3
 from pathlib import Path
 
 from harness.errors import HarnessError, JournalDamaged, JournalError, StorageError
+from harness.leftovers import sweep_temps, temp_file
 
 SQLITE_READONLY = 8
 SQLITE_IOERR = 10
@@ -245,7 +246,13 @@ def stamp_matches(path: Path, ident: str, key: bytes) -> bool:
 def write_stamp(path: Path, key: bytes) -> None:
     """Vouch for the journal's files as they are now (after this process closed them)."""
     target = path.parent / STAMP
-    tmp = target.with_name(f".{STAMP}.{os.getpid()}")
     with contextlib.suppress(OSError):
-        tmp.write_text(_stamp(key, identity(path)) + "\n", encoding="ascii")
-        os.replace(tmp, target)
+        sweep_temps(target.parent, STAMP)  # what a killed writer left
+        fd, tmp = temp_file(target.parent, STAMP)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(_stamp(key, identity(path)) + "\n")
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from harness.errors import JournalDamaged, JournalError, StorageError
 from harness.journal import faults, keys
 from harness.journal.chain import Chain
+from harness.leftovers import sweep_temps, temp_file
 
 SCHEMA_VERSION = 2
 DB_NAME = "journal.db"
@@ -101,9 +102,9 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
 def _create(path: Path, source: keys.KeySource) -> None:
     """Create a fresh journal (with its identity and key) beside ``path`` and link it in
     place, so a crash never leaves a half-made file and a journal never lacks its key."""
-    tmp = path.with_name(f"{path.name}.new-{os.getpid()}")
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    sweep_temps(path.parent, path.name)  # what a killed creation left (and its side files)
+    fd, tmp = temp_file(path.parent, path.name)
+    os.close(fd)  # an empty file: SQLite makes it a database
     journal_id = keys.new_journal_id()
     source.create(journal_id)
     conn = sqlite3.connect(tmp, isolation_level=None)

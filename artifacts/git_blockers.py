@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 
 from harness import walk
@@ -48,9 +50,20 @@ _POINTERS = frozenset({".git", "commondir", "gitdir"})
 _HOPS = 8
 
 
-def clear_blockers(root: Path) -> list[str]:
+def clear_blockers(
+    root: Path,
+    *,
+    skip: Collection[str] = (),
+    rules: dict[str, str] | None = None,
+) -> list[str]:
     """Remove the files git would block on (see the module docstring); their paths,
     relative to ``root``.
+
+    Args:
+        skip: folders (paths from ``root``) not walked into: the caller knows git does not
+            read in them (``fleet.sweep``: ignored folders with nothing tracked).
+        rules: filled with each ``.gitignore`` walked past (its path: a digest of what it
+            holds), for a caller that must know whether they changed.
 
     Fails closed: a folder the walk could not read for any reason but a denied permission
     (one that changed under it) is a GitError, before git runs. A folder harness may not
@@ -59,8 +72,10 @@ def clear_blockers(root: Path) -> list[str]:
     later: list[str] = []  # non-regular entries git reads only if a nested .git points there
     pointers: list[tuple[str, str]] = []  # (a pointer file's path from root, what it names)
     removed: list[str] = []
-    found = walk.Walk(root)
+    found = walk.Walk(root, descend=(lambda path: path not in skip) if skip else None)
     for entry in found:
+        if entry.name == ".gitignore" and rules is not None:
+            rules[entry.path] = content_digest(entry.name, entry.dir_fd)
         if entry.is_file:
             if entry.name in _POINTERS and (entry.name == ".git" or _in_nested_git(entry.path)):
                 target = _pointed_at(entry.name, entry.dir_fd)
@@ -82,6 +97,11 @@ def clear_blockers(root: Path) -> list[str]:
             f"harness could not check {named} in {root} for files that would block git, so "
             "git was not run there; a process is changing the tree: stop it, then run again"
         )
+    if skip and pointers:
+        metadata = _metadata_folders(root, pointers)
+        if any(folder.is_relative_to(left) for folder in metadata for left in skip):
+            # a nested repository's metadata in a folder left out: git reads there
+            return removed + clear_blockers(root, rules=rules)
     if later and pointers:
         metadata = _metadata_folders(root, pointers)
         for relative in later:
@@ -91,6 +111,33 @@ def clear_blockers(root: Path) -> list[str]:
                     os.unlink(path)
                 removed.append(walk.shown(relative))
     return removed
+
+
+def content_digest(name: str, dir_fd: int | None = None) -> str:
+    """What a file git reads holds (a ``.gitignore``, a config), as a digest (a link:
+    where it leads and that file's stamp; anything but a regular file or a link: its kind;
+    absent or unreadable: the error), read without blocking."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.stat(name, dir_fd=dir_fd)  # never opened: it may be a FIFO
+            link = os.readlink(name, dir_fd=dir_fd)
+            return f"link {link} {target.st_mode} {target.st_ino} {target.st_ctime_ns}"
+        if not stat.S_ISREG(info.st_mode):
+            return f"kind {stat.S_IFMT(info.st_mode)}"
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as error:
+        return f"unreadable {error.errno}"
+    try:
+        digest = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 16):
+            digest.update(chunk)
+        return digest.hexdigest()
+    except OSError as error:
+        return f"unreadable {error.errno}"
+    finally:
+        os.close(fd)
 
 
 def _in_nested_git(relative: str) -> bool:

@@ -25,8 +25,12 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleet.hostgit import git
+
+if TYPE_CHECKING:
+    from fleet.sweep import Sweep
 
 FORMAT = 1
 SKIP = (".git", ".harness")
@@ -42,10 +46,11 @@ def _skipped(path: str) -> bool:
     return path.split("/", 1)[0] in SKIP
 
 
-def fingerprint(root: Path) -> str:
+def fingerprint(root: Path, sweep: Sweep | None = None) -> str:
     """What changes when the tree or HEAD changes: git's status (with HEAD's commit) and
-    the size, mode and time of each path it names."""
-    out = git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all")
+    the size, mode and time of each path it names (``sweep``: the clone's, see git)."""
+    out = git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+              sweep=sweep)  # fmt: skip
     digest = hashlib.sha256(out.encode())
     tokens = iter(out.split("\0"))
     for token in tokens:
@@ -83,11 +88,12 @@ class Packed:
     TOTAL_LIMIT together (the agent's work tree cannot make a worker hold gigabytes)."""
 
 
-def pack(root: Path, base: str) -> Packed:
+def pack(root: Path, base: str, sweep: Sweep | None = None) -> Packed:
     """The checkpoint of ``root`` (a clone whose run started at ``base``)."""
     head = git(root, "rev-parse", "HEAD")
-    changed = git(root, "diff", "--name-only", "-z", "HEAD").split("\0")
-    untracked = git(root, "ls-files", "-z", "--others", "--exclude-standard").split("\0")
+    changed = git(root, "diff", "--name-only", "-z", "HEAD", sweep=sweep).split("\0")
+    others = ("ls-files", "-z", "--others", "--exclude-standard")
+    untracked = git(root, *others, sweep=sweep).split("\0")
     paths = sorted({p for p in (*changed, *untracked) if p and not _skipped(p)})
     sizes: dict[str, int] = {}
     for path in paths:

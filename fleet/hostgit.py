@@ -7,11 +7,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
 from artifacts.git_safety import OVERRIDES
 from harness.errors import GitError
 from harness.hostpath import program, trusted_path
+
+if TYPE_CHECKING:
+    from fleet.sweep import Sweep
 
 GIT_TIMEOUT_S = 300
 _REMOTE = {"protocol.allow", "core.sshCommand", "core.askPass", "credential.helper"}
@@ -24,17 +28,23 @@ OPTIONS = [
 ]
 
 
-def git(root: Path | None, *args: str, check: bool = True) -> str:
+def git(
+    root: Path | None, *args: str, check: bool = True, sweep: Sweep | None = None,
+    clear: bool = True,
+) -> str:  # fmt: skip
     """``git`` with no hook (the fleet's own clone, fetch and push); GitError on failure.
     The absolute ``git`` of a PATH without relative entries: the working folder is the
     run's clone, which the agent writes (harness.hostpath). Before a command that reads
     the work tree, the files git would block on there (a FIFO named ``.gitignore``...)
-    are removed and named on stderr, as harness's own git does."""
+    are removed and named on stderr, as harness's own git does: by the clone's ``sweep``
+    (``fleet.sweep``: not in the folders git leaves alone) when given, else the whole
+    tree; ``clear=False`` only for the sweep's own questions to git."""
     found = program("git", outside=root)
     if found is None:
         raise GitError("git is not installed (no `git` on PATH outside the project)")
-    if root is not None and args and args[0] in WORK_TREE_READERS:
-        for path in clear_blockers(root):
+    if clear and root is not None and args and args[0] in WORK_TREE_READERS:
+        cleared = sweep.clear(git) if sweep is not None else clear_blockers(root)
+        for path in cleared:
             print(
                 f"harness fleet: removed {path} in {root}: not a regular file, where git "
                 "reads (git would wait on it forever)",

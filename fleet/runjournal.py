@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from fleet.checkpoint import fingerprint, pack
+from fleet.sweep import Sweep
 from harness.journal.keys import DerivedKeys
 from harness.journal.location import Location
 from harness.journal.postgres.connect import connect
@@ -197,13 +198,14 @@ class Checkpointer:
         self.last = ""
         self.taken = 0
         self.said: set[str] = set()  # files said too large to carry
+        self.sweep = Sweep(root)  # git's blockers, not where git never reads
 
     def __call__(self) -> None:
 
-        mark = fingerprint(self.root)
+        mark = fingerprint(self.root, self.sweep)
         if mark == self.last:
             return
-        packed = pack(self.root, self.base)
+        packed = pack(self.root, self.base, self.sweep)
         for path, size in packed.left_out:
             if path not in self.said:
                 self.said.add(path)

@@ -29,7 +29,7 @@ from pathlib import Path
 from harness.errors import RunnerError
 from harness.hostpath import program
 from harness.journal.keys import state_home
-from runners import classify, disk, pids_group, protect
+from runners import classify, disk, pids_group, protect, reaper
 from runners.base import CommandResult, Phase, Resources
 from runners.bwrap_view import (
     HOME,
@@ -308,6 +308,7 @@ class BubblewrapRunner:
         finally:
             if group is not None and not group.remove():
                 self._leaving.append(group)
+            reaper.collect()  # the sandbox's inner bwrap, when this process is a subreaper
         # The sandbox never started (bwrap could not set it up: "setting up uid map";
         # prlimit refused): the machine's fault, not the command's.
         started = did_not_start(outcome, limits, self.resources, what="bubblewrap")

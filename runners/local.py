@@ -160,6 +160,7 @@ class LocalRunner:
             for leader in leaders:
                 self._adopt(leader)
                 self._running.discard(leader)
+            reaper.collect()
         # prlimit (or the shell) could not start: the machine's fault, not the command's.
         started = did_not_start(outcome, limits, self.resources, what="the local runner")
         failure = started or classify.local_failure(

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness import waited
 from runners.process import kill_group
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -65,6 +66,38 @@ def adopt_orphans() -> bool:
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
+
+
+def collect() -> None:
+    """Reap the adopted orphans that have exited.
+
+    A subreaper inherits every orphan below it, and each one that exits stays a zombie
+    until it is waited for: a sandbox's inner bwrap after each command, a command's
+    background child that ended on its own. A long-lived process (a fleet worker, a run
+    of thousands of commands) would fill the pid table with them.
+
+    Only orphans are reaped, never a child some ``Popen`` waits for: those in this
+    process's session (only a direct child can be there) and those listed by
+    :mod:`harness.waited` (started in a session of their own) are passed over.
+    """
+    if adopt_orphans.cache_info().currsize == 0 or not adopt_orphans():
+        return  # not a subreaper: orphans go to init, which reaps them
+    try:
+        if os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:
+            return  # no child has exited: one system call, the usual case
+    except ChildProcessError:
+        return
+    own = os.getsid(0)
+    with waited.sweeping() as listed:
+        for pid in orphans():
+            info = stat(pid)
+            if info is None or info.state not in ("Z", "X"):
+                continue
+            if info.session == own or pid in listed:
+                continue
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            release([pid])  # its number may be given to a new process
 
 
 @dataclass(frozen=True)

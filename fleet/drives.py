@@ -9,15 +9,20 @@ greenlet parks: its host thread goes on with another drive's step. When the answ
 the greenlet is handed back to its host thread (a greenlet lives on the thread it was made
 on) and goes on from where it waited. Back-off sleeps between retries park the same way.
 
-So a worker holds ``HOSTS`` + ``LOOP_THREADS`` + one loop thread + DBOS's own threads,
-whatever the number of runs waiting for their models (before: one DBOS executor thread
-per drive, for the drive's whole life). Nothing else changes for a run: its steps, journal,
-hooks and stop at a step boundary are the same code; a kill still leaves the journal as it
-was (the greenlets are inside this process, like the threads were).
+A run's command (``runners.waited``) runs on the bounded command pool while its greenlet
+is parked the same way, so a long test suite holds neither its host thread nor the runs
+sharing it. So a worker holds ``HOSTS`` + ``LOOP_THREADS`` + one loop thread + at most
+``COMMAND_THREADS`` + DBOS's own threads, whatever the number of runs waiting (before: one
+DBOS executor thread per drive, for the drive's whole life). Nothing else changes for a
+run: its steps, journal, hooks and stop at a step boundary are the same code; a kill
+still leaves the journal as it was (the greenlets are inside this process, like the
+threads were).
 
-Rules the run code keeps for this (checked by ``tests/fleet/test_drives.py``): nothing
-holds a lock across a model call (the journal calls a step's work outside its lock), and
-no run state lives in thread-locals (greenlets of one host share its thread).
+Rules the run code keeps for this: nothing holds a lock across a model call or a command
+(the journal calls a step's work outside its lock; a run's lock held there would stop the
+other runs of its host), and no run state lives in thread-locals (the greenlets of one
+host share its thread). Blocking waits other than those two (a git call, an outage's
+back-off in ``fleet.outage``) still hold the host thread while they last.
 """
 
 from __future__ import annotations
@@ -39,6 +44,9 @@ command); the GIL keeps the Python part on one core whatever the number."""
 LOOP_THREADS = 4
 """The model loop's executor: litellm builds each request synchronously on one of them
 (``acompletion`` runs its setup in the loop's default executor) before it is awaited."""
+COMMAND_THREADS = 8
+"""Commands running at once (``runners.waited``: a run's command waits parked, not on its
+drive thread); more wait their turn, holding no thread."""
 
 
 class _Drive(greenlet.greenlet):  # type: ignore[misc]
@@ -77,8 +85,14 @@ class _Host:
 class Drives:
     """The drives of one worker, and the waits of their runs (``harness.scope.Waits``)."""
 
-    def __init__(self, hosts: int = HOSTS, loop_threads: int = LOOP_THREADS) -> None:
+    def __init__(
+        self,
+        hosts: int = HOSTS,
+        loop_threads: int = LOOP_THREADS,
+        command_threads: int = COMMAND_THREADS,
+    ) -> None:
         self.lock = threading.Lock()
+        self._commands = ThreadPoolExecutor(command_threads, thread_name_prefix="harness-command")
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(
             ThreadPoolExecutor(loop_threads, thread_name_prefix="harness-model")
@@ -135,11 +149,19 @@ class Drives:
         if seconds > 0:
             self.run(lambda: asyncio.sleep(seconds))
 
+    def offload(self, work: Callable[[], T]) -> T:
+        """A command: on the command pool, a drive parked meanwhile; any other thread
+        runs it itself."""
+        if not isinstance(greenlet.getcurrent(), _Drive):
+            return work()
+        return self.run(lambda: self.loop.run_in_executor(self._commands, work))
+
     def close(self) -> None:
-        """Stop the hosts (their drives have ended) and the loop."""
+        """Stop the hosts (their drives have ended), the loop and the command pool."""
         for host in self.hosts:
             host.ready.put(None)
         for host in self.hosts:
             host.thread.join(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._loop_thread.join(timeout=10)
+        self._commands.shutdown(wait=False)

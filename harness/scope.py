@@ -52,6 +52,10 @@ class Waits(Protocol):
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` the same way."""
 
+    def offload(self, work: Callable[[], T]) -> T:
+        """``work()`` (blocking: a command) on the driver's bounded pool, waited the same
+        way; its value (or its exception)."""
+
 
 @dataclass(frozen=True)
 class RunScope:

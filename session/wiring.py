@@ -15,6 +15,7 @@ from harness.model import Accounting, LitellmModel, Usage
 from harness.tools import ToolRegistry
 from runners import Resources
 from runners.factory import make_runner
+from runners.waited import waited, waited_factory
 from session.codemode import make_code_tool
 from session.context import WorkContext
 from session.env import SessionEnv
@@ -103,14 +104,17 @@ def build_env(
     scope: RunScope,
 ) -> SessionEnv:
 
-    runner = make_runner(
-        config.runner,
-        root,
-        labels={"harness.run": run.id, "harness.project": str(root.resolve())},
-        protected=config.protect.paths,
-        environ=scope.public_environ(),
-        hidden=config.verify.hidden,
-        hide=config.protect.hide,
+    runner = waited(
+        make_runner(
+            config.runner,
+            root,
+            labels={"harness.run": run.id, "harness.project": str(root.resolve())},
+            protected=config.protect.paths,
+            environ=scope.public_environ(),
+            hidden=config.verify.hidden,
+            hide=config.protect.hide,
+        ),
+        scope.waits,
     )
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
@@ -136,7 +140,9 @@ def build_env(
         resources=resources,
         max_resources=maxima,
         scope=scope,
-        check_runners=check_runners(config, runner, run.id, scope.public_environ()),
+        check_runners=waited_factory(
+            check_runners(config, runner, run.id, scope.public_environ()), scope.waits
+        ),
         evaluator=build_evaluator(root, config, accounting, runner, scope),
     )
 

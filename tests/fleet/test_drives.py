@@ -20,19 +20,21 @@ import pytest
 
 from fleet.app import Client
 from fleet.db import FleetDb
-from fleet.drives import HOSTS, LOOP_THREADS, Drives
+from fleet.drives import COMMAND_THREADS, HOSTS, LOOP_THREADS, Drives
 from fleet.place import fleet_place
 from fleet.project import head_of
 from fleet.submit import submit
 from fleet.worker import DBOS_THREADS
 from harness.journal.protocol import open_reader
 from harness.model import LitellmModel
+from runners.local import LocalRunner
+from runners.waited import WaitedRunner
 from tests.fleet.support import Fleet, all_in, scripted_project
 from tests.harness.model_support import Cfg, user, write_script
 
 T = TypeVar("T")
 
-RUNS = 30
+RUNS = 40
 SPARE = 3  # the model loop's own thread, the flusher, one more of DBOS's at a moment
 
 
@@ -95,6 +97,31 @@ def test_one_host_thread_holds_every_waiting_model_call(tmp_path: Path) -> None:
     assert waits.sleeps == 1  # its back-off parked on the loop, not on the thread
 
 
+def test_commands_of_runs_on_one_host_thread_run_at_once(tmp_path: Path) -> None:
+    """Each of 6 runs on ONE drive thread starts a command that lasts until the test lets
+    it end: all 6 are running at once (a command on its drive thread would hold it: the
+    second would never start while the first waits), each result its own."""
+    drives = Drives(hosts=1)
+    runners = [WaitedRunner(LocalRunner(tmp_path, warn=False), drives) for _ in range(6)]
+    wait = "while [ ! -e go ]; do sleep 0.05; done"
+    try:
+        futures = [
+            drives.start(lambda r=r, k=k: r.run(f"touch started-{k}; {wait}; echo {k}"))
+            for k, r in enumerate(runners)
+        ]
+        deadline = time.monotonic() + 120  # liveness bound only
+        while len(list(tmp_path.glob("started-*"))) < 6:
+            assert time.monotonic() < deadline, "the commands did not all start"
+            assert not any(f.done() for f in futures)
+            time.sleep(0.05)
+        (tmp_path / "go").touch()
+        results = [f.result(timeout=120) for f in futures]
+    finally:
+        (tmp_path / "go").touch()
+        drives.close()
+    assert [(r.exit_code, r.stdout.strip()) for r in results] == [(0, str(k)) for k in range(6)]
+
+
 @pytest.fixture
 def fleet(tmp_path: Path, state_home: Path) -> Fleet:
     made = Fleet(None, tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)})
@@ -114,7 +141,7 @@ def test_runs_waiting_for_their_models_hold_no_thread_each(fleet: Fleet, tmp_pat
         assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
         time.sleep(0.2)
     idle = _threads(worker.pid)
-    bound = idle + HOSTS + LOOP_THREADS + DBOS_THREADS + SPARE
+    bound = idle + HOSTS + LOOP_THREADS + COMMAND_THREADS + DBOS_THREADS + SPARE
     assert bound < idle + RUNS  # else this test would not tell one thread per run apart
     client = Client(place)
     head = head_of(str(source))

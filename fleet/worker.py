@@ -225,10 +225,7 @@ def _watch_cancels(db: FleetDb, state: Any) -> None:
         active = list(state.active)
     if not active:
         return
-    for run_id in active:
-        row = db.run(run_id)
-        if row is not None and row.state == "cancelled":
-            state.cancelled.add(run_id)
+    state.cancelled.update(db.cancelled(active))
 
 
 def _recover_lost(

@@ -8,13 +8,12 @@ commits the honest work, and does not hang."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.attacks.support import RUNNERS, committed_passing, project, runner_for, runner_params
-from tests.session.support import call, good_turns, turn
+from tests.session.support import call, forked, good_turns, turn
 
 FIFOS = {
     "gitignore": "rm -f .gitignore; mkfifo .gitignore; mkdir -p sub; mkfifo sub/.gitignore",
@@ -38,9 +37,8 @@ def test_fifos_where_git_or_harness_read_do_not_hang_the_run(
     runner = runner_for(kind, request)
     turns = [turn(call("run", command=FIFOS[fifo] + "; ls -la")), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})
-    argv = [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    try:  # a child (a fork of this process), so that a hang is bounded and killed
+        done = forked(["harness", "-C", str(root), "run", "--unattended"], timeout=90)
     except subprocess.TimeoutExpired:
         pytest.fail("the run hung on a FIFO")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from tests.attacks.support import (
     runner_for,
     runner_params,
 )
-from tests.session.support import call, tool_outputs, turn
+from tests.session.support import call, forked, tool_outputs, turn
 
 EVIL = "(a+)+$"
 LINE = "a" * 60 + "!"  # 2^60 ways to split the a's: never ends in a backtracking engine
@@ -42,11 +41,10 @@ def _run(root: Path, tmp_path: Path, hung: float = HUNG) -> tuple[int, dict[str,
     """`harness run --unattended` in a child: (exit code, report, stderr)."""
     report = tmp_path / f"report-{os.urandom(4).hex()}.json"
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended",
-             "--report", str(report)],
-            capture_output=True, text=True, timeout=hung,
-        )  # fmt: skip
+        done = forked(
+            ["harness", "-C", str(root), "run", "--unattended", "--report", str(report)],
+            timeout=hung,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"the harness did not end within {hung:g} s: it hangs on the agent's input")
     data = json.loads(report.read_text()) if report.is_file() else {}

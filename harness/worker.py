@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness import waited
+from harness import children
 from harness.errors import HarnessError
 
 MEMORY_MB = 1024
@@ -117,7 +117,7 @@ class Worker:
         self.close()
         home = str(Path(__file__).resolve().parent.parent)
         boot = _BOOT.format(home=home, functions=self.functions, memory=self.memory_mb)
-        child = waited.popen(
+        child = children.popen(
             [sys.executable, "-I", "-c", boot],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -159,7 +159,7 @@ def _kill(child: subprocess.Popen[bytes]) -> None:
         except (ProcessLookupError, PermissionError):
             child.kill()
     child.wait()
-    waited.done(child.pid)
+    children.done(child.pid)
     for stream in (child.stdin, child.stdout):
         if stream is not None:
             with contextlib.suppress(OSError):

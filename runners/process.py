@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import waited
+from harness import children
 from harness.errors import RunnerError
 from harness.hostpath import program
 from harness.leftovers import pid_alive as pid_alive  # re-exported: the runners' callers use it
@@ -189,7 +189,7 @@ def run_process(
         argv = [*argv, *shell_argv(shell, prelude)]
     started = time.monotonic()
     try:
-        proc = waited.popen(
+        proc = children.popen(
             argv,
             cwd=cwd,
             env=env,
@@ -227,7 +227,7 @@ def run_process(
         if shell is not None:
             os.close(read_end)
         if proc.returncode is not None:
-            waited.done(proc.pid)
+            children.done(proc.pid)
     return ProcessOutcome(
         returncode=proc.returncode,
         stdout=out.text(),

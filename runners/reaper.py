@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import waited
+from harness import children
 from runners.process import kill_group
 
 PR_SET_CHILD_SUBREAPER = 36
@@ -78,7 +78,7 @@ def collect() -> None:
 
     Only orphans are reaped, never a child some ``Popen`` waits for: those in this
     process's session (only a direct child can be there) and those listed by
-    :mod:`harness.waited` (started in a session of their own) are passed over.
+    :mod:`harness.children` (started in a session of their own) are passed over.
     """
     if adopt_orphans.cache_info().currsize == 0 or not adopt_orphans():
         return  # not a subreaper: orphans go to init, which reaps them
@@ -88,7 +88,7 @@ def collect() -> None:
     except ChildProcessError:
         return
     own = os.getsid(0)
-    with waited.sweeping() as listed:
+    with children.sweeping() as listed:
         for pid in orphans():
             info = stat(pid)
             if info is None or info.state not in ("Z", "X"):
@@ -118,7 +118,7 @@ def stat(pid: int) -> Stat | None:
     return Stat(state=fields[0].decode(), ppid=int(fields[1]), session=int(fields[3]))
 
 
-def children(pid: int) -> list[int]:
+def children_of(pid: int) -> list[int]:
     """The children of every thread of ``pid``."""
     found: list[int] = []
     try:
@@ -168,7 +168,7 @@ def stop_family(roots: list[int]) -> list[int]:
         seen.add(pid)
         _signal(pid, signal.SIGSTOP)
         frozen.append(pid)
-        todo.extend(children(pid))
+        todo.extend(children_of(pid))
     for pid in frozen:
         _signal(pid, signal.SIGKILL)
     return frozen

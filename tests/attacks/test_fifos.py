@@ -28,6 +28,8 @@ FIFOS = {
     "gitdir": "mkdir -p x/objects x/refs m; mkfifo x/HEAD; echo 'gitdir: ../x' > m/.git",
 }
 
+HUNG = 300  # seconds: a bound on the child for a harness that hangs on a FIFO
+
 
 @pytest.mark.parametrize("fifo", sorted(FIFOS))
 @pytest.mark.parametrize("kind", runner_params(*RUNNERS))
@@ -37,8 +39,10 @@ def test_fifos_where_git_or_harness_read_do_not_hang_the_run(
     runner = runner_for(kind, request)
     turns = [turn(call("run", command=FIFOS[fifo] + "; ls -la")), *good_turns(1)]
     root = project(tmp_path / "p", runner, sessions={1: turns})
-    try:  # a child (a fork of this process), so that a hang is bounded and killed
-        done = forked(["harness", "-C", str(root), "run", "--unattended"], timeout=90)
+    # A child (a fork of this process), so that a hang is bounded and killed. The bound is
+    # for a hang, not a speed: a run ends in seconds, over 90 s on a loaded machine.
+    try:
+        done = forked(["harness", "-C", str(root), "run", "--unattended"], timeout=HUNG)
     except subprocess.TimeoutExpired:
         pytest.fail("the run hung on a FIFO")
     assert done.returncode == 0, done.stderr[-2000:]

@@ -93,6 +93,13 @@ def main() -> int:
         "holds at once is not bounded by how fast runs are submitted); the workers' idle "
         "memory is then read at their first beat, as they start taking runs",
     )
+    parser.add_argument(
+        "--progress",
+        type=float,
+        default=60.0,
+        help="every this many seconds, a line: run states, each worker's CPU, threads, "
+        "descriptors and memory",
+    )
     args = parser.parse_args()
     from tests.fleet.support import Fleet, scripted_project
 
@@ -148,6 +155,7 @@ def main() -> int:
     peak_threads: dict[str, int] = {}
     threads_at_peak, fds_at_peak = 0, 0
     last_beat = detected = None
+    next_line = time.monotonic() + args.progress
     while True:
         rows = [{"id": r.id, "state": r.state, "worker": r.worker} for r in db.all_runs()]
         running = [r for r in rows if r["state"] == "running"]
@@ -160,6 +168,18 @@ def main() -> int:
             peak_rss = sum(_proc(fleets[w].workers[w].pid)[1] - idle[w][1] for w in alive)
             threads_at_peak = sum(t for t, _ in counts.values())
             fds_at_peak = sum(f for _, f in counts.values())
+        if time.monotonic() >= next_line:  # a run cut short still says how far it got
+            next_line = time.monotonic() + args.progress
+            states = {s: sum(r["state"] == s for r in rows) for s in {r["state"] for r in rows}}
+            used = {w: (_proc(fleets[w].workers[w].pid), counts[w]) for w in alive}
+            print(
+                f"{time.monotonic() - started:6.0f} s load {os.getloadavg()[0]:.1f} {states}; "
+                + "; ".join(
+                    f"{w}: cpu {c:.1f} s, {t} threads, {f} fds, {rss / 2**20:.0f} MB"
+                    for w, ((c, rss), (t, f)) in used.items()
+                ),
+                flush=True,
+            )
         mine = [r for r in running if r["worker"] == workers[0]]
         if late and len(mine) >= 2:
             for w in late:

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 # failed attribute lookup that raises and clears an AttributeError): about 0.4 us each, and
 # a quick step had six (a start's MAC and empty blob digest; an end's MAC, blob digest,
 # tokens and cost). Here an empty field is the NULL literal of the statement and a MAC goes
-# as bytearray: the same row is stored (a BLOB, a NULL), with none of those lookups.
+# as bytearray: the same row is stored (a BLOB, a NULL), with none of those lookups. Every
+# start and end of the SQLite store goes this way (a deferred one, the flusher's, a model
+# step's), so there is one statement per row shape.
 _STARTED_INLINE = (
     "INSERT INTO steps (run_id, session, seq, kind, name, input_digest, inputs, inputs_blob, "
     "status, attempts, idempotent, started_at, mac_start) "
@@ -165,6 +167,14 @@ class SqliteStore(SqlStore):
         self.opened_chain: Chain = chain
         self.key_source = source
         self._identity = _file_identity(sql.path)
+
+    def begin(self, row: Begin, end: End | None = None) -> int:
+        if end is not None:  # a cache hit: an ended row at once
+            return super().begin(row, end)
+        return self.sql.insert(*_started(row))
+
+    def end(self, row_id: int, end: End) -> None:
+        self.sql.execute(*_ended(row_id, end))
 
     def end_and_begin(self, row_id: int, end: End, row: Begin) -> int:
         return self.sql.update_then_insert(_ended(row_id, end), *_started(row))

@@ -42,6 +42,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_temp(path: str) -> bool:
+    """Whether the last name of ``path`` (``/``-separated) is a temp file of harness's
+    naming, a writer's mid-write or a killed one's: never the agent's or the user's work."""
+    return _TEMP.fullmatch(path.rsplit("/", 1)[-1]) is not None
+
+
 def temp_file(folder: Path, name: str) -> tuple[int, Path]:
     """A new temp file (mode 0600) in ``folder`` for what becomes ``name``: (fd, path)."""
     prefix = f".{name}.{MARK}-{os.getpid()}-"

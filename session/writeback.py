@@ -43,6 +43,7 @@ from artifacts.git_tree import head_sha
 from artifacts.io import atomic_write
 from harness.errors import GitError
 from harness.events import Events
+from harness.leftovers import is_temp
 from session.committable import Excluded, changed_paths
 from session.decided import decided_feature_list
 from session.progress import OUTCOME_WORDS, progress_entry, record_progress
@@ -123,7 +124,9 @@ def wake_snapshot(
         if not (root / ".git").is_dir():
             return WakeSnapshot()
 
-        paths = [p for p in changed_paths(root, checks) if not _harness_state(p)]
+        paths = [
+            p for p in changed_paths(root, checks) if not (_harness_state(p) or is_temp(p))
+        ]  # a killed write's temp file is harness's leftover, not the user's
         kept = extras(root, protected, checks) if protected else {}
         # notes stay out of the journal's record
         return WakeSnapshot(paths=paths, head=head_sha(root, checks), protected_extras=kept)

@@ -1,7 +1,8 @@
 """The trees a check proves a feature on: what the session would commit, and where it began.
 
 :func:`plan_paths` is the writeback's own choice of what a session commits (the files it
-changed, minus the user's, harness's state, protected and hidden paths, and what
+changed, minus the user's, harness's state and temp files (a killed write's leftover is
+no work: ``harness.leftovers``), protected and hidden paths, and what
 :func:`session.committable.select_committable` leaves out): the writeback commits exactly
 these paths, and :func:`session_tree` builds the tree they make on HEAD, so a clean
 checkout of it holds exactly the bytes the commit would. :func:`before_tree` is the tree
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from artifacts.config import protected_paths
 from artifacts.git_safety import run_git
 from artifacts.git_tree import build_tree, head_sha
+from harness.leftovers import is_temp
 from session.committable import Excluded, changed_paths, select_committable
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ def plan_paths(
     planned = Planned()
     candidates = []
     for path in changed_paths(root, checks):
-        if path in user or _harness_state(path) or path in HARNESS_FILES:
+        if path in user or _harness_state(path) or path in HARNESS_FILES or is_temp(path):
             continue
         if under(path, hidden):
             continue  # never committed: the agent's `.git` would show it

@@ -88,3 +88,26 @@ def test_a_runner_without_clean_checkouts_is_refused_not_run_unverified() -> Non
 
     with pytest.raises(RunnerError, match="'scripted' cannot run checks on a clean checkout"):
         check_runners(HarnessConfig(), ScriptedRunner(), "run-1")
+
+
+def test_a_killed_writes_temp_file_is_no_part_of_the_plan(tmp_path: Path) -> None:
+    """The kill-fuzz's one divergence (c55405d, seed 984943744): a kill inside
+    mark_passing's write of feature_list.json left its temp file; the re-run mark_passing
+    planned it as the session's work, so the tree differed from verify_feature's and the
+    evidence cited another step. Temp files of harness's naming are never planned; a file
+    named like one without the mark is the agent's work and is."""
+
+    root = tmp_path / "p"
+    root.mkdir()
+    run = ["git", "-c", "user.name=t", "-c", "user.email=t@l"]
+    subprocess.run([*run, "init", "-q"], cwd=root, check=True)
+    (root / "feature_list.json").write_text("x\n")
+    subprocess.run([*run, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*run, "commit", "-qm", "start"], cwd=root, check=True)
+    (root / "src").mkdir()
+    (root / "src" / "a.py").write_text("work\n")
+    (root / ".feature_list.json.harness-99999-77qn1mw8.tmp").write_text("half\n")
+    (root / "src" / ".a.py.harness-12345-abcdefgh.tmp").write_text("half\n")
+    (root / ".feature_list.json.original.tmp").write_text("the agent's\n")
+    planned = plan_paths(root, HarnessConfig(), [])
+    assert planned.paths == [".feature_list.json.original.tmp", "src/a.py"]

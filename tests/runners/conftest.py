@@ -23,9 +23,10 @@ def project(tmp_path: Path) -> Path:
 
 
 def project_containers(client: Any, project: Path) -> list[Any]:
-    return list(
-        client.containers.list(all=True, filters={"label": f"harness.project={project.resolve()}"})
-    )
+    """The project's containers; one removed while they are listed is left out (without
+    ``ignore_removed`` the SDK's inspect of it raises NotFound)."""
+    label = f"harness.project={project.resolve()}"
+    return list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from pydantic_core import to_jsonable_python
+from pydantic_core import PydanticSerializationError, to_json, to_jsonable_python
 
 from harness.secret_forms import FormSearch, Found, forms
 
@@ -91,6 +91,17 @@ class Redactor:
     def maybe_secret(self, json_text: str) -> bool:
         """Cheap test: could this JSON text hold a secret?"""
         return self._search.search(json_text)
+
+    def structure(self, value: Any) -> Any:
+        """:meth:`value`, walked only when the structure's JSON text could hold a secret
+        (the journal's own test, `harness.journal.codec.encode`); else ``value`` itself,
+        not a copy. A transcript's new messages each turn: the walk tested every string
+        of them one by one, a quarter of a long resume's replay."""
+        try:
+            text = to_json(value).decode()
+        except PydanticSerializationError:
+            return self.value(value)  # not JSON-able as it is: the walk says what it holds
+        return self.value(value) if self.maybe_secret(text) else value
 
     def value(self, value: Any) -> Any:
         """A JSON-able structure (dicts, lists, strings, numbers) with its secrets replaced."""

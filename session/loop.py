@@ -172,7 +172,7 @@ class AgentLoop:
 
         # Everything new since the last call (the brief, tool output, notices) is redacted
         # here, the one door to the model, the same way the journal redacts what it keeps.
-        messages[sent:] = self.redactor.value(messages[sent:])
+        messages[sent:] = self.redactor.structure(messages[sent:])
         snapshot = list(messages)
         schemas = self._schemas or self.tools.schemas()
         self._schemas = schemas  # the tools do not change during a session

@@ -200,7 +200,7 @@ class Evaluator:
             over = self._over(steps, used)
             if over:
                 return ends(f"the evaluator gave no verdict within its budget ({over})")
-            messages[sent:] = redactor.value(messages[sent:])
+            messages[sent:] = redactor.structure(messages[sent:])
             snapshot = list(messages)
             response = self._complete(journal, snapshot, sent)
             steps, sent = steps + 1, len(snapshot)

@@ -174,3 +174,41 @@ def test_the_journal_stores_no_encoded_form() -> None:
 )
 def test_the_scan_says_which_value_and_how_it_is_encoded(data: str, said: str) -> None:
     assert SecretScanner(ENV).scan(f"x = '{data}'\n".encode()) == said
+
+
+ODD = 'quo"te\\back\tslash-ünï-😀-secret'  # escaped, non-ASCII and astral in JSON text
+STRUCTURE_CASES = [
+    KEY,
+    ODD,
+    ODD[::-1],
+    base64.encodebytes(f"token={LONG}".encode()).decode(),  # wrapped at 76
+    KEY.encode().hex(),
+    quote(PASSWORD, safe=""),
+    quote_plus(PASSWORD),
+    URL[::-1],
+    "Bearer abcdefgh12345678",
+    "AKIA" + "QWERTYUIOPASDFGH",
+]
+
+
+@pytest.mark.parametrize("secret", STRUCTURE_CASES)
+def test_a_structure_is_walked_whenever_the_walk_would_replace_something(secret: str) -> None:
+    """`Redactor.structure` tests the JSON text first and walks only on a hit: it must
+    give what the walk gives for every form, in a value, a key, a nested list."""
+    redactor = Redactor({**ENV, "ODD_SECRET": ODD})
+    messages = [
+        {"role": "tool", "content": f"line one\n{secret}\nline three"},
+        {"role": "assistant", "tool_calls": [{"function": {"arguments": [1, secret, None]}}]},
+        {secret: "as a key", "n": 3.5},
+    ]
+    walked = redactor.value(messages)
+    assert walked != messages  # every case is a secret
+    assert redactor.structure(messages) == walked
+
+
+def test_a_structure_without_a_secret_is_given_back_as_it_is() -> None:
+    text = "def main() -> None:\n    print('hello, wörld')\n" * 50
+    messages = [{"role": "tool", "content": text}, {"role": "user", "content": "ü"}]
+    assert Redactor(ENV).structure(messages) is messages
+    odd = [{"at": object()}]  # not JSON-able: walked
+    assert Redactor(ENV).structure(odd) == odd

@@ -5,7 +5,7 @@ files, the runners' leftovers, a fleet's live twin; ``runners.process`` re-expor
 
 A kill between a temp file and its rename leaves the temp file. Every temp file harness
 renames into place through :func:`temp_file` (``atomic_write``, the blob store, the
-journal keys, a new SQLite journal, the journal's close stamp) is named
+journal keys, a new SQLite journal, the journal's close stamp, a state file) is named
 ``.<name>.harness-<pid>-<random>.tmp``: ``<name>`` the file it becomes, ``harness-`` the
 mark, ``<pid>`` its writer, ``<random>`` ``tempfile``'s 8 characters (a temp SQLite
 database's side files add ``-wal``, ``-shm``, ``-journal``). :func:`sweep_temps` removes

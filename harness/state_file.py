@@ -41,6 +41,7 @@ from harness.errors import ArtifactError, ExitCode, HarnessError, RunLocked
 from harness.journal import keys
 from harness.journal.lock import RunLock
 from harness.journal.protocol import journal_exists, open_reader
+from harness.leftovers import sweep_temps, temp_file
 
 STATE_DIR = ".harness"
 MANIFEST = "harness-state.json"
@@ -207,16 +208,27 @@ def save_state(root: Path, target: Path, *, with_key: bool = False) -> Manifest:
         key=key[0] if key else None,
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    with tarfile.open(partial, "w:gz") as archive:
-        _add(archive, MANIFEST, manifest.to_json())
-        if patch:
-            _add(archive, WORKTREE, patch)
-        if key:
-            _add(archive, KEY_MEMBER, key[1].hex().encode() + b"\n")
-        for name, data in files.items():
-            _add(archive, f"{PREFIX}/{name}", data)
-    os.replace(partial, target)
+    # Written beside the target under harness's temp name (a killed save's is swept by the
+    # next save there, `harness.leftovers`), mode 0600 like the journal it carries.
+    sweep_temps(target.parent, target.name)
+    fd, partial = temp_file(target.parent, target.name)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            with tarfile.open(fileobj=raw, mode="w:gz") as archive:
+                _add(archive, MANIFEST, manifest.to_json())
+                if patch:
+                    _add(archive, WORKTREE, patch)
+                if key:
+                    _add(archive, KEY_MEMBER, key[1].hex().encode() + b"\n")
+                for name, data in files.items():
+                    _add(archive, f"{PREFIX}/{name}", data)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
     return manifest
 
 

@@ -226,3 +226,27 @@ def test_summary_of_a_run_parked_on_the_provider_is_waiting_not_failed(
     text = summary.read_text()
     assert "harness run: waiting (exit 4)" in text and "waiting for a human" not in text
     assert detail in text
+
+
+def dead_pid() -> int:
+    done = subprocess.Popen(["true"])
+    done.wait()  # reaped: a pid no process has now
+    return done.pid
+
+
+def test_the_workflow_is_written_under_harness_s_temp_name_and_a_killed_one_swept(
+    tmp_path: Path,
+) -> None:
+    """A killed `harness ci init` leaves its temp file under harness's marked name, which
+    the next write beside it sweeps; a user's own file of the old temp name stays."""
+    folder = (tmp_path / WORKFLOW).parent
+    folder.mkdir(parents=True)
+    killed = folder / f".{WORKFLOW.name}.harness-{dead_pid()}-abcdefgh.tmp"
+    killed.write_text("half a workflow")
+    users = folder / f".{WORKFLOW.name}.tmp"  # the name the old code wrote and renamed
+    users.write_text("# the user's own notes\n")
+    assert init(tmp_path) == 0
+    assert "harness nightly" in (tmp_path / WORKFLOW).read_text()
+    assert not killed.exists()
+    assert users.read_text() == "# the user's own notes\n"
+    assert sorted(p.name for p in folder.iterdir()) == sorted([WORKFLOW.name, users.name])

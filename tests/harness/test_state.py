@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+import harness.state_file as state_file
 from harness.cli import main
 from harness.errors import JournalKeyMissing, RunLocked
 from harness.journal import Journal
 from harness.journal.keys import key_path
+from harness.leftovers import is_temp
 from harness.state_file import (
     MANIFEST,
     StateRefused,
@@ -77,6 +79,37 @@ def test_save_writes_manifest_and_leaves_machine_files(project: Path, tmp_path: 
     assert manifest.git_head == git(project, "rev-parse", "HEAD")
     assert set(manifest.files) == {"blobs/ab/cdef", "notes.txt"}
     assert all(d.startswith("sha256:") for d in manifest.files.values())
+
+
+def test_a_save_writes_under_harness_s_temp_name_and_a_killed_one_is_swept(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a save writes, its temp file beside the target has harness's marked name
+    (`harness.leftovers.is_temp`, mode 0600); a killed save's is swept by the next one;
+    a user's own file of the old temp name (`.<name>.partial`) stays as it was."""
+    target = tmp_path / "out" / "state.tar.gz"
+    target.parent.mkdir()
+    done = subprocess.Popen(["true"])
+    done.wait()  # reaped: a pid no process has now
+    killed = target.parent / f".state.tar.gz.harness-{done.pid}-abcdefgh.tmp"
+    killed.write_bytes(b"half a state file")
+    users = target.parent / ".state.tar.gz.partial"
+    users.write_text("the user's own\n")
+    seen: list[tuple[str, int]] = []
+    add = state_file._add
+
+    def spy(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+        seen.extend((p.name, stat.S_IMODE(p.stat().st_mode)) for p in target.parent.iterdir()
+                    if p not in (users, killed))  # fmt: skip
+        add(archive, name, data)
+
+    monkeypatch.setattr(state_file, "_add", spy)
+    save_state(project, target)
+    assert seen and all(is_temp(name) and name.startswith(".state.tar.gz.") for name, _ in seen)
+    assert {mode for _, mode in seen} == {0o600}
+    assert not killed.exists() and users.read_text() == "the user's own\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == [users.name, target.name]
+    assert MANIFEST in members(target)
 
 
 def test_load_into_a_clone_at_another_path(project: Path, tmp_path: Path) -> None:

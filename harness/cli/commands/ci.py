@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from artifacts.io import atomic_write
 from harness.errors import ArtifactError, ConfigError, ExitCode
 
 WORKFLOW = Path(".github") / "workflows" / "harness-nightly.yml"
@@ -187,9 +188,7 @@ def run_init(args: argparse.Namespace) -> int:
         )
     text = render_workflow(workflow_values(args, _secrets(root, args.secret)))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, text, root=root)  # its temp file marked, a killed one's swept
     print(
         f"harness ci init: wrote {WORKFLOW.as_posix()}; add the secret(s) "
         f"{', '.join(_secrets(root, args.secret))} to the repository, then commit and push it."

@@ -61,7 +61,7 @@ def clear_blockers(
 
     Args:
         skip: folders (paths from ``root``) not walked into: the caller knows git does not
-            read in them (``fleet.sweep``: ignored folders with nothing tracked).
+            read in them (``artifacts.git_sweep``: ignored folders with nothing tracked).
         rules: filled with each ``.gitignore`` walked past (its path: a digest of what it
             holds), for a caller that must know whether they changed.
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
 from artifacts.git_stamp import config_stamp
+from artifacts.git_sweep import Sweep
 from harness.errors import GitError, GitRefused
 from harness.hostpath import program, trusted_path
 
@@ -179,12 +180,14 @@ def run_git(
     overrides cannot name every filter. ``checks`` (the caller's :class:`ConfigChecks`)
     skips the ``git config`` run while the config files are as its clean verdict found them.
     Before a command that reads the work tree, the files git would block on are removed and
-    named on stderr.
+    named on stderr (by ``checks``'s sweep of the tree when given: see
+    :meth:`ConfigChecks.clear`).
     """
 
     check_config(Path(root), checks)
     if _subcommand(args) in WORK_TREE_READERS:
-        for path in clear_blockers(Path(root)):
+        cleared = checks.clear(Path(root)) if checks is not None else clear_blockers(Path(root))
+        for path in cleared:
             print(
                 f"harness: removed {path}: not a regular file, where git reads (git would "
                 "wait on it forever)",
@@ -292,6 +295,8 @@ class ConfigChecks:
 
     A value of its owner (a run, a command), passed to the git calls it covers; it holds no
     refusal, and a verdict counts only while every file is exactly as it was found.
+
+    It also keeps each work tree's blocker sweep (:meth:`clear`).
     """
 
     LIMIT = 256  # repositories remembered; then it starts over
@@ -299,6 +304,34 @@ class ConfigChecks:
     def __init__(self) -> None:
         self._clean: dict[str, tuple[object, ...]] = {}  # root -> the stamp found clean
         self._lock = threading.Lock()
+        # root -> None once swept whole, then its Sweep and the lock its git calls hold
+        self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
+
+    def clear(self, root: Path) -> list[str]:
+        """Remove what git would block on in ``root``'s work tree; their paths.
+
+        The first time, the whole tree (:func:`clear_blockers`, what a call without a
+        ``ConfigChecks`` does each time: an owner of one git command pays nothing more);
+        from the second on, the tree's :class:`artifacts.git_sweep.Sweep`: one more whole
+        walk and one ``git status --ignored=matching``, then the folders git ignores are
+        left out while nothing that decides them changes (a ``.venv`` of 27,000 files cost
+        a whole walk, ~70 ms of CPU, before every git command of a run)."""
+        key = str(Path(root).absolute())
+        with self._lock:
+            if key not in self._sweeps:
+                if len(self._sweeps) >= self.LIMIT:
+                    self._sweeps.clear()
+                self._sweeps[key] = None
+                kept = None
+            else:
+                kept = self._sweeps[key]
+                if kept is None:
+                    kept = self._sweeps[key] = (Sweep(Path(root)), threading.Lock())
+        if kept is None:
+            return clear_blockers(Path(root))
+        sweep, lock = kept
+        with lock:
+            return sweep.clear(_sweep_git)
 
     def check(self, root: Path) -> None:
         """:func:`check_config`, skipped when the files are as the last clean verdict's."""
@@ -316,6 +349,16 @@ class ConfigChecks:
             if len(self._clean) >= self.LIMIT:
                 self._clean.clear()
             self._clean[key] = stamp
+
+
+def _sweep_git(root: Path, *args: str, check: bool = True, clear: bool = False) -> str:
+    """The sweep's own questions to git (``config --get``, ``status --ignored``,
+    ``ls-files``), asked inside :func:`run_git` after its config check: hardened git, no
+    sweep of its own (``clear``); the output as ``str`` with undecodable bytes kept as
+    ``os`` keeps them in file names (so they compare with the walk's paths)."""
+    del clear  # never: it is the sweep
+    done = run_git_unchecked(root, *args, check=check)
+    return os.fsdecode(done.stdout).strip()
 
 
 def check_config(root: Path, checks: ConfigChecks | None = None) -> None:

@@ -5,7 +5,7 @@ environment (``.venv/``, N files in N/10 folders, as a project's dependencies ar
 process, interleaved, medians of the CPU time of this process (and wall time) of:
 
 - the whole-tree sweep (``clear_blockers``: what the fleet did before each git command);
-- ``fleet.sweep.Sweep.clear`` once it has walked the tree (what it does now: the ignored
+- ``artifacts.git_sweep.Sweep.clear`` once it has walked the tree (what it does now: the ignored
   folder is left out while nothing that decides it changed);
 - ``git status`` itself (a child process: wall time only).
 
@@ -26,8 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from artifacts.git_blockers import clear_blockers
+from artifacts.git_sweep import Sweep
 from fleet.hostgit import git
-from fleet.sweep import Sweep
 
 
 def make_clone(root: Path, files: int) -> None:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from fleet.hostgit import git
 
 if TYPE_CHECKING:
-    from fleet.sweep import Sweep
+    from artifacts.git_sweep import Sweep
 
 FORMAT = 1
 SKIP = (".git", ".harness")

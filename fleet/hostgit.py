@@ -15,7 +15,7 @@ from harness.errors import GitError
 from harness.hostpath import program, trusted_path
 
 if TYPE_CHECKING:
-    from fleet.sweep import Sweep
+    from artifacts.git_sweep import Sweep
 
 GIT_TIMEOUT_S = 300
 _REMOTE = {"protocol.allow", "core.sshCommand", "core.askPass", "credential.helper"}
@@ -37,7 +37,7 @@ def git(
     run's clone, which the agent writes (harness.hostpath). Before a command that reads
     the work tree, the files git would block on there (a FIFO named ``.gitignore``...)
     are removed and named on stderr, as harness's own git does: by the clone's ``sweep``
-    (``fleet.sweep``: not in the folders git leaves alone) when given, else the whole
+    (``artifacts.git_sweep``: not in the folders git leaves alone) when given, else the whole
     tree; ``clear=False`` only for the sweep's own questions to git."""
     found = program("git", outside=root)
     if found is None:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from artifacts.git_sweep import Sweep
 from fleet.checkpoint import fingerprint, pack
-from fleet.sweep import Sweep
 from harness.journal.keys import DerivedKeys
 from harness.journal.location import Location
 from harness.journal.postgres.connect import connect

@@ -49,3 +49,35 @@ def test_fifos_where_git_or_harness_read_do_not_hang_the_run(
     assert "Traceback" not in done.stderr
     assert committed_passing(root) == ["F001"]
     assert (root / "progress.md").is_file()
+
+
+# The user's project has a virtual environment git ignores: a run's git leaves it out of
+# its sweep for FIFOs after its first commands (artifacts/git_sweep.py, kept by the run's
+# ConfigChecks). The agent makes git read there again, then plants a FIFO where it reads.
+VENV = {
+    "pyproject.toml": '[project]\nname = "p"\nversion = "0"\n',
+    ".venv/.gitignore": "*\n",  # as `python -m venv` writes it
+    **{f".venv/lib/pkg{k}/m.py": "x = 1\n" for k in range(5)},
+}
+UNIGNORE = {
+    "rule": "sed -i '/venv/d' .gitignore",
+    "tracked": "git add -f .venv/lib/pkg0/m.py",
+}
+
+
+@pytest.mark.parametrize("how", sorted(UNIGNORE))
+def test_a_fifo_in_an_ignored_folder_the_agent_makes_git_read(
+    how: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    runner = runner_for("local", request)
+    command = f"{UNIGNORE[how]}; rm -f .venv/.gitignore; mkfifo .venv/.gitignore; ls -la .venv"
+    turns = [turn(call("run", command=command)), *good_turns(1)]
+    root = project(tmp_path / "p", runner, sessions={1: turns}, files=VENV)
+    assert ".venv/" in (root / ".gitignore").read_text().splitlines()
+    try:
+        done = forked(["harness", "-C", str(root), "run", "--unattended"], timeout=HUNG)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the run hung on a FIFO")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "removed .venv/.gitignore" in done.stderr
+    assert committed_passing(root) == ["F001"]

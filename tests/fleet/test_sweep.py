@@ -1,4 +1,4 @@
-"""The sweep before the fleet's git reads a run's clone (fleet/sweep.py): a folder git
+"""The sweep before the fleet's git reads a run's clone (artifacts/git_sweep.py): a folder git
 ignores is walked once, not before every git command; a FIFO the agent plants where git
 reads is still removed when it makes git read there (a rule changed, a file tracked)."""
 
@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from artifacts import git_blockers
+from artifacts.git_sweep import Sweep
 from fleet.checkpoint import fingerprint, pack
-from fleet.sweep import Sweep
 from harness import walk
 
 

@@ -1,12 +1,13 @@
-"""The sweep of a run's clone before the fleet's git reads it, at the cost of what git reads.
+"""The sweep of a work tree before git reads it, at the cost of what git reads.
 
 :func:`artifacts.git_blockers.clear_blockers` walks the whole tree for files git would
 block on (a FIFO named ``.gitignore``...). git itself never looks inside a folder an ignore
 rule names, when nothing in it is tracked (a ``.venv``, ``node_modules``): on a clone with
 a virtual environment the walk cost 70 ms before each 4.6 ms ``git status``. A
-:class:`Sweep` (one per run's clone, kept by its checkpointer) walks those folders once,
-asks git which folders match an ignore rule (``git status --ignored=matching``: not inside
-them), and from then on leaves them out, as long as nothing that decides them changed:
+:class:`Sweep` (one per work tree, kept by its owner: a fleet run's checkpointer, a run's
+:class:`artifacts.git_safety.ConfigChecks`) walks those folders once, asks git which
+folders match an ignore rule (``git status --ignored=matching``: not inside them), and
+from then on leaves them out, as long as nothing that decides them changed:
 
 - every ``.gitignore`` it walks past (their contents; the ones inside a left-out folder
   decide nothing about it);
@@ -15,7 +16,7 @@ them), and from then on leaves them out, as long as nothing that decides them ch
 - the index (its stamp; when it changed, ``git ls-files`` says whether anything is tracked
   in a left-out folder now: a folder git walks into again is walked again).
 
-Any change, or a clone whose ``.git`` is not a folder: the whole tree, as before.
+Any change, or a work tree whose ``.git`` is not a folder: the whole tree, as before.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from pathlib import Path
 from artifacts.git_blockers import clear_blockers, content_digest
 
 Git = Callable[..., str]
-"""``fleet.hostgit.git`` (passed in: it calls this module)."""
+"""The owner's git, ``git(root, *args, check=, clear=False) -> stdout`` (passed in:
+``fleet.hostgit.git``, or harness's hardened git for ``ConfigChecks``)."""
 
 
 class Sweep:
@@ -86,8 +88,10 @@ class Sweep:
         now = _stamp(self.root / ".git" / "index")
         if now == self._index or not self.skip:
             return True
-        paths = [f":(literal){folder}/" for folder in sorted(self.skip)]
-        if git(self.root, "ls-files", "-z", "--cached", "--", *paths, clear=False):
+        paths = [f"{folder}/" for folder in sorted(self.skip)]
+        # literal whatever GIT_*_PATHSPECS the environment sets (a folder named `*` too)
+        if git(self.root, "--literal-pathspecs", "ls-files", "-z", "--cached", "--", *paths,
+               clear=False):  # fmt: skip
             return False
         self._index = now
         return True

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from harness.errors import RunnerError
 from runners import classify, protect
 from runners.base import Resources
@@ -39,6 +37,7 @@ KILL_ALL = ["sh", "-c", "kill -9 -1 2>/dev/null; true"]
 
 def connection_errors() -> tuple[type[Exception], ...]:
     """Exceptions that mean the engine did not answer (not a refusal by the engine)."""
+    import requests  # lazy: ~0.1 CPU-s at every start, and only Docker's client needs it
 
     return (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 

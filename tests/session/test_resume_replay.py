@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -137,3 +139,18 @@ def test_a_changed_transcript_is_said_at_the_replayed_turn(root: Path) -> None:
         known.run()
     known.close()
     assert len(told) == 1
+
+
+def test_what_a_run_loads_before_its_first_model_call_imports_no_network_client() -> None:
+    """A resume reaches its first live step without the model's client (litellm, at the
+    first live model call) or Docker's (requests, urllib3: when a Docker runner is made):
+    each is CPU every `harness run` on the local or bwrap runner paid before replaying."""
+    code = (
+        "import sys\n"
+        "import harness.cli.commands.run, session.run, initializer.agent, runners.factory\n"
+        "print(sorted(m for m in ('litellm', 'requests', 'urllib3', 'docker') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

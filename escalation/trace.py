@@ -25,9 +25,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Turn:
-    """A model turn: the tool calls it made (signatures)."""
+    """A model turn: the tool calls it made, each (name, arguments as the model sent them).
 
-    calls: tuple[str, ...]
+    Compared by their signatures (:attr:`calls`), worked out only when asked: a turn
+    held back for a human is compared with the next; a resume's thousands of replayed
+    turns never are (parsing and re-serialising each call's arguments was 4% of it)."""
+
+    made: tuple[tuple[str, str], ...]
+
+    @property
+    def calls(self) -> tuple[str, ...]:
+        """The signatures of its calls (:func:`call_signature`)."""
+        return tuple(call_signature(name, arguments) for name, arguments in self.made)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,8 @@ class Trace:
 
     events: list[Event] = field(default_factory=list)
 
-    def turn(self, calls: Sequence[str]) -> None:
+    def turn(self, calls: Sequence[tuple[str, str]]) -> None:
+        """A model turn's tool calls, each (name, arguments as sent)."""
         self.events.append(Turn(tuple(calls)))
 
     def decided(self, event: Decided) -> None:

@@ -13,7 +13,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from escalation.trace import call_signature
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
 from harness.model import ModelResponse
 from harness.redact import Redactor
@@ -202,7 +201,7 @@ class AgentLoop:
         self.accounting.add(response.usage, estimated=response.estimated_usage)
         self._request = (snapshot, schemas)
 
-        self.ctx.trace.turn([call_signature(c.name, c.arguments) for c in response.tool_calls])
+        self.ctx.trace.turn([(c.name, c.arguments) for c in response.tool_calls])
         return response
 
     def _prepare(self) -> None:

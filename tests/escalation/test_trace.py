@@ -20,8 +20,8 @@ from escalation.trace import (
     settle,
 )
 
-WRITE_A = call_signature("write_file", '{"path": "a.txt", "content": "404"}')
-WRITE_B = call_signature("write_file", '{"path": "a.txt", "content": "410"}')
+WRITE_A = ("write_file", '{"path": "a.txt", "content": "404"}')
+WRITE_B = ("write_file", '{"path": "a.txt", "content": "410"}')
 
 
 def decision(topic: str = "turn", escalate: bool = False) -> Decision:
@@ -81,6 +81,20 @@ def test_an_agent_that_ignores_the_answer_cannot_teach_that_asking_is_useless(
     [outcome] = settle(trace, how(store, project))
     assert outcome.agent_changed is False
     assert outcome.should_ask
+
+
+def test_the_same_calls_resent_otherwise_spelled_are_not_a_change(
+    store: QuestionStore, project: Path
+) -> None:
+    """A turn keeps its calls as the model sent them and compares their signatures: the
+    same call with its keys reordered and a confidence added is what the agent meant."""
+    trace = Trace()
+    trace.turn([WRITE_A])
+    trace.decided(Decided("k", "turn", "404?", decision(escalate=True),
+                          question=asked(store, "no, never return 404")))  # fmt: skip
+    trace.turn([("write_file", '{"confidence": 0.9, "content": "404", "path": "a.txt"}')])
+    [outcome] = settle(trace, how(store, project))
+    assert outcome.agent_changed is False
 
 
 def test_the_agents_default_choice_counts_as_agreement(store: QuestionStore, project: Path) -> None:

@@ -4,9 +4,11 @@ cache, errors, locks (the conformance suite: each test runs on SQLite, memory, P
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from harness.errors import BudgetExhausted, JournalError, Parked, RunLocked, RunnerError, StepFailed
 from harness.journal import DivergenceWarning, Journal, Location
@@ -35,6 +37,51 @@ def test_record_then_replay_returns_recorded_outputs_without_running(where: Loca
         s.step("tool", "c", {}, lambda: 3)
         assert calls == [1]
         assert [r.seq for r in journal.steps(run.id, 1)] == [1, 2, 3]
+
+
+class Call(BaseModel):
+    name: str
+    args: dict[str, Any]
+
+
+class Turned(BaseModel):
+    text: str | None
+    calls: list[Call]
+    at: datetime
+    score: float | int
+    kind: Literal["a", "b"]
+
+
+def test_a_replayed_output_is_rebuilt_as_the_live_one_was(where: Location) -> None:
+    """A replayed output is read from its recorded JSON text into the step's type: the
+    same value and types as the live one (escapes, nested models, a union, a datetime, a
+    string large enough to be kept by reference); one the type cannot read says so."""
+    at = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
+    args = {"k": [1, 2.5, None, True, {"z": "ü 😀"}], "big": 2**70}
+    values = [
+        Turned(
+            text='é \u2028 "q" \\ \x00',
+            calls=[Call(name="n", args=args)],
+            at=at,
+            score=1.0,
+            kind="b",
+        ),
+        Turned(text="x" * (70 * 1024), calls=[], at=at, score=3, kind="a"),
+        Turned(text=None, calls=[], at=at, score=0.1, kind="a"),
+    ]
+    with Journal.open(where) as journal:
+        run = journal.start_run()
+        s = run.session(1)
+        for i, value in enumerate(values):
+            s.step("llm", "m", {"i": i}, lambda value=value: value, output=Turned)
+        s.step("llm", "m", {"i": 9}, lambda: Answer(text="t", n=1), output=Answer)
+    with Journal.open(where) as journal:
+        s = journal.resume_run(run.id).session(1)
+        for i, value in enumerate(values):
+            again = s.step("llm", "m", {"i": i}, lambda: None, output=Turned)
+            assert again == value and type(again.score) is type(value.score)
+        with pytest.raises(ValidationError):
+            s.step("llm", "m", {"i": 9}, lambda: None, output=Turned)  # the type changed
 
 
 def test_failed_step_records_typed_error_and_replay_reraises(where: Location) -> None:

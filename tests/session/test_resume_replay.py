@@ -154,3 +154,30 @@ def test_what_a_run_loads_before_its_first_model_call_imports_no_network_client(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_feature_list_changed_while_the_session_replays_is_put_back(root: Path) -> None:
+    """Attack: something beside the harness (a command the killed run left behind)
+    rewrites feature_list.json while the resumed session replays its steps. A replayed
+    step takes as known only what a guarded write of its own left; the change is put back
+    at the next live tool call, which tells the model, as a live session does."""
+    run_id = _crashed(root, Redactor({}))  # read_file recorded, note in flight
+    legit = (root / "feature_list.json").read_text()
+    forged = legit.replace('"passes": false', '"passes": true')
+    assert forged != legit
+    resumed = harnessed(root, TURNS, run_id=run_id)
+    door = resumed.journal
+    step = door.step
+
+    def forging(kind: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        out = step(kind, name, *args, **kwargs)
+        if name == "read_file" and door.replaying:
+            (root / "feature_list.json").write_text(forged)
+        return out
+
+    door.step = forging
+    assert resumed.run().ending == "done"
+    resumed.close()
+    assert (root / "feature_list.json").read_text() == legit
+    notes = [m["content"] for m in resumed.messages if m["role"] == "tool"]
+    assert "POLICY: feature_list.json was changed" in notes[-1]

@@ -8,6 +8,11 @@ The marker line tells the scripted model how many assistant turns were folded in
 from __future__ import annotations
 
 import json
+from json.encoder import (  # type: ignore[attr-defined]
+    JSONEncoder,
+    c_make_encoder,
+    encode_basestring_ascii,
+)
 from typing import Any
 
 from session.brief import project_text, standing_instructions
@@ -16,6 +21,26 @@ from session.context import WorkContext
 Message = dict[str, Any]
 KEEP_RECENT = 6
 CHARS_PER_TOKEN = 4
+
+
+# json.dumps's own C encoder, with dumps's default settings, made once: ``json_length``
+# gives ``len(json.dumps(value))`` without dumps's set-up at every call (the transcript's
+# size measures each message of a session, replayed or live). No circular check: a
+# message is a tree.
+_ENCODE = (
+    c_make_encoder(
+        None, JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def json_length(value: Any) -> int:
+    """``len(json.dumps(value))``."""
+    if _ENCODE is None:
+        return len(json.dumps(value))
+    return sum(map(len, _ENCODE(value, 0)))
 
 
 def estimate_tokens(messages: list[Message]) -> int:
@@ -46,7 +71,7 @@ class TranscriptSize:
         self._total -= sum(self._sizes[keep:])
         del self._sizes[keep:]
         for message in messages[keep:]:
-            self._sizes.append(len(json.dumps(message)))
+            self._sizes.append(json_length(message))
             self._total += self._sizes[-1]
         self._from = len(messages)
         return self._total + 2 * max(len(messages) - 1, 0) + 2  # "[", ", " between, "]"

@@ -7,8 +7,16 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.model.script import turn_index
-from session.compaction import TranscriptSize, compact, estimate_tokens, needs_compaction
+from session.compaction import (
+    TranscriptSize,
+    compact,
+    estimate_tokens,
+    json_length,
+    needs_compaction,
+)
 from session.context import WorkContext
 from tests.session.inproc import feature
 
@@ -121,3 +129,29 @@ def test_the_transcript_size_kept_as_it_grows_is_the_whole_json_length() -> None
             messages[:] = [messages[0], {"role": "user", "content": "summary"}, *messages[-4:]]
             size.changed(0)
         assert size.chars(messages) == len(json.dumps(messages))
+
+
+def test_a_message_s_length_is_json_dumps_s_for_every_kind_of_value() -> None:
+    """`json_length` (json's own encoder, made once) gives what ``len(json.dumps(...))``
+    gives: escapes, non-ASCII, astral and control characters, numbers, nesting, keys
+    of every kind json.dumps takes; and refuses what json.dumps refuses."""
+    odd = 'é 😀 \x00\x1f\x7f "q" \\ \u2028\n\t'
+    values: list[object] = [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "run", "arguments": odd}}
+            ],
+        },
+        {"role": "tool", "content": odd * 3, "n": [1, -2.5, 1e300, float("inf"), float("nan")]},
+        {7: "int key", 2.5: "float key", False: "bool key", None: "none key", odd: odd},
+        [[], {}, "", 0, False, None, [[[odd]]], 2**80],
+    ]
+    for value in values:
+        assert json_length(value) == len(json.dumps(value))
+    for refused in ({"at": object()}, {("tuple", "key"): 1}):
+        with pytest.raises(TypeError):
+            json.dumps(refused)
+        with pytest.raises(TypeError):
+            json_length(refused)

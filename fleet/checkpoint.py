@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from fleet.hostgit import git
 
 if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
     from artifacts.git_sweep import Sweep
 
 FORMAT = 1
@@ -46,11 +47,12 @@ def _skipped(path: str) -> bool:
     return path.split("/", 1)[0] in SKIP
 
 
-def fingerprint(root: Path, sweep: Sweep | None = None) -> str:
+def fingerprint(root: Path, sweep: Sweep | None = None, checks: ConfigChecks | None = None) -> str:
     """What changes when the tree or HEAD changes: git's status (with HEAD's commit) and
-    the size, mode and time of each path it names (``sweep``: the clone's, see git)."""
+    the size, mode and time of each path it names (``sweep``, ``checks``: the clone's,
+    see git)."""
     out = git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-              sweep=sweep)  # fmt: skip
+              sweep=sweep, checks=checks)  # fmt: skip
     digest = hashlib.sha256(out.encode())
     tokens = iter(out.split("\0"))
     for token in tokens:
@@ -88,12 +90,15 @@ class Packed:
     TOTAL_LIMIT together (the agent's work tree cannot make a worker hold gigabytes)."""
 
 
-def pack(root: Path, base: str, sweep: Sweep | None = None) -> Packed:
+def pack(
+    root: Path, base: str, sweep: Sweep | None = None, checks: ConfigChecks | None = None
+) -> Packed:
     """The checkpoint of ``root`` (a clone whose run started at ``base``)."""
     head = git(root, "rev-parse", "HEAD")
-    changed = git(root, "diff", "--name-only", "-z", "HEAD", sweep=sweep).split("\0")
+    diff = ("diff", "--name-only", "-z", "HEAD")
+    changed = git(root, *diff, sweep=sweep, checks=checks).split("\0")
     others = ("ls-files", "-z", "--others", "--exclude-standard")
-    untracked = git(root, *others, sweep=sweep).split("\0")
+    untracked = git(root, *others, sweep=sweep, checks=checks).split("\0")
     paths = sorted({p for p in (*changed, *untracked) if p and not _skipped(p)})
     sizes: dict[str, int] = {}
     for path in paths:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from artifacts.git_safety import ConfigChecks
 from artifacts.git_sweep import Sweep
 from fleet.checkpoint import fingerprint, pack
 from harness.journal.keys import DerivedKeys
@@ -199,13 +200,14 @@ class Checkpointer:
         self.taken = 0
         self.said: set[str] = set()  # files said too large to carry
         self.sweep = Sweep(root)  # git's blockers, not where git never reads
+        self.checks = ConfigChecks()  # the clone's config checked, again when it changes
 
     def __call__(self) -> None:
 
-        mark = fingerprint(self.root, self.sweep)
+        mark = fingerprint(self.root, self.sweep, self.checks)
         if mark == self.last:
             return
-        packed = pack(self.root, self.base, self.sweep)
+        packed = pack(self.root, self.base, self.sweep, self.checks)
         for path, size in packed.left_out:
             if path not in self.said:
                 self.said.add(path)

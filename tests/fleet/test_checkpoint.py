@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from artifacts.git_safety import GitConfigRefused
 from fleet.checkpoint import FILE_LIMIT, CheckpointError, fingerprint, pack, restore
 
 
@@ -154,3 +155,25 @@ def test_a_file_too_large_is_left_out_and_said(source: Path, tmp_path: Path) -> 
     restore(other, packed.data, "harness/r")
     assert (other / "small.txt").read_text() == "carried\n"
     assert not (other / "huge.bin").exists()
+
+
+@pytest.mark.parametrize("read", ["fingerprint", "pack"])
+def test_a_clone_whose_config_names_a_filter_is_refused(
+    source: Path, tmp_path: Path, read: str
+) -> None:
+    """The agent writes the clone's config (the local runner does not stop it): a clean
+    filter there would run on the host in the checkpoint's `git status` or `git diff`.
+    Refused as harness's own git refuses it, and never run."""
+    clone = _clone(source, tmp_path / "clone")
+    ran = tmp_path / "ran"
+    (clone / ".gitattributes").write_text("*.py filter=x\n")
+    _git(clone, "config", "filter.x.clean", f"touch {ran}; cat")
+    app = clone / "src" / "app.py"
+    app.write_text("print('v2')\n")  # the same size: git reads it through the filter
+    os.utime(app, ns=(app.stat().st_mtime_ns + 5 * 10**9,) * 2)
+    with pytest.raises(GitConfigRefused, match=r"filter\.x"):
+        if read == "fingerprint":
+            fingerprint(clone)
+        else:
+            pack(clone, "HEAD")
+    assert not ran.exists(), "the clone's filter ran on the host"

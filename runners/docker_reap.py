@@ -108,18 +108,10 @@ class HostView:
     def find(cls, pid: int) -> HostView | None:
         """The view of the container whose init has host pid ``pid``; None if not visible."""
         try:
-            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+            candidates = ds.host_cgroup_files(pid, "pids", "tasks", "cgroup.threads")
             keeper = _uids(pid)
         except (OSError, ValueError):
             return None
-        candidates = []
-        for line in lines:
-            _, controllers, path = line.split(":", 2)
-            if "pids" in controllers.split(","):
-                candidates.append(Path(f"/sys/fs/cgroup/pids{path}/tasks"))
-            elif controllers == "":
-                candidates.append(Path(f"/sys/fs/cgroup{path}/cgroup.threads"))
-                candidates.append(Path(f"/sys/fs/cgroup/unified{path}/cgroup.threads"))
         for tasks in candidates:
             with contextlib.suppress(OSError, ValueError):
                 if pid in _read_ids(tasks) and keeper is not None and len(set(keeper)) == 1:

@@ -20,17 +20,16 @@ import os
 import posixpath
 import signal
 import threading
-import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunnerError
-from runners import classify, disk, protect
+from runners import classify, disk, docker_oom, protect
 from runners import docker_reap as reap
 from runners import docker_support as ds
 from runners.base import DEFAULTS, PREEMPTION_ATTEMPTS, CommandResult, Failure, Phase, Resources
-from runners.output import MAX_OUTPUT_BYTES, TailBuffer
+from runners.output import MAX_OUTPUT_BYTES
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -111,7 +110,8 @@ class DockerRunner:
         self._view: reap.HostView | None = None  # the session container's tasks, host side
         self._init_pid = 0  # its docker-init, as the engine's host numbers it
         self._exec_lock = threading.Lock()  # one command at a time per session container
-        self._seen_oom: set[int] = set()
+        self._seen_oom: set[int] = set()  # the engine's oom events read (no count to read)
+        self._oom: docker_oom.OomCount | None = None  # the session container's OOM kills
         self._lock = threading.Lock()
         self._closed = False
         try:
@@ -211,44 +211,61 @@ class DockerRunner:
         self, command: str, limits: Resources, env: dict[str, str], workdir: str
     ) -> CommandResult:
         """One attempt in the session container; _Preempted if it dies under the command."""
-        from docker.errors import APIError
-
         with self._exec_lock:
             container_id = self._session_container()
-            argv, mark = reap.wrapped(command)
-            try:
-                outcome = ds.run_exec(
-                    self.api,
-                    container_id,
-                    argv,
-                    user=self.user,
-                    env=env,
-                    workdir=workdir,
-                    timeout_s=limits.timeout_s,
-                    max_bytes=self.max_output_bytes,
-                )
-            except APIError as error:  # 404 removed, 409 not running: preempted before start
+            assert self._oom is not None
+            return self._exec_in(container_id, self._oom, command, limits, env, workdir)
+
+    def _exec_in(
+        self,
+        container_id: str,
+        oom: docker_oom.OomCount,
+        command: str,
+        limits: Resources,
+        env: dict[str, str],
+        workdir: str,
+    ) -> CommandResult:
+        """The command exec'd in a running container (the session's or a fresh one)."""
+        from docker.errors import APIError
+
+        argv, mark = reap.wrapped(command)
+        oom.before()
+        try:
+            outcome = ds.run_exec(
+                self.api,
+                container_id,
+                argv,
+                user=self.user,
+                env=env,
+                workdir=workdir,
+                timeout_s=limits.timeout_s,
+                max_bytes=self.max_output_bytes,
+            )
+        except APIError as error:  # 404 removed, 409 not running: preempted before start
+            self._drop_session(container_id)
+            raise _Preempted("gone" if error.status_code == 404 else "killed") from error
+        stderr, left = reap.strip_mark(outcome.stderr, mark)
+        if isinstance(outcome.stream_error, ds.connection_errors()):
+            self._ping()
+        # The kernel's count first, while the container's cgroup surely exists (docker_oom).
+        killed = outcome.exit_code in (137, None) and not outcome.timed_out
+        oomed = oom.killed() if killed else False
+        # A command that ended with its own exit code ran to its end: ask the engine
+        # about the container only when the exec may have died with it (saves a call):
+        # 137 (killed), no code, or 126, the engine's own code for an exec it could not
+        # start ("cannot exec in a stopped container": killed between create and start).
+        running = True
+        if outcome.timed_out or outcome.exit_code in MAY_HAVE_DIED or outcome.stream_error:
+            state = ds.container_state(self.api, container_id)
+            running = state is not None and bool(state.get("Running"))
+        failure: Failure | None = None
+        if running and outcome.timed_out:
+            if outcome.exit_code is None:  # the kill did not end it: restart the container
                 self._drop_session(container_id)
-                raise _Preempted("gone" if error.status_code == 404 else "killed") from error
-            stderr, left = reap.strip_mark(outcome.stderr, mark)
-            if isinstance(outcome.stream_error, ds.connection_errors()):
-                self._ping()
-            # A command that ended with its own exit code ran to its end: ask the engine
-            # about the container only when the exec may have died with it (saves a call):
-            # 137 (killed), no code, or 126, the engine's own code for an exec it could not
-            # start ("cannot exec in a stopped container": killed between create and start).
-            running = True
-            if outcome.timed_out or outcome.exit_code in MAY_HAVE_DIED or outcome.stream_error:
-                state = ds.container_state(self.api, container_id)
-                running = state is not None and bool(state.get("Running"))
-            failure: Failure | None = None
-            if running and outcome.timed_out:
-                if outcome.exit_code is None:  # the kill did not end it: restart the container
-                    self._drop_session(container_id)
-                failure = classify.timeout(limits.timeout_s)
-            elif not running or outcome.exit_code in (137, None):
-                failure = self._classify_kill(container_id, outcome.started_at, limits, running)
-            note = self._end_leftovers(container_id, left)
+            failure = classify.timeout(limits.timeout_s)
+        elif not running or killed:
+            failure = self._classify_kill(container_id, outcome.started_at, limits, running, oomed)
+        note = self._end_leftovers(container_id, left)
         return CommandResult(
             command=command,
             exit_code=None if outcome.timed_out else outcome.exit_code,
@@ -274,28 +291,34 @@ class DockerRunner:
         return reap.NOTE if left or reaped == "stopped" else None
 
     def _classify_kill(
-        self, container_id: str, since: float, limits: Resources, running: bool
+        self,
+        container_id: str,
+        since: float,
+        limits: Resources,
+        running: bool,
+        oomed: bool | None,
     ) -> Failure | None:
-        """A command killed in the session container: by memory, from outside, or itself.
+        """A command killed in its container: by memory, from outside, or itself.
 
-        The engine's OOMKilled flag is set only when the whole container dies; an exec'd
-        process killed by the cgroup's OOM killer shows as an ``oom`` event instead. A
-        container killed from outside shows as ``kill``/``die`` events, maybe before its
-        state says so.
+        ``oomed`` is the kernel's count of OOM kills in the container's cgroup
+        (docker_oom); None where it cannot be read: then the engine's ``oom`` events, as
+        far as its short history still holds them. A container killed from outside shows
+        as ``kill``/``die`` events, maybe before its state says so.
         """
-        events = ds.container_events(
-            self.api, container_id, ["oom", "kill", "die", "destroy"], since
-        )
+        actions = ["kill", "die", "destroy"] + (["oom"] if oomed is None else [])
+        events = ds.container_events(self.api, container_id, actions, since)
         if not running or any(action != "oom" for action, _ in events):
             state = ds.wait_stopped(self.api, container_id)
             self._drop_session(container_id)
-            if state is not None and state.get("OOMKilled"):
+            if oomed or (state is not None and state.get("OOMKilled")):
                 return classify.oom(limits.memory_mb)  # e.g. a tmpfs filled the limit
             raise _Preempted("gone" if state is None else "killed")
-        fresh_ooms = {t for action, t in events if action == "oom"} - self._seen_oom
-        if not fresh_ooms:
+        if oomed is None:
+            fresh_ooms = {t for action, t in events if action == "oom"} - self._seen_oom
+            self._seen_oom.update(fresh_ooms)
+            oomed = bool(fresh_ooms)
+        if not oomed:
             return None  # a plain SIGKILL (e.g. `kill -9 $$`), not memory
-        self._seen_oom.update(fresh_ooms)
         peak = ds.peak_memory_mb(self.api, container_id)
         # Memory may still be held (a full tmpfs, a leaked daemon): start clean next time.
         self._drop_session(container_id)
@@ -310,75 +333,33 @@ class DockerRunner:
         tree: Path | None = None,
     ) -> CommandResult:
         """One attempt in a new container with ``limits``, removed afterwards; ``tree`` at
-        /workspace instead of the project (with the project's .git read-only)."""
+        /workspace instead of the project (with the project's .git read-only). The command
+        is exec'd in it as in the session container: the container's keepalive outlives the
+        command, and with it the cgroup whose count says whether memory killed it."""
         from docker.errors import APIError, NotFound
 
+        keeper = reap.keepalive_user(self.user)
+        home = {"HOME": ds.HOME}
         try:
-            argv, mark = reap.wrapped(command)
-            container_id = self._create(limits, argv, env, workdir, "fresh", tree=tree)
+            container_id = self._create(
+                limits, ["sh", "-c", KEEPALIVE], home, workdir, "fresh", keeper, tree=tree
+            )
         except RunnerError:
             raise
         except APIError as error:
             return self._refused(command, error, limits)
-        started = time.monotonic()
-        timed_out = False
         try:
             try:
                 self.api.start(container_id)
+                pid = int(self.api.inspect_container(container_id)["State"]["Pid"])
             except NotFound as error:
                 raise _Preempted("gone") from error
             except APIError as error:  # the engine cannot provide what was declared
                 return self._refused(command, error, limits)
-            try:
-                status = self.api.wait(container_id, timeout=limits.timeout_s)  # type: ignore[arg-type]
-                exit_code: int | None = int(status.get("StatusCode", -1))
-            except NotFound as error:
-                raise _Preempted("gone") from error
-            except ds.connection_errors():
-                if time.monotonic() - started < limits.timeout_s - 0.5:
-                    raise
-                timed_out, exit_code = True, None
-                with contextlib.suppress(APIError):  # it may have just ended
-                    self.api.kill(container_id)
-            duration = time.monotonic() - started
-            state = ds.container_state(self.api, container_id)
-            if state is None:
-                raise _Preempted("gone")
-            out, err = self._logs(container_id)
-            # The container's processes all end with it; the wrapper's mark says if any
-            # were left when the command ended.
-            err, left = reap.strip_mark(err, mark)
-            failure: Failure | None = None
-            if timed_out:
-                failure = classify.timeout(limits.timeout_s)
-            elif state.get("OOMKilled"):
-                failure = classify.oom(limits.memory_mb)
-            elif exit_code == 137 and self._killed_since(container_id, duration):
-                raise _Preempted("killed")
-            return CommandResult(
-                command=command,
-                exit_code=exit_code,
-                stdout=out,
-                stderr=err,
-                duration_s=duration,
-                failure=failure,
-                note=reap.NOTE if left else None,
-            )
+            oom = docker_oom.OomCount.find(self.api, container_id, keeper, pid)
+            return self._exec_in(container_id, oom, command, limits, env, workdir)
         finally:
             self._remove(container_id)
-
-    def _killed_since(self, container_id: str, duration: float) -> bool:
-        since = time.time() - duration - 1.0
-        return bool(ds.container_events(self.api, container_id, ["kill"], since))
-
-    def _logs(self, container_id: str) -> tuple[str, str]:
-        texts = []
-        for stdout in (True, False):
-            sink = TailBuffer(self.max_output_bytes)
-            for chunk in self.api.logs(container_id, stdout=stdout, stderr=not stdout, stream=True):
-                sink.write(chunk)
-            texts.append(sink.text())
-        return texts[0], texts[1]
 
     def _refused(self, command: str, error: Exception, limits: Resources) -> CommandResult:
         """The engine would not create or start the container: the agent's to fix when it
@@ -479,6 +460,7 @@ class DockerRunner:
             raise ds.engine_refused(error) from error
         self._init_pid = int(self.api.inspect_container(container_id)["State"]["Pid"])
         self._view = reap.HostView.find(self._init_pid)
+        self._oom = docker_oom.OomCount.find(self.api, container_id, keeper, self._init_pid)
         return container_id
 
     def _drop_session(self, container_id: str) -> None:

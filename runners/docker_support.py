@@ -70,7 +70,11 @@ def check_image(client: DockerClient, image: str) -> None:
 
 
 def short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    """The error's first line, at most 300 characters: the engine's own words when it gave
+    some (an APIError's ``explanation``), not the request's URL before them."""
+    explanation = getattr(error, "explanation", None)
+    whole = explanation if isinstance(explanation, str) and explanation.strip() else str(error)
+    text = whole.strip().splitlines()[0] if whole.strip() else type(error).__name__
     return text[:300]
 
 
@@ -334,6 +338,21 @@ def container_state(api: APIClient, container_id: str) -> dict[str, Any] | None:
     except NotFound:
         return None
     return state
+
+
+def host_cgroup_files(pid: int, controller: str, v1_name: str, v2_name: str) -> list[Path]:
+    """Where host process ``pid``'s cgroup file may be: ``v1_name`` in the ``controller``
+    hierarchy (cgroup v1), ``v2_name`` in the unified one (v2, or hybrid's ``unified``).
+    OSError or ValueError when the host does not show the process."""
+    found = []
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            found.append(Path(f"/sys/fs/cgroup/{controller}{path}/{v1_name}"))
+        elif controllers == "":
+            found.append(Path(f"/sys/fs/cgroup{path}/{v2_name}"))
+            found.append(Path(f"/sys/fs/cgroup/unified{path}/{v2_name}"))
+    return found
 
 
 def unreachable(error: BaseException) -> RunnerError:

@@ -81,15 +81,20 @@ def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None =
     return clear_stale_locks(root, wait_s=wait_s)
 
 
-def init_sh_trusted(root: Path, script: str = "init.sh") -> bool:
+def init_sh_trusted(
+    root: Path, script: str = "init.sh", checks: ConfigChecks | None = None
+) -> bool:
     """Whether ``script`` is as the initializer or a person committed it: unchanged since
     HEAD, and its last commit is not a session's (``Harness-Session`` trailer). An
-    agent-edited init.sh runs at wake with the agent's own network, not the setup one."""
+    agent-edited init.sh runs at wake with the agent's own network, not the setup one.
+    ``checks``: the session's (its config verdict and its sweep of the tree)."""
 
     if not (root / ".git").is_dir():
         return True  # no history to tell by (a project before `harness init`)
     literal = {"GIT_LITERAL_PATHSPECS": "1"}
-    dirty = run_git(root, "status", "--porcelain", "--", script, check=False, env=literal)
+    dirty = run_git(
+        root, "status", "--porcelain", "--", script, check=False, env=literal, checks=checks
+    )
     if dirty.returncode != 0 or dirty.stdout.strip():
         return False
     last = run_git(
@@ -101,6 +106,7 @@ def init_sh_trusted(root: Path, script: str = "init.sh") -> bool:
         script,
         check=False,
         env=literal,
+        checks=checks,
     )
     return last.returncode == 0 and not last.stdout.strip()
 

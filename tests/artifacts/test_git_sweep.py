@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from artifacts.git_safety import ConfigChecks, run_git
+from artifacts.git_state import init_sh_trusted
 from tests.artifacts.sweep_support import (
     HOW,
     count_walks,
+    git,
     in_venv,
     plant_where_git_reads,
     with_venv,
@@ -89,3 +91,22 @@ def test_a_fifo_where_git_reads_again_is_removed(
     _status(root, checks)
     assert not fifo.exists()
     assert "removed .venv/.gitignore" in capsys.readouterr().err
+
+
+def test_init_sh_trusted_sweeps_with_the_sessions_checks(tmp_path: Path, walked: list[str]) -> None:
+    """Wake asks whether init.sh is as committed with `git status` (a work-tree reader):
+    with the session's ConfigChecks, past its first commands, the .venv is left out."""
+    root = tmp_path / "p"
+    with_venv(root)
+    (root / "init.sh").write_text("#!/bin/sh\n")
+    git(root, "add", "init.sh")
+    git(root, "commit", "-q", "-m", "init.sh")
+    checks = ConfigChecks()
+    for _ in range(2):
+        _status(root, checks)
+    walked.clear()
+    assert init_sh_trusted(root, checks=checks)
+    assert in_venv(walked) == 0 and "init.sh" in walked
+    walked.clear()
+    assert init_sh_trusted(root)  # no checks: the whole tree, as before
+    assert in_venv(walked) >= 200

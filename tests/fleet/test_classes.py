@@ -20,14 +20,6 @@ from tests.session.support import call, good_turns, turn
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, state_home: Path) -> Fleet:
-    made = Fleet(None, tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)})
-    made.home.mkdir()
-    yield made
-    made.stop_all()
-
-
 def _asking(root: Path, memory_mb: int) -> Path:
     turns = [
         turn(call("request_resources", memory_mb=memory_mb, reason="the suite needs it")),

@@ -13,14 +13,6 @@ import pytest
 from tests.fleet.support import Fleet, all_in, branch_history, scripted_project
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, state_home: Path) -> Fleet:
-    made = Fleet(None, tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)})
-    made.home.mkdir()
-    yield made
-    made.stop_all()
-
-
 def test_bad_input_is_refused_saying_what_to_do(fleet: Fleet, tmp_path: Path) -> None:
     bad_url = fleet.cli("status", "--url", "mysql://x/y", check=False)
     assert bad_url.returncode == 2 and "not a PostgreSQL URL" in bad_url.stderr

@@ -122,14 +122,6 @@ def test_commands_of_runs_on_one_host_thread_run_at_once(tmp_path: Path) -> None
     assert [(r.exit_code, r.stdout.strip()) for r in results] == [(0, str(k)) for k in range(6)]
 
 
-@pytest.fixture
-def fleet(tmp_path: Path, state_home: Path) -> Fleet:
-    made = Fleet(None, tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)})
-    made.home.mkdir()
-    yield made
-    made.stop_all()
-
-
 @pytest.mark.slow
 def test_runs_waiting_for_their_models_hold_no_thread_each(fleet: Fleet, tmp_path: Path) -> None:
     source = scripted_project(tmp_path / "source", count=1, latency_s=4.0)

@@ -12,7 +12,6 @@ rebuilds the same trace and its writeback settles the same outcomes.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,7 +22,6 @@ from artifacts.feature_list import load_feature_list
 from escalation import Action, Decision, Scores, Situation, ask_human, gate_action
 from escalation.matrix import UNSTATED_CONFIDENCE
 from escalation.trace import Decided, call_signature
-from harness.terminal import for_terminal
 from harness.tools import Tool, ToolResult
 from session.context import WorkContext
 from session.effects import Asked, Considered, Result
@@ -40,23 +38,6 @@ class GateVerdict:
 
     approved_by: str | None = None
     denial: Result | None = None
-
-
-def announce(question: Any) -> None:
-    """Tell the person at the terminal that the run waits for them, and how to answer."""
-
-    choices = "".join(
-        f"\n  {i}. {for_terminal(c, one_line=True)}"
-        for i, c in enumerate(question.choices, start=1)
-    )
-    print(
-        f"harness: waiting for a human: {question.id} ({question.kind}): "
-        f"{for_terminal(question.text)}"
-        f"{choices}\n  answer with `harness answer {question.id} TEXT` (or --choice N), "
-        f"`harness approve/deny {question.id}`, or in `harness tui`",
-        file=sys.stderr,
-        flush=True,
-    )
 
 
 def _action(ctx: WorkContext, name: str, args: dict[str, Any]) -> Any:
@@ -94,7 +75,6 @@ def apply_gates(
         step_ref=step_ref,
         session=ctx.session,
         run=escalation.run_id,
-        on_wait=announce,
         events=escalation.events,
     )
     if outcome.allowed:
@@ -174,7 +154,6 @@ def ask_human_tool(ctx: WorkContext, args: AskArgs) -> Result:
         step_ref=ref,
         session=ctx.session,
         run=escalation.run_id,
-        on_wait=announce,
         events=escalation.events,
     )
     result.raise_if_parked()
@@ -265,7 +244,6 @@ def consult(
             step_ref=journal.ref(journal.seq),
             session=ctx.session,
             run=escalation.run_id,
-            on_wait=announce,
             events=escalation.events,
         )
         result.raise_if_parked()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +25,7 @@ from session.verify.wiring import build_evaluator, check_runners, prepare_hidden
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from harness.events import Events
     from harness.journal.protocol import RunJournal
     from harness.scope import RunScope
 
@@ -63,7 +63,7 @@ def build_escalation(
         cfg,
         store,
         record=Record.of_project(root / ".harness"),
-        prior=user_record(state_home(scope.environ)),
+        prior=user_record(state_home(scope.environ), scope.events),
         embedder=embedder,
         unattended=unattended,
     )
@@ -80,17 +80,17 @@ def build_escalation(
     )
 
 
-def user_record(home: Path) -> Record | None:
-    """The user's escalation record (the prior of every project), or None, said on stderr,
-    when it cannot be opened: a damaged prior must not stop a project's run."""
+def user_record(home: Path, events: Events) -> Record | None:
+    """The user's escalation record (the prior of every project), or None, said to the
+    run's observers, when it cannot be opened: a damaged prior must not stop a project's
+    run."""
 
     try:
         return Record(user_record_path(home))
     except RecordError as error:
-        print(
-            f"harness: {error}; this run learns from the project's own record only (move "
-            "the file aside to start a new one)",
-            file=sys.stderr,
+        events.notice(
+            f"{error}; this run learns from the project's own record only (move the file "
+            "aside to start a new one)"
         )
         return None
 
@@ -119,7 +119,7 @@ def build_env(
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
 
-    prepare_hidden(root, config, runner)
+    prepare_hidden(root, config, runner, events=scope.events)
     resources = Resources.of(config.runner)
     maxima = Resources.maxima(config.runner)
     return SessionEnv(

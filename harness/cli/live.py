@@ -101,6 +101,8 @@ class ProgressLines:
             left = max(0.0, until - time.time())
             return f"  waiting: {event.detail}, until {_clock(until)} (in {left:.1f}s)"
         if event.type == "question":
+            choices = event.data.get("choices") or []
+            offered = "".join(f"; {i}. {c}" for i, c in enumerate(choices, start=1))
             if event.status == "waiting":
                 when = (
                     f"until {_clock(event.until)}"
@@ -109,10 +111,11 @@ class ProgressLines:
                 )
                 qid = event.data.get("id", "?")
                 return (
-                    f"  waiting for a human {when}: {event.detail}. Answer in `harness tui` or "
-                    f"with `harness answer {qid} ...` / `harness approve {qid}`"
+                    f"  waiting for a human {when}: {event.detail}{offered}. Answer with "
+                    f"`harness answer {qid} TEXT` (or --choice N), `harness approve/deny "
+                    f"{qid}`, or in `harness tui`"
                 )
-            return f"  a human is needed: {event.detail}"
+            return f"  a human is needed: {event.detail}{offered}"
         if event.type == "notice":
             where = f"session {event.session}: " if event.session is not None else ""
             return f"harness: {where}{event.detail}"

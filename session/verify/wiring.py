@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ if TYPE_CHECKING:
 
     from artifacts.config import HarnessConfig
     from artifacts.git_safety import ConfigChecks
+    from harness.events import Events
     from harness.model import Accounting
     from harness.scope import RunScope
     from runners import Runner
@@ -100,7 +100,12 @@ def build_evaluator(
 
 
 def prepare_hidden(
-    root: Path, config: HarnessConfig, runner: Runner, checks: ConfigChecks | None = None
+    root: Path,
+    config: HarnessConfig,
+    runner: Runner,
+    checks: ConfigChecks | None = None,
+    *,
+    events: Events,
 ) -> None:
     """Refuse hidden paths git holds (the agent would read them through `.git`), keep git
     from listing the others, and say where they cannot be hidden."""
@@ -122,8 +127,7 @@ def prepare_hidden(
         )
     exclude_locally(root, hidden)
     if not runner.sandboxed:
-        print(
-            "harness: WARNING: the local runner cannot hide [verify] hidden paths "
-            f"({', '.join(hidden)}): the agent's commands can read them.",
-            file=sys.stderr,
+        events.notice(
+            "WARNING: the local runner cannot hide [verify] hidden paths "
+            f"({', '.join(hidden)}): the agent's commands can read them."
         )

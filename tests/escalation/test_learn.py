@@ -21,6 +21,8 @@ from escalation.learn import refit, settle_session
 from escalation.outcomes import Outcome
 from escalation.record import Record, user_record_path
 from escalation.trace import Settling, Trace
+from harness.config import run_scope
+from harness.events import Event, Events
 from session.wiring import build_escalation
 
 
@@ -142,9 +144,14 @@ def test_a_damaged_user_record_does_not_stop_a_project(
     path.write_bytes(b"not a database, " * 64)
     root = tmp_path / "p"
     root.mkdir()
-    escalation = build_escalation(root, HarnessConfig(), "r1", unattended=True)
+    told: list[Event] = []
+    scope = run_scope(HarnessConfig(), events=Events(told.append))
+    escalation = build_escalation(root, HarnessConfig(), "r1", unattended=True, scope=scope)
     assert escalation.matrix.prior is None
-    assert "cannot open the escalation record" in capsys.readouterr().err
+    # Said to the run's observers (a progress line; nothing with --quiet), not on stderr.
+    assert [e.type for e in told] == ["notice"]
+    assert "cannot open the escalation record" in told[0].detail
+    assert "cannot open the escalation record" not in capsys.readouterr().err
     broken = Record(tmp_path / "other.db")
     broken.close()  # every write to it now fails
     how = Settling("r1", 1, "-", False, escalation.store.find_id, lambda _: None)

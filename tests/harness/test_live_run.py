@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -13,10 +14,19 @@ from pathlib import Path
 
 import pytest
 
+from escalation.record import user_record_path
 from harness.cli import DISTRIBUTION
 from harness.cli.live import ProgressLines
 from harness.events import Event
-from tests.session.support import good_turns, harness, harness_out, init, make_project
+from tests.session.support import (
+    call,
+    good_turns,
+    harness,
+    harness_out,
+    init,
+    make_project,
+    turn,
+)
 
 
 def _popen(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -238,3 +248,62 @@ def test_the_writeback_s_notices_are_events_quiet_means_quiet(
 
     assert harness(root, "run") == 0  # the next session, with its progress lines
     assert f"harness: 1 {said}" in capsys.readouterr().err
+
+
+def test_the_session_s_own_notices_are_events_quiet_means_quiet(
+    tmp_path: Path, state_home: Path
+) -> None:
+    """Issue 26: what the session tells the user goes through the run's observers, as the
+    writeback's notices do: the local runner's warning about [verify] hidden paths, a
+    damaged user record of escalation, and a question the run waits on (with its choices
+    and how to answer). On the --json stream; nothing of them on stderr with --quiet."""
+    record = user_record_path(state_home)
+    record.parent.mkdir(parents=True)
+    record.write_bytes(b"not a database, " * 64)
+    asks = [turn(call("ask_human", question="Which colour?", choices=["red", "blue"]))]
+    root = make_project(
+        tmp_path / "p",
+        count=1,
+        sessions={1: [*asks, *good_turns(1)]},
+        toml='[verify]\nhidden = ["notes-for-checks.txt"]\n',
+    )
+    init(root)
+    # Interactive (a terminal on stdin, not CI): the run waits for the answer.
+    terminal, tty = os.openpty()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "harness", "-C", str(root), "run", "--json", "--quiet"],
+        stdin=tty,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "CI": ""},
+    )
+    os.close(tty)
+    assert run.stdout is not None
+    events = []
+    for line in run.stdout:
+        events.append(json.loads(line))
+        if events[-1]["type"] == "question":
+            assert harness(root, "answer", events[-1]["id"], "--choice", "2") == 0
+    _, err = run.communicate(timeout=600)  # liveness bound only
+    os.close(terminal)
+    assert run.returncode == 0, err
+    notices = [e["detail"] for e in events if e["type"] == "notice"]
+    hidden = "the local runner cannot hide [verify] hidden paths (notes-for-checks.txt)"
+    assert any(hidden in n for n in notices), notices
+    assert any("cannot open the escalation record" in n for n in notices), notices
+    (asked,) = [e for e in events if e["type"] == "question"]
+    assert asked["status"] == "waiting" and asked["choices"] == ["red", "blue"]
+    for said in (hidden, "escalation record", "waiting for a human", "Which colour?"):
+        assert said not in err, f"{said!r} on stderr under --quiet: {err}"
+    # Without --quiet the question's line tells the choices and how to answer.
+    question = Event(
+        "question",
+        session=asked["session"],
+        status=asked["status"],
+        detail=asked["detail"],
+        data={k: asked[k] for k in ("id", "kind", "text", "choices")},
+    )
+    line = ProgressLines(io.StringIO()).render(question) or ""
+    qid = asked["id"]
+    assert "1. red; 2. blue" in line and f"harness answer {qid} TEXT` (or --choice N)" in line

@@ -14,8 +14,9 @@ Columns: `steps` replayed, `first live step` (s, wall) and its `CPU` (s of the h
 process itself at that moment: the machine's load shows in wall time, hardly in CPU), the
 same at the `first model answer` (litellm's import, paid once by the first model call
 that is not replayed, comes before it), `over fresh` (CPU at the first answer beyond a
-fresh run's: what resuming itself costs), `per replayed step` (CPU ms, over the smallest
-journal: start-up removed), `peak MB`. The first row, `fresh`, is the baseline: `harness
+fresh run's: what resuming itself costs; with --step-only, at the first live step),
+`per replayed step` (CPU ms, over the smallest journal, with --step-only over the fresh
+run: start-up removed), `peak MB`. The first row, `fresh`, is the baseline: `harness
 run` of the same project just after its init (no session journaled). And the floor every
 `harness run` pays before its first model call: the interpreter and litellm's import (CPU
 s, in a process of its own). Target (issue 23): first live step at most 1 s after start
@@ -30,7 +31,10 @@ status and log at most 0.5 s at 10,000 steps.
     python bench/resume.py [--steps 1000,10000] [--rounds 3] [--base REV] [--profile N]
 
 `--profile N` runs one resume of an N-step journal in this process under cProfile and
-prints the top functions instead.
+prints the top functions instead. `--step-only` stops each resume at its first live step
+(the target's figure; no model answer, so no litellm import: cheap enough for many
+rounds). `--projects DIR` builds the journals there and keeps them; a later run with the
+same DIR measures on the same journals without building them again.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import math
 import os
 import resource
 import shutil
@@ -110,10 +115,11 @@ def build(folder: Path, steps: int, size: int | None = None) -> Path:
     return root
 
 
-def first_live_step(root: Path, code: Path = ROOT) -> Sample:
+def first_live_step(root: Path, code: Path = ROOT, answer: bool = True) -> Sample:
     """A resume by the harness of checkout ``code``: (seconds from spawn to its first live
     step, CPU seconds of the process then, the same two when its first live model call
-    has answered, peak resident MB then)."""
+    has answered, peak resident MB then). Without ``answer``, stopped at its first live
+    step (the answer's two are NaN)."""
     work = Path(tempfile.mkdtemp(prefix="harness-resume-"))
     try:
         copy = work / "p"
@@ -129,6 +135,10 @@ def first_live_step(root: Path, code: Path = ROOT) -> Sample:
                 continue
             now = (time.perf_counter() - started, _cpu_s(proc.pid))
             first = first or now
+            if not answer:
+                peak = _peak_mb(proc.pid)
+                _kill(proc)
+                return (*first, math.nan, math.nan, peak)
             if event["type"] == "step.ended" and event.get("kind") == "llm":
                 peak = _peak_mb(proc.pid)
                 _kill(proc)
@@ -228,6 +238,18 @@ def _reads(root: Path, codes: list[Path], rounds: int) -> dict[Path, dict[str, l
     }
 
 
+def _project(folder: Path, steps: int, largest: int, *, reuse: bool) -> Path:
+    """The project of ``steps`` recorded steps in ``folder`` (0: fresh, planned as long as
+    the largest); with ``reuse``, one built there before is taken as it is."""
+    done = folder / f"p{steps}.built"
+    if reuse and done.exists():
+        return folder / f"p{steps}"
+    folder.mkdir(parents=True, exist_ok=True)
+    root = build(folder, steps, size=largest if steps == 0 else None)
+    done.touch()
+    return root
+
+
 def _checkout(rev: str, folder: Path) -> Path:
     """REV's tree in a detached git worktree under ``folder``."""
     target = folder / "base"
@@ -241,19 +263,31 @@ Sample = tuple[float, float, float, float, float]
 Row = tuple[int, float, float, float, float, float]  # steps, then a Sample's medians
 
 
+def _s(value: float, width: int) -> str:
+    """Seconds right-aligned in ``width``, or "-" when not measured (NaN)."""
+    return f"{'-':>{width}}  " if math.isnan(value) else f"{value:>{width}.2f} s"
+
+
 def _table(title: str, rounds: int, rows: list[Row], floor: float) -> None:
-    fresh_cpu = rows[0][4]
-    base_steps, base_cpu = rows[1][0], rows[1][4]
+    at = 2 if math.isnan(rows[0][4]) else 4  # CPU at the first live step with --step-only
+    fresh_cpu = rows[0][at]
+    # per replayed step: over the smallest journal, or with --step-only over the fresh run
+    # (the smallest journal's first live step is a model call: litellm's import is in it)
+    base_steps, base_cpu = rows[1 if at == 4 else 0][0], rows[1 if at == 4 else 0][at]
     print(f"{title} (median of {rounds}; python {sys.version.split()[0]}; load "
           f"{os.getloadavg()[0]:.1f})")  # fmt: skip
     print(f"{'steps':>7} {'first live step':>16} {'CPU':>8} {'first model answer':>19} "
           f"{'CPU':>8} {'over fresh':>11} {'per replayed step':>18} {'peak MB':>8}")  # fmt: skip
-    for steps, seconds, cpu, llm_s, llm_cpu, peak in rows:
-        per = (llm_cpu - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
+    for row in rows:
+        steps, seconds, cpu, llm_s, llm_cpu, peak = row
+        per = (row[at] - base_cpu) / (steps - base_steps) * 1000 if steps > base_steps else 0.0
         name = f"{steps:>7}" if steps else f"{'fresh':>7}"
-        print(f"{name} {seconds:>14.2f} s {cpu:>6.2f} s {llm_s:>17.2f} s {llm_cpu:>6.2f} s "
-              f"{llm_cpu - fresh_cpu:>9.2f} s {per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
-    print(f"floor (interpreter + litellm's import, CPU): {floor:.2f} s")
+        print(f"{name} {_s(seconds, 14)} {_s(cpu, 6)} {_s(llm_s, 17)} {_s(llm_cpu, 6)} "
+              f"{_s(row[at] - fresh_cpu, 9)} {per:>15.3f} ms {peak:>8.0f}")  # fmt: skip
+    if at == 2:
+        print("(the 10-step journal's first live step is a model call: litellm's import is in it)")
+    if not math.isnan(floor):
+        print(f"floor (interpreter + litellm's import, CPU): {floor:.2f} s")
 
 
 def main() -> None:
@@ -262,6 +296,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", default="", help="also resume with this commit's code")
     parser.add_argument("--profile", type=int, default=0)
+    parser.add_argument(
+        "--step-only",
+        action="store_true",
+        help="stop each resume at its first live step (no model answer, no floor)",
+    )
+    parser.add_argument(
+        "--projects",
+        default="",
+        help="build the journals in this folder and keep them; reuse those there",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="harness-bench-resume-"))
     base = _checkout(args.base, folder) if args.base else None
@@ -274,14 +318,15 @@ def main() -> None:
         found: dict[Path, list[Row]] = {code: [] for code in codes}
         floors: dict[Path, list[float]] = {code: [] for code in codes}
         root = folder
+        kept = Path(args.projects) if args.projects else None
         for steps in sizes:
-            root = build(folder, steps, size=sizes[-1] if steps == 0 else None)
+            root = _project(kept or folder, steps, sizes[-1], reuse=kept is not None)
             runs: dict[Path, list[Sample]] = {code: [] for code in codes}
             for _ in range(args.rounds):  # interleaved: load hits both alike
                 for code in codes:
-                    runs[code].append(first_live_step(root, code))
+                    runs[code].append(first_live_step(root, code, answer=not args.step_only))
                     if steps == 0:
-                        floors[code].append(floor_cpu(code))
+                        floors[code].append(math.nan if args.step_only else floor_cpu(code))
             for code in codes:
                 medians = [statistics.median(r[i] for r in runs[code]) for i in range(4)]
                 peak = max(r[4] for r in runs[code])
@@ -292,7 +337,8 @@ def main() -> None:
             _table(f"resume, base {args.base}", args.rounds, found[base], floor)
             print("base / this (CPU at the first live step, at the first model answer):")
             for mine, theirs in zip(found[ROOT], found[base], strict=True):
-                print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x {theirs[4] / mine[4]:>8.2f}x")
+                answer = "-" if math.isnan(mine[4]) else f"{theirs[4] / mine[4]:.2f}x"
+                print(f"{mine[0]:>7} {theirs[2] / mine[2]:>8.2f}x {answer:>9}")
         reads = _reads(root, codes, args.rounds)
         print(f"read commands at {sizes[-1]:,} steps (median of {args.rounds}): wall s / CPU s")
         for name in reads[ROOT]:
@@ -304,6 +350,7 @@ def main() -> None:
                 line += f"{then[1] / max(now[1], 1e-6):.2f}x"
             print(line)
         extra = f" --base {args.base}" if args.base else ""
+        extra += " --step-only" if args.step_only else ""
         print(f"command: python bench/resume.py --steps {args.steps} --rounds {args.rounds}{extra}")
     finally:
         if base is not None:

@@ -59,12 +59,15 @@ How a history is made (read this before trusting the numbers):
 The "noise" mix (need is random: no proxy predicts it) is there to show what learning
 cannot do; there the learner should neither gain nor lose much.
 
-Since 2026-12-06 night the fit keeps the default's weights until a held-out check on the
-arm's own record shows fitted ones catching more at the same ask count, and the default's
-threshold while it meets the target within the record's sampling error (escalation/fit.py,
-escalation/check.py). A verdict marked "(default kept)" is a run whose arm ended with the
-default policy in force: nothing on its record showed the fitted weights better; "(w kept)"
-one with the default weights and a threshold toward the target. ``--seed`` runs other
+Since 2026-12-06 night the fit makes a held-out check on the arm's own record (fitted weights
+against the default's, at the same ask count). Since 2026-12-06 late night, a default that
+meets the target within two standard deviations (of the budget's count of questions, or of
+the share of should-ask outcomes a recall target asks for) stays (weights and threshold)
+unless the check shows fitted weights better by 1.645 standard deviations, and
+one that misses it moves with the fitted weights unless they caught fewer held-out
+should-ask outcomes (escalation/fit.py, escalation/check.py). A verdict marked "(default
+kept)" is a run whose arm ended with the default policy in force; "(w kept)" one with the
+default weights and a threshold toward the target. ``--seed`` runs other
 seeds than the table's 1-3 (to see that nothing is tuned to those); ``--jobs N`` runs the
 seed x mix runs in N processes (each run is the same seeded computation in any order).
 """

@@ -41,10 +41,11 @@ def validate(
     min_outcomes: int,
     min_each: float,
     prior_weight: float,
-) -> tuple[bool, str]:
-    """Whether weights fitted without each fold's held-out outcomes catch more of their
-    should-ask cases than the configured weights, both asking on as many of them as
-    ``weights`` and ``threshold`` do, summed over the folds (``escalation.fit``); and what was
+) -> tuple[float | None, str]:
+    """By how many standard deviations weights fitted without each fold's held-out outcomes
+    catch more of their should-ask cases than the configured weights (fewer: negative),
+    both asking on as many of them as ``weights`` and ``threshold`` do, summed over the
+    folds (``escalation.fit``); None when the record is too small to tell; and what was
     found, in words."""
     only_ours = only_theirs = count = size = 0.0
     for held_cells, train_cells in check.folds:
@@ -53,10 +54,9 @@ def validate(
         total = sum(r.total for r in train)
         positives = sum(r.positives for r in train)
         if total < min_outcomes or positives < min_each or total - positives < min_each:
-            return False, (
+            return None, (
                 f"too few outcomes to test a fit on ({total:g} to fit on, "
-                f"{sum(r.total for r in held):g} held out): it is not shown better than the "
-                "configured weights yet"
+                f"{sum(r.total for r in held):g} held out)"
             )
         beta, _ = logistic(train)
         strength = sum(beta[1:])
@@ -70,14 +70,14 @@ def validate(
         count += asked
         size += sum(r.total for r in held)
     margin = only_ours - only_theirs
-    passed = margin > 0 and margin >= SURE * math.sqrt(only_ours + only_theirs)
+    spread = math.sqrt(only_ours + only_theirs)
+    z = margin / spread if spread else 0.0
     said = (
         f"asking on {count:g} of {size:g} held-out outcomes, weights fitted without them "
-        f"catch {margin:+g} should-ask outcomes against the configured ({only_ours:g} only "
-        f"they catch, {only_theirs:g} only the configured; needed: a margin of {SURE:g} "
-        "standard deviations)"
+        f"catch {margin:+.4g} should-ask outcomes against the configured ({only_ours:.4g} only "
+        f"they catch, {only_theirs:.4g} only the configured: {z:+.2f} standard deviations)"
     )
-    return passed, said
+    return z, said
 
 
 def count_asked(rows: Sequence[Row], weights: Sequence[float], threshold: float) -> float:

@@ -22,19 +22,28 @@ threshold fitted on the scores of a year ago would ask less and less today.
 Until the record holds ``min_outcomes`` outcomes, ``MIN_EACH`` of each label, nothing is
 fitted and the configured weights and threshold (equal weights by default) stay in force.
 
-Held-out check (``escalation.check``; ``learn.refit`` always makes one): the fitted weights
-replace the configured ones only once the record shows them better. The record is cut in
-two halves (outcomes of even and odd id); on each, weights fitted on the other half alone
-are ranked against the configured weights, both asking on as many of its outcomes as the
-new policy would; summed over both halves, the fitted ranking must catch more should-ask
-outcomes by a one-sided sign test. Otherwise the configured weights stay (a record of
-noise, or too small to tell, never puts worse weights in force than the default). The
-threshold then moves off the configured one
-only when the configured policy misses the target on the record by more than its sampling
-error (``NOISE`` standard deviations of the count of questions the target calls for); while
-it meets the target within that error, fitted weights are set to ask exactly as often as
-the configured policy does on the same outcomes, so they catch more at the same rate instead
-of chasing the noise of a rate estimated on a few hundred outcomes.
+Held-out check (``escalation.check``; ``learn.refit`` always makes one). The record is cut
+in two halves (outcomes of even and odd id); on each, weights fitted on the other half alone
+and the configured weights each ask on as many of its outcomes as the new policy would, and
+the should-ask outcomes only one of them catches are counted: the fitted weights' advantage
+in standard deviations of a sign test. Which weights are put in force depends on whether
+the configured policy already meets the target on the record, within ``NOISE`` standard
+deviations of its sampling error (``meets_target``: of the budget's count of questions when
+the budget allows fewer than the recall target needs, else of the share of should-ask
+outcomes caught):
+
+- it does: the default stays (weights and threshold) unless the fitted weights are shown
+  better, by ``SURE`` standard deviations; those then ask on exactly as many of the newest
+  outcomes as the default does, so they catch more at the default's rate instead of chasing
+  the noise of a rate estimated on a few hundred outcomes. A record of noise, or one too
+  small to tell, never puts worse weights in force than a default that does the job;
+- it does not: the policy must move toward the target anyway; the fitted weights are used
+  unless they caught fewer held-out should-ask outcomes than the configured ones (then the
+  configured weights, with the threshold toward the target).
+
+Labels favour the policy that was in force (what it asked got an answer; what it did not
+ask is labelled only when a later sign shows it), so the check leans toward the incumbent:
+one more reason to demand significance only where the default is an acceptable answer.
 
 Everything is a pure function of the cells, summed in a fixed order: the same record
 gives the same floats, on any machine.
@@ -50,15 +59,17 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from escalation.check import Check, count_asked, validate
+from escalation.check import SURE, Check, count_asked, validate
 from escalation.logistic import Hook, Row, logistic, rows_of
 from escalation.record import Cell
 
 PRIOR_OUTCOMES = 50.0
 THRESHOLD_WINDOW = 300
 MIN_EACH = 3.0
-NOISE = 1.0
-"""Standard deviations of a count within which the configured threshold meets the target."""
+NOISE = 2.0
+"""Standard deviations of a count within which the configured threshold meets the target: a
+rate estimated on the newest few hundred outcomes is off the rate on new decisions by about
+that much at a few questions per 100 (measured by bench/escalation_curve.py: 1-2 per 100)."""
 
 
 class Weighted(Protocol):
@@ -123,6 +134,9 @@ class Fit(BaseModel):
     stayed; None: no check was asked for)."""
     check: str = ""
     """What the held-out check found, in words."""
+    advantage: float | None = None
+    """By how many standard deviations the fitted weights caught more on held-out outcomes
+    than the configured ones (negative: fewer; None: too few outcomes to tell)."""
 
 
 class Policy(BaseModel):
@@ -217,15 +231,20 @@ def fit(
     else:
         threshold = choose_threshold(judged, weights, settings.target_recall, rate)
     why = "fitted" if strength > 1e-9 else "no signal predicts the label: configured weights kept"
-    validated, said = None, ""
+    validated, said, advantage = None, "", None
     if check is not None:
-        validated, said = validate(
+        z, said = validate(
             check, weights, threshold, configured, settings.min_outcomes, MIN_EACH, prior_weight
         )
+        # the default meets the target: it stays unless the fit is shown better; it misses
+        # it: the policy must move, with the weights that did better on held-out outcomes
+        validated = (z is not None and z >= SURE) if met else (z is None or z >= 0.0)
+        advantage = z
         if not validated:
             weights = configured
             threshold = settings.threshold if met else by_target
-            why = f"configured weights kept: {said}"
+            need = f"better by {SURE:g} standard deviations" if met else "as good"
+            why = f"configured weights kept (fitted ones not shown {need}): {said}"
     recall, ask_rate = performance(judged, weights, threshold)
     base_recall, base_rate = performance(judged, configured, settings.threshold)
     reached = recall + 1e-9 >= settings.target_recall and (rate is None or ask_rate <= rate + 1e-9)
@@ -236,6 +255,7 @@ def fit(
             "threshold": threshold,
             "validated": validated,
             "check": said,
+            "advantage": advantage,
             "coefficients": tuple(beta),
             "iterations": iterations,
             "recall": recall,
@@ -313,16 +333,28 @@ def choose_threshold(
 def meets_target(
     rows: Sequence[Row], configured: Sequence[float], settings: FitSettings, rate: float | None
 ) -> bool:
-    """Whether the configured policy asks on ``rows`` as often as the target calls for (the
-    count that catches ``target_recall`` of the should-ask outcomes, or the budget's if
-    that is fewer), within ``NOISE`` standard deviations of that count: the record cannot
-    tell it from a threshold that meets the target."""
+    """Whether the configured policy meets the target on ``rows`` within ``NOISE`` standard
+    deviations: the record cannot tell it from a policy that meets it.
+
+    - A budget that allows fewer questions than catching ``target_recall`` needs: the
+      configured policy asks on as many of ``rows`` as the budget allows, within NOISE
+      square roots of that count.
+    - Else the recall target: the configured policy catches ``target_recall`` of the
+      should-ask outcomes within NOISE binomial standard deviations of that share, and asks
+      no more than the count that catches it by more than NOISE square roots of the count
+      (a small record's count is too rough to tell a default that catches half the
+      should-ask cases from one that catches all of them: the share is judged instead)."""
     recall_threshold = choose_threshold(rows, configured, settings.target_recall, None)
     wanted = count_asked(rows, configured, recall_threshold)
-    if rate is not None:
-        wanted = min(wanted, rate * sum(r.total for r in rows))
     asked = count_asked(rows, configured, settings.threshold)
-    return abs(asked - wanted) <= NOISE * math.sqrt(max(1.0, wanted))
+    if rate is not None and rate * sum(r.total for r in rows) < wanted:
+        allowed = rate * sum(r.total for r in rows)
+        return abs(asked - allowed) <= NOISE * math.sqrt(max(1.0, allowed))
+    target = settings.target_recall
+    recall, _ = performance(rows, configured, settings.threshold)
+    positives = max(1.0, sum(r.positives for r in rows))
+    short = target - recall <= NOISE * math.sqrt(target * (1 - target) / positives)
+    return short and asked - wanted <= NOISE * math.sqrt(max(1.0, wanted))
 
 
 def at_count(rows: Sequence[Row], weights: Sequence[float], count: float) -> float:

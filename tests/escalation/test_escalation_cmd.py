@@ -77,7 +77,8 @@ def test_it_shows_the_weights_what_they_rest_on_and_the_record(tmp_path: Path) -
 
 
 def test_it_says_when_the_held_out_check_keeps_the_configured_weights(tmp_path: Path) -> None:
-    """A record of noise: the fit is not shown better, and the command says so and why."""
+    """A record of noise and a budget the default keeps: the fit is not shown better, and
+    the command says so and why."""
     root = make_repo(tmp_path / "p")
     rng = random.Random(12)
     with Record.of_project(root / ".harness") as record:
@@ -85,7 +86,9 @@ def test_it_says_when_the_held_out_check_keeps_the_configured_weights(tmp_path: 
             o.model_copy(update={"should_ask": rng.random() < 0.25}) for o in outcomes(13, 600)
         ]
         record.add(record.project_id(), noise)
-        refit(record, None, EscalationConfig(), key="journal:r1/30/20")
+        asking = sum(o.uncertainty + o.novelty + o.benefit > 1.8 for o in noise[-300:]) / 300
+        budget = EscalationConfig(target_questions_per_session=20 * asking)  # the default's
+        refit(record, None, budget, key="journal:r1/30/20")
     code, out = cli(root, "escalation")
     assert code == 0
     assert "(configured: the fit on 600 outcomes is not shown better)" in out

@@ -7,6 +7,7 @@ scenes are matched on the first user message (`ROLE: initializer`, `Feature F001
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import io
 import json
@@ -221,6 +222,7 @@ def forked(
     pipes = os.pipe(), os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    gc.collect()  # this process's garbage closes its descriptors here, where they are its own
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         _child(entry, argv[1:], env or {}, pipes[0][1], pipes[1][1])
@@ -242,6 +244,10 @@ def forked(
 
 def _child(entry: Any, args: list[str], env: dict[str, str], out: int, err: int) -> NoReturn:
     code = 70
+    # This process's objects are never collected in the child: their descriptors are closed
+    # below, and a socket finalized later would close whatever file reused its number (a
+    # git child's pipe: "[Errno 9] Bad file descriptor").
+    gc.freeze()
     try:
         stdin = os.open(os.devnull, os.O_RDONLY)
         for fd, target in ((stdin, 0), (out, 1), (err, 2)):

@@ -222,7 +222,6 @@ def forked(
     pipes = os.pipe(), os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
-    gc.collect()  # this process's garbage closes its descriptors here, where they are its own
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
         _child(entry, argv[1:], env or {}, pipes[0][1], pipes[1][1])

@@ -31,6 +31,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runners import docker_stream
 from runners import docker_support as ds
 
 if TYPE_CHECKING:
@@ -104,7 +105,7 @@ class OomCount:
 
         try:
             exec_id = self.api.exec_create(self.container_id, INSIDE, user=self.user)["Id"]
-            text = self.api.exec_start(exec_id)
+            text = docker_stream.output(self.api, exec_id)
         except APIError:  # not running any more
             return None
-        return parse(text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text))
+        return parse(text.decode("utf-8", "replace"))

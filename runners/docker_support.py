@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import RunnerError
-from runners import classify, protect
+from runners import classify, docker_stream, protect
 from runners.base import Resources
 from runners.output import TailBuffer
 from runners.process import pid_alive
@@ -244,11 +244,8 @@ def run_exec(
 
     def pump() -> None:
         try:
-            for chunk_out, chunk_err in api.exec_start(exec_id, stream=True, demux=True):
-                if chunk_out:
-                    out.write(chunk_out)
-                if chunk_err:
-                    err.write(chunk_err)
+            for kind, data in docker_stream.frames(api, exec_id):
+                (err if kind == docker_stream.STDERR else out).write(data)
         except Exception as error:  # reported to the caller, which classifies it
             errors.append(error)
 
@@ -280,7 +277,7 @@ def kill_all(api: APIClient, container_id: str, user: str) -> None:
     """SIGKILL every process of ``user`` in the container (from a new exec)."""
     try:
         kill_id = api.exec_create(container_id, KILL_ALL, user=user)["Id"]
-        api.exec_start(kill_id)
+        docker_stream.output(api, kill_id)  # to the end: the kill was sent
     except Exception:  # the container may be gone already; the caller checks its state
         pass
 

@@ -15,6 +15,7 @@ killed at the time limit.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import math
 import os
@@ -290,7 +291,9 @@ def _collect(proc: subprocess.Popen[bytes], sinks: dict[int, TailBuffer], deadli
                 reading = [fd for fd in selector.get_map() if fd in sinks]
                 now = time.monotonic()
                 if exited_at is not None and (not reading or now >= exited_at + DRAIN_S):
-                    break  # done, or background children hold the pipes: stop reading
+                    for fd in reading:  # background children hold these: stop reading,
+                        _take_buffered(fd, sinks[fd])  # but keep what the pipe holds
+                    break
                 if exited_at is None and now >= deadline:
                     timed_out = True
                     kill_group(proc.pid)
@@ -312,6 +315,35 @@ def _collect(proc: subprocess.Popen[bytes], sinks: dict[int, TailBuffer], deadli
             if pidfd is not None:
                 os.close(pidfd)
     return timed_out
+
+
+def _take_buffered(fd: int, sink: TailBuffer) -> None:
+    """What the pipe holds now, read without waiting for a writer that keeps it open.
+
+    Everything the command wrote before its exit is in the pipe by then (a writer blocks
+    while the pipe is full), so a harness that was slow to read (a loaded machine: more
+    than ``DRAIN_S`` between seeing the exit and reading) loses none of it. At most the
+    pipe's capacity is read: a background child that goes on writing cannot hold it.
+    """
+    left = _capacity(fd)
+    os.set_blocking(fd, False)
+    while left > 0:
+        try:
+            chunk = os.read(fd, min(left, 65536))
+        except BlockingIOError:
+            return
+        if not chunk:
+            return
+        sink.write(chunk)
+        left -= len(chunk)
+
+
+def _capacity(fd: int) -> int:
+    """The pipe's capacity in bytes (Linux: F_GETPIPE_SZ); 1 MiB, the usual maximum, else."""
+    try:
+        return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))
+    except (AttributeError, OSError):
+        return MB
 
 
 def _pidfd(pid: int) -> int | None:

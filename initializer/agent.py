@@ -18,7 +18,7 @@ from artifacts.gitignore import plan_gitignore
 from artifacts.io import atomic_write
 from artifacts.models import ProgressEntry
 from harness.config import journal_location, run_scope
-from harness.errors import ArtifactError, ExitCode, HarnessError, RunLocked
+from harness.errors import ArtifactError, ExitCode, HarnessError
 from harness.journal.protocol import journal_exists, open_reader, open_store
 from harness.model import Accounting, LitellmModel
 from harness.tools import ToolRegistry
@@ -29,6 +29,7 @@ from initializer.first_commit import (
     report_left_out,
     sync_first_commit,
 )
+from initializer.in_flight import hold_init, live_init, refuse_beside_live_init, still_running
 from initializer.tools import ACCEPTANCE_DIR, INIT_TOOLS
 from runners.factory import make_runner
 from session.chaos import ChaosJournal
@@ -42,6 +43,7 @@ from session.sanitize import model_text
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from harness.journal.protocol import RunJournal, StepJournal
+    from harness.pidlock import PidLock
     from harness.scope import RunScope
 
 SPEC_MAX_CHARS = 60_000
@@ -80,13 +82,30 @@ def initialize(
     *,
     config_text: str | None = None,
     scope: RunScope | None = None,
+    held: PidLock | None = None,
 ) -> InitReport:
     """Initialise `root` from the spec, or resume an interrupted initialisation.
 
     ``scope``: the run's environment, secrets, observers and hooks (default: one made
-    from ``os.environ`` and ``config`` now)."""
+    from ``os.environ`` and ``config`` now). ``held``: the init lock of ``root`` when the
+    caller took it (`harness init`, before its first write); else it is taken here and
+    released at the end (RunLocked, exit 6, while another process holds it)."""
 
-    scope = scope or run_scope(config)
+    lock = held or hold_init(root)
+    try:
+        return _initialize(root, spec, config, config_text, scope or run_scope(config))
+    finally:
+        if held is None:
+            lock.release()
+
+
+def _initialize(
+    root: Path,
+    spec: Path | None,
+    config: HarnessConfig,
+    config_text: str | None,
+    scope: RunScope,
+) -> InitReport:
     root.mkdir(parents=True, exist_ok=True)
     journal = open_store(
         journal_location(root, config),
@@ -124,7 +143,7 @@ def interrupted_config(root: Path) -> str | None:
     or if that init still runs: it writes the file itself)."""
 
     where = journal_location(root)
-    if not journal_exists(where):
+    if live_init(root) is not None or not journal_exists(where):
         return None
     with open_reader(where) as journal:
         pending = journal.unfinished_run("init")
@@ -139,9 +158,11 @@ def interrupted_init(root: Path) -> Path | None:
     """The spec of an init of ``root`` that was interrupted (None if none is pending).
 
     ArtifactError when one is pending but its spec is gone, naming the command to type;
-    RunLocked (exit 6) when it is not interrupted but still running in another process.
+    RunLocked (exit 6) when it is not interrupted but still running in another process:
+    known by the lock it holds from its first write, before it has recorded anything.
     """
 
+    refuse_beside_live_init(root)
     where = journal_location(root)
     if not journal_exists(where):
         return None
@@ -151,11 +172,8 @@ def interrupted_init(root: Path) -> Path | None:
             return None
         pid = journal.holder(pending)
         meta = next((r.meta for r in journal.runs() if r.id == pending), {})
-    if pid is not None:
-        raise RunLocked(
-            f"`harness init` of {root} is still running (pid {pid}), not interrupted: "
-            "wait for it to finish (or stop it), then run `harness run`"
-        )
+    if pid is not None:  # an init of an older harness holds only its run's lock
+        raise still_running(root, pid)
     spec = meta.get("spec")
     if not spec or not Path(spec).is_file():
         raise ArtifactError(

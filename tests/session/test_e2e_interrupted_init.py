@@ -12,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -80,6 +82,84 @@ def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(live.pid, signal.SIGKILL)
         live.wait()
+
+
+class HeldModelServer:
+    """A model server on localhost whose GET /models (init's check of the model, before
+    init records anything) freezes the asking `harness init` with SIGSTOP: init is then
+    held, deterministically, between its first write and its run in the journal."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.child = threading.Event()
+        self.pid = 0
+        held = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                assert held.child.wait(60)
+                os.kill(held.pid, signal.SIGSTOP)  # the init waits on this very answer
+                held.asked.set()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def start(self, command: list[str]) -> subprocess.Popen[bytes]:
+        live = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        self.pid = live.pid
+        self.child.set()
+        return live
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow  # the live init is a child process
+def test_an_init_held_before_it_records_its_run_is_known_as_live_and_not_after(
+    tmp_path: Path,
+) -> None:
+    """An init is live from its first write, not from its run in the journal: `run`,
+    `status` and another `init` beside it say so (exit 6) and write nothing; once it is
+    killed, its lock file blocks nobody."""
+
+    server = HeldModelServer()
+    root = make_project(tmp_path / "p", count=1, model=f'api_base = "{server.url}"')
+    toml = (root / "harness.toml").read_bytes()
+    live = server.start(
+        [sys.executable, "-m", "harness", "-C", str(root), "init", "--spec", str(root / "SPEC.md")]
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not server.asked.wait(0.1):
+            assert live.poll() is None and time.monotonic() < deadline
+        assert not (root / ".harness" / "journal.db").exists()  # nothing recorded yet
+        for command in (["run"], ["status"], ["init", "--spec", str(root / "SPEC.md")]):
+            done = harness_run(root, *command)
+            assert done.returncode == 6, (command, done.stderr)
+            assert f"is still running (pid {live.pid})" in done.stderr, done.stderr
+            assert "finishing the interrupted" not in done.stderr
+        assert not (root / "feature_list.json").exists()
+        assert (root / "harness.toml").read_bytes() == toml
+        assert live.poll() is None
+        os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+        # its lock file is left, unheld: a dead init blocks nobody
+        assert (root / ".harness" / "locks" / "init.lock").is_file()
+        done = harness_run(root, "run")
+        assert done.returncode == 2, done.stderr
+        assert "harness init --spec" in done.stderr
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(live.pid, signal.SIGKILL)
+        live.wait()
+        server.close()
 
 
 def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -> None:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.cli.flags import add_config_flag, overrides
 from harness.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from harness.pidlock import PidLock
+    from initializer.agent import InitReport
 
 DEFAULT_SPEC = "SPEC.md"
 FEATURE_LIST = "feature_list.json"
@@ -68,7 +72,7 @@ def config_text(model: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     from harness.config import load_config
     from harness.model.names import no_model_error
-    from initializer.agent import initialize
+    from initializer.in_flight import drop_init, hold_init
 
     root = Path(args.project).resolve()
     config = load_config(root, overrides=overrides(args))
@@ -84,17 +88,18 @@ def run(args: argparse.Namespace) -> int:
             raise no_model_error()  # before anything is written or paid for (exit 2)
         if spec is not None and not spec.is_file():
             raise ArtifactError(spec, "--spec", "the specification does not exist", "")
-        # harness.toml first, with the model the user named: every later error's advice
-        # ("fix [model] name in harness.toml") points at a file that is there.
-        _write_model_flags(root, args, config_text(config.model))
-        _check_model(root, config, quiet=getattr(args, "quiet", False))
-    from harness.cli.live import ProgressLines
-    from harness.config import run_scope
-    from harness.events import Events
-
-    watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
-    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
-    report = initialize(root, spec, config, config_text=config_text(config.model), scope=scope)
+    # Held from before the first write to the end: `harness run` (or another init) beside
+    # this one says it still runs (exit 6), before this init has recorded anything.
+    no_state = not (root / ".harness").exists()
+    held = hold_init(root)
+    try:
+        report = _initialise(root, args, config, spec, fresh, held)
+    except BaseException:
+        if no_state:
+            drop_init(root, held)
+        raise
+    finally:
+        held.release()
     if report.already:
         print(
             f"harness init: {root} is already initialised ({report.features} features); "
@@ -109,6 +114,33 @@ def run(args: argparse.Namespace) -> int:
         if report.commit:
             print(f"harness init: the first commit holds {_named(root, report.commit)}")
     return 0
+
+
+def _initialise(
+    root: Path,
+    args: argparse.Namespace,
+    config: Any,
+    spec: Path | None,
+    fresh: bool,
+    held: PidLock,
+) -> InitReport:
+    """What `harness init` does under its lock: harness.toml and the model's check when
+    the project is new, then the initializer (or the report that it was done)."""
+    from harness.cli.live import ProgressLines
+    from harness.config import run_scope
+    from harness.events import Events
+    from initializer.agent import initialize
+
+    if fresh:
+        # harness.toml first, with the model the user named: every later error's advice
+        # ("fix [model] name in harness.toml") points at a file that is there.
+        _write_model_flags(root, args, config_text(config.model))
+        _check_model(root, config, quiet=getattr(args, "quiet", False))
+    watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
+    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+    return initialize(
+        root, spec, config, config_text=config_text(config.model), scope=scope, held=held
+    )
 
 
 def _named(root: Path, sha: str, most: int = 20) -> str:

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(args.project).resolve()
     try:
+        _refuse_beside_live_init(root)  # before anything here writes (the demo's files)
         demo_setup = _finish_demo_setup(root)
         _restore_init_config(root)
         config = load_config(root, overrides=overrides(args))
@@ -173,6 +174,7 @@ def _run(root: Path, config: Any, *, unattended: bool, scope: Any) -> Any:
     if not (root / "feature_list.json").exists():
         from harness.errors import ArtifactError
 
+        _refuse_beside_live_init(root)  # an init begun since: not "not initialised"
         raise ArtifactError(
             root / "feature_list.json",
             "(whole file)",
@@ -181,6 +183,14 @@ def _run(root: Path, config: Any, *, unattended: bool, scope: Any) -> Any:
             "quickstart project), then `harness run`.",
         )
     return run_project(root, config, unattended=unattended, scope=scope)
+
+
+def _refuse_beside_live_init(root: Path) -> None:
+    """RunLocked (exit 6) while `harness init` of ``root`` runs in another process, known
+    by its lock from its first write (its run is recorded later)."""
+    from initializer.in_flight import refuse_beside_live_init
+
+    refuse_beside_live_init(root)
 
 
 def _finish_demo_setup(root: Path) -> bool:

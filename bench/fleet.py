@@ -13,6 +13,7 @@ their first new step elsewhere (read from their journals).
     nice python bench/fleet.py --runs 1000 --latency 2 --workers 2 --no-kill --submit-first
     nice python bench/fleet.py --runs 6 --latency 2 --pg --machines --stagger --per-worker 6 \
         --features 3
+    nice python bench/fleet.py --runs 400 --per-worker 400 --submit-first --kill-at 150 --pg
 
 Say the machine's load with the figures (`uptime` is printed): the machine is shared.
 """
@@ -74,6 +75,14 @@ def main() -> int:
         "runs are taken over from the PostgreSQL journal and work-tree checkpoint",
     )
     parser.add_argument("--no-kill", action="store_true", help="do not kill a worker midway")
+    parser.add_argument(
+        "--kill-at",
+        type=int,
+        default=2,
+        metavar="N",
+        help="kill the first worker once it drives N runs (default 2): takeover at scale "
+        "(give --per-worker headroom so the others have slots for them)",
+    )
     parser.add_argument(
         "--stagger",
         action="store_true",
@@ -197,7 +206,7 @@ def main() -> int:
             idle.update({w: _proc(fleets[w].workers[w].pid) for w in late})
             late = []
             continue
-        if not args.no_kill and not late and killed_at is None and len(mine) >= 2:
+        if not args.no_kill and not late and killed_at is None and len(mine) >= args.kill_at:
             victims = {r["id"] for r in running if r["worker"] == workers[0]}
             cpu_at_kill = _proc(fleets[workers[0]].workers[workers[0]].pid)[0]
             fleets[workers[0]].kill(workers[0])

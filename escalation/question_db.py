@@ -136,10 +136,44 @@ class PostgresQuestions(QuestionDb):
         self.conn.close()
 
 
+class PooledQuestions(QuestionDb):
+    """The queue's tables through the process's pool (``Location.pool``): a connection is
+    borrowed for each statement, or kept for a transaction (a fleet worker's runs share a
+    few, where each held one of its own)."""
+
+    same = "IS NOT DISTINCT FROM"
+
+    def __init__(self, where: Location) -> None:
+        super().__init__(where.describe())
+        assert where.pool is not None
+        self.sql = where.pool.sql(where.url or "", dict_rows=True)
+        with self.lock:
+            self.sql.execute(POSTGRES_SCHEMA)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.sql.execute(sql, params)
+
+    def insert(self, sql: str, params: Sequence[Any]) -> int:
+        return self.sql.insert(sql, params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock, self.sql.batch():
+            yield
+
+    def begin(self) -> None:
+        raise NotImplementedError("a pooled queue's transaction is `transaction()`")
+
+    def close(self) -> None:
+        self.sql.close()
+
+
 def open_questions(where: Location | Path) -> QuestionDb:
     """The queue of the journal at ``where`` (its tables made if absent)."""
     where = as_location(where)
     if where.backend == "postgres":
+        if where.pool is not None and where.pool.accepts(where.url or ""):
+            return PooledQuestions(where)
         return PostgresQuestions(where.url or "", where.describe())
     if where.backend == "memory":
         assert where.memory is not None
@@ -164,6 +198,9 @@ def questions_exist(where: Location | Path) -> bool:
         return (where.state_dir / FILE).exists()
     if where.backend == "memory":
         return where.memory is not None and "questions" in where.memory.extras
+    if where.pool is not None and where.pool.accepts(where.url or ""):
+        found = where.pool.sql(where.url or "").execute("SELECT to_regclass('questions')")
+        return found.fetchone()[0] is not None
     import psycopg
 
     try:

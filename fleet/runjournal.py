@@ -31,6 +31,7 @@ from harness.journal.postgres.store import TableBlobs
 if TYPE_CHECKING:
     from fleet.place import Place
     from harness.journal.postgres.connect import PgSql
+    from harness.journal.postgres.pool import Pool, PooledSql
 
 SECRET_TABLE = "harness_fleet_secret"
 CHECKPOINT_TABLE = "harness_checkpoint"  # in the run's schema, beside its journal
@@ -86,19 +87,25 @@ def fleet_secret(url: str) -> bytes:
 
 
 class RunJournals:
-    """Where each run of a PostgreSQL fleet keeps its journal and checkpoints."""
+    """Where each run of a PostgreSQL fleet keeps its journal and checkpoints; with a
+    ``pool`` (a worker's), every run's journal, questions and checkpoints share its
+    connections (``harness.journal.postgres.pool``)."""
 
-    def __init__(self, place: Place) -> None:
+    def __init__(self, place: Place, pool: Pool | None = None) -> None:
 
         assert place.url is not None, "the embedded fleet keeps SQLite journals per run"
         self.url = place.url
+        self.pool = pool
         self.keys = DerivedKeys(fleet_secret(place.url))
+
+    def _sql(self, url: str) -> PgSql | PooledSql:
+        return self.pool.sql(url) if self.pool is not None else _connect(url)
 
     def location(self, run_id: str, project: Path) -> Location:
         """The run's journal (its schema made if absent): the same on every machine."""
 
         schema = schema_of(run_id)
-        sql = _connect(self.url)
+        sql = self._sql(self.url)
         try:
             with sql.batch():
                 sql.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
@@ -110,13 +117,14 @@ class RunJournals:
             url=schema_url(self.url, schema),
             project=f"harness-fleet-run:{run_id}",
             keys=self.keys,
+            pool=self.pool,
         )
 
     def checkpoint(self, where: Location, data: bytes, head: str) -> str:
         """Keep ``data`` in the run's blob store and name it the run's checkpoint, in one
         transaction; its digest. StorageError when the database cannot be reached."""
 
-        sql = _connect(where.url or "")
+        sql = self._sql(where.url or "")
         try:
             with sql.batch():
                 _checkpoint_table(sql)
@@ -138,7 +146,7 @@ class RunJournals:
 
     def latest_digest(self, where: Location) -> str | None:
         """The digest of the run's last checkpoint (None: it has none)."""
-        sql = _connect(where.url or "")
+        sql = self._sql(where.url or "")
         try:
             found = sql.execute(f"SELECT to_regclass('{CHECKPOINT_TABLE}')").fetchone()
             if not found or found[0] is None:
@@ -151,7 +159,7 @@ class RunJournals:
     def load(self, where: Location, digest: str) -> bytes:
         """A checkpoint's bytes, checked against its digest (JournalDamaged if not)."""
 
-        sql = _connect(where.url or "")
+        sql = self._sql(where.url or "")
         try:
             return TableBlobs(sql).get(digest)
         finally:
@@ -172,7 +180,7 @@ class RunCheckpoints:
         return self.journals.load(self.where, digest)
 
 
-def _checkpoint_table(sql: PgSql) -> None:
+def _checkpoint_table(sql: PgSql | PooledSql) -> None:
     sql.execute(
         f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
         "head text NOT NULL, blob text NOT NULL, size bigint NOT NULL, "

@@ -26,10 +26,11 @@ from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
 from fleet.classes import ClassTable
 from fleet.db import FleetDb, WorkerRow
 from fleet.drive import WorkerState
-from fleet.drives import Drives
+from fleet.drives import HOSTS, Drives
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
 from fleet.warm import warm
+from harness.journal.postgres.pool import Pool
 from runners.process import pid_alive
 
 if TYPE_CHECKING:
@@ -40,6 +41,10 @@ LOST_AFTER_S = 10.0
 GRACE_S = 600  # how long a stopping worker waits for its steps in flight
 DBOS_POOL = 10  # DBOS's connections per worker (its default, 20, is sized for web servers)
 DBOS_THREADS = 8
+CONNECTIONS = HOSTS + 2
+"""A PostgreSQL fleet's connections for the runs' stores per worker: one per drive host
+thread, one for the flusher of deferred step ends, one for the beat's and DBOS's threads
+(prepare, publish) (``harness.journal.postgres.pool``; plus its lock connection)."""
 """DBOS's executor: its own database calls (each step's record, the queue's dispatch).
 The drives are coroutines on its loop and hold none of them (``fleet.drives``)."""
 
@@ -62,6 +67,7 @@ def serve(
     runs: int,
     environ: Mapping[str, str],
     lost_after_s: float = LOST_AFTER_S,
+    connections: int = CONNECTIONS,
     grace_s: int = GRACE_S,
     ready: Any = None,
     hooks: Any = None,
@@ -91,7 +97,8 @@ def serve(
         drives=Drives(),
     )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
-        state.journals = RunJournals(place)
+        pool = Pool(place.url, connections, name=f"harness fleet worker {worker_id}")
+        state.journals = RunJournals(place, pool)
     workflow.current = state
     quiet_dbos()
     client = Client(place)  # makes DBOS's tables if this is the fleet's first process
@@ -160,6 +167,8 @@ def serve(
             db.close()
             assert state.drives is not None
             state.drives.close()
+            if state.journals is not None and state.journals.pool is not None:
+                state.journals.pool.close()
     return 0
 
 

@@ -1,6 +1,8 @@
 """The journal's three stores as one fixture: a test that takes ``where`` runs on SQLite,
-in memory and on PostgreSQL (a real server, tests/pg.py), through the same ``Location``
-(the journal's conformance suite, tests/harness/journal/, and the question queue's)."""
+in memory and on PostgreSQL (a real server, tests/pg.py), there once with a connection of
+its own and once through a pool of two connections (``Location.pool``: a fleet worker's),
+through the same ``Location`` (the journal's conformance suite, tests/harness/journal/,
+and the question queue's)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import pytest
 
 from harness.journal import Location
 from harness.journal.memory import MemoryDatabase
+from harness.journal.postgres.pool import Pool
 from harness.journal.sqlite.store import db_path
 
-BACKENDS = ("sqlite", "memory", "postgres")
+BACKENDS = ("sqlite", "memory", "postgres", "pooled")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -23,9 +26,13 @@ def where(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
     state = tmp_path / ".harness"
     if request.param == "memory":
         return Location(state, memory=MemoryDatabase())
-    if request.param == "postgres":
+    if request.param in ("postgres", "pooled"):
         url = request.getfixturevalue("pg_url")
-        return Location(state, url=url, project=str(tmp_path))
+        pool = None
+        if request.param == "pooled":
+            pool = Pool(url, 2)
+            request.addfinalizer(pool.close)
+        return Location(state, url=url, project=str(tmp_path), pool=pool)
     return Location(state)
 
 

@@ -26,6 +26,7 @@ from harness.journal.sqlite.store import exists as sqlite_exists
 if TYPE_CHECKING:
     from harness.journal.keys import KeySource
     from harness.journal.memory import MemoryDatabase
+    from harness.journal.postgres.pool import Pool
     from harness.journal.protocol import JournalReader
 
 Kind = Literal["sqlite", "postgres", "memory"]
@@ -43,6 +44,9 @@ class Location:
     PostgreSQL journal opened for another project is refused, never mixed."""
     keys: KeySource | None = field(default=None, compare=False, repr=False)
     """Where the chain's key comes from (None: the key files of this machine)."""
+    pool: Pool | None = field(default=None, compare=False, repr=False)
+    """The process's PostgreSQL connections shared by every journal it opens on that server
+    (a fleet worker's runs: ``harness.journal.postgres.pool``); None: one connection each."""
 
     def key_source(self) -> KeySource:
 

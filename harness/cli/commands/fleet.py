@@ -92,6 +92,14 @@ def register(subparsers: Any) -> None:
         help="the worker id (default <host>-<k>, the machine's first free slot)",
     )
     worker.add_argument(
+        "--connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="PostgreSQL connections its runs' journals and questions share, plus one for "
+        "their run locks (default 6; a PostgreSQL fleet only)",
+    )
+    worker.add_argument(
         "--lost-after",
         type=float,
         default=None,
@@ -209,10 +217,12 @@ def run_worker(args: argparse.Namespace) -> int:
     import os
 
     from fleet.place import FleetError
-    from fleet.worker import GRACE_S, LOST_AFTER_S, default_id, serve
+    from fleet.worker import CONNECTIONS, GRACE_S, LOST_AFTER_S, default_id, serve
 
     if args.runs < 1:
         raise FleetError(f"--runs {args.runs}: a worker drives at least one run")
+    if args.connections is not None and args.connections < 1:
+        raise FleetError(f"--connections {args.connections}: its runs need at least one")
     for key in ("memory_mb", "cpus", "timeout_s", "gpus"):
         value = getattr(args, f"max_{key}")
         if value is not None and value < (0 if key == "gpus" else 1e-9):
@@ -233,6 +243,7 @@ def run_worker(args: argparse.Namespace) -> int:
             runs=args.runs,
             environ=os.environ,
             lost_after_s=args.lost_after or LOST_AFTER_S,
+            connections=args.connections or CONNECTIONS,
             grace_s=args.grace if args.grace is not None else GRACE_S,
             hooks=getattr(args, "hooks", None),
             maxima={

@@ -15,6 +15,9 @@ from harness.errors import JournalError, StorageError
 if TYPE_CHECKING:
     import psycopg
 
+    from harness.journal.location import Location
+    from harness.journal.postgres.pool import PooledSql
+
 CONNECT_TIMEOUT_S = 10
 _PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
@@ -33,16 +36,25 @@ def connect(url: str, *, readonly: bool = False) -> PgSql:
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as error:
-        raise StorageError(where, "unreachable", _first_line(error)) from error
+        raise StorageError(where, "unreachable", first_line(error)) from error
     except psycopg.Error as error:
-        raise JournalError(f"journal {where}: {_first_line(error)}") from error
+        raise JournalError(f"journal {where}: {first_line(error)}") from error
     sql = PgSql(conn, where)
     if readonly:
         sql.execute("SET default_transaction_read_only = on")
     return sql
 
 
-def _first_line(error: BaseException) -> str:
+def open_sql(where: Location, *, readonly: bool = False) -> PgSql | PooledSql:
+    """The journal's statements at ``where``: through its process's pool when it has one
+    for that server (``Location.pool``), else a connection of its own."""
+    url = where.url or ""
+    if where.pool is not None and where.pool.accepts(url):
+        return where.pool.sql(url, readonly=readonly)
+    return connect(url, readonly=readonly)
+
+
+def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
@@ -65,9 +77,9 @@ class PgSql:
         try:
             return self.conn.execute(text, params)
         except psycopg.OperationalError as error:
-            raise StorageError(self.where, "unreachable", _first_line(error)) from error
+            raise StorageError(self.where, "unreachable", first_line(error)) from error
         except psycopg.Error as error:
-            raise JournalError(f"journal {self.where}: {_first_line(error)}") from error
+            raise JournalError(f"journal {self.where}: {first_line(error)}") from error
 
     def insert(self, sql: str, params: Sequence[Any]) -> int:
         row = self.execute(sql + " RETURNING id", params).fetchone()

@@ -7,9 +7,14 @@ the key that signs its chain is in the key file, never in the database.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from harness.errors import JournalDamaged, JournalError
 from harness.journal import keys
-from harness.journal.postgres.connect import PgSql
+
+if TYPE_CHECKING:
+    from harness.journal.postgres.connect import PgSql
+    from harness.journal.postgres.pool import PooledSql
 
 SCHEMA_VERSION = 2
 _CREATE_LOCK = 0x6861726E657373  # "harness": one creator at a time
@@ -58,7 +63,7 @@ CREATE TABLE cache_stats (
 """
 
 
-def read_meta(sql: PgSql) -> dict[str, str] | None:
+def read_meta(sql: PgSql | PooledSql) -> dict[str, str] | None:
     """The journal's ``meta`` (None: the database holds no journal yet)."""
     row = sql.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
     if not row or not row[0]:
@@ -75,7 +80,7 @@ def read_meta(sql: PgSql) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in sql.execute("SELECT key, value FROM meta").fetchall()}
 
 
-def ensure(sql: PgSql, project: str, source: keys.KeySource = keys.KEY_FILES) -> str:
+def ensure(sql: PgSql | PooledSql, project: str, source: keys.KeySource = keys.KEY_FILES) -> str:
     """The journal id of the database, made (with its key, from ``source``) if it holds none
     yet; a journal that belongs to another project is refused."""
     meta = read_meta(sql)

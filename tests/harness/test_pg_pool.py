@@ -1,0 +1,157 @@
+"""Journals sharing a process's PostgreSQL connections (``harness.journal.postgres.pool``):
+many journals written at once hold the pool's connections only, each step's append stays
+one transaction and each chain verifies; the run locks stay exclusive inside the process,
+and a lock connection lost while the process lives fences the stores that locked through
+it, so another driver's takeover is safe. The journal's whole conformance suite also runs
+through a pool (``pooled`` in tests/stores.py)."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import RunLocked, StorageError
+from harness.journal import Journal, Location
+from harness.journal.postgres.pool import Pool
+from harness.journal.verify import verify
+from tests.stores import raw
+
+NAME = "harness test pool"
+
+
+def _connections(server: Any) -> int:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (NAME,)
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_many_journals_at_once_hold_the_pools_connections_only(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    pool = Pool(pg_server.url(), 2, name=NAME)
+    runs = 12
+    places = [
+        Location(
+            tmp_path / f"p{k}" / ".harness", url=pg_server.new_schema(), project=f"p{k}", pool=pool
+        )
+        for k in range(runs)
+    ]
+    most = 0
+    gate = threading.Barrier(runs + 1)
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def drive(where: Location) -> None:
+        try:
+            with Journal.open(where) as journal:
+                run = journal.start_run()
+                gate.wait()  # every journal open (and its run locked) at once
+                session = run.session(1)
+                for k in range(20):
+                    session.step("tool", f"s{k}", {"k": k}, lambda k=k: {"k": k, "pad": "x" * 400})
+                session.close("progress", {})
+                run.finish("complete", {})
+        except BaseException as error:
+            errors.append(error)
+            raise
+
+    threads = [threading.Thread(target=drive, args=(where,)) for where in places]
+    for thread in threads:
+        thread.start()
+    gate.wait(timeout=120)
+    while any(t.is_alive() for t in threads):
+        most = max(most, _connections(pg_server))
+        done.wait(0.01)
+    for thread in threads:
+        thread.join()
+    assert not errors
+    try:
+        assert 0 < most <= 3, f"{most} connections for {runs} journals (pool of 2 + its lock)"
+        assert pool.most <= 2
+        for where in places:
+            report = verify(where)
+            assert report.ok, report
+            with Journal.open(where) as journal:
+                steps = journal.steps()
+                assert [s.name for s in steps] == [f"s{k}" for k in range(20)]
+                assert all(s.status == "ended" and s.attempts == 1 for s in steps)
+    finally:
+        pool.close()
+
+
+def test_a_run_locked_by_one_store_of_the_pool_is_refused_to_another(
+    pg_url: str, tmp_path: Path
+) -> None:
+    pool = Pool(pg_url, 2, name=NAME)
+    where = Location(tmp_path / ".harness", url=pg_url, project="p", pool=pool)
+    try:
+        with Journal.open(where) as first:
+            run = first.start_run()
+            # the server's advisory locks are per connection: both stores share the pool's
+            with Journal.open(where) as second, pytest.raises(RunLocked):
+                second.resume_run(run.id)
+        with Journal.open(where) as third:
+            third.resume_run(run.id)  # released when the first closed
+        leaked = Journal.open(where)
+        leaked.resume_run(run.id)
+        del leaked  # never closed: its lock goes with it, as its own connection's did
+        gc.collect()
+        with Journal.open(where) as fourth:
+            fourth.resume_run(run.id)
+    finally:
+        pool.close()
+
+
+def test_a_lost_lock_connection_fences_its_stores_and_another_driver_takes_over(
+    pg_server: Any, tmp_path: Path
+) -> None:
+    url = pg_server.new_schema()
+    pool = Pool(url, 2, name=NAME)
+    where = Location(tmp_path / ".harness", url=url, project="p", pool=pool)
+    alone = Location(tmp_path / ".harness", url=url, project="p")  # another process's
+    journal = Journal.open(where)
+    try:
+        run = journal.start_run()
+        session = run.session(1)
+        session.step("tool", "before", {}, lambda: 1)
+        killed = raw(
+            alone,
+            "SELECT pg_terminate_backend(pid) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        assert killed == [(True,)]  # the one lock connection
+        deadline = time.monotonic() + 60  # liveness bound only
+        while raw(alone, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") != [(0,)]:
+            assert time.monotonic() < deadline, "the terminated backend kept its lock"
+            time.sleep(0.05)
+        with Journal.open(alone) as other:  # its lock died with it: another takes the run
+            door = other.resume_run(run.id).session(1)
+            door.step("tool", "before", {}, lambda: 1)  # in flight there: run again
+            door.step("tool", "theirs", {}, lambda: 2)
+            with pytest.raises(StorageError, match="run locks was lost"):
+                session.step("tool", "mine", {}, lambda: 3)
+            with pytest.raises(StorageError, match="run locks was lost"):
+                session.step("tool", "mine again", {}, lambda: 3)
+        with Journal.open_readonly(alone) as reader:
+            steps = [s.name for s in reader.steps()]
+        assert steps == ["before", "theirs"]
+        assert verify(alone).ok
+    finally:
+        journal.close()
+        pool.close()
+    pool = Pool(url, 2, name=NAME)
+    try:  # a fenced process opens the journal again, once the other let go
+        with Journal.open(Location(where.state_dir, url=url, project="p", pool=pool)) as again:
+            again.resume_run(run.id)
+    finally:
+        pool.close()

@@ -38,7 +38,7 @@ def one_size(count: int, folder: Path) -> dict[str, list[float]]:
     for index in range(count):
         root = folder / f"r{count}-{index}"
         root.mkdir()
-        runner = LocalRunner(root, warn=False)
+        runner = LocalRunner(root)
         runner.run("setsid sleep 600 >/dev/null 2>&1 & echo ok")
         runners.append(runner)
     times: dict[str, list[float]] = {"tree": [], "scan": []}

@@ -32,7 +32,8 @@ from initializer.first_commit import (
 from initializer.in_flight import hold_init, live_init, refuse_beside_live_init, still_running
 from initializer.tools import ACCEPTANCE_DIR, INIT_TOOLS
 from runners.factory import make_runner
-from session.chaos import ChaosJournal
+from runners.local import WARNING as NOT_A_SANDBOX
+from session.chaos import with_hooks
 from session.committable import Selection
 from session.context import WorkContext
 from session.loop import AgentLoop, Limits
@@ -206,9 +207,7 @@ def _initialise(
     scope: RunScope,
 ) -> InitReport:
 
-    journal: StepJournal = run.session(0)
-    if scope.hooks is not None:
-        journal = ChaosJournal(journal, scope.hooks)
+    journal = with_hooks(run.session(0), scope)
     runner = make_runner(
         config.runner,
         root,
@@ -217,6 +216,8 @@ def _initialise(
         environ=scope.public_environ(),
         hide=config.protect.hide,
     )
+    if not runner.sandboxed:
+        scope.events.notice(NOT_A_SANDBOX)
     ctx = WorkContext(
         root=root, runner=runner, run_id=run.id, session=0, secret=config.protect.hide
     )

@@ -5,7 +5,8 @@ through the harness's own process tree (:mod:`runners.reaper`: the harness is th
 subreaper), and stopped at the session's end, never by a scan of every process.
 
 Not a sandbox: commands see the whole file system and the network as the user running
-the harness. It says so loudly, once per process, and sets ``sandboxed = False``.
+the harness. It sets ``sandboxed = False``; a run or an init that uses it says
+:data:`WARNING` through its events (a progress line, a ``notice`` on --json).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,25 +35,13 @@ from runners.process import (
 log = logging.getLogger(__name__)
 
 WARNING = (
-    "harness: WARNING: the local runner is NOT a sandbox: commands run as you, with your "
+    "WARNING: the local runner is NOT a sandbox: commands run as you, with your "
     'files and network. Use Docker (runner.kind = "docker") or bubblewrap '
     '(runner.kind = "bwrap") for untrusted work.'
 )
 # Every command carries this variable with the runner's token, so stop() can tell the
 # processes a command left behind, even in other sessions (best effort: not a sandbox).
 TOKEN_VAR = "HARNESS_LOCAL"
-_warned = False
-_warn_lock = threading.Lock()
-
-
-def warn_not_sandboxed() -> None:
-    """Print and log the not-a-sandbox warning, once per process."""
-    global _warned
-    with _warn_lock:
-        if _warned:
-            return
-        _warned = True
-    print(WARNING, file=sys.stderr)  # printed, not logged: logging's fallback would repeat it
 
 
 class LocalRunner:
@@ -70,7 +58,6 @@ class LocalRunner:
         setup_network: bool = True,
         reason: str = 'configured (runner.kind = "local")',
         max_output_bytes: int = MAX_OUTPUT_BYTES,
-        warn: bool = True,
         disk_mb: int | None = None,
         max_file_mb: int | None = None,
         environ: Mapping[str, str] | None = None,
@@ -89,8 +76,6 @@ class LocalRunner:
         self.token = uuid.uuid4().hex
         self._running: set[int] = set()  # the commands in flight (session = group = pid)
         self._tree = reaper.adopt_orphans()  # False: stop() scans /proc as before
-        if warn:
-            warn_not_sandboxed()
 
     def describe(self) -> str:
         return (

@@ -8,21 +8,21 @@ kill their run. Two switches:
 - ``at="kind:name[#k]"`` (``--in kind:name[#k]``): die inside the k-th live step of that
   kind and name (e.g. `git:commit`, `runner:wake:init.sh`, `artifact:orient`, `llm:*#3`).
 A marker file under `.harness/` records that the crash happened, so the resumed process
-goes past the same point instead of dying again.
+goes past the same point instead of dying again. The switch says where it crashes through
+the run's events (:func:`with_hooks`): a progress line, a ``notice`` on --json.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from harness.journal.protocol import StepJournal
-    from harness.scope import StepHooks
+    from harness.scope import RunScope, StepHooks
 
 T = TypeVar("T")
 
@@ -36,6 +36,7 @@ class CrashSwitch:
         self.kind, self.name, self.nth = _parse(at)
         self.count = 0
         self.seen = 0
+        self.say: Callable[[str], None] = lambda text: None  # the run's: with_hooks
 
     def __call__(self) -> None:
         """Called at the start of every live tool call."""
@@ -61,7 +62,7 @@ class CrashSwitch:
         if marker.exists():
             return
         marker.write_text("crashed here on purpose\n")
-        print(f"harness: crashing on purpose in {what}", file=sys.stderr, flush=True)
+        self.say(f"crashing on purpose in {what}")  # flushed by the observers
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -71,6 +72,16 @@ def _parse(at: str | None) -> tuple[str | None, str, int]:
     spec, _, nth = at.partition("#")
     kind, _, name = spec.partition(":")
     return kind, name or "*", int(nth or 1)
+
+
+def with_hooks(journal: StepJournal, scope: RunScope) -> StepJournal:
+    """The run's journal through its step hooks, if it has any; a crash switch among them
+    says where it crashes through the run's events."""
+    if scope.hooks is None:
+        return journal
+    if isinstance(scope.hooks, CrashSwitch):
+        scope.hooks.say = scope.events.notice
+    return ChaosJournal(journal, scope.hooks)
 
 
 class ChaosJournal:

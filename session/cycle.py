@@ -13,7 +13,7 @@ from escalation.learn import FitReport, Settled
 from escalation.trace import Settling, file_digest
 from runners import CommandResult
 from session.brief import build_messages, pick_feature
-from session.chaos import ChaosJournal
+from session.chaos import with_hooks
 from session.context import WorkContext
 from session.env import SessionEnv
 from session.evidence import demote_unverified
@@ -73,9 +73,7 @@ class Worked:
 def run_session(env: SessionEnv, number: int) -> SessionOutcome:
     """Run (or resume, replaying its recorded steps) session `number` of the run:
     wake → orient → work → writeback, each phase made of journaled steps."""
-    journal = env.run.session(number)
-    if env.scope.hooks is not None:
-        journal = ChaosJournal(journal, env.scope.hooks)
+    journal = with_hooks(env.run.session(number), env.scope)
 
     snapshot: WakeSnapshot = wake_repository(env, journal)  # refuses a repository not to use
     woken = wake(env, journal)

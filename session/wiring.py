@@ -14,6 +14,7 @@ from harness.model import Accounting, LitellmModel, Usage
 from harness.tools import ToolRegistry
 from runners import Resources
 from runners.factory import make_runner
+from runners.local import WARNING as NOT_A_SANDBOX
 from runners.waited import waited, waited_factory
 from session.codemode import make_code_tool
 from session.context import WorkContext
@@ -116,6 +117,8 @@ def build_env(
         ),
         scope.waits,
     )
+    if not runner.sandboxed:
+        scope.events.notice(NOT_A_SANDBOX)
     accounting = Accounting(config.budgets)
     restore_spent(accounting, run)
 

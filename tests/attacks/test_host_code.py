@@ -110,7 +110,7 @@ def test_git_bwrap_and_prlimit_are_never_found_in_the_project(
         "from fleet.hostgit import git as fleet_git\n"
         "fleet_git(root, 'status', '--porcelain')\n"
         "from runners.local import LocalRunner\n"
-        "assert LocalRunner(root, warn=False).run('echo ok').stdout == 'ok\\n'\n"
+        "assert LocalRunner(root).run('echo ok').stdout == 'ok\\n'\n"
         "from runners.bwrap import bwrap_version, BubblewrapRunner\n"
         "if bwrap_version() is not None:\n"
         "    result = BubblewrapRunner(root).run('echo ok')\n"

@@ -102,7 +102,7 @@ def test_commands_of_runs_on_one_host_thread_run_at_once(tmp_path: Path) -> None
     it end: all 6 are running at once (a command on its drive thread would hold it: the
     second would never start while the first waits), each result its own."""
     drives = Drives(hosts=1)
-    runners = [WaitedRunner(LocalRunner(tmp_path, warn=False), drives) for _ in range(6)]
+    runners = [WaitedRunner(LocalRunner(tmp_path), drives) for _ in range(6)]
     wait = "while [ ! -e go ]; do sleep 0.05; done"
     try:
         futures = [

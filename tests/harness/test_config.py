@@ -217,7 +217,7 @@ def test_the_model_key_variable_is_secret_whatever_its_name(
     assert Redactor().text("key llm-value-0123456789") == "key llm-value-0123456789"
     with Journal.open(tmp_path / ".harness", redactor=scope.secrets) as journal:
         assert "llm-value" not in journal.redactor.text("llm-value-0123456789")
-    runner = LocalRunner(tmp_path, warn=False, environ=scope.public_environ())
+    runner = LocalRunner(tmp_path, environ=scope.public_environ())
     assert runner.run("echo ${MY_LLM:-unset}").stdout.split() == ["unset"]
 
 

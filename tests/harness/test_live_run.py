@@ -254,9 +254,10 @@ def test_the_session_s_own_notices_are_events_quiet_means_quiet(
     tmp_path: Path, state_home: Path
 ) -> None:
     """Issue 26: what the session tells the user goes through the run's observers, as the
-    writeback's notices do: the local runner's warning about [verify] hidden paths, a
-    damaged user record of escalation, and a question the run waits on (with its choices
-    and how to answer). On the --json stream; nothing of them on stderr with --quiet."""
+    writeback's notices do: that the local runner is not a sandbox and the [verify] hidden
+    paths it cannot hide, a damaged user record of escalation, and a question the run
+    waits on (with its choices and how to answer). On the --json stream; nothing of them
+    on stderr with --quiet."""
     record = user_record_path(state_home)
     record.parent.mkdir(parents=True)
     record.write_bytes(b"not a database, " * 64)
@@ -292,9 +293,10 @@ def test_the_session_s_own_notices_are_events_quiet_means_quiet(
     hidden = "the local runner cannot hide [verify] hidden paths (notes-for-checks.txt)"
     assert any(hidden in n for n in notices), notices
     assert any("cannot open the escalation record" in n for n in notices), notices
+    assert any("the local runner is NOT a sandbox" in n for n in notices), notices
     (asked,) = [e for e in events if e["type"] == "question"]
     assert asked["status"] == "waiting" and asked["choices"] == ["red", "blue"]
-    for said in (hidden, "escalation record", "waiting for a human", "Which colour?"):
+    for said in (hidden, "escalation record", "waiting for a human", "Which colour?", "NOT a"):
         assert said not in err, f"{said!r} on stderr under --quiet: {err}"
     # Without --quiet the question's line tells the choices and how to answer.
     question = Event(
@@ -307,3 +309,20 @@ def test_the_session_s_own_notices_are_events_quiet_means_quiet(
     line = ProgressLines(io.StringIO()).render(question) or ""
     qid = asked["id"]
     assert "1. red; 2. blue" in line and f"harness answer {qid} TEXT` (or --choice N)" in line
+
+
+def test_each_init_and_run_on_the_local_runner_says_it_is_not_a_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each run and each init that uses it, not once per process (an embedding program,
+    the TUI or a fleet worker runs many): a progress line; nothing with --quiet."""
+    said = "harness: WARNING: the local runner is NOT a sandbox"
+    first, second = (make_project(tmp_path / name, count=1) for name in ("a", "b"))
+    for root in (first, second):
+        init(root)
+        assert said in capsys.readouterr().err
+    assert harness(first, "run") == 0
+    assert said in capsys.readouterr().err
+    quiet = make_project(tmp_path / "q", count=1)
+    assert harness(quiet, "init", "--quiet", "--spec", str(quiet / "SPEC.md")) == 0
+    assert "NOT a sandbox" not in capsys.readouterr().err

@@ -15,11 +15,6 @@ from runners.factory import make_runner
 from runners.local import LocalRunner
 
 
-@pytest.fixture(autouse=True)
-def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("runners.local._warned", True)
-
-
 def test_local_kind_gives_the_local_runner(tmp_path: Path) -> None:
     runner = make_runner(RunnerConfig(kind="local", memory_mb=300), tmp_path, labels={})
     assert isinstance(runner, LocalRunner)

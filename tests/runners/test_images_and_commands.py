@@ -95,7 +95,6 @@ def test_doctor_names_the_runner_in_use(
     if kind == "bwrap" and bwrap_version() is None:
         pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")
     monkeypatch.setenv("HARNESS_RUNNER_KIND", kind)
-    monkeypatch.setattr("runners.local._warned", True)
     main(["-C", str(_git_project(tmp_path)), "doctor"])
     out = capsys.readouterr().out
     assert line in out

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from runners import Resources
-from runners import local as local_module
 from runners.local import LocalRunner
 
 
 @pytest.fixture
 def runner(tmp_path: Path) -> LocalRunner:
-    return LocalRunner(tmp_path, warn=False)
+    return LocalRunner(tmp_path)
 
 
 def _gone(pid: int) -> bool:
@@ -70,7 +69,7 @@ def test_memory_limit_is_classified_as_oom(runner: LocalRunner) -> None:
 
 
 def test_output_keeps_the_tail(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False, max_output_bytes=1000)
+    runner = LocalRunner(tmp_path, max_output_bytes=1000)
     result = runner.run("i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done")
     assert result.stdout.startswith("[... ")
     assert "earlier bytes cut" in result.stdout.splitlines()[0]
@@ -94,16 +93,14 @@ def test_secrets_in_the_environment_are_not_passed(
     assert result.stdout.split() == ["unset", "unset", "unset", "visible", "x"]
 
 
-def test_warns_once_that_it_is_not_a_sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_says_it_is_not_a_sandbox_to_its_user_not_to_stderr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(local_module, "_warned", False)
-    first = LocalRunner(tmp_path)
-    LocalRunner(tmp_path)
-    err = capsys.readouterr().err
-    assert err.count("NOT a sandbox") == 1
-    assert first.sandboxed is False
-    assert "NOT a sandbox" in first.describe()
+    """The run or init that uses it says so through its events (test_live_run)."""
+    runner = LocalRunner(tmp_path)
+    assert capsys.readouterr().err == ""
+    assert runner.sandboxed is False
+    assert "NOT a sandbox" in runner.describe()
 
 
 def test_cwd_outside_the_project_is_refused(runner: LocalRunner) -> None:
@@ -114,7 +111,7 @@ def test_cwd_outside_the_project_is_refused(runner: LocalRunner) -> None:
 
 
 def test_stop_ends_what_the_commands_left_running(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path)
     result = runner.run(
         "setsid sh -c 'while :; do date +%N >> beat.txt; sleep 0.05; done' >/dev/null 2>&1 & "
         "sleep 0.2; echo started"
@@ -134,14 +131,14 @@ def test_stop_ends_what_the_commands_left_running(tmp_path: Path) -> None:
 
 
 def test_a_sparse_file_past_the_file_limit_is_a_disk_failure(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False, max_file_mb=5)
+    runner = LocalRunner(tmp_path, max_file_mb=5)
     result = runner.run("truncate -s 50G big.bin; echo done")
     assert result.failure is not None and result.failure.kind == "disk"
     assert (tmp_path / "big.bin").stat().st_size <= 5 << 20
 
 
 def test_the_workspace_budget_is_a_disk_failure(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False, disk_mb=1)
+    runner = LocalRunner(tmp_path, disk_mb=1)
     result = runner.run("dd if=/dev/zero of=a.bin bs=1M count=2 2>/dev/null")
     assert result.failure is not None and result.failure.kind == "disk"
     assert result.failure.limit == "disk_mb=1"

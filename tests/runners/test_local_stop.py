@@ -39,7 +39,7 @@ def test_a_daemon_whose_child_cleared_its_environment_is_stopped(tmp_path: Path)
     # The token lives in the environment: `env -i` drops it. The old /proc scan killed the
     # setsid shell (it has the token) and left its env -i child (in a session of its own)
     # running.
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path)
     loop = "while :; do date +%N >> beat.txt; sleep 0.05; done"
     result = runner.run(
         f"setsid sh -c 'env -i setsid /bin/sh -c \"{loop}\" & wait' >/dev/null 2>&1 & "
@@ -53,7 +53,7 @@ def test_a_daemon_whose_child_cleared_its_environment_is_stopped(tmp_path: Path)
 
 
 def test_a_double_fork_into_a_new_session_is_stopped(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path)
     loop = 'trap "" TERM HUP INT; while :; do date +%N >> beat.txt; sleep 0.05; done'
     runner.run(f"(setsid sh -c '(sh -c \"{loop}\" &) ; exit 0' &) >/dev/null 2>&1; echo ok")
     beat = tmp_path / "beat.txt"
@@ -64,7 +64,7 @@ def test_a_double_fork_into_a_new_session_is_stopped(tmp_path: Path) -> None:
 
 
 def test_what_exited_by_itself_is_reaped_by_the_stop(tmp_path: Path) -> None:
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path)
     # (One that also left the command's session and died before the command ended carries
     # nothing to tell whose it is: it stays a zombie of the harness; runners/README.md.)
     result = runner.run("sleep 0.3 >/dev/null 2>&1 & echo $!; sh -c 'sleep 2 &' 2>/dev/null")
@@ -86,7 +86,7 @@ def test_what_exited_by_itself_is_reaped_by_the_stop(tmp_path: Path) -> None:
 def test_a_process_outside_the_commands_is_not_touched(tmp_path: Path) -> None:
     # The old stop() read the environment of every process of the machine and killed any
     # that carried the token; now only the runner's own commands' tree is looked at.
-    runner = LocalRunner(tmp_path, warn=False)
+    runner = LocalRunner(tmp_path)
     runner.run("true")
     parent = subprocess.Popen(
         ["sh", "-c", f"env {TOKEN_VAR}={runner.token} sleep 60 & echo $!; wait"],
@@ -113,8 +113,8 @@ def test_a_process_outside_the_commands_is_not_touched(tmp_path: Path) -> None:
 def test_two_runners_stop_only_their_own(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = LocalRunner(tmp_path / "a", warn=False)
-    second = LocalRunner(tmp_path / "b", warn=False)
+    first = LocalRunner(tmp_path / "a")
+    second = LocalRunner(tmp_path / "b")
     loop = "while :; do date +%N >> beat.txt; sleep 0.05; done"
     for runner in (first, second):
         runner.run(f"setsid sh -c '{loop}' >/dev/null 2>&1 & echo ok")

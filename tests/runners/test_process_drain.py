@@ -35,7 +35,7 @@ def late_reader(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _runner(kind: str, root: Path) -> LocalRunner | BubblewrapRunner:
     if kind == "local":
-        return LocalRunner(root, warn=False)
+        return LocalRunner(root)
     if bwrap_version() is None:
         pytest.skip("bubblewrap cannot run here")
     return BubblewrapRunner(root)

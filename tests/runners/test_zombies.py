@@ -40,7 +40,7 @@ def zombies():
     return found
 
 folder = Path(tempfile.mkdtemp())
-local = LocalRunner(folder, warn=False)
+local = LocalRunner(folder)
 runners = [local]
 if sys.argv[1] == "bwrap":
     from runners.bwrap import BubblewrapRunner

@@ -184,8 +184,7 @@ def harness_proc(
     `import litellm` and the rest again (~5 CPU-s a child); ``fresh=True`` starts a new
     interpreter (`python -m ...`) instead, for what only a process start shows: its
     `/proc/<pid>/environ` (a fork's is this process's, without ``env``), its reading of
-    the environment at start, none of this process's monkeypatches or once-per-process
-    notices (the local runner's warning) carried over.
+    the environment at start, none of this process's monkeypatches carried over.
     The timeout only stops a hung child; it is no speed bound (the demo takes 25 s on a
     quiet machine and over 110 s on a loaded one).
     """

@@ -8,6 +8,7 @@ the tests start it) do kill the run.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.session.support import harness_proc, make_project, passing
@@ -39,9 +40,13 @@ def test_the_crash_entry_kills_the_run_where_it_is_told(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
     spec = str(root / "SPEC.md")
     assert harness_proc(root, "init", "--spec", spec).returncode == 0
-    killed = harness_proc(root, "run", crash_in="tool:write_file")
+    killed = harness_proc(root, "run", "--json", "--quiet", crash_in="tool:write_file")
     assert killed.returncode == -9, killed.stderr
-    assert "crashing on purpose in tool:write_file #1 (--in)" in killed.stderr
+    # Said through the run's events (the last before the kill), not past them on stderr.
+    last = json.loads(killed.stdout.splitlines()[-1])
+    assert last["type"] == "notice", last
+    assert last["detail"] == "crashing on purpose in tool:write_file #1 (--in)"
+    assert "crashing on purpose" not in killed.stderr
     done = harness_proc(root, "run")
     assert done.returncode == 0, done.stderr
     assert passing(root) == ["F001"]

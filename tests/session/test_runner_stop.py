@@ -27,12 +27,9 @@ WRITERS = (
 
 
 @pytest.mark.parametrize("kind", ["bwrap", "local"])
-def test_background_writers_are_gone_before_the_commit(
-    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_background_writers_are_gone_before_the_commit(kind: str, tmp_path: Path) -> None:
     if kind == "bwrap" and bwrap_version() is None:
         pytest.skip("bubblewrap cannot run here (bwrap missing or user namespaces disabled)")
-    monkeypatch.setattr("runners.local._warned", True)
     turns = [turn(call("run", command=WRITERS)), *good_turns(1)]
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     toml = root / "harness.toml"

@@ -15,7 +15,7 @@ INIT_SH = 'echo "bash=${BASH_VERSION:-none}"\n'
 
 
 def _runner(root: Path) -> LocalRunner:
-    return LocalRunner(root, warn=False)
+    return LocalRunner(root)
 
 
 def test_wake_uses_bash_when_present_and_sh_otherwise(tmp_path: Path) -> None:

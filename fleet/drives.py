@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
+from contextlib import suppress
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
@@ -112,9 +113,13 @@ class Drives:
 
         def body() -> None:
             try:
-                done.set_result(fn())
+                result = fn()
             except BaseException as error:  # handed to whoever awaits the drive
-                done.set_exception(error)
+                with suppress(InvalidStateError):  # cancelled meanwhile: nobody awaits it
+                    done.set_exception(error)
+            else:
+                with suppress(InvalidStateError):
+                    done.set_result(result)
             finally:
                 with self.lock:
                     host.drives -= 1

@@ -122,6 +122,33 @@ def test_commands_of_runs_on_one_host_thread_run_at_once(tmp_path: Path) -> None
     assert [(r.exit_code, r.stdout.strip()) for r in results] == [(0, str(k)) for k in range(6)]
 
 
+@pytest.mark.parametrize("ends", ["returns", "raises"])
+def test_a_drive_cancelled_while_it_runs_leaves_its_host_serving(ends: str) -> None:
+    """A drive's future cancelled by whoever awaited it (DBOS cancels its tasks when a
+    stopping worker's grace is up) while the drive still runs: when the drive ends, its
+    host thread goes on serving the others (before, setting the cancelled future's result
+    raised in the host thread and killed it, stranding every drive parked there)."""
+    drives = Drives(hosts=1)
+    release = threading.Event()
+
+    def drive() -> str:
+        release.wait(60)
+        if ends == "raises":
+            raise RuntimeError("the run stopped")
+        return "first"
+
+    try:
+        first = drives.start(drive)
+        assert first.cancel() or first.cancelled() or not first.running()
+        release.set()
+        second = drives.start(lambda: "second")
+        assert second.result(timeout=60) == "second"  # liveness bound only
+        assert drives.hosts[0].thread.is_alive()
+    finally:
+        release.set()
+        drives.close()
+
+
 @pytest.mark.slow
 def test_runs_waiting_for_their_models_hold_no_thread_each(fleet: Fleet, tmp_path: Path) -> None:
     source = scripted_project(tmp_path / "source", count=1, latency_s=4.0)

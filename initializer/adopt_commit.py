@@ -24,7 +24,7 @@ from artifacts.git_locks import clear_stale_locks
 from artifacts.git_safety import run_git
 from artifacts.gitignore import harness_lines
 from harness.config import load_config
-from initializer.first_commit import ensure_repository, make_first_commit
+from initializer.first_commit import ensure_repository, make_first_commit, on_stderr
 
 ADOPT_TRAILER = "Harness-Adopt"
 QUICKSTART_FILES = ("app_spec.txt", "claude-progress.txt", "init.sh")
@@ -45,7 +45,8 @@ def commit_adoption(
     committed and what was not. The sha, or None when nothing needed committing."""
 
     config = load_config(root)
-    ensure_repository(root, "harness adopt")
+    say = on_stderr("harness adopt")
+    ensure_repository(root, say)
     head = head_sha(root)
     adopted = None if head is None else _adopt_commit(root)
     if adopted is not None and adopted == head:
@@ -72,7 +73,7 @@ def commit_adoption(
         return None
     message = "harness adopt: " + ", ".join([*paths, *blobs]) + f"\n\n{ADOPT_TRAILER}: 1"
     sha = make_first_commit(
-        root, config, message, paths, command="harness adopt", again="harness adopt", blobs=blobs
+        root, config, message, paths, say=say, again="harness adopt", blobs=blobs
     )
     if sha:
         shown = [*paths, *(f"{p} (harness's lines only)" for p in blobs)]

@@ -378,11 +378,11 @@ def _writeback(
         "plan",
         {"init": True},
         lambda: plan_first_commit(
-            root, config, only, again=again, secrets=scope.secrets, command="harness init"
+            root, config, only, again=again, secrets=scope.secrets, say=scope.events.notice
         ),
         output=Selection,
     )
-    report_left_out("harness init", chosen.excluded)
+    report_left_out(scope.events.notice, chosen.excluded)
     message = f"harness init: {wrote}, progress.md\n\n{INIT_TRAILER}: 1"
 
     def commit() -> str | None:
@@ -391,7 +391,7 @@ def _writeback(
             config,
             message,
             chosen.paths,
-            command="harness init",
+            say=scope.events.notice,
             again=again,
             secrets=scope.secrets,
             sync=False,
@@ -408,5 +408,5 @@ def _writeback(
     )
     # Live, outside the step: a kill between the commit and the index sync (or inside
     # it) is made good on resume, whether the commit step replays or is recovered.
-    sync_first_commit(root, sha, command="harness init")
+    sync_first_commit(root, sha, say=scope.events.notice)
     return sha

@@ -7,11 +7,12 @@ stays theirs to commit), never a ``[verify] hidden`` path (kept out of git and l
 :func:`session.committable.select_committable` leaves out what holds a secret or is too
 large, as for every harness commit. What is left out is neither staged nor changed:
 :func:`artifacts.git_commit.commit_exact` builds the commit in a private index from the
-chosen paths only. Each left-out file is reported on stderr with its reason and what to
-do. A protocol file harness needs (the feature list, progress.md) that would be left out
-(a secret, a size limit) refuses the commit (GitRefused, exit 2): nothing is committed,
-and the command, run again once the file is fixed, makes it. The planned files are
-checked again when the commit is made: a resumed init commits them as they are then.
+chosen paths only. Each left-out file is said (``say``: init's run events, adopt's
+stderr) with its reason and what to do. A protocol file harness needs (the feature list,
+progress.md) that would be left out (a secret, a size limit) refuses the commit
+(GitRefused, exit 2): nothing is committed, and the command, run again once the file is
+fixed, makes it. The planned files are checked again when the commit is made: a resumed
+init commits them as they are then.
 
 Each git step checks the world it leaves, so a kill anywhere ends as no kill: the plan
 makes a repository git can use (:func:`artifacts.git_init.ensure_repository`: a ``.git``
@@ -24,6 +25,7 @@ included) brings the user's index in line with the commit.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,12 +46,20 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes)
 
 
-def ensure_repository(root: Path, command: str = "harness") -> None:
+Say = Callable[[str], None]
+
+
+def on_stderr(command: str) -> Say:
+    """What a command without a run's events (`harness adopt`) says: a line on stderr."""
+    return lambda note: print(f"{command}: {note}", file=sys.stderr)
+
+
+def ensure_repository(root: Path, say: Say) -> None:
     """A repository git can use at ``root`` (created, branch main, when there is none; a
-    ``.git`` half made by a killed ``git init`` made again), said on stderr."""
+    ``.git`` half made by a killed ``git init`` made again), said."""
 
     for note in ensure(root):
-        print(f"{command}: {note}", file=sys.stderr)
+        say(note)
 
 
 def plan_first_commit(
@@ -58,20 +68,20 @@ def plan_first_commit(
     only: tuple[str, ...] | None,
     *,
     again: str,
+    say: Say,
     secrets: Redactor | None = None,
-    command: str = "harness",
 ) -> Selection:
     """Create the repository if there is none; choose what the first commit takes.
 
     Args:
         only: the files or folders to commit (None: every file git would see).
         again: the command that makes the commit once a refused file is fixed.
-        command: the command on whose behalf (for what is said on stderr).
+        say: where what it did is said (init: the run's events).
         secrets: the run's secrets, kept out of the commit (default: those of
             ``os.environ`` and ``config``).
     """
 
-    ensure_repository(root, command)
+    ensure_repository(root, say)
     # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
     hidden = tuple(config.verify.hidden)
     exclude_locally(root, list(hidden))
@@ -105,7 +115,7 @@ def make_first_commit(
     message: str,
     paths: list[str],
     *,
-    command: str,
+    say: Say,
     again: str,
     secrets: Redactor | None = None,
     blobs: dict[str, bytes] | None = None,
@@ -119,7 +129,7 @@ def make_first_commit(
     again. None if that changes nothing."""
 
     chosen = _select(root, paths, config, again, secrets)
-    report_left_out(command, chosen.excluded)
+    report_left_out(say, chosen.excluded)
     if not chosen.paths and not blobs:
         return None
     sha = commit_retrying(
@@ -129,23 +139,23 @@ def make_first_commit(
         blobs=blobs or {},
         protected=[],
         kept=f"the files are kept, and `{again}` makes the commit",
-        say=lambda note: print(f"{command}: {note}", file=sys.stderr),
+        say=say,
     )
     if sync:
-        sync_first_commit(root, sha, command=command)
+        sync_first_commit(root, sha, say=say)
     return sha
 
 
-def sync_first_commit(root: Path, sha: str | None, *, command: str) -> None:
+def sync_first_commit(root: Path, sha: str | None, *, say: Say) -> None:
     """The user's index takes the first commit's files (they would show as staged
     deletions otherwise, and the user's next `git commit` would delete them); run after
     the commit, live, also when the commit was recovered or replayed."""
 
     if sha is not None:
-        sync_to_commit(root, sha, say=lambda note: print(f"{command}: {note}", file=sys.stderr))
+        sync_to_commit(root, sha, say=say)
 
 
-def report_left_out(command: str, excluded: list[Excluded]) -> None:
-    """Say on stderr which files the commit left out, why, and what to do."""
+def report_left_out(say: Say, excluded: list[Excluded]) -> None:
+    """Say which files the commit left out, why, and what to do."""
     for item in excluded:
-        print(f"{command}: {item.note()} (left on disk as it is)", file=sys.stderr)
+        say(f"{item.note()} (left on disk as it is)")

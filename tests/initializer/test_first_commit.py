@@ -193,3 +193,17 @@ def test_the_count_limit_never_leaves_the_protocol_files_out(tmp_path: Path) -> 
     assert {"feature_list.json", "progress.md"} <= committed, committed
     assert len(committed) <= 4
     assert "max_commit_files = 4" in done.stderr
+
+
+def test_init_says_what_it_left_out_through_its_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the writeback's: a progress line, and nothing with --quiet (issue 26)."""
+    loud, quiet = (make_project(tmp_path / name, count=1) for name in ("loud", "quiet"))
+    for root in (loud, quiet):
+        (root / ".env").write_text(f"OPENAI_API_KEY={SHAPED}\n")
+    assert harness(loud, "init", "--spec", str(loud / "SPEC.md")) == 0
+    assert "harness: not committed: .env: " in capsys.readouterr().err
+    assert harness(quiet, "init", "--quiet", "--spec", str(quiet / "SPEC.md")) == 0
+    assert "not committed" not in capsys.readouterr().err
+    assert ".env" not in head_files(quiet) and (quiet / ".env").exists()

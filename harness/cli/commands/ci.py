@@ -10,7 +10,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from artifacts.io import atomic_write
 from harness.errors import ArtifactError, ConfigError, ExitCode
 
 WORKFLOW = Path(".github") / "workflows" / "harness-nightly.yml"
@@ -187,6 +186,8 @@ def run_init(args: argparse.Namespace) -> int:
             "Pass --force to replace it with a freshly generated one.",
         )
     text = render_workflow(workflow_values(args, _secrets(root, args.secret)))
+    from artifacts.io import atomic_write  # `harness --help` imports this module
+
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(target, text, root=root)  # its temp file marked, a killed one's swept
     print(

@@ -9,8 +9,6 @@ from typing import Any
 
 from harness.errors import RunnerError
 from runners.base import Resources, Runner, RunnerSettings
-from runners.bwrap import BubblewrapRunner
-from runners.docker_runner import DockerRunner
 from runners.local import LocalRunner
 
 log = logging.getLogger(__name__)
@@ -110,6 +108,9 @@ def _bwrap(
     extra: dict[str, Any],
     reason: str = 'configured (runner.kind = "bwrap")',
 ) -> Runner:
+    # Each sandbox's module is imported when it is chosen (as the journal's backends are):
+    # a run on the local runner does not load them.
+    from runners.bwrap import BubblewrapRunner  # noqa: PLC0415
 
     return BubblewrapRunner(
         project_root,
@@ -130,6 +131,7 @@ def _docker(
     protected: list[str] | None,
     extra: dict[str, Any],
 ) -> Runner:
+    from runners.docker_runner import DockerRunner  # noqa: PLC0415
 
     reason = (
         'configured (runner.kind = "docker")'

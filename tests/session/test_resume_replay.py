@@ -156,6 +156,40 @@ def test_what_a_run_loads_before_its_first_model_call_imports_no_network_client(
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # a `harness run` in a new interpreter, to its first live step
+def test_a_run_on_the_local_runner_loads_no_sandbox_and_no_initializer_agent(
+    fast_path: Path,
+) -> None:
+    """`harness run` on the local runner of an initialised project reaches its first live
+    step without the modules of the sandboxes it did not choose (bubblewrap, Docker) or of
+    the initializer agent (loaded only to finish an interrupted init): CPU every such run
+    paid at its start, and every test's `harness` child with it."""
+    root = make_project(fast_path / "p", git=True)
+    (root / "harness.toml").write_text(
+        '[model]\nname = "scripted/script.json"\n\n[runner]\nkind = "local"\n'
+    )
+    (root / "script.json").write_text(json.dumps({"turns": [{"text": "done"}]}))
+    code = (
+        "import sys, contextlib, io\n"
+        "import harness.cli.live as live\n"
+        "from harness.cli import main\n"
+        "class FirstLive(BaseException): pass\n"
+        "def stop(self, event):\n"
+        "    if event.type == 'step.started': raise FirstLive\n"
+        "live.JsonStream.__call__ = stop\n"
+        "with contextlib.suppress(FirstLive), contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({['-C', str(root), 'run', '--json']!r})\n"
+        "    print('no live step', file=sys.stderr); sys.exit(3)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('runners.', 'initializer.'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.replace("'", '"')))
+    assert "runners.local" in loaded  # the check sees real imports
+    assert not loaded & {"runners.bwrap", "runners.docker_runner", "runners.docker_support"}
+    assert not loaded & {"initializer.agent", "initializer.tools", "initializer.first_commit"}
+
+
 def test_a_feature_list_changed_while_the_session_replays_is_put_back(root: Path) -> None:
     """Attack: something beside the harness (a command the killed run left behind)
     rewrites feature_list.json while the resumed session replays its steps. A replayed

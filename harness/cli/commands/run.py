@@ -203,7 +203,7 @@ def _finish_demo_setup(root: Path) -> bool:
 def _restore_init_config(root: Path) -> None:
     """An init killed before it wrote harness.toml: write the one it was to write (its
     model), so this run finishes the init with the model the user chose."""
-    from initializer.agent import interrupted_config
+    from initializer.pending import interrupted_config
 
     text = interrupted_config(root)
     if text is not None and not (root / "harness.toml").exists():
@@ -216,7 +216,7 @@ def finish_interrupted_init(
     root: Path, config: Any, demo_setup: bool = False, scope: Any = None
 ) -> None:
     """An init that was killed is finished first, from its recorded spec."""
-    from initializer.agent import initialize, interrupted_init
+    from initializer.pending import interrupted_init
 
     spec = interrupted_init(root)
     if spec is None and demo_setup and (root / "SPEC.md").is_file():
@@ -227,6 +227,7 @@ def finish_interrupted_init(
         f"harness run: finishing the interrupted `harness init --spec {spec}` first",
         file=sys.stderr,
     )
-    from initializer.agent import interrupted_config
+    from initializer.agent import initialize
+    from initializer.pending import interrupted_config
 
     initialize(root, spec, config, config_text=interrupted_config(root), scope=scope)

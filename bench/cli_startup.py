@@ -5,13 +5,20 @@ Runs each command N times (20; 5 with --quick) in fresh processes on templates/e
 prints the minimum, median, p90 and p99, the difference to the bare interpreter and whether the
 target (status at most 0.25 s above `python -c pass`) is met.
 
-    python bench/cli_startup.py [--quick] [--runs N]
+With ``--base REV`` the same commands also run with REV's code (its tree checked out in a
+git worktree and imported by path, as bench/resume.py does), this and the base alternating
+run by run, and each command's median wall and CPU seconds (the child's own user + system
+time: the machine's load shows in wall time, hardly in CPU) are printed side by side with
+the ratio base / this: before and after in one run.
+
+    python bench/cli_startup.py [--quick] [--runs N] [--base REV]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,7 +28,8 @@ import time
 from pathlib import Path
 
 TARGET_S = 0.25
-EXAMPLE = Path(__file__).resolve().parents[1] / "templates" / "example"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "templates" / "example"
 
 
 def make_project(folder: Path) -> Path:
@@ -58,6 +66,45 @@ def measure(commands: dict[str, list[str]], runs: int) -> dict[str, list[float]]
     return times
 
 
+def child_cpu(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall s, CPU s) of one run of ``command`` in a fresh process started in ``cwd``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, capture_output=True, check=True, env=env, cwd=cwd)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+def against_base(commands: dict[str, list[str]], base: Path, runs: int) -> None:
+    """Each command with this checkout's code and with ``base``'s, alternating which goes
+    first, ``runs`` times; the medians and the ratio base / this."""
+    # `python -m` imports from its working folder first: each code runs in its own tree.
+    # With the bytecode caches a user's install has (PYTHONDONTWRITEBYTECODE would make every
+    # start of the base, a fresh checkout, compile its sources again).
+    ours = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONDONTWRITEBYTECODE")
+    }
+    codes = {"this": (ours, ROOT), "base": ({**ours, "PYTHONPATH": str(base)}, base)}
+    found: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for name, command in commands.items():
+        for env, cwd in codes.values():  # a warm-up each (bytecode caches)
+            child_cpu(command, env, cwd)
+        for run in range(runs):
+            order = list(codes.items())[:: 1 if run % 2 else -1]
+            for code, (env, cwd) in order:
+                found.setdefault((name, code), []).append(child_cpu(command, env, cwd))
+    print(f"{runs} runs each, this and base alternating; median wall s / CPU s; load "
+          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(f"{'command':24} {'this':>15} {'base':>15} {'base/this CPU':>14} {'wall':>6}")
+    for name in commands:
+        now = [statistics.median(x[i] for x in found[(name, "this")]) for i in (0, 1)]
+        then = [statistics.median(x[i] for x in found[(name, "base")]) for i in (0, 1)]
+        cpu, wall = then[1] / max(now[1], 1e-6), then[0] / max(now[0], 1e-6)
+        print(f"{name:24} {now[0]:6.3f} / {now[1]:5.3f} {then[0]:6.3f} / {then[1]:5.3f} "
+              f"{cpu:13.2f}x {wall:5.2f}x")  # fmt: skip
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -67,6 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 runs instead of 20")
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--base", default="", help="also run the commands with REV's code")
     args = parser.parse_args()
     runs = args.runs or (5 if args.quick else 20)
     python = sys.executable
@@ -78,6 +126,18 @@ def main() -> int:
             "harness status": [python, "-m", "harness", "-C", str(root), "status"],
             "harness status --json": [python, "-m", "harness", "-C", str(root), "status", "--json"],
         }
+        if args.base:
+            commands["harness --version"] = [python, "-m", "harness", "--version"]
+            base = Path(folder) / "base"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach",
+                            str(base), args.base], check=True)  # fmt: skip
+            try:
+                against_base(commands, base, runs)
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                str(base)], check=False)  # fmt: skip
+            print(f"command: python bench/cli_startup.py --runs {runs} --base {args.base}")
+            return 0
         results = measure(commands, runs)
     base = statistics.median(results["python -c pass"])
     print(f"{runs} runs each; wall time in seconds")

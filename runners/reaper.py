@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import functools
 import os
 import select
@@ -62,7 +61,9 @@ def adopt_orphans() -> bool:
     if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
         return False  # no CONFIG_PROC_CHILDREN: the children cannot be listed
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols, libc's prctl among them: no `ldconfig -p` child, which
+        # ctypes.util.find_library("c") starts and parses at every `harness run`.
+        libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False

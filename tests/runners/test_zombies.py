@@ -95,3 +95,25 @@ def test_commands_leave_no_zombies_and_keep_their_exit_codes(kind: str) -> None:
     # At most the last command's orphans are not reaped yet; they never pile up.
     assert max(counts) <= 2, counts
     assert result["codes"] == [7], result
+
+
+def test_becoming_the_subreaper_starts_no_process() -> None:
+    """Every `harness run` makes itself the subreaper of its commands' orphans; finding
+    libc's prctl for that starts no child (ctypes.util.find_library runs `ldconfig -p`)."""
+    code = (
+        "import ctypes, subprocess\n"
+        "started = []\n"
+        "real = subprocess.Popen.__init__\n"
+        "def spy(self, args, *rest, **options):\n"
+        "    started.append(args)\n"
+        "    real(self, args, *rest, **options)\n"
+        "subprocess.Popen.__init__ = spy\n"
+        "from runners import reaper\n"
+        "adopted = reaper.adopt_orphans()\n"
+        "flag = ctypes.c_int(0)\n"
+        "ctypes.CDLL(None).prctl(37, ctypes.byref(flag), 0, 0, 0)  # PR_GET_CHILD_SUBREAPER\n"
+        "print(adopted, flag.value, started)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(maxsplit=2) == ["True", "1", "[]\n"]

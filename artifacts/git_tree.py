@@ -238,6 +238,20 @@ def _folder(dest: Path, path: str, made: set[str]) -> Path:
     return folder / parts[-1]
 
 
+def keep_blob(root: Path, data: bytes, checks: ConfigChecks | None = None) -> str:
+    """Keep ``data`` as a blob of the repository (only the object is written, no ref,
+    index or file changes); its object id."""
+    hashed = _git(root, checks)("hash-object", "-w", "--no-filters", "--stdin", input=data)
+    return hashed.stdout.decode().strip()
+
+
+def read_blob(root: Path, sha: str, checks: ConfigChecks | None = None) -> bytes | None:
+    """The bytes of blob ``sha`` (git checks them against the id); None when this
+    repository has no such blob (GitError when git cannot be used at all)."""
+    done = _git(root, checks)("cat-file", "blob", sha, check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
 def _read_blobs(root: Path, shas: list[str], checks: ConfigChecks | None) -> Iterator[bytes]:
     """The contents of ``shas``, in order, from one ``git cat-file --batch``."""
 

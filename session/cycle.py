@@ -57,6 +57,7 @@ class Woken:
     user_files: list[str] = field(default_factory=list)  # the wake snapshot's paths
     head: str | None = None  # the commit the session started from (the snapshot's)
     protected_extras: dict[str, list[int]] = field(default_factory=dict)  # and its extras
+    known: bytes | None = None  # the feature list the session starts from (journaled)
 
 
 @dataclass
@@ -106,10 +107,29 @@ def wake(env: SessionEnv, journal: StepJournal) -> Woken:
     unverified = [] if journal.replaying else demote_unverified(env.root, env.run.journal)
     notes.extend(f"{item.text()}; failing again, to be verified" for item in unverified)
     sentinel = Sentinel(env.root)  # before init.sh: it may not change the feature list
+    _start_from_record(env, journal, sentinel)
     result = _wake(env, journal)
-    if sentinel.restore():
+    # Past a replayed wake, the file is the killed run's: the work's sentinel puts back
+    # what is not harness's at its first tool call, and tells the model.
+    if not journal.replaying and sentinel.restore():
         notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
-    return Woken(result if isinstance(result, CommandResult) else None, notes)
+    return Woken(result if isinstance(result, CommandResult) else None, notes, known=sentinel.known)
+
+
+def _start_from_record(env: SessionEnv, journal: StepJournal, sentinel: Sentinel) -> None:
+    """The feature list the session starts from, kept as a git object whose id a step
+    records: a resumed session knows it from there, never from the file as the killed
+    run left it (an agent's command may have changed it just before the kill)."""
+    kept = False
+
+    def keep() -> str | None:
+        nonlocal kept
+        kept = True
+        return sentinel.keep(env.git_checks)
+
+    recorded = journal.step("git", "feature list", {}, keep, output=str | None)  # type: ignore[arg-type]
+    if not kept:
+        sentinel.take(recorded, env.git_checks)
 
 
 def orient(env: SessionEnv, journal: StepJournal) -> Feature | None:
@@ -182,6 +202,8 @@ def work(
 
     # A step: a resumed session sends the model the brief the killed one built, not one
     # rebuilt from the feature list, progress file and git log its own writeback changed.
+    # What the session's tools may change the feature list from: the record's, not the file.
+    loop.pipeline.sentinel.known = woken.known
     messages = journal.step("artifact", "brief", {"feature": feature.id}, brief)
     ctx.notes.extend(woken.notes)
     try:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 from harness.tools import ToolRegistry, ToolResult
 from session.context import WorkContext
-from session.effects import GUARDED_WRITES, FileWritten, ProgramRan, Result, stamp
+from session.effects import GUARDED_WRITES, FileWritten, Marked, ProgramRan, Result, stamp
 from session.gating import apply_gates
 from session.sentinel import NOTICE, Sentinel
 from session.tools.files import WRITERS, apply_write
@@ -102,11 +102,11 @@ class ToolPipeline:
         tool = self.tools.get(name)
         nested = tool is not None and tool.nested
         if not ran:
-            # Replayed: the feature list a guarded write of it left is the file as it
-            # stands (written before the step ended). Nothing else is taken as known: a
-            # change made while the session replays is put back at its next live call.
-            if any(isinstance(effect, GUARDED_WRITES) for effect in effects):
-                self.sentinel.accept()
+            # Replayed: a mark is applied again to what the sentinel knows (the file is
+            # taken only when it is what the mark made). Nothing else is taken as known:
+            # a change made before the kill or while the session replays is put back at
+            # its next live call.
+            self._replay_writes(effects)
             if result.through:
                 self.journal.skip_nested(result.through)
             elif nested:
@@ -115,6 +115,13 @@ class ToolPipeline:
             for effect in effects:
                 self.ctx.apply(effect)
         return result.model_copy(update={"effects": effects})
+
+    def _replay_writes(self, effects: list[Any]) -> None:
+        for effect in effects:
+            if isinstance(effect, Marked) and effect.evidence is not None:
+                self.sentinel.replay_mark(effect.feature, effect.evidence)
+            elif isinstance(effect, GUARDED_WRITES):
+                self.sentinel.accept()  # the initializer's list, or a mark recorded bare
 
     def _write(self, result: Result, redo: Callable[[], Any] | None) -> None:
         """Write the bytes a recorded file tool step decided (live, or the session's last

@@ -7,6 +7,12 @@ model so; at writeback it checks once more before the commit. The tool pipeline
 (`session.pipeline`) runs it around every tool call and accepts a new content only after
 a call whose effects say the tool itself wrote the file through the guards
 (`session.effects.GUARDED_WRITES`), whether the model called it directly or from code mode.
+
+What it knows never comes from the file as a killed run left it: a session's wake keeps
+the bytes it starts from as a git object named in the journal (:meth:`Sentinel.keep`), a
+resumed session takes them back from there (:meth:`Sentinel.take`) and applies its
+recorded marks again (:meth:`Sentinel.replay_mark`), so an edit the agent's command made
+just before a kill is put back like any other.
 """
 
 from __future__ import annotations
@@ -14,12 +20,19 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from artifacts.feature_list import FEATURE_LIST, parse_feature_list
+from artifacts.feature_list import FEATURE_LIST, dump_feature_list, parse_feature_list
 from artifacts.git import GitRepo
+from artifacts.git_commit import committed_blob
+from artifacts.git_tree import keep_blob, read_blob
 from artifacts.guards import check_transition
 from artifacts.io import atomic_write
 from harness.errors import ArtifactError, GitError
+
+if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
+    from artifacts.models import Evidence
 
 NOTICE = (
     "POLICY: feature_list.json was changed outside verify_feature/mark_passing; the harness "
@@ -68,6 +81,49 @@ class Sentinel:
         is not a regular file is not content: it goes at the next restore."""
         read = self._read()
         self.known = read if isinstance(read, bytes) else None
+
+    def keep(self, checks: ConfigChecks | None = None) -> str | None:
+        """The known bytes kept as a git object (out of the agent's reach): its id, for the
+        journal to record (None: no feature list known)."""
+        return None if self.known is None else keep_blob(self.root, self.known, checks)
+
+    def take(self, kept: str | None, checks: ConfigChecks | None = None) -> None:
+        """Know again what :meth:`keep` kept (a resumed session, from the journal's record);
+        where this clone lacks the object (`harness state load` into another clone, a
+        prune), the list of HEAD, the last commit; only without one, the file."""
+        if kept is None:
+            self.known = None
+            return
+        found = read_blob(self.root, kept, checks)
+        if found is None:
+            found = committed_blob(self.root, "HEAD", FEATURE_LIST, checks)
+        if found is None:
+            self.accept()
+        else:
+            self.known = found
+
+    def replay_mark(self, feature: str, evidence: Evidence) -> None:
+        """A replayed mark of ``feature``: the known list becomes the one its guarded write
+        made from it (the file on disk when it is that list, byte for byte). A mark of a
+        feature already passing may have changed nothing (a human's approval of it): the
+        known list stays when the file is still it. Anything else on disk is not what
+        harness wrote, and goes at the next restore."""
+        if self.known is None:
+            return
+        try:
+            listed = parse_feature_list(self.known.decode("utf-8"))
+        except (ArtifactError, UnicodeDecodeError):
+            return  # never a list harness knew: the mark could not have been written
+        marked = listed.get(feature)
+        if marked is None:
+            return
+        was_passing = marked.passes
+        marked.passes, marked.evidence = True, evidence
+        made = dump_feature_list(listed).encode("utf-8")
+        on_disk = self._read()
+        if on_disk != made and was_passing and on_disk == self.known:
+            return  # the mark changed nothing
+        self.known = made
 
     def restore(self) -> bool:
         """Put the known content back if anything else changed the file; True if it did."""

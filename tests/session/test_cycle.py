@@ -60,6 +60,7 @@ def test_the_phases_make_their_steps_in_order(fast_path: Path) -> None:
     llm = env.config.model.name or env.model.name  # the step is named after the model
     assert steps == [
         ("git", "snapshot"),  # the user's uncommitted files at wake
+        ("git", "feature list"),  # the one the session starts from, kept as a git object
         ("runner", "wake:init.sh"),
         ("artifact", "orient"),
         ("artifact", "brief"),  # recorded: a resumed session sends the same one
@@ -92,7 +93,7 @@ def test_nothing_failing_is_complete_without_a_model_call(fast_path: Path) -> No
     finally:
         env.run.journal.close()
     assert outcome.ending == "complete" and outcome.feature is None
-    assert steps == [("git", "snapshot"), ("artifact", "orient")]
+    assert steps == [("git", "snapshot"), ("git", "feature list"), ("artifact", "orient")]
     assert env.model.calls == 0
     assert _commits(root) == ["session 1: F001 passing", "project"]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 from pathlib import Path
 
+from artifacts.feature_list import dump_feature_list, load_feature_list
+from artifacts.models import Evidence
 from session.sentinel import Sentinel, check_against_head
 from tests.session.inproc import EVIDENCE, feature, make_project
 
@@ -82,3 +85,53 @@ def test_at_wake_features_added_at_the_end_by_a_person_are_kept(fast_path: Path)
     path.write_text(json.dumps(data))
     assert check_against_head(root) is None
     assert len(json.loads(path.read_text())["features"]) == 2
+
+
+def test_a_resumed_sentinel_knows_the_kept_list_never_the_file(fast_path: Path) -> None:
+    """What a resumed session's sentinel knows comes back from the git object its journal
+    names; in a clone without that object (moved by `harness state load`), HEAD's list."""
+    root = make_project(fast_path / "p", git=True)
+    path = root / "feature_list.json"
+    data = json.loads(path.read_text())
+    data["features"].append(json.loads(feature(2).model_dump_json()))  # a person's, since HEAD
+    path.write_text(json.dumps(data))
+    started = path.read_bytes()
+    kept = Sentinel(root).keep()
+    assert kept is not None
+    _edit(root, passes=True, evidence=EVIDENCE)  # the agent's command, then a kill
+    resumed = Sentinel(root)
+    resumed.take(kept)
+    assert resumed.restore() is True and path.read_bytes() == started
+    head = subprocess.run(
+        ["git", "-C", str(root), "show", "HEAD:feature_list.json"], capture_output=True, check=True
+    ).stdout
+    _edit(root, passes=True, evidence=EVIDENCE)
+    elsewhere = Sentinel(root)
+    elsewhere.take("0123456789abcdef" * 2 + "01234567")  # no such object here
+    assert elsewhere.restore() is True and path.read_bytes() == head
+
+
+def test_a_replayed_mark_is_applied_to_what_the_sentinel_knows(fast_path: Path) -> None:
+    """Replaying a mark, the sentinel knows the list the mark made from what it knew: the
+    file is taken only when it is that list; a forgery beside the mark is put back."""
+    root = make_project(fast_path / "p", feature(1), feature(2), git=True)
+    path = root / "feature_list.json"
+    started = path.read_bytes()
+    evidence = Evidence.model_validate(EVIDENCE)
+    listed = load_feature_list(root)
+    listed.features[0].passes, listed.features[0].evidence = True, evidence
+    marked = dump_feature_list(listed).encode()
+
+    sentinel = Sentinel(root)
+    path.write_bytes(marked)  # what mark_passing wrote before the kill
+    sentinel.replay_mark("F001", evidence)
+    assert sentinel.known == marked and sentinel.restore() is False
+
+    path.write_bytes(started)
+    sentinel = Sentinel(root)
+    data = json.loads(marked)
+    data["features"][1].update(passes=True, evidence=EVIDENCE)  # F002 forged beside it
+    path.write_text(json.dumps(data))
+    sentinel.replay_mark("F001", evidence)
+    assert sentinel.known == marked
+    assert sentinel.restore() is True and path.read_bytes() == marked

@@ -37,6 +37,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,20 +181,25 @@ def run_git(
     overrides cannot name every filter. ``checks`` (the caller's :class:`ConfigChecks`)
     skips the ``git config`` run while the config files are as its clean verdict found them.
     Before a command that reads the work tree, the files git would block on are removed and
-    named on stderr (by ``checks``'s sweep of the tree when given: see
-    :meth:`ConfigChecks.clear`).
+    named (by ``checks``'s sweep of the tree and to its ``say`` when given: see
+    :meth:`ConfigChecks.clear`; else on stderr).
     """
 
     check_config(Path(root), checks)
     if _subcommand(args) in WORK_TREE_READERS:
         cleared = checks.clear(Path(root)) if checks is not None else clear_blockers(Path(root))
+        say = checks.say if checks is not None and checks.say is not None else _on_stderr
         for path in cleared:
-            print(
-                f"harness: removed {path}: not a regular file, where git reads (git would "
-                "wait on it forever)",
-                file=sys.stderr,
+            say(
+                f"removed {path}: not a regular file, where git reads (git would wait on it "
+                "forever)"
             )
     return run_git_unchecked(root, *args, check=check, input=input, env=env, timeout=timeout)
+
+
+def _on_stderr(text: str) -> None:
+    """What a git call without an owner's ``say`` (a one-off command) says."""
+    print(f"harness: {text}", file=sys.stderr)
 
 
 def _subcommand(args: tuple[str, ...]) -> str:
@@ -296,12 +302,14 @@ class ConfigChecks:
     A value of its owner (a run, a command), passed to the git calls it covers; it holds no
     refusal, and a verdict counts only while every file is exactly as it was found.
 
-    It also keeps each work tree's blocker sweep (:meth:`clear`).
+    It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
+    removed to ``say`` (a run's: its events; None: on stderr).
     """
 
     LIMIT = 256  # repositories remembered; then it starts over
 
-    def __init__(self) -> None:
+    def __init__(self, say: Callable[[str], None] | None = None) -> None:
+        self.say = say
         self._clean: dict[str, tuple[object, ...]] = {}  # root -> the stamp found clean
         self._lock = threading.Lock()
         # root -> None once swept whole, then its Sweep and the lock its git calls hold

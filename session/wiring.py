@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from artifacts.git_safety import ConfigChecks
 from escalation import Escalation, Gates, Matrix, QuestionStore
 from escalation.embed import make_embedder
 from escalation.record import Record, RecordError, user_record_path
@@ -143,6 +144,7 @@ def build_env(
         resources=resources,
         max_resources=maxima,
         scope=scope,
+        git_checks=ConfigChecks(say=scope.events.notice),
         check_runners=waited_factory(
             check_runners(config, runner, run.id, scope.public_environ()), scope.waits
         ),

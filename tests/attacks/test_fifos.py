@@ -7,6 +7,7 @@ commits the honest work, and does not hang."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -81,3 +82,21 @@ def test_a_fifo_in_an_ignored_folder_the_agent_makes_git_read(
     assert done.returncode == 0, done.stderr[-2000:]
     assert "removed .venv/.gitignore" in done.stderr
     assert committed_passing(root) == ["F001"]
+
+
+def test_what_the_run_removed_is_said_through_its_events(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Issue 26: the removal is a `notice` of the run (on --json), not a line past its
+    events (it was printed on stderr, --quiet or not)."""
+    turns = [turn(call("run", command="mkfifo .mailmap; ls -la")), *good_turns(1)]
+    root = project(tmp_path / "p", runner_for("local", request), sessions={1: turns})
+    argv = ["harness", "-C", str(root), "run", "--unattended", "--json", "--quiet"]
+    done = forked(argv, timeout=HUNG)
+    assert done.returncode == 0, done.stderr[-2000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    notices = [e["detail"] for e in events if e["type"] == "notice"]
+    said = "removed .mailmap: not a regular file, where git reads"
+    assert any(n.startswith(said) for n in notices), notices
+    assert ".mailmap" not in done.stderr, done.stderr
+    assert not (root / ".mailmap").exists() and committed_passing(root) == ["F001"]

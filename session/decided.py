@@ -1,9 +1,10 @@
 """The feature list harness decided, and the one a run's completion is read from.
 
 :func:`decided_feature_list` gives the bytes the writeback commits: what the guarded tools
-wrote when every change from HEAD is a mark of this session with this session's evidence,
-else HEAD's list with the session's marks applied again from its journaled verifications
-(a background writer raced a guarded write). :func:`passing_count` and
+wrote when every change from HEAD is a mark of this session with this session's evidence
+or a feature a person added at the end (failing, kept at wake), else HEAD's list with
+the session's marks applied again from its journaled verifications (a background writer
+raced a guarded write). :func:`passing_count` and
 :func:`committed_features` let a run count a feature as passing only when HEAD agrees.
 """
 
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 
 def decided_feature_list(env: SessionEnv, known: bytes | None, ctx: WorkContext) -> bytes | None:
     """The feature-list bytes harness commits: what its guarded tools wrote (``known``)
-    when every change from HEAD is a mark of this session with this session's evidence;
-    otherwise HEAD's list with this session's marks applied again from the journal's
-    verifications (a background writer raced a guarded write)."""
+    when every change from HEAD is a mark of this session with this session's evidence,
+    or a feature added at the end, failing (a person's, kept at wake); otherwise HEAD's
+    list with this session's marks applied again from the journal's verifications (a
+    background writer raced a guarded write)."""
 
     committed = committed_blob(env.root, "HEAD", FEATURE_LIST, env.git_checks)
     if committed is None:
@@ -62,9 +64,13 @@ def _legitimate(old: FeatureList, known: bytes, ctx: WorkContext) -> bool:
     before = {f.id: f for f in old.features}
     for feature in new.features:
         was = before.get(feature.id)
+        if was is None and not feature.passes:
+            # Added at the end, failing (check_transition lets nothing else through): a
+            # person's edit the wake kept, in the list the session started from.
+            continue
         if was is not None and (was.passes, was.evidence) == (feature.passes, feature.evidence):
             continue
-        if was is None or feature.id not in ctx.marked or not feature.passes:
+        if feature.id not in ctx.marked or not feature.passes:
             return False
         verification = ctx.verifications.get(feature.id)
         evidence = feature.evidence

@@ -52,7 +52,7 @@ class PidLock:
         nobody holds it (no file, or a file its dead holder left)."""
         try:
             fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no such file: nobody holds it
             return None
         try:
             try:

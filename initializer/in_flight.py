@@ -13,7 +13,7 @@ from __future__ import annotations
 from contextlib import suppress
 from pathlib import Path
 
-from harness.errors import RunLocked
+from harness.errors import ArtifactError, RunLocked
 from harness.pidlock import Held, PidLock
 
 LOCK = Path(".harness") / "locks" / "init.lock"
@@ -29,8 +29,12 @@ def still_running(root: Path, pid: object) -> RunLocked:
 
 
 def live_init(root: Path) -> int | None:
-    """The pid of the `harness init` live in ``root`` now (-1 if unknown), else None."""
-    return PidLock.holder(root / LOCK)
+    """The pid of the `harness init` live in ``root`` now (-1 if unknown), else None (also
+    when the lock's file cannot be read: no init could have taken it either)."""
+    try:
+        return PidLock.holder(root / LOCK)
+    except OSError:
+        return None
 
 
 def refuse_beside_live_init(root: Path) -> None:
@@ -47,6 +51,14 @@ def hold_init(root: Path) -> PidLock:
         return PidLock.take(root / LOCK)
     except Held as error:
         raise still_running(root, error.pid) from None
+    except OSError as error:  # `.harness` a file, a read-only folder, a full disk
+        raise ArtifactError(
+            str(LOCK),
+            "",
+            f"cannot be written ({error.strerror or error})",
+            "harness keeps its state in the folder .harness: make it a folder harness can "
+            "write (free space, permissions), then run the command again.",
+        ) from None
 
 
 def drop_init(root: Path, held: PidLock) -> None:

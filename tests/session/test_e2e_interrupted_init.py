@@ -162,6 +162,22 @@ def test_an_init_held_before_it_records_its_run_is_known_as_live_and_not_after(
         server.close()
 
 
+def test_a_state_folder_that_is_a_file_is_said_not_a_traceback(tmp_path: Path) -> None:
+    """`.harness` a regular file: the init lock's check sees no init; `init` names the
+    file it cannot write (exit 2), as it does for harness.toml."""
+    root = make_project(tmp_path / "p", count=1)
+    (root / ".harness").write_text("not a folder\n")
+    for command, said in (
+        (["run"], "harness init --spec"),
+        (["status"], "not a harness project yet"),
+        (["init", "--spec", str(root / "SPEC.md")], ".harness/locks/init.lock"),
+    ):
+        done = harness_run(root, *command)
+        assert done.returncode == 2, (command, done.stderr)
+        assert said in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert (root / ".harness").read_text() == "not a folder\n"
+
+
 def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
     done = harness_run(root, "run")

@@ -145,6 +145,8 @@ def test_an_init_held_before_it_records_its_run_is_known_as_live_and_not_after(
             assert done.returncode == 6, (command, done.stderr)
             assert f"is still running (pid {live.pid})" in done.stderr, done.stderr
             assert "finishing the interrupted" not in done.stderr
+        code, said = harness_out(root, "runs")  # nothing recorded yet: not "harness init"
+        assert code == 0 and f"is still running (pid {live.pid})" in said, said
         assert not (root / "feature_list.json").exists()
         assert (root / "harness.toml").read_bytes() == toml
         assert live.poll() is None

@@ -56,7 +56,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return int(ExitCode.OK)
     if not rows:
-        print("No runs yet: `harness init --spec SPEC.md`, then `harness run`.")
+        from pathlib import Path
+
+        from initializer.in_flight import live_init, still_running
+
+        root = Path(args.project).absolute()
+        pid = live_init(root)
+        if pid is not None:  # an init in flight that has not recorded its run yet
+            print(f"No runs yet: {still_running(root, pid)}.")
+        else:
+            print("No runs yet: `harness init --spec SPEC.md`, then `harness run`.")
         return int(ExitCode.OK)
     header = ("RUN", "KIND", "STARTED", "OUTCOME", "SESSIONS", "TOKENS", "COST")
     table = [header]

@@ -23,6 +23,7 @@ from tests.session.support import (
     good_turns,
     harness,
     harness_out,
+    harness_run,
     init,
     make_project,
     turn,
@@ -72,12 +73,7 @@ def test_the_json_stream_is_read_line_by_line_while_the_run_goes(tmp_path: Path)
 def test_progress_lines_name_session_step_model_tool_and_totals(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
     init(root)
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness", "-C", str(root), "run"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = harness_run(root, "run")  # in process: the lines are what it prints
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
     assert any(line.startswith("harness: starting run") for line in lines)

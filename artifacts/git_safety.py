@@ -132,13 +132,14 @@ def git_options() -> list[str]:
     return options
 
 
-def git_program(root: Path | str | None = None) -> str:
-    """The absolute path of ``git`` on the trusted ``PATH`` (never inside ``root``).
+def git_program(root: Path | str | None = None, *, path: str | None = None) -> str:
+    """The absolute path of ``git`` on the trusted ``PATH`` (never inside ``root``;
+    ``path``: that trusted ``PATH``, when the caller has it).
 
     Raises:
         GitError: git is not installed (on the trusted ``PATH``).
     """
-    found = program("git", outside=Path(root) if root is not None else None)
+    found = program("git", outside=Path(root) if root is not None else None, path=path)
     if found is None:
         raise GitError(
             "git is not installed (no `git` on PATH outside the project). Install git "
@@ -147,19 +148,26 @@ def git_program(root: Path | str | None = None) -> str:
     return found
 
 
-def git_argv(root: Path | str, *args: str) -> list[str]:
-    """The full command line of a hardened ``git -C root args...``."""
-    return [git_program(root), *git_options(), "-C", str(root), *args]
+def git_argv(root: Path | str, *args: str, path: str | None = None) -> list[str]:
+    """The full command line of a hardened ``git -C root args...`` (``path``: as for
+    :func:`git_program`)."""
+    return [git_program(root, path=path), *git_options(), "-C", str(root), *args]
 
 
 def git_env(
-    extra: dict[str, str] | None = None, *, root: Path | str | None = None
+    extra: dict[str, str] | None = None,
+    *,
+    root: Path | str | None = None,
+    path: str | None = None,
 ) -> dict[str, str]:
     """The process environment for git: redirecting variables dropped, prompts off, a
-    ``PATH`` of absolute folders outside ``root`` (git finds its helpers there)."""
+    ``PATH`` of absolute folders outside ``root`` (git finds its helpers there; ``path``:
+    that ``PATH``, when the caller has it)."""
     env = {k: v for k, v in os.environ.items() if not _DROPPED_ENV.match(k)}
     env.update(_FORCED_ENV)
-    env["PATH"] = trusted_path(outside=Path(root) if root is not None else None)
+    if path is None:
+        path = trusted_path(outside=Path(root) if root is not None else None)
+    env["PATH"] = path
     if extra:
         env.update(extra)
     return env
@@ -220,11 +228,14 @@ def run_git_unchecked(
 ) -> subprocess.CompletedProcess[bytes]:
     """Hardened git without the config check or the sweep (``git init``, the check itself)."""
     try:
+        # The trusted PATH once for the program and its environment (each resolves every
+        # PATH folder: ~2 ms a git call).
+        path = trusted_path(outside=Path(root))
         done = subprocess.run(
-            git_argv(root, *args),
+            git_argv(root, *args, path=path),
             capture_output=True,
             input=input,
-            env=git_env(env, root=root),
+            env=git_env(env, root=root, path=path),
             timeout=timeout,
             check=False,
             stdin=None if input is not None else subprocess.DEVNULL,

@@ -42,9 +42,10 @@ def trusted_path(path: str | None = None, *, outside: Path | None = None) -> str
     return os.pathsep.join(kept) or FALLBACK_PATH
 
 
-def program(name: str, *, outside: Path | None = None) -> str | None:
-    """The absolute path of ``name`` on :func:`trusted_path`, or None when it is not there."""
-    return shutil.which(name, path=trusted_path(outside=outside))
+def program(name: str, *, outside: Path | None = None, path: str | None = None) -> str | None:
+    """The absolute path of ``name`` on :func:`trusted_path`, or None when it is not there
+    (``path``: that trusted path, computed by the caller for ``outside``)."""
+    return shutil.which(name, path=trusted_path(outside=outside) if path is None else path)
 
 
 def harness_command(*args: str, module: str = "harness") -> list[str]:

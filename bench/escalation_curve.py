@@ -40,6 +40,12 @@ How a history is made (read this before trusting the numbers):
   today's scores of the budget's 2,000 steps (no truth read), after 1,000 outcomes: what
   those weights do under a threshold that hits the rate, which the fitted threshold (chosen
   on the record's newest 300 outcomes, 5-25 of them asked at these rates) only estimates.
+  And "budget fit @ fixed rate" (since 2026-12-07): the budget arm's newest fitted weights,
+  whether the held-out check put them in force or not, asking on exactly as many held-out
+  steps as the fixed arm: what the weights learned under the budget are worth with the
+  check set aside, so the most any other check could get from them. Where it loses too,
+  the record a low budget leaves (a few answered questions per 100 steps) is what falls
+  short, not the check.
 - Measured on 2,000 held-out steps of the same mix after 50, 200 and 1,000 outcomes:
   recall of should-ask (share caught) and questions per 100 steps, against the truth.
   (500 until 2026-12-06 evening: at 3-7 questions per 100 steps two policies with the
@@ -327,6 +333,9 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> tuple[dict[str, Row], dict[str
                 equal = [(u + n + b) / 3 for u, n, b, _ in fixed_seen[index]]
                 rows[NAMES[5]].append(measure(top(equal, sum(asks)), held_out))
                 rows[NAMES[6]].append(on_sample(arm, seen, held_out, sample, budget, index))
+                w = fitted_weights(arm)
+                scores = [w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in seen]
+                rows[NAMES[7]].append(measure(top(scores, fixed_asks[index]), held_out))
             if number == 0:  # the two weightings, each asking as often as the other arm
                 w = arm.matrix.policy().weights
                 scores = [w[0] * u + w[1] * n + w[2] * b for u, n, b, _ in seen]
@@ -347,6 +356,18 @@ def kept(arm: Arm) -> str:
     if found is None or found.get("validated") is not False:
         return ""
     return "default" if found["threshold"] == arm.config.threshold else "w"
+
+
+def fitted_weights(arm: Arm) -> tuple[float, float, float]:
+    """The weights of the arm's newest fit, whether the held-out check put them in force or
+    not (the configured ones while nothing is fitted or no signal predicts the label)."""
+    found = arm.record.current_fit(arm.project)
+    beta = found.get("coefficients", (0.0, 0.0, 0.0, 0.0)) if found else (0.0, 0.0, 0.0, 0.0)
+    strength = sum(beta[1:])
+    if not found or not found.get("fitted") or strength <= 1e-9:
+        c = arm.config
+        return (c.w_uncertainty, c.w_novelty, c.w_benefit)
+    return (beta[1] / strength, beta[2] / strength, beta[3] / strength)
 
 
 def on_sample(
@@ -381,9 +402,10 @@ NAMES = (
     "fixed w @ learned rate",
     "fixed w @ budget rate",
     "budget w, t on sample",
+    "budget fit @ fixed rate",
 )
 HINDSIGHT = "best w in hindsight @ fixed rate"
-ARM_OF = {NAMES[3]: NAMES[1], NAMES[6]: NAMES[2]}
+ARM_OF = {NAMES[3]: NAMES[1], NAMES[6]: NAMES[2], NAMES[7]: NAMES[2]}
 """The learned arm whose fit a row's weights come from."""
 COMPARED = {  # the learned side against the fixed side it must beat
     "weights @ default's rate": (NAMES[3], NAMES[0]),
@@ -391,6 +413,7 @@ COMPARED = {  # the learned side against the fixed side it must beat
     "recall 0.8 vs equal w": (NAMES[1], NAMES[4]),
     "budget vs equal w": (NAMES[2], NAMES[5]),
     "t on sample vs default": (NAMES[6], NAMES[0]),
+    "budget fit @ default's rate": (NAMES[7], NAMES[0]),
 }
 
 

@@ -19,6 +19,7 @@ from harness.cli import DISTRIBUTION
 from harness.cli.live import ProgressLines
 from harness.events import Event
 from tests.session.support import (
+    CHILD_S,
     call,
     good_turns,
     harness,
@@ -50,7 +51,7 @@ def test_the_json_stream_is_read_line_by_line_while_the_run_goes(tmp_path: Path)
         events.append(json.loads(line))
         if proc.poll() is None:
             seen_while_running += 1
-    code = proc.wait(timeout=120)
+    code = proc.wait(timeout=CHILD_S)
     err = proc.stderr.read() if proc.stderr else ""
     assert code == 0, err
     assert seen_while_running > 0  # the stream was read before the process ended
@@ -153,7 +154,7 @@ def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) 
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     proc = _popen(root, "run", "--json")
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=CHILD_S)
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     waits = [e for e in events if e["type"] == "wait"]
@@ -186,8 +187,8 @@ def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None
     assert code == 0 and state["state"] == "running" and state["pid"] == run.pid
     assert follow.stdout is not None
     rows = [json.loads(line) for line in follow.stdout]
-    assert follow.wait(timeout=60) == 0
-    assert run.wait(timeout=60) == 0
+    assert follow.wait(timeout=CHILD_S) == 0
+    assert run.wait(timeout=CHILD_S) == 0
     names = [(r["session"], r["name"]) for r in rows]
     assert (1, "mark_passing") in names and (1, "commit") in names
     assert len(names) == len(set(names)) or len(rows) == len({r["rowid"] for r in rows})
@@ -282,7 +283,7 @@ def test_the_session_s_own_notices_are_events_quiet_means_quiet(
         events.append(json.loads(line))
         if events[-1]["type"] == "question":
             assert harness(root, "answer", events[-1]["id"], "--choice", "2") == 0
-    _, err = run.communicate(timeout=600)  # liveness bound only
+    _, err = run.communicate(timeout=CHILD_S)
     os.close(terminal)
     assert run.returncode == 0, err
     notices = [e["detail"] for e in events if e["type"] == "notice"]

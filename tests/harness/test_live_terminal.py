@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.session.support import good_turns, harness, init, make_project, passing
+from tests.session.support import CHILD_S, good_turns, harness, init, make_project, passing
 from tests.tui.test_terminal import Terminal
 
 
@@ -46,13 +46,13 @@ def test_progress_lines_appear_while_the_run_goes(tmp_path: Path, terminal: Term
     root = _slow_project(tmp_path / "p", latency_s=4.0)
     init(root)
     _start(terminal, root)
-    screen = terminal.wait_for(lambda s: "tool verify_feature" in s, timeout=30)
+    screen = terminal.wait_for(lambda s: "tool verify_feature" in s, timeout=CHILD_S)
     assert "EXITED" not in screen  # seen during the run, not after it
     # the first model call is step 5: after the git snapshot, init.sh, orient and the brief
     assert "s1 #4 artifact brief" in screen
     assert "s1 #5 model scripted/script.json" in screen and "tokens $" in screen
     assert "harness: session 1 started" in screen
-    screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=60)
+    screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=CHILD_S)
     assert "session 1 ended: F001 passing" in screen
 
 
@@ -60,7 +60,7 @@ def test_quiet_prints_only_the_result(tmp_path: Path, terminal: Terminal) -> Non
     root = make_project(tmp_path / "p", count=1)
     init(root)
     _start(terminal, root, "--quiet")
-    screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=60)
+    screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=CHILD_S)
     assert "harness run: complete" in screen
     assert " model scripted/script.json " not in screen and "session 1 started" not in screen
 
@@ -69,9 +69,9 @@ def test_ctrl_c_exits_130_and_run_finishes(tmp_path: Path, terminal: Terminal) -
     root = _slow_project(tmp_path / "p", latency_s=30.0)
     init(root)
     _start(terminal, root, "--report", str(tmp_path / "r.json"))
-    terminal.wait_for(lambda s: "tool verify_feature" in s, timeout=30)
+    terminal.wait_for(lambda s: "tool verify_feature" in s, timeout=CHILD_S)
     terminal.tmux("send-keys", "-t", "tui", "C-c")
-    screen = terminal.wait_for(lambda s: "EXITED" in s, timeout=20)
+    screen = terminal.wait_for(lambda s: "EXITED" in s, timeout=CHILD_S)
     assert "EXITED 130" in screen
     assert "interrupted" in screen and "Traceback" not in screen
 

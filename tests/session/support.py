@@ -31,6 +31,10 @@ SCRIPT = "script.json"
 LETTERS = "abc"
 SPEC = "# Tiny\n\nA project whose features are files: done_a.txt, done_b.txt, done_c.txt.\n"
 INIT_SH = "#!/usr/bin/env bash\nset -e\necho 'environment ok'\n"
+CHILD_S = 600.0
+"""How long a test waits for a `harness` child to show or end what it should by itself: a
+liveness bound only. A child pays its imports again (~5 CPU-s); at load 30 on two cores it
+gets a tenth of a core, and a 120 s bound ran out after the run had printed "complete"."""
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:

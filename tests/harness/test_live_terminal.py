@@ -48,9 +48,10 @@ def test_progress_lines_appear_while_the_run_goes(tmp_path: Path, terminal: Term
     _start(terminal, root)
     screen = terminal.wait_for(lambda s: "tool verify_feature" in s, timeout=CHILD_S)
     assert "EXITED" not in screen  # seen during the run, not after it
-    # the first model call is step 5: after the git snapshot, init.sh, orient and the brief
-    assert "s1 #4 artifact brief" in screen
-    assert "s1 #5 model scripted/script.json" in screen and "tokens $" in screen
+    # the first model call is step 6: after the git snapshot, the feature list's record,
+    # init.sh, orient and the brief
+    assert "s1 #5 artifact brief" in screen
+    assert "s1 #6 model scripted/script.json" in screen and "tokens $" in screen
     assert "harness: session 1 started" in screen
     screen = terminal.wait_for(lambda s: "EXITED 0" in s, timeout=CHILD_S)
     assert "session 1 ended: F001 passing" in screen

@@ -28,7 +28,7 @@ _UPGRADE = {"Connection": "Upgrade", "Upgrade": "tcp"}
 def frames(api: APIClient, exec_id: str) -> Iterator[tuple[int, bytes]]:
     """Start the created exec attached; yield (stream, bytes) until the engine ends the
     stream. APIError as docker-py's exec_start raises it (the container is gone or
-    stopped); OSError when the connection breaks or times out."""
+    stopped); OSError when the connection breaks."""
     client: Any = api  # docker-py's own request helpers: its exec_start, minus the socket
     response = client._post_json(
         client._url("/exec/{0}/start", exec_id),
@@ -38,6 +38,9 @@ def frames(api: APIClient, exec_id: str) -> Iterator[tuple[int, bytes]]:
     )
     try:
         client._raise_for_status(response)
+        # The client's timeout bounds the engine's answers, not a command's silence: off
+        # for the stream, as docker-py's exec_start does (the caller bounds the command).
+        client._disable_socket_timeout(client._get_raw_response_socket(response))
         stream = response.raw._fp.fp  # the buffered file http.client read the head with
         while True:
             head = stream.read(_HEAD.size)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import journal_verifies, project, run, runner_for
-from tests.session.support import call, good_turns, harness_out, turn
+from tests.session.support import call, good_turns, harness_out, steps, turn
 
 MB = 1024 * 1024
 SIZE = 30 * MB
@@ -31,6 +31,7 @@ def test_a_large_argument_is_stored_once(request: pytest.FixtureRequest, tmp_pat
     assert code == 0 and report.get("outcome") == "complete", report
     grown = _state_bytes(root) - before
     assert SIZE <= grown < 1.5 * SIZE, f"the journal grew {grown / SIZE:.2f}x the argument"
-    code, shown = harness_out(root, "show", "--json", "1:5")  # the tool call, read back whole
+    (written,) = [s.seq for s in steps(root) if s.session == 1 and s.name == "write_file"][:1]
+    code, shown = harness_out(root, "show", "--json", f"1:{written}")  # read back whole
     assert code == 0 and content in shown
     assert journal_verifies(root)

@@ -37,9 +37,9 @@ def frames(api: APIClient, exec_id: str) -> Iterator[tuple[int, bytes]]:
         stream=True,
     )
     try:
-        client._raise_for_status(response)
         # The client's timeout bounds the engine's answers, not a command's silence: off
         # for the stream, as docker-py's exec_start does (the caller bounds the command).
+        # Its socket helper raises for the status first, as there.
         client._disable_socket_timeout(client._get_raw_response_socket(response))
         stream = response.raw._fp.fp  # the buffered file http.client read the head with
         while True:

@@ -114,6 +114,9 @@ class ChaosJournal:
     def ref(self, seq: int) -> str:
         return self._journal.ref(seq)
 
+    def recorded_next(self) -> tuple[str, str] | None:
+        return self._journal.recorded_next()
+
     def skip_nested(self, through: int) -> None:
         self._journal.skip_nested(through)
 

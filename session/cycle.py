@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from session.writeback import WakeSnapshot
 
 INIT_SCRIPT = "init.sh"
+FEATURE_LIST_STEP = "feature list"  # git/"feature list": the list the session starts from
 # bash where the image has it (init.sh is a bash script), else the POSIX shell.
 WAKE_COMMAND = f"if command -v bash >/dev/null; then bash {INIT_SCRIPT}; else sh {INIT_SCRIPT}; fi"
 
@@ -120,6 +121,11 @@ def _start_from_record(env: SessionEnv, journal: StepJournal, sentinel: Sentinel
     """The feature list the session starts from, kept as a git object whose id a step
     records: a resumed session knows it from there, never from the file as the killed
     run left it (an agent's command may have changed it just before the kill)."""
+    if _recorded_without(journal, "git", FEATURE_LIST_STEP):
+        # Journaled by a harness before this step: its start is HEAD's list, computed and
+        # not recorded, so the replay goes on matching the steps that were.
+        sentinel.take_head(env.git_checks)
+        return
     kept = False
 
     def keep() -> str | None:
@@ -127,9 +133,16 @@ def _start_from_record(env: SessionEnv, journal: StepJournal, sentinel: Sentinel
         kept = True
         return sentinel.keep(env.git_checks)
 
-    recorded = journal.step("git", "feature list", {}, keep, output=str | None)  # type: ignore[arg-type]
+    recorded = journal.step("git", FEATURE_LIST_STEP, {}, keep, output=str | None)  # type: ignore[arg-type]
     if not kept:
         sentinel.take(recorded, env.git_checks)
+
+
+def _recorded_without(journal: StepJournal, kind: str, name: str) -> bool:
+    """True when the session's record goes on without step ``kind``/``name`` where this
+    code asks for it (a step added since the session was recorded)."""
+    upcoming = journal.recorded_next()
+    return upcoming is not None and upcoming != (kind, name)
 
 
 def orient(env: SessionEnv, journal: StepJournal) -> Feature | None:

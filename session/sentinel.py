@@ -96,11 +96,21 @@ class Sentinel:
             return
         found = read_blob(self.root, kept, checks)
         if found is None:
-            found = committed_blob(self.root, "HEAD", FEATURE_LIST, checks)
-        if found is None:
-            self.accept()
+            self.take_head(checks)
         else:
             self.known = found
+
+    def take_head(self, checks: ConfigChecks | None = None) -> None:
+        """Know the list of HEAD, the last commit, where the session's own is not recorded
+        (a session journaled by a harness that kept none, the object missing from this
+        clone), with the features a person appended to the file, all failing, kept as the
+        wake keeps them; only without a committed list, the file."""
+        head = committed_blob(self.root, "HEAD", FEATURE_LIST, checks)
+        if head is None:
+            self.accept()
+        else:
+            on_disk = self._read()
+            self.known = _with_appended(head, on_disk if isinstance(on_disk, bytes) else None)
 
     def replay_mark(self, feature: str, evidence: Evidence) -> None:
         """A replayed mark of ``feature``: the known list becomes the one its guarded write
@@ -135,6 +145,29 @@ class Sentinel:
         else:
             atomic_write(self.path, self.known, root=self.root, replace_link=True)
         return True
+
+
+def _with_appended(head: bytes, on_disk: bytes | None) -> bytes:
+    """HEAD's list with the features ``on_disk`` adds after HEAD's, when every one is
+    failing and bare (a person's addition, legal at wake); else HEAD's. The file's own bytes
+    when its other features are HEAD's as they are."""
+    try:
+        committed = parse_feature_list(head.decode("utf-8"))
+        current = parse_feature_list((on_disk or b"").decode("utf-8"))
+    except (ArtifactError, UnicodeDecodeError):
+        return head
+    count = len(committed.features)
+    ids = [item.id for item in current.features[:count]]
+    added = current.features[count:]
+    if not added or ids != [item.id for item in committed.features]:
+        return head
+    if any(item.passes or item.evidence is not None for item in added):
+        return head  # not a person's addition the wake would keep
+    if current.features[:count] == committed.features and on_disk is not None:
+        return on_disk
+    return dump_feature_list(
+        committed.model_copy(update={"features": [*committed.features, *added]})
+    ).encode()
 
 
 def check_against_head(root: Path) -> str | None:

@@ -12,6 +12,9 @@ What a step decides, written once for every backend (the store only keeps rows):
 - **recover**: a non-idempotent step found in flight asks the world first (``recover``);
 - **divergence**: the code asks for another kind or name than recorded at this seq: the
   rest of the session's record is superseded (kept, signed as such) and it goes on live;
+  a step newer code adds asks :meth:`StepDoor.recorded_next` first, and where the record
+  goes on without it (a session recorded by an older harness) does its work unrecorded,
+  so the replay goes on matching the recorded steps;
 - **digest check**: a model step's inputs are compared with those recorded; a resume whose
   transcript differs is said (``TranscriptChanged``), and a request in flight is sent
   again as a new row, never under the old one's inputs;
@@ -160,6 +163,12 @@ class StepDoor:
     def seq(self) -> int:
         """The seq of the step in flight (inside its ``fn``), else of the last step begun."""
         return self._seq
+
+    def recorded_next(self) -> tuple[str, str] | None:
+        """(kind, name) of the recorded step the replay expects next; None when the session
+        goes on live (nothing recorded there)."""
+        rec = self._recorded.get(self._seq + 1) if self.replaying else None
+        return None if rec is None else (rec.kind, rec.name)
 
     def skip_nested(self, through: int) -> None:
         """Go past the nested steps of a step just replayed, up to seq ``through`` (a code-mode

@@ -151,6 +151,12 @@ class StepJournal(Protocol):
         """The evidence reference of a step: ``journal:<run>/<session>/<seq>``."""
         ...
 
+    def recorded_next(self) -> tuple[str, str] | None:
+        """(kind, name) of the recorded step the replay expects next; None when the session
+        goes on live. A step newer code adds asks it first: where the record goes on without
+        it (recorded by an older harness), its work is done unrecorded, the replay goes on."""
+        ...
+
     def skip_nested(self, through: int) -> None:
         """Go past the nested steps of a step just replayed, up to seq ``through`` (a
         code-mode program's tool calls: its recorded result already holds what they did)."""

@@ -4,11 +4,13 @@ the agent left it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
 
+from harness.journal import Journal
 from tests.attacks.support import (
     assert_not_complete,
     committed_passing,
@@ -19,7 +21,7 @@ from tests.attacks.support import (
     runner_for,
     set_turns,
 )
-from tests.session.support import call, good_turns, harness_proc, turn
+from tests.session.support import call, good_turns, harness_proc, older_harness, turn
 
 # The forgery, then SIGKILL to the nearest Python ancestor (the harness: the local runner
 # starts commands from its own process), once: the resumed run runs the command again.
@@ -40,8 +42,9 @@ SEEN = "grep -c '\"passes\": true' feature_list.json > seen.txt; echo seen"
 
 
 @pytest.mark.slow  # the killed run is a child process
+@pytest.mark.parametrize("recorded_by", ["today", "older"])
 def test_a_forgery_a_kill_kept_from_the_sentinel_is_undone_at_the_resume(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path: Path, recorded_by: str
 ) -> None:
     """On the local runner (not a sandbox) the agent's command can reach the harness: after
     an honest pass of F001, it marks F002 passing in the file (made-up evidence) and kills
@@ -50,7 +53,12 @@ def test_a_forgery_a_kill_kept_from_the_sentinel_is_undone_at_the_resume(
     start (a git object named in the journal) with the session's recorded mark applied
     again, so the forgery is put back at the command's re-run (before, it stood for the
     rest of the session, and only the writeback's own check kept it out of the commit):
-    F001 passes on its own evidence, F002 is counted nowhere."""
+    F001 passes on its own evidence, F002 is counted nowhere.
+
+    ``older``: the killed session was journaled by a harness before that record (no
+    git/"feature list" step); today's resume starts from HEAD's list instead, unrecorded,
+    and replays on (before, it recorded the step anew from the forged file: the forgery
+    was what the rest of the session knew, and the session's model calls were paid again)."""
 
     runner = runner_for("local", request)
     root = project(tmp_path / "p", runner, sessions={1: []}, count=2)
@@ -66,7 +74,8 @@ def test_a_forgery_a_kill_kept_from_the_sentinel_is_undone_at_the_resume(
             {"text": "F001 passes, see feature_list.json."},
         ],
     )
-    killed = harness_proc(root, "run", "--unattended")
+    with older_harness() if recorded_by == "older" else contextlib.nullcontext():
+        killed = harness_proc(root, "run", "--unattended")
     assert killed.returncode == -9, killed.stderr
     # the forgery stands (F002 passing on made-up evidence): no restore ran after it
     assert disk_passing(root) == ["F001", "F002"]
@@ -82,3 +91,6 @@ def test_a_forgery_a_kill_kept_from_the_sentinel_is_undone_at_the_resume(
     assert (
         evidence["verification"].startswith("journal:") and "forged" not in evidence["verification"]
     )
+    with Journal.open_readonly(root / ".harness") as journal:  # the replay went on: no call twice
+        rows = journal.steps(include_superseded=True)
+    assert [(r.session, r.seq, r.kind, r.name) for r in rows if r.status == "superseded"] == []

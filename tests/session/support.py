@@ -20,8 +20,11 @@ import tempfile
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
+
+import pytest
 
 from artifacts.progress import read_progress
 from harness.cli import main
@@ -208,6 +211,16 @@ def harness_proc(
         text=True,
         timeout=600,
     )
+
+
+@contextlib.contextmanager
+def older_harness() -> Iterator[None]:
+    """Inside, this process (and a `harness_proc` child forked from it) journals sessions as
+    a harness before git/"feature list" did: no such step, the sentinel starting from the
+    file (what a session recorded before d6a8647 holds)."""
+    with pytest.MonkeyPatch.context() as older:
+        older.setattr("session.cycle._start_from_record", lambda env, journal, sentinel: None)
+        yield
 
 
 def forked(

@@ -8,8 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
-from artifacts.feature_list import dump_feature_list, load_feature_list
-from artifacts.models import Evidence
+from artifacts.feature_list import dump_feature_list, load_feature_list, parse_feature_list
+from artifacts.models import Evidence, Feature, FeatureList
 from session.sentinel import Sentinel, check_against_head
 from tests.session.inproc import EVIDENCE, feature, make_project
 
@@ -108,7 +108,46 @@ def test_a_resumed_sentinel_knows_the_kept_list_never_the_file(fast_path: Path) 
     _edit(root, passes=True, evidence=EVIDENCE)
     elsewhere = Sentinel(root)
     elsewhere.take("0123456789abcdef" * 2 + "01234567")  # no such object here
-    assert elsewhere.restore() is True and path.read_bytes() == head
+    assert elsewhere.restore() is True
+    assert load_feature_list(root) == _appended(head, feature(2))  # the person's kept
+
+
+def _appended(head: bytes, *added: Feature) -> FeatureList:
+    listed = parse_feature_list(head.decode())
+    return FeatureList(features=[*listed.features, *added])
+
+
+def test_without_a_kept_list_a_sentinel_knows_head_and_a_persons_additions(
+    fast_path: Path,
+) -> None:
+    """A session recorded with no list of its own (by an older harness): HEAD's list, with
+    the failing features a person appended to the file kept (the file itself when that is
+    all it changed); an appended feature passing or HEAD's features not all there first is
+    not a person's addition: HEAD's list alone."""
+    root = make_project(fast_path / "p", git=True)
+    path = root / "feature_list.json"
+    head = path.read_bytes()
+    data = json.loads(head)
+    data["features"].append(json.loads(feature(2).model_dump_json()))
+    path.write_text(json.dumps(data))  # a person's addition, in their own format
+    added = path.read_bytes()
+    sentinel = Sentinel(root)
+    sentinel.take_head()
+    assert sentinel.known == added and sentinel.restore() is False
+
+    _edit(root, passes=True, evidence=EVIDENCE)  # F001 forged beside the addition
+    sentinel.take_head()
+    assert sentinel.restore() is True
+    assert load_feature_list(root) == _appended(head, feature(2))
+
+    replaced = FeatureList(features=[feature(2)])  # HEAD's F001 gone
+    for forged in (_appended(head, feature(2, passes=True)), replaced):
+        path.write_bytes(dump_feature_list(forged).encode())
+        sentinel.take_head()
+        assert sentinel.known == head and sentinel.restore() is True
+    path.write_bytes(b"not json")
+    sentinel.take_head()
+    assert sentinel.known == head
 
 
 def test_a_replayed_mark_is_applied_to_what_the_sentinel_knows(fast_path: Path) -> None:

@@ -182,6 +182,29 @@ def test_divergence_supersedes_the_rest_and_goes_live(
         assert sorted(r.name for r in every if r.status == "superseded") == ["b", "c"]
 
 
+def test_a_step_newer_code_adds_is_seen_missing_and_the_replay_goes_on(where: Location) -> None:
+    """A session recorded without a step the code now asks for: `recorded_next` names the
+    recorded step the replay expects, so the code does that step's work unrecorded and the
+    recorded steps replay on (nothing superseded, nothing run again); live, None."""
+    with Journal.open(where) as journal:
+        run = journal.start_run()
+        s = run.session(1)
+        for name in ("a", "c"):
+            s.step("tool", name, {}, lambda name=name: name.upper())
+    with Journal.open(where) as journal:
+        s = journal.resume_run(run.id).session(1)
+        assert s.recorded_next() == ("tool", "a")
+        assert s.step("tool", "a", {}, lambda: "x") == "A"
+        assert s.recorded_next() == ("tool", "c")  # not "b": added since, not recorded
+        assert s.step("tool", "c", {}, lambda: "x") == "C"
+        assert s.recorded_next() is None and not s.replaying
+        assert s.step("tool", "d", {}, lambda: "D") == "D"
+        every = journal.steps(run.id, 1, include_superseded=True)
+        assert [(r.seq, r.name, r.status, r.attempts) for r in every] == [
+            (1, "a", "ended", 1), (2, "c", "ended", 1), (3, "d", "ended", 1),
+        ]  # fmt: skip
+
+
 def test_cache_hits_across_runs_keyed_by_inputs_and_version(where: Location) -> None:
     calls: list[int] = []
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
     from harness.events import Events
     from harness.journal.location import Location
-    from harness.scope import RunScope, StepHooks
+    from harness.scope import ModelMaker, RunScope, StepHooks
 
 PREFIX = "HARNESS_"
 PROJECT_FILE = "harness.toml"  # artifacts.config.HARNESS_TOML, named without importing it
@@ -62,6 +62,7 @@ def run_scope(
     *,
     events: Events | None = None,
     hooks: StepHooks | None = None,
+    models: ModelMaker | None = None,
 ) -> RunScope:
     """The scope of one run of ``config`` over ``environ`` (default: ``os.environ`` now):
     its secrets are the secret-named variables and the ones ``[model] api_key_env`` and
@@ -69,7 +70,7 @@ def run_scope(
     from harness.scope import RunScope
 
     names = [config.model.api_key_env, config.escalation.embedding_api_key_env]
-    return RunScope.of(environ, secret_names=names, events=events, hooks=hooks)
+    return RunScope.of(environ, secret_names=names, events=events, hooks=hooks, models=models)
 
 
 def journal_location(root: Path, config: HarnessConfig | None = None) -> Location:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from harness.events import Events
 from harness.redact import Redactor
@@ -57,6 +58,15 @@ class Waits(Protocol):
         way; its value (or its exception)."""
 
 
+class ModelMaker(Protocol):
+    """Builds a run's models (its agent's, its evaluator's): ``harness.model.make``'s
+    ``make_model`` calls it with the model's ``[model]`` settings (a ``ModelSettings``)
+    and returns what it returns (a ``Model``)."""
+
+    def __call__(self, settings: Any, *, project_root: Path, scope: RunScope) -> object:
+        """The model of ``settings`` for the run of ``scope`` in ``project_root``."""
+
+
 @dataclass(frozen=True)
 class RunScope:
     """A run's environment, secrets, observers and hooks."""
@@ -79,6 +89,10 @@ class RunScope:
     waits: Waits | None = None
     """How the run's model calls and back-offs wait (``fleet.drives``: parked on the
     worker's event loop); None: on the run's own thread (litellm's blocking call)."""
+    models: ModelMaker | None = None
+    """How the run builds its models; None: the gateway (``LitellmModel``, litellm). Given
+    by a test's entry only (the in-process scripted model: a `harness` child that does not
+    import litellm, ~4 CPU-s, where the gateway is not what its test is about)."""
 
     def public_environ(self) -> dict[str, str]:
         """The environment without the run's secrets: what a local command starts from."""
@@ -92,9 +106,11 @@ class RunScope:
         secret_names: Collection[str | None] = (),
         events: Events | None = None,
         hooks: StepHooks | None = None,
+        models: ModelMaker | None = None,
     ) -> RunScope:
         """A scope over ``environ`` (default: a copy of ``os.environ`` now), hiding its
         secret-named values and those of ``secret_names``."""
         environ = dict(os.environ if environ is None else environ)
         names = [name for name in secret_names if name]
-        return cls(environ, Redactor(environ, also=names), events or Events(), hooks)
+        redactor = Redactor(environ, also=names)
+        return cls(environ, redactor, events or Events(), hooks, models=models)

@@ -20,7 +20,8 @@ from artifacts.models import ProgressEntry
 from harness.config import journal_location, run_scope
 from harness.errors import ArtifactError, ExitCode, HarnessError
 from harness.journal.protocol import open_store
-from harness.model import Accounting, LitellmModel
+from harness.model import Accounting
+from harness.model.make import make_model
 from harness.tools import ToolRegistry
 from harness.walk import Walk
 from initializer.first_commit import (
@@ -179,9 +180,7 @@ def _initialise(
         accounting.start_session()
         loop = AgentLoop(
             journal=journal,
-            model=LitellmModel(
-                config.model, project_root=root, environ=scope.environ, events=scope.events
-            ),
+            model=make_model(config.model, project_root=root, scope=scope),
             model_name=config.model.name or "",
             tools=ToolRegistry(INIT_TOOLS),
             ctx=ctx,

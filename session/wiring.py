@@ -11,7 +11,8 @@ from escalation.embed import make_embedder
 from escalation.record import Record, RecordError, user_record_path
 from harness.config import run_journal, run_scope
 from harness.journal.keys import state_home
-from harness.model import Accounting, LitellmModel, Usage
+from harness.model import Accounting, Usage
+from harness.model.make import make_model
 from harness.tools import ToolRegistry
 from runners import Resources
 from runners.factory import make_runner
@@ -130,13 +131,7 @@ def build_env(
         root=root,
         config=config,
         run=run,
-        model=LitellmModel(
-            config.model,
-            project_root=root,
-            environ=scope.environ,
-            events=scope.events,
-            waits=scope.waits,
-        ),
+        model=make_model(config.model, project_root=root, scope=scope),
         accounting=accounting,
         runner=runner,
         tools=session_tools(),

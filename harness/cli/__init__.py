@@ -20,7 +20,7 @@ from harness.terminal import for_terminal
 
 if TYPE_CHECKING:
     from harness.redact import Redactor
-    from harness.scope import StepHooks
+    from harness.scope import ModelMaker, StepHooks
 
 DISTRIBUTION = (
     "durable-agent-harness"  # the name on the package index (the command stays `harness`)
@@ -101,11 +101,18 @@ def version() -> str:
         return "unknown (not installed)"
 
 
-def main(argv: Sequence[str] | None = None, *, hooks: StepHooks | None = None) -> int:
-    """`harness` with ``argv``; ``hooks`` (crash switches) reach the run and init commands
-    and are given only by `python -m harness.cli.chaos` (the demo's crash, the tests')."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    hooks: StepHooks | None = None,
+    models: ModelMaker | None = None,
+) -> int:
+    """`harness` with ``argv``; ``hooks`` (crash switches) and ``models`` (how the runs
+    build their models, ``RunScope.models``) reach the run and init commands; hooks are
+    given only by `python -m harness.cli.chaos` (the demo's crash, the tests'), models by
+    a test's entry."""
     try:
-        return _main(argv, hooks)
+        return _main(argv, hooks, models)
     except BrokenPipeError:
         return _closed_pipe()
 
@@ -166,7 +173,7 @@ def command_named(items: Sequence[str]) -> str | None:
     return None
 
 
-def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
+def _main(argv: Sequence[str] | None, hooks: StepHooks | None, models: ModelMaker | None) -> int:
     items = project_first(sys.argv[1:] if argv is None else argv)
     parser = build_parser(command_named(items))
     args = parser.parse_args(items)
@@ -174,6 +181,7 @@ def _main(argv: Sequence[str] | None, hooks: StepHooks | None) -> int:
         parser.print_help()
         return int(ExitCode.INVALID)
     args.hooks = hooks
+    args.models = models
     from harness import signals
 
     try:

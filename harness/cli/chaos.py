@@ -12,9 +12,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from harness.scope import ModelMaker
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, models: ModelMaker | None = None) -> int:
+    """Parse the switch, then `harness` with it (and ``models``, ``harness.cli.main``'s)."""
     from harness.cli import main as harness
     from session.chaos import CrashSwitch
 
@@ -33,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rest = rest[1:]
     found, _ = _project_parser().parse_known_args(rest)
     switch = CrashSwitch(Path(found.project).resolve() / ".harness", args.at_step, args.at)
-    return harness(rest, hooks=switch)
+    return harness(rest, hooks=switch, models=models)
 
 
 def _project_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,7 @@ would surface it once its policy has run:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +46,34 @@ class ScriptedModel:
     """Answers a transcript with the next turn of its script.
 
     Args:
-        script: a `Script`, or the path of a script file.
+        script: a `Script`, or the path of a script file (read at each call, as the
+            provider reads it: a file rewritten between calls is read again).
         name: the model name the responses carry.
         max_attempts: attempts of one turn before retried faults give up.
+        sleep: given, each call first waits the script's latency (``latency_s`` of the
+            script and of the turn) with it, as the provider does; None: no wait.
     """
 
     def __init__(
-        self, script: Script | Path, *, name: str = "scripted/inprocess", max_attempts: int = 8
+        self,
+        script: Script | Path,
+        *,
+        name: str = "scripted/inprocess",
+        max_attempts: int = 8,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.script = load_script(script) if isinstance(script, Path) else script
+        self._script = script
         self.name = name
         self.max_attempts = max_attempts
         self.calls = 0
         """Completions asked for (each retried attempt counts)."""
         self._failed: dict[tuple[str, int], int] = {}
+        self._sleep = sleep
+
+    @property
+    def script(self) -> Script:
+        """The script (its file read now when it is one: cached while it is the same)."""
+        return load_script(self._script) if isinstance(self._script, Path) else self._script
 
     def prepare(self) -> None:
         """Nothing to set up: the script is loaded already."""
@@ -71,13 +86,17 @@ class ScriptedModel:
     def complete(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
     ) -> ModelResponse:
-        scene = pick_scene(self.script, messages)
+        script = self.script
+        scene = pick_scene(script, messages)
         if scene is None:
-            names = ", ".join(f"{s.name} ({s.match!r})" for s in self.script.scenes)
+            names = ", ".join(f"{s.name} ({s.match!r})" for s in script.scenes)
             self.calls += 1
             raise ModelFatal(f"no scene of the script matches the first user message: {names}")
         index = turn_index(messages)
         turn = scene.turns[index] if index < len(scene.turns) else None
+        latency = script.latency_s + (turn.latency_s if turn is not None else 0.0)
+        if self._sleep is not None and latency > 0:
+            self._sleep(latency)
         key = (scene.name, index)
         attempts, delays, spoil = 1, [], False
         if turn is not None and turn.fault is not None:

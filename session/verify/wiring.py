@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import ConfigError, RunnerError
-from harness.model import LitellmModel
+from harness.model.make import make_model
 from runners.factory import make_runner
 from session.verify.evaluator import Evaluator
 from session.verify.hidden import exclude_locally, tracked
@@ -88,13 +88,7 @@ def build_evaluator(
                 "api_key_env": settings.api_key_env,
             }
         )
-    model = LitellmModel(
-        model_config,
-        project_root=root,
-        environ=scope.environ,
-        events=scope.events,
-        waits=scope.waits,
-    )
+    model = make_model(model_config, project_root=root, scope=scope)
     name = model_config.name or model.name
     return Evaluator(model, name, settings, accounting, runner.name, scope.secrets)
 

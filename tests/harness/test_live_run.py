@@ -18,6 +18,7 @@ from escalation.record import user_record_path
 from harness.cli import DISTRIBUTION
 from harness.cli.live import ProgressLines
 from harness.events import Event
+from tests.session.scripted_child import HARNESS, SCRIPTED
 from tests.session.support import (
     CHILD_S,
     call,
@@ -31,9 +32,12 @@ from tests.session.support import (
 )
 
 
-def _popen(root: Path, *args: str) -> subprocess.Popen[str]:
+def _popen(root: Path, *args: str, entry: list[str] = SCRIPTED) -> subprocess.Popen[str]:
+    """`harness -C root args` in a new interpreter: by default one whose runs answer
+    scripted models in process (no litellm import: what is watched is the process's
+    streams, not the gateway); ``entry=HARNESS`` for plain `python -m harness`."""
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "-C", str(root), *args],
+        [*entry, "-C", str(root), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -153,7 +157,7 @@ def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) 
     turns[0] = {**turns[0], "fault": "rate_limit", "retry_after": 1, "times": 1}
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
-    proc = _popen(root, "run", "--json")
+    proc = _popen(root, "run", "--json", entry=HARNESS)  # the gateway's back-off: litellm
     out, err = proc.communicate(timeout=CHILD_S)
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in out.splitlines()]
@@ -181,7 +185,7 @@ def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None
             break
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    follow = _popen(root, "log", "--follow", "--json")
+    follow = _popen(root, "log", "--follow", "--json", entry=HARNESS)
     code, out = harness_out(root, "status", "--json")
     state = json.loads(out)["run"]
     assert code == 0 and state["state"] == "running" and state["pid"] == run.pid
@@ -269,7 +273,7 @@ def test_the_session_s_own_notices_are_events_quiet_means_quiet(
     # Interactive (a terminal on stdin, not CI): the run waits for the answer.
     terminal, tty = os.openpty()
     run = subprocess.Popen(
-        [sys.executable, "-m", "harness", "-C", str(root), "run", "--json", "--quiet"],
+        [*SCRIPTED, "-C", str(root), "run", "--json", "--quiet"],
         stdin=tty,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

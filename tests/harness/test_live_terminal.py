@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.session.scripted_child import SCRIPTED
 from tests.session.support import CHILD_S, good_turns, harness, init, make_project, passing
 from tests.tui.test_terminal import Terminal
 
@@ -34,9 +35,8 @@ def _slow_project(root: Path, latency_s: float) -> Path:
 
 
 def _start(terminal: Terminal, root: Path, *args: str) -> None:
-    command = (
-        f"{sys.executable} -m harness -C {root} run {' '.join(args)}; echo EXITED $?; sleep 60"
-    )
+    harness = shlex.join(SCRIPTED)  # scripted models in process: no litellm import
+    command = f"{harness} -C {root} run {' '.join(args)}; echo EXITED $?; sleep 60"
     terminal.tmux(
         "new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", "-c", str(root), command
     )

@@ -148,3 +148,18 @@ def test_both_models_have_the_members_the_loop_uses(tmp_path: Path) -> None:
     )
     assert isinstance(inproc, Model) and isinstance(gateway, Model)
     assert gateway.name == name and inproc.name == "scripted/inprocess"
+
+
+def test_a_script_file_is_read_at_each_call_and_its_latency_waited(tmp_path: Path) -> None:
+    """As the provider does: the script's and the turn's ``latency_s`` waited with the
+    model's ``sleep`` (none without one), and a file rewritten between calls read again."""
+    slow = {"latency_s": 0.5, "turns": [{"text": "first", "latency_s": 2.0}, {"text": "next"}]}
+    write_script(tmp_path, slow)
+    waited: list[float] = []
+    model = ScriptedModel(tmp_path / "script.json", sleep=waited.append)
+    assert model.complete(user("x"), []).content == "first"
+    assert waited == [2.5]
+    write_script(tmp_path, {"turns": [{"text": "rewritten"}]})
+    assert model.complete(user("x"), []).content == "rewritten"
+    assert waited == [2.5]  # the new file has no latency
+    assert ScriptedModel(tmp_path / "script.json").complete(user("x"), []).content == "rewritten"

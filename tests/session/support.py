@@ -29,6 +29,7 @@ import pytest
 from artifacts.progress import read_progress
 from harness.cli import main
 from harness.journal import Journal
+from tests.session.scripted_child import ENTRY
 
 SCRIPT = "script.json"
 LETTERS = "abc"
@@ -181,6 +182,7 @@ def harness_proc(
     crash_in: str | None = None,
     crash_at_step: int | None = None,
     fresh: bool = False,
+    gateway: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """`harness -C root ...` in a child process (for crashes, kills and an environment of
     its own): exit code (negative: the signal that ended it), stdout, stderr.
@@ -191,7 +193,10 @@ def harness_proc(
     `import litellm` and the rest again (~5 CPU-s a child); ``fresh=True`` starts a new
     interpreter (`python -m ...`) instead, for what only a process start shows: its
     `/proc/<pid>/environ` (a fork's is this process's, without ``env``), its reading of
-    the environment at start, none of this process's monkeypatches carried over.
+    the environment at start, none of this process's monkeypatches carried over. A new
+    interpreter answers ``scripted/`` models in process (`tests.session.scripted_child`:
+    no `import litellm`, ~4 of its ~5 CPU-s) unless ``gateway=True`` (the litellm
+    provider, for a test of the gateway itself).
     The timeout only stops a hung child; it is no speed bound (the demo takes 25 s on a
     quiet machine and over 110 s on a loaded one).
     """
@@ -204,8 +209,9 @@ def harness_proc(
     argv = [*entry, "-C", str(root), *args]
     if not fresh:
         return forked(argv, env=env, timeout=600)
+    start = [sys.executable, "-m"] if gateway else ENTRY
     return subprocess.run(
-        [sys.executable, "-m", *argv],
+        [*start, *argv],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

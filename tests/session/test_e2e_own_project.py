@@ -25,6 +25,7 @@ def test_init_with_model_then_run_to_complete(tmp_path: Path) -> None:
         f"scripted/{SCRIPT}",
         env=LOCAL,
         fresh=True,
+        gateway=True,  # the model named by --model, called through litellm as a user's is
     )
     assert init.returncode == 0, init.stderr
     toml = (root / "harness.toml").read_text()

@@ -137,7 +137,7 @@ def _initialise(
         _write_model_flags(root, args, config_text(config.model))
         _check_model(root, config, quiet=getattr(args, "quiet", False))
     watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
-    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+    scope = run_scope(config, events=Events(*watchers), hooks=args.hooks, models=args.models)
     return initialize(
         root, spec, config, config_text=config_text(config.model), scope=scope, held=held
     )

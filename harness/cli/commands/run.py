@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             _check_resume(root, args.resume)
         # The run's own environment, secrets, observers and hooks (crash switches: only
         # `python -m harness.cli.chaos`, for the demo and the tests, passes any).
-        scope = run_scope(config, events=Events(*watchers), hooks=args.hooks)
+        scope = run_scope(config, events=Events(*watchers), hooks=args.hooks, models=args.models)
         finish_interrupted_init(root, config, demo_setup, scope)
         report = _run(root, config, unattended=is_unattended(args.unattended), scope=scope)
     except (HarnessError, KeyboardInterrupt) as error:

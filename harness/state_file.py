@@ -416,8 +416,9 @@ def _ensure_unlocked(state_dir: Path) -> None:
     for lock in sorted((state_dir / "locks").glob("*.lock")):
         pid = RunLock.holder(state_dir, lock.stem)
         if pid is not None:
+            what = f"`harness {lock.stem}`" if lock.stem in ("run", "init") else f"run {lock.stem}"
             raise RunLocked(
-                f"run {lock.stem} in {state_dir} is being driven by a live process (pid {pid}); "
+                f"{what} in {state_dir} is being driven by a live process (pid {pid}); "
                 "stop it before loading a state over it"
             )
 

@@ -185,6 +185,7 @@ def test_run_on_a_project_never_initialised_says_which_command(tmp_path: Path) -
     done = harness_run(root, "run")
     assert done.returncode == 2
     assert "harness init --spec" in done.stderr
+    assert not (root / ".harness").exists()  # the run's lock taken and its folder gone
 
 
 @pytest.mark.slow

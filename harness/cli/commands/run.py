@@ -57,9 +57,14 @@ def run(args: argparse.Namespace) -> int:
     from harness.cli.live import JsonStream, ProgressLines
     from harness.config import load_config, run_scope
     from harness.events import Events
+    from harness.project_lock import ProjectLock
 
     root = Path(args.project).resolve()
+    held = None
     try:
+        # One `harness run` at a time in a project, from before it reads anything: two
+        # started at once each found no run to resume and each started one.
+        held = ProjectLock.hold(root)
         _refuse_beside_live_init(root)  # before anything here writes (the demo's files)
         demo_setup = _finish_demo_setup(root)
         _restore_init_config(root)
@@ -78,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         if args.report:  # the report says why there was no run, with the exit code
             _refusal_report(root, error).write(Path(args.report))
         raise
+    finally:
+        if held is not None:
+            held.release()
     if args.report:
         report.write(Path(args.report))
     from harness.terminal import for_terminal

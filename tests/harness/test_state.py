@@ -8,7 +8,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import tarfile
 import time
 from importlib import resources
@@ -30,6 +29,7 @@ from harness.state_file import (
     read_archive,
     save_state,
 )
+from tests.session.scripted_child import SCRIPTED
 
 
 def git(root: Path, *args: str) -> str:
@@ -382,8 +382,8 @@ SCRIPT = {
 
 
 def harness_run_command(root: Path, *args: str) -> list[str]:
-
-    return [sys.executable, "-m", "harness", "-C", str(root), "run", "--unattended", *args]
+    """A new interpreter (the machine's own key store): scripted models in process."""
+    return [*SCRIPTED, "-C", str(root), "run", "--unattended", *args]
 
 
 def clean_env(state_home: Path) -> dict[str, str]:

@@ -36,6 +36,7 @@ import artifacts.git as git_module
 import artifacts.git_commit as git_commit
 import artifacts.git_safety as git_safety
 from harness.cli import main as harness_main
+from harness.model.make import scripted_in_process
 
 SIGNAL = signal.SIGKILL
 
@@ -141,7 +142,7 @@ def main() -> int:
     assert dashes == "--"
     install(point, Path(marker))
 
-    return harness_main(args)
+    return harness_main(args, models=scripted_in_process)  # no litellm: not its subject
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli.demo import MARKER, SCRIPT_FILE, DemoOptions, create_project
+from tests.session.scripted_child import SCRIPTED
 from tests.session.support import (
     call,
     harness_out,
@@ -62,7 +63,7 @@ def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path:
     script["scenes"][0]["turns"][0] = slow[0]
     (root / "script.json").write_text(json.dumps(script))
     live = subprocess.Popen(
-        [sys.executable, "-m", "harness", "-C", str(root), "init", "--spec", str(root / "SPEC.md")],
+        [*SCRIPTED, "-C", str(root), "init", "--spec", str(root / "SPEC.md")],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -26,6 +26,7 @@ import pytest
 from runners.bwrap import bwrap_version
 from tests.conftest import git
 from tests.session.docker_support import docker_project, finish, leftovers
+from tests.session.scripted_child import HARNESS, SCRIPTED
 from tests.session.support import (
     SCRIPT,
     call,
@@ -45,8 +46,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _start(root: Path, report: Path, *prefix: str) -> subprocess.Popen[str]:
+    """`harness run` (or ``prefix``'s command) in a new interpreter of its own group."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
-    command = list(prefix) or [sys.executable, "-m", "harness"]
+    command = list(prefix) or SCRIPTED
     return subprocess.Popen(
         [*command, "-C", str(root), "run", "--json", "--report", str(report)],
         cwd=REPO,
@@ -131,7 +133,7 @@ def test_a_signal_during_a_model_call_stops_the_run_and_the_call_is_sent_again(
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     report = tmp_path / "report.json"
-    proc = _start(root, report)
+    proc = _start(root, report, *HARNESS)  # the signal falls inside litellm's call
     _wait_for_step(proc, "llm")
     code, err = _stop(proc, signum)
     _interrupted(report, signum, code, err)
@@ -214,7 +216,7 @@ def test_a_signal_during_the_commit_leaves_it_to_the_resume(tmp_path: Path, sign
     init(root)
     report = tmp_path / "report.json"
     point = f"update-ref@{signal.Signals(signum).name.removeprefix('SIG')}"
-    helper = [sys.executable, "-m", "tests.session.stopped_at", point]
+    helper = [sys.executable, "-m", "tests.session.stopped_at", point]  # no litellm either
     proc = _start(root, report, *helper, str(tmp_path / "marker"), "--")
     _, err = proc.communicate(timeout=300)
     _interrupted(report, signum, proc.returncode, err)

@@ -2,11 +2,12 @@
 
 `harness run` holds ``.harness/locks/run.lock`` (a :class:`~harness.pidlock.PidLock`:
 the kernel's ``flock``, released when its holder dies) from before it reads or writes
-anything until it ends. Without it, two runs started at the same instant on a project
-with no unfinished run each found none and each started a run of its own in the same work
-tree (each run's own lock, ``harness.journal.lock``, only stops a second driver of the
-same run). A second `harness run` is refused (exit 6) naming the holder's pid, having
-written nothing.
+anything until it ends; `harness demo` holds it while it writes its project's files and
+runs its init (a run then would write them again and finish that init itself). Without
+it, two runs started at the same instant on a project with no unfinished run each found
+none and each started a run of its own in the same work tree (each run's own lock,
+``harness.journal.lock``, only stops a second driver of the same run). A second one is
+refused (exit 6) naming the holder's pid, having written nothing.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ LOCK = STATE / "locks" / "run.lock"
 
 
 def already_running(root: Path, pid: object) -> RunLocked:
-    """RunLocked (exit 6) saying another process runs `harness run` in ``root``."""
+    """RunLocked (exit 6) saying another process runs `harness run` (or `harness demo`,
+    setting up its project) in ``root``."""
     shown = "unknown" if pid in (-1, "unknown") else pid
     return RunLocked(
-        f"`harness run` of {root} is already running in another process (pid {shown}): "
-        "wait for it to finish (or stop it), then run `harness run` again"
+        f"{root} is busy: `harness run` or `harness demo` is already running in it in another "
+        f"process (pid {shown}): wait for it to finish (or stop it), then try again"
     )
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.errors import ArtifactError
 from harness.hostpath import NEUTRAL_CWD, child_env, harness_command
+from harness.project_lock import ProjectLock
 
 if TYPE_CHECKING:
     from harness.journal import StepRow
@@ -97,23 +98,22 @@ def run_demo(target: Path, options: DemoOptions) -> int:
     """Create (or continue) the demo project in `target` and run it to the end."""
     started = time.monotonic()
     target = target.resolve()
-    fresh = not (target / "feature_list.json").exists()
-    if fresh:
-        known = (target / SCRIPT_FILE).exists() or (target / MARKER).exists()
-        if target.exists() and any(target.iterdir()) and not known:
-            raise ArtifactError(
-                target,
-                "(folder)",
-                "the folder is not empty and is not a demo project",
-                "Give an empty or new folder.",
-            )
-        print(f"harness demo: creating the sample project in {target}")
-        create_project(target, options)
-        code = _harness(target, "init", "--spec", str(target / "SPEC.md"))
-        if code != 0:
-            return code
-    else:
-        print(f"harness demo: {target} already holds the demo; continuing it")
+    _refuse_foreign(target)  # before the lock: it makes .harness
+    # Its files and its init under the project's run lock: a `harness run` started there
+    # meanwhile would write them again and finish the init itself (exit 6 now).
+    held = ProjectLock.hold(target)
+    try:
+        fresh = not (target / "feature_list.json").exists()
+        if fresh:
+            print(f"harness demo: creating the sample project in {target}")
+            create_project(target, options)
+            code = _harness(target, "init", "--spec", str(target / "SPEC.md"))
+            if code != 0:
+                return code
+        else:
+            print(f"harness demo: {target} already holds the demo; continuing it")
+    finally:
+        held.release()  # its run takes it
     run_args = ["run", "--report", str(target / ".harness" / "demo-report.json")]
     if options.unattended:
         run_args.append("--unattended")
@@ -127,6 +127,20 @@ def run_demo(target: Path, options: DemoOptions) -> int:
         code = _harness(target, *run_args)
     _summary(target, time.monotonic() - started, code)
     return code
+
+
+def _refuse_foreign(target: Path) -> None:
+    """A folder with files that is no demo project (and no harness project) is not used."""
+    if (target / "feature_list.json").exists() or not target.exists():
+        return
+    known = (target / SCRIPT_FILE).exists() or (target / MARKER).exists()
+    if any(target.iterdir()) and not known:
+        raise ArtifactError(
+            target,
+            "(folder)",
+            "the folder is not empty and is not a demo project",
+            "Give an empty or new folder.",
+        )
 
 
 def _summary(target: Path, wall_s: float, code: int) -> None:

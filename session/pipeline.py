@@ -106,7 +106,7 @@ class ToolPipeline:
             # taken only when it is what the mark made). Nothing else is taken as known:
             # a change made before the kill or while the session replays is put back at
             # its next live call.
-            self._replay_writes(effects)
+            effects = self._replay_writes(effects)
             if result.through:
                 self.journal.skip_nested(result.through)
             elif nested:
@@ -116,12 +116,18 @@ class ToolPipeline:
                 self.ctx.apply(effect)
         return result.model_copy(update={"effects": effects})
 
-    def _replay_writes(self, effects: list[Any]) -> None:
+    def _replay_writes(self, effects: list[Any]) -> list[Any]:
+        """The replayed effects, a mark's evidence as the file holds it where the recorded
+        one is its redaction (the journal keeps no secret: a check command holding one)."""
+        replayed = []
         for effect in effects:
             if isinstance(effect, Marked) and effect.evidence is not None:
-                self.sentinel.replay_mark(effect.feature, effect.evidence)
+                evidence = self.sentinel.replay_mark(effect.feature, effect.evidence)
+                effect = effect.model_copy(update={"evidence": evidence})
             elif isinstance(effect, GUARDED_WRITES):
                 self.sentinel.accept()  # the initializer's list, or a mark recorded bare
+            replayed.append(effect)
+        return replayed
 
     def _write(self, result: Result, redo: Callable[[], Any] | None) -> None:
         """Write the bytes a recorded file tool step decided (live, or the session's last

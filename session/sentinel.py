@@ -18,9 +18,10 @@ just before a kill is put back like any other.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from artifacts.feature_list import FEATURE_LIST, dump_feature_list, parse_feature_list
 from artifacts.git import GitRepo
@@ -32,13 +33,18 @@ from harness.errors import ArtifactError, GitError
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
-    from artifacts.models import Evidence
+    from artifacts.models import Evidence, FeatureList
 
 NOTICE = (
     "POLICY: feature_list.json was changed outside verify_feature/mark_passing; the harness "
     "restored it. Features change only through those tools; do not edit the file."
 )
 
+
+REDACTED = "[REDACTED:"
+MARKER = re.compile(r"\[REDACTED:[^\]]*\]")
+"""What the journal writes for a secret (``harness.redact.marker``): a recorded mark's
+evidence holding one is matched with the file's (:meth:`Sentinel.replay_mark`)."""
 
 NOT_REGULAR = object()
 """What the sentinel reads where the file is a FIFO, a device, a socket or unreadable:
@@ -112,28 +118,32 @@ class Sentinel:
             on_disk = self._read()
             self.known = _with_appended(head, on_disk if isinstance(on_disk, bytes) else None)
 
-    def replay_mark(self, feature: str, evidence: Evidence) -> None:
+    def replay_mark(self, feature: str, evidence: Evidence) -> Evidence:
         """A replayed mark of ``feature``: the known list becomes the one its guarded write
-        made from it (the file on disk when it is that list, byte for byte). A mark of a
+        made from it (the file on disk when it is that list, byte for byte). The journal
+        keeps the evidence with its secrets redacted (a check command holding one): the
+        file's evidence is the mark's when the recorded one is it so redacted. A mark of a
         feature already passing may have changed nothing (a human's approval of it): the
         known list stays when the file is still it. Anything else on disk is not what
-        harness wrote, and goes at the next restore."""
+        harness wrote, and goes at the next restore. Returns the evidence applied."""
         if self.known is None:
-            return
+            return evidence
         try:
             listed = parse_feature_list(self.known.decode("utf-8"))
         except (ArtifactError, UnicodeDecodeError):
-            return  # never a list harness knew: the mark could not have been written
+            return evidence  # never a list harness knew: the mark could not have been written
         marked = listed.get(feature)
         if marked is None:
-            return
+            return evidence
+        on_disk = self._read()
+        evidence = _as_written(on_disk, feature, evidence, listed)
         was_passing = marked.passes
         marked.passes, marked.evidence = True, evidence
         made = dump_feature_list(listed).encode("utf-8")
-        on_disk = self._read()
         if on_disk != made and was_passing and on_disk == self.known:
-            return  # the mark changed nothing
+            return evidence  # the mark changed nothing
         self.known = made
+        return evidence
 
     def restore(self) -> bool:
         """Put the known content back if anything else changed the file; True if it did."""
@@ -145,6 +155,49 @@ class Sentinel:
         else:
             atomic_write(self.path, self.known, root=self.root, replace_link=True)
         return True
+
+
+def _as_written(on_disk: object, feature: str, recorded: Evidence, known: FeatureList) -> Evidence:
+    """The evidence of ``feature`` in the file when the journal's ``recorded`` one is it
+    with secrets redacted: equal but where the record says ``[REDACTED:...]``, and there a
+    text a string of the ``known`` list holds (a check command's secret is in the feature's
+    check); else ``recorded``. Matched on the record, not on this process's secrets (a
+    resume may know others)."""
+    if not isinstance(on_disk, bytes) or REDACTED not in recorded.model_dump_json():
+        return recorded
+    try:
+        written = parse_feature_list(on_disk.decode("utf-8")).get(feature)
+    except (ArtifactError, UnicodeDecodeError):
+        return recorded
+    evidence = None if written is None else written.evidence
+    if evidence is None:
+        return recorded
+    texts = "\0".join(_strings(known.model_dump(mode="json")))
+    same = _redacted_as(evidence.model_dump(mode="json"), recorded.model_dump(mode="json"), texts)
+    return evidence if same else recorded
+
+
+def _redacted_as(value: Any, recorded: Any, known: str) -> bool:
+    """Whether ``recorded`` is ``value`` with parts of its strings, each found in ``known``,
+    redacted."""
+    if isinstance(value, dict) and isinstance(recorded, dict):
+        return value.keys() == recorded.keys() and all(
+            _redacted_as(value[key], recorded[key], known) for key in value
+        )
+    if isinstance(value, str) and isinstance(recorded, str) and REDACTED in recorded:
+        shape = "(.+?)".join(re.escape(part) for part in MARKER.split(recorded))
+        found = re.fullmatch(shape, value, re.DOTALL)
+        return found is not None and all(text in known for text in found.groups())
+    return bool(value == recorded)
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string in a JSON-able structure."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [text for item in value for text in _strings(item)] if isinstance(value, list) else []
 
 
 def _with_appended(head: bytes, on_disk: bytes | None) -> bytes:

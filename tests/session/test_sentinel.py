@@ -174,3 +174,38 @@ def test_a_replayed_mark_is_applied_to_what_the_sentinel_knows(fast_path: Path) 
     sentinel.replay_mark("F001", evidence)
     assert sentinel.known == marked
     assert sentinel.restore() is True and path.read_bytes() == marked
+
+
+def test_a_replayed_mark_keeps_the_evidence_the_journal_holds_redacted(fast_path: Path) -> None:
+    """The journal records a mark's evidence with a secret redacted (a check command holding
+    a key): the file's evidence is taken when the record is it so redacted, the secret
+    being a text of the list the sentinel knows (the feature's check). A span filled with
+    any other text, or another field changed, is not what the mark wrote: put back."""
+    check = "test -f done.txt && test local-dev-key-4242 != ''"
+    root = make_project(fast_path / "p", feature(1, check=check), git=True)
+    path = root / "feature_list.json"
+    started = path.read_bytes()
+    written = Evidence.model_validate({**EVIDENCE, "command": check})
+    as_journaled = check.replace("local-dev-key-4242", "[REDACTED:DEV_API_KEY]")
+    recorded = written.model_copy(update={"command": as_journaled})
+    listed = load_feature_list(root)
+    listed.features[0].passes, listed.features[0].evidence = True, written
+    marked = dump_feature_list(listed).encode()
+
+    sentinel = Sentinel(root)
+    path.write_bytes(marked)  # what mark_passing wrote before the kill
+    assert sentinel.replay_mark("F001", recorded) == written
+    assert sentinel.known == marked and sentinel.restore() is False
+
+    forgeries = (
+        written.model_copy(update={"command": "test -f done.txt && test anything-else != ''"}),
+        written.model_copy(update={"output_digest": "sha256:" + "f" * 64}),
+    )
+    for forged in forgeries:
+        path.write_bytes(started)
+        sentinel = Sentinel(root)
+        listed.features[0].evidence = forged
+        path.write_bytes(dump_feature_list(listed).encode())  # the agent's, before the kill
+        assert sentinel.replay_mark("F001", recorded) == recorded
+        assert sentinel.restore() is True
+        assert load_feature_list(root).features[0].evidence == recorded

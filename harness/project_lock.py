@@ -32,6 +32,15 @@ def already_running(root: Path, pid: object) -> RunLocked:
     )
 
 
+def live_run(root: Path) -> int | None:
+    """The pid holding ``root``'s run lock now (-1 if unknown), else None (also when the
+    lock's file cannot be read: no run could have taken it either)."""
+    try:
+        return PidLock.holder(root / LOCK)
+    except OSError:
+        return None
+
+
 class ProjectLock:
     """The run lock of a project, held by this process until :meth:`release`."""
 

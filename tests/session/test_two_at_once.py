@@ -25,7 +25,7 @@ import harness.cli.demo as demo
 from harness.cli import main
 from harness.journal import Journal
 from harness.model.pricing import check_dollar_budget
-from tests.session.support import _child, harness_proc, init, make_project
+from tests.session.support import _child, harness_proc, harness_run, init, make_project
 
 DEADLINE_S = 600.0  # only a hung child's bound: the test waits on outcomes
 
@@ -153,6 +153,10 @@ def test_a_run_beside_a_demo_setting_up_is_refused_and_the_demo_goes_on(tmp_path
     beside = harness_proc(target, "run", "--max-sessions", "1")
     assert beside.returncode == 6, beside.stderr[-2000:]
     assert f"pid {pid}" in beside.stderr and "busy" in beside.stderr
+    status = harness_run(target, "status")  # not "not a harness project yet" (exit 2)
+    assert status.returncode == 6 and f"pid {pid}" in status.stderr, status.stderr
+    runs = harness_run(target, "runs")
+    assert runs.returncode == 0 and f"pid {pid}" in runs.stdout, runs.stdout
     assert files(target) == before  # nothing written
 
     let_go(folder, pid)

@@ -58,12 +58,15 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         from pathlib import Path
 
+        from harness.project_lock import already_running, live_run
         from initializer.in_flight import live_init, still_running
 
         root = Path(args.project).absolute()
-        pid = live_init(root)
+        pid, driver = live_init(root), live_run(root)
         if pid is not None:  # an init in flight that has not recorded its run yet
             print(f"No runs yet: {still_running(root, pid)}.")
+        elif driver is not None:  # a demo writing its files, a run before its first record
+            print(f"No runs yet: {already_running(root, driver)}.")
         else:
             print("No runs yet: `harness init --spec SPEC.md`, then `harness run`.")
         return int(ExitCode.OK)

@@ -33,7 +33,8 @@ def register(subparsers: Any) -> None:
         "questions; for the passing features, the proofs their evidence holds ("
         + PROOF_HELP
         + "). Exit 2 when the project has no feature_list.json or a protocol file is invalid; "
-        "exit 6 while its `harness init` still runs.",
+        "exit 6 while its `harness init` still runs (or a `harness run` or `harness demo` "
+        "sets it up).",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     parser.set_defaults(func=run)
@@ -42,11 +43,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     root = Path(args.project).absolute()
     if not (root / "feature_list.json").exists() and not (root / "feature_list.json").is_symlink():
+        from harness.project_lock import already_running, live_run
         from initializer.in_flight import live_init, still_running
 
         pid = live_init(root)
         if pid is not None:  # an init in flight has not written its feature list yet
             print(f"harness: {still_running(root, pid)}", file=sys.stderr)
+            return int(ExitCode.BUSY)
+        pid = live_run(root)
+        if pid is not None:  # a demo writing its files, a run finishing an init's setup
+            print(f"harness: {already_running(root, pid)}", file=sys.stderr)
             return int(ExitCode.BUSY)
         print(
             f"harness: {root} has no feature_list.json, so it is not a harness project yet. "

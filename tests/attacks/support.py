@@ -31,6 +31,17 @@ import_litellm()
 
 RUNNERS = ("local", "docker", "bwrap")
 
+# The end of an attack command on the local runner (no sandbox): SIGKILL to the nearest
+# Python ancestor, the harness (the local runner starts commands from its own process).
+KILL_HARNESS = """\
+p=$PPID
+while [ "$p" -gt 1 ]; do
+  case "$(readlink /proc/$p/exe)" in *python*) kill -9 "$p"; exit 0;; esac
+  p=$(awk '{print $4}' "/proc/$p/stat")
+done
+echo "no harness among my ancestors"
+"""
+
 
 @dataclass(frozen=True)
 class Runner:

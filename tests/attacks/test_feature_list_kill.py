@@ -12,6 +12,7 @@ import pytest
 
 from harness.journal import Journal
 from tests.attacks.support import (
+    KILL_HARNESS,
     assert_not_complete,
     committed_passing,
     disk_passing,
@@ -25,17 +26,14 @@ from tests.session.support import call, good_turns, harness_proc, older_harness,
 
 # The forgery, then SIGKILL to the nearest Python ancestor (the harness: the local runner
 # starts commands from its own process), once: the resumed run runs the command again.
-KILLER = """\
+KILLER = (
+    """\
 [ -e .forged ] && { echo already; exit 0; }
 cp forged.json feature_list.json
 touch .forged
-p=$PPID
-while [ "$p" -gt 1 ]; do
-  case "$(readlink /proc/$p/exe)" in *python*) kill -9 "$p"; exit 0;; esac
-  p=$(awk '{print $4}' "/proc/$p/stat")
-done
-echo "no harness among my ancestors"
 """
+    + KILL_HARNESS
+)
 
 # What the agent sees after the resumed run's first live call: how many features pass.
 SEEN = "grep -c '\"passes\": true' feature_list.json > seen.txt; echo seen"

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.attacks.support import committed_passing, disk_passing, project, runner_for, set_turns
+from tests.attacks.support import (
+    KILL_HARNESS,
+    committed_passing,
+    disk_passing,
+    project,
+    runner_for,
+    set_turns,
+)
 from tests.session.support import call, good_turns, harness_proc, turn
 
 SECRET = "local-dev-key-4242"
@@ -24,9 +31,10 @@ ENV = {"DEV_API_KEY": SECRET}
 CHECK = f"test -f done_a.txt && test {SECRET} != ''"
 FORGED = "sha256:" + "f" * 64
 
-# After the mark: the evidence's digest forged in the file (its command kept), then
-# SIGKILL to the nearest Python ancestor (the harness), once.
-FORGE_AND_KILL = f"""\
+# After the mark: the evidence's digest forged in the file (its command kept), then the
+# harness killed, once.
+FORGE_AND_KILL = (
+    f"""\
 [ -e .forged ] && {{ echo already; exit 0; }}
 python3 -c '
 import json
@@ -35,13 +43,9 @@ data["features"][0]["evidence"]["output_digest"] = "{FORGED}"
 json.dump(data, open("feature_list.json", "w"), indent=2)
 '
 touch .forged
-p=$PPID
-while [ "$p" -gt 1 ]; do
-  case "$(readlink /proc/$p/exe)" in *python*) kill -9 "$p"; exit 0;; esac
-  p=$(awk '{{print $4}}' "/proc/$p/stat")
-done
-echo "no harness among my ancestors"
 """
+    + KILL_HARNESS
+)
 
 
 def evidence(data: str) -> dict[str, Any]:

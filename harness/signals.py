@@ -10,9 +10,11 @@ parked as ``interrupted`` and its report written. The exit code is the shell's f
 signal (128 + its number: 143 for SIGTERM, 129 for SIGHUP; Ctrl-C's stays 130).
 
 Only the first such signal raises; later ones (a scheduler repeating its SIGTERM) are
-noted and let the cleanup finish. After SIGHUP the terminal is gone: the standard
-streams that were a terminal are pointed at ``/dev/null``, so the last words of the run
-cannot fail on a dead terminal.
+noted and let the cleanup finish. The first is said at once, before the cleanup, to the
+block's :class:`Stopping`: on stderr, or, once a command has given it its run's events,
+as a ``notice`` of the run (a progress line, on the --json stream, nothing with --quiet).
+After SIGHUP the terminal is gone: the standard streams that were a terminal are
+pointed at ``/dev/null``, so the last words of the run cannot fail on a dead terminal.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 from harness.errors import ExitCode
@@ -53,6 +55,19 @@ def describe(interrupt: BaseException) -> str:
     return "Ctrl-C"
 
 
+class Stopping:
+    """Who hears, at once, that a signal stops the process: ``say`` (default: a line on
+    stderr). A command that has a run's events sets ``say`` to their ``notice``. One per
+    :func:`interruptible` block, passed down by its owner (the CLI: ``args.stopping``)."""
+
+    def __init__(self) -> None:
+        self.say: Callable[[str], None] = _on_stderr
+
+
+def _on_stderr(text: str) -> None:
+    print(f"harness: {text}", file=sys.stderr, flush=True)
+
+
 def _quiet_terminal() -> None:
     """Point the standard streams that were the (now gone) terminal at /dev/null."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -66,9 +81,10 @@ def _quiet_terminal() -> None:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` (once) while the block runs; the
-    previous handlers are put back afterwards. Does nothing outside the main thread."""
+def interruptible(stopping: Stopping | None = None) -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` (once) while the block runs, said
+    first to ``stopping`` (default: on stderr); the previous handlers are put back
+    afterwards. Does nothing outside the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -81,12 +97,9 @@ def interruptible() -> Iterator[None]:
         if raised:
             return  # already stopping: let the cleanup finish
         raised = True
+        say = stopping.say if stopping is not None else _on_stderr
         with contextlib.suppress(OSError, ValueError):
-            print(
-                f"harness: {signal.Signals(signum).name} received: stopping.",
-                file=sys.stderr,
-                flush=True,
-            )
+            say(f"{signal.Signals(signum).name} received: stopping.")
         raise Terminated(signum)
 
     previous = {signum: signal.signal(signum, handler) for signum in HANDLED}

@@ -184,9 +184,11 @@ def _main(argv: Sequence[str] | None, hooks: StepHooks | None, models: ModelMake
     args.models = models
     from harness import signals
 
+    args.stopping = signals.Stopping()  # a run gives it its events (`run`, `init`)
     try:
         # SIGTERM and SIGHUP stop a command as Ctrl-C does (the TUI keeps its own ways).
-        with signals.interruptible() if args.command != "tui" else contextlib.nullcontext():
+        interruptible = signals.interruptible(args.stopping)
+        with interruptible if args.command != "tui" else contextlib.nullcontext():
             return int(args.func(args))
     except BrokenPipeError:
         raise

@@ -224,3 +224,40 @@ def test_a_signal_during_the_commit_leaves_it_to_the_resume(tmp_path: Path, sign
     commit = [s for s in steps(root) if s.kind == "git" and s.name == "commit" and s.session]
     assert [s.status for s in commit] == ["started"]
     _resume_completes(root)
+
+
+def test_the_signal_is_said_as_a_notice_of_the_run_and_quiet_means_quiet(tmp_path: Path) -> None:
+    """SIGTERM during a command of `run --json --quiet`: said at once as the run's notice
+    on the stream, before the run's end; on stderr, under --quiet, only the result line."""
+    marker = str(random.randrange(10**8, 10**9))
+    root = _command_project(tmp_path / "p", marker, "local")
+    init(root)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
+    proc = subprocess.Popen(
+        [*SCRIPTED, "-C", str(root), "run", "--json", "--quiet"],
+        env=clean,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    while not (root / "ticks").exists():  # the command runs
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    events = [json.loads(line) for line in out.splitlines()]
+    types = [e["type"] for e in events]
+    said = [i for i, e in enumerate(events) if e.get("detail") == "SIGTERM received: stopping."]
+    assert len(said) == 1 and events[said[0]]["type"] == "notice", events
+    assert said[0] < types.index("run.ended")  # at once, not after the cleanup
+    lines = err.splitlines()  # the result line only
+    assert len(lines) == 1 and lines[0].startswith("harness run: interrupted (SIGTERM)"), err
+    _no_survivors(marker)

@@ -138,6 +138,7 @@ def _initialise(
         _check_model(root, config, quiet=getattr(args, "quiet", False))
     watchers = [] if getattr(args, "quiet", False) else [ProgressLines()]
     scope = run_scope(config, events=Events(*watchers), hooks=args.hooks, models=args.models)
+    args.stopping.say = scope.events.notice  # a SIGTERM is said as the init's notice
     return initialize(
         root, spec, config, config_text=config_text(config.model), scope=scope, held=held
     )

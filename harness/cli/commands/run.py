@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         # The run's own environment, secrets, observers and hooks (crash switches: only
         # `python -m harness.cli.chaos`, for the demo and the tests, passes any).
         scope = run_scope(config, events=Events(*watchers), hooks=args.hooks, models=args.models)
+        args.stopping.say = scope.events.notice  # a SIGTERM is said as the run's notice
         finish_interrupted_init(root, config, demo_setup, scope)
         report = _run(root, config, unattended=is_unattended(args.unattended), scope=scope)
     except (HarnessError, KeyboardInterrupt) as error:

@@ -22,7 +22,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import pytest
 
 from harness.journal import Journal
 from runners.bwrap import bwrap_version
+from tests.session.scripted_child import SCRIPTED  # runner faults: no litellm needed
 from tests.session.support import (
     call,
     good_turns,
@@ -61,7 +61,7 @@ def _limited(hard_mb: int) -> list[str]:
 def _run(root: Path, *prefix: str, report: Path) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "harness", "-C", str(root), "run", "--report", str(report)],
+        [*prefix, *SCRIPTED, "-C", str(root), "run", "--report", str(report)],
         env=clean,
         capture_output=True,
         text=True,
@@ -164,7 +164,7 @@ def test_bubblewrap_gone_mid_run_parks_the_run_and_the_budget_is_untouched(
     init(root)
     report = tmp_path / "report.json"
     clean = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_CRASH")}
-    private = ["unshare", "--mount", "--propagation", "private", sys.executable, "-m", "harness"]
+    private = ["unshare", "--mount", "--propagation", "private", *SCRIPTED]
     proc = subprocess.Popen(
         [*private, "-C", str(root), "run", "--report", str(report)],
         env=clean,

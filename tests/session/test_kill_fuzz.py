@@ -39,6 +39,7 @@ from artifacts.progress import read_progress
 from harness.errors import HarnessError
 from harness.journal import Journal
 from runners.bwrap import bwrap_version
+from tests.session.scripted_child import SCRIPTED
 from tests.session.support import make_project
 
 pytestmark = pytest.mark.slow
@@ -52,9 +53,11 @@ INIT = "  in init"  # the aimed counter's key for kills inside git during init's
 
 
 def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """`harness init`/`run` in a new interpreter, its scripted model in process (no
+    `import litellm`: the kills fall on harness's own work, not on that import)."""
     command = args or ("run", "--quiet")
     return subprocess.Popen(
-        [sys.executable, "-m", "harness", "-C", str(root), *command],
+        [*SCRIPTED, "-C", str(root), *command],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,  # the group: harness and every git child it starts

@@ -155,3 +155,28 @@ def test_a_lost_lock_connection_fences_its_stores_and_another_driver_takes_over(
             again.resume_run(run.id)
     finally:
         pool.close()
+
+
+def test_idle_connections_left_from_before_a_restart_are_not_used(own_pg_server: Any) -> None:
+    """Three connections idle in the pool; the server restarts (each is closed by it):
+    each next statement gets a working connection, none fails for a stale one (before:
+    the first statement after the restart failed, `unreachable`, on its stale connection,
+    and the run waited as for an outage). A connection the server did not close is used
+    again as it is (the same backend)."""
+    url = own_pg_server.url()
+    pool = Pool(url, 3, name=NAME)
+    sql = pool.sql(url)
+    try:
+        with pool.borrowed(None, False), pool.borrowed(None, False), pool.borrowed(None, False):
+            pass  # three connections made, idle after
+        kept = sql.execute("SELECT pg_backend_pid()").fetchone()[0]
+        assert sql.execute("SELECT pg_backend_pid()").fetchone()[0] == kept
+        own_pg_server.stop("fast")
+        own_pg_server.start()
+        backends = [sql.execute("SELECT pg_backend_pid()").fetchone()[0] for _ in range(3)]
+        with pool.borrowed(None, False), pool.borrowed(None, False), pool.borrowed(None, False):
+            pass  # three at once: none of them one of before
+        assert kept not in backends
+        assert pool.most <= 3
+    finally:
+        pool.close()

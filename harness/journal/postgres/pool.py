@@ -8,6 +8,8 @@ for their statements and one more for their run locks, where each run held two o
   outside a transaction (else it is rolled back, or closed if that fails).
 - Each journal has its schema (``search_path`` in its URL's ``options``): a borrowed
   connection is switched to it (one statement, only when it was on another).
+- An idle connection is checked before it is lent (one ``select`` of its socket): one the
+  server closed since (a restart) is dropped, not used, so no statement fails for it.
 - The run locks (session advisory locks) are all held by the pool's one *lock connection*,
   so they die with the process as before. If that connection is lost while the process
   lives (the server restarted, the backend was terminated), every store that locked a run
@@ -114,6 +116,24 @@ class Pool:
 
     def _take(self, path: str | None) -> _Conn:
         deadline = time.monotonic() + self.wait_s
+        while True:
+            held = self._idle_or_slot(path, deadline)
+            if held is None:
+                break  # a slot: a new connection
+            if _usable(held.conn):
+                return held
+            self._forget()  # left from before the server restarted: another, or a new one
+            with suppress(Exception):
+                held.conn.close()
+        try:
+            return self._connect()
+        except BaseException:
+            self._forget()
+            raise
+
+    def _idle_or_slot(self, path: str | None, deadline: float) -> _Conn | None:
+        """An idle connection (one on ``path`` first), else None with a slot taken for a
+        new one; StorageError once ``deadline`` passed with every connection busy."""
         with self._cond:
             while True:
                 if self._idle:
@@ -124,7 +144,7 @@ class Pool:
                 if self._made < self.size:
                     self._made += 1
                     self.most = max(self.most, self._made)
-                    break
+                    return None
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise StorageError(
@@ -133,11 +153,6 @@ class Pool:
                         f"{self.wait_s:.0f} s",
                     )  # fmt: skip
                 self._cond.wait(left)
-        try:
-            return self._connect()
-        except BaseException:
-            self._forget()
-            raise
 
     def _forget(self) -> None:
         with self._cond:
@@ -249,6 +264,25 @@ class Pool:
                 held.conn.close()
         with self._lock_mutex:
             self._drop_locker()
+
+
+def _usable(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection may be used: a server restarted since it went idle has
+    closed it (its goodbye is waiting on the socket), so it is not. Cheap: one ``select``
+    of the socket, no round trip; the server is asked only when it spoke (a notice)."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        ready, _, _ = select.select([conn.fileno()], [], [], 0)
+    except (OSError, ValueError):
+        return False
+    if not ready:
+        return True  # silent since it went idle: as it was
+    try:
+        conn.execute("SELECT 1")
+    except Exception:
+        return False
+    return True
 
 
 class Rows:

@@ -325,6 +325,18 @@ class FleetDb:
         with self._begin() as conn:
             return bool(conn.execute(query).rowcount)
 
+    def requeue_of(self, worker_id: str) -> int:
+        """The runs a lost worker was driving are queued again, in one statement; how
+        many. A run a live worker has started meanwhile (its drive recovered at once) is
+        its own and left as it is."""
+        query = (
+            self.runs.update()
+            .where(self.runs.c.worker == worker_id, self.runs.c.state == "running")
+            .values(state="queued", worker=None, updated_at=time.time())
+        )
+        with self._begin() as conn:
+            return int(conn.execute(query).rowcount)
+
     # workers ----------------------------------------------------------------------------
     def beat(self, row: WorkerRow) -> None:
         """Insert or refresh a worker's row (its heartbeat)."""

@@ -18,6 +18,15 @@ run: its steps, journal, hooks and stop at a step boundary are the same code; a 
 still leaves the journal as it was (the greenlets are inside this process, like the
 threads were).
 
+A host serves what is ready in three tiers, each in order: drives starting (a run's code
+up to its first step: a run taken over from a lost worker, or a new one), then other work
+starting (a prepare: the clone; a publish), then parked drives going on (a model answered,
+a command ended). A worker that takes over hundreds of runs at once so starts each on its
+first step before its running runs take their next ones: in FIFO order each start waited
+behind every running run's steps (300 runs taken over on a loaded machine: their first
+new steps came up to 85 s after the loss was detected). A tier is only as long as the
+starts queued, so the running runs wait at most that long.
+
 Rules the run code keeps for this: nothing holds a lock across a model call or a command
 (the journal calls a step's work outside its lock; a run's lock held there would stop the
 other runs of its host), and no run state lives in thread-locals (the greenlets of one
@@ -29,10 +38,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from contextlib import suppress
-from queue import SimpleQueue
 from typing import Any, TypeVar
 
 import greenlet
@@ -49,6 +58,41 @@ COMMAND_THREADS = 8
 """Commands running at once (``runners.waited``: a run's command waits parked, not on its
 drive thread); more wait their turn, holding no thread."""
 
+STARTING = 0
+"""A run's drive starting: its code up to its first step (a journal replayed first)."""
+PREPARING = 1
+"""Other work starting: a run's preparation (its project cloned or restored), publication."""
+GOING_ON = 2
+"""A parked drive resumed: its model answered, its command ended, its back-off passed."""
+_STOP = 3
+
+
+class _Ready:
+    """What a host has to run, served by tier (:data:`STARTING` first), each in order."""
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition(threading.Lock())
+        self._tiers: tuple[deque[Callable[[], object] | None], ...] = tuple(
+            deque() for _ in range(_STOP + 1)
+        )
+
+    def put(self, item: Callable[[], object] | None, tier: int) -> None:
+        with self._ready:
+            self._tiers[tier].append(item)
+            self._ready.notify()
+
+    def get(self) -> Callable[[], object] | None:
+        with self._ready:
+            while True:
+                for tier in self._tiers:
+                    if tier:
+                        return tier.popleft()
+                self._ready.wait()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return sum(len(tier) for tier in self._tiers)
+
 
 class _Drive(greenlet.greenlet):  # type: ignore[misc]
     """A drive's greenlet, on the host it was made on."""
@@ -60,7 +104,7 @@ class _Host:
     """One thread running drives' greenlets: whatever is ready, in order."""
 
     def __init__(self, name: str) -> None:
-        self.ready: SimpleQueue[Callable[[], object] | None] = SimpleQueue()
+        self.ready = _Ready()
         self.hub: greenlet.greenlet | None = None
         self.drives = 0  # live drives on this host (under Drives.lock)
         self._up = threading.Event()
@@ -104,8 +148,9 @@ class Drives:
         self._loop_thread.start()
         self.hosts = [_Host(f"harness-drive-{k}") for k in range(hosts)]
 
-    def start(self, fn: Callable[[], T]) -> Future[T]:
-        """Run ``fn`` as a drive on the least busy host; its future."""
+    def start(self, fn: Callable[[], T], tier: int = PREPARING) -> Future[T]:
+        """Run ``fn`` as a drive on the least busy host, served in ``tier`` (a run's drive:
+        :data:`STARTING`); its future."""
         done: Future[T] = Future()
         with self.lock:
             host = min(self.hosts, key=lambda h: h.drives)
@@ -129,7 +174,7 @@ class Drives:
             drive.host = host
             drive.switch()
 
-        host.ready.put(begin)
+        host.ready.put(begin, tier)
         return done
 
     # -- harness.scope.Waits ------------------------------------------------------------
@@ -145,7 +190,7 @@ class Drives:
         if not isinstance(current, _Drive):
             return pending.result()
         host = current.host
-        pending.add_done_callback(lambda _: host.ready.put(lambda: current.switch()))
+        pending.add_done_callback(lambda _: host.ready.put(lambda: current.switch(), GOING_ON))
         host.park()
         return pending.result()
 
@@ -164,7 +209,7 @@ class Drives:
     def close(self) -> None:
         """Stop the hosts (their drives have ended), the loop and the command pool."""
         for host in self.hosts:
-            host.ready.put(None)
+            host.ready.put(None, _STOP)
         for host in self.hosts:
             host.thread.join(timeout=10)
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from fleet.checkpoint import restore
+from fleet.checkpoint import fingerprint, restore
 from fleet.hostgit import git
 from harness.errors import GitError
 
@@ -90,11 +90,13 @@ class RunFolder:
             self._lock_fd = None
 
     def marked(self) -> str | None:
-        """The digest of the last checkpoint this folder took or was restored from."""
+        """The digest of the last checkpoint this folder took or was restored from (the
+        note's first word; a checkpoint taken here adds the tree's fingerprint then)."""
         try:
-            return self.mark.read_text().strip() or None
+            words = self.mark.read_text().split()
         except FileNotFoundError:
             return None
+        return words[0] if words else None
 
     def ensure(
         self, source: str, run_id: str, base: str, checkpoints: Checkpoints | None = None
@@ -124,7 +126,8 @@ class RunFolder:
         if checkpoints is not None and latest is not None:
             head = restore(partial, checkpoints.load(latest), branch)
             partial.rename(self.project)
-            self.mark.write_text(latest + "\n")
+            # the tree is that checkpoint: its first step here stores none again
+            self.mark.write_text(f"{latest} {fingerprint(self.project)}\n")
             return f"work tree restored from its last checkpoint (HEAD {head[:12]}){note}"
         published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")
         start = published.split()[0] if published else base

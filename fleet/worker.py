@@ -251,17 +251,16 @@ def _recover_lost(
         if stale and not db.set_worker_state(peer.id, "lost", only_if="live"):
             continue
         if stale or peer.state in ("stopped", "lost"):
+            began = time.monotonic()
             found = client.recover(peer.id)
             if found:
+                db.requeue_of(peer.id)
                 print(
                     f"harness fleet worker {me}: took over {len(found)} drive(s) of "
-                    f"{'lost' if stale or peer.state == 'lost' else 'stopped'} worker {peer.id}",
+                    f"{'lost' if stale or peer.state == 'lost' else 'stopped'} worker {peer.id} "
+                    f"({time.monotonic() - began:.1f} s)",
                     file=sys.stderr,
                     flush=True,
                 )
-                for wid in found:
-                    db.update_run(
-                        wid.split("/drive/")[0], state="queued", worker=None, only_if=("running",)
-                    )
                 moved.extend(found)
     return moved

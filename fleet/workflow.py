@@ -20,6 +20,7 @@ from dbos import DBOS
 from fleet.app import CONTINUE, DRIVE, app_version, queue_name, workflow_id
 from fleet.drive import WAIT_AGAIN_S, prepare, publish
 from fleet.drive import drive as drive_once
+from fleet.drives import PREPARING, STARTING
 
 if TYPE_CHECKING:
     from fleet.drive import WorkerState
@@ -35,12 +36,13 @@ def _state() -> WorkerState:
     return current
 
 
-async def _on_drives(work: Callable[[], T]) -> T:
-    """``work()`` on the worker's drives, awaited (no thread held while it waits)."""
+async def _on_drives(work: Callable[[], T], tier: int = PREPARING) -> T:
+    """``work()`` on the worker's drives in ``tier`` (``fleet.drives``), awaited (no
+    thread held while it waits)."""
     drives = _state().drives
     if drives is None:
         return await asyncio.to_thread(work)
-    return await asyncio.wrap_future(drives.start(work))
+    return await asyncio.wrap_future(drives.start(work, tier))
 
 
 @DBOS.step(name="prepare")
@@ -52,7 +54,7 @@ async def prepare_step(run_id: str) -> str:
 @DBOS.step(name="drive")
 async def drive_step(run_id: str, drive: int) -> list[str]:
 
-    result = await _on_drives(lambda: drive_once(_state(), run_id, drive))
+    result = await _on_drives(lambda: drive_once(_state(), run_id, drive), STARTING)
     return [result.outcome, result.detail, result.klass]
 
 

@@ -1,17 +1,20 @@
 """A worker's beat loop costs the same whatever the number of runs it drives: it asks the
 fleet's database which of its runs were cancelled in one query (it asked once per run,
 each second: with ~400 runs per worker on a loaded machine its beat stalled past the
-10 s after which its peer declared it lost, and each took the other's runs over)."""
+10 s after which its peer declared it lost, and each took the other's runs over); taking
+a lost peer's runs over, it queues their rows again in one statement."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from fleet.db import FleetDb, RunRow
+from fleet.app import app_version
+from fleet.db import FleetDb, RunRow, WorkerRow
 from fleet.drive import WorkerState
 from fleet.place import fleet_place
-from fleet.worker import _watch_cancels
+from fleet.worker import _recover_lost, _watch_cancels
 
 RUNS = 600  # over the 500 of one IN list
 
@@ -39,3 +42,48 @@ def test_the_cancel_watch_is_one_query_for_all_runs(tmp_path: Path) -> None:
     assert state.cancelled == {"r007", "r555"}
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) <= 2, f"{len(selects)} queries for {RUNS} runs"
+
+
+class Recovered:
+    """DBOS's recovery of the lost worker's drives (``fleet.app.Client.recover``): each
+    workflow back on its queue, where the live worker may start it at once."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+
+    def recover(self, worker_id: str) -> list[str]:
+        return [f"{run}/drive/1" for run in self.ids]
+
+
+def test_a_lost_peers_runs_are_queued_again_in_one_statement(tmp_path: Path) -> None:
+    """600 runs of a lost worker: their rows go back to queued in one UPDATE (it was one
+    transaction per run, on the beat thread, before any taken run could be marked running
+    here: ~600 transactions at 300 runs), and a run the live worker already started again
+    (its recovered drive dequeued at once) stays running there (it was set back to
+    queued, as if nobody drove it)."""
+    place = fleet_place(environ={"HARNESS_FLEET_HOME": str(tmp_path / "fleet")})
+    db = FleetDb(place)
+    ids = [f"r{k:03d}" for k in range(RUNS)]
+    try:
+        for run in ids:
+            db.add_run(RunRow(run, "/src", state="running"))
+            db.update_run(run, worker="lost")
+        db.update_run("r042", worker="live")  # taken and started here already
+        now, version = time.time(), app_version()
+        db.beat(WorkerRow("lost", "default", "h", 1, version, RUNS, now - 60, now - 99, "live"))
+        statements: list[str] = []
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        db.sa.event.listen(db.engine, "before_cursor_execute", count)
+        moved = _recover_lost(db, Recovered(ids), "live", version, 10.0)
+        db.sa.event.remove(db.engine, "before_cursor_execute", count)
+        rows = {row.id: row for row in db.all_runs()}
+    finally:
+        db.close()
+    assert len(moved) == RUNS
+    assert (rows["r042"].state, rows["r042"].worker) == ("running", "live")
+    assert all(r.state == "queued" and r.worker is None for k, r in rows.items() if k != "r042")
+    updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert len(updates) <= 2, f"{len(updates)} updates for {RUNS} runs"  # the peer's row, runs

@@ -20,7 +20,7 @@ import pytest
 
 from fleet.app import Client
 from fleet.db import FleetDb
-from fleet.drives import COMMAND_THREADS, HOSTS, LOOP_THREADS, Drives
+from fleet.drives import COMMAND_THREADS, HOSTS, LOOP_THREADS, STARTING, Drives
 from fleet.place import fleet_place
 from fleet.project import head_of
 from fleet.submit import submit
@@ -120,6 +120,49 @@ def test_commands_of_runs_on_one_host_thread_run_at_once(tmp_path: Path) -> None
         (tmp_path / "go").touch()
         drives.close()
     assert [(r.exit_code, r.stdout.strip()) for r in results] == [(0, str(k)) for k in range(6)]
+
+
+def test_a_host_starts_waiting_drives_before_its_running_ones_go_on() -> None:
+    """On ONE host, while it is busy: a running drive's model answer comes back (it would
+    go on), then a preparation and a run's drive are started (as a worker taking over a
+    lost peer's runs does). When the host is free, the run's drive starts first, then the
+    preparation, then the running drive goes on: a run taken over reaches its first step
+    without waiting behind the running runs' next steps (FIFO: it waited behind all)."""
+    drives = Drives(hosts=1)
+    order: list[str] = []
+    hold, held = threading.Event(), threading.Event()
+
+    def running() -> str:
+        order.append("running")
+        drives.sleep(0.01)  # parks; its wake-up is queued while the host is held
+        order.append("running goes on")
+        return "running"
+
+    def busy() -> str:
+        held.set()
+        hold.wait(60)
+        return "busy"
+
+    try:
+        first = drives.start(running)
+        deadline = time.monotonic() + 60  # liveness bound only
+        while not order:
+            assert time.monotonic() < deadline, "the running drive never started"
+            time.sleep(0.01)
+        held_future = drives.start(busy)
+        assert held.wait(60)
+        while len(drives.hosts[0].ready) < 1:  # the running drive's wake-up is queued
+            assert time.monotonic() < deadline, "the running drive was never woken"
+            time.sleep(0.01)
+        prepared = drives.start(lambda: order.append("prepare") or "prepare")
+        started = drives.start(lambda: order.append("drive") or "drive", STARTING)
+        hold.set()
+        results = [f.result(timeout=60) for f in (first, held_future, prepared, started)]
+    finally:
+        hold.set()
+        drives.close()
+    assert results == ["running", "busy", "prepare", "drive"]
+    assert order == ["running", "drive", "prepare", "running goes on"]
 
 
 @pytest.mark.parametrize("ends", ["returns", "raises"])

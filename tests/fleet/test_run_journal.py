@@ -96,10 +96,8 @@ def test_the_last_checkpoint_is_read_back_checked(fleet_url: str, tmp_path: Path
         journals.latest(where)
 
 
-def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_path: Path) -> None:
-    """Machine a drove the run, was declared lost (its disk kept), b went on and was lost in
-    turn: a gets the run back and must go on from b's last checkpoint, not its own copy."""
-
+def _source(tmp_path: Path) -> tuple[Path, str]:
+    """A project to run: a git repository of one commit; its path and that commit."""
     source = tmp_path / "source"
     source.mkdir()
     for args in (["init", "-q"], ["config", "user.name", "U"], ["config", "user.email", "u@x"]):
@@ -110,6 +108,47 @@ def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_pat
     base = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True
     ).stdout.strip()
+    return source, base
+
+
+def test_a_drive_on_the_tree_its_machine_left_stores_no_checkpoint(
+    fleet_url: str, tmp_path: Path
+) -> None:
+    """A run handed over and driven again on the machine that checkpointed it last: the
+    next drive's first checkpoint finds the tree as that checkpoint left it, and it still
+    the run's latest: nothing is packed nor stored (before: every drive stored the tree at
+    its first step, ~55 ms of a worker taking runs over). A tree changed since, or a
+    checkpoint stored since by another machine, is stored."""
+
+    source, base = _source(tmp_path)
+    journals = RunJournals(Place(fleet_url, tmp_path))
+    where = journals.location("again", tmp_path / "unused")
+    with Journal.open(where):
+        pass
+    folder = RunFolder(tmp_path / "a", "again")
+    folder.ensure(str(source), "again", base, RunCheckpoints(journals, where))
+
+    def drive() -> tuple[Any, ...]:  # a drive's first checkpoint; the run's latest after
+        Checkpointer(journals, where, folder.project, base, folder.mark)()
+        return raw(where, "SELECT blob, at FROM harness_checkpoint")[0]
+
+    (folder.project / "a.txt").write_text("edit\n")
+    first = drive()
+    assert drive() == first  # the same tree, the same latest: not stored again
+    (folder.project / "a.txt").write_text("edit 2\n")
+    second = drive()
+    assert second[1] > first[1] and second[0] != first[0]
+    journals.checkpoint(where, b"taken elsewhere", "c" * 40)
+    third = drive()
+    assert third[0] == second[0] and third[1] > second[1]  # stored again: the latest is ours
+    assert folder.marked() == third[0] == journals.latest_digest(where)
+
+
+def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_path: Path) -> None:
+    """Machine a drove the run, was declared lost (its disk kept), b went on and was lost in
+    turn: a gets the run back and must go on from b's last checkpoint, not its own copy."""
+
+    source, base = _source(tmp_path)
     journals = RunJournals(Place(fleet_url, tmp_path))
     where = journals.location("back", tmp_path / "unused")
     with Journal.open(where):

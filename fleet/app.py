@@ -94,17 +94,14 @@ class Client:
     def recover(self, worker_id: str) -> list[str]:
         """DBOS's own recovery for a lost executor: its PENDING workflows of this version
         go back to their queues, for any live worker to take (idempotent: a workflow a
-        live worker took already is not matched again)."""
-        from dbos._utils import INTERNAL_QUEUE_NAME
-
+        live worker took already is not matched again). DBOS's ``reenqueue_for_recovery``
+        is one transaction per workflow: 300 of them took 5.7 s on a loaded machine,
+        before the last could be dequeued; here its statement, for many at once."""
         sys_db = self.client._sys_db
-        pending = sys_db.get_pending_workflows(worker_id, app_version())
-        moved = []
-        for workflow in pending:
-            if sys_db.reenqueue_for_recovery(
-                workflow.workflow_id, [worker_id], INTERNAL_QUEUE_NAME
-            ):
-                moved.append(workflow.workflow_id)
+        ids = [w.workflow_id for w in sys_db.get_pending_workflows(worker_id, app_version())]
+        moved: list[str] = []
+        for start in range(0, len(ids), 500):  # within every database's bound on IN
+            moved.extend(_reenqueue(sys_db, ids[start : start + 500], worker_id))
         return moved
 
     def pending_of(self, worker_id: str) -> list[str]:
@@ -113,3 +110,29 @@ class Client:
 
     def close(self) -> None:
         self.client.destroy()
+
+
+def _reenqueue(sys_db: Any, ids: list[str], worker_id: str) -> list[str]:
+    """``SystemDatabase.reenqueue_for_recovery`` (the same predicate and values) for
+    ``ids`` in one statement; those re-enqueued."""
+    import sqlalchemy as sa
+    from dbos._sys_db import WorkflowStatusString
+    from dbos._utils import INTERNAL_QUEUE_NAME
+
+    status = sys_db.tables.workflow_status
+    query = (
+        sa.update(status)
+        .where(*sys_db._wf_in(status, ids))
+        .where(status.c.status == WorkflowStatusString.PENDING.value)
+        .where(status.c.executor_id == worker_id)
+        .values(
+            status=WorkflowStatusString.ENQUEUED.value,
+            owner_xid=None,
+            started_at_epoch_ms=None,
+            updated_at=sys_db._now_ms_sql(),
+            queue_name=sa.func.coalesce(status.c.queue_name, INTERNAL_QUEUE_NAME),
+        )
+        .returning(status.c.workflow_uuid)
+    )
+    with sys_db.engine.begin() as conn:
+        return [str(row[0]) for row in conn.execute(query)]

@@ -13,9 +13,11 @@ naming the pid of the one that does, having written nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,20 @@ def paused_in_the_window(folder: Path) -> Callable[..., Any]:
     return paused
 
 
-def start(folder: Path, *argv: str) -> int:
+@pytest.fixture
+def children() -> Iterator[list[int]]:
+    """The forked children a test starts: one still there at its end (an assertion that
+    failed left it paused) is killed and reaped."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):  # reaped by the test
+            if os.waitpid(pid, os.WNOHANG)[0] == 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+
+
+def start(children: list[int], folder: Path, *argv: str) -> int:
     """`harness argv...` in a forked child writing to files in ``folder``."""
     pid = os.fork()
     if pid == 0:
@@ -61,6 +76,7 @@ def start(folder: Path, *argv: str) -> int:
         out = os.open(folder / f"out-{os.getpid()}", os.O_WRONLY | os.O_CREAT, 0o644)
         err = os.open(folder / f"err-{os.getpid()}", os.O_WRONLY | os.O_CREAT, 0o644)
         _child(main, list(argv), {}, out, err)
+    children.append(pid)
     return pid
 
 
@@ -81,14 +97,17 @@ def ended(pid: int, exited: dict[int, int]) -> bool:
 
 
 @pytest.mark.slow  # two harness children
-def test_two_runs_started_at_once_one_runs_the_other_is_refused(tmp_path: Path) -> None:
+def test_two_runs_started_at_once_one_runs_the_other_is_refused(
+    tmp_path: Path, children: list[int]
+) -> None:
     root = make_project(tmp_path / "p", count=2)
     init(root)
     folder = tmp_path / "children"
     folder.mkdir()
     with pytest.MonkeyPatch.context() as paused:
         paused.setattr("session.run.check_dollar_budget", paused_in_the_window(folder))
-        pids = [start(folder, "-C", str(root), "run", "--max-sessions", "1") for _ in range(2)]
+        argv = ("-C", str(root), "run", "--max-sessions", "1")
+        pids = [start(children, folder, *argv) for _ in range(2)]
     exited: dict[int, int] = {}
 
     def settled() -> bool:
@@ -128,7 +147,9 @@ def files(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.mark.slow  # a demo child, its init child, a run child
-def test_a_run_beside_a_demo_setting_up_is_refused_and_the_demo_goes_on(tmp_path: Path) -> None:
+def test_a_run_beside_a_demo_setting_up_is_refused_and_the_demo_goes_on(
+    tmp_path: Path, children: list[int]
+) -> None:
     target = tmp_path / "demo"
     folder = tmp_path / "children"
     folder.mkdir()
@@ -143,7 +164,7 @@ def test_a_run_beside_a_demo_setting_up_is_refused_and_the_demo_goes_on(tmp_path
     with pytest.MonkeyPatch.context() as paused:
         paused.setattr(demo, "_harness", paused_before_init)
         paused.setattr(demo, "_summary", lambda target, wall_s, code: None)
-        pid = start(folder, "demo", str(target), "--no-crash")
+        pid = start(children, folder, "demo", str(target), "--no-crash")
     exited: dict[int, int] = {}
     wait_until(lambda: (folder / f"inside-{pid}").exists() or ended(pid, exited))
     assert not exited, (folder / f"err-{pid}").read_text()

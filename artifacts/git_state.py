@@ -10,14 +10,10 @@ program. Stale lock files are cleared on the way (:mod:`artifacts.git_locks`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from artifacts.git_locks import clear_stale_locks
-from artifacts.git_safety import check_config, run_git
+from artifacts.git_safety import ConfigChecks, check_config, run_git
 from harness.errors import GitRefused
-
-if TYPE_CHECKING:
-    from artifacts.git_safety import ConfigChecks
 
 # (marker in .git, what is going on, what to do)
 _STATES: tuple[tuple[str, str, str], ...] = (
@@ -74,6 +70,8 @@ def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None =
 
     if not (root / ".git").is_dir():
         return []
+    if checks is None:  # one config read for both checks below (each git call read it)
+        checks = ConfigChecks()
     check_config(root, checks)
     why = repository_state(root, checks)
     if why is not None:

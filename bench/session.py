@@ -230,9 +230,8 @@ def measure(
 ) -> list[tuple[float, float, float, float]]:
     """Init a fresh project, then time the agent steps of its one working session."""
     import harness.model
-    import session.wiring
     from harness.cli import main
-    from harness.config import load_config
+    from harness.config import load_config, run_scope
     from session.run import run_project
 
     folder = Path(tempfile.mkdtemp(prefix="bench-session-"))
@@ -242,21 +241,18 @@ def measure(
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(["-C", str(root), "init", "--spec", str(root / "SPEC.md")]) == 0
         timers = Timers(clock)
-        original_model = harness.model.LitellmModel
-        if way == "null":
-            session.wiring.LitellmModel = NullModel  # type: ignore[misc]  # build_env's model
-            timers.install(NullModel)
-        else:
-            timers.install(original_model)
+        config = load_config(root)
+        # the null way's model comes from the run's scope, as a test's entry gives one
+        scope = run_scope(config, models=NullModel if way == "null" else None)
+        timers.install(NullModel if way == "null" else harness.model.LitellmModel)
         if profiler is not None:
             profiler.enable()
         try:
-            report = run_project(root, load_config(root), unattended=True)
+            report = run_project(root, config, unattended=True, scope=scope)
         finally:
             if profiler is not None:
                 profiler.disable()
             timers.uninstall()
-            session.wiring.LitellmModel = original_model  # type: ignore[misc]
         assert report.outcome == "complete", report
         return timers.steps()
     finally:

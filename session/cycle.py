@@ -111,7 +111,8 @@ def wake(env: SessionEnv, journal: StepJournal) -> Woken:
     _start_from_record(env, journal, sentinel)
     result = _wake(env, journal)
     # Past a replayed wake, the file is the killed run's: the work's sentinel puts back
-    # what is not harness's at its first tool call, and tells the model.
+    # what is not harness's at its first live tool call (unannounced when the file is as
+    # the killed run left it: the call in flight runs again and says what it does).
     if not journal.replaying and sentinel.restore():
         notes.append("init.sh changed feature_list.json at wake; the harness restored it.")
     return Woken(result if isinstance(result, CommandResult) else None, notes, known=sentinel.known)

@@ -53,6 +53,8 @@ class ToolPipeline:
         self.on_step = on_step  # a crash switch fires here, with the call's step in flight
         self.sentinel = Sentinel(ctx.root)
         self.restored = 0  # times the sentinel put the file back (nested calls count too)
+        self.lived = False  # a live call ran in this process
+        self.found = self.sentinel.on_disk()  # the file as this process found it
 
     def call(self, call_id: str, name: str, arguments: str) -> Result:
         """A call the model made, with its raw JSON arguments.
@@ -156,7 +158,15 @@ class ToolPipeline:
         if self.on_step is not None:
             self.on_step()
         before = self.restored
-        self._restore()  # changed since the last step (a background job)
+        if self.lived or self.sentinel.on_disk() != self.found:
+            self._restore()  # changed since the last step (a background job)
+        else:
+            # The first live call, the file as this process found it: in a resumed session
+            # what the process a kill stopped left (its own write in flight, or the call in
+            # flight, which runs again now). Put back unannounced: the uninterrupted run
+            # told the model nothing of it.
+            self.sentinel.restore()
+        self.lived = True
         if isinstance(parsed, ToolResult):
             result: Result = parsed  # the arguments were refused
         else:

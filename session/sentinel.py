@@ -82,6 +82,10 @@ class Sentinel:
         finally:
             os.close(fd)
 
+    def on_disk(self) -> bytes | object | None:
+        """The file now: its bytes, None (absent or a folder) or NOT_REGULAR."""
+        return self._read()
+
     def accept(self) -> None:
         """The current content is legitimate (after a guarded write, or on replay); what
         is not a regular file is not content: it goes at the next restore."""

@@ -17,6 +17,7 @@ from harness.tools import ToolRegistry, ToolResult
 from runners.local import LocalRunner
 from session.context import WorkContext
 from session.paths import PathRefused, confine
+from session.sentinel import NOTICE
 from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
 from session.tools.work import RunArgs, VerifyArgs, run_command, verify_feature
 from session.verify.hidden import HiddenFiles
@@ -230,20 +231,49 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
     assert tool_outputs(root, "edit_file") == tool_outputs(reference, "edit_file")
     assert tool_outputs(root, "edit_file") == ["edited a.txt"]
     assert (root / "a.txt").read_text() == "two\n"
+    assert _asked(root) == _asked(reference)
 
-    def asked(project: Path) -> list[object]:
-        """What the model was told after each call (the tool results it read; the journal
-        and run ids in an evidence reference differ from project to project)."""
 
-        ids = re.compile(r"journal:[0-9a-f]+/[0-9]{8}-[0-9]{6}-[0-9a-f]+/")
-        return [
-            [ids.sub("journal:J/RUN/", m["content"]) for m in inputs["new_messages"]
-             if m["role"] == "tool"]
-            for step, inputs in llm_inputs(project)
-            if step.session
-        ]  # fmt: skip
+@pytest.mark.slow  # child harness processes
+def test_a_mark_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Path) -> None:
+    """Killed right after mark_passing wrote feature_list.json, before its step ended (the
+    kill-fuzz found it): the resumed session took the file its own killed mark had written
+    for a change behind the guards, put it back and told the model "POLICY: ... do not
+    edit the file" with the re-run mark's answer. What the killed process left is put
+    back unannounced (the call in flight runs again): the model is told what the
+    uninterrupted run told it, and the mark is made once, by the re-run."""
+    reference = make_project(tmp_path / "reference", count=1)
+    init(reference)
+    assert harness_run(reference, "run").returncode == 0
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    point = "after:session.tools.work:save_feature_list#1"  # mark_passing's write
+    helper = [sys.executable, "-m", "tests.session.stopped_at", point, str(tmp_path / "m")]
+    killed = subprocess.run(
+        [*helper, "--", "-C", str(root), "run"],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert killed.returncode == -9, killed.stderr
+    resumed = harness_run(root, "run")
+    assert resumed.returncode == 0, resumed.stderr
+    marks = tool_outputs(root, "mark_passing")
+    assert len(marks) == 1 and marks[0].startswith("F001 marked passing") and NOTICE not in marks[0]
+    assert _asked(root) == _asked(reference)
 
-    assert asked(root) == asked(reference)
+
+def _asked(project: Path) -> list[object]:
+    """What the model was told after each call (the tool results it read; the journal and
+    run ids in an evidence reference differ from project to project)."""
+    ids = re.compile(r"journal:[0-9a-f]+/[0-9]{8}-[0-9]{6}-[0-9a-f]+/")
+    return [
+        [ids.sub("journal:J/RUN/", m["content"]) for m in inputs["new_messages"]
+         if m["role"] == "tool"]
+        for step, inputs in llm_inputs(project)
+        if step.session
+    ]  # fmt: skip
 
 
 def test_a_command_cut_by_the_wall_budget_says_the_budget_not_request_resources(

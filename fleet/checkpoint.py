@@ -15,6 +15,7 @@ checkpoint is taken only when it changed.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -117,7 +118,12 @@ def pack(
                 carried.append(path)
                 total += size
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as tar:
+    # gzip's header holds no time (tarfile's "w:gz" writes the clock's second): the same
+    # tree packs to the same bytes, whenever it is packed
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=1, mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
         meta = {"format": FORMAT, "head": head, "deleted": deleted, "left_out": left_out}
         _add_bytes(tar, "checkpoint.json", json.dumps(meta).encode())
         if head != base:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,22 @@ def test_another_clone_restored_holds_every_edit(source: Path, tmp_path: Path) -
     assert not (other / "build").exists()
     assert not (other / ".harness").exists()
     assert _git(other, "log", "-1", "--format=%an <%ae>") == "Ada Lovelace <ada@example.org>"
+
+
+def test_the_same_tree_packs_to_the_same_bytes_at_any_time(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint's bytes follow the tree, not the clock: before, gzip's header held
+    the second it was packed, so the same tree packed a second later was another blob
+    (stored again; the fleet's CI saw the test of a drive's checkpoint fail on it)."""
+    root = _clone(source, tmp_path / "c")
+    base = _git(root, "rev-parse", "HEAD")
+    (root / "kept.txt").write_text("edited\n")
+    packs = []
+    for now in (1_800_000_000.0, 1_800_000_007.0):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        packs.append(pack(root, base).data)
+    assert packs[0] == packs[1]
 
 
 def test_fingerprint_follows_the_tree_and_head(source: Path, tmp_path: Path) -> None:

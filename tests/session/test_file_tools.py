@@ -211,23 +211,10 @@ def test_an_edit_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Pat
     step is recorded before its bytes are written: the resumed session answers "edited",
     as the uninterrupted run did, and the model is told the same things (issue 23)."""
 
-    reference = make_project(tmp_path / "reference", count=1, sessions={1: _edit_turns()})
-    init(reference)
-    assert harness_run(reference, "run").returncode == 0
-    root = make_project(tmp_path / "p", count=1, sessions={1: _edit_turns()})
-    init(root)
-    point = "after:session.tools.files:atomic_write#2"  # edit_file's write (write_file's: #1)
-    helper = [sys.executable, "-m", "tests.session.stopped_at", point, str(tmp_path / "m")]
-    killed = subprocess.run(
-        [*helper, "--", "-C", str(root), "run"],
-        cwd=Path(__file__).resolve().parents[2],
-        capture_output=True,
-        text=True,
-        timeout=600,
+    # after edit_file's write (write_file's is #1)
+    reference, root = _killed_and_resumed(
+        tmp_path, "after:session.tools.files:atomic_write#2", {1: _edit_turns()}
     )
-    assert killed.returncode == -9, killed.stderr
-    resumed = harness_run(root, "run")
-    assert resumed.returncode == 0, resumed.stderr
     assert tool_outputs(root, "edit_file") == tool_outputs(reference, "edit_file")
     assert tool_outputs(root, "edit_file") == ["edited a.txt"]
     assert (root / "a.txt").read_text() == "two\n"
@@ -242,12 +229,23 @@ def test_a_mark_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Path
     edit the file" with the re-run mark's answer. What the killed process left is put
     back unannounced (the call in flight runs again): the model is told what the
     uninterrupted run told it, and the mark is made once, by the re-run."""
-    reference = make_project(tmp_path / "reference", count=1)
+    # after mark_passing's write
+    reference, root = _killed_and_resumed(tmp_path, "after:session.tools.work:save_feature_list#1")
+    marks = tool_outputs(root, "mark_passing")
+    assert len(marks) == 1 and marks[0].startswith("F001 marked passing") and NOTICE not in marks[0]
+    assert _asked(root) == _asked(reference)
+
+
+def _killed_and_resumed(
+    tmp_path: Path, point: str, sessions: dict[int, list[dict[str, object]]] | None = None
+) -> tuple[Path, Path]:
+    """(an uninterrupted run's project, one whose `harness run` was SIGKILLed at ``point``
+    of tests.session.stopped_at and then resumed to the end)."""
+    reference = make_project(tmp_path / "reference", count=1, sessions=sessions)
     init(reference)
     assert harness_run(reference, "run").returncode == 0
-    root = make_project(tmp_path / "p", count=1)
+    root = make_project(tmp_path / "p", count=1, sessions=sessions)
     init(root)
-    point = "after:session.tools.work:save_feature_list#1"  # mark_passing's write
     helper = [sys.executable, "-m", "tests.session.stopped_at", point, str(tmp_path / "m")]
     killed = subprocess.run(
         [*helper, "--", "-C", str(root), "run"],
@@ -259,9 +257,7 @@ def test_a_mark_resumed_after_a_kill_answers_as_the_first_attempt(tmp_path: Path
     assert killed.returncode == -9, killed.stderr
     resumed = harness_run(root, "run")
     assert resumed.returncode == 0, resumed.stderr
-    marks = tool_outputs(root, "mark_passing")
-    assert len(marks) == 1 and marks[0].startswith("F001 marked passing") and NOTICE not in marks[0]
-    assert _asked(root) == _asked(reference)
+    return reference, root
 
 
 def _asked(project: Path) -> list[object]:

@@ -42,9 +42,10 @@ def _free_port() -> int:
 
 
 class PgServer:
-    """One PostgreSQL server in a temporary folder, on a unix socket only."""
+    """One PostgreSQL server in a temporary folder, on a unix socket (and ``address``)."""
 
-    def __init__(self, bindir: Path, base: Path) -> None:
+    def __init__(self, bindir: Path, base: Path, *, address: str = "") -> None:
+        self.address = address  # a TCP address to listen on as well ("": none)
         self.bindir = bindir
         self.base = base
         self.data = base / "data"
@@ -67,7 +68,9 @@ class PgServer:
                   "--no-sync")  # fmt: skip
 
     def start(self) -> None:
-        options = f"-k {self.sockets} -p {self.port} -c listen_addresses='' -c fsync=on"
+        options = (
+            f"-k {self.sockets} -p {self.port} -c listen_addresses='{self.address}' -c fsync=on"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"),
                   "-w", "-t", "60", "start")  # fmt: skip
 
@@ -77,7 +80,8 @@ class PgServer:
     def url(self, database: str = "postgres", **settings: str) -> str:
         """A URL to ``database`` on this server, with server settings for the session
         (``search_path``, ``synchronous_commit``: libpq's one ``options`` parameter)."""
-        url = f"postgresql://postgres@/{database}?host={self.sockets}&port={self.port}"
+        host = self.address or self.sockets
+        url = f"postgresql://postgres@/{database}?host={host}&port={self.port}"
         if settings:
             url += "&options=" + "%20".join(f"-c{k}%3D{v}" for k, v in settings.items())
         return url

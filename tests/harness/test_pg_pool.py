@@ -17,6 +17,7 @@ import pytest
 
 from harness.errors import RunLocked, StorageError
 from harness.journal import Journal, Location
+from harness.journal.postgres.connect import LIVENESS, connect
 from harness.journal.postgres.pool import Pool
 from harness.journal.verify import verify
 from tests.stores import raw
@@ -179,4 +180,112 @@ def test_idle_connections_left_from_before_a_restart_are_not_used(own_pg_server:
         assert kept not in backends
         assert pool.most <= 3
     finally:
+        pool.close()
+
+
+def _terminate_active(server: Any, statement: str) -> None:
+    """Terminate the pool's backend that runs ``statement`` (as a failover or a restart of
+    the server's process would): once it is seen running."""
+    import psycopg
+
+    deadline = time.monotonic() + 60  # liveness bound only
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = %s AND state = 'active' AND query = %s",
+                (NAME, statement),
+            ).fetchone()
+            if row and row[0]:
+                return
+            assert time.monotonic() < deadline, f"never saw {statement!r} run"
+            time.sleep(0.02)
+
+
+def _lose_mid_statement(server: Any, sql: Any, statement: str) -> Any:
+    """``statement`` through ``sql`` while another connection terminates its backend."""
+    killer = threading.Thread(target=_terminate_active, args=(server, statement))
+    killer.start()
+    try:
+        return sql.execute(statement)
+    finally:
+        killer.join()
+
+
+def test_a_read_whose_connection_is_lost_mid_statement_is_read_again(pg_server: Any) -> None:
+    """A read's backend terminated under it (a restart or a failover while it ran): read
+    again on another connection, the caller sees rows, not `unreachable` (before: the
+    StorageError, and the run waited as for an outage)."""
+    url = pg_server.new_schema()
+    pool = Pool(url, 2, name=NAME)
+    sql = pool.sql(url)
+    try:
+        first = sql.execute("SELECT pg_backend_pid()").fetchone()[0]
+        rows = _lose_mid_statement(pg_server, sql, "SELECT 7 AS n FROM pg_sleep(0.5)")
+        assert rows.fetchall() == [(7,)]
+        assert sql.execute("SELECT pg_backend_pid()").fetchone()[0] != first
+        assert pool.most <= 2
+    finally:
+        pool.close()
+
+
+def test_a_statement_that_writes_is_never_run_twice_after_a_lost_connection(
+    pg_server: Any,
+) -> None:
+    """A write (and a SELECT with an effect: a sequence's nextval) whose backend is lost
+    mid-statement is not run again, whatever its text says: its outcome may be unknown.
+    It fails `unreachable` as before (the run waits and resumes); the effect is at most
+    once."""
+    url = pg_server.new_schema()
+    pool = Pool(url, 2, name=NAME)
+    sql = pool.sql(url)
+    try:
+        sql.execute("CREATE TABLE t (n int)")
+        sql.execute("INSERT INTO t VALUES (0)")
+        sql.execute("CREATE SEQUENCE s")
+        for statement in (
+            "UPDATE t SET n = n + 1 WHERE pg_sleep(0.5) IS NOT NULL",
+            "SELECT nextval('s'), pg_sleep(0.5)",
+            "WITH u AS (UPDATE t SET n = n + 10 RETURNING n) SELECT n, pg_sleep(0.5) FROM u",
+        ):
+            with pytest.raises(StorageError, match="unreachable"):
+                _lose_mid_statement(pg_server, sql, statement)
+        assert sql.execute("SELECT n FROM t").fetchall() == [(0,)]  # rolled back, once each
+        assert sql.execute("SELECT last_value, is_called FROM s").fetchall() in (
+            [(1, True)],
+            [(1, False)],
+        )
+    finally:
+        pool.close()
+
+
+def test_connections_find_a_silent_server_in_seconds_unless_their_url_says_otherwise(
+    pg_server: Any,
+) -> None:
+    """Every connection (a pool's, the lock connection, a store's own) gets libpq's TCP
+    keepalives and user timeout (before: none, so a server gone silent hung a statement
+    for the kernel's ~15 minutes); a setting the URL gives is kept. The silence itself:
+    tests/harness/test_pg_silent.py."""
+
+    def settings(conn: Any) -> dict[str, str]:
+        return {
+            option.keyword.decode(): (option.val or b"").decode()
+            for option in conn.pgconn.info
+            if option.keyword.decode() in LIVENESS
+        }
+
+    url = pg_server.new_schema()
+    pool = Pool(url, 1, name=NAME)
+    own = connect(url)
+    mine = connect(url + "&keepalives_idle=99&tcp_user_timeout=0")
+    try:
+        with pool.borrowed(None, False) as held:
+            assert settings(held.conn) == LIVENESS
+        pool.try_lock(7)
+        assert pool._locker is not None and settings(pool._locker) == LIVENESS
+        assert settings(own.conn) == LIVENESS
+        assert settings(mine.conn) == {**LIVENESS, "keepalives_idle": "99", "tcp_user_timeout": "0"}
+    finally:
+        own.close()
+        mine.close()
         pool.close()

@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from harness.journal.postgres.pool import PooledSql
 
 CONNECT_TIMEOUT_S = 10
+LIVENESS = {
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+    "tcp_user_timeout": "30000",
+}
+"""libpq's TCP settings a connection gets unless its URL sets them: a server that went
+silent without closing the socket (its host lost, a failover, a cut network) is found in
+about 30 s (keepalive probes unanswered, or data unacknowledged), not after the kernel's
+~15 minutes of retransmissions, during which a statement and its thread would hang.
+Ignored on a unix socket."""
 _PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
 
 
@@ -34,7 +46,9 @@ def connect(url: str, *, readonly: bool = False) -> PgSql:
 
     where = safe_url(url)
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        conn = psycopg.connect(
+            with_liveness(url), autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
+        )
     except psycopg.OperationalError as error:
         raise StorageError(where, "unreachable", first_line(error)) from error
     except psycopg.Error as error:
@@ -52,6 +66,15 @@ def open_sql(where: Location, *, readonly: bool = False) -> PgSql | PooledSql:
     if where.pool is not None and where.pool.accepts(url):
         return where.pool.sql(url, readonly=readonly)
     return connect(url, readonly=readonly)
+
+
+def with_liveness(url: str) -> str:
+    """``url`` as libpq's connection string, with the :data:`LIVENESS` settings it does
+    not give itself (its own are kept)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    given = conninfo_to_dict(url)
+    return make_conninfo(url, **{k: v for k, v in LIVENESS.items() if k not in given})
 
 
 def first_line(error: BaseException) -> str:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import JournalError, StorageError
-from harness.journal.postgres.connect import CONNECT_TIMEOUT_S, first_line, safe_url
+from harness.journal.postgres.connect import CONNECT_TIMEOUT_S, first_line, safe_url, with_liveness
 
 if TYPE_CHECKING:
     import psycopg
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 WAIT_S = 60.0
 """How long a statement waits for a busy pool's connection before it is a StorageError."""
 _SEARCH_PATH = re.compile(r"-c\s*search_path=(\S+)")
+_READ = re.compile(r"\s*(SELECT|WITH)\b", re.IGNORECASE)
+"""A statement read again once on another connection when its own is lost under it."""
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -76,6 +78,7 @@ class Pool:
             raise ValueError(f"a pool needs at least one connection, not {size}")
         self.base, _ = split_url(url)
         self.where = safe_url(self.base)
+        self.conninfo = with_liveness(self.base)
         self.size = size
         self.name = name
         self.wait_s = wait_s
@@ -104,7 +107,7 @@ class Pool:
 
         try:
             conn = psycopg.connect(
-                self.base, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
+                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S,
                 application_name=self.name,
             )  # fmt: skip
             row = conn.execute("SHOW search_path").fetchone()
@@ -344,7 +347,29 @@ class PooledSql:
         if self.fence is not None:
             self.fence()
         with self.pool.borrowed(self.path, self.readonly) as conn:
-            return self._read(conn.conn, text, params)
+            try:
+                return self._read(conn.conn, text, params)
+            except StorageError as error:
+                if not (conn.conn.broken and _READ.match(text)):
+                    raise
+                lost = error
+        return self._read_again(text, params, lost)
+
+    def _read_again(self, text: str, params: Sequence[Any], lost: StorageError) -> Rows:
+        """A read whose connection was lost under it (its backend terminated, the server
+        restarted or failed over), once more on another connection, in a read-only
+        transaction: a statement with an effect (``nextval``, a writing ``WITH``) is
+        refused there, so nothing is ever run twice. If that fails too: ``lost``."""
+        if self.fence is not None:
+            self.fence()
+        try:
+            with self.pool.borrowed(self.path, self.readonly) as conn:
+                _run(conn.conn, self.where, "BEGIN READ ONLY", ())
+                rows = self._read(conn.conn, text, params)
+                _run(conn.conn, self.where, "COMMIT", ())
+                return rows
+        except (StorageError, JournalError):
+            raise lost from None
 
     def _read(self, conn: psycopg.Connection[Any], text: str, params: Sequence[Any]) -> Rows:
         if self.dict_rows:

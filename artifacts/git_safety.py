@@ -19,12 +19,12 @@ execute a program, naming the key and the command that removes it. The user's gl
 system config are the user's own and are trusted. ``core.hooksPath`` is allowed (tools such
 as husky set it): it is overridden, so no hook runs.
 
-The check is a ``git config`` run, as long as the command it guards, so a verdict "runs
-nothing" can be kept per repository under the stamp of the files it came from
-(:func:`artifacts.git_stamp.config_stamp`), in a :class:`ConfigChecks` that a run (or a
-command) owns and passes to its git calls; the check runs again whenever the stamp
-differs or cannot be trusted (a file written in the last seconds). A call given no
-``ConfigChecks`` checks every time.
+The check reads the repository's config files once (:func:`artifacts.git_stamp.config_files`)
+and has git parse exactly those bytes (``git config --file - --list``, a process as long as
+the command it guards), so its verdict "runs nothing" belongs to that content alone: a
+:class:`ConfigChecks` that a run (or a command) owns and passes to its git calls keeps it
+under the bytes' digest, and the check asks git again whenever the bytes differ, whatever
+the files' timestamps say. A call given no ``ConfigChecks`` asks git every time.
 
 harness never calls a git alias (git does not let an alias shadow a built-in command), so
 ``alias.*`` keys are harmless to it and are left alone.
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
-from artifacts.git_stamp import config_stamp
+from artifacts.git_stamp import ConfigFiles, config_files
 from artifacts.git_sweep import Sweep
 from harness.errors import GitError, GitRefused
 from harness.hostpath import program, trusted_path
@@ -276,21 +276,71 @@ class GitConfigRefused(GitRefused):
         super().__init__(text)
 
 
-def dangerous_config(root: Path) -> list[DangerousKey]:
+def dangerous_config(root: Path, files: ConfigFiles | None = None) -> list[DangerousKey]:
     """The repository-scoped keys (local, worktree, and files they include) that would run a
-    program. Reading config runs nothing."""
+    program. Reading config runs nothing.
+
+    ``files``: the config files' bytes as the caller read them (default: read now); the
+    answer is git's reading of exactly those bytes. Where they cannot be read as git would
+    read them (:func:`artifacts.git_stamp.config_files` is None), git's whole config."""
+    if files is None:
+        files = config_files(root)
+    if files is None:
+        return _dangerous_in_all(root)
+    found: list[DangerousKey] = []
+    for path, data in files.files:
+        if data is not None:
+            found += _dangerous_in(root, path, data)
+    if found:  # a refusal: name what the includes pull in too (git's whole reading)
+        seen = {(k.key.lower(), k.value) for k in found}
+        found += [k for k in _dangerous_in_all(root) if (k.key.lower(), k.value) not in seen]
+    return found
+
+
+def _dangerous_in(root: Path, path: Path, data: bytes) -> list[DangerousKey]:
+    """The dangerous keys of one config file's bytes, as git parses them (includes not
+    followed: ``include.path`` is itself refused)."""
+    # No repository (GIT_DIR=/dev/null): the project's own config, which git would read to
+    # set up (and die on, when it cannot parse it), plays no part.
+    done = run_git_unchecked(
+        root,
+        *("config", "--file", "-", "--no-includes", "--list", "-z"),
+        input=data,
+        env={"GIT_DIR": "/dev/null"},
+        check=False,
+    )
+    why = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0 and "in standard input" not in why:
+        raise GitError(f"git config could not read {path}: {why.strip() or done.returncode}")
+    # A config git cannot parse ("bad config line 3 in standard input") stops every git
+    # command before it runs anything; the keys before the bad line are still judged.
+    entries = done.stdout.decode("utf-8", "replace").split("\0")[:-1]  # -z: "key\nvalue\0"
+    return _judged(root, [(str(path), entry) for entry in entries])
+
+
+def _dangerous_in_all(root: Path) -> list[DangerousKey]:
+    """The dangerous keys of every repository-scoped config git reads at ``root``."""
     done = run_git_unchecked(
         root, "config", "--list", "--show-scope", "--show-origin", "--includes", "-z", check=False
     )
     if done.returncode != 0:
         return []  # no config at all (or no repository): nothing of the project's to run
-    found: list[DangerousKey] = []
     fields = done.stdout.decode("utf-8", "replace").split("\0")
     # -z: records of "scope\0origin\0key\nvalue\0"
-    for index in range(0, len(fields) - 2, 3):
-        scope, origin, entry = fields[index], fields[index + 1], fields[index + 2]
-        if scope not in ("local", "worktree"):
-            continue
+    return _judged(
+        root,
+        [
+            (fields[index + 1].removeprefix("file:"), fields[index + 2])
+            for index in range(0, len(fields) - 2, 3)
+            if fields[index] in ("local", "worktree")
+        ],
+    )
+
+
+def _judged(root: Path, entries: list[tuple[str, str]]) -> list[DangerousKey]:
+    """The entries (origin, "key\nvalue") whose key would make git run a program."""
+    found: list[DangerousKey] = []
+    for origin, entry in entries:
         key, _, value = entry.partition("\n")
         lowered = key.lower()
         for pattern, why in _REFUSED:
@@ -298,7 +348,7 @@ def dangerous_config(root: Path) -> list[DangerousKey]:
                 continue
             if lowered in _FIXED | {"core.fsmonitor"} and value.strip().lower() in _HARMLESS_VALUES:
                 break  # a boolean or empty value runs nothing (and is overridden anyway)
-            path = Path(origin.removeprefix("file:"))
+            path = Path(origin)
             found.append(
                 DangerousKey(key, value, str(path if path.is_absolute() else root / path), why)
             )
@@ -307,11 +357,11 @@ def dangerous_config(root: Path) -> list[DangerousKey]:
 
 
 class ConfigChecks:
-    """Clean verdicts of :func:`check_config`, each kept under the stamp of the config files
-    it came from (:func:`artifacts.git_stamp.config_stamp`).
+    """Clean verdicts of :func:`check_config`, each kept under the digest of the config files'
+    bytes it was read from (:func:`artifacts.git_stamp.config_files`).
 
     A value of its owner (a run, a command), passed to the git calls it covers; it holds no
-    refusal, and a verdict counts only while every file is exactly as it was found.
+    refusal, and a verdict counts only while every file holds exactly the bytes it judged.
 
     It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
     removed to ``say`` (a run's: its events; None: on stderr).
@@ -321,7 +371,7 @@ class ConfigChecks:
 
     def __init__(self, say: Callable[[str], None] | None = None) -> None:
         self.say = say
-        self._clean: dict[str, tuple[object, ...]] = {}  # root -> the stamp found clean
+        self._clean: dict[str, bytes] = {}  # root -> the digest of the bytes found clean
         self._lock = threading.Lock()
         # root -> None once swept whole, then its Sweep and the lock its git calls hold
         self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
@@ -353,21 +403,24 @@ class ConfigChecks:
             return sweep.clear(_sweep_git)
 
     def check(self, root: Path) -> None:
-        """:func:`check_config`, skipped when the files are as the last clean verdict's."""
+        """:func:`check_config`, skipped when the config files hold the bytes of the last
+        clean verdict's."""
 
         key = str(Path(root).absolute())
-        stamp = config_stamp(Path(root))
+        files = config_files(Path(root))
         with self._lock:
-            if stamp is not None and self._clean.get(key) == stamp:
+            if files is not None and self._clean.get(key) == files.digest:
                 return
             self._clean.pop(key, None)
-        _refuse_dangerous(root)
-        if stamp is None or config_stamp(Path(root)) != stamp:
-            return  # changed while it was read: the verdict belongs to no one stamp
+        found = dangerous_config(root, files)  # git's reading of exactly these bytes
+        if found:
+            raise GitConfigRefused(root, found)
+        if files is None:
+            return  # git's whole config, read as it was then: nothing to keep it under
         with self._lock:
             if len(self._clean) >= self.LIMIT:
                 self._clean.clear()
-            self._clean[key] = stamp
+            self._clean[key] = files.digest
 
 
 def _sweep_git(root: Path, *args: str, check: bool = True, clear: bool = False) -> str:

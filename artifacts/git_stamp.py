@@ -1,88 +1,132 @@
-"""The stamp of the files git reads a repository's own config from.
+"""The bytes of the files git reads a repository's own config from.
 
-:func:`artifacts.git_safety.check_config` keeps its verdict under this stamp and checks
-again whenever it differs. The stamp is each file's device, inode, size, mode, mtime and
-ctime in ns (through links, and of the link itself), plus the ``.git`` file of a worktree
-and its ``commondir``. It is None, so the check runs, when it cannot be trusted:
+:func:`artifacts.git_safety.check_config` reads them once (:func:`config_files`), has git
+parse exactly those bytes, and keeps a clean verdict under their digest: a verdict belongs
+to one content, never to a file's timestamps, so a rewrite in place within one timestamp
+tick and of the same size is read like any other change, and the same bytes again (A, B,
+A) are the same verdict. The files: ``config``, the worktree's and the common
+``config.worktree`` (read whether or not ``extensions.worktreeConfig`` is on), found
+through the ``.git`` file of a worktree and its ``commondir`` as git finds them; each read
+through links, once, without blocking (a FIFO or device is not read).
 
-- a file written less than :data:`SETTLE_S` ago: a rewrite in place within the same
-  timestamp tick and of the same size would keep every field (git's own "racy clean"
-  problem; a tick is at most 10 ms on Linux filesystems, 2 s on FAT). Once a file is
-  older than that, any write moves its ctime to now, and no user can set ctime back;
-- ``root/.git`` that git would not take for a repository (no valid HEAD, no objects or
-  refs, no config): git would then search the parent folders and read their config;
-- anything unexpected (an unreadable ``.git`` file).
+:func:`config_files` is None, so the check asks git for the whole config as before
+(``git config --list --includes``, every time), when:
+
+- ``root/.git`` is one git would not take for a repository (no valid HEAD, no ``objects``
+  or ``refs`` it can enter, no config): git would search the parent folders and read their
+  config;
+- anything unexpected: a file that is not a regular file, unreadable, over
+  :data:`MAX_BYTES`, a malformed ``.git`` file.
 
 Includes are not followed: a config that includes another file is refused by the check,
-so a clean verdict never depends on a file outside the stamp.
+so a clean verdict never depends on a file outside these.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
-import time
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
-SETTLE_S = 3.0
-_clock = time.time  # the wall clock file times are taken from (tests set it forward)
+MAX_BYTES = 1 << 20
+"""A config file larger than this is not read here (the check asks git each time)."""
+
 _HEAD = re.compile(rb"(ref: refs/\S+|[0-9a-f]{40}|[0-9a-f]{64})\s*")
 
 
-def _file_stamp(path: Path, now: float) -> tuple[object, ...] | None:
-    """(lstat, stat) of ``path``; "absent" if it is not there; None if it changed lately."""
+class _Unexpected(Exception):
+    """A file that cannot be read as git would read it."""
+
+
+@dataclass(frozen=True)
+class ConfigFiles:
+    """The config files git reads for a repository, with their bytes (None: absent)."""
+
+    files: tuple[tuple[Path, bytes | None], ...]
+    digest: bytes  # of the layout (.git file, commondir) and of every path and its bytes
+
+
+def _read(path: Path) -> bytes | None:
+    """The bytes of the regular file at ``path`` (links followed); None if there is none.
+
+    Raises:
+        _Unexpected: not a regular file, too large, or unreadable.
+    """
     try:
-        link = path.lstat()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except FileNotFoundError:
-        return (str(path), "absent")
+        return None  # git reads no file there (a dangling link too)
+    except OSError as error:
+        raise _Unexpected(str(error)) from None
     try:
-        info = path.stat()
-    except FileNotFoundError:
-        info = link  # a dangling link: git reads no file there
-    stamps = (link, info)
-    if any(now - max(s.st_mtime_ns, s.st_ctime_ns) / 1e9 < SETTLE_S for s in stamps):
-        return None
-    fields = [
-        (s.st_dev, s.st_ino, s.st_size, s.st_mode, s.st_mtime_ns, s.st_ctime_ns) for s in stamps
-    ]
-    return (str(path), *fields)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            raise _Unexpected(f"{path}: not a regular file of at most {MAX_BYTES} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_BYTES:  # grew while read
+                raise _Unexpected(f"{path}: over {MAX_BYTES} bytes")
+        return b"".join(chunks)
+    except OSError as error:
+        raise _Unexpected(str(error)) from None
+    finally:
+        os.close(fd)
 
 
 def _is_repository(gitdir: Path, common: Path) -> bool:
-    """What git checks before it takes a folder for a repository (setup.c)."""
+    """What git checks before it takes a folder for a repository (setup.c's
+    ``is_git_directory``), or stricter: never True where git would say no."""
     try:
-        head = (gitdir / "HEAD").read_bytes()[:200]
-    except OSError:
+        head = _read(gitdir / "HEAD")
+    except _Unexpected:
         return False
-    return (
-        bool(_HEAD.fullmatch(head)) and (common / "objects").is_dir() and (common / "refs").is_dir()
+    if head is None or not _HEAD.fullmatch(head[:200]):
+        return False
+    return all(
+        (common / name).is_dir() and os.access(common / name, os.X_OK)
+        for name in ("objects", "refs")
     )
 
 
-def config_stamp(root: Path, now: float | None = None) -> tuple[object, ...] | None:
-    """The stamp of the repository's own config files at ``root``, or None (see above)."""
-    now = _clock() if now is None else now
+def config_files(root: Path) -> ConfigFiles | None:
+    """The repository's own config files at ``root`` and their bytes, or None (see above)."""
     dot = root / ".git"
-    parts: list[tuple[object, ...] | None] = []
+    layout: list[bytes] = []
     try:
         if dot.is_dir():
-            gitdir = dot  # the files below are stamped through it, links followed
-        else:  # a worktree or submodule: "gitdir: <path>"
-            parts.append(_file_stamp(dot, now))
-            text = dot.read_text(encoding="utf-8").strip()
-            if not text.startswith("gitdir: "):
+            gitdir = dot
+        else:  # a worktree or submodule: "gitdir: <path>" (setup.c's read_gitfile_gently)
+            text = _read(dot)
+            if text is None or not text.startswith(b"gitdir: "):
                 return None
-            gitdir = root / text.removeprefix("gitdir: ")
+            layout.append(text)
+            gitdir = root / os.fsdecode(text.removeprefix(b"gitdir: ").rstrip(b"\r\n"))
         common = gitdir
-        pointer = gitdir / "commondir"
-        parts.append(_file_stamp(pointer, now))
-        if pointer.is_file():
-            common = gitdir / pointer.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        pointer = _read(gitdir / "commondir")
+        if pointer is not None:  # setup.c's get_common_dir_noenv: trailing space trimmed
+            layout.append(pointer)
+            common = gitdir / os.fsdecode(pointer.rstrip(b" \t\n\r\v\f"))
+        if not _is_repository(gitdir, common):
+            return None
+        paths = dict.fromkeys(
+            (common / "config", gitdir / "config.worktree", common / "config.worktree")
+        )  # once each (the main work tree's gitdir is the common one)
+        files = tuple((path, _read(path)) for path in paths)
+    except (OSError, _Unexpected):
         return None
-    if not _is_repository(gitdir, common) or not (common / "config").is_file():
-        return None
-    for path in (common / "config", gitdir / "config.worktree", common / "config.worktree"):
-        parts.append(_file_stamp(path, now))
-    if any(part is None for part in parts):
-        return None
-    return tuple(parts)
+    if files[0][1] is None:
+        return None  # no config at all: git's full answer, as before
+    digest = hashlib.sha256()
+    for part in layout:
+        digest.update(b"L%d:" % len(part) + part)
+    for path, data in files:
+        name = os.fsencode(path)
+        digest.update(b"P%d:" % len(name) + name)
+        digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
+    return ConfigFiles(files, digest.digest())

@@ -1,12 +1,12 @@
 """Cost of one harness git command and of `harness status`, config check cached or not.
 
-In one process, on a copy of templates/example/ with one commit whose config has settled
-(older than the stamp's settle time, as a project's config is), interleaved runs of:
+In one process, on a copy of templates/example/ with one commit (its config seconds old:
+the verdict is kept under the config's bytes, whatever their age), interleaved runs of:
 
 - ``git rev-parse HEAD`` bare (hardened, no config check);
-- the same through ``run_git`` given no ConfigChecks (``git config --list`` every time);
+- the same through ``run_git`` given no ConfigChecks (``git config`` every time);
 - the same through ``run_git`` with a run's ConfigChecks, its verdict kept under the
-  config's stamp (a long-running `harness run` passes its own to its git calls);
+  config's bytes (a long-running `harness run` passes its own to its git calls);
 - `harness status` in this process, checking at every git command (before), and with
   the ConfigChecks each status makes for its own git calls (now).
 
@@ -35,7 +35,6 @@ from bench.cli_startup import make_project, quantile
 def main() -> int:
     from artifacts import git_safety
     from artifacts.git_safety import GitConfigRefused, dangerous_config, run_git, run_git_unchecked
-    from artifacts.git_stamp import SETTLE_S
     from harness.cli import main as harness
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,7 +55,6 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         root = make_project(Path(folder))
-        time.sleep(SETTLE_S + 0.5)  # the config is older than the settle time
         checks = git_safety.ConfigChecks()  # a run's
 
         def before_status() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import artifacts.git_safety as safety
-from artifacts import git_stamp
 from artifacts.git import GitRepo
 from artifacts.git_locks import GitBusy, clear_stale_locks
 from artifacts.git_state import init_sh_trusted, preflight, repository_state
@@ -105,8 +104,6 @@ def test_preflight_reads_the_config_once(tmp_path: Path, monkeypatch: pytest.Mon
     config once, then its state (it asked twice: every run start, and every run a fleet
     worker takes over, paid one more git process)."""
     root = _repo(tmp_path)
-    later = time.time() + 60  # the config settled (a file just written is never trusted)
-    monkeypatch.setattr(git_stamp, "_clock", lambda: later)
     asked: list[tuple[str, ...]] = []
     original = safety.run_git_unchecked
 

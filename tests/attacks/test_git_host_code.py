@@ -8,12 +8,11 @@ even on the local runner a marker can only come from the harness's host-side git
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
-from artifacts import git_safety, git_stamp
+from artifacts import git_safety
 from tests.attacks.support import (
     RUNNERS,
     assert_not_complete,
@@ -65,6 +64,15 @@ def plant(marker: Path) -> dict[str, str]:
             f"printf '[core]\\n\\tfsmonitor = \"touch {marker}; false\"\\n' > evil.cfg && "
             "printf '[include]\\n\\tpath = ../evil.cfg\\n' >> .git/config"
         ),
+        # The same size, through the same inode, the mtime put back: only the bytes say.
+        "in_place": (
+            f"printf 'touch {marker}\\n' > m.sh && touch -r .git/config .git/was && "
+            "printf '[core]\\n\\tfsmonitor = \"sh m.sh\"\\n' > .git/new && "
+            "pad=$(( $(wc -c < .git/config) - $(wc -c < .git/new) - 1 )) && "
+            "head -c $pad /dev/zero | tr '\\0' '#' >> .git/new && echo >> .git/new && "
+            "dd if=.git/new of=.git/config conv=notrunc status=none && "
+            "touch -r .git/was .git/config && rm .git/new .git/was"
+        ),
     }
 
 
@@ -105,16 +113,14 @@ def _runs_code(root: Path) -> bool:
     return any(key in config for key in ("fsmonitor", "filter", "include"))
 
 
-@pytest.mark.parametrize("attack", ("fsmonitor", "filter", "include"))
+@pytest.mark.parametrize("attack", ("fsmonitor", "filter", "include", "in_place"))
 def test_code_planted_after_the_config_check_was_cached_never_runs(
     attack: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The run keeps the config check under the config files' stamp (its ConfigChecks,
-    artifacts/git_stamp.py). With the clock set forward every file counts as settled, so
-    the run's git commands before the plant skip the check; the plant must still be
-    refused at the next one."""
+    """The run keeps the config check's verdict under the config files' bytes (its
+    ConfigChecks, artifacts/git_stamp.py), so the run's git commands before the plant
+    skip the check; the plant must still be refused at the next one."""
 
-    monkeypatch.setattr(git_stamp, "_clock", lambda: time.time() + git_stamp.SETTLE_S + 1)
     calls = {"check": 0, "read": 0}
     check, read = git_safety.check_config, git_safety.dangerous_config
 
@@ -122,9 +128,9 @@ def test_code_planted_after_the_config_check_was_cached_never_runs(
         calls["check"] += 1
         check(root, checks)
 
-    def counted_read(root: Path) -> list[git_safety.DangerousKey]:
+    def counted_read(root: Path, *files: object) -> list[git_safety.DangerousKey]:
         calls["read"] += 1
-        return read(root)
+        return read(root, *files)  # type: ignore[arg-type]
 
     monkeypatch.setattr(git_safety, "check_config", counted_check)
     monkeypatch.setattr(git_safety, "dangerous_config", counted_read)

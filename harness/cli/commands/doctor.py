@@ -142,7 +142,10 @@ def _git(root: Path) -> Check:
         return Check("git", False, error.message, "run `git status` there to see why")
     if done.returncode != 0:
         return Check("git", False, f"{root} is not a git repository", "run `git init` there")
-    found = dangerous_config(root)
+    try:
+        found = dangerous_config(root)
+    except GitError as error:  # git could not read the config
+        return Check("git", False, error.message, "run `git config --list` there to see why")
     if found:
         keys = ", ".join(f"{k.key} ({k.origin})" for k in found)
         return Check(

@@ -109,7 +109,9 @@ def init_sh_trusted(
     return last.returncode == 0 and not last.stdout.strip()
 
 
-def trusted_commit(root: Path, *, depth: int = 10_000) -> str | None:
+def trusted_commit(
+    root: Path, *, depth: int = 10_000, checks: ConfigChecks | None = None
+) -> str | None:
     """The newest commit of HEAD's history that no session made (no ``Harness-Session``
     trailer): the initializer's first commit, or yours. Its tree is what the setup phase
     may run with the network (a clean checkout of it). None without such a commit."""
@@ -122,6 +124,7 @@ def trusted_commit(root: Path, *, depth: int = 10_000) -> str | None:
         "--format=%H%x00%(trailers:key=Harness-Session,valueonly)",
         "HEAD",
         check=False,
+        checks=checks,
     )
     if done.returncode != 0:
         return None

@@ -14,6 +14,7 @@ from session.prompt import render
 from session.verify.hidden import brief_text
 
 if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
     from artifacts.models import Feature, FeatureList
     from runners import CommandResult
 
@@ -48,10 +49,10 @@ def _progress_tail(root: Path, count: int = 3) -> str:
     return "\n".join(lines)
 
 
-def _git_log(root: Path, count: int = 8) -> str:
+def _git_log(root: Path, count: int = 8, checks: ConfigChecks | None = None) -> str:
 
     try:
-        with GitRepo.open(root) as repo:
+        with GitRepo.open(root, checks) as repo:
             commits = repo.log(count)
     except Exception as exc:  # the brief must not fail on git: say what is wrong instead
         return f"(git log unavailable: {exc})"
@@ -93,8 +94,10 @@ def build_messages(
     runner: str,
     hidden: list[str] | None = None,
     sandboxed: bool = True,
+    checks: ConfigChecks | None = None,
 ) -> list[dict[str, Any]]:
-    """The system prompt and the kickoff message of a session: nothing from earlier contexts."""
+    """The system prompt and the kickoff message of a session: nothing from earlier contexts.
+    ``checks``: the run's git config verdicts (for the git log)."""
 
     passing = sum(1 for f in features.features if f.passes)
     table = "\n".join(
@@ -117,7 +120,7 @@ def build_messages(
         total=len(features.features),
         feature_table=table,
         progress_tail=_progress_tail(root),
-        git_log=_git_log(root),
+        git_log=_git_log(root, checks=checks),
         agents_md=agents_md,
         hidden=brief_text(root, features.features, hidden or [], sandboxed),
     )

@@ -100,7 +100,7 @@ def wake(env: SessionEnv, journal: StepJournal) -> Woken:
     init.sh (a step), undo what it did to the feature list."""
 
     notes = []
-    restored = None if journal.replaying else check_against_head(env.root)
+    restored = None if journal.replaying else check_against_head(env.root, env.git_checks)
     if restored:
         notes.append(restored)
     # Passing features whose evidence the journal does not bear out (a lost, replaced or
@@ -212,6 +212,7 @@ def work(
             runner=getattr(env.runner, "name", "runner"),
             hidden=env.config.verify.hidden,
             sandboxed=env.runner.sandboxed,
+            checks=env.git_checks,
         )
 
     # A step: a resumed session sends the model the brief the killed one built, not one
@@ -336,7 +337,8 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
 
     def run() -> CommandResult:
         if on_checkout:
-            return run_setup(env.root, env.runner, WAKE_COMMAND, protected_paths(env.config))
+            protected = protected_paths(env.config)
+            return run_setup(env.root, env.runner, WAKE_COMMAND, protected, env.git_checks)
         if trusted:
             return env.runner.run(WAKE_COMMAND, phase="setup")
         return env.runner.run(WAKE_COMMAND, phase="agent", resources=env.resources)

@@ -24,6 +24,7 @@ from artifacts.guards import check_transition
 from harness.errors import ArtifactError, GitError
 
 if TYPE_CHECKING:
+    from artifacts.git_safety import ConfigChecks
     from artifacts.models import FeatureList
     from session.context import WorkContext
     from session.env import SessionEnv
@@ -106,23 +107,25 @@ def _rebuild(old: FeatureList, ctx: WorkContext) -> bytes:
     return dump_feature_list(updated).encode("utf-8")
 
 
-def passing_count(root: Path) -> tuple[int, int]:
+def passing_count(root: Path, committed: FeatureList | None) -> tuple[int, int]:
     """(passing, total) of the feature list, a feature counting as passing only when HEAD
-    says so too: a file rewritten on disk after the last commit does not finish a run."""
+    (``committed``: :func:`committed_features`) says so too: a file rewritten on disk after
+    the last commit does not finish a run."""
 
     features = load_feature_list(root)
-    committed = committed_features(root)
     if committed is None:
         return features.passing, len(features.features)
     at_head = {f.id for f in committed.features if f.passes}
     return sum(1 for f in features.features if f.passes and f.id in at_head), len(features.features)
 
 
-def committed_features(root: Path) -> FeatureList | None:
-    """The feature list at HEAD, or None (no repository, no commit, not parseable)."""
+def committed_features(root: Path, checks: ConfigChecks | None = None) -> FeatureList | None:
+    """The feature list at HEAD, or None (no repository, no commit, not parseable).
+    ``checks``: the run's git config verdicts."""
 
     try:
-        data = committed_blob(root, "HEAD", FEATURE_LIST) if (root / ".git").is_dir() else None
+        has_git = (root / ".git").is_dir()
+        data = committed_blob(root, "HEAD", FEATURE_LIST, checks) if has_git else None
         return None if data is None else parse_feature_list(data.decode("utf-8"))
     except (ArtifactError, GitError, UnicodeDecodeError):
         return None

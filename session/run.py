@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artifacts.feature_list import load_feature_list
+from artifacts.git_safety import ConfigChecks
 from artifacts.git_state import preflight
 from artifacts.models import ADOPTED
 from artifacts.progress import read_progress
@@ -39,6 +40,7 @@ from session.wiring import build_env
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from artifacts.models import FeatureList
     from harness.events import Events
     from harness.journal.protocol import JournalReader, RunJournal
     from harness.scope import RunScope
@@ -112,7 +114,8 @@ def run_project(
 
     scope = scope or run_scope(config)
     started = time.monotonic()
-    for note in preflight(root):  # a repository harness must not use: refused before anything
+    checks = ConfigChecks(say=scope.events.notice)  # the run's git config verdicts
+    for note in preflight(root, checks=checks):  # a repository not to use: refused first
         scope.events.notice(note)  # a stale git lock cleared: said unless --quiet
     try:
         # Checked before anything is written: disk writable, SQLite's check (or the
@@ -128,8 +131,12 @@ def run_project(
     try:
         journal.close_abandoned("run")
         run_id = journal.unfinished_run("run")
-        if run_id is None and finished(root) and not _demote_unverified(root, journal, scope):
-            return _nothing_to_do(root, journal, scope.events)
+        if (
+            run_id is None
+            and finished(root, checks)
+            and not _demote_unverified(root, journal, scope)
+        ):
+            return _nothing_to_do(root, journal, scope.events, checks)
         if not config.model.name:
             raise no_model_error()  # exit 2, before a run is started or anything paid for
 
@@ -151,18 +158,19 @@ def run_project(
     report = RunReport(outcome="failed", exit_code=int(ExitCode.FAILED), run_id=run.id)
     try:
         outcome, detail, code, keep_open = _drive(
-            root, config, run, report, unattended=unattended, scope=scope
+            root, config, run, report, unattended=unattended, scope=scope, checks=checks
         )
     except JournalError:
         journal.close()  # damaged, forged, lost, key missing: stop, write nothing more
         raise
-    passing, total = passing_count(root)  # a feature passes when HEAD agrees, not the disk only
+    committed = committed_features(root, checks)
+    passing, total = passing_count(root, committed)  # HEAD must agree, not the disk only
     report.outcome = outcome
     report.exit_code = code
     report.detail = detail
     report.features_total = total
     report.features_passing = passing
-    report.proofs = passing_proofs(root)
+    report.proofs = passing_proofs(committed)
     try:
         report.tokens, report.cost_usd = _figures(journal, run.id, spent_before, report)
     except StorageError:  # the journal's database went away: the figures as the run began
@@ -204,14 +212,15 @@ def _drive(
     *,
     unattended: bool,
     scope: RunScope,
+    checks: ConfigChecks,
 ) -> tuple[Outcome, str, int, bool]:
     """(outcome, detail, exit code, whether the open session must stay open) of driving the
-    run's sessions."""
+    run's sessions (``checks``: the run's git config verdicts)."""
 
     env: SessionEnv | None = None
     outcome: Outcome
     try:
-        env = build_env(root, config, run, unattended=unattended, scope=scope)
+        env = build_env(root, config, run, unattended=unattended, scope=scope, git_checks=checks)
         report.runner = env.runner.describe()
         run.annotate(
             {
@@ -286,11 +295,11 @@ def _figures(
     return run_tokens, round(run_cost, 6)
 
 
-def finished(root: Path) -> bool:
+def finished(root: Path, checks: ConfigChecks | None = None) -> bool:
     """Every feature passes, and none on an adoption's word alone."""
 
     features = load_feature_list(root).features
-    committed = committed_features(root)
+    committed = committed_features(root, checks)
     # A file rewritten on disk after the last commit does not finish a run: HEAD must agree.
     at_head = None if committed is None else {f.id for f in committed.features if f.passes}
     return all(
@@ -301,10 +310,10 @@ def finished(root: Path) -> bool:
     )
 
 
-def passing_proofs(root: Path) -> dict[str, list[str]]:
-    """feature id -> the proofs its evidence holds, for the features passing at HEAD."""
+def passing_proofs(committed: FeatureList | None) -> dict[str, list[str]]:
+    """feature id -> the proofs its evidence holds, for the features passing at HEAD
+    (``committed``: :func:`session.decided.committed_features`)."""
 
-    committed = committed_features(root)
     if committed is None:
         return {}
     return {f.id: f.evidence.proofs() for f in committed.features if f.passes and f.evidence}
@@ -320,7 +329,9 @@ def _left_as(journal: JournalReader, run_id: str) -> str:
     return ""
 
 
-def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunReport:
+def _nothing_to_do(
+    root: Path, journal: JournalReader, events: Events, checks: ConfigChecks
+) -> RunReport:
     """A finished project: report it without starting an (empty) run."""
 
     features = load_feature_list(root)
@@ -334,7 +345,7 @@ def _nothing_to_do(root: Path, journal: JournalReader, events: Events) -> RunRep
         detail=f"nothing to do (no run started): {complete_detail(features)}",
         features_total=len(features.features),
         features_passing=features.passing,
-        proofs=passing_proofs(root),
+        proofs=passing_proofs(committed_features(root, checks)),
         tokens=tokens,
         cost_usd=round(cost, 6),
         figures={"scope": FIGURES_SCOPE, "run": {"tokens": tokens, "cost_usd": round(cost, 6)}},
@@ -359,7 +370,8 @@ def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
             if wall_limit is not None and time.monotonic() - started > wall_limit:
                 return "budget_exhausted", f"run wall-time limit {wall_limit:g}s reached"
             env.run.journal.check_present()  # .harness/ removed under us: never "complete"
-            if finished(env.root) and not _demote_unverified(env.root, env.run.journal, env.scope):
+            done = finished(env.root, env.git_checks)
+            if done and not _demote_unverified(env.root, env.run.journal, env.scope):
                 return "complete", complete_detail(load_feature_list(env.root))
             limit = env.config.budgets.run_sessions
             if limit is not None and sessions_run >= limit:

@@ -227,7 +227,7 @@ def _with_appended(head: bytes, on_disk: bytes | None) -> bytes:
     ).encode()
 
 
-def check_against_head(root: Path) -> str | None:
+def check_against_head(root: Path, checks: ConfigChecks | None = None) -> str | None:
     """At the start of a new session: harness committed every change it made to the
     feature list, so a change since HEAD that rewords, removes or reorders features, or
     turns one passing, came from elsewhere (a background job, a hand edit): the committed
@@ -236,7 +236,7 @@ def check_against_head(root: Path) -> str | None:
 
     path = root / FEATURE_LIST
     try:
-        with GitRepo.open(root) as repo:
+        with GitRepo.open(root, checks) as repo:
             committed = repo.read_at_head(FEATURE_LIST)
     except GitError:
         return None

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artifacts.git_safety import run_git
+from artifacts.git_safety import ConfigChecks, run_git
 from artifacts.git_state import trusted_commit
 from artifacts.io import atomic_write
 from runners.protect import shallowest
@@ -39,18 +39,25 @@ if TYPE_CHECKING:
 SETUP = Path(".harness") / "setup"
 
 
-def run_setup(root: Path, runner: Runner, command: str, protected: list[str]) -> CommandResult:
+def run_setup(
+    root: Path,
+    runner: Runner,
+    command: str,
+    protected: list[str],
+    checks: ConfigChecks | None = None,
+) -> CommandResult:
     """``command`` (init.sh) in the setup phase, on a clean checkout of the trusted commit
     mounted where the project is; its products moved in; the result's note says what
-    happened. Without a trusted commit (no history yet) it runs on the project itself."""
+    happened. Without a trusted commit (no history yet) it runs on the project itself.
+    ``checks``: the session's (its config verdict and its sweep of the tree)."""
 
-    sha = trusted_commit(root) if (root / ".git").is_dir() else None
+    sha = trusted_commit(root, checks=checks) if (root / ".git").is_dir() else None
     if sha is None:
         return runner.run(command, phase="setup")
-    tree = checkout(root, sha)
+    tree = checkout(root, sha, checks)
     try:
         result = runner.run(command, phase="setup", tree=tree, cache=True)
-        products = adopt(root, tree, sha, protected)
+        products = adopt(root, tree, sha, protected, checks)
     finally:
         _remove(tree)
     note = products.note(sha)
@@ -85,7 +92,7 @@ class Products:
         return "; ".join(parts) + "."
 
 
-def checkout(root: Path, sha: str) -> Path:
+def checkout(root: Path, sha: str, checks: ConfigChecks | None = None) -> Path:
     """A clean checkout of ``sha`` in a new folder under ``.harness/setup`` (earlier ones,
     left by a killed wake, are removed first: one run works in a project at a time)."""
 
@@ -98,15 +105,17 @@ def checkout(root: Path, sha: str) -> Path:
     os.chmod(tree, 0o755)
     with tempfile.TemporaryDirectory() as private:
         index = {"GIT_INDEX_FILE": str(Path(private) / "index")}
-        run_git(root, "read-tree", sha, env=index)
-        run_git(root, "--work-tree", str(tree), "checkout-index", "-a", "-f", env=index)
+        run_git(root, "read-tree", sha, env=index, checks=checks)
+        run_git(
+            root, "--work-tree", str(tree), "checkout-index", "-a", "-f", env=index, checks=checks
+        )
     return tree
 
 
-def tracked(root: Path, sha: str) -> set[str]:
+def tracked(root: Path, sha: str, checks: ConfigChecks | None = None) -> set[str]:
     """The paths of ``sha``'s tree, files and the folders holding them."""
 
-    done = run_git(root, "ls-tree", "-r", "-z", "--name-only", sha)
+    done = run_git(root, "ls-tree", "-r", "-z", "--name-only", sha, checks=checks)
     paths: set[str] = set()
     for name in done.stdout.decode("utf-8", "surrogateescape").split("\0"):
         parts = name.split("/") if name else []
@@ -121,13 +130,15 @@ def new_paths(tree: Path, known: set[str]) -> list[str]:
     return sorted(relative for relative, _ in shallowest(tree, lambda r, _: r not in known))
 
 
-def adopt(root: Path, tree: Path, sha: str, protected: list[str]) -> Products:
+def adopt(
+    root: Path, tree: Path, sha: str, protected: list[str], checks: ConfigChecks | None = None
+) -> Products:
     """Move what the setup made in ``tree`` and git ignores there into the project: where
     the project has nothing, or what an earlier wake put there (``.harness``'s list), never
     over a file of yours (an ignored ``.env`` an init.sh would make from its template)."""
 
     products = Products()
-    made = [p for p in new_paths(tree, tracked(root, sha)) if not _guarded(p, protected)]
+    made = [p for p in new_paths(tree, tracked(root, sha, checks)) if not _guarded(p, protected)]
     placed = _placed(root)
     if made:
         ignored = run_git(
@@ -140,9 +151,10 @@ def adopt(root: Path, tree: Path, sha: str, protected: list[str]) -> Products:
             "-z",
             input=b"\0".join(p.encode("utf-8", "surrogateescape") for p in made) + b"\0",
             check=False,
+            checks=checks,
         ).stdout.decode("utf-8", "surrogateescape")
         chosen = {p for p in ignored.split("\0") if p}
-        at_head = tracked(root, "HEAD") if chosen else set()
+        at_head = tracked(root, "HEAD", checks) if chosen else set()
         for relative in made:
             if relative not in chosen:
                 products.dropped.append(relative)

@@ -105,7 +105,10 @@ def build_env(
     *,
     unattended: bool,
     scope: RunScope,
+    git_checks: ConfigChecks | None = None,
 ) -> SessionEnv:
+    """The session environment of a run (``git_checks``: the run's git config verdicts,
+    default new ones)."""
 
     runner = waited(
         make_runner(
@@ -139,7 +142,7 @@ def build_env(
         resources=resources,
         max_resources=maxima,
         scope=scope,
-        git_checks=ConfigChecks(say=scope.events.notice),
+        git_checks=git_checks or ConfigChecks(say=scope.events.notice),
         check_runners=waited_factory(
             check_runners(config, runner, run.id, scope.public_environ()), scope.waits
         ),

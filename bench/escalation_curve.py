@@ -65,6 +65,13 @@ How a history is made (read this before trusting the numbers):
 The "noise" mix (need is random: no proxy predicts it) is there to show what learning
 cannot do; there the learner should neither gain nor lose much.
 
+Every arm above learns from its own record alone. Since 2026-12-07 the rows "fixed + user
+prior", "budget + user prior" and two more (``bench/escalation_prior.py`` says how they are
+made) give the same runs the record of the user's other projects (5 of them, one per mix,
+seeds 701-705), as the harness reads it: the default's and the learner's benefit lean on
+it, and the fit counts it as a prior. Their verdicts are counted apart; the rows above are
+unchanged by them. ``--no-prior`` leaves them out.
+
 Since 2026-12-06 night the fit makes a held-out check on the arm's own record (fitted weights
 against the default's, at the same ask count). Since 2026-12-06 late night, a default that
 meets the target within two standard deviations (of the budget's count of questions, or of
@@ -208,17 +215,23 @@ class Arm:
     config: EscalationConfig
     learns: bool
     folder: Path
+    user: Path | None = None
+    """The user's record of their other projects (``bench/escalation_prior.py``): the
+    matrix's benefit and the fit lean on it as the harness does (None: no other project)."""
 
     def open(self) -> None:
         self.store = QuestionStore(self.folder / ".harness")
         self.record = Record.of_project(self.folder / ".harness")
-        self.matrix = Matrix(self.config, self.store, record=self.record)
+        self.prior = Record(self.user) if self.user is not None else None
+        self.matrix = Matrix(self.config, self.store, record=self.record, prior=self.prior)
         self.project = self.record.project_id()
         self.asks: list[bool] = []
 
     def close(self) -> None:
         self.store.close()
         self.record.close()
+        if self.prior is not None:
+            self.prior.close()
 
 
 def train(arm: Arm, history: list[Step], rng: random.Random, start: int, stop: int) -> None:
@@ -240,7 +253,7 @@ def train(arm: Arm, history: list[Step], rng: random.Random, start: int, stop: i
             outcomes.append(outcome)
         arm.record.add(arm.project, outcomes)
         if arm.learns:
-            refit(arm.record, None, arm.config, key=f"fit{first}")
+            refit(arm.record, arm.prior, arm.config, key=f"fit{first}")
 
 
 def scored(arm: Arm, held_out: list[Step]) -> list[tuple[float, float, float, bool]]:
@@ -452,30 +465,62 @@ class Tally:
         )
 
 
-def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1) -> None:
+def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1, prior: bool = True) -> None:
     """The table, the per-run verdicts and their counts; the seed x mix runs in ``jobs``
-    processes (each run alone is the same computation, seeded, whatever the order)."""
+    processes (each run alone is the same computation, seeded, whatever the order); with
+    ``prior``, also the arms with a user-level prior (``bench/escalation_prior.py``)."""
+    from bench import escalation_prior as with_prior
+
     print(
         f"\n== Part 3: learning curve ({len(seeds)} seeds x {len(mixes)} mixes; {SESSION} "
         f"decisions a session; {HELD_OUT} held-out steps; medians over seeds; see "
         "bench/escalation_curve.py for how the histories are made) =="
     )
+    names: tuple[str, ...] = NAMES
+    compared = dict(COMPARED)
+    arm_of = dict(ARM_OF)
+    if prior:
+        print(with_prior.describe() + " (bench/escalation_prior.py)")
+        names = (*NAMES, *with_prior.NAMES)
+        compared |= with_prior.COMPARED
+        arm_of |= with_prior.ARM_OF
     header = f"{'mix':<15} {'policy':<23}" + "".join(
         f"{'after ' + str(p):>19}" for p in CHECKPOINTS
     )
     print(header)
     print(f"{'':<15} {'':<23}" + "".join(f"{'recall asks/100':>19}" for _ in CHECKPOINTS))
-    tally = {name: Tally() for name in COMPARED}
+    tally = {name: Tally() for name in compared}
     lines = []
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(jobs) as pool:
+        others = [
+            pool.submit(with_prior.other_project, other, seed, Path(tmp))
+            for other, seed in (with_prior.OTHERS if prior else ())
+        ]
         runs = {
             (mix.name, seed): pool.submit(run_mix, mix, seed, Path(tmp))
             for mix in mixes
             for seed in seeds
         }
+        priors = {}
+        if prior:
+            made = [job.result() for job in others]
+            user = with_prior.user_record(made, Path(tmp) / with_prior.USER_FILE)
+            priors = {
+                (mix.name, seed): pool.submit(with_prior.run_prior, mix, seed, Path(tmp), user)
+                for mix in mixes
+                for seed in seeds
+            }
+
+        def result(mix: Mix, seed: int) -> tuple[dict[str, Row], dict[str, str]]:
+            rows, held = runs[(mix.name, seed)].result()
+            if (mix.name, seed) in priors:
+                more, also = priors[(mix.name, seed)].result()
+                rows, held = rows | more, held | also
+            return rows, held
+
         for mix in mixes:
-            per_seed = [runs[(mix.name, seed)].result()[0] for seed in seeds]
-            for name in NAMES:
+            per_seed = [result(mix, seed)[0] for seed in seeds]
+            for name in names:
                 cells = []
                 for i in range(len(CHECKPOINTS)):
                     found = [cell for r in per_seed if (cell := r[name][i]) is not None]
@@ -487,21 +532,21 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1) -> None:
                     cells.append(f"{recall:>8.0%} {asks:>8.1f}")
                 label = mix.name if name == NAMES[0] else ""
                 print(f"{label:<15} {name:<23}" + "".join(f"{c:>19}" for c in cells))
-            for seed, result in zip(seeds, per_seed, strict=True):
+            for seed, got in zip(seeds, per_seed, strict=True):
                 said = []
-                for name, (ours, theirs) in COMPARED.items():
-                    verdict = tally[name].add(result[ours][-1], result[theirs][-1])
-                    recall, asks = result[ours][-1]
-                    held = runs[(mix.name, seed)].result()[1].get(ARM_OF.get(ours, ours), "")
+                for name, (ours, theirs) in compared.items():
+                    verdict = tally[name].add(got[ours][-1], got[theirs][-1])
+                    recall, asks = got[ours][-1]
+                    held = result(mix, seed)[1].get(arm_of.get(ours, ours), "")
                     if held:
                         verdict += f" ({held} kept)"
                     said.append(f"{recall:4.0%} {asks:4.1f}/100 {verdict:<19}")
-                base_recall, base_asks = result[NAMES[0]][-1]
+                base_recall, base_asks = got[NAMES[0]][-1]
                 head = f"{mix.name} {seed}"
                 truth = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut_for(mix, seed))
                 should = sum(s.should_ask for s in truth)
                 ceiling = min(1.0, base_asks * HELD_OUT / 100 / max(1, should))
-                best = result[HINDSIGHT][-1][0]
+                best = got[HINDSIGHT][-1][0]
                 room = f"{ceiling:4.0%} {best:4.0%}"
                 lines.append(
                     f"  {head:<17} {base_recall:4.0%} {base_asks:4.1f}/100 {room}  "
@@ -523,7 +568,7 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1) -> None:
     )
     print(
         f"  {'run':<17} {'default':<14} {'max':>4} {'best':>4}  "
-        + "  ".join(f"{n:<33}" for n in COMPARED)
+        + "  ".join(f"{n:<33}" for n in compared)
     )
     print("\n".join(lines))
     for name, counted in tally.items():
@@ -545,14 +590,19 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=1, help="run the seed x mix runs in this many processes"
     )
+    parser.add_argument(
+        "--no-prior",
+        action="store_true",
+        help="leave out the arms with a user-level prior (bench/escalation_prior.py)",
+    )
     args = parser.parse_args()
     mixes = tuple(m for m in MIXES if not args.mix or m.name in args.mix)
     if args.mix and len(mixes) != len(set(args.mix)):
         parser.error(f"--mix: unknown mix in {args.mix}; the mixes are {names}")
     if args.quick:
-        curve(args.seed or [1], mixes[:2], args.jobs)
+        curve(args.seed or [1], mixes[:2], args.jobs, not args.no_prior)
     else:
-        curve(args.seed or [1, 2, 3], mixes, args.jobs)
+        curve(args.seed or [1, 2, 3], mixes, args.jobs, not args.no_prior)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from fleet.drives import Drives
     from fleet.place import Place
     from fleet.runjournal import RunJournals
-    from harness.scope import StepHooks
+    from harness.scope import ModelMaker, StepHooks
 
 T = TypeVar("T")
 
@@ -104,6 +104,9 @@ class WorkerState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     hooks: StepHooks | None = None
     """Crash switches (tests only, through `python -m harness.cli.chaos`)."""
+    models: ModelMaker | None = None
+    """How the runs build their models (``RunScope.models``; a test's entry only); None:
+    the gateway."""
     journals: RunJournals | None = None
     """A PostgreSQL fleet's runs' journals (None: the embedded fleet, SQLite per run)."""
     moves: dict[str, str] = field(default_factory=dict)
@@ -216,7 +219,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
         placement = ClassMove(ClassTable(state.db), state, run_id, row.klass)
         scope = replace(
-            run_scope(config, environ, hooks=hooks),
+            run_scope(config, environ, hooks=hooks, models=state.models),
             journal=where,
             placement=placement,
             waits=state.drives,

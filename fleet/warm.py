@@ -24,7 +24,7 @@ DRIVE_CODE = (
     "fleet.outage",
     "fleet.runjournal",
     "harness.journal.journal",
-    "harness.model.scripted",  # `harness demo`'s and the tests' offline model
+    "harness.model.scripted",  # `harness demo`'s offline model (litellm's provider)
     "jsonschema",  # validates the feature list (lazy: heavy for `harness status`)
     "session.run",
     "session.wiring",
@@ -32,8 +32,16 @@ DRIVE_CODE = (
 )
 
 
-def warm() -> None:
-    """Import the drive's code and make one offline litellm call (no request is sent)."""
-    warm_up()  # first: litellm imported the way harness does (its local price table)
+GATEWAY = ("harness.model.scripted",)
+"""The drive code that imports litellm: a worker whose runs' models are not litellm's (a
+test's in-process maker, ``harness.model.make.scripted_in_process``) loads none of it."""
+
+
+def warm(*, gateway: bool = True) -> None:
+    """Import the drive's code and make one offline litellm call (no request is sent);
+    without ``gateway`` (the runs' models are made in process), no litellm at all."""
+    if gateway:
+        warm_up()  # first: litellm imported the way harness does (its local price table)
     for name in DRIVE_CODE:
-        importlib.import_module(name)
+        if gateway or name not in GATEWAY:
+            importlib.import_module(name)

@@ -35,6 +35,7 @@ from runners.process import pid_alive
 
 if TYPE_CHECKING:
     from fleet.place import Place
+    from harness.scope import ModelMaker
 
 BEAT_S = 1.0
 LOST_AFTER_S = 10.0
@@ -72,8 +73,11 @@ def serve(
     ready: Any = None,
     hooks: Any = None,
     maxima: Mapping[str, float] | None = None,
+    models: ModelMaker | None = None,
 ) -> int:
-    """Run the worker until SIGTERM/SIGINT; its exit code."""
+    """Run the worker until SIGTERM/SIGINT; its exit code. ``hooks`` (crash switches) and
+    ``models`` (how its runs build their models, ``RunScope.models``) are given by a test's
+    entry only, as to ``harness.cli.main``."""
     from dbos import DBOS
 
     from fleet import workflow
@@ -87,13 +91,16 @@ def serve(
         classes.declare(klass, maxima)
     declared = classes.all().get(klass)
     soft, _hard = raise_fd_limit()
-    warm()  # litellm and the run code, once per worker before any drive (fleet.warm)
+    # litellm and the run code, once per worker before any drive (fleet.warm); no litellm
+    # where the runs' models are made in process
+    warm(gateway=models is None)
     state = WorkerState(
         worker_id=worker_id,
         place=place,
         db=db,
         environ=dict(environ),
         hooks=hooks,
+        models=models,
         drives=Drives(),
     )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine

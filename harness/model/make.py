@@ -39,7 +39,9 @@ def make_model(settings: ModelSettings, *, project_root: Path, scope: RunScope) 
 
 def scripted_in_process(settings: ModelSettings, *, project_root: Path, scope: RunScope) -> Model:
     """A ``scripted/<file>`` model as the in-process `ScriptedModel` (its file read at each
-    call, its latency waited); any other model through the gateway."""
+    call, its latency waited as the gateway waits a request: on the run's ``waits`` where
+    it has them, a fleet worker's drive parked meanwhile); any other model through the
+    gateway."""
     name = settings.name
     if not name:
         raise no_model_error()
@@ -48,4 +50,5 @@ def scripted_in_process(settings: ModelSettings, *, project_root: Path, scope: R
             settings, project_root=project_root, scope=dataclasses.replace(scope, models=None)
         )
     path = resolve(name[len(SCRIPTED_PREFIX) :], project_root)
-    return ScriptedModel(path, name=name, sleep=time.sleep)
+    sleep = scope.waits.sleep if scope.waits is not None else time.sleep
+    return ScriptedModel(path, name=name, sleep=sleep)

@@ -1,6 +1,7 @@
 """Fleets for the tests: a real PostgreSQL database of each test's own (or the embedded
-default), worker processes started as `python -m harness fleet worker`, scripted projects
-whose model answers after a simulated latency."""
+default), worker processes started as `harness fleet worker` whose runs answer scripted
+models in process (`tests/session/scripted_child.py`: no litellm in the worker), scripted
+projects whose model answers after a simulated latency."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 from fleet.runjournal import schema_of, schema_url
 from harness.journal.location import Location
 from harness.journal.protocol import open_reader
+from tests.session.scripted_child import ENTRY
 from tests.session.support import harness, make_project
 
 LATENCY_S = 0.2  # every scripted model answer waits this long (a simulated provider)
@@ -92,7 +94,11 @@ class Fleet:
         crash_in: str | None = None,
         lost_after: float = 8,
         options: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[str]:
+        """`harness fleet worker --id worker_id ...` as a process (its output in
+        ``<home>/<worker_id>.log``); its runs' ``scripted/`` models answer in process, on
+        the worker's waits (`harness.model.make.scripted_in_process`)."""
         entry = ["harness"]
         if crash_in:  # the switch keeps its marker in <home>/.harness
             (self.home / ".harness").mkdir(exist_ok=True)
@@ -100,8 +106,7 @@ class Fleet:
         log = open(self.home / f"{worker_id}.log", "a")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
+                *ENTRY,
                 *entry,
                 "fleet",
                 "worker",
@@ -115,7 +120,7 @@ class Fleet:
                 "60",
                 *options,
             ],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,

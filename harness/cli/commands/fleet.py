@@ -246,6 +246,7 @@ def run_worker(args: argparse.Namespace) -> int:
             connections=args.connections or CONNECTIONS,
             grace_s=args.grace if args.grace is not None else GRACE_S,
             hooks=getattr(args, "hooks", None),
+            models=getattr(args, "models", None),
             maxima={
                 key: getattr(args, f"max_{key}")
                 for key in ("memory_mb", "cpus", "timeout_s", "gpus")

@@ -8,6 +8,7 @@ reads these before the program runs, and the host maps the call back onto the mo
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from dataclasses import dataclass
@@ -69,11 +70,14 @@ def _default(value: Any) -> str:
     return "..."
 
 
+@functools.lru_cache(maxsize=512)
 def function_stub(name: str, args: type[BaseModel], description: str = "") -> FunctionStub:
     """The stub of one tool: its fields as parameters, returning the tool's output text.
 
     Parameters keep the model's order; once a required field follows one with a default,
-    it and every later field become keyword-only.
+    it and every later field become keyword-only. Made once per process for each tool
+    (every session builds its code tool over the same tools; pydantic inspecting each
+    default factory cost ~4 ms of CPU a session).
     """
     params: list[str] = []
     positional: list[str] = []

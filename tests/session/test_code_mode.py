@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from harness.errors import Parked
 from harness.journal import Journal
+from harness.tools import Tool, ToolResult
 from session.codemode import CodeArgs, make_code_tool
 from session.codemode.sandbox import CodeLimits, HostCallError, run_program
 from session.codemode.stubs import bind_arguments, function_stub, module_stubs
@@ -82,6 +83,29 @@ def test_required_after_default_becomes_keyword_only() -> None:
         bind_arguments(stub, (2, "s"), {})
     with pytest.raises(TypeError, match="unexpected argument 'zz'"):
         bind_arguments(stub, (), {"zz": 1})
+
+
+def test_each_tool_s_stub_is_made_once_per_process() -> None:
+    """Every session builds its code tool over the same tools: the stubs are made the
+    first time only (pydantic inspecting each default factory cost ~4 ms of CPU a session,
+    and a fleet worker starts hundreds of sessions at once when it takes runs over)."""
+    made: list[int] = []
+
+    def factory() -> list[str]:
+        made.append(1)
+        return []
+
+    class Counted(BaseModel):
+        items: list[str] = Field(default_factory=factory)
+
+    tool: Tool[Any] = Tool("counted", "Count.", Counted, lambda ctx, args: ToolResult(output=""))
+    first = make_code_tool([tool])
+    second = make_code_tool([tool])  # the next session's
+    assert "def counted(items: list[str] = ...) -> str:" in first.description
+    assert second.description == first.description
+    assert len(made) == 1
+    other: Tool[Any] = Tool("counted", "Count again.", Counted, tool.fn)
+    assert '"""Count again."""' in make_code_tool([other]).description  # its own stub
 
 
 # --- programs ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from fleet.place import FleetError
 from harness.errors import StorageError
+from harness.journal.postgres.pool import usable
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 STATES = ("queued", "running", "parked", "complete", "failed", "budget", "cancelled")
 FINAL = ("complete", "failed", "budget", "cancelled")
+SETTLED = ("answered", "approved", "denied")
+"""A question's states once settled in the fleet, until delivered to the run's store."""
 
 
 @dataclass
@@ -189,7 +192,7 @@ class FleetDb:
         if place.embedded:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=2, max_overflow=4, pool_pre_ping=True)
+            kwargs.update(pool_size=2, max_overflow=4)
         try:
             self.engine = sa.create_engine(place.tables_url(), **kwargs)
         except (ValueError, sa.exc.ArgumentError) as error:  # e.g. a port that is no number
@@ -199,6 +202,8 @@ class FleetDb:
             ) from error
         if place.embedded:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            sa.event.listen(self.engine, "checkout", _check_idle)
         self.meta, self.runs, self.workers, self.questions = _tables(sa)
         self._create()
 
@@ -281,6 +286,26 @@ class FleetDb:
             found = conn.execute(self.runs.select().where(self.runs.c.id == run_id)).mappings()
             row = found.first()
         return _run_row(row) if row else None
+
+    def run_to_drive(self, run_id: str) -> tuple[RunRow | None, bool]:
+        """The run's row, and whether answers given in the fleet wait to be delivered to its
+        question store: one query (a drive asked for its questions each time, settled or
+        not: a statement more for each of the hundreds of runs a worker takes over)."""
+        questions = self.questions
+        waiting = (
+            self.sa.exists()
+            .where(questions.c.run == self.runs.c.id)
+            .where(questions.c.status.in_(SETTLED))
+            .label("answers_waiting")
+        )
+        query = self.sa.select(self.runs, waiting).where(self.runs.c.id == run_id)
+        with self._begin() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            return None, False
+        values = dict(row)
+        answers = bool(values.pop("answers_waiting"))
+        return _run_row(values), answers
 
     def cancelled(self, run_ids: Collection[str]) -> set[str]:
         """Which of ``run_ids`` are cancelled: one query, however many (a worker asks
@@ -425,6 +450,17 @@ def _question_row(row: Any) -> QuestionRow:
     values["context"] = values.get("context") or ""
     values["reason"] = values.get("reason") or ""
     return QuestionRow(**values)
+
+
+def _check_idle(conn: Any, _record: Any, _proxy: Any) -> None:
+    """An idle connection the server closed since (a restart) is not lent: SQLAlchemy
+    drops it and takes another (``DisconnectionError``). Its socket is looked at, no round
+    trip (``harness.journal.postgres.pool.usable``): the ping of ``pool_pre_ping`` was a
+    statement before each of the fleet's, a worker's beat and each run it takes over."""
+    from sqlalchemy.exc import DisconnectionError
+
+    if not usable(conn):
+        raise DisconnectionError("the server closed this idle connection")
 
 
 def _sqlite_pragmas(conn: Any, _record: Any) -> None:

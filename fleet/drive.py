@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from escalation.questions import QuestionError, QuestionStore
 from fleet.classes import ClassMove, ClassTable
-from fleet.db import QuestionRow, RunRow
+from fleet.db import SETTLED, QuestionRow, RunRow
 from fleet.outage import until_reachable
 from fleet.place import URL_VARIABLE
 from fleet.project import RunFolder, branch_of
@@ -119,6 +119,16 @@ class WorkerState:
     """Where the worker's drives run and how their model calls wait (``fleet.drives``);
     None: each on the thread that calls it."""
 
+    classes: ClassTable | None = None
+    """The fleet's classes table, made once per worker (each drive made it, and asked the
+    database whether it existed: a statement per run taken over)."""
+
+    def class_table(self) -> ClassTable:
+        with self.lock:
+            if self.classes is None:
+                self.classes = ClassTable(self.db)
+            return self.classes
+
     def should_stop(self, run_id: str) -> bool:
         if self.stopping.is_set() or run_id in self.cancelled or run_id in self.moves:
             return True
@@ -140,20 +150,21 @@ def prepare(state: WorkerState, run_id: str) -> RunRow:
 
 
 def _prepare(state: WorkerState, run_id: str) -> RunRow:
-    row = _row(state, run_id)
+    row, answers = _row_to_drive(state, run_id)
     folder = RunFolder(state.place.work_root(), run_id)
-    _ensure(state, row, folder)
+    _ensure(state, row, folder, answers)
     return row
 
 
-def _ensure(state: WorkerState, row: RunRow, folder: RunFolder) -> Location:
+def _ensure(state: WorkerState, row: RunRow, folder: RunFolder, answers: bool) -> Location:
     """The run's project on this machine (restored from its last checkpoint when this
-    machine had none), answers delivered; the run's journal."""
+    machine had none), answers delivered (``answers``: some wait); the run's journal."""
     where = _journal_of(state, row.id, folder)
     said = folder.ensure(row.project, row.id, row.base, _checkpoint_of(state, where))
     if said:
         print(f"harness fleet worker {state.worker_id}: run {row.id}: {said}", flush=True)
-    _deliver_answers(state.db, row.id, folder.project, where)
+    if answers:
+        _deliver_answers(state.db, row.id, folder.project, where)
     return where
 
 
@@ -194,7 +205,7 @@ def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
 
 def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
 
-    row = _row(state, run_id)
+    row, answers = _row_to_drive(state, run_id)
     if row.state == "cancelled" or run_id in state.cancelled:
         return DriveResult("cancelled", "cancelled before this drive")
     folder = RunFolder(state.place.work_root(), run_id)
@@ -202,7 +213,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
     if not folder.lock():
         return DriveResult("waiting", "another process of this machine holds the run")
     try:
-        where = _ensure(state, row, folder)
+        where = _ensure(state, row, folder, answers)
         state.db.update_run(
             run_id, state="running", worker=state.worker_id, drive=drive_no, detail=""
         )
@@ -217,7 +228,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         if state.journals is not None:
             saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
-        placement = ClassMove(ClassTable(state.db), state, run_id, row.klass)
+        placement = ClassMove(state.class_table(), state, run_id, row.klass)
         scope = replace(
             run_scope(config, environ, hooks=hooks, models=state.models),
             journal=where,
@@ -314,6 +325,14 @@ def _row(state: WorkerState, run_id: str) -> RunRow:
     return row
 
 
+def _row_to_drive(state: WorkerState, run_id: str) -> tuple[RunRow, bool]:
+    """The run's row, and whether answers wait for its question store (one query)."""
+    row, answers = state.db.run_to_drive(run_id)
+    if row is None:
+        raise LookupError(f"no run {run_id} in {state.place.describe()}")
+    return row, answers
+
+
 def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
     """The run's pending questions go to the fleet's table, where any machine answers,
     with what the person answering needs: the context, the scores and the reason."""
@@ -340,7 +359,7 @@ def _park(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
 
 def _deliver_answers(db: FleetDb, run_id: str, root: Path, where: Location) -> None:
     """Answers given in the fleet reach the run's own question store (once)."""
-    settled = [q for q in db.questions_of(run_id) if q.status in ("answered", "approved", "denied")]
+    settled = [q for q in db.questions_of(run_id) if q.status in SETTLED]
     if not settled:
         return
 

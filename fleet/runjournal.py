@@ -100,6 +100,9 @@ class RunJournals:
         self._made: set[str] = set()
         """Schemas this process made or found (a run's schema is never dropped): a drive
         asks once, not under the fleet-wide lock at every prepare and drive."""
+        self._tables: set[str] = set()
+        """The URLs of the runs' journals whose checkpoint table this process made or
+        found (never dropped): their last checkpoint is read in one statement."""
 
     def _sql(self, url: str) -> PgSql | PooledSql:
         return self.pool.sql(url) if self.pool is not None else _connect(url)
@@ -108,18 +111,27 @@ class RunJournals:
         """The run's journal (its schema made if absent): the same on every machine."""
 
         schema = schema_of(run_id)
+        url = schema_url(self.url, schema)
         if schema not in self._made:
-            sql = self._sql(self.url)
+            # One round trip: the statements of one simple query are one transaction, so
+            # the lock is held until the schema and its checkpoint table are made (a
+            # transaction of its own was four: BEGIN, the lock, CREATE, COMMIT). On the
+            # run's search path (the names are qualified): the run's next statements find
+            # a connection already on it, not switched there by one more.
+            sql = self._sql(url)
             try:
-                with sql.batch():
-                    sql.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
-                    sql.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                sql.execute(
+                    f"SELECT pg_advisory_xact_lock({_LOCK}); "
+                    f'CREATE SCHEMA IF NOT EXISTS "{schema}"; '
+                    + _CHECKPOINT_DDL.replace(CHECKPOINT_TABLE, f'"{schema}".{CHECKPOINT_TABLE}')
+                )
             finally:
                 sql.close()
             self._made.add(schema)
+            self._tables.add(url)
         return Location(
             project / ".harness",
-            url=schema_url(self.url, schema),
+            url=url,
             project=f"harness-fleet-run:{run_id}",
             keys=self.keys,
             pool=self.pool,
@@ -132,7 +144,8 @@ class RunJournals:
         sql = self._sql(where.url or "")
         try:
             with sql.batch():
-                _checkpoint_table(sql)
+                if where.url not in self._tables:
+                    _checkpoint_table(sql)
                 digest = TableBlobs(sql).put(data)
                 sql.execute(
                     f"INSERT INTO {CHECKPOINT_TABLE} (id, head, blob, size, at) "
@@ -153,9 +166,10 @@ class RunJournals:
         """The digest of the run's last checkpoint (None: it has none)."""
         sql = self._sql(where.url or "")
         try:
-            found = sql.execute(f"SELECT to_regclass('{CHECKPOINT_TABLE}')").fetchone()
-            if not found or found[0] is None:
-                return None
+            if where.url not in self._tables:  # a journal not opened by location()
+                found = sql.execute(f"SELECT to_regclass('{CHECKPOINT_TABLE}')").fetchone()
+                if not found or found[0] is None:
+                    return None
             row = sql.execute(f"SELECT blob FROM {CHECKPOINT_TABLE} WHERE id = 1").fetchone()
             return None if row is None else str(row[0])
         finally:
@@ -185,12 +199,15 @@ class RunCheckpoints:
         return self.journals.load(self.where, digest)
 
 
+_CHECKPOINT_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
+    "head text NOT NULL, blob text NOT NULL, size bigint NOT NULL, "
+    "at double precision NOT NULL)"
+)
+
+
 def _checkpoint_table(sql: PgSql | PooledSql) -> None:
-    sql.execute(
-        f"CREATE TABLE IF NOT EXISTS {CHECKPOINT_TABLE} (id integer PRIMARY KEY CHECK (id = 1), "
-        "head text NOT NULL, blob text NOT NULL, size bigint NOT NULL, "
-        "at double precision NOT NULL)"
-    )
+    sql.execute(_CHECKPOINT_DDL)
 
 
 class Checkpointer:

@@ -102,6 +102,7 @@ def serve(
         hooks=hooks,
         models=models,
         drives=Drives(),
+        classes=classes,
     )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
         pool = Pool(place.url, connections, name=f"harness fleet worker {worker_id}")

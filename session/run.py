@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from artifacts.models import FeatureList
     from harness.events import Events
     from harness.journal.protocol import JournalReader, RunJournal
+    from harness.journal.rows import SessionRow
     from harness.scope import RunScope
 
 
@@ -129,8 +130,7 @@ def run_project(
     except StorageError as exc:
         return _stopped(root, exc, started)
     try:
-        journal.close_abandoned("run")
-        run_id = journal.unfinished_run("run")
+        run_id = journal.close_abandoned("run")
         if (
             run_id is None
             and finished(root, checks)
@@ -358,9 +358,10 @@ def _nothing_to_do(
 
 def _loop(env: SessionEnv, report: RunReport) -> tuple[Outcome, str]:
 
-    open_session = _open_session(env)
+    every = env.run.journal.sessions()  # one read for both (each a round trip in a fleet)
+    open_session = _open_session(env, every)
     sessions_run = 0
-    idle = _idle_streak(env)  # counted across runs: a nightly job is a session or two a night
+    idle = _idle_streak(every)  # counted across runs: a nightly job is a session or two a night
     started = time.monotonic()
     wall_limit = env.config.budgets.run_wall_s
     if wall_limit is not None:
@@ -444,10 +445,11 @@ def _storage_or(root: Path, error: BaseException, outcome: Outcome) -> tuple[Out
     return outcome, str(error)
 
 
-def _idle_streak(env: SessionEnv) -> int:
-    """Closed sessions at the end of the journal (every run) that changed nothing."""
+def _idle_streak(every: list[SessionRow]) -> int:
+    """Closed sessions at the end of the journal (``every`` session of every run) that
+    changed nothing."""
     streak = 0
-    closed = [s for s in env.run.journal.sessions() if s.status == "closed" and s.number > 0]
+    closed = [s for s in every if s.status == "closed" and s.number > 0]
     for session in reversed(closed):  # journal order: the clock may have gone back
         if not (session.summary or {}).get("idle") or session.outcome == "passing":
             break
@@ -455,9 +457,13 @@ def _idle_streak(env: SessionEnv) -> int:
     return streak
 
 
-def _open_session(env: SessionEnv) -> int | None:
-    """The session of this run that a crash or a question interrupted, if any."""
-    open_numbers = _open_numbers(env.run.journal, env.run.id)
+def _open_session(env: SessionEnv, every: list[SessionRow]) -> int | None:
+    """The session of this run that a crash or a question interrupted, if any (of
+    ``every`` session of the journal)."""
+    run_id = env.run.id
+    open_numbers = sorted(
+        s.number for s in every if s.run_id == run_id and s.status == "open" and s.number
+    )
     return open_numbers[0] if open_numbers else None
 
 

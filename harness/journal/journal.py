@@ -271,9 +271,10 @@ class Journal:
         with self.writing():
             self.store.close_open_sessions(run_id, outcome, time.time())
 
-    def close_abandoned(self, kind: str = "run") -> None:
+    def close_abandoned(self, kind: str = "run") -> str | None:
         """Runs of ``kind`` left running by a dead process, other than the newest (which
-        the caller resumes), are finished as `interrupted`, with their open sessions."""
+        the caller resumes), are finished as `interrupted`, with their open sessions; the
+        newest unfinished run of ``kind`` (None: none), as ``unfinished_run`` says."""
         newest = self.unfinished_run(kind)
         for row in self.runs():
             if row.kind != kind or row.status != "running" or row.id == newest:
@@ -283,6 +284,7 @@ class Journal:
             with self.writing(), self.store.batch():
                 self.store.close_open_sessions(row.id, "interrupted", time.time())
                 self.store.finish_run(row.id, "interrupted", None, time.time(), if_running=True)
+        return newest
 
     # -- the read API, each read after the deferred end is written -------------------------
     def _read(self) -> Backend:
@@ -428,8 +430,9 @@ class Run:
         with journal.writing():
             text = journal.store.run_meta(self.id)
             meta = json.loads(text) if text else {}
-            meta.update(values)
-            journal.store.set_run_meta(self.id, journal.dump(meta))
+            merged = journal.dump({**meta, **values})
+            if json.loads(merged) != meta:  # each drive of a run says the same: not written
+                journal.store.set_run_meta(self.id, merged)
 
     def finish(self, outcome: str, report: dict[str, Any]) -> None:
         """Mark the run finished and release its lock."""

@@ -230,8 +230,9 @@ class JournalStore(JournalReader, Protocol):
         """Close the sessions of ``run_id`` still open with ``outcome`` (its run ends)."""
         ...
 
-    def close_abandoned(self, kind: str = "run") -> None:
-        """Finish as interrupted the runs of ``kind`` a dead process left, but the newest."""
+    def close_abandoned(self, kind: str = "run") -> str | None:
+        """Finish as interrupted the runs of ``kind`` a dead process left, but the newest;
+        that newest unfinished run (None: there is none)."""
         ...
 
 

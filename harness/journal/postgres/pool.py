@@ -123,7 +123,7 @@ class Pool:
             held = self._idle_or_slot(path, deadline)
             if held is None:
                 break  # a slot: a new connection
-            if _usable(held.conn):
+            if usable(held.conn):
                 return held
             self._forget()  # left from before the server restarted: another, or a new one
             with suppress(Exception):
@@ -269,7 +269,7 @@ class Pool:
             self._drop_locker()
 
 
-def _usable(conn: psycopg.Connection[Any]) -> bool:
+def usable(conn: psycopg.Connection[Any]) -> bool:
     """Whether an idle connection may be used: a server restarted since it went idle has
     closed it (its goodbye is waiting on the socket), so it is not. Cheap: one ``select``
     of the socket, no round trip; the server is asked only when it spoke (a notice)."""

@@ -63,21 +63,48 @@ CREATE TABLE cache_stats (
 """
 
 
+_META = "SELECT (SELECT max(version) FROM schema_version), key, value FROM meta"
+_UNDEFINED_TABLE = "42P01"
+
+
 def read_meta(sql: PgSql | PooledSql) -> dict[str, str] | None:
-    """The journal's ``meta`` (None: the database holds no journal yet)."""
+    """The journal's ``meta`` (None: the database holds no journal yet).
+
+    Outside a transaction, one statement where a journal exists (each run a fleet worker
+    takes over opens its journal: three statements were a round trip each); where that
+    statement finds no table, and inside a transaction (a failed statement would end it),
+    the tables are looked for first."""
+    if not sql.depth:
+        try:
+            rows = sql.execute(_META).fetchall()
+        except JournalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != _UNDEFINED_TABLE:
+                raise
+            rows = []
+        if rows:
+            _check_version(sql, rows[0][0])
+            return {str(k): str(v) for _, k, v in rows}
+    return _read_meta(sql)
+
+
+def _read_meta(sql: PgSql | PooledSql) -> dict[str, str] | None:
     row = sql.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()
     if not row or not row[0]:
         return None
     version = sql.execute("SELECT max(version) FROM schema_version").fetchone()
-    if version is None or version[0] is None:
+    _check_version(sql, None if version is None else version[0])
+    return {str(k): str(v) for k, v in sql.execute("SELECT key, value FROM meta").fetchall()}
+
+
+def _check_version(sql: PgSql | PooledSql, version: int | None) -> None:
+    if version is None:
         raise JournalDamaged(f"journal {sql.where} has no schema version")
-    if int(version[0]) > SCHEMA_VERSION:
+    if int(version) > SCHEMA_VERSION:
         raise JournalDamaged(
-            f"journal {sql.where} has schema version {version[0]}, newer than this harness "
+            f"journal {sql.where} has schema version {version}, newer than this harness "
             f"understands ({SCHEMA_VERSION}): upgrade harness to read it; harness left it "
             "unchanged"
         )
-    return {str(k): str(v) for k, v in sql.execute("SELECT key, value FROM meta").fetchall()}
 
 
 def ensure(sql: PgSql | PooledSql, project: str, source: keys.KeySource = keys.KEY_FILES) -> str:

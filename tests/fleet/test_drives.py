@@ -10,6 +10,7 @@ completes, each model call paid once (journal attempts), the journal verified.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -130,11 +131,13 @@ def test_a_host_starts_waiting_drives_before_its_running_ones_go_on() -> None:
     without waiting behind the running runs' next steps (FIFO: it waited behind all)."""
     drives = Drives(hosts=1)
     order: list[str] = []
-    hold, held = threading.Event(), threading.Event()
+    hold, held, answer = threading.Event(), threading.Event(), threading.Event()
 
     def running() -> str:
         order.append("running")
-        drives.sleep(0.01)  # parks; its wake-up is queued while the host is held
+        # parks until its "model" answers: once the host is held (a fixed sleep could end
+        # before the test held the host, on a loaded machine: never woken while held)
+        drives.run(lambda: asyncio.to_thread(answer.wait, 60))
         order.append("running goes on")
         return "running"
 
@@ -151,6 +154,7 @@ def test_a_host_starts_waiting_drives_before_its_running_ones_go_on() -> None:
             time.sleep(0.01)
         held_future = drives.start(busy)
         assert held.wait(60)
+        answer.set()
         while len(drives.hosts[0].ready) < 1:  # the running drive's wake-up is queued
             assert time.monotonic() < deadline, "the running drive was never woken"
             time.sleep(0.01)

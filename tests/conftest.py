@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from artifacts import git_safety
+
 # pg_server, pg_url: a real PostgreSQL of the test session; where: each journal store;
 # docker_client, busybox_image: the Docker engine and the offline test image.
 pytest_plugins = ["tests.pg", "tests.stores", "tests.docker_engine"]
@@ -71,3 +73,18 @@ def no_identity(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for name in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "EMAIL"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every time the config check has git read a repository's config (the function that
+    asks, counted): the roots it read, in order."""
+    seen: list[Path] = []
+    real = git_safety.dangerous_config
+
+    def counting(root: Path, *files: object) -> list[git_safety.DangerousKey]:
+        seen.append(root)
+        return real(root, *files)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_safety, "dangerous_config", counting)
+    return seen

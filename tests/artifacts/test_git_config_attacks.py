@@ -34,20 +34,6 @@ def _git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every time the check has git read the config (the function that asks, counted)."""
-    seen: list[Path] = []
-    real = git_safety.dangerous_config
-
-    def counting(root: Path, *files: object) -> list[git_safety.DangerousKey]:
-        seen.append(root)
-        return real(root, *files)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_safety, "dangerous_config", counting)
-    return seen
-
-
 def _kept(root: Path, checks: ConfigChecks, reads: list[Path]) -> None:
     """Two git commands, one read: the clean verdict is kept (a seconds-old repository)."""
     before = len(reads)

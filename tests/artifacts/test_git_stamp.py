@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from artifacts import git_safety
 from artifacts.git import GitRepo
 from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git
 from artifacts.git_stamp import config_files
@@ -24,20 +23,6 @@ def _repo(tmp_path: Path) -> Path:
         (root / "a.txt").write_text("a\n")
         repo.commit("first")
     return root
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every `git config` read of the check (the function that runs it, counted)."""
-    seen: list[Path] = []
-    real = git_safety.dangerous_config
-
-    def counting(root: Path, *files: object) -> list[git_safety.DangerousKey]:
-        seen.append(root)
-        return real(root, *files)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_safety, "dangerous_config", counting)
-    return seen
 
 
 @pytest.fixture

@@ -7,24 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from artifacts import git_safety
 from tests.session.support import harness, init, make_project, passing
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Every time the config check has git read the config (the function that asks)."""
-    seen: list[Path] = []
-    real = git_safety.dangerous_config
-
-    def counting(root: Path, *files: object) -> list[git_safety.DangerousKey]:
-        seen.append(root)
-        return real(root, *files)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_safety, "dangerous_config", counting)
-    return seen
 
 
 def test_a_run_reads_an_unchanged_config_once(tmp_path: Path, reads: list[Path]) -> None:

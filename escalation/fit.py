@@ -12,8 +12,9 @@ prior, counted together as at most ``PRIOR_OUTCOMES`` outcomes (each weighs
 ``min(1, PRIOR_OUTCOMES / n_other)``). A new project starts from the user's record and
 moves to its own as outcomes accrue.
 
-Threshold: chosen toward the target on the project's newest ``THRESHOLD_WINDOW`` outcomes
-(on the whole weighted record while it has fewer than ``min_outcomes``): the highest
+Threshold: chosen toward the target on the project's newest ``THRESHOLD_WINDOW`` outcomes,
+on their exact scores as the matrix decides on them, not on the cells the weights are fitted
+on (on the whole weighted record while it has fewer than ``min_outcomes``): the highest
 threshold that catches ``target_recall`` of their should-ask outcomes, raised (never
 lowered) when a question budget per session is set and that threshold would ask more. The
 newest, because the scores drift: novelty falls as the project's history grows, so a
@@ -179,8 +180,8 @@ def fit(
     Args:
         own: this project's outcomes, grouped (``Record.cells``).
         other: the user's other projects' outcomes, grouped.
-        recent: this project's newest ``THRESHOLD_WINDOW`` outcomes, grouped: the threshold
-            is chosen on them when they are ``min_outcomes`` or more.
+        recent: this project's newest ``THRESHOLD_WINDOW`` outcomes, grouped by their exact
+            scores: the threshold is chosen on them when they are ``min_outcomes`` or more.
         settings: the configured weights, threshold and target.
         sessions: how many sessions the data (own and prior) comes from, for a budget of
             questions per session.

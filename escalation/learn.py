@@ -153,7 +153,7 @@ def refit(
     mine = point.get("own_relabels", 0)  # checkpoints older than relabels read none
     own = record.cells(up_to=point["own"], project=project, relabels=mine)
     recent = record.cells(
-        up_to=point["own"], project=project, newest=THRESHOLD_WINDOW, relabels=mine
+        up_to=point["own"], project=project, newest=THRESHOLD_WINDOW, relabels=mine, exact=True
     )
     sessions = record.sessions(up_to=point["own"], project=project)
     other, projects = [], 0

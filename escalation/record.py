@@ -277,12 +277,15 @@ class Record:
         newest: int | None = None,
         relabels: int = ALL,
         fold: int | None = None,
+        exact: bool = False,
     ) -> list[Cell]:
         """The matrix's outcomes (gates left out) with id <= ``up_to``, grouped by rounded
         scores, in a fixed order: of ``project`` only, or of every project but ``other_than``;
         with ``newest``, only the newest that many of them; with ``fold`` (0 or 1), only those
         of even or odd id (two halves for a cross-check); labelled with the relabels whose id
-        is <= ``relabels``."""
+        is <= ``relabels``. With ``exact``, grouped by their exact scores, as the matrix
+        decides on them (a threshold is chosen on these: on rounded ones it asks on another
+        count of decisions than it was chosen for)."""
         where, args = _scope(up_to, project, other_than)
         if fold is not None:
             where, args = f"{where} AND id % 2 = ?", [*args, fold]
@@ -290,9 +293,14 @@ class Record:
             newest_ids = f"SELECT id FROM outcomes WHERE {where} ORDER BY id DESC LIMIT ?"
             where = f"{where} AND id IN ({newest_ids})"
             args = [*args, *args, newest]
+        scores = (
+            "uncertainty, novelty, benefit"
+            if exact
+            else f"ROUND(uncertainty * {BINS}) / {BINS}, ROUND(novelty * {BINS}) / {BINS}, "
+            f"ROUND(benefit * {BINS}) / {BINS}"
+        )
         sql = (
-            f"SELECT ROUND(uncertainty * {BINS}) / {BINS}, ROUND(novelty * {BINS}) / {BINS}, "
-            f"ROUND(benefit * {BINS}) / {BINS}, SUM({_LABEL}), COUNT(*) FROM outcomes "
+            f"SELECT {scores}, SUM({_LABEL}), COUNT(*) FROM outcomes "
             f"WHERE {where} "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )

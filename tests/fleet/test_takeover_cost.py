@@ -26,6 +26,21 @@ from tests.fleet.support import new_database, scripted_project
 T = TypeVar("T")
 
 
+def _statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement psycopg sends from now on (its text, spaces folded, cut at 100)."""
+    import psycopg
+
+    sent: list[str] = []
+    real = psycopg.Cursor.execute
+
+    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(" ".join(str(query).split())[:100])
+        return real(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    return sent
+
+
 class Killed(BaseException):
     """The worker's process dies here (nothing below it runs, nothing is cleaned up)."""
 
@@ -64,8 +79,6 @@ def test_a_run_taken_over_reaches_its_first_step_in_few_statements(
     journal's meta in three, the questions of a run with none asked for, the classes'
     table looked for, the run's meta written unchanged, its sessions read twice in a
     row); now 22."""
-    import psycopg
-
     url = new_database(pg_server)
     source = scripted_project(tmp_path / "source", count=1, latency_s=0.0)
     place = Place(url, tmp_path / "fleet")
@@ -83,14 +96,7 @@ def test_a_run_taken_over_reaches_its_first_step_in_few_statements(
     assert taker.journals is not None and taker.journals.pool is not None
     taker.journals.pool.sql(url).execute("SELECT 1")
     taker.journals.pool.unlock(*taker.journals.pool.try_lock(1))
-    sent: list[str] = []
-    real = psycopg.Cursor.execute
-
-    def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-        sent.append(" ".join(str(query).split())[:100])
-        return real(self, query, *args, **kwargs)
-
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    sent = _statements(monkeypatch)
     with pytest.raises(Killed):  # at its first live step: the journal replayed up to it
         drive(taker, "r", 2)
     monkeypatch.undo()
@@ -107,19 +113,10 @@ def test_the_fleet_s_statements_send_no_ping_and_skip_a_closed_connection(
     """The fleet's own tables (a worker's beat every second, each run it takes over): one
     round trip per statement (before, SQLAlchemy's ``pool_pre_ping`` sent a ping before
     each); idle connections the server closed since (a restart) are still never used."""
-    import psycopg
-
     db = FleetDb(Place(new_database(own_pg_server), tmp_path))
     try:
         db.add_run(RunRow("r", "/p", version="x", base="b", extra={}))
-        sent: list[str] = []
-        real = psycopg.Cursor.execute
-
-        def counted(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
-            sent.append(" ".join(str(query).split())[:60])
-            return real(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        sent = _statements(monkeypatch)
         for _ in range(3):
             row, answers = db.run_to_drive("r")
             assert row is not None and row.id == "r" and not answers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.errors import ExitCode, HarnessError
 from harness.journal.keys import state_home
-from harness.journal.postgres.connect import safe_url
+from harness.journal.postgres.connect import safe_url, url_with_liveness
 
 URL_VARIABLE = "HARNESS_FLEET_URL"
 SCHEMES = ("postgresql://", "postgres://")
@@ -41,16 +41,19 @@ class Place:
         return self.url is None
 
     def tables_url(self) -> str:
-        """The SQLAlchemy URL of the fleet's own tables."""
+        """The SQLAlchemy URL of the fleet's own tables (PostgreSQL: with libpq's TCP
+        liveness settings, as every journal connection has them)."""
         if self.url is None:
             return f"sqlite:///{self.home / 'fleet.db'}"
-        return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+        return "postgresql+psycopg://" + url_with_liveness(self.url).split("://", 1)[1]
 
     def dbos_url(self) -> str:
-        """DBOS's system database (DBOS keeps its tables in its own schema, ``dbos``)."""
+        """DBOS's system database (DBOS keeps its tables in its own schema, ``dbos``;
+        PostgreSQL: with libpq's TCP liveness settings, so DBOS's queue polls and steps do
+        not hang for the kernel's ~15 minutes on a server gone silent)."""
         if self.url is None:
             return f"sqlite:///{self.home / 'dbos.sqlite'}"
-        return self.url
+        return url_with_liveness(self.url)
 
     def work_root(self) -> Path:
         """Where this machine's workers keep the runs' projects (one folder per run, shared

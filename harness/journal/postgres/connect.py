@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from harness.errors import JournalError, StorageError
 
@@ -75,6 +76,18 @@ def with_liveness(url: str) -> str:
 
     given = conninfo_to_dict(url)
     return make_conninfo(url, **{k: v for k, v in LIVENESS.items() if k not in given})
+
+
+def url_with_liveness(url: str) -> str:
+    """``url``, a ``postgresql://`` URL, with the :data:`LIVENESS` settings its query does
+    not give (its own are kept): for the URLs handed to SQLAlchemy and DBOS, which pass a
+    URL's query on to libpq as connection settings."""
+    parts = urlsplit(url)
+    given = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    missing = urlencode([(k, v) for k, v in LIVENESS.items() if k not in given])
+    if not missing:
+        return url
+    return urlunsplit(parts._replace(query="&".join(q for q in (parts.query, missing) if q)))
 
 
 def first_line(error: BaseException) -> str:

@@ -200,9 +200,7 @@ class GitRepo:
 
     def find_commit_with_trailer(self, key: str, value: str) -> str | None:
         """The newest commit whose trailers hold ``key: value``; None if there is none."""
-        if self.head() is None:
-            return None
-        found = self._git("log", "-z", _LOG_FORMAT, "--fixed-strings", f"--grep={key}: {value}")
+        found = self._log("-z", _LOG_FORMAT, "--fixed-strings", f"--grep={key}: {value}")
         for commit in _commits(found):
             if commit.trailers.get(key) == value:
                 return commit.sha
@@ -210,9 +208,18 @@ class GitRepo:
 
     def log(self, n: int = 20) -> list[CommitInfo]:
         """The last ``n`` commits, newest first (empty without commits)."""
+        return _commits(self._log("-z", f"--max-count={n}", _LOG_FORMAT))
+
+    def _log(self, *args: str) -> str:
+        """``git log args``; "" without commits (asked only when the log fails: one git
+        command where there are commits)."""
+        done = self._run("log", *args, check=False)
+        if done.returncode == 0:
+            return done.stdout.decode("utf-8", "replace")
         if self.head() is None:
-            return []
-        return _commits(self._git("log", "-z", f"--max-count={n}", _LOG_FORMAT))
+            return ""
+        why = done.stderr.decode("utf-8", "replace").strip() or f"exit {done.returncode}"
+        raise GitError(f"git log failed in {self.root}: {why}")
 
     def _staged(self, paths: list[str] | None) -> bool:
         pathspec = ["--", *paths] if paths else []

@@ -72,11 +72,9 @@ def commit_exact(
     if bad:
         raise GitError(f"refusing to commit protected paths: {', '.join(bad)}")
     tree, shas = build_tree(root, head, paths=paths, blobs=blobs, checks=checks)
-    _check_tree(git, head, tree, allowed, shas, protected)
-    if head is not None:
-        parent_tree = git("rev-parse", f"{head}^{{tree}}").stdout.decode().strip()
-        if parent_tree == tree:
-            return None
+    changed = _check_tree(git, head, tree, allowed, shas, protected)
+    if head is not None and not changed:
+        return None  # the tree equals HEAD's (diff-tree -r shows every difference)
     parents = ["-p", head] if head is not None else []
 
     env, users = commit_env(root, checks)
@@ -95,9 +93,9 @@ def _check_tree(
     allowed: set[str],
     shas: dict[str, str],
     protected: list[str],
-) -> None:
+) -> list[str]:
     """The tree changes only ``allowed`` paths, no protected one but the harness's blobs,
-    and holds each blob's exact bytes."""
+    and holds each blob's exact bytes; the paths it changes (all of them without HEAD)."""
     if head is not None:
         out = git("diff-tree", "-r", "--name-only", "--no-renames", "-z", head, tree)
         changed = [os.fsdecode(p) for p in out.stdout.split(b"\0") if p]
@@ -107,10 +105,19 @@ def _check_tree(
     stray = [p for p in changed if p not in allowed or (_under(p, protected) and p not in shas)]
     if stray:
         raise GitError(f"the commit's tree would change paths harness did not decide: {stray[:5]}")
+    literal = {"GIT_LITERAL_PATHSPECS": "1"}
+    listed = (
+        git("ls-tree", "-z", "--full-tree", tree, "--", *shas, env=literal).stdout if shas else b""
+    )
+    found: dict[str, str] = {}
+    for entry in listed.split(b"\0"):
+        if entry:  # "<mode> <type> <sha>\t<path>"
+            meta, _, name = entry.partition(b"\t")
+            found[os.fsdecode(name)] = meta.decode().split(" ")[2]
     for path, sha in shas.items():
-        found = git("rev-parse", f"{tree}:{path}").stdout.decode().strip()
-        if found != sha:
+        if found.get(path) != sha:
             raise GitError(f"the commit's tree holds other bytes for {path} than harness wrote")
+    return changed
 
 
 def committed_blob(

@@ -51,9 +51,10 @@ def _progress_tail(root: Path, count: int = 3) -> str:
 
 def _git_log(root: Path, count: int = 8, checks: ConfigChecks | None = None) -> str:
 
+    if not (root / ".git").exists():
+        return f"(git log unavailable: {root} is not a git repository)"
     try:
-        with GitRepo.open(root, checks) as repo:
-            commits = repo.log(count)
+        commits = GitRepo(root, checks).log(count)
     except Exception as exc:  # the brief must not fail on git: say what is wrong instead
         return f"(git log unavailable: {exc})"
     return "\n".join(f"- {c.sha[:8]} {c.summary}" for c in commits) or "(no commits)"

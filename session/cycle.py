@@ -332,11 +332,11 @@ def _wake(env: SessionEnv, journal: StepJournal) -> CommandResult | None:
     # the agent's own resources, never the setup network (README, "Security model"). A
     # trusted one gets the network only on the tree a person or the initializer committed
     # (session/setup_tree.py): it may run any other file of the project.
-    trusted = init_sh_trusted(env.root, checks=env.git_checks)
-    on_checkout = trusted and env.runner.sandboxed and env.config.runner.setup_network
+    # Asked only when the step runs (two git commands): a replayed wake has its result.
 
     def run() -> CommandResult:
-        if on_checkout:
+        trusted = init_sh_trusted(env.root, checks=env.git_checks)
+        if trusted and env.runner.sandboxed and env.config.runner.setup_network:
             protected = protected_paths(env.config)
             return run_setup(env.root, env.runner, WAKE_COMMAND, protected, env.git_checks)
         if trusted:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artifacts.feature_list import FEATURE_LIST, dump_feature_list, parse_feature_list
-from artifacts.git import GitRepo
 from artifacts.git_commit import committed_blob
 from artifacts.git_tree import keep_blob, read_blob
 from artifacts.guards import check_transition
@@ -235,10 +234,12 @@ def check_against_head(root: Path, checks: ConfigChecks | None = None) -> str | 
     are a legal edit by a person and are kept."""
 
     path = root / FEATURE_LIST
+    if not (root / ".git").exists():
+        return None
     try:
-        with GitRepo.open(root, checks) as repo:
-            committed = repo.read_at_head(FEATURE_LIST)
-    except GitError:
+        data = committed_blob(root, "HEAD", FEATURE_LIST, checks)
+        committed = None if data is None else data.decode("utf-8")
+    except (GitError, UnicodeDecodeError):
         return None
     if committed is None or not path.is_file():
         return None

@@ -242,7 +242,7 @@ def commit_session(
     committed = [*plan.paths, PROGRESS, *([FEATURE_LIST] if decided is not None else [])]
 
     def existing_commit() -> str | None:
-        return _find_commit(env.root, trailer)
+        return _find_commit(env.root, trailer, env.git_checks)
 
     def commit() -> str | None:
         blobs = {PROGRESS: (env.root / PROGRESS).read_bytes()}
@@ -264,9 +264,9 @@ def commit_session(
     return sha, ending
 
 
-def _find_commit(root: Path, trailer: str) -> str | None:
+def _find_commit(root: Path, trailer: str, checks: ConfigChecks) -> str | None:
 
-    with GitRepo.open(root) as repo:
+    with GitRepo.open(root, checks) as repo:
         return repo.find_commit_with_trailer("Harness-Session", trailer)
 
 

@@ -1,0 +1,137 @@
+"""harness's own git asks each question once: a log is one `git log` where there are
+commits, HEAD's feature list one `git cat-file`, a commit asks for HEAD once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artifacts import git_commit, git_safety
+from artifacts.git import GitRepo
+from artifacts.git_commit import commit_exact
+from artifacts.git_safety import ConfigChecks
+from harness.errors import GitError
+from session.sentinel import check_against_head
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The arguments of every hardened git command started (the config check's too)."""
+    seen: list[tuple[str, ...]] = []
+    real = git_safety.run_git_unchecked
+
+    def counting(root: Path | str, *args: str, **kwargs: object) -> object:
+        seen.append(args)
+        return real(root, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_safety, "run_git_unchecked", counting)
+    return seen
+
+
+def _repo(root: Path) -> Path:
+    with GitRepo.init(root) as repo:
+        (root / "feature_list.json").write_text('{"features": []}\n')
+        repo.commit("first", trailers={"Harness-Session": "r/1"})
+    return root
+
+
+def _commands(asked: list[tuple[str, ...]]) -> list[str]:
+    return [args[0] for args in asked if args[:2] != ("config", "--file")]
+
+
+def test_a_log_with_commits_is_one_git_command(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    repo = GitRepo(_repo(tmp_path / "p"), ConfigChecks())
+    repo.log(1)  # the config's verdict, kept
+    asked.clear()
+    assert [c.summary for c in repo.log(5)] == ["first"]
+    assert repo.find_commit_with_trailer("Harness-Session", "r/1") == repo.log(1)[0].sha
+    assert _commands(asked) == ["log", "log", "log"]
+
+
+def test_a_log_without_commits_is_empty(tmp_path: Path) -> None:
+    with GitRepo.init(tmp_path / "p") as repo:
+        assert repo.log(5) == []
+        assert repo.find_commit_with_trailer("Harness-Session", "r/1") is None
+
+
+def test_head_s_feature_list_is_one_git_command(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    assert check_against_head(root, checks) is None  # unchanged; the verdict kept
+    (root / "feature_list.json").write_text('{"features": [], "x": 1}\n')
+    asked.clear()
+    check_against_head(root, checks)
+    assert _commands(asked) == ["cat-file"]
+
+
+def test_a_commit_asks_for_head_once(tmp_path: Path, asked: list[tuple[str, ...]]) -> None:
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    (root / "a.txt").write_text("a\n")
+    asked.clear()
+    sha = commit_exact(
+        root,
+        "second",
+        paths=["a.txt"],
+        blobs={"progress.md": b"# Progress\n"},
+        protected=[],
+        checks=checks,
+    )
+    assert sha is not None and GitRepo(root, checks).log(1)[0].summary == "second"
+    commands = _commands(asked)
+    assert commands.count("rev-parse") == 1, commands
+    # The same tree again: no commit, and still one question about HEAD.
+    asked.clear()
+    assert (
+        commit_exact(
+            root,
+            "third",
+            paths=["a.txt"],
+            blobs={"progress.md": b"# Progress\n"},
+            protected=[],
+            checks=checks,
+        )
+        is None
+    )
+    assert _commands(asked).count("rev-parse") == 1, _commands(asked)
+
+
+def test_a_commit_holds_each_blob_at_its_path(tmp_path: Path) -> None:
+    """The blobs are checked in the tree (one ls-tree for all of them, nested ones too)."""
+    root = _repo(tmp_path / "p")
+    (root / "a.txt").write_text("a\n")
+    sha = commit_exact(
+        root, "second", paths=["a.txt"], blobs={"b/c.md": b"c\n", "d.md": b"d\n"}, protected=[]
+    )
+    assert sha is not None
+    repo = GitRepo(root)
+    assert repo.read_at_head("b/c.md") == "c\n" and repo.read_at_head("d.md") == "d\n"
+
+
+@pytest.mark.parametrize("forged", ["b/c.md", "d.md"])
+def test_a_tree_holding_other_bytes_for_a_blob_is_not_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forged: str
+) -> None:
+    """The one ls-tree still catches a tree whose blob is not the bytes harness wrote (a
+    nested one too): nothing is committed."""
+    root = _repo(tmp_path / "p")
+    (root / "a.txt").write_text("a\n")
+    head = GitRepo(root).log(1)[0].sha
+    real = git_commit.build_tree
+
+    def forging(*args: Any, blobs: dict[str, bytes], **kwargs: Any) -> tuple[str, dict[str, str]]:
+        _, shas = real(*args, blobs=blobs, **kwargs)
+        other, _ = real(*args, blobs={**blobs, forged: b"not what harness wrote\n"}, **kwargs)
+        return other, shas
+
+    monkeypatch.setattr(git_commit, "build_tree", forging)
+    blobs = {"b/c.md": b"c\n", "d.md": b"d\n"}
+    with pytest.raises(GitError, match=f"holds other bytes for {forged} "):
+        commit_exact(root, "second", paths=["a.txt"], blobs=blobs, protected=[])
+    assert GitRepo(root).log(1)[0].sha == head

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
     from fleet.place import Place
 
-STATES = ("queued", "running", "parked", "complete", "failed", "budget", "cancelled")
+STATES = (
+    "queued", "running", "parked", "publishing", "complete", "failed", "budget", "cancelled"
+)  # fmt: skip
+"""``publishing``: the run ended (complete, failed or budget: said once its branch is
+pushed, ``fleet.drive.PUBLISHED_FIRST``)."""
 FINAL = ("complete", "failed", "budget", "cancelled")
 SETTLED = ("answered", "approved", "denied")
 """A question's states once settled in the fleet, until delivered to the run's store."""

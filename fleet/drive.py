@@ -40,6 +40,23 @@ STATES = {
     "failed": "failed",
 }
 WAIT_AGAIN_S = 30.0  # a run waiting on the provider or storage is driven again this late
+PUBLISHED_FIRST = ("complete", "failed", "budget")
+"""Final states a run shows only once its branch is pushed: its drive leaves it
+``publishing``, the publish step (the next DBOS step) pushes, then sets the state."""
+
+
+def fleet_state(outcome: str) -> str:
+    """The fleet's state of a run whose drive ended with ``outcome`` (``DriveResult``'s)."""
+
+    settled = {
+        "handover": "queued",
+        "waiting": "queued",
+        "moved": "queued",
+        "cancelled": "cancelled",
+        "parked": "parked",
+        "waiting_for_human": "parked",
+    }
+    return settled.get(outcome) or STATES.get(outcome, "failed")
 
 
 class Stopped(KeyboardInterrupt):
@@ -275,19 +292,33 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         folder.unlock()
 
 
-def publish(state: WorkerState, run_id: str) -> str:
-    """Push the run's commits to its branch in the project it came from."""
-    return _waiting(state, f"run {run_id}", lambda: _publish(state, run_id))
+def publish(state: WorkerState, run_id: str, final: str = "") -> str:
+    """Push the run's commits to its branch in the project it came from; then, for a run
+    its drive left ``publishing``, its ``final`` state (one of :data:`PUBLISHED_FIRST`):
+    `status` never says a run is complete before its branch is there."""
+    return _waiting(state, f"run {run_id}", lambda: _publish(state, run_id, final))
 
 
-def _publish(state: WorkerState, run_id: str) -> str:
+def _publish(state: WorkerState, run_id: str, final: str) -> str:
     folder = RunFolder(state.place.work_root(), run_id)
     head = folder.publish(run_id)
     row = _row(state, run_id)
     extra = dict(row.extra)
     extra["published"] = head
     state.db.update_run(run_id, extra=extra, branch=branch_of(run_id))
+    if final in PUBLISHED_FIRST:
+        state.db.update_run(run_id, state=final, worker=None, only_if=("publishing",))
     return head
+
+
+def unpublished(state: WorkerState, run_id: str, final: str, error: str) -> None:
+    """The run's branch could not be pushed (its attempts spent): the run is failed,
+    saying what it would have been, not ``final`` with no branch."""
+
+    detail = f"{final}, but its branch {branch_of(run_id)} could not be pushed: {error}"
+    state.db.update_run(
+        run_id, state="failed", worker=None, detail=detail[:2000], only_if=("publishing",)
+    )
 
 
 def _last_checkpoint(saver: Checkpointer, run_id: str) -> None:
@@ -300,21 +331,18 @@ def _last_checkpoint(saver: Checkpointer, run_id: str) -> None:
 
 
 def _finish(state: WorkerState, run_id: str, result: DriveResult, root: Path) -> DriveResult:
-    fleet_state = {
-        "handover": "queued",
-        "waiting": "queued",
-        "moved": "queued",
-        "cancelled": "cancelled",
-    }.get(result.outcome) or STATES.get(result.outcome, "failed")
+    settled = fleet_state(result.outcome)
     if result.outcome == "waiting_for_human":
         result = DriveResult("parked", result.detail)
-    state.db.update_run(
-        run_id,
-        state=fleet_state,
-        worker=None,
-        detail=result.detail[:2000],
-        only_if=("running", "queued"),
-    )
+    detail = result.detail[:2000]
+    if settled in PUBLISHED_FIRST:  # said by the publish step, once the branch is pushed
+        state.db.update_run(
+            run_id, state="publishing", detail=detail, only_if=("running", "queued")
+        )
+    else:
+        state.db.update_run(
+            run_id, state=settled, worker=None, detail=detail, only_if=("running", "queued")
+        )
     return result
 
 

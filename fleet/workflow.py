@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from dbos import DBOS
+from dbos._error import DBOSMaxStepRetriesExceeded
 
 from fleet.app import CONTINUE, DRIVE, app_version, queue_name, workflow_id
-from fleet.drive import WAIT_AGAIN_S, prepare, publish
+from fleet.drive import PUBLISHED_FIRST, WAIT_AGAIN_S, fleet_state, prepare, publish, unpublished
 from fleet.drive import drive as drive_once
 from fleet.drives import PREPARING, STARTING
 
@@ -59,9 +60,15 @@ async def drive_step(run_id: str, drive: int) -> list[str]:
 
 
 @DBOS.step(name="publish", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
-async def publish_step(run_id: str) -> str:
+async def publish_step(run_id: str, final: str = "") -> str:
 
-    return await _on_drives(lambda: publish(_state(), run_id))
+    return await _on_drives(lambda: publish(_state(), run_id, final))
+
+
+@DBOS.step(name="unpublished")
+async def unpublished_step(run_id: str, final: str, error: str) -> None:
+
+    await _on_drives(lambda: unpublished(_state(), run_id, final, error))
 
 
 async def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> None:
@@ -80,14 +87,26 @@ async def _enqueue_next(run_id: str, drive: int, klass: str, delay_s: float) -> 
 
 @DBOS.workflow(name=DRIVE)
 async def drive_workflow(run_id: str, drive: int) -> str:
-    """prepare -> drive -> publish; a hand-over or a wait enqueues the next drive."""
+    """prepare -> drive -> publish; a hand-over or a wait enqueues the next drive. A run
+    that ended (complete, failed, budget) is ``publishing`` until publish has pushed its
+    branch and says so: a worker lost in between leaves the workflow to recover, whose
+    publish pushes and then says it."""
 
     klass = await prepare_step(run_id)
     outcome, _detail, *moved = await drive_step(run_id, drive)  # (a drive before moves: 2 items)
     if moved and moved[0]:
         klass = moved[0]  # granted more than its class gives: the next drive goes there
+    final = fleet_state(outcome)
+    final = final if final in PUBLISHED_FIRST else ""
     if outcome not in ("cancelled",):
-        await publish_step(run_id)
+        try:
+            await publish_step(run_id, final)
+        except DBOSMaxStepRetriesExceeded as error:
+            if not final:
+                raise
+            last = error.errors[-1] if error.errors else error  # the push's own words
+            await unpublished_step(run_id, final, f"{type(last).__name__}: {last}")
+            return "failed"
     if outcome in CONTINUE:
         delay = WAIT_AGAIN_S if outcome == "waiting" else 0.0
         await _enqueue_next(run_id, drive + 1, klass, delay)

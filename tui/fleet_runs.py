@@ -15,6 +15,7 @@ COLUMNS = ("run", "state", "features", "cost", "worker", "version", "project")
 STATE_STYLE = {
     "running": "green",
     "parked": "bold yellow",
+    "publishing": "green",
     "complete": "bold green",
     "failed": "bold red",
     "budget": "red",

@@ -402,15 +402,18 @@ def run_cancel(args: argparse.Namespace) -> int:
         row = db.run(args.run)
         if row is None:
             raise FleetError(f"no run {args.run} in {place.describe()}")
-        if row.state in FINAL:
+        if row.state in FINAL or row.state == "publishing":  # ended: its branch is pushed
             print(f"{args.run} is {row.state} already")
             return 0
-        db.update_run(
+        if not db.update_run(
             args.run,
             state="cancelled",
             detail="cancelled by the operator",
             only_if=("queued", "running", "parked"),
-        )
+        ):  # it ended meanwhile: its workflow is left to publish it
+            now = db.run(args.run)
+            print(f"{args.run} is {now.state if now else 'gone'} already")
+            return 0
         client = Client(place)
         try:
             client.cancel(args.run, row.drive)

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from fleet.drives import Drives
     from fleet.place import Place
     from fleet.runjournal import RunJournals
+    from fleet.trace import Trace
     from harness.scope import ModelMaker, StepHooks
 
 T = TypeVar("T")
@@ -78,6 +79,8 @@ class StopHooks:
     of a PostgreSQL fleet (edits made between steps, like a file tool's bytes written
     after its step is recorded, are caught at the next step's start)."""
     steps: int = 0
+    first_step: Callable[[], None] | None = None
+    """Called as the drive's first live step begins (``fleet.trace``)."""
 
     def __call__(self) -> None:
         self._check()
@@ -89,6 +92,8 @@ class StopHooks:
 
         def guarded() -> T:
             self._check()
+            if self.steps == 0 and self.first_step is not None:
+                self.first_step()
             self.steps += 1
             if self.checkpoint is None:
                 return work()
@@ -139,6 +144,12 @@ class WorkerState:
     classes: ClassTable | None = None
     """The fleet's classes table, made once per worker (each drive made it, and asked the
     database whether it existed: a statement per run taken over)."""
+    trace: Trace | None = None
+    """``HARNESS_FLEET_TRACE``'s file (``fleet.trace``), else None."""
+
+    def mark(self, run_id: str, event: str) -> None:
+        if self.trace is not None:
+            self.trace.mark(run_id, event)
 
     def class_table(self) -> ClassTable:
         with self.lock:
@@ -222,6 +233,7 @@ def _waiting(state: WorkerState, what: str, attempt: Callable[[], T]) -> T:
 
 def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
 
+    state.mark(run_id, "drive")
     row, answers = _row_to_drive(state, run_id)
     if row.state == "cancelled" or run_id in state.cancelled:
         return DriveResult("cancelled", "cancelled before this drive")
@@ -236,6 +248,7 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         )
         with state.lock:
             state.active[run_id] = time.time()
+        state.mark(run_id, "running")
         overrides = {"model.name": row.model} if row.model else {}
         try:
             config = load_config(folder.project, env=environ, overrides=overrides)
@@ -245,6 +258,8 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
         if state.journals is not None:
             saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
+        if state.trace is not None:
+            hooks.first_step = lambda: state.mark(run_id, "first-step")
         placement = ClassMove(state.class_table(), state, run_id, row.klass)
         scope = replace(
             run_scope(config, environ, hooks=hooks, models=state.models),

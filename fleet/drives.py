@@ -21,11 +21,13 @@ threads were).
 A host serves what is ready in three tiers, each in order: drives starting (a run's code
 up to its first step: a run taken over from a lost worker, or a new one), then other work
 starting (a prepare: the clone; a publish), then parked drives going on (a model answered,
-a command ended). A worker that takes over hundreds of runs at once so starts each on its
-first step before its running runs take their next ones: in FIFO order each start waited
-behind every running run's steps (300 runs taken over on a loaded machine: their first
-new steps came up to 85 s after the loss was detected). A tier is only as long as the
-starts queued, so the running runs wait at most that long.
+a command ended). The first two are shared: whichever host is free takes the next; a
+parked drive goes on on its own host (its greenlet lives there). A worker that takes over
+hundreds of runs at once so starts each on its first step before its running runs take
+their next ones: in FIFO order each start waited behind every running run's steps (300
+runs taken over on a loaded machine: their first new steps came up to 85 s after the loss
+was detected). A tier is only as long as the starts queued, so the running runs wait at
+most that long.
 
 Rules the run code keeps for this: nothing holds a lock across a model call or a command
 (the journal calls a step's work outside its lock; a run's lock held there would stop the
@@ -67,35 +69,59 @@ GOING_ON = 2
 _STOP = 3
 
 
-class _Ready:
-    """What a host has to run, served by tier (:data:`STARTING` first), each in order."""
+Item = Callable[["_Host"], object]
+"""What a host runs: given the host (a drive begun there lives there)."""
+
+
+class _Shared:
+    """The drives not begun yet (:data:`STARTING`, then :data:`PREPARING`), each in order:
+    whichever host is free first takes the next. Before, each was given to a host when it
+    was started (the one with the fewest drives) and waited for that host, while another
+    was idle: a host held by a clone or a slow start kept a quarter of a takeover's runs
+    waiting (100 runs taken over at load 21: their first steps 1.7 to 8.7 s after the
+    recovery, while the hosts' work for them summed to 17.5 s, 4.4 s on four)."""
 
     def __init__(self) -> None:
-        self._ready = threading.Condition(threading.Lock())
-        self._tiers: tuple[deque[Callable[[], object] | None], ...] = tuple(
-            deque() for _ in range(_STOP + 1)
-        )
+        self.cond = threading.Condition(threading.Lock())
+        self.new: tuple[deque[Item], deque[Item]] = (deque(), deque())
 
-    def put(self, item: Callable[[], object] | None, tier: int) -> None:
-        with self._ready:
-            self._tiers[tier].append(item)
-            self._ready.notify()
+    def put(self, item: Item, tier: int) -> None:
+        with self.cond:
+            self.new[tier].append(item)
+            self.cond.notify_all()
 
-    def get(self) -> Callable[[], object] | None:
-        with self._ready:
+
+class _Ready:
+    """What one host has to run, served by tier (:data:`STARTING` first), each in order:
+    the drives not begun yet (shared by all hosts), then its own parked drives going on
+    (a greenlet lives on its host), then its stop."""
+
+    def __init__(self, shared: _Shared) -> None:
+        self._shared = shared
+        self._own: tuple[deque[Item | None], deque[Item | None]] = (deque(), deque())
+
+    def put(self, item: Item | None, tier: int) -> None:
+        with self._shared.cond:
+            self._own[tier - GOING_ON].append(item)
+            self._shared.cond.notify_all()
+
+    def get(self) -> Item | None:
+        shared = self._shared
+        with shared.cond:
             while True:
-                for tier in self._tiers:
+                for tier in (*shared.new, *self._own):
                     if tier:
                         return tier.popleft()
-                self._ready.wait()
+                shared.cond.wait()
 
     def __len__(self) -> int:
-        with self._ready:
-            return sum(len(tier) for tier in self._tiers)
+        """This host's own items waiting (its drives' wake-ups, its stop)."""
+        with self._shared.cond:
+            return sum(len(tier) for tier in self._own)
 
 
 class _Drive(greenlet.greenlet):  # type: ignore[misc]
-    """A drive's greenlet, on the host it was made on."""
+    """A drive's greenlet, on the host it was begun on."""
 
     host: _Host
 
@@ -103,10 +129,9 @@ class _Drive(greenlet.greenlet):  # type: ignore[misc]
 class _Host:
     """One thread running drives' greenlets: whatever is ready, in order."""
 
-    def __init__(self, name: str) -> None:
-        self.ready = _Ready()
+    def __init__(self, name: str, shared: _Shared) -> None:
+        self.ready = _Ready(shared)
         self.hub: greenlet.greenlet | None = None
-        self.drives = 0  # live drives on this host (under Drives.lock)
         self._up = threading.Event()
         self.thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self.thread.start()
@@ -119,7 +144,7 @@ class _Host:
             item = self.ready.get()
             if item is None:
                 return
-            item()  # starts or resumes a drive until it parks or ends
+            item(self)  # begins or resumes a drive until it parks or ends
 
     def park(self) -> Any:
         """From a drive of this host: give the thread to the others until resumed."""
@@ -136,7 +161,6 @@ class Drives:
         loop_threads: int = LOOP_THREADS,
         command_threads: int = COMMAND_THREADS,
     ) -> None:
-        self.lock = threading.Lock()
         self._commands = ThreadPoolExecutor(command_threads, thread_name_prefix="harness-command")
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(
@@ -146,15 +170,13 @@ class Drives:
             target=self.loop.run_forever, name="harness-model-loop", daemon=True
         )
         self._loop_thread.start()
-        self.hosts = [_Host(f"harness-drive-{k}") for k in range(hosts)]
+        self._shared = _Shared()
+        self.hosts = [_Host(f"harness-drive-{k}", self._shared) for k in range(hosts)]
 
     def start(self, fn: Callable[[], T], tier: int = PREPARING) -> Future[T]:
-        """Run ``fn`` as a drive on the least busy host, served in ``tier`` (a run's drive:
-        :data:`STARTING`); its future."""
+        """Run ``fn`` as a drive on the first host free, served in ``tier`` (a run's drive:
+        :data:`STARTING`; else :data:`PREPARING`); its future."""
         done: Future[T] = Future()
-        with self.lock:
-            host = min(self.hosts, key=lambda h: h.drives)
-            host.drives += 1
 
         def body() -> None:
             try:
@@ -165,16 +187,13 @@ class Drives:
             else:
                 with suppress(InvalidStateError):
                     done.set_result(result)
-            finally:
-                with self.lock:
-                    host.drives -= 1
 
-        def begin() -> None:
+        def begin(host: _Host) -> None:
             drive = _Drive(body)
             drive.host = host
             drive.switch()
 
-        host.ready.put(begin, tier)
+        self._shared.put(begin, tier)
         return done
 
     # -- harness.scope.Waits ------------------------------------------------------------
@@ -190,7 +209,9 @@ class Drives:
         if not isinstance(current, _Drive):
             return pending.result()
         host = current.host
-        pending.add_done_callback(lambda _: host.ready.put(lambda: current.switch(), GOING_ON))
+        pending.add_done_callback(
+            lambda _: host.ready.put(lambda _host: current.switch(), GOING_ON)
+        )
         host.park()
         return pending.result()
 

@@ -19,7 +19,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
@@ -29,6 +29,7 @@ from fleet.drive import WorkerState
 from fleet.drives import HOSTS, Drives
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
+from fleet.trace import from_environ
 from fleet.warm import warm
 from harness.journal.postgres.pool import Pool
 from runners.process import pid_alive
@@ -42,6 +43,10 @@ LOST_AFTER_S = 10.0
 GRACE_S = 600  # how long a stopping worker waits for its steps in flight
 DBOS_POOL = 10  # DBOS's connections per worker (its default, 20, is sized for web servers)
 DBOS_THREADS = 8
+QUEUE_POLL_S = 0.25
+"""How often DBOS's queue thread asks for drives (its default, 1 s, was up to a second of
+every takeover: a lost worker's drives back on the queue waited for the next poll). A poll
+is a statement or two while the worker has room."""
 CONNECTIONS = HOSTS + 2
 """A PostgreSQL fleet's connections for the runs' stores per worker: one per drive host
 thread, one for the flusher of deferred step ends, one for the beat's and DBOS's threads
@@ -103,6 +108,7 @@ def serve(
         models=models,
         drives=Drives(),
         classes=classes,
+        trace=from_environ(environ, worker_id),
     )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
         pool = Pool(place.url, connections, name=f"harness fleet worker {worker_id}")
@@ -126,7 +132,14 @@ def serve(
     stop = threading.Event()
     _on_signals(stop)
     DBOS.launch()  # recovers this worker id's own PENDING drives
-    DBOS.register_queue(queue_name(klass), worker_concurrency=runs, on_conflict="always_update")
+    if state.trace is not None:
+        state.trace.watch_dequeues()
+    DBOS.register_queue(
+        queue_name(klass),
+        worker_concurrency=runs,
+        polling_interval_sec=QUEUE_POLL_S,
+        on_conflict="always_update",
+    )
     started = time.time()
     row = WorkerRow(
         worker_id,
@@ -156,7 +169,7 @@ def serve(
                 _fence_if_lost(db, state)
                 db.beat(row)
                 _watch_cancels(db, state)
-                _recover_lost(db, client, worker_id, version, lost_after_s)
+                _recover_lost(db, client, worker_id, version, lost_after_s, state.mark)
             except Exception as error:  # the database is away: go on, beat again later
                 print(f"harness fleet worker {worker_id}: {error}", file=sys.stderr, flush=True)
     finally:
@@ -246,7 +259,12 @@ def _watch_cancels(db: FleetDb, state: Any) -> None:
 
 
 def _recover_lost(
-    db: FleetDb, client: Any, me: str, version: str, lost_after_s: float
+    db: FleetDb,
+    client: Any,
+    me: str,
+    version: str,
+    lost_after_s: float,
+    mark: Callable[[str, str], None] = lambda run_id, event: None,
 ) -> list[str]:
     """Peers of this version whose beat stopped (or that stopped): DBOS recovers their
     drives; the first worker to mark a peer lost does it (a conditional update)."""
@@ -262,6 +280,7 @@ def _recover_lost(
             began = time.monotonic()
             found = client.recover(peer.id)
             if found:
+                mark("-", f"recovered {len(found)} of {peer.id}")
                 db.requeue_of(peer.id)
                 print(
                     f"harness fleet worker {me}: took over {len(found)} drive(s) of "

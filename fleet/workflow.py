@@ -92,7 +92,9 @@ async def drive_workflow(run_id: str, drive: int) -> str:
     branch and says so: a worker lost in between leaves the workflow to recover, whose
     publish pushes and then says it."""
 
+    _state().mark(run_id, "workflow")
     klass = await prepare_step(run_id)
+    _state().mark(run_id, "prepared")
     outcome, _detail, *moved = await drive_step(run_id, drive)  # (a drive before moves: 2 items)
     if moved and moved[0]:
         klass = moved[0]  # granted more than its class gives: the next drive goes there

@@ -169,6 +169,42 @@ def test_a_host_starts_waiting_drives_before_its_running_ones_go_on() -> None:
     assert order == ["running", "drive", "prepare", "running goes on"]
 
 
+def test_a_drive_starts_on_whichever_host_is_free() -> None:
+    """Two hosts: one held by a long blocking call (a clone), the other's drive parked on
+    its model. A drive started now begins on the free host at once (before, it was given
+    to the host with the fewest drives when started, a tie going to the held one, and
+    waited there until the clone ended while the other host was idle)."""
+    drives = Drives(hosts=2)
+    hold, held, answer = threading.Event(), threading.Event(), threading.Event()
+    parked = threading.Event()
+
+    def busy() -> str:
+        held.set()
+        hold.wait(60)
+        return "busy"
+
+    def waiting() -> str:
+        parked.set()
+        drives.run(lambda: asyncio.to_thread(answer.wait, 60))
+        return "waiting"
+
+    try:
+        first = drives.start(busy)
+        assert held.wait(60)
+        second = drives.start(waiting)
+        assert parked.wait(60)
+        started = drives.start(lambda: "started", STARTING)
+        assert started.result(timeout=20) == "started"  # while the clone still holds a host
+        assert not first.done()
+        answer.set()
+        hold.set()
+        assert [first.result(timeout=60), second.result(timeout=60)] == ["busy", "waiting"]
+    finally:
+        hold.set()
+        answer.set()
+        drives.close()
+
+
 @pytest.mark.parametrize("ends", ["returns", "raises"])
 def test_a_drive_cancelled_while_it_runs_leaves_its_host_serving(ends: str) -> None:
     """A drive's future cancelled by whoever awaited it (DBOS cancels its tasks when a

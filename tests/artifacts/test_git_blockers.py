@@ -5,7 +5,9 @@ and real FIFOs: each case hangs `git` without the sweep (checked with a short ti
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,13 +28,30 @@ def _repo(tmp_path: Path) -> Path:
     return root
 
 
-def _hangs(root: Path, *args: str) -> bool:
-    """Whether plain git (no sweep, no overrides) waits on the work tree as it is."""
+def _hangs(root: Path, fifo: Path, *args: str) -> bool:
+    """Whether plain git (no sweep, no overrides) waits on the work tree as it is: it
+    opens ``fifo`` to read before it ends (a reader waiting in its open lets a writer's
+    non-blocking open succeed; that open also lets it go on). A git that neither ends nor
+    opens ``fifo`` within 30 s waits on something else: True as well."""
+    proc = subprocess.Popen(
+        ["git", "-C", str(root), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=3)
-    except subprocess.TimeoutExpired:
-        return True
-    return False
+        deadline = time.monotonic() + 30
+        while proc.poll() is None:
+            try:
+                if stat.S_ISFIFO(os.stat(fifo).st_mode):
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    return True  # git is in its open of the FIFO
+            except OSError:  # ENXIO: no reader yet; ENOENT: the FIFO is gone
+                pass
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.005)
+        return False
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _nested_head_fifo(root: Path) -> str:
@@ -86,14 +105,15 @@ def test_a_blocking_file_where_git_reads_is_removed_and_git_returns(
     root = _repo(tmp_path)
     plant, args = CASES[case]
     planted = plant(root)
-    assert _hangs(root, *args), "the case does not block git: it tests nothing"
+    fifo = Path(os.path.realpath(root / planted))  # the FIFO git opens (through a link)
+    assert _hangs(root, fifo, *args), "the case does not block git: it tests nothing"
     done = run_git(root, "status", "--porcelain", timeout=20)
     assert done.returncode == 0
     assert not os.path.lexists(root / planted) or planted == ".gitmodules"
     if planted == ".gitmodules":
         assert not os.path.lexists(root / ".gitmodules")
     assert planted in capsys.readouterr().err
-    assert not _hangs(root, *args)
+    assert not _hangs(root, fifo, *args)
 
 
 def test_mailmap_is_not_read_by_the_harness_s_log(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ LINE = "a" * 60 + "!"  # 2^60 ways to split the a's: never ends in a backtrackin
 HUNG = 300  # a bound on the child for a harness that hangs (it ends in 5-45 s when fixed)
 # run_wall_s tried, doubled while load keeps the step away. The step runs until the budget
 # ends (the grep burns a core all that time): a run reaches it in ~1 s on a quiet machine.
-WALL_BUDGETS = (10, 20, 40, 80, 160, 320)
+WALL_BUDGETS = (5, 10, 20, 40, 80, 160, 320)
 
 
 def _run(root: Path, tmp_path: Path, hung: float = HUNG) -> tuple[int, dict[str, Any], str]:

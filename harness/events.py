@@ -54,6 +54,8 @@ class Event:
     detail: str = ""
     until: float | None = None  # epoch seconds: the end of a wait, when known
     data: dict[str, Any] = field(default_factory=dict)
+    # epoch seconds: when it happened (an observer may write it later: a slow terminal)
+    ts: float = field(default_factory=time.time, compare=False)
 
 
 Observer = Callable[[Event], None]
@@ -87,5 +89,7 @@ class Events:
         if not self._observers:
             return
 
-        until = time.time() + seconds
-        self.emit(Event("wait", detail=detail or what, until=until, data={"what": what}))
+        now = time.time()
+        self.emit(
+            Event("wait", detail=detail or what, until=now + seconds, data={"what": what}, ts=now)
+        )

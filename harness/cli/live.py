@@ -139,7 +139,7 @@ class ProgressLines:
 
 def event_json(event: Event, totals: RunTotals) -> dict[str, Any]:
     """An event as one JSON object of the `harness run --json` stream."""
-    out: dict[str, Any] = {"type": event.type, "ts": round(time.time(), 3)}
+    out: dict[str, Any] = {"type": event.type, "ts": round(event.ts, 3)}
     if event.run_id:
         out["run_id"] = event.run_id
     if event.session is not None:

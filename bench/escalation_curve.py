@@ -70,7 +70,8 @@ prior", "budget + user prior" and two more (``bench/escalation_prior.py`` says h
 made) give the same runs the record of the user's other projects (5 of them, one per mix,
 seeds 701-705), as the harness reads it: the default's and the learner's benefit lean on
 it, and the fit counts it as a prior. Their verdicts are counted apart; the rows above are
-unchanged by them. ``--no-prior`` leaves them out.
+unchanged by them. ``--no-prior`` leaves them out; ``--budget-only`` leaves out the
+recall-target arm (its rows and verdicts), about a third of the run, to study the budget rows.
 
 Since 2026-12-06 night the fit makes a held-out check on the arm's own record (fitted weights
 against the default's, at the same ask count). Since 2026-12-06 late night, a default that
@@ -299,9 +300,12 @@ def hindsight(
     return best
 
 
-def run_mix(mix: Mix, seed: int, folder: Path) -> tuple[dict[str, Row], dict[str, str]]:
+def run_mix(
+    mix: Mix, seed: int, folder: Path, budget_only: bool = False
+) -> tuple[dict[str, Row], dict[str, str]]:
     """{row: [(recall, asks/100) at each checkpoint]} for one mix and seed, and what of the
-    default each learned arm still has in force at the end (``kept``)."""
+    default each learned arm still has in force at the end (``kept``); with
+    ``budget_only``, the recall-target arm is left out (its rows: None)."""
     cut = cut_for(mix, seed)
     history = steps(random.Random(seed), mix, CHECKPOINTS[-1], cut)
     held_out = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut)
@@ -332,7 +336,12 @@ def run_mix(mix: Mix, seed: int, folder: Path) -> tuple[dict[str, Row], dict[str
             update={"learn": True, "target_questions_per_session": max(budget, 0.05)}
         ),
     }
-    for number, (name, config) in enumerate(learners.items()):
+    if budget_only:
+        del learners[NAMES[1]]
+        for name in RECALL_ROWS:
+            rows[name] = [None] * len(CHECKPOINTS)
+    for name, config in learners.items():
+        number = list(NAMES).index(name) - 1
         arm = Arm(name, config, True, folder / f"{mix.name}-{seed}-learned{number}")
         arm.open()
         done = 0
@@ -418,6 +427,8 @@ NAMES = (
     "budget fit @ fixed rate",
 )
 HINDSIGHT = "best w in hindsight @ fixed rate"
+RECALL_ROWS = (NAMES[1], NAMES[3], NAMES[4], HINDSIGHT)
+"""The rows of the recall-target arm (``--budget-only`` leaves them out)."""
 ARM_OF = {NAMES[3]: NAMES[1], NAMES[6]: NAMES[2], NAMES[7]: NAMES[2]}
 """The learned arm whose fit a row's weights come from."""
 COMPARED = {  # the learned side against the fixed side it must beat
@@ -465,10 +476,17 @@ class Tally:
         )
 
 
-def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1, prior: bool = True) -> None:
+def curve(
+    seeds: list[int],
+    mixes: tuple[Mix, ...],
+    jobs: int = 1,
+    prior: bool = True,
+    budget_only: bool = False,
+) -> None:
     """The table, the per-run verdicts and their counts; the seed x mix runs in ``jobs``
     processes (each run alone is the same computation, seeded, whatever the order); with
-    ``prior``, also the arms with a user-level prior (``bench/escalation_prior.py``)."""
+    ``prior``, also the arms with a user-level prior (``bench/escalation_prior.py``); with
+    ``budget_only``, without the recall-target arm (its rows and verdicts)."""
     from bench import escalation_prior as with_prior
 
     print(
@@ -484,6 +502,9 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1, prior: bool =
         names = (*NAMES, *with_prior.NAMES)
         compared |= with_prior.COMPARED
         arm_of |= with_prior.ARM_OF
+    if budget_only:
+        names = tuple(n for n in names if n not in RECALL_ROWS)
+        compared = {k: v for k, v in compared.items() if not set(v) & set(RECALL_ROWS)}
     header = f"{'mix':<15} {'policy':<23}" + "".join(
         f"{'after ' + str(p):>19}" for p in CHECKPOINTS
     )
@@ -497,7 +518,7 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1, prior: bool =
             for other, seed in (with_prior.OTHERS if prior else ())
         ]
         runs = {
-            (mix.name, seed): pool.submit(run_mix, mix, seed, Path(tmp))
+            (mix.name, seed): pool.submit(run_mix, mix, seed, Path(tmp), budget_only)
             for mix in mixes
             for seed in seeds
         }
@@ -546,8 +567,9 @@ def curve(seeds: list[int], mixes: tuple[Mix, ...], jobs: int = 1, prior: bool =
                 truth = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut_for(mix, seed))
                 should = sum(s.should_ask for s in truth)
                 ceiling = min(1.0, base_asks * HELD_OUT / 100 / max(1, should))
-                best = got[HINDSIGHT][-1][0]
-                room = f"{ceiling:4.0%} {best:4.0%}"
+                hindsight_row = got[HINDSIGHT][-1]
+                best = f"{hindsight_row[0]:4.0%}" if hindsight_row is not None else f"{'-':>4}"
+                room = f"{ceiling:4.0%} {best}"
                 lines.append(
                     f"  {head:<17} {base_recall:4.0%} {base_asks:4.1f}/100 {room}  "
                     + "  ".join(said)
@@ -591,6 +613,11 @@ def main() -> None:
         "--jobs", type=int, default=1, help="run the seed x mix runs in this many processes"
     )
     parser.add_argument(
+        "--budget-only",
+        action="store_true",
+        help="leave out the recall-target arm (its rows and verdicts): the budget arms alone",
+    )
+    parser.add_argument(
         "--no-prior",
         action="store_true",
         help="leave out the arms with a user-level prior (bench/escalation_prior.py)",
@@ -600,9 +627,9 @@ def main() -> None:
     if args.mix and len(mixes) != len(set(args.mix)):
         parser.error(f"--mix: unknown mix in {args.mix}; the mixes are {names}")
     if args.quick:
-        curve(args.seed or [1], mixes[:2], args.jobs, not args.no_prior)
+        curve(args.seed or [1], mixes[:2], args.jobs, not args.no_prior, args.budget_only)
     else:
-        curve(args.seed or [1, 2, 3], mixes, args.jobs, not args.no_prior)
+        curve(args.seed or [1, 2, 3], mixes, args.jobs, not args.no_prior, args.budget_only)
 
 
 if __name__ == "__main__":

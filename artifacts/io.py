@@ -242,11 +242,14 @@ def atomic_write(
     except OSError as error:
         raise _write_error(display(path, root), error) from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
+        try:  # the descriptor itself: a file object around it costs three system calls
+            view = memoryview(raw)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, target)
     except BaseException as error:
         with contextlib.suppress(FileNotFoundError):

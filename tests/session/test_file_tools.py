@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -13,12 +14,14 @@ from pathlib import Path
 import pytest
 
 from artifacts.config import HarnessConfig
+from escalation.trace import content_digest, file_digest
 from harness.tools import ToolRegistry, ToolResult
 from runners.local import LocalRunner
 from session.context import WorkContext
+from session.effects import FileWritten
 from session.paths import PathRefused, confine
 from session.sentinel import NOTICE
-from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES
+from session.tools.files import FILE_TOOLS, MAX_FILE_BYTES, apply_write
 from session.tools.work import RunArgs, VerifyArgs, run_command, verify_feature
 from session.verify.hidden import HiddenFiles
 from session.verify.verifier import Verifier
@@ -331,3 +334,50 @@ def test_a_check_cut_by_the_wall_budget_says_the_budget_not_request_resources(
     assert "run wall-time limit 1s" in result.output, result.output
     assert "request_resources" not in result.output, result.output
     assert "timeout_s >=" not in result.output, result.output
+
+
+_AUDITED: list[tuple[str, object]] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _AUDITED is not None and event in ("open", "os.mkdir"):
+        _AUDITED.append((event, args[0]))
+
+
+def test_a_decided_write_opens_what_it_needs_only(ctx: WorkContext) -> None:
+    """The write a file tool decided (``apply_write``: every agent write, after its step is
+    recorded) opens the file it replaces once (its digest and the folder test in one),
+    makes no folder that is there, and writes the temp file through its descriptor: the
+    file, the temp file and the folder (for its fsync) are all it opens. The bytes, the
+    mode and the refusals stay as they were."""
+    global _AUDITED
+    target = ctx.root / "src" / "app.py"
+    target.chmod(0o755)
+    before = file_digest(target)
+    data = b"def f():\n    return 2\n"
+    ctx.pending_writes["src/app.py"] = data
+    written = FileWritten(path="src/app.py", before=before, after=content_digest(data))
+    sys.addaudithook(_audit)  # for the process: it records only while _AUDITED is a list
+    _AUDITED = []
+    try:
+        apply_write(ctx, written)
+        seen, _AUDITED = _AUDITED, None
+    finally:
+        _AUDITED = None
+    assert target.read_bytes() == data and target.stat().st_mode & 0o777 == 0o755
+    assert [event for event, _ in seen] == ["open"] * 3, seen
+    opened = [str(what) for _, what in seen]
+    assert opened[0] == str(target) and opened[2] == str(target.parent), opened
+    assert re.fullmatch(r"\.app\.py\.harness-\d+-\w{8}\.tmp", Path(opened[1]).name), opened
+    # a folder planted where the file was: not written, and said
+    target.unlink()
+    target.mkdir()
+    ctx.pending_writes["src/app.py"] = data
+    apply_write(ctx, written)
+    assert target.is_dir() and "it is now a folder" in ctx.notes[-1]
+    # a FIFO planted there is never waited on: replaced by the bytes decided
+    target.rmdir()
+    os.mkfifo(target)
+    ctx.pending_writes["src/app.py"] = data
+    apply_write(ctx, written)
+    assert target.is_file() and target.read_bytes() == data

@@ -209,3 +209,33 @@ def test_effects_survive_the_journal_as_typed_values(fast_path: Path) -> None:
 
     written = Evidence.model_validate(features_on_disk(root)["F001"]["evidence"])
     assert Evidence.model_validate(effect["evidence"]) == written
+
+
+def test_a_call_whose_effects_need_no_stamp_is_not_copied(fast_path: Path) -> None:
+    """The door returns the tool's own result when no effect needed the step's reference
+    (every call but a verification or a decision): a result's copy was a pydantic
+    model_copy a call. A verification's result still comes back stamped, live."""
+    root = make_project(fast_path / "p")
+    returned: list[Any] = []
+    note = next(tool for tool in WORK_TOOLS if tool.name == "note")
+    verify = next(tool for tool in WORK_TOOLS if tool.name == "verify_feature")
+
+    def keep(fn: Any) -> Any:
+        def kept(ctx: WorkContext, args: Any) -> Any:
+            returned.append(fn(ctx, args))
+            return returned[-1]
+
+        return kept
+
+    tools = [Tool("note", note.description, note.args, keep(note.fn)),
+             Tool("verify_feature", verify.description, verify.args, keep(verify.fn))]  # fmt: skip
+    h = harnessed(root, script(), tools=tools)
+    try:
+        noted = h.loop.pipeline.call("c1", "note", json.dumps({"text": "a note"}))
+        assert noted is returned[0] and noted.effects  # the Noted effect, as the tool gave it
+        verified = h.loop.pipeline.call("c2", "verify_feature", json.dumps({"feature": "F001"}))
+        (effect,) = verified.effects
+        assert isinstance(effect, Verified) and effect.ref.endswith("/2"), effect
+        assert not returned[1].effects[0].ref  # the tool's own value, unstamped
+    finally:
+        h.close()

@@ -181,6 +181,7 @@ def atomic_write(
     root: Path,
     replace_link: bool = False,
     swept: set[tuple[str, str]] | None = None,
+    real_root: str | None = None,
 ) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
@@ -194,10 +195,13 @@ def atomic_write(
     folder); ``swept``, a writer's memory of the (folder, name) pairs it swept already
     (a session's, ``WorkContext.swept``), sweeps each once: the scan cost a write 1.2 ms
     in a folder of 2,000 files, and only a process that dies leaves such files.
+    ``real_root``: ``root`` as the caller resolved it once (a session's
+    ``WorkContext.real_root``); ``path`` is resolved here each time.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     # Strings, not pathlib (each agent write comes here): the same rules, half the CPU.
-    real_root = os.path.realpath(root)
+    if real_root is None:
+        real_root = os.path.realpath(root)
     is_link = os.path.islink(path)
     replacing = replace_link and is_link
     if replacing:  # the link itself, not where it points

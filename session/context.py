@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ class WorkContext:
     """Bytes a file tool decided to write (by project path), written by the pipeline once
     the step that decided them is recorded (session.tools.files.apply_write)."""
     swept: set[tuple[str, str]] = field(default_factory=set)
+    _real_root: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
     """The (folder, name) pairs whose killed writers' temp files the session's writes
     swept already (``artifacts.io.atomic_write``): each folder is scanned once a name."""
     wall: float | None = None
@@ -177,6 +179,18 @@ class WorkContext:
         """End what the session's tools started (the tool worker's process)."""
         if self.worker is not None:
             self.worker.close()
+
+    def __post_init__(self) -> None:
+        self.real_root()
+
+    def real_root(self) -> str:
+        """The project folder as resolved when the session began (``confine``'s reference,
+        resolved once a root): a link swapped in later for the folder, or for a folder above
+        it, then leads outside the project instead of moving the project."""
+        kept = self._real_root
+        if kept is None or kept[0] is not self.root:
+            kept = self._real_root = (self.root, os.path.realpath(self.root))
+        return kept[1]
 
     def apply(self, effect: Effect) -> None:
         """Update session state from one effect of a tool call, live or replayed."""

@@ -23,6 +23,7 @@ def confine(
     protected: Sequence[str] = (),
     hidden: Sequence[str] = (),
     secret: Sequence[str] | None = None,
+    real_root: str | None = None,
 ) -> Path:
     """Resolve `relative` inside `root`; refuse absolute paths, `..` and symlinks out.
 
@@ -31,6 +32,8 @@ def confine(
     Reads and writes alike are refused in the ``hidden`` paths (``[verify] hidden``), and,
     when ``secret`` is given, in the files declared secret (``.env`` files and the
     ``secret`` patterns, ``[protect] hide``), by the name asked and by where a link leads.
+    ``real_root``: ``root`` as the caller resolved it once (a session's,
+    ``WorkContext.real_root``); the path asked is resolved here each time.
     """
     if not relative or relative.strip() == "":
         raise PathRefused("an empty path; give a path relative to the project root")
@@ -41,7 +44,8 @@ def confine(
     # Strings, not pathlib: this runs for every file tool call and write (twice a write),
     # and pathlib's objects cost twice the resolution itself. Same rule: the path with
     # every link resolved (realpath), inside the project's own resolved folder.
-    real_root = os.path.realpath(root)
+    if real_root is None:
+        real_root = os.path.realpath(root)
     resolved = os.path.realpath(os.path.join(real_root, relative))
     if resolved == real_root:
         where = ""

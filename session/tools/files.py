@@ -84,7 +84,9 @@ def _refused(exc: PathRefused) -> Result:
 
 def read_file(ctx: WorkContext, args: ReadArgs) -> Result:
     try:
-        path = confine(ctx.root, args.path, hidden=ctx.hidden, secret=ctx.secret)
+        path = confine(
+            ctx.root, args.path, hidden=ctx.hidden, secret=ctx.secret, real_root=ctx.real_root()
+        )
     except PathRefused as exc:
         return _refused(exc)
     if not path.is_file():
@@ -111,6 +113,7 @@ def write_file(ctx: WorkContext, args: WriteArgs) -> Result:
             protected=ctx.protected,
             hidden=ctx.hidden,
             secret=ctx.secret,
+            real_root=ctx.real_root(),
         )
     except PathRefused as exc:
         return _refused(exc)
@@ -130,6 +133,7 @@ def edit_file(ctx: WorkContext, args: EditArgs) -> Result:
             protected=ctx.protected,
             hidden=ctx.hidden,
             secret=ctx.secret,
+            real_root=ctx.real_root(),
         )
     except PathRefused as exc:
         return _refused(exc)
@@ -187,7 +191,12 @@ def apply_write(
     data = ctx.pending_writes.pop(written.path, None)
     try:
         path = confine(
-            ctx.root, written.path, write=True, protected=ctx.protected, hidden=ctx.hidden
+            ctx.root,
+            written.path,
+            write=True,
+            protected=ctx.protected,
+            hidden=ctx.hidden,
+            real_root=ctx.real_root(),
         )
         refuse_link(path, ctx.root)
     except (PathRefused, ArtifactError) as why:
@@ -210,7 +219,8 @@ def apply_write(
             return
     if not os.path.isdir(os.path.dirname(path)):  # one stat, not mkdir's two calls
         path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data, root=ctx.root, swept=ctx.swept)  # a full disk: the run waits
+    # a full disk: the run waits
+    atomic_write(path, data, root=ctx.root, swept=ctx.swept, real_root=ctx.real_root())
 
 
 FOLDER = "folder"

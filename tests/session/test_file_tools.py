@@ -381,3 +381,30 @@ def test_a_decided_write_opens_what_it_needs_only(ctx: WorkContext) -> None:
     ctx.pending_writes["src/app.py"] = data
     apply_write(ctx, written)
     assert target.is_file() and target.read_bytes() == data
+
+
+def test_a_project_folder_swapped_for_a_link_leads_outside(tmp_path: Path) -> None:
+    """A hostile command swaps the project folder for a link to another folder (the local
+    runner's commands may write its parent): the project stays the folder the session
+    began with, so the file tools refuse what the link leads to, and a write decided
+    before the swap is not made there."""
+    root, other = tmp_path / "p", tmp_path / "other"
+    for folder, text in ((root, "mine\n"), (other, "theirs\n")):
+        (folder / "src").mkdir(parents=True)
+        (folder / "src" / "app.py").write_text(text)
+    ctx = WorkContext(root=root, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+    tools = ToolRegistry(FILE_TOOLS)
+    try:
+        assert "mine" in call(tools, ctx, "read_file", path="src/app.py").output
+        os.rename(root, tmp_path / "moved")
+        os.symlink(other, root)
+        for name, args in (("read_file", {}), ("write_file", {"content": "x"})):
+            refused = call(tools, ctx, name, path="src/app.py", **args)
+            assert refused.status == "error" and "outside the project" in refused.output, refused
+        decided = b"x\n"
+        ctx.pending_writes["src/app.py"] = decided
+        apply_write(ctx, FileWritten(path="src/app.py", before=None, after=content_digest(decided)))
+        assert "was not made" in ctx.notes[-1] and "outside the project" in ctx.notes[-1]
+        assert (other / "src" / "app.py").read_text() == "theirs\n"
+    finally:
+        ctx.close()

@@ -151,10 +151,15 @@ def test_a_kill_after_a_quick_step_runs_it_again_and_nothing_else(
     assert _statuses(lazy) == [("model", "ended", 1), ("quick", "ended", 2), ("last", "ended", 1)]
 
 
-def test_a_start_that_fails_writes_neither_it_nor_the_deferred_end(lazy: Location) -> None:
+def test_a_start_that_fails_writes_neither_it_nor_the_deferred_end(
+    lazy: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The deferred end and the next start are one transaction (one statement on
     PostgreSQL): a start the store refuses leaves the end deferred, written later, once."""
 
+    # Quick by the test's say, not the clock's: at load 20 a step of `lambda: 1` took over
+    # DEFER_S (its end then written at once, and nothing left deferred to test).
+    monkeypatch.setattr("harness.journal.door.DEFER_S", 60.0)
     # No flusher: on a loaded machine it may write the end before the refused start.
     with Journal.open(lazy, flush_after_s=None) as journal:
         run = journal.start_run()

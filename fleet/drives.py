@@ -50,9 +50,12 @@ import greenlet
 
 T = TypeVar("T")
 
-HOSTS = 4
+HOSTS = 8
 """Threads that run the drives' code. More overlap more blocking waits (git, fsync, a
-command); the GIL keeps the Python part on one core whatever the number."""
+command); the GIL keeps the Python part on one core whatever the number. A run taken over
+holds one ~0.3-0.7 s up to its first step on a loaded machine, ~18 ms of it its own CPU
+(the rest git processes and the database): with 4, 60 runs taken over at once had their
+first steps up to 13.0 s after the recovery, with 8 up to 6.2 s (side by side, load 34-41)."""
 LOOP_THREADS = 4
 """The model loop's executor: litellm builds each request synchronously on one of them
 (``acompletion`` runs its setup in the loop's default executor) before it is awaited."""

@@ -97,7 +97,7 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="N",
         help="PostgreSQL connections its runs' journals and questions share, plus one for "
-        "their run locks (default 6; a PostgreSQL fleet only)",
+        "their run locks (default 10; a PostgreSQL fleet only)",
     )
     worker.add_argument(
         "--lost-after",

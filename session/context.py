@@ -126,9 +126,10 @@ class WorkContext:
     """Bytes a file tool decided to write (by project path), written by the pipeline once
     the step that decided them is recorded (session.tools.files.apply_write)."""
     swept: set[tuple[str, str]] = field(default_factory=set)
-    _real_root: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
     """The (folder, name) pairs whose killed writers' temp files the session's writes
     swept already (``artifacts.io.atomic_write``): each folder is scanned once a name."""
+    _real_root: tuple[Path, str] | None = field(default=None, repr=False, compare=False)
+    """(root, its resolved path): ``real_root``'s memory."""
     wall: float | None = None
     """``time.monotonic()`` at which the session's wall-time budget ends (the sooner of
     ``session_wall_s`` and the run's ``run_wall_s``); None: no such budget."""

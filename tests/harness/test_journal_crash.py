@@ -43,12 +43,18 @@ def outcome(state: Path) -> list[tuple[Any, ...]]:
 
 
 def in_flight(state: Path) -> tuple[int | None, int]:
-    """(the step left started without an end, the last step that ended)."""
+    """(the step the next process runs again, the last step that ended). Run again: the
+    step left started without an end, or a failure that ends the record and was no
+    decision (the worker's ValueError): the process may have died of what failed it, so
+    the next one tries it once more (``StepDoor._replays_failure``)."""
     with Journal.open_readonly(state) as journal:
         rows = journal.steps()
     started = [r.seq for r in rows if r.status == "started"]
     assert len(started) <= 1, f"more than one step in flight: {started}"
     ended = [r.seq for r in rows if r.status in ("ended", "failed")]
+    last = max(rows, key=lambda r: r.seq, default=None)
+    if not started and last is not None and last.status == "failed":
+        started = [last.seq]
     return (started[0] if started else None), max(ended, default=0)
 
 

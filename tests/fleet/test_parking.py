@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from escalation.questions import QuestionStore
-from tests.fleet.support import Fleet, all_in, new_database, scripted_project
+from tests.fleet.support import Fleet, all_in, scripted_project
 from tests.session.support import call, good_turns, turn
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def fleet(pg_server: Any, tmp_path: Path, state_home: Path) -> Any:
-    env = {"HARNESS_STATE_HOME": str(state_home)}
-    made = Fleet(new_database(pg_server), tmp_path / "fleet", env)
-    made.home.mkdir()
-    yield made
-    made.stop_all()
+def fleet(pg_fleet: Fleet) -> Fleet:
+    """This module's fleet is on PostgreSQL."""
+    return pg_fleet
 
 
 def test_a_parked_run_answered_from_another_process_goes_on(fleet: Fleet, tmp_path: Path) -> None:

@@ -10,23 +10,12 @@ from __future__ import annotations
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.fleet.support import Fleet, new_database, scripted_project
+from tests.fleet.support import Fleet, scripted_project
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pg_fleet(pg_server: Any, tmp_path: Path, state_home: Path) -> Any:
-    made = Fleet(
-        new_database(pg_server), tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)}
-    )
-    made.home.mkdir()
-    yield made
-    made.stop_all()
 
 
 def _branch(source: Path, run_id: str) -> str | None:

@@ -16,7 +16,6 @@ from tests.fleet.support import (
     all_in,
     branch_history,
     llm_attempts,
-    new_database,
     scripted_project,
 )
 
@@ -24,13 +23,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def fleet(pg_server: Any, tmp_path: Path, state_home: Path) -> Any:
-    made = Fleet(
-        new_database(pg_server), tmp_path / "fleet", {"HARNESS_STATE_HOME": str(state_home)}
-    )
-    made.home.mkdir()
-    yield made
-    made.stop_all()
+def fleet(pg_fleet: Fleet) -> Fleet:
+    """This module's fleet is on PostgreSQL."""
+    return pg_fleet
 
 
 def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: set[str]) -> None:

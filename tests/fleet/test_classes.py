@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fleet.classes import ClassTable
+from fleet.db import FleetDb
+from fleet.place import fleet_place
 from harness.journal.protocol import open_reader
 from tests.fleet.support import Fleet, all_in, scripted_project
 from tests.session.support import call, good_turns, turn
@@ -26,6 +30,19 @@ def _asking(root: Path, memory_mb: int) -> Path:
         *good_turns(1),
     ]
     return scripted_project(root, count=1, latency_s=0.0, sessions={1: turns})
+
+
+def _wait_declared(fleet: Fleet, klass: str, timeout_s: float = 120) -> None:
+    """Until class ``klass`` is in the fleet's classes table (its worker declared it)."""
+    deadline = time.monotonic() + timeout_s
+    db = FleetDb(fleet_place(fleet.url, environ=fleet.env))
+    try:
+        table = ClassTable(db)
+        while klass not in table.all():
+            assert time.monotonic() < deadline, f"class {klass!r} never declared"
+            time.sleep(0.2)
+    finally:
+        db.close()
 
 
 def _answers(fleet: Fleet, run_id: str) -> list[Any]:
@@ -51,8 +68,11 @@ def test_a_run_granted_more_than_its_class_moves_to_a_bigger_one(
     huge = _asking(tmp_path / "huge", 6000)  # within harness.toml's maxima; no class gives it
     fleet.cli("submit", str(grow), "--id", "grow")
     fleet.cli("submit", str(huge), "--id", "huge")
-    small = fleet.start_worker("w-small", runs=2, options=["--max-memory-mb", "2048"])
+    # The fleet's classes are those its workers declared: the big one first (under load a
+    # worker starting second declared its class after grow had asked, and grow was refused).
     big = fleet.start_worker("w-big", runs=2, options=["--class", "big", "--max-memory-mb", "4096"])
+    _wait_declared(fleet, "big")
+    small = fleet.start_worker("w-small", runs=2, options=["--max-memory-mb", "2048"])
     rows = {row["id"]: row for row in fleet.wait(all_in(("complete", "failed", "budget")))}
     assert rows["grow"]["state"] == "complete" and rows["grow"]["class"] == "big"
     assert rows["grow"]["drive"] >= 2  # its next drive ran on the big class's queue

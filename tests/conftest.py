@@ -96,3 +96,17 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     monkeypatch.setattr(git_safety, "dangerous_config", counting)
     return seen
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    """The arguments of every hardened git command started (the config check's too)."""
+    seen: list[tuple[str, ...]] = []
+    real = git_safety.run_git_unchecked
+
+    def counting(root: Path | str, *args: str, **kwargs: object) -> object:
+        seen.append(args)
+        return real(root, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git_safety, "run_git_unchecked", counting)
+    return seen

@@ -8,26 +8,12 @@ from typing import Any
 
 import pytest
 
-from artifacts import git_commit, git_safety
+from artifacts import git_commit
 from artifacts.git import GitRepo
 from artifacts.git_commit import commit_exact
 from artifacts.git_safety import ConfigChecks
 from harness.errors import GitError
 from session.sentinel import check_against_head
-
-
-@pytest.fixture
-def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
-    """The arguments of every hardened git command started (the config check's too)."""
-    seen: list[tuple[str, ...]] = []
-    real = git_safety.run_git_unchecked
-
-    def counting(root: Path | str, *args: str, **kwargs: object) -> object:
-        seen.append(args)
-        return real(root, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_safety, "run_git_unchecked", counting)
-    return seen
 
 
 def _repo(root: Path) -> Path:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import artifacts.git_safety as safety
 from artifacts.git import GitRepo
 from artifacts.git_locks import GitBusy, clear_stale_locks
 from artifacts.git_state import init_sh_trusted, preflight, repository_state
@@ -99,19 +98,12 @@ def test_a_git_process_working_in_the_repository_holds_its_locks(tmp_path: Path)
     assert not lock.exists()
 
 
-def test_preflight_reads_the_config_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_preflight_reads_the_config_once(tmp_path: Path, asked: list[tuple[str, ...]]) -> None:
     """`harness run`'s preflight (no session's checks yet) asks git for the repository's
     config once, then its state (it asked twice: every run start, and every run a fleet
     worker takes over, paid one more git process)."""
     root = _repo(tmp_path)
-    asked: list[tuple[str, ...]] = []
-    original = safety.run_git_unchecked
-
-    def counting(where: Path | str, *args: str, **kwargs: object) -> object:
-        asked.append(args)
-        return original(where, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(safety, "run_git_unchecked", counting)
+    asked.clear()
     assert preflight(root) == []
     assert sum(a[:1] == ("config",) for a in asked) == 1, asked
     (root / ".git" / "config").write_text(

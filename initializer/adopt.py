@@ -28,6 +28,7 @@ from artifacts.progress import render_progress
 from harness.config import load_config
 from harness.errors import GitRefused
 from initializer.adopt_commit import INIT_SH, commit_adoption
+from initializer.first_commit import Say
 from session.prompt import render
 from session.secrets import SecretScanner
 
@@ -60,13 +61,15 @@ class _Plan:
     lines: list[str] = field(default_factory=list)
 
 
-def adopt_project(root: Path, *, config_text: str | None = None) -> AdoptReport:
+def adopt_project(root: Path, *, say: Say, config_text: str | None = None) -> AdoptReport:
     """Adopt ``root``; every step is skipped when already done (adopting twice is a no-op).
-    Raises (having written nothing) when the feature list cannot be adopted."""
+    Raises (having written nothing) when the feature list cannot be adopted. ``say``
+    hears what git needed on the way (the command's events: a progress line on stderr,
+    nothing with --quiet); the report's lines are what was adopted."""
     plan = _plan(root, config_text)
     _write(root, plan)
     report = AdoptReport(lines=plan.lines)
-    report.commit = _commit(root, plan)
+    report.commit = _commit(root, plan, say)
     return report
 
 
@@ -190,7 +193,7 @@ def _visible(text: str) -> tuple[str, list[str]]:
     return shown, [f"its {len(found):,} control character(s) are shown as \\xNN escapes"]
 
 
-def _commit(root: Path, plan: _Plan) -> str | None:
+def _commit(root: Path, plan: _Plan, say: Say) -> str | None:
 
     wrote = {
         "feature_list.json": plan.features is not None,
@@ -198,4 +201,4 @@ def _commit(root: Path, plan: _Plan) -> str | None:
         "harness.toml": plan.toml is not None,
         "init.sh": plan.init_sh,
     }
-    return commit_adoption(root, wrote, fresh=plan.fresh, lines=plan.lines)
+    return commit_adoption(root, wrote, fresh=plan.fresh, lines=plan.lines, say=say)

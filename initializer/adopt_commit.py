@@ -24,7 +24,7 @@ from artifacts.git_locks import clear_stale_locks
 from artifacts.git_safety import run_git
 from artifacts.gitignore import harness_lines
 from harness.config import load_config
-from initializer.first_commit import ensure_repository, make_first_commit, on_stderr
+from initializer.first_commit import Say, ensure_repository, make_first_commit
 
 ADOPT_TRAILER = "Harness-Adopt"
 QUICKSTART_FILES = ("app_spec.txt", "claude-progress.txt", "init.sh")
@@ -39,13 +39,14 @@ echo "init.sh: no setup steps yet (written by harness adopt)"
 
 
 def commit_adoption(
-    root: Path, wrote: dict[str, bool], *, fresh: bool, lines: list[str]
+    root: Path, wrote: dict[str, bool], *, fresh: bool, lines: list[str], say: Say
 ) -> str | None:
     """Commit adopt's files (see the module docstring); say in ``lines`` what was
-    committed and what was not. The sha, or None when nothing needed committing."""
+    committed and what was not, and through ``say`` what git needed on the way (a
+    repository made again, a file left out, a lock cleared). The sha, or None when
+    nothing needed committing."""
 
     config = load_config(root)
-    say = on_stderr("harness adopt")
     ensure_repository(root, say)
     head = head_sha(root)
     adopted = None if head is None else _adopt_commit(root)

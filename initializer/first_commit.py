@@ -24,7 +24,6 @@ included) brings the user's index in line with the commit.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,11 +46,6 @@ def _under(path: str, prefixes: tuple[str, ...]) -> bool:
 
 
 Say = Callable[[str], None]
-
-
-def on_stderr(command: str) -> Say:
-    """What a command without a run's events (`harness adopt`) says: a line on stderr."""
-    return lambda note: print(f"{command}: {note}", file=sys.stderr)
 
 
 def ensure_repository(root: Path, say: Say) -> None:

@@ -15,7 +15,7 @@ from artifacts.adopt import adopt_feature_list
 from artifacts.progress import read_progress
 from tests.artifacts.conftest import tree_digest
 from tests.artifacts.quickstart_shapes import ENCODED_NOTES, GIT_ENV, INIT_SH, NOTES, build
-from tests.session.support import harness, harness_out
+from tests.session.support import harness, harness_out, harness_run
 
 
 def git(root: Path, *args: str) -> str:
@@ -142,6 +142,26 @@ def test_a_missing_init_sh_is_written_committed_and_said(tmp_path: Path) -> None
     init = root / "init.sh"
     assert init.stat().st_mode & 0o111 and b"harness adopt" in committed(root, "init.sh")
     assert harness(root, "validate") == 0
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_what_git_needed_is_a_notice_of_the_event_system_and_quiet_hushes_it(
+    tmp_path: Path, quiet: bool
+) -> None:
+    """A `.git` a killed `git init` left, made again: said as the events' notice on
+    stderr (`harness: ...`, as run and init say theirs), nothing on stderr with --quiet;
+    the report on stdout either way."""
+    root = build(tmp_path / "qs", commit=False)
+    (root / ".git").mkdir()  # all a `git init` killed at its start leaves
+    done = harness_run(root, "adopt", *(["--quiet"] if quiet else []))
+    assert done.returncode == 0, done.stderr
+    assert "harness adopt: committed " in done.stdout, done.stdout
+    said = f"harness: removed {root / '.git'}: an interrupted `git init` left it half made"
+    if quiet:
+        assert done.stderr == ""
+    else:
+        assert [line for line in done.stderr.splitlines() if line.startswith(said)], done.stderr
+    assert git(root, "log", "--format=%s").startswith("harness adopt: ")
 
 
 def test_a_refusal_writes_nothing(tmp_path: Path) -> None:

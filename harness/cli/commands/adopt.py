@@ -24,6 +24,9 @@ def register(subparsers: Any) -> None:
         "uncommitted edits). Checks everything before writing anything: a list it cannot "
         "adopt is refused with every problem named.",
     )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines on stderr (errors only)"
+    )
     parser.set_defaults(
         func=run,
         again="`harness adopt` again finishes what this one started (it checks before it "
@@ -32,9 +35,14 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.cli.live import ProgressLines
+    from harness.events import Events
     from initializer.adopt import adopt_project
 
-    report = adopt_project(Path(args.project).resolve())
+    # What git needed on the way (a repository made again, a file left out of the
+    # commit, a stale lock cleared) is a notice: a progress line, nothing with --quiet.
+    events = Events(*([] if args.quiet else [ProgressLines()]))
+    report = adopt_project(Path(args.project).resolve(), say=events.notice)
     for line in report.lines:
         print(f"harness adopt: {line}")
     print("harness adopt: next: `harness validate`, then `harness run`")

@@ -10,8 +10,9 @@ import pytest
 from artifacts import git_safety
 
 # pg_server, pg_url: a real PostgreSQL of the test session; where: each journal store;
-# docker_client, busybox_image: the Docker engine and the offline test image.
-pytest_plugins = ["tests.pg", "tests.stores", "tests.docker_engine"]
+# docker_client, busybox_image: the Docker engine and the offline test image; rewrite_cache:
+# the controller of pytest-xdist rewrites the test modules once for every worker.
+pytest_plugins = ["tests.pg", "tests.stores", "tests.docker_engine", "tests.rewrite_cache"]
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "test",

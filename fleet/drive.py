@@ -147,6 +147,11 @@ class WorkerState:
     trace: Trace | None = None
     """``HARNESS_FLEET_TRACE``'s file (``fleet.trace``), else None."""
 
+    def aside(self, work: Callable[[], T]) -> T:
+        """The fleet's own git work (a checkpoint, a clone, a push): parked off the drive
+        thread on the worker's drives (``Drives.aside``), else on this thread."""
+        return work() if self.drives is None else self.drives.aside(work)
+
     def mark(self, run_id: str, event: str) -> None:
         if self.trace is not None:
             self.trace.mark(run_id, event)
@@ -188,7 +193,7 @@ def _ensure(state: WorkerState, row: RunRow, folder: RunFolder, answers: bool) -
     """The run's project on this machine (restored from its last checkpoint when this
     machine had none), answers delivered (``answers``: some wait); the run's journal."""
     where = _journal_of(state, row.id, folder)
-    said = folder.ensure(row.project, row.id, row.base, _checkpoint_of(state, where))
+    said = folder.ensure(row.project, row.id, row.base, _checkpoint_of(state, where), state.aside)
     if said:
         print(f"harness fleet worker {state.worker_id}: run {row.id}: {said}", flush=True)
     if answers:
@@ -256,7 +261,9 @@ def _drive(state: WorkerState, run_id: str, drive_no: int) -> DriveResult:
             return _finish(state, run_id, DriveResult("failed", str(error)), folder.project)
         saver = None
         if state.journals is not None:
-            saver = Checkpointer(state.journals, where, folder.project, row.base, folder.mark)
+            saver = Checkpointer(
+                state.journals, where, folder.project, row.base, folder.mark, state.aside
+            )
         hooks = StopHooks(lambda: state.should_stop(run_id), inner=state.hooks, checkpoint=saver)
         if state.trace is not None:
             hooks.first_step = lambda: state.mark(run_id, "first-step")
@@ -316,7 +323,7 @@ def publish(state: WorkerState, run_id: str, final: str = "") -> str:
 
 def _publish(state: WorkerState, run_id: str, final: str) -> str:
     folder = RunFolder(state.place.work_root(), run_id)
-    head = folder.publish(run_id)
+    head = folder.publish(run_id, state.aside)
     row = _row(state, run_id)
     extra = dict(row.extra)
     extra["published"] = head

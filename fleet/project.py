@@ -16,8 +16,9 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from fleet.checkpoint import fingerprint, restore
 from fleet.hostgit import git
@@ -25,6 +26,7 @@ from harness.errors import GitError
 
 LOCK_WAIT_S = 120.0
 BRANCH_PREFIX = "harness/"
+T = TypeVar("T")
 
 
 class Checkpoints(Protocol):
@@ -33,6 +35,17 @@ class Checkpoints(Protocol):
     def latest_digest(self) -> str | None: ...
 
     def load(self, digest: str) -> bytes: ...
+
+
+class Aside(Protocol):
+    """Where blocking git work runs (``fleet.drives.Drives.aside``); its value."""
+
+    def __call__(self, work: Callable[[], T]) -> T: ...
+
+
+def inline(work: Callable[[], T]) -> T:
+    """Blocking work on the caller's thread (no drive to park)."""
+    return work()
 
 
 def branch_of(run_id: str) -> str:
@@ -99,12 +112,15 @@ class RunFolder:
         return words[0] if words else None
 
     def ensure(
-        self, source: str, run_id: str, base: str, checkpoints: Checkpoints | None = None
-    ) -> str | None:
+        self, source: str, run_id: str, base: str, checkpoints: Checkpoints | None = None,
+        aside: Aside = inline,
+    ) -> str | None:  # fmt: skip
         """The project here at the run's branch: kept as it is when this machine has it and
         the run's last checkpoint is this folder's own; else cloned, then put in the state
         of that checkpoint (its commits and uncommitted files, from the run's journal),
-        else at the published branch, else at ``base``. What it did, when it did."""
+        else at the published branch, else at ``base``. What it did, when it did. The
+        clone and its git run by ``aside`` (``fleet.drives.Drives.aside``: off the drive
+        thread)."""
         latest = None if checkpoints is None else checkpoints.latest_digest()
         note = ""
         if (self.project / ".git").exists():
@@ -117,18 +133,26 @@ class RunFolder:
             self.project.rename(stale)
             shutil.rmtree(stale, ignore_errors=True)
             note = "; this machine's older copy was dropped"
+        data = None if checkpoints is None or latest is None else checkpoints.load(latest)
+        return aside(lambda: self._clone(source, run_id, base, latest, data)) + note
+
+    def _clone(
+        self, source: str, run_id: str, base: str, latest: str | None, data: bytes | None
+    ) -> str:
+        """Clone ``source`` here, at checkpoint ``latest`` (its bytes ``data``) when there
+        is one, else at the run's published branch, else at ``base``; what it did."""
         partial = self.path / "project.partial"
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
         git(None, "clone", "--quiet", "--no-checkout", source, str(partial))
         branch = branch_of(run_id)
         _copy_identity(Path(source), partial)
-        if checkpoints is not None and latest is not None:
-            head = restore(partial, checkpoints.load(latest), branch)
+        if data is not None:
+            head = restore(partial, data, branch)
             partial.rename(self.project)
             # the tree is that checkpoint: its first step here stores none again
             self.mark.write_text(f"{latest} {fingerprint(self.project)}\n")
-            return f"work tree restored from its last checkpoint (HEAD {head[:12]}){note}"
+            return f"work tree restored from its last checkpoint (HEAD {head[:12]})"
         published = git(partial, "ls-remote", "origin", f"refs/heads/{branch}")
         start = published.split()[0] if published else base
         if published:
@@ -137,11 +161,16 @@ class RunFolder:
         partial.rename(self.project)
         return f"cloned at {'its published branch' if published else 'its base'} {start[:12]}"
 
-    def publish(self, run_id: str) -> str:
-        """Push the run's branch to the project it came from; the commit pushed."""
-        head = git(self.project, "rev-parse", "HEAD")
-        git(self.project, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch_of(run_id)}")
-        return head
+    def publish(self, run_id: str, aside: Aside = inline) -> str:
+        """Push the run's branch to the project it came from (its git by ``aside``); the
+        commit pushed."""
+
+        def push() -> str:
+            head = git(self.project, "rev-parse", "HEAD")
+            git(self.project, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch_of(run_id)}")
+            return head
+
+        return aside(push)
 
 
 def _copy_identity(source: Path, clone: Path) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from artifacts.git_safety import ConfigChecks
 from artifacts.git_sweep import Sweep
 from fleet.checkpoint import fingerprint, pack
+from fleet.project import Aside, inline
 from harness.journal.keys import DerivedKeys
 from harness.journal.location import Location
 from harness.journal.postgres.connect import connect
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from fleet.place import Place
     from harness.journal.postgres.connect import PgSql
     from harness.journal.postgres.pool import Pool, PooledSql
+
 
 SECRET_TABLE = "harness_fleet_secret"
 CHECKPOINT_TABLE = "harness_checkpoint"  # in the run's schema, beside its journal
@@ -218,9 +220,12 @@ class Checkpointer:
     and the run waits, rather than going on with an edit only this disk holds."""
 
     def __init__(
-        self, journals: RunJournals, where: Location, root: Path, base: str, mark: Path
-    ) -> None:
+        self, journals: RunJournals, where: Location, root: Path, base: str, mark: Path,
+        aside: Aside | None = None,
+    ) -> None:  # fmt: skip
         self.journals = journals
+        self.aside: Aside = aside or inline
+        """Where its git runs (``fleet.drives.Drives.aside``: parked off the drive thread)."""
         self.where = where
         self.root = root
         self.base = base
@@ -234,13 +239,13 @@ class Checkpointer:
 
     def __call__(self) -> None:
 
-        mark = fingerprint(self.root, self.sweep, self.checks)
+        mark = self.aside(lambda: fingerprint(self.root, self.sweep, self.checks))
         if mark == self.last:
             return
         if not self.last and self._as_marked(mark):
             self.last = mark
             return
-        packed = pack(self.root, self.base, self.sweep, self.checks)
+        packed = self.aside(lambda: pack(self.root, self.base, self.sweep, self.checks))
         for path, size in packed.left_out:
             if path not in self.said:
                 self.said.add(path)

@@ -162,6 +162,7 @@ def serve(
     )
     if ready is not None:
         ready()
+    asked: dict[str, float] = {}  # lost peers whose drives are all taken (_recover_lost)
     try:
         while not stop.wait(BEAT_S):
             row.heartbeat = time.time()
@@ -169,7 +170,7 @@ def serve(
                 _fence_if_lost(db, state)
                 db.beat(row)
                 _watch_cancels(db, state)
-                _recover_lost(db, client, worker_id, version, lost_after_s, state.mark)
+                _recover_lost(db, client, worker_id, version, lost_after_s, state.mark, asked)
             except Exception as error:  # the database is away: go on, beat again later
                 print(f"harness fleet worker {worker_id}: {error}", file=sys.stderr, flush=True)
     finally:
@@ -265,10 +266,17 @@ def _recover_lost(
     version: str,
     lost_after_s: float,
     mark: Callable[[str, str], None] = lambda run_id, event: None,
+    asked: dict[str, float] | None = None,
 ) -> list[str]:
     """Peers of this version whose beat stopped (or that stopped): DBOS recovers their
-    drives; the first worker to mark a peer lost does it (a conditional update)."""
+    drives; the first worker to mark a peer lost does it (a conditional update), each
+    other worker once too (the first may have died before it could). A peer is asked for
+    until a recovery finds none of its drives left, then not again while it stays down
+    (``asked``: the peer -> the last beat of the loss its recovery emptied; a peer that
+    beats again and is lost again is a new loss). Before, every worker asked DBOS for the
+    drives of every peer ever lost or stopped each second, forever."""
     moved: list[str] = []
+    asked = {} if asked is None else asked
     now = time.time()
     for peer in db.all_workers():
         if peer.id == me or peer.version != version:
@@ -276,18 +284,24 @@ def _recover_lost(
         stale = peer.state == "live" and now - peer.heartbeat > lost_after_s
         if stale and not db.set_worker_state(peer.id, "lost", only_if="live"):
             continue
-        if stale or peer.state in ("stopped", "lost"):
-            began = time.monotonic()
-            found = client.recover(peer.id)
-            if found:
-                mark("-", f"recovered {len(found)} of {peer.id}")
-                db.requeue_of(peer.id)
-                print(
-                    f"harness fleet worker {me}: took over {len(found)} drive(s) of "
-                    f"{'lost' if stale or peer.state == 'lost' else 'stopped'} worker {peer.id} "
-                    f"({time.monotonic() - began:.1f} s)",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                moved.extend(found)
+        if not stale and peer.state not in ("stopped", "lost"):
+            asked.pop(peer.id, None)  # live: a later loss is asked for again
+            continue
+        if asked.get(peer.id) == peer.heartbeat:
+            continue  # this loss's drives are all taken
+        began = time.monotonic()
+        found = client.recover(peer.id)
+        if not found:
+            asked[peer.id] = peer.heartbeat
+        else:
+            mark("-", f"recovered {len(found)} of {peer.id}")
+            db.requeue_of(peer.id)
+            print(
+                f"harness fleet worker {me}: took over {len(found)} drive(s) of "
+                f"{'lost' if stale or peer.state == 'lost' else 'stopped'} worker {peer.id} "
+                f"({time.monotonic() - began:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            moved.extend(found)
     return moved

@@ -137,3 +137,56 @@ def test_a_lost_workers_drives_go_back_to_their_queue_in_one_statement(
     assert set(rows.values()) == {("ENQUEUED", queue_name("default"))}
     updates = [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     assert len(updates) == 1, f"{len(updates)} updates for {DRIVES} drives"
+
+
+def test_a_lost_peer_is_asked_for_until_its_drives_are_taken_not_forever(
+    tmp_path: Path,
+) -> None:
+    """A worker's beat asks DBOS for a lost or stopped peer's drives until a recovery finds
+    none left, then no more while the peer stays down (before: for every such peer, every
+    second, forever: a query per peer ever lost, per worker, per second). A peer that
+    beats again and is lost again is asked for again, and its new drives are taken."""
+    import sqlalchemy as sa
+
+    place = fleet_place(environ={"HARNESS_FLEET_HOME": str(tmp_path / "fleet")})
+    client = Client(place)
+    db = FleetDb(place)
+    sys_db = client.client._sys_db
+    status = sys_db.tables.workflow_status
+
+    def lose_drives(worker: str, ids: list[str]) -> None:  # dequeued by it, then it was lost
+        with sys_db.engine.begin() as conn:
+            query = sa.update(status).where(status.c.workflow_uuid.in_(ids))
+            conn.execute(query.values(status="PENDING", executor_id=worker))
+
+    asks: list[str] = []
+
+    def count(*args: Any) -> None:
+        if "workflow_status" in args[2] and args[2].lstrip().upper().startswith("SELECT"):
+            asks.append(args[2])
+
+    now, version = time.time(), app_version()
+    asked: dict[str, float] = {}
+    try:
+        db.beat(WorkerRow("stopped", "default", "h", 1, version, 5, now - 99, now - 99, "stopped"))
+        db.beat(WorkerRow("gone", "default", "h", 2, version, 5, now - 60, now - 99, "live"))
+        lose_drives("gone", [client.enqueue(f"a{k}", 1, "default") for k in range(3)])
+        sa.event.listen(sys_db.engine, "before_cursor_execute", count)
+        beats = [_recover_lost(db, client, "live", version, 10.0, asked=asked) for _ in range(5)]
+        assert [len(moved) for moved in beats] == [3, 0, 0, 0, 0]
+        # two peers: the stopped one asked once (nothing), the lost one until none is left
+        assert len(asks) == 3, f"{len(asks)} recoveries asked for in 5 beats"
+
+        db.beat(WorkerRow("gone", "default", "h", 2, version, 5, time.time(), now, "live"))
+        assert _recover_lost(db, client, "live", version, 10.0, asked=asked) == []
+        lose_drives("gone", [client.enqueue(f"b{k}", 1, "default") for k in range(2)])
+        db.beat(WorkerRow("gone", "default", "h", 2, version, 5, time.time() - 30, now, "live"))
+        asks.clear()
+        again = [_recover_lost(db, client, "live", version, 10.0, asked=asked) for _ in range(3)]
+        assert [len(moved) for moved in again] == [2, 0, 0]
+        assert len(asks) == 2, f"{len(asks)} recoveries asked for in 3 beats"
+        assert {w.id: w.state for w in db.all_workers()}["gone"] == "lost"
+    finally:
+        sa.event.remove(sys_db.engine, "before_cursor_execute", count)
+        client.close()
+        db.close()

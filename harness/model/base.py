@@ -66,6 +66,15 @@ class ModelResponse(BaseModel):
     """Usage of a request for this turn that was in flight at a crash: possibly billed,
     never answered; estimated from the request's size (prompt tokens = bytes / 4)."""
 
+    def journal_usage(self) -> tuple[int | None, float | None]:
+        """(tokens, dollars) of its ``usage``, as the journal reads them from its recorded
+        text (``harness.journal.door``): told, not parsed again at every model step."""
+        tokens, cost = self.usage.total_tokens, self.usage.cost_usd
+        return (
+            tokens if isinstance(tokens, int) else None,
+            float(cost) if isinstance(cost, int | float) else None,
+        )
+
     def message(self) -> dict[str, Any]:
         """The assistant message in OpenAI format, to append to the transcript."""
         msg: dict[str, Any] = {"role": "assistant", "content": self.content}

@@ -10,8 +10,10 @@ import pytest
 
 from harness.errors import JournalError
 from harness.events import Event
-from harness.journal import Journal, Location, TranscriptChanged
+from harness.journal import Journal, Location, TranscriptChanged, door
+from harness.journal.codec import encode
 from harness.journal.records import Begin
+from harness.model import ModelResponse, Usage
 from harness.redact import Redactor
 
 
@@ -116,3 +118,31 @@ def test_a_batch_writes_all_or_nothing(where: Location) -> None:
         assert [r.seq for r in journal.steps(run.id)] == [1]
         with pytest.raises(JournalError):
             journal.store.begin(begin(1))  # a step is recorded once
+
+
+def test_a_model_answer_tells_its_usage_and_its_text_is_not_parsed_again(
+    where: Location, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model step's row carries its tokens and dollars as its recorded text says them,
+    told by the answer: its text (the transcript's new turn) is not parsed again a step."""
+    secret = "correct horse battery staple 9931"
+    redactor = Redactor({"MY_PROVIDER_KEY": secret})
+    answers = [
+        ModelResponse(content="a", usage=Usage(prompt_tokens=40, total_tokens=42, cost_usd=0.5)),
+        ModelResponse(content=f"it is {secret}", usage=Usage(total_tokens=7, cost_usd=2)),
+        ModelResponse(usage=Usage(), estimated_usage=Usage(total_tokens=9, cost_usd=1.0)),
+    ]
+    told = [(42, 0.5), (7, 2.0), (0, 0.0)]
+    assert [door._usage(encode(a, redactor)) for a in answers] == told  # what the text says
+    assert [a.journal_usage() for a in answers] == told
+
+    def parsed(text: str) -> object:
+        raise AssertionError("a model step's answer was parsed again for its usage")
+
+    monkeypatch.setattr(door, "from_json", parsed)
+    with Journal.open(where, redactor=redactor) as journal:
+        run = journal.start_run()
+        s = run.session(1)
+        for answer in answers:
+            s.step("llm", "m", {"new_messages": [answer.content]}, lambda a=answer: a)
+        assert [(r.tokens, r.cost_usd) for r in journal.steps(run.id)] == told

@@ -15,6 +15,13 @@ block's :class:`Stopping`: on stderr, or, once a command has given it its run's 
 as a ``notice`` of the run (a progress line, on the --json stream, nothing with --quiet).
 After SIGHUP the terminal is gone: the standard streams that were a terminal are
 pointed at ``/dev/null``, so the last words of the run cannot fail on a dead terminal.
+
+The raised interrupt can be lost on its way up: CPython turns an exception raised while a
+class is created (in a ``__set_name__``) into a ``RuntimeError`` (litellm's first call
+imports modules, and maps that error to a provider's ``APIConnectionError``, which the
+retry policy retried), and one raised in a ``__del__`` is printed and dropped. So the stop
+is also kept as asked: :func:`stop_if_asked` raises it again where the work goes on (the
+model call's retries, a journaled step's failure, the agent loop's next turn).
 """
 
 from __future__ import annotations
@@ -40,6 +47,22 @@ class Terminated(KeyboardInterrupt):
         super().__init__(signum)
         self.signum = signum
         self.name = signal.Signals(signum).name
+
+
+_asked: list[int] = []
+"""The signal that asked the running :func:`interruptible` block to stop, once one has."""
+
+
+def stop_asked() -> int | None:
+    """The signal (SIGTERM, SIGHUP) that asked this process to stop, or None."""
+    return _asked[-1] if _asked else None
+
+
+def stop_if_asked(cause: BaseException | None = None) -> None:
+    """Raise :class:`Terminated` (from ``cause``) when a signal has asked to stop: the one
+    the handler raised may have become another exception or been dropped on its way."""
+    if _asked:
+        raise Terminated(_asked[-1]) from cause
 
 
 def exit_code(interrupt: BaseException) -> int:
@@ -97,14 +120,17 @@ def interruptible(stopping: Stopping | None = None) -> Iterator[None]:
         if raised:
             return  # already stopping: let the cleanup finish
         raised = True
+        _asked.append(signum)
         say = stopping.say if stopping is not None else _on_stderr
         with contextlib.suppress(OSError, ValueError):
             say(f"{signal.Signals(signum).name} received: stopping.")
         raise Terminated(signum)
 
     previous = {signum: signal.signal(signum, handler) for signum in HANDLED}
+    asked_before = len(_asked)
     try:
         yield
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        del _asked[asked_before:]

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from harness import signals
 from harness.errors import BudgetExhausted, ContextWindowExceeded, Parked
 from harness.model import ModelResponse
 from harness.redact import Redactor
@@ -101,6 +102,7 @@ class AgentLoop:
             self._bound_wall(self.limits.wall_s)
         sent = 0
         while True:
+            signals.stop_if_asked()  # a stop whose interrupt something swallowed: here
             if self._steps >= self.limits.steps:
                 return self._end("budget", f"step limit {self.limits.steps} reached")
             if self._wall_passed():
@@ -151,6 +153,7 @@ class AgentLoop:
                     messages.extend(_answer_tool_calls(left, f"not run: the {what} was reached"))
                     unrun = len(response.tool_calls) - index
                     return self._end("budget", f"{which} reached ({unrun} call(s) not run)")
+                signals.stop_if_asked()
                 try:
                     result = self.pipeline.call(call.id, call.name, call.arguments)
                 except Parked as exc:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic_core import ValidationError, from_json
 
+from harness import signals
 from harness.errors import JournalError, JournalForged, StorageError, disposition
 from harness.events import Event
 from harness.journal.chain import check
@@ -258,10 +259,14 @@ class StepDoor:
         try:
             result = fn()
         except Exception as error:
-            if disposition(error).in_flight:
+            # Failed while a signal stops the process: the error may be that very stop,
+            # turned into another exception on its way up; the step runs again on resume.
+            stopping = signals.stop_asked() is not None
+            if stopping or disposition(error).in_flight:
                 self._left_in_flight(live, error)
             else:
                 self._fail(live, error)
+            signals.stop_if_asked(error)
             raise
         return self._end(live, result)
 

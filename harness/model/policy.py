@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from harness import signals
 from harness.errors import (
     ContextWindowExceeded,
     ModelError,
@@ -417,6 +418,8 @@ class Retrier:
             try:
                 return fn()
             except Exception as exc:
+                # A stop asked for during the call is no provider's fault: never retried.
+                signals.stop_if_asked(exc)
                 delay = self._after_failure(exc, start)
             self.sleep(delay)
 

@@ -1,0 +1,152 @@
+"""A stop asked by SIGTERM holds even when the interrupt it raised is lost on its way up.
+
+`harness.signals` raises the stop inside whatever the main thread runs when the signal
+comes. Found by a CI run: the signal came while litellm's first call was importing one of
+its modules; CPython turns an exception raised while a class is created (in a
+``__set_name__``) into a ``RuntimeError``, litellm mapped that to ``APIConnectionError``,
+and the retry policy sent the call again: the run went on after it said "stopping". And an
+exception raised in a ``__del__`` is printed and dropped. These tests lose the interrupt
+in both ways, for real (no exception is faked), inside a model call and inside a tool call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from harness import signals
+from harness.cli import main
+from harness.model.names import import_litellm
+from harness.model.policy import CallContext, Retrier
+from tests.session.support import good_turns, init, make_project, passing, steps
+
+T = TypeVar("T")
+
+
+def _stop_inside_a_class_creation() -> None:
+    """SIGTERM to this process while a class is being created: the handler's interrupt
+    comes out of ``type.__new__`` as a RuntimeError (CPython wraps what a ``__set_name__``
+    raises)."""
+
+    class Descriptor:
+        def __set_name__(self, owner: type, name: str) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, at once
+
+    type("Lazy", (), {"field": Descriptor()})
+
+
+def _stop_inside_a_finalizer() -> None:
+    """SIGTERM to this process inside a ``__del__``: Python prints the interrupt and drops it."""
+
+    class Finalized:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    Finalized()  # dropped at once: its __del__ runs here
+
+
+@pytest.fixture(autouse=True)
+def _main_thread() -> None:
+    # Signal handlers run in the main thread only; the run is driven in this one.
+    assert threading.current_thread() is threading.main_thread()
+
+
+def test_the_class_creation_turns_the_interrupt_into_a_runtime_error() -> None:
+    # What these tests rely on: the loss is real, not staged.
+    with pytest.raises(RuntimeError) as caught, signals.interruptible():
+        _stop_inside_a_class_creation()
+    assert isinstance(caught.value.__cause__, signals.Terminated)
+
+
+def test_a_call_whose_interrupt_became_a_provider_error_is_not_sent_again() -> None:
+    litellm = import_litellm()
+    sent: list[int] = []
+    sleeps: list[float] = []
+
+    def request() -> str:
+        sent.append(1)
+        if len(sent) == 1:
+            try:
+                _stop_inside_a_class_creation()
+            except RuntimeError as error:  # what litellm's exception mapping makes of it
+                raise litellm.APIConnectionError(
+                    message=str(error), llm_provider="openai", model="m"
+                ) from error
+        return "answered"
+
+    retrier = Retrier(CallContext("m", "openai", "OPENAI_API_KEY"), sleep=sleeps.append)
+    with pytest.raises(signals.Terminated) as caught, signals.interruptible():
+        retrier.call(request)
+    assert caught.value.signum == signal.SIGTERM
+    assert sent == [1] and sleeps == []  # stopped: no back-off, no second request
+    assert isinstance(caught.value.__cause__, litellm.APIConnectionError)
+
+
+class _LoseTheStop:
+    """Step hooks that raise SIGTERM inside the first live step ``kind``, and lose it."""
+
+    def __init__(self, kind: str, lose: Callable[[], None]) -> None:
+        self.kind, self.lose, self.done = kind, lose, False
+
+    def __call__(self) -> None:
+        pass
+
+    def wrap(self, kind: str, name: str, fn: Callable[[], T]) -> Callable[[], T]:
+        if kind != self.kind or self.done:
+            return fn
+
+        def losing() -> T:
+            self.done = True
+            self.lose()
+            return fn()  # if the interrupt is dropped, the step itself goes on
+
+        return losing
+
+
+def _run(root: Path, report: Path, hooks: Any) -> int:
+    return main(["-C", str(root), "run", "--quiet", "--report", str(report)], hooks=hooks)
+
+
+def _project(tmp_path: Path) -> Path:
+    root = make_project(tmp_path / "p", count=1, sessions={1: good_turns(1)})
+    init(root)
+    return root
+
+
+# The dropped interrupt is printed by Python as unraisable: that is the case under test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize(
+    ("kind", "lose"),
+    [
+        ("llm", _stop_inside_a_class_creation),
+        ("llm", _stop_inside_a_finalizer),
+        ("tool", _stop_inside_a_class_creation),
+        ("tool", _stop_inside_a_finalizer),
+    ],
+    ids=["llm-turned", "llm-dropped", "tool-turned", "tool-dropped"],
+)
+def test_a_lost_interrupt_still_stops_the_run_and_it_resumes(
+    tmp_path: Path, kind: str, lose: Callable[[], None]
+) -> None:
+    root = _project(tmp_path)
+    report = tmp_path / "report.json"
+    before = len(steps(root))
+    code = _run(root, report, _LoseTheStop(kind, lose))
+    data = json.loads(report.read_text())
+    assert code == 128 + signal.SIGTERM, data
+    assert data["outcome"] == "interrupted" and data["resumable"] is True
+    assert "SIGTERM" in data["detail"]
+    new = steps(root)[before:]
+    failed = [s for s in new if s.status == "failed"]
+    assert failed == []  # the stop is no failure of the step it came in
+    assert passing(root) == []
+    # The resume finishes the job: a step left in flight runs again, none ran twice done.
+    assert _run(root, tmp_path / "again.json", None) == 0
+    assert passing(root) == ["F001"]

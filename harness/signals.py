@@ -20,8 +20,8 @@ The raised interrupt can be lost on its way up: CPython turns an exception raise
 class is created (in a ``__set_name__``) into a ``RuntimeError`` (litellm's first call
 imports modules, and maps that error to a provider's ``APIConnectionError``, which the
 retry policy retried), and one raised in a ``__del__`` is printed and dropped. So the stop
-is also kept as asked: :func:`stop_if_asked` raises it again where the work goes on (the
-model call's retries, a journaled step's failure, the agent loop's next turn).
+is also kept as asked, Ctrl-C's too: :func:`stop_if_asked` raises it again where the work
+goes on (the model call's retries, a journaled step's failure, the agent loop's next turn).
 """
 
 from __future__ import annotations
@@ -54,15 +54,18 @@ _asked: list[int] = []
 
 
 def stop_asked() -> int | None:
-    """The signal (SIGTERM, SIGHUP) that asked this process to stop, or None."""
+    """The signal (SIGTERM, SIGHUP, Ctrl-C's SIGINT) that asked this process to stop, or
+    None."""
     return _asked[-1] if _asked else None
 
 
 def stop_if_asked(cause: BaseException | None = None) -> None:
-    """Raise :class:`Terminated` (from ``cause``) when a signal has asked to stop: the one
-    the handler raised may have become another exception or been dropped on its way."""
+    """Raise :class:`Terminated` (``KeyboardInterrupt`` for Ctrl-C) from ``cause`` when a
+    signal has asked to stop: the interrupt its handler raised may have become another
+    exception or been dropped on its way."""
     if _asked:
-        raise Terminated(_asked[-1]) from cause
+        signum = _asked[-1]
+        raise (KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)) from cause
 
 
 def exit_code(interrupt: BaseException) -> int:
@@ -106,7 +109,9 @@ def _quiet_terminal() -> None:
 @contextlib.contextmanager
 def interruptible(stopping: Stopping | None = None) -> Iterator[None]:
     """SIGTERM and SIGHUP raise :class:`Terminated` (once) while the block runs, said
-    first to ``stopping`` (default: on stderr); the previous handlers are put back
+    first to ``stopping`` (default: on stderr); Ctrl-C raises ``KeyboardInterrupt`` as
+    Python's own handler does (unless SIGINT is ignored, as in a shell's background job).
+    Each is kept as asked (:func:`stop_if_asked`). The previous handlers are put back
     afterwards. Does nothing outside the main thread."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -126,8 +131,16 @@ def interruptible(stopping: Stopping | None = None) -> Iterator[None]:
             say(f"{signal.Signals(signum).name} received: stopping.")
         raise Terminated(signum)
 
-    previous = {signum: signal.signal(signum, handler) for signum in HANDLED}
     asked_before = len(_asked)
+
+    def ctrl_c(signum: int, frame: FrameType | None) -> None:
+        if len(_asked) == asked_before:
+            _asked.append(signum)
+        raise KeyboardInterrupt  # as Python's own handler: every Ctrl-C raises
+
+    previous = {signum: signal.signal(signum, handler) for signum in HANDLED}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not one ignored
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, ctrl_c)
     try:
         yield
     finally:

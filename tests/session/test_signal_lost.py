@@ -30,14 +30,14 @@ from tests.session.support import good_turns, init, make_project, passing, steps
 T = TypeVar("T")
 
 
-def _stop_inside_a_class_creation() -> None:
-    """SIGTERM to this process while a class is being created: the handler's interrupt
+def _stop_inside_a_class_creation(signum: int = signal.SIGTERM) -> None:
+    """``signum`` to this process while a class is being created: the handler's interrupt
     comes out of ``type.__new__`` as a RuntimeError (CPython wraps what a ``__set_name__``
     raises)."""
 
     class Descriptor:
         def __set_name__(self, owner: type, name: str) -> None:
-            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs here, at once
+            os.kill(os.getpid(), signum)  # the handler runs here, at once
 
     type("Lazy", (), {"field": Descriptor()})
 
@@ -148,5 +148,17 @@ def test_a_lost_interrupt_still_stops_the_run_and_it_resumes(
     assert failed == []  # the stop is no failure of the step it came in
     assert passing(root) == []
     # The resume finishes the job: a step left in flight runs again, none ran twice done.
+    assert _run(root, tmp_path / "again.json", None) == 0
+    assert passing(root) == ["F001"]
+
+
+def test_a_lost_ctrl_c_still_stops_the_run(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    report = tmp_path / "report.json"
+    hooks = _LoseTheStop("llm", lambda: _stop_inside_a_class_creation(signal.SIGINT))
+    code = _run(root, report, hooks)
+    data = json.loads(report.read_text())
+    assert code == 128 + signal.SIGINT, data
+    assert data["outcome"] == "interrupted" and "Ctrl-C" in data["detail"]
     assert _run(root, tmp_path / "again.json", None) == 0
     assert passing(root) == ["F001"]

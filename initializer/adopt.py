@@ -56,8 +56,6 @@ class _Plan:
     toml: str | None = None
     gitignore: bytes | None = None
     init_sh: bool = False
-    fresh: bool = False
-    """The folder was not a git repository: the first commit takes the quickstart's files too."""
     lines: list[str] = field(default_factory=list)
 
 
@@ -75,7 +73,7 @@ def adopt_project(root: Path, *, say: Say, config_text: str | None = None) -> Ad
 
 def _plan(root: Path, config_text: str | None) -> _Plan:
 
-    plan = _Plan(fresh=not (root / ".git").exists())
+    plan = _Plan()
     result = plan_feature_list(root)  # raises (nothing written) when it cannot be adopted
     plan.lines.append(result.message)
     plan.features = result.text if result.changed else None
@@ -201,4 +199,4 @@ def _commit(root: Path, plan: _Plan, say: Say) -> str | None:
         "harness.toml": plan.toml is not None,
         "init.sh": plan.init_sh,
     }
-    return commit_adoption(root, wrote, fresh=plan.fresh, lines=plan.lines, say=say)
+    return commit_adoption(root, wrote, lines=plan.lines, say=say)

@@ -7,10 +7,11 @@ file adopt writes that is on disk but not in HEAD (the upgraded list, an untrack
 progress.md or harness.toml, its own init.sh) is taken too. ``.gitignore`` is committed as
 HEAD's version plus harness's lines, so a user's uncommitted edit of it stays theirs. A
 harness file that git ignores is committed all the same (a tracked file is not ignored) and
-said. In a folder that was not a repository, the quickstart's own files (spec, notes,
-init.sh) go into the first commit too, so HEAD holds the init.sh harness trusts. An adopt
-killed between its commit and the index sync is made good by the next adopt: while HEAD is
-the adopt commit, its paths whose index entry is still the one before it take HEAD's.
+said. In a repository without a commit (none was there, or a killed `git init` or adopt
+left one), the quickstart's own files (spec, notes, init.sh) go into the first commit too,
+so HEAD holds the init.sh harness trusts. An adopt killed between its commit and the index
+sync is made good by the next adopt: while HEAD is the adopt commit, its paths whose index
+entry is still the one before it take HEAD's.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ echo "init.sh: no setup steps yet (written by harness adopt)"
 
 
 def commit_adoption(
-    root: Path, wrote: dict[str, bool], *, fresh: bool, lines: list[str], say: Say
+    root: Path, wrote: dict[str, bool], *, lines: list[str], say: Say
 ) -> str | None:
     """Commit adopt's files (see the module docstring); say in ``lines`` what was
     committed and what was not, and through ``say`` what git needed on the way (a
@@ -54,7 +55,7 @@ def commit_adoption(
         _sync_killed(root, head, lines)
     first = adopted is None
     paths = [p for p, done in wrote.items() if done or (first and _left_by_adopt(root, p, head))]
-    if fresh:
+    if head is None:  # the first commit: HEAD is to hold the init.sh harness trusts
         paths += [p for p in QUICKSTART_FILES if (root / p).is_file() and p not in paths]
     blobs: dict[str, bytes] = {}
     if head is None:  # no history: the .gitignore on disk is the first one

@@ -213,8 +213,17 @@ def test_a_crash_after_the_list_is_finished_by_the_next_adopt(tmp_path: Path) ->
     assert "feature_list.json" in files and "progress.md" in files
 
 
-def test_a_folder_without_git_gets_its_quickstart_files_committed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("left", [None, "a killed git init", "a git init, no commit"])
+def test_a_folder_without_git_gets_its_quickstart_files_committed(
+    tmp_path: Path, left: str | None
+) -> None:
+    """Also where a `.git` without a commit is there (a `git init` or an adopt killed after
+    its `git init`): the first commit is the one HEAD's init.sh comes from."""
     root = build(tmp_path / "qs", commit=False)
+    if left == "a killed git init":
+        (root / ".git").mkdir()
+    elif left == "a git init, no commit":
+        git(root, "init", "-q", "-b", "main")
     code, out = harness_out(root, "adopt")
     assert code == 0, out
     tracked = set(git(root, "ls-files").split())

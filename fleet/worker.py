@@ -47,6 +47,10 @@ QUEUE_POLL_S = 0.25
 """How often DBOS's queue thread asks for drives (its default, 1 s, was up to a second of
 every takeover: a lost worker's drives back on the queue waited for the next poll). A poll
 is a statement or two while the worker has room."""
+REASK_S = 60.0
+"""A lost peer whose recovery found no drive left is asked for again this often while it
+stays down: one that took drives without its beat reaching the fleet, then died, is
+recovered without an operator."""
 CONNECTIONS = HOSTS + 2
 """A PostgreSQL fleet's connections for the runs' stores per worker: one per drive host
 thread, one for the flusher of deferred step ends, one for the beat's and DBOS's threads
@@ -162,7 +166,7 @@ def serve(
     )
     if ready is not None:
         ready()
-    asked: dict[str, float] = {}  # lost peers whose drives are all taken (_recover_lost)
+    asked: dict[str, tuple[float, float]] = {}  # lost peers whose drives were taken
     try:
         while not stop.wait(BEAT_S):
             row.heartbeat = time.time()
@@ -266,15 +270,15 @@ def _recover_lost(
     version: str,
     lost_after_s: float,
     mark: Callable[[str, str], None] = lambda run_id, event: None,
-    asked: dict[str, float] | None = None,
+    asked: dict[str, tuple[float, float]] | None = None,
 ) -> list[str]:
     """Peers of this version whose beat stopped (or that stopped): DBOS recovers their
     drives; the first worker to mark a peer lost does it (a conditional update), each
     other worker once too (the first may have died before it could). A peer is asked for
-    until a recovery finds none of its drives left, then not again while it stays down
-    (``asked``: the peer -> the last beat of the loss its recovery emptied; a peer that
-    beats again and is lost again is a new loss). Before, every worker asked DBOS for the
-    drives of every peer ever lost or stopped each second, forever."""
+    until a recovery finds none of its drives left, then once every ``REASK_S`` while it
+    stays down (``asked``: the peer -> the last beat of the loss its recovery emptied, and
+    when; a peer that beats again and is lost again is a new loss). Before, every worker
+    asked DBOS for the drives of every peer ever lost or stopped each second, forever."""
     moved: list[str] = []
     asked = {} if asked is None else asked
     now = time.time()
@@ -287,12 +291,13 @@ def _recover_lost(
         if not stale and peer.state not in ("stopped", "lost"):
             asked.pop(peer.id, None)  # live: a later loss is asked for again
             continue
-        if asked.get(peer.id) == peer.heartbeat:
-            continue  # this loss's drives are all taken
+        emptied = asked.get(peer.id)
+        if emptied is not None and emptied[0] == peer.heartbeat and now - emptied[1] < REASK_S:
+            continue  # this loss's drives are all taken: asked again in a while
         began = time.monotonic()
         found = client.recover(peer.id)
         if not found:
-            asked[peer.id] = peer.heartbeat
+            asked[peer.id] = (peer.heartbeat, now)
         else:
             mark("-", f"recovered {len(found)} of {peer.id}")
             db.requeue_of(peer.id)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fleet import worker
 from fleet.app import Client, app_version, queue_name
 from fleet.db import FleetDb, RunRow, WorkerRow
 from fleet.drive import WorkerState
@@ -166,7 +167,7 @@ def test_a_lost_peer_is_asked_for_until_its_drives_are_taken_not_forever(
             asks.append(args[2])
 
     now, version = time.time(), app_version()
-    asked: dict[str, float] = {}
+    asked: dict[str, tuple[float, float]] = {}
     try:
         db.beat(WorkerRow("stopped", "default", "h", 1, version, 5, now - 99, now - 99, "stopped"))
         db.beat(WorkerRow("gone", "default", "h", 2, version, 5, now - 60, now - 99, "live"))
@@ -188,5 +189,36 @@ def test_a_lost_peer_is_asked_for_until_its_drives_are_taken_not_forever(
         assert {w.id: w.state for w in db.all_workers()}["gone"] == "lost"
     finally:
         sa.event.remove(sys_db.engine, "before_cursor_execute", count)
+        client.close()
+        db.close()
+
+
+def test_a_peer_still_down_is_asked_for_again_in_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lost peer whose recovery found nothing may still take a drive (alive, its beats
+    not reaching the fleet) and die with it: once every ``REASK_S`` the peer is asked for
+    again, so that drive is recovered without an operator's `harness fleet recover`."""
+    import sqlalchemy as sa
+
+    place = fleet_place(environ={"HARNESS_FLEET_HOME": str(tmp_path / "fleet")})
+    client = Client(place)
+    db = FleetDb(place)
+    sys_db = client.client._sys_db
+    status = sys_db.tables.workflow_status
+    now, version = time.time(), app_version()
+    asked: dict[str, tuple[float, float]] = {}
+    try:
+        db.beat(WorkerRow("mute", "default", "h", 2, version, 5, now - 60, now - 99, "live"))
+        assert _recover_lost(db, client, "live", version, 10.0, asked=asked) == []
+        assert _recover_lost(db, client, "live", version, 10.0, asked=asked) == []
+        late = client.enqueue("late", 1, "default")  # taken by the mute peer, which then dies
+        with sys_db.engine.begin() as conn:
+            query = sa.update(status).where(status.c.workflow_uuid == late)
+            conn.execute(query.values(status="PENDING", executor_id="mute"))
+        assert _recover_lost(db, client, "live", version, 10.0, asked=asked) == []  # not yet
+        monkeypatch.setattr(worker, "REASK_S", 0.0, raising=False)  # a minute later
+        assert len(_recover_lost(db, client, "live", version, 10.0, asked=asked)) == 1
+    finally:
         client.close()
         db.close()

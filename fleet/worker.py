@@ -43,6 +43,8 @@ LOST_AFTER_S = 10.0
 GRACE_S = 600  # how long a stopping worker waits for its steps in flight
 DBOS_POOL = 10  # DBOS's connections per worker (its default, 20, is sized for web servers)
 DBOS_THREADS = 8
+"""DBOS's executor: its own database calls (each step's record, the queue's dispatch).
+The drives are coroutines on its loop and hold none of them (``fleet.drives``)."""
 QUEUE_POLL_S = 0.25
 """How often DBOS's queue thread asks for drives (its default, 1 s, was up to a second of
 every takeover: a lost worker's drives back on the queue waited for the next poll). A poll
@@ -55,8 +57,6 @@ CONNECTIONS = HOSTS + 2
 """A PostgreSQL fleet's connections for the runs' stores per worker: one per drive host
 thread, one for the flusher of deferred step ends, one for the beat's and DBOS's threads
 (prepare, publish) (``harness.journal.postgres.pool``; plus its lock connection)."""
-"""DBOS's executor: its own database calls (each step's record, the queue's dispatch).
-The drives are coroutines on its loop and hold none of them (``fleet.drives``)."""
 
 
 def raise_fd_limit() -> tuple[int, int]:

@@ -61,7 +61,7 @@ class Sentinel:
         """The file's bytes (None: absent or a folder; NOT_REGULAR: not a regular file).
 
         Read twice a tool call, so with the fewest system calls: stat, then an open that
-        never waits (a FIFO swapped in between is opened and seen, not read)."""
+        never waits (a FIFO swapped in between is opened and seen, not read), then one read."""
         path = str(self.path)
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
@@ -72,9 +72,16 @@ class Sentinel:
         except OSError:  # a link loop, no permission: not content harness wrote
             return NOT_REGULAR
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            found = os.fstat(fd)
+            if not stat.S_ISREG(found.st_mode):
                 return NOT_REGULAR
-            chunks = []
+            # Its size and a byte more in one read: a shorter answer is the file's end (a
+            # regular file's read stops short only there), so no second read asks for it;
+            # a longer one is a file grown since fstat: read on to its end.
+            data = os.read(fd, found.st_size + 1)
+            if len(data) <= found.st_size:
+                return data
+            chunks = [data]
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
             return b"".join(chunks)

@@ -8,6 +8,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 from artifacts.feature_list import dump_feature_list, load_feature_list, parse_feature_list
 from artifacts.models import Evidence, Feature, FeatureList
 from session.sentinel import Sentinel, check_against_head
@@ -31,6 +33,32 @@ def test_restore_puts_back_the_known_bytes_and_says_so(fast_path: Path) -> None:
     assert (root / "feature_list.json").read_bytes() == before
     (root / "feature_list.json").unlink()
     assert sentinel.restore() is True and (root / "feature_list.json").read_bytes() == before
+
+
+def test_the_file_is_read_with_one_read_and_whole_when_it_grows(
+    fast_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read twice a tool call: one read (its size and a byte more) says the file ended;
+    a file grown since its size was taken is read on to its end."""
+    root = make_project(fast_path / "p")
+    path = root / "feature_list.json"
+    data = path.read_bytes()
+    sentinel = Sentinel(root)
+    reads: list[int] = []
+    read = os.read
+
+    def counted(fd: int, n: int) -> bytes:
+        reads.append(n)
+        return read(fd, n)
+
+    monkeypatch.setattr(os, "read", counted)
+    assert sentinel.on_disk() == data and reads == [len(data) + 1]
+    fstat = os.fstat
+    monkeypatch.setattr(
+        os, "fstat", lambda fd: os.stat_result((*fstat(fd)[:6], 10, *fstat(fd)[7:]))
+    )
+    reads.clear()
+    assert sentinel.on_disk() == data and reads[0] == 11 and len(reads) >= 2
 
 
 def test_accept_makes_the_current_content_the_known_one(fast_path: Path) -> None:

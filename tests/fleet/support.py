@@ -56,6 +56,18 @@ def _git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def one_commit_source(tmp_path: Path) -> tuple[Path, str]:
+    """A project to run: a git repository of one commit; its path and that commit."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for args in (["init", "-q"], ["config", "user.name", "U"], ["config", "user.email", "u@x"]):
+        _git(source, *args)
+    (source / "a.txt").write_text("base\n")
+    _git(source, "add", "-A")
+    _git(source, "commit", "-qm", "base")
+    return source, _git(source, "rev-parse", "HEAD").strip()
+
+
 def new_database(server: Any) -> str:
     """A fresh database on the test session's server: a URL to it."""
     import psycopg

@@ -27,7 +27,7 @@ from fleet.drives import STARTING, Drives
 from fleet.place import Place
 from fleet.project import RunFolder, branch_of, head_of
 from fleet.runjournal import RunJournals
-from tests.fleet.support import new_database, scripted_project
+from tests.fleet.support import new_database, one_commit_source, scripted_project
 
 T = TypeVar("T")
 
@@ -44,17 +44,6 @@ for arg in "$@"; do
 done
 exec {git} "$@"
 """
-
-
-def _source(tmp_path: Path) -> tuple[Path, str]:
-    source = tmp_path / "source"
-    source.mkdir()
-    for args in (["init", "-q"], ["config", "user.name", "U"], ["config", "user.email", "u@x"]):
-        subprocess.run(["git", *args], cwd=source, check=True)
-    (source / "a.txt").write_text("base\n")
-    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
-    subprocess.run(["git", "commit", "-qm", "base"], cwd=source, check=True)
-    return source, _git(source, "rev-parse", "HEAD")
 
 
 def _git(root: Path, *args: str) -> str:
@@ -119,7 +108,7 @@ def test_a_clone_or_a_push_holds_no_drive_thread(
     is still held (before: it waited for the git, ``TimeoutError``); once released, the
     held work ends as it would have."""
 
-    source, base = _source(tmp_path)
+    source, base = one_commit_source(tmp_path)
     worker.db.add_run(RunRow("r1", str(source), base=base, state="running"))
     folder = RunFolder(worker.place.work_root(), "r1")
     if held == "push":

@@ -5,7 +5,6 @@ last work-tree checkpoint is read back checked against its digest."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from harness.errors import JournalDamaged
 from harness.journal import Journal
 from harness.journal.keys import key_path
 from harness.journal.verify import verify
-from tests.fleet.support import new_database
+from tests.fleet.support import new_database, one_commit_source
 from tests.stores import raw
 
 
@@ -96,21 +95,6 @@ def test_the_last_checkpoint_is_read_back_checked(fleet_url: str, tmp_path: Path
         journals.latest(where)
 
 
-def _source(tmp_path: Path) -> tuple[Path, str]:
-    """A project to run: a git repository of one commit; its path and that commit."""
-    source = tmp_path / "source"
-    source.mkdir()
-    for args in (["init", "-q"], ["config", "user.name", "U"], ["config", "user.email", "u@x"]):
-        subprocess.run(["git", *args], cwd=source, check=True)
-    (source / "a.txt").write_text("base\n")
-    subprocess.run(["git", "add", "-A"], cwd=source, check=True)
-    subprocess.run(["git", "commit", "-qm", "base"], cwd=source, check=True)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return source, base
-
-
 def test_a_drive_on_the_tree_its_machine_left_stores_no_checkpoint(
     fleet_url: str, tmp_path: Path
 ) -> None:
@@ -120,7 +104,7 @@ def test_a_drive_on_the_tree_its_machine_left_stores_no_checkpoint(
     its first step, ~55 ms of a worker taking runs over). A tree changed since, or a
     checkpoint stored since by another machine, is stored."""
 
-    source, base = _source(tmp_path)
+    source, base = one_commit_source(tmp_path)
     journals = RunJournals(Place(fleet_url, tmp_path))
     where = journals.location("again", tmp_path / "unused")
     with Journal.open(where):
@@ -148,7 +132,7 @@ def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_pat
     """Machine a drove the run, was declared lost (its disk kept), b went on and was lost in
     turn: a gets the run back and must go on from b's last checkpoint, not its own copy."""
 
-    source, base = _source(tmp_path)
+    source, base = one_commit_source(tmp_path)
     journals = RunJournals(Place(fleet_url, tmp_path))
     where = journals.location("back", tmp_path / "unused")
     with Journal.open(where):

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from concurrent.futures import Executor
 from pathlib import Path
 
 from artifacts.config import EscalationConfig
@@ -94,6 +95,17 @@ def user_record(projects: list[Path], path: Path) -> Path:
                 project = record.project_id()
                 user.add(project, record.outcomes(project))
     return path
+
+
+def user_record_in(folder: Path, pool: Executor) -> Path:
+    """The user record in ``folder``: made there once (the other projects run on
+    ``pool``), then reused by every bench run kept in that folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    user = folder / USER_FILE
+    if not user.exists():
+        made = [pool.submit(other_project, mix, seed, folder / "others") for mix, seed in OTHERS]
+        user_record([job.result() for job in made], user)
+    return user
 
 
 def prior_weights(path: Path) -> tuple[float, float, float]:

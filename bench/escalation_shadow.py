@@ -275,14 +275,7 @@ def main() -> None:
     mixes = [m for m in curve.MIXES if not args.mix or m.name in args.mix]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
         keep = args.keep or Path(tmp)
-        keep.mkdir(parents=True, exist_ok=True)
-        user = keep / with_prior.USER_FILE
-        if not user.exists():
-            made = [
-                pool.submit(with_prior.other_project, mix, seed, keep / "others")
-                for mix, seed in with_prior.OTHERS
-            ]
-            with_prior.user_record([job.result() for job in made], user)
+        user = with_prior.user_record_in(keep, pool)
         jobs = [
             pool.submit(run, mix, seed, keep, user, args.benefit)
             for seed in args.seed or [1, 2, 3]

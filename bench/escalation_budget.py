@@ -85,11 +85,8 @@ def run(mix: curve.Mix, seed: int, keep: Path, user: Path) -> Path:
     if here.exists():
         shutil.rmtree(here)
     here.mkdir(parents=True)
-    cut = curve.cut_for(mix, seed)
-    history = curve.steps(random.Random(seed), mix, curve.CHECKPOINTS[-1], cut)
-    held_out = curve.steps(random.Random(seed + 10_000), mix, curve.HELD_OUT, cut)
-    sample = curve.steps(random.Random(seed + 20_000), mix, curve.SAMPLE, cut)
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    history, held_out, sample = curve.draws(mix, seed)
+    default = curve.fixed_config()
     found: dict[str, Any] = {"truth": [s.should_ask for s in held_out]}
     for tag in TAGS:
         folder = here / tag

@@ -96,6 +96,7 @@ import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
@@ -203,6 +204,32 @@ def cut_for(mix: Mix, seed: int) -> float:
     return needs[int((1 - SHOULD_SHARE) * len(needs))]
 
 
+class Draws(NamedTuple):
+    """A run's steps, the same for the same mix and seed in every escalation bench (one
+    bench's kept rows are another's reference): the history the arms learn from, the
+    held-out steps they are judged on, and a sample of other steps (a budget is counted on
+    it; its truth is never read)."""
+
+    history: list[Step]
+    held_out: list[Step]
+    sample: list[Step]
+
+
+def draws(mix: Mix, seed: int) -> Draws:
+    cut = cut_for(mix, seed)
+    return Draws(
+        steps(random.Random(seed), mix, CHECKPOINTS[-1], cut),
+        steps(random.Random(seed + 10_000), mix, HELD_OUT, cut),
+        steps(random.Random(seed + 20_000), mix, SAMPLE, cut),
+    )
+
+
+def fixed_config() -> EscalationConfig:
+    """The default every arm is judged against: the shipped weights and threshold,
+    learning off, no cap on questions per session."""
+    return EscalationConfig(max_questions_per_session=10**6, learn=False)
+
+
 def observed_label(rng: random.Random, asked: bool, should: bool) -> bool:
     """What the harness would record (see the module docstring)."""
     if asked:
@@ -306,11 +333,8 @@ def run_mix(
     """{row: [(recall, asks/100) at each checkpoint]} for one mix and seed, and what of the
     default each learned arm still has in force at the end (``kept``); with
     ``budget_only``, the recall-target arm is left out (its rows: None)."""
-    cut = cut_for(mix, seed)
-    history = steps(random.Random(seed), mix, CHECKPOINTS[-1], cut)
-    held_out = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut)
-    sample = steps(random.Random(seed + 20_000), mix, SAMPLE, cut)  # its truth is never read
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    history, held_out, sample = draws(mix, seed)
+    default = fixed_config()
     fixed = Arm("fixed", default, False, folder / f"{mix.name}-{seed}-fixed")
     fixed.open()
     rows: dict[str, Row] = {name: [] for name in (*NAMES, HINDSIGHT)}
@@ -564,7 +588,7 @@ def curve(
                     said.append(f"{recall:4.0%} {asks:4.1f}/100 {verdict:<19}")
                 base_recall, base_asks = got[NAMES[0]][-1]
                 head = f"{mix.name} {seed}"
-                truth = steps(random.Random(seed + 10_000), mix, HELD_OUT, cut_for(mix, seed))
+                truth = draws(mix, seed).held_out
                 should = sum(s.should_ask for s in truth)
                 ceiling = min(1.0, base_asks * HELD_OUT / 100 / max(1, should))
                 hindsight_row = got[HINDSIGHT][-1]

@@ -29,7 +29,6 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from artifacts.config import EscalationConfig  # noqa: E402
 from bench import escalation_curve as curve  # noqa: E402
 
 WAYS = ("static", "bucket", "exact", "at default count")
@@ -59,11 +58,8 @@ def bucket(escalates: list[bool], budget: float) -> list[bool]:
 def run(mix: curve.Mix, seed: int, folder: Path) -> tuple[Cell, float, list[Cell]]:
     """(the default's (recall, asks/100), the budget per session, the budget arm's cells in
     ``WAYS`` order) for one mix and seed."""
-    cut = curve.cut_for(mix, seed)
-    history = curve.steps(random.Random(seed), mix, curve.CHECKPOINTS[-1], cut)
-    held_out = curve.steps(random.Random(seed + 10_000), mix, curve.HELD_OUT, cut)
-    sample = curve.steps(random.Random(seed + 20_000), mix, curve.SAMPLE, cut)
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    history, held_out, sample = curve.draws(mix, seed)
+    default = curve.fixed_config()
     fixed = curve.Arm("fixed", default, False, folder / f"{mix.name}-{seed}-fixed")
     fixed.open()
     trained(fixed, history, seed)

@@ -39,7 +39,6 @@ import shutil
 from concurrent.futures import Executor
 from pathlib import Path
 
-from artifacts.config import EscalationConfig
 from bench import escalation_curve as curve
 from escalation.logistic import logistic, rows_of
 from escalation.record import Record
@@ -74,9 +73,8 @@ def describe() -> str:
 def other_project(mix: curve.Mix, seed: int, folder: Path) -> Path:
     """One of the user's other projects: ``mix``'s history of ``seed`` run under the shipped
     default; returns the folder of its project record."""
-    cut = curve.cut_for(mix, seed)
-    history = curve.steps(random.Random(seed), mix, curve.CHECKPOINTS[-1], cut)
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    history = curve.draws(mix, seed).history
+    default = curve.fixed_config()
     arm = curve.Arm("other", default, False, folder / f"other-{mix.name}-{seed}")
     arm.open()
     done = 0
@@ -124,15 +122,12 @@ def run_prior(
 ) -> tuple[dict[str, curve.Row], dict[str, str]]:
     """{row: [(recall, asks/100) at each checkpoint]} of the prior's arms for one mix and
     seed, and what of the default the budget arm still has in force (``curve.kept``)."""
-    cut = curve.cut_for(mix, seed)
-    history = curve.steps(random.Random(seed), mix, curve.CHECKPOINTS[-1], cut)
-    held_out = curve.steps(random.Random(seed + 10_000), mix, curve.HELD_OUT, cut)
-    sample = curve.steps(random.Random(seed + 20_000), mix, curve.SAMPLE, cut)
+    history, held_out, sample = curve.draws(mix, seed)
     here = folder / f"{mix.name}-{seed}-prior"
     here.mkdir(parents=True)
     mine = shutil.copyfile(user, here / USER_FILE)  # each run reads its own copy
     taught = prior_weights(mine)
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    default = curve.fixed_config()
     rows: dict[str, curve.Row] = {name: [] for name in NAMES}
     fixed = curve.Arm(NAMES[0], default, False, here / "fixed", user=mine)
     fixed.open()

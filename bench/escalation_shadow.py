@@ -182,10 +182,8 @@ def run(mix: curve.Mix, seed: int, keep: Path, user: Path, benefit: str) -> Path
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    cut = curve.cut_for(mix, seed)
-    history = curve.steps(random.Random(seed), mix, curve.CHECKPOINTS[-1], cut)
-    held_out = curve.steps(random.Random(seed + 10_000), mix, curve.HELD_OUT, cut)
-    default = EscalationConfig(max_questions_per_session=10**6, learn=False)
+    history, held_out, _ = curve.draws(mix, seed)
+    default = curve.fixed_config()
     reference = here / "done.json"
     fixed = json.loads(reference.read_text()) if reference.exists() else None
     found: dict[str, Any] = {

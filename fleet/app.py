@@ -29,6 +29,9 @@ DRIVE = "harness.fleet.drive"
 QUEUE_PREFIX = "harness-"
 # Outcomes of a drive after which the run goes on in a next drive, enqueued at once.
 CONTINUE = ("handover", "waiting", "moved")
+CLIENT_POOL = 5
+"""A client's connections to DBOS's tables (DBOS's default), besides its LISTEN one: a
+worker's enqueues and recovers from its beat thread, a command once."""
 
 
 def app_version() -> str:
@@ -69,7 +72,11 @@ class Client:
 
         quiet_dbos()
         migrate(place)
-        self.client = DBOSClient(system_database_url=place.dbos_url(), application_name=APP_NAME)
+        self.client = DBOSClient(
+            system_database_url=place.dbos_url(),
+            system_database_pool_size=CLIENT_POOL,
+            application_name=APP_NAME,
+        )
 
     def enqueue(self, run_id: str, drive: int, klass: str, *, delay_s: float = 0) -> str:
         """Enqueue drive ``drive`` of the run (its id is deterministic: twice is once)."""

@@ -35,6 +35,11 @@ STATES = (
 )  # fmt: skip
 """``publishing``: the run ended (complete, failed or budget: said once its branch is
 pushed, ``fleet.drive.PUBLISHED_FIRST``)."""
+TABLES_POOL = 2
+TABLES_OVERFLOW = 4
+"""A PostgreSQL fleet's connections for these tables per process: ``TABLES_POOL`` kept, up
+to ``TABLES_OVERFLOW`` more while several of its threads use them at once (a worker's
+beat, drives and DBOS's threads), those closed when given back."""
 FINAL = ("complete", "failed", "budget", "cancelled")
 SETTLED = ("answered", "approved", "denied")
 """A question's states once settled in the fleet, until delivered to the run's store."""
@@ -196,7 +201,7 @@ class FleetDb:
         if place.embedded:
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=2, max_overflow=4)
+            kwargs.update(pool_size=TABLES_POOL, max_overflow=TABLES_OVERFLOW)
         try:
             self.engine = sa.create_engine(place.tables_url(), **kwargs)
         except (ValueError, sa.exc.ArgumentError) as error:  # e.g. a port that is no number

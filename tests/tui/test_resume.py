@@ -8,29 +8,35 @@ from pathlib import Path
 
 import pytest
 
+from tests.session.scripted_child import SCRIPTED
+from tests.session.support import call, good_turns, harness_run, init, make_project, turn
 from tests.tui.test_features import wait_until
 from tui.app import HarnessApp
 from tui.inbox import InboxPanel
 from tui.steps import StepsPanel
 
-
-def harness(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=timeout
+ASK = turn(
+    call(
+        "ask_human",
+        question="Ties in `top`: alphabetical with uppercase first, or case-insensitive order?",
+        choices=["Python's default order", "case-insensitive order"],
     )
+)
 
 
 @pytest.mark.slow
 async def test_answer_in_the_tui_resumes_a_parked_run(tmp_path: Path) -> None:
-    root = tmp_path / "demo"
-    parked = harness("demo", str(root), "--ask", "--unattended", "--no-crash")
-    if parked.returncode != 4:
-        said = [ln.strip() for ln in parked.stdout.splitlines() if "outcome:" in ln]
-        pytest.skip(
-            "the pipeline does not park a run yet: `harness demo DIR --ask --unattended` "
-            f"exited {parked.returncode}, not 4 ({said[-1] if said else 'no outcome line'})"
-        )
+    """A real init and `harness run --unattended` (in this process) park on the agent's
+    question in feature 1 of 2; the `harness run` the TUI starts after the answer is a
+    child that answers the scripted model in process (tests.session.scripted_child: the
+    gateway is not what this test is about; tests/tui/test_run_key.py runs the TUI's own
+    command)."""
+    root = make_project(tmp_path / "p", count=2, sessions={1: [ASK, *good_turns(1)]})
+    init(root)
+    parked = harness_run(root, "run", "--unattended")
+    assert parked.returncode == 4, parked.stdout + parked.stderr
     app = HarnessApp(root)
+    app.starter.command = [*SCRIPTED, "-C", str(root.absolute()), "run", "--unattended"]
     async with app.run_test(size=(120, 40)) as pilot:
         inbox = app.query_one(InboxPanel)
         await wait_until(pilot, lambda: bool(inbox.questions))

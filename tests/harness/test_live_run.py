@@ -157,8 +157,10 @@ def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) 
     turns[0] = {**turns[0], "fault": "rate_limit", "retry_after": 1, "times": 1}
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
-    proc = _popen(root, "run", "--json", entry=HARNESS)  # the gateway's back-off: litellm
-    out, err = proc.communicate(timeout=CHILD_S)
+    # In process: the gateway's back-off is litellm's, as in a child; what is read is the
+    # process's two streams, which harness_run gives as a child's.
+    proc = harness_run(root, "run", "--json")
+    out, err = proc.stdout, proc.stderr
     assert proc.returncode == 0, err
     events = [json.loads(line) for line in out.splitlines()]
     waits = [e for e in events if e["type"] == "wait"]

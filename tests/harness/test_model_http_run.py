@@ -251,7 +251,7 @@ def test_doctor_probe_reports_reachability_latency_and_tool_calls(
 
 
 def test_doctor_probe_names_an_unreachable_url(fake: FakeOpenAI, tmp_path: Path) -> None:
-    root = project(tmp_path, fake)
+    root = project(tmp_path, fake, timeout_s=1.0)  # the server hangs 30 s: any timeout is hit
     fake.faults = [Hang(30)] * 5
     code, out = harness_out(root, "doctor", "--probe")
     assert code == 2 and "not reachable" in out and fake.url in out, out

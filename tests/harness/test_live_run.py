@@ -171,6 +171,7 @@ def test_a_retry_back_off_says_what_it_waits_for_and_until_when(tmp_path: Path) 
     assert " until " in line and "(in " in line
 
 
+@pytest.mark.slow  # a whole `harness run` process and its follower; its model step takes 6 s
 def test_log_follow_prints_the_steps_of_a_run_as_it_goes(tmp_path: Path) -> None:
 
     turns = good_turns(1)

@@ -42,6 +42,7 @@ def _start(terminal: Terminal, root: Path, *args: str) -> None:
     )
 
 
+@pytest.mark.slow  # a whole `harness run` process in tmux; its model step takes 4 s
 def test_progress_lines_appear_while_the_run_goes(tmp_path: Path, terminal: Terminal) -> None:
     root = _slow_project(tmp_path / "p", latency_s=4.0)
     init(root)
@@ -66,6 +67,7 @@ def test_quiet_prints_only_the_result(tmp_path: Path, terminal: Terminal) -> Non
     assert " model scripted/script.json " not in screen and "session 1 started" not in screen
 
 
+@pytest.mark.slow  # a whole `harness run` process stopped by Ctrl-C, then resumed
 def test_ctrl_c_exits_130_and_run_finishes(tmp_path: Path, terminal: Terminal) -> None:
     root = _slow_project(tmp_path / "p", latency_s=30.0)
     init(root)

@@ -188,6 +188,7 @@ def test_prose_only_sessions_are_nudged_then_end_stuck_with_a_sane_handoff(
     assert code == 5 and len(again["sessions"]) == 1 and len(fake.chat_requests()) == 8
 
 
+@pytest.mark.slow  # a whole `harness run` process, killed mid-request, then resumed
 def test_a_kill_during_a_request_pays_nothing_twice_and_counts_the_lost_call(
     fake: FakeOpenAI, tmp_path: Path
 ) -> None:

@@ -133,6 +133,7 @@ def test_a_lock_left_during_the_session_is_cleared_and_the_commit_retried(tmp_pa
     assert progress_sessions(root)[1] == 1
 
 
+@pytest.mark.slow  # the run waits its 10 s for the live holder before it stops
 def test_a_lock_held_by_a_live_process_stops_clearly_and_resumes(tmp_path: Path) -> None:
     root = _project(tmp_path)
     lock = root / ".git" / "index.lock"

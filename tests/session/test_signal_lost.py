@@ -15,7 +15,7 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -152,6 +152,17 @@ def test_a_lost_interrupt_still_stops_the_run_and_it_resumes(
     assert passing(root) == ["F001"]
 
 
+@pytest.fixture
+def ctrl_c_reaches() -> Iterator[None]:
+    """Ctrl-C as a terminal's foreground process gets it: Python's own SIGINT handler, also
+    where this test process started with SIGINT ignored (a shell's background job, whose
+    Ctrl-C goes to the foreground job only; `interruptible` rightly leaves that alone)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_reaches")
 def test_a_lost_ctrl_c_still_stops_the_run(tmp_path: Path) -> None:
     root = _project(tmp_path)
     report = tmp_path / "report.json"
@@ -162,3 +173,17 @@ def test_a_lost_ctrl_c_still_stops_the_run(tmp_path: Path) -> None:
     assert data["outcome"] == "interrupted" and "Ctrl-C" in data["detail"]
     assert _run(root, tmp_path / "again.json", None) == 0
     assert passing(root) == ["F001"]
+
+
+def test_an_ignored_ctrl_c_stays_ignored() -> None:
+    # A shell's background job starts with SIGINT ignored: the terminal's Ctrl-C is for the
+    # foreground job, and a run in the background must not take it as its stop.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals.interruptible():
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)
+            assert signals.stop_asked() is None
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -5,9 +5,7 @@ with a non-zero exit and no traceback."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from fleet.db import FleetDb, QuestionRow, RunRow
 from fleet.place import fleet_place
 from tests.fleet.support import Fleet, all_in, new_database, scripted_project
 from tests.pg import own_pg_server, pg_server  # noqa: F401 (fixtures)
-from tests.session.support import call, good_turns, turn
+from tests.session.support import call, good_turns, harness_run, turn
 from tests.tui.test_features import wait_until
 from tests.tui.test_run_state import screen_text
 from tui.fleet_app import FleetApp
@@ -185,20 +183,22 @@ async def test_a_questions_context_scores_and_reason_at_80x24(
         db.close()
 
 
-def _tui(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "harness", "tui", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def _tui(
+    *args: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> subprocess.CompletedProcess[str]:
+    """`harness tui ARGS` in this process (what is read is its exit code and its two
+    streams: a refusal before any screen needs no process of its own), ``env`` set."""
+    with monkeypatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        return harness_run(Path.cwd(), "tui", *args)
 
 
 def test_bad_urls_and_a_database_that_does_not_answer(
     tmp_path: Path,
     state_home: Path,
     pg_server: Any,  # noqa: F811 (fixture)
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     env = {"HARNESS_FLEET_HOME": str(tmp_path / "fleet"), "HARNESS_FLEET_URL": ""}
     cases = [
@@ -209,12 +209,14 @@ def test_bad_urls_and_a_database_that_does_not_answer(
         (("--fleet", "--url", pg_server.url(database="no_such_db")), 4, "cannot be reached"),
     ]
     for args, code, said in cases:
-        done = _tui(*args, env=env)
+        done = _tui(*args, env=env, monkeypatch=monkeypatch)
         assert done.returncode == code, (args, done.stderr)
         assert said in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr + done.stdout
         assert "secret" not in done.stderr  # the password is never printed
-    by_variable = _tui("--fleet", env={**env, "HARNESS_FLEET_URL": "sqlite:///x.db"})
+    by_variable = _tui(
+        "--fleet", env={**env, "HARNESS_FLEET_URL": "sqlite:///x.db"}, monkeypatch=monkeypatch
+    )
     assert by_variable.returncode == 2
     assert "HARNESS_FLEET_URL: 'sqlite' is not a PostgreSQL URL" in by_variable.stderr
 

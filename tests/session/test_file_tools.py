@@ -186,15 +186,24 @@ def test_a_huge_sparse_file_is_not_read_whole(
     "path", ["a\0b", "x" * 5000, "d/" * 3000 + "f", "\uff46eature_list.json/../x"]
 )
 def test_odd_paths_are_refused_as_results(
-    tools: ToolRegistry[WorkContext], ctx: WorkContext, tmp_path: Path, path: str
+    tools: ToolRegistry[WorkContext], tmp_path: Path, path: str
 ) -> None:
     """A NUL byte, a name or path too long, a '..' behind a Unicode twin: an error the model
     reads, nothing written anywhere."""
-    before = set(tmp_path.parent.rglob("*"))
-    for name in ("write_file", "read_file"):
-        result = call(tools, ctx, name, path=path, content="x")
-        assert result.status == "error", (name, result.output)
-    assert set(tmp_path.parent.rglob("*")) == before
+    # The project one folder down, so that everything up to its parent is this test's own
+    # (the parent of tmp_path holds every earlier test's folders: walked, ~1 CPU-s a case).
+    root = tmp_path / "project"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "app.py").write_text("def f():\n    return 1\n")
+    before = set(tmp_path.rglob("*"))
+    ctx = WorkContext(root=root, runner=None, run_id="r", session=1)  # type: ignore[arg-type]
+    try:
+        for name in ("write_file", "read_file"):
+            result = call(tools, ctx, name, path=path, content="x")
+            assert result.status == "error", (name, result.output)
+    finally:
+        ctx.close()
+    assert set(tmp_path.rglob("*")) == before
 
 
 def _edit_turns() -> list[dict[str, object]]:

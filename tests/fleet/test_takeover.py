@@ -21,6 +21,8 @@ from tests.fleet.support import (
 
 pytestmark = pytest.mark.slow
 
+RUNS = 6  # three a worker: the lost one's (two or more) queue for the other's slots
+
 
 @pytest.fixture
 def fleet(pg_fleet: Fleet) -> Fleet:
@@ -54,18 +56,19 @@ def _check_runs(fleet: Fleet, source: Path, rows: list[dict[str, Any]], moved: s
 def test_a_killed_worker_s_runs_finish_on_the_other(fleet: Fleet, tmp_path: Path) -> None:
     source = scripted_project(tmp_path / "source", latency_s=1.0)  # runs long enough to kill
     ids = [
-        fleet.cli("submit", str(source), "--id", f"run{k:02d}").stdout.strip() for k in range(20)
+        fleet.cli("submit", str(source), "--id", f"run{k:02d}").stdout.strip()
+        for k in range(RUNS)
     ]
-    assert ids == [f"run{k:02d}" for k in range(20)]
+    assert ids == [f"run{k:02d}" for k in range(RUNS)]
     again = fleet.cli("submit", str(source), "--id", "run00").stdout.strip()
     assert again == "run00"  # idempotent by id
-    fleet.start_worker("wA", runs=10)  # neither takes all 20 at once
-    fleet.start_worker("wB", runs=10)
+    fleet.start_worker("wA", runs=RUNS // 2)  # neither takes all of them at once: wA's
+    fleet.start_worker("wB", runs=RUNS // 2)  # runs wait for a free slot of wB's
     rows = fleet.wait(lambda rows: sum(r["worker"] == "wA" for r in rows) >= 2)
     on_a = {r["id"] for r in rows if r["worker"] == "wA"}
     fleet.kill("wA")
     rows = fleet.wait(all_in(("complete", "failed", "budget")))
-    assert len(rows) == 20
+    assert len(rows) == RUNS
     log = (fleet.home / "wB.log").read_text()
     assert "took over" in log and "worker wA" in log, log
     _check_runs(fleet, source, rows, on_a)

@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from fleet.app import app_version
+from fleet.app import Client, app_version
 from fleet.db import FleetDb
 from fleet.place import fleet_place
+from fleet.project import source_of
 from fleet.runjournal import schema_of, schema_url
+from fleet.submit import submit
 from harness.journal.location import Location
 from harness.journal.protocol import open_reader
 from tests.session.scripted_child import ENTRY
@@ -100,6 +102,21 @@ class Fleet:
         if check:
             assert done.returncode == 0, done.stderr
         return done
+
+    def submit(self, source: Path, *run_ids: str, klass: str = "default") -> None:
+        """The runs submitted as `harness fleet submit SOURCE --id RUN_ID [--class K]`
+        does (``fleet.submit.submit`` with one database and one DBOS client), in this
+        process: a `harness fleet` child imports DBOS, ~1 CPU-s each. The command itself
+        is tested through ``cli`` (tests/fleet/test_cli.py, test_takeover.py)."""
+        place = fleet_place(self.url, environ=self.env)
+        db = FleetDb(place)
+        client = Client(place)
+        try:
+            for run_id in run_ids:
+                submit(db, lambda: client, run_id, source_of(str(source)), klass=klass)
+        finally:
+            client.close()
+            db.close()
 
     def start_worker(
         self,

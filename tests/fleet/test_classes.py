@@ -66,8 +66,8 @@ def test_a_run_granted_more_than_its_class_moves_to_a_bigger_one(
 ) -> None:
     grow = _asking(tmp_path / "grow", 3072)  # default gives 2048: big (4096) does
     huge = _asking(tmp_path / "huge", 6000)  # within harness.toml's maxima; no class gives it
-    fleet.cli("submit", str(grow), "--id", "grow")
-    fleet.cli("submit", str(huge), "--id", "huge")
+    fleet.submit(grow, "grow")
+    fleet.submit(huge, "huge")
     # The fleet's classes are those its workers declared: the big one first (under load a
     # worker starting second declared its class after grow had asked, and grow was refused).
     big = fleet.start_worker("w-big", runs=2, options=["--class", "big", "--max-memory-mb", "4096"])

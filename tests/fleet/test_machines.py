@@ -93,8 +93,7 @@ def test_a_lost_machine_s_runs_finish_on_another_losing_nothing(
     a, b = machines
     source = scripted_project(tmp_path / "source", latency_s=1.5)
     lost = ["m0", "m1"]
-    for run_id in lost:
-        a.cli("submit", str(source), "--id", run_id)
+    a.submit(source, *lost)
     a.start_worker("wA", runs=4)
     end = time.monotonic() + 600
     while True:  # both runs waiting on a model answer, with edits on a's disk only
@@ -117,7 +116,7 @@ def test_a_lost_machine_s_runs_finish_on_another_losing_nothing(
         restore(clone, saved, f"harness/{run_id}")
         assert _dirty(clone) == files and files, run_id
 
-    b.cli("submit", str(source), "--id", "ref")  # the uninterrupted reference, on b only
+    b.submit(source, "ref")  # the uninterrupted reference, on b only
     b.start_worker("wB", runs=4)
     rows = b.wait(all_in(DONE))
     assert sorted(r["id"] for r in rows) == ["m0", "m1", "ref"]
@@ -162,8 +161,7 @@ def test_a_machine_lost_mid_commit_its_runs_finish_on_another(
     a, b = machines
     source = scripted_project(tmp_path / "source")
     lost = ["c0", "c1"]
-    for run_id in lost:
-        a.cli("submit", str(source), "--id", run_id)
+    a.submit(source, *lost)
     crashing = a.start_worker("wA", runs=4, crash_in="git:commit#2")
     try:  # an outcome, not a speed: the worker's own SIGKILL inside that commit
         code = crashing.wait(timeout=1200)
@@ -181,7 +179,7 @@ def test_a_machine_lost_mid_commit_its_runs_finish_on_another(
     # the commit that killed it, and any other run's commit running at that moment
     assert in_commit, [raw(a.journal_of(r), "SELECT kind, name, status FROM steps") for r in lost]
 
-    b.cli("submit", str(source), "--id", "ref")  # the uninterrupted reference, on b only
+    b.submit(source, "ref")  # the uninterrupted reference, on b only
     b.start_worker("wB", runs=4)
     rows = b.wait(all_in(DONE), deadline_s=1500)
     assert sorted(r["id"] for r in rows) == ["c0", "c1", "ref"]

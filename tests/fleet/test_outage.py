@@ -54,8 +54,7 @@ def test_runs_wait_for_a_restarted_database_and_go_on(
 ) -> None:
     source = scripted_project(tmp_path / "source", latency_s=1.0)
     runs = ["o0", "o1"]
-    for run_id in runs:
-        fleet.cli("submit", str(source), "--id", run_id)
+    fleet.submit(source, *runs)
     fleet.start_worker("wA", runs=4, lost_after=30)
     log = fleet.home / "wA.log"
     _wait_for(lambda: all(_steps(fleet, r) >= 8 for r in runs), "the runs never got going")

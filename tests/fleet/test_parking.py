@@ -25,7 +25,7 @@ def fleet(pg_fleet: Fleet) -> Fleet:
 def test_a_parked_run_answered_from_another_process_goes_on(fleet: Fleet, tmp_path: Path) -> None:
     asks = [turn(call("ask_human", question="Which colour?")), *good_turns(1)]
     source = scripted_project(tmp_path / "source", count=1, sessions={1: asks}, latency_s=0.0)
-    fleet.cli("submit", str(source), "--id", "park1")
+    fleet.submit(source, "park1")
     fleet.start_worker("wA", runs=2)
     fleet.start_worker("wB", runs=2)
     (row,) = fleet.wait(all_in(("parked", "complete", "failed", "budget")))

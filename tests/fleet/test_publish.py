@@ -45,7 +45,7 @@ def test_complete_only_once_its_branch_is_pushed(pg_fleet: Fleet, tmp_path: Path
     marker = tmp_path / "killed-in-publish"
     worker = fleet.start_worker("wA", lost_after=4)
     _kill_on_first_push(source, worker.pid, marker)
-    fleet.cli("submit", str(source), "--id", "pub1")
+    fleet.submit(source, "pub1")
     assert worker.wait(timeout=900) == -9
     assert marker.exists()  # killed by the hook: inside publish, after the drive step
     assert _branch(source, "pub1") is None
@@ -91,7 +91,7 @@ def test_a_run_whose_branch_cannot_be_pushed_is_failed(fleet: Fleet, tmp_path: P
     hook.write_text("#!/bin/sh\necho 'refused by this repository' >&2\nexit 1\n")
     hook.chmod(0o755)
     fleet.start_worker("wA")
-    fleet.cli("submit", str(source), "--id", "refused")
+    fleet.submit(source, "refused")
     seen: set[str] = set()
     end = time.monotonic() + 600
     while True:

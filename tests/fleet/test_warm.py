@@ -66,7 +66,7 @@ def test_a_worker_of_in_process_models_never_imports_litellm(fleet: Fleet, tmp_p
     (poisoned / "litellm" / "__init__.py").write_text(POISON)
     mark = tmp_path / "litellm-imported"
     source = scripted_project(tmp_path / "source", latency_s=0.0)
-    fleet.cli("submit", str(source), "--id", "one")
+    fleet.submit(source, "one")
     worker = fleet.start_worker(
         "w1", runs=1, env={"PYTHONPATH": str(poisoned), "LITELLM_IMPORTED": str(mark)}
     )

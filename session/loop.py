@@ -113,9 +113,13 @@ class AgentLoop:
                 return self._end("budget", str(exc))
             window, at = self.limits.context_window, self.limits.compact_at
             if needs_compaction(messages, window, at, self._size):
-                messages[:] = compact(messages, self.ctx)
-                self._size.changed(0)
-                sent = 0
+                compacted = compact(messages, self.ctx)
+                # Nothing old enough to fold (one huge recent message): the transcript is
+                # as sent; redacting and journaling it all again each turn bought nothing.
+                if compacted is not messages:
+                    messages[:] = compacted
+                    self._size.changed(0)
+                    sent = 0
             try:
                 self._size.changed(sent)  # the new messages are redacted (replaced) now
                 response = self._complete(messages, sent)

@@ -1,7 +1,9 @@
 """One tool argument of tens of megabytes (a 200 MB one grew the journal by 781 MB, 3.9
 times: it was stored whole in the model's answer, the tool call and the next model
 call's new messages). Stored once by content: the journal grows by about the argument.
-Replayed whole: a resume rebuilds the same transcript from it."""
+Replayed whole: a resume rebuilds the same transcript from it. Sent as new once: the
+transcript over the compaction threshold with nothing old to fold (the argument is recent)
+was redacted and journaled whole again at every later model call."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.attacks.support import journal_verifies, project, run, runner_for
-from tests.session.support import call, good_turns, harness_out, steps, turn
+from tests.session.support import call, good_turns, harness_out, llm_inputs, steps, turn
 
 MB = 1024 * 1024
 SIZE = 30 * MB
@@ -34,4 +36,12 @@ def test_a_large_argument_is_stored_once(request: pytest.FixtureRequest, tmp_pat
     (written,) = [s.seq for s in steps(root) if s.session == 1 and s.name == "write_file"][:1]
     code, shown = harness_out(root, "show", "--json", f"1:{written}")  # read back whole
     assert code == 0 and content in shown
+    calls = [inputs for step, inputs in llm_inputs(root) if step.session == 1]
+    carrying = [i for i, inputs in enumerate(calls) if content in str(inputs["new_messages"])]
+    assert len(calls) > carrying[0] + 1 and len(carrying) == 1, (len(calls), carrying)
+    rebuilt = 0  # each call's new messages extend the ones sent before it
+    for inputs in calls:
+        new = inputs["new_messages"]
+        rebuilt = (0 if new[0]["role"] == "system" else rebuilt) + len(new)
+        assert inputs["message_count"] == rebuilt
     assert journal_verifies(root)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,8 +26,10 @@ import pytest
 
 import harness.cli.demo as demo
 from harness.cli import main
+from harness.hostpath import NEUTRAL_CWD, child_env
 from harness.journal import Journal
 from harness.model.pricing import check_dollar_budget
+from tests.session.scripted_child import SCRIPTED
 from tests.session.support import _child, harness_proc, harness_run, init, make_project
 
 DEADLINE_S = 600.0  # only a hung child's bound: the test waits on outcomes
@@ -153,13 +156,15 @@ def test_a_run_beside_a_demo_setting_up_is_refused_and_the_demo_goes_on(
     target = tmp_path / "demo"
     folder = tmp_path / "children"
     folder.mkdir()
-    real = demo._harness
 
     def paused_before_init(where: Path, *args: str, **kwargs: Any) -> int:
         if args[0] == "run":
             return 0  # the demo's sessions are not this test's subject
         pause(folder)  # its files written, its init not started
-        return real(where, *args, **kwargs)
+        # Its init a child, as the demo's own (`demo._harness`), whose scripted model is
+        # answered in process: no `import litellm` (the gateway is not this test's subject).
+        command = [*SCRIPTED, "-C", str(where.absolute()), *args]
+        return subprocess.run(command, env=child_env(), cwd=NEUTRAL_CWD).returncode
 
     with pytest.MonkeyPatch.context() as paused:
         paused.setattr(demo, "_harness", paused_before_init)

@@ -32,6 +32,7 @@ from tests.stores import raw
 pytestmark = pytest.mark.slow
 
 DONE = ("complete", "failed", "budget")
+LOST_AFTER_S = 4  # wB's: its only peer, wA, is dead before it starts (none to misjudge)
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_a_lost_machine_s_runs_finish_on_another_losing_nothing(
         assert _dirty(clone) == files and files, run_id
 
     b.submit(source, "ref")  # the uninterrupted reference, on b only
-    b.start_worker("wB", runs=4)
+    b.start_worker("wB", runs=4, lost_after=LOST_AFTER_S)
     rows = b.wait(all_in(DONE))
     assert sorted(r["id"] for r in rows) == ["m0", "m1", "ref"]
     log = (b.home / "wB.log").read_text()
@@ -180,7 +181,7 @@ def test_a_machine_lost_mid_commit_its_runs_finish_on_another(
     assert in_commit, [raw(a.journal_of(r), "SELECT kind, name, status FROM steps") for r in lost]
 
     b.submit(source, "ref")  # the uninterrupted reference, on b only
-    b.start_worker("wB", runs=4)
+    b.start_worker("wB", runs=4, lost_after=LOST_AFTER_S)
     rows = b.wait(all_in(DONE), deadline_s=1500)
     assert sorted(r["id"] for r in rows) == ["c0", "c1", "ref"]
     log = (b.home / "wB.log").read_text()

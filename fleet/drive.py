@@ -42,6 +42,11 @@ STATES = {
 }
 WAIT_AGAIN_S = 30.0  # a run waiting on the provider or storage is driven again this late
 PUBLISHED_FIRST = ("complete", "failed", "budget")
+PUBLISH_ATTEMPTS = 5
+PUBLISH_RETRY_S = 2.0
+"""A push that failed is tried again this late, the wait doubling each time, until
+:data:`PUBLISH_ATTEMPTS` were made (2 + 4 + 8 + 16 s); then the run is failed, saying why
+(``unpublished``). `harness fleet worker --publish-retry S` sets it."""
 """Final states a run shows only once its branch is pushed: its drive leaves it
 ``publishing``, the publish step (the next DBOS step) pushes, then sets the state."""
 
@@ -141,6 +146,8 @@ class WorkerState:
     """Where the worker's drives run and how their model calls wait (``fleet.drives``);
     None: each on the thread that calls it."""
 
+    publish_retry_s: float = PUBLISH_RETRY_S
+    """The first wait before a failed push is tried again (:data:`PUBLISH_RETRY_S`)."""
     classes: ClassTable | None = None
     """The fleet's classes table, made once per worker (each drive made it, and asked the
     database whether it existed: a statement per run taken over)."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from fleet.app import APP_NAME, Client, app_version, queue_name, quiet_dbos
 from fleet.classes import ClassTable
 from fleet.db import FleetDb, WorkerRow
-from fleet.drive import WorkerState
+from fleet.drive import PUBLISH_RETRY_S, WorkerState
 from fleet.drives import HOSTS, Drives
 from fleet.place import FleetError
 from fleet.runjournal import RunJournals
@@ -79,6 +79,7 @@ def serve(
     lost_after_s: float = LOST_AFTER_S,
     connections: int = CONNECTIONS,
     grace_s: int = GRACE_S,
+    publish_retry_s: float = PUBLISH_RETRY_S,
     ready: Any = None,
     hooks: Any = None,
     maxima: Mapping[str, float] | None = None,
@@ -113,6 +114,7 @@ def serve(
         drives=Drives(),
         classes=classes,
         trace=from_environ(environ, worker_id),
+        publish_retry_s=publish_retry_s,
     )
     if place.url is not None:  # each run's journal in the fleet's database, on any machine
         pool = Pool(place.url, connections, name=f"harness fleet worker {worker_id}")

@@ -15,11 +15,19 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from dbos import DBOS
+from dbos import DBOS, StepOptions
 from dbos._error import DBOSMaxStepRetriesExceeded
 
 from fleet.app import CONTINUE, DRIVE, app_version, queue_name, workflow_id
-from fleet.drive import PUBLISHED_FIRST, WAIT_AGAIN_S, fleet_state, prepare, publish, unpublished
+from fleet.drive import (
+    PUBLISH_ATTEMPTS,
+    PUBLISHED_FIRST,
+    WAIT_AGAIN_S,
+    fleet_state,
+    prepare,
+    publish,
+    unpublished,
+)
 from fleet.drive import drive as drive_once
 from fleet.drives import PREPARING, STARTING
 
@@ -59,10 +67,20 @@ async def drive_step(run_id: str, drive: int) -> list[str]:
     return [result.outcome, result.detail, result.klass]
 
 
-@DBOS.step(name="publish", retries_allowed=True, max_attempts=5, interval_seconds=2.0)
 async def publish_step(run_id: str, final: str = "") -> str:
+    """The DBOS step ``publish``, its attempts spaced by the worker's ``--publish-retry``
+    (``fleet.drive.PUBLISH_RETRY_S``, doubling)."""
 
-    return await _on_drives(lambda: publish(_state(), run_id, final))
+    async def publish_once(run_id: str, final: str) -> str:
+        return await _on_drives(lambda: publish(_state(), run_id, final))
+
+    options: StepOptions = {
+        "name": "publish",
+        "retries_allowed": True,
+        "max_attempts": PUBLISH_ATTEMPTS,
+        "interval_seconds": _state().publish_retry_s,
+    }
+    return await DBOS.run_step_async(options, publish_once, run_id, final)
 
 
 @DBOS.step(name="unpublished")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet.drive import PUBLISH_ATTEMPTS
 from tests.fleet.support import Fleet, scripted_project
 
 pytestmark = pytest.mark.slow
@@ -84,13 +85,17 @@ def test_complete_only_once_its_branch_is_pushed(pg_fleet: Fleet, tmp_path: Path
 
 def test_a_run_whose_branch_cannot_be_pushed_is_failed(fleet: Fleet, tmp_path: Path) -> None:
     """The embedded fleet (``fleet`` of conftest); the repository refuses every push: once
-    publish's attempts are spent the run is `failed`, saying it was complete, never
-    `complete` with no branch."""
+    publish's attempts are spent (spaced by the worker's ``--publish-retry``) the run is
+    `failed`, saying it was complete, never `complete` with no branch."""
     source = scripted_project(tmp_path / "source")
+    pushes = tmp_path / "pushes"
     hook = source / ".git" / "hooks" / "pre-receive"
-    hook.write_text("#!/bin/sh\necho 'refused by this repository' >&2\nexit 1\n")
+    hook.write_text(
+        f"#!/bin/sh\necho push >> '{pushes}'\necho 'refused by this repository' >&2\nexit 1\n"
+    )
     hook.chmod(0o755)
-    fleet.start_worker("wA")
+    # each attempt 0.1 s after the last, doubling (2 s by default: 30 s of waits)
+    fleet.start_worker("wA", options=("--publish-retry", "0.1"))
     fleet.submit(source, "refused")
     seen: set[str] = set()
     end = time.monotonic() + 600
@@ -107,3 +112,4 @@ def test_a_run_whose_branch_cannot_be_pushed_is_failed(fleet: Fleet, tmp_path: P
     assert "refused by this repository" in row["detail"], row
     assert _branch(source, "refused") is None
     assert "complete" not in seen, seen
+    assert pushes.read_text().split() == ["push"] * PUBLISH_ATTEMPTS

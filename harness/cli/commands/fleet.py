@@ -107,6 +107,14 @@ def register(subparsers: Any) -> None:
         help="a peer silent this long is lost: its runs are taken over (6 s)",
     )
     worker.add_argument(
+        "--publish-retry",
+        type=float,
+        default=None,
+        metavar="S",
+        help="a failed push of a run's branch is tried again after S seconds, the wait "
+        "doubling, 5 times in all before the run is failed (2 s)",
+    )
+    worker.add_argument(
         "--grace",
         type=int,
         default=None,
@@ -216,6 +224,7 @@ def run_submit(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     import os
 
+    from fleet.drive import PUBLISH_RETRY_S
     from fleet.place import FleetError
     from fleet.worker import CONNECTIONS, GRACE_S, LOST_AFTER_S, default_id, serve
 
@@ -245,6 +254,9 @@ def run_worker(args: argparse.Namespace) -> int:
             lost_after_s=args.lost_after or LOST_AFTER_S,
             connections=args.connections or CONNECTIONS,
             grace_s=args.grace if args.grace is not None else GRACE_S,
+            publish_retry_s=(
+                args.publish_retry if args.publish_retry is not None else PUBLISH_RETRY_S
+            ),
             hooks=getattr(args, "hooks", None),
             models=getattr(args, "models", None),
             maxima={

@@ -11,7 +11,6 @@ the one a user can get by listing those files too, including ones that do not ex
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from tests.attacks.support import (
     runner_params,
 )
 from tests.session.support import call, tool_outputs, turn
+from tests.session.verify_support import PYTEST  # none of the venv's own plugins
 
 ACCEPTANCE = "import os\n\n\ndef test_a():\n    assert os.path.exists('done_a.txt')\n"
 CONFTEST = (
@@ -32,7 +32,7 @@ CONFTEST = (
     "def pytest_runtest_makereport(item, call):\n"
     "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
 )
-CHECK = f"{sys.executable} -m pytest -q -p no:cacheprovider tests/acceptance"
+CHECK = f"{PYTEST} tests/acceptance"
 PROTECT = (
     "[budgets]\nrun_sessions = 1\n\n[protect]\n"
     'paths = ["tests/acceptance", "conftest.py", "tests/conftest.py"]\n'

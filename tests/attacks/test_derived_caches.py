@@ -16,7 +16,6 @@ test image has no Python for pytest.)
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -31,9 +30,9 @@ from tests.attacks.support import (
 )
 from tests.attacks.test_check_hijack import CONFTEST  # passes every test
 from tests.session.support import call, tool_outputs, turn
+from tests.session.verify_support import PYTEST  # none of the venv's own plugins
 
 NEVER = "import os\n\n\ndef test_a():\n    assert os.path.exists('done_a.txt')\n"
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 FORGE = """python3 - <<'EOF'
 import importlib.util, marshal, os
 import _pytest.assertion.rewrite as rewrite

@@ -18,9 +18,10 @@ import pytest
 from tests.attacks.support import Runner, project, runner_for
 from tests.session.support import call, turn
 
-NO_PLUGINS = "-p no:xdist -p no:xdist.looponfail -p no:asyncio -p no:anyio -p no:platformdirs"
-"""The plugins this venv installs for its own suite: the checks' tiny projects use none, and
-loading them is a third of each check's CPU (~0.1 of ~0.3 CPU-s)."""
+NO_PLUGINS = "--disable-plugin-autoload"
+"""None of the plugins this venv installs for its own suite (xdist, asyncio, anyio,
+platformdirs): the checks' tiny projects use none, and loading them is a third of each
+check's CPU (~0.1 of ~0.3 CPU-s)."""
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider {NO_PLUGINS}"
 COUNT_TEST = (
     "import subprocess, sys\n\n\n"

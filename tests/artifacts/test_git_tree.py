@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from artifacts.git_safety import ConfigChecks
 from artifacts.git_tree import build_tree, checkout_tree, head_sha, tree_entries, tree_of
 from harness.errors import GitError
 
@@ -135,15 +136,20 @@ def test_a_file_renamed_away_and_back_while_trees_are_built_never_fails_a_build(
                 os.replace(repo / "tmp.json", repo / "list.json")
                 os.replace(repo / "list.json", repo / "tmp.json")
 
+    # As a run builds: one ConfigChecks (the config's clean verdict kept while its bytes
+    # stay, not a `git config` run before each git call) and HEAD read once.
+    checks = ConfigChecks()
+    base = head_sha(repo, checks)
     worker = threading.Thread(target=churn)
     worker.start()
     try:
         seen = set()
         for _ in range(150):
-            tree, _ = build_tree(repo, head_sha(repo), paths=["tmp.json", "list.json"], blobs={})
-            seen.add(
-                frozenset(path for _, _, path in tree_entries(repo, tree)) - {"a.txt", "keep/b.txt"}
+            tree, _ = build_tree(
+                repo, base, paths=["tmp.json", "list.json"], blobs={}, checks=checks
             )
+            entries = tree_entries(repo, tree, checks)
+            seen.add(frozenset(path for _, _, path in entries) - {"a.txt", "keep/b.txt"})
     finally:
         stop.set()
         worker.join()

@@ -36,6 +36,22 @@ def ask_from_another_process(root: Path) -> str:
     return out.stdout.strip()
 
 
+def ask(root: Path) -> str:
+    """The question ASK asks, asked in this process (before the app starts: no other
+    process is needed to see it)."""
+    with QuestionStore(root / ".harness") as store:
+        q = store.ask(
+            "question",
+            "Which database should the app use?",
+            context="F003 needs storage",
+            choices=["sqlite", "postgres"],
+            scores=Scores(uncertainty=0.8, novelty=0.6, benefit=0.7, total=0.71),
+            reason="score 0.71 above threshold 0.6",
+            step_ref="journal:r/1/4",
+        )
+    return q.id
+
+
 def gate(root: Path, text: str = "git push origin main") -> str:
     with QuestionStore(root / ".harness") as store:
         q = store.ask(
@@ -83,7 +99,7 @@ async def test_question_from_another_process_answered_with_text_and_file(
 
 
 async def test_choose_with_a_number_key(project: Path) -> None:
-    qid = ask_from_another_process(project)
+    qid = ask(project)
     app = HarnessApp(project, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: bool(app.query_one(InboxPanel).questions))
@@ -120,7 +136,7 @@ async def test_enter_on_an_approval_does_not_approve_it(project: Path) -> None:
 
 
 async def test_a_missing_attachment_is_reported_and_nothing_stored(project: Path) -> None:
-    qid = ask_from_another_process(project)
+    qid = ask(project)
     app = HarnessApp(project, watch=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: bool(app.query_one(InboxPanel).questions))

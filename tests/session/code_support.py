@@ -64,15 +64,16 @@ def effects(root: Path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def run_code(root: Path, program: str, *, session_number: int = 1) -> Result:
-    """One `code` tool call, first step of a session of the project's (resumed) run."""
+def run_code(root: Path, program: str, *, session_number: int = 1, time_s: float = 2.0) -> Result:
+    """One `code` tool call, first step of a session of the project's (resumed) run;
+    ``time_s``: the program's time limit."""
 
     with Journal.open(root / ".harness") as journal:
         run_id = journal.unfinished_run("run")
         run = journal.resume_run(run_id) if run_id else journal.start_run("run")
         session = run.session(session_number)
         ctx = WorkContext(root=root, runner=None, run_id=run.id, session=session_number)  # type: ignore[arg-type]
-        tools = ToolRegistry([*TOOLS, make_code_tool(TOOLS, CodeLimits(time_s=2.0))])
+        tools = ToolRegistry([*TOOLS, make_code_tool(TOOLS, CodeLimits(time_s=time_s))])
         pipeline = ToolPipeline(session, tools, ctx)
         ctx.door = pipeline
         return pipeline.call("call-1", "code", json.dumps({"program": program}))

@@ -42,6 +42,8 @@ class EchoArgs(BaseModel):
 ECHO = function_stub("echo", EchoArgs, "Echo text.")
 STUBS = module_stubs([ECHO])
 FAST = CodeLimits(time_s=1.0, memory_mb=32, host_calls=5)
+LOOPS = CodeLimits(time_s=0.3, memory_mb=32, host_calls=5)
+"""For a program that never ends: it spins until the limit, so the limit is its cost."""
 
 
 def echo_host(calls: list[dict[str, Any]]) -> Any:
@@ -215,7 +217,8 @@ def test_escapes_fail_cleanly(source: str, checked: bool) -> None:
 )
 def test_limits_stop_the_program(source: str, needle: str) -> None:
     calls: list[dict[str, Any]] = []
-    result = run_program(source, {"echo": echo_host(calls)}, STUBS, FAST)
+    limits = LOOPS if needle == "time limit" else FAST
+    result = run_program(source, {"echo": echo_host(calls)}, STUBS, limits)
     assert result.kind == "limit", result
     assert needle in result.message
     assert len(calls) <= FAST.host_calls
@@ -280,7 +283,8 @@ def test_errors_are_results_the_agent_can_fix(project: Path) -> None:
             'code(program="1")',
         ]
     ):
-        result = run_code(project, program, session_number=n + 1)
+        # 0.5 s: "while True" spins until the limit (the default 2 s is for real work)
+        result = run_code(project, program, session_number=n + 1, time_s=0.5)
         assert result.status == "error", program
         assert result.output.startswith("error: ")
     assert effects(project) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,43 @@ from runners.docker_runner import DockerRunner
 from tests.runners.conftest import project_containers
 
 
-def test_only_loopback_network(docker_runner: Any) -> None:
-    result = docker_runner.run("cat /proc/net/dev")
+@pytest.fixture(scope="module")
+def _one_session(
+    docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerRunner]:
+    """One DockerRunner on the busybox image, its session container shared by the cases
+    that only look inside it (they neither kill, replace nor reshape it); close() leaves
+    no container."""
+    root = tmp_path_factory.mktemp("one-session") / "project"
+    root.mkdir()
+    root.chmod(0o777)  # the container runs as uid 1000, as conftest's project
+    (root / "README.md").write_text("a project\n")
+    runner = DockerRunner(
+        root,
+        image=busybox_tag,
+        labels={"harness.run": "test-run", "harness.session": "1"},
+        client=docker_engine,
+    )
+    yield runner
+    runner.close()
+    assert project_containers(docker_engine, root) == []
+
+
+@pytest.fixture
+def session_runner(docker_client: Any, _one_session: DockerRunner) -> DockerRunner:
+    """The module's shared runner (``docker_client``: the test is marked docker)."""
+    return _one_session
+
+
+def test_only_loopback_network(session_runner: Any) -> None:
+    result = session_runner.run("cat /proc/net/dev")
     assert result.exit_code == 0, result
     interfaces = [line.split(":")[0].strip() for line in result.stdout.splitlines()[2:]]
     assert interfaces == ["lo"]
 
 
-def test_no_capabilities_and_no_new_privileges(docker_runner: Any) -> None:
-    result = docker_runner.run("cat /proc/self/status")
+def test_no_capabilities_and_no_new_privileges(session_runner: Any) -> None:
+    result = session_runner.run("cat /proc/self/status")
     fields = dict(line.split(":\t", 1) for line in result.stdout.splitlines() if ":\t" in line)
     assert fields["CapEff"].strip() == "0000000000000000"
     assert fields["CapPrm"].strip() == "0000000000000000"
@@ -30,21 +59,21 @@ def test_no_capabilities_and_no_new_privileges(docker_runner: Any) -> None:
     assert fields["NoNewPrivs"].strip() == "1"
 
 
-def test_user_is_not_root(docker_runner: Any) -> None:
-    result = docker_runner.run("id -u; id -g")
+def test_user_is_not_root(session_runner: Any) -> None:
+    result = session_runner.run("id -u; id -g")
     assert result.stdout.split() == ["1000", "1000"]
 
 
-def test_root_filesystem_is_read_only_but_tmp_and_home_are_writable(docker_runner: Any) -> None:
-    result = docker_runner.run("touch /x")
+def test_root_filesystem_is_read_only_but_tmp_and_home_are_writable(session_runner: Any) -> None:
+    result = session_runner.run("touch /x")
     assert result.exit_code != 0
     assert "Read-only file system" in result.stderr
-    result = docker_runner.run('touch /tmp/x "$HOME/y" && echo ok')
+    result = session_runner.run('touch /tmp/x "$HOME/y" && echo ok')
     assert result.stdout.strip() == "ok", result
 
 
-def test_no_docker_socket(docker_runner: Any) -> None:
-    result = docker_runner.run(
+def test_no_docker_socket(session_runner: Any) -> None:
+    result = session_runner.run(
         "ls /var/run/docker.sock /run/docker.sock 2>&1; grep -cF /docker.sock /proc/self/mountinfo"
     )
     assert "No such file" in result.stdout

@@ -86,6 +86,7 @@ def test_oom_names_the_limit_then_more_memory_passes(
     assert feature["evidence"]["verification"] in tool_outputs(root, "mark_passing")[0]
 
 
+@pytest.mark.slow  # a Docker session: init and a run on the engine
 def test_time_limit_gives_a_timeout_promptly_and_the_session_goes_on(
     engine: tuple[Any, str], tmp_path: Path
 ) -> None:
@@ -136,6 +137,7 @@ def test_a_container_killed_mid_command_is_retried_and_the_session_goes_on(
     assert passing(root) == ["F001"]
 
 
+@pytest.mark.slow  # a Docker session: a parked run, then a run on the engine
 def test_an_unreachable_daemon_parks_the_run_losing_nothing_then_it_finishes(
     engine: tuple[Any, str], tmp_path: Path
 ) -> None:
@@ -194,6 +196,7 @@ def test_resources_above_the_maxima_park_for_approval_then_the_run_finishes(
     assert passing(root) == ["F001"]
 
 
+@pytest.mark.slow  # a Docker session: init and a run on the engine
 def test_inside_the_container_as_the_agent_sees_it(engine: tuple[Any, str], tmp_path: Path) -> None:
     client, image = engine
     probe = (

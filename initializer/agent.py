@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from artifacts.feature_list import FEATURE_LIST, load_feature_list
 from artifacts.git import GitRepo
+from artifacts.git_safety import ConfigChecks
 from artifacts.gitignore import plan_gitignore
 from artifacts.io import atomic_write
 from artifacts.models import ProgressEntry
@@ -320,6 +321,9 @@ def _writeback(
     # init` and the commit still commits the whole project when the init is resumed. In an
     # existing repository only the protocol files are committed: the user's own
     # uncommitted work stays theirs to commit.
+    # One set of git config verdicts for init's git calls: an unchanged config is checked
+    # once (each call checked it again: a `git config` child and a walk of the tree each).
+    checks = ConfigChecks()
     fresh: bool = journal.step(
         "git", "fresh", {}, lambda: not (root / ".git").exists(), output=bool
     )
@@ -330,7 +334,13 @@ def _writeback(
         "plan",
         {"init": True},
         lambda: plan_first_commit(
-            root, config, only, again=again, secrets=scope.secrets, say=scope.events.notice
+            root,
+            config,
+            only,
+            again=again,
+            secrets=scope.secrets,
+            say=scope.events.notice,
+            checks=checks,
         ),
         output=Selection,
     )
@@ -347,6 +357,7 @@ def _writeback(
             again=again,
             secrets=scope.secrets,
             sync=False,
+            checks=checks,
         )
 
     sha: str | None = journal.step(
@@ -360,5 +371,5 @@ def _writeback(
     )
     # Live, outside the step: a kill between the commit and the index sync (or inside
     # it) is made good on resume, whether the commit step replays or is recovered.
-    sync_first_commit(root, sha, say=scope.events.notice)
+    sync_first_commit(root, sha, say=scope.events.notice, checks=checks)
     return sha

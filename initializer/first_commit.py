@@ -36,6 +36,7 @@ from session.verify.hidden import exclude_locally
 
 if TYPE_CHECKING:
     from artifacts.config import HarnessConfig
+    from artifacts.git_safety import ConfigChecks
     from harness.redact import Redactor
 
 REQUIRED = ("feature_list.json", "progress.md")
@@ -64,6 +65,7 @@ def plan_first_commit(
     again: str,
     say: Say,
     secrets: Redactor | None = None,
+    checks: ConfigChecks | None = None,
 ) -> Selection:
     """Create the repository if there is none; choose what the first commit takes.
 
@@ -73,13 +75,15 @@ def plan_first_commit(
         say: where what it did is said (init: the run's events).
         secrets: the run's secrets, kept out of the commit (default: those of
             ``os.environ`` and ``config``).
+        checks: the caller's git config verdicts (its git calls then check an unchanged
+            config once, not at each call).
     """
 
     ensure_repository(root, say)
     # Hidden paths ([verify] hidden) never go into git: the agent's sandbox shows `.git`.
     hidden = tuple(config.verify.hidden)
     exclude_locally(root, list(hidden))
-    paths = [p for p in changed_paths(root) if not _under(p, (".harness", *hidden))]
+    paths = [p for p in changed_paths(root, checks) if not _under(p, (".harness", *hidden))]
     if only is not None:
         paths = [p for p in paths if _under(p, only) and (root / p).exists()]
     return _select(root, paths, config, again, secrets)
@@ -114,6 +118,7 @@ def make_first_commit(
     secrets: Redactor | None = None,
     blobs: dict[str, bytes] | None = None,
     sync: bool = True,
+    checks: ConfigChecks | None = None,
 ) -> str | None:
     """Commit exactly the planned ``paths`` that still pass (a resumed command commits
     files that may have changed since the plan) and ``blobs`` (these bytes for these
@@ -134,19 +139,22 @@ def make_first_commit(
         protected=[],
         kept=f"the files are kept, and `{again}` makes the commit",
         say=say,
+        checks=checks,
     )
     if sync:
-        sync_first_commit(root, sha, say=say)
+        sync_first_commit(root, sha, say=say, checks=checks)
     return sha
 
 
-def sync_first_commit(root: Path, sha: str | None, *, say: Say) -> None:
+def sync_first_commit(
+    root: Path, sha: str | None, *, say: Say, checks: ConfigChecks | None = None
+) -> None:
     """The user's index takes the first commit's files (they would show as staged
     deletions otherwise, and the user's next `git commit` would delete them); run after
     the commit, live, also when the commit was recovered or replayed."""
 
     if sha is not None:
-        sync_to_commit(root, sha, say=say)
+        sync_to_commit(root, sha, say=say, checks=checks)
 
 
 def report_left_out(say: Say, excluded: list[Excluded]) -> None:

@@ -93,6 +93,7 @@ class Fleet:
         if url:
             self.env["HARNESS_FLEET_URL"] = url
         self.workers: dict[str, subprocess.Popen[str]] = {}
+        self._db: FleetDb | None = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
@@ -171,12 +172,12 @@ class Fleet:
     def status(self) -> list[dict[str, Any]]:
         """The lines of `harness fleet status --json`, read in this process (`wait` asks
         every second: a `harness` child each time cost ~0.4 CPU-s; the command itself is
-        tested through ``cli``)."""
-        db = FleetDb(fleet_place(self.url, environ=self.env))
-        try:
-            rows = db.all_runs()
-        finally:
-            db.close()
+        tested through ``cli``). One FleetDb for every call until ``stop_all``: a new
+        one per call made its engine and checked its tables again, each second of a
+        ``wait``."""
+        if self._db is None:
+            self._db = FleetDb(fleet_place(self.url, environ=self.env))
+        rows = self._db.all_runs()
         version = app_version()
         return [json.loads(json.dumps(row.public(version))) for row in rows]
 
@@ -195,6 +196,9 @@ class Fleet:
             time.sleep(1)
 
     def stop_all(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
         for proc in self.workers.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)

@@ -15,7 +15,6 @@ import io
 import itertools
 import json
 import random
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from artifacts.config import EscalationConfig, HarnessConfig
 from escalation import QuestionStore
 from escalation.fit import policy_of
 from harness.cli.live import JsonStream, ProgressLines
-from harness.events import Event, Events
+from harness.events import Event, Events, Observer
 from session.cycle import run_session
 from session.wiring import build_escalation
 from tests.session.inproc import call, feature, make_project, script, session_env, turn
@@ -66,24 +65,20 @@ def turns(k: int, *, undo: bool) -> list[dict[str, Any]]:
 
 
 @contextmanager
-def human(store: QuestionStore, answer: str) -> Iterator[list[str]]:
-    """A person at the terminal who answers every question the same way."""
+def human(store: QuestionStore, answer: str) -> Iterator[tuple[list[str], Observer]]:
+    """A person at the terminal who answers every question the same way, as soon as the
+    run says it waits for one (its `question` event): the questions answered, and the
+    observer that answers them (a thread polling the store answered each one a poll of the
+    run's wait later, 0.2 s a question)."""
     seen: list[str] = []
-    stop = threading.Event()
 
-    def answer_all() -> None:
-        while not stop.wait(0.01):
-            for question in store.pending():
-                store.answer(question.id, text=answer)
-                seen.append(question.id)
+    def answer_it(event: Event) -> None:
+        if event.type == "question" and event.status == "waiting":
+            question = str(event.data["id"])
+            store.answer(question, text=answer)
+            seen.append(question)
 
-    thread = threading.Thread(target=answer_all, daemon=True)
-    thread.start()
-    try:
-        yield seen
-    finally:
-        stop.set()
-        thread.join()
+    yield seen, answer_it
 
 
 def drive(
@@ -110,11 +105,10 @@ def drive(
     env = session_env(root, script(scenes=scenes))
     config = HarnessConfig(escalation=EscalationConfig(min_outcomes=12, target_recall=recall))
     env.gates = build_escalation(root, config, env.run.id, unattended=False)
-    if events is not None:
-        env.gates.events = events
     asked = []
     try:
-        with human(env.gates.store, answer):
+        with human(env.gates.store, answer) as (_, answerer):
+            env.gates.events = Events(answerer, *([events.emit] if events is not None else []))
             for number in range(1, sessions + 1):
                 outcome = run_session(env, number)
                 assert outcome.ending == "passing", outcome

@@ -303,7 +303,12 @@ def stamp(info: os.stat_result) -> Stamp:
 def _stamp_at(top: int, path: str) -> Stamp | None:
     """The stamp of the folder ``path`` below the folder ``top`` (None: gone or not a
     folder), reached a few thousand bytes of path at a time."""
-    parts = path.split("/") if path else []
+    if not path:
+        parts = []
+    elif len(os.fsencode(path)) < _AT_ONCE:
+        parts = [path]  # most paths: one open, no name measured alone
+    else:
+        parts = path.split("/")
     fd = os.dup(top)
     try:
         start = 0

@@ -23,13 +23,18 @@ NO_PLUGINS = "--disable-plugin-autoload"
 platformdirs): the checks' tiny projects use none, and loading them is a third of each
 check's CPU (~0.1 of ~0.3 CPU-s)."""
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider {NO_PLUGINS}"
+# The sample goes to a folder of tempfile's, not pytest's tmp_path: a check's pytest that
+# makes a numbered /tmp/pytest-of-<user>/pytest-N also deletes the old ones beyond three,
+# whole (every test folder an earlier suite left: one local check of ci63 waited 104 s).
 COUNT_TEST = (
-    "import subprocess, sys\n\n\n"
-    "def test_counts_words(tmp_path):\n"
-    "    sample = tmp_path / 'sample.txt'\n"
-    "    sample.write_text('one two three\\n')\n"
-    "    done = subprocess.run([sys.executable, 'count.py', str(sample)],\n"
-    "                          capture_output=True, text=True)\n"
+    "import subprocess, sys, tempfile\n\n\n"
+    "def test_counts_words():\n"
+    "    with tempfile.TemporaryDirectory() as folder:\n"
+    "        sample = f'{folder}/sample.txt'\n"
+    "        with open(sample, 'w') as out:\n"
+    "            out.write('one two three\\n')\n"
+    "        done = subprocess.run([sys.executable, 'count.py', sample],\n"
+    "                              capture_output=True, text=True)\n"
     "    assert done.stdout.strip() == '3'\n"
 )
 HONEST_COUNT = "import sys\n\nprint(len(open(sys.argv[1]).read().split()))\n"

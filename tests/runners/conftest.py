@@ -3,6 +3,7 @@ engine and the image: tests/docker_engine.py)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,18 @@ import pytest
 from runners.docker_runner import DockerRunner
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A project folder the container's user (1000:1000) can write."""
-    root = tmp_path / "project"
+def make_project(root: Path) -> Path:
+    """A project folder at ``root`` the container's user (1000:1000) can write."""
     root.mkdir()
     root.chmod(0o777)  # the container runs as uid 1000; see runners/README.md
     (root / "README.md").write_text("a project\n")
     return root
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder the container's user (1000:1000) can write."""
+    return make_project(tmp_path / "project")
 
 
 def project_containers(client: Any, project: Path) -> list[Any]:
@@ -29,16 +34,23 @@ def project_containers(client: Any, project: Path) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": label}, ignore_removed=True))
 
 
-@pytest.fixture
-def docker_runner(docker_client: Any, busybox_image: str, project: Path) -> Iterator[Any]:
-    """A DockerRunner on the busybox image; asserts that close() leaves no container."""
-
+@contextlib.contextmanager
+def busybox_runner(root: Path, image: str, client: Any) -> Iterator[DockerRunner]:
+    """A DockerRunner of ``root`` on the busybox ``image``; asserts that close() leaves no
+    container."""
     runner = DockerRunner(
-        project,
-        image=busybox_image,
+        root,
+        image=image,
         labels={"harness.run": "test-run", "harness.session": "1"},
-        client=docker_client,
+        client=client,
     )
     yield runner
     runner.close()
-    assert project_containers(docker_client, project) == []
+    assert project_containers(client, root) == []
+
+
+@pytest.fixture
+def docker_runner(docker_client: Any, busybox_image: str, project: Path) -> Iterator[Any]:
+    """A DockerRunner on the busybox image; asserts that close() leaves no container."""
+    with busybox_runner(project, busybox_image, docker_client) as runner:
+        yield runner

@@ -12,7 +12,7 @@ import pytest
 from harness.errors import RunnerError
 from runners import Resources
 from runners.docker_runner import DockerRunner
-from tests.runners.conftest import project_containers
+from tests.runners.conftest import busybox_runner, make_project, project_containers
 
 
 @pytest.fixture(scope="module")
@@ -22,19 +22,9 @@ def _one_session(
     """One DockerRunner on the busybox image, its session container shared by the cases
     that only look inside it (they neither kill, replace nor reshape it); close() leaves
     no container."""
-    root = tmp_path_factory.mktemp("one-session") / "project"
-    root.mkdir()
-    root.chmod(0o777)  # the container runs as uid 1000, as conftest's project
-    (root / "README.md").write_text("a project\n")
-    runner = DockerRunner(
-        root,
-        image=busybox_tag,
-        labels={"harness.run": "test-run", "harness.session": "1"},
-        client=docker_engine,
-    )
-    yield runner
-    runner.close()
-    assert project_containers(docker_engine, root) == []
+    root = make_project(tmp_path_factory.mktemp("one-session") / "project")
+    with busybox_runner(root, busybox_tag, docker_engine) as runner:
+        yield runner
 
 
 @pytest.fixture

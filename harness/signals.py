@@ -31,6 +31,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -66,6 +67,19 @@ def stop_if_asked(cause: BaseException | None = None) -> None:
     if _asked:
         signum = _asked[-1]
         raise (KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)) from cause
+
+
+def sleep(seconds: float) -> None:
+    """``time.sleep`` that ends with :func:`stop_if_asked` once a stop is asked: a wait the
+    handler's interrupt would end, had it not been lost before the wait began (a model's
+    thinking time, a back-off) ends within a tenth of a second of the stop all the same."""
+    deadline = time.monotonic() + seconds
+    while True:
+        stop_if_asked()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.1))
 
 
 def exit_code(interrupt: BaseException) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import litellm
 from litellm.exceptions import ContextWindowExceededError, RateLimitError
 from litellm.llms.custom_llm import CustomLLM, CustomLLMError
 
+from harness import signals
 from harness.model.script import (
     INPUT_COST_PER_TOKEN,
     OUTPUT_COST_PER_TOKEN,
@@ -54,7 +54,7 @@ class ScriptedLLM(CustomLLM):
     def completion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         latency, reply = self._prepare(*args, **kwargs)
         if latency > 0:
-            time.sleep(latency)
+            signals.sleep(latency)  # a stop whose interrupt was lost ends the thinking too
         return reply()
 
     async def acompletion(self, *args: Any, **kwargs: Any) -> litellm.ModelResponse:

@@ -187,3 +187,22 @@ def test_an_ignored_ctrl_c_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# The dropped interrupt is printed by Python as unraisable: that is the case under test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_lost_before_the_model_s_thinking_ends_the_thinking(tmp_path: Path) -> None:
+    # Lost before the call began, no interrupt ends the call's own wait: the model thinks a
+    # minute here (a real one: until it answers). The wait ends on the stop asked instead.
+    turns = good_turns(1)
+    turns[0] = {**turns[0], "latency_s": 60}
+    root = make_project(tmp_path / "p", count=1, sessions={1: turns})
+    init(root)
+    report = tmp_path / "report.json"
+    code = _run(root, report, _LoseTheStop("llm", _stop_inside_a_finalizer))
+    data = json.loads(report.read_text())
+    assert code == 128 + signal.SIGTERM, data
+    assert data["outcome"] == "interrupted" and data["resumable"] is True
+    (llm,) = [s for s in steps(root) if s.kind == "llm" and s.session == 1]
+    assert llm.status == "started"  # left in flight: the resume asks the model again
+    assert llm.ended_at is None

@@ -42,13 +42,13 @@ STATES = {
 }
 WAIT_AGAIN_S = 30.0  # a run waiting on the provider or storage is driven again this late
 PUBLISHED_FIRST = ("complete", "failed", "budget")
+"""Final states a run shows only once its branch is pushed: its drive leaves it
+``publishing``, the publish step (the next DBOS step) pushes, then sets the state."""
 PUBLISH_ATTEMPTS = 5
 PUBLISH_RETRY_S = 2.0
 """A push that failed is tried again this late, the wait doubling each time, until
 :data:`PUBLISH_ATTEMPTS` were made (2 + 4 + 8 + 16 s); then the run is failed, saying why
 (``unpublished``). `harness fleet worker --publish-retry S` sets it."""
-"""Final states a run shows only once its branch is pushed: its drive leaves it
-``publishing``, the publish step (the next DBOS step) pushes, then sets the state."""
 
 
 def fleet_state(outcome: str) -> str:

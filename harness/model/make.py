@@ -11,10 +11,10 @@ that skips ~4 CPU-s of imports where its test is not about the gateway).
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import cast
 
+from harness import signals
 from harness.model.base import Model, ModelSettings
 from harness.model.inprocess import ScriptedModel
 from harness.model.litellm_model import LitellmModel
@@ -50,5 +50,5 @@ def scripted_in_process(settings: ModelSettings, *, project_root: Path, scope: R
             settings, project_root=project_root, scope=dataclasses.replace(scope, models=None)
         )
     path = resolve(name[len(SCRIPTED_PREFIX) :], project_root)
-    sleep = scope.waits.sleep if scope.waits is not None else time.sleep
+    sleep = scope.waits.sleep if scope.waits is not None else signals.sleep
     return ScriptedModel(path, name=name, sleep=sleep)

@@ -394,7 +394,7 @@ class Retrier:
 
     ctx: CallContext
     deadline_s: float = DEFAULT_DEADLINE_S
-    sleep: Callable[[float], None] = time.sleep
+    sleep: Callable[[float], None] = signals.sleep  # a lost stop ends a back-off too
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
     base_s: float = 1.0

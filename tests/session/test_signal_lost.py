@@ -23,6 +23,7 @@ import pytest
 
 from harness import signals
 from harness.cli import main
+from harness.model.make import scripted_in_process
 from harness.model.names import import_litellm
 from harness.model.policy import CallContext, Retrier
 from tests.session.support import good_turns, init, make_project, passing, steps
@@ -110,8 +111,9 @@ class _LoseTheStop:
         return losing
 
 
-def _run(root: Path, report: Path, hooks: Any) -> int:
-    return main(["-C", str(root), "run", "--quiet", "--report", str(report)], hooks=hooks)
+def _run(root: Path, report: Path, hooks: Any, models: Any = None) -> int:
+    argv = ["-C", str(root), "run", "--quiet", "--report", str(report)]
+    return main(argv, hooks=hooks, models=models)
 
 
 def _project(tmp_path: Path) -> Path:
@@ -191,18 +193,49 @@ def test_an_ignored_ctrl_c_stays_ignored() -> None:
 
 # The dropped interrupt is printed by Python as unraisable: that is the case under test.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_a_stop_lost_before_the_model_s_thinking_ends_the_thinking(tmp_path: Path) -> None:
+@pytest.mark.parametrize("models", [None, scripted_in_process], ids=["gateway", "in-process"])
+def test_a_stop_lost_before_the_model_s_thinking_ends_the_thinking(
+    tmp_path: Path, models: Any
+) -> None:
     # Lost before the call began, no interrupt ends the call's own wait: the model thinks a
-    # minute here (a real one: until it answers). The wait ends on the stop asked instead.
+    # minute here (a real one: until it answers). The wait ends on the stop asked instead,
+    # through litellm's scripted provider and through the in-process scripted model alike.
     turns = good_turns(1)
     turns[0] = {**turns[0], "latency_s": 60}
     root = make_project(tmp_path / "p", count=1, sessions={1: turns})
     init(root)
     report = tmp_path / "report.json"
-    code = _run(root, report, _LoseTheStop("llm", _stop_inside_a_finalizer))
+    code = _run(root, report, _LoseTheStop("llm", _stop_inside_a_finalizer), models)
     data = json.loads(report.read_text())
     assert code == 128 + signal.SIGTERM, data
     assert data["outcome"] == "interrupted" and data["resumable"] is True
     (llm,) = [s for s in steps(root) if s.kind == "llm" and s.session == 1]
     assert llm.status == "started"  # left in flight: the resume asks the model again
     assert llm.ended_at is None
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_lost_after_a_failure_is_judged_ends_the_back_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The call failed before any stop; the stop comes while the failure is judged, and is
+    # dropped there: the back-off after it (a minute) ends on the stop asked, no resend.
+    litellm = import_litellm()
+    sent: list[int] = []
+
+    def request() -> str:
+        sent.append(1)
+        raise litellm.RateLimitError(message="slow down", llm_provider="openai", model="m")
+
+    retrier = Retrier(CallContext("m", "openai", "OPENAI_API_KEY"), base_s=60.0)
+    judge = retrier._after_failure
+
+    def judged_losing_the_stop(exc: Exception, start: float) -> float:
+        _stop_inside_a_finalizer()
+        return judge(exc, start)
+
+    monkeypatch.setattr(retrier, "_after_failure", judged_losing_the_stop)
+    with pytest.raises(signals.Terminated) as caught, signals.interruptible():
+        retrier.call(request)
+    assert caught.value.signum == signal.SIGTERM
+    assert sent == [1]

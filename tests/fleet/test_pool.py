@@ -2,7 +2,7 @@
 (``harness.journal.postgres.pool``): each running run held two of its own (its journal,
 its question queue), so 2,000 runs needed max_connections > 4,000.
 
-A real `harness fleet worker --runs 50 --connections 4` on a real PostgreSQL drives 50
+A real `harness fleet worker --runs 30 --connections 4` on a real PostgreSQL drives 30
 runs of a scripted project whose model answers after a few seconds, all at once. Sampled
 throughout, the database's connections of each kind never exceed that kind's ceiling in
 the worker, a constant whatever its runs (:data:`CEILINGS`: the fleet's tables, DBOS, its
@@ -28,7 +28,10 @@ from tests.fleet.support import Fleet, all_in, llm_attempts, new_database, scrip
 
 pytestmark = pytest.mark.slow
 
-RUNS = 50
+RUNS = 30
+"""The fewest runs whose count is above the ceilings' sum (29): a connection per run would
+break the sum and, far sooner, its kind's ceiling (24 runs at once against 5). Runs past
+that repeated the same case: 50 were 20 more runs of the same project (~0.8 CPU-s each)."""
 CONNECTIONS = 4
 LOCKS = 1  # the pool's lock connection: every run's advisory lock
 OWN = 1  # this test's FleetDb: one thread asks, one connection

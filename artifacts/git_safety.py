@@ -32,6 +32,7 @@ harness never calls a git alias (git does not let an alias shadow a built-in com
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -364,7 +365,9 @@ class ConfigChecks:
     refusal, and a verdict counts only while every file holds exactly the bytes it judged.
 
     It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
-    removed to ``say`` (a run's: its events; None: on stderr).
+    removed to ``say`` (a run's: its events; None: on stderr); and the trees it built
+    (:meth:`keep_tree`): a tree's id is a function of its base and entries, so the same
+    ones again name the same tree, whatever changed on disk since.
     """
 
     LIMIT = 256  # repositories remembered; then it starts over
@@ -375,6 +378,7 @@ class ConfigChecks:
         self._lock = threading.Lock()
         # root -> None once swept whole, then its Sweep and the lock its git calls hold
         self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
+        self._trees: dict[tuple[str, str | None, bytes], str] = {}
 
     def clear(self, root: Path) -> list[str]:
         """Remove what git would block on in ``root``'s work tree; their paths.
@@ -402,6 +406,19 @@ class ConfigChecks:
         with lock:
             return sweep.clear(_sweep_git)
 
+    def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:
+        """The tree :meth:`keep_tree` kept for ``base`` and these index records in ``root``."""
+        with self._lock:
+            return self._trees.get(_tree_key(root, base, entries))
+
+    def keep_tree(self, root: Path, base: str | None, entries: bytes, tree: str) -> None:
+        """Keep ``tree``: what ``base`` (a commit or tree id; None: empty) became in
+        ``root``'s object store with these ``update-index --index-info`` records."""
+        with self._lock:
+            if len(self._trees) >= self.LIMIT:
+                self._trees.clear()
+            self._trees[_tree_key(root, base, entries)] = tree
+
     def check(self, root: Path) -> None:
         """:func:`check_config`, skipped when the config files hold the bytes of the last
         clean verdict's."""
@@ -421,6 +438,10 @@ class ConfigChecks:
             if len(self._clean) >= self.LIMIT:
                 self._clean.clear()
             self._clean[key] = files.digest
+
+
+def _tree_key(root: Path, base: str | None, entries: bytes) -> tuple[str, str | None, bytes]:
+    return str(Path(root).absolute()), base, hashlib.sha256(entries).digest()
 
 
 def _sweep_git(root: Path, *args: str, check: bool = True, clear: bool = False) -> str:

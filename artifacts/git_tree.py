@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -39,6 +40,7 @@ Git = Callable[..., subprocess.CompletedProcess[bytes]]  # run_git bound to one 
 
 ZERO = "0" * 40
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 def _git(root: Path, checks: ConfigChecks | None) -> Git:
@@ -69,21 +71,28 @@ def build_tree(
 ) -> tuple[str, dict[str, str]]:
     """The tree ``base`` (a commit or tree; None: empty) becomes with ``paths`` as on disk
     (a deleted one removed) and ``blobs`` as given: (tree sha, blob sha of each of
-    ``blobs``). Only objects are written; GitError on any failure."""
+    ``blobs``). Only objects are written; GitError on any failure.
+
+    Every file and blob is hashed by one ``git hash-object`` and the private index takes
+    them all in one ``git update-index`` (a blob after the files: it wins over a path of
+    the same name). A tree is a function of its base and its entries: ``checks`` (a run's)
+    keeps the tree each (base, entries) gave, and the same ones again are not built twice
+    (the files are still hashed anew each time)."""
     git = _git(root, checks)
+    entries, shas = _entries(git, root, paths, blobs)
+    kept = checks if checks is not None and (base is None or _OBJECT_ID.fullmatch(base)) else None
+    known = kept.tree_built(root, base, entries) if kept is not None else None
+    if known is not None:
+        return known, shas
     with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if base is not None:
             git("read-tree", base, env=env)
-        if paths:
-            entries = index_entries(git, root, paths)
+        if entries:
             git("update-index", "-z", "--index-info", input=entries, env=env)
-        shas: dict[str, str] = {}
-        for path, data in blobs.items():
-            hashed = git("hash-object", "-w", "--no-filters", "--stdin", input=data)
-            shas[path] = hashed.stdout.decode().strip()
-            git("update-index", "--add", "--cacheinfo", f"100644,{shas[path]},{path}", env=env)
         tree = git("write-tree", env=env).stdout.decode().strip()
+    if kept is not None:  # a named base (a ref) can move: only an object id's tree is kept
+        kept.keep_tree(root, base, entries, tree)
     return tree, shas
 
 
@@ -98,6 +107,14 @@ def index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
     following a link (:func:`_read_entry`), and git hashes that copy: a process the agent
     left running can rename, remove or swap a file between the listing and the hashing
     without failing the build or pointing it outside the project."""
+    return _entries(git, root, paths, {})[0]
+
+
+def _entries(
+    git: Git, root: Path, paths: list[str], blobs: dict[str, bytes]
+) -> tuple[bytes, dict[str, str]]:
+    """:func:`index_entries` for ``paths``, then a 100644 record for each of ``blobs``
+    (hashed in the same ``git hash-object``); and each blob's sha."""
     modes: dict[str, str] = {}
     shas: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="harness-blobs-") as tmp:
@@ -110,11 +127,24 @@ def index_entries(git: Git, root: Path, paths: list[str]) -> bytes:
             else:  # a link's blob is its target's bytes: its copy is hashed with the files
                 modes[path] = read
                 copies.append((path, copy))
-        if copies:
-            listing = b"".join(os.fsencode(copy) + b"\n" for _, copy in copies)
+        given: list[str] = []
+        for data in blobs.values():
+            copy = str(Path(tmp) / f"blob{len(given)}")
+            Path(copy).write_bytes(data)
+            given.append(copy)
+        listed = [copy for _, copy in copies] + given
+        hashed: list[str] = []
+        if listed:
+            listing = b"".join(os.fsencode(copy) + b"\n" for copy in listed)
             out = git("hash-object", "-w", "--no-filters", "--stdin-paths", input=listing)
-            shas.update(zip([p for p, _ in copies], out.stdout.decode().split(), strict=True))
-    return b"".join(f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths)
+            hashed = out.stdout.decode().split()
+            if len(hashed) != len(listed):
+                raise GitError(f"git hash-object gave {len(hashed)} ids for {len(listed)} files")
+    shas.update(zip([p for p, _ in copies], hashed[: len(copies)], strict=True))
+    kept = dict(zip(blobs, hashed[len(copies) :], strict=True))
+    records = [f"{modes[p]} {shas[p]}\t".encode() + os.fsencode(p) + b"\0" for p in paths]
+    records += [f"100644 {kept[p]}\t".encode() + os.fsencode(p) + b"\0" for p in blobs]
+    return b"".join(records), kept
 
 
 LINK = "120000"

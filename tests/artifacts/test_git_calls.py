@@ -3,6 +3,7 @@ commits, HEAD's feature list one `git cat-file`, a commit asks for HEAD once."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from artifacts import git_commit
 from artifacts.git import GitRepo
 from artifacts.git_commit import commit_exact
 from artifacts.git_safety import ConfigChecks
+from artifacts.git_tree import build_tree
 from harness.errors import GitError
 from session.sentinel import check_against_head
 
@@ -121,3 +123,59 @@ def test_a_tree_holding_other_bytes_for_a_blob_is_not_committed(
     with pytest.raises(GitError, match=f"holds other bytes for {forged} "):
         commit_exact(root, "second", paths=["a.txt"], blobs=blobs, protected=[])
     assert GitRepo(root).log(1)[0].sha == head
+
+
+def test_a_commit_hashes_and_indexes_its_files_and_blobs_at_once(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """The work-tree files and harness's blobs are hashed by one `git hash-object` and
+    go into the private index by one `git update-index` (were one of each per blob)."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    (root / "a.txt").write_text("a\n")
+    blobs = {"progress.md": b"# Progress\n", "feature_list.json": b'{"features": [1]}\n'}
+    asked.clear()
+    sha = commit_exact(root, "second", paths=["a.txt"], blobs=blobs, protected=[], checks=checks)
+    assert sha is not None
+    commands = _commands(asked)
+    assert commands.count("hash-object") == 1 and commands.count("update-index") == 1, commands
+    repo = GitRepo(root, checks)
+    assert repo.read_at_head("a.txt") == "a\n"
+    assert repo.read_at_head("progress.md") == "# Progress\n"
+    assert repo.read_at_head("feature_list.json") == '{"features": [1]}\n'
+
+
+def test_a_blob_wins_over_the_file_of_its_path(tmp_path: Path) -> None:
+    """A path both on disk and among the blobs is committed as the blob's bytes."""
+    root = _repo(tmp_path / "p")
+    (root / "feature_list.json").write_text('{"features": ["agent"]}\n')
+    blobs = {"feature_list.json": b'{"features": ["harness"]}\n'}
+    sha = commit_exact(root, "x", paths=["feature_list.json"], blobs=blobs, protected=[])
+    assert sha is not None
+    assert GitRepo(root).read_at_head("feature_list.json") == '{"features": ["harness"]}\n'
+
+
+def test_the_same_tree_is_built_once_a_run(tmp_path: Path, asked: list[tuple[str, ...]]) -> None:
+    """The same base and the same bytes again give the tree built before without building
+    it (the files are hashed anew); other bytes, another base or a ref as the base build."""
+    root = _repo(tmp_path / "p")
+    head = GitRepo(root).log(1)[0].sha
+    checks = ConfigChecks()
+    (root / "a.txt").write_text("a\n")
+    first, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    asked.clear()
+    again, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    assert again == first and _commands(asked) == ["hash-object"]
+    (root / "a.txt").write_text("b\n")
+    asked.clear()
+    other, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    assert other != first and "write-tree" in _commands(asked)
+    shown = subprocess.run(
+        ["git", "-C", root, "cat-file", "blob", f"{other}:a.txt"], capture_output=True
+    )
+    assert shown.stdout == b"b\n"
+    asked.clear()
+    build_tree(root, None, paths=["a.txt"], blobs={}, checks=checks)
+    build_tree(root, "HEAD", paths=["a.txt"], blobs={}, checks=checks)
+    build_tree(root, "HEAD", paths=["a.txt"], blobs={}, checks=checks)
+    assert _commands(asked).count("write-tree") == 3, _commands(asked)

@@ -83,6 +83,8 @@ def commit_exact(
     sha = done.stdout.decode().strip()
     summary = message.split("\n", 1)[0][:200]
     git("update-ref", "-m", f"commit (harness): {summary}", "HEAD", sha, head or ZERO)
+    if checks is not None:
+        checks.moved_head(root, sha)
     return sha
 
 

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
-from artifacts.git_stamp import ConfigFiles, config_files
+from artifacts.git_stamp import ConfigFiles, config_files, head_files
 from artifacts.git_sweep import Sweep
 from harness.errors import GitError, GitRefused
 from harness.hostpath import program, trusted_path
@@ -367,7 +367,8 @@ class ConfigChecks:
     It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
     removed to ``say`` (a run's: its events; None: on stderr); and the trees it built
     (:meth:`keep_tree`): a tree's id is a function of its base and entries, so the same
-    ones again name the same tree, whatever changed on disk since.
+    ones again name the same tree, whatever changed on disk since; and the commit HEAD
+    names (:meth:`head`), under the bytes of the files it was read from.
     """
 
     LIMIT = 256  # repositories remembered; then it starts over
@@ -379,6 +380,7 @@ class ConfigChecks:
         # root -> None once swept whole, then its Sweep and the lock its git calls hold
         self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
         self._trees: dict[tuple[str, str | None, bytes], str] = {}
+        self._heads: dict[str, tuple[bytes, str | None]] = {}  # root -> (digest, commit)
 
     def clear(self, root: Path) -> list[str]:
         """Remove what git would block on in ``root``'s work tree; their paths.
@@ -405,6 +407,34 @@ class ConfigChecks:
         sweep, lock = kept
         with lock:
             return sweep.clear(_sweep_git)
+
+    def head(self, root: Path, ask: Callable[[], str | None]) -> str | None:
+        """The commit HEAD names in ``root``: ``ask()`` (git's answer), kept while the
+        files HEAD resolves from hold the bytes it was read from and only when those bytes
+        name that same commit (:func:`artifacts.git_stamp.head_files`)."""
+        key = str(Path(root).absolute())
+        files = head_files(Path(root))
+        with self._lock:
+            kept = self._heads.get(key)
+            if files is not None and kept is not None and kept[0] == files.digest:
+                return kept[1]
+        sha = ask()
+        if files is not None and files.named == sha:
+            self._keep_head(key, files.digest, sha)
+        return sha
+
+    def moved_head(self, root: Path, sha: str) -> None:
+        """Harness just moved HEAD to commit ``sha`` (its ``update-ref``): kept if the files
+        now name it."""
+        files = head_files(Path(root))
+        if files is not None and files.named == sha:
+            self._keep_head(str(Path(root).absolute()), files.digest, sha)
+
+    def _keep_head(self, key: str, digest: bytes, sha: str | None) -> None:
+        with self._lock:
+            if len(self._heads) >= self.LIMIT:
+                self._heads.clear()
+            self._heads[key] = (digest, sha)
 
     def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:
         """The tree :meth:`keep_tree` kept for ``base`` and these index records in ``root``."""

@@ -94,26 +94,40 @@ def _is_repository(gitdir: Path, common: Path) -> bool:
     )
 
 
-def config_files(root: Path) -> ConfigFiles | None:
-    """The repository's own config files at ``root`` and their bytes, or None (see above)."""
+def _layout(root: Path) -> tuple[list[bytes], Path, Path] | None:
+    """The ``.git`` file's and ``commondir``'s bytes, the git dir and the common dir of the
+    repository at ``root``, as git finds them; None where git would not take it.
+
+    Raises:
+        OSError, _Unexpected: a file that cannot be read as git would read it.
+    """
     dot = root / ".git"
     layout: list[bytes] = []
-    try:
-        if dot.is_dir():
-            gitdir = dot
-        else:  # a worktree or submodule: "gitdir: <path>" (setup.c's read_gitfile_gently)
-            text = _read(dot)
-            if text is None or not text.startswith(b"gitdir: "):
-                return None
-            layout.append(text)
-            gitdir = root / os.fsdecode(text.removeprefix(b"gitdir: ").rstrip(b"\r\n"))
-        common = gitdir
-        pointer = _read(gitdir / "commondir")
-        if pointer is not None:  # setup.c's get_common_dir_noenv: trailing space trimmed
-            layout.append(pointer)
-            common = gitdir / os.fsdecode(pointer.rstrip(b" \t\n\r\v\f"))
-        if not _is_repository(gitdir, common):
+    if dot.is_dir():
+        gitdir = dot
+    else:  # a worktree or submodule: "gitdir: <path>" (setup.c's read_gitfile_gently)
+        text = _read(dot)
+        if text is None or not text.startswith(b"gitdir: "):
             return None
+        layout.append(text)
+        gitdir = root / os.fsdecode(text.removeprefix(b"gitdir: ").rstrip(b"\r\n"))
+    common = gitdir
+    pointer = _read(gitdir / "commondir")
+    if pointer is not None:  # setup.c's get_common_dir_noenv: trailing space trimmed
+        layout.append(pointer)
+        common = gitdir / os.fsdecode(pointer.rstrip(b" \t\n\r\v\f"))
+    if not _is_repository(gitdir, common):
+        return None
+    return layout, gitdir, common
+
+
+def config_files(root: Path) -> ConfigFiles | None:
+    """The repository's own config files at ``root`` and their bytes, or None (see above)."""
+    try:
+        found = _layout(root)
+        if found is None:
+            return None
+        layout, gitdir, common = found
         paths = dict.fromkeys(
             (common / "config", gitdir / "config.worktree", common / "config.worktree")
         )  # once each (the main work tree's gitdir is the common one)
@@ -130,3 +144,84 @@ def config_files(root: Path) -> ConfigFiles | None:
         digest.update(b"P%d:" % len(name) + name)
         digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
     return ConfigFiles(files, digest.digest())
+
+
+@dataclass(frozen=True)
+class HeadFiles:
+    """The files git resolves HEAD from, by their bytes, and the commit they name."""
+
+    digest: bytes  # of the layout and of every path and its bytes (absent ones too)
+    named: str | None  # the object id they name for HEAD; None: an unborn branch
+
+
+_SYMREF = re.compile(rb"ref: (refs/heads/[^\s]+)\n?")
+_OBJECT_ID = re.compile(rb"([0-9a-f]{40}|[0-9a-f]{64})\n?")
+
+
+def _read_ref(path: Path) -> bytes | None:
+    """A loose ref or HEAD as the files backend reads it (refs.c's ``files_read_raw_ref``):
+    a link there is read as a link, so one is not read here at all."""
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise _Unexpected(f"{path}: a symbolic link")
+    except FileNotFoundError:
+        return None
+    return _read(path)
+
+
+def head_files(root: Path) -> HeadFiles | None:
+    """What HEAD names by the bytes of ``HEAD``, its branch's loose ref and
+    ``packed-refs`` (a loose ref wins, as in git), or None when these files are anything
+    but the plain forms: HEAD a branch under ``refs/heads/`` (or a detached object id),
+    the branch an object id in a regular file, or only in ``packed-refs``, or nowhere.
+
+    The digest covers every file git could resolve HEAD from here; the same bytes again
+    name the same object, so an answer git gave that equals :attr:`HeadFiles.named` holds
+    while the digest does."""
+    try:
+        found = _layout(root)
+        if found is None:
+            return None
+        layout, gitdir, common = found
+        head = _read_ref(gitdir / "HEAD")
+        if head is None:
+            return None
+        files: list[tuple[Path, bytes | None]] = [(gitdir / "HEAD", head)]
+        named: str | None
+        symref = _SYMREF.fullmatch(head)
+        if symref is not None:
+            name = symref.group(1)
+            loose = _read_ref(common / os.fsdecode(name))
+            packed = _read(common / "packed-refs")
+            files += [(common / os.fsdecode(name), loose), (common / "packed-refs", packed)]
+            if loose is not None:
+                plain = _OBJECT_ID.fullmatch(loose)
+                if plain is None:
+                    return None  # a symref, a broken ref: git's answer each time
+                named = plain.group(1).decode()
+            else:
+                named = _packed(packed or b"", name)
+        else:
+            plain = _OBJECT_ID.fullmatch(head)
+            if plain is None:
+                return None
+            named = plain.group(1).decode()
+    except (OSError, _Unexpected):
+        return None
+    digest = hashlib.sha256()
+    for part in layout:
+        digest.update(b"L%d:" % len(part) + part)
+    for path, data in files:
+        where = os.fsencode(path)
+        digest.update(b"P%d:" % len(where) + where)
+        digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
+    return HeadFiles(digest.digest(), named)
+
+
+def _packed(packed: bytes, name: bytes) -> str | None:
+    """The object id ``packed-refs`` gives ref ``name``; None when it has none."""
+    for line in packed.split(b"\n"):
+        sha, _, ref = line.partition(b" ")
+        if ref == name and _OBJECT_ID.fullmatch(sha):
+            return sha.decode()
+    return None

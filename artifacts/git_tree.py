@@ -49,9 +49,15 @@ def _git(root: Path, checks: ConfigChecks | None) -> Git:
 
 
 def head_sha(root: Path, checks: ConfigChecks | None = None) -> str | None:
-    """The commit HEAD names, or None in a repository without commits."""
-    done = _git(root, checks)("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
-    return done.stdout.decode().strip() or None
+    """The commit HEAD names, or None in a repository without commits; ``checks`` (a
+    run's) keeps git's answer while HEAD's files are unchanged (:meth:`ConfigChecks.head`)."""
+
+    def ask() -> str | None:
+        git = _git(root, checks)
+        done = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}", check=False)
+        return done.stdout.decode().strip() or None
+
+    return ask() if checks is None else checks.head(root, ask)
 
 
 def tree_of(root: Path, rev: str | None, checks: ConfigChecks | None = None) -> str:

@@ -13,7 +13,7 @@ from artifacts import git_commit
 from artifacts.git import GitRepo
 from artifacts.git_commit import commit_exact
 from artifacts.git_safety import ConfigChecks
-from artifacts.git_tree import build_tree
+from artifacts.git_tree import build_tree, head_sha
 from harness.errors import GitError
 from session.sentinel import check_against_head
 
@@ -74,7 +74,8 @@ def test_a_commit_asks_for_head_once(tmp_path: Path, asked: list[tuple[str, ...]
     assert sha is not None and GitRepo(root, checks).log(1)[0].summary == "second"
     commands = _commands(asked)
     assert commands.count("rev-parse") == 1, commands
-    # The same tree again: no commit, and still one question about HEAD.
+    # The same tree again: no commit, and no question about HEAD (the commit harness just
+    # made is HEAD while its files name it).
     asked.clear()
     assert (
         commit_exact(
@@ -87,7 +88,7 @@ def test_a_commit_asks_for_head_once(tmp_path: Path, asked: list[tuple[str, ...]
         )
         is None
     )
-    assert _commands(asked).count("rev-parse") == 1, _commands(asked)
+    assert _commands(asked).count("rev-parse") == 0, _commands(asked)
 
 
 def test_a_commit_holds_each_blob_at_its_path(tmp_path: Path) -> None:
@@ -179,3 +180,87 @@ def test_the_same_tree_is_built_once_a_run(tmp_path: Path, asked: list[tuple[str
     build_tree(root, "HEAD", paths=["a.txt"], blobs={}, checks=checks)
     build_tree(root, "HEAD", paths=["a.txt"], blobs={}, checks=checks)
     assert _commands(asked).count("write-tree") == 3, _commands(asked)
+
+
+def _git_in(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", root, *args], capture_output=True, check=True)
+    return done.stdout.decode().strip()
+
+
+def _revs(asked: list[tuple[str, ...]]) -> int:
+    return _commands(asked).count("rev-parse")
+
+
+def test_head_is_asked_again_only_when_its_files_change(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """A run's HEAD is git's answer, kept while HEAD, its branch's ref and packed-refs hold
+    the bytes that named it; any other commit, a ref rewritten in place (same size), packed
+    refs or a detached HEAD are asked again and answered right."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    first = _git_in(root, "rev-parse", "HEAD")
+    asked.clear()
+    assert head_sha(root, checks) == first and head_sha(root, checks) == first
+    assert _revs(asked) == 1
+    _git_in(root, "commit", "-q", "--allow-empty", "-m", "the user's")  # behind harness's back
+    second = _git_in(root, "rev-parse", "HEAD")
+    asked.clear()
+    assert head_sha(root, checks) == second and head_sha(root, checks) == second
+    assert _revs(asked) == 1
+    ref = root / ".git" / "refs" / "heads" / "main"
+    ref.write_text(first + "\n")  # in place, the same size
+    assert head_sha(root, checks) == first
+    _git_in(root, "pack-refs", "--all")  # the loose ref gone: packed-refs names it
+    assert not ref.exists() and head_sha(root, checks) == first
+    _git_in(root, "checkout", "-q", "--detach", second)
+    assert head_sha(root, checks) == second
+    asked.clear()
+    assert head_sha(root, checks) == second and _revs(asked) == 0
+
+
+def test_head_through_a_tag_or_a_symref_is_asked_each_time(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """What the files do not name plainly (a branch pointing at a tag, a branch that is a
+    symref) is git's answer each time."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    commit = _git_in(root, "rev-parse", "HEAD")
+    _git_in(root, "tag", "-a", "-m", "t", "v1")
+    tag = _git_in(root, "rev-parse", "v1")
+    (root / ".git" / "refs" / "heads" / "main").write_text(tag + "\n")  # git would refuse
+    asked.clear()
+    assert head_sha(root, checks) == commit and head_sha(root, checks) == commit
+    assert _revs(asked) == 2
+    _git_in(root, "update-ref", "refs/heads/other", commit)
+    (root / ".git" / "refs" / "heads" / "main").write_text("ref: refs/heads/other\n")
+    asked.clear()
+    assert head_sha(root, checks) == commit and head_sha(root, checks) == commit
+    assert _revs(asked) == 2
+
+
+def test_harness_s_own_commit_moves_the_head_it_knows(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """After harness's commit, HEAD is known without asking (the files name that commit)."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    (root / "a.txt").write_text("a\n")
+    sha = commit_exact(root, "second", paths=["a.txt"], blobs={}, protected=[], checks=checks)
+    asked.clear()
+    assert sha is not None and head_sha(root, checks) == sha and _revs(asked) == 0
+    assert _git_in(root, "rev-parse", "HEAD") == sha
+
+
+def test_a_linked_worktree_s_head_is_its_own(tmp_path: Path) -> None:
+    """A linked worktree's HEAD (its git dir's) and branch (the common dir's) are read where
+    git reads them: a commit made there is seen."""
+    root = _repo(tmp_path / "p")
+    linked = tmp_path / "linked"
+    _git_in(root, "worktree", "add", "-q", "-b", "side", str(linked))
+    checks = ConfigChecks()
+    assert head_sha(linked, checks) == head_sha(root, checks) == _git_in(root, "rev-parse", "HEAD")
+    _git_in(linked, "commit", "-q", "--allow-empty", "-m", "on the side")
+    assert head_sha(linked, checks) == _git_in(linked, "rev-parse", "HEAD")
+    assert head_sha(root, checks) != head_sha(linked, checks)

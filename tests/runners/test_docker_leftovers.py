@@ -19,6 +19,7 @@ import pytest
 from runners import Resources
 from runners import docker_reap as reap
 from runners.docker_runner import DockerRunner
+from tests.runners.conftest import busybox_runner, make_project
 
 WRITER = "while :; do date >> beat.txt; sleep 0.05; done"
 LEFTOVERS = {
@@ -48,6 +49,25 @@ def runner(docker_client: Any, busybox_image: str, project: Path) -> Iterator[Do
     runner.close()
 
 
+@pytest.fixture(scope="module")
+def _one_session(
+    docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerRunner]:
+    """One DockerRunner whose session container serves every leftover case in turn, as a
+    session's container serves command after command (each case in its own folder; a case
+    whose leftovers make the runner replace the container leaves the next a new one);
+    close() leaves no container."""
+    root = make_project(tmp_path_factory.mktemp("leftovers") / "project")
+    with busybox_runner(root, busybox_tag, docker_engine) as runner:
+        yield runner
+
+
+@pytest.fixture
+def session_runner(docker_client: Any, _one_session: DockerRunner) -> DockerRunner:
+    """The module's shared runner (``docker_client``: the test is marked docker)."""
+    return _one_session
+
+
 def _stable(path: Path, wait_s: float = 0.5) -> bool:
     before = path.read_bytes() if path.exists() else None
     time.sleep(wait_s)
@@ -63,16 +83,21 @@ def _workload_processes(client: Any, container_id: str) -> list[list[str]]:
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 @pytest.mark.parametrize("leftover", sorted(LEFTOVERS))
 def test_no_process_of_a_command_outlives_it(
-    runner: DockerRunner, docker_client: Any, project: Path, leftover: str, escape: str
+    session_runner: DockerRunner, docker_client: Any, leftover: str, escape: str
 ) -> None:
-    result = runner.run(f"{LEFTOVERS[leftover]} {ESCAPES[escape]}")
+    runner = session_runner
+    case = f"{leftover}-{escape}"  # the case's own folder: its writers' beat.txt
+    folder = runner.root / case
+    folder.mkdir()
+    folder.chmod(0o777)
+    result = runner.run(f"{LEFTOVERS[leftover]} {ESCAPES[escape]}", cwd=case)
     assert "started" in result.stdout, result
     assert result.duration_s < 10 and result.failure is None, result
     assert result.note == reap.NOTE  # the agent is told, in one line
     container = runner.session_container
     assert container is not None
     assert _workload_processes(docker_client, container) == []
-    assert (project / "beat.txt").exists() and _stable(project / "beat.txt")
+    assert (folder / "beat.txt").exists() and _stable(folder / "beat.txt")
     after = runner.run("echo again")
     assert after.stdout == "again\n" and after.note is None, after
 

@@ -11,12 +11,18 @@ import pytest
 
 from runners.disk import RECOUNT_EVERY
 from runners.docker_runner import DockerRunner
-from tests.runners.conftest import project_containers
+from tests.runners.conftest import make_project, project_containers
 
 
 @pytest.fixture
 def state(project: Path) -> Path:
     """The harness's state and a protected acceptance folder, all writable by uid 1000."""
+    return make_state(project)
+
+
+def make_state(project: Path) -> Path:
+    """``project`` with the harness's state and a protected acceptance folder, all
+    writable by uid 1000."""
     (project / ".git" / "hooks").mkdir(parents=True)
     (project / ".git" / "config").write_text("[core]\n")
     (project / ".harness").mkdir()
@@ -29,19 +35,41 @@ def state(project: Path) -> Path:
     return project
 
 
-@pytest.fixture
-def runner(docker_client: Any, busybox_image: str, state: Path) -> Iterator[DockerRunner]:
+def _guarded(root: Path, image: str, client: Any) -> Iterator[DockerRunner]:
     runner = DockerRunner(
-        state,
-        image=busybox_image,
-        client=docker_client,
+        root,
+        image=image,
+        client=client,
         protected=["tests/acceptance"],
         max_file_mb=5,
         disk_mb=20,
     )
     yield runner
     runner.close()
-    assert project_containers(docker_client, state) == []
+    assert project_containers(client, root) == []
+
+
+@pytest.fixture
+def runner(docker_client: Any, busybox_image: str, state: Path) -> Iterator[DockerRunner]:
+    yield from _guarded(state, busybox_image, docker_client)
+
+
+@pytest.fixture(scope="module")
+def _attacked(
+    docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DockerRunner]:
+    """One runner on one state for the attacks on protected paths: each attack fails and
+    its case asserts the whole state unchanged after it, so each case starts from the
+    state the others saw (one that broke in fails there); its session container serves
+    them all, as a session's serves its commands. close() leaves no container."""
+    root = make_state(make_project(tmp_path_factory.mktemp("protect") / "project"))
+    yield from _guarded(root, busybox_tag, docker_engine)
+
+
+@pytest.fixture
+def attacked(docker_client: Any, _attacked: DockerRunner) -> DockerRunner:
+    """The module's shared runner (``docker_client``: the test is marked docker)."""
+    return _attacked
 
 
 def _stable(path: Path, wait_s: float = 0.6) -> bool:
@@ -69,9 +97,10 @@ def _stable(path: Path, wait_s: float = 0.6) -> bool:
     ],
 )
 def test_protected_paths_cannot_be_changed_renamed_or_replaced(
-    runner: DockerRunner, state: Path, attack: str, fresh: bool
+    attacked: DockerRunner, attack: str, fresh: bool
 ) -> None:
-    result = runner.run(f"{attack} && echo BROKE", fresh=fresh)
+    state = attacked.root
+    result = attacked.run(f"{attack} && echo BROKE", fresh=fresh)
     assert "BROKE" not in result.stdout, result.stderr
     assert (state / "feature_list.json").read_text() == '{"passes": false}\n'
     assert (state / ".git" / "config").read_text() == "[core]\n"

@@ -273,7 +273,7 @@ async def test_a_parked_run_answered_in_the_tui_goes_on_on_a_worker(
     asks = [turn(call("ask_human", question="Which colour?")), *good_turns(1)]
     source_dir = scripted_project(tmp_path / "src", count=1, sessions={1: asks}, latency_s=0.0)
     try:
-        fleet.cli("submit", str(source_dir), "--id", "park1")
+        fleet.submit(source_dir, "park1")  # as the command does (tests/fleet/test_cli.py)
         fleet.start_worker("wA", runs=2)
         (row,) = fleet.wait(all_in(("parked", "complete", "failed", "budget")), TAKES_S)
         assert row["state"] == "parked", row

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
-from artifacts.git_stamp import ConfigFiles, config_files, head_files
+from artifacts.git_stamp import ConfigFiles, config_files, head_files, plain_objects
 from artifacts.git_sweep import Sweep
 from harness.errors import GitError, GitRefused
 from harness.hostpath import program, trusted_path
@@ -437,13 +437,18 @@ class ConfigChecks:
             self._heads[key] = (digest, sha)
 
     def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:
-        """The tree :meth:`keep_tree` kept for ``base`` and these index records in ``root``."""
+        """The tree :meth:`keep_tree` kept for ``base`` and these index records in ``root``
+        (never while an object may be read as another: :func:`plain_objects`)."""
+        if not plain_objects(Path(root)):
+            return None
         with self._lock:
             return self._trees.get(_tree_key(root, base, entries))
 
     def keep_tree(self, root: Path, base: str | None, entries: bytes, tree: str) -> None:
         """Keep ``tree``: what ``base`` (a commit or tree id; None: empty) became in
         ``root``'s object store with these ``update-index --index-info`` records."""
+        if not plain_objects(Path(root)):
+            return
         with self._lock:
             if len(self._trees) >= self.LIMIT:
                 self._trees.clear()

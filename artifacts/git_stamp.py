@@ -169,11 +169,35 @@ def _read_ref(path: Path) -> bytes | None:
     return _read(path)
 
 
+def _replaced(common: Path, packed: bytes | None) -> bool:
+    """Whether git may read another object for an id here: a replace ref (loose, packed,
+    or under a base the environment names) or a graft (``git replace``, ``info/grafts``)."""
+    if os.environ.get("GIT_REPLACE_REF_BASE") is not None:
+        return True
+    if os.path.lexists(common / "refs" / "replace") or os.path.lexists(common / "info" / "grafts"):
+        return True
+    return packed is not None and b" refs/replace/" in packed
+
+
+def plain_objects(root: Path) -> bool:
+    """Whether the repository at ``root`` reads every object id as its own object (no
+    replace ref, no graft): then what an id holds, and so any answer about it, never
+    changes."""
+    try:
+        found = _layout(root)
+        if found is None:
+            return False
+        return not _replaced(found[2], _read(found[2] / "packed-refs"))
+    except (OSError, _Unexpected):
+        return False
+
+
 def head_files(root: Path) -> HeadFiles | None:
     """What HEAD names by the bytes of ``HEAD``, its branch's loose ref and
     ``packed-refs`` (a loose ref wins, as in git), or None when these files are anything
     but the plain forms: HEAD a branch under ``refs/heads/`` (or a detached object id),
-    the branch an object id in a regular file, or only in ``packed-refs``, or nowhere.
+    the branch an object id in a regular file, or only in ``packed-refs``, or nowhere;
+    and no object replaced (:func:`plain_objects`).
 
     The digest covers every file git could resolve HEAD from here; the same bytes again
     name the same object, so an answer git gave that equals :attr:`HeadFiles.named` holds
@@ -184,7 +208,8 @@ def head_files(root: Path) -> HeadFiles | None:
             return None
         layout, gitdir, common = found
         head = _read_ref(gitdir / "HEAD")
-        if head is None:
+        packed = _read(common / "packed-refs")
+        if head is None or _replaced(common, packed):
             return None
         files: list[tuple[Path, bytes | None]] = [(gitdir / "HEAD", head)]
         named: str | None
@@ -192,7 +217,6 @@ def head_files(root: Path) -> HeadFiles | None:
         if symref is not None:
             name = symref.group(1)
             loose = _read_ref(common / os.fsdecode(name))
-            packed = _read(common / "packed-refs")
             files += [(common / os.fsdecode(name), loose), (common / "packed-refs", packed)]
             if loose is not None:
                 plain = _OBJECT_ID.fullmatch(loose)

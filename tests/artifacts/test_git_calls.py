@@ -264,3 +264,25 @@ def test_a_linked_worktree_s_head_is_its_own(tmp_path: Path) -> None:
     _git_in(linked, "commit", "-q", "--allow-empty", "-m", "on the side")
     assert head_sha(linked, checks) == _git_in(linked, "rev-parse", "HEAD")
     assert head_sha(root, checks) != head_sha(linked, checks)
+
+
+def test_nothing_is_kept_while_an_object_is_replaced(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """A replace ref (`git replace`) makes git read another object for an id: a tree built
+    before one is built again (as git reads the base now), and HEAD is asked each time."""
+    root = _repo(tmp_path / "p")
+    head = _git_in(root, "rev-parse", "HEAD")
+    checks = ConfigChecks()
+    (root / "a.txt").write_text("a\n")
+    before, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    assert head_sha(root, checks) == head
+    empty = _git_in(root, "hash-object", "-t", "tree", "/dev/null")
+    _git_in(root, "replace", head, _git_in(root, "commit-tree", empty, "-m", "other"))
+    asked.clear()
+    after, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    assert after != before and "write-tree" in _commands(asked)
+    assert _git_in(root, "ls-tree", "--name-only", after) == "a.txt"
+    asked.clear()
+    assert head_sha(root, checks) == head and head_sha(root, checks) == head
+    assert _revs(asked) == 2

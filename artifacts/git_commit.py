@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from artifacts.git_identity import commit_env, with_trailer
 from artifacts.git_locks import clear_stale_locks
-from artifacts.git_tree import ZERO, Git, _git, build_tree, head_sha
+from artifacts.git_tree import _OBJECT_ID, ZERO, Git, _git, build_tree, head_sha
 from harness.errors import CommitPending, GitError
 
 if TYPE_CHECKING:
@@ -125,9 +125,18 @@ def _check_tree(
 def committed_blob(
     root: Path, rev: str, path: str, checks: ConfigChecks | None = None
 ) -> bytes | None:
-    """The bytes of ``path`` at ``rev``; None if it is not there."""
-    done = _git(root, checks)("cat-file", "blob", f"{rev}:{path}", check=False)
-    return done.stdout if done.returncode == 0 else None
+    """The bytes of ``path`` at ``rev``; None if it is not there. With ``checks`` (a
+    run's), ``HEAD`` is the commit it names (:func:`head_sha`) and an answer about one
+    commit is kept (:meth:`ConfigChecks.at_commit`)."""
+
+    def ask(at: str) -> bytes | None:
+        done = _git(root, checks)("cat-file", "blob", f"{at}:{path}", check=False)
+        return done.stdout if done.returncode == 0 else None
+
+    commit = head_sha(root, checks) if checks is not None and rev == "HEAD" else rev
+    if checks is None or commit is None or not _OBJECT_ID.fullmatch(commit):
+        return ask(rev)  # no run, no commit at HEAD, or a name that can move: git's answer
+    return checks.at_commit(root, ("blob", commit, path), lambda: ask(commit))
 
 
 def sync_index(root: Path, paths: list[str], checks: ConfigChecks | None = None) -> None:

@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar, cast
 
 from artifacts.git_blockers import WORK_TREE_READERS, clear_blockers
 from artifacts.git_stamp import ConfigFiles, config_files, head_files, plain_objects
@@ -357,6 +358,11 @@ def _judged(root: Path, entries: list[tuple[str, str]]) -> list[DangerousKey]:
     return found
 
 
+_T = TypeVar("_T")
+KEPT_BYTES = 1 << 20
+"""The largest answer :meth:`ConfigChecks.at_commit` keeps."""
+
+
 class ConfigChecks:
     """Clean verdicts of :func:`check_config`, each kept under the digest of the config files'
     bytes it was read from (:func:`artifacts.git_stamp.config_files`).
@@ -381,6 +387,7 @@ class ConfigChecks:
         self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
         self._trees: dict[tuple[str, str | None, bytes], str] = {}
         self._heads: dict[str, tuple[bytes, str | None]] = {}  # root -> (digest, commit)
+        self._answers: dict[tuple[str, tuple[str, ...]], object] = {}
 
     def clear(self, root: Path) -> list[str]:
         """Remove what git would block on in ``root``'s work tree; their paths.
@@ -435,6 +442,27 @@ class ConfigChecks:
             if len(self._heads) >= self.LIMIT:
                 self._heads.clear()
             self._heads[key] = (digest, sha)
+
+    def at_commit(self, root: Path, question: tuple[str, ...], ask: Callable[[], _T]) -> _T:
+        """``ask()``: git's answer to ``question``, which names the object ids it is about
+        (a commit's blob, a tree's listing). The same ids hold the same objects, so the
+        answer is kept while no object may be read as another (:func:`plain_objects`,
+        looked at before and after git's answer); bytes over :data:`KEPT_BYTES` are not."""
+        if not plain_objects(Path(root)):
+            return ask()
+        key = (str(Path(root).absolute()), question)
+        with self._lock:
+            if key in self._answers:
+                return cast(_T, self._answers[key])
+        answer = ask()
+        if isinstance(answer, bytes) and len(answer) > KEPT_BYTES:
+            return answer
+        if plain_objects(Path(root)):
+            with self._lock:
+                if len(self._answers) >= self.LIMIT:
+                    self._answers.clear()
+                self._answers[key] = answer
+        return answer
 
     def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:
         """The tree :meth:`keep_tree` kept for ``base`` and these index records in ``root``

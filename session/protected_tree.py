@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artifacts.git_safety import run_git
+from artifacts.git_tree import head_sha
 from harness import walk
 
 if TYPE_CHECKING:
@@ -47,15 +48,23 @@ def _identity(info: os.stat_result) -> Identity:
 
 
 def head_files(root: Path, paths: list[str], checks: ConfigChecks | None = None) -> set[str]:
-    """The paths HEAD holds under ``paths`` (files, links, submodules)."""
+    """The paths HEAD holds under ``paths`` (files, links, submodules); with ``checks`` (a
+    run's), HEAD is the commit it names and the listing of one commit is kept."""
 
-    done = run_git(
-        root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD", "--", *paths,
-        env={"GIT_LITERAL_PATHSPECS": "1"}, check=False, checks=checks,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return set()  # no HEAD yet: nothing is committed, every entry is an extra
-    return {name.decode("utf-8", "surrogateescape") for name in done.stdout.split(b"\0") if name}
+    def ask(rev: str) -> frozenset[str]:
+        done = run_git(
+            root, "ls-tree", "-r", "-z", "--name-only", "--full-tree", rev, "--", *paths,
+            env={"GIT_LITERAL_PATHSPECS": "1"}, check=False, checks=checks,
+        )  # fmt: skip
+        if done.returncode != 0:
+            return frozenset()  # no HEAD yet: nothing is committed, every entry is an extra
+        names = done.stdout.split(b"\0")
+        return frozenset(name.decode("utf-8", "surrogateescape") for name in names if name)
+
+    head = head_sha(root, checks) if checks is not None else None
+    if checks is None or head is None:
+        return set(ask("HEAD"))
+    return set(checks.at_commit(root, ("ls-tree", head, *paths), lambda: ask(head)))
 
 
 def extras(root: Path, paths: list[str], checks: ConfigChecks | None = None) -> dict[str, Identity]:

@@ -1,5 +1,6 @@
 """harness's own git asks each question once: a log is one `git log` where there are
-commits, HEAD's feature list one `git cat-file`, a commit asks for HEAD once."""
+commits, HEAD's feature list one `git cat-file` for each commit HEAD names, a commit asks
+for HEAD once, a run builds a tree once."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import pytest
 
 from artifacts import git_commit
 from artifacts.git import GitRepo
-from artifacts.git_commit import commit_exact
+from artifacts.git_commit import commit_exact, committed_blob
 from artifacts.git_safety import ConfigChecks
 from artifacts.git_tree import build_tree, head_sha
 from harness.errors import GitError
+from session.protected_tree import head_files
 from session.sentinel import check_against_head
 
 
@@ -55,7 +57,12 @@ def test_head_s_feature_list_is_one_git_command(
     (root / "feature_list.json").write_text('{"features": [], "x": 1}\n')
     asked.clear()
     check_against_head(root, checks)
-    assert _commands(asked) == ["cat-file"]
+    assert _commands(asked) == []  # HEAD's bytes, read for the same commit before
+    (root / "feature_list.json").write_text('{"features": []}\n')
+    _git_in(root, "commit", "-q", "--allow-empty", "-m", "another commit")
+    asked.clear()
+    check_against_head(root, checks)
+    assert _commands(asked) == ["rev-parse", "cat-file"]  # HEAD moved: asked again
 
 
 def test_a_commit_asks_for_head_once(tmp_path: Path, asked: list[tuple[str, ...]]) -> None:
@@ -286,3 +293,33 @@ def test_nothing_is_kept_while_an_object_is_replaced(
     asked.clear()
     assert head_sha(root, checks) == head and head_sha(root, checks) == head
     assert _revs(asked) == 2
+
+
+def test_head_s_feature_list_is_read_once_a_commit(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """HEAD's blob and HEAD's listing of the protected paths are read once for each commit
+    HEAD names (a run read the feature list at HEAD 6 times a session); another commit, of
+    the user's, is read anew."""
+    root = _repo(tmp_path / "p")
+    (root / "tests").mkdir()
+    (root / "tests" / "t.sh").write_text("true\n")
+    _git_in(root, "add", "tests")
+    _git_in(root, "commit", "-q", "-m", "tests")
+    checks = ConfigChecks()
+    asked.clear()
+    for _ in range(3):
+        assert committed_blob(root, "HEAD", "feature_list.json", checks) == b'{"features": []}\n'
+        assert head_files(root, ["tests", "feature_list.json"], checks) == {
+            "tests/t.sh",
+            "feature_list.json",
+        }
+    assert _commands(asked) == ["rev-parse", "cat-file", "ls-tree"], _commands(asked)
+    (root / "feature_list.json").write_text('{"features": [], "x": 1}\n')
+    _git_in(root, "rm", "-q", "tests/t.sh")
+    _git_in(root, "commit", "-q", "-am", "the user's")
+    assert (
+        committed_blob(root, "HEAD", "feature_list.json", checks) == b'{"features": [], "x": 1}\n'
+    )
+    assert head_files(root, ["tests", "feature_list.json"], checks) == {"feature_list.json"}
+    assert committed_blob(root, "HEAD", "nothing.txt", checks) is None

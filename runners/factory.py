@@ -29,6 +29,7 @@ def make_runner(
     hidden: list[str] | None = None,
     carry: dict[str, Path] | None = None,
     hide: list[str] | None = None,
+    client: Any | None = None,
 ) -> Runner:
     """The runner that ``config.kind`` names ("docker", "bwrap", "local" or "auto").
 
@@ -43,7 +44,8 @@ def make_runner(
     binds read-only at these places of the project (a clean checkout's carried
     dependencies); ``hide`` the ``[protect] hide`` patterns of files declared secret
     (with ``.env`` files, always): a sandbox covers those it finds (the local runner
-    cannot, and says so).
+    cannot, and says so). ``client``: a Docker engine client a Docker runner uses instead
+    of connecting anew (a check's runner reuses the session runner's).
 
     Raises:
         RunnerError: the runner named cannot run (for "auto": neither Docker nor bwrap).
@@ -72,7 +74,8 @@ def make_runner(
             suggestion='Set runner.kind to "auto", "docker", "bwrap" or "local" in harness.toml.',
         )
     try:
-        return _docker(config, project_root, resources, labels, kind, protected, sandboxed)
+        engine = {**sandboxed, "client": client}
+        return _docker(config, project_root, resources, labels, kind, protected, engine)
     except RunnerError as docker_error:
         if kind == "docker":
             raise

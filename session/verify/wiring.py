@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import ConfigError, RunnerError
 from harness.model.make import make_model
@@ -51,6 +51,7 @@ def check_runners(
     settings = config.runner.model_copy(update={"kind": kind})
     # In a check's sandbox the hidden files are there (the check needs them), read-only.
     protected = [*config.protect.paths, *config.verify.hidden]
+    client = _engine_client(runner) if kind == "docker" else None
 
     def make(folder: Path, carry: dict[str, Path]) -> Runner:
         if kind == "local":  # not a sandbox: the carried paths are links into the project
@@ -64,10 +65,23 @@ def check_runners(
             carry = {}
         labels = {"harness.run": run_id, "harness.role": "check"}
         return make_runner(
-            settings, folder, labels=labels, protected=protected, carry=carry, environ=environ
+            settings,
+            folder,
+            labels=labels,
+            protected=protected,
+            carry=carry,
+            environ=environ,
+            client=client,
         )
 
     return make
+
+
+def _engine_client(runner: Runner) -> Any:
+    """The session runner's Docker engine client (None for the other kinds): a check's
+    runner reuses it rather than connecting anew (a new client and a ping) per checkout."""
+    inner = getattr(runner, "inner", runner)  # a WaitedRunner's runner
+    return getattr(inner, "client", None)
 
 
 def build_evaluator(

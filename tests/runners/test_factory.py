@@ -7,12 +7,14 @@ from typing import Any
 
 import pytest
 
-from artifacts.config import RunnerConfig
+from artifacts.config import HarnessConfig, RunnerConfig
 from harness.errors import RunnerError
-from runners import Resources
+from runners import Resources, docker_support
 from runners.bwrap import BubblewrapRunner, bwrap_version
 from runners.factory import make_runner
 from runners.local import LocalRunner
+from runners.waited import WaitedRunner
+from session.verify.wiring import check_runners
 
 
 def test_local_kind_gives_the_local_runner(tmp_path: Path) -> None:
@@ -102,6 +104,48 @@ def test_auto_with_an_engine_and_the_image_gives_docker(
         assert runner.run("echo hi").stdout == "hi\n"
     finally:
         runner.close()
+
+
+class _Inline:
+    """Waits that run offloaded work on the caller's thread."""
+
+    def offload(self, work: Any) -> Any:
+        return work()
+
+
+def test_a_checks_runner_reuses_the_docker_session_runners_engine_client(
+    docker_client: Any,
+    busybox_image: str,
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A runner on a check's checkout uses the session runner's engine client: no new
+    client and ping (docker_support.connect) per checkout."""
+    config = HarnessConfig(runner=RunnerConfig(kind="docker", image=busybox_image))
+    session = make_runner(config.runner, project, labels={})
+    connects: list[float] = []
+    real_connect = docker_support.connect
+
+    def counted(timeout_s: float = 30.0) -> Any:
+        connects.append(timeout_s)
+        return real_connect(timeout_s)
+
+    monkeypatch.setattr(docker_support, "connect", counted)
+    checkout = tmp_path / "checkout"
+    checkout.mkdir(mode=0o777)
+    checkout.chmod(0o777)
+    try:
+        for wrapped in (session, WaitedRunner(session, _Inline())):  # type: ignore[arg-type]
+            check = check_runners(config, wrapped, "r1")(checkout, {})
+            try:
+                assert check.client is session.client  # type: ignore[attr-defined]
+                assert check.run("echo checked", fresh=True).stdout == "checked\n"
+            finally:
+                check.close()
+        assert connects == []
+    finally:
+        session.close()
 
 
 @needs_bwrap

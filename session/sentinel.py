@@ -75,11 +75,12 @@ class Sentinel:
             found = os.fstat(fd)
             if not stat.S_ISREG(found.st_mode):
                 return NOT_REGULAR
-            # Its size and a byte more in one read: a shorter answer is the file's end (a
-            # regular file's read stops short only there), so no second read asks for it;
-            # a longer one is a file grown since fstat: read on to its end.
+            # Its size and a byte more in one read: exactly its size is the whole file, so
+            # no second read asks for its end. Anything else reads on to the end: a byte
+            # more is a file grown since fstat; fewer, a file cut short since, or a read
+            # Linux capped (one read returns at most 0x7ffff000 bytes, just under 2 GiB).
             data = os.read(fd, found.st_size + 1)
-            if len(data) <= found.st_size:
+            if len(data) == found.st_size:
                 return data
             chunks = [data]
             while chunk := os.read(fd, 1 << 20):

@@ -171,12 +171,8 @@ def serve(
     asked: dict[str, tuple[float, float]] = {}  # lost peers whose drives were taken
     try:
         while not stop.wait(BEAT_S):
-            row.heartbeat = time.time()
             try:
-                _fence_if_lost(db, state)
-                db.beat(row)
-                _watch_cancels(db, state)
-                _recover_lost(db, client, worker_id, version, lost_after_s, state.mark, asked)
+                _beat(db, client, state, row, lost_after_s, asked)
             except Exception as error:  # the database is away: go on, beat again later
                 print(f"harness fleet worker {worker_id}: {error}", file=sys.stderr, flush=True)
     finally:
@@ -223,11 +219,27 @@ def _refuse_live_twin(db: FleetDb, worker_id: str, lost_after_s: float) -> None:
                 )
 
 
-def _fence_if_lost(db: FleetDb, state: Any) -> None:
+def _beat(
+    db: FleetDb, client: Any, state: Any, row: WorkerRow, lost_after_s: float,
+    asked: dict[str, tuple[float, float]],
+) -> None:  # fmt: skip
+    """One beat of the worker ``row``: fenced if a peer declared it lost, its beat, its
+    runs' cancels, lost peers' drives taken. The fleet's workers are read once for the
+    fence and the recovery (each read them: two identical queries a second per worker)."""
+    row.heartbeat = time.time()
+    workers = db.all_workers()
+    _fence_if_lost(db, state, workers)
+    db.beat(row)
+    _watch_cancels(db, state)
+    _recover_lost(db, client, row.id, row.version, lost_after_s, state.mark, asked, workers=workers)
+
+
+def _fence_if_lost(db: FleetDb, state: Any, workers: list[WorkerRow] | None = None) -> None:
     """A peer declared this worker lost (its beat stalled) and DBOS gave its drives to
     others: every drive running here stops at its next step boundary (DBOS has already
-    handed the workflow over), then the worker beats again as live and takes new drives."""
-    for peer in db.all_workers():
+    handed the workflow over), then the worker beats again as live and takes new drives
+    (``workers``: the fleet's workers as just read, else read here)."""
+    for peer in db.all_workers() if workers is None else workers:
         if peer.id == state.worker_id and peer.state == "lost":
             state.fenced_before = time.time()
             print(
@@ -273,6 +285,7 @@ def _recover_lost(
     lost_after_s: float,
     mark: Callable[[str, str], None] = lambda run_id, event: None,
     asked: dict[str, tuple[float, float]] | None = None,
+    workers: list[WorkerRow] | None = None,
 ) -> list[str]:
     """Peers of this version whose beat stopped (or that stopped): DBOS recovers their
     drives; the first worker to mark a peer lost does it (a conditional update), each
@@ -280,11 +293,12 @@ def _recover_lost(
     until a recovery finds none of its drives left, then once every ``REASK_S`` while it
     stays down (``asked``: the peer -> the last beat of the loss its recovery emptied, and
     when; a peer that beats again and is lost again is a new loss). Before, every worker
-    asked DBOS for the drives of every peer ever lost or stopped each second, forever."""
+    asked DBOS for the drives of every peer ever lost or stopped each second, forever.
+    ``workers``: the fleet's workers as this beat read them, else read here."""
     moved: list[str] = []
     asked = {} if asked is None else asked
     now = time.time()
-    for peer in db.all_workers():
+    for peer in db.all_workers() if workers is None else workers:
         if peer.id == me or peer.version != version:
             continue
         stale = peer.state == "live" and now - peer.heartbeat > lost_after_s

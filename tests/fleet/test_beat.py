@@ -222,3 +222,38 @@ def test_a_peer_still_down_is_asked_for_again_in_a_while(
     finally:
         client.close()
         db.close()
+
+
+def test_a_beat_reads_the_fleet_s_workers_once(tmp_path: Path) -> None:
+    """One beat (``fleet.worker._beat``: the fence, the beat, the cancels, the lost peers)
+    reads the fleet's workers once: the fence and the recovery each read them, two
+    identical queries a second per worker. Both still act on what was read: a lost
+    peer's drives are taken in that beat, and a worker a peer declared lost is fenced."""
+    place = fleet_place(environ={"HARNESS_FLEET_HOME": str(tmp_path / "fleet")})
+    db = FleetDb(place)
+    now, version = time.time(), app_version()
+    state = WorkerState(worker_id="live", place=place, db=db, environ={})
+    me = WorkerRow("live", "default", "h", 1, version, 5, now, now, "live")
+    selects: list[str] = []
+
+    def count(*args: Any) -> None:
+        text = args[2].lstrip()
+        if text.upper().startswith("SELECT") and "harness_fleet_workers" in text:
+            selects.append(text)
+
+    try:
+        db.beat(WorkerRow("gone", "default", "h", 2, version, 5, now - 60, now - 99, "live"))
+        db.sa.event.listen(db.engine, "before_cursor_execute", count)
+        recovered = Recovered(["r1", "r2"])
+        worker._beat(db, recovered, state, me, 10.0, {})
+        assert len(selects) == 1, selects
+        assert {w.id: w.state for w in db.all_workers()}["gone"] == "lost"
+        db.set_worker_state("live", "lost")  # a peer declared this one lost
+        assert state.fenced_before == 0.0
+        selects.clear()
+        worker._beat(db, recovered, state, me, 10.0, {})
+        assert len(selects) == 1, selects
+        assert state.fenced_before > 0.0
+    finally:
+        db.sa.event.remove(db.engine, "before_cursor_execute", count)
+        db.close()

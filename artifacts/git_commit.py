@@ -195,14 +195,16 @@ def commit_retrying(
 
 def sync_to_commit(
     root: Path, sha: str, say: Callable[[str], None], checks: ConfigChecks | None = None
-) -> None:
+) -> list[str]:
     """The user's index takes HEAD's entries for every path commit ``sha`` changed, after
     the stale locks a kill left are cleared (``say`` is told): run again after a kill, it
-    ends in the same index."""
+    ends in the same index. Returns those paths."""
 
     for note in clear_stale_locks(root):
         say(note)
-    sync_index(root, committed_paths(root, sha, checks), checks)
+    paths = committed_paths(root, sha, checks)
+    sync_index(root, paths, checks)
+    return paths
 
 
 def unsynced_paths(root: Path, sha: str, checks: ConfigChecks | None = None) -> list[str]:

@@ -76,6 +76,7 @@ class InitReport:
     features: int
     commit: str | None
     detail: str = ""
+    paths: list[str] | None = None  # what the commit holds, when this process synced it
 
 
 def initialize(
@@ -232,9 +233,9 @@ def _initialise(
         )
     features = load_feature_list(root)
     count = len(features.features)
-    sha = _writeback(root, journal, config, config_text, outcome.final_text, count, scope)
+    sha, paths = _writeback(root, journal, config, config_text, outcome.final_text, count, scope)
     journal.close("complete", {"features": len(features.features), "commit": sha})
-    return InitReport(False, len(features.features), sha)
+    return InitReport(False, len(features.features), sha, paths=paths)
 
 
 def _listing(root: Path, most: int = 10_000) -> list[str]:
@@ -252,9 +253,10 @@ def _writeback(
     plan: str,
     count: int,
     scope: RunScope,
-) -> str | None:
+) -> tuple[str | None, list[str]]:
     """harness.toml, .gitignore, progress entry 0, then the first commit (each checked
-    first; what the commit leaves out, a secret or a too large file, is said on stderr)."""
+    first; what the commit leaves out, a secret or a too large file, is said on stderr);
+    the commit and the paths it holds."""
 
     def write_support_files() -> list[str]:
         written = []
@@ -371,5 +373,5 @@ def _writeback(
     )
     # Live, outside the step: a kill between the commit and the index sync (or inside
     # it) is made good on resume, whether the commit step replays or is recovered.
-    sync_first_commit(root, sha, say=scope.events.notice, checks=checks)
-    return sha
+    paths = sync_first_commit(root, sha, say=scope.events.notice, checks=checks)
+    return sha, paths

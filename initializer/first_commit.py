@@ -148,13 +148,15 @@ def make_first_commit(
 
 def sync_first_commit(
     root: Path, sha: str | None, *, say: Say, checks: ConfigChecks | None = None
-) -> None:
+) -> list[str]:
     """The user's index takes the first commit's files (they would show as staged
     deletions otherwise, and the user's next `git commit` would delete them); run after
-    the commit, live, also when the commit was recovered or replayed."""
+    the commit, live, also when the commit was recovered or replayed. Returns the paths
+    the commit holds (none without one)."""
 
-    if sha is not None:
-        sync_to_commit(root, sha, say=say, checks=checks)
+    if sha is None:
+        return []
+    return sync_to_commit(root, sha, say=say, checks=checks)
 
 
 def report_left_out(say: Say, excluded: list[Excluded]) -> None:

@@ -35,3 +35,16 @@ def test_init_checks_an_unchanged_git_config_once(
     # Once for the first commit's calls, once for the command's own listing of it after.
     assert len(checked) <= 2, len(checked)
     assert len(walked) <= 2, len(walked)
+
+
+def test_init_lists_its_first_commit_once(
+    tmp_path: Path, asked: list[tuple[str, ...]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The paths the first commit holds are asked of git once: the index sync's answer is
+    the one `harness init` names (it asked `git diff-tree` again, after a config check)."""
+    root = make_project(tmp_path / "p", count=1)
+    init(root)
+    listed = [args for args in asked if args[0] == "diff-tree"]
+    assert len(listed) == 1, listed
+    assert "the first commit holds" in capsys.readouterr().out
+    assert len([args for args in asked if args[:2] == ("config", "--file")]) == 1

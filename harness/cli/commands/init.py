@@ -112,7 +112,9 @@ def run(args: argparse.Namespace) -> int:
             f"progress.md; first commit {(report.commit or '')[:10]}"
         )
         if report.commit:
-            print(f"harness init: the first commit holds {_named(root, report.commit)}")
+            print(
+                f"harness init: the first commit holds {_named(root, report.commit, report.paths)}"
+            )
     return 0
 
 
@@ -144,11 +146,13 @@ def _initialise(
     )
 
 
-def _named(root: Path, sha: str, most: int = 20) -> str:
-    """The files a commit took, named (at most ``most``, then how many more)."""
+def _named(root: Path, sha: str, paths: list[str] | None, most: int = 20) -> str:
+    """The files a commit took (``paths``, or git's answer when the caller has none), named
+    (at most ``most``, then how many more)."""
     from artifacts.git_commit import committed_paths
 
-    paths = committed_paths(root, sha)
+    if paths is None:
+        paths = committed_paths(root, sha)
     shown = ", ".join(paths[:most]) + (
         f" and {len(paths) - most:,} more" if len(paths) > most else ""
     )

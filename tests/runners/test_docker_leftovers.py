@@ -19,7 +19,6 @@ import pytest
 from runners import Resources
 from runners import docker_reap as reap
 from runners.docker_runner import DockerRunner
-from tests.runners.conftest import busybox_runner, make_project
 
 WRITER = "while :; do date >> beat.txt; sleep 0.05; done"
 LEFTOVERS = {
@@ -47,25 +46,6 @@ def runner(docker_client: Any, busybox_image: str, project: Path) -> Iterator[Do
     runner = DockerRunner(project, image=busybox_image, client=docker_client)
     yield runner
     runner.close()
-
-
-@pytest.fixture(scope="module")
-def _one_session(
-    docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DockerRunner]:
-    """One DockerRunner whose session container serves every leftover case in turn, as a
-    session's container serves command after command (each case in its own folder; a case
-    whose leftovers make the runner replace the container leaves the next a new one);
-    close() leaves no container."""
-    root = make_project(tmp_path_factory.mktemp("leftovers") / "project")
-    with busybox_runner(root, busybox_tag, docker_engine) as runner:
-        yield runner
-
-
-@pytest.fixture
-def session_runner(docker_client: Any, _one_session: DockerRunner) -> DockerRunner:
-    """The module's shared runner (``docker_client``: the test is marked docker)."""
-    return _one_session
 
 
 def _stable(path: Path, wait_s: float = 0.5) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,25 +11,7 @@ import pytest
 from harness.errors import RunnerError
 from runners import Resources
 from runners.docker_runner import DockerRunner
-from tests.runners.conftest import busybox_runner, make_project, project_containers
-
-
-@pytest.fixture(scope="module")
-def _one_session(
-    docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DockerRunner]:
-    """One DockerRunner on the busybox image, its session container shared by the cases
-    that only look inside it (they neither kill, replace nor reshape it); close() leaves
-    no container."""
-    root = make_project(tmp_path_factory.mktemp("one-session") / "project")
-    with busybox_runner(root, busybox_tag, docker_engine) as runner:
-        yield runner
-
-
-@pytest.fixture
-def session_runner(docker_client: Any, _one_session: DockerRunner) -> DockerRunner:
-    """The module's shared runner (``docker_client``: the test is marked docker)."""
-    return _one_session
+from tests.runners.conftest import project_containers
 
 
 def test_only_loopback_network(session_runner: Any) -> None:

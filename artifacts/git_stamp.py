@@ -28,6 +28,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +122,19 @@ def _layout(root: Path) -> tuple[list[bytes], Path, Path] | None:
     return layout, gitdir, common
 
 
+def _digest(layout: list[bytes], files: Sequence[tuple[Path, bytes | None]]) -> bytes:
+    """The sha256 of the layout's bytes (.git file, commondir) and of each file's path and
+    bytes (an absent one marked as such), each length-prefixed."""
+    digest = hashlib.sha256()
+    for part in layout:
+        digest.update(b"L%d:" % len(part) + part)
+    for path, data in files:
+        where = os.fsencode(path)
+        digest.update(b"P%d:" % len(where) + where)
+        digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
+    return digest.digest()
+
+
 def config_files(root: Path) -> ConfigFiles | None:
     """The repository's own config files at ``root`` and their bytes, or None (see above)."""
     try:
@@ -136,14 +150,7 @@ def config_files(root: Path) -> ConfigFiles | None:
         return None
     if files[0][1] is None:
         return None  # no config at all: git's full answer, as before
-    digest = hashlib.sha256()
-    for part in layout:
-        digest.update(b"L%d:" % len(part) + part)
-    for path, data in files:
-        name = os.fsencode(path)
-        digest.update(b"P%d:" % len(name) + name)
-        digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
-    return ConfigFiles(files, digest.digest())
+    return ConfigFiles(files, _digest(layout, files))
 
 
 @dataclass(frozen=True)
@@ -232,14 +239,7 @@ def head_files(root: Path) -> HeadFiles | None:
             named = plain.group(1).decode()
     except (OSError, _Unexpected):
         return None
-    digest = hashlib.sha256()
-    for part in layout:
-        digest.update(b"L%d:" % len(part) + part)
-    for path, data in files:
-        where = os.fsencode(path)
-        digest.update(b"P%d:" % len(where) + where)
-        digest.update(b"-" if data is None else b"B%d:" % len(data) + data)
-    return HeadFiles(digest.digest(), named)
+    return HeadFiles(_digest(layout, files), named)
 
 
 def _packed(packed: bytes, name: bytes) -> str | None:

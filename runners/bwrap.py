@@ -212,6 +212,11 @@ class BubblewrapRunner:
         self._leaving: list[pids_group.PidsGroup] = []  # groups whose tasks were leaving
         self.shell = program("sh", outside=self.root) or "/bin/sh"
         self._closed = False
+        # Each command's inner bwrap (pid 1 of its sandbox) exits just after the outer one
+        # returns: as the subreaper, this process reaps it at the next command
+        # (reaper.collect). Without it, a harness that is pid 1 (a container started
+        # without --init) would keep one zombie per command for as long as it runs.
+        reaper.adopt_orphans()
 
     def describe(self) -> str:
         network = "network off" if not self.resources.network else "network on"

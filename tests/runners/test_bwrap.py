@@ -424,3 +424,41 @@ def test_the_pids_limit_holds_for_root_by_a_cgroup_removed_after_each_command(
     runner.close()
     mine = f"{pids_group.PREFIX}{os.getpid()}-"
     assert not [p for p in groups.iterdir() if p.name.startswith(mine) and p.name not in before]
+
+
+# A process orphans are re-parented to, running five commands; prints its zombie children.
+REAPED_CHILD = """
+import ctypes, os, sys, time
+from pathlib import Path
+# made the reaper of its orphans by its launcher, as pid 1 of a container is
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+from runners.bwrap import BubblewrapRunner
+runner = BubblewrapRunner(Path(sys.argv[1]))
+for _ in range(5):
+    assert runner.run("true").exit_code == 0
+time.sleep(0.3)  # the last inner bwrap exits ~10 ms after its command
+zombies = 0
+for name in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        text = open(f"/proc/{name}/stat").read()
+    except OSError:
+        continue
+    state, parent = text[text.rindex(")") + 2 :].split()[:2]
+    zombies += state == "Z" and int(parent) == os.getpid()
+print(zombies)
+"""
+
+
+def test_a_harness_its_orphans_come_to_keeps_no_zombie_per_command(project: Path) -> None:
+    """Each command's inner bwrap exits just after the outer one the runner waits for, and
+    goes to the nearest reaper. A harness its orphans come to (made a subreaper by its
+    launcher here; pid 1 of a container started without --init is the same case) reaps
+    it at its next command: at most the last one is left, never one per command (a run of
+    days would fill the pid table). Not run as pid 1 here: a harness in its own PID
+    namespace would share the machine's pids cgroups with the other tests' runners."""
+    argv = [sys.executable, "-c", REAPED_CHILD, str(project)]
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) <= 1, done.stdout

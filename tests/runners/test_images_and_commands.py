@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,9 @@ def test_image_build_of_a_project_dockerfile(
     (tmp_path / "Dockerfile").write_text(
         'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
     )
-    tag = "harness-test-built:latest"
+    # Its own tag: suites sharing one engine (CI beside another run) each build and remove
+    # theirs, never one another's.
+    tag = f"harness-test-built-{uuid.uuid4().hex[:12]}:latest"
     try:
         assert main(["-C", str(tmp_path), "image", "build", "--tag", tag]) == 0
         assert docker_client.images.get(tag).id

@@ -359,6 +359,9 @@ def _judged(root: Path, entries: list[tuple[str, str]]) -> list[DangerousKey]:
 
 
 _T = TypeVar("_T")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+REMEMBERED = 256  # entries each table of ConfigChecks holds; then it starts over
 KEPT_BYTES = 1 << 20
 """The largest answer :meth:`ConfigChecks.at_commit` keeps."""
 
@@ -376,8 +379,6 @@ class ConfigChecks:
     ones again name the same tree, whatever changed on disk since; and the commit HEAD
     names (:meth:`head`), under the bytes of the files it was read from.
     """
-
-    LIMIT = 256  # repositories remembered; then it starts over
 
     def __init__(self, say: Callable[[str], None] | None = None) -> None:
         self.say = say
@@ -401,9 +402,7 @@ class ConfigChecks:
         key = str(Path(root).absolute())
         with self._lock:
             if key not in self._sweeps:
-                if len(self._sweeps) >= self.LIMIT:
-                    self._sweeps.clear()
-                self._sweeps[key] = None
+                _remember(self._sweeps, key, None)
                 kept = None
             else:
                 kept = self._sweeps[key]
@@ -439,9 +438,7 @@ class ConfigChecks:
 
     def _keep_head(self, key: str, digest: bytes, sha: str | None) -> None:
         with self._lock:
-            if len(self._heads) >= self.LIMIT:
-                self._heads.clear()
-            self._heads[key] = (digest, sha)
+            _remember(self._heads, key, (digest, sha))
 
     def at_commit(self, root: Path, question: tuple[str, ...], ask: Callable[[], _T]) -> _T:
         """``ask()``: git's answer to ``question``, which names the object ids it is about
@@ -459,9 +456,7 @@ class ConfigChecks:
             return answer
         if plain_objects(Path(root)):
             with self._lock:
-                if len(self._answers) >= self.LIMIT:
-                    self._answers.clear()
-                self._answers[key] = answer
+                _remember(self._answers, key, answer)
         return answer
 
     def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:
@@ -478,9 +473,7 @@ class ConfigChecks:
         if not plain_objects(Path(root)):
             return
         with self._lock:
-            if len(self._trees) >= self.LIMIT:
-                self._trees.clear()
-            self._trees[_tree_key(root, base, entries)] = tree
+            _remember(self._trees, _tree_key(root, base, entries), tree)
 
     def check(self, root: Path) -> None:
         """:func:`check_config`, skipped when the config files hold the bytes of the last
@@ -498,9 +491,15 @@ class ConfigChecks:
         if files is None:
             return  # git's whole config, read as it was then: nothing to keep it under
         with self._lock:
-            if len(self._clean) >= self.LIMIT:
-                self._clean.clear()
-            self._clean[key] = files.digest
+            _remember(self._clean, key, files.digest)
+
+
+def _remember(table: dict[_K, _V], key: _K, value: _V) -> None:
+    """``table[key] = value``; a table holding :data:`REMEMBERED` entries starts over
+    (the caller holds the lock)."""
+    if len(table) >= REMEMBERED:
+        table.clear()
+    table[key] = value
 
 
 def _tree_key(root: Path, base: str | None, entries: bytes) -> tuple[str, str | None, bytes]:

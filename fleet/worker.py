@@ -228,18 +228,18 @@ def _beat(
     fence and the recovery (each read them: two identical queries a second per worker)."""
     row.heartbeat = time.time()
     workers = db.all_workers()
-    _fence_if_lost(db, state, workers)
+    _fence_if_lost(state, workers)
     db.beat(row)
     _watch_cancels(db, state)
     _recover_lost(db, client, row.id, row.version, lost_after_s, state.mark, asked, workers=workers)
 
 
-def _fence_if_lost(db: FleetDb, state: Any, workers: list[WorkerRow] | None = None) -> None:
+def _fence_if_lost(state: Any, workers: list[WorkerRow]) -> None:
     """A peer declared this worker lost (its beat stalled) and DBOS gave its drives to
     others: every drive running here stops at its next step boundary (DBOS has already
     handed the workflow over), then the worker beats again as live and takes new drives
-    (``workers``: the fleet's workers as just read, else read here)."""
-    for peer in db.all_workers() if workers is None else workers:
+    (``workers``: the fleet's workers as this beat read them)."""
+    for peer in workers:
         if peer.id == state.worker_id and peer.state == "lost":
             state.fenced_before = time.time()
             print(

@@ -72,6 +72,9 @@ def bwrap_version() -> str | None:
             capture_output=True,
             timeout=10,
             check=False,
+            # Its inner bwrap outlives it and is reaped by reaper.collect where this process is
+            # a subreaper, which passes over its own session's processes (Popen's to wait).
+            start_new_session=True,
         )
         version = subprocess.run(
             [path, "--version"], capture_output=True, text=True, timeout=10, check=False
@@ -134,7 +137,10 @@ def _check_owner_can_run(view: View, root: Path) -> None:
         )
     probe = [*view.workload.prefix(), view.bwrap, "--unshare-all", "--ro-bind", "/", "/", "true"]
     try:
-        done = subprocess.run(probe, capture_output=True, timeout=10, check=False)
+        # A session of its own, as bwrap_version's probe: its inner bwrap is an orphan.
+        done = subprocess.run(
+            probe, capture_output=True, timeout=10, check=False, start_new_session=True
+        )
     except (OSError, subprocess.SubprocessError) as error:
         done = subprocess.CompletedProcess(probe, 1, b"", str(error).encode())
     if done.returncode != 0:

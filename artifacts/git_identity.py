@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artifacts.git_safety import run_git
+from artifacts.git_safety import check_config, git_program, run_git
+from artifacts.git_stamp import user_config_files
 
 if TYPE_CHECKING:
     from artifacts.git_safety import ConfigChecks
@@ -42,15 +43,28 @@ def user_identity(
 
 
 def _read_user_config(root: Path, checks: ConfigChecks | None) -> dict[str, str]:
+    """``user.name``/``user.email`` as git reads them at ``root``: asked once while every
+    config file git reads them from holds the same bytes (:func:`user_config_files`; a
+    run commits ~once a step), with ``checks``; without, every time."""
 
-    done = run_git(
-        root, "config", "--get-regexp", r"^user\.(name|email)$", check=False, checks=checks
+    def ask() -> dict[str, str]:
+        done = run_git(
+            root, "config", "--get-regexp", r"^user\.(name|email)$", check=False, checks=checks
+        )
+        values: dict[str, str] = {}
+        for line in done.stdout.decode("utf-8", "replace").splitlines():
+            key, _, value = line.partition(" ")
+            values[key] = value  # the last one git reads wins (system, global, local)
+        return values
+
+    if checks is None:
+        return ask()
+    check_config(root, checks)  # a refusal first, as every git command of harness
+    where = str(Path(root).absolute())
+    found = checks.by_bytes(
+        f"user {where}", lambda: user_config_files(root, git_program(root)), ask
     )
-    values: dict[str, str] = {}
-    for line in done.stdout.decode("utf-8", "replace").splitlines():
-        key, _, value = line.partition(" ")
-        values[key] = value  # the last one git reads wins (system, global, local)
-    return values
+    return dict(found)
 
 
 def commit_env(

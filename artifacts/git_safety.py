@@ -376,8 +376,10 @@ class ConfigChecks:
     It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
     removed to ``say`` (a run's: its events; None: on stderr); and the trees it built
     (:meth:`keep_tree`): a tree's id is a function of its base and entries, so the same
-    ones again name the same tree, whatever changed on disk since; and the commit HEAD
-    names (:meth:`head`), under the bytes of the files it was read from.
+    ones again name the same tree, whatever changed on disk since; the commit HEAD
+    names (:meth:`head`), under the bytes of the files it was read from; and answers kept
+    under a digest of the bytes git reads them from (:meth:`by_bytes`: the user's
+    identity).
     """
 
     def __init__(self, say: Callable[[str], None] | None = None) -> None:
@@ -389,6 +391,7 @@ class ConfigChecks:
         self._trees: dict[tuple[str, str | None, bytes], str] = {}
         self._heads: dict[str, tuple[bytes, str | None]] = {}  # root -> (digest, commit)
         self._answers: dict[tuple[str, tuple[str, ...]], object] = {}
+        self._by_bytes: dict[tuple[str, bytes], object] = {}  # (question, digest) -> answer
 
     def clear(self, root: Path) -> list[str]:
         """Remove what git would block on in ``root``'s work tree; their paths.
@@ -457,6 +460,24 @@ class ConfigChecks:
         if plain_objects(Path(root)):
             with self._lock:
                 _remember(self._answers, key, answer)
+        return answer
+
+    def by_bytes(
+        self, question: str, read: Callable[[], bytes | None], ask: Callable[[], _T]
+    ) -> _T:
+        """``ask()``, kept while ``read()`` (a digest of every byte git reads the answer
+        from; None: not known, asked each time) is what it was before and after git's
+        answer."""
+        digest = read()
+        if digest is None:
+            return ask()
+        with self._lock:
+            if (question, digest) in self._by_bytes:
+                return cast(_T, self._by_bytes[question, digest])
+        answer = ask()
+        if read() == digest:
+            with self._lock:
+                _remember(self._by_bytes, (question, digest), answer)
         return answer
 
     def tree_built(self, root: Path, base: str | None, entries: bytes) -> str | None:

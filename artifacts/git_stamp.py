@@ -28,6 +28,7 @@ import hashlib
 import os
 import re
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,3 +250,57 @@ def _packed(packed: bytes, name: bytes) -> str | None:
         if ref == name and _OBJECT_ID.fullmatch(sha):
             return sha.decode()
     return None
+
+
+_USER_ENV = (
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "GIT_CONFIG_GLOBAL",
+    "GIT_CONFIG_SYSTEM",
+    "GIT_CONFIG_NOSYSTEM",
+)
+"""The environment that decides which global and system config files git reads."""
+
+
+def user_config_files(root: Path, git: str) -> bytes | None:
+    """A digest of everything ``git config`` at ``root`` reads the user's settings from
+    (``user.name``, ``user.email``): the program, the variables that place the global and
+    system files, those files' bytes and the repository's own (:func:`config_files`);
+    None where that set is not known here, so git is asked each time:
+
+    - a ``git`` that is not ``/usr/bin/git`` (whose system file is ``/etc/gitconfig``
+      unless ``GIT_CONFIG_SYSTEM`` names another; elsewhere the file is the build's
+      choice), or macOS (whose ``/usr/bin/git`` hands over to a git with a system file
+      of its own);
+    - no ``HOME``, a relative path, a file that is not a regular file, or one with an ``include``
+      (``include.path``, ``includeIf``: a file the digest would not cover, or a
+      condition on the branch);
+    - the repository's config not readable as git reads it (:func:`config_files`)."""
+    if sys.platform == "darwin" or os.path.realpath(git) != "/usr/bin/git":
+        return None
+    env = [os.environ.get(name) for name in _USER_ENV]
+    home, xdg, global_file, system_file = env[:4]
+    if not home:
+        return None
+    if global_file is not None:
+        paths = [Path(global_file)]
+    else:
+        paths = [Path(xdg or os.path.join(home, ".config")) / "git" / "config"]
+        paths.append(Path(home) / ".gitconfig")
+    paths.append(Path(system_file if system_file is not None else "/etc/gitconfig"))
+    if not all(path.is_absolute() for path in paths):
+        return None  # git would read them from the repository's folder
+    local = config_files(root)
+    if local is None:
+        return None
+    try:
+        files = [(path, _read(path)) for path in paths]
+    except (OSError, _Unexpected):
+        return None
+    if any(b"include" in data.lower() for _, data in [*files, *local.files] if data):
+        return None
+    digest = hashlib.sha256(local.digest + os.fsencode(git))
+    for value in env:
+        digest.update(b"-" if value is None else b"V%d:" % len(value) + os.fsencode(value))
+    digest.update(_digest([], files))
+    return digest.digest()

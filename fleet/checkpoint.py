@@ -48,27 +48,55 @@ def _skipped(path: str) -> bool:
     return path.split("/", 1)[0] in SKIP
 
 
+@dataclass(frozen=True)
+class TreeStatus:
+    """One ``git status`` of a clone: its fingerprint, HEAD's commit and the paths a
+    checkpoint carries, so a checkpoint taken when the fingerprint changed asks git no
+    more (before, ``pack`` ran ``rev-parse``, ``diff`` and ``ls-files`` after it)."""
+
+    mark: str
+    """What changes when the tree or HEAD changes (:func:`fingerprint`)."""
+    head: str
+    """HEAD's commit ("" in a repository without one)."""
+    paths: tuple[str, ...]
+    """Changed against HEAD (both names of a rename) or untracked and not ignored; never
+    under ``.git`` or ``.harness``; sorted."""
+
+
+def tree_status(
+    root: Path, sweep: Sweep | None = None, checks: ConfigChecks | None = None
+) -> TreeStatus:
+    """The clone's status, read by one ``git status`` (``sweep``, ``checks``: see git):
+    the fingerprint is its output with the size, mode and time of each path it names."""
+    out = git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
+              sweep=sweep, checks=checks)  # fmt: skip
+    digest = hashlib.sha256(out.encode())
+    head, paths = "", set()
+    tokens = iter(out.split("\0"))
+    for token in tokens:
+        if token.startswith("# branch.oid ") and token != "# branch.oid (initial)":
+            head = token[len("# branch.oid ") :]
+        named = [_status_path(token)]
+        if token.startswith("2 "):
+            named.append(next(tokens, None))  # a rename's original path
+        for path in named:
+            if path is None or _skipped(path):
+                continue
+            paths.add(path)
+            try:
+                st = os.lstat(root / path)
+            except OSError:
+                digest.update(f"{path}\0gone\0".encode())
+                continue
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mode}\0{st.st_mtime_ns}\0".encode())
+    return TreeStatus(digest.hexdigest(), head, tuple(sorted(paths)))
+
+
 def fingerprint(root: Path, sweep: Sweep | None = None, checks: ConfigChecks | None = None) -> str:
     """What changes when the tree or HEAD changes: git's status (with HEAD's commit) and
     the size, mode and time of each path it names (``sweep``, ``checks``: the clone's,
     see git)."""
-    out = git(root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all",
-              sweep=sweep, checks=checks)  # fmt: skip
-    digest = hashlib.sha256(out.encode())
-    tokens = iter(out.split("\0"))
-    for token in tokens:
-        path = _status_path(token)
-        if token.startswith("2 "):
-            next(tokens, None)  # a rename's original path
-        if path is None or _skipped(path):
-            continue
-        try:
-            st = os.lstat(root / path)
-        except OSError:
-            digest.update(f"{path}\0gone\0".encode())
-            continue
-        digest.update(f"{path}\0{st.st_size}\0{st.st_mode}\0{st.st_mtime_ns}\0".encode())
-    return digest.hexdigest()
+    return tree_status(root, sweep, checks).mark
 
 
 def _status_path(token: str) -> str | None:
@@ -92,15 +120,14 @@ class Packed:
 
 
 def pack(
-    root: Path, base: str, sweep: Sweep | None = None, checks: ConfigChecks | None = None
-) -> Packed:
-    """The checkpoint of ``root`` (a clone whose run started at ``base``)."""
-    head = git(root, "rev-parse", "HEAD")
-    diff = ("diff", "--name-only", "-z", "HEAD")
-    changed = git(root, *diff, sweep=sweep, checks=checks).split("\0")
-    others = ("ls-files", "-z", "--others", "--exclude-standard")
-    untracked = git(root, *others, sweep=sweep, checks=checks).split("\0")
-    paths = sorted({p for p in (*changed, *untracked) if p and not _skipped(p)})
+    root: Path, base: str, sweep: Sweep | None = None, checks: ConfigChecks | None = None,
+    status: TreeStatus | None = None,
+) -> Packed:  # fmt: skip
+    """The checkpoint of ``root`` (a clone whose run started at ``base``), as ``status``
+    found it (the clone's :func:`tree_status`, read now when not given)."""
+    found = status if status is not None else tree_status(root, sweep, checks)
+    head = found.head or git(root, "rev-parse", "HEAD")  # none: rev-parse says why
+    paths = list(found.paths)
     sizes: dict[str, int] = {}
     for path in paths:
         try:

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from artifacts.git_safety import ConfigChecks
 from artifacts.git_sweep import Sweep
-from fleet.checkpoint import fingerprint, pack
+from fleet.checkpoint import pack, tree_status
 from fleet.project import Aside, inline
 from harness.journal.keys import DerivedKeys
 from harness.journal.location import Location
@@ -239,13 +239,14 @@ class Checkpointer:
 
     def __call__(self) -> None:
 
-        mark = self.aside(lambda: fingerprint(self.root, self.sweep, self.checks))
+        status = self.aside(lambda: tree_status(self.root, self.sweep, self.checks))
+        mark = status.mark
         if mark == self.last:
             return
         if not self.last and self._as_marked(mark):
             self.last = mark
             return
-        packed = self.aside(lambda: pack(self.root, self.base, self.sweep, self.checks))
+        packed = self.aside(lambda: pack(self.root, self.base, self.sweep, self.checks, status))
         for path, size in packed.left_out:
             if path not in self.said:
                 self.said.add(path)

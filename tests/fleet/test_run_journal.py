@@ -5,6 +5,7 @@ last work-tree checkpoint is read back checked against its digest."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,44 @@ def test_a_drive_on_the_tree_its_machine_left_stores_no_checkpoint(
     third = drive()
     assert third[0] == second[0] and third[1] > second[1]  # stored again: the latest is ours
     assert folder.marked() == third[0] == journals.latest_digest(where)
+
+
+def test_a_checkpoint_reads_the_tree_with_one_git_status(
+    fleet_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint of a changed tree packs what the status that saw the change named
+    (its paths, HEAD's commit): one ``git status`` reads the tree (before, ``rev-parse``,
+    ``diff`` and ``ls-files`` followed it: ~40 checks and ~6 checkpoints a run of one
+    feature), and the archive restores the edit and the new file on another machine."""
+
+    source, base = one_commit_source(tmp_path)
+    journals = RunJournals(Place(fleet_url, tmp_path))
+    where = journals.location("once", tmp_path / "unused")
+    with Journal.open(where):
+        pass
+    saved = RunCheckpoints(journals, where)
+    folder = RunFolder(tmp_path / "a", "once")
+    folder.ensure(str(source), "once", base, saved)
+    (folder.project / "a.txt").write_text("edit\n")
+    (folder.project / "new.txt").write_text("new\n")
+    ran: list[list[str]] = []
+    real = subprocess.run
+
+    def counted(argv: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(argv, list) and str(argv[0]).endswith("git"):
+            ran.append([str(a) for a in argv])
+        return real(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counted)
+    Checkpointer(journals, where, folder.project, base, folder.mark)()
+    monkeypatch.undo()
+    # the clone's config check and its sweep aside: what reads the tree for the checkpoint
+    reads = [argv for argv in ran if {"config", "--porcelain=v1"}.isdisjoint(argv)]
+    assert len(reads) == 1 and "--porcelain=v2" in reads[0], reads
+    other = RunFolder(tmp_path / "b", "once")
+    assert "restored" in str(other.ensure(str(source), "once", base, saved))
+    assert (other.project / "a.txt").read_text() == "edit\n"
+    assert (other.project / "new.txt").read_text() == "new\n"
 
 
 def test_a_machine_given_a_run_back_drops_its_stale_copy(fleet_url: str, tmp_path: Path) -> None:

@@ -119,6 +119,7 @@ def _tree_bytes(listing: str) -> bytes:
     return out
 
 
+@pytest.mark.slow  # 2.2 CPU-s
 def test_a_file_renamed_away_and_back_while_trees_are_built_never_fails_a_build(
     repo: Path,
 ) -> None:

@@ -48,6 +48,7 @@ ROUTES = {
 
 @pytest.mark.parametrize("route", sorted(ROUTES))
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
+@pytest.mark.slow  # 1.7 CPU-s, 3 of 4
 def test_a_protected_conftest_that_does_not_exist_yet_cannot_be_planted(
     kind: str, route: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -75,6 +76,7 @@ def test_a_protected_conftest_that_does_not_exist_yet_cannot_be_planted(
     assert_nothing_passes(root)
 
 
+@pytest.mark.slow  # 1.8 CPU-s
 def test_the_honest_check_fails_and_the_unprotected_conftest_wins(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -105,6 +105,7 @@ def test_a_disk_budget_counts_what_lies_past_path_max(
 
 
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
+@pytest.mark.slow  # ~4 CPU-s each
 def test_file_tools_over_a_folder_deeper_than_the_recursion_limit_answer(
     kind: str, request: pytest.FixtureRequest, cleared: Path
 ) -> None:

@@ -62,6 +62,7 @@ def _attack(plant: dict[str, object]) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
+@pytest.mark.slow  # 1.8 CPU-s (local)
 def test_forged_bytecode_of_a_protected_test_is_not_run(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -84,6 +85,7 @@ def test_forged_bytecode_of_a_protected_test_is_not_run(
     assert_nothing_passes(root)
 
 
+@pytest.mark.slow  # 1.9 CPU-s
 def test_an_ignored_conftest_in_a_protected_folder_is_removed_before_the_check(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -105,6 +107,7 @@ def test_an_ignored_conftest_in_a_protected_folder_is_removed_before_the_check(
     assert_nothing_passes(root)
 
 
+@pytest.mark.slow  # 1.5 CPU-s
 def test_the_users_own_ignored_files_in_a_protected_folder_stay(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

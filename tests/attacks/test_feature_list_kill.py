@@ -39,7 +39,7 @@ touch .forged
 SEEN = "grep -c '\"passes\": true' feature_list.json > seen.txt; echo seen"
 
 
-@pytest.mark.slow  # the killed run is a child process
+@pytest.mark.slow(reason="kills its harness child")  # the killed run is a child process
 @pytest.mark.parametrize("recorded_by", ["today", "older"])
 def test_a_forgery_a_kill_kept_from_the_sentinel_is_undone_at_the_resume(
     request: pytest.FixtureRequest, tmp_path: Path, recorded_by: str

@@ -19,7 +19,6 @@ SLEEPER = (
 )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", runner_params(*RUNNERS))
 def test_a_detached_child_holding_the_output_open_does_not_hold_the_run(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path

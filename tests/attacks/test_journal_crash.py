@@ -21,7 +21,7 @@ from tests.attacks.test_journal_forgery import REWRITE, _verify_outputs
 from tests.session.support import call, harness_proc, turn
 
 
-@pytest.mark.slow  # two child harness processes
+@pytest.mark.slow(reason="crashes its harness child")  # two child harness processes
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_a_forged_verification_row_is_not_evidence_after_a_crash(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path

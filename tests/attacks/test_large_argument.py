@@ -23,6 +23,7 @@ def _state_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in (root / ".harness").rglob("*") if p.is_file())
 
 
+@pytest.mark.slow  # 4.4 CPU-s (bench/suite_census.py)
 def test_a_large_argument_is_stored_once(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     runner = runner_for("local", request)
     content = os.urandom(SIZE // 2).hex()  # incompressible text, SIZE characters

@@ -47,6 +47,7 @@ ESCAPES = {"setsid": "", "kills_its_shell": "; sleep 0.2; kill -9 $PPID"}
 
 @pytest.mark.parametrize("escape", sorted(ESCAPES))
 @pytest.mark.parametrize("kind", runner_params("docker", "bwrap"))
+@pytest.mark.slow  # ~5 s (bwrap) waiting
 def test_a_leftover_process_cannot_forge_the_next_check(
     kind: str, escape: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -53,7 +53,7 @@ def evidence(data: str) -> dict[str, Any]:
     return found
 
 
-@pytest.mark.slow  # the killed run is a child process
+@pytest.mark.slow(reason="kills its harness child")  # the killed run is a child process
 @pytest.mark.parametrize("agent", ["honest", "forger"])
 def test_a_mark_whose_evidence_the_journal_redacted_resumes_as_written(
     request: pytest.FixtureRequest, tmp_path: Path, agent: str

@@ -41,6 +41,7 @@ def test_thousands_of_calls_in_one_answer_are_bounded_by_the_step_limit(
     assert journal_verifies(root)
 
 
+@pytest.mark.slow  # 7.3 CPU-s (bench/suite_census.py)
 def test_a_tool_argument_of_tens_of_megabytes_is_bounded(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -109,6 +109,7 @@ def test_a_backtracking_regex_is_stopped_answered_and_replayed(
     assert journal_verifies(root)
 
 
+@pytest.mark.slow  # 1.8 CPU-s (bench/suite_census.py)
 def test_the_run_wall_budget_stops_a_grep(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """`run_wall_s`: a grep that may take 600 s (`tool_s`) is stopped at the run's
     budget, and the run ends there. (The file tools run on the host whatever the runner.)"""

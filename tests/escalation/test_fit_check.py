@@ -9,6 +9,8 @@ import math
 import random
 from pathlib import Path
 
+import pytest
+
 from artifacts.config import EscalationConfig
 from escalation.fit import Fit
 from escalation.learn import refit
@@ -51,6 +53,7 @@ def fit_on_a_budget(
         return refit(record, None, config, key="k1").fit
 
 
+@pytest.mark.slow  # 1.05 CPU-s
 def test_a_default_missing_its_target_moves_with_the_weights_that_did_better(
     tmp_path: Path,
 ) -> None:

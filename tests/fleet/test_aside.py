@@ -124,6 +124,7 @@ def test_a_clone_or_a_push_holds_no_drive_thread(
         assert _git(source, "rev-parse", branch_of("r1")) == base
 
 
+@pytest.mark.slow  # 1.05 CPU-s (bench/suite_census.py)
 def test_a_step_s_checkpoint_holds_no_drive_thread(
     worker: WorkerState, tmp_path: Path, state_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

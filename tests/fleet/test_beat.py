@@ -60,6 +60,7 @@ class Recovered:
         return [f"{run}/drive/1" for run in self.ids]
 
 
+@pytest.mark.slow  # 1.15 CPU-s
 def test_a_lost_peers_runs_are_queued_again_in_one_statement(tmp_path: Path) -> None:
     """600 runs of a lost worker: their rows go back to queued in one UPDATE (it was one
     transaction per run, on the beat thread, before any taken run could be marked running

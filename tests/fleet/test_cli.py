@@ -13,6 +13,7 @@ import pytest
 from tests.fleet.support import Fleet, all_in, branch_history, scripted_project
 
 
+@pytest.mark.slow  # 1.1 CPU-s (bench/suite_census.py)
 def test_bad_input_is_refused_saying_what_to_do(fleet: Fleet, tmp_path: Path) -> None:
     bad_url = fleet.cli("status", "--url", "mysql://x/y", check=False)
     assert bad_url.returncode == 2 and "not a PostgreSQL URL" in bad_url.stderr

@@ -34,6 +34,7 @@ print(json.dumps({"outcome": report.outcome, "new": sorted(set(sys.modules) - be
 """
 
 
+@pytest.mark.slow  # 6 CPU-s (bench/suite_census.py)
 def test_a_run_after_warm_imports_no_module_of_harness(tmp_path: Path) -> None:
     root = scripted_project(tmp_path / "project", latency_s=0.0)
     done = subprocess.run(

@@ -60,6 +60,7 @@ def init(project: Path, *args: str) -> int:
     return main(["-C", str(project), "ci", "init", *args])
 
 
+@pytest.mark.slow  # 1.2 CPU-s (bench/suite_census.py)
 def test_written_workflow_passes_actionlint(tmp_path: Path, lint: list[str]) -> None:
     assert init(tmp_path, "--secret", "OPENAI_API_KEY") == 0
     path = tmp_path / WORKFLOW
@@ -67,6 +68,7 @@ def test_written_workflow_passes_actionlint(tmp_path: Path, lint: list[str]) -> 
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow  # 1.2 CPU-s (bench/suite_census.py)
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path, lint: list[str]) -> None:
     """The linter used above is not a rubber stamp."""
     assert init(tmp_path) == 0

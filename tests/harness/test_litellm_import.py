@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 PROBE = """
 import json, os
 from harness.model.names import import_litellm
@@ -36,11 +38,13 @@ def _probe(**env: str) -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow  # 4.2 CPU-s: imports litellm
 def test_the_price_table_is_local_and_no_variable_is_left_set() -> None:
     found = _probe()
     assert found == {"before": None, "after": None, "source": "local", "forced": True}
 
 
+@pytest.mark.slow  # 4.1 CPU-s: imports litellm
 def test_the_users_own_setting_is_kept() -> None:
     found = _probe(LITELLM_LOCAL_MODEL_COST_MAP="True")
     assert found["before"] == found["after"] == "True"

@@ -67,7 +67,7 @@ def test_quiet_prints_only_the_result(tmp_path: Path, terminal: Terminal) -> Non
     assert " model scripted/script.json " not in screen and "session 1 started" not in screen
 
 
-@pytest.mark.slow  # a whole `harness run` process stopped by Ctrl-C, then resumed
+@pytest.mark.slow(reason="interrupts its harness child")  # Ctrl-C, then resumed
 def test_ctrl_c_exits_130_and_run_finishes(tmp_path: Path, terminal: Terminal) -> None:
     root = _slow_project(tmp_path / "p", latency_s=30.0)
     init(root)

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.cli import main
 from harness.config import load_config, run_scope
 from harness.model import LitellmModel
@@ -48,6 +50,7 @@ def test_init_and_run_build_their_models_with_the_maker_given_to_main(tmp_path: 
     assert len(asked) > 1 and passing(root) == ["F001"]
 
 
+@pytest.mark.slow  # 1.06 CPU-s
 def test_a_child_of_the_scripted_entry_runs_to_the_end_without_litellm(tmp_path: Path) -> None:
     """What the tests' new interpreters save (~4 CPU-s each): init and run of a project to
     complete, and litellm never imported."""

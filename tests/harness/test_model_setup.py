@@ -55,6 +55,7 @@ def init(root: Path, model: str, base: str) -> int:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # 1.07 CPU-s
 def test_bad_setups_stop_init_at_once_then_the_fixed_one_runs_to_completion(
     fake: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -65,6 +65,7 @@ def _why_not() -> str | None:
     return None
 
 
+@pytest.mark.slow  # 1.2 CPU-s, 4 s
 def test_a_read_on_a_connection_gone_silent_is_made_again_on_a_new_one() -> None:
     reason = _why_not()
     if reason is not None:

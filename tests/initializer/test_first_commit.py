@@ -64,7 +64,6 @@ def _assert_left_out(root: Path, said: str, before: dict[str, bytes]) -> None:
     assert (root / "data.bin").stat().st_size == 60 * 1024 * 1024
 
 
-@pytest.mark.slow  # a child harness process (the secret in its environment)
 def test_init_in_a_fresh_folder_commits_the_project_but_not_its_secrets_or_big_files(
     tmp_path: Path,
 ) -> None:
@@ -78,7 +77,7 @@ def test_init_in_a_fresh_folder_commits_the_project_but_not_its_secrets_or_big_f
     assert "first commit" in done.stdout
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="kills its harness child")
 def test_a_killed_init_reports_and_leaves_out_the_same_files_when_resumed(
     tmp_path: Path,
 ) -> None:

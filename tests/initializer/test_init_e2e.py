@@ -66,7 +66,7 @@ def test_the_same_list_written_twice_is_accepted_unchanged(tmp_path: Path) -> No
     )
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="kills its harness child")
 @pytest.mark.parametrize(
     "crash_in, step",
     [

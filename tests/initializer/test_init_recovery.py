@@ -22,7 +22,7 @@ from tests.conftest import git
 from tests.session.support import harness_run, head_files, init_commits, make_project
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow  # child harness processes
+pytestmark = pytest.mark.slow(reason="kills its harness child")  # child harness processes
 
 
 def _killed(root: Path, point: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -78,6 +78,7 @@ def _engine_late(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("where", ["host", "inside"])
+@pytest.mark.slow  # 6 s waiting
 def test_an_oom_reads_as_oom_when_the_engine_tells_it_late(
     docker_client: Any,
     busybox_image: str,
@@ -158,6 +159,7 @@ def _kill_when_running(client: Any, find: Any, delay: float) -> threading.Thread
     return thread
 
 
+@pytest.mark.slow  # 4.2 s waiting
 def test_session_container_killed_from_outside_is_retried(
     docker_runner: Any, docker_client: Any
 ) -> None:

@@ -180,6 +180,7 @@ def test_where_the_host_cannot_see_the_container_the_engine_is_asked(
         runner.close()
 
 
+@pytest.mark.slow  # 4.3 s waiting
 def test_what_the_runners_user_cannot_end_ends_with_the_container(
     runner: DockerRunner, docker_client: Any
 ) -> None:

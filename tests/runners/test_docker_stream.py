@@ -82,6 +82,7 @@ def test_the_oom_count_read_inside_is_not_lost_either(
     assert count.killed() is False  # read (0, nothing new), not None (no count)
 
 
+@pytest.mark.slow  # 5 s waiting
 def test_a_command_silent_longer_than_the_clients_timeout_is_read_to_its_end(
     docker_runner: DockerRunner,
 ) -> None:

@@ -103,6 +103,7 @@ while True:
 """
 
 
+@pytest.mark.slow  # 7.5 CPU-s (bench/suite_census.py)
 def test_a_folder_swapped_for_a_link_while_walked_never_hides_its_secret(
     tmp_path: Path,
 ) -> None:
@@ -147,6 +148,7 @@ while True:
 """
 
 
+@pytest.mark.slow  # 1.7 CPU-s
 def test_a_secret_moved_between_two_deep_folders_while_walked_is_never_missed(
     tmp_path: Path,
 ) -> None:

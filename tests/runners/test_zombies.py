@@ -81,6 +81,7 @@ print(json.dumps({"counts": counts, "codes": sorted(set(codes))}))
         ),
     ],
 )
+@pytest.mark.slow  # 5.5 s (bwrap) waiting
 def test_commands_leave_no_zombies_and_keep_their_exit_codes(kind: str) -> None:
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, kind],

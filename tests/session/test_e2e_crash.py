@@ -108,7 +108,7 @@ def transcript_problems(inputs: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="crashes its harness child")
 @pytest.mark.parametrize("case", list(CASES))
 def test_crash_in_a_phase_resumes_without_duplicates(tmp_path: Path, case: str) -> None:
     switch, (kind, name, session), landed = CASES[case]

@@ -53,7 +53,7 @@ def rows(root: Path) -> list[tuple[object, ...]]:
     return found
 
 
-@pytest.mark.slow  # a child process that SIGKILLs itself in step 4
+@pytest.mark.slow(reason="crashes its harness child")  # SIGKILLs itself in step 4
 def test_a_forged_failed_check_is_refused_after_a_crash(tmp_path: Path) -> None:
     turns = [
         turn(call("verify_feature", feature="F001")),  # fails: done_a.txt does not exist
@@ -110,6 +110,7 @@ def test_evidence_of_a_removed_journal_is_reported_and_verified_again(tmp_path: 
     assert harness(root, "validate") == 0
 
 
+@pytest.mark.slow  # 1.1 CPU-s
 def test_a_journal_removed_under_a_live_run_never_ends_complete(tmp_path: Path) -> None:
     """The agent deletes .harness/ in the last session (the local runner lets it)."""
     last = [

@@ -34,7 +34,7 @@ from tests.session.support import (
 )
 
 
-@pytest.mark.slow  # a child process, SIGKILLed in init
+@pytest.mark.slow(reason="kills its harness child")  # a child process, SIGKILLed in init
 @pytest.mark.parametrize("where", ["llm:*#2", "artifact:support-files", "git:commit"])
 def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> None:
     root = make_project(tmp_path / "p", count=2)
@@ -53,7 +53,7 @@ def test_a_kill_during_init_is_finished_by_run(tmp_path: Path, where: str) -> No
     assert runs[0]["outcome"] == "complete"
 
 
-@pytest.mark.slow  # the live init is a child process
+@pytest.mark.slow(reason="kills its harness child")  # the live init is a child process
 def test_run_beside_a_live_init_says_it_still_runs_and_changes_nothing(tmp_path: Path) -> None:
     """Not "finishing the interrupted init" while that init is live in another process."""
 
@@ -122,7 +122,7 @@ class HeldModelServer:
         self.server.server_close()
 
 
-@pytest.mark.slow  # the live init is a child process
+@pytest.mark.slow(reason="kills its harness child")  # the live init is a child process
 def test_an_init_held_before_it_records_its_run_is_known_as_live_and_not_after(
     tmp_path: Path,
 ) -> None:
@@ -204,6 +204,7 @@ def test_a_demo_killed_in_its_init_is_finished_by_run(tmp_path: Path) -> None:
     assert len(passing(root)) == 8 and init_commits(root) == 1
 
 
+@pytest.mark.slow  # 1.6 CPU-s
 def test_a_demo_killed_while_it_wrote_its_files_is_finished_by_run(tmp_path: Path) -> None:
 
     root = tmp_path / "demo"

@@ -7,11 +7,14 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.session.support import SCRIPT, harness_proc, make_project, passing
 
 LOCAL = {"HARNESS_RUNNER_KIND": "local"}
 
 
+@pytest.mark.slow  # 7.3 CPU-s (bench/suite_census.py)
 def test_init_with_model_then_run_to_complete(tmp_path: Path) -> None:
     root = make_project(tmp_path / "app", count=2)
     (root / "harness.toml").unlink()  # the user's folder: a spec and nothing of ours

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from artifacts.config import EscalationConfig, HarnessConfig
 from escalation import QuestionStore
 from escalation.fit import policy_of
@@ -120,6 +122,7 @@ def drive(
         env.run.journal.close()
 
 
+@pytest.mark.slow  # 1.3 CPU-s
 def test_a_project_whose_humans_keep_saying_go_ahead_asks_less(fast_path: Path) -> None:
     asked, _ = drive(fast_path / "p", 10, answer="go ahead", undo=False)
     assert asked[0] == 1  # turn A, while there is no record
@@ -127,6 +130,7 @@ def test_a_project_whose_humans_keep_saying_go_ahead_asks_less(fast_path: Path) 
     assert asked[-3:] == [0, 0, 0]
 
 
+@pytest.mark.slow  # 1.3 CPU-s
 def test_a_project_whose_answers_keep_changing_the_outcome_asks_more(fast_path: Path) -> None:
     answer = "no: it must return 410"
     asked, fits = drive(fast_path / "p", 10, answer=answer, undo=True, recall=0.95)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.session.support import harness_proc, make_project, passing
 
 # Every variable a crash switch was ever read from, and values that would fire at once.
@@ -22,6 +24,7 @@ CHAOS_ENV = {
 PACKAGES = ("harness", "artifacts", "initializer", "session", "escalation", "runners", "tui")
 
 
+@pytest.mark.slow  # 1.5 CPU-s
 def test_crash_variables_in_the_environment_do_nothing_to_init_and_run(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=1)
     spec = str(root / "SPEC.md")

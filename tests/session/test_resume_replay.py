@@ -156,7 +156,6 @@ def test_what_a_run_loads_before_its_first_model_call_imports_no_network_client(
     assert done.stdout.strip() == "[]"
 
 
-@pytest.mark.slow  # a `harness run` in a new interpreter, to its first live step
 def test_a_run_on_the_local_runner_loads_no_sandbox_and_no_initializer_agent(
     fast_path: Path,
 ) -> None:

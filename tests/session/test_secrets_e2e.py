@@ -13,7 +13,6 @@ CANARY_KEY = "sk-canaryA1b2C3d4E5f6G7h8J9k0"
 CANARY_TOKEN = "ghp_canary0123456789abcdefghijklmnopqrstu"
 
 
-@pytest.mark.slow
 def test_canaries_stay_out_of_every_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", CANARY_KEY)
     monkeypatch.setenv("MY_SERVICE_TOKEN", CANARY_TOKEN)

@@ -40,7 +40,7 @@ from tests.session.support import (
     turn,
 )
 
-pytestmark = pytest.mark.slow  # child harness processes
+pytestmark = pytest.mark.slow(reason="signals its harness child")  # child harness processes
 SIGNALS = [signal.SIGTERM, signal.SIGHUP]
 REPO = Path(__file__).resolve().parents[2]
 

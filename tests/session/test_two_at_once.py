@@ -99,7 +99,6 @@ def ended(pid: int, exited: dict[int, int]) -> bool:
     return pid in exited
 
 
-@pytest.mark.slow  # two harness children
 def test_two_runs_started_at_once_one_runs_the_other_is_refused(
     tmp_path: Path, children: list[int]
 ) -> None:

@@ -79,6 +79,7 @@ def test_harness_state_is_never_staged_whatever_gitignore_says(tmp_path: Path) -
     assert passing(root) == [fid(1)]
 
 
+@pytest.mark.slow  # 1.1 CPU-s
 def test_secret_values_and_key_shapes_are_not_committed_and_the_agent_is_told(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -201,7 +201,7 @@ def test_agent_planted_git_programs_never_run_on_the_host(tmp_path: Path, attack
         assert list(session_commits(root).values()) == [1]
 
 
-@pytest.mark.slow  # a child process, SIGKILLed in its commit step
+@pytest.mark.slow(reason="kills its harness child")  # a child process, SIGKILLed in its commit step
 def test_a_kill_inside_the_commit_leaving_index_lock_resumes_and_commits_once(
     tmp_path: Path,
 ) -> None:

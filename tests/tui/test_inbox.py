@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from rich.text import Text
 from textual.widgets import Input
 
@@ -74,6 +75,7 @@ def told(app: HarnessApp, words: str) -> bool:
     return any(words in str(n.message) for n in app._notifications)
 
 
+@pytest.mark.slow  # 1.4 CPU-s, 4 s
 async def test_question_from_another_process_answered_with_text_and_file(
     project: Path,
 ) -> None:

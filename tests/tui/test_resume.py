@@ -73,6 +73,7 @@ def parking_run(root: Path) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@pytest.mark.slow  # 1.15 CPU-s
 async def test_answer_in_the_tui_resumes_a_parked_stand_in_run(project: Path) -> None:
     """The same flow on a stand-in run (real journal and ask_human, no session loop)."""
     first = parking_run(project)

@@ -50,6 +50,7 @@ def start(*argv: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "200x60"])
+@pytest.mark.slow  # 1.2 CPU-s each
 async def test_a_killed_run_shows_interrupted_and_r_is_not_refused(
     project: Path, size: tuple[int, int]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import DataTable
 
 from tests.session.support import harness, init, make_project
@@ -15,6 +16,7 @@ from tui.screens import HelpScreen, StepDetailScreen
 from tui.sessions import SessionsPanel
 
 
+@pytest.mark.slow  # 2.5 CPU-s (bench/suite_census.py)
 async def test_80x24_shows_rows_runner_help_and_step_detail(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=2)
     init(root)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import ArtifactError
-from harness.hostpath import NEUTRAL_CWD, child_env, harness_command
 from harness.project_lock import ProjectLock
 
 if TYPE_CHECKING:
@@ -83,15 +81,17 @@ def finish_setup(target: Path) -> bool:
 
 
 def _harness(target: Path, *args: str, crash_at_step: int | None = None) -> int:
-    """`harness -C target args...` in a child process; with ``crash_at_step``, through the
-    crash entry (`harness.cli.chaos`), which kills it in that live tool call. Never
-    `python -m harness` from the user's folder (it may be the demo project, which the agent
-    writes): see :func:`harness.hostpath.harness_command`."""
+    """`harness -C target args...` in a child process (a fork of this one: litellm is
+    loaded once, :mod:`harness.cli.demo_fork`); with ``crash_at_step``, through the crash
+    entry (`harness.cli.chaos`), which kills it in that live tool call. The child works
+    from a neutral folder with :func:`harness.hostpath.child_env`, never from the user's
+    folder (it may be the demo project, which the agent writes)."""
+    from harness.cli.demo_fork import run_child
+
     module, entry = "harness", []
     if crash_at_step is not None:
         module, entry = "harness.cli.chaos", ["--at-step", str(crash_at_step), "--"]
-    command = harness_command(*entry, "-C", str(target.absolute()), *args, module=module)
-    return subprocess.run(command, env=child_env(), cwd=NEUTRAL_CWD).returncode
+    return run_child(module, [*entry, "-C", str(target.absolute()), *args])
 
 
 def run_demo(target: Path, options: DemoOptions) -> int:

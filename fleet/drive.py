@@ -21,6 +21,7 @@ from harness.config import load_config, run_scope
 from harness.errors import StorageError
 from harness.journal.location import Location
 from session.run import run_project
+from session.tools.files import WRITERS
 
 if TYPE_CHECKING:
     from fleet.db import FleetDb
@@ -65,6 +66,15 @@ def fleet_state(outcome: str) -> str:
     return settled.get(outcome) or STATES.get(outcome, "failed")
 
 
+def _writes_no_file(kind: str, name: str) -> bool:
+    """A live step whose own work changes no file of the work tree: a model call, the
+    escalation record's (under ``.harness``, never checkpointed), a file tool's (its
+    bytes are written once its end is recorded: the next step's first check sees them).
+    No check after it: the one before found the tree it leaves (one ``git status`` each,
+    ~4 of a run's ~34)."""
+    return kind in ("llm", "escalation") or (kind == "tool" and name in WRITERS)
+
+
 class Stopped(KeyboardInterrupt):
     """Raised at a step boundary: the worker stops or the run was cancelled. A step not
     started yet is left for the next drive; nothing of it was paid (run code treats it
@@ -80,7 +90,8 @@ class StopHooks:
     """The crash switch of a worker started by `python -m harness.cli.chaos` (tests)."""
     checkpoint: Callable[[], None] | None = None
     """Called before each live step's work and after a live step that may change files
-    (every kind but a model call), before its end is journaled: the work-tree checkpoint
+    (every one but a model call, an escalation step and a file tool's), before its end
+    is journaled: the work-tree checkpoint
     of a PostgreSQL fleet (edits made between steps, like a file tool's bytes written
     after its step is recorded, are caught at the next step's start)."""
     steps: int = 0
@@ -103,7 +114,7 @@ class StopHooks:
             if self.checkpoint is None:
                 return work()
             self.checkpoint()
-            if kind == "llm":
+            if _writes_no_file(kind, name):
                 return work()
             try:
                 return work()

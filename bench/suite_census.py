@@ -10,10 +10,11 @@ process is slow whatever it costs, and says so: ``pytest.mark.slow(reason="kills
 
 runs pytest (``-p no:cacheprovider``, the given arguments: a file, ``-m slow``,
 ``-n 2``...) with this file as a plugin that writes one line per test (node id, wall, own
-CPU, children's CPU) to ``DIR/<pid>.tsv``, collects the same tests again for their
+CPU, children's CPU, outcome) to ``DIR/<pid>.tsv``, collects the suite again for the
 ``slow`` markers as they are now, then prints the tests over the bound without the marker,
 the marked ones under it without a reason, and the totals of ``-m "not slow"`` and ``-m
-slow``. With several census folders a test's figures are its smallest of them (load only
+slow``. A failed test is left out (its path is shorter). With several census folders a
+test's figures are its smallest of them (load only
 adds). Walls taken beside other runs (``--load 2``: up to twice what they are alone) put a
 test over the wall bound only past twice it; between, it is listed as undecided. Measure
 alone (no ``-n``) and with little else running: CPU barely moves with load, wall does.
@@ -42,6 +43,7 @@ CPU_BOUND = 1.0  # CPU-s: about a fresh interpreter that imports harness and run
 WALL_BOUND = 2.0  # s: a worker held that long, waiting, is one of four held
 ENV = "SUITE_CENSUS_DIR"
 MARKERS = "SUITE_CENSUS_MARKERS"
+FAILED: set[str] = set()
 
 
 def _cpu(who: int) -> float:
@@ -60,9 +62,15 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     wall = time.monotonic() - start[0]
     own = _cpu(resource.RUSAGE_SELF) - start[1]
     children = _cpu(resource.RUSAGE_CHILDREN) - start[2]
-    line = f"{item.nodeid}\t{wall:.3f}\t{own:.3f}\t{children:.3f}\n"
+    outcome = "failed" if item.nodeid in FAILED else "passed"  # a failure's path is shorter
+    line = f"{item.nodeid}\t{wall:.3f}\t{own:.3f}\t{children:.3f}\t{outcome}\n"
     with open(Path(folder) / f"{os.getpid()}.tsv", "a", encoding="utf-8") as out:
         out.write(line)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        FAILED.add(report.nodeid)
 
 
 @pytest.hookimpl(trylast=True)
@@ -98,9 +106,9 @@ def read(folders: list[Path], markers: dict[str, tuple[bool, str]]) -> dict[str,
     for folder in folders:
         for tsv in sorted(folder.glob("*.tsv")):
             for line in tsv.read_text(encoding="utf-8").splitlines():
-                nodeid, wall, own, children = line.split("\t")[:4]
-                if nodeid not in markers:
-                    continue  # renamed or removed since
+                nodeid, wall, own, children, *outcome = line.split("\t")
+                if nodeid not in markers or outcome == ["failed"]:
+                    continue  # renamed or removed since, or failed: not what it costs
                 test = Test(nodeid, float(wall), float(own) + float(children), *markers[nodeid])
                 seen = tests.get(nodeid)
                 if seen is not None:
@@ -171,15 +179,19 @@ def main() -> int:
         "--load", type=float, default=1.0, help="walls were taken under load: up to x times"
     )
     args, pytest_args = parser.parse_known_args()
-    here = Path(__file__).resolve().parent
+    # The plugin alone on PYTHONPATH: bench/ itself would shadow packages of the same name
+    # (bench/escalation.py) in the tests' child processes, which inherit the variable.
+    plugin = Path(tempfile.mkdtemp(prefix="suite-census-plugin-"))
+    (plugin / "suite_census.py").symlink_to(Path(__file__).resolve())
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(here), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(plugin), env.get("PYTHONPATH")]))
     folders = args.read
     if not folders:
         folder = args.keep or Path(tempfile.mkdtemp(prefix="suite-census-"))
         folder.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pytest", "-p", "suite_census", "-p", "no:cacheprovider"]
         print("$", " ".join([*command, "-q", *pytest_args]), f"  # census in {folder}")
+        print("failed tests are left out of the census: a failure's path is shorter")
         subprocess.run([*command, "-q", *pytest_args], env=dict(env, **{ENV: str(folder)}))
         folders = [folder]
     report(read(folders, collect(env)), args.cpu, args.wall, args.load)

@@ -44,6 +44,7 @@ def _popen(root: Path, *args: str, entry: list[str] = SCRIPTED) -> subprocess.Po
     )
 
 
+@pytest.mark.slow  # 1.04 CPU-s (bench/suite_census.py)
 def test_the_json_stream_is_read_line_by_line_while_the_run_goes(tmp_path: Path) -> None:
     root = make_project(tmp_path / "p", count=2)
     init(root)

@@ -79,7 +79,7 @@ def _child(entry: Entry, argv: list[str]) -> NoReturn:
             signal.signal(signum, signal.SIG_DFL)
         if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        code = _exit_code(entry, argv)
+        code = exit_code(entry, argv)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
@@ -87,8 +87,9 @@ def _child(entry: Entry, argv: list[str]) -> NoReturn:
         os._exit(code)
 
 
-def _exit_code(entry: Entry, argv: list[str]) -> int:
-    """What `sys.exit(entry(argv))` would make the exit code (a traceback gives 1)."""
+def exit_code(entry: Entry, argv: list[str]) -> int:
+    """What `sys.exit(entry(argv))` would make the exit code (a traceback gives 1); also the
+    tests' forked `harness` children's (tests/session/support.py)."""
     try:
         result = entry(argv)
     except SystemExit as stop:

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 
 from artifacts.progress import read_progress
 from harness.cli import main
+from harness.cli.demo_fork import exit_code
 from harness.journal import Journal
 from tests.session.scripted_child import ENTRY
 
@@ -278,29 +278,12 @@ def _child(entry: Any, args: list[str], env: dict[str, str], out: int, err: int)
         sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
         os.environ.update(env)
-        code = _exit_code(entry, args)
+        code = exit_code(entry, args)
     finally:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _exit_code(entry: Any, args: list[str]) -> int:
-    """What `sys.exit(entry(args))` would make the exit code (a traceback gives 1)."""
-    try:
-        result = entry(args)
-    except SystemExit as stop:
-        result = stop.code
-    except BaseException:
-        traceback.print_exc()
-        return 1
-    if result is None:
-        return 0
-    if isinstance(result, int):
-        return result & 0xFF
-    print(result, file=sys.stderr)
-    return 1
 
 
 def _read_all(fds: list[int], timeout: float) -> list[str]:

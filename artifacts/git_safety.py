@@ -364,6 +364,10 @@ _V = TypeVar("_V")
 REMEMBERED = 256  # entries each table of ConfigChecks holds; then it starts over
 KEPT_BYTES = 1 << 20
 """The largest answer :meth:`ConfigChecks.at_commit` keeps."""
+KEPT_BASES = 4
+"""How many bases' read-tree indexes :meth:`ConfigChecks.keep_base_index` keeps."""
+KEPT_INDEX = 8 << 20
+"""The largest such index kept (~80,000 paths)."""
 
 
 class ConfigChecks:
@@ -376,7 +380,8 @@ class ConfigChecks:
     It also keeps each work tree's blocker sweep (:meth:`clear`), and says what the sweep
     removed to ``say`` (a run's: its events; None: on stderr); and the trees it built
     (:meth:`keep_tree`): a tree's id is a function of its base and entries, so the same
-    ones again name the same tree, whatever changed on disk since; the commit HEAD
+    ones again name the same tree, whatever changed on disk since; the private index
+    ``git read-tree`` made of a base (:meth:`keep_base_index`); the commit HEAD
     names (:meth:`head`), under the bytes of the files it was read from; and answers kept
     under a digest of the bytes git reads them from (:meth:`by_bytes`: the user's
     identity).
@@ -389,6 +394,7 @@ class ConfigChecks:
         # root -> None once swept whole, then its Sweep and the lock its git calls hold
         self._sweeps: dict[str, tuple[Sweep, threading.Lock] | None] = {}
         self._trees: dict[tuple[str, str | None, bytes], str] = {}
+        self._bases: dict[tuple[str, str], bytes] = {}  # (root, base id) -> read-tree's index
         self._heads: dict[str, tuple[bytes, str | None]] = {}  # root -> (digest, commit)
         self._answers: dict[tuple[str, tuple[str, ...]], object] = {}
         self._by_bytes: dict[tuple[str, bytes], object] = {}  # (question, digest) -> answer
@@ -495,6 +501,26 @@ class ConfigChecks:
             return
         with self._lock:
             _remember(self._trees, _tree_key(root, base, entries), tree)
+
+    def base_index(self, root: Path, base: str) -> bytes | None:
+        """The index :meth:`keep_base_index` kept for commit or tree id ``base`` in ``root``
+        (never while an object may be read as another: :func:`plain_objects`)."""
+        if not plain_objects(Path(root)):
+            return None
+        with self._lock:
+            return self._bases.get((str(Path(root).absolute()), base))
+
+    def keep_base_index(self, root: Path, base: str, index: bytes) -> None:
+        """Keep ``index``: the bytes of a fresh private index after ``git read-tree base``
+        in ``root`` (only the last :data:`KEPT_BASES`, each at most :data:`KEPT_INDEX`
+        bytes). What an id's objects hold never changes, so neither do these bytes; they
+        live in this process's memory, never in a file between builds."""
+        if len(index) > KEPT_INDEX or not plain_objects(Path(root)):
+            return
+        with self._lock:
+            if len(self._bases) >= KEPT_BASES:
+                del self._bases[next(iter(self._bases))]
+            self._bases[str(Path(root).absolute()), base] = index
 
     def check(self, root: Path) -> None:
         """:func:`check_config`, skipped when the config files hold the bytes of the last

@@ -83,7 +83,9 @@ def build_tree(
     them all in one ``git update-index`` (a blob after the files: it wins over a path of
     the same name). A tree is a function of its base and its entries: ``checks`` (a run's)
     keeps the tree each (base, entries) gave, and the same ones again are not built twice
-    (the files are still hashed anew each time)."""
+    (the files are still hashed anew each time), and the private index ``git read-tree``
+    made of each base, as bytes: the next build on that base starts from a copy of them,
+    written into its own private folder, instead of another ``read-tree``."""
     git = _git(root, checks)
     entries, shas = _entries(git, root, paths, blobs)
     kept = checks if checks is not None and (base is None or _OBJECT_ID.fullmatch(base)) else None
@@ -91,9 +93,15 @@ def build_tree(
     if known is not None:
         return known, shas
     with tempfile.TemporaryDirectory(prefix="harness-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        if base is not None:
+        index = Path(tmp) / "index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        read = kept.base_index(root, base) if kept is not None and base is not None else None
+        if read is not None:  # the bytes `read-tree base` wrote before: git writes the same
+            index.write_bytes(read)
+        elif base is not None:
             git("read-tree", base, env=env)
+            if kept is not None:
+                kept.keep_base_index(root, base, index.read_bytes())
         if entries:
             git("update-index", "-z", "--index-info", input=entries, env=env)
         tree = git("write-tree", env=env).stdout.decode().strip()

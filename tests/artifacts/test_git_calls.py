@@ -189,6 +189,35 @@ def test_the_same_tree_is_built_once_a_run(tmp_path: Path, asked: list[tuple[str
     assert _commands(asked).count("write-tree") == 3, _commands(asked)
 
 
+def test_a_base_is_read_into_an_index_once_a_run(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """Builds on the same base with other bytes start from the index `git read-tree` made
+    of it the first time (kept as bytes): one `read-tree` for them all, and each tree is
+    the one a build without kept state gives, byte for byte."""
+    root = _repo(tmp_path / "p")
+    head = GitRepo(root).log(1)[0].sha
+    checks = ConfigChecks()
+    asked.clear()
+    built = []
+    for text in ("a\n", "b\n", "c\n"):
+        (root / "a.txt").write_text(text)
+        (root / "feature_list.json").write_text(text)
+        tree, _ = build_tree(
+            root, head, paths=["a.txt", "feature_list.json"], blobs={}, checks=checks
+        )
+        assert tree == build_tree(root, head, paths=["a.txt", "feature_list.json"], blobs={})[0]
+        built.append(tree)
+    assert len(set(built)) == 3
+    assert _commands(asked).count("read-tree") == 1 + 3, _commands(asked)  # 3: unkept builds
+    (root / "a.txt").unlink()
+    tree, _ = build_tree(root, head, paths=["a.txt"], blobs={}, checks=checks)
+    assert _git_in(root, "ls-tree", "--name-only", tree) == "feature_list.json"
+    assert _git_in(root, "rev-parse", f"{tree}:feature_list.json") == _git_in(
+        root, "rev-parse", f"{head}:feature_list.json"
+    )
+
+
 def _git_in(root: Path, *args: str) -> str:
     done = subprocess.run(["git", "-C", root, *args], capture_output=True, check=True)
     return done.stdout.decode().strip()

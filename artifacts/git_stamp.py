@@ -51,8 +51,9 @@ class ConfigFiles:
     digest: bytes  # of the layout (.git file, commondir) and of every path and its bytes
 
 
-def _read(path: Path) -> bytes | None:
-    """The bytes of the regular file at ``path`` (links followed); None if there is none.
+def _read(path: Path, most: int = MAX_BYTES) -> bytes | None:
+    """The bytes of the regular file at ``path`` (links followed), at most ``most``; None
+    if there is none.
 
     Raises:
         _Unexpected: not a regular file, too large, or unreadable.
@@ -65,15 +66,15 @@ def _read(path: Path) -> bytes | None:
         raise _Unexpected(str(error)) from None
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-            raise _Unexpected(f"{path}: not a regular file of at most {MAX_BYTES} bytes")
+        if not stat.S_ISREG(info.st_mode) or info.st_size > most:
+            raise _Unexpected(f"{path}: not a regular file of at most {most} bytes")
         chunks: list[bytes] = []
         size = 0
         while chunk := os.read(fd, 1 << 16):
             chunks.append(chunk)
             size += len(chunk)
-            if size > MAX_BYTES:  # grew while read
-                raise _Unexpected(f"{path}: over {MAX_BYTES} bytes")
+            if size > most:  # grew while read
+                raise _Unexpected(f"{path}: over {most} bytes")
         return b"".join(chunks)
     except OSError as error:
         raise _Unexpected(str(error)) from None
@@ -152,6 +153,31 @@ def config_files(root: Path) -> ConfigFiles | None:
     if files[0][1] is None:
         return None  # no config at all: git's full answer, as before
     return ConfigFiles(files, _digest(layout, files))
+
+
+MAX_INDEX_BYTES = 64 << 20
+"""An index larger than this is not read here (the question goes to git each time)."""
+
+
+def index_digest(root: Path) -> bytes | None:
+    """A digest of the bytes of the index git reads at ``root`` (the git dir's ``index``;
+    harness drops ``GIT_INDEX_FILE``) and of the layout that finds it: a question about the
+    index alone (``git ls-files --unmerged``) has the same answer while it holds. None
+    (ask git) when the index may be split (a ``sharedindex.*`` file in the git dir: its
+    entries are in another file), is larger than :data:`MAX_INDEX_BYTES`, or is anything
+    but a regular file; an absent index is a digest too (git reads no entries)."""
+    try:
+        found = _layout(root)
+        if found is None:
+            return None
+        layout, gitdir, _common = found
+        with os.scandir(gitdir) as names:
+            if any(entry.name.startswith("sharedindex.") for entry in names):
+                return None
+        data = _read(gitdir / "index", MAX_INDEX_BYTES)
+    except (OSError, _Unexpected):
+        return None
+    return _digest(layout, [(gitdir / "index", data)])
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from artifacts.git_locks import clear_stale_locks
 from artifacts.git_safety import ConfigChecks, check_config, run_git
+from artifacts.git_stamp import index_digest
 from harness.errors import GitRefused
 
 # (marker in .git, what is going on, what to do)
@@ -50,7 +51,7 @@ def repository_state(root: Path, checks: ConfigChecks | None = None) -> str | No
             "(git switch <branch>, or git switch -c <new-branch> to keep this commit), then "
             "run `harness run` again."
         )
-    unmerged = run_git(root, "ls-files", "--unmerged", "-z", check=False, checks=checks).stdout
+    unmerged = _unmerged(root, checks)
     if unmerged:
         records = [rec for rec in unmerged.split(b"\0") if rec]
         paths = sorted({rec.split(b"\t", 1)[-1].decode("utf-8", "replace") for rec in records})
@@ -59,6 +60,22 @@ def repository_state(root: Path, checks: ConfigChecks | None = None) -> str | No
             "(git add the fixed files) and commit, then run `harness run` again."
         )
     return None
+
+
+def _unmerged(root: Path, checks: ConfigChecks | None) -> bytes:
+    """``git ls-files --unmerged -z``: the index's conflicted entries. It reads the index
+    alone, so ``checks`` (a run's) keeps the answer under the digest of the index's bytes
+    (:func:`artifacts.git_stamp.index_digest`): asked again whenever a byte differs, as
+    after any ``git add``, merge or reset, whoever ran it."""
+
+    def ask() -> bytes:
+        return run_git(root, "ls-files", "--unmerged", "-z", check=False, checks=checks).stdout
+
+    if checks is None:
+        return ask()
+    check_config(root, checks)  # a refusal first, as every git command of harness
+    where = str(Path(root).absolute())
+    return checks.by_bytes(f"unmerged {where}", lambda: index_digest(root), ask)
 
 
 def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None = None) -> list[str]:

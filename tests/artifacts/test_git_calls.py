@@ -14,6 +14,7 @@ from artifacts import git_commit
 from artifacts.git import GitRepo
 from artifacts.git_commit import commit_exact, committed_blob
 from artifacts.git_safety import ConfigChecks
+from artifacts.git_state import repository_state
 from artifacts.git_tree import build_tree, head_sha
 from harness.errors import GitError
 from session.protected_tree import head_files
@@ -216,6 +217,37 @@ def test_a_base_is_read_into_an_index_once_a_run(
     assert _git_in(root, "rev-parse", f"{tree}:feature_list.json") == _git_in(
         root, "rev-parse", f"{head}:feature_list.json"
     )
+
+
+def test_the_unmerged_question_is_asked_once_an_index(
+    tmp_path: Path, asked: list[tuple[str, ...]]
+) -> None:
+    """`git ls-files --unmerged` reads the index alone: a run asks it once while the
+    index holds the same bytes (the same bytes again: the answer kept for them), and again
+    after any change, such as a conflict written into it."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    assert repository_state(root, checks) is None
+    asked.clear()
+    assert repository_state(root, checks) is None
+    assert repository_state(root, checks) is None
+    assert "ls-files" not in _commands(asked)
+    blob = _git_in(root, "rev-parse", "HEAD:feature_list.json")
+    conflicted = "".join(f"100644 {blob} {stage}\tfeature_list.json\n" for stage in (1, 2, 3))
+    index = root / ".git" / "index"
+    clean = index.read_bytes()
+    subprocess.run(
+        ["git", "-C", root, "update-index", "--index-info"],
+        input=f"0 {'0' * 40}\tfeature_list.json\n{conflicted}".encode(),
+        check=True,
+    )
+    why = repository_state(root, checks)
+    assert why is not None and "unresolved merge conflicts in feature_list.json" in why
+    index.write_bytes(clean)
+    assert repository_state(root, checks) is None
+    assert repository_state(root, checks) is None
+    assert _commands(asked).count("ls-files") == 1, asked  # the conflict; clean bytes: kept
+    assert repository_state(root) is None and _commands(asked)[-1] == "ls-files"  # no checks
 
 
 def _git_in(root: Path, *args: str) -> str:

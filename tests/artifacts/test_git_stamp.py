@@ -12,7 +12,7 @@ import pytest
 
 from artifacts.git import GitRepo
 from artifacts.git_safety import ConfigChecks, GitConfigRefused, run_git
-from artifacts.git_stamp import config_files
+from artifacts.git_stamp import config_files, index_digest
 
 FILTER = '[filter "x"]\n\tclean = "touch /tmp/never; cat"\n'
 
@@ -128,3 +128,17 @@ def test_a_repository_git_would_not_take_gives_no_files(tmp_path: Path) -> None:
     (root / ".git" / "HEAD").unlink()
     assert config_files(root) is None
     assert config_files(tmp_path / "nowhere") is None
+
+
+def test_the_index_digest_follows_its_bytes_and_gives_up_on_a_split_index(
+    tmp_path: Path,
+) -> None:
+    root = _repo(tmp_path)
+    first = index_digest(root)
+    assert first is not None and index_digest(root) == first
+    (root / "b.txt").write_text("b\n")
+    subprocess.run(["git", "-C", root, "add", "b.txt"], check=True)
+    assert index_digest(root) not in (None, first)
+    subprocess.run(["git", "-C", root, "update-index", "--split-index"], check=True)
+    assert list((root / ".git").glob("sharedindex.*"))
+    assert index_digest(root) is None  # its entries are in another file: git is asked

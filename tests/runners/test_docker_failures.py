@@ -121,9 +121,9 @@ def test_filling_a_tmpfs_past_the_limit_reads_as_oom_and_the_next_command_runs_c
         runner.close()
 
 
-def test_time_limit_kills_the_command_and_its_children_quickly(docker_runner: Any) -> None:
+def test_time_limit_kills_the_command_and_its_children_quickly(session_runner: Any) -> None:
     started = time.monotonic()
-    result = docker_runner.run(
+    result = session_runner.run(
         "sleep 300 & sleep 301; echo never", resources=Resources(timeout_s=1)
     )
     elapsed = time.monotonic() - started
@@ -132,7 +132,7 @@ def test_time_limit_kills_the_command_and_its_children_quickly(docker_runner: An
     assert "1 s" in result.failure.message
     assert "timeout_s >= 2" in result.failure.suggestion
     assert elapsed < 60, elapsed  # ended at its limit, not after the 300 s
-    left = docker_runner.run("ps -o args").stdout
+    left = session_runner.run("ps -o args").stdout
     assert "sleep 300" not in left and "sleep 301" not in left, left
 
 

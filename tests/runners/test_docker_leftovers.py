@@ -82,21 +82,27 @@ def test_no_process_of_a_command_outlives_it(
     assert after.stdout == "again\n" and after.note is None, after
 
 
-def test_a_command_that_leaves_nothing_gets_no_note(runner: DockerRunner) -> None:
-    result = runner.run("sh -c 'echo child'; (echo sub) ; echo done")
+def test_a_command_that_leaves_nothing_gets_no_note(session_runner: DockerRunner) -> None:
+    result = session_runner.run("sh -c 'echo child'; (echo sub) ; echo done")
     assert result.stdout == "child\nsub\ndone\n" and result.note is None, result
 
 
 def test_a_stopped_wrapper_is_ended_by_the_time_limit(
-    runner: DockerRunner, docker_client: Any, project: Path
+    session_runner: DockerRunner, docker_client: Any
 ) -> None:
+    runner = session_runner
+    folder = runner.root / "stopped-wrapper"  # its own folder: its writer's beat.txt
+    folder.mkdir()
+    folder.chmod(0o777)
     result = runner.run(
-        f"{LEFTOVERS['setsid']} sleep 0.2; kill -STOP $PPID", resources=Resources(timeout_s=2)
+        f"{LEFTOVERS['setsid']} sleep 0.2; kill -STOP $PPID",
+        resources=Resources(timeout_s=2),
+        cwd=folder.name,
     )
     assert result.failure is not None and result.failure.kind == "timeout", result
     assert runner.session_container is not None
     assert _workload_processes(docker_client, runner.session_container) == []
-    assert _stable(project / "beat.txt")
+    assert _stable(folder / "beat.txt")
 
 
 def test_a_protected_path_that_does_not_exist_stays_absent_through_the_next_command(
@@ -128,10 +134,11 @@ def test_the_fresh_container_says_so_too(runner: DockerRunner, project: Path) ->
 
 
 def test_the_host_view_and_the_engine_see_the_same_leftovers(
-    runner: DockerRunner, docker_client: Any
+    session_runner: DockerRunner, docker_client: Any
 ) -> None:
     """Both ways of looking (the host's cgroup, the engine's top) find a process that
     bypassed the wrapper (a raw exec), and nothing once it is ended."""
+    runner = session_runner
     runner.run("true")
     container = runner.session_container
     assert container is not None

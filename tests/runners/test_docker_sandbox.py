@@ -51,7 +51,8 @@ def test_no_docker_socket(session_runner: Any) -> None:
     assert result.stdout.strip().splitlines()[-1] == "0"
 
 
-def test_workspace_is_the_project_and_only_the_project(docker_runner: Any, project: Path) -> None:
+def test_workspace_is_the_project_and_only_the_project(session_runner: Any) -> None:
+    docker_runner, project = session_runner, session_runner.root
     (project / "from_host.txt").write_text("hello from the host\n")
     result = docker_runner.run("pwd; cat from_host.txt; echo written > from_container.txt")
     assert result.stdout.splitlines() == ["/workspace", "hello from the host"]
@@ -72,13 +73,14 @@ def test_workspace_is_the_project_and_only_the_project(docker_runner: Any, proje
         assert root.startswith(("/var/lib/docker/", "/usr/")), root
 
 
-def test_cwd_outside_the_project_is_refused(docker_runner: Any) -> None:
+def test_cwd_outside_the_project_is_refused(session_runner: Any) -> None:
 
     with pytest.raises(ValueError, match="outside the project"):
-        docker_runner.run("true", cwd="../..")
+        session_runner.run("true", cwd="../..")
 
 
-def test_session_container_is_reused_and_labelled(docker_runner: Any, docker_client: Any) -> None:
+def test_session_container_is_reused_and_labelled(session_runner: Any, docker_client: Any) -> None:
+    docker_runner = session_runner
     docker_runner.run("true")
     first = docker_runner.session_container
     docker_runner.run("true")
@@ -107,9 +109,9 @@ def test_fresh_container_gets_declared_resources(docker_runner: Any) -> None:
     assert docker_runner.session_container is None  # a different shape: a fresh container
 
 
-def test_setup_phase_has_network_and_agent_phase_has_none(docker_runner: Any) -> None:
-    setup = docker_runner.run("cat /proc/net/dev", phase="setup")
-    agent = docker_runner.run("cat /proc/net/dev", phase="agent")
+def test_setup_phase_has_network_and_agent_phase_has_none(session_runner: Any) -> None:
+    setup = session_runner.run("cat /proc/net/dev", phase="setup")
+    agent = session_runner.run("cat /proc/net/dev", phase="agent")
     assert "eth0" in setup.stdout, setup
     assert "eth0" not in agent.stdout
 
@@ -153,12 +155,12 @@ def test_a_refusal_of_the_run_s_own_resources_is_the_machine_s_not_the_agent_s(
     assert project_containers(docker_client, project) == []
 
 
-def test_a_refusal_of_resources_the_agent_declared_is_the_agent_s(docker_runner: Any) -> None:
-    result = docker_runner.run("true", resources=Resources(cpus=TOO_MANY_CPUS))
+def test_a_refusal_of_resources_the_agent_declared_is_the_agent_s(session_runner: Any) -> None:
+    result = session_runner.run("true", resources=Resources(cpus=TOO_MANY_CPUS))
     assert result.failure is not None and result.failure.kind == "sandbox"
     assert "Range of CPUs" in result.failure.message
     assert "request fewer or other resources" in result.failure.suggestion
-    assert docker_runner.run("echo ok").stdout == "ok\n"  # the run's own still work
+    assert session_runner.run("echo ok").stdout == "ok\n"  # the run's own still work
 
 
 def test_an_engine_fault_beside_declared_resources_parks_the_run(

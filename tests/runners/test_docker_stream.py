@@ -59,39 +59,39 @@ def late_head(monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], None]:
 
 
 def test_output_sent_before_the_head_was_read_is_kept(
-    docker_runner: DockerRunner, late_head: Callable[[bytes], None]
+    session_runner: DockerRunner, late_head: Callable[[bytes], None]
 ) -> None:
     late_head(b"said")
-    result = docker_runner.run("echo again; echo said >&2")
+    result = session_runner.run("echo again; echo said >&2")
     assert result.exit_code == 0 and result.failure is None, result
     assert (result.stdout, result.stderr) == ("again\n", "said\n"), result
     late_head(b"fresh")
-    fresh = docker_runner.run("echo fresh", fresh=True)
+    fresh = session_runner.run("echo fresh", fresh=True)
     assert fresh.stdout == "fresh\n" and fresh.failure is None, fresh
 
 
 def test_the_oom_count_read_inside_is_not_lost_either(
-    docker_runner: DockerRunner, late_head: Callable[[bytes], None]
+    session_runner: DockerRunner, late_head: Callable[[bytes], None]
 ) -> None:
     """Without the host's view the OOM count is read by an exec inside the container."""
-    assert docker_runner.run("true").exit_code == 0
-    container = docker_runner.session_container
+    assert session_runner.run("true").exit_code == 0
+    container = session_runner.session_container
     assert container is not None
     late_head(b"oom_kill ")  # one of the two files is missing: an error frame too
-    count = docker_oom.OomCount(docker_runner.api, container, "65534:65534", None)
+    count = docker_oom.OomCount(session_runner.api, container, "65534:65534", None)
     assert count.killed() is False  # read (0, nothing new), not None (no count)
 
 
 @pytest.mark.slow  # 5 s waiting
 def test_a_command_silent_longer_than_the_clients_timeout_is_read_to_its_end(
-    docker_runner: DockerRunner, monkeypatch: pytest.MonkeyPatch
+    session_runner: DockerRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The client's timeout bounds the engine's answers, not an exec's silence: a command
     quiet for longer (a build, a sleep) was cut off by the stream's read (ci35: `sleep 500`
     ended at the client's 30 s instead of the run's wall budget)."""
-    assert docker_runner.run("true").exit_code == 0  # the container, before the short timeout
+    assert session_runner.run("true").exit_code == 0  # the container, before the short timeout
     # The client is the test session's (tests/docker_engine.py): its timeout is put back
     # after, or the worker's next Docker tests get 2 s answers (ci5: "cannot be reached").
-    monkeypatch.setattr(docker_runner.api, "timeout", 2)
-    result = docker_runner.run("sleep 4; echo woke")
+    monkeypatch.setattr(session_runner.api, "timeout", 2)
+    result = session_runner.run("sleep 4; echo woke")
     assert (result.exit_code, result.stdout, result.failure) == (0, "woke\n", None), result

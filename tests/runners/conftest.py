@@ -56,20 +56,21 @@ def docker_runner(docker_client: Any, busybox_image: str, project: Path) -> Iter
         yield runner
 
 
-@pytest.fixture(scope="module")
-def _module_session(
+@pytest.fixture(scope="session")
+def _shared_session(
     docker_engine: Any, busybox_tag: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DockerRunner]:
-    """One DockerRunner on the busybox image for a whole test module: its session
-    container serves the module's cases in turn, as a session's container serves command
-    after command; close() leaves no container."""
-    root = make_project(tmp_path_factory.mktemp("module-session") / "project")
+    """One DockerRunner on the busybox image for the test process (each xdist worker): its
+    session container serves the cases of every module in turn, as a session's container
+    serves command after command; close() leaves no container."""
+    root = make_project(tmp_path_factory.mktemp("shared-session") / "project")
     with busybox_runner(root, busybox_tag, docker_engine) as runner:
         yield runner
 
 
 @pytest.fixture
-def session_runner(docker_client: Any, _module_session: DockerRunner) -> DockerRunner:
-    """The module's shared runner (``docker_client``: the test is marked docker). For cases
-    that leave the container as they found it (each its own folder, if it writes)."""
-    return _module_session
+def session_runner(docker_client: Any, _shared_session: DockerRunner) -> DockerRunner:
+    """The test process's shared runner (``docker_client``: the test is marked docker). For
+    cases that neither kill, replace nor stop its container and leave it as they found it
+    (each its own folder, if it writes)."""
+    return _shared_session

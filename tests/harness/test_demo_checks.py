@@ -9,6 +9,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from harness.cli.demo_script import FEATURES, init_scene, stage
 
 
@@ -22,6 +24,7 @@ def _written(name: str) -> object:
     )
 
 
+@pytest.mark.slow  # 1.1 CPU-s, 2.1 s; 10.7 CPU-s, 38 s in another run (bench/suite_census.py)
 def test_the_checks_and_init_sh_load_no_plugin_of_the_environment(tmp_path: Path) -> None:
     # An installed pytest plugin that breaks any pytest loading it (its import fails).
     site = tmp_path / "site"

@@ -255,6 +255,7 @@ def test_the_writeback_s_notices_are_events_quiet_means_quiet(
     assert f"harness: 1 {said}" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # 1.01 CPU-s (bench/suite_census.py)
 def test_the_session_s_own_notices_are_events_quiet_means_quiet(
     tmp_path: Path, state_home: Path
 ) -> None:

@@ -258,7 +258,6 @@ def test_doctor_probe_names_an_unreachable_url(fake: FakeOpenAI, tmp_path: Path)
     assert code == 2 and "not reachable" in out and fake.url in out, out
 
 
-@pytest.mark.slow  # 1.03 CPU-s
 def test_init_with_a_model_writes_it_and_the_run_completes_over_http(
     fake: FakeOpenAI, tmp_path: Path
 ) -> None:

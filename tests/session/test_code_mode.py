@@ -306,6 +306,7 @@ def test_without_a_journal_the_tool_says_so(tmp_path: Path) -> None:
     assert effects(tmp_path) == []
 
 
+@pytest.mark.slow(reason="kills its code-mode child")
 def test_killed_midway_resumes_without_repeating_calls(project: Path) -> None:
     """SIGKILL while the program's 2nd call hangs; the resumed program replays the 1st."""
 

@@ -122,7 +122,6 @@ def drive(
         env.run.journal.close()
 
 
-@pytest.mark.slow  # 1.3 CPU-s
 def test_a_project_whose_humans_keep_saying_go_ahead_asks_less(fast_path: Path) -> None:
     asked, _ = drive(fast_path / "p", 10, answer="go ahead", undo=False)
     assert asked[0] == 1  # turn A, while there is no record

@@ -45,8 +45,6 @@ GREET_TEST = (
 GREET = "print('hello')\n"
 GREET_CHECK = f"{PYTEST} tests/test_greet.py"
 
-pytestmark = pytest.mark.slow  # whole `harness run`s, each some seconds
-
 
 def notes(root: Path) -> str:
     return "\n".join(note for entry in read_progress(root) for note in entry.notes)
@@ -58,6 +56,7 @@ def evidence(root: Path, feature: str = "F001") -> dict[str, object]:
     return found
 
 
+@pytest.mark.slow  # 1.0-1.1 CPU-s (bench/suite_census.py)
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_an_honest_session_passes_with_every_proof(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -94,6 +93,7 @@ def test_an_honest_session_passes_with_every_proof(
     assert "evaluator journal:" in out and "(scripted/script.json)" in out
 
 
+@pytest.mark.slow  # bwrap: 0.97 CPU-s, 2.0 s beside others (bench/suite_census.py)
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_a_test_that_asserts_nothing_does_not_pass(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -112,6 +112,7 @@ def test_a_test_that_asserts_nothing_does_not_pass(
     assert "does not tell done from not done" in notes(root)
 
 
+@pytest.mark.slow  # bwrap: 0.96 CPU-s, 2.1 s beside others (bench/suite_census.py)
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_a_test_of_what_already_worked_does_not_pass(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -181,6 +182,7 @@ def test_a_check_depending_on_an_untracked_file_does_not_pass(
     assert "failed" in refused
 
 
+@pytest.mark.slow  # 1.7 CPU-s (bench/suite_census.py)
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_a_hard_coded_answer_is_failed_by_the_evaluator(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -220,6 +222,7 @@ def test_a_hard_coded_answer_is_failed_by_the_evaluator(
     assert any(reasons in str(inputs) for inputs in kickoffs), "the next brief omits the reasons"
 
 
+@pytest.mark.slow  # bwrap: 1.0 CPU-s (bench/suite_census.py)
 @pytest.mark.parametrize("kind", runner_params("local", "bwrap"))
 def test_a_session_that_breaks_an_earlier_feature_turns_it_failing(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path
@@ -252,6 +255,7 @@ def test_a_session_that_breaks_an_earlier_feature_turns_it_failing(
     assert briefs and "F001 regressed" in str(briefs[0])
 
 
+@pytest.mark.slow  # 1.06 CPU-s (bench/suite_census.py)
 def test_validate_checks_the_proofs_the_evidence_cites(
     request: pytest.FixtureRequest, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -110,6 +110,7 @@ async def test_choose_with_a_number_key(project: Path) -> None:
         assert (stored(project, qid).choice, stored(project, qid).answer) == (1, "postgres")
 
 
+@pytest.mark.slow  # 1.1 CPU-s, 3.7 s (bench/suite_census.py)
 async def test_approve_and_deny_gates_with_the_keyboard(project: Path) -> None:
     first, second = gate(project), gate(project, "rm -rf ../other")
     app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: the replies wake it

@@ -7,8 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.tui.test_features import LIVENESS_S, wait_until
 from tui.app import HarnessApp
 from tui.starter import RunStarter
@@ -32,7 +30,6 @@ async def test_r_refuses_while_a_run_is_active(project: Path) -> None:
         assert app.starter.process is None
 
 
-@pytest.mark.slow  # 1.1 CPU-s
 async def test_r_starts_harness_run_and_shows_its_exit_code(project: Path) -> None:
     (project / "feature_list.json").write_text('{"version": 1, "features": [}')
     app = HarnessApp(project, watch=False)

@@ -78,7 +78,11 @@ async def test_a_killed_run_shows_interrupted_and_r_is_not_refused(
             holder.wait()
 
 
-@pytest.mark.parametrize("size", SIZES, ids=["80x24", "200x60"])
+@pytest.mark.parametrize(
+    "size",
+    [SIZES[0], pytest.param(SIZES[1], marks=pytest.mark.slow)],  # 200x60: 1.1 CPU-s
+    ids=["80x24", "200x60"],
+)
 async def test_parked_run_choices_keys_and_text_as_text(
     project: Path, size: tuple[int, int]
 ) -> None:
@@ -110,6 +114,7 @@ async def test_parked_run_choices_keys_and_text_as_text(
         assert [e for e in expected if e not in shown] == []
 
 
+@pytest.mark.slow  # 1.3 CPU-s (bench/suite_census.py)
 async def test_a_live_run_waiting_on_a_question_says_so_in_the_header(project: Path) -> None:
     asker = start(str(HERE / "parking_run.py"), str(project), "--wait")
     try:

@@ -6,8 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.tui.test_features import LIVENESS_S, wait_until
 from tui.app import HarnessApp
 from tui.runner import RunnerPanel
@@ -26,7 +24,6 @@ def writer(root: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.slow  # 1.1 CPU-s, 4 s
 async def test_step_written_by_another_process_appears(project: Path) -> None:
     app = HarnessApp(project, poll_s=3600.0)  # no poll during the test: file events only
     async with app.run_test(size=(120, 40)) as pilot:

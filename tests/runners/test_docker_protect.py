@@ -110,8 +110,9 @@ def test_protected_paths_cannot_be_changed_renamed_or_replaced(
     assert not (state / "tests2").exists() and not (state / "f2").exists()
 
 
-def test_the_rest_of_the_project_stays_writable(runner: DockerRunner, state: Path) -> None:
-    result = runner.run("echo made > tests/new.txt && mkdir src && echo x > src/a && echo ok")
+def test_the_rest_of_the_project_stays_writable(attacked: DockerRunner) -> None:
+    state = attacked.root  # the attacks' runner: the same guards, the same container
+    result = attacked.run("echo made > tests/new.txt && mkdir src && echo x > src/a && echo ok")
     assert result.stdout == "ok\n", result.stderr
     assert (state / "tests" / "new.txt").read_text() == "made\n"
 

@@ -35,6 +35,8 @@ from harness.journal.postgres.pool import Pool
 from runners.process import pid_alive
 
 if TYPE_CHECKING:
+    from dbos import DBOSConfig
+
     from fleet.place import Place
     from harness.scope import ModelMaker
 
@@ -49,6 +51,11 @@ QUEUE_POLL_S = 0.25
 """How often DBOS's queue thread asks for drives (its default, 1 s, was up to a second of
 every takeover: a lost worker's drives back on the queue waited for the next poll). A poll
 is a statement or two while the worker has room."""
+NOTIFY_S = 1.0
+"""How often DBOS's notifier thread wakes to send the events and streams written since
+(its default, 0.01 s: a hundred wakes a second in every worker, ~40% of an idle worker's
+CPU). The fleet writes neither (its runs' state is in its own tables): nothing waits on
+it."""
 REASK_S = 60.0
 """A lost peer whose recovery found no drive left is asked for again this often while it
 stays down: one that took drives without its beat reaching the fleet, then died, is
@@ -57,6 +64,21 @@ CONNECTIONS = HOSTS + 2
 """A PostgreSQL fleet's connections for the runs' stores per worker: one per drive host
 thread, one for the flusher of deferred step ends, one for the beat's and DBOS's threads
 (prepare, publish) (``harness.journal.postgres.pool``; plus its lock connection)."""
+
+
+def dbos_config(place: Place, worker_id: str, version: str) -> DBOSConfig:
+    """The worker's DBOS configuration (``DBOSConfig``): its executor id is the worker's."""
+    return {
+        "name": APP_NAME,
+        "system_database_url": place.dbos_url(),
+        "executor_id": worker_id,
+        "application_version": version,
+        "log_level": "WARNING",
+        "max_executor_threads": DBOS_THREADS,
+        "sys_db_pool_size": DBOS_POOL,
+        "notification_coalesce_sec": NOTIFY_S,
+        "enable_otlp": False,
+    }
 
 
 def raise_fd_limit() -> tuple[int, int]:
@@ -122,18 +144,7 @@ def serve(
     workflow.current = state
     quiet_dbos()
     client = Client(place)  # makes DBOS's tables if this is the fleet's first process
-    DBOS(
-        config={
-            "name": APP_NAME,
-            "system_database_url": place.dbos_url(),
-            "executor_id": worker_id,
-            "application_version": version,
-            "log_level": "WARNING",
-            "max_executor_threads": DBOS_THREADS,
-            "sys_db_pool_size": DBOS_POOL,
-            "enable_otlp": False,
-        }
-    )
+    DBOS(config=dbos_config(place, worker_id, version))
     DBOS.listen_queues([queue_name(klass)])
     stop = threading.Event()
     _on_signals(stop)

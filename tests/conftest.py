@@ -30,7 +30,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     in this order, and a test of minutes started last keeps one worker busy after the
     others end (a 267 s TUI test, the last file's, ran ~210 s alone at the end of a
     `-n 4` run)."""
+    refuse_xdist_groups(items)
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+XDIST_GROUP_REFUSED = (
+    "{nodeid}: @pytest.mark.xdist_group does not keep tests apart here: pytest-xdist 3.8 "
+    "marks a group in Item._nodeid, which pytest 9 no longer reads, so `--dist loadgroup` "
+    "hands the group's tests to any worker. Give the test what it must not share (its own "
+    "folder, port or database) instead."
+)
+
+
+def refuse_xdist_groups(items: list[pytest.Item]) -> None:
+    """A test that counts on running apart from others through ``xdist_group`` fails at
+    collection, saying why, rather than running beside them."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            raise pytest.UsageError(XDIST_GROUP_REFUSED.format(nodeid=item.nodeid))
 
 
 def git(root: Path, *args: str) -> str:

@@ -13,7 +13,7 @@ runs pytest (``-p no:cacheprovider``, the given arguments: a file, ``-m slow``,
 CPU, children's CPU, outcome) to ``DIR/<pid>.tsv``, collects the suite again for the
 ``slow`` markers as they are now, then prints the tests over the bound without the marker,
 the marked ones under it without a reason, and the totals of ``-m "not slow"`` and ``-m
-slow``. A failed test is left out (its path is shorter). With several census folders a
+slow``. A failed or skipped test is left out (its path is shorter). With several census folders a
 test's figures are its smallest of them (load only
 adds). Walls taken beside other runs (``--load 2``: up to twice what they are alone) put a
 test over the wall bound only past twice it; between, it is listed as undecided. Measure
@@ -44,6 +44,7 @@ WALL_BOUND = 2.0  # s: a worker held that long, waiting, is one of four held
 ENV = "SUITE_CENSUS_DIR"
 MARKERS = "SUITE_CENSUS_MARKERS"
 FAILED: set[str] = set()
+SKIPPED: set[str] = set()
 
 
 def _cpu(who: int) -> float:
@@ -62,7 +63,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     wall = time.monotonic() - start[0]
     own = _cpu(resource.RUSAGE_SELF) - start[1]
     children = _cpu(resource.RUSAGE_CHILDREN) - start[2]
-    outcome = "failed" if item.nodeid in FAILED else "passed"  # a failure's path is shorter
+    # a failure's or a skip's path is shorter: neither is what the test costs
+    outcome = "failed" if item.nodeid in FAILED else "passed"
+    outcome = "skipped" if item.nodeid in SKIPPED and outcome == "passed" else outcome
     line = f"{item.nodeid}\t{wall:.3f}\t{own:.3f}\t{children:.3f}\t{outcome}\n"
     with open(Path(folder) / f"{os.getpid()}.tsv", "a", encoding="utf-8") as out:
         out.write(line)
@@ -71,6 +74,8 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed:
         FAILED.add(report.nodeid)
+    elif report.skipped:
+        SKIPPED.add(report.nodeid)
 
 
 @pytest.hookimpl(trylast=True)
@@ -107,8 +112,8 @@ def read(folders: list[Path], markers: dict[str, tuple[bool, str]]) -> dict[str,
         for tsv in sorted(folder.glob("*.tsv")):
             for line in tsv.read_text(encoding="utf-8").splitlines():
                 nodeid, wall, own, children, *outcome = line.split("\t")
-                if nodeid not in markers or outcome == ["failed"]:
-                    continue  # renamed or removed since, or failed: not what it costs
+                if nodeid not in markers or outcome in (["failed"], ["skipped"]):
+                    continue  # renamed or removed since, failed or skipped: not its cost
                 test = Test(nodeid, float(wall), float(own) + float(children), *markers[nodeid])
                 seen = tests.get(nodeid)
                 if seen is not None:
@@ -191,7 +196,7 @@ def main() -> int:
         folder.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pytest", "-p", "suite_census", "-p", "no:cacheprovider"]
         print("$", " ".join([*command, "-q", *pytest_args]), f"  # census in {folder}")
-        print("failed tests are left out of the census: a failure's path is shorter")
+        print("failed and skipped tests are left out of the census: their path is shorter")
         subprocess.run([*command, "-q", *pytest_args], env=dict(env, **{ENV: str(folder)}))
         folders = [folder]
     report(read(folders, collect(env)), args.cpu, args.wall, args.load)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artifacts.git_safety import check_config, git_argv, git_env, run_git
+from artifacts.git_stamp import plain_objects
 from harness.errors import GitError
 from harness.walk import open_folder
 
@@ -89,6 +90,8 @@ def build_tree(
     git = _git(root, checks)
     entries, shas = _entries(git, root, paths, blobs)
     kept = checks if checks is not None and (base is None or _OBJECT_ID.fullmatch(base)) else None
+    if kept is not None and not plain_objects(root):
+        kept = None  # looked at before git reads the base too (and after, when kept)
     known = kept.tree_built(root, base, entries) if kept is not None else None
     if known is not None:
         return known, shas

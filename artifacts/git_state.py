@@ -66,16 +66,31 @@ def _unmerged(root: Path, checks: ConfigChecks | None) -> bytes:
     """``git ls-files --unmerged -z``: the index's conflicted entries. It reads the index
     alone, so ``checks`` (a run's) keeps the answer under the digest of the index's bytes
     (:func:`artifacts.git_stamp.index_digest`): asked again whenever a byte differs, as
-    after any ``git add``, merge or reset, whoever ran it."""
+    after any ``git add``, merge or reset, whoever ran it. A failed ``ls-files`` is read
+    as it always was (what it printed), and never kept: the next call asks again."""
 
     def ask() -> bytes:
-        return run_git(root, "ls-files", "--unmerged", "-z", check=False, checks=checks).stdout
+        done = run_git(root, "ls-files", "--unmerged", "-z", check=False, checks=checks)
+        if done.returncode != 0:
+            raise _NotKept(done.stdout)
+        return done.stdout
 
-    if checks is None:
-        return ask()
-    check_config(root, checks)  # a refusal first, as every git command of harness
-    where = str(Path(root).absolute())
-    return checks.by_bytes(f"unmerged {where}", lambda: index_digest(root), ask)
+    try:
+        if checks is None:
+            return ask()
+        check_config(root, checks)  # a refusal first, as every git command of harness
+        where = str(Path(root).absolute())
+        return checks.by_bytes(f"unmerged {where}", lambda: index_digest(root), ask)
+    except _NotKept as failed:
+        return failed.stdout
+
+
+class _NotKept(Exception):
+    """An answer of a failed git command: given to the caller, never kept."""
+
+    def __init__(self, stdout: bytes) -> None:
+        super().__init__("git failed")
+        self.stdout = stdout
 
 
 def preflight(root: Path, *, wait_s: float = 10.0, checks: ConfigChecks | None = None) -> list[str]:

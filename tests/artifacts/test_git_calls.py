@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from artifacts import git_commit
+from artifacts import git_commit, git_state
 from artifacts.git import GitRepo
 from artifacts.git_commit import commit_exact, committed_blob
 from artifacts.git_safety import ConfigChecks
@@ -248,6 +248,34 @@ def test_the_unmerged_question_is_asked_once_an_index(
     assert repository_state(root, checks) is None
     assert _commands(asked).count("ls-files") == 1, asked  # the conflict; clean bytes: kept
     assert repository_state(root) is None and _commands(asked)[-1] == "ls-files"  # no checks
+
+
+def test_a_failed_unmerged_question_is_asked_again(
+    tmp_path: Path, asked: list[tuple[str, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An `ls-files --unmerged` that failed (killed, out of memory) says nothing of the
+    index: its empty answer is not kept for the index's bytes, and the next call asks git
+    again and sees the conflict."""
+    root = _repo(tmp_path / "p")
+    checks = ConfigChecks()
+    blob = _git_in(root, "rev-parse", "HEAD:feature_list.json")
+    conflicted = "".join(f"100644 {blob} {stage}\tfeature_list.json\n" for stage in (1, 2, 3))
+    subprocess.run(
+        ["git", "-C", root, "update-index", "--index-info"],
+        input=f"0 {'0' * 40}\tfeature_list.json\n{conflicted}".encode(),
+        check=True,
+    )
+    real = git_state.run_git
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        done = real(*args, **kwargs)
+        return subprocess.CompletedProcess(done.args, 137, b"", b"") if "ls-files" in args else done
+
+    monkeypatch.setattr(git_state, "run_git", failing)
+    assert repository_state(root, checks) is None  # what a failed call always read as
+    monkeypatch.setattr(git_state, "run_git", real)
+    why = repository_state(root, checks)
+    assert why is not None and "unresolved merge conflicts in feature_list.json" in why
 
 
 def _git_in(root: Path, *args: str) -> str:
